@@ -1,0 +1,56 @@
+"""vllm-serving: production vLLM on Kubernetes, one stack per environment.
+
+Thin on purpose: validate config and derive the plan (both stop the program before any resource
+exists), then compose the components. docs/architecture.md shows how config flows into them.
+"""
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import config as stack_config
+from components.image import VllmImage, VllmImageArgs
+from components.inference import InferenceDeployment, InferenceDeploymentArgs
+from components.labels import common_labels, release_name
+from components.model_store import ModelStore, ModelStoreArgs, model_directory
+from components.namespace import ServingNamespace
+from components.plan import make_plan
+from components.vllm_args import server_args
+
+try:
+    cfg = stack_config.from_pulumi_config()
+    plan = make_plan(cfg)
+except stack_config.ConfigError as error:
+    # RunError prints as a plain message, without a traceback.
+    raise pulumi.RunError(str(error)) from None
+
+release = release_name(pulumi.get_stack(), cfg.model.served_name)
+# Server-side apply, so field ownership lets an autoscaler own spec.replicas.
+provider = k8s.Provider("k8s", enable_server_side_apply=True)
+opts = pulumi.ResourceOptions(provider=provider)
+
+namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts)
+image = VllmImage(release, VllmImageArgs(vllm_version=cfg.vllm_version, image=cfg.image,
+                                         name=release), opts=opts)
+store = ModelStore(release, ModelStoreArgs(
+    release=release, namespace=namespace.name, namespace_name=cfg.namespace,
+    storage=cfg.storage, hf_id=plan.model.hf_id, revision=cfg.model.revision,
+    capacity_gi=plan.storage_capacity_gi,
+    download_timeout_seconds=plan.download_timeout_seconds,
+    labels=common_labels(release, cfg.vllm_version, "model-store"),
+    downloader_image=image.ref, replicas=cfg.replicas), opts=opts)
+model_dir = model_directory(cfg.storage, plan.model.hf_id)
+inference = InferenceDeployment(release, InferenceDeploymentArgs(
+    release=release, namespace=namespace.name, config=cfg, plan=plan, image=image.ref,
+    claim_name=store.claim_name, model_dir=model_dir,
+    server_args=server_args(cfg, plan, model_dir), ready_marker=store.ready_marker,
+    depends_on=[store]), opts=opts)
+
+pulumi.export("namespace", namespace.name)
+pulumi.export("image", image.ref)
+pulumi.export("service", inference.service_name)
+pulumi.export("endpoint", pulumi.Output.format(
+    "http://{0}.{1}.svc:{2}/v1", inference.service_name, namespace.name, 8000))
+pulumi.export("apiKeySecret", inference.api_key_secret_name)
+pulumi.export("modelClaim", store.claim_name)
+pulumi.export("modelDir", model_dir)
+pulumi.export("plan", plan.outputs())

@@ -1,0 +1,606 @@
+"""Typed stack configuration: what a stack file may say, validated once before anything is created.
+
+Every key is camelCase as written in `Pulumi.<stack>.yaml`. Models forbid unknown keys, so a typo
+is an error rather than a silently ignored setting. Cross-field rules that need model or GPU facts
+live in `components/plan.py`; the rules here are about the config alone.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from typing import Annotated, Literal, Optional
+
+import pydantic
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic.alias_generators import to_camel
+
+import facts
+
+PROJECT = "vllm-serving"
+"""Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
+
+K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_LABEL = Annotated[str, Field(pattern=K8S_NAME, max_length=63)]
+VERSION = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+
+
+class _Model(BaseModel):
+    """Base: camelCase keys, unknown keys rejected, values validated on assignment."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
+    )
+
+
+class SecretRef(_Model):
+    """A key in an existing Kubernetes Secret in the stack's namespace."""
+
+    name: DNS_LABEL
+    key: str = Field(min_length=1)
+
+
+class ModelFacts(_Model):
+    """Shape of a model that is not a preset (see facts/models.yaml for field meanings)."""
+
+    hf_id: str
+    architecture: str
+    params_b: float = Field(gt=0)
+    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4-fp8"]
+    weights_gib: Optional[float] = Field(default=None, gt=0)
+    layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    attention: dict
+    max_context: int = Field(gt=0)
+    min_vllm: VERSION = "0.6.0"
+    min_compute_capability: float = 7.0
+    experts: Optional[int] = None
+    trust_remote_code: bool = False
+    reasoning_parser: Optional[str] = None
+    tool_call_parser: Optional[str] = None
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @field_validator("attention")
+    @classmethod
+    def _attention_shape(cls, value: dict) -> dict:
+        kind = value.get("kind")
+        required = {
+            "gqa": {"heads", "kv_heads", "head_dim"},
+            "mla": {"heads", "kv_lora_rank", "qk_rope_head_dim"},
+            "deepseek_v4": {"heads", "kv_bytes_per_token"},
+        }
+        if kind not in required:
+            raise ValueError(f"attention.kind must be one of {sorted(required)}, got {kind!r}")
+        missing = required[kind] - set(value)
+        if missing:
+            raise ValueError(f"attention of kind {kind} needs {sorted(missing)}")
+        return value
+
+
+class ModelConfig(_Model):
+    """Which model to serve and how vLLM presents it."""
+
+    preset: Optional[str] = None
+    facts: Optional[ModelFacts] = None
+    revision: str = Field(min_length=1, description="Hub branch or 40-hex commit SHA")
+    served_name: DNS_LABEL
+    dtype: Literal["auto", "bfloat16", "float16"] = "auto"
+    quantization: Optional[Literal["fp8"]] = None
+    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
+    max_model_len: int = Field(gt=0)
+    trust_remote_code: bool = False
+    reasoning_parser: Optional[str] = "auto"
+    tool_call_parser: Optional[str] = "auto"
+
+    @model_validator(mode="after")
+    def _preset_or_facts(self) -> "ModelConfig":
+        if (self.preset is None) == (self.facts is None):
+            raise ValueError(
+                "set exactly one of model.preset (one of "
+                f"{', '.join(sorted(facts.models()))}) or model.facts (a description of another "
+                "model; `python -m tools.model_facts config.json` writes it)"
+            )
+        if self.preset is not None and self.preset not in facts.models():
+            raise ValueError(
+                f"model.preset {self.preset!r} is not a known preset; use one of "
+                f"{', '.join(sorted(facts.models()))}, or describe the model under model.facts"
+            )
+        return self
+
+    @property
+    def shape(self) -> ModelFacts:
+        """The model's facts, from the preset or the stack's own description."""
+        if self.facts is not None:
+            return self.facts
+        return ModelFacts.model_validate(facts.models()[self.preset])
+
+    @property
+    def pinned(self) -> bool:
+        """True when the revision is a full commit SHA rather than a moving branch."""
+        return re.fullmatch(r"[0-9a-f]{40}", self.revision) is not None
+
+
+class EngineConfig(_Model):
+    """vLLM engine settings. Unset values take vLLM's own default for the pinned version."""
+
+    gpu_memory_utilization: Optional[float] = Field(default=None, gt=0.3, le=0.98)
+    max_num_seqs: Optional[int] = Field(default=None, gt=0, le=4096)
+    max_num_batched_tokens: Optional[int] = Field(default=None, ge=256)
+    load_format: Literal["auto", "safetensors", "runai_streamer", "fastsafetensors"] = "auto"
+    compile_cache_gib: int = Field(
+        default=0, ge=0, description="Size of a persistent torch.compile cache volume; 0 = none"
+    )
+    extra_args: list[str] = Field(default_factory=list)
+
+    @field_validator("extra_args")
+    @classmethod
+    def _extra_args_safe(cls, args: list[str]) -> list[str]:
+        problems = []
+        for arg in args:
+            flag = arg.split("=", 1)[0]
+            if flag in MANAGED_FLAGS:
+                problems.append(
+                    f"{flag} is set by the program from {MANAGED_FLAGS[flag]}; set that key instead"
+                )
+            elif flag in FORBIDDEN_FLAGS:
+                problems.append(f"{flag} {FORBIDDEN_FLAGS[flag]}")
+            elif not flag.startswith("--") and not flag.startswith("-") and _looks_like_secret(arg):
+                problems.append("a literal secret value is not allowed in extra args")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return args
+
+
+MANAGED_FLAGS = {
+    "--model": "the ModelStore mount",
+    "--served-model-name": "model.servedName",
+    "--tensor-parallel-size": "gpu.tensorParallel",
+    "-tp": "gpu.tensorParallel",
+    "--pipeline-parallel-size": "gpu.pipelineParallel",
+    "-pp": "gpu.pipelineParallel",
+    "--data-parallel-size": "gpu.dataParallel",
+    "-dp": "gpu.dataParallel",
+    "--enable-expert-parallel": "gpu.expertParallel",
+    "--max-model-len": "model.maxModelLen",
+    "--gpu-memory-utilization": "engine.gpuMemoryUtilization",
+    "--max-num-seqs": "engine.maxNumSeqs",
+    "--max-num-batched-tokens": "engine.maxNumBatchedTokens",
+    "--kv-cache-dtype": "model.kvCacheDtype",
+    "--quantization": "model.quantization",
+    "--dtype": "model.dtype",
+    "--trust-remote-code": "model.trustRemoteCode",
+    "--revision": "model.revision",
+    "--download-dir": "storage",
+    "--load-format": "engine.loadFormat",
+    "--host": "the Service",
+    "--port": "the Service",
+    "--reasoning-parser": "model.reasoningParser",
+    "--tool-call-parser": "model.toolCallParser",
+    "--enable-auto-tool-choice": "model.toolCallParser",
+    "--shutdown-timeout": "shutdown.maxRequestSeconds",
+    "--disable-log-requests": "the pinned vLLM version (prompts never reach logs)",
+    "--distributed-executor-backend": "the parallel layout",
+}
+FORBIDDEN_FLAGS = {
+    "--disable-log-stats": "removes every vllm:* metric; monitoring and autoscaling depend on them",
+    "--enable-log-requests": "writes prompts to the logs; not allowed",
+    "--api-key": "would put the key in the pod spec; the key comes from apiKey (a Secret)",
+}
+
+
+def _looks_like_secret(arg: str) -> bool:
+    return bool(re.match(r"^(sk-|hf_)[A-Za-z0-9_-]{8,}", arg))
+
+
+class GpuConfig(_Model):
+    """GPU type, how many per replica and how they are split."""
+
+    type: Optional[str] = None
+    product_labels: Optional[list[str]] = None
+    memory_gib: Optional[float] = Field(default=None, gt=0)
+    compute_capability: Optional[float] = None
+    per_node: Optional[int] = Field(default=None, gt=0, le=16)
+    tensor_parallel: Optional[int] = Field(default=None, gt=0)
+    pipeline_parallel: int = Field(default=1, gt=0)
+    data_parallel: int = Field(default=1, gt=0)
+    expert_parallel: bool = False
+
+    @model_validator(mode="after")
+    def _type_or_facts(self) -> "GpuConfig":
+        if self.type is not None and self.type not in facts.gpus():
+            raise ValueError(
+                f"gpu.type {self.type!r} is not known; use one of {', '.join(sorted(facts.gpus()))}"
+                " or leave it out and set gpu.productLabels, gpu.memoryGib, "
+                "gpu.computeCapability and gpu.perNode"
+            )
+        if self.type is None:
+            missing = [
+                key
+                for key, value in (
+                    ("productLabels", self.product_labels),
+                    ("memoryGib", self.memory_gib),
+                    ("computeCapability", self.compute_capability),
+                    ("perNode", self.per_node),
+                )
+                if value is None
+            ]
+            if missing:
+                raise ValueError(
+                    "without gpu.type, set " + ", ".join(f"gpu.{key}" for key in missing)
+                )
+        return self
+
+    def resolved(self) -> "GpuFacts":
+        """Facts for this GPU: the catalog entry, overridden by anything set in config."""
+        base = facts.gpus().get(self.type or "", {})
+        return GpuFacts(
+            name=base.get("name", self.type or "custom"),
+            product_labels=self.product_labels or base["product_labels"],
+            memory_gib=self.memory_gib or base["memory_gib"],
+            compute_capability=self.compute_capability or base["compute_capability"],
+            per_node=self.per_node or base["gpus_per_node"],
+        )
+
+
+class GpuFacts(BaseModel):
+    """Resolved GPU facts."""
+
+    name: str
+    product_labels: list[str]
+    memory_gib: float
+    compute_capability: float
+    per_node: int
+
+
+class ResourcesConfig(_Model):
+    """Host CPU (memory is derived; see components/sizing.py)."""
+
+    cpu_per_gpu: float = Field(default=4, gt=0)
+    cpu_limit_factor: float = Field(default=1.0, ge=1.0, le=4.0)
+    memory_headroom_gib: float = Field(default=8, ge=0)
+
+
+class NfsConfig(_Model):
+    """An existing NFS export that holds the model as a plain snapshot directory."""
+
+    server: str = Field(min_length=1)
+    path: str = Field(pattern=r"^/")
+    model_subdir: str = Field(default="", description="Directory inside the export with config.json")
+
+
+class PvcConfig(_Model):
+    """A claim from a storage class, filled by a download Job."""
+
+    storage_class: str = Field(min_length=1)
+    access_mode: Literal["ReadWriteMany", "ReadOnlyMany", "ReadWriteOnce"] = "ReadWriteMany"
+    hf_token_secret: Optional[SecretRef] = None
+    download_timeout_minutes: Optional[int] = Field(default=None, gt=0)
+    downloader_image: str = "python:3.11-slim"
+
+
+class StorageConfig(_Model):
+    """Where the weights live."""
+
+    mode: Literal["nfs", "pvc"]
+    capacity_gi: Optional[int] = Field(default=None, gt=0)
+    read_mib_per_second: int = Field(
+        default=400, gt=0, description="Sustained read bandwidth per pod from this storage"
+    )
+    nfs: Optional[NfsConfig] = None
+    pvc: Optional[PvcConfig] = None
+
+    @model_validator(mode="after")
+    def _mode_settings(self) -> "StorageConfig":
+        if self.mode == "nfs" and self.nfs is None:
+            raise ValueError("storage.mode is nfs: set storage.nfs.server and storage.nfs.path")
+        if self.mode == "pvc" and self.pvc is None:
+            raise ValueError("storage.mode is pvc: set storage.pvc.storageClass")
+        other = "pvc" if self.mode == "nfs" else "nfs"
+        if getattr(self, other) is not None:
+            raise ValueError(f"storage.{other} is set but storage.mode is {self.mode}; remove it")
+        return self
+
+
+class ImageConfig(_Model):
+    """The vLLM container image."""
+
+    build: bool = False
+    repository: str = "vllm/vllm-openai"
+    tag: Optional[str] = None
+    registry: Optional[str] = None
+    extra_pip_packages: list[str] = Field(default_factory=list)
+    pull_secrets: list[DNS_LABEL] = Field(default_factory=list)
+
+    @field_validator("extra_pip_packages")
+    @classmethod
+    def _packages_pinned(cls, packages: list[str]) -> list[str]:
+        loose = [p for p in packages if not re.fullmatch(r"[A-Za-z0-9_.\[\],-]+==[A-Za-z0-9_.+-]+", p)]
+        if loose:
+            raise ValueError(f"pin every package as name==version; not pinned: {loose}")
+        return packages
+
+    @field_validator("tag")
+    @classmethod
+    def _tag_pinned(cls, tag: Optional[str]) -> Optional[str]:
+        if tag is not None and tag in ("latest", "nightly", ""):
+            raise ValueError(
+                f"image.tag {tag!r} moves; pin the release tag v<vllmVersion>, or leave it out"
+            )
+        return tag
+
+    @model_validator(mode="after")
+    def _build_needs_registry(self) -> "ImageConfig":
+        if self.build and not self.registry:
+            raise ValueError("image.build is true: set image.registry to push the built image to")
+        if ":" in self.repository.rsplit("/", 1)[-1] or "@" in self.repository:
+            raise ValueError("image.repository must not carry a tag or digest; use image.tag")
+        return self
+
+
+class PlacementConfig(_Model):
+    """Where pods may run."""
+
+    priority_class_name: Optional[str] = None
+    runtime_class_name: Optional[str] = None
+    tolerations: list[dict] = Field(default_factory=list)
+    node_selector: dict[str, str] = Field(default_factory=dict)
+
+
+class ProbesConfig(_Model):
+    """Probe settings. The start-up budget is derived; these are its inputs."""
+
+    period_seconds: int = Field(default=10, ge=1, le=60)
+    timeout_seconds: int = Field(default=5, ge=1, le=60)
+    readiness_failures: int = Field(default=3, ge=1)
+    liveness_failures: int = Field(default=6, ge=1)
+    engine_start_seconds: int = Field(default=90, ge=0, description="Profiling, compile, graphs")
+    safety_factor: float = Field(default=1.5, ge=1.0, le=10)
+    startup_budget_seconds: Optional[int] = Field(default=None, gt=0)
+    acknowledge_short_startup: bool = False
+
+    @model_validator(mode="after")
+    def _liveness_longer(self) -> "ProbesConfig":
+        if self.liveness_failures <= self.readiness_failures:
+            raise ValueError(
+                f"probes.livenessFailures ({self.liveness_failures}) must be greater than "
+                f"probes.readinessFailures ({self.readiness_failures}): a pod should leave the "
+                "Service long before it is restarted"
+            )
+        return self
+
+
+class ShutdownConfig(_Model):
+    """Graceful drain inputs; the grace period is derived."""
+
+    max_tokens: int = Field(default=8192, gt=0, description="Longest answer a request may get")
+    per_token_ms: float = Field(default=40, gt=0)
+    prefill_seconds: int = Field(default=10, ge=0)
+    pre_stop_seconds: int = Field(default=15, ge=0, le=120)
+
+
+class ApiKeyConfig(_Model):
+    """The OpenAI-compatible API key (generated unless an existing Secret is named)."""
+
+    existing_secret: Optional[SecretRef] = None
+    length: int = Field(default=48, ge=32, le=128)
+
+
+class NetworkConfig(_Model):
+    """Who may reach the engine."""
+
+    gateway_namespaces: list[DNS_LABEL] = Field(default_factory=list)
+    prometheus_namespaces: list[DNS_LABEL] = Field(default_factory=lambda: ["monitoring"])
+
+
+PROM_DURATION = r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$"
+"""A Prometheus duration such as 90s, 2m or 1h30m (units ms, s, m, h, d, w, y, largest first)."""
+
+
+def _check_duration(value: str) -> str:
+    # The key is named by describe_errors; the message says what a valid value looks like.
+    if not value or value == "0" or not re.fullmatch(PROM_DURATION, value):
+        raise ValueError(
+            f"{value!r} is not a Prometheus duration; write a number with a unit, largest unit "
+            "first, such as 30s, 2m or 1h30m"
+        )
+    return value
+
+
+class MonitoringThresholds(_Model):
+    """Alert thresholds. Defaults suit a reasoning model (long answers are normal)."""
+
+    queue_depth: int = Field(default=20, gt=0)
+    queue_depth_for: str = "2m"
+    kv_cache_usage: float = Field(default=0.95, gt=0, le=1)
+    kv_cache_usage_for: str = "1m"
+    e2e_p99_seconds: float = Field(default=120, gt=0)
+    ttft_p99_seconds: float = Field(default=5, gt=0)
+    inter_token_p99_seconds: float = Field(default=0.2, gt=0)
+    queue_time_p99_seconds: float = Field(default=10, gt=0)
+    latency_for: str = Field(default="3m", description="How long a P99 must stay high to alert")
+    min_generation_tokens_per_second: float = Field(
+        default=50, ge=0, description="Per pod while requests run; 0 turns the alert off"
+    )
+    error_ratio: float = Field(default=0.05, gt=0, le=1)
+    preemptions_per_minute: float = Field(default=1, gt=0)
+    hang_minutes: int = Field(default=5, gt=0)
+    restarts: int = Field(default=1, gt=0, description="Container restarts within restartsWindow")
+    restarts_window: str = "30m"
+    gpu_temperature_celsius: float = Field(
+        default=85, gt=0, le=120, description="GPU temperature that counts as throttling (DCGM)"
+    )
+
+    @field_validator("queue_depth_for", "kv_cache_usage_for", "latency_for", "restarts_window")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return _check_duration(value)
+
+
+class MonitoringConfig(_Model):
+    """Scraping, alerting and the dashboard."""
+
+    enabled: bool = True
+    prometheus_operator: bool = True
+    release_label: str = Field(
+        default="kube-prometheus-stack",
+        description="Value of the `release` label the Prometheus instance selects on; '' for none",
+    )
+    rule_labels: dict[str, str] = Field(default_factory=dict)
+    scrape_interval: str = "15s"
+    dashboard_namespace: Optional[DNS_LABEL] = Field(
+        default="monitoring",
+        description="Namespace the Grafana sidecar watches; null puts it in the stack namespace",
+    )
+    dcgm_exporter: bool = False
+    thresholds: MonitoringThresholds = Field(default_factory=MonitoringThresholds)
+
+    @field_validator("scrape_interval")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        return _check_duration(value)
+
+
+class AutoscalingConfig(_Model):
+    """Replica count: fixed, or owned by an autoscaler."""
+
+    enabled: bool = False
+    engine: Literal["keda", "hpa"] = "keda"
+    min_replicas: int = Field(default=1, ge=1)
+    max_replicas: int = Field(default=1, ge=1)
+    target_utilization: float = Field(
+        default=0.75, gt=0, le=1, description="Share of max-num-seqs per replica to aim for"
+    )
+    prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring:9090"
+    fallback_replicas: Optional[int] = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _min_le_max(self) -> "AutoscalingConfig":
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"autoscaling.minReplicas ({self.min_replicas}) is greater than "
+                f"autoscaling.maxReplicas ({self.max_replicas}); set minReplicas <= maxReplicas"
+            )
+        fallback = self.fallback_replicas
+        if fallback is not None and not self.min_replicas <= fallback <= self.max_replicas:
+            raise ValueError(
+                f"autoscaling.fallbackReplicas ({fallback}) is outside minReplicas.."
+                f"maxReplicas ({self.min_replicas}..{self.max_replicas}); the autoscaler could "
+                "never hold it. Pick a value in that range or leave it out"
+            )
+        return self
+
+
+class StackConfig(_Model):
+    """The whole stack configuration (every top-level `vllm-serving:` key)."""
+
+    namespace: DNS_LABEL = "llm-serving"
+    create_namespace: bool = True
+    vllm_version: VERSION
+    model: ModelConfig
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    gpu: GpuConfig
+    replicas: int = Field(default=1, ge=1, le=64)
+    spare_gpus: int = Field(default=0, ge=0)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    storage: StorageConfig
+    image: ImageConfig = Field(default_factory=ImageConfig)
+    placement: PlacementConfig = Field(default_factory=PlacementConfig)
+    probes: ProbesConfig = Field(default_factory=ProbesConfig)
+    shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
+    api_key: ApiKeyConfig = Field(default_factory=ApiKeyConfig)
+    network: NetworkConfig = Field(default_factory=NetworkConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+
+    @field_validator("vllm_version")
+    @classmethod
+    def _supported_version(cls, version: str) -> str:
+        if facts.parse_version(version) < (0, 8, 0):
+            raise ValueError(
+                f"vllmVersion {version} predates the V1 engine (0.8.0) whose metrics and flags "
+                "this program manages; pin 0.8.0 or newer"
+            )
+        return version
+
+    @model_validator(mode="after")
+    def _image_tag_matches_version(self) -> "StackConfig":
+        tag = self.image.tag
+        if tag is not None and tag.lstrip("v") != self.vllm_version:
+            raise ValueError(
+                f"image.tag {tag!r} contradicts vllmVersion {self.vllm_version!r}; the tag must be "
+                f"v{self.vllm_version} (or leave image.tag out)"
+            )
+        return self
+
+
+class ConfigError(Exception):
+    """Invalid stack configuration; the message lists every problem for a person to fix."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(
+            "The stack configuration is invalid; nothing was created.\n"
+            + "\n".join(f"  - {problem}" for problem in problems)
+        )
+
+
+def _key_path(loc: tuple) -> str:
+    parts = []
+    for piece in loc:
+        if isinstance(piece, int):
+            parts[-1] = f"{parts[-1]}[{piece}]" if parts else f"[{piece}]"
+        else:
+            parts.append(str(piece))
+    return ".".join(parts)
+
+
+def describe_errors(error: pydantic.ValidationError) -> list[str]:
+    """One sentence per problem: the key, the value given, and what is allowed."""
+    problems = []
+    for item in error.errors(include_url=False):
+        key = _key_path(item["loc"])
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            problems.append(f"{key}: unknown key (value {item['input']!r}); check its spelling "
+                            "against README.md's config reference")
+        elif item["type"] == "missing":
+            problems.append(f"{key}: required but not set")
+        elif key:
+            problems.append(f"{key}: {message} (given {item['input']!r})")
+        else:
+            problems.append(message)
+    return problems
+
+
+def parse(raw: dict) -> StackConfig:
+    """Validate a raw config mapping (top-level keys without the `vllm-serving:` prefix)."""
+    try:
+        return StackConfig.model_validate(raw)
+    except pydantic.ValidationError as error:
+        raise ConfigError(describe_errors(error)) from None
+
+
+def from_pulumi_config() -> StackConfig:
+    """Read every `vllm-serving:` key the way the Pulumi CLI hands them over (objects and
+    numbers as JSON text) and validate them; unknown top-level keys are errors too."""
+    import json
+
+    from pulumi.runtime import config as runtime_config
+
+    raw: dict = {}
+    prefix = f"{PROJECT}:"
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    for full_key, text in sorted(everything.items()):
+        if not full_key.startswith(prefix):
+            continue
+        key = full_key[len(prefix):]
+        try:
+            raw[key] = json.loads(text)
+        except (TypeError, ValueError):
+            raw[key] = text   # a plain string such as a namespace or "0.11.0"
+    for key in ("vllmVersion", "namespace"):
+        if key in raw and not isinstance(raw[key], str):
+            raw[key] = str(everything[prefix + key])   # "0.11" must stay text
+    return parse(raw)

@@ -1,0 +1,235 @@
+"""InferenceDeployment: the vLLM Deployment and what secures and exposes it inside the cluster."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components import pod
+from components.config import StackConfig
+from components.plan import Plan
+from components.vllm_args import PORT
+from facts import conventions as c
+
+API_KEY_SECRET_KEY = "api-key"
+
+
+def deployment_annotations(cfg: StackConfig, plan: Plan) -> dict[str, str]:
+    """What policies need to know, stated on the Deployment (see facts/conventions.py), plus
+    Pulumi's own await timeout for the whole rollout."""
+    return {
+        "pulumi.com/timeoutSeconds": str(plan.rollout_timeout_seconds),
+        c.ANN_VLLM_VERSION: cfg.vllm_version,
+        c.ANN_MODEL: plan.model.hf_id,
+        c.ANN_MODEL_REVISION: cfg.model.revision,
+        c.ANN_ESTIMATED_LOAD_SECONDS: str(plan.estimated_start_seconds),
+        c.ANN_TENSOR_PARALLEL: str(plan.tensor_parallel),
+        c.ANN_PIPELINE_PARALLEL: str(plan.pipeline_parallel),
+        c.ANN_DATA_PARALLEL: str(plan.data_parallel),
+        c.ANN_PRESTOP_SECONDS: str(plan.pre_stop_seconds + (
+            0 if plan.shutdown_timeout_seconds else plan.longest_request_seconds)),
+        c.ANN_SHUTDOWN_TIMEOUT_SECONDS: str(plan.shutdown_timeout_seconds),
+    }
+
+
+def deployment_timeouts(plan: Plan) -> pulumi.CustomTimeouts:
+    """Pulumi's wait for the Deployment: the whole rollout (default is only 10 minutes)."""
+    seconds = f"{plan.rollout_timeout_seconds}s"
+    return pulumi.CustomTimeouts(create=seconds, update=seconds)
+
+
+def rolling_update(plan: Plan) -> dict:
+    """Surge only into declared spare GPUs; otherwise replace one pod at a time.
+
+    A surge pod without free GPUs stays Pending and the rollout (and `pulumi up`) hangs.
+    """
+    if plan.surge > 0:
+        return {"maxSurge": plan.surge, "maxUnavailable": 0}
+    return {"maxSurge": 0, "maxUnavailable": 1}
+
+
+def disruption_budget(replicas: int) -> dict:
+    """PDB spec: at most one replica down voluntarily.
+
+    With several replicas this keeps the rest serving during drains; with one replica it still
+    allows the eviction (never blocks a node drain), and unhealthy pods may always be evicted.
+    """
+    return {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+
+
+def network_policy_spec(selector: dict[str, str], gateway_namespaces: list[str],
+                        prometheus_namespaces: list[str]) -> dict:
+    """Ingress only from the gateway's and Prometheus' namespaces, to the HTTP port; egress only
+    to DNS (serving pods run offline: weights are mounted, HF_HUB_OFFLINE=1)."""
+    sources = sorted(set(gateway_namespaces) | set(prometheus_namespaces))
+    ingress = []
+    if sources:
+        ingress.append({
+            "from": [{"namespaceSelector": {"matchExpressions": [{
+                "key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}}],
+            "ports": [{"protocol": "TCP", "port": PORT}],
+        })
+    return {
+        "podSelector": {"matchLabels": selector},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": ingress,
+        "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}],
+    }
+
+
+@dataclasses.dataclass
+class InferenceDeploymentArgs:
+    """Inputs of InferenceDeployment."""
+
+    release: str
+    namespace: pulumi.Input[str]
+    config: StackConfig
+    plan: Plan
+    image: pulumi.Input[str]
+    claim_name: pulumi.Input[str]
+    model_dir: str
+    server_args: list[str]
+    ready_marker: Optional[str] = None
+    service_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
+    depends_on: list[pulumi.Resource] = dataclasses.field(default_factory=list)
+
+
+class InferenceDeployment(pulumi.ComponentResource):
+    """API-key Secret, Deployment, ClusterIP Service, PDB, NetworkPolicy."""
+
+    namespace: pulumi.Output[str]
+    deployment_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    api_key_secret_name: pulumi.Output[str]
+    selector: dict[str, str]
+    labels: dict[str, str]
+
+    def __init__(self, name: str, args: InferenceDeploymentArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("vllm-serving:index:InferenceDeployment", name, None, opts)
+        cfg, plan, release = args.config, args.plan, args.release
+        child = pulumi.ResourceOptions(parent=self)
+        self.labels = labels = _labels(release, cfg.vllm_version)
+        self.selector = selector = pod.selector_labels(labels)
+
+        namespace = args.namespace
+        self.namespace = pulumi.Output.from_input(namespace)
+
+        secret_name, checksum = self._api_key(name, cfg, release, namespace, labels)
+        annotations = deployment_annotations(cfg, plan)
+        template = pod.pod_template(plan, pod.PodInputs(
+            image=args.image, args=args.server_args, labels=labels,
+            annotations={c.ANN_API_KEY_CHECKSUM: checksum},
+            claim_name=args.claim_name, model_dir=args.model_dir,
+            api_key_secret=secret_name, api_key_secret_key=_secret_key(cfg),
+            product_labels=plan.gpu.product_labels, probe_period=cfg.probes.period_seconds,
+            probe_timeout=cfg.probes.timeout_seconds,
+            readiness_failures=cfg.probes.readiness_failures,
+            liveness_failures=cfg.probes.liveness_failures,
+            pull_secrets=cfg.image.pull_secrets, tolerations=cfg.placement.tolerations,
+            node_selector=cfg.placement.node_selector,
+            priority_class_name=cfg.placement.priority_class_name,
+            runtime_class_name=cfg.placement.runtime_class_name,
+            compile_cache_claim=self._compile_cache(name, cfg, release, namespace, labels),
+            wait_for_file=args.ready_marker))
+
+        autoscaled = cfg.autoscaling.enabled
+        deployment = k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata={"name": release, "namespace": namespace, "labels": labels,
+                      "annotations": annotations},
+            spec={
+                "replicas": cfg.replicas,
+                "revisionHistoryLimit": 5,
+                "progressDeadlineSeconds": plan.rollout_timeout_seconds,
+                "selector": {"matchLabels": selector},
+                "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update(plan)},
+                "template": template,
+            },
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=args.depends_on,
+                custom_timeouts=deployment_timeouts(plan),
+                # The autoscaler owns the replica count; `pulumi up` must not reset it.
+                ignore_changes=["spec.replicas"] if autoscaled else None),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata={"name": release, "namespace": namespace, "labels": labels,
+                      "annotations": args.service_annotations},
+            spec={"type": "ClusterIP", "selector": selector,
+                  "ports": [{"name": pod.PORT_NAME, "port": PORT, "targetPort": pod.PORT_NAME,
+                             "protocol": "TCP"}]},
+            opts=child)
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-pdb",
+            metadata={"name": release, "namespace": namespace, "labels": labels},
+            spec={"selector": {"matchLabels": selector}, **disruption_budget(cfg.replicas)},
+            opts=child)
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-netpol",
+            metadata={"name": release, "namespace": namespace, "labels": labels},
+            spec=network_policy_spec(selector, cfg.network.gateway_namespaces,
+                                     cfg.network.prometheus_namespaces),
+            opts=child)
+
+        self.deployment_name = deployment.metadata["name"]
+        self.service_name = service.metadata["name"]
+        self.api_key_secret_name = pulumi.Output.from_input(secret_name)
+        self.register_outputs({
+            "namespace": self.namespace, "deployment_name": self.deployment_name,
+            "service_name": self.service_name, "api_key_secret_name": self.api_key_secret_name,
+        })
+
+    def _api_key(self, name: str, cfg: StackConfig, release: str, namespace: Any,
+                 labels: dict[str, str]):
+        """The key's Secret name and a checksum annotation that rolls pods when it changes."""
+        existing = cfg.api_key.existing_secret
+        if existing is not None:
+            # We never read an operator's Secret; restart pods yourself after rotating it.
+            return existing.name, f"external:{existing.name}"
+        password = random.RandomPassword(f"{name}-api-key", length=cfg.api_key.length,
+                                         special=False, opts=pulumi.ResourceOptions(parent=self))
+        secret = k8s.core.v1.Secret(
+            f"{name}-api-key",
+            metadata={"name": f"{release}-api-key", "namespace": namespace, "labels": labels},
+            type="Opaque",
+            string_data={API_KEY_SECRET_KEY: password.result},
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["stringData",
+                                                                                "data"]))
+        # A SHA-256 of a random key reveals nothing; keeping it non-secret keeps the pod
+        # template readable in `pulumi preview`.
+        checksum = pulumi.Output.unsecret(password.result.apply(
+            lambda key: hashlib.sha256(key.encode()).hexdigest()))
+        self.api_key = pulumi.Output.secret(password.result)
+        return secret.metadata["name"], checksum
+
+    def _compile_cache(self, name: str, cfg: StackConfig, release: str, namespace: Any,
+                       labels: dict[str, str]):
+        """A shared torch.compile cache claim when engine.compileCacheGib > 0 (pvc storage)."""
+        if cfg.engine.compile_cache_gib <= 0:
+            return None
+        storage_class = cfg.storage.pvc.storage_class if cfg.storage.pvc else None
+        claim = k8s.core.v1.PersistentVolumeClaim(
+            f"{name}-compile-cache",
+            metadata={"name": f"{release}-compile-cache", "namespace": namespace,
+                      "labels": labels, "annotations": {"pulumi.com/skipAwait": "true"}},
+            spec={"accessModes": ["ReadWriteMany"],
+                  **({"storageClassName": storage_class} if storage_class else {}),
+                  "resources": {"requests": {"storage": f"{cfg.engine.compile_cache_gib}Gi"}}},
+            opts=pulumi.ResourceOptions(parent=self))
+        return claim.metadata["name"]
+
+
+def _labels(release: str, version: str) -> dict[str, str]:
+    from components.labels import common_labels
+    return common_labels(release, version, c.COMPONENT_INFERENCE)
+
+
+def _secret_key(cfg: StackConfig) -> str:
+    existing = cfg.api_key.existing_secret
+    return existing.key if existing is not None else API_KEY_SECRET_KEY

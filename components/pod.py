@@ -1,0 +1,221 @@
+"""The vLLM pod template, as a plain Kubernetes dict (camelCase).
+
+Pure and reusable: the Deployment uses it today; a LeaderWorkerSet for multi-node serving can
+take the same template for its leader and workers. Every number comes from the plan.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+from components.plan import Plan
+from components.vllm_args import PORT, SHUTDOWN_TIMEOUT_FLAG
+
+CONTAINER = "vllm"
+PORT_NAME = "http"
+MODEL_MOUNT = "/models"
+HOME = "/home/vllm"
+USER_ID = 2000
+"""The `vllm` user of recent vllm/vllm-openai images; older images run as root, so we set it."""
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+
+
+@dataclasses.dataclass(frozen=True)
+class PodInputs:
+    """What the pod template needs besides the plan."""
+
+    image: Any                      # str or pulumi Output[str]: reference by digest
+    args: list[str]
+    labels: dict[str, str]
+    annotations: dict[str, Any]
+    claim_name: Any
+    model_dir: str
+    api_key_secret: Any             # Secret name (str or Output)
+    api_key_secret_key: str
+    product_labels: list[str]
+    probe_period: int
+    probe_timeout: int
+    readiness_failures: int
+    liveness_failures: int
+    pull_secrets: list[str] = dataclasses.field(default_factory=list)
+    tolerations: list[dict] = dataclasses.field(default_factory=list)
+    node_selector: dict[str, str] = dataclasses.field(default_factory=dict)
+    priority_class_name: Optional[str] = None
+    runtime_class_name: Optional[str] = None
+    compile_cache_claim: Any = None
+    wait_for_file: Optional[str] = None   # pvc mode: the download Job's completion marker
+
+
+def _probe(path: str, period: int, timeout: int, failures: int) -> dict:
+    return {
+        "httpGet": {"path": path, "port": PORT_NAME},
+        "periodSeconds": period,
+        "timeoutSeconds": timeout,
+        "failureThreshold": failures,
+        "successThreshold": 1,
+    }
+
+
+def drain_wait_script(pre_stop: int, bound: int) -> str:
+    """Pre-0.18 preStop: sleep, then wait (at most `bound` s) until no request is running.
+
+    vLLM before 0.18 drops in-flight requests on SIGTERM, so the kubelet must not send it while
+    vllm:num_requests_running > 0. The pod is already out of the Service's endpoints.
+    """
+    return (
+        "import re, time, urllib.request\n"
+        f"time.sleep({pre_stop})\n"
+        f"deadline = time.time() + {bound}\n"
+        "while time.time() < deadline:\n"
+        "    try:\n"
+        f"        page = urllib.request.urlopen('http://127.0.0.1:{PORT}/metrics', timeout=5)\n"
+        "        text = page.read().decode()\n"
+        "    except Exception:\n"
+        "        break\n"
+        "    running = sum(float(v) for v in re.findall(\n"
+        "        r'^vllm:num_requests_running\\{[^}]*\\} (\\S+)$', text, re.M))\n"
+        "    if running == 0:\n"
+        "        break\n"
+        "    time.sleep(2)\n"
+    )
+
+
+def pre_stop_hook(plan: Plan) -> dict:
+    """preStop as exec (the `sleep` action is not enabled on Kubernetes 1.29).
+
+    From vLLM 0.18 a plain sleep lets endpoints drop the pod before vLLM gets SIGTERM and
+    drains for --shutdown-timeout; before 0.18 the hook itself waits for running requests.
+    """
+    if plan.version >= SHUTDOWN_TIMEOUT_FLAG:
+        command = ["sleep", str(plan.pre_stop_seconds)]
+    else:
+        command = ["python3", "-c",
+                   drain_wait_script(plan.pre_stop_seconds, plan.longest_request_seconds)]
+    return {"exec": {"command": command}}
+
+
+def pod_template(plan: Plan, inputs: PodInputs) -> dict:
+    """The pod template for one vLLM replica."""
+    gpus = str(plan.gpus_per_replica)
+    env = [
+        {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {
+            "name": inputs.api_key_secret, "key": inputs.api_key_secret_key}}},
+        {"name": "HF_HUB_OFFLINE", "value": "1"},     # serving pods never download
+        {"name": "TRANSFORMERS_OFFLINE", "value": "1"},
+        {"name": "HOME", "value": HOME},
+        {"name": "HF_HOME", "value": f"{HOME}/.cache/huggingface"},
+        {"name": "XDG_CACHE_HOME", "value": f"{HOME}/.cache"},
+        {"name": "VLLM_CACHE_ROOT", "value": f"{HOME}/.cache/vllm"},
+        {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
+        {"name": "DO_NOT_TRACK", "value": "1"},
+    ]
+    mounts = [
+        {"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True},
+        {"name": "shm", "mountPath": "/dev/shm"},
+        {"name": "home", "mountPath": HOME},
+        {"name": "tmp", "mountPath": "/tmp"},
+    ]
+    volumes = [
+        {"name": "model", "persistentVolumeClaim": {"claimName": inputs.claim_name,
+                                                    "readOnly": True}},
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{plan.shm_gib}Gi"}},
+        {"name": "home", "emptyDir": {"sizeLimit": "20Gi"}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
+    ]
+    if inputs.compile_cache_claim is not None:
+        mounts.append({"name": "compile-cache", "mountPath": f"{HOME}/.cache/vllm"})
+        volumes.append({"name": "compile-cache",
+                        "persistentVolumeClaim": {"claimName": inputs.compile_cache_claim}})
+    container = {
+        "name": CONTAINER,
+        "image": inputs.image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": inputs.args,
+        "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
+        "env": env,
+        "resources": {
+            "requests": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.cpu_request),
+                         "memory": f"{plan.memory_request_gib}Gi"},
+            "limits": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.cpu_limit),
+                       "memory": f"{plan.memory_limit_gib}Gi"},
+        },
+        "volumeMounts": mounts,
+        "startupProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
+                               _startup_failures(plan, inputs.probe_period)),
+        "readinessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
+                                 inputs.readiness_failures),
+        "livenessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
+                                inputs.liveness_failures),
+        "lifecycle": {"preStop": pre_stop_hook(plan)},
+        "securityContext": _container_security(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    spec: dict[str, Any] = {
+        "enableServiceLinks": False,   # a Service named like VLLM_* would inject VLLM_PORT
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": plan.grace_seconds,
+        "securityContext": {
+            "runAsNonRoot": True, "runAsUser": USER_ID, "runAsGroup": USER_ID,
+            "fsGroup": USER_ID, "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [{
+                "key": GPU_PRODUCT_LABEL, "operator": "In",
+                "values": list(inputs.product_labels)}]}]}}},
+        "topologySpreadConstraints": [{
+            "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+            "whenUnsatisfiable": "DoNotSchedule",
+            "labelSelector": {"matchLabels": _selector(inputs.labels)},
+        }],
+        "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+        + list(inputs.tolerations),
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if inputs.wait_for_file:
+        spec["initContainers"] = [{
+            "name": "wait-for-weights",
+            "image": inputs.image,
+            "command": ["sh", "-c",
+                        f"until [ -f '{inputs.wait_for_file}' ]; do "
+                        "echo waiting for the model download Job; sleep 10; done"],
+            "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True}],
+            "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                          "limits": {"cpu": "200m", "memory": "128Mi"}},
+            "securityContext": _container_security(),
+        }]
+    if inputs.node_selector:
+        spec["nodeSelector"] = dict(inputs.node_selector)
+    if inputs.pull_secrets:
+        spec["imagePullSecrets"] = [{"name": name} for name in inputs.pull_secrets]
+    if inputs.priority_class_name:
+        spec["priorityClassName"] = inputs.priority_class_name
+    if inputs.runtime_class_name:
+        spec["runtimeClassName"] = inputs.runtime_class_name
+    return {"metadata": {"labels": dict(inputs.labels), "annotations": dict(inputs.annotations)},
+            "spec": spec}
+
+
+def _startup_failures(plan: Plan, period: int) -> int:
+    from components.sizing import startup_failure_threshold
+    return startup_failure_threshold(plan.startup_budget_seconds, period)
+
+
+def _container_security() -> dict:
+    return {"allowPrivilegeEscalation": False, "privileged": False, "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]}}
+
+
+def _cpu(value: float) -> str:
+    return f"{int(value)}" if float(value).is_integer() else f"{int(value * 1000)}m"
+
+
+def _selector(labels: dict[str, str]) -> dict[str, str]:
+    keys = ("app.kubernetes.io/name", "app.kubernetes.io/instance",
+            "app.kubernetes.io/component")
+    return {key: labels[key] for key in keys if key in labels}
+
+
+selector_labels = _selector

@@ -1,0 +1,330 @@
+"""Every number the program derives, as pure functions with the arithmetic in the docstring.
+
+Inputs are model facts (facts/models.yaml or the stack's `model.facts`), GPU facts
+(facts/gpus.yaml) and the stack's config. Nothing here talks to Pulumi or Kubernetes, so each
+function is tested on its own (tests/test_sizing.py) and the plan report shows the same figures.
+
+Units: GiB = 2**30 bytes; sizes handed to Kubernetes are whole MiB or GiB.
+"""
+
+from __future__ import annotations
+
+import math
+
+GIB = 2**30
+MIB = 2**20
+
+# --- Weights ------------------------------------------------------------------------------
+
+BYTES_PER_PARAM = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
+"""Bytes per parameter by weight dtype (int4 scales are small and ignored)."""
+
+
+def weight_gib(params_b: float, weights_dtype: str, weights_gib: float | None = None,
+               quantization: str | None = None) -> float:
+    """Weight memory of the whole model in GiB.
+
+    = params_b × 1e9 × bytes_per_param(dtype) / 2**30, where online `--quantization fp8` of a
+    16-bit model stores 1 byte per parameter. A model whose facts state `weights_gib` (mixed
+    precision checkpoints such as DeepSeek V3's FP8 blocks or V4's FP4 experts) uses that figure.
+    Example: 32.764 B × 2 bytes = 65.5e9 bytes = 61.0 GiB.
+    """
+    if weights_gib is not None and quantization is None:
+        return weights_gib
+    dtype = "fp8" if quantization == "fp8" else weights_dtype
+    if dtype not in BYTES_PER_PARAM:
+        raise ValueError(f"no bytes-per-parameter figure for weights dtype {dtype!r}")
+    return params_b * 1e9 * BYTES_PER_PARAM[dtype] / GIB
+
+
+def weight_gib_per_gpu(total_gib: float, tensor_parallel: int, pipeline_parallel: int,
+                       data_parallel: int = 1, expert_parallel: bool = False) -> float:
+    """Weights each GPU holds.
+
+    = total / (TP × PP): tensor parallelism splits every layer, pipeline parallelism splits the
+    layers. With expert parallelism across DP ranks (MoE), the routed experts, which hold almost
+    all of the weights, are spread over TP × DP GPUs: total / (TP × PP × DP). Without expert
+    parallelism each DP rank holds a full copy.
+    """
+    shards = tensor_parallel * pipeline_parallel
+    if expert_parallel:
+        shards *= data_parallel
+    return total_gib / shards
+
+
+# --- KV cache -----------------------------------------------------------------------------
+
+def kv_dtype_bytes(kv_cache_dtype: str) -> int:
+    """Bytes per cached element: 2 for `auto` (the 16-bit activation dtype), 1 for fp8."""
+    return 1 if kv_cache_dtype == "fp8" else 2
+
+
+def kv_bytes_per_token_per_layer(attention: dict, layers: int, tensor_parallel: int,
+                                 dtype_bytes: int) -> float:
+    """Cache bytes one token costs in one layer on one GPU, as vLLM allocates it.
+
+    - gqa (MHA/GQA): 2 (K and V) × max(1, kv_heads / TP) × head_dim × dtype_bytes; KV heads are
+      split by TP and replicated when TP exceeds them.
+    - mla (DeepSeek V2/V3/R1): (kv_lora_rank + qk_rope_head_dim) × dtype_bytes, NOT split by TP:
+      every TP rank holds the whole latent cache.
+    - deepseek_v4: the whole-model figure in the facts (compressed fp8 cache) / layers; one KV
+      head, so TP does not split it either.
+    Example: Qwen-32B at TP 2: 2 × 4 × 128 × 2 = 2048 bytes.
+    """
+    kind = attention["kind"]
+    if kind == "gqa":
+        heads_per_gpu = max(1, attention["kv_heads"] // tensor_parallel)
+        return 2 * heads_per_gpu * attention["head_dim"] * dtype_bytes
+    if kind == "mla":
+        return (attention["kv_lora_rank"] + attention["qk_rope_head_dim"]) * dtype_bytes
+    if kind == "deepseek_v4":
+        return attention["kv_bytes_per_token"] / layers
+    raise ValueError(f"unknown attention kind {kind!r}")
+
+
+def kv_bytes_per_token_per_gpu(attention: dict, layers: int, tensor_parallel: int,
+                               pipeline_parallel: int, dtype_bytes: int) -> float:
+    """Cache bytes per token on one GPU = per-layer bytes × ceil(layers / PP)."""
+    per_layer = kv_bytes_per_token_per_layer(attention, layers, tensor_parallel, dtype_bytes)
+    return per_layer * math.ceil(layers / pipeline_parallel)
+
+
+def kv_splits_with_tensor_parallel(attention: dict) -> bool:
+    """False for caches every TP rank replicates (MLA, DeepSeek V4's single KV head)."""
+    return attention["kind"] == "gqa" and attention["kv_heads"] > 1
+
+
+DEFAULT_GPU_MEMORY_UTILIZATION = {(0, 0, 0): 0.9, (0, 20, 0): 0.92}
+"""vLLM's default --gpu-memory-utilization by first version (reference/vllm.md)."""
+
+
+def default_gpu_memory_utilization(version: tuple[int, int, int]) -> float:
+    """vLLM's own default for the pinned version: 0.9, and 0.92 from 0.20.0."""
+    return max((v, u) for v, u in DEFAULT_GPU_MEMORY_UTILIZATION.items() if v <= version)[1]
+
+
+def default_scheduler_limits(memory_gib: float, compute_capability: float) -> tuple[int, int]:
+    """vLLM V1's defaults for the OpenAI server: (max_num_batched_tokens, max_num_seqs).
+
+    vllm/engine/arg_utils.py (_set_default_args for V1): GPUs with at least 70 GiB that are not
+    A100 (H100/H200 class) get 8192 tokens and 1024 sequences; everything else 2048 and 256.
+    """
+    if memory_gib >= 70 and compute_capability >= 9.0:
+        return 8192, 1024
+    return 2048, 256
+
+
+NON_TORCH_GIB = 0.25
+"""Memory vLLM's profiler counts as non-torch on one GPU (cuBLAS/cuDNN workspaces)."""
+NCCL_GIB = 0.5
+"""Extra non-torch memory with TP/PP > 1 (NCCL and custom all-reduce buffers)."""
+CUDA_GRAPH_GIB = 0.5
+"""CUDA-graph pool estimate vLLM subtracts from the KV budget from 0.20.0 on."""
+
+
+def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: int,
+                        tensor_parallel: int, max_num_batched_tokens: int,
+                        max_num_seqs: int) -> float:
+    """Peak activation memory of vLLM's profiling forward pass on one GPU.
+
+    The profile runs one batch of max_num_batched_tokens (T) tokens and then the sampler on
+    max_num_seqs (S) rows. Largest live tensors, 16-bit:
+      MLP: gate_up output 2 × I/TP plus the activated I/TP per token  -> T × 3 × I/TP × 2 bytes
+      residual, norm output, attention in/out per token              -> T × 4 × H × 2 bytes
+      sampler logits and probabilities in fp32                       -> S × V × 4 × 2 bytes
+    Example (Qwen-32B, TP 2, T 2048, S 256): 0.16 + 0.08 + 0.29 = 0.54 GiB.
+    """
+    mlp = max_num_batched_tokens * 3 * (intermediate_size / tensor_parallel) * 2
+    hidden = max_num_batched_tokens * 4 * hidden_size * 2
+    sampler = max_num_seqs * vocab_size * 4 * 2
+    return (mlp + hidden + sampler) / GIB
+
+
+def non_torch_gib(gpus_per_rank_group: int, version: tuple[int, int, int]) -> float:
+    """Memory outside the torch allocator that vLLM subtracts from the KV budget.
+
+    = 0.25 GiB (workspaces) + 0.5 GiB when more than one GPU talks over NCCL
+      + 0.5 GiB CUDA-graph estimate from vLLM 0.20.0 (earlier releases capture graphs after
+        sizing the cache, inside the 1 − utilization margin).
+    """
+    total = NON_TORCH_GIB
+    if gpus_per_rank_group > 1:
+        total += NCCL_GIB
+    if version >= (0, 20, 0):
+        total += CUDA_GRAPH_GIB
+    return total
+
+
+def kv_budget_gib(memory_gib: float, utilization: float, weights_per_gpu_gib: float,
+                  activation_gib: float, non_torch: float) -> float:
+    """KV-cache memory per GPU, the way vLLM sizes it.
+
+    = total memory × gpu_memory_utilization − weights − activation peak − non-torch memory.
+    Example (Qwen-32B on 2 × A100 80 GB): 79.15 × 0.9 − 30.5 − 0.54 − 0.75 = 39.4 GiB.
+    Negative means the weights alone do not fit.
+    """
+    return memory_gib * utilization - weights_per_gpu_gib - activation_gib - non_torch
+
+
+def kv_block_size(attention: dict, compute_capability: float) -> int:
+    """Tokens per cache block: 16, 64 for MLA with FlashMLA (Hopper+), 256 for DeepSeek V4."""
+    if attention["kind"] == "deepseek_v4":
+        return 256
+    if attention["kind"] == "mla" and compute_capability >= 9.0:
+        return 64
+    return 16
+
+
+def kv_cache_tokens(budget_gib: float, bytes_per_token: float, block_size: int) -> int:
+    """Tokens the cache of one GPU holds (what vLLM logs as "GPU KV cache size: N tokens").
+
+    = floor(budget bytes / bytes per token / block size) × block size; 0 when the budget is
+    negative. Example: 39.4 GiB / 131072 B = 322,764 → 322,752 tokens (16-token blocks).
+    """
+    if budget_gib <= 0:
+        return 0
+    blocks = math.floor(budget_gib * GIB / bytes_per_token / block_size)
+    return blocks * block_size
+
+
+def max_concurrency(tokens_per_rank: int, data_parallel: int, max_model_len: int) -> float:
+    """Full-length requests a replica holds at once = tokens × DP ranks / max_model_len.
+
+    Each DP rank has its own cache; TP ranks of one DP rank share one token count.
+    """
+    return tokens_per_rank * data_parallel / max_model_len
+
+
+# --- Host memory and shared memory ------------------------------------------------------
+
+def shm_gib(local_gpus: int) -> int:
+    """/dev/shm size for one pod, whole GiB.
+
+    = 1 GiB (vLLM's shared-memory broadcast queues, torch multiprocessing, tokenizer workers)
+      + 0.25 GiB × GPUs × (GPUs − 1): NCCL's SHM transport keeps ~256 MiB of buffers per
+        ordered pair of local ranks (channels × NCCL_BUFFSIZE, both directions),
+    rounded up. 1 GPU → 1 GiB, 2 → 2 GiB, 4 → 4 GiB, 8 → 15 GiB.
+    """
+    return math.ceil(1 + 0.25 * local_gpus * (local_gpus - 1))
+
+
+WORKER_GIB = 5.0
+"""Host memory one GPU worker process holds: CUDA context, torch, pinned transfer buffers."""
+API_SERVER_GIB = 4.0
+"""Host memory of the API server process: FastAPI, tokenizer, detokenizer, metrics."""
+
+
+def host_memory_request_gib(local_gpus: int, shm: int) -> int:
+    """Memory request of the vLLM container, whole GiB.
+
+    = API server 4 GiB + 5 GiB per GPU worker + the /dev/shm volume (a Memory emptyDir is
+    charged to the pod's memory cgroup). Page cache from reading weights is reclaimable and is
+    never requested. Example, 2 GPUs: 4 + 10 + 2 = 16 GiB.
+    """
+    return math.ceil(API_SERVER_GIB + WORKER_GIB * local_gpus + shm)
+
+
+def host_memory_limit_gib(request_gib: int, headroom_gib: float) -> int:
+    """Memory limit = request + headroom (page cache of streamed weights, tokenizer spikes).
+
+    Limit above request gives the Burstable QoS class: the page cache may use the headroom and
+    the kernel reclaims it before the limit is reached.
+    """
+    return math.ceil(request_gib + headroom_gib)
+
+
+def cpu_request(local_gpus: int, cpu_per_gpu: float) -> float:
+    """CPU request = cpu_per_gpu × GPUs + 2 (API server and tokenizer)."""
+    return cpu_per_gpu * local_gpus + 2
+
+
+# --- Time budgets -------------------------------------------------------------------------
+
+COMPILE_SECONDS = 60
+"""torch.compile of the model on a cold cache."""
+COMPILE_WARM_SECONDS = 10
+"""torch.compile when a persistent compile cache volume already holds the artefacts."""
+
+
+def engine_start_seconds(base_seconds: int, compile_cache: bool, enforce_eager: bool) -> int:
+    """Engine start after the weights are in GPU memory.
+
+    = base (process start, memory profiling, KV allocation, CUDA-graph capture; config
+      probes.engineStartSeconds) + torch.compile: 60 s cold, 10 s with a warm persistent
+      compile cache, 0 with --enforce-eager.
+    """
+    if enforce_eager:
+        return base_seconds
+    return base_seconds + (COMPILE_WARM_SECONDS if compile_cache else COMPILE_SECONDS)
+
+
+def weight_load_seconds(weights_gib_total: float, read_mib_per_second: int) -> int:
+    """Seconds to read the weights = weights GiB × 1024 / storage read MiB/s, rounded up.
+
+    Every pod reads the whole model (all ranks' shards) through one storage path.
+    Example: 61 GiB at 400 MiB/s = 157 s.
+    """
+    return math.ceil(weights_gib_total * 1024 / read_mib_per_second)
+
+
+def startup_budget_seconds(load_seconds: int, engine_seconds: int, safety_factor: float) -> int:
+    """Start-up budget = (weight load + engine start) × safety factor, rounded up."""
+    return math.ceil((load_seconds + engine_seconds) * safety_factor)
+
+
+def startup_failure_threshold(budget_seconds: int, period_seconds: int) -> int:
+    """startupProbe failureThreshold = ceil(budget / period): the probe gives up after budget."""
+    return math.ceil(budget_seconds / period_seconds)
+
+
+def longest_request_seconds(max_tokens: int, per_token_ms: float, prefill_seconds: int) -> int:
+    """Cap on one request = prefill + max_tokens × per-token latency, rounded up.
+
+    Example: 10 + 8192 × 0.040 = 338 s.
+    """
+    return math.ceil(prefill_seconds + max_tokens * per_token_ms / 1000)
+
+
+GRACE_MARGIN_SECONDS = 15
+"""Margin between vLLM's own drain deadline and the kubelet's SIGKILL."""
+
+
+def termination_grace_seconds(pre_stop_seconds: int, drain_seconds: int) -> int:
+    """terminationGracePeriodSeconds = preStop + drain (longest request) + 15 s margin.
+
+    The kubelet counts the grace period from the start of preStop, so it must cover the preStop
+    hook and vLLM's --shutdown-timeout (or the pre-0.18 drain wait) with room to exit.
+    """
+    return pre_stop_seconds + drain_seconds + GRACE_MARGIN_SECONDS
+
+
+IMAGE_PULL_SECONDS = 600
+"""First pull of the ~10 GiB vLLM image on a node, allowed for in rollout timeouts."""
+
+
+def rollout_rounds(replicas: int, surge: int) -> int:
+    """Pods are replaced in ceil(replicas / max(1, surge)) rounds (one at a time without surge)."""
+    return math.ceil(replicas / max(1, surge))
+
+
+def rollout_timeout_seconds(replicas: int, surge: int, startup_budget: int,
+                            grace_seconds: int) -> int:
+    """How long Pulumi waits for a Deployment rollout.
+
+    = rounds × (old pod drain + image pull 600 s + start-up budget), with
+      rounds = ceil(replicas / surge) (surge 0 → one pod at a time).
+    Example: 2 replicas, no surge, 600 s budget, 368 s grace: 2 × (368 + 600 + 600) = 3136 s.
+    """
+    return rollout_rounds(replicas, surge) * (grace_seconds + IMAGE_PULL_SECONDS + startup_budget)
+
+
+def download_timeout_seconds(weights_gib_total: float, download_mib_per_second: int = 50) -> int:
+    """Weight download Job budget = weights GiB × 1024 / 50 MiB/s (a conservative hub rate)
+    + 10 min for pod start, rounded up."""
+    return math.ceil(weights_gib_total * 1024 / download_mib_per_second) + 600
+
+
+def storage_capacity_gi(weights_gib_total: float) -> int:
+    """Volume size for the weights = weights × 1.2 (tokenizer, config, partial downloads),
+    rounded up to whole Gi, at least 10 Gi."""
+    return max(10, math.ceil(weights_gib_total * 1.2))

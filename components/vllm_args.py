@@ -1,0 +1,100 @@
+"""The vLLM server arguments for a stack, right for the pinned vLLM version.
+
+Pure: takes validated config and the plan, returns the container's argument list. Version
+facts are from ../shared/reference/vllm.md unless a comment cites vLLM's source or issues.
+"""
+
+from __future__ import annotations
+
+from components.config import StackConfig
+from components.plan import Plan
+
+PORT = 8000
+"""vLLM's HTTP port (API, /health and /metrics share it)."""
+
+REQUEST_LOGGING_DEFAULT_OFF = (0, 10, 1)
+"""From 0.10.1 requests are not logged unless --enable-log-requests."""
+DISABLE_LOG_REQUESTS_REMOVED = (0, 17, 0)
+SHUTDOWN_TIMEOUT_FLAG = (0, 18, 0)
+"""--shutdown-timeout: on SIGTERM stop accepting and drain for up to N seconds."""
+ENABLE_REASONING_DEPRECATED = (0, 9, 0)
+"""Before 0.9.0 --reasoning-parser needed --enable-reasoning (vllm PR #17452, #18404)."""
+
+PARSER_SINCE = {
+    "deepseek_r1": (0, 7, 2),   # reasoning parser, vllm PR #12473 (released in 0.7.2)
+    "deepseek_v3": (0, 8, 3),   # tool-call parser for DeepSeek V3 / R1-0528
+    "deepseek_v4": (0, 20, 0),  # V4 support starts at 0.20.0
+}
+"""First vLLM release that ships each DeepSeek parser; older pins run without it."""
+
+
+def parser_available(parser: str, version: tuple[int, int, int]) -> bool:
+    """True when the pinned vLLM ships `parser` (unknown names are trusted to the operator)."""
+    return version >= PARSER_SINCE.get(parser, (0, 0, 0))
+
+
+def resolve_parser(configured: str | None, preset: str | None,
+                   version: tuple[int, int, int]) -> str | None:
+    """`auto` takes the model's own parser when the pinned version has it; None disables."""
+    if configured is None:
+        return None
+    if configured == "auto":
+        if preset and parser_available(preset, version):
+            return preset
+        return None
+    return configured
+
+
+def request_logging_args(version: tuple[int, int, int]) -> list[str]:
+    """Flags that keep prompts out of the logs: --disable-log-requests before 0.10.1, none after
+    (off by default; --disable-log-requests is removed in 0.17.0)."""
+    if version < REQUEST_LOGGING_DEFAULT_OFF:
+        return ["--disable-log-requests"]
+    return []
+
+
+def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
+    """Arguments for the vLLM OpenAI server (the image's entrypoint stays as shipped)."""
+    version = plan.version
+    args = [
+        "--model", model_dir,
+        "--served-model-name", cfg.model.served_name,
+        "--host", "0.0.0.0",
+        "--port", str(PORT),
+        "--tensor-parallel-size", str(plan.tensor_parallel),
+        "--max-model-len", str(cfg.model.max_model_len),
+        "--gpu-memory-utilization", str(plan.utilization),
+        "--max-num-seqs", str(plan.max_num_seqs),
+        "--max-num-batched-tokens", str(plan.max_num_batched_tokens),
+    ]
+    if plan.pipeline_parallel > 1:
+        args += ["--pipeline-parallel-size", str(plan.pipeline_parallel)]
+    if plan.data_parallel > 1:
+        args += ["--data-parallel-size", str(plan.data_parallel)]
+    if plan.expert_parallel:
+        args.append("--enable-expert-parallel")
+    if cfg.model.dtype != "auto":
+        args += ["--dtype", cfg.model.dtype]
+    if cfg.model.quantization:
+        args += ["--quantization", cfg.model.quantization]
+    if plan.model.attention["kind"] == "deepseek_v4":
+        # V4's cache exists only in vLLM's fp8 format with 256-token blocks (vLLM's V4 recipe).
+        args += ["--kv-cache-dtype", "fp8", "--block-size", "256"]
+    elif cfg.model.kv_cache_dtype != "auto":
+        args += ["--kv-cache-dtype", cfg.model.kv_cache_dtype]
+    if cfg.model.trust_remote_code:
+        args.append("--trust-remote-code")
+    if cfg.engine.load_format != "auto":
+        args += ["--load-format", cfg.engine.load_format]
+    reasoning = resolve_parser(cfg.model.reasoning_parser, plan.model.reasoning_parser, version)
+    if reasoning:
+        if version < ENABLE_REASONING_DEPRECATED:
+            args.append("--enable-reasoning")
+        args += ["--reasoning-parser", reasoning]
+    tools = resolve_parser(cfg.model.tool_call_parser, plan.model.tool_call_parser, version)
+    if tools:
+        args += ["--enable-auto-tool-choice", "--tool-call-parser", tools]
+    if version >= SHUTDOWN_TIMEOUT_FLAG:
+        args += ["--shutdown-timeout", str(plan.shutdown_timeout_seconds)]
+    args += request_logging_args(version)
+    return args + list(cfg.engine.extra_args)

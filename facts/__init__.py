@@ -1,0 +1,76 @@
+"""Shared facts: model shapes, GPUs, vLLM metric names and the labels/annotations contract.
+
+Plain data plus tiny loaders, imported by both the program (`components/`) and the policy pack
+(`policy/`), which must never import `components/`.
+"""
+
+from __future__ import annotations
+
+import functools
+import pathlib
+from typing import Any
+
+import yaml
+
+FACTS_DIR = pathlib.Path(__file__).resolve().parent
+
+
+def _load(name: str) -> dict[str, Any]:
+    with open(FACTS_DIR / name, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+@functools.lru_cache(maxsize=None)
+def models() -> dict[str, dict[str, Any]]:
+    """Model presets keyed by preset name (facts/models.yaml)."""
+    return _load("models.yaml")["models"]
+
+
+@functools.lru_cache(maxsize=None)
+def gpus() -> dict[str, dict[str, Any]]:
+    """GPU types keyed by short name (facts/gpus.yaml)."""
+    return _load("gpus.yaml")["gpus"]
+
+
+@functools.lru_cache(maxsize=None)
+def vllm_metrics() -> dict[str, Any]:
+    """vLLM metric names by version (facts/vllm_metrics.yaml)."""
+    return _load("vllm_metrics.yaml")
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """'0.10.2' -> (0, 10, 2); a leading 'v' and a suffix such as '.post1' or 'rc1' are ignored."""
+    core = text.strip().lstrip("v").split("+")[0]
+    parts = []
+    for piece in core.split(".")[:3]:
+        digits = ""
+        for char in piece:
+            if not char.isdigit():
+                break
+            digits += char
+        parts.append(int(digits or 0))
+    while len(parts) < 3:
+        parts.append(0)
+    return parts[0], parts[1], parts[2]
+
+
+def visible_metric_names(signal: str, version: str) -> list[str]:
+    """Names of `signal` on the /metrics page of vLLM `version`, newest first (without
+    --show-hidden-metrics-for-version)."""
+    ver = parse_version(version)
+    names = []
+    for entry in vllm_metrics()["signals"][signal]["names"]:
+        since = parse_version(entry["since"])
+        hidden = parse_version(entry["hidden"]) if "hidden" in entry else None
+        if since <= ver and (hidden is None or ver < hidden):
+            names.append(entry["name"])
+    return list(reversed(names))
+
+
+def all_known_metric_names(version: str) -> set[str]:
+    """Every base metric name visible at `version` (histogram names without suffix)."""
+    return {
+        name
+        for signal in vllm_metrics()["signals"]
+        for name in visible_metric_names(signal, version)
+    }

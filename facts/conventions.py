@@ -1,0 +1,38 @@
+"""The labels and annotations the program puts on objects so that policies can check them.
+
+Policies cannot read stack config; what a rule needs is stated here, on the objects themselves.
+"""
+
+PART_OF = "vllm-serving"
+"""Value of app.kubernetes.io/part-of on everything the program creates."""
+
+COMPONENT_INFERENCE = "inference"
+"""Value of app.kubernetes.io/component on inference workloads and their Service."""
+
+LABEL_NAME = "app.kubernetes.io/name"
+LABEL_INSTANCE = "app.kubernetes.io/instance"
+LABEL_VERSION = "app.kubernetes.io/version"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+LABEL_PART_OF = "app.kubernetes.io/part-of"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+
+_PREFIX = "vllm-serving.dev/"
+ANN_VLLM_VERSION = _PREFIX + "vllm-version"
+"""The pinned vLLM version (x.y.z), also on PrometheusRules and ScaledObjects."""
+ANN_MODEL = _PREFIX + "model"
+"""Hugging Face id of the served model."""
+ANN_MODEL_REVISION = _PREFIX + "model-revision"
+"""The Hugging Face revision (branch or 40-hex commit SHA) the weights come from."""
+ANN_ESTIMATED_LOAD_SECONDS = _PREFIX + "estimated-load-seconds"
+"""Estimated seconds from container start to /health 200 (weights read + engine start)."""
+ANN_TENSOR_PARALLEL = _PREFIX + "tensor-parallel-size"
+ANN_PIPELINE_PARALLEL = _PREFIX + "pipeline-parallel-size"
+ANN_DATA_PARALLEL = _PREFIX + "data-parallel-size"
+ANN_PRESTOP_SECONDS = _PREFIX + "prestop-seconds"
+"""Longest time the preStop hook can take (sleep, or bounded drain wait before vLLM 0.18)."""
+ANN_SHUTDOWN_TIMEOUT_SECONDS = _PREFIX + "shutdown-timeout-seconds"
+"""vLLM's --shutdown-timeout (0 when the pinned version has none)."""
+ANN_API_KEY_CHECKSUM = _PREFIX + "api-key-checksum"
+"""SHA-256 of the API key: a new key rolls the pods."""
+ANN_SCRAPED_BY = _PREFIX + "scraped-by"
+"""On the inference Service: 'servicemonitor' or 'annotations'."""
