@@ -16,9 +16,10 @@ import runpy
 from typing import Any, Optional
 
 import pulumi
-import yaml
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
+
+from components.stack_files import stack_values
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PROJECT = "vllm-serving"
@@ -86,19 +87,7 @@ class _Mocks(pulumi.runtime.Mocks):
 
 def stack_config(stack: str) -> dict[str, Any]:
     """The stack's config as the CLI resolves it: project defaults, then the stack file."""
-    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
-    values: dict[str, Any] = {}
-    for key, declared in (project.get("config") or {}).items():
-        if isinstance(declared, dict) and "default" in declared:
-            values[key] = declared["default"]
-    stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-    for full_key, value in (stack_file.get("config") or {}).items():
-        namespace, _, key = full_key.partition(":")
-        assert namespace == PROJECT, f"{full_key}: config outside the project namespace"
-        assert not (isinstance(value, dict) and "secure" in value), (
-            f"{full_key}: secure values cannot be decrypted without the CLI")
-        values[key] = value
-    return values
+    return stack_values(stack, ROOT)
 
 
 def _as_cli_config(values: dict[str, Any]) -> dict[str, str]:

@@ -1,0 +1,186 @@
+"""The resource model: each derived number against its arithmetic, and the presets' KV shapes."""
+
+import math
+
+import pytest
+
+import facts
+from components import config, sizing
+from components.plan import candidate_splits, make_plan
+
+KIB = 1024
+
+# Whole-model bf16 KV bytes per token, from ../shared/reference/vllm.md's DeepSeek table.
+REFERENCE_KV_BYTES = {
+    "deepseek-r1-distill-qwen-1.5b": 28 * KIB,
+    "deepseek-r1-distill-qwen-7b": 56 * KIB,
+    "deepseek-r1-distill-llama-8b": 128 * KIB,
+    "deepseek-r1-distill-qwen-14b": 192 * KIB,
+    "deepseek-r1-distill-qwen-32b": 256 * KIB,
+    "deepseek-r1-distill-llama-70b": 320 * KIB,
+    "deepseek-v2-lite": 27 * 1152,    # 30.4 KiB
+    "deepseek-r1": 61 * 1152,         # 68.6 KiB
+    "deepseek-v3": 61 * 1152,
+}
+
+
+@pytest.mark.parametrize("preset, expected", REFERENCE_KV_BYTES.items())
+def test_preset_kv_bytes_per_token_match_the_models_shape_exactly(preset, expected):
+    shape = facts.models()[preset]
+    per_token = sizing.kv_bytes_per_token_per_gpu(shape["attention"], shape["layers"], 1, 1, 2)
+    assert per_token == expected
+
+
+def test_mla_cache_is_not_split_by_tensor_parallelism():
+    attention = facts.models()["deepseek-r1"]["attention"]
+    tp1 = sizing.kv_bytes_per_token_per_layer(attention, 61, 1, 2)
+    tp8 = sizing.kv_bytes_per_token_per_layer(attention, 61, 8, 2)
+    assert tp1 == tp8 == 1152
+    assert not sizing.kv_splits_with_tensor_parallel(attention)
+
+
+def test_gqa_cache_splits_by_tensor_parallelism_until_one_kv_head_per_gpu():
+    attention = {"kind": "gqa", "heads": 12, "kv_heads": 2, "head_dim": 128}
+    assert sizing.kv_bytes_per_token_per_layer(attention, 28, 2, 2) == 2 * 1 * 128 * 2
+    assert sizing.kv_bytes_per_token_per_layer(attention, 28, 4, 2) == 2 * 1 * 128 * 2
+
+
+def test_pipeline_parallelism_splits_layers_and_fp8_halves_the_cache():
+    attention = facts.models()["deepseek-r1-distill-qwen-32b"]["attention"]
+    whole = sizing.kv_bytes_per_token_per_gpu(attention, 64, 1, 1, 2)
+    assert sizing.kv_bytes_per_token_per_gpu(attention, 64, 1, 2, 2) == whole / 2
+    assert sizing.kv_bytes_per_token_per_gpu(attention, 64, 1, 1, 1) == whole / 2
+
+
+def test_v4_cache_uses_the_compressed_per_token_figure():
+    shape = facts.models()["deepseek-v4-flash"]
+    per_token = sizing.kv_bytes_per_token_per_gpu(shape["attention"], shape["layers"], 4, 1, 1)
+    assert per_token == pytest.approx(3900)
+
+
+def test_weight_bytes_follow_dtype_and_quantization():
+    assert sizing.weight_gib(32.764, "bf16") == pytest.approx(61.03, abs=0.01)
+    assert sizing.weight_gib(32.764, "bf16", quantization="fp8") == pytest.approx(30.51, abs=0.01)
+    assert sizing.weight_gib(671, "fp8", weights_gib=642.0) == 642.0
+    assert sizing.weight_gib_per_gpu(61.0, 2, 1) == 30.5
+    assert sizing.weight_gib_per_gpu(149.0, 1, 1, data_parallel=4, expert_parallel=True) == 37.25
+
+
+def test_kv_budget_and_tokens_follow_vllms_arithmetic():
+    budget = sizing.kv_budget_gib(79.15, 0.9, 30.5, 0.5, 0.75)
+    assert budget == pytest.approx(79.15 * 0.9 - 30.5 - 0.5 - 0.75)
+    tokens = sizing.kv_cache_tokens(budget, 131072, 16)
+    assert tokens % 16 == 0
+    assert tokens == math.floor(budget * 2**30 / 131072 / 16) * 16
+    assert sizing.kv_cache_tokens(-1, 131072, 16) == 0
+    assert sizing.max_concurrency(327680, 1, 32768) == 10
+
+
+def test_default_utilization_changes_at_vllm_0_20():
+    assert sizing.default_gpu_memory_utilization((0, 19, 0)) == 0.9
+    assert sizing.default_gpu_memory_utilization((0, 20, 0)) == 0.92
+
+
+def test_shm_grows_with_the_gpus_in_a_pod():
+    assert [sizing.shm_gib(n) for n in (1, 2, 4, 8)] == [1, 2, 4, 15]
+
+
+def test_host_memory_counts_workers_and_shm_and_keeps_page_cache_out_of_the_request():
+    request = sizing.host_memory_request_gib(2, 2)
+    assert request == 4 + 2 * 5 + 2
+    assert sizing.host_memory_limit_gib(request, 8) == request + 8
+
+
+def test_startup_budget_is_load_plus_engine_start_times_safety():
+    load = sizing.weight_load_seconds(61.0, 400)
+    assert load == math.ceil(61.0 * 1024 / 400)
+    engine = sizing.engine_start_seconds(90, compile_cache=False, enforce_eager=False)
+    assert engine == 150
+    assert sizing.engine_start_seconds(90, compile_cache=True, enforce_eager=False) == 100
+    assert sizing.startup_budget_seconds(load, engine, 1.5) == math.ceil((load + engine) * 1.5)
+    assert sizing.startup_failure_threshold(455, 10) == 46
+
+
+def test_grace_period_covers_prestop_and_the_longest_request():
+    longest = sizing.longest_request_seconds(8192, 40, 10)
+    assert longest == 338
+    assert sizing.termination_grace_seconds(15, longest) == 15 + 338 + 15
+
+
+def test_rollout_timeout_counts_sequential_pod_replacements():
+    assert sizing.rollout_rounds(4, 0) == 4
+    assert sizing.rollout_rounds(4, 2) == 2
+    assert sizing.rollout_timeout_seconds(2, 0, 600, 368) == 2 * (368 + 600 + 600)
+
+
+def test_tensor_parallel_candidates_divide_the_heads_within_a_node():
+    assert candidate_splits(40, 8) == [1, 2, 4, 8]
+    assert candidate_splits(12, 8) == [1, 2, 4]
+    assert candidate_splits(28, 8) == [1, 2, 4]
+
+
+def _config(**changes):
+    base = {
+        "vllmVersion": "0.19.0",
+        "model": {"preset": "deepseek-r1-distill-qwen-32b", "revision": "main",
+                  "servedName": "m", "maxModelLen": 32768},
+        "gpu": {"type": "a100-80gb"},
+        "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}},
+    }
+    for key, value in changes.items():
+        base[key] = {**base[key], **value} if isinstance(value, dict) else value
+    return config.parse(base)
+
+
+def test_the_smallest_tensor_parallel_size_that_fits_is_chosen():
+    assert make_plan(_config()).tensor_parallel == 1
+    assert make_plan(_config(model={"preset": "deepseek-r1-distill-llama-70b"})
+                     ).tensor_parallel == 4
+
+
+def test_70b_on_two_a100s_at_32k_is_refused_with_the_arithmetic_and_fixes():
+    cfg = _config(model={"preset": "deepseek-r1-distill-llama-70b"}, gpu={"tensorParallel": 2})
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(cfg)
+    message = str(error.value)
+    assert "model.maxModelLen" in message and "5.0 GiB" in message
+    assert "gpu.tensorParallel: 4" in message and "model.quantization: fp8" in message
+
+
+def test_671b_on_one_node_of_80gb_gpus_is_refused_as_multi_node():
+    cfg = _config(model={"preset": "deepseek-r1", "maxModelLen": 8192},
+                  gpu={"type": "h100-80gb"})
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(cfg)
+    assert "more than one node" in str(error.value) and "LeaderWorkerSet" in str(error.value)
+
+
+def test_671b_fits_one_node_of_h200():
+    plan = make_plan(_config(model={"preset": "deepseek-r1", "maxModelLen": 32768},
+                             gpu={"type": "h200"}))
+    assert plan.tensor_parallel == 8 and plan.kv_block_size == 64
+
+
+def test_v4_on_a100_or_old_vllm_is_refused():
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(_config(vllmVersion="0.19.0", model={"preset": "deepseek-v4-flash"},
+                          gpu={"type": "a100-80gb", "tensorParallel": 4}))
+    message = str(error.value)
+    assert "compute capability 9.0" in message and "0.20.0" in message
+
+
+def test_v4_flash_gains_capacity_from_data_and_expert_parallelism():
+    plan = make_plan(_config(vllmVersion="0.20.0",
+                             model={"preset": "deepseek-v4-flash", "maxModelLen": 131072},
+                             gpu={"type": "h200", "tensorParallel": 1, "dataParallel": 4,
+                                  "expertParallel": True}))
+    assert plan.gpus_per_replica == 4
+    assert plan.weights_per_gpu_gib == pytest.approx(149.0 / 4)
+    assert plan.max_concurrency == pytest.approx(plan.kv_tokens_per_rank * 4 / 131072)
+
+
+def test_plan_reasons_explain_every_figure():
+    plan = make_plan(_config())
+    assert set(plan.reasons) >= {"split", "weights", "kvCache", "memory", "shm", "startup",
+                                 "grace", "rollout"}
+    assert str(plan.startup_budget_seconds) in plan.reasons["startup"]

@@ -1,0 +1,261 @@
+"""Requirements on what both real stacks deploy (Pulumi mocks, from Pulumi.<stack>.yaml)."""
+
+import json
+
+import pytest
+
+from components import sizing
+from facts import conventions as c
+from tests.harness import FAKE_API_KEY, FAKE_DIGEST, run_stack
+from tests.k8s_helpers import GIB, arg_value, pod_spec, quantity_bytes, vllm_container
+
+
+def _deployment(run):
+    return run.one("apps/v1:Deployment")
+
+
+def test_shm_is_a_memory_emptydir_sized_for_the_split(run):
+    deployment = _deployment(run)
+    volume = next(v for v in pod_spec(deployment)["volumes"] if v["name"] == "shm")
+    gpus = int(deployment.metadata["annotations"][c.ANN_TENSOR_PARALLEL])
+    assert volume["emptyDir"]["medium"] == "Memory"
+    assert quantity_bytes(volume["emptyDir"]["sizeLimit"]) == sizing.shm_gib(gpus) * GIB
+    mount = next(m for m in vllm_container(deployment)["volumeMounts"] if m["name"] == "shm")
+    assert mount["mountPath"] == "/dev/shm"
+
+
+def test_shm_counts_inside_the_memory_request_and_limit(run):
+    deployment = _deployment(run)
+    container = vllm_container(deployment)
+    shm = next(v for v in pod_spec(deployment)["volumes"] if v["name"] == "shm")
+    shm_bytes = quantity_bytes(shm["emptyDir"]["sizeLimit"])
+    request = quantity_bytes(container["resources"]["requests"]["memory"])
+    limit = quantity_bytes(container["resources"]["limits"]["memory"])
+    gpus = int(container["resources"]["limits"]["nvidia.com/gpu"])
+    # Processes alone (API server + one worker per GPU) plus the shm volume.
+    processes = (sizing.API_SERVER_GIB + sizing.WORKER_GIB * gpus) * GIB
+    assert request >= processes + shm_bytes
+    assert limit > request   # Burstable: page-cache headroom only in the limit
+
+
+def test_startup_budget_covers_the_estimated_weight_load(run):
+    deployment = _deployment(run)
+    probe = vllm_container(deployment)["startupProbe"]
+    budget = probe["periodSeconds"] * probe["failureThreshold"]
+    estimate = float(deployment.metadata["annotations"][c.ANN_ESTIMATED_LOAD_SECONDS])
+    assert probe["httpGet"]["path"] == "/health"
+    assert budget >= estimate * 1.5 - probe["periodSeconds"]
+
+
+def test_probes_have_explicit_timeouts_and_liveness_outlasts_readiness(run):
+    container = vllm_container(_deployment(run))
+    for kind in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert container[kind]["timeoutSeconds"] > 1, kind
+    readiness = container["readinessProbe"]
+    liveness = container["livenessProbe"]
+    assert (liveness["periodSeconds"] * liveness["failureThreshold"]
+            > readiness["periodSeconds"] * readiness["failureThreshold"])
+
+
+def test_gpu_requests_equal_limits_and_match_tensor_parallel_size(run):
+    deployment = _deployment(run)
+    container = vllm_container(deployment)
+    requests, limits = container["resources"]["requests"], container["resources"]["limits"]
+    assert requests["nvidia.com/gpu"] == limits["nvidia.com/gpu"]
+    tp = int(arg_value(container, "--tensor-parallel-size"))
+    assert int(limits["nvidia.com/gpu"]) == tp
+    assert "CUDA_VISIBLE_DEVICES" not in {e["name"] for e in container["env"]}
+
+
+def test_pods_only_land_on_accepted_gpu_products_and_tolerate_the_gpu_taint(run):
+    spec = pod_spec(_deployment(run))
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    expression = terms["nodeSelectorTerms"][0]["matchExpressions"][0]
+    assert expression["key"] == "nvidia.com/gpu.product" and expression["values"]
+    assert {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"} in (
+        spec["tolerations"])
+    spread = spec["topologySpreadConstraints"][0]
+    assert spread["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_service_selects_the_pods_on_a_named_port_and_is_not_called_vllm(run):
+    service = run.one("core/v1:Service")
+    template_labels = _deployment(run).inputs["spec"]["template"]["metadata"]["labels"]
+    assert service.inputs["spec"]["type"] == "ClusterIP"
+    assert service.metadata["name"] != "vllm"
+    for key, value in service.inputs["spec"]["selector"].items():
+        assert template_labels[key] == value
+    port = service.inputs["spec"]["ports"][0]
+    assert port["name"] == "http" and port["targetPort"] == "http"
+
+
+def test_api_key_reaches_the_pod_only_through_a_secret(run):
+    container = vllm_container(_deployment(run))
+    key_env = next(e for e in container["env"] if e["name"] == "VLLM_API_KEY")
+    assert "value" not in key_env and key_env["valueFrom"]["secretKeyRef"]["key"]
+    assert "--api-key" not in container["args"]
+    holders = [r.type for r in run.resources if FAKE_API_KEY in json.dumps(r.inputs)]
+    assert holders == ["kubernetes:core/v1:Secret"]
+
+
+def test_api_key_checksum_rolls_pods_when_the_key_changes(run):
+    annotations = _deployment(run).inputs["spec"]["template"]["metadata"]["annotations"]
+    assert len(annotations[c.ANN_API_KEY_CHECKSUM]) == 64
+
+
+def test_network_policy_admits_only_gateway_and_prometheus_namespaces(run):
+    policy = run.one("networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    sources = policy["ingress"][0]["from"][0]["namespaceSelector"]["matchExpressions"][0]
+    assert set(sources["values"]) == {"gateway", "monitoring"}
+    assert policy["podSelector"]["matchLabels"] == run.one("core/v1:Service").inputs["spec"][
+        "selector"]
+
+
+def test_disruption_budget_keeps_capacity_without_blocking_drains(run):
+    pdb = run.one("policy/v1:PodDisruptionBudget").inputs["spec"]
+    replicas = _deployment(run).inputs["spec"]["replicas"]
+    assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb
+    assert pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
+    assert replicas - pdb["maxUnavailable"] >= (1 if replicas > 1 else 0)
+
+
+def test_pod_runs_non_root_without_privileges(run):
+    spec = pod_spec(_deployment(run))
+    container = vllm_container(_deployment(run))
+    assert spec["enableServiceLinks"] is False
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["securityContext"]["runAsUser"] != 0
+    assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    security = container["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"]["drop"] == ["ALL"]
+    writable = {m["mountPath"] for m in container["volumeMounts"] if not m.get("readOnly")}
+    assert {"/home/vllm", "/tmp"} <= writable
+
+
+def test_deployment_timeout_annotation_covers_the_whole_rollout(run):
+    deployment = _deployment(run)
+    timeout = float(deployment.metadata["annotations"]["pulumi.com/timeoutSeconds"])
+    probe = vllm_container(deployment)["startupProbe"]
+    budget = probe["periodSeconds"] * probe["failureThreshold"]
+    replicas = deployment.inputs["spec"]["replicas"]
+    assert timeout >= replicas * (budget + sizing.IMAGE_PULL_SECONDS) - 10 * replicas
+    assert deployment.inputs["spec"]["progressDeadlineSeconds"] == timeout
+
+
+def test_grace_period_outlasts_prestop_and_shutdown_timeout(run):
+    deployment = _deployment(run)
+    annotations = deployment.metadata["annotations"]
+    grace = pod_spec(deployment)["terminationGracePeriodSeconds"]
+    assert grace > (float(annotations[c.ANN_PRESTOP_SECONDS])
+                    + float(annotations[c.ANN_SHUTDOWN_TIMEOUT_SECONDS]))
+    pre_stop = vllm_container(deployment)["lifecycle"]["preStop"]
+    assert "exec" in pre_stop
+
+
+def test_image_is_pinned_by_digest_at_the_configured_version(run):
+    deployment = _deployment(run)
+    image = vllm_container(deployment)["image"]
+    version = deployment.metadata["labels"]["app.kubernetes.io/version"]
+    assert image.endswith("@" + FAKE_DIGEST)
+    assert f":v{version}@" in image
+
+
+def test_model_is_served_offline_from_a_read_only_mount(run):
+    container = vllm_container(_deployment(run))
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["HF_HUB_OFFLINE"] == "1"
+    model_mount = next(m for m in container["volumeMounts"] if m["name"] == "model")
+    assert model_mount["readOnly"] is True
+    assert arg_value(container, "--model").startswith(model_mount["mountPath"])
+
+
+def test_prompts_never_reach_the_logs_and_metrics_stay_on(run):
+    args = vllm_container(_deployment(run))["args"]
+    assert "--enable-log-requests" not in args
+    assert "--disable-log-stats" not in args
+
+
+def test_prod_has_the_seeds_shape(runs):
+    run = runs["prod"]
+    container = vllm_container(_deployment(run))
+    assert arg_value(container, "--tensor-parallel-size") == "2"
+    assert arg_value(container, "--max-model-len") == "32768"
+    assert _deployment(run).inputs["spec"]["replicas"] >= 2
+    values = pod_spec(_deployment(run))["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0][
+        "matchExpressions"][0]["values"]
+    assert "NVIDIA-A100-SXM4-80GB" in values
+
+
+def test_prod_weights_come_from_nfs_bound_by_name(runs):
+    run = runs["prod"]
+    volume = run.one("core/v1:PersistentVolume").inputs
+    claim = run.one("core/v1:PersistentVolumeClaim").inputs
+    assert volume["spec"]["accessModes"] == ["ReadOnlyMany"]
+    assert volume["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
+    assert volume["spec"]["nfs"]["readOnly"] is True
+    assert claim["spec"]["storageClassName"] == ""
+    assert claim["spec"]["volumeName"] == volume["metadata"]["name"]
+    assert not run.of_type("batch/v1:Job")
+
+
+def test_staging_downloads_weights_once_with_a_job_the_pods_wait_for(runs):
+    run = runs["staging"]
+    job = run.one("batch/v1:Job").inputs
+    claim = run.one("core/v1:PersistentVolumeClaim").inputs
+    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert "ttlSecondsAfterFinished" not in job["spec"]
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    script = container["command"][-1]
+    assert "revision='main'" in script and "allow_patterns" in script
+    token = next(e for e in container["env"] if e["name"] == "HF_TOKEN")
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token"}
+    init = pod_spec(_deployment(run))["initContainers"][0]
+    assert ".download-complete" in init["command"][-1]
+
+
+def test_single_gpu_staging_replaces_its_pod_without_surge(runs):
+    strategy = _deployment(runs["staging"]).inputs["spec"]["strategy"]["rollingUpdate"]
+    assert strategy == {"maxSurge": 0, "maxUnavailable": 1}
+
+
+def test_spare_gpus_allow_a_surge_rollout():
+    run = run_stack("prod", {"spareGpus": 2})
+    strategy = run.one("apps/v1:Deployment").inputs["spec"]["strategy"]["rollingUpdate"]
+    assert strategy == {"maxSurge": 1, "maxUnavailable": 0}
+
+
+@pytest.mark.parametrize("version, present, absent", [
+    ("0.10.0", ["--disable-log-requests"], ["--shutdown-timeout"]),
+    ("0.16.0", [], ["--disable-log-requests", "--shutdown-timeout"]),
+    ("0.18.0", ["--shutdown-timeout"], ["--disable-log-requests"]),
+])
+def test_flags_follow_the_pinned_vllm_version(version, present, absent):
+    run = run_stack("staging", {"vllmVersion": version})
+    assert run.error is None, run.error
+    args = vllm_container(run.one("apps/v1:Deployment"))["args"]
+    for flag in present:
+        assert flag in args
+    for flag in absent:
+        assert flag not in args
+
+
+def test_before_vllm_0_18_the_prestop_hook_waits_for_running_requests():
+    run = run_stack("staging", {"vllmVersion": "0.11.0"})
+    command = vllm_container(run.one("apps/v1:Deployment"))["lifecycle"]["preStop"]["exec"][
+        "command"]
+    assert command[0] == "python3" and "vllm:num_requests_running" in command[-1]
+
+
+def test_building_the_image_never_happens_during_preview():
+    run = run_stack("prod", {"image": {"build": True, "registry": "registry.example.com/ml"}})
+    assert run.error is None, run.error
+    build = run.one("docker:index/image:Image").inputs
+    assert build["buildOnPreview"] is False
+    assert build["imageName"] == "registry.example.com/ml/prod-deepseek-r1-32b:v0.32.0"
+    assert build["build"]["args"]["VLLM_IMAGE"] == "vllm/vllm-openai:v0.32.0"
+    image = vllm_container(run.one("apps/v1:Deployment"))["image"]
+    assert image.endswith("@" + FAKE_DIGEST)
