@@ -12,6 +12,7 @@ import pulumi_random as random
 
 from components import pod
 from components.config import StackConfig
+from components.labels import common_labels, selector_of
 from components.plan import Plan
 from components.vllm_args import PORT
 from facts import conventions as c
@@ -114,8 +115,8 @@ class InferenceDeployment(pulumi.ComponentResource):
         super().__init__("vllm-serving:index:InferenceDeployment", name, None, opts)
         cfg, plan, release = args.config, args.plan, args.release
         child = pulumi.ResourceOptions(parent=self)
-        self.labels = labels = _labels(release, cfg.vllm_version)
-        self.selector = selector = pod.selector_labels(labels)
+        self.labels = labels = common_labels(release, cfg.vllm_version, c.COMPONENT_INFERENCE)
+        self.selector = selector = selector_of(labels)
 
         namespace = args.namespace
         self.namespace = pulumi.Output.from_input(namespace)
@@ -223,11 +224,6 @@ class InferenceDeployment(pulumi.ComponentResource):
                   "resources": {"requests": {"storage": f"{cfg.engine.compile_cache_gib}Gi"}}},
             opts=pulumi.ResourceOptions(parent=self))
         return claim.metadata["name"]
-
-
-def _labels(release: str, version: str) -> dict[str, str]:
-    from components.labels import common_labels
-    return common_labels(release, version, c.COMPONENT_INFERENCE)
 
 
 def _secret_key(cfg: StackConfig) -> str:

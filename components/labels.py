@@ -32,6 +32,10 @@ def common_labels(release: str, vllm_version: str, component: str) -> dict[str, 
     }
 
 
-def selector_labels(release: str, component: str) -> dict[str, str]:
-    """The immutable subset used in selectors (no version: a selector cannot change)."""
-    return {c.LABEL_NAME: "vllm", c.LABEL_INSTANCE: release, c.LABEL_COMPONENT: component}
+SELECTOR_KEYS = (c.LABEL_NAME, c.LABEL_INSTANCE, c.LABEL_COMPONENT)
+"""The immutable subset of labels used in selectors (no version: a selector cannot change)."""
+
+
+def selector_of(labels: dict[str, str]) -> dict[str, str]:
+    """The selector labels out of a full label set."""
+    return {key: labels[key] for key in SELECTOR_KEYS if key in labels}

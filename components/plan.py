@@ -12,6 +12,7 @@ import dataclasses
 import facts
 from components import sizing
 from components.config import ConfigError, GpuFacts, ModelFacts, StackConfig
+from components.vllm_args import parser_available
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +160,12 @@ def make_plan(cfg: StackConfig) -> Plan:
         problems.append(
             f"model.trustRemoteCode: {model.hf_id} ships its own modelling code; set it to true "
             "after reviewing that code")
+    for key, parser in (("model.reasoningParser", cfg.model.reasoning_parser),
+                        ("model.toolCallParser", cfg.model.tool_call_parser)):
+        if parser not in (None, "auto") and not parser_available(parser, version):
+            problems.append(
+                f"{key}: {parser} is not in vLLM {cfg.vllm_version}; raise vllmVersion, use "
+                "auto (the model's parser when the pinned version has it) or null")
     if ep and not model.experts:
         problems.append("gpu.expertParallel: the model has no experts; set it to false")
 

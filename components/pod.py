@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+from components.labels import selector_of
 from components.plan import Plan
+from components.sizing import startup_failure_threshold
 from components.vllm_args import PORT, SHUTDOWN_TIMEOUT_FLAG
 
 CONTAINER = "vllm"
@@ -167,7 +169,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         "topologySpreadConstraints": [{
             "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
             "whenUnsatisfiable": "DoNotSchedule",
-            "labelSelector": {"matchLabels": _selector(inputs.labels)},
+            "labelSelector": {"matchLabels": selector_of(inputs.labels)},
         }],
         "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
         + list(inputs.tolerations),
@@ -199,7 +201,6 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
 
 
 def _startup_failures(plan: Plan, period: int) -> int:
-    from components.sizing import startup_failure_threshold
     return startup_failure_threshold(plan.startup_budget_seconds, period)
 
 
@@ -211,11 +212,3 @@ def _container_security() -> dict:
 def _cpu(value: float) -> str:
     return f"{int(value)}" if float(value).is_integer() else f"{int(value * 1000)}m"
 
-
-def _selector(labels: dict[str, str]) -> dict[str, str]:
-    keys = ("app.kubernetes.io/name", "app.kubernetes.io/instance",
-            "app.kubernetes.io/component")
-    return {key: labels[key] for key in keys if key in labels}
-
-
-selector_labels = _selector

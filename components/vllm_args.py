@@ -6,8 +6,12 @@ facts are from ../shared/reference/vllm.md unless a comment cites vLLM's source 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from components.config import StackConfig
-from components.plan import Plan
+
+if TYPE_CHECKING:   # plan.py imports this module's version table
+    from components.plan import Plan
 
 PORT = 8000
 """vLLM's HTTP port (API, /health and /metrics share it)."""

@@ -76,3 +76,8 @@ def test_the_real_stack_files_hold_no_ciphertext():
     from tests.harness import stack_config
     for stack in ("prod", "staging"):
         assert "secure" not in repr(stack_config(stack))
+
+
+def test_a_parser_the_pinned_vllm_lacks_is_refused():
+    run = run_stack("prod", {"vllmVersion": "0.19.0", "model": {"reasoningParser": "deepseek_v4"}})
+    assert "model.reasoningParser" in str(run.error) and run.resources == []
