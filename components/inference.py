@@ -140,12 +140,16 @@ class InferenceDeployment(pulumi.ComponentResource):
             wait_for_file=args.ready_marker))
 
         autoscaled = cfg.autoscaling.enabled
+        # With an autoscaler, spec.replicas is left out entirely: under server-side apply a field
+        # Pulumi never sent is never owned by Pulumi, so later updates cannot conflict with (or
+        # reset) the count the autoscaler set. ignore_changes covers stacks that had it before.
+        replicas = {} if autoscaled else {"replicas": cfg.replicas}
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": release, "namespace": namespace, "labels": labels,
                       "annotations": annotations},
             spec={
-                "replicas": cfg.replicas,
+                **replicas,
                 "revisionHistoryLimit": 5,
                 "progressDeadlineSeconds": plan.rollout_timeout_seconds,
                 "selector": {"matchLabels": selector},

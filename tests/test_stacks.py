@@ -6,7 +6,7 @@ import pytest
 
 from components import sizing
 from facts import conventions as c
-from tests.harness import FAKE_API_KEY, FAKE_DIGEST, run_stack
+from tests.harness import FAKE_API_KEY, FAKE_DIGEST, run_stack, stack_config
 from tests.k8s_helpers import GIB, arg_value, pod_spec, quantity_bytes, vllm_container
 
 
@@ -112,9 +112,21 @@ def test_network_policy_admits_only_gateway_and_prometheus_namespaces(run):
         "selector"]
 
 
+def _replicas(run):
+    """Fixed replicas, or the autoscaler's minimum when the Deployment leaves it out."""
+    spec = _deployment(run).inputs["spec"]
+    if "replicas" in spec:
+        return spec["replicas"]
+    return stack_config(run_name(run))["autoscaling"]["minReplicas"]
+
+
+def run_name(run):
+    return _deployment(run).metadata["name"].split("-")[0]
+
+
 def test_disruption_budget_keeps_capacity_without_blocking_drains(run):
     pdb = run.one("policy/v1:PodDisruptionBudget").inputs["spec"]
-    replicas = _deployment(run).inputs["spec"]["replicas"]
+    replicas = _replicas(run)
     assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb
     assert pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     assert replicas - pdb["maxUnavailable"] >= (1 if replicas > 1 else 0)
@@ -140,7 +152,7 @@ def test_deployment_timeout_annotation_covers_the_whole_rollout(run):
     timeout = float(deployment.metadata["annotations"]["pulumi.com/timeoutSeconds"])
     probe = vllm_container(deployment)["startupProbe"]
     budget = probe["periodSeconds"] * probe["failureThreshold"]
-    replicas = deployment.inputs["spec"]["replicas"]
+    replicas = _replicas(run)
     assert timeout >= replicas * (budget + sizing.IMAGE_PULL_SECONDS) - 10 * replicas
     assert deployment.inputs["spec"]["progressDeadlineSeconds"] == timeout
 
@@ -183,7 +195,7 @@ def test_prod_has_the_seeds_shape(runs):
     container = vllm_container(_deployment(run))
     assert arg_value(container, "--tensor-parallel-size") == "2"
     assert arg_value(container, "--max-model-len") == "32768"
-    assert _deployment(run).inputs["spec"]["replicas"] >= 2
+    assert _replicas(run) >= 2
     values = pod_spec(_deployment(run))["affinity"]["nodeAffinity"][
         "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0][
         "matchExpressions"][0]["values"]
@@ -259,3 +271,8 @@ def test_building_the_image_never_happens_during_preview():
     assert build["build"]["args"]["VLLM_IMAGE"] == "vllm/vllm-openai:v0.32.0"
     image = vllm_container(run.one("apps/v1:Deployment"))["image"]
     assert image.endswith("@" + FAKE_DIGEST)
+
+
+def test_an_autoscaled_deployment_leaves_the_replica_count_to_the_autoscaler(runs):
+    assert "replicas" not in _deployment(runs["prod"]).inputs["spec"]
+    assert _deployment(runs["staging"]).inputs["spec"]["replicas"] == 1
