@@ -10,11 +10,12 @@ import dataclasses
 from typing import Any, Optional
 
 from components.labels import selector_of
+from facts import conventions
 from components.plan import Plan
 from components.sizing import startup_failure_threshold
 from components.vllm_args import PORT, SHUTDOWN_TIMEOUT_FLAG
 
-CONTAINER = "vllm"
+CONTAINER = conventions.ENGINE_CONTAINER
 PORT_NAME = "http"
 MODEL_MOUNT = "/models"
 HOME = "/home/vllm"

@@ -36,3 +36,7 @@ ANN_API_KEY_CHECKSUM = _PREFIX + "api-key-checksum"
 """SHA-256 of the API key: a new key rolls the pods."""
 ANN_SCRAPED_BY = _PREFIX + "scraped-by"
 """On the inference Service: 'servicemonitor' or 'annotations'."""
+
+ENGINE_CONTAINER = "vllm"
+"""Name of the container that runs vLLM in every inference pod: policies read its probes, GPUs,
+flags and preStop hook (a pod may hold other containers, such as init containers)."""

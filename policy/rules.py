@@ -1,0 +1,184 @@
+"""The vllm-serving policy pack's rules, wrapped as pulumi-policy objects.
+
+The checks are plain functions in small modules, testable and runnable offline without the
+Pulumi CLI:
+
+* `probe_checks`, `resource_checks`, `security_checks`, `workload_checks`, `metrics`: resource
+  checks taking `(resource_type, pulumi_name, props, config)` and returning `list[str]`;
+* `stack_checks`: stack checks taking `(resources, config)`, each resource having
+  `resource_type`, `name`, `urn` and `props` (a `pulumi_policy.PolicyResource`), and returning
+  `list[(message, urn)]`.
+
+This module names them, states their level (mandatory unless the issue marks them advisory) and
+config schema, and lists them in `ALL_POLICIES`. Policies cannot read stack config: what a rule
+needs is stated on the objects (facts/conventions.py) and facts come from the shared `facts`
+package, never from `components/`.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any, Callable, Optional
+
+# Pulumi runs the pack with policy/ as sys.path[0]; `policy` and `facts` live at the repo root.
+_REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+if str(_REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(_REPO_ROOT))
+
+from pulumi_policy import (  # noqa: E402
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from policy.metrics import check_metric_names  # noqa: E402
+from policy.probe_checks import (  # noqa: E402
+    DEFAULT_MIN_TIMEOUT_SECONDS,
+    check_grace_period,
+    check_liveness_outlasts_readiness,
+    check_probe_timeouts,
+    check_startup_probe,
+)
+from policy.resource_checks import check_cpu_memory, check_gpu_count, check_shm  # noqa: E402
+from policy.security_checks import (  # noqa: E402
+    check_container_security,
+    check_image_digest,
+    check_image_pinned,
+    check_no_literal_secrets,
+)
+from policy.stack_checks import (  # noqa: E402
+    check_autoscalers,
+    check_min_replicas,
+    check_network_policy,
+    check_no_public_service,
+    check_pdb_allows_drain,
+    check_pdb_present,
+    check_services_scraped,
+)
+from policy.workload_checks import (  # noqa: E402
+    check_model_revision,
+    check_service_links,
+    check_service_name,
+    check_spread,
+)
+
+MANDATORY = EnforcementLevel.MANDATORY
+ADVISORY = EnforcementLevel.ADVISORY
+ResourceCheck = Callable[[str, str, Mapping, Mapping], list[str]]
+"""(resource_type, pulumi_name, props, config) -> violation messages."""
+StackCheck = Callable[[Sequence[Any], Mapping], list[tuple[str, Optional[str]]]]
+"""(resources, config) -> (message, urn of the offending resource) pairs."""
+
+
+def resource_policy(name: str, description: str, check: ResourceCheck,
+                    level: EnforcementLevel = MANDATORY,
+                    config_schema: Optional[PolicyConfigSchema] = None) -> ResourceValidationPolicy:
+    """A ResourceValidationPolicy reporting each message of `check`."""
+
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+        for message in check(args.resource_type, args.name, args.props, args.get_config()):
+            report_violation(message, None)
+
+    return ResourceValidationPolicy(name=name, description=description, validate=validate,
+                                    enforcement_level=level, config_schema=config_schema)
+
+
+def stack_policy(name: str, description: str, check: StackCheck,
+                 level: EnforcementLevel = MANDATORY,
+                 config_schema: Optional[PolicyConfigSchema] = None) -> StackValidationPolicy:
+    """A StackValidationPolicy reporting each (message, urn) of `check`."""
+
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        for message, urn in check(args.resources, args.get_config()):
+            report_violation(message, urn)
+
+    return StackValidationPolicy(name=name, description=description, validate=validate,
+                                 enforcement_level=level, config_schema=config_schema)
+
+
+MIN_REPLICAS_SCHEMA = PolicyConfigSchema(properties={"minReplicas": {
+    "type": "integer", "minimum": 1, "default": 1,
+    "description": "Fewest replicas (or autoscaler minimum) an inference workload may run."}})
+PROBE_TIMEOUT_SCHEMA = PolicyConfigSchema(properties={"minTimeoutSeconds": {
+    "type": "integer", "minimum": 1, "default": DEFAULT_MIN_TIMEOUT_SECONDS,
+    "description": "Smallest timeoutSeconds allowed on the vllm container's probes."}})
+
+RESOURCE_POLICIES = [
+    resource_policy("startup-probe-covers-load",
+                    "The vllm container has a startupProbe whose budget covers the stated model "
+                    "load time.", check_startup_probe),
+    resource_policy("liveness-outlasts-readiness",
+                    "The vllm container has readiness and liveness probes, and liveness takes "
+                    "longer to act than readiness.", check_liveness_outlasts_readiness),
+    resource_policy("probe-timeouts",
+                    "Every probe of the vllm container sets an explicit timeoutSeconds above the "
+                    "kubelet's 1 s default.", check_probe_timeouts,
+                    config_schema=PROBE_TIMEOUT_SCHEMA),
+    resource_policy("shm-for-multi-gpu",
+                    "Pods with more than one GPU mount a Memory emptyDir at /dev/shm, sized "
+                    "inside the container's memory limit.", check_shm),
+    resource_policy("gpu-matches-parallelism",
+                    "nvidia.com/gpu requests equal limits and equal tensor × pipeline × data "
+                    "parallel sizes.", check_gpu_count),
+    resource_policy("cpu-memory-resources",
+                    "Inference containers set CPU and memory requests and a memory limit as "
+                    "their QoS class requires.", check_cpu_memory),
+    resource_policy("image-pinned",
+                    "Container images carry a fixed tag or digest, never latest, nightly or no "
+                    "tag.", check_image_pinned),
+    resource_policy("image-by-digest",
+                    "Container images are referenced by digest.", check_image_digest, ADVISORY),
+    resource_policy("no-literal-secrets",
+                    "API keys and tokens come from Secrets, never literal values in pod specs, "
+                    "arguments or ConfigMaps.", check_no_literal_secrets),
+    resource_policy("service-links-disabled",
+                    "Inference pods set enableServiceLinks: false.", check_service_links),
+    resource_policy("no-service-named-vllm",
+                    "No Service is named vllm (it would inject VLLM_PORT).", check_service_name),
+    resource_policy("grace-covers-drain",
+                    "terminationGracePeriodSeconds exceeds preStop plus vLLM's shutdown timeout.",
+                    check_grace_period),
+    resource_policy("container-security",
+                    "No container is privileged or may escalate privileges; all run as non-root.",
+                    check_container_security),
+    resource_policy("replicas-spread",
+                    "Replicas of an inference workload are spread across nodes.", check_spread,
+                    ADVISORY),
+    resource_policy("metric-names-exist",
+                    "Alert, autoscaler and dashboard expressions use only vLLM metric names that "
+                    "exist for the pinned vLLM version.", check_metric_names, ADVISORY),
+    resource_policy("model-revision-pinned",
+                    "The served model revision is a commit SHA, not a moving branch.",
+                    check_model_revision, ADVISORY),
+]
+STACK_POLICIES = [
+    stack_policy("min-replicas",
+                 "Inference workloads keep the environment's minimum number of replicas.",
+                 check_min_replicas, config_schema=MIN_REPLICAS_SCHEMA),
+    stack_policy("pdb-for-multi-replica",
+                 "Every inference workload that can run several replicas has a "
+                 "PodDisruptionBudget.", check_pdb_present),
+    stack_policy("pdb-allows-drain",
+                 "No PodDisruptionBudget over inference pods forbids every eviction.",
+                 check_pdb_allows_drain),
+    stack_policy("network-policy-per-namespace",
+                 "Every namespace with inference pods has a NetworkPolicy selecting them.",
+                 check_network_policy),
+    stack_policy("no-public-engine-service",
+                 "No LoadBalancer or NodePort Service exposes the inference pods directly.",
+                 check_no_public_service),
+    stack_policy("autoscaler-bounds-and-target",
+                 "Autoscalers have min <= max and scale a workload the stack creates.",
+                 check_autoscalers),
+    stack_policy("inference-service-scraped",
+                 "Every inference Service is scraped by a ServiceMonitor or scrape annotations.",
+                 check_services_scraped),
+]
+ALL_POLICIES = RESOURCE_POLICIES + STACK_POLICIES
+"""Every policy of the pack, in the order `pulumi preview` lists them."""
