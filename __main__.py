@@ -9,12 +9,15 @@ import pulumi_kubernetes as k8s
 
 from components import config as stack_config
 from components.image import VllmImage, VllmImageArgs
+from components.autoscaler import Autoscaler, AutoscalerArgs, hpa_name_for
 from components.inference import InferenceDeployment, InferenceDeploymentArgs
-from components.labels import common_labels, release_name
+from components.labels import common_labels, release_name, selector_of
+from components.metrics import MetricsStack, MetricsStackArgs, service_annotations
 from components.model_store import ModelStore, ModelStoreArgs, model_directory
 from components.namespace import ServingNamespace
 from components.plan import make_plan
-from components.vllm_args import server_args
+from components.vllm_args import PORT, server_args
+from facts.conventions import COMPONENT_INFERENCE
 
 try:
     cfg = stack_config.from_pulumi_config()
@@ -39,11 +42,29 @@ store = ModelStore(release, ModelStoreArgs(
     labels=common_labels(release, cfg.vllm_version, "model-store"),
     downloader_image=image.ref, replicas=cfg.replicas), opts=opts)
 model_dir = model_directory(cfg.storage, plan.model.hf_id)
+# Names are known up front (the Service and Deployment are named after the release), so the
+# monitoring rules render before anything exists and the Service gets its scrape annotations.
+labels = common_labels(release, cfg.vllm_version, COMPONENT_INFERENCE)
+metrics_args = MetricsStackArgs(
+    namespace=cfg.namespace, service_name=release, service_port_name="http",
+    deployment_name=release, served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
+    selector_labels=selector_of(labels), common_labels=labels, monitoring=cfg.monitoring,
+    hpa_name=(hpa_name_for(cfg.autoscaling.engine, release) if cfg.autoscaling.enabled
+              else None),
+    service_port=PORT)
 inference = InferenceDeployment(release, InferenceDeploymentArgs(
     release=release, namespace=namespace.name, config=cfg, plan=plan, image=image.ref,
     claim_name=store.claim_name, model_dir=model_dir,
     server_args=server_args(cfg, plan, model_dir), ready_marker=store.ready_marker,
+    service_annotations=service_annotations(metrics_args) if cfg.monitoring.enabled else {},
     depends_on=[store]), opts=opts)
+after_inference = pulumi.ResourceOptions(provider=provider, depends_on=[inference])
+metrics = MetricsStack(release, metrics_args, opts=after_inference)
+autoscaler = Autoscaler(release, AutoscalerArgs(
+    namespace=cfg.namespace, deployment_name=release, served_name=cfg.model.served_name,
+    vllm_version=cfg.vllm_version, max_num_seqs=plan.max_num_seqs,
+    startup_budget_seconds=plan.startup_budget_seconds, autoscaling=cfg.autoscaling,
+    labels=labels), opts=after_inference)
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("image", image.ref)
@@ -54,3 +75,7 @@ pulumi.export("apiKeySecret", inference.api_key_secret_name)
 pulumi.export("modelClaim", store.claim_name)
 pulumi.export("modelDir", model_dir)
 pulumi.export("plan", plan.outputs())
+pulumi.export("prometheusRules", metrics.rules_yaml)
+pulumi.export("scrapeConfig", metrics.scrape_config)
+pulumi.export("autoscalerTarget", autoscaler.per_replica_target)
+pulumi.export("prometheusAdapterRules", autoscaler.adapter_rules)

@@ -1,0 +1,209 @@
+"""Autoscaler: replica count driven by the model's running + waiting requests.
+
+`keda` (default): a ScaledObject with a Prometheus trigger; KEDA creates the HPA. `hpa`: an
+autoscaling/v2 HPA on a per-pod custom metric that prometheus-adapter serves once the exported
+rule is in its configuration. Either way the HPA behaviour is derived from the start-up budget
+(components/autoscaling_math.py). The Deployment must leave spec.replicas to the autoscaler.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from components import autoscaling_math as math_
+from components import promql
+from components.config import AutoscalingConfig
+from facts import conventions
+
+TYPE_TOKEN = "vllm-serving:index:Autoscaler"
+
+KEDA_POLLING_SECONDS = 15
+"""How often KEDA queries Prometheus; matches the HPA's 15 s sync period."""
+
+KEDA_FALLBACK_FAILURES = 3
+"""Consecutive failed queries (45 s at 15 s polling) before KEDA applies the fallback."""
+
+
+@dataclasses.dataclass
+class AutoscalerArgs:
+    """Inputs of Autoscaler."""
+
+    namespace: str
+    deployment_name: str
+    served_name: str
+    vllm_version: str
+    max_num_seqs: int
+    startup_budget_seconds: int
+    autoscaling: AutoscalingConfig
+    labels: dict[str, str]
+
+
+def hpa_name_for(engine: str, deployment_name: str) -> str:
+    """Name of the HPA that scales the Deployment: KEDA names its own keda-hpa-<ScaledObject>."""
+    return f"keda-hpa-{deployment_name}" if engine == "keda" else deployment_name
+
+
+def behavior(budget_seconds: int) -> dict[str, Any]:
+    """HPA behaviour (camelCase, as the API and KEDA take it), one replica at a time both ways."""
+    return {
+        "scaleUp": {
+            "stabilizationWindowSeconds": math_.scale_up_stabilization_seconds(budget_seconds),
+            "selectPolicy": "Max",
+            "policies": [{
+                "type": "Pods",
+                "value": 1,
+                "periodSeconds": math_.scale_up_policy_period_seconds(budget_seconds),
+            }],
+        },
+        "scaleDown": {
+            "stabilizationWindowSeconds": math_.scale_down_stabilization_seconds(budget_seconds),
+            "selectPolicy": "Max",
+            "policies": [{
+                "type": "Pods",
+                "value": 1,
+                "periodSeconds": math_.SCALE_DOWN_POLICY_PERIOD_SECONDS,
+            }],
+        },
+    }
+
+
+def _scale_target(args: AutoscalerArgs) -> dict[str, str]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": args.deployment_name}
+
+
+def _target(args: AutoscalerArgs) -> promql.Target:
+    # The Service is not queried by the autoscaler; the Deployment name stands in for it.
+    return promql.Target(
+        args.namespace, args.served_name, args.deployment_name, args.deployment_name,
+        args.vllm_version,
+    )
+
+
+def scaled_object_spec(args: AutoscalerArgs) -> dict[str, Any]:
+    """ScaledObject spec: the model's total requests against a per-replica threshold."""
+    scaling = args.autoscaling
+    threshold = math_.per_replica_target(args.max_num_seqs, scaling.target_utilization)
+    return {
+        "scaleTargetRef": _scale_target(args),
+        "minReplicaCount": scaling.min_replicas,
+        "maxReplicaCount": scaling.max_replicas,
+        "pollingInterval": KEDA_POLLING_SECONDS,
+        "fallback": {
+            "failureThreshold": KEDA_FALLBACK_FAILURES,
+            "replicas": math_.fallback_replicas(scaling.min_replicas, scaling.fallback_replicas),
+            "behavior": "currentReplicasIfHigher",
+        },
+        "advanced": {
+            "restoreToOriginalReplicaCount": False,
+            "horizontalPodAutoscalerConfig": {"behavior": behavior(args.startup_budget_seconds)},
+        },
+        "triggers": [{
+            "type": "prometheus",
+            "name": "requests-in-flight",
+            # AverageValue: the HPA divides the query's total by the replica count itself.
+            "metricType": "AverageValue",
+            "metadata": {
+                "serverAddress": scaling.prometheus_url,
+                "query": promql.keda_query(_target(args)),
+                "threshold": str(threshold),
+                # An empty answer means the metric is missing (wrong name, label or scrape):
+                # make it an error so the fallback applies and the ScaledObject shows it,
+                # instead of reading 0 and never scaling.
+                "ignoreNullValues": "false",
+            },
+        }],
+    }
+
+
+def hpa_spec(args: AutoscalerArgs) -> dict[str, Any]:
+    """autoscaling/v2 HPA spec on the adapter's per-pod metric, selected on this model."""
+    scaling = args.autoscaling
+    threshold = math_.per_replica_target(args.max_num_seqs, scaling.target_utilization)
+    return {
+        "scaleTargetRef": _scale_target(args),
+        "minReplicas": scaling.min_replicas,
+        "maxReplicas": scaling.max_replicas,
+        "metrics": [{
+            "type": "Pods",
+            "pods": {
+                "metric": {
+                    "name": promql.ADAPTER_METRIC,
+                    # prometheus-adapter adds this to <<.LabelMatchers>>.
+                    "selector": {"matchLabels": {"model_name": args.served_name}},
+                },
+                "target": {"type": "AverageValue", "averageValue": str(threshold)},
+            },
+        }],
+        "behavior": behavior(args.startup_budget_seconds),
+    }
+
+
+class Autoscaler(pulumi.ComponentResource):
+    """Scales the inference Deployment on its requests in flight, with KEDA or an HPA."""
+
+    hpa_name: pulumi.Output[Optional[str]]
+    """Name of the HPA that owns the replica count (for alerts and the dashboard)."""
+    adapter_rules: pulumi.Output[Optional[str]]
+    """prometheus-adapter rule (YAML) the `hpa` engine needs; None with KEDA."""
+    per_replica_target: pulumi.Output[int]
+    """Requests in flight per replica the autoscaler aims for."""
+
+    def __init__(
+        self, name: str, args: AutoscalerArgs, opts: Optional[pulumi.ResourceOptions] = None
+    ) -> None:
+        super().__init__(TYPE_TOKEN, name, None, opts)
+        scaling = args.autoscaling
+        child = pulumi.ResourceOptions(parent=self)
+        self.per_replica_target = pulumi.Output.from_input(
+            math_.per_replica_target(args.max_num_seqs, scaling.target_utilization)
+        )
+        self.hpa_name = pulumi.Output.from_input(None)
+        self.adapter_rules = pulumi.Output.from_input(None)
+        metadata = {
+            "name": args.deployment_name,
+            "namespace": args.namespace,
+            "labels": dict(args.labels),
+            "annotations": {conventions.ANN_VLLM_VERSION: args.vllm_version},
+        }
+
+        if scaling.enabled and scaling.engine == "keda":
+            k8s.apiextensions.CustomResource(
+                f"{name}-scaledobject",
+                api_version="keda.sh/v1alpha1",
+                kind="ScaledObject",
+                metadata=metadata,
+                spec=scaled_object_spec(args),
+                opts=child,
+            )
+            self.hpa_name = pulumi.Output.from_input(hpa_name_for("keda", args.deployment_name))
+        elif scaling.enabled:
+            hpa = k8s.autoscaling.v2.HorizontalPodAutoscaler(
+                f"{name}-hpa",
+                metadata=metadata,
+                spec=hpa_spec(args),
+                opts=child,
+            )
+            snippet = promql.adapter_rules_snippet(args.vllm_version)
+            # A copy next to the HPA, for whoever maintains the adapter's Helm values.
+            k8s.core.v1.ConfigMap(
+                f"{name}-adapter-rules",
+                metadata={
+                    "name": f"{args.deployment_name}-adapter-rules",
+                    "namespace": args.namespace,
+                    "labels": dict(args.labels),
+                },
+                data={"prometheus-adapter-rules.yaml": snippet},
+                opts=child,
+            )
+            self.hpa_name = hpa.metadata.apply(lambda meta: meta.name)
+            self.adapter_rules = pulumi.Output.from_input(snippet)
+
+        self.register_outputs({
+            "hpa_name": self.hpa_name,
+            "adapter_rules": self.adapter_rules,
+            "per_replica_target": self.per_replica_target,
+        })

@@ -1,0 +1,58 @@
+"""Derived autoscaling numbers: per-replica target, HPA windows and periods, fallback."""
+
+import pytest
+
+from components import autoscaling_math as m
+
+
+def test_per_replica_target_is_max_num_seqs_times_utilization():
+    assert m.per_replica_target(256, 0.75) == 192
+    assert m.per_replica_target(100, 0.5) == 50
+
+
+def test_per_replica_target_rounds_down_and_never_reaches_zero():
+    assert m.per_replica_target(10, 0.33) == 3
+    assert m.per_replica_target(1, 0.1) == 1
+
+
+@pytest.mark.parametrize("seqs, utilization", [(0, 0.5), (256, 0), (256, 1.5)])
+def test_per_replica_target_rejects_impossible_inputs(seqs, utilization):
+    with pytest.raises(ValueError):
+        m.per_replica_target(seqs, utilization)
+
+
+def test_scale_up_waits_one_startup_budget_before_adding_a_replica():
+    assert m.scale_up_stabilization_seconds(900) == 900
+
+
+def test_scale_up_window_never_shorter_than_the_seed_nor_longer_than_kubernetes_allows():
+    assert m.scale_up_stabilization_seconds(20) == 60
+    assert m.scale_up_stabilization_seconds(2700 * 2) == 3600
+
+
+def test_scale_up_adds_one_replica_per_startup_budget():
+    assert m.scale_up_policy_period_seconds(900) == 900
+
+
+def test_scale_up_period_clamped_to_kubernetes_1800_seconds_and_seed_minimum():
+    assert m.scale_up_policy_period_seconds(4000) == 1800
+    assert m.scale_up_policy_period_seconds(30) == 120
+
+
+def test_scale_down_waits_as_long_as_a_replica_takes_to_come_back():
+    assert m.scale_down_stabilization_seconds(900) == 900
+    assert m.scale_down_stabilization_seconds(60) == 300
+    assert m.scale_down_stabilization_seconds(10_000) == 3600
+
+
+@pytest.mark.parametrize("budget", [1, 59, 60, 300, 1799, 1800, 3599, 3600, 3601, 100_000])
+def test_every_derived_value_is_accepted_by_kubernetes(budget):
+    assert 0 <= m.scale_up_stabilization_seconds(budget) <= m.K8S_MAX_STABILIZATION_SECONDS
+    assert 0 <= m.scale_down_stabilization_seconds(budget) <= m.K8S_MAX_STABILIZATION_SECONDS
+    assert 0 < m.scale_up_policy_period_seconds(budget) <= m.K8S_MAX_POLICY_PERIOD_SECONDS
+    assert 0 < m.SCALE_DOWN_POLICY_PERIOD_SECONDS <= m.K8S_MAX_POLICY_PERIOD_SECONDS
+
+
+def test_fallback_replicas_is_the_configured_value_else_the_minimum():
+    assert m.fallback_replicas(2, 5) == 5
+    assert m.fallback_replicas(2, None) == 2

@@ -1,0 +1,220 @@
+"""MetricsStack under Pulumi mocks: what it creates with and without the Prometheus Operator."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import pathlib
+import re
+from typing import Any, Callable
+
+import jsonschema
+import pulumi
+import pytest
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from components.config import MonitoringConfig
+from components.metrics import MetricsStack, MetricsStackArgs
+from facts import conventions
+
+SCHEMAS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
+SELECTOR = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "deepseek-r1"}
+COMMON = {**SELECTOR, "app.kubernetes.io/part-of": "vllm-serving"}
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    """Records every resource registered and echoes its inputs back as state."""
+
+    def __init__(self) -> None:
+        self.resources: list[tuple[str, str, dict]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        self.resources.append((args.typ, args.name, args.inputs))
+        state = dict(args.inputs)
+        state["metadata"] = {"name": args.name, **(state.get("metadata") or {})}  # no autonaming
+        return args.name + "_id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        return {}
+
+
+def render_component(
+    build: Callable[[], pulumi.ComponentResource], output_names: tuple[str, ...]
+) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+    """Create a component under mocks; return its resources by kind (inputs camelCase, numbers
+    as floats) and the named outputs' values."""
+    mocks = RecordingMocks()
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    pulumi.runtime.set_mocks(mocks, preview=False)
+    outputs: dict[str, Any] = {}
+
+    def program() -> None:
+        component = build()
+        for name in output_names:
+            getattr(component, name).apply(lambda v, name=name: outputs.__setitem__(name, v))
+
+    try:
+        _sync_await(run_pulumi_func(program))
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+    by_kind: dict[str, list[dict]] = {}
+    for typ, name, inputs in mocks.resources:
+        by_kind.setdefault(typ.rsplit(":", 1)[-1], []).append({"name": name, **inputs})
+    return by_kind, outputs
+
+
+def render(build: Callable[[], MetricsStack]) -> tuple[dict[str, list[dict]], dict[str, Any]]:
+    """MetricsStack's resources and outputs."""
+    return render_component(
+        build, ("service_annotations", "scrape_config", "rules_yaml", "dashboard_config_map")
+    )
+
+
+def args(**monitoring: Any) -> MetricsStackArgs:
+    """The stack's arguments with monitoring config given as camelCase keys."""
+    return MetricsStackArgs(
+        namespace="llm-serving", service_name="deepseek-r1-api", service_port_name="http",
+        deployment_name="deepseek-r1", served_name="deepseek-r1", vllm_version="0.10.2",
+        selector_labels=SELECTOR, common_labels=COMMON,
+        monitoring=MonitoringConfig.model_validate(monitoring),
+    )
+
+
+def validate(resource: dict, schema_path: str) -> None:
+    """Validate a recorded resource against a CRD schema from ../shared/schemas."""
+    schema = json.loads((SCHEMAS / schema_path).read_text())
+    # No check_schema: the CRD schemas carry Go regexes ('^(?i)...') Python cannot compile, on
+    # fields these objects never set.
+    jsonschema.Draft202012Validator(schema).validate(manifest(resource))
+
+
+def manifest(resource: dict) -> dict:
+    return {key: resource[key] for key in ("apiVersion", "kind", "metadata", "spec")}
+
+
+def only(by_kind: dict, kind: str) -> dict:
+    assert len(by_kind.get(kind, [])) == 1, f"expected one {kind}, got {by_kind.get(kind)}"
+    return by_kind[kind][0]
+
+
+def alert_exprs(rule_groups: list[dict]) -> dict[str, str]:
+    return {r["alert"]: r["expr"] for g in rule_groups for r in g["rules"] if "alert" in r}
+
+
+def test_operator_mode_creates_a_servicemonitor_for_the_service_port():
+    by_kind, _ = render(lambda: MetricsStack("deepseek-r1", args(scrapeInterval="30s")))
+    monitor = only(by_kind, "ServiceMonitor")
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["metadata"]["namespace"] == "llm-serving"
+    assert monitor["spec"]["selector"] == {"matchLabels": SELECTOR}
+    assert monitor["spec"]["namespaceSelector"] == {"matchNames": ["llm-serving"]}
+    endpoint = monitor["spec"]["endpoints"][0]
+    assert endpoint["port"] == "http" and endpoint["interval"] == "30s"
+    assert re.fullmatch(endpoint["metricRelabelings"][0]["regex"], "vllm:num_requests_running")
+    validate(monitor, "monitoring.coreos.com/servicemonitor_v1.json")
+
+
+def test_operator_objects_carry_the_release_label_the_prometheus_selects():
+    by_kind, _ = render(lambda: MetricsStack("deepseek-r1", args(
+        releaseLabel="prom", ruleLabels={"role": "alert-rules"})))
+    monitor, rule = only(by_kind, "ServiceMonitor"), only(by_kind, "PrometheusRule")
+    assert monitor["metadata"]["labels"]["release"] == "prom"
+    assert rule["metadata"]["labels"]["release"] == "prom"
+    assert rule["metadata"]["labels"]["role"] == "alert-rules"
+    assert rule["metadata"]["annotations"][conventions.ANN_VLLM_VERSION] == "0.10.2"
+
+
+def test_empty_release_label_leaves_the_label_out():
+    by_kind, _ = render(lambda: MetricsStack("deepseek-r1", args(releaseLabel="")))
+    assert "release" not in only(by_kind, "ServiceMonitor")["metadata"]["labels"]
+
+
+def test_prometheusrule_selects_the_served_model_in_its_namespace_and_is_valid():
+    by_kind, _ = render(lambda: MetricsStack("deepseek-r1", args()))
+    rule = only(by_kind, "PrometheusRule")
+    validate(rule, "monitoring.coreos.com/prometheusrule_v1.json")
+    text = json.dumps(rule["spec"])
+    selectors = re.findall(r"vllm:[a-z0-9_]+\{([^}]*)\}", text)
+    assert selectors
+    for matchers in selectors:
+        assert 'model_name=\\"deepseek-r1\\"' in matchers
+        assert 'namespace=\\"llm-serving\\"' in matchers
+
+
+def test_alert_thresholds_come_from_stack_config():
+    by_kind, _ = render(lambda: MetricsStack("deepseek-r1", args(thresholds={
+        "queueDepth": 42, "kvCacheUsage": 0.8, "ttftP99Seconds": 3, "errorRatio": 0.01})))
+    alerts = alert_exprs(only(by_kind, "PrometheusRule")["spec"]["groups"])
+    assert alerts["VllmQueueDepthHigh"].endswith("> 42")
+    assert alerts["VllmKvCacheNearlyFull"].endswith("> 0.8")
+    assert alerts["VllmTimeToFirstTokenP99High"].endswith("> 3")
+    assert alerts["VllmHttp5xxRatioHigh"].endswith("> 0.01")
+
+
+def test_autoscaler_alert_follows_the_hpa_name_output():
+    def build():
+        stack_args = args()
+        stack_args.hpa_name = pulumi.Output.from_input("keda-hpa-deepseek-r1")
+        return MetricsStack("deepseek-r1", stack_args)
+
+    by_kind, outputs = render(build)
+    alerts = alert_exprs(only(by_kind, "PrometheusRule")["spec"]["groups"])
+    expr = alerts["VllmAutoscalerMetricUnavailable"]
+    assert 'horizontalpodautoscaler="keda-hpa-deepseek-r1"' in expr
+    assert "VllmAutoscalerMetricUnavailable" in outputs["rules_yaml"]
+
+
+def test_dashboard_configmap_is_labelled_for_the_grafana_sidecar():
+    by_kind, outputs = render(
+        lambda: MetricsStack("deepseek-r1", args(dashboardNamespace="grafana")))
+    dashboards = [c for c in by_kind["ConfigMap"] if c["name"] == "deepseek-r1-dashboard"]
+    assert len(dashboards) == 1
+    config_map = dashboards[0]
+    assert config_map["metadata"]["namespace"] == "grafana"
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    (body,) = config_map["data"].values()
+    assert json.loads(body)["title"] == "vLLM deepseek-r1 (llm-serving)"
+    assert outputs["dashboard_config_map"] == "llm-serving-deepseek-r1-dashboard"
+
+
+def test_dashboard_goes_to_the_stack_namespace_when_no_sidecar_namespace_is_set():
+    by_kind, _ = render(lambda: MetricsStack("deepseek-r1", args(dashboardNamespace=None)))
+    (config_map,) = by_kind["ConfigMap"]
+    assert config_map["metadata"]["namespace"] == "llm-serving"
+
+
+def test_operator_mode_needs_no_scrape_annotations():
+    by_kind, outputs = render(lambda: MetricsStack("deepseek-r1", args()))
+    assert outputs["service_annotations"] == {conventions.ANN_SCRAPED_BY: "servicemonitor"}
+    assert [c["name"] for c in by_kind["ConfigMap"]] == ["deepseek-r1-dashboard"]
+
+
+def test_plain_prometheus_mode_exports_scrape_config_rules_and_annotations():
+    by_kind, outputs = render(lambda: MetricsStack("deepseek-r1", args(prometheusOperator=False)))
+    assert "ServiceMonitor" not in by_kind and "PrometheusRule" not in by_kind
+    config_maps = {c["name"]: c for c in by_kind["ConfigMap"]}
+    assert set(config_maps) == {
+        "deepseek-r1-scrape-config", "deepseek-r1-rules", "deepseek-r1-dashboard"}
+    scrape = config_maps["deepseek-r1-scrape-config"]["data"]["scrape-config.yaml"]
+    assert scrape == outputs["scrape_config"]
+    assert config_maps["deepseek-r1-rules"]["metadata"]["namespace"] == "llm-serving"
+    assert "job_name: vllm-serving/llm-serving/deepseek-r1-api" in outputs["scrape_config"]
+    assert outputs["service_annotations"]["prometheus.io/scrape"] == "true"
+    assert outputs["service_annotations"]["prometheus.io/port"] == "8000"
+    assert outputs["service_annotations"][conventions.ANN_SCRAPED_BY] == "annotations"
+
+
+def test_disabled_monitoring_creates_nothing():
+    by_kind, _ = render(lambda: MetricsStack("deepseek-r1", args(enabled=False)))
+    assert set(by_kind) == {"MetricsStack"}
+
+
+@pytest.mark.parametrize("operator", [True, False])
+def test_child_names_derive_from_the_component_name(operator):
+    by_kind, _ = render(lambda: MetricsStack("ds", args(prometheusOperator=operator)))
+    children = [
+        r["name"] for kind, items in by_kind.items() if kind != "MetricsStack" for r in items]
+    assert children and all(name.startswith("ds-") for name in children)

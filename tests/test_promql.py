@@ -1,0 +1,243 @@
+"""Metric names per vLLM version, selectors, alerts, autoscaler queries and scrape snippets."""
+
+import re
+
+import pytest
+import yaml
+
+import facts
+from components import dashboard, promql
+from components.config import MonitoringThresholds
+
+OLD_KV, NEW_KV = "vllm:gpu_cache_usage_perc", "vllm:kv_cache_usage_perc"
+OLD_PREFIX, NEW_PREFIX = "vllm:gpu_prefix_cache_hits_total", "vllm:prefix_cache_hits_total"
+OLD_ITL, NEW_ITL = "vllm:time_per_output_token_seconds", "vllm:inter_token_latency_seconds"
+
+
+def target(version="0.10.2"):
+    return promql.Target("llm-serving", "deepseek-r1", "deepseek-r1-api", "deepseek-r1", version)
+
+
+def everything(version, hpa="keda-hpa-deepseek-r1", adapter=True):
+    """All PromQL the stack emits for a version, one expression a line: rules, dashboard, KEDA,
+    and (a template, without model or namespace) the adapter rule."""
+    t = target(version)
+    groups = promql.rule_groups(t, MonitoringThresholds(), hpa, dcgm_exporter=True)
+    parts = [rule["expr"] for group in groups for rule in group["rules"]]
+    parts += dashboard.expressions(dashboard.dashboard(t, hpa))
+    parts.append(promql.keda_query(t))
+    if adapter:
+        parts.append(promql.adapter_rule(version)["metricsQuery"])
+    return "\n".join(parts)
+
+
+def names_used(text):
+    return set(re.findall(r"vllm:[a-z0-9_]+", text))
+
+
+def test_vllm_0_8_uses_only_the_old_names():
+    used = names_used(everything("0.8.5"))
+    assert {OLD_KV, OLD_PREFIX, OLD_ITL + "_bucket"} <= used
+    assert not {NEW_KV, NEW_PREFIX, NEW_ITL + "_bucket"} & used
+
+
+def test_newest_vllm_uses_only_the_new_names():
+    used = names_used(everything("0.33.0"))
+    assert {NEW_KV, NEW_PREFIX, NEW_ITL + "_bucket"} <= used
+    assert not {OLD_KV, OLD_PREFIX, OLD_ITL + "_bucket"} & used
+
+
+@pytest.mark.parametrize("version, both", [
+    ("0.9.2", [(NEW_KV, OLD_KV), (NEW_PREFIX, OLD_PREFIX)]),
+    ("0.10.2", [(NEW_KV, OLD_KV), (NEW_PREFIX, OLD_PREFIX), (NEW_ITL, OLD_ITL)]),
+])
+def test_version_inside_a_rename_window_queries_old_or_new(version, both):
+    text = everything(version)
+    for new, old in both:
+        assert re.search(rf"{new}[^ ]*{{[^}}]*}}(\[5m\]\))? or (rate\()?{old}", text), (new, old)
+
+
+def test_rollout_from_previous_minor_keeps_the_name_the_old_pods_still_show():
+    # 0.10.x still shows time_per_output_token (hidden from 0.11.0), so 0.11.0 queries it too.
+    assert promql.metric_names("inter_token_latency", "0.11.0") == [NEW_ITL, OLD_ITL]
+    # gpu_cache_usage_perc was hidden from 0.10.0: no 0.10.x pod shows it.
+    assert promql.metric_names("kv_cache_usage", "0.11.0") == [NEW_KV]
+    assert promql.metric_names("inter_token_latency", "0.12.0") == [NEW_ITL]
+
+
+def test_rollout_within_a_minor_series_sees_the_old_name():
+    # 0.9.0 and 0.9.1 only show the old name; 0.9.2 shows both.
+    assert promql.metric_names("kv_cache_usage", "0.9.2") == [NEW_KV, OLD_KV]
+
+
+@pytest.mark.parametrize(
+    "version", ["0.8.5", "0.9.2", "0.10.2", "0.11.0", "0.12.0", "0.20.0", "0.33.0"]
+)
+def test_every_vllm_name_queried_exists_in_the_pinned_or_previous_minor_release(version):
+    major, minor, _ = facts.parse_version(version)
+    previous = f"{major}.{minor - 1}.0"
+    known = facts.all_known_metric_names(version) | facts.all_known_metric_names(previous)
+    for name in names_used(everything(version)):
+        base = re.sub(r"_(bucket|count|sum)$", "", name)
+        assert base in known, f"{name} is not on vLLM {version}'s /metrics page"
+
+
+def test_no_query_uses_names_that_never_existed_in_v1_or_underscore_names():
+    text = everything("0.33.0")
+    for name in facts.vllm_metrics()["never_in_v1"]:
+        assert name not in text
+    assert not re.search(r"\bvllm_(num_requests|gpu_cache|kv_cache|generation|prompt)", text)
+
+
+def test_every_vllm_selector_names_the_model_and_namespace():
+    text = everything("0.10.2", adapter=False)
+    selectors = re.findall(r"vllm:[a-z0-9_]+\{([^}]*)\}", text)
+    assert selectors
+    for matchers in selectors:
+        assert 'model_name="deepseek-r1"' in matchers and 'namespace="llm-serving"' in matchers
+    assert "model=" not in text.replace("model_name=", "")
+
+
+def test_http_and_kube_state_series_select_namespace_and_service_or_pods():
+    text = everything("0.33.0")
+    for matchers in re.findall(r"http_requests_total\{([^}]*)\}", text):
+        assert 'namespace="llm-serving"' in matchers and 'service="deepseek-r1-api"' in matchers
+    for matchers in re.findall(r"kube_pod_container_status_restarts_total\{([^}]*)\}", text):
+        assert matchers == 'namespace="llm-serving",pod=~"deepseek-r1-[a-z0-9]+-[a-z0-9]+"'
+    for matchers in re.findall(r"kube_horizontalpodautoscaler_\w+\{([^}]*)\}", text):
+        assert 'horizontalpodautoscaler="keda-hpa-deepseek-r1"' in matchers
+
+
+def test_pod_regex_matches_the_deployments_pods_and_no_other_deployments():
+    regex = promql.pod_regex("deepseek-r1")
+    assert re.fullmatch(regex, "deepseek-r1-6d5f7c9b8-x2x7q")
+    assert not re.fullmatch(regex, "deepseek-r1-canary-6d5f7c9b8-x2x7q")
+    assert not re.fullmatch(regex, "other-6d5f7c9b8-x2x7q")
+
+
+def test_target_rejects_names_that_would_break_a_selector():
+    with pytest.raises(ValueError, match="served_name"):
+        promql.Target("llm-serving", 'evil"}', "svc", "dep", "0.10.2")
+
+
+def test_every_alert_has_severity_summary_description_and_runbook():
+    rules = promql.alerts(
+        target(), MonitoringThresholds(), "keda-hpa-deepseek-r1", dcgm_exporter=True
+    )
+    assert len({alert.name for alert in rules}) == len(rules) == 17
+    for alert in rules:
+        rule = alert.rule()
+        assert rule["labels"]["severity"] in ("warning", "critical")
+        for key in ("summary", "description", "runbook"):
+            assert rule["annotations"][key].strip(), (alert.name, key)
+
+
+def test_alert_thresholds_and_durations_come_from_config():
+    thresholds = MonitoringThresholds(
+        queue_depth=33, queue_depth_for="7m", kv_cache_usage=0.9, ttft_p99_seconds=2.5,
+        e2e_p99_seconds=30, latency_for="4m", hang_minutes=9, error_ratio=0.02,
+    )
+    rules = {a.name: a for a in promql.alerts(target(), thresholds)}
+    assert rules["VllmQueueDepthHigh"].expr.endswith("> 33")
+    assert rules["VllmQueueDepthHigh"].for_ == "7m"
+    assert rules["VllmKvCacheNearlyFull"].expr.endswith("> 0.9")
+    assert rules["VllmTimeToFirstTokenP99High"].expr.endswith("> 2.5")
+    assert rules["VllmEndToEndLatencyP99High"].expr.endswith("> 30")
+    assert rules["VllmEndToEndLatencyP99High"].for_ == "4m"
+    assert rules["VllmEngineHung"].for_ == "9m"
+    assert rules["VllmHttp5xxRatioHigh"].expr.endswith("> 0.02")
+
+
+def test_latency_alerts_read_the_p99_recording_rules():
+    recorded = {rule["record"] for rule in promql.recording_rules(target())}
+    for alert in promql.alerts(target(), MonitoringThresholds()):
+        if alert.name.endswith("P99High"):
+            name = alert.expr.split("{")[0]
+            assert name in recorded and 'quantile="0.99"' in alert.expr
+
+
+def test_throughput_alert_is_off_when_min_tokens_per_second_is_zero():
+    thresholds = MonitoringThresholds(min_generation_tokens_per_second=0)
+    names = {a.name for a in promql.alerts(target(), thresholds)}
+    assert "VllmGenerationThroughputLow" not in names and "VllmEngineHung" in names
+
+
+def test_gpu_alerts_only_when_a_dcgm_exporter_is_present():
+    def gpu(dcgm):
+        alerts = promql.alerts(target(), MonitoringThresholds(), dcgm_exporter=dcgm)
+        return {a.name for a in alerts if "Gpu" in a.name}
+    assert gpu(False) == set()
+    assert gpu(True) == {"VllmGpuXidError", "VllmGpuEccErrors", "VllmGpuThermalThrottling"}
+
+
+def test_autoscaler_alert_watches_the_hpa_and_keda_errors_only_for_keda():
+    def alert(hpa):
+        return {a.name: a for a in promql.alerts(target(), MonitoringThresholds(), hpa)}
+    assert "VllmAutoscalerMetricUnavailable" not in alert(None)
+    plain = alert("deepseek-r1")["VllmAutoscalerMetricUnavailable"].expr
+    keda = alert("keda-hpa-deepseek-r1")["VllmAutoscalerMetricUnavailable"].expr
+    assert 'condition="ScalingActive",status="false"' in plain and "keda_" not in plain
+    assert 'scaledObject="deepseek-r1"' in keda
+
+
+def test_ratios_are_safe_when_there_is_no_traffic():
+    for rule in promql.recording_rules(target()):
+        if " / " in rule["expr"]:
+            assert rule["expr"].rstrip().endswith("> 0)"), rule["record"]
+        if rule["expr"].startswith("histogram_quantile"):
+            assert ") > 0)" in rule["expr"]
+
+
+def test_keda_query_returns_the_models_total_requests_not_a_per_replica_value():
+    query = promql.keda_query(target("0.33.0"))
+    assert query == (
+        'sum(vllm:num_requests_running{namespace="llm-serving",model_name="deepseek-r1"}) + '
+        'sum(vllm:num_requests_waiting{namespace="llm-serving",model_name="deepseek-r1"})'
+    )
+
+
+def test_adapter_rule_exposes_requests_in_flight_per_pod():
+    rule = promql.adapter_rule("0.33.0")
+    assert rule["seriesQuery"].startswith("vllm:num_requests_running{")
+    assert rule["name"]["as"] == promql.ADAPTER_METRIC
+    assert re.fullmatch(rule["name"]["matches"], "vllm:num_requests_running")
+    assert rule["resources"]["overrides"]["pod"] == {"resource": "pod"}
+    assert rule["metricsQuery"].count("<<.LabelMatchers>>") == 2
+    assert "vllm:num_requests_waiting" in rule["metricsQuery"]
+
+
+def test_adapter_snippet_is_yaml_for_the_charts_rules_custom_list():
+    snippet = yaml.safe_load(promql.adapter_rules_snippet("0.33.0"))
+    assert snippet["custom"] == [promql.adapter_rule("0.33.0")]
+
+
+@pytest.mark.parametrize("name, kept", [
+    ("vllm:num_requests_running", True), ("vllm:e2e_request_latency_seconds_bucket", True),
+    ("http_requests_total", True), ("process_resident_memory_bytes", True),
+    ("python_gc_objects_collected_total", False), ("vllm_num_requests_running", False),
+])
+def test_scrape_keeps_vllm_and_http_series(name, kept):
+    assert bool(re.fullmatch(promql.KEEP_METRICS_REGEX, name)) is kept
+
+
+def test_scrape_config_targets_the_service_port_and_labels_like_a_servicemonitor():
+    job = promql.scrape_config(target(), "http", "30s")
+    assert job["scrape_interval"] == "30s"
+    assert job["kubernetes_sd_configs"][0]["namespaces"]["names"] == ["llm-serving"]
+    relabel = job["relabel_configs"]
+    keeps = {r["source_labels"][0]: r["regex"] for r in relabel if r.get("action") == "keep"}
+    assert keeps["__meta_kubernetes_service_name"] == "deepseek-r1-api"
+    assert keeps["__meta_kubernetes_endpoint_port_name"] == "http"
+    assert keeps["__meta_kubernetes_service_annotation_prometheus_io_scrape"] == "true"
+    targets = {r["target_label"] for r in relabel if "target_label" in r}
+    assert {"namespace", "service", "pod", "job"} <= targets
+    assert yaml.safe_load(promql.scrape_config_snippet(target(), "http", "30s")) == [job]
+
+
+def test_scrape_annotations_name_port_and_path():
+    assert promql.scrape_annotations(8000) == {
+        "prometheus.io/scrape": "true", "prometheus.io/port": "8000",
+        "prometheus.io/path": "/metrics", "prometheus.io/scheme": "http",
+    }
+    with pytest.raises(ValueError):
+        promql.scrape_annotations(0)
