@@ -1,0 +1,213 @@
+"""The policy pack over what the real stacks register: both pass, and each broken variant fails.
+
+The pack runs in-process (policy/offline.py drives the same policy objects the CLI loads) over
+the resources recorded by one mock run per stack; a broken variant is a deep copy of those
+resources with one field changed the way a hand-edit or a regression would.
+"""
+
+import copy
+
+import pytest
+
+from policy import offline
+from policy.rules import ALL_POLICIES
+from tests.harness import ROOT
+
+CONFIGS = {stack: offline.load_config(ROOT / "policy" / "config" / f"{stack}.json")
+           for stack in ("staging", "prod")}
+
+
+def _resources(run):
+    return [{"type": r.type, "name": r.name, "props": copy.deepcopy(r.inputs)}
+            for r in run.resources]
+
+
+def _find(resources, suffix):
+    return next(r["props"] for r in resources if r["type"].endswith(suffix))
+
+
+def _container(resources):
+    spec = _find(resources, "apps/v1:Deployment")["spec"]["template"]["spec"]
+    return next(c for c in spec["containers"] if c["name"] == "vllm")
+
+
+def _pod(resources):
+    return _find(resources, "apps/v1:Deployment")["spec"]["template"]["spec"]
+
+
+def _drop(resources, suffix):
+    return [r for r in resources if not r["type"].endswith(suffix)]
+
+
+def test_both_stacks_pass_every_mandatory_rule(runs):
+    for stack, run in runs.items():
+        violations = offline.run(_resources(run), CONFIGS[stack])
+        assert offline.mandatory(violations) == [], stack
+
+
+def test_the_only_advisory_on_the_real_stacks_is_the_unpinned_revision(runs):
+    for stack, run in runs.items():
+        names = {v.policy for v in offline.run(_resources(run), CONFIGS[stack])}
+        assert names == {"model-revision-pinned"}, stack
+
+
+def _startup(resources):
+    _container(resources)["startupProbe"]["failureThreshold"] = 1
+    return resources
+
+
+def _liveness(resources):
+    container = _container(resources)
+    container["livenessProbe"]["failureThreshold"] = container["readinessProbe"][
+        "failureThreshold"]
+    return resources
+
+
+def _timeouts(resources):
+    del _container(resources)["readinessProbe"]["timeoutSeconds"]
+    return resources
+
+
+def _no_shm(resources):
+    pod = _pod(resources)
+    pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "shm"]
+    container = _container(resources)
+    container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "shm"]
+    return resources
+
+
+def _gpus(resources):
+    _container(resources)["resources"]["requests"]["nvidia.com/gpu"] = "1"
+    return resources
+
+
+def _memory_limit(resources):
+    del _container(resources)["resources"]["limits"]["memory"]
+    return resources
+
+
+def _image(reference):
+    def mutate(resources):
+        _container(resources)["image"] = reference
+        return resources
+    return mutate
+
+
+def _literal_key(resources):
+    env = _container(resources)["env"]
+    env[:] = [e for e in env if e["name"] != "VLLM_API_KEY"]
+    env.append({"name": "VLLM_API_KEY", "value": "sk-live-0123456789abcdef"})
+    return resources
+
+
+def _service_links(resources):
+    _pod(resources)["enableServiceLinks"] = True
+    return resources
+
+
+def _service_named_vllm(resources):
+    _find(resources, "core/v1:Service")["metadata"]["name"] = "vllm"
+    return resources
+
+
+def _short_grace(resources):
+    _pod(resources)["terminationGracePeriodSeconds"] = 30
+    return resources
+
+
+def _escalation(resources):
+    _container(resources)["securityContext"]["allowPrivilegeEscalation"] = True
+    return resources
+
+
+def _no_spread(resources):
+    del _pod(resources)["topologySpreadConstraints"]
+    return resources
+
+
+def _dead_metric(resources):
+    rule = _find(resources, "monitoring.coreos.com/v1:PrometheusRule")
+    rule["spec"]["groups"][0]["rules"][0]["expr"] = "vllm:avg_generation_throughput_toks_per_s < 1"
+    return resources
+
+
+def _pinned_revision(resources):
+    _find(resources, "apps/v1:Deployment")["metadata"]["annotations"][
+        "vllm-serving.dev/model-revision"] = "0" * 40
+    return resources
+
+
+def _low_min_replicas(resources):
+    _find(resources, "keda.sh/v1alpha1:ScaledObject")["spec"]["minReplicaCount"] = 1
+    return resources
+
+
+def _blocking_pdb(resources):
+    _find(resources, "policy/v1:PodDisruptionBudget")["spec"] = {
+        "selector": _find(resources, "policy/v1:PodDisruptionBudget")["spec"]["selector"],
+        "maxUnavailable": 0}
+    return resources
+
+
+def _load_balancer(resources):
+    _find(resources, "core/v1:Service")["spec"]["type"] = "LoadBalancer"
+    return resources
+
+
+def _autoscaler_target(resources):
+    _find(resources, "keda.sh/v1alpha1:ScaledObject")["spec"]["scaleTargetRef"]["name"] = "other"
+    return resources
+
+
+def _unscraped(resources):
+    service = _find(resources, "core/v1:Service")
+    service["metadata"]["annotations"] = {}
+    return _drop(resources, "monitoring.coreos.com/v1:ServiceMonitor")
+
+
+BROKEN = {
+    # rule: (stack, break it)
+    "startup-probe-covers-load": ("prod", _startup),
+    "liveness-outlasts-readiness": ("prod", _liveness),
+    "probe-timeouts": ("prod", _timeouts),
+    "shm-for-multi-gpu": ("prod", _no_shm),
+    "gpu-matches-parallelism": ("prod", _gpus),
+    "cpu-memory-resources": ("prod", _memory_limit),
+    "image-pinned": ("prod", _image("vllm/vllm-openai:latest")),
+    "image-by-digest": ("prod", _image("vllm/vllm-openai:v0.32.0")),
+    "no-literal-secrets": ("prod", _literal_key),
+    "service-links-disabled": ("prod", _service_links),
+    "no-service-named-vllm": ("prod", _service_named_vllm),
+    "grace-covers-drain": ("prod", _short_grace),
+    "container-security": ("prod", _escalation),
+    "replicas-spread": ("prod", _no_spread),
+    "metric-names-exist": ("prod", _dead_metric),
+    "min-replicas": ("prod", _low_min_replicas),
+    "pdb-for-multi-replica": ("prod", lambda r: _drop(r, "policy/v1:PodDisruptionBudget")),
+    "pdb-allows-drain": ("staging", _blocking_pdb),
+    "network-policy-per-namespace": ("prod",
+                                     lambda r: _drop(r, "networking.k8s.io/v1:NetworkPolicy")),
+    "no-public-engine-service": ("prod", _load_balancer),
+    "autoscaler-bounds-and-target": ("prod", _autoscaler_target),
+    "inference-service-scraped": ("staging", _unscraped),
+}
+
+
+def test_every_rule_has_a_broken_variant_of_a_real_stack():
+    assert set(BROKEN) | {"model-revision-pinned"} == {p.name for p in ALL_POLICIES}
+
+
+@pytest.mark.parametrize("rule", sorted(BROKEN))
+def test_a_broken_variant_of_a_real_stack_is_caught(runs, rule):
+    stack, breaker = BROKEN[rule]
+    violations = offline.run(breaker(_resources(runs[stack])), CONFIGS[stack])
+    caught = [v for v in violations if v.policy == rule]
+    assert caught, f"{rule} missed its broken variant; got {[v.policy for v in violations]}"
+    level = next(p.enforcement_level.value for p in ALL_POLICIES if p.name == rule)
+    assert caught[0].level == level
+    assert caught[0].message.rstrip().endswith((".", ")")), caught[0].message
+
+
+def test_pinning_the_revision_silences_the_advisory(runs):
+    violations = offline.run(_pinned_revision(_resources(runs["prod"])), CONFIGS["prod"])
+    assert "model-revision-pinned" not in {v.policy for v in violations}
