@@ -1,131 +1,25 @@
 """Run the Pulumi program under mocks, from a real stack file, the way the CLI would.
 
+The implementation lives in `tools/mockrun.py` (shared with `python -m tools.render`); this
+module keeps the names the tests import.
+
 `run_stack("prod")` loads Pulumi.yaml's declared defaults and Pulumi.prod.yaml's values (as the
 CLI hands them to the program: strings, with objects and numbers as JSON text), runs
 __main__.py with `preview=False` mocks, and returns every registered resource with its inputs.
 """
 
-from __future__ import annotations
+from tools.mockrun import (  # noqa: F401  (re-exported for the tests)
+    FAKE_API_KEY,
+    FAKE_DIGEST,
+    PROJECT,
+    ROOT,
+    Resource,
+    Run,
+    deep_merge,
+    run_program,
+    run_stack,
+    stack_config,
+)
 
-import asyncio
-import copy
-import dataclasses
-import json
-import pathlib
-import runpy
-from typing import Any, Optional
-
-import pulumi
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
-
-from components.stack_files import stack_values
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-PROJECT = "vllm-serving"
-FAKE_DIGEST = "sha256:" + "ab" * 32
-FAKE_API_KEY = "mock-generated-api-key-0123456789abcdef0123456789"
-
-
-@dataclasses.dataclass
-class Resource:
-    """One registered resource: Pulumi type token, logical name and inputs (camelCase)."""
-
-    type: str
-    name: str
-    inputs: dict[str, Any]
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return self.inputs.get("metadata", {})
-
-    @property
-    def kind(self) -> str:
-        return self.type.rsplit(":", 1)[-1]
-
-
-@dataclasses.dataclass
-class Run:
-    """Everything one program run registered, or the error that stopped it."""
-
-    resources: list[Resource]
-    error: Optional[BaseException] = None
-
-    def of_type(self, suffix: str) -> list[Resource]:
-        """Resources whose type token ends with `suffix` (e.g. 'apps/v1:Deployment')."""
-        return [r for r in self.resources if r.type.endswith(suffix)]
-
-    def one(self, suffix: str) -> Resource:
-        found = self.of_type(suffix)
-        assert len(found) == 1, f"expected one {suffix}, found {[r.name for r in found]}"
-        return found[0]
-
-
-class _Mocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
-        self.resources: list[Resource] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        inputs = copy.deepcopy(args.inputs)
-        self.resources.append(Resource(args.typ, args.name, inputs))
-        state = dict(inputs)
-        if args.typ.startswith("kubernetes:"):
-            metadata = dict(state.get("metadata") or {})
-            metadata.setdefault("name", args.name)   # mocks do not autoname
-            state["metadata"] = metadata
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = FAKE_API_KEY
-        if args.typ == "docker:index/image:Image":
-            state["repoDigest"] = f"{inputs.get('imageName', 'image')}@{FAKE_DIGEST}"
-        return f"{args.name}-id", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        if args.token == "docker:index/getRegistryImage:getRegistryImage":
-            return {"name": args.args["name"], "sha256Digest": FAKE_DIGEST}
-        return {}
-
-
-def stack_config(stack: str) -> dict[str, Any]:
-    """The stack's config as the CLI resolves it: project defaults, then the stack file."""
-    return stack_values(stack, ROOT)
-
-
-def _as_cli_config(values: dict[str, Any]) -> dict[str, str]:
-    return {f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
-            for key, value in values.items()}
-
-
-def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """`override` merged into a copy of `base`; a None value deletes the key."""
-    merged = copy.deepcopy(base)
-    for key, value in override.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def run_program(stack: str, values: dict[str, Any]) -> Run:
-    """Run __main__.py under mocks with these config values."""
-    mocks = _Mocks()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(_as_cli_config(values))
-    error: Optional[BaseException] = None
-    try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"),
-                                                           run_name="__main__")))
-    except Exception as exc:  # the program's RunError, reported to the test
-        error = exc
-    finally:
-        pulumi.runtime.set_all_config({})
-    return Run(mocks.resources, error)
-
-
-def run_stack(stack: str, overrides: Optional[dict[str, Any]] = None) -> Run:
-    """Run the program for a real stack file, optionally with config overrides merged in."""
-    return run_program(stack, deep_merge(stack_config(stack), overrides or {}))
+__all__ = ["FAKE_API_KEY", "FAKE_DIGEST", "PROJECT", "ROOT", "Resource", "Run", "deep_merge",
+           "run_program", "run_stack", "stack_config"]

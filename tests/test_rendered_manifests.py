@@ -1,0 +1,379 @@
+"""What `python -m tools.render` writes for each stack, checked offline.
+
+Every rendered object is validated the way an API server would see it, without a cluster:
+built-in kinds with kubernetes-validate (strict: unknown fields are errors) against Kubernetes
+1.29 (the seeds' version) and the newest release the installed package ships schemas for;
+custom resources (Prometheus Operator, KEDA, Gateway API, ...) with jsonschema against
+`../shared/schemas/<group>/<kind>_<version>.json`. A custom resource kind without a schema there
+fails, so nothing the program creates goes unchecked. The tests are generic over whatever
+objects a run contains.
+
+Cost (measured): kubernetes-validate reads the kind's schema and the release's definitions file
+per call, 10-20 ms an object, well under a second for both stacks and both releases, so its
+public `validate()` is called directly; the CRD validators are built once per schema file.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from tests.harness import FAKE_API_KEY, ROOT, Resource, Run
+from tools import render
+
+SCHEMAS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
+SEED_VERSION = "1.29"
+"""The Kubernetes release the source articles were written against."""
+
+_SCHEMA_DIR = re.compile(r"^v(\d+)\.(\d+)\.\d+-local-strict$")
+
+
+def bundled_versions() -> list[str]:
+    """`major.minor` of every release kubernetes-validate ships strict schemas for, oldest
+    first (from the package's own schema directories)."""
+    root = importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    found = {(int(m[1]), int(m[2])) for m in (_SCHEMA_DIR.match(d.name) for d in root.iterdir())
+             if m}
+    return [f"{major}.{minor}" for major, minor in sorted(found)]
+
+
+NEWEST_VERSION = bundled_versions()[-1]
+VERSIONS = sorted({SEED_VERSION, NEWEST_VERSION}, key=lambda v: tuple(map(int, v.split("."))))
+STACKS = ("staging", "prod")
+
+
+# ---------------------------------------------------------------- what a stack renders
+
+@pytest.fixture(scope="module")
+def rendered(runs) -> dict[str, dict[str, str]]:
+    """{stack: {file name: text}} as `python -m tools.render` writes them."""
+    return {stack: render.render_run(run, stack) for stack, run in runs.items()}
+
+
+def parse(text: str) -> list[Any]:
+    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+
+
+def objects(files: dict[str, str]) -> list[dict[str, Any]]:
+    """The object of each file (read back from the YAML, as a reviewer sees it)."""
+    return [parse(text)[0] for text in files.values()]
+
+
+def kubernetes_resources(run: Run) -> list[Resource]:
+    return [r for r in run.resources if render.api_version_and_kind(r.type) is not None]
+
+
+# ---------------------------------------------------------------- the checkers
+
+def group_and_version(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+@functools.lru_cache(maxsize=None)
+def is_builtin(api_version: str, kind: str) -> bool:
+    """Whether kubernetes-validate has a schema for exactly this apiVersion and kind in a
+    bundled release (its schemas pin both in an enum, so a CRD group that happens to share a
+    file name, e.g. networking.istio.io vs networking.k8s.io, is not mistaken for a built-in)."""
+    group, version = group_and_version(api_version)
+    short = group.split(".")[0]
+    name = f"{kind.lower()}-{short + '-' if group else ''}{version}.json"
+    root = importlib.resources.files("kubernetes_validate") / "kubernetes-json-schema"
+    for release in {SEED_VERSION, NEWEST_VERSION}:
+        for directory in root.iterdir():
+            match = _SCHEMA_DIR.match(directory.name)
+            if not match or f"{match[1]}.{match[2]}" != release:
+                continue
+            path = directory / name
+            if not path.is_file():
+                continue
+            props = json.loads(path.read_text()).get("properties", {})
+            if (api_version in props.get("apiVersion", {}).get("enum", [])
+                    and kind in props.get("kind", {}).get("enum", [])):
+                return True
+    return False
+
+
+def crd_schema_path(api_version: str, kind: str) -> pathlib.Path:
+    group, version = group_and_version(api_version)
+    return SCHEMAS / group / f"{kind.lower()}_{version}.json"
+
+
+_GO_LEADING_FLAGS = re.compile(r"^\^\(\?([a-zA-Z]+)\)")
+
+
+def _python_patterns(schema: Any) -> Any:
+    """The schema with Go-style `^(?i)...` patterns as Python accepts them (`(?i)^...`): the
+    CRDs are written for Go's regexp, where inline flags may follow `^`."""
+    if isinstance(schema, dict):
+        out = {key: _python_patterns(value) for key, value in schema.items()}
+        if isinstance(out.get("pattern"), str):
+            out["pattern"] = _GO_LEADING_FLAGS.sub(r"(?\1)^", out["pattern"])
+        return out
+    if isinstance(schema, list):
+        return [_python_patterns(item) for item in schema]
+    return schema
+
+
+@functools.lru_cache(maxsize=None)
+def crd_validator(path: pathlib.Path) -> jsonschema.Draft202012Validator:
+    """A validator for a custom resource schema, strict at the top level too (the catalog's
+    schemas close `spec` but not the object itself, so a misspelt `spec` would pass). Built
+    once per schema file."""
+    schema = _python_patterns(json.loads(path.read_text()))
+    schema = {**schema, "additionalProperties": False}
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def builtin_problems(obj: dict[str, Any], version: str) -> list[str]:
+    """kubernetes-validate --strict for one release, as messages."""
+    try:
+        used = kubernetes_validate.validate(obj, version, strict=True)
+    except kubernetes_validate.ValidationError as exc:
+        where = ".".join(str(p) for p in exc.path) or "(object)"
+        return [f"Kubernetes {exc.version}: {where}: {exc.message}"]
+    except kubernetes_validate.SchemaNotFoundError as exc:
+        return [f"Kubernetes {version}: {exc.message}"]
+    if used != version:
+        return [f"validated against Kubernetes {used}, not {version}"]
+    return []
+
+
+def custom_problems(obj: dict[str, Any]) -> list[str]:
+    """jsonschema against ../shared/schemas, plus the object's metadata checked as Kubernetes
+    ObjectMeta (strict) — the CRD schemas only say `metadata: object`."""
+    path = crd_schema_path(obj["apiVersion"], obj["kind"])
+    if not path.is_file():
+        return [f"custom resource {obj['apiVersion']} {obj['kind']} has no schema at {path}: "
+                f"add the CRD's JSON schema there (see {SCHEMAS / 'SOURCES.md'}) so it is "
+                f"validated"]
+    problems = [f"{'.'.join(str(p) for p in error.absolute_path) or '(object)'}: "
+                f"{error.message}"
+                for error in crd_validator(path).iter_errors(obj)]
+    # ObjectMeta through the public API: a ConfigMap is valid with metadata alone.
+    carrier = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": obj.get("metadata", {})}
+    for version in VERSIONS:
+        problems += [f"metadata: {p}" for p in builtin_problems(carrier, version)]
+    return problems
+
+
+def object_problems(obj: dict[str, Any]) -> list[str]:
+    """Everything wrong with one rendered object; empty when it validates."""
+    if not obj.get("apiVersion") or not obj.get("kind"):
+        return ["apiVersion and kind are required"]
+    if is_builtin(obj["apiVersion"], obj["kind"]):
+        return [p for version in VERSIONS for p in builtin_problems(obj, version)]
+    return custom_problems(obj)
+
+
+def label(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata", {})
+    return f"{obj.get('kind')} {meta.get('namespace', '')}/{meta.get('name')}"
+
+
+# ---------------------------------------------------------------- the checkers work
+
+def test_versions_are_the_seed_release_and_the_newest_bundled():
+    assert SEED_VERSION in bundled_versions()
+    assert NEWEST_VERSION == bundled_versions()[-1]
+    assert VERSIONS[0] == SEED_VERSION and VERSIONS[-1] == NEWEST_VERSION
+    assert tuple(map(int, NEWEST_VERSION.split("."))) > (1, 29)
+
+
+DEPLOYMENT = {
+    "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"},
+    "spec": {"selector": {"matchLabels": {"a": "b"}},
+             "template": {"metadata": {"labels": {"a": "b"}},
+                          "spec": {"containers": [{"name": "c", "image": "i:1"}]}}},
+}
+
+
+def test_a_valid_builtin_passes_and_strict_mode_rejects_unknown_fields():
+    assert object_problems(DEPLOYMENT) == []
+    broken = json.loads(json.dumps(DEPLOYMENT))
+    broken["spec"]["template"]["spec"]["containers"][0]["startupProbes"] = {}
+    problems = object_problems(broken)
+    assert len(problems) == len(VERSIONS) and all("startupProbes" in p for p in problems)
+
+
+def test_a_builtin_with_an_unknown_api_version_fails():
+    problems = object_problems({**DEPLOYMENT, "apiVersion": "apps/v1beta1"})
+    assert problems and "no schema" in problems[0]
+
+
+SERVICE_MONITOR = {
+    "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+    "metadata": {"name": "m", "namespace": "n", "labels": {"release": "p"}},
+    "spec": {"selector": {"matchLabels": {"a": "b"}},
+             "endpoints": [{"port": "http", "path": "/metrics", "interval": "15s"}]},
+}
+
+
+def test_custom_resources_are_validated_against_the_shared_schemas():
+    assert object_problems(SERVICE_MONITOR) == []
+    wrong_type = json.loads(json.dumps(SERVICE_MONITOR))
+    wrong_type["spec"]["endpoints"][0]["interval"] = 15
+    assert any("interval" in p for p in object_problems(wrong_type))
+    unknown_field = json.loads(json.dumps(SERVICE_MONITOR))
+    unknown_field["spec"]["endpoint"] = []
+    assert object_problems(unknown_field)
+    misspelt_spec = {k: v for k, v in SERVICE_MONITOR.items() if k != "spec"}
+    misspelt_spec["specs"] = SERVICE_MONITOR["spec"]
+    assert object_problems(misspelt_spec)
+    bad_metadata = {**SERVICE_MONITOR, "metadata": {"name": "m", "label": {}}}
+    assert any(p.startswith("metadata:") for p in object_problems(bad_metadata))
+
+
+def test_a_custom_resource_without_a_schema_fails():
+    widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    problems = object_problems(widget)
+    assert problems and "has no schema" in problems[0]
+    # A CRD group under k8s.io is still a custom resource, checked against shared/schemas.
+    assert not is_builtin("gateway.networking.k8s.io/v1", "HTTPRoute")
+    assert not is_builtin("networking.istio.io/v1", "Gateway")
+    assert is_builtin("networking.k8s.io/v1", "NetworkPolicy") and is_builtin("v1", "Service")
+
+
+# ---------------------------------------------------------------- both stacks validate
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_rendered_object_validates(rendered, stack):
+    objs = objects(rendered[stack])
+    assert objs, f"{stack} renders no Kubernetes objects"
+    problems = [f"{label(obj)}: {p}" for obj in objs for p in object_problems(obj)]
+    assert not problems, (f"{stack}: rendered objects do not validate (Kubernetes "
+                          f"{', '.join(VERSIONS)} strict; CRDs against {SCHEMAS}):\n  "
+                          + "\n  ".join(problems))
+
+
+# ---------------------------------------------------------------- the render itself
+
+def test_render_is_stable(runs, rendered):
+    for stack, run in runs.items():
+        assert render.render_run(run, stack) == rendered[stack]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_one_file_per_object_in_kind_order(runs, rendered, stack):
+    files = rendered[stack]
+    resources = kubernetes_resources(runs[stack])
+    assert len(files) == len(resources) > 0
+    order = []
+    for index, (name, text) in enumerate(files.items(), 1):
+        assert text.startswith(render.HEADER + "\n"), name
+        docs = parse(text)
+        assert len(docs) == 1, f"{name}: {len(docs)} documents"
+        obj = docs[0]
+        assert name == f"{index:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
+        kind = obj["kind"]
+        rank = render.KIND_ORDER.index(kind) if kind in render.KIND_ORDER else len(
+            render.KIND_ORDER)
+        order.append((rank, kind, obj["metadata"]["name"]))
+    assert order == sorted(order)
+    # every Kubernetes resource the program registered is in exactly one file
+    rendered_refs = sorted(re.search(r'^# Stack \S+; Pulumi resource (\S+) "([^"]+)"', text,
+                                     re.M).groups() for text in files.values())
+    assert rendered_refs == sorted((r.type, r.name) for r in resources)
+
+
+def _walk(value: Any):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _walk(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _walk(item)
+    else:
+        yield value
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_rendered_objects_are_plain_kubernetes(rendered, stack):
+    for name, obj in zip(rendered[stack], objects(rendered[stack])):
+        leaves = list(_walk(obj))
+        assert not [v for v in leaves if isinstance(v, float) and v.is_integer()], name
+        text = json.dumps(obj)
+        assert "4dabf18193072939515e22adb298388d" not in text, f"{name}: a Pulumi wrapper"
+        assert not [key for key in obj if key.startswith("__")], f"{name}: a Pulumi key"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_secrets_are_redacted(runs, rendered, stack):
+    files = rendered[stack]
+    assert not [name for name, text in files.items() if FAKE_API_KEY in text]
+    secrets = [obj for obj in objects(files) if obj["kind"] == "Secret"]
+    assert len(secrets) == len(runs[stack].of_type("core/v1:Secret"))
+    for secret in secrets:
+        fields = {k: secret[k] for k in ("data", "stringData") if k in secret}
+        assert fields, f"{label(secret)} has no data"
+        for values in fields.values():
+            assert values and set(values.values()) == {render.REDACTED}, label(secret)
+
+
+def test_conversion_of_custom_resources_and_pulumi_values():
+    secret = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270",
+              "value": "s3cret"}
+    resource = Resource("kubernetes:monitoring.coreos.com/v1:ServiceMonitor", "mon", {
+        "apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+        "metadata": {"name": "m", "namespace": "n"},
+        "spec": {"endpoints": [{"port": "http", "scrapeTimeout": "5s", "bearerTokenSecret":
+                                {"name": "t", "key": secret}}],
+                 "sampleLimit": 1000.0, "selector": {}},
+        "__defaults": [],
+    })
+    manifest = render.to_manifest(resource)
+    assert manifest.obj["apiVersion"] == "monitoring.coreos.com/v1"
+    assert manifest.obj["spec"]["sampleLimit"] == 1000
+    assert isinstance(manifest.obj["spec"]["sampleLimit"], int)
+    assert manifest.obj["spec"]["endpoints"][0]["bearerTokenSecret"]["key"] == render.REDACTED
+    assert "__defaults" not in manifest.obj
+    assert render.api_version_and_kind("kubernetes:core/v1:Secret") == ("v1", "Secret", False)
+    assert render.api_version_and_kind("kubernetes:autoscaling/v2:HorizontalPodAutoscaler") == (
+        "autoscaling/v2", "HorizontalPodAutoscaler", False)
+    assert render.api_version_and_kind("kubernetes:apps/v1:DeploymentPatch") == (
+        "apps/v1", "Deployment", True)
+    for token in ("pulumi:providers:kubernetes", "random:index/randomPassword:RandomPassword",
+                  "docker:index/image:Image", "vllm-serving:index:InferenceDeployment",
+                  "kubernetes:helm.sh/v3:Release", "kubernetes:yaml/v2:ConfigGroup",
+                  "kubernetes:yaml:ConfigFile"):
+        assert render.api_version_and_kind(token) is None, token
+
+
+# ---------------------------------------------------------------- the command
+
+def test_cli_writes_the_same_files_in_a_fresh_process(rendered, tmp_path):
+    stale = tmp_path / "staging" / "99-configmap-gone.yaml"
+    stale.parent.mkdir(parents=True)
+    stale.write_text("old")
+    env = {**os.environ, "PYTHONHASHSEED": "4242"}  # a different hash order than this process
+    done = subprocess.run([sys.executable, "-m", "tools.render", *STACKS, "--out", str(tmp_path)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert not stale.exists()
+    for stack in STACKS:
+        written = {p.name: p.read_text(encoding="utf-8")
+                   for p in sorted((tmp_path / stack).iterdir())}
+        assert written == rendered[stack], f"{stack}: the CLI's files differ from the render"
+        assert f"{stack}: {len(written)} objects" in done.stdout
+    every = "".join(p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.yaml"))
+    assert FAKE_API_KEY not in every
+    assert not [line for line in done.stderr.splitlines() if "Traceback" in line], done.stderr
+
+
+def test_cli_refuses_an_unknown_stack(tmp_path, capsys):
+    assert render.main(["no-such-stack", "--out", str(tmp_path)]) == 1
+    assert "no Pulumi.no-such-stack.yaml" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
