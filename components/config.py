@@ -202,6 +202,7 @@ class GpuConfig(_Model):
     memory_gib: Optional[float] = Field(default=None, gt=0)
     compute_capability: Optional[float] = None
     per_node: Optional[int] = Field(default=None, gt=0, le=16)
+    interconnect: Optional[Literal["nvlink", "pcie"]] = None
     tensor_parallel: Optional[int] = Field(default=None, gt=0)
     pipeline_parallel: int = Field(default=1, gt=0)
     data_parallel: int = Field(default=1, gt=0)
@@ -241,6 +242,7 @@ class GpuConfig(_Model):
             memory_gib=self.memory_gib or base["memory_gib"],
             compute_capability=self.compute_capability or base["compute_capability"],
             per_node=self.per_node or base["gpus_per_node"],
+            interconnect=self.interconnect or base.get("interconnect", "pcie"),
         )
 
 
@@ -252,6 +254,7 @@ class GpuFacts(BaseModel):
     memory_gib: float
     compute_capability: float
     per_node: int
+    interconnect: str = "pcie"
 
 
 class ResourcesConfig(_Model):

@@ -111,14 +111,15 @@ def _kv_for(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version, tp: int
                                 cfg.model.quantization)
     per_gpu = sizing.weight_gib_per_gpu(weights, tp, pp, dp, ep)
     activation = sizing.activation_peak_gib(model.hidden_size, model.intermediate_size,
-                                            model.vocab_size, tp, batched, seqs)
-    non_torch = sizing.non_torch_gib(tp * pp, version)
+                                            model.vocab_size, tp, batched, seqs, version)
+    non_torch = sizing.non_torch_gib(tp, version, gpu.interconnect,
+                                     "--enforce-eager" in cfg.engine.extra_args)
     budget = sizing.kv_budget_gib(gpu.memory_gib, utilization, per_gpu, activation, non_torch)
     dtype_bytes = 1 if model.attention["kind"] == "deepseek_v4" else sizing.kv_dtype_bytes(
         cfg.model.kv_cache_dtype)
     per_token = sizing.kv_bytes_per_token_per_gpu(model.attention, model.layers, tp, pp,
                                                   dtype_bytes)
-    block = sizing.kv_block_size(model.attention, gpu.compute_capability)
+    block = sizing.kv_block_size(model.attention, gpu.compute_capability, version)
     tokens = sizing.kv_cache_tokens(budget, per_token, block)
     return dict(utilization=utilization, batched=batched, seqs=seqs, weights=weights,
                 per_gpu=per_gpu, activation=activation, non_torch=non_torch, budget=budget,

@@ -116,41 +116,61 @@ def default_scheduler_limits(memory_gib: float, compute_capability: float) -> tu
 
 NON_TORCH_GIB = 0.25
 """Memory vLLM's profiler counts as non-torch on one GPU (cuBLAS/cuDNN workspaces)."""
-NCCL_GIB = 0.5
-"""Extra non-torch memory with TP/PP > 1 (NCCL and custom all-reduce buffers)."""
-CUDA_GRAPH_GIB = 0.5
-"""CUDA-graph pool estimate vLLM subtracts from the KV budget from 0.20.0 on."""
+COMMUNICATION_GIB = {"nvlink": 1.8, "pcie": 0.5}
+"""Extra non-torch memory with TP > 1: NCCL and custom all-reduce buffers allocated on first
+use, after vLLM's memory snapshot (vllm/v1/worker/gpu_worker.py init_device). ~1.8 GiB on
+NVLink nodes (vllm-project/vllm#10511: 1.79 GiB on H100); PCIe cards use far smaller P2P
+buffers (0.5 GiB kept as an upper estimate)."""
+CUDA_GRAPH_GIB = 1.0
+"""CUDA-graph pool estimate vLLM subtracts from the KV budget from 0.20.0 on
+(VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults on in 0.20's envs.py); vLLM 0.19 logs print
+estimates of 0.6–1.4 GiB for 7B–70B models. Skipped with --enforce-eager (no graphs)."""
+
+
+def sampler_bytes_per_logit(version: tuple[int, int, int]) -> int:
+    """Bytes per logit element of vLLM's dummy sampler run (max_num_seqs × vocab elements).
+
+    Up to 0.16 the torch.sort top-k/top-p path holds ~28 bytes per element; from 0.17 the
+    Triton kernel holds bf16 logits 2 + fp32 copy 4 + probabilities 4 + noise 4 = 14 bytes
+    (vllm/v1/sample/sampler.py, ops/topk_topp_sampler.py forward_native). 0.33's FlashInfer
+    sampler needs less; 14 is kept there as an upper estimate.
+    """
+    return 28 if version < (0, 17, 0) else 14
 
 
 def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: int,
                         tensor_parallel: int, max_num_batched_tokens: int,
-                        max_num_seqs: int) -> float:
-    """Peak activation memory of vLLM's profiling forward pass on one GPU.
+                        max_num_seqs: int, version: tuple[int, int, int] = (0, 20, 0)) -> float:
+    """Peak activation memory of vLLM's profiling on one GPU.
 
-    The profile runs one batch of max_num_batched_tokens (T) tokens and then the sampler on
-    max_num_seqs (S) rows. Largest live tensors, 16-bit:
-      MLP: gate_up output 2 × I/TP plus the activated I/TP per token  -> T × 3 × I/TP × 2 bytes
-      residual, norm output, attention in/out per token              -> T × 4 × H × 2 bytes
-      sampler logits and probabilities in fp32                       -> S × V × 4 × 2 bytes
-    Example (Qwen-32B, TP 2, T 2048, S 256): 0.16 + 0.08 + 0.29 = 0.54 GiB.
+    vLLM's profile_run (vllm/v1/worker/gpu_model_runner.py) runs one forward pass of
+    max_num_batched_tokens (T) tokens, frees it, then the sampler on max_num_seqs (S) rows, so
+    the peak is the larger of the two, not their sum:
+      forward: MLP gate_up 2 × I/TP plus the activated I/TP per token -> T × 3 × I/TP × 2 bytes
+               + residual, norm, attention in/out per token           -> T × 4 × H × 2 bytes
+      sampler: S × V × bytes per logit (sampler_bytes_per_logit; not split by TP)
+    Example (Qwen-32B, TP 2, T 2048, S 256, 0.20): max(0.16 + 0.08, 0.51) = 0.51 GiB.
     """
-    mlp = max_num_batched_tokens * 3 * (intermediate_size / tensor_parallel) * 2
-    hidden = max_num_batched_tokens * 4 * hidden_size * 2
-    sampler = max_num_seqs * vocab_size * 4 * 2
-    return (mlp + hidden + sampler) / GIB
+    forward = (max_num_batched_tokens * 3 * (intermediate_size / tensor_parallel) * 2
+               + max_num_batched_tokens * 4 * hidden_size * 2)
+    sampler = max_num_seqs * vocab_size * sampler_bytes_per_logit(version)
+    return max(forward, sampler) / GIB
 
 
-def non_torch_gib(gpus_per_rank_group: int, version: tuple[int, int, int]) -> float:
+def non_torch_gib(tensor_parallel: int, version: tuple[int, int, int],
+                  interconnect: str = "nvlink", enforce_eager: bool = False) -> float:
     """Memory outside the torch allocator that vLLM subtracts from the KV budget.
 
-    = 0.25 GiB (workspaces) + 0.5 GiB when more than one GPU talks over NCCL
-      + 0.5 GiB CUDA-graph estimate from vLLM 0.20.0 (earlier releases capture graphs after
-        sizing the cache, inside the 1 − utilization margin).
+    = 0.25 GiB (workspaces)
+      + all-reduce buffers with TP > 1: 1.8 GiB NVLink, 0.5 GiB PCIe (pipeline stages only
+        pass activations point to point: ~0.07 GiB, ignored)
+      + 1.0 GiB CUDA-graph estimate from vLLM 0.20.0, unless --enforce-eager (earlier releases
+        capture graphs after sizing the cache, inside the 1 − utilization margin).
     """
     total = NON_TORCH_GIB
-    if gpus_per_rank_group > 1:
-        total += NCCL_GIB
-    if version >= (0, 20, 0):
+    if tensor_parallel > 1:
+        total += COMMUNICATION_GIB[interconnect]
+    if version >= (0, 20, 0) and not enforce_eager:
         total += CUDA_GRAPH_GIB
     return total
 
@@ -166,11 +186,14 @@ def kv_budget_gib(memory_gib: float, utilization: float, weights_per_gpu_gib: fl
     return memory_gib * utilization - weights_per_gpu_gib - activation_gib - non_torch
 
 
-def kv_block_size(attention: dict, compute_capability: float) -> int:
-    """Tokens per cache block: 16, 64 for MLA with FlashMLA (Hopper+), 256 for DeepSeek V4."""
+def kv_block_size(attention: dict, compute_capability: float,
+                  version: tuple[int, int, int] = (0, 20, 0)) -> int:
+    """Tokens per cache block: 256 for DeepSeek V4; 64 for MLA on Hopper with FlashMLA before
+    vLLM 0.15 (from 0.15 FLASH_ATTN_MLA, 16-token blocks, comes first in
+    vllm/platforms/cuda.py _get_backend_priorities); 16 otherwise."""
     if attention["kind"] == "deepseek_v4":
         return 256
-    if attention["kind"] == "mla" and compute_capability >= 9.0:
+    if attention["kind"] == "mla" and compute_capability >= 9.0 and version < (0, 15, 0):
         return 64
     return 16
 

@@ -158,7 +158,32 @@ def test_671b_on_one_node_of_80gb_gpus_is_refused_as_multi_node():
 def test_671b_fits_one_node_of_h200():
     plan = make_plan(_config(model={"preset": "deepseek-r1", "maxModelLen": 32768},
                              gpu={"type": "h200"}))
-    assert plan.tensor_parallel == 8 and plan.kv_block_size == 64
+    assert plan.tensor_parallel == 8
+    assert plan.kv_block_size == 16   # FLASH_ATTN_MLA (16-token blocks) leads from vLLM 0.15
+
+
+def test_mla_on_hopper_used_64_token_flashmla_blocks_before_vllm_0_15():
+    attention = facts.models()["deepseek-r1"]["attention"]
+    assert sizing.kv_block_size(attention, 9.0, (0, 14, 0)) == 64
+    assert sizing.kv_block_size(attention, 9.0, (0, 15, 0)) == 16
+    assert sizing.kv_block_size(attention, 8.0, (0, 14, 0)) == 16
+
+
+def test_activation_peak_is_the_larger_of_forward_pass_and_sampler():
+    forward_only = sizing.activation_peak_gib(5120, 27648, 152064, 2, 8192, 1, (0, 20, 0))
+    sampler_heavy = sizing.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, (0, 20, 0))
+    assert forward_only == pytest.approx((8192 * 3 * 13824 * 2 + 8192 * 4 * 5120 * 2) / 2**30)
+    assert sampler_heavy == pytest.approx(1024 * 152064 * 14 / 2**30)
+    older = sizing.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, (0, 16, 0))
+    assert older == pytest.approx(2 * sampler_heavy)
+
+
+def test_communication_buffers_count_only_when_a_replica_spans_gpus():
+    assert sizing.non_torch_gib(1, (0, 19, 0)) == 0.25
+    assert sizing.non_torch_gib(2, (0, 19, 0), "nvlink") == 0.25 + 1.8
+    assert sizing.non_torch_gib(2, (0, 19, 0), "pcie") == 0.25 + 0.5
+    assert sizing.non_torch_gib(1, (0, 20, 0)) == 0.25 + 1.0
+    assert sizing.non_torch_gib(1, (0, 20, 0), enforce_eager=True) == 0.25
 
 
 def test_v4_on_a100_or_old_vllm_is_refused():

@@ -1,0 +1,1 @@
+"""Command-line helpers run with `python -m tools.<name>` from the repository root."""
