@@ -8,7 +8,6 @@ live in `components/plan.py`; the rules here are about the config alone.
 from __future__ import annotations
 
 import re
-import shlex
 from typing import Annotated, Literal, Optional
 
 import pydantic

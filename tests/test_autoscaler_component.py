@@ -15,7 +15,7 @@ from components import promql
 from components.autoscaler import Autoscaler, AutoscalerArgs
 from components.config import AutoscalingConfig
 from facts import conventions
-from tests.test_metrics_component import render_component
+from tests.harness import render_component
 
 SCHEMAS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
 LABELS = {"app.kubernetes.io/instance": "deepseek-r1", "app.kubernetes.io/part-of": "vllm-serving"}

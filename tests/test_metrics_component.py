@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import pathlib
 import re
@@ -11,59 +10,15 @@ from typing import Any, Callable
 import jsonschema
 import pulumi
 import pytest
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from components.config import MonitoringConfig
+from tests.harness import render_component
 from components.metrics import MetricsStack, MetricsStackArgs
 from facts import conventions
 
 SCHEMAS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
 SELECTOR = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "deepseek-r1"}
 COMMON = {**SELECTOR, "app.kubernetes.io/part-of": "vllm-serving"}
-
-
-class RecordingMocks(pulumi.runtime.Mocks):
-    """Records every resource registered and echoes its inputs back as state."""
-
-    def __init__(self) -> None:
-        self.resources: list[tuple[str, str, dict]] = []
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        self.resources.append((args.typ, args.name, args.inputs))
-        state = dict(args.inputs)
-        state["metadata"] = {"name": args.name, **(state.get("metadata") or {})}  # no autonaming
-        return args.name + "_id", state
-
-    def call(self, args: pulumi.runtime.MockCallArgs):
-        return {}
-
-
-def render_component(
-    build: Callable[[], pulumi.ComponentResource], output_names: tuple[str, ...]
-) -> tuple[dict[str, list[dict]], dict[str, Any]]:
-    """Create a component under mocks; return its resources by kind (inputs camelCase, numbers
-    as floats) and the named outputs' values."""
-    mocks = RecordingMocks()
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    pulumi.runtime.set_mocks(mocks, preview=False)
-    outputs: dict[str, Any] = {}
-
-    def program() -> None:
-        component = build()
-        for name in output_names:
-            getattr(component, name).apply(lambda v, name=name: outputs.__setitem__(name, v))
-
-    try:
-        _sync_await(run_pulumi_func(program))
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-    by_kind: dict[str, list[dict]] = {}
-    for typ, name, inputs in mocks.resources:
-        by_kind.setdefault(typ.rsplit(":", 1)[-1], []).append({"name": name, **inputs})
-    return by_kind, outputs
 
 
 def render(build: Callable[[], MetricsStack]) -> tuple[dict[str, list[dict]], dict[str, Any]]:

@@ -20,7 +20,7 @@ import json
 import pathlib
 import runpy
 import sys
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # __main__.py imports `components` and `facts` from the root
@@ -118,8 +118,10 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def run_program(stack: str, values: dict[str, Any]) -> Run:
-    """Run __main__.py under mocks with these config values."""
+def run_under_mocks(program: Callable[[], Any], stack: str = "test",
+                    values: Optional[dict[str, Any]] = None) -> Run:
+    """Run `program` (the stack's __main__.py, or a function that builds components) under
+    `preview=False` mocks with these config values; return what it registered."""
     mocks = _Mocks()
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -136,11 +138,10 @@ def run_program(stack: str, values: dict[str, Any]) -> Run:
                                                      initializer=_thread_loop)
     loop.set_default_executor(executor)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(_as_cli_config(values))
+    pulumi.runtime.set_all_config(_as_cli_config(values or {}))
     error: Optional[BaseException] = None
     try:
-        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"),
-                                                           run_name="__main__")))
+        _sync_await(run_pulumi_func(program))
     except Exception as exc:  # the program's RunError, reported to the caller
         error = exc
     finally:
@@ -151,6 +152,12 @@ def run_program(stack: str, values: dict[str, Any]) -> Run:
         asyncio.set_event_loop(None)
         loop.close()
     return Run(mocks.resources, error)
+
+
+def run_program(stack: str, values: dict[str, Any]) -> Run:
+    """Run __main__.py under mocks with these config values."""
+    return run_under_mocks(
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, values)
 
 
 def run_stack(stack: str, overrides: Optional[dict[str, Any]] = None) -> Run:
