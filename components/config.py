@@ -311,6 +311,9 @@ class ImageConfig(_Model):
     build: bool = False
     repository: str = "vllm/vllm-openai"
     tag: Optional[str] = None
+    digest: Optional[str] = Field(
+        default=None, pattern=r"^sha256:[0-9a-f]{64}$",
+        description="Pinned manifest digest of repository:tag; skips the registry lookup")
     registry: Optional[str] = None
     extra_pip_packages: list[str] = Field(default_factory=list)
     pull_secrets: list[DNS_LABEL] = Field(default_factory=list)
@@ -336,6 +339,9 @@ class ImageConfig(_Model):
     def _build_needs_registry(self) -> "ImageConfig":
         if self.build and not self.registry:
             raise ValueError("image.build is true: set image.registry to push the built image to")
+        if self.build and self.digest:
+            raise ValueError("image.digest pins the upstream image; with image.build the digest "
+                             "comes from the push; remove one of them")
         if ":" in self.repository.rsplit("/", 1)[-1] or "@" in self.repository:
             raise ValueError("image.repository must not carry a tag or digest; use image.tag")
         return self

@@ -36,9 +36,10 @@ def pinned(reference: str, digest: str) -> str:
 class VllmImage(pulumi.ComponentResource):
     """The image every vLLM pod runs.
 
-    build=false: the official `vllm/vllm-openai:v<version>`, its digest resolved from the
-    registry at deploy time. build=true: docker/Dockerfile (extras in a builder stage, non-root
-    user) built on that base and pushed to `image.registry`; never built during preview.
+    build=false: the official `vllm/vllm-openai:v<version>`, pinned by `image.digest` or its
+    digest resolved from the registry at deploy time. build=true: docker/Dockerfile (extras in
+    a builder stage, non-root user) built on that base and pushed to `image.registry`; never
+    built during preview.
     """
 
     ref: pulumi.Output[str]
@@ -66,7 +67,13 @@ class VllmImage(pulumi.ComponentResource):
             )
             # repo_digest is `registry/name@sha256:…`, unique per pushed build.
             self.ref = built.repo_digest
+        elif args.image.digest:
+            # Pinned in the stack file: reproducible, and no registry or Docker access needed.
+            self.ref = pulumi.Output.from_input(pinned(base, args.image.digest))
         else:
+            # pulumi-docker's provider connects to a Docker daemon when it is configured, even
+            # for this registry-only lookup: run `pulumi up` where one is reachable, or pin
+            # image.digest (README, "Pinning the image").
             remote = docker.get_registry_image_output(name=base, opts=pulumi.InvokeOptions(
                 parent=self))
             self.ref = remote.sha256_digest.apply(lambda digest: pinned(base, digest))

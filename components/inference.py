@@ -125,7 +125,9 @@ class InferenceDeployment(pulumi.ComponentResource):
         annotations = deployment_annotations(cfg, plan)
         template = pod.pod_template(plan, pod.PodInputs(
             image=args.image, args=args.server_args, labels=labels,
-            annotations={c.ANN_API_KEY_CHECKSUM: checksum},
+            # Both roll the pods: a new key, or new weights on an operator-managed export.
+            annotations={c.ANN_API_KEY_CHECKSUM: checksum,
+                         c.ANN_MODEL_REVISION: cfg.model.revision},
             claim_name=args.claim_name, model_dir=args.model_dir,
             api_key_secret=secret_name, api_key_secret_key=_secret_key(cfg),
             product_labels=plan.gpu.product_labels, probe_period=cfg.probes.period_seconds,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from typing import Optional
 
 import pulumi
@@ -35,24 +36,32 @@ class ModelStoreArgs:
     """Plain namespace name for cluster-scoped names (the PV)."""
 
 
-def model_directory(storage: StorageConfig, hf_id: str) -> str:
+def model_directory(storage: StorageConfig, hf_id: str, revision: str) -> str:
     """Where `--model` points inside the pod: a plain snapshot directory (config.json on top).
 
-    nfs: /models/<storage.nfs.modelSubdir>; pvc: /models/<repo name>, written by the Job with
-    `local_dir`, not the hub cache layout (which needs HF_HOME and a snapshot hash).
+    nfs: /models/<storage.nfs.modelSubdir> (the operator keeps the export current);
+    pvc: /models/<repo name>/<revision>, written by the Job with `local_dir` (not the hub cache
+    layout). One directory per revision: a new revision downloads beside the one being served,
+    and the changed `--model` path rolls the pods onto it only when it is complete.
     """
     if storage.mode == "nfs":
         sub = storage.nfs.model_subdir.strip("/")
         return f"{MODEL_MOUNT}/{sub}" if sub else MODEL_MOUNT
-    return f"{MODEL_MOUNT}/{hf_id.split('/')[-1]}"
+    safe_revision = re.sub(r"[^A-Za-z0-9._-]", "_", revision)
+    return f"{MODEL_MOUNT}/{hf_id.split('/')[-1]}/{safe_revision}"
 
 
 def download_script(hf_id: str, revision: str, target: str) -> str:
-    """Python run by the download Job: fetch the allowed files at the revision, then mark done."""
+    """Python run by the download Job: clear the marker, fetch the allowed files at the revision,
+    then mark the directory complete."""
     return (
         "import os, pathlib\n"
         "from huggingface_hub import snapshot_download\n"
         f"target = pathlib.Path({target!r})\n"
+        "target.mkdir(parents=True, exist_ok=True)\n"
+        # A re-run (a moving branch, a new downloader image) must not leave the old marker
+        # while files are being replaced: pods that restart meanwhile wait for the new one.
+        f"(target / {COMPLETE_MARKER!r}).unlink(missing_ok=True)\n"
         f"snapshot_download(repo_id={hf_id!r}, revision={revision!r}, local_dir=str(target),\n"
         f"                  allow_patterns={DOWNLOAD_PATTERNS!r},\n"
         "                  token=os.environ.get('HF_TOKEN') or None)\n"
@@ -75,9 +84,14 @@ class ModelStore(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("vllm-serving:index:ModelStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # Sizes are fixed at creation: a bound NFS claim cannot be resized and no claim can
+        # shrink, so a later plan (another model, a new formula) must not patch them.
+        # Grow a dynamic claim with `kubectl edit pvc` where its class allows expansion.
+        fixed_size = pulumi.ResourceOptions(parent=self, ignore_changes=[
+            "spec.capacity", "spec.resources.requests.storage"])
         claim = f"{args.release}-weights"
         capacity = f"{args.capacity_gi}Gi"
-        model_dir = model_directory(args.storage, args.hf_id)
+        model_dir = model_directory(args.storage, args.hf_id, args.revision)
         self.download_job = None
         if args.storage.mode == "nfs":
             nfs = args.storage.nfs
@@ -93,7 +107,7 @@ class ModelStore(pulumi.ComponentResource):
                     "mountOptions": ["ro", "nfsvers=4.1", "hard"],
                     "nfs": {"server": nfs.server, "path": nfs.path, "readOnly": True},
                 },
-                opts=child,
+                opts=fixed_size,
             )
             pvc = k8s.core.v1.PersistentVolumeClaim(
                 f"{name}-pvc",
@@ -105,7 +119,7 @@ class ModelStore(pulumi.ComponentResource):
                     "volumeName": volume.metadata["name"],
                     "resources": {"requests": {"storage": capacity}},
                 },
-                opts=child,
+                opts=fixed_size,
             )
             self.ready_marker = None
         else:
@@ -121,12 +135,15 @@ class ModelStore(pulumi.ComponentResource):
                     "storageClassName": pvc_cfg.storage_class,
                     "resources": {"requests": {"storage": capacity}},
                 },
-                opts=child,
+                opts=fixed_size,
             )
             env = []
             if pvc_cfg.hf_token_secret is not None:
+                # optional: a namespace created by this very update cannot hold the Secret yet;
+                # public models download without it, gated ones fail with the hub's 401.
                 env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {
-                    "name": pvc_cfg.hf_token_secret.name, "key": pvc_cfg.hf_token_secret.key}}})
+                    "name": pvc_cfg.hf_token_secret.name, "key": pvc_cfg.hf_token_secret.key,
+                    "optional": True}}})
             env += [{"name": "HOME", "value": "/tmp"},
                     {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
                     {"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"}]

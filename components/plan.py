@@ -300,7 +300,8 @@ def make_plan(cfg: StackConfig) -> Plan:
         startup_budget_seconds=budget, longest_request_seconds=longest,
         pre_stop_seconds=pre_stop, shutdown_timeout_seconds=shutdown_timeout,
         grace_seconds=grace, surge=surge, rollout_timeout_seconds=rollout,
-        storage_capacity_gi=cfg.storage.capacity_gi or sizing.storage_capacity_gi(kv["weights"]),
+        storage_capacity_gi=cfg.storage.capacity_gi or sizing.storage_capacity_gi(
+            kv["weights"], revisions=2 if cfg.storage.mode == "pvc" else 1),
         download_timeout_seconds=(
             cfg.storage.pvc.download_timeout_minutes * 60
             if cfg.storage.pvc and cfg.storage.pvc.download_timeout_minutes

@@ -169,7 +169,9 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
                 "values": list(inputs.product_labels)}]}]}}},
         "topologySpreadConstraints": [{
             "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
-            "whenUnsatisfiable": "DoNotSchedule",
+            # Soft: a hard spread counts every node with the right GPU product, including nodes
+            # whose GPUs other workloads hold, and would leave a scale-up Pending there.
+            "whenUnsatisfiable": "ScheduleAnyway",
             "labelSelector": {"matchLabels": selector_of(inputs.labels)},
         }],
         "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]

@@ -347,7 +347,11 @@ def download_timeout_seconds(weights_gib_total: float, download_mib_per_second: 
     return math.ceil(weights_gib_total * 1024 / download_mib_per_second) + 600
 
 
-def storage_capacity_gi(weights_gib_total: float) -> int:
-    """Volume size for the weights = weights × 1.2 (tokenizer, config, partial downloads),
-    rounded up to whole Gi, at least 10 Gi."""
-    return max(10, math.ceil(weights_gib_total * 1.2))
+def storage_capacity_gi(weights_gib_total: float, revisions: int = 1) -> int:
+    """Volume size for the weights = weights × 1.2 (tokenizer, config, partial files) × the
+    revisions it must hold, rounded up to whole Gi, at least 10 Gi.
+
+    A download volume holds 2: the revision being served and the next one, downloaded beside
+    it. Example: 14.2 GiB × 1.2 × 2 = 34.1 -> 35 Gi.
+    """
+    return max(10, math.ceil(weights_gib_total * 1.2 * revisions))

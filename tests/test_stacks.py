@@ -5,6 +5,8 @@ import json
 import pytest
 
 from components import sizing
+from components.config import parse
+from components.plan import make_plan
 from facts import conventions as c
 from tests.harness import FAKE_API_KEY, FAKE_DIGEST, run_stack, stack_config
 from tests.k8s_helpers import GIB, arg_value, pod_spec, quantity_bytes, vllm_container
@@ -224,9 +226,27 @@ def test_staging_downloads_weights_once_with_a_job_the_pods_wait_for(runs):
     script = container["command"][-1]
     assert "revision='main'" in script and "allow_patterns" in script
     token = next(e for e in container["env"] if e["name"] == "HF_TOKEN")
-    assert token["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token"}
+    # optional: the namespace is created by the same update, so the Secret may not exist yet.
+    assert token["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token",
+                                                  "optional": True}
     init = pod_spec(_deployment(run))["initContainers"][0]
     assert ".download-complete" in init["command"][-1]
+    assert script.index(".unlink(") < script.index("snapshot_download(repo_id")
+
+
+def test_a_new_revision_downloads_beside_the_served_one_and_rolls_the_pods(runs):
+    old = runs["staging"]
+    new = run_stack("staging", {"model": {"revision": "a" * 40}})
+    old_dir = arg_value(vllm_container(_deployment(old)), "--model")
+    new_dir = arg_value(vllm_container(_deployment(new)), "--model")
+    assert old_dir.endswith("/main") and new_dir.endswith("/" + "a" * 40)
+    assert new_dir in new.one("batch/v1:Job").inputs["spec"]["template"]["spec"][
+        "containers"][0]["command"][-1]
+    template = _deployment(new).inputs["spec"]["template"]["metadata"]["annotations"]
+    assert template[c.ANN_MODEL_REVISION] == "a" * 40
+    claim = new.one("core/v1:PersistentVolumeClaim").inputs["spec"]["resources"]["requests"]
+    weights = make_plan(parse(stack_config("staging"))).weights_gib
+    assert quantity_bytes(claim["storage"]) >= 2 * weights * GIB   # room for two revisions
 
 
 def test_single_gpu_staging_replaces_its_pod_without_surge(runs):
@@ -276,3 +296,10 @@ def test_building_the_image_never_happens_during_preview():
 def test_an_autoscaled_deployment_leaves_the_replica_count_to_the_autoscaler(runs):
     assert "replicas" not in _deployment(runs["prod"]).inputs["spec"]
     assert _deployment(runs["staging"]).inputs["spec"]["replicas"] == 1
+
+
+def test_a_digest_pinned_in_config_is_used_without_a_registry_lookup():
+    digest = "sha256:" + "cd" * 32
+    run = run_stack("prod", {"image": {"digest": digest}})
+    image = vllm_container(run.one("apps/v1:Deployment"))["image"]
+    assert image == f"vllm/vllm-openai:v0.32.0@{digest}"
