@@ -40,7 +40,7 @@ store = ModelStore(release, ModelStoreArgs(
     capacity_gi=plan.storage_capacity_gi,
     download_timeout_seconds=plan.download_timeout_seconds,
     labels=common_labels(release, cfg.vllm_version, "model-store"),
-    downloader_image=image.ref, replicas=cfg.replicas), opts=opts)
+    downloader_image=image.ref), opts=opts)
 model_dir = model_directory(cfg.storage, plan.model.hf_id, cfg.model.revision)
 # Names are known up front (the Service and Deployment are named after the release), so the
 # monitoring rules render before anything exists and the Service gets its scrape annotations.

@@ -31,7 +31,6 @@ class ModelStoreArgs:
     download_timeout_seconds: int
     labels: dict[str, str]
     downloader_image: pulumi.Input[str]
-    replicas: int
     namespace_name: str = ""
     """Plain namespace name for cluster-scoped names (the PV)."""
 
@@ -83,7 +82,6 @@ class ModelStore(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelStoreArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("vllm-serving:index:ModelStore", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         # Sizes are fixed at creation: a bound NFS claim cannot be resized and no claim can
         # shrink, so a later plan (another model, a new formula) must not patch them.
         # Grow a dynamic claim with `kubectl edit pvc` where its class allows expansion.
