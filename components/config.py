@@ -290,6 +290,10 @@ class StorageConfig(_Model):
     read_mib_per_second: int = Field(
         default=400, gt=0, description="Sustained read bandwidth per pod from this storage"
     )
+    streaming_read_mib_per_second: Optional[int] = Field(
+        default=None, gt=0,
+        description="Read bandwidth a streaming loader (engine.loadFormat runai_streamer or "
+                    "fastsafetensors) reaches on this storage; measured, not assumed")
     nfs: Optional[NfsConfig] = None
     pvc: Optional[PvcConfig] = None
 

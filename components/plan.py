@@ -214,7 +214,10 @@ def make_plan(cfg: StackConfig) -> Plan:
     memory_limit = sizing.host_memory_limit_gib(memory_request, cfg.resources.memory_headroom_gib)
     cpu = sizing.cpu_request(gpus_per_replica, cfg.resources.cpu_per_gpu)
 
-    load = sizing.weight_load_seconds(kv["weights"], cfg.storage.read_mib_per_second)
+    read_rate = sizing.effective_read_mib_per_second(
+        cfg.engine.load_format, cfg.storage.read_mib_per_second,
+        cfg.storage.streaming_read_mib_per_second)
+    load = sizing.weight_load_seconds(kv["weights"], read_rate)
     enforce_eager = "--enforce-eager" in cfg.engine.extra_args
     engine = sizing.engine_start_seconds(cfg.probes.engine_start_seconds,
                                          cfg.engine.compile_cache_gib > 0, enforce_eager)
@@ -273,8 +276,9 @@ def make_plan(cfg: StackConfig) -> Plan:
                    f"{gpus_per_replica} workers + shm {shm} = {memory_request} GiB request; "
                    f"+ headroom {cfg.resources.memory_headroom_gib:g} = {memory_limit} GiB limit"),
         "shm": f"1 + 0.25 × {gpus_per_replica} × {gpus_per_replica - 1} GiB, rounded up",
-        "startup": (f"(load {kv['weights']:.1f} GiB at {cfg.storage.read_mib_per_second} MiB/s = "
-                    f"{load} s + engine start {engine} s) × {cfg.probes.safety_factor} = "
+        "startup": (f"(load {kv['weights']:.1f} GiB at {read_rate} MiB/s "
+                    f"[{cfg.engine.load_format} loader] = {load} s + engine start {engine} s"
+                    f"{' with a warm compile cache' if cfg.engine.compile_cache_gib else ''}) × {cfg.probes.safety_factor} = "
                     f"{derived_budget} s" + ("" if budget == derived_budget else
                                              f"; overridden to {budget} s")),
         "grace": (f"preStop {pre_stop} + longest request {longest} "

@@ -290,6 +290,20 @@ def weight_load_seconds(weights_gib_total: float, read_mib_per_second: int) -> i
     return math.ceil(weights_gib_total * 1024 / read_mib_per_second)
 
 
+STREAMING_LOADERS = ("runai_streamer", "fastsafetensors")
+"""Load formats that read many tensors concurrently instead of one file after another."""
+
+
+def effective_read_mib_per_second(load_format: str, read_mib_per_second: int,
+                                  streaming_read_mib_per_second: int | None) -> int:
+    """Bandwidth the weight load runs at: the storage's measured streaming rate when a
+    streaming loader is configured and that rate is given, else its plain read rate (no
+    speed-up is assumed without a measurement)."""
+    if load_format in STREAMING_LOADERS and streaming_read_mib_per_second:
+        return streaming_read_mib_per_second
+    return read_mib_per_second
+
+
 def startup_budget_seconds(load_seconds: int, engine_seconds: int, safety_factor: float) -> int:
     """Start-up budget = (weight load + engine start) × safety factor, rounded up."""
     return math.ceil((load_seconds + engine_seconds) * safety_factor)

@@ -126,6 +126,7 @@ def _config(**changes):
                   "servedName": "m", "maxModelLen": 32768},
         "gpu": {"type": "a100-80gb"},
         "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}},
+        "engine": {},
     }
     for key, value in changes.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) else value
@@ -209,3 +210,38 @@ def test_plan_reasons_explain_every_figure():
     assert set(plan.reasons) >= {"split", "weights", "kvCache", "memory", "shm", "startup",
                                  "grace", "rollout"}
     assert str(plan.startup_budget_seconds) in plan.reasons["startup"]
+
+
+def test_default_scheduler_limits_follow_the_gpu_class():
+    assert sizing.default_scheduler_limits(79.19, 9.0) == (8192, 1024)   # H100
+    assert sizing.default_scheduler_limits(79.15, 8.0) == (2048, 256)    # A100 80 GB
+    assert sizing.default_scheduler_limits(21.96, 8.9) == (2048, 256)    # L4
+
+
+def test_cpu_request_covers_a_core_budget_per_gpu_plus_the_api_server():
+    assert sizing.cpu_request(2, 4) == 10
+
+
+def test_download_budget_and_volume_size_follow_the_weights():
+    assert sizing.download_timeout_seconds(14.2) == math.ceil(14.2 * 1024 / 50) + 600
+    assert sizing.storage_capacity_gi(14.2) == 18
+    assert sizing.storage_capacity_gi(14.2, revisions=2) == 35
+    assert sizing.storage_capacity_gi(1.0) == 10
+
+
+def test_a_streaming_loader_shortens_the_budget_only_with_a_measured_rate():
+    assert sizing.effective_read_mib_per_second("auto", 400, 2000) == 400
+    assert sizing.effective_read_mib_per_second("runai_streamer", 400, None) == 400
+    assert sizing.effective_read_mib_per_second("runai_streamer", 400, 2000) == 2000
+    slow = make_plan(_config())
+    fast = make_plan(_config(engine={"loadFormat": "runai_streamer"},
+                             storage={"streamingReadMibPerSecond": 2000}))
+    assert fast.load_seconds < slow.load_seconds
+    assert "runai_streamer" in fast.reasons["startup"]
+
+
+def test_a_warm_compile_cache_shows_in_the_budget():
+    cold = make_plan(_config())
+    warm = make_plan(_config(engine={"compileCacheGib": 20}))
+    assert warm.startup_budget_seconds < cold.startup_budget_seconds
+    assert "compile cache" in warm.reasons["startup"]
