@@ -119,11 +119,7 @@ def _replicas(run):
     spec = _deployment(run).inputs["spec"]
     if "replicas" in spec:
         return spec["replicas"]
-    return stack_config(run_name(run))["autoscaling"]["minReplicas"]
-
-
-def run_name(run):
-    return _deployment(run).metadata["name"].split("-")[0]
+    return stack_config(run.stack)["autoscaling"]["minReplicas"]
 
 
 def test_disruption_budget_keeps_capacity_without_blocking_drains(run):

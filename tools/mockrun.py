@@ -60,6 +60,7 @@ class Run:
 
     resources: list[Resource]
     error: Optional[BaseException] = None
+    stack: str = ""
 
     def of_type(self, suffix: str) -> list[Resource]:
         """Resources whose type token ends with `suffix` (e.g. 'apps/v1:Deployment')."""
@@ -151,7 +152,7 @@ def run_under_mocks(program: Callable[[], Any], stack: str = "test",
             thread_loop.close()
         asyncio.set_event_loop(None)
         loop.close()
-    return Run(mocks.resources, error)
+    return Run(mocks.resources, error, stack)
 
 
 def run_program(stack: str, values: dict[str, Any]) -> Run:
