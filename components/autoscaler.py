@@ -3,7 +3,7 @@
 `keda` (default): a ScaledObject with a Prometheus trigger; KEDA creates the HPA. `hpa`: an
 autoscaling/v2 HPA on a per-pod custom metric that prometheus-adapter serves once the exported
 rule is in its configuration. Either way the HPA behaviour is derived from the start-up budget
-(components/autoscaling_math.py). The Deployment must leave spec.replicas to the autoscaler.
+(components/sizing.py, "Autoscaling"). The Deployment must leave spec.replicas to the autoscaler.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import autoscaling_math as math_
+from components import sizing as math_
 from components import promql
 from components.config import AutoscalingConfig
 from facts import conventions

@@ -22,9 +22,6 @@ from collections.abc import Mapping, Sequence
 from inspect import isawaitable
 from typing import Any, NamedTuple, Optional
 
-_REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(_REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(_REPO_ROOT))
 
 from pulumi_policy import (  # noqa: E402
     EnforcementLevel,

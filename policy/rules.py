@@ -17,15 +17,9 @@ package, never from `components/`.
 
 from __future__ import annotations
 
-import pathlib
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
-# Pulumi runs the pack with policy/ as sys.path[0]; `policy` and `facts` live at the repo root.
-_REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
-if str(_REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(_REPO_ROOT))
 
 from pulumi_policy import (  # noqa: E402
     EnforcementLevel,
