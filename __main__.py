@@ -7,16 +7,16 @@ exists), then compose the components. docs/architecture.md shows how config flow
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import config as stack_config
+from planning import config as stack_config
 from components.image import VllmImage, VllmImageArgs
 from components.autoscaler import Autoscaler, AutoscalerArgs, hpa_name_for
 from components.inference import InferenceDeployment, InferenceDeploymentArgs
-from components.labels import common_labels, release_name, selector_of
+from rendering.labels import common_labels, release_name, selector_of
 from components.metrics import MetricsStack, MetricsStackArgs, service_annotations
 from components.model_store import ModelStore, ModelStoreArgs, model_directory
 from components.namespace import ServingNamespace
-from components.plan import make_plan
-from components.vllm_args import PORT, server_args
+from planning.plan import make_plan
+from rendering.vllm_args import PORT, server_args
 from facts.conventions import COMPONENT_INFERENCE
 
 try:

@@ -1,1 +1,1 @@
-"""Accuracy benchmark of components/sizing.py against real vLLM start-up logs (see README.md)."""
+"""Accuracy benchmark of planning/sizing.py against real vLLM start-up logs (see README.md)."""

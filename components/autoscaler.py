@@ -3,7 +3,7 @@
 `keda` (default): a ScaledObject with a Prometheus trigger; KEDA creates the HPA. `hpa`: an
 autoscaling/v2 HPA on a per-pod custom metric that prometheus-adapter serves once the exported
 rule is in its configuration. Either way the HPA behaviour is derived from the start-up budget
-(components/sizing.py, "Autoscaling"). The Deployment must leave spec.replicas to the autoscaler.
+(planning/sizing.py, "Autoscaling"). The Deployment must leave spec.replicas to the autoscaler.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import sizing as math_
-from components import promql
-from components.config import AutoscalingConfig
+from planning import sizing as math_
+from rendering import promql
+from planning.config import AutoscalingConfig
 from facts import conventions
 
 TYPE_TOKEN = "vllm-serving:index:Autoscaler"

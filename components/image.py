@@ -9,7 +9,7 @@ from typing import Optional
 import pulumi
 import pulumi_docker as docker
 
-from components.config import ImageConfig
+from planning.config import ImageConfig
 
 DOCKERFILE_DIR = pathlib.Path(__file__).resolve().parents[1] / "docker"
 

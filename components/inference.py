@@ -10,11 +10,11 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from components import pod
-from components.config import StackConfig
-from components.labels import common_labels, selector_of
-from components.plan import Plan
-from components.vllm_args import PORT
+from rendering import pod
+from planning.config import StackConfig
+from rendering.labels import common_labels, selector_of
+from planning.plan import Plan
+from rendering.vllm_args import PORT
 from facts import conventions as c
 
 API_KEY_SECRET_KEY = "api-key"

@@ -14,9 +14,9 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components import dashboard, promql
-from components.config import MonitoringConfig
-from components.vllm_args import PORT
+from rendering import dashboard, promql
+from planning.config import MonitoringConfig
+from rendering.vllm_args import PORT
 from facts import conventions
 
 TYPE_TOKEN = "vllm-serving:index:MetricsStack"

@@ -9,8 +9,8 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.config import StorageConfig
-from components.pod import MODEL_MOUNT, USER_ID
+from planning.config import StorageConfig
+from rendering.pod import MODEL_MOUNT, USER_ID
 
 DOWNLOAD_PATTERNS = ["*.safetensors", "*.json", "*.model", "*.txt", "*.tiktoken",
                      "tokenizer*", "*.py", "*.jinja"]

@@ -1,7 +1,7 @@
 """Shared facts: model shapes, GPUs, vLLM metric names and the labels/annotations contract.
 
-Plain data plus tiny loaders, imported by both the program (`components/`) and the policy pack
-(`policy/`), which must never import `components/`.
+Plain data plus tiny loaders, imported by the program (`planning/`, `rendering/`, `components/`) and the policy pack
+(`policy/`), which never imports the program.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A name is acceptable for a pinned vLLM version when some release from the start of the previous
 minor series up to the pinned one shows it on /metrics: during a rollout that crosses a rename,
-old and new pods coexist and queries legitimately say `new or old`. (components/promql.py emits
+old and new pods coexist and queries legitimately say `new or old`. (rendering/promql.py emits
 names by the same rule; this module recomputes it from the facts instead of importing it.)
 """
 

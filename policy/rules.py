@@ -12,7 +12,7 @@ Pulumi CLI:
 This module names them, states their level (mandatory unless the issue marks them advisory) and
 config schema, and lists them in `ALL_POLICIES`. Policies cannot read stack config: what a rule
 needs is stated on the objects (facts/conventions.py) and facts come from the shared `facts`
-package, never from `components/`.
+package, never from the program (`planning/`, `rendering/`, `components/`).
 """
 
 from __future__ import annotations

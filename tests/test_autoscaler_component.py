@@ -11,9 +11,9 @@ import pydantic
 import pytest
 import yaml
 
-from components import promql
+from rendering import promql
 from components.autoscaler import Autoscaler, AutoscalerArgs
-from components.config import AutoscalingConfig
+from planning.config import AutoscalingConfig
 from facts import conventions
 from tests.harness import render_component
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from components import sizing as m
+from planning import sizing as m
 
 
 def test_per_replica_target_is_max_num_seqs_times_utilization():

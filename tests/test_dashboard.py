@@ -3,8 +3,8 @@
 import json
 import re
 
-from components import dashboard, promql
-from components.config import MonitoringThresholds
+from rendering import dashboard, promql
+from planning.config import MonitoringThresholds
 
 TARGET = promql.Target("llm-serving", "deepseek-r1", "deepseek-r1-api", "deepseek-r1", "0.10.2")
 

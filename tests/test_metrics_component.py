@@ -11,7 +11,7 @@ import jsonschema
 import pulumi
 import pytest
 
-from components.config import MonitoringConfig
+from planning.config import MonitoringConfig
 from tests.harness import render_component
 from components.metrics import MetricsStack, MetricsStackArgs
 from facts import conventions

@@ -1,8 +1,8 @@
 """The plan report runs with Python alone and shows the same figures as the stack outputs."""
 
-from components.config import parse
-from components.plan import make_plan
-from components.stack_files import stack_values
+from planning.config import parse
+from planning.plan import make_plan
+from planning.stack_files import stack_values
 from tools import plan as plan_tool
 
 

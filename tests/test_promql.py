@@ -6,8 +6,8 @@ import pytest
 import yaml
 
 import facts
-from components import dashboard, promql
-from components.config import MonitoringThresholds
+from rendering import dashboard, promql
+from planning.config import MonitoringThresholds
 
 OLD_KV, NEW_KV = "vllm:gpu_cache_usage_perc", "vllm:kv_cache_usage_perc"
 OLD_PREFIX, NEW_PREFIX = "vllm:gpu_prefix_cache_hits_total", "vllm:prefix_cache_hits_total"

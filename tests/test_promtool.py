@@ -15,8 +15,8 @@ import subprocess
 import pytest
 import yaml
 
-from components import dashboard, promql
-from components.config import MonitoringThresholds
+from rendering import dashboard, promql
+from planning.config import MonitoringThresholds
 
 HERE = pathlib.Path(__file__).resolve().parent
 UNIT_TESTS = sorted((HERE / "promtool").glob("*_test.yaml"))

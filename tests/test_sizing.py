@@ -5,8 +5,8 @@ import math
 import pytest
 
 import facts
-from components import config, sizing
-from components.plan import candidate_splits, make_plan
+from planning import config, sizing
+from planning.plan import candidate_splits, make_plan
 
 KIB = 1024
 

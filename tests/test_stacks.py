@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from components import sizing
-from components.config import parse
-from components.plan import make_plan
+from planning import sizing
+from planning.config import parse
+from planning.plan import make_plan
 from facts import conventions as c
 from tests.harness import FAKE_API_KEY, FAKE_DIGEST, run_stack, stack_config
 from tests.k8s_helpers import GIB, arg_value, pod_spec, quantity_bytes, vllm_container

@@ -30,7 +30,7 @@ import pulumi  # noqa: E402
 from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
 from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 
-from components.stack_files import stack_values  # noqa: E402
+from planning.stack_files import stack_values  # noqa: E402
 
 PROJECT = "vllm-serving"
 FAKE_DIGEST = "sha256:" + "ab" * 32

@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from components.config import ConfigError, parse
-from components.plan import Plan, make_plan
-from components.stack_files import stack_values
+from planning.config import ConfigError, parse
+from planning.plan import Plan, make_plan
+from planning.stack_files import stack_values
 
 
 def report(stack: str, plan: Plan) -> str:

@@ -29,7 +29,7 @@ from typing import Any, Iterable, Optional
 
 import yaml
 
-from components.config import ConfigError
+from planning.config import ConfigError
 from tools.mockrun import Resource, Run, run_stack
 
 HEADER = ("# Rendered by tools/render.py for review only — Pulumi owns these objects; do not "

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from components.config import ConfigError, PROJECT
+from planning.config import ConfigError, PROJECT
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 

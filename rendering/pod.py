@@ -9,11 +9,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from components.labels import selector_of
+from rendering.labels import selector_of
 from facts import conventions
-from components.plan import Plan
-from components.sizing import startup_failure_threshold
-from components.vllm_args import PORT, SHUTDOWN_TIMEOUT_FLAG
+from planning.plan import Plan
+from planning.sizing import startup_failure_threshold
+from rendering.vllm_args import PORT, SHUTDOWN_TIMEOUT_FLAG
 
 CONTAINER = conventions.ENGINE_CONTAINER
 PORT_NAME = "http"

@@ -6,12 +6,9 @@ facts are from ../shared/reference/vllm.md unless a comment cites vLLM's source 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from components.config import StackConfig
-
-if TYPE_CHECKING:   # plan.py imports this module's version table
-    from components.plan import Plan
+from facts.vllm_features import parser_available
+from planning.config import StackConfig
+from planning.plan import Plan
 
 PORT = 8000
 """vLLM's HTTP port (API, /health and /metrics share it)."""
@@ -23,19 +20,6 @@ SHUTDOWN_TIMEOUT_FLAG = (0, 18, 0)
 """--shutdown-timeout: on SIGTERM stop accepting and drain for up to N seconds."""
 ENABLE_REASONING_DEPRECATED = (0, 9, 0)
 """Before 0.9.0 --reasoning-parser needed --enable-reasoning (vllm PR #17452, #18404)."""
-
-PARSER_SINCE = {
-    "deepseek_r1": (0, 7, 2),   # reasoning parser, vllm PR #12473 (released in 0.7.2)
-    "deepseek_v3": (0, 8, 3),   # tool-call parser for DeepSeek V3 / R1-0528
-    "deepseek_v4": (0, 20, 0),  # V4 support starts at 0.20.0
-}
-"""First vLLM release that ships each DeepSeek parser; older pins run without it."""
-
-
-def parser_available(parser: str, version: tuple[int, int, int]) -> bool:
-    """True when the pinned vLLM ships `parser` (unknown names are trusted to the operator)."""
-    return version >= PARSER_SINCE.get(parser, (0, 0, 0))
-
 
 def resolve_parser(configured: str | None, preset: str | None,
                    version: tuple[int, int, int]) -> str | None:

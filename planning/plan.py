@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 import facts
-from components import sizing
-from components.config import ConfigError, GpuFacts, ModelFacts, StackConfig
-from components.vllm_args import parser_available
+from planning import sizing
+from planning.config import ConfigError, GpuFacts, ModelFacts, StackConfig
+from facts.vllm_features import parser_available
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The Grafana dashboard of one deployment, built with grafana-foundation-sdk.
 
 Pure: returns the dashboard as a dict (or JSON text) for a ConfigMap the Grafana sidecar loads.
-Latency and throughput panels read the recording rules in components/promql.py, so the dashboard
+Latency and throughput panels read the recording rules in rendering/promql.py, so the dashboard
 and the alerts show the same numbers and neither needs to know vLLM's metric renames.
 """
 
@@ -19,7 +19,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.common import LegendDisplayMode, LegendPlacement
 from grafana_foundation_sdk.models.dashboard import DataSourceRef
 
-from components import promql
+from rendering import promql
 
 DATASOURCE_VARIABLE = "datasource"
 """Dashboard variable holding the Prometheus data source, chosen in Grafana's UI."""

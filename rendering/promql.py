@@ -21,7 +21,7 @@ from typing import Any, Optional
 import yaml
 
 import facts
-from components.config import K8S_NAME, MonitoringThresholds
+from planning.config import K8S_NAME, MonitoringThresholds
 
 RATE_WINDOW = "5m"
 """Window of every recorded rate: five scrapes even at a 1m scrape interval."""

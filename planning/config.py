@@ -2,7 +2,7 @@
 
 Every key is camelCase as written in `Pulumi.<stack>.yaml`. Models forbid unknown keys, so a typo
 is an error rather than a silently ignored setting. Cross-field rules that need model or GPU facts
-live in `components/plan.py`; the rules here are about the config alone.
+live in `planning/plan.py`; the rules here are about the config alone.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ class GpuFacts(BaseModel):
 
 
 class ResourcesConfig(_Model):
-    """Host CPU (memory is derived; see components/sizing.py)."""
+    """Host CPU (memory is derived; see planning/sizing.py)."""
 
     cpu_per_gpu: float = Field(default=4, gt=0)
     cpu_limit_factor: float = Field(default=1.0, ge=1.0, le=4.0)

@@ -1,0 +1,1 @@
+"""What a stack creates: Pulumi ComponentResources only, fed by planning/ and rendering/."""
