@@ -37,13 +37,64 @@ FAKE_DIGEST = "sha256:" + "ab" * 32
 FAKE_API_KEY = "mock-generated-api-key-0123456789abcdef0123456789"
 
 
+@dataclasses.dataclass(frozen=True)
+class Options:
+    """The resource options a program gave one resource (mocks never see them; a stack
+    transformation records them). Names stand in for resources."""
+
+    parent: Optional[str] = None
+    depends_on: tuple[str, ...] = ()
+    ignore_changes: tuple[str, ...] = ()
+    replace_on_changes: tuple[str, ...] = ()
+    delete_before_replace: Optional[bool] = None
+    protect: Optional[bool] = None
+    retain_on_delete: Optional[bool] = None
+    custom_timeouts: dict[str, Optional[str]] = dataclasses.field(default_factory=dict)
+    provider: Optional[str] = None
+    additional_secret_outputs: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, opts: Optional[pulumi.ResourceOptions]) -> "Options":
+        if opts is None:
+            return cls()
+        timeouts = opts.custom_timeouts
+        return cls(
+            parent=_name_of(opts.parent),
+            depends_on=tuple(sorted(_name_of(d) for d in _as_list(opts.depends_on))),
+            ignore_changes=tuple(opts.ignore_changes or ()),
+            replace_on_changes=tuple(opts.replace_on_changes or ()),
+            delete_before_replace=opts.delete_before_replace,
+            protect=opts.protect,
+            retain_on_delete=opts.retain_on_delete,
+            custom_timeouts=({} if timeouts is None else {
+                "create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}),
+            provider=_name_of(opts.provider),
+            additional_secret_outputs=tuple(opts.additional_secret_outputs or ()),
+        )
+
+
+def _name_of(resource: Any) -> Optional[str]:
+    """`<type token>::<name>`, unique in a run (components share their release's name)."""
+    if resource is None:
+        return None
+    return f"{getattr(resource, '_type', '?')}::{getattr(resource, '_name', resource)}"
+
+
+def _as_list(value: Any) -> list:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
 @dataclasses.dataclass
 class Resource:
-    """One registered resource: Pulumi type token, logical name and inputs (camelCase)."""
+    """One registered resource: Pulumi type token, logical name, inputs (camelCase) and the
+    resource options it was given."""
 
     type: str
     name: str
     inputs: dict[str, Any]
+    options: Options = dataclasses.field(default_factory=Options)
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -52,6 +103,12 @@ class Resource:
     @property
     def kind(self) -> str:
         return self.type.rsplit(":", 1)[-1]
+
+    @property
+    def key(self) -> str:
+        """`<type token>::<name>`: how options refer to it, and Pulumi's identity short of the
+        parent chain (a changed key is a delete plus a create)."""
+        return f"{self.type}::{self.name}"
 
 
 @dataclasses.dataclass
@@ -124,6 +181,16 @@ def run_under_mocks(program: Callable[[], Any], stack: str = "test",
     """Run `program` (the stack's __main__.py, or a function that builds components) under
     `preview=False` mocks with these config values; return what it registered."""
     mocks = _Mocks()
+    options: dict[tuple[str, str], Options] = {}
+
+    def record_options(args: pulumi.ResourceTransformationArgs):
+        options[(args.type_, args.name)] = Options.of(args.opts)
+        return None   # change nothing
+
+    def program_with_recorder():
+        pulumi.runtime.register_stack_transformation(record_options)
+        return program()
+
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     # The mocked RPCs run on the loop's executor threads, and Pulumi gives each of those
@@ -142,7 +209,7 @@ def run_under_mocks(program: Callable[[], Any], stack: str = "test",
     pulumi.runtime.set_all_config(_as_cli_config(values or {}))
     error: Optional[BaseException] = None
     try:
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(program_with_recorder))
     except Exception as exc:  # the program's RunError, reported to the caller
         error = exc
     finally:
@@ -152,7 +219,9 @@ def run_under_mocks(program: Callable[[], Any], stack: str = "test",
             thread_loop.close()
         asyncio.set_event_loop(None)
         loop.close()
-    return Run(mocks.resources, error, stack)
+    resources = [dataclasses.replace(r, options=options.get((r.type, r.name), Options()))
+                 for r in mocks.resources]
+    return Run(resources, error, stack)
 
 
 def run_program(stack: str, values: dict[str, Any]) -> Run:
