@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 import facts
+from facts import vllm_cli
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -136,17 +137,21 @@ class EngineConfig(_Model):
     @field_validator("extra_args")
     @classmethod
     def _extra_args_safe(cls, args: list[str]) -> list[str]:
+        # Flags are read the way vLLM reads them (facts/vllm_cli.py): `--max_model_len=1`,
+        # `--no-trust-remote-code` and `--api_key=…` name managed or forbidden flags too.
         problems = []
         for arg in args:
-            flag = arg.split("=", 1)[0]
-            if flag in MANAGED_FLAGS:
-                problems.append(
-                    f"{flag} is set by the program from {MANAGED_FLAGS[flag]}; set that key instead"
-                )
-            elif flag in FORBIDDEN_FLAGS:
-                problems.append(f"{flag} {FORBIDDEN_FLAGS[flag]}")
-            elif not flag.startswith("--") and not flag.startswith("-") and _looks_like_secret(arg):
+            flag, base = vllm_cli.canonical_flag(arg), vllm_cli.base_flag(arg)
+            forbidden = vllm_cli.forbidden_reason(arg)
+            if base in MANAGED_FLAGS:
+                problems.append(f"{arg.split('=', 1)[0]} ({base}) is set by the program from "
+                                f"{MANAGED_FLAGS[base]}; set that key instead")
+            elif forbidden:
+                problems.append(f"{arg.split('=', 1)[0]} ({flag}) {forbidden}")
+            elif flag is None and _looks_like_secret(arg):
                 problems.append("a literal secret value is not allowed in extra args")
+            elif flag is not None and "=" in arg and _looks_like_secret(arg.split("=", 1)[1]):
+                problems.append(f"{flag}: a literal secret value is not allowed in extra args")
         if problems:
             raise ValueError("; ".join(problems))
         return args
@@ -182,13 +187,6 @@ MANAGED_FLAGS = {
     "--disable-log-requests": "the pinned vLLM version (prompts never reach logs)",
     "--distributed-executor-backend": "the parallel layout",
 }
-FORBIDDEN_FLAGS = {
-    "--disable-log-stats": "removes every vllm:* metric; monitoring and autoscaling depend on them",
-    "--enable-log-requests": "writes prompts to the logs; not allowed",
-    "--api-key": "would put the key in the pod spec; the key comes from apiKey (a Secret)",
-}
-
-
 def _looks_like_secret(arg: str) -> bool:
     return bool(re.match(r"^(sk-|hf_)[A-Za-z0-9_-]{8,}", arg))
 

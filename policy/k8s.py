@@ -16,7 +16,7 @@ from typing import Any, Iterator, Optional
 
 from pulumi_policy.proxy import UnknownValueError
 
-from facts import conventions
+from facts import conventions, vllm_cli
 
 ENGINE_CONTAINER = conventions.ENGINE_CONTAINER
 """Name of the container that runs the vLLM server in every inference pod."""
@@ -376,14 +376,17 @@ def command_tokens(container: Any) -> list[str]:
 
 def flag_value(tokens: Sequence[str], *flags: str) -> Optional[str]:
     """The value of the last `--flag value` or `--flag=value` among `tokens` (argparse: the last
-    one wins); None when absent."""
+    one wins), reading names as vLLM does (`--max_model_len` is `--max-model-len`); None when
+    absent."""
     value = None
     for index, token in enumerate(tokens):
-        for flag in flags:
-            if token == flag and index + 1 < len(tokens):
-                value = tokens[index + 1]
-            elif token.startswith(flag + "="):
-                value = token[len(flag) + 1:]
+        name = vllm_cli.canonical_flag(token)
+        if name not in flags:
+            continue
+        if "=" in token:
+            value = token.split("=", 1)[1]
+        elif index + 1 < len(tokens):
+            value = tokens[index + 1]
     return value
 
 

@@ -42,6 +42,7 @@ from policy.probe_checks import (  # noqa: E402
 from policy.resource_checks import check_cpu_memory, check_gpu_count, check_shm  # noqa: E402
 from policy.security_checks import (  # noqa: E402
     check_container_security,
+    check_engine_flags,
     check_image_digest,
     check_image_pinned,
     check_no_literal_secrets,
@@ -131,6 +132,10 @@ RESOURCE_POLICIES = [
     resource_policy("no-literal-secrets",
                     "API keys and tokens come from Secrets, never literal values in pod specs, "
                     "arguments or ConfigMaps.", check_no_literal_secrets),
+    resource_policy("engine-flags-allowed",
+                    "The vllm container passes no flag that logs prompts, puts the key on the "
+                    "command line, reads an unchecked config file or removes the metrics, in "
+                    "any spelling vLLM accepts.", check_engine_flags),
     resource_policy("service-links-disabled",
                     "Inference pods set enableServiceLinks: false.", check_service_links),
     resource_policy("no-service-named-vllm",

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping
 from typing import Optional
 
+from facts import conventions, vllm_cli
 from policy import k8s
 from policy.k8s import get, items
 
@@ -169,4 +170,22 @@ def check_container_security(resource_type: str, name: str, props: Mapping,
                     f"{subject} does not set runAsNonRoot: true on the container or the pod; the "
                     "vLLM image runs as root by default, so set runAsNonRoot: true and a "
                     "non-root runAsUser.")
+    return out
+
+
+def check_engine_flags(resource_type: str, name: str, props: Mapping,
+                       config: Mapping) -> list[str]:
+    """The vllm container passes no flag that leaks prompts or keys or removes the metrics, in
+    any spelling vLLM accepts (`--enable_log_requests`, `--api-key=…`)."""
+    out = []
+    who = k8s.describe(resource_type, props, name)
+    for role, template in k8s.inference_templates(resource_type, props):
+        for _, container in k8s.containers(k8s.pod_spec(template)):
+            if get(container, "name") != conventions.ENGINE_CONTAINER:
+                continue
+            for token in k8s.command_tokens(container):
+                reason = vllm_cli.forbidden_reason(token)
+                if reason:
+                    out.append(f"{k8s.where(who, role)}: the vllm container passes "
+                               f"{vllm_cli.canonical_flag(token)}, which {reason}; remove it.")
     return out

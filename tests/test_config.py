@@ -25,6 +25,22 @@ CASES = {
                                       ["engine.extraArgs", "--enable-log-requests"]),
     "literal api key in extra args": ({"engine": {"extraArgs": ["--api-key", "sk-abcdef123456"]}},
                                       ["engine.extraArgs", "--api-key"]),
+    # vLLM rewrites `_` to `-` in option names and has `--no-` forms: read them the same way.
+    "underscore spelling of a forbidden flag": (
+        {"engine": {"extraArgs": ["--enable_log_requests"]}},
+        ["engine.extraArgs", "--enable_log_requests (--enable-log-requests)", "prompts"]),
+    "api key with = and underscores": ({"engine": {"extraArgs": ["--api_key=abc"]}},
+                                       ["engine.extraArgs", "--api_key (--api-key)", "Secret"]),
+    "underscore spelling of a managed flag": (
+        {"engine": {"extraArgs": ["--max_model_len=65536"]}},
+        ["engine.extraArgs", "--max_model_len (--max-model-len)", "model.maxModelLen"]),
+    "negated managed flag": ({"engine": {"extraArgs": ["--no-trust-remote-code"]}},
+                             ["--no-trust-remote-code (--trust-remote-code)",
+                              "model.trustRemoteCode"]),
+    "config file in extra args": ({"engine": {"extraArgs": ["--config", "/tmp/x.yaml"]}},
+                                  ["--config", "file"]),
+    "literal key as a flag value": ({"engine": {"extraArgs": ["--hf-token=hf_abcdefghijklmn"]}},
+                                    ["--hf-token", "literal secret"]),
     "unknown preset": ({"model": {"preset": "deepseek-v5"}}, ["model.preset", "deepseek-v5"]),
     "context beyond the model": ({"model": {"maxModelLen": 1000000}},
                                  ["model.maxModelLen", "131072"]),
@@ -81,3 +97,9 @@ def test_the_real_stack_files_hold_no_ciphertext():
 def test_a_parser_the_pinned_vllm_lacks_is_refused():
     run = run_stack("prod", {"vllmVersion": "0.19.0", "model": {"reasoningParser": "deepseek_v4"}})
     assert "model.reasoningParser" in str(run.error) and run.resources == []
+
+
+def test_harmless_extra_args_pass_in_every_spelling():
+    run = run_stack("prod", {"engine": {"extraArgs": [
+        "--no-enable-log-requests", "--enable_prefix_caching", "--swap-space=4", "-O", "3"]}})
+    assert run.error is None, run.error

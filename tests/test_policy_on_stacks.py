@@ -100,6 +100,11 @@ def _literal_key(resources):
     return resources
 
 
+def _logged_prompts(resources):
+    _container(resources)["args"].append("--enable_log_requests")
+    return resources
+
+
 def _service_links(resources):
     _pod(resources)["enableServiceLinks"] = True
     return resources
@@ -176,6 +181,7 @@ BROKEN = {
     "image-pinned": ("prod", _image("vllm/vllm-openai:latest")),
     "image-by-digest": ("prod", _image("vllm/vllm-openai:v0.32.0")),
     "no-literal-secrets": ("prod", _literal_key),
+    "engine-flags-allowed": ("prod", _logged_prompts),
     "service-links-disabled": ("prod", _service_links),
     "no-service-named-vllm": ("prod", _service_named_vllm),
     "grace-covers-drain": ("prod", _short_grace),

@@ -275,7 +275,7 @@ def test_pack_lists_every_rule_of_the_issue_with_its_level():
     levels = {p.name: p.enforcement_level for p in rules.ALL_POLICIES}
     advisory = {"image-by-digest", "replicas-spread", "metric-names-exist",
                 "model-revision-pinned"}
-    assert len(levels) == len(rules.ALL_POLICIES) == 23
+    assert len(levels) == len(rules.ALL_POLICIES) == 24
     assert {n for n, lvl in levels.items() if lvl == EnforcementLevel.ADVISORY} == advisory
     assert all(lvl == EnforcementLevel.MANDATORY for n, lvl in levels.items()
                if n not in advisory)
@@ -530,6 +530,43 @@ def test_api_key_flag_and_token_in_configmap_are_caught():
                   "data": {"token": "hf_" + "A" * 30}}
     [message] = validate_resource("no-literal-secrets", k8s.CONFIG_MAP, config_map)
     assert "ConfigMap 'llm-serving/env' key 'token'" in message
+
+
+@pytest.mark.parametrize("spelling", [["--api_key=whatever"], ["--api-key=whatever"],
+                                      ["--api_key", "whatever"]])
+def test_api_key_flag_is_caught_in_every_spelling_vllm_accepts(spelling):
+    props = deployment()
+    engine(props)["args"] += spelling
+    [message] = validate_resource("no-literal-secrets", DEPLOYMENT, props)
+    assert "--api-key" in message and "whatever" not in message
+
+
+@pytest.mark.parametrize("spelling, flag", [
+    (["--enable_log_requests"], "--enable-log-requests"),
+    (["--enable-log-requests"], "--enable-log-requests"),
+    (["--disable_log_stats"], "--disable-log-stats"),
+    (["--config=/etc/vllm.yaml"], "--config"),
+])
+def test_engine_flags_that_leak_prompts_or_drop_metrics_are_caught(spelling, flag):
+    props = deployment()
+    engine(props)["args"] += spelling
+    [message] = validate_resource("engine-flags-allowed", DEPLOYMENT, props)
+    assert flag in message and "remove it" in message
+
+
+def test_clearing_a_forbidden_flag_and_other_containers_are_not_engine_flags():
+    props = deployment()
+    engine(props)["args"] += ["--no-enable-log-requests"]
+    assert validate_resource("engine-flags-allowed", DEPLOYMENT, props) == []
+    assert validate_resource("engine-flags-allowed", k8s.JOB, download_job()) == []
+
+
+def test_flag_values_are_read_the_way_vllm_reads_names():
+    tokens = ["--shutdown_timeout=30", "--max_model_len", "4096", "--max-model-len=8192"]
+    assert k8s.flag_value(tokens, "--shutdown-timeout") == "30"
+    assert k8s.flag_value(tokens, "--max-model-len") == "8192"   # the last one wins
+    assert k8s.flag_value(["--tensor-parallel-size", "-1"], "--tensor-parallel-size") == "-1"
+    assert k8s.flag_value(["--other"], "--max-model-len") is None
 
 
 def test_secret_name_detection_uses_words_not_substrings():
@@ -885,6 +922,7 @@ BROKEN = {  # policy -> (type of the object to break, the one change that breaks
     "image-by-digest": (DEPLOYMENT, _set(_ENGINE + ["image"], "vllm/vllm-openai:v0.18.0")),
     "no-literal-secrets": (DEPLOYMENT, _set(_ENGINE + ["env", 0], {"name": "VLLM_API_KEY",
                                                                   "value": "not-from-a-secret"})),
+    "engine-flags-allowed": (DEPLOYMENT, _set(_ENGINE + ["args"], ["--disable_log_stats"])),
     "service-links-disabled": (DEPLOYMENT, _set(_POD + ["enableServiceLinks"], True)),
     "no-service-named-vllm": (SERVICE, _set(["metadata", "name"], "vllm")),
     "grace-covers-drain": (DEPLOYMENT, _set(_POD + ["terminationGracePeriodSeconds"], 60.0)),

@@ -1,0 +1,57 @@
+"""How vLLM's argument parser reads a flag, and which flags a stack may not pass itself.
+
+Shared by the config check (planning/config.py) and the policy pack, so both read an argument
+list the way vLLM does. vLLM's FlexibleArgumentParser rewrites `_` to `-` in a long option's
+name (only the part before `=`), so `--api_key=x` is `--api-key`; boolean options also exist as
+`--no-<name>` (argparse.BooleanOptionalAction).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+FORBIDDEN_FLAGS = {
+    "--disable-log-stats": "removes every vllm:* metric; monitoring and autoscaling depend on them",
+    "--enable-log-requests": "writes prompts to the logs; not allowed",
+    "--api-key": "would put the key in the pod spec; the key comes from apiKey (a Secret)",
+    "--config": "reads flags from a file the program cannot check; set the stack keys instead",
+}
+"""Flags no inference container may pass, with the reason."""
+
+
+def canonical_flag(token: str) -> Optional[str]:
+    """The option a token names, as vLLM's parser reads it: `--max_model_len=8` →
+    `--max-model-len`; short options (`-tp`) unchanged; None for a value (not an option)."""
+    if not token.startswith("-") or token == "-" or _is_number(token):
+        return None
+    name = token.split("=", 1)[0]
+    if name.startswith("--"):
+        return "--" + name[2:].replace("_", "-")
+    return name
+
+
+def base_flag(token: str) -> Optional[str]:
+    """The option a token sets or clears: `--no-enable-prefix-caching` → `--enable-prefix-caching`."""
+    flag = canonical_flag(token)
+    if flag is not None and flag.startswith("--no-"):
+        return "--" + flag[len("--no-"):]
+    return flag
+
+
+def forbidden_reason(token: str) -> Optional[str]:
+    """Why a token may not appear in a vLLM command line, or None. `--no-<flag>` clears a flag,
+    so `--no-enable-log-requests` is harmless; `--api-key` and `--config` are refused in any form."""
+    flag = canonical_flag(token)
+    if flag is None:
+        return None
+    if flag in FORBIDDEN_FLAGS:
+        return FORBIDDEN_FLAGS[flag]
+    return None
+
+
+def _is_number(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
