@@ -13,22 +13,31 @@ from components.autoscaler import Autoscaler, AutoscalerArgs, hpa_name_for
 from components.inference import InferenceDeployment, InferenceDeploymentArgs
 from rendering.labels import common_labels, release_name, selector_of
 from components.metrics import MetricsStack, MetricsStackArgs, service_annotations
-from components.model_store import ModelStore, ModelStoreArgs, model_directory
+from components.model_store import ModelStore, ModelStoreArgs
 from components.namespace import ServingNamespace
 from planning.plan import make_plan
+from rendering.model_store import model_directory
 from rendering.vllm_args import PORT, server_args
 from facts.conventions import COMPONENT_INFERENCE
 
 try:
+    stack_config.check_stack_name(pulumi.get_stack())
     cfg = stack_config.from_pulumi_config()
+    cluster = stack_config.cluster_from_pulumi_config()
+    stack_config.check_cluster(cluster, cfg.require_cluster, pulumi.get_stack())
     plan = make_plan(cfg)
 except stack_config.ConfigError as error:
     # RunError prints as a plain message, without a traceback.
     raise pulumi.RunError(str(error)) from None
 
 release = release_name(pulumi.get_stack(), cfg.model.served_name)
-# Server-side apply, so field ownership lets an autoscaler own spec.replicas.
-provider = k8s.Provider("k8s", enable_server_side_apply=True)
+provider = k8s.Provider(
+    "k8s", context=cluster.context, kubeconfig=cluster.kubeconfig, cluster=cluster.cluster,
+    # Server-side apply, so field ownership lets an autoscaler own spec.replicas.
+    enable_server_side_apply=True,
+    # Update ConfigMaps and Secrets in place: by default a data change replaces them, and a
+    # named object is replaced delete-first (the API key Secret would vanish under the pods).
+    enable_config_map_mutable=True, enable_secret_mutable=True)
 opts = pulumi.ResourceOptions(provider=provider)
 
 namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts)
@@ -39,8 +48,10 @@ store = ModelStore(release, ModelStoreArgs(
     storage=cfg.storage, hf_id=plan.model.hf_id, revision=cfg.model.revision,
     capacity_gi=plan.storage_capacity_gi,
     download_timeout_seconds=plan.download_timeout_seconds,
-    labels=common_labels(release, cfg.vllm_version, "model-store"),
-    downloader_image=image.ref), opts=opts)
+    downloader_image=(cfg.storage.pvc.downloader_image if cfg.storage.pvc
+                      and cfg.storage.pvc.downloader_image else image.ref),
+    product_labels=plan.gpu.product_labels,
+    release_timeout_seconds=plan.claim_release_seconds), opts=opts)
 model_dir = model_directory(cfg.storage, plan.model.hf_id, cfg.model.revision)
 # Names are known up front (the Service and Deployment are named after the release), so the
 # monitoring rules render before anything exists and the Service gets its scrape annotations.
@@ -62,7 +73,7 @@ after_inference = pulumi.ResourceOptions(provider=provider, depends_on=[inferenc
 metrics = MetricsStack(release, metrics_args, opts=after_inference)
 autoscaler = Autoscaler(release, AutoscalerArgs(
     namespace=cfg.namespace, deployment_name=release, served_name=cfg.model.served_name,
-    vllm_version=cfg.vllm_version, max_num_seqs=plan.max_num_seqs,
+    vllm_version=cfg.vllm_version, per_replica_target=plan.autoscaler_target,
     startup_budget_seconds=plan.startup_budget_seconds, autoscaling=cfg.autoscaling,
     labels=labels), opts=after_inference)
 

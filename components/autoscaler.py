@@ -36,7 +36,8 @@ class AutoscalerArgs:
     deployment_name: str
     served_name: str
     vllm_version: str
-    max_num_seqs: int
+    per_replica_target: int
+    """Requests (running + waiting) per replica to aim for (planning/sizing.py)."""
     startup_budget_seconds: int
     autoscaling: AutoscalingConfig
     labels: dict[str, str]
@@ -86,7 +87,7 @@ def _target(args: AutoscalerArgs) -> promql.Target:
 def scaled_object_spec(args: AutoscalerArgs) -> dict[str, Any]:
     """ScaledObject spec: the model's total requests against a per-replica threshold."""
     scaling = args.autoscaling
-    threshold = math_.per_replica_target(args.max_num_seqs, scaling.target_utilization)
+    threshold = args.per_replica_target
     return {
         "scaleTargetRef": _scale_target(args),
         "minReplicaCount": scaling.min_replicas,
@@ -122,7 +123,7 @@ def scaled_object_spec(args: AutoscalerArgs) -> dict[str, Any]:
 def hpa_spec(args: AutoscalerArgs) -> dict[str, Any]:
     """autoscaling/v2 HPA spec on the adapter's per-pod metric, selected on this model."""
     scaling = args.autoscaling
-    threshold = math_.per_replica_target(args.max_num_seqs, scaling.target_utilization)
+    threshold = args.per_replica_target
     return {
         "scaleTargetRef": _scale_target(args),
         "minReplicas": scaling.min_replicas,
@@ -158,9 +159,7 @@ class Autoscaler(pulumi.ComponentResource):
         super().__init__(TYPE_TOKEN, name, None, opts)
         scaling = args.autoscaling
         child = pulumi.ResourceOptions(parent=self)
-        self.per_replica_target = pulumi.Output.from_input(
-            math_.per_replica_target(args.max_num_seqs, scaling.target_utilization)
-        )
+        self.per_replica_target = pulumi.Output.from_input(args.per_replica_target)
         self.hpa_name = pulumi.Output.from_input(None)
         self.adapter_rules = pulumi.Output.from_input(None)
         metadata = {

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
+from rendering import model_store as store
 from rendering import pod
 from planning.config import StackConfig
 from rendering.labels import common_labels, selector_of
@@ -36,6 +37,25 @@ def deployment_annotations(cfg: StackConfig, plan: Plan) -> dict[str, str]:
             0 if plan.shutdown_timeout_seconds else plan.longest_request_seconds)),
         c.ANN_SHUTDOWN_TIMEOUT_SECONDS: str(plan.shutdown_timeout_seconds),
     }
+
+
+REPLICAS_OWNED_BY_AUTOSCALER = ["spec.replicas"]
+"""With an autoscaler, `replicas` is only the starting count: sent when the Deployment is
+created, never again. Under ignoreChanges the engine keeps the old input, and on an update
+pulumi-kubernetes drops the field from the patch once another manager owns it, or sends the
+live value (provider.go `handleSSAIgnoreFields`), so `pulumi up` never resets or fights it."""
+
+
+def replica_ownership(autoscaled: bool) -> dict[str, str]:
+    """Annotations that settle who owns spec.replicas.
+
+    Without an autoscaler the program owns the count. If one ran before (autoscaling just
+    turned off), its manager (kube-controller-manager via /scale) still owns spec.replicas and a
+    plain server-side apply of a different count fails with a field conflict; patchForce takes
+    the field over (pulumi-kubernetes `pulumi.com/patchForce`). Nothing else should own fields
+    of this Deployment, so forcing loses nothing.
+    """
+    return {} if autoscaled else {"pulumi.com/patchForce": "true"}
 
 
 def deployment_timeouts(plan: Plan) -> pulumi.CustomTimeouts:
@@ -138,20 +158,16 @@ class InferenceDeployment(pulumi.ComponentResource):
             node_selector=cfg.placement.node_selector,
             priority_class_name=cfg.placement.priority_class_name,
             runtime_class_name=cfg.placement.runtime_class_name,
-            compile_cache_claim=self._compile_cache(name, cfg, release, namespace, labels),
+            compile_cache_claim=self._compile_cache(name, cfg, plan, release, namespace, labels),
             wait_for_file=args.ready_marker))
 
         autoscaled = cfg.autoscaling.enabled
-        # With an autoscaler, spec.replicas is left out entirely: under server-side apply a field
-        # Pulumi never sent is never owned by Pulumi, so later updates cannot conflict with (or
-        # reset) the count the autoscaler set. ignore_changes covers stacks that had it before.
-        replicas = {} if autoscaled else {"replicas": cfg.replicas}
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": release, "namespace": namespace, "labels": labels,
-                      "annotations": annotations},
+                      "annotations": {**annotations, **replica_ownership(autoscaled)}},
             spec={
-                **replicas,
+                "replicas": cfg.replicas,
                 "revisionHistoryLimit": 5,
                 "progressDeadlineSeconds": plan.rollout_timeout_seconds,
                 "selector": {"matchLabels": selector},
@@ -161,8 +177,7 @@ class InferenceDeployment(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=args.depends_on,
                 custom_timeouts=deployment_timeouts(plan),
-                # The autoscaler owns the replica count; `pulumi up` must not reset it.
-                ignore_changes=["spec.replicas"] if autoscaled else None),
+                ignore_changes=REPLICAS_OWNED_BY_AUTOSCALER if autoscaled else None),
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -215,20 +230,25 @@ class InferenceDeployment(pulumi.ComponentResource):
         self.api_key = pulumi.Output.secret(password.result)
         return secret.metadata["name"], checksum
 
-    def _compile_cache(self, name: str, cfg: StackConfig, release: str, namespace: Any,
-                       labels: dict[str, str]):
-        """A shared torch.compile cache claim when engine.compileCacheGib > 0 (pvc storage)."""
+    def _compile_cache(self, name: str, cfg: StackConfig, plan: Plan, release: str,
+                       namespace: Any, labels: dict[str, str]):
+        """A shared torch.compile cache claim when engine.compileCacheGib > 0."""
         if cfg.engine.compile_cache_gib <= 0:
             return None
-        storage_class = cfg.storage.pvc.storage_class if cfg.storage.pvc else None
+        # config.py refuses nfs storage without engine.compileCacheStorageClass.
+        storage_class = cfg.engine.compile_cache_storage_class or cfg.storage.pvc.storage_class
+        claim_name, mode = store.compile_cache_claim(release, storage_class, plan.max_replicas)
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-compile-cache",
-            metadata={"name": f"{release}-compile-cache", "namespace": namespace,
-                      "labels": labels, "annotations": {"pulumi.com/skipAwait": "true"}},
-            spec={"accessModes": ["ReadWriteMany"],
-                  **({"storageClassName": storage_class} if storage_class else {}),
+            metadata={"name": claim_name, "namespace": namespace, "labels": labels,
+                      # Bound only once a pod uses it (WaitForFirstConsumer): don't wait here.
+                      "annotations": {"pulumi.com/skipAwait": "true"}},
+            spec={"accessModes": [mode], "storageClassName": storage_class,
                   "resources": {"requests": {"storage": f"{cfg.engine.compile_cache_gib}Gi"}}},
-            opts=pulumi.ResourceOptions(parent=self))
+            opts=pulumi.ResourceOptions(
+                parent=self, delete_before_replace=False,
+                ignore_changes=["spec.resources.requests.storage"],
+                custom_timeouts=pulumi.CustomTimeouts(delete=f"{plan.claim_release_seconds}s")))
         return claim.metadata["name"]
 
 

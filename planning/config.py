@@ -23,6 +23,15 @@ PROJECT = "vllm-serving"
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_LABEL = Annotated[str, Field(pattern=K8S_NAME, max_length=63)]
 VERSION = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+"""A Kubernetes label value: at most 63 characters, alphanumeric at both ends, or empty."""
+LABEL_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+             r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+"""A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of <= 63."""
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE, max_length=63)]
+LabelKey = Annotated[str, Field(pattern=LABEL_KEY, max_length=316)]
+SERVICE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
+"""A Service name (DNS-1035 label): starts with a letter; the release name becomes one."""
 
 
 class _Model(BaseModel):
@@ -61,6 +70,15 @@ class ModelFacts(_Model):
     reasoning_parser: Optional[str] = None
     tool_call_parser: Optional[str] = None
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @model_validator(mode="after")
+    def _mixed_precision_states_its_size(self) -> "ModelFacts":
+        if self.weights_dtype == "fp4-fp8" and self.weights_gib is None:
+            raise ValueError(
+                "model.facts.weights_gib: a mixed fp4-fp8 checkpoint has no single width per "
+                "parameter; set weights_gib to the checkpoint's size (the sum of its "
+                "*.safetensors files, in GiB; `python -m tools.model_facts` reads it)")
+        return self
 
     @field_validator("attention")
     @classmethod
@@ -132,6 +150,9 @@ class EngineConfig(_Model):
     compile_cache_gib: int = Field(
         default=0, ge=0, description="Size of a persistent torch.compile cache volume; 0 = none"
     )
+    compile_cache_storage_class: Optional[str] = Field(
+        default=None, min_length=1,
+        description="StorageClass of the compile cache claim; default storage.pvc.storageClass")
     extra_args: list[str] = Field(default_factory=list)
 
     @field_validator("extra_args")
@@ -141,7 +162,8 @@ class EngineConfig(_Model):
         # `--no-trust-remote-code` and `--api_key=…` name managed or forbidden flags too.
         problems = []
         for arg in args:
-            flag, base = vllm_cli.canonical_flag(arg), vllm_cli.base_flag(arg)
+            flag = vllm_cli.canonical_flag(arg)
+            base = vllm_cli.base_flag(arg, GUARDED_FLAGS)
             forbidden = vllm_cli.forbidden_reason(arg)
             if base in MANAGED_FLAGS:
                 problems.append(f"{arg.split('=', 1)[0]} ({base}) is set by the program from "
@@ -187,6 +209,10 @@ MANAGED_FLAGS = {
     "--disable-log-requests": "the pinned vLLM version (prompts never reach logs)",
     "--distributed-executor-backend": "the parallel layout",
 }
+GUARDED_FLAGS = set(MANAGED_FLAGS) | set(vllm_cli.FORBIDDEN_FLAGS)
+"""Flags an abbreviation in extraArgs is read as (argparse expands unique prefixes)."""
+
+
 def _looks_like_secret(arg: str) -> bool:
     return bool(re.match(r"^(sk-|hf_)[A-Za-z0-9_-]{8,}", arg))
 
@@ -274,10 +300,25 @@ class PvcConfig(_Model):
     """A claim from a storage class, filled by a download Job."""
 
     storage_class: str = Field(min_length=1)
-    access_mode: Literal["ReadWriteMany", "ReadOnlyMany", "ReadWriteOnce"] = "ReadWriteMany"
+    # The download Job writes into the claim, so a read-only mode cannot work here.
+    access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] = "ReadWriteMany"
     hf_token_secret: Optional[SecretRef] = None
     download_timeout_minutes: Optional[int] = Field(default=None, gt=0)
-    downloader_image: str = "python:3.11-slim"
+    downloader_image: Optional[str] = Field(
+        default=None, description="Image with python3 and huggingface_hub for the download "
+                                  "Job; default: the vLLM image (it ships huggingface_hub)")
+
+    @field_validator("downloader_image")
+    @classmethod
+    def _downloader_pinned(cls, image: Optional[str]) -> Optional[str]:
+        if image is None:
+            return image
+        name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+        if "@sha256:" not in image and (":" not in name or name.endswith((":latest", ":nightly"))):
+            raise ValueError(
+                f"{image!r} is not pinned; give a release tag (repo:1.2.3) or a digest "
+                "(repo@sha256:…)")
+        return image
 
 
 class StorageConfig(_Model):
@@ -355,7 +396,7 @@ class PlacementConfig(_Model):
     priority_class_name: Optional[str] = None
     runtime_class_name: Optional[str] = None
     tolerations: list[dict] = Field(default_factory=list)
-    node_selector: dict[str, str] = Field(default_factory=dict)
+    node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
 
 
 class ProbesConfig(_Model):
@@ -453,11 +494,11 @@ class MonitoringConfig(_Model):
 
     enabled: bool = True
     prometheus_operator: bool = True
-    release_label: str = Field(
+    release_label: LabelValue = Field(
         default="kube-prometheus-stack",
         description="Value of the `release` label the Prometheus instance selects on; '' for none",
     )
-    rule_labels: dict[str, str] = Field(default_factory=dict)
+    rule_labels: dict[LabelKey, LabelValue] = Field(default_factory=dict)
     scrape_interval: str = "15s"
     dashboard_namespace: Optional[DNS_LABEL] = Field(
         default="monitoring",
@@ -480,8 +521,12 @@ class AutoscalingConfig(_Model):
     min_replicas: int = Field(default=1, ge=1)
     max_replicas: int = Field(default=1, ge=1)
     target_utilization: float = Field(
-        default=0.75, gt=0, le=1, description="Share of max-num-seqs per replica to aim for"
-    )
+        default=0.75, gt=0, le=1,
+        description="Share of the requests a replica can run at once to aim for")
+    expected_request_tokens: int = Field(
+        default=8192, gt=0,
+        description="Prompt + answer tokens of a typical request: how many fit in a replica's "
+                    "KV cache decides the autoscaler's per-replica target")
     prometheus_url: str = "http://kube-prometheus-stack-prometheus.monitoring:9090"
     fallback_replicas: Optional[int] = Field(default=None, ge=1)
 
@@ -507,6 +552,9 @@ class StackConfig(_Model):
 
     namespace: DNS_LABEL = "llm-serving"
     create_namespace: bool = True
+    require_cluster: bool = Field(
+        default=True, description="Refuse to run unless kubernetes:context or "
+                                  "kubernetes:kubeconfig pins the cluster")
     vllm_version: VERSION
     model: ModelConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
@@ -535,6 +583,34 @@ class StackConfig(_Model):
         return version
 
     @model_validator(mode="after")
+    def _network_admits_clients(self) -> "StackConfig":
+        # An empty list renders a NetworkPolicy that admits nobody: say so instead.
+        if not self.network.gateway_namespaces:
+            raise ValueError(
+                "network.gatewayNamespaces is empty, so the NetworkPolicy would admit no client "
+                "and nothing could reach the engine; list the namespaces of your gateway or "
+                "clients (for example [gateway])")
+        if self.monitoring.enabled and not self.network.prometheus_namespaces:
+            raise ValueError(
+                "network.prometheusNamespaces is empty while monitoring.enabled is true, so "
+                "Prometheus could not scrape /metrics and alerts and autoscaling would see "
+                "nothing; list Prometheus' namespace (for example [monitoring]) or set "
+                "monitoring.enabled: false")
+        return self
+
+    @model_validator(mode="after")
+    def _compile_cache_has_a_class(self) -> "StackConfig":
+        if (self.engine.compile_cache_gib > 0 and self.engine.compile_cache_storage_class is None
+                and self.storage.mode == "nfs"):
+            raise ValueError(
+                "engine.compileCacheGib is set with storage.mode nfs, which names no "
+                "StorageClass; the cache claim would fall to the cluster's default class, which "
+                "most clouds cannot provision as ReadWriteMany. Set "
+                "engine.compileCacheStorageClass to a class that can (e.g. EFS, Filestore, "
+                "Azure Files), or set engine.compileCacheGib: 0")
+        return self
+
+    @model_validator(mode="after")
     def _image_tag_matches_version(self) -> "StackConfig":
         tag = self.image.tag
         if tag is not None and tag.lstrip("v") != self.vllm_version:
@@ -543,6 +619,40 @@ class StackConfig(_Model):
                 f"v{self.vllm_version} (or leave image.tag out)"
             )
         return self
+
+
+class ClusterConfig(_Model):
+    """Which cluster the stack deploys to: the stack file's `kubernetes:context`,
+    `kubernetes:kubeconfig` and `kubernetes:cluster`, handed to the program's explicit provider
+    (an explicit provider ignores those stack settings unless given them)."""
+
+    context: Optional[str] = Field(default=None, min_length=1)
+    kubeconfig: Optional[str] = Field(default=None, min_length=1)
+    cluster: Optional[str] = Field(default=None, min_length=1)
+
+    @property
+    def pinned(self) -> bool:
+        return self.context is not None or self.kubeconfig is not None
+
+
+def check_cluster(cluster: ClusterConfig, required: bool, stack: str) -> None:
+    """Refuse to deploy to whatever kubectl context happens to be current."""
+    if required and not cluster.pinned:
+        raise ConfigError([
+            "kubernetes:context: not set, so `pulumi up` would deploy to whatever kubectl "
+            f"context is current; pin the cluster: `pulumi config set -s {stack} "
+            "kubernetes:context <context>` (or kubernetes:kubeconfig), or set "
+            "vllm-serving:requireCluster: false for a throwaway stack"])
+
+
+def cluster_from_pulumi_config() -> ClusterConfig:
+    """The `kubernetes:*` settings the CLI hands the program."""
+    from pulumi.runtime import config as runtime_config
+
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return ClusterConfig(**{key: everything[f"kubernetes:{key}"]
+                            for key in ("context", "kubeconfig", "cluster")
+                            if everything.get(f"kubernetes:{key}")})
 
 
 class ConfigError(Exception):
@@ -554,6 +664,17 @@ class ConfigError(Exception):
             "The stack configuration is invalid; nothing was created.\n"
             + "\n".join(f"  - {problem}" for problem in problems)
         )
+
+
+def check_stack_name(stack: str) -> None:
+    """Every object is named `<stack>-<servedName>`, and the Service's name must be a DNS-1035
+    label: refuse a stack name that cannot be part of one, before anything is created."""
+    if not re.fullmatch(SERVICE_NAME, stack.lower()) or len(stack) > 40:
+        raise ConfigError([
+            f"stack name {stack!r}: every object is named <stack>-<servedName>, so the stack "
+            "name may hold only letters, digits and '-', must start with a letter, end with a "
+            "letter or digit and be at most 40 characters; rename the stack (`pulumi stack "
+            f"rename {re.sub(r'[^a-z0-9-]+', '-', stack.lower()).strip('-') or 'prod'}`)"])
 
 
 def _key_path(loc: tuple) -> str:

@@ -58,6 +58,10 @@ class Plan:
     rollout_timeout_seconds: int
     storage_capacity_gi: int
     download_timeout_seconds: int
+    max_replicas: int
+    runnable_requests: int
+    autoscaler_target: int
+    claim_release_seconds: int
     reasons: dict[str, str]
 
     def outputs(self) -> dict:
@@ -81,6 +85,8 @@ class Plan:
             "startupBudgetSeconds": self.startup_budget_seconds,
             "terminationGraceSeconds": self.grace_seconds,
             "rolloutTimeoutSeconds": self.rollout_timeout_seconds,
+            "runnableRequestsPerReplica": self.runnable_requests,
+            "autoscalerTargetPerReplica": self.autoscaler_target,
         }
 
 
@@ -252,12 +258,27 @@ def make_plan(cfg: StackConfig) -> Plan:
         problems.append(
             f"storage.pvc.accessMode: ReadWriteOnce with {replicas} replicas fails with "
             "Multi-Attach as soon as two pods land on different nodes; use a storage class "
-            "with ReadWriteMany or ReadOnlyMany, or run one replica")
+            "with ReadWriteMany (the download Job writes, the pods read), or run one replica")
     if cfg.autoscaling.enabled and cfg.autoscaling.min_replicas < cfg.replicas:
         problems.append(
             f"autoscaling.minReplicas ({cfg.autoscaling.min_replicas}) is below replicas "
             f"({cfg.replicas}); with an autoscaler, replicas is the starting count: set "
             "minReplicas >= replicas")
+    scaling = cfg.autoscaling
+    expected = scaling.expected_request_tokens
+    runnable = sizing.runnable_requests(kv["tokens"] * dp, expected, kv["seqs"])
+    target = sizing.per_replica_target(runnable, scaling.target_utilization)
+    if scaling.enabled and expected > length:
+        problems.append(
+            f"autoscaling.expectedRequestTokens: {expected} is longer than model.maxModelLen "
+            f"({length}), which no request can be; set it to a typical prompt + answer length")
+    kv_alert = cfg.monitoring.thresholds.kv_cache_usage
+    if scaling.enabled and cfg.monitoring.enabled and scaling.target_utilization >= kv_alert:
+        problems.append(
+            f"autoscaling.targetUtilization: {scaling.target_utilization} would hold every "
+            f"replica's KV cache at or above monitoring.thresholds.kvCacheUsage ({kv_alert}), "
+            "so the alert would fire whenever the autoscaler is on target; lower the target "
+            "or raise the threshold")
     if problems:
         raise ConfigError(problems)
 
@@ -286,6 +307,10 @@ def make_plan(cfg: StackConfig) -> Plan:
                   f"{cfg.shutdown.prefill_seconds} s) + {sizing.GRACE_MARGIN_SECONDS} margin"),
         "rollout": (f"{sizing.rollout_rounds(replicas, surge)} rounds × (grace {grace} + image "
                     f"pull {sizing.IMAGE_PULL_SECONDS} + start-up {budget})"),
+        "autoscaler": (f"min(maxNumSeqs {kv['seqs']}, {kv['tokens'] * dp} KV tokens / "
+                       f"{expected} tokens per request) = {runnable} runnable requests × "
+                       f"targetUtilization {scaling.target_utilization} = {target} per replica"
+                       + ("" if scaling.enabled else " (autoscaling off)")),
     }
     return Plan(
         model=model, gpu=gpu, version=version, tensor_parallel=tp, pipeline_parallel=pp,
@@ -310,6 +335,8 @@ def make_plan(cfg: StackConfig) -> Plan:
             cfg.storage.pvc.download_timeout_minutes * 60
             if cfg.storage.pvc and cfg.storage.pvc.download_timeout_minutes
             else sizing.download_timeout_seconds(kv["weights"])),
+        max_replicas=replicas, runnable_requests=runnable, autoscaler_target=target,
+        claim_release_seconds=sizing.claim_release_seconds(grace),
         reasons=reasons,
     )
 

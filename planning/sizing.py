@@ -393,16 +393,41 @@ SCALE_DOWN_POLICY_PERIOD_SECONDS = 300
 """Remove at most one replica per 5 minutes, so in-flight answers drain one pod at a time."""
 
 
-def per_replica_target(max_num_seqs: int, target_utilization: float) -> int:
-    """Requests (running + waiting) one replica should carry: floor(max_num_seqs × utilization).
+def runnable_requests(kv_tokens_per_replica: int, expected_request_tokens: int,
+                      max_num_seqs: int) -> int:
+    """Requests one replica can run at once: min(max_num_seqs, floor(KV tokens / tokens per
+    request)), at least 1. Past it, new requests wait in the queue.
 
-    256 × 0.75 = 192. At least 1, so a tiny max-num-seqs still gives the HPA a usable target.
+    The scheduler admits a request only while its KV blocks fit, so at the expected length the
+    KV cache, not max-num-seqs, is usually the limit. Prod: min(256, 317,408 / 8,192) = 38.
     """
-    if max_num_seqs < 1:
-        raise ValueError(f"max_num_seqs must be at least 1, got {max_num_seqs}")
+    if expected_request_tokens < 1 or max_num_seqs < 1:
+        raise ValueError("expected_request_tokens and max_num_seqs must be at least 1")
+    return max(1, min(max_num_seqs, kv_tokens_per_replica // expected_request_tokens))
+
+
+def per_replica_target(runnable: int, target_utilization: float) -> int:
+    """Requests (running + waiting) per replica the autoscaler aims for:
+    floor(runnable requests × utilization), at least 1.
+
+    Below what a replica can run, so a replica is added before requests queue. Prod:
+    38 × 0.75 = 28 (it was 256 × 0.75 = 192 from max-num-seqs alone, ~150 queued per replica
+    before a scale-up).
+    """
+    if runnable < 1:
+        raise ValueError(f"runnable requests must be at least 1, got {runnable}")
     if not 0 < target_utilization <= 1:
         raise ValueError(f"target_utilization must be in (0, 1], got {target_utilization}")
-    return max(1, math.floor(max_num_seqs * target_utilization))
+    return max(1, math.floor(runnable * target_utilization))
+
+
+def claim_release_seconds(grace_seconds: int) -> int:
+    """How long Pulumi waits to delete a replaced claim = the pods' grace period + 300 s.
+
+    A claim is deleted after the Deployment's rollout, while its last old pods may still be
+    draining; kubernetes.io/pvc-protection holds the delete until they are gone and unmounted.
+    """
+    return grace_seconds + 300
 
 
 def scale_up_stabilization_seconds(startup_budget_seconds: int) -> int:

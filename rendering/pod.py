@@ -13,7 +13,7 @@ from rendering.labels import selector_of
 from facts import conventions
 from planning.plan import Plan
 from planning.sizing import startup_failure_threshold
-from rendering.vllm_args import PORT, SHUTDOWN_TIMEOUT_FLAG
+from rendering.vllm_args import PORT, SERVER_COMMAND, SHUTDOWN_TIMEOUT_FLAG
 
 CONTAINER = conventions.ENGINE_CONTAINER
 PORT_NAME = "http"
@@ -23,6 +23,8 @@ USER_ID = 2000
 """The `vllm` user of recent vllm/vllm-openai images; older images run as root, so we set it."""
 GPU_RESOURCE = "nvidia.com/gpu"
 GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+"""GPU nodes are commonly tainted nvidia.com/gpu:NoSchedule."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +137,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         "name": CONTAINER,
         "image": inputs.image,
         "imagePullPolicy": "IfNotPresent",
+        "command": list(SERVER_COMMAND),
         "args": inputs.args,
         "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
         "env": env,
@@ -152,21 +155,15 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         "livenessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
                                 inputs.liveness_failures),
         "lifecycle": {"preStop": pre_stop_hook(plan)},
-        "securityContext": _container_security(),
+        "securityContext": container_security_context(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     spec: dict[str, Any] = {
         "enableServiceLinks": False,   # a Service named like VLLM_* would inject VLLM_PORT
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": plan.grace_seconds,
-        "securityContext": {
-            "runAsNonRoot": True, "runAsUser": USER_ID, "runAsGroup": USER_ID,
-            "fsGroup": USER_ID, "seccompProfile": {"type": "RuntimeDefault"},
-        },
-        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [{
-                "key": GPU_PRODUCT_LABEL, "operator": "In",
-                "values": list(inputs.product_labels)}]}]}}},
+        "securityContext": pod_security_context(),
+        "affinity": gpu_node_affinity(inputs.product_labels),
         "topologySpreadConstraints": [{
             "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
             # Soft: a hard spread counts every node with the right GPU product, including nodes
@@ -174,8 +171,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
             "whenUnsatisfiable": "ScheduleAnyway",
             "labelSelector": {"matchLabels": selector_of(inputs.labels)},
         }],
-        "tolerations": [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
-        + list(inputs.tolerations),
+        "tolerations": [GPU_TOLERATION] + list(inputs.tolerations),
         "containers": [container],
         "volumes": volumes,
     }
@@ -189,7 +185,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
             "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True}],
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                           "limits": {"cpu": "200m", "memory": "128Mi"}},
-            "securityContext": _container_security(),
+            "securityContext": container_security_context(),
         }]
     if inputs.node_selector:
         spec["nodeSelector"] = dict(inputs.node_selector)
@@ -207,9 +203,23 @@ def _startup_failures(plan: Plan, period: int) -> int:
     return startup_failure_threshold(plan.startup_budget_seconds, period)
 
 
-def _container_security() -> dict:
+def pod_security_context() -> dict:
+    """Non-root with a fixed UID/GID, volumes group-owned by it, the runtime's seccomp profile."""
+    return {"runAsNonRoot": True, "runAsUser": USER_ID, "runAsGroup": USER_ID,
+            "fsGroup": USER_ID, "seccompProfile": {"type": "RuntimeDefault"}}
+
+
+def container_security_context() -> dict:
+    """No privileges, no escalation, every capability dropped."""
     return {"allowPrivilegeEscalation": False, "privileged": False, "runAsNonRoot": True,
             "capabilities": {"drop": ["ALL"]}}
+
+
+def gpu_node_affinity(product_labels: list[str]) -> dict:
+    """Only nodes whose GPU product (GPU feature discovery's label) is one of `product_labels`."""
+    return {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [{
+            "key": GPU_PRODUCT_LABEL, "operator": "In", "values": list(product_labels)}]}]}}}
 
 
 def _cpu(value: float) -> str:

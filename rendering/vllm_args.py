@@ -41,11 +41,19 @@ def request_logging_args(version: tuple[int, int, int]) -> list[str]:
     return []
 
 
+SERVER_COMMAND = ["vllm", "serve"]
+"""The container's command, whatever the image's entrypoint. Older vllm/vllm-openai images
+start `python3 -m vllm.entrypoints.openai.api_server`, which ignores a positional model (and
+serves its default model instead); `vllm serve` takes the model as its first positional
+argument in every release the program supports (0.5.2+) and deprecates `--model` (a hard error
+in 0.8.3–0.11.0, a warning after; vllm/entrypoints/cli/serve.py)."""
+
+
 def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
-    """Arguments for the vLLM OpenAI server (the image's entrypoint stays as shipped)."""
+    """Arguments for `vllm serve`: the model directory first, then the flags."""
     version = plan.version
     args = [
-        "--model", model_dir,
+        model_dir,
         "--served-model-name", cfg.model.served_name,
         "--host", "0.0.0.0",
         "--port", str(PORT),

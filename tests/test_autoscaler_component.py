@@ -28,7 +28,7 @@ def render(build: Callable[[], Autoscaler]) -> tuple[dict[str, list[dict]], dict
 
 
 def autoscaler(
-    budget: int = 900, max_num_seqs: int = 256, **scaling: Any
+    budget: int = 900, target: int = 28, **scaling: Any
 ) -> Callable[[], Autoscaler]:
     """A builder for the Autoscaler with autoscaling config given as camelCase keys."""
     config = {
@@ -37,7 +37,7 @@ def autoscaler(
     }
     return lambda: Autoscaler("deepseek-r1", AutoscalerArgs(
         namespace="llm-serving", deployment_name="deepseek-r1", served_name="deepseek-r1",
-        vllm_version="0.10.2", max_num_seqs=max_num_seqs, startup_budget_seconds=budget,
+        vllm_version="0.10.2", per_replica_target=target, startup_budget_seconds=budget,
         autoscaling=AutoscalingConfig.model_validate(config), labels=LABELS,
     ))
 
@@ -73,7 +73,7 @@ def test_keda_is_the_default_engine_and_scales_the_deployment():
 
 
 def test_keda_trigger_queries_the_models_total_against_a_per_replica_threshold():
-    by_kind, outputs = render(autoscaler(max_num_seqs=256, targetUtilization=0.75))
+    by_kind, outputs = render(autoscaler(target=29))
     (trigger,) = scaled_object(by_kind)["spec"]["triggers"]
     assert trigger["type"] == "prometheus" and trigger["metricType"] == "AverageValue"
     metadata = trigger["metadata"]
@@ -82,7 +82,7 @@ def test_keda_trigger_queries_the_models_total_against_a_per_replica_threshold()
         'sum(vllm:num_requests_running{namespace="llm-serving",model_name="deepseek-r1"}) + '
         'sum(vllm:num_requests_waiting{namespace="llm-serving",model_name="deepseek-r1"})'
     )
-    assert metadata["threshold"] == "192" and outputs["per_replica_target"] == 192
+    assert metadata["threshold"] == "29" and outputs["per_replica_target"] == 29
     # A missing metric must be an error (fallback, visible), not a silent 0.
     assert metadata["ignoreNullValues"] == "false"
 
@@ -129,7 +129,7 @@ def test_hpa_engine_creates_an_hpa_on_the_adapters_per_pod_metric():
     assert metric["pods"]["metric"] == {
         "name": promql.ADAPTER_METRIC, "selector": {"matchLabels": {"model_name": "deepseek-r1"}},
     }
-    assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "192"}
+    assert metric["pods"]["target"] == {"type": "AverageValue", "averageValue": "28"}
     assert spec["behavior"]["scaleUp"]["policies"][0]["periodSeconds"] == 900
     assert outputs["hpa_name"] == "deepseek-r1"
 

@@ -5,8 +5,19 @@ import pytest
 from planning import sizing as m
 
 
-def test_per_replica_target_is_max_num_seqs_times_utilization():
-    assert m.per_replica_target(256, 0.75) == 192
+def test_a_replica_runs_as_many_requests_as_its_kv_cache_holds_at_the_expected_length():
+    # Prod: 317,408 KV tokens at 8,192 tokens a request -> 38, well under max-num-seqs 256.
+    assert m.runnable_requests(317_408, 8192, 256) == 38
+    assert m.runnable_requests(317_408, 4096, 256) == 77
+
+
+def test_runnable_requests_are_capped_by_max_num_seqs_and_never_zero():
+    assert m.runnable_requests(10_000_000, 1000, 256) == 256
+    assert m.runnable_requests(4000, 8192, 256) == 1
+
+
+def test_per_replica_target_is_runnable_requests_times_utilization():
+    assert m.per_replica_target(38, 0.75) == 28
     assert m.per_replica_target(100, 0.5) == 50
 
 
@@ -15,10 +26,21 @@ def test_per_replica_target_rounds_down_and_never_reaches_zero():
     assert m.per_replica_target(1, 0.1) == 1
 
 
-@pytest.mark.parametrize("seqs, utilization", [(0, 0.5), (256, 0), (256, 1.5)])
-def test_per_replica_target_rejects_impossible_inputs(seqs, utilization):
+@pytest.mark.parametrize("runnable, utilization", [(0, 0.5), (256, 0), (256, 1.5)])
+def test_per_replica_target_rejects_impossible_inputs(runnable, utilization):
     with pytest.raises(ValueError):
-        m.per_replica_target(seqs, utilization)
+        m.per_replica_target(runnable, utilization)
+
+
+def test_prod_scales_before_requests_queue():
+    """The target sits below what a replica can run, so KEDA adds one before a queue builds;
+    before, 0.75 × max-num-seqs (192) let ~150 requests queue per replica first."""
+    from planning.config import parse
+    from planning.plan import make_plan
+    from planning.stack_files import stack_values
+    plan = make_plan(parse(stack_values("prod")))
+    assert plan.runnable_requests == 38 and plan.autoscaler_target == 28
+    assert plan.autoscaler_target < plan.runnable_requests < plan.max_num_seqs
 
 
 def test_scale_up_waits_one_startup_budget_before_adding_a_replica():

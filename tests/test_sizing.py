@@ -127,6 +127,7 @@ def _config(**changes):
         "gpu": {"type": "a100-80gb"},
         "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}},
         "engine": {},
+        "network": {"gatewayNamespaces": ["gateway"]},
     }
     for key, value in changes.items():
         base[key] = {**base[key], **value} if isinstance(value, dict) else value
@@ -242,6 +243,7 @@ def test_a_streaming_loader_shortens_the_budget_only_with_a_measured_rate():
 
 def test_a_warm_compile_cache_shows_in_the_budget():
     cold = make_plan(_config())
-    warm = make_plan(_config(engine={"compileCacheGib": 20}))
+    warm = make_plan(_config(engine={"compileCacheGib": 20,
+                                     "compileCacheStorageClass": "efs"}))
     assert warm.startup_budget_seconds < cold.startup_budget_seconds
     assert "compile cache" in warm.reasons["startup"]

@@ -179,7 +179,9 @@ def test_model_is_served_offline_from_a_read_only_mount(run):
     assert env["HF_HUB_OFFLINE"] == "1"
     model_mount = next(m for m in container["volumeMounts"] if m["name"] == "model")
     assert model_mount["readOnly"] is True
-    assert arg_value(container, "--model").startswith(model_mount["mountPath"])
+    # `vllm serve <model>`: the positional form, whatever the image's entrypoint.
+    assert container["command"] == ["vllm", "serve"] and "--model" not in container["args"]
+    assert container["args"][0].startswith(model_mount["mountPath"])
 
 
 def test_prompts_never_reach_the_logs_and_metrics_stay_on(run):
@@ -227,14 +229,17 @@ def test_staging_downloads_weights_once_with_a_job_the_pods_wait_for(runs):
                                                   "optional": True}
     init = pod_spec(_deployment(run))["initContainers"][0]
     assert ".download-complete" in init["command"][-1]
-    assert script.index(".unlink(") < script.index("snapshot_download(repo_id")
+    # A complete directory is never touched again; the marker is written last.
+    assert "unlink" not in script
+    assert script.index("if marker.exists()") < script.index("snapshot_download(repo_id")
+    assert script.rindex("os.replace(partial, marker)") > script.index("snapshot_download(")
 
 
 def test_a_new_revision_downloads_beside_the_served_one_and_rolls_the_pods(runs):
     old = runs["staging"]
     new = run_stack("staging", {"model": {"revision": "a" * 40}})
-    old_dir = arg_value(vllm_container(_deployment(old)), "--model")
-    new_dir = arg_value(vllm_container(_deployment(new)), "--model")
+    old_dir = vllm_container(_deployment(old))["args"][0]
+    new_dir = vllm_container(_deployment(new))["args"][0]
     assert old_dir.endswith("/main") and new_dir.endswith("/" + "a" * 40)
     assert new_dir in new.one("batch/v1:Job").inputs["spec"]["template"]["spec"][
         "containers"][0]["command"][-1]
@@ -289,9 +294,18 @@ def test_building_the_image_never_happens_during_preview():
     assert image.endswith("@" + FAKE_DIGEST)
 
 
-def test_an_autoscaled_deployment_leaves_the_replica_count_to_the_autoscaler(runs):
-    assert "replicas" not in _deployment(runs["prod"]).inputs["spec"]
-    assert _deployment(runs["staging"]).inputs["spec"]["replicas"] == 1
+def test_an_autoscaled_deployment_starts_at_replicas_and_then_leaves_the_count_alone(runs):
+    prod = _deployment(runs["prod"])
+    assert prod.inputs["spec"]["replicas"] == 2   # the starting count, sent on create
+    assert prod.options.ignore_changes == ("spec.replicas",)
+    assert "pulumi.com/patchForce" not in prod.metadata["annotations"]
+
+
+def test_a_fixed_replica_count_is_owned_by_the_program_even_after_an_autoscaler(runs):
+    staging = _deployment(runs["staging"])
+    assert staging.inputs["spec"]["replicas"] == 1 and staging.options.ignore_changes == ()
+    # An autoscaler that ran before still owns spec.replicas: take it over, no SSA conflict.
+    assert staging.metadata["annotations"]["pulumi.com/patchForce"] == "true"
 
 
 def test_a_digest_pinned_in_config_is_used_without_a_registry_lookup():

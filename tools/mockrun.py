@@ -30,7 +30,7 @@ import pulumi  # noqa: E402
 from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
 from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 
-from planning.stack_files import stack_values  # noqa: E402
+from planning.stack_files import provider_values, stack_values  # noqa: E402
 
 PROJECT = "vllm-serving"
 FAKE_DIGEST = "sha256:" + "ab" * 32
@@ -154,12 +154,21 @@ class _Mocks(pulumi.runtime.Mocks):
 
 
 def stack_config(stack: str) -> dict[str, Any]:
-    """The stack's config as the CLI resolves it: project defaults, then the stack file."""
+    """The stack's `vllm-serving:` config as the CLI resolves it: project defaults, then the
+    stack file (keys without the prefix)."""
     return stack_values(stack, ROOT)
 
 
+def cluster_config(stack: str) -> dict[str, str]:
+    """The stack file's `kubernetes:*` settings, with their prefix."""
+    return {f"kubernetes:{key}": value for key, value in provider_values(stack, ROOT).items()}
+
+
 def _as_cli_config(values: dict[str, Any]) -> dict[str, str]:
-    return {f"{PROJECT}:{key}": value if isinstance(value, str) else json.dumps(value)
+    """`{key: value}` as the CLI hands it over; a key with a `namespace:` (such as
+    `kubernetes:context`) is passed as it is, any other gets the project's namespace."""
+    return {(key if ":" in key else f"{PROJECT}:{key}"):
+            value if isinstance(value, str) else json.dumps(value)
             for key, value in values.items()}
 
 
@@ -232,4 +241,5 @@ def run_program(stack: str, values: dict[str, Any]) -> Run:
 
 def run_stack(stack: str, overrides: Optional[dict[str, Any]] = None) -> Run:
     """Run the program for a real stack file, optionally with config overrides merged in."""
-    return run_program(stack, deep_merge(stack_config(stack), overrides or {}))
+    values = {**stack_config(stack), **cluster_config(stack)}
+    return run_program(stack, deep_merge(values, overrides or {}))

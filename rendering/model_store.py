@@ -1,0 +1,183 @@
+"""The model store's objects as plain data: names that carry what Kubernetes cannot change, the
+download script, and the download Job's pod template.
+
+Names. A PersistentVolume's source and a claim's class, access mode and volume are immutable,
+and pulumi-kubernetes replaces a named object *delete-first* when one of them changes
+(provider/pkg/provider/diff.go `forceNewProperties`; provider.go `Diff`, deleteBeforeReplace
+for an unchanged metadata.name). A mounted claim cannot be deleted (kubernetes.io/pvc-protection),
+so such an update would hang. Each name therefore ends in a short hash of exactly those fields:
+a change gives a new name, Pulumi creates the new object first, the pods roll onto it, and the
+old one is deleted last. The download Job's name hashes what decides the bytes (repository,
+revision, file patterns, the claim they land in), so a vLLM upgrade never re-runs it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from typing import Any, Optional
+
+from facts import conventions as c
+from planning.config import StorageConfig
+from rendering import pod
+
+DOWNLOAD_PATTERNS = ["*.safetensors", "*.json", "*.model", "*.txt", "*.tiktoken",
+                     "tokenizer*", "*.py", "*.jinja"]
+"""Weights, config and tokenizer files only (no .bin/.pth duplicates, no original/ folders)."""
+COMPLETE_MARKER = ".download-complete"
+"""Written last, atomically, by the download; its presence means the directory is complete."""
+HASH_CHARS = 6
+
+
+def immutable_suffix(fields: dict[str, Any]) -> str:
+    """Short stable hash of the fields a name stands for (sorted JSON, SHA-256, 6 hex chars):
+    the same fields always give the same name, so a rerun never renames anything."""
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_CHARS]
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreNames:
+    """Kubernetes names of the store's objects."""
+
+    claim: str
+    volume: Optional[str]      # nfs: the PersistentVolume (cluster-scoped)
+    job: Optional[str]         # pvc: the download Job
+
+
+def model_directory(storage: StorageConfig, hf_id: str, revision: str) -> str:
+    """Where the model is inside the pod: a plain snapshot directory (config.json on top).
+
+    nfs: /models/<storage.nfs.modelSubdir> (the operator keeps the export current);
+    pvc: /models/<repo name>/<revision>, written by the Job with `local_dir` (not the hub cache
+    layout). One directory per revision: a new revision downloads beside the one being served,
+    and the changed path rolls the pods onto it only when it is complete.
+    """
+    if storage.mode == "nfs":
+        sub = storage.nfs.model_subdir.strip("/")
+        return f"{pod.MODEL_MOUNT}/{sub}" if sub else pod.MODEL_MOUNT
+    safe_revision = re.sub(r"[^A-Za-z0-9._-]", "_", revision)
+    return f"{pod.MODEL_MOUNT}/{hf_id.split('/')[-1]}/{safe_revision}"
+
+
+def store_names(release: str, namespace: str, storage: StorageConfig, hf_id: str,
+                revision: str) -> StoreNames:
+    """Names that change exactly when an immutable field does (see the module docstring).
+
+    nfs: PV and claim carry the export (server, path); pvc: the claim carries class and access
+    mode, the Job carries repository, revision, patterns and the claim. Lengths: the release is
+    at most 52 characters, so `<release>-dl-<6 hex>` stays within a Job's 63.
+    """
+    if storage.mode == "nfs":
+        suffix = immutable_suffix({"server": storage.nfs.server, "path": storage.nfs.path})
+        claim = f"{release}-weights-{suffix}"
+        return StoreNames(claim=claim, volume=f"{namespace}-{claim}", job=None)
+    pvc = storage.pvc
+    claim = f"{release}-weights-" + immutable_suffix(
+        {"storageClass": pvc.storage_class, "accessMode": pvc.access_mode})
+    job = f"{release}-dl-" + immutable_suffix(
+        {"repo": hf_id, "revision": revision, "patterns": DOWNLOAD_PATTERNS, "claim": claim})
+    return StoreNames(claim=claim, volume=None, job=job)
+
+
+def compile_cache_claim(release: str, storage_class: str, replicas: int) -> tuple[str, str]:
+    """Name and access mode of the shared torch.compile cache claim: ReadWriteMany when more than
+    one replica can run (each writes), else ReadWriteOnce; the name carries class and mode."""
+    mode = "ReadWriteMany" if replicas > 1 else "ReadWriteOnce"
+    suffix = immutable_suffix({"storageClass": storage_class, "accessMode": mode})
+    return f"{release}-compile-cache-{suffix}", mode
+
+
+def download_script(hf_id: str, revision: str, target: str) -> str:
+    """Python run by the download Job. A complete directory (its marker present) is never
+    touched again: a re-run, a replaced Job or a moved branch cannot rewrite weights under live
+    pods. Otherwise fetch the allowed files at the revision (resuming partial files), check that
+    config.json and weights arrived, and write the marker last, atomically."""
+    return (
+        "import json, os, pathlib, sys\n"
+        f"target = pathlib.Path({target!r})\n"
+        f"marker = target / {COMPLETE_MARKER!r}\n"
+        "if marker.exists():\n"
+        "    print('already complete:', marker.read_text())\n"
+        "    sys.exit(0)\n"
+        "from huggingface_hub import snapshot_download\n"
+        "target.mkdir(parents=True, exist_ok=True)\n"
+        f"snapshot_download(repo_id={hf_id!r}, revision={revision!r}, local_dir=str(target),\n"
+        f"                  allow_patterns={DOWNLOAD_PATTERNS!r},\n"
+        "                  token=os.environ.get('HF_TOKEN') or None)\n"
+        "names = sorted(p.name for p in target.iterdir())\n"
+        "if 'config.json' not in names or not any(n.endswith('.safetensors') for n in names):\n"
+        "    sys.exit(f'incomplete download, found {names}')\n"
+        "partial = target / (marker.name + '.tmp')\n"
+        f"partial.write_text(json.dumps({{'repo': {hf_id!r}, 'revision': {revision!r}}}))\n"
+        "os.replace(partial, marker)\n"
+        "print('downloaded', names)\n"
+    )
+
+
+def download_job_spec(*, script: str, image: Any, claim: str, labels: dict[str, str],
+                      hf_token: Optional[tuple[str, str]], product_labels: list[str],
+                      deadline_seconds: int) -> dict:
+    """The download Job's spec (camelCase).
+
+    The pod is placed like the serving pods (GPU product affinity, GPU taint tolerated) without
+    taking a GPU: on WaitForFirstConsumer storage its node decides the volume's zone, which must
+    be a zone with those GPUs. The token is optional: a namespace created by the same update
+    cannot hold the Secret yet; a gated model then fails with the hub's 401, and the next
+    `pulumi up` replaces the failed Job (`pulumi.com/replaceUnready`).
+    """
+    env = []
+    if hf_token is not None:
+        env.append({"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {
+            "name": hf_token[0], "key": hf_token[1], "optional": True}}})
+    env += [{"name": "HOME", "value": "/tmp"},
+            {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+            {"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"}]
+    return {
+        # No ttlSecondsAfterFinished: a deleted Job would be re-created by Pulumi.
+        "backoffLimit": 3,
+        "activeDeadlineSeconds": deadline_seconds,
+        "template": {
+            "metadata": {"labels": dict(labels)},
+            "spec": {
+                "restartPolicy": "OnFailure",
+                "automountServiceAccountToken": False,
+                "enableServiceLinks": False,
+                "securityContext": pod.pod_security_context(),
+                "affinity": pod.gpu_node_affinity(product_labels),
+                "tolerations": [pod.GPU_TOLERATION],
+                "containers": [{
+                    "name": "download",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["python3", "-c", script],
+                    "env": env,
+                    "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
+                                  "limits": {"cpu": "2", "memory": "4Gi"}},
+                    "volumeMounts": [{"name": "model", "mountPath": pod.MODEL_MOUNT},
+                                     {"name": "tmp", "mountPath": "/tmp"}],
+                    "securityContext": pod.container_security_context(),
+                }],
+                "volumes": [
+                    {"name": "model", "persistentVolumeClaim": {"claimName": claim}},
+                    {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}],
+            },
+        },
+    }
+
+
+DOWNLOAD_JOB_ANNOTATIONS = {
+    # A Job that did not complete (failed, deadline hit, a missing token) is replaced by the
+    # next `pulumi up` instead of being awaited again (pulumi-kubernetes provider.go `Diff`:
+    # Jobs only; "ready" = Complete). The script's marker makes the re-run cheap and safe.
+    "pulumi.com/replaceUnready": "true",
+}
+
+
+def store_labels(release: str) -> dict[str, str]:
+    """Labels of the store's objects: no vLLM version, so an upgrade changes none of them (a
+    Job's pod template is immutable; a label change there would replace the Job)."""
+    return {c.LABEL_NAME: "vllm", c.LABEL_INSTANCE: release, c.LABEL_COMPONENT: "model-store",
+            c.LABEL_PART_OF: c.PART_OF, c.LABEL_MANAGED_BY: "pulumi"}
