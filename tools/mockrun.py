@@ -142,7 +142,9 @@ class _Mocks(pulumi.runtime.Mocks):
             metadata.setdefault("name", args.name)   # mocks do not autoname
             state["metadata"] = metadata
         if args.typ == "random:index/randomPassword:RandomPassword":
-            state["result"] = FAKE_API_KEY
+            # A new length is a new password (every input of a random resource forces one).
+            length = int(inputs.get("length", 48))
+            state["result"] = FAKE_API_KEY if length == 48 else f"{FAKE_API_KEY}-{length}"
         if args.typ == "docker:index/image:Image":
             state["repoDigest"] = f"{inputs.get('imageName', 'image')}@{FAKE_DIGEST}"
         return f"{args.name}-id", state

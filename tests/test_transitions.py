@@ -1,0 +1,148 @@
+"""What every later `pulumi up` does, from both real stack files: each row changes the config
+the way an operator would and checks the update pulumi-kubernetes would make (tests/transitions.py
+encodes its replacement and ownership rules). Adding a row is one line."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import pytest
+
+from tests.harness import run_stack
+from tests.transitions import second_up
+
+DEPLOYMENT, JOB = "apps/v1:Deployment", "batch/v1:Job"
+PV, PVC = "core/v1:PersistentVolume", "core/v1:PersistentVolumeClaim"
+SECRET, SCALED, HPA = "core/v1:Secret", "keda.sh/v1alpha1:ScaledObject", \
+    "autoscaling/v2:HorizontalPodAutoscaler"
+PASSWORD = "random:index/randomPassword:RandomPassword"
+NEW_SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One operator change: the stack, config before and after, and per kind the operations
+    the update may make (any kind not named must stay unchanged or only update in place;
+    nothing is replaced unless named). `unready`: last night's download Job failed."""
+
+    name: str
+    stack: str
+    after: dict
+    expect: dict
+    rolls: Optional[bool] = None
+    """True: the pods roll (the pod template changes); False: they must not; None: either."""
+    before: Optional[dict] = None
+    unready: bool = False
+
+
+AUTOSCALED = {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 1,
+                              "maxReplicas": 2}}
+HPA_ENGINE = {"autoscaling": {"engine": "hpa"}}
+NO_AUTOSCALING = {"autoscaling": {"enabled": False}}
+
+ROWS = [
+    Row("no-op rerun", "prod", {}, {}, rolls=False),
+    Row("no-op rerun", "staging", {}, {}, rolls=False),
+    Row("vLLM minor upgrade", "prod", {"vllmVersion": "0.33.0"}, {DEPLOYMENT: {"update"}},
+        rolls=True),
+    Row("vLLM minor upgrade", "staging", {"vllmVersion": "0.34.0"},
+        {DEPLOYMENT: {"update"}, JOB: set(), PVC: set()}, rolls=True),
+    Row("new model revision", "staging", {"model": {"revision": NEW_SHA}},
+        {JOB: {"replace"}, DEPLOYMENT: {"update"}, PVC: set()}, rolls=True),
+    Row("NFS export moved", "prod", {"storage": {"nfs": {"server": "10.0.9.9"}}},
+        {PV: {"replace"}, PVC: {"replace"}, DEPLOYMENT: {"update"}}),
+    Row("NFS path moved", "prod", {"storage": {"nfs": {"path": "/exports/v2"}}},
+        {PV: {"replace"}, PVC: {"replace"}, DEPLOYMENT: {"update"}}),
+    Row("storage class changed", "staging", {"storage": {"pvc": {"storageClass": "fast-rwx"}}},
+        {PVC: {"replace"}, JOB: {"replace"}, DEPLOYMENT: {"update"}}),
+    Row("access mode changed", "staging", {"storage": {"pvc": {"accessMode": "ReadWriteOnce"}}},
+        {PVC: {"replace"}, JOB: {"replace"}, DEPLOYMENT: {"update"}}),
+    Row("autoscaling on to off", "prod", NO_AUTOSCALING, {SCALED: {"delete"}, DEPLOYMENT: {"update"}},
+        rolls=False),
+    Row("autoscaling off to on", "staging", AUTOSCALED, {SCALED: {"create"}, DEPLOYMENT: {"update"}},
+        rolls=False),
+    Row("KEDA to HPA", "prod", HPA_ENGINE,
+        {SCALED: {"delete"}, HPA: {"create"}, "core/v1:ConfigMap": {"create", "update"}}),
+    Row("HPA to KEDA", "prod", {}, {SCALED: {"create"}, HPA: {"delete"},
+                                     "core/v1:ConfigMap": {"delete", "update"}},
+        before=HPA_ENGINE),
+    Row("API key rotated", "prod", {"apiKey": {"length": 64}},
+        {PASSWORD: {"replace"}, SECRET: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
+    Row("replicas changed", "staging", {"replicas": 2}, {DEPLOYMENT: {"update"}}, rolls=False),
+    Row("autoscaler bounds changed", "prod", {"autoscaling": {"maxReplicas": 6}},
+        {SCALED: {"update"}}, rolls=False),
+    Row("download failed last night", "staging", {}, {JOB: {"replace"}}, rolls=False, unready=True),
+]
+
+
+@pytest.fixture(scope="module")
+def updates():
+    cache = {}
+
+    def update(row: Row):
+        key = (row.stack, repr(row.before), repr(row.after), row.unready)
+        if key not in cache:
+            cache[key] = second_up(run_stack(row.stack, row.before),
+                                   run_stack(row.stack, row.after), row.unready)
+        return cache[key]
+    return update
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[f"{r.stack}: {r.name}" for r in ROWS])
+def test_a_later_pulumi_up_does_only_what_the_change_needs(row, updates):
+    update = updates(row)
+    assert update.hazards == []
+    ops = update.ops()
+    for kind, allowed in row.expect.items():
+        got = set().union(*(v for k, v in ops.items() if k.endswith(kind)))
+        assert got == allowed, f"{kind}: {got} (expected {allowed})"
+    unexpected_replacements = [s.urn for s in update.steps if s.op == "replace" and not any(
+        s.kind.endswith(kind) and "replace" in allowed for kind, allowed in row.expect.items())]
+    assert unexpected_replacements == []
+    unexpected = {k: v for k, v in ops.items() if not any(k.endswith(e) for e in row.expect)
+                  and v - {"update"}}
+    assert unexpected == {}
+    rolled = any(p.startswith("spec.template.") for step in update.of(DEPLOYMENT)
+                 for p in step.paths)
+    if row.rolls is not None:
+        assert rolled == row.rolls, "pods roll" if rolled else "pods do not roll"
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_a_rerun_with_the_same_config_changes_nothing(stack, updates):
+    """No generated value, ordering or hash drifts between two runs of the same config."""
+    update = updates(Row("no-op", stack, {}, {}))
+    assert [s for s in update.steps if s.op != "same"] == []
+
+
+def test_storage_moves_create_the_new_claim_before_deleting_the_old(updates):
+    for row in ROWS:
+        for step in updates(row).of(PVC) + updates(row).of(PV) + updates(row).of(JOB):
+            if step.op == "replace" and step.kind != JOB:
+                assert not step.delete_first, (row.name, step)
+
+
+def test_a_vllm_upgrade_touches_neither_volumes_nor_the_download(updates):
+    update = updates(ROWS[3])
+    assert {s.op for s in update.of(JOB) + update.of(PVC)} == {"same"}
+    assert "spec.template.spec.containers[0].image" in \
+        next(s for s in update.of(DEPLOYMENT)).paths
+
+
+def test_the_engine_detects_what_it_guards_against():
+    """The rules themselves can fail: a fixed claim name replaced delete-first, replicas sent
+    without patchForce under an autoscaler, and replicas dropped while solely owned."""
+    from tests.transitions import Update, _replica_ownership_hazards, _replacement_hazards, Step
+    hazards = _replacement_hazards([Step("u", PVC, "replace", True, ("spec.storageClassName",))],
+                                   {}, None)
+    assert hazards and "delete-first" in hazards[0]
+    before, after = run_stack("prod"), run_stack("prod", NO_AUTOSCALING)
+    deployment = after.one(DEPLOYMENT)
+    del deployment.metadata["annotations"]["pulumi.com/patchForce"]
+    update = second_up(before, after)
+    assert any("conflict" in h for h in update.hazards)
+    fixed, dropped = run_stack("staging"), run_stack("staging")
+    del dropped.one(DEPLOYMENT).inputs["spec"]["replicas"]
+    assert any("reset to 1" in h for h in second_up(fixed, dropped).hazards)
+    assert isinstance(update, Update)
