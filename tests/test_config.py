@@ -41,6 +41,40 @@ CASES = {
                                   ["--config", "file"]),
     "literal key as a flag value": ({"engine": {"extraArgs": ["--hf-token=hf_abcdefghijklmn"]}},
                                     ["--hf-token", "literal secret"]),
+    "pvc claim the download cannot write": (
+        {"storage": {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "gp3",
+                                                          "accessMode": "ReadOnlyMany"}}},
+        ["storage.pvc.accessMode", "ReadOnlyMany"]),
+    "compile cache on nfs without a class": ({"engine": {"compileCacheGib": 20}},
+                                             ["engine.compileCacheStorageClass", "ReadWriteMany"]),
+    "unpinned downloader image": (
+        {"storage": {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "gp3",
+                                                          "downloaderImage": "python"}}},
+        ["storage.pvc.downloaderImage", "not pinned"]),
+    "no gateway namespace": ({"network": {"gatewayNamespaces": []}},
+                             ["network.gatewayNamespaces is empty", "admit no client"]),
+    "no prometheus namespace with monitoring": ({"network": {"prometheusNamespaces": []}},
+                                                ["network.prometheusNamespaces", "scrape"]),
+    "label value Kubernetes rejects": ({"monitoring": {"releaseLabel": "-5Gi"}},
+                                       ["monitoring.releaseLabel", "-5Gi"]),
+    "rule label key Kubernetes rejects": ({"monitoring": {"ruleLabels": {"bad key": "x"}}},
+                                          ["monitoring.ruleLabels", "bad key"]),
+    "node selector value Kubernetes rejects": (
+        {"placement": {"nodeSelector": {"pool": "gpu pool"}}},
+        ["placement.nodeSelector", "gpu pool"]),
+    "mixed-precision facts without a size": (
+        {"model": {"preset": None, "facts": {
+            "hf_id": "org/m", "architecture": "X", "params_b": 10, "weights_dtype": "fp4-fp8",
+            "layers": 4, "hidden_size": 64, "intermediate_size": 128, "vocab_size": 1000,
+            "attention": {"kind": "gqa", "heads": 8, "kv_heads": 8, "head_dim": 8},
+            "max_context": 32768}}},
+        ["model.facts.weights_gib", "fp4-fp8"]),
+    "cluster not pinned": ({"kubernetes:context": None}, ["kubernetes:context", "pin the cluster"]),
+    "expected request longer than the context": (
+        {"autoscaling": {"expectedRequestTokens": 65536}},
+        ["autoscaling.expectedRequestTokens", "maxModelLen"]),
+    "autoscaler target above the KV alert": ({"autoscaling": {"targetUtilization": 0.97}},
+                                             ["autoscaling.targetUtilization", "kvCacheUsage"]),
     "unknown preset": ({"model": {"preset": "deepseek-v5"}}, ["model.preset", "deepseek-v5"]),
     "context beyond the model": ({"model": {"maxModelLen": 1000000}},
                                  ["model.maxModelLen", "131072"]),
@@ -103,3 +137,52 @@ def test_harmless_extra_args_pass_in_every_spelling():
     run = run_stack("prod", {"engine": {"extraArgs": [
         "--no-enable-log-requests", "--enable_prefix_caching", "--swap-space=4", "-O", "3"]}})
     assert run.error is None, run.error
+
+
+@pytest.mark.parametrize("stack", ["prod_eu", "prod.eu", "1prod", "-prod"])
+def test_a_stack_name_that_cannot_name_objects_is_refused_before_anything_exists(stack):
+    from tests.harness import run_program, stack_config
+    run = run_program(stack, {**stack_config("prod"), "kubernetes:context": "c"})
+    assert isinstance(run.error, pulumi.RunError), run.error
+    assert f"stack name {stack!r}" in str(run.error) and "Traceback" not in str(run.error)
+    assert run.resources == []
+
+
+def test_the_plan_tool_refuses_the_same_stack_names(tmp_path, capsys):
+    import shutil
+    from planning.config import ConfigError
+    from planning.stack_files import stack_values
+    from tests.harness import ROOT
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    shutil.copy(ROOT / "Pulumi.prod.yaml", tmp_path / "Pulumi.prod_eu.yaml")
+    with pytest.raises(ConfigError, match="stack name 'prod_eu'"):
+        stack_values("prod_eu", tmp_path)
+
+
+def test_an_unpinned_cluster_is_allowed_only_when_the_stack_says_so():
+    run = run_stack("staging", {"kubernetes:context": None, "requireCluster": False})
+    assert run.error is None, run.error
+    assert "context" not in run.one("pulumi:providers:kubernetes").inputs
+
+
+def test_the_provider_deploys_to_the_pinned_context_with_mutable_configmaps_and_secrets(runs):
+    provider = runs["prod"].one("pulumi:providers:kubernetes").inputs
+    assert provider["context"] == "prod-gpu"
+    assert provider["enableServerSideApply"] == "true" or provider["enableServerSideApply"] is True
+    assert provider["enableConfigMapMutable"] in (True, "true")
+    assert provider["enableSecretMutable"] in (True, "true")
+
+
+def test_a_stack_file_may_set_only_the_cluster_from_the_kubernetes_namespace(tmp_path):
+    import shutil
+    from planning.config import ConfigError
+    from planning.stack_files import provider_values
+    from tests.harness import ROOT
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path)
+    text = (ROOT / "Pulumi.prod.yaml").read_text()
+    (tmp_path / "Pulumi.prod.yaml").write_text(text)
+    assert provider_values("prod", tmp_path) == {"context": "prod-gpu"}
+    (tmp_path / "Pulumi.prod.yaml").write_text(text.replace(
+        "kubernetes:context: prod-gpu", "kubernetes:context: prod-gpu\n  aws:region: eu-west-1"))
+    with pytest.raises(ConfigError, match="aws:region: not a setting of this program"):
+        provider_values("prod", tmp_path)

@@ -37,6 +37,8 @@ def report(stack: str, plan: Plan) -> str:
         f"  start-up        {out['startupBudgetSeconds']} s   — {plan.reasons['startup']}",
         f"  grace period    {out['terminationGraceSeconds']} s   — {plan.reasons['grace']}",
         f"  rollout wait    {out['rolloutTimeoutSeconds']} s   — {plan.reasons['rollout']}",
+        f"  autoscaler      {out['autoscalerTargetPerReplica']} requests per replica   — "
+        f"{plan.reasons['autoscaler']}",
     ]
     return "\n".join(lines)
 
