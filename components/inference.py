@@ -237,7 +237,7 @@ class InferenceDeployment(pulumi.ComponentResource):
             return None
         # config.py refuses nfs storage without engine.compileCacheStorageClass.
         storage_class = cfg.engine.compile_cache_storage_class or cfg.storage.pvc.storage_class
-        claim_name, mode = store.compile_cache_claim(release, storage_class, plan.max_replicas)
+        claim_name, mode = store.compile_cache_claim(release, storage_class, plan.max_pods)
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-compile-cache",
             metadata={"name": claim_name, "namespace": namespace, "labels": labels,

@@ -59,6 +59,8 @@ class Plan:
     storage_capacity_gi: int
     download_timeout_seconds: int
     max_replicas: int
+    max_pods: int
+    """Most pods at once: replicas plus the rollout surge."""
     runnable_requests: int
     autoscaler_target: int
     claim_release_seconds: int
@@ -254,6 +256,12 @@ def make_plan(cfg: StackConfig) -> Plan:
     rollout = sizing.rollout_timeout_seconds(replicas, surge, budget, grace)
 
     if cfg.storage.mode == "pvc" and cfg.storage.pvc.access_mode == "ReadWriteOnce" and (
+            replicas == 1 and surge > 0):
+        problems.append(
+            "storage.pvc.accessMode: ReadWriteOnce with spareGpus lets a surge pod start on "
+            "another node while the old pod holds the volume (Multi-Attach): the rollout hangs; "
+            "use ReadWriteMany or set spareGpus: 0")
+    if cfg.storage.mode == "pvc" and cfg.storage.pvc.access_mode == "ReadWriteOnce" and (
             replicas > 1):
         problems.append(
             f"storage.pvc.accessMode: ReadWriteOnce with {replicas} replicas fails with "
@@ -335,7 +343,7 @@ def make_plan(cfg: StackConfig) -> Plan:
             cfg.storage.pvc.download_timeout_minutes * 60
             if cfg.storage.pvc and cfg.storage.pvc.download_timeout_minutes
             else sizing.download_timeout_seconds(kv["weights"])),
-        max_replicas=replicas, runnable_requests=runnable, autoscaler_target=target,
+        max_replicas=replicas, max_pods=replicas + surge, runnable_requests=runnable, autoscaler_target=target,
         claim_release_seconds=sizing.claim_release_seconds(grace),
         reasons=reasons,
     )

@@ -45,6 +45,11 @@ CASES = {
         {"storage": {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "gp3",
                                                           "accessMode": "ReadOnlyMany"}}},
         ["storage.pvc.accessMode", "ReadOnlyMany"]),
+    "read-write-once claim with a surge rollout": (
+        {"replicas": 1, "spareGpus": 2, "autoscaling": {"enabled": False},
+         "storage": {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "gp3",
+                                                          "accessMode": "ReadWriteOnce"}}},
+        ["storage.pvc.accessMode", "spareGpus", "Multi-Attach"]),
     "compile cache on nfs without a class": ({"engine": {"compileCacheGib": 20}},
                                              ["engine.compileCacheStorageClass", "ReadWriteMany"]),
     "unpinned downloader image": (
