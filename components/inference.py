@@ -165,7 +165,8 @@ class InferenceDeployment(pulumi.ComponentResource):
         deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata={"name": release, "namespace": namespace, "labels": labels,
-                      "annotations": {**annotations, **replica_ownership(autoscaled)}},
+                      "annotations": {**annotations, **replica_ownership(autoscaled),
+                                      **pod.CHECKOV_WAIVERS}},
             spec={
                 "replicas": cfg.replicas,
                 "revisionHistoryLimit": 5,

@@ -34,7 +34,8 @@ class ModelStoreArgs:
 
 
 class ModelStore(pulumi.ComponentResource):
-    """Weights on NFS (a PV bound by name) or on a many-reader PVC filled by a download Job."""
+    """Weights on NFS (a PV bound by name) or on a many-reader PVC filled by a download Job
+    (whose pod a NetworkPolicy limits to DNS and HTTPS egress)."""
 
     claim_name: pulumi.Output[str]
     """The PersistentVolumeClaim every replica mounts read-only."""
@@ -103,6 +104,13 @@ class ModelStore(pulumi.ComponentResource):
                 },
                 opts=claim_opts,
             )
+            # The download pod may reach only DNS and HTTPS (the hub), and nothing may reach it.
+            netpol = k8s.networking.v1.NetworkPolicy(
+                f"{name}-download-netpol",
+                metadata={"name": f"{args.release}-download", "namespace": args.namespace,
+                          "labels": labels},
+                spec=render.download_network_policy_spec(labels),
+                opts=pulumi.ResourceOptions(parent=self))
             token = pvc_cfg.hf_token_secret
             self.download_job = k8s.batch.v1.Job(
                 f"{name}-download",
@@ -115,7 +123,7 @@ class ModelStore(pulumi.ComponentResource):
                     product_labels=args.product_labels,
                     deadline_seconds=args.download_timeout_seconds),
                 opts=pulumi.ResourceOptions(
-                    parent=self, depends_on=[pvc],
+                    parent=self, depends_on=[pvc, netpol],
                     # The image follows vllmVersion by default; a Job's template is immutable,
                     # so an upgrade must not replace (re-run) a finished download. A new
                     # revision or claim is a new Job name, created with the current image.

@@ -163,8 +163,8 @@ def check_container_security(resource_type: str, name: str, props: Mapping,
                 non_root = get(pod_context, "runAsNonRoot")
             if k8s.to_number(user) == 0:
                 out.append(
-                    f"{subject} runs as UID 0 (runAsUser: 0); run it as a non-root user (recent "
-                    "vLLM images have vllm, UID 2000) with runAsNonRoot: true.")
+                    f"{subject} runs as UID 0 (runAsUser: 0); run it as a non-root user (this "
+                    "program's pods use UID 10001) with runAsNonRoot: true.")
             elif non_root is not True:
                 out.append(
                     f"{subject} does not set runAsNonRoot: true on the container or the pod; the "

@@ -106,7 +106,9 @@ def test_api_key_checksum_rolls_pods_when_the_key_changes(run):
 
 
 def test_network_policy_admits_only_gateway_and_prometheus_namespaces(run):
-    policy = run.one("networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
+    # The serving pods' policy (pvc mode adds the download pod's, `<name>-download-netpol`).
+    policy, = [r.inputs["spec"] for r in run.of_type("networking.k8s.io/v1:NetworkPolicy")
+               if not r.name.endswith("-download-netpol")]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
     sources = policy["ingress"][0]["from"][0]["namespaceSelector"]["matchExpressions"][0]
     assert set(sources["values"]) == {"gateway", "monitoring"}
@@ -223,10 +225,18 @@ def test_staging_downloads_weights_once_with_a_job_the_pods_wait_for(runs):
     container = job["spec"]["template"]["spec"]["containers"][0]
     script = container["command"][-1]
     assert "revision='main'" in script and "allow_patterns" in script
-    token = next(e for e in container["env"] if e["name"] == "HF_TOKEN")
-    # optional: the namespace is created by the same update, so the Secret may not exist yet.
-    assert token["valueFrom"]["secretKeyRef"] == {"name": "hf-token", "key": "token",
-                                                  "optional": True}
+    # The token is a file from the Secret, never an env var; optional: the namespace is created
+    # by the same update, so the Secret may not exist yet.
+    assert not [e for e in container["env"] if "valueFrom" in e or e["name"] == "HF_TOKEN"]
+    volume = next(v for v in job["spec"]["template"]["spec"]["volumes"]
+                  if v["name"] == "hf-token")
+    assert volume["secret"] == {"secretName": "hf-token", "optional": True,
+                                "items": [{"key": "token", "path": "token"}]}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "hf-token")
+    assert mount == {"name": "hf-token", "mountPath": "/var/run/secrets/hf", "readOnly": True}
+    assert "os.environ['HF_TOKEN_PATH'] = '/var/run/secrets/hf/token'" in script
+    assert script.index("HF_TOKEN_PATH") < script.index("from huggingface_hub import")
+    assert "token=" not in script
     init = pod_spec(_deployment(run))["initContainers"][0]
     assert ".download-complete" in init["command"][-1]
     # A complete directory is never touched again; the marker is written last.
