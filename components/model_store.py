@@ -65,7 +65,7 @@ class ModelStore(pulumi.ComponentResource):
         if args.storage.mode == "nfs":
             nfs = args.storage.nfs
             volume = k8s.core.v1.PersistentVolume(
-                f"{name}-pv",
+                f"{name}-pv-{_suffix(names.volume)}",
                 metadata={"name": names.volume, "labels": labels},
                 spec={
                     "capacity": {"storage": capacity},
@@ -78,7 +78,7 @@ class ModelStore(pulumi.ComponentResource):
                 opts=claim_opts,
             )
             pvc = k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-pvc",
+                f"{name}-pvc-{_suffix(names.claim)}",
                 metadata={"name": names.claim, "namespace": args.namespace, "labels": labels},
                 spec={
                     "accessModes": ["ReadOnlyMany"],
@@ -92,7 +92,7 @@ class ModelStore(pulumi.ComponentResource):
         else:
             pvc_cfg = args.storage.pvc
             pvc = k8s.core.v1.PersistentVolumeClaim(
-                f"{name}-pvc",
+                f"{name}-pvc-{_suffix(names.claim)}",
                 metadata={"name": names.claim, "namespace": args.namespace, "labels": labels,
                           # A claim without a consumer stays Pending on WaitForFirstConsumer
                           # classes; the Job consumes it, so don't let Pulumi wait for Bound.
@@ -113,7 +113,7 @@ class ModelStore(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self))
             token = pvc_cfg.hf_token_secret
             self.download_job = k8s.batch.v1.Job(
-                f"{name}-download",
+                f"{name}-download-{_suffix(names.job)}",
                 metadata={"name": names.job, "namespace": args.namespace, "labels": labels,
                           "annotations": dict(render.DOWNLOAD_JOB_ANNOTATIONS)},
                 spec=render.download_job_spec(
@@ -126,7 +126,8 @@ class ModelStore(pulumi.ComponentResource):
                     parent=self, depends_on=[pvc, netpol],
                     # The image follows vllmVersion by default; a Job's template is immutable,
                     # so an upgrade must not replace (re-run) a finished download. A new
-                    # revision or claim is a new Job name, created with the current image.
+                    # revision or claim is a new Job (logical name and metadata.name carry the
+                    # hash), so ignoreChanges never carries an old image into it.
                     ignore_changes=["spec.template.spec.containers[0].image"],
                     custom_timeouts=pulumi.CustomTimeouts(
                         create=f"{args.download_timeout_seconds}s",
@@ -136,3 +137,11 @@ class ModelStore(pulumi.ComponentResource):
         self.claim_name = pvc.metadata["name"]
         self.model_dir = pulumi.Output.from_input(model_dir)
         self.register_outputs({"claim_name": self.claim_name, "model_dir": self.model_dir})
+
+
+def _suffix(kubernetes_name: str) -> str:
+    """The hash a store name ends in. Logical names carry it too: a changed immutable field is
+    then a new resource (created first, the old one deleted at the end of the update) rather
+    than a replacement of the same one, which would inherit its ignored fields (the old size,
+    the old image) from the state."""
+    return kubernetes_name.rsplit("-", 1)[-1]

@@ -84,22 +84,25 @@ def store_names(release: str, namespace: str, storage: StorageConfig, hf_id: str
         return StoreNames(claim=claim, volume=f"{namespace}-{claim}", job=None)
     pvc = storage.pvc
     claim = f"{release}-weights-" + immutable_suffix(
-        {"storageClass": pvc.storage_class, "accessMode": pvc.access_mode})
+        # The model too: another model needs a claim of its own size (sizes are fixed).
+        {"storageClass": pvc.storage_class, "accessMode": pvc.access_mode, "repo": hf_id})
     job = f"{release}-dl-" + immutable_suffix(
         {"repo": hf_id, "revision": revision, "patterns": DOWNLOAD_PATTERNS, "claim": claim})
     return StoreNames(claim=claim, volume=None, job=job)
 
 
-def compile_cache_claim(release: str, storage_class: str, replicas: int) -> tuple[str, str]:
+def compile_cache_claim(release: str, storage_class: str, max_pods: int) -> tuple[str, str]:
     """Name and access mode of the shared torch.compile cache claim: ReadWriteMany when more than
-    one replica can run (each writes), else ReadWriteOnce; the name carries class and mode."""
-    mode = "ReadWriteMany" if replicas > 1 else "ReadWriteOnce"
+    one pod can run at once (each writes; a surge pod counts), else ReadWriteOnce; the name
+    carries class and mode."""
+    mode = "ReadWriteMany" if max_pods > 1 else "ReadWriteOnce"
     suffix = immutable_suffix({"storageClass": storage_class, "accessMode": mode})
     return f"{release}-compile-cache-{suffix}", mode
 
 
 def download_script(hf_id: str, revision: str, target: str) -> str:
-    """Python run by the download Job. A complete directory (its marker present) is never
+    """Python run by the download Job. Older revisions are removed first, except the newest
+    complete one (served until the pods roll). A complete directory (its marker present) is never
     touched again: a re-run, a replaced Job or a moved branch cannot rewrite weights under live
     pods. Otherwise fetch the allowed files at the revision (resuming partial files), check that
     config.json and weights arrived, and write the marker last, atomically. The token, if any,
@@ -112,6 +115,17 @@ def download_script(hf_id: str, revision: str, target: str) -> str:
         "    print('already complete:', marker.read_text())\n"
         "    sys.exit(0)\n"
         f"os.environ['HF_TOKEN_PATH'] = {HF_TOKEN_FILE!r}\n"
+        # The claim holds two revisions: keep the newest complete one (the one being served)
+        # and this one; remove older and abandoned ones before the download needs the space.
+        "import shutil\n"
+        "parent = target.parent\n"
+        "parent.mkdir(parents=True, exist_ok=True)\n"
+        "done = sorted((p for p in parent.iterdir() if p.is_dir() and p != target\n"
+        "               and (p / marker.name).exists()), key=lambda p: (p / marker.name).stat().st_mtime)\n"
+        "for old in parent.iterdir():\n"
+        "    if old.is_dir() and old != target and old not in done[-1:]:\n"
+        "        print('removing old revision', old.name)\n"
+        "        shutil.rmtree(old, ignore_errors=True)\n"
         "from huggingface_hub import snapshot_download\n"
         "target.mkdir(parents=True, exist_ok=True)\n"
         f"snapshot_download(repo_id={hf_id!r}, revision={revision!r}, local_dir=str(target),\n"

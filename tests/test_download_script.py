@@ -60,3 +60,17 @@ def test_a_failed_or_incomplete_download_leaves_no_marker_and_fails(hub):
     assert code != 0 and not (target / COMPLETE_MARKER).exists()
     code, target, log = hub()                    # the retry completes it
     assert code == 0 and (target / COMPLETE_MARKER).exists() and log.count("org/m") == 3
+
+
+def test_a_new_revision_removes_all_but_the_served_one_to_make_room(hub, tmp_path):
+    import os
+    repo = tmp_path / "models" / "m"
+    for name, complete, age in (("old", True, 200), ("served", True, 100), ("abandoned", False, 0)):
+        (repo / name).mkdir(parents=True)
+        (repo / name / "model.safetensors").write_text("bytes")
+        if complete:
+            (repo / name / COMPLETE_MARKER).write_text("{}")
+            os.utime(repo / name / COMPLETE_MARKER, (1e9 - age, 1e9 - age))
+    code, target, _ = hub()
+    assert code == 0
+    assert sorted(p.name for p in repo.iterdir()) == ["main", "served"]
