@@ -78,3 +78,8 @@ def test_every_derived_value_is_accepted_by_kubernetes(budget):
 def test_fallback_replicas_is_the_configured_value_else_the_minimum():
     assert m.fallback_replicas(2, 5) == 5
     assert m.fallback_replicas(2, None) == 2
+
+
+def test_a_replaced_claim_is_waited_for_as_long_as_its_last_pod_may_drain():
+    # Prod: grace 368 s + 300 s for the kubelet to unmount.
+    assert m.claim_release_seconds(368) == 668
