@@ -74,3 +74,36 @@ def all_known_metric_names(version: str) -> set[str]:
         for signal in vllm_metrics()["signals"]
         for name in visible_metric_names(signal, version)
     }
+
+
+def _previous_minor_floor(version: tuple[int, int, int]) -> tuple[int, int, int]:
+    # X.Y -> X.(Y-1).0; for X.0 the previous minor is the last of major X-1, which the facts
+    # cannot name, so the whole previous major counts.
+    major, minor, _ = version
+    return (major, minor - 1, 0) if minor > 0 else (max(major - 1, 0), 0, 0)
+
+
+def rollout_metric_names(signal: str, version: str) -> list[str]:
+    """Names of `signal` a query for vLLM `version` must read, newest first: every name shown
+    on /metrics by some release from the start of the previous minor series up to `version`.
+
+    The rename window: during a rollout that crosses a rename, old and new pods coexist, so
+    queries say `new or old`. The program (rendering/promql.py) emits exactly these names and
+    the policy pack (policy/metrics.py) accepts exactly these; a name is on the page for
+    versions in [since, hidden).
+    """
+    pinned = parse_version(version)
+    floor = _previous_minor_floor(pinned)
+    names = []
+    for entry in vllm_metrics()["signals"][signal]["names"]:
+        since = parse_version(entry["since"])
+        hidden = parse_version(entry["hidden"]) if "hidden" in entry else None
+        if since <= pinned and (hidden is None or hidden > floor):
+            names.append(entry["name"])
+    return list(reversed(names))
+
+
+def all_rollout_metric_names(version: str) -> set[str]:
+    """Every name `rollout_metric_names` allows for `version`, over all signals."""
+    return {name for signal in vllm_metrics()["signals"]
+            for name in rollout_metric_names(signal, version)}

@@ -40,3 +40,10 @@ ANN_SCRAPED_BY = _PREFIX + "scraped-by"
 ENGINE_CONTAINER = "vllm"
 """Name of the container that runs vLLM in every inference pod: policies read its probes, GPUs,
 flags and preStop hook (a pod may hold other containers, such as init containers)."""
+
+GPU_RESOURCE = "nvidia.com/gpu"
+"""The extended resource NVIDIA's device plugin advertises; the engine requests and limits it."""
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+"""Node label GPU feature discovery writes with the GPU's product name (node affinity)."""
+HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname"
+"""Topology key that spreads replicas one per node."""

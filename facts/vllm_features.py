@@ -1,12 +1,23 @@
-"""What each vLLM release has: the first version of each feature the program switches on.
+"""What each vLLM release does differently: every version switch the program and the policy
+pack make, in one place.
 
-Shared by planning (what may be configured), rendering (which flags to pass) and the policy
-pack. Version facts are from ../shared/reference/vllm.md unless a comment cites vLLM's source.
+Shared by planning (what may be configured, how memory and time are sized), rendering (which
+flags to pass) and the policy pack. Each switch is a named first version with its source, and a
+predicate that reads it; nothing else in the code compares vLLM versions. Version facts are
+from ../shared/reference/vllm.md unless a comment cites vLLM's source.
 """
 
 from __future__ import annotations
 
 Version = tuple[int, int, int]
+
+# --- Supported range ------------------------------------------------------------------------
+
+V1_ENGINE_SINCE: Version = (0, 8, 0)
+"""The V1 engine is the default from 0.8.0 (its metrics, profiling and scheduler defaults are
+what the program models); older pins are refused in planning/config.py."""
+
+# --- Parsers --------------------------------------------------------------------------------
 
 PARSER_SINCE: dict[str, Version] = {
     "deepseek_r1": (0, 7, 2),   # reasoning parser, vllm PR #12473 (released in 0.7.2)
@@ -15,7 +26,86 @@ PARSER_SINCE: dict[str, Version] = {
 }
 """First vLLM release that ships each DeepSeek parser; older pins run without it."""
 
+ENABLE_REASONING_REMOVED: Version = (0, 9, 0)
+"""Before 0.9.0 --reasoning-parser needed --enable-reasoning (vllm PR #17452, #18404)."""
+
 
 def parser_available(parser: str, version: Version) -> bool:
     """True when the pinned vLLM ships `parser` (unknown names are trusted to the operator)."""
     return version >= PARSER_SINCE.get(parser, (0, 0, 0))
+
+
+def needs_enable_reasoning(version: Version) -> bool:
+    """--reasoning-parser also needs --enable-reasoning before 0.9.0."""
+    return version < ENABLE_REASONING_REMOVED
+
+
+# --- Shutdown and request logging -----------------------------------------------------------
+
+SHUTDOWN_TIMEOUT_SINCE: Version = (0, 18, 0)
+"""--shutdown-timeout N: on SIGTERM vLLM stops accepting and drains running requests for up
+to N s. Before 0.18 SIGTERM cuts in-flight requests, so the preStop hook must wait for them."""
+
+
+def drains_on_sigterm(version: Version) -> bool:
+    """True when vLLM itself drains on SIGTERM (--shutdown-timeout exists)."""
+    return version >= SHUTDOWN_TIMEOUT_SINCE
+
+
+REQUEST_LOGGING_DEFAULT_OFF: Version = (0, 10, 1)
+"""From 0.10.1 requests are not logged unless --enable-log-requests; --disable-log-requests,
+needed before, is removed in 0.17.0."""
+
+
+def needs_disable_log_requests(version: Version) -> bool:
+    """Prompts reach the logs unless --disable-log-requests before 0.10.1."""
+    return version < REQUEST_LOGGING_DEFAULT_OFF
+
+
+# --- Memory profiling (planning/sizing.py) --------------------------------------------------
+
+DEFAULT_GPU_MEMORY_UTILIZATION: dict[Version, float] = {(0, 0, 0): 0.9, (0, 20, 0): 0.92}
+"""vLLM's default --gpu-memory-utilization by first version."""
+
+
+def default_gpu_memory_utilization(version: Version) -> float:
+    """vLLM's own default for the pinned version: 0.9, and 0.92 from 0.20.0."""
+    return max((v, u) for v, u in DEFAULT_GPU_MEMORY_UTILIZATION.items() if v <= version)[1]
+
+
+TRITON_SAMPLER_SINCE: Version = (0, 17, 0)
+"""0.17.0 replaced the torch.sort top-k/top-p sampler (~28 bytes per logit element in the
+profiling run) with a Triton kernel (~14 bytes); vllm/v1/sample/ops/topk_topp_triton.py."""
+
+
+def sampler_bytes_per_logit(version: Version) -> int:
+    """Bytes per logit element of vLLM's dummy sampler run: 28 before 0.17, 14 from 0.17 (bf16
+    logits 2 + fp32 copy 4 + probabilities 4 + noise 4; 0.33's FlashInfer sampler needs less,
+    14 is kept there as an upper estimate)."""
+    return 28 if version < TRITON_SAMPLER_SINCE else 14
+
+
+CUDA_GRAPH_ESTIMATE_SINCE: Version = (0, 20, 0)
+"""VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults on from 0.20.0 (vllm/envs.py): the
+CUDA-graph pool is subtracted from the KV budget. Earlier releases capture graphs after sizing
+the cache, inside the 1 − utilization margin."""
+
+
+def subtracts_cuda_graphs(version: Version) -> bool:
+    """True when vLLM subtracts its CUDA-graph estimate from the KV budget."""
+    return version >= CUDA_GRAPH_ESTIMATE_SINCE
+
+
+FLASH_ATTN_MLA_SINCE: Version = (0, 15, 0)
+"""From 0.15 FLASH_ATTN_MLA (16-token blocks) heads the sm90 backend list
+(vllm/platforms/cuda.py _get_backend_priorities); before, FlashMLA forced 64-token blocks."""
+
+
+def mla_block_size(compute_capability: float, version: Version) -> int:
+    """Tokens per MLA cache block: 64 on Hopper before 0.15 (FlashMLA), 16 otherwise."""
+    return 64 if compute_capability >= 9.0 and version < FLASH_ATTN_MLA_SINCE else 16
+
+
+def fp8_kv_falls_back_to_v0(compute_capability: float, version: Version) -> bool:
+    """fp8 KV cache below compute capability 8.9 made vLLM fall back to V0 before 0.9.0."""
+    return compute_capability < 8.9 and version < (0, 9, 0)

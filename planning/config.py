@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 import facts
 from facts import vllm_cli
+from facts.secrets import looks_like_secret
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -170,9 +171,9 @@ class EngineConfig(_Model):
                                 f"{MANAGED_FLAGS[base]}; set that key instead")
             elif forbidden:
                 problems.append(f"{arg.split('=', 1)[0]} ({flag}) {forbidden}")
-            elif flag is None and _looks_like_secret(arg):
+            elif flag is None and looks_like_secret(arg):
                 problems.append("a literal secret value is not allowed in extra args")
-            elif flag is not None and "=" in arg and _looks_like_secret(arg.split("=", 1)[1]):
+            elif flag is not None and "=" in arg and looks_like_secret(arg.split("=", 1)[1]):
                 problems.append(f"{flag}: a literal secret value is not allowed in extra args")
         if problems:
             raise ValueError("; ".join(problems))
@@ -211,10 +212,6 @@ MANAGED_FLAGS = {
 }
 GUARDED_FLAGS = set(MANAGED_FLAGS) | set(vllm_cli.FORBIDDEN_FLAGS)
 """Flags an abbreviation in extraArgs is read as (argparse expands unique prefixes)."""
-
-
-def _looks_like_secret(arg: str) -> bool:
-    return bool(re.match(r"^(sk-|hf_)[A-Za-z0-9_-]{8,}", arg))
 
 
 class GpuConfig(_Model):

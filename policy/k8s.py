@@ -21,7 +21,7 @@ from facts import conventions, vllm_cli
 ENGINE_CONTAINER = conventions.ENGINE_CONTAINER
 """Name of the container that runs the vLLM server in every inference pod."""
 
-GPU_RESOURCE = "nvidia.com/gpu"
+GPU_RESOURCE = conventions.GPU_RESOURCE
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"

@@ -2,8 +2,8 @@
 
 A name is acceptable for a pinned vLLM version when some release from the start of the previous
 minor series up to the pinned one shows it on /metrics: during a rollout that crosses a rename,
-old and new pods coexist and queries legitimately say `new or old`. (rendering/promql.py emits
-names by the same rule; this module recomputes it from the facts instead of importing it.)
+old and new pods coexist and queries legitimately say `new or old`. The rule itself lives in
+facts (`facts.rollout_metric_names`), which rendering/promql.py emits names by.
 """
 
 from __future__ import annotations
@@ -27,13 +27,6 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 """What Prometheus appends to a histogram's base name (the facts list base names)."""
 
 
-def _previous_minor_floor(version: tuple[int, int, int]) -> tuple[int, int, int]:
-    # X.Y -> X.(Y-1).0; for X.0 the previous minor is the last of major X-1, which the facts
-    # cannot name, so the whole previous major counts.
-    major, minor, _ = version
-    return (major, minor - 1, 0) if minor > 0 else (max(major - 1, 0), 0, 0)
-
-
 def names_in(expression: str) -> set[str]:
     """Every `vllm:` metric name an expression mentions."""
     return set(METRIC_NAME.findall(expression))
@@ -49,18 +42,9 @@ def base_name(name: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def allowed_names(version: str) -> frozenset[str]:
-    """Names acceptable for `version`: on /metrics in some release from the start of the previous
-    minor series up to `version` (a name is on the page for versions in [since, hidden))."""
-    pinned = facts.parse_version(version)
-    floor = _previous_minor_floor(pinned)
-    names = set()
-    for signal in facts.vllm_metrics()["signals"].values():
-        for entry in signal["names"]:
-            since = facts.parse_version(entry["since"])
-            hidden = facts.parse_version(entry["hidden"]) if "hidden" in entry else None
-            if since <= pinned and (hidden is None or hidden > floor):
-                names.add(entry["name"])
-    return frozenset(names)
+    """Names acceptable for `version`: the rename window of facts.rollout_metric_names, the same
+    rule rendering/promql.py emits names by."""
+    return frozenset(facts.all_rollout_metric_names(version))
 
 
 @functools.lru_cache(maxsize=None)

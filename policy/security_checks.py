@@ -10,16 +10,14 @@ from collections.abc import Mapping
 from typing import Optional
 
 from facts import conventions, vllm_cli
+from facts.secrets import contains_secret, looks_like_secret
 from policy import k8s
 from policy.k8s import get, items
 
 MOVING_TAGS = ("latest", "nightly")
-LITERAL_SECRET_PREFIXES = ("sk-", "hf_")
-"""OpenAI-style API keys and Hugging Face tokens start like this."""
 SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS")
 # Flags such as HF_HUB_DISABLE_IMPLICIT_TOKEN=1 have secret-looking names but carry no secret.
 _HARMLESS_LITERAL = re.compile(r"^(true|false|yes|no|on|off|\d{1,3})$", re.IGNORECASE)
-_SECRET_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])(hf_[A-Za-z0-9]{20,}|sk-[A-Za-z0-9_-]{20,})")
 
 
 def split_image(image: str) -> tuple[str, Optional[str], Optional[str]]:
@@ -89,7 +87,7 @@ def check_no_literal_secrets(resource_type: str, name: str, props: Mapping,
     out = []
     if resource_type == k8s.CONFIG_MAP:
         for key, value in k8s.known_dict(get(props, "data")).items():
-            if isinstance(value, str) and _SECRET_IN_TEXT.search(value):
+            if isinstance(value, str) and contains_secret(value):
                 out.append(
                     f"{who} key '{key}' contains what looks like a literal API key or Hugging "
                     "Face token; ConfigMaps are not secret, so move it to a Secret and reference "
@@ -104,7 +102,7 @@ def check_no_literal_secrets(resource_type: str, name: str, props: Mapping,
                 env_name = str(get(env, "name", default="?"))
                 value = get(env, "value")
                 value_from = get(env, "valueFrom")
-                if isinstance(value, str) and value.startswith(LITERAL_SECRET_PREFIXES):
+                if isinstance(value, str) and looks_like_secret(value):
                     out.append(
                         f"{subject} sets env {env_name} to a literal starting "
                         f"'{value[:3]}', which looks like an API key or Hugging Face token that "
@@ -126,8 +124,7 @@ def check_no_literal_secrets(resource_type: str, name: str, props: Mapping,
                 out.append(
                     f"{subject} passes --api-key on the command line, which puts the key in the "
                     "pod spec and the process list; set VLLM_API_KEY from a Secret instead.")
-            elif any(token.startswith(LITERAL_SECRET_PREFIXES) and len(token) >= 12
-                     for token in tokens):
+            elif any(looks_like_secret(token) or contains_secret(token) for token in tokens):
                 out.append(
                     f"{subject} has a command-line argument that looks like an API key or Hugging "
                     "Face token; pass it through an env var from a Secret instead.")

@@ -12,7 +12,7 @@ from facts import conventions as conv
 from policy import k8s
 from policy.k8s import get, items
 
-HOSTNAME_KEY = "kubernetes.io/hostname"
+HOSTNAME_KEY = conv.HOSTNAME_TOPOLOGY_KEY
 _COMMIT_SHA = re.compile(r"^[0-9a-f]{40}$")
 
 

@@ -33,8 +33,8 @@ CHECKOV_WAIVERS = {
 """Annotations for the Deployment's own metadata (not the pod template's): checkov reads skips
 there. Each value is `<check id>=<reason>`; the reason must not contain '=' (checkov splits on
 it). tests/test_checkov.py lists the same waivers and fails on any other skip."""
-GPU_RESOURCE = "nvidia.com/gpu"
-GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_RESOURCE = conventions.GPU_RESOURCE
+GPU_PRODUCT_LABEL = conventions.GPU_PRODUCT_LABEL
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
 """GPU nodes are commonly tainted nvidia.com/gpu:NoSchedule."""
 
@@ -180,7 +180,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         "securityContext": pod_security_context(),
         "affinity": gpu_node_affinity(inputs.product_labels),
         "topologySpreadConstraints": [{
-            "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+            "maxSkew": 1, "topologyKey": conventions.HOSTNAME_TOPOLOGY_KEY,
             # Soft: a hard spread counts every node with the right GPU product, including nodes
             # whose GPUs other workloads hold, and would leave a scale-up Pending there.
             "whenUnsatisfiable": "ScheduleAnyway",

@@ -92,25 +92,12 @@ def pod_regex(deployment_name: str) -> str:
 
 
 def metric_names(signal: str, version: str) -> list[str]:
-    """Names to query for `signal` at vLLM `version`, newest first (see the module's rule)."""
-    pinned = facts.parse_version(version)
-    floor = _previous_minor(pinned)
-    names = []
-    for entry in facts.vllm_metrics()["signals"][signal]["names"]:
-        since = facts.parse_version(entry["since"])
-        hidden = facts.parse_version(entry["hidden"]) if "hidden" in entry else None
-        # Visible in some release of [floor, pinned]: appeared by `pinned`, hidden after `floor`.
-        if since <= pinned and (hidden is None or hidden > floor):
-            names.append(entry["name"])
+    """Names to query for `signal` at vLLM `version`, newest first (facts.rollout_metric_names:
+    the pinned release's names and those of the previous minor series)."""
+    names = facts.rollout_metric_names(signal, version)
     if not names:
         raise ValueError(f"vLLM {version} exposes no metric for signal {signal!r}")
-    return list(reversed(names))
-
-
-def _previous_minor(version: tuple[int, int, int]) -> tuple[int, int, int]:
-    major, minor, _ = version
-    # For X.0.z the previous minor series is the last of major X-1; take all of X-1 to be safe.
-    return (major, minor - 1, 0) if minor > 0 else (max(major - 1, 0), 0, 0)
+    return names
 
 
 def series(signal: str, version: str, matchers: str) -> str:

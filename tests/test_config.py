@@ -39,7 +39,7 @@ CASES = {
                               "model.trustRemoteCode"]),
     "config file in extra args": ({"engine": {"extraArgs": ["--config", "/tmp/x.yaml"]}},
                                   ["--config", "file"]),
-    "literal key as a flag value": ({"engine": {"extraArgs": ["--hf-token=hf_abcdefghijklmn"]}},
+    "literal key as a flag value": ({"engine": {"extraArgs": ["--hf-token=hf_" + "abcdefghijklmnopq" * 2]}},
                                     ["--hf-token", "literal secret"]),
     "pvc claim the download cannot write": (
         {"storage": {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "gp3",
