@@ -46,12 +46,12 @@ image = VllmImage(release, VllmImageArgs(vllm_version=cfg.vllm_version, image=cf
 store = ModelStore(release, ModelStoreArgs(
     release=release, namespace=namespace.name, namespace_name=cfg.namespace,
     storage=cfg.storage, hf_id=plan.model.hf_id, revision=cfg.model.revision,
-    capacity_gi=plan.storage_capacity_gi,
-    download_timeout_seconds=plan.download_timeout_seconds,
+    capacity_gi=plan.storage.capacity_gi,
+    download_timeout_seconds=plan.storage.download_timeout_seconds,
     downloader_image=(cfg.storage.pvc.downloader_image if cfg.storage.pvc
                       and cfg.storage.pvc.downloader_image else image.ref),
     product_labels=plan.gpu.product_labels,
-    release_timeout_seconds=plan.claim_release_seconds), opts=opts)
+    release_timeout_seconds=plan.rollout.claim_release_seconds), opts=opts)
 model_dir = model_directory(cfg.storage, plan.model.hf_id, cfg.model.revision)
 # Names are known up front (the Service and Deployment are named after the release), so the
 # monitoring rules render before anything exists and the Service gets its scrape annotations.
@@ -73,8 +73,8 @@ after_inference = pulumi.ResourceOptions(provider=provider, depends_on=[inferenc
 metrics = MetricsStack(release, metrics_args, opts=after_inference)
 autoscaler = Autoscaler(release, AutoscalerArgs(
     namespace=cfg.namespace, deployment_name=release, served_name=cfg.model.served_name,
-    vllm_version=cfg.vllm_version, per_replica_target=plan.autoscaler_target,
-    startup_budget_seconds=plan.startup_budget_seconds, autoscaling=cfg.autoscaling,
+    vllm_version=cfg.vllm_version, per_replica_target=plan.autoscaling.target_per_replica,
+    startup_budget_seconds=plan.startup.budget_seconds, autoscaling=cfg.autoscaling,
     labels=labels), opts=after_inference)
 
 pulumi.export("namespace", namespace.name)

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import yaml
 
 import facts
+from facts import vllm_features
 from planning import sizing
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -232,7 +233,7 @@ def predict(case: Case) -> Prediction:
         "kv_cache_dtype": flags.get("kv_cache_dtype") or "auto",
     }
     utilization = flags.get("gpu_memory_utilization") or _call(
-        sizing.default_gpu_memory_utilization, **context)
+        vllm_features.default_gpu_memory_utilization, **context)
     default_tokens, default_seqs = _call(sizing.default_scheduler_limits, **context)
     context["max_num_batched_tokens"] = flags.get("max_num_batched_tokens") or default_tokens
     context["max_num_seqs"] = flags.get("max_num_seqs") or default_seqs

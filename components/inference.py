@@ -25,17 +25,16 @@ def deployment_annotations(cfg: StackConfig, plan: Plan) -> dict[str, str]:
     """What policies need to know, stated on the Deployment (see facts/conventions.py), plus
     Pulumi's own await timeout for the whole rollout."""
     return {
-        "pulumi.com/timeoutSeconds": str(plan.rollout_timeout_seconds),
+        "pulumi.com/timeoutSeconds": str(plan.rollout.timeout_seconds),
         c.ANN_VLLM_VERSION: cfg.vllm_version,
         c.ANN_MODEL: plan.model.hf_id,
         c.ANN_MODEL_REVISION: cfg.model.revision,
-        c.ANN_ESTIMATED_LOAD_SECONDS: str(plan.estimated_start_seconds),
-        c.ANN_TENSOR_PARALLEL: str(plan.tensor_parallel),
-        c.ANN_PIPELINE_PARALLEL: str(plan.pipeline_parallel),
-        c.ANN_DATA_PARALLEL: str(plan.data_parallel),
-        c.ANN_PRESTOP_SECONDS: str(plan.pre_stop_seconds + (
-            0 if plan.shutdown_timeout_seconds else plan.longest_request_seconds)),
-        c.ANN_SHUTDOWN_TIMEOUT_SECONDS: str(plan.shutdown_timeout_seconds),
+        c.ANN_ESTIMATED_LOAD_SECONDS: str(plan.startup.estimated_seconds),
+        c.ANN_TENSOR_PARALLEL: str(plan.layout.tensor_parallel),
+        c.ANN_PIPELINE_PARALLEL: str(plan.layout.pipeline_parallel),
+        c.ANN_DATA_PARALLEL: str(plan.layout.data_parallel),
+        c.ANN_PRESTOP_SECONDS: str(plan.drain.pre_stop_bound_seconds),
+        c.ANN_SHUTDOWN_TIMEOUT_SECONDS: str(plan.drain.shutdown_timeout_seconds),
     }
 
 
@@ -60,7 +59,7 @@ def replica_ownership(autoscaled: bool) -> dict[str, str]:
 
 def deployment_timeouts(plan: Plan) -> pulumi.CustomTimeouts:
     """Pulumi's wait for the Deployment: the whole rollout (default is only 10 minutes)."""
-    seconds = f"{plan.rollout_timeout_seconds}s"
+    seconds = f"{plan.rollout.timeout_seconds}s"
     return pulumi.CustomTimeouts(create=seconds, update=seconds)
 
 
@@ -69,8 +68,8 @@ def rolling_update(plan: Plan) -> dict:
 
     A surge pod without free GPUs stays Pending and the rollout (and `pulumi up`) hangs.
     """
-    if plan.surge > 0:
-        return {"maxSurge": plan.surge, "maxUnavailable": 0}
+    if plan.rollout.surge > 0:
+        return {"maxSurge": plan.rollout.surge, "maxUnavailable": 0}
     return {"maxSurge": 0, "maxUnavailable": 1}
 
 
@@ -170,7 +169,7 @@ class InferenceDeployment(pulumi.ComponentResource):
             spec={
                 "replicas": cfg.replicas,
                 "revisionHistoryLimit": 5,
-                "progressDeadlineSeconds": plan.rollout_timeout_seconds,
+                "progressDeadlineSeconds": plan.rollout.timeout_seconds,
                 "selector": {"matchLabels": selector},
                 "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update(plan)},
                 "template": template,
@@ -238,7 +237,7 @@ class InferenceDeployment(pulumi.ComponentResource):
             return None
         # config.py refuses nfs storage without engine.compileCacheStorageClass.
         storage_class = cfg.engine.compile_cache_storage_class or cfg.storage.pvc.storage_class
-        claim_name, mode = store.compile_cache_claim(release, storage_class, plan.max_pods)
+        claim_name, mode = store.compile_cache_claim(release, storage_class, plan.rollout.max_pods)
         claim = k8s.core.v1.PersistentVolumeClaim(
             f"{name}-compile-cache",
             metadata={"name": claim_name, "namespace": namespace, "labels": labels,
@@ -249,7 +248,7 @@ class InferenceDeployment(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, delete_before_replace=False,
                 ignore_changes=["spec.resources.requests.storage"],
-                custom_timeouts=pulumi.CustomTimeouts(delete=f"{plan.claim_release_seconds}s")))
+                custom_timeouts=pulumi.CustomTimeouts(delete=f"{plan.rollout.claim_release_seconds}s")))
         return claim.metadata["name"]
 
 

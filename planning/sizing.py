@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Optional
 
+from facts import vllm_features
+
 GIB = 2**30
 MIB = 2**20
 
@@ -95,15 +97,6 @@ def kv_splits_with_tensor_parallel(attention: dict) -> bool:
     return attention["kind"] == "gqa" and attention["kv_heads"] > 1
 
 
-DEFAULT_GPU_MEMORY_UTILIZATION = {(0, 0, 0): 0.9, (0, 20, 0): 0.92}
-"""vLLM's default --gpu-memory-utilization by first version (reference/vllm.md)."""
-
-
-def default_gpu_memory_utilization(version: tuple[int, int, int]) -> float:
-    """vLLM's own default for the pinned version: 0.9, and 0.92 from 0.20.0."""
-    return max((v, u) for v, u in DEFAULT_GPU_MEMORY_UTILIZATION.items() if v <= version)[1]
-
-
 def default_scheduler_limits(memory_gib: float, compute_capability: float) -> tuple[int, int]:
     """vLLM V1's defaults for the OpenAI server: (max_num_batched_tokens, max_num_seqs).
 
@@ -128,17 +121,6 @@ CUDA_GRAPH_GIB = 1.0
 estimates of 0.6–1.4 GiB for 7B–70B models. Skipped with --enforce-eager (no graphs)."""
 
 
-def sampler_bytes_per_logit(version: tuple[int, int, int]) -> int:
-    """Bytes per logit element of vLLM's dummy sampler run (max_num_seqs × vocab elements).
-
-    Up to 0.16 the torch.sort top-k/top-p path holds ~28 bytes per element; from 0.17 the
-    Triton kernel holds bf16 logits 2 + fp32 copy 4 + probabilities 4 + noise 4 = 14 bytes
-    (vllm/v1/sample/sampler.py, ops/topk_topp_sampler.py forward_native). 0.33's FlashInfer
-    sampler needs less; 14 is kept there as an upper estimate.
-    """
-    return 28 if version < (0, 17, 0) else 14
-
-
 def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: int,
                         tensor_parallel: int, max_num_batched_tokens: int,
                         max_num_seqs: int, version: tuple[int, int, int] = (0, 20, 0)) -> float:
@@ -149,12 +131,13 @@ def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: in
     the peak is the larger of the two, not their sum:
       forward: MLP gate_up 2 × I/TP plus the activated I/TP per token -> T × 3 × I/TP × 2 bytes
                + residual, norm, attention in/out per token           -> T × 4 × H × 2 bytes
-      sampler: S × V × bytes per logit (sampler_bytes_per_logit; not split by TP)
+      sampler: S × V × bytes per logit (facts/vllm_features.py sampler_bytes_per_logit: 28
+               before 0.17, 14 from 0.17; not split by TP)
     Example (Qwen-32B, TP 2, T 2048, S 256, 0.20): max(0.16 + 0.08, 0.51) = 0.51 GiB.
     """
     forward = (max_num_batched_tokens * 3 * (intermediate_size / tensor_parallel) * 2
                + max_num_batched_tokens * 4 * hidden_size * 2)
-    sampler = max_num_seqs * vocab_size * sampler_bytes_per_logit(version)
+    sampler = max_num_seqs * vocab_size * vllm_features.sampler_bytes_per_logit(version)
     return max(forward, sampler) / GIB
 
 
@@ -171,7 +154,7 @@ def non_torch_gib(tensor_parallel: int, version: tuple[int, int, int],
     total = NON_TORCH_GIB
     if tensor_parallel > 1:
         total += COMMUNICATION_GIB[interconnect]
-    if version >= (0, 20, 0) and not enforce_eager:
+    if vllm_features.subtracts_cuda_graphs(version) and not enforce_eager:
         total += CUDA_GRAPH_GIB
     return total
 
@@ -194,8 +177,8 @@ def kv_block_size(attention: dict, compute_capability: float,
     vllm/platforms/cuda.py _get_backend_priorities); 16 otherwise."""
     if attention["kind"] == "deepseek_v4":
         return 256
-    if attention["kind"] == "mla" and compute_capability >= 9.0 and version < (0, 15, 0):
-        return 64
+    if attention["kind"] == "mla":
+        return vllm_features.mla_block_size(compute_capability, version)
     return 16
 
 
@@ -356,10 +339,24 @@ def rollout_timeout_seconds(replicas: int, surge: int, startup_budget: int,
     return rollout_rounds(replicas, surge) * (grace_seconds + IMAGE_PULL_SECONDS + startup_budget)
 
 
-def download_timeout_seconds(weights_gib_total: float, download_mib_per_second: int = 50) -> int:
-    """Weight download Job budget = weights GiB × 1024 / 50 MiB/s (a conservative hub rate)
-    + 10 min for pod start, rounded up."""
-    return math.ceil(weights_gib_total * 1024 / download_mib_per_second) + 600
+DOWNLOAD_MIB_PER_SECOND = 50
+"""A conservative rate for downloads from the Hugging Face hub (storage.pvc can state its own)."""
+DOWNLOAD_POD_START_SECONDS = 600
+"""Scheduling, image pull and start of the download pod."""
+
+
+def download_seconds(weights_gib_total: float,
+                     download_mib_per_second: int = DOWNLOAD_MIB_PER_SECOND) -> int:
+    """Seconds to download the weights = weights GiB × 1024 / download MiB/s, rounded up.
+    Example: 14.2 GiB at 50 MiB/s = 291 s."""
+    return math.ceil(weights_gib_total * 1024 / download_mib_per_second)
+
+
+def download_timeout_seconds(weights_gib_total: float,
+                             download_mib_per_second: int = DOWNLOAD_MIB_PER_SECOND) -> int:
+    """Weight download Job budget = the download (download_seconds) + 600 s for the pod's
+    scheduling, image pull and start."""
+    return download_seconds(weights_gib_total, download_mib_per_second) + DOWNLOAD_POD_START_SECONDS
 
 
 def storage_capacity_gi(weights_gib_total: float, revisions: int = 1) -> int:

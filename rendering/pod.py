@@ -13,7 +13,7 @@ from rendering.labels import selector_of
 from facts import conventions
 from planning.plan import Plan
 from planning.sizing import startup_failure_threshold
-from rendering.vllm_args import PORT, SERVER_COMMAND, SHUTDOWN_TIMEOUT_FLAG
+from rendering.vllm_args import PORT, SERVER_COMMAND
 
 CONTAINER = conventions.ENGINE_CONTAINER
 PORT_NAME = "http"
@@ -105,17 +105,17 @@ def pre_stop_hook(plan: Plan) -> dict:
     From vLLM 0.18 a plain sleep lets endpoints drop the pod before vLLM gets SIGTERM and
     drains for --shutdown-timeout; before 0.18 the hook itself waits for running requests.
     """
-    if plan.version >= SHUTDOWN_TIMEOUT_FLAG:
-        command = ["sleep", str(plan.pre_stop_seconds)]
+    if plan.drain.vllm_drains:
+        command = ["sleep", str(plan.drain.pre_stop_seconds)]
     else:
         command = ["python3", "-c",
-                   drain_wait_script(plan.pre_stop_seconds, plan.longest_request_seconds)]
+                   drain_wait_script(plan.drain.pre_stop_seconds, plan.drain.longest_request_seconds)]
     return {"exec": {"command": command}}
 
 
 def pod_template(plan: Plan, inputs: PodInputs) -> dict:
     """The pod template for one vLLM replica."""
-    gpus = str(plan.gpus_per_replica)
+    gpus = str(plan.layout.gpus)
     env = [
         {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {
             "name": inputs.api_key_secret, "key": inputs.api_key_secret_key}}},
@@ -140,7 +140,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
     volumes = [
         {"name": "model", "persistentVolumeClaim": {"claimName": inputs.claim_name,
                                                     "readOnly": True}},
-        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{plan.shm_gib}Gi"}},
+        {"name": "shm", "emptyDir": {"medium": "Memory", "sizeLimit": f"{plan.host.shm_gib}Gi"}},
         {"name": "home", "emptyDir": {"sizeLimit": "20Gi"}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
     ]
@@ -157,10 +157,10 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
         "env": env,
         "resources": {
-            "requests": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.cpu_request),
-                         "memory": f"{plan.memory_request_gib}Gi"},
-            "limits": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.cpu_limit),
-                       "memory": f"{plan.memory_limit_gib}Gi"},
+            "requests": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.host.cpu_request),
+                         "memory": f"{plan.host.memory_request_gib}Gi"},
+            "limits": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.host.cpu_limit),
+                       "memory": f"{plan.host.memory_limit_gib}Gi"},
         },
         "volumeMounts": mounts,
         "startupProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
@@ -176,7 +176,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
     spec: dict[str, Any] = {
         "enableServiceLinks": False,   # a Service named like VLLM_* would inject VLLM_PORT
         "automountServiceAccountToken": False,
-        "terminationGracePeriodSeconds": plan.grace_seconds,
+        "terminationGracePeriodSeconds": plan.drain.grace_seconds,
         "securityContext": pod_security_context(),
         "affinity": gpu_node_affinity(inputs.product_labels),
         "topologySpreadConstraints": [{
@@ -215,7 +215,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
 
 
 def _startup_failures(plan: Plan, period: int) -> int:
-    return startup_failure_threshold(plan.startup_budget_seconds, period)
+    return startup_failure_threshold(plan.startup.budget_seconds, period)
 
 
 def pod_security_context() -> dict:

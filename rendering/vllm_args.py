@@ -6,20 +6,13 @@ facts are from ../shared/reference/vllm.md unless a comment cites vLLM's source 
 
 from __future__ import annotations
 
+from facts import vllm_features
 from facts.vllm_features import parser_available
 from planning.config import StackConfig
 from planning.plan import Plan
 
 PORT = 8000
 """vLLM's HTTP port (API, /health and /metrics share it)."""
-
-REQUEST_LOGGING_DEFAULT_OFF = (0, 10, 1)
-"""From 0.10.1 requests are not logged unless --enable-log-requests."""
-DISABLE_LOG_REQUESTS_REMOVED = (0, 17, 0)
-SHUTDOWN_TIMEOUT_FLAG = (0, 18, 0)
-"""--shutdown-timeout: on SIGTERM stop accepting and drain for up to N seconds."""
-ENABLE_REASONING_DEPRECATED = (0, 9, 0)
-"""Before 0.9.0 --reasoning-parser needed --enable-reasoning (vllm PR #17452, #18404)."""
 
 def resolve_parser(configured: str | None, preset: str | None,
                    version: tuple[int, int, int]) -> str | None:
@@ -36,7 +29,7 @@ def resolve_parser(configured: str | None, preset: str | None,
 def request_logging_args(version: tuple[int, int, int]) -> list[str]:
     """Flags that keep prompts out of the logs: --disable-log-requests before 0.10.1, none after
     (off by default; --disable-log-requests is removed in 0.17.0)."""
-    if version < REQUEST_LOGGING_DEFAULT_OFF:
+    if vllm_features.needs_disable_log_requests(version):
         return ["--disable-log-requests"]
     return []
 
@@ -57,17 +50,17 @@ def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
         "--served-model-name", cfg.model.served_name,
         "--host", "0.0.0.0",
         "--port", str(PORT),
-        "--tensor-parallel-size", str(plan.tensor_parallel),
+        "--tensor-parallel-size", str(plan.layout.tensor_parallel),
         "--max-model-len", str(cfg.model.max_model_len),
-        "--gpu-memory-utilization", str(plan.utilization),
-        "--max-num-seqs", str(plan.max_num_seqs),
-        "--max-num-batched-tokens", str(plan.max_num_batched_tokens),
+        "--gpu-memory-utilization", str(plan.engine.gpu_memory_utilization),
+        "--max-num-seqs", str(plan.engine.max_num_seqs),
+        "--max-num-batched-tokens", str(plan.engine.max_num_batched_tokens),
     ]
-    if plan.pipeline_parallel > 1:
-        args += ["--pipeline-parallel-size", str(plan.pipeline_parallel)]
-    if plan.data_parallel > 1:
-        args += ["--data-parallel-size", str(plan.data_parallel)]
-    if plan.expert_parallel:
+    if plan.layout.pipeline_parallel > 1:
+        args += ["--pipeline-parallel-size", str(plan.layout.pipeline_parallel)]
+    if plan.layout.data_parallel > 1:
+        args += ["--data-parallel-size", str(plan.layout.data_parallel)]
+    if plan.layout.expert_parallel:
         args.append("--enable-expert-parallel")
     if cfg.model.dtype != "auto":
         args += ["--dtype", cfg.model.dtype]
@@ -84,13 +77,13 @@ def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
         args += ["--load-format", cfg.engine.load_format]
     reasoning = resolve_parser(cfg.model.reasoning_parser, plan.model.reasoning_parser, version)
     if reasoning:
-        if version < ENABLE_REASONING_DEPRECATED:
+        if vllm_features.needs_enable_reasoning(version):
             args.append("--enable-reasoning")
         args += ["--reasoning-parser", reasoning]
     tools = resolve_parser(cfg.model.tool_call_parser, plan.model.tool_call_parser, version)
     if tools:
         args += ["--enable-auto-tool-choice", "--tool-call-parser", tools]
-    if version >= SHUTDOWN_TIMEOUT_FLAG:
-        args += ["--shutdown-timeout", str(plan.shutdown_timeout_seconds)]
+    if plan.drain.vllm_drains:
+        args += ["--shutdown-timeout", str(plan.drain.shutdown_timeout_seconds)]
     args += request_logging_args(version)
     return args + list(cfg.engine.extra_args)

@@ -39,8 +39,8 @@ def test_prod_scales_before_requests_queue():
     from planning.plan import make_plan
     from planning.stack_files import stack_values
     plan = make_plan(parse(stack_values("prod")))
-    assert plan.runnable_requests == 38 and plan.autoscaler_target == 28
-    assert plan.autoscaler_target < plan.runnable_requests < plan.max_num_seqs
+    assert plan.autoscaling.runnable_requests == 38 and plan.autoscaling.target_per_replica == 28
+    assert plan.autoscaling.target_per_replica < plan.autoscaling.runnable_requests < plan.engine.max_num_seqs
 
 
 def test_scale_up_waits_one_startup_budget_before_adding_a_replica():

@@ -1,22 +1,75 @@
-"""The plan report runs with Python alone and shows the same figures as the stack outputs."""
+"""The plan report runs with Python alone, shows the same figures as the stack outputs, and
+draws each GPU's memory so a reviewer takes the plan in at a glance."""
+
+import re
+
+import pytest
 
 from planning.config import parse
 from planning.plan import make_plan
 from planning.stack_files import stack_values
 from tools import plan as plan_tool
 
+STACKS = ("staging", "prod")
+
+
+def _plan(stack):
+    return make_plan(parse(stack_values(stack)))
+
 
 def test_plan_report_prints_every_figure_for_both_stacks(capsys):
-    assert plan_tool.main(["staging", "prod"]) == 0
+    assert plan_tool.main(list(STACKS)) == 0
     text = capsys.readouterr().out
-    for stack in ("staging", "prod"):
-        figures = make_plan(parse(stack_values(stack))).outputs()
+    for stack in STACKS:
+        plan = _plan(stack)
+        figures = plan.outputs()
         assert f"Stack {stack}:" in text
         assert f"{figures['kvCacheTokens']} tokens" in text
-        assert f"{figures['startupBudgetSeconds']} s" in text
-    for label in ("GPUs", "split", "weights", "KV cache", "concurrency", "memory", "/dev/shm",
-                  "start-up", "grace period"):
-        assert label in text
+        assert f"{figures['startupBudgetSeconds']} s budget" in text
+        assert f"{figures['terminationGraceSeconds']} s" in text
+        for step in (plan.layout, plan.weights, plan.kv, plan.startup, plan.drain,
+                     plan.rollout, plan.autoscaling):
+            assert step.reason in text
+    for label in ("layout", "weights", "activations", "KV cache", "host", "start-up",
+                  "grace period", "rollout wait", "storage", "autoscaler"):
+        assert re.search(rf"^  {re.escape(label)}\s", text, re.M), label
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_memory_bar_splits_the_whole_gpu_in_accounting_order(stack):
+    plan = _plan(stack)
+    bar = plan_tool.memory_bar(plan)
+    assert len(bar) == plan_tool.BAR_WIDTH
+    assert re.fullmatch(r"W+A+N+K+\.+", bar), bar      # every segment shows, in order
+    segments = dict(plan_tool.memory_segments(plan))
+    assert sum(segments.values()) == pytest.approx(plan.gpu.memory_gib)
+    assert segments["weights"] == pytest.approx(plan.weights.per_gpu_gib)
+    assert segments["KV cache"] == pytest.approx(plan.kv.budget_gib)
+    # The free part is vLLM's margin: total × (1 − utilization).
+    assert segments["left free"] == pytest.approx(
+        plan.gpu.memory_gib * (1 - plan.engine.gpu_memory_utilization))
+    # Characters follow the sizes: the weights' share of the bar is their share of the GPU.
+    assert bar.count("W") == pytest.approx(
+        plan.weights.per_gpu_gib / plan.gpu.memory_gib * plan_tool.BAR_WIDTH, abs=1.5)
+
+
+def test_a_tiny_segment_still_gets_one_character():
+    plan = _plan("staging")
+    narrow = plan_tool.memory_bar(plan, width=12)
+    assert len(narrow) == 12 and set(narrow) == set("WANK.")
+
+
+def test_markdown_form_is_a_pull_request_comment(capsys):
+    assert plan_tool.main(["prod", "--markdown"]) == 0
+    text = capsys.readouterr().out
+    plan = _plan("prod")
+    assert text.startswith("### Stack `prod`:")
+    assert f"[{plan_tool.memory_bar(plan)}]" in text
+    table = [line for line in text.splitlines() if line.startswith("| ")]
+    assert table[0] == "| figure | value | why |"
+    assert len(table) == 1 + len(plan_tool.rows(plan))
+    # Pipes inside a reason are escaped, so every row has exactly three cells.
+    assert all(len(re.split(r"(?<!\\)\|", row)) == 5 for row in table)
 
 
 def test_plan_report_exits_non_zero_with_reasons_for_an_unknown_stack(capsys):

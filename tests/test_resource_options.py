@@ -22,7 +22,7 @@ def test_every_kubernetes_object_is_a_child_named_after_its_component(run):
 
 def test_pulumi_waits_as_long_as_the_rollout_may_take(run):
     deployment = run.one("apps/v1:Deployment")
-    seconds = f"{_plan(run.stack).rollout_timeout_seconds}s"
+    seconds = f"{_plan(run.stack).rollout.timeout_seconds}s"
     assert deployment.options.custom_timeouts["create"] == seconds
     assert deployment.options.custom_timeouts["update"] == seconds
 
@@ -33,7 +33,7 @@ def test_the_deployment_waits_for_the_weights(run):
 
 
 def test_claims_are_never_resized_and_never_replaced_delete_first(run):
-    release = _plan(run.stack).claim_release_seconds
+    release = _plan(run.stack).rollout.claim_release_seconds
     claims = run.of_type("core/v1:PersistentVolumeClaim") + run.of_type("core/v1:PersistentVolume")
     assert claims
     for claim in claims:
@@ -48,7 +48,7 @@ def test_the_download_job_is_retried_when_unready_and_survives_image_upgrades(ru
     plan = _plan("staging")
     assert job.metadata["annotations"]["pulumi.com/replaceUnready"] == "true"
     assert job.options.ignore_changes == ("spec.template.spec.containers[0].image",)
-    assert job.options.custom_timeouts["create"] == f"{plan.download_timeout_seconds}s"
+    assert job.options.custom_timeouts["create"] == f"{plan.storage.download_timeout_seconds}s"
     claim = runs["staging"].one("core/v1:PersistentVolumeClaim")
     assert claim.key in job.options.depends_on
     assert "app.kubernetes.io/version" not in job.inputs["spec"]["template"]["metadata"]["labels"]

@@ -6,7 +6,9 @@ import pytest
 
 import facts
 from planning import config, sizing
-from planning.plan import candidate_splits, make_plan
+from facts import vllm_features
+from planning.layout import tensor_parallel_candidates as candidate_splits
+from planning.plan import make_plan
 
 KIB = 1024
 
@@ -77,8 +79,8 @@ def test_kv_budget_and_tokens_follow_vllms_arithmetic():
 
 
 def test_default_utilization_changes_at_vllm_0_20():
-    assert sizing.default_gpu_memory_utilization((0, 19, 0)) == 0.9
-    assert sizing.default_gpu_memory_utilization((0, 20, 0)) == 0.92
+    assert vllm_features.default_gpu_memory_utilization((0, 19, 0)) == 0.9
+    assert vllm_features.default_gpu_memory_utilization((0, 20, 0)) == 0.92
 
 
 def test_shm_grows_with_the_gpus_in_a_pod():
@@ -135,9 +137,9 @@ def _config(**changes):
 
 
 def test_the_smallest_tensor_parallel_size_that_fits_is_chosen():
-    assert make_plan(_config()).tensor_parallel == 1
+    assert make_plan(_config()).layout.tensor_parallel == 1
     assert make_plan(_config(model={"preset": "deepseek-r1-distill-llama-70b"})
-                     ).tensor_parallel == 4
+                     ).layout.tensor_parallel == 4
 
 
 def test_70b_on_two_a100s_at_32k_is_refused_with_the_arithmetic_and_fixes():
@@ -160,8 +162,8 @@ def test_671b_on_one_node_of_80gb_gpus_is_refused_as_multi_node():
 def test_671b_fits_one_node_of_h200():
     plan = make_plan(_config(model={"preset": "deepseek-r1", "maxModelLen": 32768},
                              gpu={"type": "h200"}))
-    assert plan.tensor_parallel == 8
-    assert plan.kv_block_size == 16   # FLASH_ATTN_MLA (16-token blocks) leads from vLLM 0.15
+    assert plan.layout.tensor_parallel == 8
+    assert plan.kv.block_size == 16   # FLASH_ATTN_MLA (16-token blocks) leads from vLLM 0.15
 
 
 def test_mla_on_hopper_used_64_token_flashmla_blocks_before_vllm_0_15():
@@ -201,16 +203,18 @@ def test_v4_flash_gains_capacity_from_data_and_expert_parallelism():
                              model={"preset": "deepseek-v4-flash", "maxModelLen": 131072},
                              gpu={"type": "h200", "tensorParallel": 1, "dataParallel": 4,
                                   "expertParallel": True}))
-    assert plan.gpus_per_replica == 4
-    assert plan.weights_per_gpu_gib == pytest.approx(149.0 / 4)
-    assert plan.max_concurrency == pytest.approx(plan.kv_tokens_per_rank * 4 / 131072)
+    assert plan.layout.gpus == 4
+    assert plan.weights.per_gpu_gib == pytest.approx(149.0 / 4)
+    assert plan.kv.max_concurrency == pytest.approx(plan.kv.tokens_per_rank * 4 / 131072)
 
 
-def test_plan_reasons_explain_every_figure():
+def test_every_step_of_the_plan_states_its_reason():
     plan = make_plan(_config())
-    assert set(plan.reasons) >= {"split", "weights", "kvCache", "memory", "shm", "startup",
-                                 "grace", "rollout"}
-    assert str(plan.startup_budget_seconds) in plan.reasons["startup"]
+    steps = [plan.layout, plan.engine, plan.weights, plan.activations, plan.kv, plan.host,
+             plan.startup, plan.drain, plan.rollout, plan.storage, plan.autoscaling]
+    assert all(step.reason for step in steps)
+    assert str(plan.startup.budget_seconds) in plan.startup.reason
+    assert f"{plan.kv.tokens_per_rank} tokens" in plan.kv.reason
 
 
 def test_default_scheduler_limits_follow_the_gpu_class():
@@ -237,13 +241,13 @@ def test_a_streaming_loader_shortens_the_budget_only_with_a_measured_rate():
     slow = make_plan(_config())
     fast = make_plan(_config(engine={"loadFormat": "runai_streamer"},
                              storage={"streamingReadMibPerSecond": 2000}))
-    assert fast.load_seconds < slow.load_seconds
-    assert "runai_streamer" in fast.reasons["startup"]
+    assert fast.startup.load_seconds < slow.startup.load_seconds
+    assert "runai_streamer" in fast.startup.reason
 
 
 def test_a_warm_compile_cache_shows_in_the_budget():
     cold = make_plan(_config())
     warm = make_plan(_config(engine={"compileCacheGib": 20,
                                      "compileCacheStorageClass": "efs"}))
-    assert warm.startup_budget_seconds < cold.startup_budget_seconds
-    assert "compile cache" in warm.reasons["startup"]
+    assert warm.startup.budget_seconds < cold.startup.budget_seconds
+    assert "compile cache" in warm.startup.reason

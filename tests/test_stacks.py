@@ -256,7 +256,7 @@ def test_a_new_revision_downloads_beside_the_served_one_and_rolls_the_pods(runs)
     template = _deployment(new).inputs["spec"]["template"]["metadata"]["annotations"]
     assert template[c.ANN_MODEL_REVISION] == "a" * 40
     claim = new.one("core/v1:PersistentVolumeClaim").inputs["spec"]["resources"]["requests"]
-    weights = make_plan(parse(stack_config("staging"))).weights_gib
+    weights = make_plan(parse(stack_config("staging"))).weights.total_gib
     assert quantity_bytes(claim["storage"]) >= 2 * weights * GIB   # room for two revisions
 
 
@@ -329,5 +329,5 @@ def test_pulumi_waits_for_the_whole_rollout_not_the_default_ten_minutes():
     from components.inference import deployment_timeouts
     plan = make_plan(parse(stack_config("prod")))
     timeouts = deployment_timeouts(plan)
-    assert timeouts.create == timeouts.update == f"{plan.rollout_timeout_seconds}s"
-    assert plan.rollout_timeout_seconds > 600
+    assert timeouts.create == timeouts.update == f"{plan.rollout.timeout_seconds}s"
+    assert plan.rollout.timeout_seconds > 600

@@ -1,0 +1,63 @@
+"""What a replica holds and serves: storage for the weights and the autoscaler's target. Each
+step returns its figures with the reason; the arithmetic is in planning/sizing.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from planning import sizing
+from planning.config import StackConfig
+from planning.layout import Layout
+from planning.memory import EngineLimits, KvCache, Weights
+
+
+@dataclasses.dataclass(frozen=True)
+class Storage:
+    """The weights volume and the download Job's budget."""
+
+    capacity_gi: int
+    download_seconds: int
+    """Estimated download of the weights at storage.pvc's download rate (0 for NFS)."""
+    download_timeout_seconds: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Autoscaling:
+    """Requests a replica runs at once and what the autoscaler aims for per replica."""
+
+    runnable_requests: int
+    target_per_replica: int
+    reason: str
+
+
+def storage(cfg: StackConfig, weights: Weights) -> Storage:
+    """Capacity for the revisions a volume holds (2 with downloads: served + next) and the
+    download Job's timeout, unless either is set in config."""
+    pvc = cfg.storage.pvc
+    revisions = 2 if cfg.storage.mode == "pvc" else 1
+    capacity = cfg.storage.capacity_gi or sizing.storage_capacity_gi(weights.total_gib,
+                                                                      revisions)
+    download = sizing.download_seconds(weights.total_gib) if pvc else 0
+    timeout = (pvc.download_timeout_minutes * 60 if pvc and pvc.download_timeout_minutes
+               else sizing.download_timeout_seconds(weights.total_gib))
+    reason = (f"{weights.total_gib:.1f} GiB × 1.2 × {revisions} revisions = {capacity} Gi"
+              + (f"; download {download} s, Job timeout {timeout} s" if pvc else ""))
+    return Storage(capacity, download, timeout, reason)
+
+
+def autoscaling(cfg: StackConfig, layout: Layout, engine: EngineLimits,
+                kv: KvCache) -> Autoscaling:
+    """Runnable requests from the KV cache at the expected request length, times the target
+    utilization."""
+    scaling = cfg.autoscaling
+    tokens = kv.tokens_per_rank * layout.data_parallel
+    runnable = sizing.runnable_requests(tokens, scaling.expected_request_tokens,
+                                        engine.max_num_seqs)
+    target = sizing.per_replica_target(runnable, scaling.target_utilization)
+    reason = (f"min(maxNumSeqs {engine.max_num_seqs}, {tokens} KV tokens / "
+              f"{scaling.expected_request_tokens} tokens per request) = {runnable} runnable "
+              f"requests × targetUtilization {scaling.target_utilization} = {target} per replica"
+              + ("" if scaling.enabled else " (autoscaling off)"))
+    return Autoscaling(runnable, target, reason)

@@ -1,0 +1,259 @@
+"""Feasibility checks on a drafted plan: each returns the problem (naming the config key, the
+value, why it cannot work and what to change) or None. `make_plan` runs them all and raises
+one ConfigError listing every problem, so a stack learns everything wrong at once.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import facts
+from facts import vllm_features
+from planning import sizing
+from planning.config import StackConfig
+from planning.figures import Plan
+from planning.layout import Layout, tensor_parallel_candidates
+from planning.memory import gpu_memory
+
+Check = Callable[[StackConfig, Plan], Optional[str]]
+
+
+def vllm_serves_the_model(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if plan.version < facts.parse_version(plan.model.min_vllm):
+        return (f"vllmVersion: {plan.model.hf_id} needs vLLM {plan.model.min_vllm} or newer, "
+                f"the stack pins {cfg.vllm_version}; raise vllmVersion")
+    return None
+
+
+def gpu_runs_the_kernels(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    model, gpu = plan.model, plan.gpu
+    if gpu.compute_capability < model.min_compute_capability:
+        return (f"gpu.type: {model.hf_id} needs compute capability "
+                f"{model.min_compute_capability} or newer (its kernels), {gpu.name} has "
+                f"{gpu.compute_capability}; choose a newer GPU generation")
+    return None
+
+
+def fp8_cache_keeps_the_v1_engine(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if cfg.model.kv_cache_dtype == "fp8" and vllm_features.fp8_kv_falls_back_to_v0(
+            plan.gpu.compute_capability, plan.version):
+        return ("model.kvCacheDtype: fp8 KV cache on a GPU below compute capability 8.9 makes "
+                f"vLLM {cfg.vllm_version} fall back to the V0 engine (different metrics); use "
+                "auto")
+    return None
+
+
+def context_within_the_model(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if cfg.model.max_model_len > plan.model.max_context:
+        return (f"model.maxModelLen: {cfg.model.max_model_len} exceeds the model's context of "
+                f"{plan.model.max_context} tokens; lower it")
+    return None
+
+
+def remote_code_acknowledged(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if cfg.model.trust_remote_code is False and plan.model.trust_remote_code:
+        return (f"model.trustRemoteCode: {plan.model.hf_id} ships its own modelling code; set "
+                "it to true after reviewing that code")
+    return None
+
+
+def _parser_check(key: str, attribute: str) -> Check:
+    def check(cfg: StackConfig, plan: Plan) -> Optional[str]:
+        parser = getattr(cfg.model, attribute)
+        if parser not in (None, "auto") and not vllm_features.parser_available(parser,
+                                                                               plan.version):
+            return (f"{key}: {parser} is not in vLLM {cfg.vllm_version}; raise vllmVersion, "
+                    "use auto (the model's parser when the pinned version has it) or null")
+        return None
+    check.__name__ = f"{attribute}_in_the_pinned_version"
+    return check
+
+
+def experts_to_spread(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if plan.layout.expert_parallel and not plan.model.experts:
+        return "gpu.expertParallel: the model has no experts; set it to false"
+    return None
+
+
+def tensor_parallel_divides_heads(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    heads, tp = plan.model.attention["heads"], plan.layout.tensor_parallel
+    if heads % tp:
+        return (f"gpu.tensorParallel: {tp} does not divide the model's {heads} attention heads;"
+                f" use one of {tensor_parallel_candidates(heads, plan.gpu.per_node)}")
+    return None
+
+
+def replica_fits_its_nodes(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    layout, gpu = plan.layout, plan.gpu
+    if layout.gpus_per_node > gpu.per_node:
+        return (f"gpu: the split {layout.describe()} = {layout.gpus} GPUs per replica, but a "
+                f"node has {gpu.per_node} (gpu.perNode); tensor parallelism across nodes is "
+                "several times slower and multi-node serving (LeaderWorkerSet) is not supported "
+                "yet; use a quantized variant, a GPU with more memory, or fewer GPUs per replica")
+    return None
+
+
+def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if plan.kv.budget_gib > 0:
+        return None
+    gpu, weights, act = plan.gpu, plan.weights, plan.activations
+    utilization = plan.engine.gpu_memory_utilization
+    return (f"model: the weights do not fit: {plan.model.hf_id} needs {weights.total_gib:.1f} "
+            f"GiB, {weights.per_gpu_gib:.1f} GiB per GPU at {plan.layout.describe()}, but each "
+            f"{gpu.name} offers {gpu.memory_gib:.1f} GiB × {utilization} = "
+            f"{gpu.memory_gib * utilization:.1f} GiB before activations "
+            f"({act.peak_gib + act.non_torch_gib:.1f} GiB); {suggest(cfg, plan)}")
+
+
+def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    kv, length = plan.kv, cfg.model.max_model_len
+    if kv.budget_gib <= 0 or kv.tokens_per_rank >= length:
+        return None
+    act = plan.activations
+    need = length * kv.bytes_per_token / sizing.GIB
+    return (f"model.maxModelLen: one {length}-token request needs {need:.1f} GiB of KV cache "
+            f"per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
+            f"{kv.budget_gib:.1f} GiB is left per GPU ({plan.gpu.memory_gib:.1f} GiB × "
+            f"{plan.engine.gpu_memory_utilization} − weights {plan.weights.per_gpu_gib:.1f} − "
+            f"activations {act.peak_gib + act.non_torch_gib:.1f}); {suggest(cfg, plan)}")
+
+
+def budget_not_below_derived(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    start = plan.startup
+    if start.budget_seconds >= start.derived_budget_seconds or (
+            cfg.probes.acknowledge_short_startup):
+        return None
+    return (f"probes.startupBudgetSeconds: {start.budget_seconds} s is shorter than the derived "
+            f"budget {start.derived_budget_seconds} s ((load {start.load_seconds} s + engine "
+            f"start {start.engine_seconds} s) × {cfg.probes.safety_factor}); the kubelet would "
+            "kill pods still loading. Remove it, raise storage.readMibPerSecond if your storage "
+            "is faster, or set probes.acknowledgeShortStartup: true")
+
+
+def budget_not_below_estimate(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    start = plan.startup
+    if start.budget_seconds >= start.estimated_seconds:
+        return None
+    return (f"probes.startupBudgetSeconds: {start.budget_seconds} s is below the estimated "
+            f"start of {start.estimated_seconds} s itself; no acknowledgement makes that work")
+
+
+def single_attach_without_surge(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if _read_write_once(cfg) and plan.rollout.max_replicas == 1 and plan.rollout.surge > 0:
+        return ("storage.pvc.accessMode: ReadWriteOnce with spareGpus lets a surge pod start on "
+                "another node while the old pod holds the volume (Multi-Attach): the rollout "
+                "hangs; use ReadWriteMany or set spareGpus: 0")
+    return None
+
+
+def single_attach_single_replica(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    replicas = plan.rollout.max_replicas
+    if _read_write_once(cfg) and replicas > 1:
+        return (f"storage.pvc.accessMode: ReadWriteOnce with {replicas} replicas fails with "
+                "Multi-Attach as soon as two pods land on different nodes; use a storage class "
+                "with ReadWriteMany (the download Job writes, the pods read), or run one "
+                "replica")
+    return None
+
+
+def _read_write_once(cfg: StackConfig) -> bool:
+    return cfg.storage.mode == "pvc" and cfg.storage.pvc.access_mode == "ReadWriteOnce"
+
+
+def autoscaler_starts_at_replicas(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    scaling = cfg.autoscaling
+    if scaling.enabled and scaling.min_replicas < cfg.replicas:
+        return (f"autoscaling.minReplicas ({scaling.min_replicas}) is below replicas "
+                f"({cfg.replicas}); with an autoscaler, replicas is the starting count: set "
+                "minReplicas >= replicas")
+    return None
+
+
+def expected_request_fits_the_context(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    scaling, length = cfg.autoscaling, cfg.model.max_model_len
+    if scaling.enabled and scaling.expected_request_tokens > length:
+        return (f"autoscaling.expectedRequestTokens: {scaling.expected_request_tokens} is "
+                f"longer than model.maxModelLen ({length}), which no request can be; set it to "
+                "a typical prompt + answer length")
+    return None
+
+
+def target_below_the_kv_alert(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    scaling = cfg.autoscaling
+    kv_alert = cfg.monitoring.thresholds.kv_cache_usage
+    if scaling.enabled and cfg.monitoring.enabled and scaling.target_utilization >= kv_alert:
+        return (f"autoscaling.targetUtilization: {scaling.target_utilization} would hold every "
+                "replica's KV cache at or above monitoring.thresholds.kvCacheUsage "
+                f"({kv_alert}), so the alert would fire whenever the autoscaler is on target; "
+                "lower the target or raise the threshold")
+    return None
+
+
+CHECKS: list[Check] = [
+    vllm_serves_the_model,
+    gpu_runs_the_kernels,
+    fp8_cache_keeps_the_v1_engine,
+    context_within_the_model,
+    remote_code_acknowledged,
+    _parser_check("model.reasoningParser", "reasoning_parser"),
+    _parser_check("model.toolCallParser", "tool_call_parser"),
+    experts_to_spread,
+    tensor_parallel_divides_heads,
+    replica_fits_its_nodes,
+    weights_fit,
+    one_request_fits,
+    budget_not_below_derived,
+    budget_not_below_estimate,
+    single_attach_without_surge,
+    single_attach_single_replica,
+    autoscaler_starts_at_replicas,
+    expected_request_fits_the_context,
+    target_below_the_kv_alert,
+]
+"""Every feasibility check, in the order their problems are reported."""
+
+
+def problems(cfg: StackConfig, plan: Plan) -> list[str]:
+    """The problem of every check that has one."""
+    return [problem for check in CHECKS if (problem := check(cfg, plan)) is not None]
+
+
+def _fits(cfg: StackConfig, plan: Plan, layout: Layout) -> bool:
+    memory = gpu_memory(cfg, plan.model, plan.gpu, plan.version, layout)
+    return memory.kv.holds(cfg.model.max_model_len)
+
+
+def suggest(cfg: StackConfig, plan: Plan) -> str:
+    """What would make it fit: a larger TP, fp8, a shorter context, a higher utilization."""
+    model, gpu, layout = plan.model, plan.gpu, plan.layout
+    ideas = []
+    for size in tensor_parallel_candidates(model.attention["heads"], gpu.per_node):
+        bigger = Layout(size, layout.pipeline_parallel, layout.data_parallel,
+                        layout.expert_parallel)
+        if size > layout.tensor_parallel and bigger.gpus_per_node <= gpu.per_node and _fits(
+                cfg, plan, bigger):
+            ideas.append(f"gpu.tensorParallel: {size}")
+            break
+    if cfg.model.quantization is None and model.weights_dtype in ("bf16", "fp16"):
+        fp8 = cfg.model_copy(update={"model": cfg.model.model_copy(update={"quantization": "fp8"})})
+        if _fits(fp8, plan, layout):
+            ideas.append("model.quantization: fp8")
+    if plan.kv.budget_gib > 0:
+        fits_len = (plan.kv.tokens_per_rank // 1024) * 1024
+        if fits_len >= 1024:
+            ideas.append(f"model.maxModelLen: {fits_len} or less")
+    for util in (0.92, 0.95):
+        if util > plan.engine.gpu_memory_utilization:
+            engine = cfg.engine.model_copy(update={"gpu_memory_utilization": util})
+            if _fits(cfg.model_copy(update={"engine": engine}), plan, layout):
+                ideas.append(f"engine.gpuMemoryUtilization: {util}")
+                break
+    if ideas:
+        return "to fix, set " + ", or ".join(ideas)
+    node_gib = gpu.memory_gib * gpu.per_node
+    if plan.weights.total_gib > node_gib * 0.9:
+        return (f"the weights ({plan.weights.total_gib:.0f} GiB) need more than one node of "
+                f"{gpu.per_node} × {gpu.name} ({node_gib:.0f} GiB); multi-node serving "
+                "(LeaderWorkerSet) is not supported yet: use GPUs with more memory (e.g. H200) "
+                "or a quantized variant")
+    return "no single-node change makes it fit; choose a smaller or quantized model or larger GPUs"

@@ -1,0 +1,110 @@
+"""Time budgets of a replica's life: start-up, drain on shutdown, rollout. Each step returns
+its figures with the reason; the arithmetic is in planning/sizing.py, the version switches in
+facts/vllm_features.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from facts import vllm_features
+from planning import sizing
+from planning.config import GpuFacts, ModelFacts, StackConfig
+from planning.layout import Layout
+from planning.memory import Weights, enforce_eager
+
+Version = tuple[int, int, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Startup:
+    """From container start to /health 200, and the budget the startup probe allows."""
+
+    read_mib_per_second: int
+    load_seconds: int
+    engine_seconds: int
+    estimated_seconds: int
+    derived_budget_seconds: int
+    budget_seconds: int
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Drain:
+    """What happens between SIGTERM and exit, and how long the kubelet waits for it."""
+
+    longest_request_seconds: int
+    pre_stop_seconds: int
+    vllm_drains: bool
+    """True when vLLM drains on SIGTERM (--shutdown-timeout); else the preStop hook waits."""
+    shutdown_timeout_seconds: int
+    grace_seconds: int
+    reason: str
+
+    @property
+    def pre_stop_bound_seconds(self) -> int:
+        """Longest the preStop hook can take: its sleep, plus the wait for running requests
+        when vLLM does not drain itself."""
+        return self.pre_stop_seconds + (0 if self.vllm_drains else self.longest_request_seconds)
+
+
+@dataclasses.dataclass(frozen=True)
+class Rollout:
+    """How a template change rolls through the replicas, and how long Pulumi waits."""
+
+    surge: int
+    max_replicas: int
+    max_pods: int
+    """Most pods at once: replicas plus the rollout surge."""
+    timeout_seconds: int
+    claim_release_seconds: int
+    reason: str
+
+
+def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
+            weights: Weights, layout: Layout) -> Startup:
+    """Weight load at the storage's read rate plus the engine's start, times the safety
+    factor; a configured budget overrides it (the checks refuse one below the estimate)."""
+    read_rate = sizing.effective_read_mib_per_second(
+        cfg.engine.load_format, cfg.storage.read_mib_per_second,
+        cfg.storage.streaming_read_mib_per_second)
+    load = sizing.weight_load_seconds(weights.total_gib, read_rate)
+    engine = sizing.engine_start_seconds(cfg.probes.engine_start_seconds,
+                                         cfg.engine.compile_cache_gib > 0, enforce_eager(cfg))
+    derived = sizing.startup_budget_seconds(load, engine, cfg.probes.safety_factor)
+    budget = cfg.probes.startup_budget_seconds or derived
+    warm = " with a warm compile cache" if cfg.engine.compile_cache_gib else ""
+    reason = (f"(load {weights.total_gib:.1f} GiB at {read_rate} MiB/s "
+              f"[{cfg.engine.load_format} loader] = {load} s + engine start {engine} s{warm}) × "
+              f"{cfg.probes.safety_factor} = {derived} s"
+              + ("" if budget == derived else f"; overridden to {budget} s"))
+    return Startup(read_rate, load, engine, load + engine, derived, budget, reason)
+
+
+def drain(cfg: StackConfig, version: Version) -> Drain:
+    """Grace period = preStop + the longest request + margin. From vLLM 0.18 vLLM drains for
+    --shutdown-timeout (= the longest request); before, the preStop hook waits for it."""
+    shutdown = cfg.shutdown
+    longest = sizing.longest_request_seconds(shutdown.max_tokens, shutdown.per_token_ms,
+                                             shutdown.prefill_seconds)
+    drains = vllm_features.drains_on_sigterm(version)
+    grace = sizing.termination_grace_seconds(shutdown.pre_stop_seconds, longest)
+    who = "vLLM's --shutdown-timeout" if drains else "the preStop hook's wait for requests"
+    reason = (f"preStop {shutdown.pre_stop_seconds} + longest request {longest} "
+              f"({shutdown.max_tokens} tokens × {shutdown.per_token_ms} ms + "
+              f"{shutdown.prefill_seconds} s, drained by {who}) + "
+              f"{sizing.GRACE_MARGIN_SECONDS} margin")
+    return Drain(longest, shutdown.pre_stop_seconds, drains, longest if drains else 0, grace,
+                 reason)
+
+
+def rollout(cfg: StackConfig, layout: Layout, startup_: Startup, drain_: Drain) -> Rollout:
+    """Surge into declared spare GPUs (else one pod at a time) and wait for every round."""
+    surge = min(cfg.spare_gpus // layout.gpus, cfg.replicas) if layout.gpus else 0
+    replicas = max(cfg.replicas, cfg.autoscaling.max_replicas if cfg.autoscaling.enabled else 0)
+    timeout = sizing.rollout_timeout_seconds(replicas, surge, startup_.budget_seconds,
+                                             drain_.grace_seconds)
+    reason = (f"{sizing.rollout_rounds(replicas, surge)} rounds × (grace {drain_.grace_seconds} "
+              f"+ image pull {sizing.IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds})")
+    return Rollout(surge, replicas, replicas + surge, timeout,
+                   sizing.claim_release_seconds(drain_.grace_seconds), reason)
