@@ -238,11 +238,12 @@ def predict(case: Case) -> Prediction:
     context["max_num_batched_tokens"] = flags.get("max_num_batched_tokens") or default_tokens
     context["max_num_seqs"] = flags.get("max_num_seqs") or default_seqs
 
-    total_weights = _call(sizing.weight_gib, params_b=model["params_b"],
-                          weights_dtype=model["weights_dtype"],
-                          weights_gib=model.get("weights_gib"),
-                          quantization=flags.get("quantization"), **context)
-    weights = _call(sizing.weight_gib_per_gpu, total_gib=total_weights, **context)
+    groups = model.get("parameters") or sizing.default_parameter_groups(
+        model["params_b"], model["vocab_size"], model["hidden_size"],
+        bool(model.get("tie_word_embeddings")))
+    stored_as = sizing.scheme(model["weights_dtype"], flags.get("quantization"))
+    weights = _call(sizing.weight_gib_per_gpu, groups=groups, weights_scheme=stored_as,
+                    tie_word_embeddings=bool(model.get("tie_word_embeddings")), **context)
     activation = _call(sizing.activation_peak_gib, **context)
     non_torch = _call(sizing.non_torch_gib, **context)
     budget = _call(sizing.kv_budget_gib, utilization=utilization, weights_per_gpu_gib=weights,

@@ -109,3 +109,14 @@ def mla_block_size(compute_capability: float, version: Version) -> int:
 def fp8_kv_falls_back_to_v0(compute_capability: float, version: Version) -> bool:
     """fp8 KV cache below compute capability 8.9 made vLLM fall back to V0 before 0.9.0."""
     return compute_capability < 8.9 and version < (0, 9, 0)
+
+
+ONLINE_FP8_REMOVED: Version = (0, 33, 0)
+"""`--quantization fp8` on a 16-bit checkpoint raises in 0.33.0 ("no longer supports online
+quantization ... use --quantization fp8_per_tensor", model_executor/layers/quantization/fp8.py);
+0.20.0 still quantizes online. Releases in between were not checked."""
+
+
+def online_fp8_available(version: Version) -> bool:
+    """True when `--quantization fp8` still quantizes a 16-bit checkpoint at load time."""
+    return version < ONLINE_FP8_REMOVED

@@ -37,12 +37,12 @@ def storage(cfg: StackConfig, weights: Weights) -> Storage:
     download Job's timeout, unless either is set in config."""
     pvc = cfg.storage.pvc
     revisions = 2 if cfg.storage.mode == "pvc" else 1
-    capacity = cfg.storage.capacity_gi or sizing.storage_capacity_gi(weights.total_gib,
+    capacity = cfg.storage.capacity_gi or sizing.storage_capacity_gi(weights.checkpoint_gib,
                                                                       revisions)
-    download = sizing.download_seconds(weights.total_gib) if pvc else 0
+    download = sizing.download_seconds(weights.checkpoint_gib) if pvc else 0
     timeout = (pvc.download_timeout_minutes * 60 if pvc and pvc.download_timeout_minutes
-               else sizing.download_timeout_seconds(weights.total_gib))
-    reason = (f"{weights.total_gib:.1f} GiB × 1.2 × {revisions} revisions = {capacity} Gi"
+               else sizing.download_timeout_seconds(weights.checkpoint_gib))
+    reason = (f"{weights.checkpoint_gib:.1f} GiB × 1.2 × {revisions} revisions = {capacity} Gi"
               + (f"; download {download} s, Job timeout {timeout} s" if pvc else ""))
     return Storage(capacity, download, timeout, reason)
 

@@ -69,6 +69,15 @@ def _parser_check(key: str, attribute: str) -> Check:
     return check
 
 
+def online_fp8_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if (cfg.model.quantization == "fp8" and plan.model.weights_dtype in ("bf16", "fp16")
+            and not vllm_features.online_fp8_available(plan.version)):
+        return (f"model.quantization: fp8 of a 16-bit checkpoint is refused by vLLM "
+                f"{cfg.vllm_version} (online quantization moved to fp8_per_tensor in 0.33); "
+                "serve a pre-quantized FP8 checkpoint, pin an older vllmVersion, or remove it")
+    return None
+
+
 def experts_to_spread(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if plan.layout.expert_parallel and not plan.model.experts:
         return "gpu.expertParallel: the model has no experts; set it to false"
@@ -197,6 +206,7 @@ CHECKS: list[Check] = [
     remote_code_acknowledged,
     _parser_check("model.reasoningParser", "reasoning_parser"),
     _parser_check("model.toolCallParser", "tool_call_parser"),
+    online_fp8_in_the_pinned_version,
     experts_to_spread,
     tensor_parallel_divides_heads,
     replica_fits_its_nodes,

@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 import facts
 from facts import vllm_cli
 from facts.secrets import looks_like_secret
+from planning import sizing
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -50,14 +51,33 @@ class SecretRef(_Model):
     key: str = Field(min_length=1)
 
 
+class ParameterGroups(_Model):
+    """A model's parameters by where vLLM puts them (planning/sizing.py WEIGHT_ROLES)."""
+
+    embedding: int = Field(ge=0)
+    head: int = Field(ge=0)
+    norms_and_gates: int = Field(default=0, ge=0)
+    replicated_linear: int = Field(default=0, ge=0)
+    sharded_linear: int = Field(ge=0)
+    experts: int = Field(default=0, ge=0)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @property
+    def total(self) -> int:
+        """All parameters."""
+        return sum(self.model_dump().values())
+
+
 class ModelFacts(_Model):
     """Shape of a model that is not a preset (see facts/models.yaml for field meanings)."""
 
     hf_id: str
     architecture: str
     params_b: float = Field(gt=0)
-    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4-fp8"]
+    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "mxfp4", "fp4-fp8"]
     weights_gib: Optional[float] = Field(default=None, gt=0)
+    parameters: Optional[ParameterGroups] = None
+    tie_word_embeddings: bool = False
     layers: int = Field(gt=0)
     hidden_size: int = Field(gt=0)
     intermediate_size: int = Field(gt=0)
@@ -73,13 +93,22 @@ class ModelFacts(_Model):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     @model_validator(mode="after")
-    def _mixed_precision_states_its_size(self) -> "ModelFacts":
-        if self.weights_dtype == "fp4-fp8" and self.weights_gib is None:
+    def _mixed_precision_states_its_parts(self) -> "ModelFacts":
+        if self.weights_dtype in ("fp4-fp8", "mxfp4") and self.parameters is None:
             raise ValueError(
-                "model.facts.weights_gib: a mixed fp4-fp8 checkpoint has no single width per "
-                "parameter; set weights_gib to the checkpoint's size (the sum of its "
-                "*.safetensors files, in GiB; `python -m tools.model_facts` reads it)")
+                f"model.facts.parameters: a {self.weights_dtype} checkpoint keeps its experts in "
+                "4 bits and the rest wider, so the weights follow from the parameters by role; "
+                "set parameters (embedding, head, norms_and_gates, replicated_linear, "
+                "sharded_linear, experts; `python -m tools.model_facts config.json` writes them)")
         return self
+
+    def parameter_groups(self) -> dict[str, float]:
+        """Parameters by role: the facts' `parameters`, else derived from the total (embedding
+        and head from vocab × hidden, the rest TP-sharded linears)."""
+        if self.parameters is not None:
+            return {key: float(value) for key, value in self.parameters.model_dump().items()}
+        return sizing.default_parameter_groups(self.params_b, self.vocab_size,
+                                               self.hidden_size, self.tie_word_embeddings)
 
     @field_validator("attention")
     @classmethod

@@ -27,10 +27,12 @@ class EngineLimits:
 
 @dataclasses.dataclass(frozen=True)
 class Weights:
-    """Weight memory: the whole model and what each GPU holds."""
+    """Weight memory: the whole model, what the fullest GPU holds, and the checkpoint on disk."""
 
     total_gib: float
     per_gpu_gib: float
+    checkpoint_gib: float
+    """Size of the checkpoint files (read at start, downloaded, stored)."""
     reason: str
 
 
@@ -99,16 +101,23 @@ def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLi
 
 
 def weights(cfg: StackConfig, model: ModelFacts, layout: Layout) -> Weights:
-    """The model's weight memory and each GPU's share of it under `layout`."""
-    total = sizing.weight_gib(model.params_b, model.weights_dtype, model.weights_gib,
-                              cfg.model.quantization)
-    per_gpu = sizing.weight_gib_per_gpu(total, layout.tensor_parallel, layout.pipeline_parallel,
-                                        layout.data_parallel, layout.expert_parallel)
-    shards = layout.tensor_parallel * layout.pipeline_parallel * (
-        layout.data_parallel if layout.expert_parallel else 1)
-    reason = (f"{model.params_b} B params × {model.weights_dtype} = {total:.1f} GiB; "
-              f"/ {shards} GPUs = {per_gpu:.1f} GiB per GPU")
-    return Weights(total, per_gpu, reason)
+    """The model's weight memory by role, and the fullest GPU's share under `layout`."""
+    groups = model.parameter_groups()
+    stored_as = sizing.scheme(model.weights_dtype, cfg.model.quantization)
+    total = sizing.weight_gib(groups, stored_as)
+    per_gpu = sizing.weight_gib_per_gpu(
+        groups, stored_as, model.layers, layout.tensor_parallel, layout.pipeline_parallel,
+        layout.data_parallel, model.tie_word_embeddings, model.attention)
+    checkpoint = model.weights_gib or sizing.weight_gib(groups, model.weights_dtype)
+    widths = sizing.ROLE_BYTES[stored_as]
+    parts = " + ".join(f"{role} {groups[role] / 1e9:.3f} G × {widths[role]:.4g} B"
+                       for role in sizing.WEIGHT_ROLES if groups[role])
+    stages = sizing.pipeline_stage_layers(model.layers, layout.pipeline_parallel)
+    reason = (f"{parts} = {total:.1f} GiB ({stored_as}); fullest GPU at {layout.describe()}: "
+              f"embeddings and head / TP {layout.tensor_parallel} on the first and last of "
+              f"stages {stages}, norms, gates and replicated linears whole, linears / TP, "
+              f"experts / (TP × DP) = {per_gpu:.2f} GiB; checkpoint {checkpoint:.1f} GiB")
+    return Weights(total, per_gpu, checkpoint, reason)
 
 
 def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,

@@ -19,40 +19,144 @@ MIB = 2**20
 
 # --- Weights ------------------------------------------------------------------------------
 
-BYTES_PER_PARAM = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.5}
-"""Bytes per parameter by weight dtype (int4 scales are small and ignored)."""
+WEIGHT_ROLES = ("embedding", "head", "norms_and_gates", "replicated_linear", "sharded_linear",
+                "experts")
+"""Parameter roles by where vLLM puts them and how it quantizes them:
+- embedding, head: VocabParallelEmbedding / ParallelLMHead, vocab rows split by TP (padded to
+  a multiple of 64), never quantized; the embedding sits on the first pipeline stage, the head
+  on the last (vllm/model_executor/layers/vocab_parallel_embedding.py; models/llama.py).
+- norms_and_gates: RMSNorms and MoE router gates, full on every TP rank, never quantized (the
+  gate is built with quant_config=None, deepseek_v2.py).
+- replicated_linear: linears every TP rank holds in full (MLA's q_a_proj / kv_a_proj_with_mqa,
+  ReplicatedLinear or disable_tp=True), quantized like other linears.
+- sharded_linear: attention and dense/shared-expert MLP linears, split by TP.
+- experts: routed experts (FusedMoE), spread over TP × DP GPUs whether or not expert
+  parallelism is on (fused_moe/config.py FusedMoEParallelConfig.make, flatten_tp_across_dp)."""
+
+_16BIT = {"embedding": 2.0, "head": 2.0, "norms_and_gates": 2.0}
+FP8_BLOCK_SCALE_BYTES = 4 / (128 * 128)
+"""One FP32 scale per 128 × 128 block of an FP8 block-quantized weight (utils/fp8_utils.py)."""
+MXFP4_BYTES = 0.5 + 1 / 32
+"""FP4 packed two per byte + one E8M0 scale byte per 32 elements (quantization/mxfp4.py)."""
+GPTQ_INT4_BYTES = 0.5 + 2 / 128
+"""4-bit weights + one 16-bit scale per group of 128 (symmetric GPTQ after the Marlin repack,
+which drops zero points; AWQ keeps 4-bit zeros: + 0.5/128, within 1 %)."""
+
+ROLE_BYTES: dict[str, dict[str, float]] = {
+    "bf16": dict.fromkeys(WEIGHT_ROLES, 2.0),
+    "fp16": dict.fromkeys(WEIGHT_ROLES, 2.0),
+    "fp8": {**_16BIT, "replicated_linear": 1 + FP8_BLOCK_SCALE_BYTES,
+            "sharded_linear": 1 + FP8_BLOCK_SCALE_BYTES, "experts": 1 + FP8_BLOCK_SCALE_BYTES},
+    "fp8-online": {**_16BIT, "replicated_linear": 1.0, "sharded_linear": 1.0, "experts": 1.0},
+    "int8": {**_16BIT, "replicated_linear": 1.0, "sharded_linear": 1.0, "experts": 1.0},
+    "int4": {**_16BIT, "replicated_linear": GPTQ_INT4_BYTES, "sharded_linear": GPTQ_INT4_BYTES,
+             "experts": GPTQ_INT4_BYTES},
+    "mxfp4": {**_16BIT, "replicated_linear": 2.0, "sharded_linear": 2.0,
+              "experts": MXFP4_BYTES},
+    "fp4-fp8": {**_16BIT, "replicated_linear": 1 + 1 / (128 * 128),
+                "sharded_linear": 1 + 1 / (128 * 128), "experts": MXFP4_BYTES},
+}
+"""Bytes per parameter of each role, by checkpoint scheme (models.yaml weights_dtype):
+- bf16/fp16: 2 everywhere.
+- fp8: FP8 block checkpoints (DeepSeek V3/R1): linears and experts 1 byte + FP32 block scales;
+  embeddings, head, norms and gates stay 16-bit (their BF16 count in the checkpoint).
+- fp8-online: `--quantization fp8` of a 16-bit model: the same roles at 1 byte, per-tensor
+  scales (vllm/model_executor/layers/quantization/fp8.py Fp8Config.get_quant_method: LinearBase
+  and FusedMoE only).
+- int8 (W8A8) 1 byte, int4 (GPTQ/AWQ, group 128) 0.516 bytes for the linears.
+- mxfp4 (gpt-oss): only the routed experts are FP4 (its modules_to_not_convert keep attention,
+  router, embeddings and head in BF16).
+- fp4-fp8 (DeepSeek V4): experts MXFP4, other linears FP8 with E8M0 block scales."""
 
 
-def weight_gib(params_b: float, weights_dtype: str, weights_gib: float | None = None,
-               quantization: str | None = None) -> float:
-    """Weight memory of the whole model in GiB.
+def scheme(weights_dtype: str, quantization: str | None) -> str:
+    """The checkpoint's storage scheme in GPU memory: `--quantization fp8` of a 16-bit model
+    is fp8-online; anything else is the checkpoint's own dtype."""
+    if quantization == "fp8" and weights_dtype in ("bf16", "fp16"):
+        return "fp8-online"
+    if weights_dtype not in ROLE_BYTES:
+        raise ValueError(f"no bytes-per-parameter figures for weights dtype {weights_dtype!r}")
+    return weights_dtype
 
-    = params_b × 1e9 × bytes_per_param(dtype) / 2**30, where online `--quantization fp8` of a
-    16-bit model stores 1 byte per parameter. A model whose facts state `weights_gib` (mixed
-    precision checkpoints such as DeepSeek V3's FP8 blocks or V4's FP4 experts) uses that figure.
-    Example: 32.764 B × 2 bytes = 65.5e9 bytes = 61.0 GiB.
+
+def default_parameter_groups(params_b: float, vocab_size: int, hidden_size: int,
+                             tie_word_embeddings: bool = False) -> dict[str, float]:
+    """Parameter roles when the facts give only the total: embedding = vocab × hidden, head =
+    the same unless tied, everything else TP-sharded linears (norms are < 0.01 %).
+    Example (Llama-3.1-8B): 525.3 M + 525.3 M + 6,979.6 M."""
+    embedding = vocab_size * hidden_size
+    head = 0 if tie_word_embeddings else embedding
+    rest = params_b * 1e9 - embedding - head
+    if rest < 0:
+        raise ValueError(f"params_b {params_b} is smaller than the embeddings alone")
+    return {"embedding": embedding, "head": head, "norms_and_gates": 0,
+            "replicated_linear": 0, "sharded_linear": rest, "experts": 0}
+
+
+def weight_gib(groups: dict[str, float], weights_scheme: str) -> float:
+    """Weight memory of the whole model in GiB = Σ roles params × bytes per param (ROLE_BYTES).
+
+    Example (DeepSeek-R1, fp8, MTP excluded): 1.961 G 16-bit params × 2 + 669.07 G FP8 × (1 +
+    4/16384) = 626.9 GiB (the checkpoint's own BF16 / F8_E4M3 / F32 counts give the same).
     """
-    if weights_gib is not None and quantization is None:
-        return weights_gib
-    dtype = "fp8" if quantization == "fp8" else weights_dtype
-    if dtype not in BYTES_PER_PARAM:
-        raise ValueError(f"no bytes-per-parameter figure for weights dtype {dtype!r}")
-    return params_b * 1e9 * BYTES_PER_PARAM[dtype] / GIB
+    widths = ROLE_BYTES[weights_scheme]
+    return sum(groups[role] * widths[role] for role in WEIGHT_ROLES) / GIB
 
 
-def weight_gib_per_gpu(total_gib: float, tensor_parallel: int, pipeline_parallel: int,
-                       data_parallel: int = 1, expert_parallel: bool = False) -> float:
-    """Weights each GPU holds.
+def pipeline_stage_layers(layers: int, pipeline_parallel: int) -> list[int]:
+    """Layers on each pipeline stage, as vLLM splits them (distributed/utils.py get_pp_indices):
+    layers // PP each, and the remainder one each to the stages before the last, from the
+    second-to-last backwards. 61 / 4 → [15, 15, 16, 15]; 27 / 2 → [14, 13]."""
+    parts = [layers // pipeline_parallel] * pipeline_parallel
+    for index in range(2, layers % pipeline_parallel + 2):
+        parts[-index] += 1
+    return parts
 
-    = total / (TP × PP): tensor parallelism splits every layer, pipeline parallelism splits the
-    layers. With expert parallelism across DP ranks (MoE), the routed experts, which hold almost
-    all of the weights, are spread over TP × DP GPUs: total / (TP × PP × DP). Without expert
-    parallelism each DP rank holds a full copy.
+
+def mla_decompressed_bytes_per_layer(attention: dict, tensor_parallel: int) -> float:
+    """BF16 copies vLLM's MLA backends make of kv_b_proj (W_UK_T and W_UV, for the decode
+    path; v1/attention/backends/mla/common.py process_weights_after_loading), per layer per
+    GPU = kv_lora_rank × heads / TP × (qk_nope_head_dim + v_head_dim) × 2 bytes; 0 when the
+    facts lack the two head dims. DeepSeek-V3 at TP 8: 512 × 16 × 256 × 2 = 4 MiB per layer."""
+    if attention.get("kind") != "mla" or "qk_nope_head_dim" not in attention:
+        return 0.0
+    return (attention["kv_lora_rank"] * attention["heads"] / tensor_parallel
+            * (attention["qk_nope_head_dim"] + attention["v_head_dim"]) * 2)
+
+
+def weight_gib_per_gpu(groups: dict[str, float], weights_scheme: str, layers: int,
+                       tensor_parallel: int, pipeline_parallel: int = 1,
+                       data_parallel: int = 1, tie_word_embeddings: bool = False,
+                       attention: Optional[dict] = None) -> float:
+    """Weights the fullest GPU holds, the largest over pipeline stages.
+
+    Stage s with n_s of L layers, on each of its TP × DP GPUs:
+      embedding / TP           on the first stage (and the last when tied)
+      + head / TP              on the last stage
+      + n_s / L × (norms_and_gates + replicated_linear)      full on every TP rank
+      + n_s / L × sharded_linear / TP
+      + n_s / L × experts / (TP × DP)                        experts spread over TP × DP
+      + n_s × MLA BF16 copies (mla_decompressed_bytes_per_layer)
+    each role at its bytes per parameter. Every DP rank holds its own copy of all but the
+    experts. Example (Qwen-32B, TP 2): (0.779 G + 0.779 G + 31.206 G) × 2 / 2 = 30.5 GiB.
     """
-    shards = tensor_parallel * pipeline_parallel
-    if expert_parallel:
-        shards *= data_parallel
-    return total_gib / shards
+    widths = ROLE_BYTES[weights_scheme]
+    size = {role: groups[role] * widths[role] for role in WEIGHT_ROLES}
+    stages = pipeline_stage_layers(layers, pipeline_parallel)
+    mla = mla_decompressed_bytes_per_layer(attention or {}, tensor_parallel)
+    per_stage = []
+    for index, stage_layers in enumerate(stages):
+        first, last = index == 0, index == len(stages) - 1
+        share = stage_layers / layers
+        held = share * (size["norms_and_gates"] + size["replicated_linear"]
+                        + size["sharded_linear"] / tensor_parallel
+                        + size["experts"] / (tensor_parallel * data_parallel))
+        if first or (last and tie_word_embeddings):
+            held += size["embedding"] / tensor_parallel
+        if last:
+            held += size["head"] / tensor_parallel
+        per_stage.append(held + stage_layers * mla)
+    return max(per_stage) / GIB
 
 
 # --- KV cache -----------------------------------------------------------------------------

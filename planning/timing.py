@@ -68,13 +68,13 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
     read_rate = sizing.effective_read_mib_per_second(
         cfg.engine.load_format, cfg.storage.read_mib_per_second,
         cfg.storage.streaming_read_mib_per_second)
-    load = sizing.weight_load_seconds(weights.total_gib, read_rate)
+    load = sizing.weight_load_seconds(weights.checkpoint_gib, read_rate)
     engine = sizing.engine_start_seconds(cfg.probes.engine_start_seconds,
                                          cfg.engine.compile_cache_gib > 0, enforce_eager(cfg))
     derived = sizing.startup_budget_seconds(load, engine, cfg.probes.safety_factor)
     budget = cfg.probes.startup_budget_seconds or derived
     warm = " with a warm compile cache" if cfg.engine.compile_cache_gib else ""
-    reason = (f"(load {weights.total_gib:.1f} GiB at {read_rate} MiB/s "
+    reason = (f"(load {weights.checkpoint_gib:.1f} GiB at {read_rate} MiB/s "
               f"[{cfg.engine.load_format} loader] = {load} s + engine start {engine} s{warm}) × "
               f"{cfg.probes.safety_factor} = {derived} s"
               + ("" if budget == derived else f"; overridden to {budget} s"))

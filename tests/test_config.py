@@ -67,19 +67,22 @@ CASES = {
     "node selector value Kubernetes rejects": (
         {"placement": {"nodeSelector": {"pool": "gpu pool"}}},
         ["placement.nodeSelector", "gpu pool"]),
-    "mixed-precision facts without a size": (
+    "mixed-precision facts without parameters by role": (
         {"model": {"preset": None, "facts": {
             "hf_id": "org/m", "architecture": "X", "params_b": 10, "weights_dtype": "fp4-fp8",
             "layers": 4, "hidden_size": 64, "intermediate_size": 128, "vocab_size": 1000,
             "attention": {"kind": "gqa", "heads": 8, "kv_heads": 8, "head_dim": 8},
             "max_context": 32768}}},
-        ["model.facts.weights_gib", "fp4-fp8"]),
+        ["model.facts.parameters", "experts", "fp4-fp8"]),
     "cluster not pinned": ({"kubernetes:context": None}, ["kubernetes:context", "pin the cluster"]),
     "expected request longer than the context": (
         {"autoscaling": {"expectedRequestTokens": 65536}},
         ["autoscaling.expectedRequestTokens", "maxModelLen"]),
     "autoscaler target above the KV alert": ({"autoscaling": {"targetUtilization": 0.97}},
                                              ["autoscaling.targetUtilization", "kvCacheUsage"]),
+    "online fp8 where vLLM no longer does it": (
+        {"vllmVersion": "0.33.0", "model": {"quantization": "fp8"}},
+        ["model.quantization", "0.33.0", "fp8_per_tensor"]),
     "unknown preset": ({"model": {"preset": "deepseek-v5"}}, ["model.preset", "deepseek-v5"]),
     "context beyond the model": ({"model": {"maxModelLen": 1000000}},
                                  ["model.maxModelLen", "131072"]),

@@ -49,6 +49,14 @@ def test_deepseek_v3_shape_counts_671b_without_mtp():
     }
     assert abs(model_facts.count_params(config) / 1e9 - 671) / 671 < 0.01
     assert model_facts.weights_dtype(config) == "fp8"
+    groups = model_facts.parameter_groups(config)
+    # The hub's per-dtype counts for deepseek-ai/DeepSeek-R1 less the MTP layer: BF16
+    # 1,960,795,136 (+ 14,848 F32 e_score_correction_bias) and F8_E4M3 669,065,609,216.
+    assert groups["embedding"] + groups["head"] + groups["norms_and_gates"] == (
+        1_960_795_136 + 14_848)
+    assert groups["replicated_linear"] + groups["sharded_linear"] + groups["experts"] == (
+        669_065_609_216)
+    assert groups == facts.models()["deepseek-r1"]["parameters"]
 
 
 @pytest.mark.parametrize("path, preset", [
@@ -96,3 +104,64 @@ def test_quantized_gqa_and_head_dim_from_config():
                                  "quantization_config": {"quant_method": "awq", "bits": 4}}
     assert model_facts.attention_facts(config)["head_dim"] == 256
     assert model_facts.weights_dtype(config) == "int4"
+
+
+@pytest.mark.parametrize("path, preset", [(V2_LITE, "deepseek-v2-lite")])
+def test_parameters_by_role_are_the_presets_and_sum_to_the_published_total(path, preset):
+    groups = model_facts.parameter_groups(_config(path))
+    assert groups == facts.models()[preset]["parameters"]
+    assert sum(groups.values()) == 15_706_484_224      # the hub's total for V2-Lite-Chat
+
+
+def test_dense_roles_put_embeddings_and_head_apart():
+    groups = model_facts.parameter_groups(_config(QWEN_7B))
+    assert groups["embedding"] == groups["head"] == 152064 * 3584
+    assert groups["experts"] == groups["replicated_linear"] == 0
+    assert sum(groups.values()) == 7_615_616_512      # Qwen2.5-7B's safetensors BF16 count
+    tied = model_facts.parameter_groups({**_config(QWEN_7B), "tie_word_embeddings": True})
+    assert tied["head"] == 0 and tied["embedding"] == groups["embedding"]
+
+
+def _write_safetensors(path, tensors):
+    """A real safetensors file: 8-byte header length, JSON header, then the tensor bytes."""
+    header, offset = {}, 0
+    for name, (dtype, shape) in tensors.items():
+        size = model_facts.SAFETENSORS_BYTES[dtype]
+        for dim in shape:
+            size *= dim
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps({"__metadata__": {"format": "pt"}, **header}).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + b"\0" * offset)
+
+
+def test_safetensors_headers_give_dtype_counts_and_exact_size(tmp_path, capsys):
+    first, second = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    _write_safetensors(first, {"w": ("F8_E4M3", [256, 128]), "s": ("F32", [2, 1])})
+    _write_safetensors(second, {"e": ("BF16", [64, 32])})
+    counts, size = model_facts.dtype_counts_from_headers([first, second])
+    assert counts == {"F8_E4M3": 32768, "F32": 2, "BF16": 2048}
+    assert size == 32768 + 8 + 4096
+    status, parsed, err = _run(capsys, V2_LITE, "--safetensors", first, second)
+    assert status == 0
+    entry = next(iter(parsed.values()))
+    assert entry["weights_gib"] == round(size / 2**30, 1)
+    assert "F8_E4M3 32,768" in err
+
+
+def test_a_file_that_is_not_safetensors_is_an_error_not_a_traceback(tmp_path, capsys):
+    bad = tmp_path / "x.safetensors"
+    bad.write_bytes(b"\xff" * 16)
+    status, parsed, err = _run(capsys, V2_LITE, "--safetensors", bad)
+    assert status == 1 and parsed is None
+    assert "safetensors header" in err
+
+
+def test_model_info_counts_are_compared_with_the_roles(tmp_path, capsys):
+    info = tmp_path / "info.json"
+    info.write_text(json.dumps({"safetensors": {"parameters": {"BF16": 15_706_484_224}}}))
+    status, _, err = _run(capsys, V2_LITE, "--model-info", info)
+    assert status == 0
+    assert "BF16 15,706,484,224" in err and "15,706,484,224 parameters" in err
+    size, packed = model_facts.bytes_from_dtype_counts({"BF16": 10, "U8": 100, "F32": 1})
+    assert (size, packed) == (24, ["U8"])

@@ -8,6 +8,7 @@ import facts
 from planning import config, sizing
 from facts import vllm_features
 from planning.layout import tensor_parallel_candidates as candidate_splits
+from planning.config import ModelFacts
 from planning.plan import make_plan
 
 KIB = 1024
@@ -60,12 +61,84 @@ def test_v4_cache_uses_the_compressed_per_token_figure():
     assert per_token == pytest.approx(3900)
 
 
-def test_weight_bytes_follow_dtype_and_quantization():
-    assert sizing.weight_gib(32.764, "bf16") == pytest.approx(61.03, abs=0.01)
-    assert sizing.weight_gib(32.764, "bf16", quantization="fp8") == pytest.approx(30.51, abs=0.01)
-    assert sizing.weight_gib(671, "fp8", weights_gib=642.0) == 642.0
-    assert sizing.weight_gib_per_gpu(61.0, 2, 1) == 30.5
-    assert sizing.weight_gib_per_gpu(149.0, 1, 1, data_parallel=4, expert_parallel=True) == 37.25
+def _groups(preset):
+    return ModelFacts.model_validate(facts.models()[preset]).parameter_groups()
+
+
+def test_dense_bf16_weights_split_evenly_over_tensor_parallel():
+    # Qwen-32B: 32,763,876,352 params × 2 bytes = 61.03 GiB, half per GPU at TP 2.
+    groups = _groups("deepseek-r1-distill-qwen-32b")
+    assert sizing.weight_gib(groups, "bf16") == pytest.approx(61.03, abs=0.01)
+    assert sizing.weight_gib_per_gpu(groups, "bf16", 64, 2) == pytest.approx(30.51, abs=0.01)
+
+
+def test_online_fp8_keeps_embeddings_and_head_in_16_bits():
+    # Llama-3.1-8B with --quantization fp8: 2 × 525,336,576 embedding/head params stay 2 bytes,
+    # 6,979,588,096 others take 1: 9.08e9 bytes = 8.46 GiB (vLLM 0.19 logged 8.49 GiB,
+    # llm-d-planner meta-llama---h100-80gb--tp1pp1dp1--8192-dtbf16-qfp8.log); all at 1 byte
+    # would be 7.48 GiB.
+    groups = sizing.default_parameter_groups(8.030261248, 128256, 4096)
+    stored_as = sizing.scheme("bf16", "fp8")
+    assert stored_as == "fp8-online"
+    assert sizing.weight_gib(groups, stored_as) == pytest.approx(8.46, abs=0.01)
+    assert sizing.scheme("bf16", None) == "bf16" and sizing.scheme("fp8", "fp8") == "fp8"
+
+
+# DeepSeek-R1 (FP8 blocks, 61 layers): the fullest GPU per layout, from the hub's per-dtype
+# counts and vLLM's placement rules, computed independently of sizing.py (issue 8 research):
+R1_PER_GPU = [((8, 1, 1), 79.5), ((16, 1, 1), 40.3), ((1, 1, 8), 95.8), ((4, 1, 2), 81.9),
+              ((2, 1, 4), 86.5)]
+
+
+@pytest.mark.parametrize("split, expected", R1_PER_GPU)
+def test_fp8_moe_weights_follow_vllms_placement(split, expected):
+    tp, pp, dp = split
+    model = ModelFacts.model_validate(facts.models()["deepseek-r1"])
+    per_gpu = sizing.weight_gib_per_gpu(model.parameter_groups(), "fp8", 61, tp, pp, dp,
+                                        attention=model.attention)
+    assert per_gpu == pytest.approx(expected, abs=0.05)
+
+
+def test_r1_weights_total_the_checkpoints_own_dtype_counts():
+    # BF16 1,960,795,136 × 2 + F8 669,065,609,216 × (1 + 4/16384) = 626.92 GiB (main model).
+    assert sizing.weight_gib(_groups("deepseek-r1"), "fp8") == pytest.approx(626.92, abs=0.01)
+
+
+def test_pipeline_stages_split_layers_like_vllm_and_hold_embeddings_and_head_apart():
+    assert sizing.pipeline_stage_layers(61, 4) == [15, 15, 16, 15]
+    assert sizing.pipeline_stage_layers(27, 2) == [14, 13]
+    assert sizing.pipeline_stage_layers(28, 3) == [9, 10, 9]
+    assert sizing.pipeline_stage_layers(61, 8) == [7, 7, 8, 8, 8, 8, 8, 7]
+    # Two stages of a 2-layer toy: stage 0 = 1 layer + embedding, stage 1 = 1 layer + head.
+    toy = {"embedding": 100, "head": 300, "norms_and_gates": 0, "replicated_linear": 0,
+           "sharded_linear": 1000, "experts": 0}
+    per_gpu = sizing.weight_gib_per_gpu(toy, "bf16", 2, 1, 2) * sizing.GIB
+    assert per_gpu == (500 + 300) * 2
+    tied = sizing.weight_gib_per_gpu({**toy, "head": 0}, "bf16", 2, 1, 2,
+                                     tie_word_embeddings=True) * sizing.GIB
+    assert tied == (500 + 100) * 2       # a tied table sits on the last stage too
+
+
+def test_replicated_roles_do_not_shrink_with_tensor_parallel():
+    toy = {"embedding": 0, "head": 0, "norms_and_gates": 10, "replicated_linear": 90,
+           "sharded_linear": 800, "experts": 3200}
+    at = {tp: sizing.weight_gib_per_gpu(toy, "bf16", 1, tp) * sizing.GIB for tp in (1, 2, 4)}
+    assert at == {1: 8200, 2: 2 * (100 + 400 + 1600), 4: 2 * (100 + 200 + 800)}
+    # Experts spread over TP × DP; everything else is copied on every DP rank.
+    assert sizing.weight_gib_per_gpu(toy, "bf16", 1, 1, 1, 4) * sizing.GIB == 2 * (900 + 800)
+
+
+def test_mla_backends_add_bf16_copies_of_kv_b_proj():
+    attention = facts.models()["deepseek-r1"]["attention"]
+    assert sizing.mla_decompressed_bytes_per_layer(attention, 8) == 512 * 16 * 256 * 2
+    assert sizing.mla_decompressed_bytes_per_layer({"kind": "gqa"}, 1) == 0
+
+
+def test_mxfp4_and_int4_widths():
+    assert sizing.ROLE_BYTES["mxfp4"]["experts"] == 0.53125
+    assert sizing.ROLE_BYTES["mxfp4"]["sharded_linear"] == 2.0
+    assert sizing.ROLE_BYTES["int4"]["sharded_linear"] == pytest.approx(0.515625)
+    assert sizing.ROLE_BYTES["int4"]["embedding"] == 2.0
 
 
 def test_kv_budget_and_tokens_follow_vllms_arithmetic():
@@ -204,7 +277,9 @@ def test_v4_flash_gains_capacity_from_data_and_expert_parallelism():
                              gpu={"type": "h200", "tensorParallel": 1, "dataParallel": 4,
                                   "expertParallel": True}))
     assert plan.layout.gpus == 4
-    assert plan.weights.per_gpu_gib == pytest.approx(149.0 / 4)
+    # Experts (277.0 G FP4 params, 147.2 GB) spread over the 4 GPUs; attention, shared experts
+    # and embeddings (8.85 GB) on every one: 36.8 + 8.85 GB = 42.5 GiB.
+    assert plan.weights.per_gpu_gib == pytest.approx(42.5, abs=0.05)
     assert plan.kv.max_concurrency == pytest.approx(plan.kv.tokens_per_rank * 4 / 131072)
 
 

@@ -7,7 +7,9 @@ Prints one YAML block in the format of facts/models.yaml (paste it under `models
 stack's `model.facts`). Supports Llama/Mistral/Qwen2/Qwen3-style dense models with standard or
 grouped-query attention (`gqa`) and DeepSeek V2/V3/R1 (`mla`, MoE). Anything else fails with a
 message naming the fields to fill by hand. Parameter counts come from the shapes alone; the
-safetensors index, when given, adds the checkpoint's real size (`weights_gib`).
+safetensors index, or the checkpoint's *.safetensors files (`--safetensors`, only their
+headers are read), add the checkpoint's real size (`weights_gib`); a saved hub model-info JSON
+(`--model-info`) is compared dtype by dtype with the parameters by role.
 """
 
 from __future__ import annotations
@@ -83,56 +85,59 @@ def attention_facts(config: dict[str, Any]) -> dict[str, Any]:
         kv_heads = config.get("num_key_value_heads") or heads
         return {"kind": "gqa", "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim(config)}
     _require(config, "kv_lora_rank", "qk_rope_head_dim")
+    _require(config, "qk_nope_head_dim", "v_head_dim")
     return {"kind": "mla", "heads": heads, "kv_lora_rank": config["kv_lora_rank"],
-            "qk_rope_head_dim": config["qk_rope_head_dim"]}
+            "qk_rope_head_dim": config["qk_rope_head_dim"],
+            "qk_nope_head_dim": config["qk_nope_head_dim"], "v_head_dim": config["v_head_dim"]}
 
 
-def _gqa_attention_params(config: dict[str, Any]) -> int:
-    """Attention weights of one Llama-layout layer.
+def _gqa_attention(config: dict[str, Any]) -> dict[str, int]:
+    """Attention weights of one Llama-layout layer, by role.
 
-    = H × (heads + 2 × kv_heads) × head_dim (q, k, v) + heads × head_dim × H (o)
-      + biases: q/k/v biases in Qwen2 (always) or when `attention_bias` (Llama, also on o)
-      + Qwen3's per-head q_norm and k_norm (2 × head_dim).
+    sharded: H × (heads + 2 × kv_heads) × head_dim (q, k, v) + heads × head_dim × H (o)
+      + biases: q/k/v biases in Qwen2 (always) or when `attention_bias` (Llama, also on o);
+    norms: Qwen3's per-head q_norm and k_norm (2 × head_dim).
     """
     hidden = config["hidden_size"]
     heads = config["num_attention_heads"]
     kv_heads = config.get("num_key_value_heads") or heads
     dim = head_dim(config)
     qkv_out = (heads + 2 * kv_heads) * dim
-    params = hidden * qkv_out + heads * dim * hidden
+    sharded = hidden * qkv_out + heads * dim * hidden
     model_type = config["model_type"]
     if model_type == "qwen2" or config.get("attention_bias"):
-        params += qkv_out
+        sharded += qkv_out
     if config.get("attention_bias") and model_type == "llama":
-        params += hidden
-    if model_type == "qwen3":
-        params += 2 * dim
-    return params
+        sharded += hidden
+    norms = 2 * dim if model_type == "qwen3" else 0
+    return {"sharded_linear": sharded, "norms_and_gates": norms}
 
 
-def _mla_attention_params(config: dict[str, Any]) -> int:
-    """Attention weights of one DeepSeek MLA layer.
+def _mla_attention(config: dict[str, Any]) -> dict[str, int]:
+    """Attention weights of one DeepSeek MLA layer, by role.
 
-    q: H × heads × (nope + rope) without q_lora_rank, else H × q_lora + q_lora (norm)
-       + q_lora × heads × (nope + rope);
-    kv_a: H × (kv_lora_rank + rope) + kv_lora_rank (norm);
-    kv_b: kv_lora_rank × heads × (nope + v_head_dim);  o: heads × v_head_dim × H.
-    Example (V2-Lite): 6,291,456 + 1,180,160 + 2,097,152 + 4,194,304 = 13.76 M.
+    replicated (every TP rank holds them whole): q_a_proj H × q_lora (when q_lora_rank is set)
+      and kv_a_proj_with_mqa H × (kv_lora_rank + rope);
+    norms: q_a_layernorm q_lora + kv_a_layernorm kv_lora_rank;
+    sharded: q_b_proj q_lora × heads × (nope + rope) (or q_proj H × heads × (nope + rope)),
+      kv_b_proj kv_lora_rank × heads × (nope + v_head_dim), o_proj heads × v_head_dim × H.
+    Example (V2-Lite): replicated 1,179,648, norms 512, sharded 12,582,912.
     """
-    _require(config, "qk_nope_head_dim", "v_head_dim")
     hidden = config["hidden_size"]
     heads = config["num_attention_heads"]
     nope, rope = config["qk_nope_head_dim"], config["qk_rope_head_dim"]
     lora, v_dim = config["kv_lora_rank"], config["v_head_dim"]
     q_lora = config.get("q_lora_rank")
+    replicated = hidden * (lora + rope)
+    norms = lora
     if q_lora:
-        q = hidden * q_lora + q_lora + q_lora * heads * (nope + rope)
+        replicated += hidden * q_lora
+        norms += q_lora
+        sharded = q_lora * heads * (nope + rope)
     else:
-        q = hidden * heads * (nope + rope)
-    kv_a = hidden * (lora + rope) + lora
-    kv_b = lora * heads * (nope + v_dim)
-    out = heads * v_dim * hidden
-    return q + kv_a + kv_b + out
+        sharded = hidden * heads * (nope + rope)
+    sharded += lora * heads * (nope + v_dim) + heads * v_dim * hidden
+    return {"replicated_linear": replicated, "norms_and_gates": norms, "sharded_linear": sharded}
 
 
 def _dense_mlp_params(hidden: int, intermediate: int, bias: bool = False) -> int:
@@ -148,48 +153,115 @@ def _is_moe_layer(config: dict[str, Any], index: int) -> bool:
     return index >= first_dense and index % config.get("moe_layer_freq", 1) == 0
 
 
-def _moe_params(config: dict[str, Any]) -> int:
-    """One DeepSeek MoE block.
+def _moe(config: dict[str, Any]) -> dict[str, int]:
+    """One DeepSeek MoE block, by role.
 
-    = n_routed × 3 × H × moe_I (routed experts) + 3 × H × (moe_I × n_shared) (shared experts,
-      one MLP) + n_routed × H (router) + n_routed (V3's e_score_correction_bias with noaux_tc).
+    experts: n_routed × 3 × H × moe_I;  sharded: shared experts 3 × H × (moe_I × n_shared);
+    gates: router n_routed × H + n_routed (V3's e_score_correction_bias with noaux_tc).
     Example (V2-Lite): 553.6 M + 17.3 M + 0.13 M = 571.1 M.
     """
     _require(config, "moe_intermediate_size")
     hidden = config["hidden_size"]
     experts = config["n_routed_experts"]
     moe_i = config["moe_intermediate_size"]
-    params = experts * 3 * hidden * moe_i
-    params += 3 * hidden * moe_i * (config.get("n_shared_experts") or 0)
-    params += experts * hidden
-    if config.get("topk_method") == "noaux_tc":
-        params += experts
-    return params
+    gates = experts * hidden + (experts if config.get("topk_method") == "noaux_tc" else 0)
+    return {"experts": experts * 3 * hidden * moe_i,
+            "sharded_linear": 3 * hidden * moe_i * (config.get("n_shared_experts") or 0),
+            "norms_and_gates": gates}
 
 
-def count_params(config: dict[str, Any]) -> int:
-    """Total parameters from the shapes (what the weights hold; DeepSeek MTP layers excluded).
+ROLES = ("embedding", "head", "norms_and_gates", "replicated_linear", "sharded_linear",
+         "experts")
+"""Parameter roles, as planning/sizing.py WEIGHT_ROLES (where vLLM puts each weight)."""
 
-    = V × H (embeddings) + Σ layers (attention + MLP or MoE + 2 × H norms) + H (final norm)
-      + V × H (lm_head) unless tie_word_embeddings.
-    Example (Qwen2-7B shape): 0.545 B + 28 × 233.06 M + 3584 + 0.545 B = 7.616 B.
+
+def parameter_groups(config: dict[str, Any]) -> dict[str, int]:
+    """Parameters by role from the shapes (DeepSeek MTP layers excluded).
+
+    embedding V × H; head V × H unless tie_word_embeddings; per layer the attention's roles,
+    2 × H norms, and the dense MLP (sharded) or the MoE block; the final norm H.
     """
     kind = attention_kind(config)
     _require(config, "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
              "intermediate_size")
     hidden, vocab = config["hidden_size"], config["vocab_size"]
-    attention = _gqa_attention_params if kind == "gqa" else _mla_attention_params
-    total = vocab * hidden + hidden
+    attention = _gqa_attention if kind == "gqa" else _mla_attention
+    groups = dict.fromkeys(ROLES, 0)
+    groups["embedding"] = vocab * hidden
+    groups["head"] = 0 if config.get("tie_word_embeddings", False) else vocab * hidden
+    groups["norms_and_gates"] = hidden
     for index in range(config["num_hidden_layers"]):
-        total += attention(config) + 2 * hidden
+        parts = [attention(config), {"norms_and_gates": 2 * hidden}]
         if _is_moe_layer(config, index):
-            total += _moe_params(config)
+            parts.append(_moe(config))
         else:
-            total += _dense_mlp_params(hidden, config["intermediate_size"],
-                                       bool(config.get("mlp_bias")))
-    if not config.get("tie_word_embeddings", False):
-        total += vocab * hidden
-    return total
+            parts.append({"sharded_linear": _dense_mlp_params(
+                hidden, config["intermediate_size"], bool(config.get("mlp_bias")))})
+        for part in parts:
+            for role, count in part.items():
+                groups[role] += count
+    return groups
+
+
+def count_params(config: dict[str, Any]) -> int:
+    """Total parameters from the shapes = the sum of parameter_groups.
+
+    Example (Qwen2-7B shape): 0.545 B + 28 × 233.06 M + 3584 + 0.545 B = 7.616 B.
+    """
+    return sum(parameter_groups(config).values())
+
+
+SAFETENSORS_BYTES = {"BF16": 2, "F16": 2, "F32": 4, "F64": 8, "F8_E4M3": 1, "F8_E5M2": 1,
+                     "F8_E8M0": 1, "I8": 1, "U8": 1, "I16": 2, "I32": 4, "I64": 8, "BOOL": 1}
+"""Bytes per element of each safetensors dtype (the format's own table)."""
+
+
+def safetensors_header(path: pathlib.Path) -> dict[str, Any]:
+    """The JSON header of a .safetensors file: 8 bytes little-endian length, then the JSON."""
+    with open(path, "rb") as handle:
+        length = int.from_bytes(handle.read(8), "little")
+        if not 0 < length < 100 * 2**20:
+            raise ValueError(f"{path} does not start with a safetensors header")
+        return json.loads(handle.read(length))
+
+
+def dtype_counts_from_headers(paths: list[pathlib.Path]) -> tuple[dict[str, int], int]:
+    """(elements per dtype, tensor bytes) over the checkpoint's .safetensors files."""
+    counts: dict[str, int] = {}
+    total_bytes = 0
+    for path in paths:
+        for name, tensor in safetensors_header(path).items():
+            if name == "__metadata__":
+                continue
+            elements = 1
+            for dim in tensor["shape"]:
+                elements *= dim
+            counts[tensor["dtype"]] = counts.get(tensor["dtype"], 0) + elements
+            start, end = tensor["data_offsets"]
+            total_bytes += end - start
+    return counts, total_bytes
+
+
+def dtype_counts_from_model_info(info: dict[str, Any]) -> dict[str, int]:
+    """`safetensors.parameters` of a saved hub model-info JSON (GET /api/models/<id>)."""
+    try:
+        return dict(info["safetensors"]["parameters"])
+    except (KeyError, TypeError) as exc:
+        raise ValueError("the model-info JSON has no safetensors.parameters; save it with "
+                         "`curl https://huggingface.co/api/models/<org>/<name>`") from exc
+
+
+PACKED_DTYPES = ("U8", "I8")
+"""Dtypes 4-bit checkpoints pack into; the hub's element counts of these are not bytes for
+every checkpoint (gpt-oss's U8 count is 2 × block bytes + scale bytes), so a size from model
+info excludes them and says so."""
+
+
+def bytes_from_dtype_counts(counts: dict[str, int]) -> tuple[int, list[str]]:
+    """(bytes of the unpacked dtypes, the packed dtypes left out)."""
+    size = sum(count * SAFETENSORS_BYTES[dtype] for dtype, count in counts.items()
+               if dtype not in PACKED_DTYPES)
+    return size, sorted(d for d in counts if d in PACKED_DTYPES)
 
 
 def _bits_dtype(config: dict[str, Any], bits: int, kind: str) -> str:
@@ -201,7 +273,7 @@ def _bits_dtype(config: dict[str, Any], bits: int, kind: str) -> str:
 
 
 def weights_dtype(config: dict[str, Any]) -> str:
-    """bf16 | fp16 | fp8 | int8 | int4 from quantization_config, else torch_dtype.
+    """bf16 | fp16 | fp8 | mxfp4 | int8 | int4 from quantization_config, else torch_dtype.
 
     fp32 checkpoints are served in 16 bits by vLLM's `--dtype auto`, so they count as bf16.
     """
@@ -210,6 +282,8 @@ def weights_dtype(config: dict[str, Any]) -> str:
         method = quant.get("quant_method")
         if method == "fp8":
             return "fp8"
+        if method == "mxfp4":
+            return "mxfp4"
         if method in ("awq", "gptq"):
             return _bits_dtype(config, int(quant.get("bits", 0)), "int")
         if method == "compressed-tensors":
@@ -257,18 +331,25 @@ def default_name(config_path: pathlib.Path) -> str:
 
 
 def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
-                hf_id: str | None = None) -> dict[str, Any]:
-    """The models.yaml fields derivable from config.json (+ the safetensors index)."""
+                hf_id: str | None = None, checkpoint_bytes: int | None = None) -> dict[str, Any]:
+    """The models.yaml fields derivable from config.json (+ the checkpoint's size, from the
+    safetensors index or the files' headers)."""
     kind = attention_kind(config)
     dtype = weights_dtype(config)
+    groups = parameter_groups(config)
     facts: dict[str, Any] = {
         "hf_id": hf_id,
         "architecture": (config.get("architectures") or [None])[0],
-        "params_b": round(count_params(config) / 1e9, 3),
+        "params_b": round(sum(groups.values()) / 1e9, 6),
         "weights_dtype": dtype,
     }
-    if index is not None:
+    if checkpoint_bytes is not None:
+        facts["weights_gib"] = round(checkpoint_bytes / GIB, 1)
+    elif index is not None:
         facts["weights_gib"] = round(checkpoint_gib(index), 1)
+    facts["parameters"] = groups
+    if config.get("tie_word_embeddings"):
+        facts["tie_word_embeddings"] = True
     facts.update({
         "layers": config["num_hidden_layers"],
         "hidden_size": config["hidden_size"],
@@ -280,6 +361,21 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
     if kind == "mla" and config.get("n_routed_experts"):
         facts["experts"] = config["n_routed_experts"]
     return facts
+
+
+def dtype_note(counts: dict[str, int], groups: dict[str, int]) -> str:
+    """How the checkpoint's elements per dtype compare with the parameters from the shapes:
+    16-bit elements should be the never-quantized roles, the rest the quantized ones (scales
+    and packed 4-bit dtypes aside)."""
+    sixteen = counts.get("BF16", 0) + counts.get("F16", 0)
+    kept = groups["embedding"] + groups["head"] + groups["norms_and_gates"]
+    shown = ", ".join(f"{dtype} {count:,}" for dtype, count in sorted(counts.items()))
+    total = sum(groups.values())
+    return (f"note: checkpoint elements per dtype: {shown}; from the shapes: {total:,} "
+            f"parameters, of which embeddings, head, norms and gates {kept:,} (16-bit in "
+            f"quantized checkpoints; the checkpoint has {sixteen:,} 16-bit elements). A "
+            "difference beyond the MTP layers or scales means a role is misread: check the "
+            "parameters by hand.")
 
 
 def _scalar(value: Any) -> str:
@@ -302,10 +398,10 @@ def to_yaml(name: str, facts: dict[str, Any]) -> str:
             comment = ""
             if key == "hf_id" and value is None:
                 comment = "   # fill by hand: Hugging Face repository id"
-            if key == "weights_dtype" and value in ("fp8", "int8", "int4") \
+            if key == "weights_dtype" and value in ("fp8", "int8", "int4", "mxfp4") \
                     and "weights_gib" not in facts:
-                comment = ("   # quantized: embeddings and lm_head usually stay 16-bit; pass the "
-                           "safetensors index for weights_gib")
+                comment = ("   # quantized: the roles give the GPU memory; pass --safetensors "
+                           "(or the index) for the checkpoint's size")
             lines.append(f"    {key}: {_scalar(value)}{comment}")
     lines.append('    # min_vllm: "X.Y.Z"            fill by hand: first vLLM release that serves it')
     lines.append("    # min_compute_capability: 8.0  fill by hand: lowest GPU generation it runs on")
@@ -328,6 +424,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("config", type=pathlib.Path, help="the model's config.json")
     parser.add_argument("index", type=pathlib.Path, nargs="?",
                         help="model.safetensors.index.json (adds weights_gib)")
+    parser.add_argument("--safetensors", type=pathlib.Path, nargs="+", default=[],
+                        help="the checkpoint's *.safetensors files: their headers give the "
+                             "exact size (weights_gib) and the elements per dtype")
+    parser.add_argument("--model-info", type=pathlib.Path,
+                        help="a saved hub model-info JSON (api/models/<id>): its "
+                             "safetensors.parameters per dtype are checked against the shapes")
     parser.add_argument("--hf-id", help="Hugging Face repository id (org/name)")
     parser.add_argument("--name", help="preset name (default: the repository name, lower case)")
     args = parser.parse_args(argv)
@@ -335,10 +437,16 @@ def main(argv: list[str] | None = None) -> int:
     index = _read_json(args.index) if args.index else None
     hf_id = args.hf_id or guess_hf_id(config, args.config)
     try:
-        facts = model_facts(config, index, hf_id)
-    except (UnsupportedModel, ValueError) as exc:
+        counts, checkpoint_bytes = (dtype_counts_from_headers(args.safetensors)
+                                    if args.safetensors else ({}, None))
+        if args.model_info:
+            counts = dtype_counts_from_model_info(_read_json(args.model_info))
+        facts = model_facts(config, index, hf_id, checkpoint_bytes)
+    except (UnsupportedModel, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if counts:
+        print(dtype_note(counts, facts["parameters"]), file=sys.stderr)
     name = args.name or (hf_id.split("/")[-1] if hf_id else default_name(args.config))
     sys.stdout.write(to_yaml(name.lower(), facts))
     return 0
