@@ -120,3 +120,24 @@ quantization ... use --quantization fp8_per_tensor", model_executor/layers/quant
 def online_fp8_available(version: Version) -> bool:
     """True when `--quantization fp8` still quantizes a 16-bit checkpoint at load time."""
     return version < ONLINE_FP8_REMOVED
+
+
+SPARSE_GRAPH_SIZES_SINCE: Version = (0, 15, 0)
+"""From 0.15 CUDA graphs are captured every 8 batch sizes below 256 and every 16 above (51
+sizes up to 512; 67 before, every 8): vllm/config/vllm.py _set_cudagraph_sizes."""
+
+
+def sparse_graph_sizes(version: Version) -> bool:
+    """True when vLLM captures every 16th batch size above 256."""
+    return version >= SPARSE_GRAPH_SIZES_SINCE
+
+
+DEEP_GEMM_DEFAULT_SINCE: Version = (0, 11, 0)
+"""VLLM_USE_DEEP_GEMM defaults to 1 in 0.11.0 (0 in 0.8.5; the release between that flipped
+it was not bisected, so 0.11.0 is the first the program counts the warm-up for)."""
+
+
+def warms_up_deep_gemm(version: Version, compute_capability: float, block_fp8: bool) -> bool:
+    """True when vLLM JIT-compiles DeepGEMM's FP8 block kernels at start: FP8 block weights
+    on Hopper or newer with vLLM ≥ 0.11 (envs.py VLLM_DEEP_GEMM_WARMUP)."""
+    return block_fp8 and compute_capability >= 9.0 and version >= DEEP_GEMM_DEFAULT_SINCE

@@ -39,11 +39,13 @@ def storage(cfg: StackConfig, weights: Weights) -> Storage:
     revisions = 2 if cfg.storage.mode == "pvc" else 1
     capacity = cfg.storage.capacity_gi or sizing.storage_capacity_gi(weights.checkpoint_gib,
                                                                       revisions)
-    download = sizing.download_seconds(weights.checkpoint_gib) if pvc else 0
+    rate = pvc.download_mib_per_second if pvc else sizing.DOWNLOAD_MIB_PER_SECOND
+    download = sizing.download_seconds(weights.checkpoint_gib, rate) if pvc else 0
     timeout = (pvc.download_timeout_minutes * 60 if pvc and pvc.download_timeout_minutes
-               else sizing.download_timeout_seconds(weights.checkpoint_gib))
+               else sizing.download_timeout_seconds(weights.checkpoint_gib, rate))
     reason = (f"{weights.checkpoint_gib:.1f} GiB × 1.2 × {revisions} revisions = {capacity} Gi"
-              + (f"; download {download} s, Job timeout {timeout} s" if pvc else ""))
+              + (f"; download at {rate} MiB/s = {download} s, Job timeout {download} + "
+                 f"{sizing.DOWNLOAD_POD_START_SECONDS} = {timeout} s" if pvc else ""))
     return Storage(capacity, download, timeout, reason)
 
 

@@ -330,6 +330,8 @@ class PvcConfig(_Model):
     access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] = "ReadWriteMany"
     hf_token_secret: Optional[SecretRef] = None
     download_timeout_minutes: Optional[int] = Field(default=None, gt=0)
+    download_mib_per_second: int = Field(
+        default=50, gt=0, description="Download rate from the hub into the claim (measured)")
     downloader_image: Optional[str] = Field(
         default=None, description="Image with python3 and huggingface_hub for the download "
                                   "Job; default: the vLLM image (it ships huggingface_hub)")
@@ -432,7 +434,9 @@ class ProbesConfig(_Model):
     timeout_seconds: int = Field(default=5, ge=1, le=60)
     readiness_failures: int = Field(default=3, ge=1)
     liveness_failures: int = Field(default=6, ge=1)
-    engine_start_seconds: int = Field(default=90, ge=0, description="Profiling, compile, graphs")
+    engine_start_seconds: Optional[int] = Field(
+        default=None, ge=0, description="Measured engine start after the weight load (vLLM's "
+        "'init engine ... took' + ~30 s); replaces the derived phases")
     safety_factor: float = Field(default=1.5, ge=1.0, le=10)
     startup_budget_seconds: Optional[int] = Field(default=None, gt=0)
     acknowledge_short_startup: bool = False

@@ -351,22 +351,62 @@ def cpu_request(local_gpus: int, cpu_per_gpu: float) -> float:
 
 # --- Time budgets -------------------------------------------------------------------------
 
-COMPILE_SECONDS = 60
-"""torch.compile of the model on a cold cache."""
-COMPILE_WARM_SECONDS = 10
-"""torch.compile when a persistent compile cache volume already holds the artefacts."""
+PROCESS_START_SECONDS = 30
+"""Python imports, engine and worker processes, NCCL set-up and the API server, none of them
+logged with a duration: ~30 s of a 59 s start in vllm-project/vllm#20264 (Llama-3.2 3B)."""
+PROFILE_RUN_SECONDS = 10
+"""vLLM's profiling forward pass and KV-cache allocation, compile aside (Llama-3-8B, ~0.6.5:
+init engine 14.18 s including 10 s of graph capture, vllm-project/vllm#11005)."""
+COMPILE_COLD_SECONDS_PER_LAYER = 1.0
+"""torch.compile (Dynamo + Inductor) on a cold cache, per decoder layer: Llama-3-8B 19.4 s for
+32 layers (#11005), Qwen3-32B 30.7 s for 64 (#32191), Llama-70B-FP8 at TP 8 ~85 s for 80
+(#19824). 1 s per layer covers all three."""
+COMPILE_WARM_SECONDS_PER_LAYER = 0.25
+"""torch.compile with the artefacts already in the compile cache: Qwen3-32B 15.0 s for 64
+layers (#32191), Llama-3-8B 9.2 s for 32 (Dynamo 5.0 s + cache load 4.2 s, #16848)."""
+GRAPH_CAPTURE_SECONDS_PER_SIZE_LAYER = 0.012
+"""CUDA-graph capture per captured batch size and decoder layer: Llama-3-8B 10–15 s for 67
+sizes × 32 layers (#11005), Llama-70B-FP8 TP 8 ~60 s for 67 × 80 (#19824)."""
+DEEP_GEMM_WARMUP_SECONDS = 180
+"""DeepGEMM's JIT warm-up of the FP8 block kernels on Hopper and newer (on by default from
+vLLM 0.11; envs.py VLLM_DEEP_GEMM_WARMUP: "increases the engine startup time by a couple of
+minutes")."""
 
 
-def engine_start_seconds(base_seconds: int, compile_cache: bool, enforce_eager: bool) -> int:
-    """Engine start after the weights are in GPU memory.
+def cuda_graph_sizes(max_num_seqs: int, max_num_batched_tokens: int,
+                     version: tuple[int, int, int]) -> int:
+    """How many batch sizes vLLM captures CUDA graphs for.
 
-    = base (process start, memory profiling, KV allocation, CUDA-graph capture; config
-      probes.engineStartSeconds) + torch.compile: 60 s cold, 10 s with a warm persistent
-      compile cache, 0 with --enforce-eager.
+    Largest size N = min(2 × max_num_seqs, 512, max_num_batched_tokens); sizes 1, 2, 4, then
+    every 8 up to N (67 at N = 512) before 0.15, and from 0.15 every 8 below 256 and every 16
+    from 256 (51 at N = 512) (vllm/config/vllm.py _set_cudagraph_sizes).
     """
-    if enforce_eager:
-        return base_seconds
-    return base_seconds + (COMPILE_WARM_SECONDS if compile_cache else COMPILE_SECONDS)
+    largest = min(2 * max_num_seqs, 512, max_num_batched_tokens)
+    small = [size for size in (1, 2, 4) if size <= largest]
+    if not vllm_features.sparse_graph_sizes(version):
+        return len(small) + len(range(8, largest + 1, 8))
+    return len(small) + len(range(8, min(largest + 1, 256), 8)) + len(range(256, largest + 1, 16))
+
+
+def engine_start_seconds(layers: int, graph_sizes: int, compile_cache: bool,
+                         enforce_eager: bool, deep_gemm: bool) -> dict[str, int]:
+    """The engine's start after its weights are in GPU memory, by phase (whole seconds):
+      process: 30 s (imports, processes, NCCL, API server)
+      profile: 10 s (profiling forward pass, KV allocation)
+      compile: 1 s per layer cold, 0.25 s warm (a compile cache volume), 0 with --enforce-eager
+      graphs:  0.012 s × captured batch sizes × layers, 0 with --enforce-eager
+      deepgemm: 180 s for FP8 block kernels on Hopper (deep_gemm), else 0.
+    Example (32 layers, 51 sizes, cold): 30 + 10 + 32 + 20 = 92 s.
+    """
+    phases = {"process": PROCESS_START_SECONDS, "profile": PROFILE_RUN_SECONDS}
+    if not enforce_eager:
+        per_layer = COMPILE_WARM_SECONDS_PER_LAYER if compile_cache else (
+            COMPILE_COLD_SECONDS_PER_LAYER)
+        phases["compile"] = math.ceil(per_layer * layers)
+        phases["graphs"] = math.ceil(GRAPH_CAPTURE_SECONDS_PER_SIZE_LAYER * graph_sizes * layers)
+    if deep_gemm:
+        phases["deepgemm"] = DEEP_GEMM_WARMUP_SECONDS
+    return phases
 
 
 def weight_load_seconds(weights_gib_total: float, read_mib_per_second: int) -> int:

@@ -11,22 +11,28 @@ from facts import vllm_features
 from planning import sizing
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
-from planning.memory import Weights, enforce_eager
+from planning.memory import EngineLimits, Weights, enforce_eager
 
 Version = tuple[int, int, int]
 
 
 @dataclasses.dataclass(frozen=True)
 class Startup:
-    """From container start to /health 200, and the budget the startup probe allows."""
+    """From container start to /health 200, by phase, and the budget the startup probe allows."""
 
     read_mib_per_second: int
     load_seconds: int
-    engine_seconds: int
+    engine_phases: dict[str, int]
+    """Engine start after the load: process, profile, compile, graphs, deepgemm (seconds)."""
     estimated_seconds: int
     derived_budget_seconds: int
     budget_seconds: int
     reason: str
+
+    @property
+    def engine_seconds(self) -> int:
+        """The engine's whole start after the weight load."""
+        return sum(self.engine_phases.values())
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,23 +68,34 @@ class Rollout:
 
 
 def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
-            weights: Weights, layout: Layout) -> Startup:
-    """Weight load at the storage's read rate plus the engine's start, times the safety
-    factor; a configured budget overrides it (the checks refuse one below the estimate)."""
+            weights: Weights, layout: Layout, engine: EngineLimits) -> Startup:
+    """Weight load at the storage's read rate plus the engine's phases (compile cold or warm,
+    CUDA-graph capture for the sizes vLLM captures, DeepGEMM warm-up), times the safety
+    factor; probes.engineStartSeconds replaces the phases with a measurement, and a configured
+    budget overrides the result (the checks refuse one below the estimate)."""
     read_rate = sizing.effective_read_mib_per_second(
         cfg.engine.load_format, cfg.storage.read_mib_per_second,
         cfg.storage.streaming_read_mib_per_second)
     load = sizing.weight_load_seconds(weights.checkpoint_gib, read_rate)
-    engine = sizing.engine_start_seconds(cfg.probes.engine_start_seconds,
-                                         cfg.engine.compile_cache_gib > 0, enforce_eager(cfg))
-    derived = sizing.startup_budget_seconds(load, engine, cfg.probes.safety_factor)
+    if cfg.probes.engine_start_seconds is not None:
+        phases = {"measured": cfg.probes.engine_start_seconds}
+    else:
+        sizes = sizing.cuda_graph_sizes(engine.max_num_seqs, engine.max_num_batched_tokens,
+                                        version)
+        block_fp8 = model.weights_dtype in ("fp8", "fp4-fp8")
+        phases = sizing.engine_start_seconds(
+            model.layers, sizes, cfg.engine.compile_cache_gib > 0, enforce_eager(cfg),
+            vllm_features.warms_up_deep_gemm(version, gpu.compute_capability, block_fp8))
+    engine_total = sum(phases.values())
+    derived = sizing.startup_budget_seconds(load, engine_total, cfg.probes.safety_factor)
     budget = cfg.probes.startup_budget_seconds or derived
-    warm = " with a warm compile cache" if cfg.engine.compile_cache_gib else ""
+    warm = " (warm compile cache)" if cfg.engine.compile_cache_gib else ""
+    shown = " + ".join(f"{name} {seconds}" for name, seconds in phases.items())
     reason = (f"(load {weights.checkpoint_gib:.1f} GiB at {read_rate} MiB/s "
-              f"[{cfg.engine.load_format} loader] = {load} s + engine start {engine} s{warm}) × "
-              f"{cfg.probes.safety_factor} = {derived} s"
+              f"[{cfg.engine.load_format} loader] = {load} s + engine {shown}{warm} = "
+              f"{engine_total} s) × {cfg.probes.safety_factor} = {derived} s"
               + ("" if budget == derived else f"; overridden to {budget} s"))
-    return Startup(read_rate, load, engine, load + engine, derived, budget, reason)
+    return Startup(read_rate, load, phases, load + engine_total, derived, budget, reason)
 
 
 def drain(cfg: StackConfig, version: Version) -> Drain:

@@ -166,14 +166,57 @@ def test_host_memory_counts_workers_and_shm_and_keeps_page_cache_out_of_the_requ
     assert sizing.host_memory_limit_gib(request, 8) == request + 8
 
 
-def test_startup_budget_is_load_plus_engine_start_times_safety():
-    load = sizing.weight_load_seconds(61.0, 400)
-    assert load == math.ceil(61.0 * 1024 / 400)
-    engine = sizing.engine_start_seconds(90, compile_cache=False, enforce_eager=False)
-    assert engine == 150
-    assert sizing.engine_start_seconds(90, compile_cache=True, enforce_eager=False) == 100
-    assert sizing.startup_budget_seconds(load, engine, 1.5) == math.ceil((load + engine) * 1.5)
+def test_startup_budget_is_load_plus_engine_phases_times_safety():
+    assert sizing.weight_load_seconds(61.0, 400) == 157          # 62,464 MiB / 400 MiB/s
+    assert sizing.startup_budget_seconds(157, 144, 1.5) == 452   # 301 × 1.5 = 451.5
     assert sizing.startup_failure_threshold(455, 10) == 46
+
+
+def test_engine_phases_scale_with_the_model_and_what_vllm_does_at_start():
+    # 32 layers, 51 captured sizes, cold compile: 30 + 10 + 32 + ceil(0.012 × 51 × 32 = 19.6)
+    cold = sizing.engine_start_seconds(32, 51, compile_cache=False, enforce_eager=False,
+                                       deep_gemm=False)
+    assert cold == {"process": 30, "profile": 10, "compile": 32, "graphs": 20}
+    warm = sizing.engine_start_seconds(32, 51, True, False, False)
+    assert warm["compile"] == 8                                   # 0.25 s × 32 layers
+    eager = sizing.engine_start_seconds(32, 51, False, True, False)
+    assert eager == {"process": 30, "profile": 10}                # no compile, no graphs
+    fp8 = sizing.engine_start_seconds(61, 51, False, False, deep_gemm=True)
+    assert fp8["deepgemm"] == 180 and fp8["compile"] == 61
+    assert sum(sizing.engine_start_seconds(80, 67, False, False, False).values()) == (
+        30 + 10 + 80 + 65)                                        # 0.012 × 67 × 80 = 64.3
+
+
+def test_cuda_graph_sizes_follow_the_version_and_the_scheduler():
+    assert sizing.cuda_graph_sizes(1024, 8192, (0, 11, 0)) == 67  # 1, 2, 4, 8 … 512
+    assert sizing.cuda_graph_sizes(1024, 8192, (0, 20, 0)) == 51  # every 16 from 256
+    assert sizing.cuda_graph_sizes(256, 2048, (0, 20, 0)) == 51
+    assert sizing.cuda_graph_sizes(64, 2048, (0, 20, 0)) == 3 + 16   # 8 … 128: 19 sizes
+    assert sizing.cuda_graph_sizes(256, 256, (0, 20, 0)) == 3 + 31 + 1
+
+
+def test_deep_gemm_warms_up_only_for_fp8_blocks_on_hopper_from_0_11():
+    assert vllm_features.warms_up_deep_gemm((0, 11, 0), 9.0, True)
+    assert not vllm_features.warms_up_deep_gemm((0, 10, 2), 9.0, True)
+    assert not vllm_features.warms_up_deep_gemm((0, 20, 0), 8.0, True)
+    assert not vllm_features.warms_up_deep_gemm((0, 20, 0), 9.0, False)
+
+
+def test_a_measured_engine_start_replaces_the_phases():
+    measured = make_plan(_config(probes={"engineStartSeconds": 40}))
+    assert measured.startup.engine_phases == {"measured": 40}
+    assert measured.startup.estimated_seconds == measured.startup.load_seconds + 40
+
+
+def test_r1_on_h200_budgets_deep_gemm_and_a_cold_compile():
+    plan = make_plan(_config(vllmVersion="0.20.0",
+                             model={"preset": "deepseek-r1", "maxModelLen": 32768},
+                             gpu={"type": "h200", "tensorParallel": 8}))
+    phases = plan.startup.engine_phases
+    assert phases["deepgemm"] == 180 and phases["compile"] == 61
+    # The load reads the whole checkpoint (641.3 GiB, MTP included) at the stack's read rate.
+    assert plan.startup.load_seconds == math.ceil(641.3 * 1024 / 400)
+    assert plan.startup.budget_seconds >= plan.startup.estimated_seconds
 
 
 def test_grace_period_covers_prestop_and_the_longest_request():
@@ -205,7 +248,7 @@ def _config(**changes):
         "network": {"gatewayNamespaces": ["gateway"]},
     }
     for key, value in changes.items():
-        base[key] = {**base[key], **value} if isinstance(value, dict) else value
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
     return config.parse(base)
 
 
