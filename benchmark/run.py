@@ -12,8 +12,11 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import math
 import pathlib
 import sys
+import dataclasses
+import statistics
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -33,6 +36,7 @@ METRICS = {
     "token_error": "token capacity relative error",
     "weights_error_gib": "weights per GPU error, GiB",
 }
+METRICS_RELATIVE = {"weights_error_relative": "weights per GPU relative error"}
 
 HOLDOUT_TOKEN_MAE_BOUND = 0.10
 """Regression bound on the holdout token-capacity mean absolute error (tests/test_benchmark.py).
@@ -67,6 +71,7 @@ class Case:
     flags: dict[str, Any]
     logged: dict[str, Any]
     derived: dict[str, Any]
+    startup: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def version(self) -> tuple[int, int, int]:
@@ -128,6 +133,13 @@ class Row:
         return (self.pred.kv_tokens - self.kv_tokens) / self.kv_tokens
 
     @property
+    def weights_error_relative(self) -> float | None:
+        """(predicted − logged weights per GPU) / logged."""
+        if self.weights_gib is None:
+            return None
+        return (self.pred.weights_gib - self.weights_gib) / self.weights_gib
+
+    @property
     def weights_error_gib(self) -> float | None:
         """Predicted − logged weights per GPU, GiB."""
         if self.weights_gib is None:
@@ -176,6 +188,7 @@ def load_cases(path: pathlib.Path = CASES_FILE, usable_only: bool = True) -> lis
             flags=raw.get("flags") or {},
             logged=raw.get("logged") or {},
             derived=raw.get("derived") or {},
+            startup=raw.get("startup") or {},
         ))
     return cases
 
@@ -336,6 +349,100 @@ def summarize(rows: list[Row]) -> dict[str, dict[str, Stat]]:
             for name, members in groups.items()}
 
 
+# --- Targets (issue 8) and start-up budgets --------------------------------------------------
+
+TARGETS = {"token_error": (0.05, 0.15), "weights_error_relative": (0.03, 0.08)}
+"""(median, worst) bounds on |error| over V1-engine cases: KV tokens 5 % / 15 %, weights per
+GPU 3 % / 8 %."""
+
+
+def target_stats(rows: list[Row]) -> dict[str, dict[str, Any]]:
+    """{metric: {n, median, worst, worst_case}} of |error| over the V1-engine rows."""
+    out = {}
+    for metric in TARGETS:
+        values = [(abs(getattr(row, metric)), row.case.id) for row in rows
+                  if row.case.engine == "V1" and getattr(row, metric) is not None]
+        worst = max(values, default=(None, None))
+        out[metric] = {"n": len(values),
+                       "median": statistics.median(v for v, _ in values) if values else None,
+                       "worst": worst[0], "worst_case": worst[1]}
+    return out
+
+
+@dataclass(frozen=True)
+class StartupRow:
+    """A logged start next to the budget the plan would give it."""
+
+    case: Case
+    logged_seconds: float
+    load_seconds: int
+    engine_phases: dict[str, int]
+    budget_seconds: int
+
+    @property
+    def ratio(self) -> float:
+        """Budget / logged start: ≥ 1.2 needed, 1.5–4 aimed for."""
+        return self.budget_seconds / self.logged_seconds
+
+
+SAFETY_FACTOR = 1.5
+"""probes.safetyFactor's default."""
+
+
+def startup_rows(path: pathlib.Path = CASES_FILE) -> list[StartupRow]:
+    """Budget the plan gives each case with a logged start (container start → "Starting
+    vLLM server"). The read rate is what an operator measures and configures: the logged
+    "Loading weights took" over the checkpoint's size; everything after the load is derived
+    (sizing.engine_start_seconds) from the model, the version and the compile cache state."""
+    rows = []
+    for case in load_cases(path):
+        total = case.derived.get("startup_total_s")
+        load = case.startup.get("loading_weights_s")
+        if not total or not load:
+            continue
+        pred = predict(case)
+        flags = case.flags
+        seqs = flags.get("max_num_seqs") or pred.max_num_seqs
+        sizes = sizing.cuda_graph_sizes(seqs, pred.max_num_batched_tokens, case.version)
+        warm = str(case.startup.get("torch_compile_cache", "")).startswith("warm")
+        deep_gemm = vllm_features.warms_up_deep_gemm(
+            case.version, case.compute_capability,
+            bool(case.model.get("block_quantized")))
+        phases = sizing.engine_start_seconds(case.model["layers"], sizes, warm,
+                                             bool(flags.get("enforce_eager")), deep_gemm)
+        load_seconds = math.ceil(load)
+        budget = sizing.startup_budget_seconds(load_seconds, sum(phases.values()),
+                                               SAFETY_FACTOR)
+        rows.append(StartupRow(case, float(total), load_seconds, phases, budget))
+    return rows
+
+
+def render_targets(rows: list[Row], starts: list[StartupRow]) -> str:
+    """The issue's targets, per split, and the start-up budgets."""
+    lines = ["| split | metric | n | median abs | worst abs (case) | target (median / worst) |",
+             "|---|---|---|---|---|---|"]
+    for split in SPLITS:
+        stats = target_stats([row for row in rows if row.case.split == split])
+        for metric, (median_bound, worst_bound) in TARGETS.items():
+            value, label = stats[metric], {**METRICS, **METRICS_RELATIVE}[metric]
+            lines.append(
+                f"| {split} (V1) | {label} | {value['n']} | "
+                f"{_abs_pct(value['median'])} | {_abs_pct(value['worst'])} "
+                f"({value['worst_case'] or '–'}) | ≤ {median_bound:.0%} / ≤ {worst_bound:.0%} |")
+    lines += ["", "| case | split | logged start s | load s | engine phases s | budget s | "
+              "budget / logged |", "|---|---|---|---|---|---|---|"]
+    for start in sorted(starts, key=lambda r: (r.case.split, r.case.id)):
+        phases = " + ".join(f"{k} {v}" for k, v in start.engine_phases.items())
+        lines.append(f"| {start.case.id} | {start.case.split} | {start.logged_seconds:g} | "
+                     f"{start.load_seconds} | {phases} | {start.budget_seconds} | "
+                     f"{start.ratio:.2f}× |")
+    return "\n".join(lines)
+
+
+def _abs_pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
 # --- Rendering ----------------------------------------------------------------------------
 
 def _num(value: float | None, digits: int = 2, derived: bool = False) -> str:
@@ -424,6 +531,14 @@ def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
         f"{holdout.mean_abs * 100:.1f}% over {holdout.n} holdout cases; V1-only holdout < "
         f"{HOLDOUT_V1_TOKEN_MAE_BOUND:.0%}, measured "
         f"{summary['holdout (V1 only)']['token_error'].mean_abs * 100:.1f}%.",
+        "",
+        "## Targets (issue 8) and start-up budgets",
+        "",
+        "Median and worst |error| over V1-engine cases; start-up budgets are (weight load at the "
+        "measured read rate + the derived engine phases) × 1.5 against the logged container "
+        "start → \"Starting vLLM server\".",
+        "",
+        render_targets(rows, startup_rows()),
         "",
         "## Metrics",
         "",

@@ -77,6 +77,7 @@ class ModelFacts(_Model):
     weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "mxfp4", "fp4-fp8"]
     weights_gib: Optional[float] = Field(default=None, gt=0)
     parameters: Optional[ParameterGroups] = None
+    block_quantized: bool = False
     tie_word_embeddings: bool = False
     layers: int = Field(gt=0)
     hidden_size: int = Field(gt=0)

@@ -82,10 +82,10 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
     else:
         sizes = sizing.cuda_graph_sizes(engine.max_num_seqs, engine.max_num_batched_tokens,
                                         version)
-        block_fp8 = model.weights_dtype in ("fp8", "fp4-fp8")
         phases = sizing.engine_start_seconds(
             model.layers, sizes, cfg.engine.compile_cache_gib > 0, enforce_eager(cfg),
-            vllm_features.warms_up_deep_gemm(version, gpu.compute_capability, block_fp8))
+            vllm_features.warms_up_deep_gemm(version, gpu.compute_capability,
+                                              model.block_quantized))
     engine_total = sum(phases.values())
     derived = sizing.startup_budget_seconds(load, engine_total, cfg.probes.safety_factor)
     budget = cfg.probes.startup_budget_seconds or derived

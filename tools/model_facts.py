@@ -348,6 +348,8 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
     elif index is not None:
         facts["weights_gib"] = round(checkpoint_gib(index), 1)
     facts["parameters"] = groups
+    if (config.get("quantization_config") or {}).get("weight_block_size"):
+        facts["block_quantized"] = True
     if config.get("tie_word_embeddings"):
         facts["tie_word_embeddings"] = True
     facts.update({
