@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic.alias_generators import to_camel
 
 import facts
-from facts import vllm_cli
+from facts import vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
 from planning import sizing
 
@@ -606,7 +606,7 @@ class StackConfig(_Model):
     @field_validator("vllm_version")
     @classmethod
     def _supported_version(cls, version: str) -> str:
-        if facts.parse_version(version) < (0, 8, 0):
+        if facts.parse_version(version) < vllm_features.V1_ENGINE_SINCE:
             raise ValueError(
                 f"vllmVersion {version} predates the V1 engine (0.8.0) whose metrics and flags "
                 "this program manages; pin 0.8.0 or newer"

@@ -89,3 +89,19 @@ def test_no_import_cycle():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+def test_make_plan_reads_as_a_list_of_steps():
+    tree = ast.parse((ROOT / "planning" / "plan.py").read_text())
+    make_plan = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "make_plan")
+    assert make_plan.end_lineno - make_plan.lineno + 1 <= 60
+
+
+def test_only_facts_compares_vllm_versions():
+    """Every version switch lives in facts/vllm_features.py: no other module compares a
+    version with a literal release tuple."""
+    import re
+    pattern = re.compile(r"(version\w*|\))\s*[<>]=?\s*\(\d+, \d+, \d+\)")
+    offenders = [str(path.relative_to(ROOT)) for package in ("planning", "rendering", "components")
+                 for path in (ROOT / package).glob("*.py") if pattern.search(path.read_text())]
+    assert offenders == []
