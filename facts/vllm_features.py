@@ -141,3 +141,14 @@ def warms_up_deep_gemm(version: Version, compute_capability: float, block_fp8: b
     """True when vLLM JIT-compiles DeepGEMM's FP8 block kernels at start: FP8 block weights
     on Hopper or newer with vLLM ≥ 0.11 (envs.py VLLM_DEEP_GEMM_WARMUP)."""
     return block_fp8 and compute_capability >= 9.0 and version >= DEEP_GEMM_DEFAULT_SINCE
+
+
+NATIVE_MULTI_NODE_SINCE: Version = (0, 11, 1)
+"""vLLM's own multi-node launch for one replica (--nnodes, --node-rank, --master-addr,
+--master-port, --headless on the other nodes; multiprocessing executor), vllm PR #23691. Older
+releases need Ray for a replica that spans nodes (reference/multinode.md 1.3)."""
+
+
+def native_multi_node(version: Version) -> bool:
+    """True when vLLM launches a multi-node replica without Ray."""
+    return version >= NATIVE_MULTI_NODE_SINCE

@@ -12,7 +12,7 @@ from facts import vllm_features
 from planning import sizing
 from planning.config import StackConfig
 from planning.figures import Plan
-from planning.layout import Layout, tensor_parallel_candidates
+from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
 from planning.memory import gpu_memory
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
@@ -92,13 +92,73 @@ def tensor_parallel_divides_heads(cfg: StackConfig, plan: Plan) -> Optional[str]
     return None
 
 
+def tensor_parallel_stays_in_a_node(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    layout, gpu = plan.layout, plan.gpu
+    if layout.tensor_parallel > gpu.per_node:
+        return (f"gpu.tensorParallel: {layout.tensor_parallel} spans nodes of {gpu.per_node} "
+                "GPUs (gpu.perNode); tensor parallelism's all-reduces on every layer need "
+                "NVLink-class bandwidth and run several times slower across nodes; keep TP at "
+                f"most {gpu.per_node} and span nodes with pipeline parallelism (gpu.layout: "
+                "pipeline) or, for MoE models, data × expert parallelism (gpu.layout: "
+                "data-expert)")
+    return None
+
+
 def replica_fits_its_nodes(cfg: StackConfig, plan: Plan) -> Optional[str]:
     layout, gpu = plan.layout, plan.gpu
-    if layout.gpus_per_node > gpu.per_node:
+    if layout.tensor_parallel > gpu.per_node:
+        return None   # tensor_parallel_stays_in_a_node says why
+    if layout.nodes == 1 and layout.gpus > gpu.per_node:
         return (f"gpu: the split {layout.describe()} = {layout.gpus} GPUs per replica, but a "
-                f"node has {gpu.per_node} (gpu.perNode); tensor parallelism across nodes is "
-                "several times slower and multi-node serving (LeaderWorkerSet) is not supported "
-                "yet; use a quantized variant, a GPU with more memory, or fewer GPUs per replica")
+                f"node has {gpu.per_node} (gpu.perNode) and gpu.layout is single-node; use a "
+                "quantized variant, a GPU with more memory, fewer GPUs per replica, or let the "
+                "replica span nodes (gpu.layout: auto)")
+    if layout.nodes > 1 and layout.gpus != layout.nodes * gpu.per_node:
+        return (f"gpu: {layout.describe()} = {layout.gpus} GPUs does not fill {layout.nodes} "
+                f"nodes of {gpu.per_node}; a replica that spans nodes uses whole nodes (one pod "
+                "each): make TP × PP × DP a multiple of gpu.perNode")
+    if layout.nodes > 1 and layout.pipeline_parallel > 1 and layout.data_parallel > 1:
+        return (f"gpu: {layout.describe()} mixes pipeline and data parallelism across nodes, "
+                "which the program does not launch; use gpu.layout pipeline (TP × PP) or "
+                "data-expert (DP × EP)")
+    return None
+
+
+def multi_node_launcher_exists(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    layout, launcher = plan.layout, cfg.multi_node.launcher
+    if layout.nodes == 1:
+        return None
+    native = vllm_features.native_multi_node(plan.version)
+    if launcher == "native" and not native or launcher == "auto" and not native and (
+            layout.data_parallel > 1):
+        return (f"multiNode.launcher: vLLM {cfg.vllm_version} has no native multi-node launch "
+                f"(--nnodes/--node-rank, from {'.'.join(map(str, vllm_features.NATIVE_MULTI_NODE_SINCE))}); "
+                "raise vllmVersion" + ("" if layout.data_parallel > 1 else
+                                       ", or use multiNode.launcher: ray"))
+    if (launcher == "ray" or launcher == "auto" and not native) and layout.data_parallel > 1:
+        return ("multiNode.launcher: ray launches TP × PP groups only; data × expert parallelism "
+                "across nodes uses vLLM's own --data-parallel flags: set launcher native")
+    if (launcher == "ray" or launcher == "auto" and not native) and not _image_has_ray(cfg):
+        return ("multiNode.launcher: Ray is not in the vllm/vllm-openai image from 0.18 on "
+                "(vLLM no longer depends on it); build the image with Ray: image.build: true "
+                "and image.extraPipPackages: [ray==<version>]")
+    return None
+
+
+def _image_has_ray(cfg: StackConfig) -> bool:
+    return cfg.image.build and any(p.split("==")[0].split("[")[0] == "ray"
+                                   for p in cfg.image.extra_pip_packages)
+
+
+def expert_parallel_across_nodes_has_rdma(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    layout, multi = plan.layout, cfg.multi_node
+    if (layout.nodes > 1 and layout.expert_parallel and multi.rdma is None
+            and not multi.acknowledge_tcp_expert_parallel):
+        return ("multiNode.rdma: expert parallelism across nodes sends every token's hidden "
+                "state to other nodes (all-to-all); without RDMA NCCL falls back to TCP "
+                "silently and it runs several times slower. Set multiNode.rdma {resourceName, "
+                "count} to your cluster's RDMA device resource, use gpu.layout: pipeline, or "
+                "set multiNode.acknowledgeTcpExpertParallel: true")
     return None
 
 
@@ -209,7 +269,10 @@ CHECKS: list[Check] = [
     online_fp8_in_the_pinned_version,
     experts_to_spread,
     tensor_parallel_divides_heads,
+    tensor_parallel_stays_in_a_node,
     replica_fits_its_nodes,
+    multi_node_launcher_exists,
+    expert_parallel_across_nodes_has_rdma,
     weights_fit,
     one_request_fits,
     budget_not_below_derived,
@@ -261,9 +324,14 @@ def suggest(cfg: StackConfig, plan: Plan) -> str:
     if ideas:
         return "to fix, set " + ", or ".join(ideas)
     node_gib = gpu.memory_gib * gpu.per_node
+    if plan.weights.total_gib > node_gib * 0.9 and cfg.gpu.layout == "single-node":
+        return (f"the weights ({plan.weights.total_gib:.0f} GiB) need more than one node of "
+                f"{gpu.per_node} × {gpu.name} ({node_gib:.0f} GiB); let the replica span nodes "
+                "(gpu.layout: auto), or use GPUs with more memory (e.g. H200) or a quantized "
+                "variant")
     if plan.weights.total_gib > node_gib * 0.9:
         return (f"the weights ({plan.weights.total_gib:.0f} GiB) need more than one node of "
-                f"{gpu.per_node} × {gpu.name} ({node_gib:.0f} GiB); multi-node serving "
-                "(LeaderWorkerSet) is not supported yet: use GPUs with more memory (e.g. H200) "
-                "or a quantized variant")
+                f"{gpu.per_node} × {gpu.name} ({node_gib:.0f} GiB) and no layout of up to "
+                f"{MAX_NODES} nodes fits; set gpu.nodes, or use GPUs with more memory or a "
+                "quantized variant")
     return "no single-node change makes it fit; choose a smaller or quantized model or larger GPUs"

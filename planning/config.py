@@ -257,6 +257,12 @@ class GpuConfig(_Model):
     pipeline_parallel: int = Field(default=1, gt=0)
     data_parallel: int = Field(default=1, gt=0)
     expert_parallel: bool = False
+    layout: Literal["auto", "single-node", "pipeline", "data-expert"] = Field(
+        default="auto", description="auto: one node when it fits, else the fewest nodes; "
+        "pipeline: TP inside a node × PP across nodes; data-expert: DP attention × expert "
+        "parallelism across nodes (MoE)")
+    nodes: Optional[int] = Field(default=None, ge=1, le=16,
+                                 description="Nodes per replica; default: the fewest that fit")
 
     @model_validator(mode="after")
     def _type_or_facts(self) -> "GpuConfig":
@@ -305,6 +311,36 @@ class GpuFacts(BaseModel):
     compute_capability: float
     per_node: int
     interconnect: str = "pcie"
+
+
+class RdmaConfig(_Model):
+    """RDMA for cross-node NCCL (InfiniBand / RoCE through the cluster's device plugin)."""
+
+    resource_name: LabelKey = Field(description="Extended resource, e.g. rdma/ib or "
+                                                "nvidia.com/hostdev")
+    count: int = Field(default=1, ge=1, le=16)
+    hca: Optional[str] = Field(default=None, min_length=1,
+                               description="NCCL_IB_HCA, e.g. mlx5 (default: NCCL's choice)")
+
+
+class MultiNodeConfig(_Model):
+    """How a replica that spans nodes (a LeaderWorkerSet group) is launched and wired."""
+
+    launcher: Literal["auto", "native", "ray"] = Field(
+        default="auto", description="auto: vLLM's own multi-node mode where the pinned version "
+        "has it, else Ray")
+    socket_interface: Optional[str] = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.:-]{1,15}$",
+        description="NIC for NCCL and Gloo bootstrap (NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME)")
+    rdma: Optional[RdmaConfig] = None
+    acknowledge_tcp_expert_parallel: bool = Field(
+        default=False, description="Allow expert parallelism across nodes without RDMA "
+        "(NCCL falls back to TCP silently; all-to-all is then several times slower)")
+    group_topology_key: Optional[LabelKey] = Field(
+        default=None, description="Keep each group inside one domain of this node label "
+        "(e.g. a rack or network block): LWS exclusive-topology")
+    master_port: int = Field(default=29501, ge=1024, le=65535)
+    data_parallel_rpc_port: int = Field(default=29550, ge=1024, le=65535)
 
 
 class ResourcesConfig(_Model):
@@ -590,6 +626,7 @@ class StackConfig(_Model):
     model: ModelConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
     gpu: GpuConfig
+    multi_node: MultiNodeConfig = Field(default_factory=MultiNodeConfig)
     replicas: int = Field(default=1, ge=1, le=64)
     spare_gpus: int = Field(default=0, ge=0)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)

@@ -64,25 +64,81 @@ def tensor_parallel_candidates(heads: int, per_node: int) -> list[int]:
     return sizes
 
 
+MAX_NODES = 8
+"""Largest group the planner proposes on its own (gpu.nodes may ask for up to 16)."""
+
+
+def _nodes_for(gpus: int, per_node: int) -> int:
+    return max(1, -(-gpus // per_node))
+
+
+def _single_node(cfg: StackConfig, sizes: list[int], heads: int) -> list[Layout]:
+    pp, dp, ep = cfg.gpu.pipeline_parallel, cfg.gpu.data_parallel, cfg.gpu.expert_parallel
+    reason = f"the smallest TP in {sizes} dividing {heads} heads that fits on one node"
+    return [Layout(size, pp, dp, ep, reason=reason) for size in sizes]
+
+
+def _pipeline(cfg: StackConfig, sizes: list[int], per_node: int) -> list[Layout]:
+    """TP filling a node (tensor parallelism stays inside it), one or more pipeline stages per
+    node, for 2 … MAX_NODES nodes."""
+    tp = cfg.gpu.tensor_parallel or max(sizes)
+    stages = max(1, per_node // tp)
+    return [Layout(tp, nodes * stages, 1, False, nodes=nodes,
+                   reason=f"TP {tp} inside each node × PP {nodes * stages} across {nodes} "
+                          "nodes: the fewest nodes that fit")
+            for nodes in range(2, MAX_NODES + 1)]
+
+
+def _data_expert(cfg: StackConfig, per_node: int) -> list[Layout]:
+    """Data-parallel attention with the experts spread over every GPU, for 2 … MAX_NODES."""
+    tp = cfg.gpu.tensor_parallel or 1
+    return [Layout(tp, 1, nodes * per_node // tp, True, nodes=nodes,
+                   reason=f"DP {nodes * per_node // tp} attention × expert parallelism across "
+                          f"{nodes} nodes (TP {tp} inside a node): the fewest nodes that fit")
+            for nodes in range(2, MAX_NODES + 1)]
+
+
 def candidate_layouts(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts) -> list[Layout]:
-    """Layouts to try, smallest first: each TP size that divides the heads, with the configured
-    PP, DP and expert parallelism, or only the configured TP when gpu.tensorParallel is set."""
+    """Layouts to try, smallest first.
+
+    An explicit split (gpu.tensorParallel) is the only candidate, on as many nodes as its GPUs
+    need. Otherwise (gpu.layout auto): every single-node TP size first, then multi-node
+    layouts by node count — pipeline (TP in a node × PP across nodes) and, for MoE models,
+    data-expert (DP × EP across nodes), the latter first when RDMA is configured (all-to-all
+    needs it). gpu.layout restricts the kinds, gpu.nodes the node count.
+    """
     heads = model.attention["heads"]
     sizes = tensor_parallel_candidates(heads, gpu.per_node)
     pp, dp, ep = cfg.gpu.pipeline_parallel, cfg.gpu.data_parallel, cfg.gpu.expert_parallel
-    if cfg.gpu.tensor_parallel is not None:
-        return [Layout(cfg.gpu.tensor_parallel, pp, dp, ep,
-                       reason=f"TP {cfg.gpu.tensor_parallel} set in gpu.tensorParallel")]
-    reason = f"the smallest TP in {sizes} dividing {heads} heads that fits"
-    return [Layout(size, pp, dp, ep, reason=reason) for size in sizes]
+    kind = cfg.gpu.layout
+    if cfg.gpu.tensor_parallel is not None and kind in ("auto", "single-node"):
+        tp = cfg.gpu.tensor_parallel
+        layout = Layout(tp, pp, dp, ep, nodes=_nodes_for(tp * pp * dp, gpu.per_node))
+        return [dataclasses.replace(layout, reason=f"{layout.describe()} set under gpu")]
+    candidates = _single_node(cfg, sizes, heads) if kind in ("auto", "single-node") else []
+    spanning = []
+    if kind in ("auto", "pipeline"):
+        spanning += _pipeline(cfg, sizes, gpu.per_node)
+    if kind in ("auto", "data-expert") and model.experts:
+        spanning += _data_expert(cfg, gpu.per_node)
+    rdma_first = cfg.multi_node.rdma is not None
+    spanning.sort(key=lambda layout: (layout.nodes, layout.expert_parallel != rdma_first))
+    if cfg.gpu.nodes is not None:
+        candidates = [c for c in candidates if c.nodes == cfg.gpu.nodes]
+        spanning = [c for c in spanning if c.nodes == cfg.gpu.nodes]
+        spanning = [dataclasses.replace(c, reason=c.reason.replace(
+            "the fewest nodes that fit", "gpu.nodes")) for c in spanning]
+    return candidates + spanning or [Layout(max(sizes), pp, dp, ep)]
 
 
 def choose_layout(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts,
                   fits: Callable[[Layout], bool]) -> Layout:
     """The first candidate that fits on its nodes and holds one max-length request; when none
-    does, the largest (the feasibility checks then say why it cannot work and what would)."""
+    does, the largest single-node one (the feasibility checks then say why it cannot work and
+    what would)."""
     candidates = candidate_layouts(cfg, model, gpu)
     for layout in candidates:
         if layout.gpus_per_node <= gpu.per_node and fits(layout):
             return layout
-    return candidates[-1] if candidates else Layout(1)
+    single = [layout for layout in candidates if layout.nodes == 1]
+    return (single or candidates)[-1]

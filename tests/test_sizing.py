@@ -267,18 +267,18 @@ def test_70b_on_two_a100s_at_32k_is_refused_with_the_arithmetic_and_fixes():
     assert "gpu.tensorParallel: 4" in message and "model.quantization: fp8" in message
 
 
-def test_671b_on_one_node_of_80gb_gpus_is_refused_as_multi_node():
+def test_671b_on_one_node_of_80gb_gpus_is_refused_when_held_to_one_node():
     cfg = _config(model={"preset": "deepseek-r1", "maxModelLen": 8192},
-                  gpu={"type": "h100-80gb"})
+                  gpu={"type": "h100-80gb", "layout": "single-node"})
     with pytest.raises(config.ConfigError) as error:
         make_plan(cfg)
-    assert "more than one node" in str(error.value) and "LeaderWorkerSet" in str(error.value)
+    assert "more than one node" in str(error.value) and "gpu.layout: auto" in str(error.value)
 
 
 def test_671b_fits_one_node_of_h200():
     plan = make_plan(_config(model={"preset": "deepseek-r1", "maxModelLen": 32768},
                              gpu={"type": "h200"}))
-    assert plan.layout.tensor_parallel == 8
+    assert plan.layout.tensor_parallel == 8 and plan.layout.nodes == 1
     assert plan.kv.block_size == 16   # FLASH_ATTN_MLA (16-token blocks) leads from vLLM 0.15
 
 

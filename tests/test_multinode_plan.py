@@ -1,0 +1,107 @@
+"""Multi-node layouts: a replica spans nodes only when no single node fits, tensor parallelism
+stays inside a node, and every refusal names the key and the fix."""
+
+import pytest
+
+from planning import config
+from planning.config import ConfigError
+from planning.plan import make_plan
+
+BASE = {
+    "vllmVersion": "0.20.0",
+    "model": {"preset": "deepseek-r1", "revision": "main", "servedName": "r1",
+              "maxModelLen": 32768},
+    "gpu": {"type": "h100-80gb"},
+    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}},
+    "network": {"gatewayNamespaces": ["gateway"]},
+}
+
+
+def _plan(**changes):
+    values = {**BASE}
+    for key, value in changes.items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    return make_plan(config.parse(values))
+
+
+def _refusal(**changes) -> str:
+    with pytest.raises(ConfigError) as error:
+        _plan(**changes)
+    return str(error.value)
+
+
+def test_r1_on_h100_spans_two_nodes_with_tp_inside_each():
+    plan = _plan()
+    assert (plan.layout.nodes, plan.layout.tensor_parallel, plan.layout.pipeline_parallel) == (
+        2, 8, 2)
+    assert plan.layout.gpus_per_node == 8
+    # 61 layers in stages of [31, 30]: the fullest GPU holds stage 0 plus the embeddings.
+    assert plan.weights.per_gpu_gib == pytest.approx(40.41, abs=0.05)
+    assert plan.host.shm_gib == 15          # one pod per node, 8 local GPUs
+
+
+def test_r1_on_h200_stays_on_one_node():
+    plan = _plan(gpu={"type": "h200"})
+    assert plan.layout.nodes == 1 and plan.layout.gpus == 8
+
+
+def test_seed_004_deepseek_v3_bf16_on_four_a100_nodes_plans():
+    # Seed 004: DeepSeek-V3 in BF16 on 4 nodes × 8 A100 80GB, TP 8 × PP 4.
+    import facts
+    v3 = dict(facts.models()["deepseek-v3"])
+    v3.update(weights_dtype="bf16", weights_gib=None, block_quantized=False)
+    plan = _plan(model={"preset": None, "facts": v3, "maxModelLen": 16384},
+                 gpu={"type": "a100-80gb", "tensorParallel": 8, "pipelineParallel": 4})
+    assert (plan.layout.nodes, plan.layout.gpus) == (4, 32)
+    assert plan.weights.checkpoint_gib == pytest.approx(1250, rel=0.01)   # ~1.34 TB
+    assert plan.storage.capacity_gi >= 1250 * 1.2
+    assert plan.weights.per_gpu_gib < 79.15 * 0.92
+
+
+def test_the_fewest_nodes_win_and_gpu_nodes_can_ask_for_more():
+    assert _plan().layout.nodes == 2
+    forced = _plan(gpu={"nodes": 3})
+    assert forced.layout.nodes == 3 and forced.layout.pipeline_parallel == 3
+
+
+def test_tensor_parallel_across_nodes_is_refused_with_the_reason():
+    message = _refusal(gpu={"tensorParallel": 16})
+    assert "gpu.tensorParallel: 16 spans nodes" in message and "gpu.layout: pipeline" in message
+
+
+def test_expert_parallel_across_nodes_needs_rdma_or_an_acknowledgement():
+    message = _refusal(gpu={"layout": "data-expert"})
+    assert "multiNode.rdma" in message and "acknowledgeTcpExpertParallel" in message
+    plan = _plan(gpu={"layout": "data-expert"},
+                 multiNode={"rdma": {"resourceName": "rdma/ib", "count": 8}})
+    assert plan.layout.expert_parallel and plan.layout.data_parallel == 16
+    assert plan.layout.nodes == 2 and plan.layout.tensor_parallel == 1
+
+
+def test_with_rdma_an_moe_model_prefers_data_expert_parallelism():
+    plan = _plan(multiNode={"rdma": {"resourceName": "rdma/ib"}})
+    assert plan.layout.expert_parallel and plan.layout.nodes == 2
+
+
+def test_a_version_without_native_multi_node_needs_ray_in_the_image():
+    message = _refusal(vllmVersion="0.11.0")
+    assert "Ray" in message and "image.extraPipPackages" in message
+    plan = _plan(vllmVersion="0.11.0", image={"build": True, "registry": "r.example",
+                                              "extraPipPackages": ["ray==2.49.0"]})
+    assert plan.layout.nodes == 2
+
+
+def test_native_launcher_refused_before_0_11_1():
+    message = _refusal(vllmVersion="0.11.0", multiNode={"launcher": "native"})
+    assert "multiNode.launcher" in message and "0.11.1" in message
+
+
+def test_holding_to_one_node_names_the_alternative():
+    message = _refusal(gpu={"layout": "single-node"})
+    assert "gpu.layout: auto" in message
+
+
+def test_startup_budget_covers_the_whole_checkpoint_and_deepgemm():
+    plan = _plan()
+    assert plan.startup.engine_phases["deepgemm"] == 180
+    assert plan.startup.budget_seconds >= plan.startup.estimated_seconds * 1.5 - 1
