@@ -17,6 +17,7 @@ from components.model_store import ModelStore, ModelStoreArgs
 from components.namespace import ServingNamespace
 from planning.plan import make_plan
 from rendering.model_store import model_directory
+from rendering import multinode
 from rendering.vllm_args import PORT, server_args
 from facts.conventions import COMPONENT_INFERENCE
 
@@ -40,7 +41,9 @@ provider = k8s.Provider(
     enable_config_map_mutable=True, enable_secret_mutable=True)
 opts = pulumi.ResourceOptions(provider=provider)
 
-namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts)
+namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts,
+                             pod_security="privileged" if cfg.multi_node.rdma and
+                             multinode.is_multi_node(plan) else "restricted")
 image = VllmImage(release, VllmImageArgs(vllm_version=cfg.vllm_version, image=cfg.image,
                                          name=release), opts=opts)
 store = ModelStore(release, ModelStoreArgs(
@@ -62,7 +65,7 @@ metrics_args = MetricsStackArgs(
     selector_labels=selector_of(labels), common_labels=labels, monitoring=cfg.monitoring,
     hpa_name=(hpa_name_for(cfg.autoscaling.engine, release) if cfg.autoscaling.enabled
               else None),
-    service_port=PORT)
+    service_port=PORT, workload_kind=multinode.workload(plan)[1])
 inference = InferenceDeployment(release, InferenceDeploymentArgs(
     release=release, namespace=namespace.name, config=cfg, plan=plan, image=image.ref,
     claim_name=store.claim_name, model_dir=model_dir,
@@ -75,7 +78,7 @@ autoscaler = Autoscaler(release, AutoscalerArgs(
     namespace=cfg.namespace, deployment_name=release, served_name=cfg.model.served_name,
     vllm_version=cfg.vllm_version, per_replica_target=plan.autoscaling.target_per_replica,
     startup_budget_seconds=plan.startup.budget_seconds, autoscaling=cfg.autoscaling,
-    labels=labels), opts=after_inference)
+    labels=labels, workload=multinode.workload(plan)), opts=after_inference)
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("image", image.ref)

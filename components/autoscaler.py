@@ -41,6 +41,9 @@ class AutoscalerArgs:
     startup_budget_seconds: int
     autoscaling: AutoscalingConfig
     labels: dict[str, str]
+    workload: tuple[str, str] = ("apps/v1", "Deployment")
+    """apiVersion and kind of what is scaled: the Deployment, or the LeaderWorkerSet whose
+    replicas are groups (its scale subresource counts groups, never pods)."""
 
 
 def hpa_name_for(engine: str, deployment_name: str) -> str:
@@ -73,14 +76,15 @@ def behavior(budget_seconds: int) -> dict[str, Any]:
 
 
 def _scale_target(args: AutoscalerArgs) -> dict[str, str]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": args.deployment_name}
+    api_version, kind = args.workload
+    return {"apiVersion": api_version, "kind": kind, "name": args.deployment_name}
 
 
 def _target(args: AutoscalerArgs) -> promql.Target:
     # The Service is not queried by the autoscaler; the Deployment name stands in for it.
     return promql.Target(
         args.namespace, args.served_name, args.deployment_name, args.deployment_name,
-        args.vllm_version,
+        args.vllm_version, workload_kind=args.workload[1],
     )
 
 

@@ -11,7 +11,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from rendering import model_store as store
-from rendering import pod
+from rendering import multinode, pod
 from planning.config import StackConfig
 from rendering.labels import common_labels, selector_of
 from planning.plan import Plan
@@ -83,11 +83,14 @@ def disruption_budget(replicas: int) -> dict:
 
 
 def network_policy_spec(selector: dict[str, str], gateway_namespaces: list[str],
-                        prometheus_namespaces: list[str]) -> dict:
+                        prometheus_namespaces: list[str],
+                        group: Optional[dict[str, str]] = None) -> dict:
     """Ingress only from the gateway's and Prometheus' namespaces, to the HTTP port; egress only
-    to DNS (serving pods run offline: weights are mounted, HF_HUB_OFFLINE=1)."""
+    to DNS (serving pods run offline: weights are mounted, HF_HUB_OFFLINE=1). A multi-node
+    group (`group`: the labels of its pods) also talks to itself on every port, both ways:
+    NCCL and Gloo pick their ports at run time, besides the rendezvous and DP RPC ports."""
     sources = sorted(set(gateway_namespaces) | set(prometheus_namespaces))
-    ingress = []
+    ingress: list[dict] = [{"from": [{"podSelector": {"matchLabels": group}}]}] if group else []
     if sources:
         ingress.append({
             "from": [{"namespaceSelector": {"matchExpressions": [{
@@ -98,7 +101,8 @@ def network_policy_spec(selector: dict[str, str], gateway_namespaces: list[str],
         "podSelector": {"matchLabels": selector},
         "policyTypes": ["Ingress", "Egress"],
         "ingress": ingress,
-        "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}],
+        "egress": [{"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]}]
+        + ([{"to": [{"podSelector": {"matchLabels": group}}]}] if group else []),
     }
 
 
@@ -142,7 +146,7 @@ class InferenceDeployment(pulumi.ComponentResource):
 
         secret_name, checksum = self._api_key(name, cfg, release, namespace, labels)
         annotations = deployment_annotations(cfg, plan)
-        template = pod.pod_template(plan, pod.PodInputs(
+        self._pod_inputs = pod.PodInputs(
             image=args.image, args=args.server_args, labels=labels,
             # Both roll the pods: a new key, or new weights on an operator-managed export.
             annotations={c.ANN_API_KEY_CHECKSUM: checksum,
@@ -158,32 +162,40 @@ class InferenceDeployment(pulumi.ComponentResource):
             priority_class_name=cfg.placement.priority_class_name,
             runtime_class_name=cfg.placement.runtime_class_name,
             compile_cache_claim=self._compile_cache(name, cfg, plan, release, namespace, labels),
-            wait_for_file=args.ready_marker))
+            wait_for_file=args.ready_marker)
+        template = pod.pod_template(plan, self._pod_inputs)
 
         autoscaled = cfg.autoscaling.enabled
-        deployment = k8s.apps.v1.Deployment(
-            f"{name}-deployment",
-            metadata={"name": release, "namespace": namespace, "labels": labels,
-                      "annotations": {**annotations, **replica_ownership(autoscaled),
-                                      **pod.CHECKOV_WAIVERS}},
-            spec={
-                "replicas": cfg.replicas,
-                "revisionHistoryLimit": 5,
-                "progressDeadlineSeconds": plan.rollout.timeout_seconds,
-                "selector": {"matchLabels": selector},
-                "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update(plan)},
-                "template": template,
-            },
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=args.depends_on,
-                custom_timeouts=deployment_timeouts(plan),
-                ignore_changes=REPLICAS_OWNED_BY_AUTOSCALER if autoscaled else None),
-        )
+        workload_opts = pulumi.ResourceOptions(
+            parent=self, depends_on=args.depends_on, custom_timeouts=deployment_timeouts(plan),
+            ignore_changes=REPLICAS_OWNED_BY_AUTOSCALER if autoscaled else None)
+        metadata = {"name": release, "namespace": namespace, "labels": labels,
+                    "annotations": {**annotations, **replica_ownership(autoscaled),
+                                    **pod.CHECKOV_WAIVERS}}
+        group = multinode.is_multi_node(plan)
+        if group:
+            workload = self._group(name, cfg, plan, release, metadata, template, args,
+                                   workload_opts)
+        else:
+            workload = k8s.apps.v1.Deployment(
+                f"{name}-deployment", metadata=metadata,
+                spec={
+                    "replicas": cfg.replicas,
+                    "revisionHistoryLimit": 5,
+                    "progressDeadlineSeconds": plan.rollout.timeout_seconds,
+                    "selector": {"matchLabels": selector},
+                    "strategy": {"type": "RollingUpdate", "rollingUpdate": rolling_update(plan)},
+                    "template": template,
+                },
+                opts=workload_opts)
+        # Pipeline groups serve from the leader only; hybrid DP groups from every pod.
+        served_by = selector if not group or multinode.hybrid_load_balancing(plan) else {
+            **selector, multinode.LABEL_WORKER_INDEX: "0"}
         service = k8s.core.v1.Service(
             f"{name}-service",
             metadata={"name": release, "namespace": namespace, "labels": labels,
                       "annotations": args.service_annotations},
-            spec={"type": "ClusterIP", "selector": selector,
+            spec={"type": "ClusterIP", "selector": served_by,
                   "ports": [{"name": pod.PORT_NAME, "port": PORT, "targetPort": pod.PORT_NAME,
                              "protocol": "TCP"}]},
             opts=child)
@@ -196,16 +208,50 @@ class InferenceDeployment(pulumi.ComponentResource):
             f"{name}-netpol",
             metadata={"name": release, "namespace": namespace, "labels": labels},
             spec=network_policy_spec(selector, cfg.network.gateway_namespaces,
-                                     cfg.network.prometheus_namespaces),
+                                     cfg.network.prometheus_namespaces,
+                                     group=selector if group else None),
             opts=child)
 
-        self.deployment_name = deployment.metadata["name"]
+        self.deployment_name = workload.metadata["name"]
         self.service_name = service.metadata["name"]
         self.api_key_secret_name = pulumi.Output.from_input(secret_name)
         self.register_outputs({
             "namespace": self.namespace, "deployment_name": self.deployment_name,
             "service_name": self.service_name, "api_key_secret_name": self.api_key_secret_name,
         })
+
+    def _group(self, name: str, cfg: StackConfig, plan: Plan, release: str, metadata: dict,
+               template: dict, args: "InferenceDeploymentArgs",
+               opts: pulumi.ResourceOptions) -> k8s.apiextensions.CustomResource:
+        """The LeaderWorkerSet of a replica that spans nodes: leader and worker pods from the
+        same pod template as the Deployment's, differing only in the launch script, probes
+        (headless workers) and the group's env, RDMA devices and anti-affinity."""
+        inputs = self._pod_inputs
+        multi = cfg.multi_node
+        rdma = {multi.rdma.resource_name: str(multi.rdma.count)} if multi.rdma else {}
+        shared = dataclasses.replace(
+            inputs, extra_env=multinode.group_env(cfg, plan), extra_resources=rdma,
+            add_capabilities=["IPC_LOCK"] if multi.rdma else [],
+            pod_affinity=multinode.group_affinity(release),
+            annotations={**inputs.annotations, **multinode.group_annotations(cfg)})
+        command = list(pod.SERVER_COMMAND)
+
+        def role(kind: str) -> dict:
+            serves = kind == "leader" or multinode.hybrid_load_balancing(plan)
+            return pod.pod_template(plan, dataclasses.replace(
+                shared, serves_http=serves,
+                command=["sh", "-c", multinode.launch_script(cfg, plan, command,
+                                                             args.server_args, kind)],
+                exec_probe=None if serves else multinode.worker_probe(
+                    cfg, plan, cfg.probes.period_seconds, cfg.probes.liveness_failures)))
+
+        return k8s.apiextensions.CustomResource(
+            f"{name}-group", api_version=multinode.LWS_API_VERSION, kind=multinode.LWS_KIND,
+            metadata={**metadata, "annotations": {
+                **metadata["annotations"], **multinode.await_annotations(plan)}},
+            spec=multinode.leader_worker_set_spec(cfg, plan, role("leader"), role("worker"),
+                                                  cfg.replicas),
+            opts=opts)
 
     def _api_key(self, name: str, cfg: StackConfig, release: str, namespace: Any,
                  labels: dict[str, str]):

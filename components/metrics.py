@@ -46,6 +46,8 @@ class MetricsStackArgs:
     hpa_name: Optional[pulumi.Input[str]] = None
     service_port: int = PORT
     """Port number behind service_port_name; only annotation-based scraping needs it."""
+    workload_kind: str = "Deployment"
+    """Deployment, or LeaderWorkerSet when a replica spans nodes."""
 
 
 def operator_labels(common_labels: dict[str, str], monitoring: MonitoringConfig) -> dict[str, str]:
@@ -103,7 +105,7 @@ class MetricsStack(pulumi.ComponentResource):
         monitoring = args.monitoring
         target = promql.Target(
             args.namespace, args.served_name, args.service_name, args.deployment_name,
-            args.vllm_version,
+            args.vllm_version, workload_kind=args.workload_kind,
         )
         child = pulumi.ResourceOptions(parent=self)
         hpa_name = pulumi.Output.from_input(args.hpa_name)

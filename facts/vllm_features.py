@@ -152,3 +152,15 @@ releases need Ray for a replica that spans nodes (reference/multinode.md 1.3).""
 def native_multi_node(version: Version) -> bool:
     """True when vLLM launches a multi-node replica without Ray."""
     return version >= NATIVE_MULTI_NODE_SINCE
+
+
+ENGINE_READY_TIMEOUT_SINCE: Version = (0, 14, 0)
+"""VLLM_ENGINE_READY_TIMEOUT_S (default 600 s) bounds the API server's wait for each engine's
+first message, i.e. the engine's whole start; configurable from 0.14.0 (vllm/envs.py, PR
+#27444), hard-coded to 600 s before."""
+ENGINE_READY_DEFAULT_SECONDS = 600
+
+
+def engine_ready_timeout_configurable(version: Version) -> bool:
+    """True when VLLM_ENGINE_READY_TIMEOUT_S can raise the engine's start deadline."""
+    return version >= ENGINE_READY_TIMEOUT_SINCE

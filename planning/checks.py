@@ -199,6 +199,19 @@ def budget_not_below_derived(cfg: StackConfig, plan: Plan) -> Optional[str]:
             "is faster, or set probes.acknowledgeShortStartup: true")
 
 
+def engine_start_within_vllms_deadline(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    start = plan.startup
+    engine_wait = start.estimated_seconds
+    if (vllm_features.engine_ready_timeout_configurable(plan.version)
+            or engine_wait <= vllm_features.ENGINE_READY_DEFAULT_SECONDS):
+        return None
+    return (f"vllmVersion: the estimated start of {engine_wait} s exceeds vLLM "
+            f"{cfg.vllm_version}'s fixed {vllm_features.ENGINE_READY_DEFAULT_SECONDS} s wait for "
+            "its engine (VLLM_ENGINE_READY_TIMEOUT_S can raise it only from 0.14.0): the API "
+            "server would give up while the engine still loads; raise vllmVersion to 0.14.0 or "
+            "newer, or make the start shorter (faster storage: storage.readMibPerSecond)")
+
+
 def budget_not_below_estimate(cfg: StackConfig, plan: Plan) -> Optional[str]:
     start = plan.startup
     if start.budget_seconds >= start.estimated_seconds:
@@ -277,6 +290,7 @@ CHECKS: list[Check] = [
     one_request_fits,
     budget_not_below_derived,
     budget_not_below_estimate,
+    engine_start_within_vllms_deadline,
     single_attach_without_surge,
     single_attach_single_replica,
     autoscaler_starts_at_replicas,

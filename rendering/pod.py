@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any, Optional
 
 from rendering.labels import selector_of
-from facts import conventions
+from facts import conventions, vllm_features
 from planning.plan import Plan
 from planning.sizing import startup_failure_threshold
 from rendering.vllm_args import PORT, SERVER_COMMAND
@@ -63,6 +63,14 @@ class PodInputs:
     runtime_class_name: Optional[str] = None
     compile_cache_claim: Any = None
     wait_for_file: Optional[str] = None   # pvc mode: the download Job's completion marker
+    # A pod of a multi-node group (rendering/multinode.py) differs only in these:
+    command: Optional[list[str]] = None   # replaces SERVER_COMMAND + args (the launch script)
+    extra_env: list[dict] = dataclasses.field(default_factory=list)
+    extra_resources: dict[str, str] = dataclasses.field(default_factory=dict)  # RDMA devices
+    add_capabilities: list[str] = dataclasses.field(default_factory=list)      # IPC_LOCK
+    serves_http: bool = True              # False: a headless worker, probed by `exec_probe`
+    exec_probe: Optional[dict] = None
+    pod_affinity: dict = dataclasses.field(default_factory=dict)               # anti-affinity
 
 
 def _probe(path: str, period: int, timeout: int, failures: int) -> dict:
@@ -114,8 +122,9 @@ def pre_stop_hook(plan: Plan) -> dict:
 
 
 def pod_template(plan: Plan, inputs: PodInputs) -> dict:
-    """The pod template for one vLLM replica."""
-    gpus = str(plan.layout.gpus)
+    """The pod template for one vLLM replica, or one pod (leader or worker) of a multi-node
+    group: the same template, differing only where PodInputs' group fields say."""
+    gpus = str(plan.layout.gpus_per_node)
     env = [
         {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {
             "name": inputs.api_key_secret, "key": inputs.api_key_secret_key}}},
@@ -130,6 +139,8 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         {"name": "VLLM_CACHE_ROOT", "value": f"{HOME}/.cache/vllm"},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
+        *engine_ready_env(plan),
+        *inputs.extra_env,
     ]
     mounts = [
         {"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True},
@@ -152,25 +163,22 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         "name": CONTAINER,
         "image": inputs.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": list(SERVER_COMMAND),
-        "args": inputs.args,
+        "command": list(inputs.command or SERVER_COMMAND),
+        "args": [] if inputs.command else inputs.args,
         "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
         "env": env,
         "resources": {
-            "requests": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.host.cpu_request),
+            "requests": {GPU_RESOURCE: gpus, **inputs.extra_resources,
+                         "cpu": _cpu(plan.host.cpu_request),
                          "memory": f"{plan.host.memory_request_gib}Gi"},
-            "limits": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.host.cpu_limit),
+            "limits": {GPU_RESOURCE: gpus, **inputs.extra_resources,
+                       "cpu": _cpu(plan.host.cpu_limit),
                        "memory": f"{plan.host.memory_limit_gib}Gi"},
         },
         "volumeMounts": mounts,
-        "startupProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
-                               _startup_failures(plan, inputs.probe_period)),
-        "readinessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
-                                 inputs.readiness_failures),
-        "livenessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
-                                inputs.liveness_failures),
+        **_probes(plan, inputs),
         "lifecycle": {"preStop": pre_stop_hook(plan)},
-        "securityContext": container_security_context(),
+        "securityContext": container_security_context(inputs.add_capabilities),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     spec: dict[str, Any] = {
@@ -178,7 +186,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": plan.drain.grace_seconds,
         "securityContext": pod_security_context(),
-        "affinity": gpu_node_affinity(inputs.product_labels),
+        "affinity": {**gpu_node_affinity(inputs.product_labels), **inputs.pod_affinity},
         "topologySpreadConstraints": [{
             "maxSkew": 1, "topologyKey": conventions.HOSTNAME_TOPOLOGY_KEY,
             # Soft: a hard spread counts every node with the right GPU product, including nodes
@@ -214,8 +222,35 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
             "spec": spec}
 
 
+def engine_ready_env(plan: Plan) -> list[dict]:
+    """VLLM_ENGINE_READY_TIMEOUT_S = the start-up budget, where the pinned vLLM reads it: its
+    600 s default would end a start the kubelet still allows (a large model, DeepGEMM)."""
+    if not vllm_features.engine_ready_timeout_configurable(plan.version):
+        return []
+    return [{"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": str(plan.startup.budget_seconds)}]
+
+
 def _startup_failures(plan: Plan, period: int) -> int:
     return startup_failure_threshold(plan.startup.budget_seconds, period)
+
+
+def _probes(plan: Plan, inputs: PodInputs) -> dict:
+    """HTTP startup/readiness/liveness on /health for a pod that serves; a headless worker
+    gets its exec probe as startup (the group's whole budget) and liveness instead."""
+    startup_failures = _startup_failures(plan, inputs.probe_period)
+    if not inputs.serves_http:
+        if inputs.exec_probe is None:
+            return {}
+        return {"startupProbe": {**inputs.exec_probe, "failureThreshold": startup_failures},
+                "livenessProbe": inputs.exec_probe}
+    return {
+        "startupProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
+                               startup_failures),
+        "readinessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
+                                 inputs.readiness_failures),
+        "livenessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
+                                inputs.liveness_failures),
+    }
 
 
 def pod_security_context() -> dict:
@@ -224,7 +259,7 @@ def pod_security_context() -> dict:
             "fsGroup": USER_ID, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def container_security_context() -> dict:
+def container_security_context(add: Optional[list[str]] = None) -> dict:
     """No privileges, no escalation, every capability dropped, a read-only root filesystem.
 
     Read-only root: every path the containers write is an emptyDir or claim mount — vLLM: HOME
@@ -233,8 +268,11 @@ def container_security_context() -> dict:
     init container writes nothing. Not yet verified on a GPU node: a library that writes
     elsewhere (e.g. under its site-packages) fails with EROFS in the pod's log.
     """
+    capabilities: dict[str, list[str]] = {"drop": ["ALL"]}
+    if add:   # IPC_LOCK for RDMA memory registration (multiNode.rdma)
+        capabilities["add"] = list(add)
     return {"allowPrivilegeEscalation": False, "privileged": False, "runAsNonRoot": True,
-            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+            "readOnlyRootFilesystem": True, "capabilities": capabilities}
 
 
 def gpu_node_affinity(product_labels: list[str]) -> dict:

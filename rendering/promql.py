@@ -59,6 +59,9 @@ class Target:
     service_name: str
     deployment_name: str
     vllm_version: str
+    workload_kind: str = "Deployment"
+    """Deployment, or LeaderWorkerSet for a replica that spans nodes (its pods are named
+    <name>-<group> for the leader and <name>-<group>-<index> for the workers)."""
 
     def __post_init__(self) -> None:
         for field in ("namespace", "served_name", "service_name", "deployment_name"):
@@ -82,11 +85,15 @@ class Target:
     @property
     def pods(self) -> str:
         """Label matchers for kube-state-metrics series about the Deployment's pods."""
-        return f'namespace="{self.namespace}",pod=~"{pod_regex(self.deployment_name)}"'
+        return (f'namespace="{self.namespace}",'
+                f'pod=~"{pod_regex(self.deployment_name, self.workload_kind)}"')
 
 
-def pod_regex(deployment_name: str) -> str:
-    """Names of a Deployment's pods: <deployment>-<replicaset hash>-<suffix>, nothing longer."""
+def pod_regex(deployment_name: str, workload_kind: str = "Deployment") -> str:
+    """Names of a workload's pods. Deployment: <deployment>-<replicaset hash>-<suffix>, nothing
+    longer; LeaderWorkerSet: <name>-<group> (leaders) and <name>-<group>-<worker index>."""
+    if workload_kind == "LeaderWorkerSet":
+        return f"{deployment_name}-[0-9]+(-[0-9]+)?"
     # Exactly two segments after the name, so deployment "a" never matches the pods of "a-b".
     return f"{deployment_name}-[a-z0-9]+-[a-z0-9]+"
 
@@ -344,7 +351,10 @@ def _availability_alerts(t: Target, th: MonitoringThresholds) -> list[Alert]:
     ready_replicas = (
         f'sum(kube_deployment_status_replicas_ready{{namespace="{t.namespace}",'
         f'deployment="{t.deployment_name}"}}) > 0'
-    )
+    ) if t.workload_kind == "Deployment" else (
+        # A group serves while its leader (<name>-<group>) is Ready.
+        f'sum(kube_pod_status_ready{{namespace="{t.namespace}",'
+        f'pod=~"{t.deployment_name}-[0-9]+",condition="true"}}) > 0')
     restarts = (
         f"sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total"
         f"{{{t.pods}}}[{th.restarts_window}]))"
@@ -438,7 +448,7 @@ def _autoscaler_alert(t: Target, hpa_name: str) -> Alert:
 
 def _dcgm(metric: str, t: Target, template: str = "{}") -> str:
     """A DCGM series for this deployment's pods, whether or not the exporter's labels are kept."""
-    regex = pod_regex(t.deployment_name)
+    regex = pod_regex(t.deployment_name, t.workload_kind)
     # dcgm-exporter labels GPUs with the pod using them; scraped without honorLabels those
     # labels arrive as exported_namespace/exported_pod.
     parts = [

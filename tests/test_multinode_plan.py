@@ -83,12 +83,22 @@ def test_with_rdma_an_moe_model_prefers_data_expert_parallelism():
     assert plan.layout.expert_parallel and plan.layout.nodes == 2
 
 
+FAST_STORAGE = {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"},
+                "readMibPerSecond": 5000}
+
+
 def test_a_version_without_native_multi_node_needs_ray_in_the_image():
-    message = _refusal(vllmVersion="0.11.0")
+    message = _refusal(vllmVersion="0.11.0", storage=FAST_STORAGE)
     assert "Ray" in message and "image.extraPipPackages" in message
-    plan = _plan(vllmVersion="0.11.0", image={"build": True, "registry": "r.example",
-                                              "extraPipPackages": ["ray==2.49.0"]})
+    plan = _plan(vllmVersion="0.11.0", storage=FAST_STORAGE,
+                 image={"build": True, "registry": "r.example",
+                        "extraPipPackages": ["ray==2.49.0"]})
     assert plan.layout.nodes == 2
+
+
+def test_before_0_14_a_start_beyond_vllms_fixed_600_s_engine_wait_is_refused():
+    message = _refusal(vllmVersion="0.13.0")
+    assert "VLLM_ENGINE_READY_TIMEOUT_S" in message and "0.14.0" in message
 
 
 def test_native_launcher_refused_before_0_11_1():

@@ -1,0 +1,213 @@
+"""A replica that spans nodes: how each pod of a LeaderWorkerSet group launches vLLM, and the
+LeaderWorkerSet spec around the shared pod template (rendering/pod.py).
+
+Pure. Which launch the pinned vLLM needs comes from facts/vllm_features.py; the layout from the
+plan. One pod per node: the leader (LWS worker index 0) and size − 1 workers.
+
+- pipeline (TP inside a node × PP across nodes), vLLM's own launch (0.11.1+): every pod runs
+  `vllm serve … --nnodes N --node-rank $LWS_WORKER_INDEX --master-addr <leader IP>
+  --master-port P`; workers add `--headless` (engine workers only, no API server). Only the
+  leader serves HTTP.
+- pipeline with Ray (older releases, or multiNode.launcher ray): the leader starts a Ray head,
+  waits for the group's nodes and runs `vllm serve --distributed-executor-backend ray`; the
+  workers join with `ray start --block`.
+- data-expert (DP attention × EP across nodes): hybrid load balancing: every pod runs an API
+  server for its local DP ranks (`--data-parallel-size-local`, start rank = worker index ×
+  local ranks, `--data-parallel-hybrid-lb`) against the leader's DP coordinator; no pod is
+  headless (vLLM refuses --headless in hybrid mode), every pod serves and is probed.
+
+The leader's address is LWS's DNS name; ZMQ (the DP RPC) needs an IP, so each pod resolves it
+first, waits at most LEADER_RESOLVE_SECONDS and fails with a message naming it instead of
+starting with an empty address (`Invalid zmq path: tcp://:29550` crash-loops the group).
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from facts import conventions, vllm_features
+from planning.config import StackConfig
+from planning.plan import Plan
+
+LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
+LWS_KIND = "LeaderWorkerSet"
+LWS_MIN_VERSION = "v0.9.0"
+"""LWS controller the objects need: spec.startupPolicy (LeaderCreated), rolloutStrategy with
+maxSurge, networkConfig.subdomainPolicy, RecreateGroupOnPodRestart (kubernetes-sigs/lws
+api/leaderworkerset/v1), and from v0.9.0 observedGeneration on its conditions: before it,
+`pulumi.com/waitFor: condition=Available` can be satisfied by the previous generation's stale
+condition right after an update."""
+LABEL_NAME = "leaderworkerset.sigs.k8s.io/name"
+LABEL_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
+LABEL_GROUP_KEY = "leaderworkerset.sigs.k8s.io/group-key"
+ANN_EXCLUSIVE_TOPOLOGY = "leaderworkerset.sigs.k8s.io/exclusive-topology"
+LEADER_RESOLVE_SECONDS = 300
+"""How long a pod waits for the leader's name to resolve (LWS' headless Service publishes
+not-ready addresses, so it resolves as soon as the leader pod has an IP)."""
+RAY_PORT = 6379
+
+
+def is_multi_node(plan: Plan) -> bool:
+    """True when one replica spans several nodes (a LeaderWorkerSet group)."""
+    return plan.layout.nodes > 1
+
+
+def hybrid_load_balancing(plan: Plan) -> bool:
+    """True when every pod of the group serves HTTP (data × expert parallelism)."""
+    return is_multi_node(plan) and plan.layout.data_parallel > 1
+
+
+def uses_ray(cfg: StackConfig, plan: Plan) -> bool:
+    """Ray when configured, or when the pinned vLLM has no native multi-node launch."""
+    launcher = cfg.multi_node.launcher
+    return is_multi_node(plan) and (launcher == "ray" or launcher == "auto" and (
+        not vllm_features.native_multi_node(plan.version)))
+
+
+def group_args(cfg: StackConfig, plan: Plan, role: str) -> list[str]:
+    """Flags each pod adds to the server arguments; `$LEADER_IP` and `$LWS_WORKER_INDEX` are
+    expanded by the launch script. role: leader or worker."""
+    layout, multi = plan.layout, cfg.multi_node
+    if hybrid_load_balancing(plan):
+        local = layout.gpus_per_node // layout.tensor_parallel
+        return ["--data-parallel-size-local", str(local),
+                "--data-parallel-start-rank", f"$((LWS_WORKER_INDEX * {local}))",
+                "--data-parallel-address", "$LEADER_IP",
+                "--data-parallel-rpc-port", str(multi.data_parallel_rpc_port),
+                "--data-parallel-hybrid-lb"]
+    if uses_ray(cfg, plan):
+        return ["--distributed-executor-backend", "ray"]
+    args = ["--nnodes", str(layout.nodes), "--node-rank", "$LWS_WORKER_INDEX",
+            "--master-addr", "$LEADER_IP", "--master-port", str(multi.master_port)]
+    return args + (["--headless"] if role == "worker" else [])
+
+
+def _quote(arg: str) -> str:
+    """Shell-quote an argument, leaving the launch script's own variables to expand."""
+    if arg.startswith("$"):
+        return f'"{arg}"'
+    return shlex.quote(arg)
+
+
+RESOLVE_LEADER = (
+    'leader="${LWS_LEADER_ADDRESS:?LWS_LEADER_ADDRESS is not set: not a LeaderWorkerSet pod}"\n'
+    'LEADER_IP=""\n'
+    f'deadline=$(( $(date +%s) + {LEADER_RESOLVE_SECONDS} ))\n'
+    'while [ -z "$LEADER_IP" ]; do\n'
+    '  LEADER_IP=$(getent ahostsv4 "$leader" | awk \'NR == 1 { print $1 }\')\n'
+    '  if [ -z "$LEADER_IP" ]; then\n'
+    '    if [ "$(date +%s)" -ge "$deadline" ]; then\n'
+    f'      echo "leader address $leader did not resolve within {LEADER_RESOLVE_SECONDS} s" >&2\n'
+    '      exit 1\n'
+    '    fi\n'
+    '    sleep 5\n'
+    '  fi\n'
+    'done\n'
+    'echo "group leader $leader is $LEADER_IP; this pod is worker $LWS_WORKER_INDEX"\n'
+)
+"""Resolve the leader's DNS name to an IPv4 address, bounded, or fail naming it."""
+
+
+def launch_script(cfg: StackConfig, plan: Plan, server_command: list[str],
+                  server_args: list[str], role: str) -> str:
+    """The `sh -c` script of one pod: resolve the leader, then exec the server (or Ray)."""
+    script = "set -eu\n" + RESOLVE_LEADER
+    vllm = " ".join(_quote(a) for a in [*server_command, *server_args,
+                                        *group_args(cfg, plan, role)])
+    if not uses_ray(cfg, plan):
+        return script + f"exec {vllm}\n"
+    if role == "worker":
+        return script + (f'exec ray start --address="$LEADER_IP:{RAY_PORT}" --block '
+                         f'--num-gpus={plan.layout.gpus_per_node}\n')
+    nodes = plan.layout.nodes
+    return script + (
+        f"ray start --head --port={RAY_PORT} --num-gpus={plan.layout.gpus_per_node}\n"
+        f'deadline=$(( $(date +%s) + {LEADER_RESOLVE_SECONDS} ))\n'
+        'until [ "$(python3 -c "import ray; ray.init(address=\'auto\', logging_level=40); '
+        "print(len([n for n in ray.nodes() if n['Alive']]))\")\" -ge "
+        f'{nodes} ]; do\n'
+        '  if [ "$(date +%s)" -ge "$deadline" ]; then\n'
+        f'    echo "only part of the {nodes} Ray nodes joined" >&2; exit 1\n'
+        '  fi\n'
+        '  sleep 5\n'
+        'done\n'
+        f"exec {vllm}\n")
+
+
+def group_env(cfg: StackConfig, plan: Plan) -> list[dict[str, Any]]:
+    """Environment every pod of a group gets besides the engine-ready wait (rendering/pod.py,
+    every pod): the pod IP for Ray/NCCL, the NICs and the RDMA HCA from config."""
+    env: list[dict[str, Any]] = [
+        {"name": "VLLM_HOST_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+    ]
+    multi = cfg.multi_node
+    if multi.socket_interface:
+        env += [{"name": "NCCL_SOCKET_IFNAME", "value": multi.socket_interface},
+                {"name": "GLOO_SOCKET_IFNAME", "value": multi.socket_interface}]
+    if multi.rdma and multi.rdma.hca:
+        env.append({"name": "NCCL_IB_HCA", "value": multi.rdma.hca})
+    return env
+
+
+def worker_probe(cfg: StackConfig, plan: Plan, period: int, failures: int) -> dict:
+    """Workers serve no HTTP: their probe proves they can still reach the leader's rendezvous
+    (the torch TCPStore on the master port, or the Ray head)."""
+    port = RAY_PORT if uses_ray(cfg, plan) else cfg.multi_node.master_port
+    check = ("import os, socket; "
+             f"socket.create_connection((os.environ['LWS_LEADER_ADDRESS'], {port}), 5).close()")
+    return {"exec": {"command": ["python3", "-c", check]}, "periodSeconds": period,
+            "timeoutSeconds": 10, "failureThreshold": failures, "successThreshold": 1}
+
+
+def group_affinity(lws_name: str) -> dict:
+    """One pod per node: required anti-affinity against every pod of this LeaderWorkerSet
+    (each pod takes all of a node's GPUs, so two of its pods never share a node anyway; this
+    states it). The exclusive-topology annotation does another job — it keeps a whole group
+    inside ONE domain of a coarser key (rack, network block) — and is added only when
+    multiNode.groupTopologyKey names one."""
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [{
+        "labelSelector": {"matchLabels": {LABEL_NAME: lws_name}},
+        "topologyKey": conventions.HOSTNAME_TOPOLOGY_KEY,
+    }]}}
+
+
+def leader_worker_set_spec(cfg: StackConfig, plan: Plan, leader: dict, worker: dict,
+                           replicas: int) -> dict:
+    """The LeaderWorkerSet spec: `replicas` groups of `nodes` pods, recreated as a whole when
+    any pod restarts (a lost worker breaks the group's NCCL communicator), rolled one group at
+    a time (into spare groups when spareGpus covers one), workers created with the leader
+    (LeaderReady would wait for a leader that waits for its workers)."""
+    surge = plan.rollout.surge
+    return {
+        "replicas": replicas,
+        "startupPolicy": "LeaderCreated",
+        "rolloutStrategy": {"type": "RollingUpdate", "rollingUpdateConfiguration": {
+            "maxUnavailable": 0 if surge else 1, "maxSurge": surge}},
+        "networkConfig": {"subdomainPolicy": "Shared"},
+        "leaderWorkerTemplate": {
+            "size": plan.layout.nodes,
+            "restartPolicy": "RecreateGroupOnPodRestart",
+            "leaderTemplate": leader,
+            "workerTemplate": worker,
+        },
+    }
+
+
+def group_annotations(cfg: StackConfig) -> dict[str, str]:
+    """Pod-template annotations of a group: exclusive-topology when configured."""
+    key = cfg.multi_node.group_topology_key
+    return {ANN_EXCLUSIVE_TOPOLOGY: key} if key else {}
+
+
+def await_annotations(plan: Plan) -> dict[str, str]:
+    """pulumi-kubernetes has no built-in await for a LeaderWorkerSet (a custom resource): its
+    generic `pulumi.com/waitFor` makes `pulumi up` wait until the LWS controller reports the
+    groups Available, within the rollout budget (`pulumi.com/timeoutSeconds`, already on the
+    object), instead of returning while the groups still load."""
+    return {"pulumi.com/waitFor": "condition=Available"}
+
+
+def workload(plan: Plan) -> tuple[str, str]:
+    """(apiVersion, kind) of the inference workload."""
+    return (LWS_API_VERSION, LWS_KIND) if is_multi_node(plan) else ("apps/v1", "Deployment")
