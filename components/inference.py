@@ -84,17 +84,22 @@ def disruption_budget(replicas: int) -> dict:
 
 
 def network_policy_spec(selector: dict[str, str], gateway_namespaces: list[str],
-                        prometheus_namespaces: list[str]) -> dict:
-    """Ingress only from the gateway's and Prometheus' namespaces, to the HTTP port; egress only
-    to DNS (serving pods run offline: weights are mounted, HF_HUB_OFFLINE=1)."""
-    sources = sorted(set(gateway_namespaces) | set(prometheus_namespaces))
-    ingress = []
-    if sources:
-        ingress.append({
-            "from": [{"namespaceSelector": {"matchExpressions": [{
-                "key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}}],
-            "ports": [{"protocol": "TCP", "port": PORT}],
-        })
+                        prometheus_namespaces: list[str],
+                        router_selector: Optional[dict[str, str]] = None) -> dict:
+    """Ingress to the HTTP port only from the gateway's and Prometheus' namespaces — or, behind
+    the traffic layer, only from the router's pods and Prometheus' namespaces; egress only to
+    DNS (serving pods run offline: weights are mounted, HF_HUB_OFFLINE=1)."""
+    namespaces = set(prometheus_namespaces)
+    if router_selector is None:
+        namespaces |= set(gateway_namespaces)
+    peers = []
+    if namespaces:
+        peers.append({"namespaceSelector": {"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name", "operator": "In",
+            "values": sorted(namespaces)}]}})
+    if router_selector is not None:
+        peers.append({"podSelector": {"matchLabels": dict(router_selector)}})
+    ingress = [{"from": peers, "ports": [{"protocol": "TCP", "port": PORT}]}] if peers else []
     return {
         "podSelector": {"matchLabels": selector},
         "policyTypes": ["Ingress", "Egress"],
@@ -118,6 +123,8 @@ class InferenceDeploymentArgs:
     ready_marker: Optional[str] = None
     service_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
     depends_on: list[pulumi.Resource] = dataclasses.field(default_factory=list)
+    router_selector: Optional[dict[str, str]] = None
+    """Labels of the router pods: when set, only they (and Prometheus) reach the engine."""
 
 
 class InferenceDeployment(pulumi.ComponentResource):
@@ -197,12 +204,13 @@ class InferenceDeployment(pulumi.ComponentResource):
             f"{name}-netpol",
             metadata={"name": release, "namespace": namespace, "labels": labels},
             spec=network_policy_spec(selector, cfg.network.gateway_namespaces,
-                                     cfg.network.prometheus_namespaces),
+                                     cfg.network.prometheus_namespaces, args.router_selector),
             opts=child)
 
         self.deployment_name = deployment.metadata["name"]
         self.service_name = service.metadata["name"]
         self.api_key_secret_name = pulumi.Output.from_input(secret_name)
+        self.api_key_secret_key = _secret_key(cfg)
         self.register_outputs({
             "namespace": self.namespace, "deployment_name": self.deployment_name,
             "service_name": self.service_name, "api_key_secret_name": self.api_key_secret_name,

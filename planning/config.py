@@ -16,6 +16,7 @@ from pydantic.alias_generators import to_camel
 
 import facts
 from facts import vllm_cli
+from planning.traffic import TrafficConfig
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -571,6 +572,7 @@ class StackConfig(_Model):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+    traffic: TrafficConfig = Field(default_factory=TrafficConfig)
 
     @field_validator("vllm_version")
     @classmethod

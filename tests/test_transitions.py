@@ -145,11 +145,11 @@ def test_the_engine_detects_what_it_guards_against():
                                    {}, None)
     assert hazards and "delete-first" in hazards[0]
     before, after = run_stack("prod"), run_stack("prod", NO_AUTOSCALING)
-    deployment = after.one(DEPLOYMENT)
+    deployment = after.engine(DEPLOYMENT)
     del deployment.metadata["annotations"]["pulumi.com/patchForce"]
     update = second_up(before, after)
     assert any("conflict" in h for h in update.hazards)
     fixed, dropped = run_stack("staging"), run_stack("staging")
-    del dropped.one(DEPLOYMENT).inputs["spec"]["replicas"]
+    del dropped.engine(DEPLOYMENT).inputs["spec"]["replicas"]
     assert any("reset to 1" in h for h in second_up(fixed, dropped).hazards)
     assert isinstance(update, Update)
