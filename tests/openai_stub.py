@@ -23,7 +23,7 @@ class Seen:
     """One request the stub received."""
 
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]   # names lower-cased
     body: dict[str, Any]
 
 
@@ -44,13 +44,15 @@ class StubUpstream:
         self.token_delay = 0.0
         self.requests: list[Seen] = []
         self._server: Optional[ThreadingHTTPServer] = None
+        self._connections: set[socket.socket] = set()
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def answer(self, index: int) -> str:
-        return f"tok{index} "
+        """Token `index` of every answer: names the upstream, so tests see who served it."""
+        return f"{self.name}{index} "
 
     def start(self) -> "StubUpstream":
         stub = self
@@ -60,6 +62,17 @@ class StubUpstream:
 
             def log_message(self, *args):  # keep test output quiet
                 pass
+
+            def setup(self):
+                super().setup()
+                # Headers and body are two writes: without this, Nagle plus delayed ACKs add
+                # 40 ms to every answer and would swamp the latency measurement.
+                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                stub._connections.add(self.connection)
+
+            def finish(self):
+                stub._connections.discard(self.connection)
+                super().finish()
 
             def _json(self, status: int, payload: dict, headers: Optional[dict] = None):
                 data = json.dumps(payload).encode()
@@ -81,7 +94,7 @@ class StubUpstream:
             def do_POST(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                stub.requests.append(Seen(self.path, dict(self.headers.items()), body))
+                stub.requests.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
                 if stub.status is not None:
                     self._json(stub.status, {"error": {
                         "message": f"{stub.name} is failing with {stub.status}",
@@ -89,7 +102,8 @@ class StubUpstream:
                         {"Retry-After": "1"} if stub.status == 429 else None)
                     return
                 model = body.get("model", "?")
-                count = min(stub.tokens, int(body.get("max_tokens") or stub.tokens))
+                asked = body.get("max_tokens") or body.get("max_completion_tokens")
+                count = min(stub.tokens, int(asked or stub.tokens))
                 created = int(time.time())
                 usage = {"prompt_tokens": 7, "completion_tokens": count,
                          "total_tokens": 7 + count}
@@ -135,10 +149,16 @@ class StubUpstream:
         return self
 
     def stop(self) -> None:
+        """Close the port and every kept-alive connection: the upstream is down."""
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+        for connection in list(self._connections):
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def reset(self) -> None:
         self.status, self.token_delay, self.requests = None, 0.0, []
