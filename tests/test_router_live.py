@@ -423,10 +423,11 @@ def test_the_router_adds_little_latency(stack):
 
 # ---------------------------------------------------------------- fallbacks (local broken)
 
-def test_a_local_503_falls_back_to_the_cloud(stack):
+@pytest.mark.parametrize("status", [503, 429, 500])
+def test_a_local_5xx_or_429_falls_back_to_the_cloud(stack, status):
     local, cloud = stack["local"], stack["cloud"]
     local.reset(), cloud.reset()
-    local.status = 503
+    local.status = status
     try:
         response = chat(stack, "doc-gen", url=stack["routers"][1]["url"])
         assert response.status_code == 200, response.text
