@@ -363,6 +363,14 @@ def test_a_long_prompt_under_the_limit_passes(stack):
     assert response.status_code == 200, response.text
 
 
+def test_metrics_are_served_for_prometheus_without_a_key(stack):
+    """The ServiceMonitor scrapes /metrics unauthenticated (the NetworkPolicy admits only the
+    gateway's and Prometheus' namespaces); the requests above show up as series."""
+    response = requests.get(stack["url"] + "/metrics", timeout=10)
+    assert response.status_code == 200, response.text[:500]
+    assert "litellm_" in response.text
+
+
 # ---------------------------------------------------------------- the client example
 
 def test_the_client_example_streams_through_an_alias(stack):
