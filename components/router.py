@@ -194,6 +194,12 @@ class TrafficRouter(pulumi.ComponentResource):
                       "endpoints": [{"port": render.PORT_NAME, "path": "/metrics",
                                      "interval": "30s"}]},
                 opts=child)
+            k8s.apiextensions.CustomResource(
+                f"{name}-router-rules",
+                api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+                metadata={"name": base, "namespace": args.namespace,
+                          "labels": {**labels, **args.monitoring_labels}},
+                spec={"groups": render.alert_rules(args.release)}, opts=child)
 
         self.service_name = service.metadata["name"]
         self.url = pulumi.Output.format("http://{0}.{1}.svc:{2}/v1", self.service_name,

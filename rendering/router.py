@@ -250,3 +250,28 @@ def pod_template(traffic: TrafficConfig, plan: TrafficPlan, *, image: Any,
     return {"metadata": {"labels": dict(labels), "annotations": dict(annotations)},
             "spec": spec}
 
+
+
+def alert_rules(release: str) -> list[dict]:
+    """The router's own alerts (the engine's are in rendering/promql.py): clients refused with
+    429 and requests waiting in the router. Series names checked against LiteLLM 1.108.7's
+    /metrics by tests/test_router_live.py."""
+    job = f'service="{release}-router"'
+    return [{"name": "vllm-serving-router", "rules": [
+        {"alert": "RouterRateLimitingClients",
+         "expr": (f'sum(rate(litellm_proxy_failed_requests_metric_total{{{job},'
+                  f'exception_status="429"}}[5m])) / clamp_min(sum(rate('
+                  f'litellm_proxy_total_requests_metric_total{{{job}}}[5m])), 1e-9) > 0.05'),
+         "for": "10m", "labels": {"severity": "warning"},
+         "annotations": {"summary": "Over 5% of router requests answered 429",
+                         "description": "Clients hit their requestsPerMinute/tokensPerMinute "
+                                        "limits: raise them under traffic.clients, or the "
+                                        "client is misbehaving."}},
+        {"alert": "RouterQueueing",
+         "expr": (f'histogram_quantile(0.99, sum by (le) (rate('
+                  f'litellm_request_queue_time_seconds_bucket{{{job}}}[5m]))) > 5'),
+         "for": "5m", "labels": {"severity": "warning"},
+         "annotations": {"summary": "Requests wait over 5 s (p99) in the router",
+                         "description": "The router is saturated: add traffic.router.replicas "
+                                        "or CPU."}},
+    ]}]

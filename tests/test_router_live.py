@@ -369,6 +369,12 @@ def test_metrics_are_served_for_prometheus_without_a_key(stack):
     response = requests.get(stack["url"] + "/metrics", timeout=10)
     assert response.status_code == 200, response.text[:500]
     assert "litellm_" in response.text
+    # The router's alerts (rendering/router.py ROUTER_ALERTS) read these series.
+    refused = [line for line in response.text.splitlines()
+               if line.startswith("litellm_proxy_failed_requests_metric_total{")
+               and 'exception_status="429"' in line]
+    assert refused, [l for l in response.text.splitlines() if "failed_requests" in l][:5]
+    assert "litellm_proxy_total_requests_metric_total{" in response.text
 
 
 # ---------------------------------------------------------------- the client example

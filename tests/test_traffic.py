@@ -230,3 +230,21 @@ def test_a_router_key_variable_not_from_a_secret_is_caught(runs):
                 item["value"] = "from-a-configmap-maybe"
     messages = _violations(runs, "router-keys-from-secrets", change)
     assert any("os.environ/VLLM_SERVING_KEY_CLOUD" in m for m in messages), messages
+
+
+def test_the_router_alerts_are_valid_prometheus_rules(runs, tmp_path):
+    """promtool accepts the router's PrometheusRule (its series are checked against LiteLLM's
+    real /metrics in tests/test_router_live.py)."""
+    import shutil
+    import subprocess
+    rule = next(r for r in runs["prod"].of_type("monitoring.coreos.com/v1:PrometheusRule")
+                if r.name.endswith("-router-rules"))
+    alerts = [a["alert"] for g in rule.inputs["spec"]["groups"] for a in g["rules"]]
+    assert alerts == ["RouterRateLimitingClients", "RouterQueueing"]
+    path = tmp_path / "router-rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule.inputs["spec"]["groups"]}))
+    promtool = shutil.which("promtool") or pytest.fail("promtool missing: apt-get install "
+                                                       "prometheus (.ci/run does)")
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
