@@ -248,3 +248,14 @@ def test_the_router_alerts_are_valid_prometheus_rules(runs, tmp_path):
     done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tls_from_an_existing_secret_needs_no_certificate():
+    run = run_stack("prod", {"traffic": {"gateway": {"tls": {"issuer": None,
+                                                             "existingSecret": "llm-tls"}}}})
+    assert run.error is None, run.error
+    assert not _by_kind(run, "cert-manager.io/v1:Certificate")
+    gateway = _by_kind(run, "networking.k8s.io/v1:Gateway")[0].inputs["spec"]
+    assert gateway["listeners"][0]["tls"]["certificateRefs"] == [{"kind": "Secret",
+                                                                  "name": "llm-tls"}]
+    assert gateway["listeners"][0]["hostname"] == "llm.example.com"
