@@ -4,17 +4,22 @@ Thin on purpose: validate config and derive the plan (both stop the program befo
 exists), then compose the components. docs/architecture.md shows how config flows into them.
 """
 
+import dataclasses
+
 import pulumi
 import pulumi_kubernetes as k8s
 
 from planning import config as stack_config
 from components.image import VllmImage, VllmImageArgs
 from components.autoscaler import Autoscaler, AutoscalerArgs, hpa_name_for
+from components.gateway import TrafficEdge, TrafficEdgeArgs
 from components.inference import InferenceDeployment, InferenceDeploymentArgs
+from components.router import TrafficRouter, TrafficRouterArgs, router_labels
 from rendering.labels import common_labels, release_name, selector_of
 from components.metrics import MetricsStack, MetricsStackArgs, service_annotations
 from components.model_store import ModelStore, ModelStoreArgs
 from components.namespace import ServingNamespace
+from planning import traffic as traffic_plan
 from planning.plan import make_plan
 from rendering.model_store import model_directory
 from rendering import multinode
@@ -27,6 +32,9 @@ try:
     cluster = stack_config.cluster_from_pulumi_config()
     stack_config.check_cluster(cluster, cfg.require_cluster, pulumi.get_stack())
     plan = make_plan(cfg)
+    traffic_problems = traffic_plan.problems(cfg.traffic, cfg.shutdown.max_tokens)
+    if traffic_problems:
+        raise stack_config.ConfigError(traffic_problems)
 except stack_config.ConfigError as error:
     # RunError prints as a plain message, without a traceback.
     raise pulumi.RunError(str(error)) from None
@@ -71,7 +79,10 @@ inference = InferenceDeployment(release, InferenceDeploymentArgs(
     claim_name=store.claim_name, model_dir=model_dir,
     server_args=server_args(cfg, plan, model_dir), ready_marker=store.ready_marker,
     service_annotations=service_annotations(metrics_args) if cfg.monitoring.enabled else {},
-    depends_on=[store]), opts=opts)
+    depends_on=[store],
+    # Behind the traffic layer only the router (and Prometheus) may reach the engine.
+    router_selector=(selector_of(router_labels(release)) if cfg.traffic.enabled else None)),
+    opts=opts)
 after_inference = pulumi.ResourceOptions(provider=provider, depends_on=[inference])
 metrics = MetricsStack(release, metrics_args, opts=after_inference)
 autoscaler = Autoscaler(release, AutoscalerArgs(
@@ -79,6 +90,33 @@ autoscaler = Autoscaler(release, AutoscalerArgs(
     vllm_version=cfg.vllm_version, per_replica_target=plan.autoscaling.target_per_replica,
     startup_budget_seconds=plan.startup.budget_seconds, autoscaling=cfg.autoscaling,
     labels=labels, workload=multinode.workload(plan)), opts=after_inference)
+
+if cfg.traffic.enabled:
+    traffic = traffic_plan.derive(
+        cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
+        cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds)
+    router = TrafficRouter(release, TrafficRouterArgs(
+        release=release, namespace=namespace.name, namespace_name=cfg.namespace,
+        traffic=cfg.traffic, plan=traffic, served_name=cfg.model.served_name,
+        engine_service=release, engine_port=PORT, engine_selector=inference.selector,
+        engine_secret_name=inference.api_key_secret_name,
+        engine_secret_key=inference.api_key_secret_key,
+        gateway_namespaces=cfg.network.gateway_namespaces,
+        prometheus_namespaces=cfg.network.prometheus_namespaces,
+        prometheus_operator=cfg.monitoring.enabled and cfg.monitoring.prometheus_operator,
+        monitoring_labels=({"release": cfg.monitoring.release_label}
+                           if cfg.monitoring.release_label else {})), opts=after_inference)
+    pulumi.export("router", router.url)
+    pulumi.export("clientKeySecrets", router.client_secrets)
+    pulumi.export("traffic", dataclasses.asdict(traffic))
+    if cfg.traffic.gateway is not None:
+        edge = TrafficEdge(release, TrafficEdgeArgs(
+            release=release, namespace=namespace.name, gateway=cfg.traffic.gateway,
+            plan=traffic, router_service=router.service_name,
+            router_port=traffic_plan.ROUTER_PORT, labels=router_labels(release)),
+            opts=pulumi.ResourceOptions(provider=provider, depends_on=[router]))
+        pulumi.export("routeUrl", pulumi.Output.from_input(
+            f"https://{cfg.traffic.gateway.hostnames[0]}/v1"))
 
 pulumi.export("namespace", namespace.name)
 pulumi.export("image", image.ref)

@@ -84,19 +84,26 @@ def disruption_budget(replicas: int) -> dict:
 
 def network_policy_spec(selector: dict[str, str], gateway_namespaces: list[str],
                         prometheus_namespaces: list[str],
+                        router_selector: Optional[dict[str, str]] = None,
                         group: Optional[dict[str, str]] = None) -> dict:
-    """Ingress only from the gateway's and Prometheus' namespaces, to the HTTP port; egress only
-    to DNS (serving pods run offline: weights are mounted, HF_HUB_OFFLINE=1). A multi-node
-    group (`group`: the labels of its pods) also talks to itself on every port, both ways:
-    NCCL and Gloo pick their ports at run time, besides the rendezvous and DP RPC ports."""
-    sources = sorted(set(gateway_namespaces) | set(prometheus_namespaces))
-    ingress: list[dict] = [{"from": [{"podSelector": {"matchLabels": group}}]}] if group else []
-    if sources:
-        ingress.append({
-            "from": [{"namespaceSelector": {"matchExpressions": [{
-                "key": "kubernetes.io/metadata.name", "operator": "In", "values": sources}]}}],
-            "ports": [{"protocol": "TCP", "port": PORT}],
-        })
+    """Ingress to the HTTP port only from the gateway's and Prometheus' namespaces — or, behind
+    the traffic layer, only from the router's pods and Prometheus' namespaces; egress only to
+    DNS (serving pods run offline: weights are mounted, HF_HUB_OFFLINE=1). A multi-node group
+    (`group`: the labels of its pods) also talks to itself on every port, both ways: NCCL and
+    Gloo pick their ports at run time, besides the rendezvous and DP RPC ports."""
+    namespaces = set(prometheus_namespaces)
+    if router_selector is None:
+        namespaces |= set(gateway_namespaces)
+    peers = []
+    if namespaces:
+        peers.append({"namespaceSelector": {"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name", "operator": "In",
+            "values": sorted(namespaces)}]}})
+    if router_selector is not None:
+        peers.append({"podSelector": {"matchLabels": dict(router_selector)}})
+    ingress = [{"from": peers, "ports": [{"protocol": "TCP", "port": PORT}]}] if peers else []
+    if group:
+        ingress.insert(0, {"from": [{"podSelector": {"matchLabels": group}}]})
     return {
         "podSelector": {"matchLabels": selector},
         "policyTypes": ["Ingress", "Egress"],
@@ -121,6 +128,8 @@ class InferenceDeploymentArgs:
     ready_marker: Optional[str] = None
     service_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
     depends_on: list[pulumi.Resource] = dataclasses.field(default_factory=list)
+    router_selector: Optional[dict[str, str]] = None
+    """Labels of the router pods: when set, only they (and Prometheus) reach the engine."""
 
 
 class InferenceDeployment(pulumi.ComponentResource):
@@ -208,13 +217,14 @@ class InferenceDeployment(pulumi.ComponentResource):
             f"{name}-netpol",
             metadata={"name": release, "namespace": namespace, "labels": labels},
             spec=network_policy_spec(selector, cfg.network.gateway_namespaces,
-                                     cfg.network.prometheus_namespaces,
+                                     cfg.network.prometheus_namespaces, args.router_selector,
                                      group=selector if group else None),
             opts=child)
 
         self.deployment_name = workload.metadata["name"]
         self.service_name = service.metadata["name"]
         self.api_key_secret_name = pulumi.Output.from_input(secret_name)
+        self.api_key_secret_key = _secret_key(cfg)
         self.register_outputs({
             "namespace": self.namespace, "deployment_name": self.deployment_name,
             "service_name": self.service_name, "api_key_secret_name": self.api_key_secret_name,

@@ -47,3 +47,18 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 """Node label GPU feature discovery writes with the GPU's product name (node affinity)."""
 HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname"
 """Topology key that spreads replicas one per node."""
+
+COMPONENT_ROUTER = "router"
+"""Value of app.kubernetes.io/component on the LiteLLM router and its Service."""
+ANN_ROUTER_CONFIG_CHECKSUM = _PREFIX + "router-config-checksum"
+"""SHA-256 of the router's ConfigMap data: a new config rolls the router pods."""
+ANN_CLIENT_KEYS_CHECKSUM = _PREFIX + "client-keys-checksum"
+"""SHA-256 over the client keys' digests: a rotated or added key rolls only the router."""
+ANN_LONGEST_REQUEST_SECONDS = _PREFIX + "longest-request-seconds"
+"""On the router Deployment and the edge objects: the engine's longest request (prefill plus
+max tokens at the per-token latency), which every timeout in front of it must cover."""
+ANN_MAX_BODY_BYTES = _PREFIX + "max-body-bytes"
+"""On the router Deployment and the edge objects: the largest request body a prompt of
+model.maxModelLen tokens can make, which every body limit in front of the engine must admit."""
+ANN_ROUTER_TIMEOUT_SECONDS = _PREFIX + "router-timeout-seconds"
+"""On the router Deployment: LiteLLM's request timeout (router_settings.timeout)."""

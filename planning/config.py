@@ -18,6 +18,7 @@ import facts
 from facts import vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
 from planning import sizing
+from planning.traffic import TrafficConfig
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -639,6 +640,7 @@ class StackConfig(_Model):
     network: NetworkConfig = Field(default_factory=NetworkConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+    traffic: TrafficConfig = Field(default_factory=TrafficConfig)
 
     @field_validator("vllm_version")
     @classmethod

@@ -56,6 +56,11 @@ from policy.stack_checks import (  # noqa: E402
     check_pdb_present,
     check_services_scraped,
 )
+from policy.traffic_checks import (  # noqa: E402
+    check_body_limits,
+    check_router_keys_from_secrets,
+    check_router_timeouts,
+)
 from policy.workload_checks import (  # noqa: E402
     check_model_revision,
     check_service_links,
@@ -178,6 +183,16 @@ STACK_POLICIES = [
     stack_policy("inference-service-scraped",
                  "Every inference Service is scraped by a ServiceMonitor or scrape annotations.",
                  check_services_scraped),
+    stack_policy("router-timeouts-cover-longest-request",
+                 "The router's, the route's and Envoy Gateway's request timeouts cover the "
+                 "engine's longest request, a stream-idle timeout is set, and the router's "
+                 "grace period covers its timeout.", check_router_timeouts),
+    stack_policy("body-limit-covers-largest-prompt",
+                 "Every body limit in front of the engine (Envoy Gateway buffers, the router) "
+                 "admits the body of a prompt of model.maxModelLen tokens.", check_body_limits),
+    stack_policy("router-keys-from-secrets",
+                 "The router's config names every key as os.environ/<VAR>, each filled from a "
+                 "Secret.", check_router_keys_from_secrets),
 ]
 ALL_POLICIES = RESOURCE_POLICIES + STACK_POLICIES
 """Every policy of the pack, in the order `pulumi preview` lists them."""

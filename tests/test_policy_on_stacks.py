@@ -170,8 +170,32 @@ def _unscraped(resources):
     return _drop(resources, "monitoring.coreos.com/v1:ServiceMonitor")
 
 
+def _short_route_timeout(resources):
+    _find(resources, "gateway.networking.k8s.io/v1:HTTPRoute")["spec"]["rules"][0][
+        "timeouts"] = {"request": "15s"}
+    return resources
+
+
+def _default_buffer(resources):
+    del _find(resources, "gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy")["spec"][
+        "connection"]
+    return resources
+
+
+def _literal_router_key(resources):
+    import yaml
+    config_map = next(r["props"] for r in resources if r["name"].endswith("-router-config"))
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    config["model_list"][-1]["litellm_params"]["api_key"] = "cloud-key-pasted-here"
+    config_map["data"]["config.yaml"] = yaml.safe_dump(config)
+    return resources
+
+
 BROKEN = {
     # rule: (stack, break it)
+    "router-timeouts-cover-longest-request": ("prod", _short_route_timeout),
+    "body-limit-covers-largest-prompt": ("prod", _default_buffer),
+    "router-keys-from-secrets": ("prod", _literal_router_key),
     "startup-probe-covers-load": ("prod", _startup),
     "liveness-outlasts-readiness": ("prod", _liveness),
     "probe-timeouts": ("prod", _timeouts),

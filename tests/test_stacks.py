@@ -13,7 +13,7 @@ from tests.k8s_helpers import GIB, arg_value, pod_spec, quantity_bytes, vllm_con
 
 
 def _deployment(run):
-    return run.one("apps/v1:Deployment")
+    return run.engine("apps/v1:Deployment")
 
 
 def test_shm_is_a_memory_emptydir_sized_for_the_split(run):
@@ -81,7 +81,7 @@ def test_pods_only_land_on_accepted_gpu_products_and_tolerate_the_gpu_taint(run)
 
 
 def test_service_selects_the_pods_on_a_named_port_and_is_not_called_vllm(run):
-    service = run.one("core/v1:Service")
+    service = run.engine("core/v1:Service")
     template_labels = _deployment(run).inputs["spec"]["template"]["metadata"]["labels"]
     assert service.inputs["spec"]["type"] == "ClusterIP"
     assert service.metadata["name"] != "vllm"
@@ -106,13 +106,22 @@ def test_api_key_checksum_rolls_pods_when_the_key_changes(run):
 
 
 def test_network_policy_admits_only_gateway_and_prometheus_namespaces(run):
-    # The serving pods' policy (pvc mode adds the download pod's, `<name>-download-netpol`).
-    policy, = [r.inputs["spec"] for r in run.of_type("networking.k8s.io/v1:NetworkPolicy")
-               if not r.name.endswith("-download-netpol")]
+    """Staging (no traffic layer): the gateway's and Prometheus' namespaces. Prod: the engine
+    is fenced behind the router, so only the router's pods and Prometheus reach it."""
+    policy = run.engine("networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
-    sources = policy["ingress"][0]["from"][0]["namespaceSelector"]["matchExpressions"][0]
-    assert set(sources["values"]) == {"gateway", "monitoring"}
-    assert policy["podSelector"]["matchLabels"] == run.one("core/v1:Service").inputs["spec"][
+    peers = policy["ingress"][0]["from"]
+    sources = peers[0]["namespaceSelector"]["matchExpressions"][0]
+    if run.stack == "prod":
+        assert set(sources["values"]) == {"monitoring"}
+        router = next(r for r in run.of_type("apps/v1:Deployment")
+                      if r.name.endswith("-router"))
+        assert peers[1] == {"podSelector": {"matchLabels": router.inputs["spec"]["selector"][
+            "matchLabels"]}}
+    else:
+        assert set(sources["values"]) == {"gateway", "monitoring"}
+        assert len(peers) == 1
+    assert policy["podSelector"]["matchLabels"] == run.engine("core/v1:Service").inputs["spec"][
         "selector"]
 
 
@@ -125,7 +134,7 @@ def _replicas(run):
 
 
 def test_disruption_budget_keeps_capacity_without_blocking_drains(run):
-    pdb = run.one("policy/v1:PodDisruptionBudget").inputs["spec"]
+    pdb = run.engine("policy/v1:PodDisruptionBudget").inputs["spec"]
     replicas = _replicas(run)
     assert pdb["maxUnavailable"] == 1 and "minAvailable" not in pdb
     assert pdb["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
@@ -267,7 +276,7 @@ def test_single_gpu_staging_replaces_its_pod_without_surge(runs):
 
 def test_spare_gpus_allow_a_surge_rollout():
     run = run_stack("prod", {"spareGpus": 2})
-    strategy = run.one("apps/v1:Deployment").inputs["spec"]["strategy"]["rollingUpdate"]
+    strategy = run.engine("apps/v1:Deployment").inputs["spec"]["strategy"]["rollingUpdate"]
     assert strategy == {"maxSurge": 1, "maxUnavailable": 0}
 
 
@@ -279,7 +288,7 @@ def test_spare_gpus_allow_a_surge_rollout():
 def test_flags_follow_the_pinned_vllm_version(version, present, absent):
     run = run_stack("staging", {"vllmVersion": version})
     assert run.error is None, run.error
-    args = vllm_container(run.one("apps/v1:Deployment"))["args"]
+    args = vllm_container(run.engine("apps/v1:Deployment"))["args"]
     for flag in present:
         assert flag in args
     for flag in absent:
@@ -288,7 +297,7 @@ def test_flags_follow_the_pinned_vllm_version(version, present, absent):
 
 def test_before_vllm_0_18_the_prestop_hook_waits_for_running_requests():
     run = run_stack("staging", {"vllmVersion": "0.11.0"})
-    command = vllm_container(run.one("apps/v1:Deployment"))["lifecycle"]["preStop"]["exec"][
+    command = vllm_container(run.engine("apps/v1:Deployment"))["lifecycle"]["preStop"]["exec"][
         "command"]
     assert command[0] == "python3" and "vllm:num_requests_running" in command[-1]
 
@@ -300,7 +309,7 @@ def test_building_the_image_never_happens_during_preview():
     assert build["buildOnPreview"] is False
     assert build["imageName"] == "registry.example.com/ml/prod-deepseek-r1-32b:v0.32.0"
     assert build["build"]["args"]["VLLM_IMAGE"] == "vllm/vllm-openai:v0.32.0"
-    image = vllm_container(run.one("apps/v1:Deployment"))["image"]
+    image = vllm_container(run.engine("apps/v1:Deployment"))["image"]
     assert image.endswith("@" + FAKE_DIGEST)
 
 
@@ -321,7 +330,7 @@ def test_a_fixed_replica_count_is_owned_by_the_program_even_after_an_autoscaler(
 def test_a_digest_pinned_in_config_is_used_without_a_registry_lookup():
     digest = "sha256:" + "cd" * 32
     run = run_stack("prod", {"image": {"digest": digest}})
-    image = vllm_container(run.one("apps/v1:Deployment"))["image"]
+    image = vllm_container(run.engine("apps/v1:Deployment"))["image"]
     assert image == f"vllm/vllm-openai:v0.32.0@{digest}"
 
 

@@ -9,7 +9,7 @@ from typing import Optional
 
 import pytest
 
-from tests.harness import run_stack
+from tests.harness import run_stack, stack_config
 from tests.transitions import second_up
 
 DEPLOYMENT, JOB = "apps/v1:Deployment", "batch/v1:Job"
@@ -40,6 +40,21 @@ AUTOSCALED = {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 
                               "maxReplicas": 2}}
 HPA_ENGINE = {"autoscaling": {"engine": "hpa"}}
 NO_AUTOSCALING = {"autoscaling": {"enabled": False}}
+
+CONFIG_MAP = "core/v1:ConfigMap"
+
+
+def _prod_traffic(change) -> dict:
+    """prod's traffic block with `change(traffic)` applied (lists are replaced whole)."""
+    import copy
+    traffic = copy.deepcopy(stack_config("prod")["traffic"])
+    change(traffic)
+    return {"traffic": traffic}
+
+
+CLIENT_KEY_ROTATED = _prod_traffic(lambda t: t["clients"][0].update(keyVersion=2))
+CLIENT_ADDED = _prod_traffic(lambda t: t["clients"].append(
+    {"name": "newcomer", "requestsPerMinute": 30, "tokensPerMinute": 100000}))
 
 ROWS = [
     Row("no-op rerun", "prod", {}, {}, rolls=False),
@@ -73,7 +88,13 @@ ROWS = [
     Row("autoscaler bounds changed", "prod", {"autoscaling": {"maxReplicas": 6}},
         {SCALED: {"update"}}, rolls=False),
     Row("download failed last night", "staging", {}, {JOB: {"replace"}}, rolls=False, unready=True),
+    Row("client key rotated", "prod", CLIENT_KEY_ROTATED,
+        {PASSWORD: {"replace"}, SECRET: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
+    Row("client added", "prod", CLIENT_ADDED,
+        {PASSWORD: {"create"}, SECRET: {"create"}, CONFIG_MAP: {"update"},
+         DEPLOYMENT: {"update"}}, rolls=True),
 ]
+ROUTER_ONLY = ("client key rotated", "client added")
 
 
 @pytest.fixture(scope="module")
@@ -107,6 +128,19 @@ def test_a_later_pulumi_up_does_only_what_the_change_needs(row, updates):
                  for p in step.paths)
     if row.rolls is not None:
         assert rolled == row.rolls, "pods roll" if rolled else "pods do not roll"
+
+
+@pytest.mark.parametrize("row", [r for r in ROWS if r.name in ROUTER_ONLY],
+                         ids=lambda r: r.name)
+def test_a_client_change_rolls_only_the_router(row, updates):
+    """A rotated or added client key reaches the router (its pods roll to mount it at once)
+    and nothing of the engine: its Deployment, Secret and pods are untouched."""
+    update = updates(row)
+    changed = {s.urn.rsplit("::", 1)[1]: s for s in update.steps if s.op != "same"}
+    engine = [name for name in changed if "router" not in name and "client" not in name]
+    assert engine == [], engine
+    router = next(s for s in update.of(DEPLOYMENT) if s.urn.endswith("-router"))
+    assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
 
 
 @pytest.mark.parametrize("stack", ["prod", "staging"])
@@ -145,11 +179,11 @@ def test_the_engine_detects_what_it_guards_against():
                                    {}, None)
     assert hazards and "delete-first" in hazards[0]
     before, after = run_stack("prod"), run_stack("prod", NO_AUTOSCALING)
-    deployment = after.one(DEPLOYMENT)
+    deployment = after.engine(DEPLOYMENT)
     del deployment.metadata["annotations"]["pulumi.com/patchForce"]
     update = second_up(before, after)
     assert any("conflict" in h for h in update.hazards)
     fixed, dropped = run_stack("staging"), run_stack("staging")
-    del dropped.one(DEPLOYMENT).inputs["spec"]["replicas"]
+    del dropped.engine(DEPLOYMENT).inputs["spec"]["replicas"]
     assert any("reset to 1" in h for h in second_up(fixed, dropped).hazards)
     assert isinstance(update, Update)

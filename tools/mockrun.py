@@ -35,6 +35,7 @@ from planning.stack_files import provider_values, stack_values  # noqa: E402
 PROJECT = "vllm-serving"
 FAKE_DIGEST = "sha256:" + "ab" * 32
 FAKE_API_KEY = "mock-generated-api-key-0123456789abcdef0123456789"
+FAKE_OTHER_KEY_PREFIX = "mock-generated-key-of-"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,6 +129,14 @@ class Run:
         assert len(found) == 1, f"expected one {suffix}, found {[r.name for r in found]}"
         return found[0]
 
+    def engine(self, suffix: str) -> Resource:
+        """The one resource of this type that belongs to the inference engine (labelled
+        app.kubernetes.io/component: inference), beside the router's objects of that kind."""
+        found = [r for r in self.of_type(suffix) if (r.metadata.get("labels") or {}).get(
+            "app.kubernetes.io/component") == "inference"]
+        assert len(found) == 1, f"expected one engine {suffix}, found {[r.name for r in found]}"
+        return found[0]
+
 
 class _Mocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
@@ -144,7 +153,13 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             # A new length is a new password (every input of a random resource forces one).
             length = int(inputs.get("length", 48))
-            state["result"] = FAKE_API_KEY if length == 48 else f"{FAKE_API_KEY}-{length}"
+            # The engine's key is FAKE_API_KEY; other generated keys (the router's master and
+            # client keys) get a value of their own, so a test can tell where each one went.
+            if args.name.endswith("-api-key"):
+                state["result"] = FAKE_API_KEY if length == 48 else f"{FAKE_API_KEY}-{length}"
+            else:
+                state["result"] = f"{FAKE_OTHER_KEY_PREFIX}{args.name}-{length}-" + "-".join(
+                    f"{k}={v}" for k, v in sorted((inputs.get("keepers") or {}).items()))
         if args.typ == "docker:index/image:Image":
             state["repoDigest"] = f"{inputs.get('imageName', 'image')}@{FAKE_DIGEST}"
         return f"{args.name}-id", state

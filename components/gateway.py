@@ -1,0 +1,81 @@
+"""TrafficEdge: the HTTPRoute to the router, and optionally the Gateway, its certificate and
+Envoy Gateway's policies."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional
+
+import pulumi
+import pulumi_kubernetes as k8s
+
+from planning.traffic import GatewayConfig, TrafficPlan
+from rendering import gateway as render
+
+
+@dataclasses.dataclass
+class TrafficEdgeArgs:
+    """Inputs of TrafficEdge."""
+
+    release: str
+    namespace: pulumi.Input[str]
+    gateway: GatewayConfig
+    plan: TrafficPlan
+    router_service: pulumi.Input[str]
+    router_port: int
+    labels: dict[str, str]
+
+
+class TrafficEdge(pulumi.ComponentResource):
+    """Certificate + Gateway (when `gateway.create`), HTTPRoute, and with Envoy Gateway a
+    BackendTrafficPolicy on the route (plus a ClientTrafficPolicy on a Gateway it owns)."""
+
+    route_name: pulumi.Output[str]
+    hostnames: pulumi.Output[list]
+
+    def __init__(self, name: str, args: TrafficEdgeArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("vllm-serving:index:TrafficEdge", name, None, opts)
+        gateway, plan = args.gateway, args.plan
+        child = pulumi.ResourceOptions(parent=self)
+        base = f"{args.release}-edge"
+        annotations = render.derived_annotations(plan)
+
+        def metadata(object_name: str) -> dict:
+            return {"name": object_name, "namespace": args.namespace, "labels": args.labels,
+                    "annotations": annotations}
+
+        own_gateway = base
+        depends: list[pulumi.Resource] = []
+        if gateway.create:
+            tls_secret = gateway.tls.existing_secret or f"{base}-tls"
+            if gateway.tls.issuer:
+                depends.append(k8s.apiextensions.CustomResource(
+                    f"{name}-certificate", api_version=render.CERT_MANAGER_API,
+                    kind="Certificate", metadata=metadata(f"{base}-tls"),
+                    spec=render.certificate_spec(gateway, tls_secret), opts=child))
+            gw = k8s.apiextensions.CustomResource(
+                f"{name}-gateway", api_version=render.GATEWAY_API, kind="Gateway",
+                metadata=metadata(own_gateway), spec=render.gateway_spec(gateway, tls_secret),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+            depends = [gw]
+            if gateway.envoy_gateway:
+                k8s.apiextensions.CustomResource(
+                    f"{name}-client-policy", api_version=render.ENVOY_GATEWAY_API,
+                    kind="ClientTrafficPolicy", metadata=metadata(base),
+                    spec=render.client_traffic_policy_spec(plan, own_gateway), opts=child)
+        route = k8s.apiextensions.CustomResource(
+            f"{name}-route", api_version=render.GATEWAY_API, kind="HTTPRoute",
+            metadata=metadata(base),
+            spec=render.http_route_spec(gateway, plan, own_gateway, args.router_service,
+                                        args.router_port),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
+        if gateway.envoy_gateway:
+            k8s.apiextensions.CustomResource(
+                f"{name}-backend-policy", api_version=render.ENVOY_GATEWAY_API,
+                kind="BackendTrafficPolicy", metadata=metadata(base),
+                spec=render.backend_traffic_policy_spec(gateway, plan, base), opts=child)
+
+        self.route_name = route.metadata["name"]
+        self.hostnames = pulumi.Output.from_input(list(gateway.hostnames))
+        self.register_outputs({"route_name": self.route_name, "hostnames": self.hostnames})

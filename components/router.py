@@ -1,0 +1,220 @@
+"""TrafficRouter: the LiteLLM proxy in front of the engine — keys, limits, caps, local→cloud."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from typing import Optional
+
+import pulumi
+import pulumi_docker as docker
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from facts import conventions as c
+from planning.traffic import LITELLM_VERSION, ROUTER_IMAGE, ROUTER_PORT, TrafficConfig, \
+    TrafficPlan
+from rendering import router as render
+from rendering.labels import common_labels, selector_of
+
+COMPONENT_ROUTER = c.COMPONENT_ROUTER
+MASTER_KEY = "master-key"
+KEY_LENGTH = 48
+
+
+@dataclasses.dataclass
+class TrafficRouterArgs:
+    """Inputs of TrafficRouter."""
+
+    release: str
+    namespace: pulumi.Input[str]
+    namespace_name: str
+    traffic: TrafficConfig
+    plan: TrafficPlan
+    served_name: str
+    engine_service: str
+    engine_port: int
+    engine_selector: dict[str, str]
+    engine_secret_name: pulumi.Input[str]
+    engine_secret_key: str
+    gateway_namespaces: list[str]
+    prometheus_namespaces: list[str]
+    prometheus_operator: bool
+    monitoring_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+def router_labels(release: str) -> dict[str, str]:
+    """The engine's label set with name litellm, component router, LiteLLM's version."""
+    return {**common_labels(release, LITELLM_VERSION, COMPONENT_ROUTER),
+            c.LABEL_NAME: "litellm"}
+
+
+def router_network_policy(selector: dict[str, str], engine_selector: dict[str, str],
+                          sources: list[str], redis_port: Optional[int]) -> dict:
+    """Ingress from the gateway's and Prometheus' namespaces to the router port; egress to DNS,
+    the engine pods, Redis and HTTPS (the cloud providers)."""
+    egress = [
+        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"to": [{"podSelector": {"matchLabels": engine_selector}}],
+         "ports": [{"protocol": "TCP", "port": 8000}]},
+        {"ports": [{"protocol": "TCP", "port": 443}]},
+    ]
+    if redis_port is not None:
+        egress.append({"ports": [{"protocol": "TCP", "port": redis_port}]})
+    return {
+        "podSelector": {"matchLabels": selector},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": [{"from": [{"namespaceSelector": {"matchExpressions": [{
+            "key": "kubernetes.io/metadata.name", "operator": "In",
+            "values": sorted(set(sources))}]}}],
+            "ports": [{"protocol": "TCP", "port": ROUTER_PORT}]}],
+        "egress": egress,
+    }
+
+
+class TrafficRouter(pulumi.ComponentResource):
+    """Master-key and client-key Secrets, the config ConfigMap, the LiteLLM Deployment, its
+    Service, PDB, NetworkPolicy and scrape config."""
+
+    service_name: pulumi.Output[str]
+    url: pulumi.Output[str]
+    client_secrets: pulumi.Output[dict]
+    """{client: Secret name holding its key under `api-key` (or the existing Secret's key)}."""
+    selector: dict[str, str]
+
+    def __init__(self, name: str, args: TrafficRouterArgs,
+                 opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("vllm-serving:index:TrafficRouter", name, None, opts)
+        traffic, plan = args.traffic, args.plan
+        child = pulumi.ResourceOptions(parent=self)
+        base = f"{args.release}-router"
+        labels = router_labels(args.release)
+        self.selector = selector = selector_of(labels)
+
+        master = random.RandomPassword(f"{name}-router-master", length=KEY_LENGTH,
+                                       special=False, opts=child)
+        master_secret = k8s.core.v1.Secret(
+            f"{name}-router-master",
+            metadata={"name": f"{base}-master", "namespace": args.namespace, "labels": labels},
+            type="Opaque", string_data={MASTER_KEY: master.result},
+            opts=pulumi.ResourceOptions(parent=self,
+                                        additional_secret_outputs=["stringData", "data"]))
+
+        clients, checksums, secret_names = [], [], {}
+        for client in traffic.clients:
+            if client.existing_secret is not None:
+                secret, key = client.existing_secret.name, client.existing_secret.key
+                checksums.append(pulumi.Output.from_input(f"external:{secret}/{key}"))
+            else:
+                password = random.RandomPassword(
+                    f"{name}-client-{client.name}", length=KEY_LENGTH, special=False,
+                    keepers={"keyVersion": str(client.key_version)}, opts=child)
+                created = k8s.core.v1.Secret(
+                    f"{name}-client-{client.name}",
+                    metadata={"name": f"{base}-client-{client.name}",
+                              "namespace": args.namespace, "labels": labels},
+                    type="Opaque", string_data={render.CLIENT_KEY_FILE: password.result},
+                    opts=pulumi.ResourceOptions(parent=self,
+                                                additional_secret_outputs=["stringData", "data"]))
+                secret, key = created.metadata["name"], render.CLIENT_KEY_FILE
+                # A digest of a random key reveals nothing; it rolls the router on rotation.
+                checksums.append(pulumi.Output.unsecret(password.result.apply(
+                    lambda value: hashlib.sha256(value.encode()).hexdigest())))
+            clients.append((client.name, secret, key))
+            secret_names[client.name] = secret
+        keys_checksum = pulumi.Output.all(*checksums).apply(
+            lambda parts: hashlib.sha256("|".join(parts).encode()).hexdigest())
+
+        engine_base = render.local_api_base(args.engine_service, args.namespace_name,
+                                            args.engine_port)
+        files = render.config_files(traffic, plan, args.served_name, engine_base)
+        config_map = k8s.core.v1.ConfigMap(
+            f"{name}-router-config",
+            metadata={"name": base, "namespace": args.namespace, "labels": labels},
+            data=files, opts=child)
+
+        image = self._image(traffic)
+        template = render.pod_template(
+            traffic, plan, image=image, labels=labels,
+            annotations={c.ANN_ROUTER_CONFIG_CHECKSUM: render.config_checksum(files),
+                         c.ANN_CLIENT_KEYS_CHECKSUM: keys_checksum},
+            config_map=config_map.metadata["name"],
+            env=render.router_env(traffic, args.engine_secret_name, args.engine_secret_key,
+                                  master_secret.metadata["name"], MASTER_KEY),
+            client_volume=render.client_key_volume(clients))
+        annotations = {
+            "pulumi.com/timeoutSeconds": "600",
+            c.ANN_ROUTER_TIMEOUT_SECONDS: str(plan.router_timeout_seconds),
+            c.ANN_LONGEST_REQUEST_SECONDS: str(plan.longest_request_seconds),
+            c.ANN_MAX_BODY_BYTES: str(plan.max_body_bytes),
+            **render.CHECKOV_WAIVERS,
+        }
+        k8s.apps.v1.Deployment(
+            f"{name}-router",
+            metadata={"name": base, "namespace": args.namespace, "labels": labels,
+                      "annotations": annotations},
+            spec={"replicas": traffic.router.replicas, "revisionHistoryLimit": 5,
+                  "selector": {"matchLabels": selector},
+                  "strategy": {"type": "RollingUpdate",
+                               "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                  "template": template},
+            opts=child)
+        service_annotations = {} if args.prometheus_operator else {
+            "prometheus.io/scrape": "true", "prometheus.io/port": str(ROUTER_PORT),
+            "prometheus.io/path": "/metrics"}
+        service = k8s.core.v1.Service(
+            f"{name}-router",
+            metadata={"name": base, "namespace": args.namespace, "labels": labels,
+                      "annotations": service_annotations},
+            spec={"type": "ClusterIP", "selector": selector,
+                  "ports": [{"name": render.PORT_NAME, "port": ROUTER_PORT,
+                             "targetPort": render.PORT_NAME, "protocol": "TCP"}]},
+            opts=child)
+        k8s.policy.v1.PodDisruptionBudget(
+            f"{name}-router",
+            metadata={"name": base, "namespace": args.namespace, "labels": labels},
+            spec={"selector": {"matchLabels": selector}, "maxUnavailable": 1,
+                  "unhealthyPodEvictionPolicy": "AlwaysAllow"},
+            opts=child)
+        redis = traffic.router.redis
+        k8s.networking.v1.NetworkPolicy(
+            f"{name}-router",
+            metadata={"name": base, "namespace": args.namespace, "labels": labels},
+            spec=router_network_policy(selector, args.engine_selector,
+                                       args.gateway_namespaces + args.prometheus_namespaces,
+                                       redis.port if redis else None),
+            opts=child)
+        if args.prometheus_operator:
+            k8s.apiextensions.CustomResource(
+                f"{name}-router-monitor",
+                api_version="monitoring.coreos.com/v1", kind="ServiceMonitor",
+                metadata={"name": base, "namespace": args.namespace,
+                          "labels": {**labels, **args.monitoring_labels}},
+                spec={"selector": {"matchLabels": selector},
+                      "endpoints": [{"port": render.PORT_NAME, "path": "/metrics",
+                                     "interval": "30s"}]},
+                opts=child)
+            k8s.apiextensions.CustomResource(
+                f"{name}-router-rules",
+                api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
+                metadata={"name": base, "namespace": args.namespace,
+                          "labels": {**labels, **args.monitoring_labels}},
+                spec={"groups": render.alert_rules(args.release)}, opts=child)
+
+        self.service_name = service.metadata["name"]
+        self.url = pulumi.Output.format("http://{0}.{1}.svc:{2}/v1", self.service_name,
+                                        args.namespace, ROUTER_PORT)
+        self.client_secrets = pulumi.Output.from_input(secret_names)
+        self.register_outputs({"service_name": self.service_name, "url": self.url,
+                               "client_secrets": self.client_secrets})
+
+    def _image(self, traffic: TrafficConfig) -> pulumi.Output[str]:
+        """The pinned image: the configured digest, or the tag's digest looked up at deploy time
+        (pulumi-docker; never an invented value)."""
+        tag = traffic.router.image_tag
+        if traffic.router.image_digest:
+            return pulumi.Output.from_input(render.image_reference(tag, traffic.router.image_digest))
+        remote = docker.get_registry_image_output(name=f"{ROUTER_IMAGE}:{tag}",
+                                                  opts=pulumi.InvokeOptions(parent=self))
+        return remote.sha256_digest.apply(lambda digest: render.image_reference(tag, digest))
+

@@ -1,0 +1,219 @@
+"""Rules for the traffic layer in front of vLLM: timeouts that cover the longest request, body
+limits that admit the largest prompt, and router keys only from Secrets.
+
+They read only the objects: the router Deployment and the edge objects state the longest
+request and the largest body as annotations (facts/conventions.py), the router's ConfigMap
+holds LiteLLM's config.yaml and clients.json. Stack checks take `(resources, config)` and
+return `(message, urn)` pairs.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
+
+import yaml
+
+from facts import conventions as conv
+from policy import k8s
+from policy.k8s import get, items
+
+Findings = list[tuple[str, Optional[str]]]
+HTTP_ROUTE = "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute"
+BACKEND_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy"
+CLIENT_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:ClientTrafficPolicy"
+_DURATION = re.compile(r"(\d+)(ms|h|m|s)")
+_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+_QUANTITY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 1e3, "M": 1e6, "G": 1e9}
+
+
+def seconds(text: Any) -> Optional[float]:
+    """'6m48s' -> 408.0; None when it is no Gateway API duration."""
+    if not isinstance(text, str) or not re.fullmatch(r"(\d+(ms|h|m|s))+", text):
+        return None
+    return sum(int(n) * _UNITS[unit] for n, unit in _DURATION.findall(text))
+
+
+def size_bytes(value: Any) -> Optional[float]:
+    """256Ki, '262144' or 262144.0 -> bytes."""
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        for suffix, factor in _QUANTITY.items():
+            if value.endswith(suffix) and value[:-len(suffix)].isdigit():
+                return float(value[:-len(suffix)]) * factor
+        if value.isdigit():
+            return float(value)
+    return None
+
+
+def _annotation(props: Mapping, key: str) -> Optional[float]:
+    value = k8s.known_dict(get(props, "metadata", "annotations")).get(key)
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _routers(resources: Sequence[Any]) -> list[tuple[Any, Optional[Any]]]:
+    """(router Deployment, the ConfigMap it mounts at its config volume) pairs."""
+    maps = {(k8s.namespace_of(r.props), get(r.props, "metadata", "name")): r
+            for r in resources if r.resource_type == k8s.CONFIG_MAP}
+    out = []
+    for r in resources:
+        if r.resource_type != k8s.DEPLOYMENT:
+            continue
+        labels = k8s.known_dict(get(r.props, "spec", "template", "metadata", "labels"))
+        if labels.get(conv.LABEL_COMPONENT) != conv.COMPONENT_ROUTER:
+            continue
+        config = None
+        for volume in items(r.props, "spec", "template", "spec", "volumes"):
+            name = get(volume, "configMap", "name")
+            if name is not None:
+                config = maps.get((k8s.namespace_of(r.props), name))
+        out.append((r, config))
+    return out
+
+
+def _litellm(config_map: Any) -> tuple[dict, dict]:
+    data = k8s.known_dict(get(config_map.props, "data"))
+    try:
+        return (yaml.safe_load(data.get("config.yaml") or "") or {},
+                json.loads(data.get("clients.json") or "{}"))
+    except (yaml.YAMLError, ValueError):
+        return {}, {}
+
+
+def _describe(resource: Any) -> str:
+    return k8s.describe(resource.resource_type, resource.props, resource.name)
+
+
+def check_router_timeouts(resources: Sequence[Any], config: Mapping) -> Findings:
+    """The router's timeouts, the route's and Envoy Gateway's cover the longest request; the
+    router's grace period covers its timeout; a stream-idle timeout is always set."""
+    out: Findings = []
+    for deployment, config_map in _routers(resources):
+        who = _describe(deployment)
+        longest = _annotation(deployment.props, conv.ANN_LONGEST_REQUEST_SECONDS)
+        if longest is None:
+            out.append((f"{who} does not state {conv.ANN_LONGEST_REQUEST_SECONDS}, so its "
+                        "timeouts cannot be checked; set it to the engine's longest request.",
+                        deployment.urn))
+            continue
+        litellm, _ = _litellm(config_map) if config_map else ({}, {})
+        settings = litellm.get("router_settings") or {}
+        timeout = settings.get("timeout")
+        if not isinstance(timeout, (int, float)) or timeout < longest:
+            out.append((f"{who}: LiteLLM router_settings.timeout is {timeout!r}, under the "
+                        f"longest request ({longest:.0f} s); a long generation would be cut. "
+                        "Set it to at least that.", deployment.urn))
+        if not isinstance(settings.get("stream_timeout"), (int, float)):
+            out.append((f"{who}: LiteLLM router_settings.stream_timeout is not set, so a stalled "
+                        "stream holds its connection until the total timeout; set it to the "
+                        "time to first token.", deployment.urn))
+        grace = get(deployment.props, "spec", "template", "spec",
+                    "terminationGracePeriodSeconds")
+        if isinstance(timeout, (int, float)) and (not isinstance(grace, (int, float))
+                                                 or grace < timeout):
+            out.append((f"{who}: terminationGracePeriodSeconds {grace!r} is shorter than the "
+                        f"router timeout ({timeout} s), so a rollout cuts running streams.",
+                        deployment.urn))
+    for route in (r for r in resources if r.resource_type == HTTP_ROUTE):
+        longest = _annotation(route.props, conv.ANN_LONGEST_REQUEST_SECONDS)
+        if longest is None:
+            continue
+        for index, rule in enumerate(items(route.props, "spec", "rules")):
+            request = seconds(get(rule, "timeouts", "request"))
+            if request is None or 0 < request < longest:
+                out.append((f"{_describe(route)} rule {index}: timeouts.request is "
+                            f"{get(rule, 'timeouts', 'request')!r}; Envoy Gateway's default is "
+                            f"15 s. Set it to at least the longest request ({longest:.0f} s).",
+                            route.urn))
+    for policy in (r for r in resources if r.resource_type == BACKEND_POLICY):
+        longest = _annotation(policy.props, conv.ANN_LONGEST_REQUEST_SECONDS)
+        if longest is None:
+            continue
+        http = get(policy.props, "spec", "timeout", "http", default={})
+        request = seconds(get(http, "requestTimeout"))
+        if request is None or 0 < request < longest:
+            out.append((f"{_describe(policy)}: timeout.http.requestTimeout is "
+                        f"{get(http, 'requestTimeout')!r}, under the longest request "
+                        f"({longest:.0f} s).", policy.urn))
+        if seconds(get(http, "streamIdleTimeout")) is None:
+            out.append((f"{_describe(policy)}: timeout.http.streamIdleTimeout is not set; with "
+                        "a long request timeout Envoy Gateway then keeps no idle deadline. Set "
+                        "it to the time to first token.", policy.urn))
+    return out
+
+
+def check_body_limits(resources: Sequence[Any], config: Mapping) -> Findings:
+    """Every body limit in front of the engine admits the largest prompt (model.maxModelLen)."""
+    out: Findings = []
+    for policy in (r for r in resources if r.resource_type in (BACKEND_POLICY, CLIENT_POLICY)):
+        largest = _annotation(policy.props, conv.ANN_MAX_BODY_BYTES)
+        if largest is None:
+            continue
+        limit = size_bytes(get(policy.props, "spec", "connection", "bufferLimit"))
+        if limit is None or limit < largest:
+            out.append((f"{_describe(policy)}: connection.bufferLimit is "
+                        f"{get(policy.props, 'spec', 'connection', 'bufferLimit')!r} (Envoy's "
+                        f"default is 32 KiB), under the largest prompt's body ({largest:.0f} "
+                        "bytes): long prompts would get 413. Raise it.", policy.urn))
+    for deployment, config_map in _routers(resources):
+        largest = _annotation(deployment.props, conv.ANN_MAX_BODY_BYTES)
+        if largest is None or config_map is None:
+            continue
+        _, clients = _litellm(config_map)
+        limit = clients.get("maxBodyBytes")
+        if not isinstance(limit, (int, float)) or limit < largest:
+            out.append((f"{_describe(config_map)}: the router's maxBodyBytes is {limit!r}, "
+                        f"under the largest prompt's body ({largest:.0f} bytes).",
+                        config_map.urn))
+    return out
+
+
+_KEY_FIELDS = ("api_key", "master_key", "password")
+
+
+def _literal_keys(value: Any, path: str = "") -> list[str]:
+    found = []
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in _KEY_FIELDS and isinstance(item, str) and not item.startswith(
+                    "os.environ/"):
+                found.append(where)
+            else:
+                found += _literal_keys(item, where)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found += _literal_keys(item, f"{path}[{index}]")
+    return found
+
+
+def check_router_keys_from_secrets(resources: Sequence[Any], config: Mapping) -> Findings:
+    """The router config names every key as `os.environ/<VAR>`, and each such variable comes
+    from a Secret (secretKeyRef) in the router container."""
+    out: Findings = []
+    for deployment, config_map in _routers(resources):
+        if config_map is None:
+            continue
+        litellm, _ = _litellm(config_map)
+        for where in _literal_keys(litellm):
+            out.append((f"{_describe(config_map)}: config.yaml {where} is a literal value; a "
+                        "ConfigMap is readable by anyone who can read the namespace. Write "
+                        "os.environ/<VAR> and fill <VAR> from a Secret.", config_map.urn))
+        text = yaml.safe_dump(litellm)
+        wanted = set(re.findall(r"os\.environ/([A-Za-z0-9_]+)", text))
+        from_secrets = set()
+        for _, container in k8s.containers(get(deployment.props, "spec", "template", "spec")):
+            for env in items(container, "env"):
+                if get(env, "valueFrom", "secretKeyRef") is not None:
+                    from_secrets.add(get(env, "name"))
+        for missing in sorted(wanted - from_secrets):
+            out.append((f"{_describe(deployment)}: the router config reads os.environ/{missing}"
+                        f", which no container sets from a Secret (valueFrom.secretKeyRef).",
+                        deployment.urn))
+    return out

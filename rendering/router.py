@@ -1,0 +1,278 @@
+"""The LiteLLM router as plain data: its config.yaml, its settings file, its pod template.
+
+Everything the router pod runs comes from here, and the tests start the real LiteLLM proxy with
+exactly these files (only the upstream and Redis addresses pointed at test servers). Secrets
+never appear in the config: LiteLLM reads `os.environ/<NAME>` values from the environment, which
+the pod fills from Secrets (secretKeyRef); client keys are files of a Secret volume.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pathlib
+from typing import Any
+
+import yaml
+
+from facts import conventions
+from planning.traffic import ROUTER_IMAGE, ROUTER_PORT, TrafficConfig, TrafficPlan
+from rendering.pod import container_security_context, pod_security_context
+
+AUTH_MODULE = "vllm_serving_router"
+AUTH_SOURCE = pathlib.Path(__file__).resolve().parents[1] / "router" / f"{AUTH_MODULE}.py"
+CONFIG_DIR = "/etc/litellm"
+KEYS_DIR = "/var/run/vllm-serving/clients"
+CLIENT_KEY_FILE = "api-key"
+"""Each client's key is `<KEYS_DIR>/<client>/api-key` (router/vllm_serving_router.py)."""
+CONTAINER = "router"
+PORT_NAME = "http"
+ENGINE_KEY_ENV = "VLLM_SERVING_ENGINE_KEY"
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+REDIS_PASSWORD_ENV = "VLLM_SERVING_REDIS_PASSWORD"
+CHECKOV_WAIVERS = {
+    "checkov.io/skip1": "CKV_K8S_35=LiteLLM reads the master, engine and provider keys only "
+                        "from environment variables (os.environ/ references in its config); a "
+                        "secretKeyRef keeps them out of the spec and the config",
+}
+"""On the router Deployment's metadata (tests/test_checkov.py lists the reason)."""
+OFFLINE_ENV = {
+    # The model cost map ships in the package; without this LiteLLM fetches it from GitHub at
+    # start-up (and on every reload).
+    "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    "LITELLM_TELEMETRY": "False",
+    "DO_NOT_TRACK": "1",
+    "HOME": "/tmp",
+}
+"""Environment that keeps the router from reaching the internet at start-up (tests prove it
+with a recording proxy)."""
+
+
+def provider_key_env(provider: str) -> str:
+    """`VLLM_SERVING_KEY_<PROVIDER>`: the env var a cloud provider's key is read from."""
+    return "VLLM_SERVING_KEY_" + provider.upper().replace("-", "_")
+
+
+def local_api_base(service: str, namespace: str, port: int) -> str:
+    """The engine's OpenAI base URL inside the cluster."""
+    return f"http://{service}.{namespace}.svc:{port}/v1"
+
+
+def model_list(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
+               engine_base: str) -> list[dict]:
+    """Deployments per alias: the engine first (`order: 1`), then each cloud target in order.
+    LiteLLM tries the lowest order and moves to the next on connection failure, 429 or 5xx
+    before the first streamed byte."""
+    providers = {p.name: p for p in traffic.providers}
+    out = []
+    for alias in traffic.aliases:
+        order = 1
+        if alias.local:
+            out.append({"model_name": alias.name, "litellm_params": {
+                "model": f"hosted_vllm/{served_name}", "api_base": engine_base,
+                "api_key": f"os.environ/{ENGINE_KEY_ENV}", "order": order,
+                "timeout": plan.router_timeout_seconds,
+                "stream_timeout": plan.stream_idle_seconds, "max_retries": 0},
+                "model_info": {"id": f"{alias.name}--local"}})
+            order += 1
+        for target in alias.cloud:
+            provider = providers[target.provider]
+            out.append({"model_name": alias.name, "litellm_params": {
+                "model": f"openai/{target.model}", "api_base": provider.api_base,
+                "api_key": f"os.environ/{provider_key_env(provider.name)}", "order": order,
+                "timeout": plan.router_timeout_seconds,
+                "stream_timeout": plan.stream_idle_seconds, "max_retries": 0},
+                "model_info": {"id": f"{alias.name}--{provider.name}-{order}"}})
+            order += 1
+    return out
+
+
+def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
+                   engine_base: str) -> dict:
+    """The proxy's config.yaml as a dict."""
+    general: dict[str, Any] = {
+        "master_key": f"os.environ/{MASTER_KEY_ENV}",
+        "custom_auth": f"{AUTH_MODULE}.user_api_key_auth",
+        # No database: keys and limits come from clients.json and the Secret volume.
+        "disable_spend_logs": True,
+        "disable_adding_master_key_hash_to_db": True,
+    }
+    redis = traffic.router.redis
+    if redis is not None:
+        # Shared limit counters: every replica counts in the same Redis keys.
+        general["coordination_redis"] = {"host": redis.host, "port": redis.port, **(
+            {"password": f"os.environ/{REDIS_PASSWORD_ENV}"} if redis.password_secret else {})}
+    return {
+        "model_list": model_list(traffic, plan, served_name, engine_base),
+        "router_settings": {
+            "routing_strategy": "simple-shuffle",
+            "num_retries": 0,
+            "timeout": plan.router_timeout_seconds,
+            "stream_timeout": plan.stream_idle_seconds,
+            "allowed_fails": 1,
+            "cooldown_time": traffic.router.cooldown_seconds,
+        },
+        "general_settings": general,
+        "litellm_settings": {
+            "callbacks": [f"{AUTH_MODULE}.caps", "prometheus"],
+            "require_auth_for_metrics_endpoint": False,
+            "request_timeout": plan.router_timeout_seconds,
+            "telemetry": False,
+            "drop_params": False,
+            "turn_off_message_logging": True,
+            "redact_messages_in_exceptions": True,
+        },
+    }
+
+
+def router_settings(traffic: TrafficConfig, plan: TrafficPlan) -> dict:
+    """clients.json: the clients and their limits, the aliases' caps and the body limit (no
+    keys: those are files of the Secret volume)."""
+    return {
+        "clients": [{"name": c.name, "rpm": c.requests_per_minute, "tpm": c.tokens_per_minute}
+                    for c in traffic.clients],
+        "aliases": {a.name: {"maxTokens": a.max_tokens} for a in traffic.aliases},
+        "maxBodyBytes": plan.max_body_bytes,
+    }
+
+
+def config_files(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
+                 engine_base: str) -> dict[str, str]:
+    """The ConfigMap's data: config.yaml, clients.json and the auth module, side by side
+    (LiteLLM loads `custom_auth` from the config file's directory)."""
+    return {
+        "config.yaml": yaml.safe_dump(litellm_config(traffic, plan, served_name, engine_base),
+                                      sort_keys=False),
+        "clients.json": json.dumps(router_settings(traffic, plan), indent=2, sort_keys=True),
+        f"{AUTH_MODULE}.py": AUTH_SOURCE.read_text(),
+    }
+
+
+def config_checksum(files: dict[str, str]) -> str:
+    """SHA-256 over the ConfigMap's data: a new config rolls the router pods."""
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def image_reference(tag: str, digest: str) -> str:
+    """`ghcr.io/berriai/litellm:<tag>@<digest>`: the tag for people, the digest for the kubelet."""
+    return f"{ROUTER_IMAGE}:{tag}@{digest}"
+
+
+def container_args() -> list[str]:
+    """`litellm` arguments: the mounted config, the port, one worker per pod (scale with
+    replicas, so limits and probes see one process)."""
+    return ["--config", f"{CONFIG_DIR}/config.yaml", "--host", "0.0.0.0", "--port",
+            str(ROUTER_PORT), "--num_workers", "1"]
+
+
+def router_env(traffic: TrafficConfig, engine_secret: Any, engine_secret_key: str,
+               master_secret: Any, master_secret_key: str) -> list[dict]:
+    """The router container's environment: every key through secretKeyRef."""
+    env = [{"name": name, "value": value} for name, value in OFFLINE_ENV.items()]
+    env += [
+        {"name": "VLLM_SERVING_ROUTER_SETTINGS", "value": f"{CONFIG_DIR}/clients.json"},
+        {"name": "VLLM_SERVING_CLIENTS_DIR", "value": KEYS_DIR},
+        {"name": MASTER_KEY_ENV, "valueFrom": {"secretKeyRef": {
+            "name": master_secret, "key": master_secret_key}}},
+        {"name": ENGINE_KEY_ENV, "valueFrom": {"secretKeyRef": {
+            "name": engine_secret, "key": engine_secret_key}}},
+    ]
+    for provider in traffic.providers:
+        env.append({"name": provider_key_env(provider.name), "valueFrom": {"secretKeyRef": {
+            "name": provider.api_key_secret.name, "key": provider.api_key_secret.key}}})
+    redis = traffic.router.redis
+    if redis is not None and redis.password_secret is not None:
+        env.append({"name": REDIS_PASSWORD_ENV, "valueFrom": {"secretKeyRef": {
+            "name": redis.password_secret.name, "key": redis.password_secret.key}}})
+    return env
+
+
+def client_key_volume(clients: list[tuple[str, Any, str]]) -> dict:
+    """One projected volume of every client's Secret: `<client>/api-key`."""
+    return {"name": "client-keys", "projected": {"defaultMode": 0o440, "sources": [
+        {"secret": {"name": secret, "items": [{"key": key, "path": f"{name}/{CLIENT_KEY_FILE}"}]}}
+        for name, secret, key in clients]}}
+
+
+def _probe(path: str, failures: int) -> dict:
+    return {"httpGet": {"path": path, "port": PORT_NAME}, "periodSeconds": 10,
+            "timeoutSeconds": 5, "failureThreshold": failures, "successThreshold": 1}
+
+
+def pod_template(traffic: TrafficConfig, plan: TrafficPlan, *, image: Any,
+                 labels: dict[str, str], annotations: dict[str, Any], config_map: Any,
+                 env: list[dict], client_volume: dict) -> dict:
+    """The router pod: the engine's hardening (non-root UID 10001, read-only root, no
+    capabilities, no service account token), probes on LiteLLM's health routes, a drain as
+    long as the longest request."""
+    router = traffic.router
+    container = {
+        "name": CONTAINER,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["litellm"],
+        "args": container_args(),
+        "ports": [{"name": PORT_NAME, "containerPort": ROUTER_PORT, "protocol": "TCP"}],
+        "env": env,
+        "resources": {"requests": {"cpu": router.cpu, "memory": f"{router.memory_mi}Mi"},
+                      "limits": {"cpu": router.cpu, "memory": f"{router.memory_mi}Mi"}},
+        "volumeMounts": [
+            {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
+            {"name": "client-keys", "mountPath": KEYS_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+        # LiteLLM imports its whole proxy (~10 s on a laptop): allow 2 min before liveness.
+        "startupProbe": _probe("/health/liveliness", 12),
+        "readinessProbe": _probe("/health/readiness", 3),
+        "livenessProbe": _probe("/health/liveliness", 6),
+        # Leave the Service's endpoints before SIGTERM, then uvicorn drains open streams.
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(plan.pre_stop_seconds)]}}},
+        "securityContext": container_security_context(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    spec = {
+        "enableServiceLinks": False,
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": plan.router_grace_seconds,
+        "securityContext": pod_security_context(),
+        "topologySpreadConstraints": [{
+            "maxSkew": 1, "topologyKey": conventions.HOSTNAME_TOPOLOGY_KEY,
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": {k: v for k, v in labels.items()
+                                              if k.endswith(("/name", "/instance",
+                                                             "/component"))}}}],
+        "containers": [container],
+        "volumes": [
+            {"name": "config", "configMap": {"name": config_map}},
+            client_volume,
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+        ],
+    }
+    return {"metadata": {"labels": dict(labels), "annotations": dict(annotations)},
+            "spec": spec}
+
+
+
+def alert_rules(release: str) -> list[dict]:
+    """The router's own alerts (the engine's are in rendering/promql.py): clients refused with
+    429 and requests waiting in the router. Series names checked against LiteLLM 1.108.7's
+    /metrics by tests/test_router_live.py."""
+    job = f'service="{release}-router"'
+    return [{"name": "vllm-serving-router", "rules": [
+        {"alert": "RouterRateLimitingClients",
+         "expr": (f'sum(rate(litellm_proxy_failed_requests_metric_total{{{job},'
+                  f'exception_status="429"}}[5m])) / clamp_min(sum(rate('
+                  f'litellm_proxy_total_requests_metric_total{{{job}}}[5m])), 1e-9) > 0.05'),
+         "for": "10m", "labels": {"severity": "warning"},
+         "annotations": {"summary": "Over 5% of router requests answered 429",
+                         "description": "Clients hit their requestsPerMinute/tokensPerMinute "
+                                        "limits: raise them under traffic.clients, or the "
+                                        "client is misbehaving."}},
+        {"alert": "RouterQueueing",
+         "expr": (f'histogram_quantile(0.99, sum by (le) (rate('
+                  f'litellm_request_queue_time_seconds_bucket{{{job}}}[5m]))) > 5'),
+         "for": "5m", "labels": {"severity": "warning"},
+         "annotations": {"summary": "Requests wait over 5 s (p99) in the router",
+                         "description": "The router is saturated: add traffic.router.replicas "
+                                        "or CPU."}},
+    ]}]

@@ -1,0 +1,147 @@
+"""Runs inside the LiteLLM proxy pod (not imported by the Pulumi program): per-client keys from
+mounted Secret files, the request-size limit and the per-alias max-tokens cap, without a database.
+
+The program ships this file in the router's ConfigMap next to `config.yaml`, which names it
+twice: `general_settings.custom_auth: vllm_serving_router.user_api_key_auth` and
+`litellm_settings.callbacks: [vllm_serving_router.caps]`. Its settings come from
+`clients.json` in the same ConfigMap (`VLLM_SERVING_ROUTER_SETTINGS` names the file), and each
+client's key from `<VLLM_SERVING_CLIENTS_DIR>/<client>/api-key`, a Secret volume.
+
+Why a custom auth: LiteLLM's own virtual keys need Prisma and a database, and without one a
+request with no key or a wrong key answers 500 (its error path imports `prisma`). Raising an
+HTTPException here is answered as that status (401, 413, 403) by LiteLLM's auth error handler.
+Key files are re-read when they change, so a rotated Secret applies without a restart.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import pathlib
+import threading
+from typing import Any, Optional
+
+from fastapi import HTTPException, Request
+from litellm.integrations.custom_logger import CustomLogger
+from litellm.proxy._types import UserAPIKeyAuth
+
+SETTINGS_ENV = "VLLM_SERVING_ROUTER_SETTINGS"
+KEYS_DIR_ENV = "VLLM_SERVING_CLIENTS_DIR"
+KEY_FILE = "api-key"
+OPEN_ROUTES = ("/v1/chat/completions", "/chat/completions", "/v1/completions", "/completions",
+               "/v1/models", "/models")
+"""What a client key may call; admin and management routes are refused (403)."""
+
+_lock = threading.Lock()
+_cache: dict[str, Any] = {"settings": None, "stamp": None, "keys": {}}
+
+
+def _settings_path() -> pathlib.Path:
+    return pathlib.Path(os.environ.get(SETTINGS_ENV) or pathlib.Path(__file__).with_name(
+        "clients.json"))
+
+
+def settings() -> dict:
+    """clients.json, read once: {clients: [{name, rpm, tpm}], aliases: {name: {maxTokens}},
+    maxBodyBytes}."""
+    if _cache["settings"] is None:
+        _cache["settings"] = json.loads(_settings_path().read_text())
+    return _cache["settings"]
+
+
+def _key_path(name: str) -> pathlib.Path:
+    return pathlib.Path(os.environ[KEYS_DIR_ENV]) / name / KEY_FILE
+
+
+def _keys() -> dict[str, str]:
+    """{client: key}, re-read when any key file changed (the kubelet swaps Secret volumes
+    atomically; a stat per request is cheap)."""
+    clients = settings()["clients"]
+    stamp = []
+    for client in clients:
+        try:
+            info = _key_path(client["name"]).stat()
+            stamp.append((client["name"], info.st_mtime_ns, info.st_ino, info.st_size))
+        except FileNotFoundError:
+            stamp.append((client["name"], None))
+    if stamp != _cache["stamp"]:
+        with _lock:
+            keys = {}
+            for client in clients:
+                try:
+                    key = _key_path(client["name"]).read_text().strip()
+                except FileNotFoundError:
+                    continue
+                if key:
+                    keys[client["name"]] = key
+            _cache["keys"], _cache["stamp"] = keys, stamp
+    return _cache["keys"]
+
+
+def _refuse(status: int, message: str) -> HTTPException:
+    return HTTPException(status_code=status, detail=message)
+
+
+async def _body_size(request: Request) -> int:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit():
+        return int(length)
+    return len(await request.body())
+
+
+async def user_api_key_auth(request: Request, api_key: Optional[str]) -> UserAPIKeyAuth:
+    """The client whose key this is, with its limits; 401 for a missing or unknown key, 413 for
+    a body over the limit, 403 for a route clients may not call."""
+    config = settings()
+    path = request.url.path
+    if not any(path == route or path.startswith(route + "/") for route in OPEN_ROUTES):
+        raise _refuse(403, f"{path} is not available through this router; it serves "
+                           "/v1/chat/completions, /v1/completions and /v1/models")
+    if not api_key:
+        raise _refuse(401, "missing API key: send 'Authorization: Bearer <your client key>' "
+                           "(README: how a client gets a key)")
+    presented = api_key.removeprefix("Bearer ").strip()
+    match = None
+    for name, key in _keys().items():
+        # Compare every key in constant time, so timing does not reveal a prefix.
+        if hmac.compare_digest(presented.encode(), key.encode()):
+            match = name
+    if match is None:
+        raise _refuse(401, "invalid API key: this key belongs to no client of this router")
+    limit = int(config["maxBodyBytes"])
+    size = await _body_size(request)
+    if size > limit:
+        raise _refuse(413, f"request body is {size} bytes, over this router's limit of {limit} "
+                           "bytes (derived from the model's context length); send a shorter "
+                           "prompt")
+    client = next(c for c in config["clients"] if c["name"] == match)
+    return UserAPIKeyAuth(
+        # A stable, non-secret identity for the limiter's counters (shared through Redis).
+        api_key=hashlib.sha256(f"vllm-serving-client:{match}".encode()).hexdigest(),
+        key_alias=match, user_id=match,
+        rpm_limit=client.get("rpm"), tpm_limit=client.get("tpm"))
+
+
+class Caps(CustomLogger):
+    """Per-alias max-tokens cap: refuse a request that asks for more (400), fill in the cap when
+    it asks for nothing, so no request outlasts the timeouts derived from it."""
+
+    async def async_pre_call_hook(self, user_api_key_dict, cache, data: dict, call_type):
+        aliases = settings()["aliases"]
+        model = data.get("model")
+        if model not in aliases:
+            return data
+        cap = int(aliases[model]["maxTokens"])
+        for field in ("max_tokens", "max_completion_tokens"):
+            asked = data.get(field)
+            if asked is not None and int(asked) > cap:
+                raise _refuse(400, f"{field}={asked} is over the cap of model alias {model!r} "
+                                   f"({cap}); ask for at most {cap} tokens")
+        if data.get("max_tokens") is None and data.get("max_completion_tokens") is None:
+            data["max_tokens"] = cap
+        return data
+
+
+caps = Caps()

@@ -1,0 +1,480 @@
+"""The real LiteLLM proxy, started with the very files prod renders, in front of two stub
+upstreams ("local vLLM" and "cloud") and a real Redis.
+
+The router's ConfigMap (config.yaml, clients.json, the auth module), its container args and
+its environment are taken from a mock run of Pulumi.prod.yaml (plus one low-limit client for
+the 429 test); only the upstream URLs and the Redis address are pointed at the test's servers,
+the mount paths at temporary directories, and the Secret values at test values. Two router
+processes run (prod has two replicas) and share their limit counters through `redis-server`.
+Everything is started once for the module. Missing tools fail, never skip: `.ci/run` installs
+`litellm[proxy]==1.108.7` into `.venv-router/` and Debian's `redis-server`.
+
+Every outbound connection the routers try goes through a recording proxy (HTTPS_PROXY): the
+start-up test proves they downloaded nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pathlib
+import shutil
+import socket
+import statistics
+import subprocess
+import threading
+import time
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from planning.traffic import LITELLM_VERSION
+from rendering import router as render
+from tests.harness import ROOT, Run, run_stack, stack_config
+from tests.openai_stub import StubUpstream, free_port
+
+ROUTER_VENV = ROOT / ".venv-router"
+LITELLM = ROUTER_VENV / "bin" / "litellm"
+ENGINE_KEY = "engine-key-for-tests-0123456789"
+CLOUD_KEY = "sk-cloud-test-key-0123456789abcdefghijkl"
+MASTER_KEY = "sk-master-test-key-0123456789abcdef"
+REDIS_PASSWORD = "redis-test-password-0123456789"
+LIMITED = {"name": "limited", "requestsPerMinute": 3, "tokensPerMinute": 1_000_000}
+SHARED = {"name": "shared", "requestsPerMinute": 4, "tokensPerMinute": 1_000_000}
+BENCH = {"name": "bench", "requestsPerMinute": 10_000, "tokensPerMinute": 100_000_000}
+START_SECONDS = 120
+
+
+def _tool(path: pathlib.Path, hint: str) -> str:
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} is missing: {hint}", pytrace=False)
+    return str(path)
+
+
+class RecordingProxy:
+    """An HTTP(S) proxy that records every connection attempt and refuses it."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(2)
+                try:
+                    self.seen.append(conn.recv(4096).split(b"\r\n", 1)[0].decode(errors="replace"))
+                    conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+                except OSError:
+                    self.seen.append("(unreadable)")
+
+
+def _router_files(run: Run) -> tuple[dict[str, str], dict[str, Any]]:
+    config_map = next(r for r in run.of_type("core/v1:ConfigMap")
+                      if r.name.endswith("-router-config"))
+    deployment = next(r for r in run.of_type("apps/v1:Deployment") if r.name.endswith("-router"))
+    return dict(config_map.inputs["data"]), deployment.inputs["spec"]["template"]["spec"]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Stubs, Redis and two routers started from prod's rendered router; torn down after."""
+    litellm = _tool(LITELLM, "run .ci/run, or python3 -m venv .venv-router && "
+                             f".venv-router/bin/pip install 'litellm[proxy]=={LITELLM_VERSION}'")
+    redis_server = shutil.which("redis-server") or pytest.fail(
+        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
+    prod = stack_config("prod")
+    traffic = copy.deepcopy(prod["traffic"])
+    traffic["clients"] = traffic["clients"] + [LIMITED, SHARED, BENCH]
+    run = run_stack("prod", {"traffic": traffic})
+    assert run.error is None, run.error
+    files, pod = _router_files(run)
+    container = pod["containers"][0]
+    tmp = tmp_path_factory.mktemp("router")
+
+    local = StubUpstream("local").start()
+    cloud = StubUpstream("cloud").start()
+    proxy = RecordingProxy()
+    redis_port = free_port()
+    redis = subprocess.Popen(
+        [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--requirepass", REDIS_PASSWORD],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # The ConfigMap's files, only the upstreams and Redis pointed at the test's servers.
+    rendered = yaml.safe_load(files["config.yaml"])
+    config = copy.deepcopy(rendered)
+    for deployment in config["model_list"]:
+        params = deployment["litellm_params"]
+        params["api_base"] = local.base_url if params["model"].startswith("hosted_vllm/") \
+            else cloud.base_url
+    config["general_settings"]["coordination_redis"].update(host="127.0.0.1", port=redis_port)
+    config_dir = tmp / "config"
+    config_dir.mkdir()
+    for name, text in {**files, "config.yaml": yaml.safe_dump(config, sort_keys=False)}.items():
+        (config_dir / name).write_text(text)
+
+    # The client-keys volume: `<client>/api-key`, one test key per client.
+    keys_dir = tmp / "clients"
+    keys = {}
+    volume = next(v for v in pod["volumes"] if v["name"] == "client-keys")
+    for source in volume["projected"]["sources"]:
+        for item in source["secret"]["items"]:
+            client = item["path"].split("/")[0]
+            keys[client] = f"client-key-{client}-0123456789abcdef"
+            (keys_dir / item["path"]).parent.mkdir(parents=True, exist_ok=True)
+            (keys_dir / item["path"]).write_text(keys[client])
+
+    mounts = {m["mountPath"]: {"config": config_dir, "client-keys": keys_dir,
+                               "tmp": tmp / "tmp"}[m["name"]] for m in container["volumeMounts"]}
+    (tmp / "tmp").mkdir()
+
+    def local_path(value: str) -> str:
+        for mount, path in mounts.items():
+            if value == mount or value.startswith(mount + "/"):
+                return str(path) + value[len(mount):]
+        return value
+
+    secret_values = {render.MASTER_KEY_ENV: MASTER_KEY, render.ENGINE_KEY_ENV: ENGINE_KEY,
+                     render.REDIS_PASSWORD_ENV: REDIS_PASSWORD,
+                     render.provider_key_env("cloud"): CLOUD_KEY}
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
+           "HTTP_PROXY": f"http://127.0.0.1:{proxy.port}",
+           "HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}",
+           "http_proxy": f"http://127.0.0.1:{proxy.port}",
+           "https_proxy": f"http://127.0.0.1:{proxy.port}",
+           "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
+    for item in container["env"]:
+        if "value" in item:
+            env[item["name"]] = local_path(item["value"])
+        else:
+            env[item["name"]] = secret_values[item["name"]]
+
+    routers = []
+    for index in range(2):
+        port = free_port()
+        args = [local_path(a) for a in container["args"]]
+        args[args.index("--host") + 1] = "127.0.0.1"
+        args[args.index("--port") + 1] = str(port)
+        log = tmp / f"router-{index}.log"
+        process = subprocess.Popen([litellm, *args], env=env, cwd=tmp / "tmp",
+                                   stdout=log.open("w"), stderr=subprocess.STDOUT)
+        routers.append({"url": f"http://127.0.0.1:{port}", "process": process, "log": log})
+    started = time.monotonic()
+    try:
+        for router in routers:
+            while True:
+                if router["process"].poll() is not None:
+                    pytest.fail(f"the router exited:\n{router['log'].read_text()[-4000:]}",
+                                pytrace=False)
+                try:
+                    if requests.get(router["url"] + "/health/liveliness", timeout=2).ok:
+                        break
+                except requests.RequestException:
+                    pass
+                if time.monotonic() - started > START_SECONDS:
+                    pytest.fail(f"the router did not start in {START_SECONDS} s:\n"
+                                f"{router['log'].read_text()[-4000:]}", pytrace=False)
+                time.sleep(0.2)
+        start_seconds = time.monotonic() - started
+        yield {"routers": routers, "url": routers[0]["url"], "keys": keys, "local": local,
+               "cloud": cloud, "proxy": proxy, "rendered": rendered, "files": files,
+               "redis_port": redis_port, "start_seconds": start_seconds, "tmp": tmp}
+    finally:
+        for router in routers:
+            router["process"].terminate()
+        for router in routers:
+            try:
+                router["process"].wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                router["process"].kill()
+        redis.terminate()
+        redis.wait(timeout=10)
+        local.stop()
+        cloud.stop()
+
+
+def chat(stack, client: str | None, model: str = "internal-default", url: str | None = None,
+         key: str | None = None, timeout: float = 60, **body) -> requests.Response:
+    headers = {}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    elif client is not None:
+        headers["Authorization"] = f"Bearer {stack['keys'][client]}"
+    payload = {"model": model, "messages": [{"role": "user", "content": "hello"}], **body}
+    return requests.post((url or stack["url"]) + "/v1/chat/completions", json=payload,
+                         headers=headers, timeout=timeout, stream=bool(body.get("stream")))
+
+
+def sse_events(response: requests.Response) -> list[Any]:
+    events = []
+    for line in response.iter_lines(decode_unicode=True):
+        if line and line.startswith("data: "):
+            data = line[len("data: "):]
+            events.append(data if data == "[DONE]" else json.loads(data))
+    return events
+
+
+def streamed_text(events: list[Any]) -> str:
+    return "".join((e["choices"][0]["delta"].get("content") or "") for e in events
+                   if e != "[DONE]" and e.get("choices"))
+
+
+# ---------------------------------------------------------------- start-up
+
+def test_the_router_starts_offline_from_the_rendered_config(stack):
+    assert stack["proxy"].seen == [], f"the router tried to reach {stack['proxy'].seen}"
+    assert stack["rendered"]["general_settings"]["custom_auth"] == \
+        f"{render.AUTH_MODULE}.user_api_key_auth"
+    assert "database_url" not in stack["rendered"]["general_settings"]
+
+
+# ---------------------------------------------------------------- keys
+
+def test_a_request_without_a_key_is_401(stack):
+    response = chat(stack, None)
+    assert response.status_code == 401, response.text
+    assert "missing API key" in response.json()["error"]["message"]
+
+
+def test_a_wrong_key_is_401(stack):
+    response = chat(stack, None, key="sk-not-a-client-key-0123456789")
+    assert response.status_code == 401, response.text
+    assert "invalid API key" in response.json()["error"]["message"]
+
+
+def test_a_client_key_is_served_by_the_local_engine_with_the_engine_key(stack):
+    stack["local"].reset()
+    response = chat(stack, "code-review")
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"].startswith("local0 ")
+    seen = stack["local"].requests[-1]
+    assert seen.headers["authorization"] == f"Bearer {ENGINE_KEY}"
+    assert seen.body["model"] == "deepseek-r1-32b"
+
+
+def test_admin_routes_are_refused_to_clients(stack):
+    response = requests.post(stack["url"] + "/key/generate", json={}, timeout=10, headers={
+        "Authorization": f"Bearer {stack['keys']['code-review']}"})
+    assert response.status_code == 403, response.text
+
+
+# ---------------------------------------------------------------- streaming
+
+def test_a_stream_passes_through_intact(stack):
+    stack["local"].reset()
+    with chat(stack, "code-review", stream=True, max_tokens=5) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = sse_events(response)
+    assert events[-1] == "[DONE]"
+    assert streamed_text(events) == "".join(stack["local"].answer(i) for i in range(5))
+
+
+def test_a_slow_stream_under_the_idle_timeout_is_not_cut(stack):
+    """Tokens 0.4 s apart for ~3 s: far over what a short total timeout would allow, each gap
+    far under the derived stream-idle timeout (stream_timeout)."""
+    local = stack["local"]
+    local.reset()
+    local.token_delay, local.tokens = 0.4, 8
+    try:
+        started = time.monotonic()
+        arrivals = []
+        with chat(stack, "code-review", stream=True, max_tokens=8) as response:
+            assert response.status_code == 200
+            events = []
+            for line in response.iter_lines(decode_unicode=True):
+                if line.startswith("data: "):
+                    arrivals.append(time.monotonic() - started)
+                    data = line[6:]
+                    events.append(data if data == "[DONE]" else json.loads(data))
+        assert streamed_text(events) == "".join(local.answer(i) for i in range(8))
+        assert arrivals[-1] >= 3.0
+        # Tokens arrive as they are made, not buffered to the end.
+        assert arrivals[len(arrivals) // 2] < arrivals[-1] - 1.0
+        assert stack["rendered"]["router_settings"]["stream_timeout"] > 0.4
+    finally:
+        local.token_delay, local.tokens = 0.0, 5
+
+
+# ---------------------------------------------------------------- limits and caps
+
+def test_over_the_client_limit_is_429_with_retry_after(stack):
+    answers = [chat(stack, "limited") for _ in range(LIMITED["requestsPerMinute"] + 1)]
+    assert [a.status_code for a in answers[:-1]] == [200] * LIMITED["requestsPerMinute"]
+    last = answers[-1]
+    assert last.status_code == 429, last.text
+    assert 0 < int(last.headers["Retry-After"]) <= 120
+    # Other clients are not affected.
+    assert chat(stack, "doc-gen").status_code == 200
+
+
+def test_replicas_share_the_limit_through_redis(stack):
+    first, second = (r["url"] for r in stack["routers"])
+    urls = [first, second] * 3
+    codes = [chat(stack, "shared", url=url).status_code for url in urls]
+    # 4 a minute in total, not 4 per replica.
+    assert codes[:SHARED["requestsPerMinute"]] == [200] * SHARED["requestsPerMinute"]
+    assert set(codes[SHARED["requestsPerMinute"]:]) == {429}, codes
+    keys = subprocess.run(["redis-cli", "-p", str(stack["redis_port"]), "--no-auth-warning",
+                           "-a", REDIS_PASSWORD, "--scan"], capture_output=True, text=True,
+                          check=True).stdout
+    assert keys.strip(), "no limit counters in Redis"
+
+
+def test_over_the_max_tokens_cap_is_400_naming_the_cap(stack):
+    cap = json.loads(stack["files"]["clients.json"])["aliases"]["internal-default"]["maxTokens"]
+    response = chat(stack, "code-review", max_tokens=cap + 1)
+    assert response.status_code == 400, response.text
+    assert f"at most {cap}" in response.json()["error"]["message"]
+
+
+def test_a_request_without_max_tokens_gets_the_cap(stack):
+    stack["local"].reset()
+    assert chat(stack, "code-review").status_code == 200
+    cap = json.loads(stack["files"]["clients.json"])["aliases"]["internal-default"]["maxTokens"]
+    assert stack["local"].requests[-1].body["max_tokens"] == cap
+
+
+def test_a_body_over_the_size_limit_is_413(stack):
+    limit = json.loads(stack["files"]["clients.json"])["maxBodyBytes"]
+    response = requests.post(stack["url"] + "/v1/chat/completions", timeout=30, headers={
+        "Authorization": f"Bearer {stack['keys']['code-review']}"}, json={
+        "model": "internal-default", "messages": [{"role": "user", "content": "x" * limit}]})
+    assert response.status_code == 413, response.text
+    assert str(limit) in response.json()["error"]["message"]
+
+
+def test_a_long_prompt_under_the_limit_passes(stack):
+    """A 32k-token prompt's worth of text (the size Envoy's 32 KiB default refuses)."""
+    response = chat(stack, "code-review", messages=[{"role": "user", "content": "y" * 200_000}])
+    assert response.status_code == 200, response.text
+
+
+def test_metrics_are_served_for_prometheus_without_a_key(stack):
+    """The ServiceMonitor scrapes /metrics unauthenticated (the NetworkPolicy admits only the
+    gateway's and Prometheus' namespaces); the requests above show up as series."""
+    response = requests.get(stack["url"] + "/metrics", timeout=10)
+    assert response.status_code == 200, response.text[:500]
+    assert "litellm_" in response.text
+    # The router's alerts (rendering/router.py ROUTER_ALERTS) read these series.
+    refused = [line for line in response.text.splitlines()
+               if line.startswith("litellm_proxy_failed_requests_metric_total{")
+               and 'exception_status="429"' in line]
+    assert refused, [l for l in response.text.splitlines() if "failed_requests" in l][:5]
+    assert "litellm_proxy_total_requests_metric_total{" in response.text
+
+
+# ---------------------------------------------------------------- the client example
+
+def test_the_client_example_streams_through_an_alias(stack):
+    env = {**os.environ, "LLM_BASE_URL": stack["url"] + "/v1",
+           "LLM_API_KEY": stack["keys"]["doc-gen"], "LLM_MAX_TOKENS": "5",
+           "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+    done = subprocess.run([str(ROUTER_VENV / "bin" / "python"), str(ROOT / "examples" /
+                                                                     "client.py"),
+                           "doc_gen", "hello"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "".join(stack["local"].answer(i) for i in range(5)).strip()
+
+
+# ---------------------------------------------------------------- added latency
+
+def _timed(call, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        response = call()
+        assert response.status_code == 200, response.text
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def test_the_router_adds_little_latency(stack):
+    """Median and p99 of 200 non-streamed requests, router vs the local stub directly
+    (loopback). Printed for the README; bounded loosely so a slow CI box still passes."""
+    local = stack["local"]
+    session = requests.Session()
+    body = {"model": "deepseek-r1-32b", "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 5}
+    auth = {"Authorization": f"Bearer {stack['keys']['bench']}"}
+    for _ in range(10):   # warm both paths
+        session.post(local.base_url + "/chat/completions", json=body, timeout=10)
+        session.post(stack["url"] + "/v1/chat/completions", json=body, headers=auth, timeout=10)
+    direct = _timed(lambda: session.post(local.base_url + "/chat/completions", json=body,
+                                         timeout=10), 200)
+    routed = _timed(lambda: session.post(stack["url"] + "/v1/chat/completions", json=body,
+                                         headers=auth, timeout=10), 200)
+
+    def p99(values):
+        return sorted(values)[int(len(values) * 0.99) - 1]
+
+    added_median = (statistics.median(routed) - statistics.median(direct)) * 1000
+    added_p99 = (p99(routed) - p99(direct)) * 1000
+    report = (f"router added latency over loopback: median {added_median:.1f} ms, p99 "
+              f"{added_p99:.1f} ms (router median {statistics.median(routed) * 1000:.1f} ms, "
+              f"p99 {p99(routed) * 1000:.1f} ms; direct median "
+              f"{statistics.median(direct) * 1000:.1f} ms, p99 {p99(direct) * 1000:.1f} ms; "
+              f"start-up {stack['start_seconds']:.1f} s for two routers)")
+    print("\n" + report)
+    (ROOT / ".pytest_cache").mkdir(exist_ok=True)
+    (ROOT / ".pytest_cache" / "router-latency.txt").write_text(report + "\n")
+    assert added_median < 250
+
+
+# ---------------------------------------------------------------- fallbacks (local broken)
+
+@pytest.mark.parametrize("status", [503, 429, 500])
+def test_a_local_5xx_or_429_falls_back_to_the_cloud(stack, status):
+    local, cloud = stack["local"], stack["cloud"]
+    local.reset(), cloud.reset()
+    local.status = status
+    try:
+        response = chat(stack, "doc-gen", url=stack["routers"][1]["url"])
+        assert response.status_code == 200, response.text
+        assert response.json()["choices"][0]["message"]["content"].startswith("cloud0 ")
+        assert cloud.requests[-1].headers["authorization"] == f"Bearer {CLOUD_KEY}"
+        assert cloud.requests[-1].body["model"] == "gpt-5.5"
+    finally:
+        local.status = None
+
+
+def test_local_down_the_alias_is_served_by_the_cloud_even_streamed(stack):
+    local, cloud = stack["local"], stack["cloud"]
+    local.stop()
+    cloud.reset()
+    response = chat(stack, "doc-gen")
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"].startswith("cloud0 ")
+    with chat(stack, "doc-gen", stream=True, max_tokens=3) as streamed:
+        assert streamed.status_code == 200
+        assert streamed_text(sse_events(streamed)) == "cloud0 cloud1 cloud2 "
+
+
+def test_local_down_a_local_only_alias_is_a_quick_clear_5xx(stack):
+    started = time.monotonic()
+    response = chat(stack, "doc-gen", model="deepseek-r1-32b", timeout=30)
+    assert 500 <= response.status_code < 600, response.text
+    assert time.monotonic() - started < 10
+    message = response.json()["error"]["message"].lower()
+    assert "connect" in message or "connection" in message, message
+
+
+def test_no_key_ever_reaches_the_router_logs(stack):
+    logs = "".join(r["log"].read_text() for r in stack["routers"])
+    assert logs, "the routers logged nothing"
+    for secret in (CLOUD_KEY, ENGINE_KEY, MASTER_KEY, REDIS_PASSWORD, *stack["keys"].values()):
+        assert secret not in logs
