@@ -39,6 +39,12 @@ from policy.probe_checks import (  # noqa: E402
     check_probe_timeouts,
     check_startup_probe,
 )
+from policy.multinode_checks import (  # noqa: E402
+    check_group_can_start,
+    check_group_restart_policy,
+    check_headless_workers_not_http_probed,
+    check_tensor_parallel_in_a_pod,
+)
 from policy.resource_checks import check_cpu_memory, check_gpu_count, check_shm  # noqa: E402
 from policy.security_checks import (  # noqa: E402
     check_container_security,
@@ -160,6 +166,18 @@ RESOURCE_POLICIES = [
     resource_policy("model-revision-pinned",
                     "The served model revision is a commit SHA, not a moving branch.",
                     check_model_revision, ADVISORY),
+    resource_policy("tensor-parallel-within-a-node",
+                    "The tensor-parallel size is at most the GPUs of one pod (one node).",
+                    check_tensor_parallel_in_a_pod),
+    resource_policy("group-recreated-on-restart",
+                    "A LeaderWorkerSet recreates its whole group when one of its pods restarts.",
+                    check_group_restart_policy),
+    resource_policy("group-can-start",
+                    "A LeaderWorkerSet creates its workers with the leader (not LeaderReady).",
+                    check_group_can_start),
+    resource_policy("headless-workers-not-http-probed",
+                    "Headless vLLM workers have no HTTP probes.",
+                    check_headless_workers_not_http_probed),
 ]
 STACK_POLICIES = [
     stack_policy("min-replicas",

@@ -4,7 +4,7 @@ import pytest
 
 from tests.harness import run_stack
 
-STACKS = ("staging", "prod")
+STACKS = ("staging", "prod", "r1-h100")
 
 
 @pytest.fixture(scope="session")

@@ -14,7 +14,7 @@ from policy.rules import ALL_POLICIES
 from tests.harness import ROOT
 
 CONFIGS = {stack: offline.load_config(ROOT / "policy" / "config" / f"{stack}.json")
-           for stack in ("staging", "prod")}
+           for stack in ("staging", "prod", "r1-h100")}
 
 
 def _resources(run):
@@ -191,8 +191,58 @@ def _literal_router_key(resources):
     return resources
 
 
+LWS = "leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
+
+
+def _group_template(resources, role):
+    return _find(resources, LWS)["spec"]["leaderWorkerTemplate"][f"{role}Template"]
+
+
+def _group_container(resources, role):
+    return next(c for c in _group_template(resources, role)["spec"]["containers"]
+                if c["name"] == "vllm")
+
+
+def _tp_across_nodes(resources):
+    _find(resources, LWS)["metadata"]["annotations"][
+        "vllm-serving.dev/tensor-parallel-size"] = "16"
+    for role in ("leader", "worker"):
+        container = _group_container(resources, role)
+        container["command"][2] = container["command"][2].replace(
+            "--tensor-parallel-size 8", "--tensor-parallel-size 16")
+    return resources
+
+
+def _no_group_restart(resources):
+    _find(resources, LWS)["spec"]["leaderWorkerTemplate"]["restartPolicy"] = "None"
+    return resources
+
+
+def _leader_ready(resources):
+    _find(resources, LWS)["spec"]["startupPolicy"] = "LeaderReady"
+    return resources
+
+
+def _probed_worker(resources):
+    leader = _group_container(resources, "leader")
+    _group_container(resources, "worker")["readinessProbe"] = dict(leader["readinessProbe"])
+    return resources
+
+
+def _worker_without_shm(resources):
+    pod = _group_template(resources, "worker")["spec"]
+    pod["volumes"] = [v for v in pod["volumes"] if v["name"] != "shm"]
+    container = _group_container(resources, "worker")
+    container["volumeMounts"] = [m for m in container["volumeMounts"] if m["name"] != "shm"]
+    return resources
+
+
 BROKEN = {
     # rule: (stack, break it)
+    "tensor-parallel-within-a-node": ("r1-h100", _tp_across_nodes),
+    "group-recreated-on-restart": ("r1-h100", _no_group_restart),
+    "group-can-start": ("r1-h100", _leader_ready),
+    "headless-workers-not-http-probed": ("r1-h100", _probed_worker),
     "router-timeouts-cover-longest-request": ("prod", _short_route_timeout),
     "body-limit-covers-largest-prompt": ("prod", _default_buffer),
     "router-keys-from-secrets": ("prod", _literal_router_key),
@@ -236,6 +286,29 @@ def test_a_broken_variant_of_a_real_stack_is_caught(runs, rule):
     level = next(p.enforcement_level.value for p in ALL_POLICIES if p.name == rule)
     assert caught[0].level == level
     assert caught[0].message.rstrip().endswith((".", ")")), caught[0].message
+
+
+def test_shm_is_checked_on_every_pod_of_a_group(runs):
+    violations = offline.run(_worker_without_shm(_resources(runs["r1-h100"])),
+                             CONFIGS["r1-h100"])
+    caught = [v for v in violations if v.policy == "shm-for-multi-gpu"]
+    assert caught and "worker template" in caught[0].message
+
+
+def test_group_gpus_must_match_the_split(runs):
+    resources = _resources(runs["r1-h100"])
+    for role in ("leader", "worker"):
+        _group_container(resources, role)["resources"]["limits"]["nvidia.com/gpu"] = "4"
+        _group_container(resources, role)["resources"]["requests"]["nvidia.com/gpu"] = "4"
+    violations = offline.run(resources, CONFIGS["r1-h100"])
+    assert "gpu-matches-parallelism" in {v.policy for v in violations}
+
+
+def test_a_worker_startup_budget_below_the_estimate_is_caught(runs):
+    resources = _resources(runs["r1-h100"])
+    _group_container(resources, "leader")["startupProbe"]["failureThreshold"] = 5
+    violations = offline.run(resources, CONFIGS["r1-h100"])
+    assert "startup-probe-covers-load" in {v.policy for v in violations}
 
 
 def test_pinning_the_revision_silences_the_advisory(runs):

@@ -275,7 +275,7 @@ def test_pack_lists_every_rule_of_the_issue_with_its_level():
     levels = {p.name: p.enforcement_level for p in rules.ALL_POLICIES}
     advisory = {"image-by-digest", "replicas-spread", "metric-names-exist",
                 "model-revision-pinned"}
-    assert len(levels) == len(rules.ALL_POLICIES) == 27
+    assert len(levels) == len(rules.ALL_POLICIES) == 31
     assert {n for n, lvl in levels.items() if lvl == EnforcementLevel.ADVISORY} == advisory
     assert all(lvl == EnforcementLevel.MANDATORY for n, lvl in levels.items()
                if n not in advisory)
@@ -865,6 +865,67 @@ def test_leader_worker_set_splits_gpus_over_its_group():
         ["leader template"]
 
 
+def _group(tp: int = 8, gpus: str = "8", restart=None, startup=None, worker_probe=False):
+    """A two-node LeaderWorkerSet: leader serving, worker --headless."""
+    props = deployment()
+    template = props["spec"].pop("template")
+    props["metadata"]["annotations"][conv.ANN_TENSOR_PARALLEL] = str(tp)
+    worker = copy.deepcopy(template)
+    for part in (template, worker):
+        engine = part["spec"]["containers"][0]
+        engine["resources"]["requests"]["nvidia.com/gpu"] = gpus
+        engine["resources"]["limits"]["nvidia.com/gpu"] = gpus
+        engine["args"] = ["--tensor-parallel-size", str(tp), "--nnodes", "2"]
+    worker_engine = worker["spec"]["containers"][0]
+    worker_engine["args"].append("--headless")
+    if not worker_probe:
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            worker_engine.pop(probe, None)
+    lwt = {"size": 2.0, "leaderTemplate": template, "workerTemplate": worker}
+    if restart is not None:
+        lwt["restartPolicy"] = restart
+    props["spec"] = {"replicas": 1.0, "leaderWorkerTemplate": lwt}
+    if startup is not None:
+        props["spec"]["startupPolicy"] = startup
+    return props
+
+
+def test_tensor_parallel_stays_within_one_pod_of_a_group():
+    assert validate_resource("tensor-parallel-within-a-node", k8s.LEADER_WORKER_SET,
+                             _group()) == []
+    [message] = [m for m in validate_resource("tensor-parallel-within-a-node",
+                                              k8s.LEADER_WORKER_SET, _group(tp=16))][:1]
+    assert "tensor parallel 16 on pods of 8 GPUs" in message
+    # A single-pod Deployment is gpu-matches-parallelism's to judge.
+    assert validate_resource("tensor-parallel-within-a-node", DEPLOYMENT, deployment()) == []
+
+
+@pytest.mark.parametrize("restart, caught", [(None, False), ("RecreateGroupOnPodRestart", False),
+                                             ("RecreateGroupAfterStart", False),
+                                             ("None", True), ("Default", True)])
+def test_a_group_is_recreated_when_one_pod_restarts(restart, caught):
+    messages = validate_resource("group-recreated-on-restart", k8s.LEADER_WORKER_SET,
+                                 _group(restart=restart))
+    assert bool(messages) is caught
+    assert all("RecreateGroupOnPodRestart" in m for m in messages)
+
+
+@pytest.mark.parametrize("startup, caught", [(None, False), ("LeaderCreated", False),
+                                             ("LeaderReady", True)])
+def test_a_group_that_waits_for_a_ready_leader_never_starts(startup, caught):
+    messages = validate_resource("group-can-start", k8s.LEADER_WORKER_SET,
+                                 _group(startup=startup))
+    assert bool(messages) is caught
+
+
+def test_headless_workers_are_not_probed_over_http():
+    assert validate_resource("headless-workers-not-http-probed", k8s.LEADER_WORKER_SET,
+                             _group()) == []
+    messages = validate_resource("headless-workers-not-http-probed", k8s.LEADER_WORKER_SET,
+                                 _group(worker_probe=True))
+    assert messages and "worker template" in messages[0] and "--headless" in messages[0]
+
+
 def test_metric_allowance_follows_the_facts_rename_table():
     assert "vllm:kv_cache_usage_perc" in metrics.allowed_names("0.10.0")
     assert "vllm:gpu_cache_usage_perc" in metrics.allowed_names("0.10.1")
@@ -950,8 +1011,14 @@ TRAFFIC_RULES = {"router-timeouts-cover-longest-request", "body-limit-covers-lar
 variants are prod's real objects (tests/test_policy_on_stacks.py, tests/test_traffic.py)."""
 
 
+MULTINODE_RULES = {"tensor-parallel-within-a-node", "group-recreated-on-restart",
+                   "group-can-start", "headless-workers-not-http-probed"}
+"""Rules over LeaderWorkerSet groups: their broken variants are the r1-h100 stack's real group
+(tests/test_policy_on_stacks.py); unit cases below."""
+
+
 def test_every_policy_has_a_broken_variant():
-    assert set(BROKEN) | TRAFFIC_RULES == set(POLICIES)
+    assert set(BROKEN) | TRAFFIC_RULES | MULTINODE_RULES == set(POLICIES)
 
 
 def test_offline_run_of_the_compliant_stack_reports_nothing():

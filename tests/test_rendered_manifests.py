@@ -51,7 +51,7 @@ def bundled_versions() -> list[str]:
 
 NEWEST_VERSION = bundled_versions()[-1]
 VERSIONS = sorted({SEED_VERSION, NEWEST_VERSION}, key=lambda v: tuple(map(int, v.split("."))))
-STACKS = ("staging", "prod")
+STACKS = ("staging", "prod", "r1-h100")
 
 
 # ---------------------------------------------------------------- what a stack renders

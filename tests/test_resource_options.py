@@ -21,7 +21,7 @@ def test_every_kubernetes_object_is_a_child_named_after_its_component(run):
 
 
 def test_pulumi_waits_as_long_as_the_rollout_may_take(run):
-    deployment = run.engine("apps/v1:Deployment")
+    deployment = run.workload()
     seconds = f"{_plan(run.stack).rollout.timeout_seconds}s"
     assert deployment.options.custom_timeouts["create"] == seconds
     assert deployment.options.custom_timeouts["update"] == seconds
@@ -29,7 +29,7 @@ def test_pulumi_waits_as_long_as_the_rollout_may_take(run):
 
 def test_the_deployment_waits_for_the_weights(run):
     store = next(r.key for r in run.resources if r.type.endswith(":ModelStore"))
-    assert store in run.engine("apps/v1:Deployment").options.depends_on
+    assert store in run.workload().options.depends_on
 
 
 def test_claims_are_never_resized_and_never_replaced_delete_first(run):

@@ -9,11 +9,14 @@ from planning.config import parse
 from planning.plan import make_plan
 from facts import conventions as c
 from tests.harness import FAKE_API_KEY, FAKE_DIGEST, run_stack, stack_config
-from tests.k8s_helpers import GIB, arg_value, pod_spec, quantity_bytes, vllm_container
+from tests.k8s_helpers import (GIB, arg_value, pod_spec, pod_template, quantity_bytes,
+                               server_args, vllm_container)
 
 
 def _deployment(run):
-    return run.engine("apps/v1:Deployment")
+    """The engine's workload: its Deployment, or the LeaderWorkerSet of a multi-node stack
+    (whose leader pod the helpers read)."""
+    return run.workload()
 
 
 def test_shm_is_a_memory_emptydir_sized_for_the_split(run):
@@ -82,10 +85,15 @@ def test_pods_only_land_on_accepted_gpu_products_and_tolerate_the_gpu_taint(run)
 
 def test_service_selects_the_pods_on_a_named_port_and_is_not_called_vllm(run):
     service = run.engine("core/v1:Service")
-    template_labels = _deployment(run).inputs["spec"]["template"]["metadata"]["labels"]
+    template_labels = pod_template(_deployment(run))["metadata"]["labels"]
     assert service.inputs["spec"]["type"] == "ClusterIP"
     assert service.metadata["name"] != "vllm"
     for key, value in service.inputs["spec"]["selector"].items():
+        if key.startswith("leaderworkerset.sigs.k8s.io/"):
+            # Set on the pods by the LWS controller: worker-index 0 is each group's leader.
+            assert run.workload().type.endswith("LeaderWorkerSet") and (key, value) == (
+                "leaderworkerset.sigs.k8s.io/worker-index", "0")
+            continue
         assert template_labels[key] == value
     port = service.inputs["spec"]["ports"][0]
     assert port["name"] == "http" and port["targetPort"] == "http"
@@ -95,13 +103,13 @@ def test_api_key_reaches_the_pod_only_through_a_secret(run):
     container = vllm_container(_deployment(run))
     key_env = next(e for e in container["env"] if e["name"] == "VLLM_API_KEY")
     assert "value" not in key_env and key_env["valueFrom"]["secretKeyRef"]["key"]
-    assert "--api-key" not in container["args"]
+    assert "--api-key" not in server_args(container)
     holders = [r.type for r in run.resources if FAKE_API_KEY in json.dumps(r.inputs)]
     assert holders == ["kubernetes:core/v1:Secret"]
 
 
 def test_api_key_checksum_rolls_pods_when_the_key_changes(run):
-    annotations = _deployment(run).inputs["spec"]["template"]["metadata"]["annotations"]
+    annotations = pod_template(_deployment(run))["metadata"]["annotations"]
     assert len(annotations[c.ANN_API_KEY_CHECKSUM]) == 64
 
 
@@ -110,7 +118,10 @@ def test_network_policy_admits_only_gateway_and_prometheus_namespaces(run):
     is fenced behind the router, so only the router's pods and Prometheus reach it."""
     policy = run.engine("networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
-    peers = policy["ingress"][0]["from"]
+    # Only the HTTP rule (a multi-node group also admits itself: tests/test_multinode_stack.py)
+    http = [rule for rule in policy["ingress"] if "ports" in rule]
+    assert len(http) == 1
+    peers = http[0]["from"]
     sources = peers[0]["namespaceSelector"]["matchExpressions"][0]
     if run.stack == "prod":
         assert set(sources["values"]) == {"monitoring"}
@@ -121,8 +132,9 @@ def test_network_policy_admits_only_gateway_and_prometheus_namespaces(run):
     else:
         assert set(sources["values"]) == {"gateway", "monitoring"}
         assert len(peers) == 1
-    assert policy["podSelector"]["matchLabels"] == run.engine("core/v1:Service").inputs["spec"][
-        "selector"]
+    # The policy covers every engine pod; the Service may select the group leaders only.
+    service_selector = run.engine("core/v1:Service").inputs["spec"]["selector"]
+    assert policy["podSelector"]["matchLabels"].items() <= service_selector.items()
 
 
 def _replicas(run):
@@ -163,7 +175,11 @@ def test_deployment_timeout_annotation_covers_the_whole_rollout(run):
     budget = probe["periodSeconds"] * probe["failureThreshold"]
     replicas = _replicas(run)
     assert timeout >= replicas * (budget + sizing.IMAGE_PULL_SECONDS) - 10 * replicas
-    assert deployment.inputs["spec"]["progressDeadlineSeconds"] == timeout
+    if deployment.type.endswith("LeaderWorkerSet"):
+        # No progress deadline on an LWS: Pulumi waits for its Available condition.
+        assert deployment.metadata["annotations"]["pulumi.com/waitFor"] == "condition=Available"
+    else:
+        assert deployment.inputs["spec"]["progressDeadlineSeconds"] == timeout
 
 
 def test_grace_period_outlasts_prestop_and_shutdown_timeout(run):
@@ -191,8 +207,12 @@ def test_model_is_served_offline_from_a_read_only_mount(run):
     model_mount = next(m for m in container["volumeMounts"] if m["name"] == "model")
     assert model_mount["readOnly"] is True
     # `vllm serve <model>`: the positional form, whatever the image's entrypoint.
-    assert container["command"] == ["vllm", "serve"] and "--model" not in container["args"]
-    assert container["args"][0].startswith(model_mount["mountPath"])
+    args = server_args(container)
+    if container["command"][:2] == ["sh", "-c"]:
+        assert "exec vllm serve " in container["command"][2]
+    else:
+        assert container["command"] == ["vllm", "serve"]
+    assert "--model" not in args and args[0].startswith(model_mount["mountPath"])
 
 
 def test_prompts_never_reach_the_logs_and_metrics_stay_on(run):

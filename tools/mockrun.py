@@ -138,6 +138,17 @@ class Run:
         return found[0]
 
 
+    def workload(self) -> Resource:
+        """The inference workload: the engine's Deployment, or its LeaderWorkerSet when a
+        replica spans nodes."""
+        found = [r for r in self.resources
+                 if r.type.endswith(("apps/v1:Deployment", "LeaderWorkerSet"))
+                 and (r.metadata.get("labels") or {}).get("app.kubernetes.io/component")
+                 == "inference"]
+        assert len(found) == 1, f"expected one inference workload, found {[r.name for r in found]}"
+        return found[0]
+
+
 class _Mocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Resource] = []

@@ -1,0 +1,101 @@
+"""Rules for a model replica that spans nodes (a LeaderWorkerSet group): tensor parallelism
+stays inside a pod's node, a lost pod recreates the whole group, the group can start at all,
+and headless workers are not probed over HTTP they never serve. Each check takes
+`(resource_type, pulumi_name, props, config)` and returns messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from facts import conventions as conv
+from policy import k8s
+from policy.k8s import fmt, get
+
+GROUP_RESTART_POLICIES = ("RecreateGroupOnPodRestart", "RecreateGroupAfterStart")
+"""LWS restart policies that rebuild the whole group when one of its pods restarts."""
+HTTP_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+
+
+def _gpus(container: Mapping) -> float | None:
+    value = k8s.resource_quantity(container, "limits", k8s.GPU_RESOURCE)
+    if value is None:
+        value = k8s.resource_quantity(container, "requests", k8s.GPU_RESOURCE)
+    return None if value is None else float(value)
+
+
+def check_tensor_parallel_in_a_pod(resource_type: str, name: str, props: Mapping,
+                                   config: Mapping) -> list[str]:
+    """Tensor parallelism never spans the pods of a group: the tensor-parallel size is at most
+    the GPUs of one pod (each pod of a LeaderWorkerSet is one node). A single-pod workload's
+    count is gpu-matches-parallelism's business."""
+    if resource_type != k8s.LEADER_WORKER_SET:
+        return []
+    out = []
+    templates = k8s.inference_templates(resource_type, props)
+    tp = k8s.to_number(k8s.stated(props, templates, conv.ANN_TENSOR_PARALLEL))
+    for role, template in templates:
+        container = k8s.engine_container(k8s.pod_spec(template))
+        if container is None:
+            continue
+        flag = k8s.to_number(k8s.flag_value(k8s.command_tokens(container),
+                                            "--tensor-parallel-size"))
+        size = flag if flag is not None else tp
+        gpus = _gpus(container)
+        if size is not None and gpus is not None and size > gpus:
+            out.append(
+                f"{k8s.where(k8s.describe(resource_type, props, name), role)} runs tensor "
+                f"parallel {fmt(size)} on pods of {fmt(gpus)} GPUs, so its all-reduces on every "
+                "layer cross nodes and run several times slower; keep tensor parallelism inside "
+                "a node and span nodes with pipeline or data × expert parallelism.")
+    return out
+
+
+def check_group_restart_policy(resource_type: str, name: str, props: Mapping,
+                               config: Mapping) -> list[str]:
+    """A LeaderWorkerSet recreates its whole group when a pod restarts: the survivors' NCCL
+    communicator cannot take a restarted rank back."""
+    if resource_type != k8s.LEADER_WORKER_SET or not k8s.inference_templates(resource_type,
+                                                                             props):
+        return []
+    policy = get(props, "spec", "leaderWorkerTemplate", "restartPolicy")
+    if policy is None or policy in GROUP_RESTART_POLICIES:   # unset = RecreateGroupOnPodRestart
+        return []
+    return [f"{k8s.describe(resource_type, props, name)} sets restartPolicy {policy}: a "
+            "restarted pod would rejoin a group whose other ranks still hold the old NCCL "
+            "communicator and hang it; use RecreateGroupOnPodRestart (or "
+            "RecreateGroupAfterStart)."]
+
+
+def check_group_can_start(resource_type: str, name: str, props: Mapping,
+                          config: Mapping) -> list[str]:
+    """A group's workers are created with its leader: with startupPolicy LeaderReady the LWS
+    waits for a leader whose engine waits for its workers, and nothing ever starts."""
+    if resource_type != k8s.LEADER_WORKER_SET or not k8s.inference_templates(resource_type,
+                                                                             props):
+        return []
+    if get(props, "spec", "startupPolicy") != "LeaderReady" or k8s.pods_per_replica(
+            resource_type, props) < 2:
+        return []
+    return [f"{k8s.describe(resource_type, props, name)} sets startupPolicy LeaderReady: the "
+            "workers are only created once the leader is Ready, but vLLM's leader becomes "
+            "Ready only after its workers join, so the group deadlocks; use LeaderCreated."]
+
+
+def check_headless_workers_not_http_probed(resource_type: str, name: str, props: Mapping,
+                                           config: Mapping) -> list[str]:
+    """Workers started with --headless serve no HTTP: an HTTP probe on them fails forever and,
+    with a group restart policy, restarts the whole group in a loop."""
+    out = []
+    for role, template in k8s.inference_templates(resource_type, props):
+        container = k8s.engine_container(k8s.pod_spec(template))
+        if container is None or "--headless" not in k8s.command_tokens(container):
+            continue
+        probed = [kind for kind in HTTP_PROBES if k8s.is_mapping(get(container, kind, "httpGet"))]
+        if probed:
+            out.append(
+                f"{k8s.where(k8s.describe(resource_type, props, name), role)} runs vLLM "
+                f"--headless (no API server) but probes it over HTTP ({', '.join(probed)}); "
+                "the probe can never pass. Drop the HTTP probes on workers, or use an exec "
+                "probe that checks the leader's rendezvous.")
+    return out
