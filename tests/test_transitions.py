@@ -17,6 +17,10 @@ PV, PVC = "core/v1:PersistentVolume", "core/v1:PersistentVolumeClaim"
 SECRET, SCALED, HPA = "core/v1:Secret", "keda.sh/v1alpha1:ScaledObject", \
     "autoscaling/v2:HorizontalPodAutoscaler"
 PASSWORD = "random:index/randomPassword:RandomPassword"
+LWS = "leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
+WORKLOADS = (DEPLOYMENT, LWS)
+GROUP_AUTOSCALED = {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 1,
+                                    "maxReplicas": 2}}
 NEW_SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
@@ -88,6 +92,22 @@ ROWS = [
     Row("autoscaler bounds changed", "prod", {"autoscaling": {"maxReplicas": 6}},
         {SCALED: {"update"}}, rolls=False),
     Row("download failed last night", "staging", {}, {JOB: {"replace"}}, rolls=False, unready=True),
+    # The multi-node stack: a template change rolls the groups (one at a time, the LWS's
+    # rolloutStrategy) as an in-place update; nothing under the same name is replaced.
+    Row("no-op rerun", "r1-h100", {}, {}, rolls=False),
+    Row("vLLM minor upgrade", "r1-h100", {"vllmVersion": "0.33.0"}, {LWS: {"update"}},
+        rolls=True),
+    Row("NIC renamed", "r1-h100", {"multiNode": {"socketInterface": "ens5"}}, {LWS: {"update"}},
+        rolls=True),
+    Row("NFS export moved", "r1-h100", {"storage": {"nfs": {"server": "10.0.9.9"}}},
+        {PV: {"create", "delete"}, PVC: {"create", "delete"}, LWS: {"update"}}),
+    Row("API key rotated", "r1-h100", {"apiKey": {"length": 64}},
+        {PASSWORD: {"replace"}, SECRET: {"update"}, LWS: {"update"}}, rolls=True),
+    Row("groups added", "r1-h100", {"replicas": 2}, {LWS: {"update"}}, rolls=False),
+    Row("group autoscaling on", "r1-h100", GROUP_AUTOSCALED,
+        {SCALED: {"create"}, LWS: {"update"}}, rolls=False),
+    Row("group autoscaling off", "r1-h100", {}, {SCALED: {"delete"}, LWS: {"update"}},
+        rolls=False, before=GROUP_AUTOSCALED),
     Row("client key rotated", "prod", CLIENT_KEY_ROTATED,
         {PASSWORD: {"replace"}, SECRET: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
     Row("client added", "prod", CLIENT_ADDED,
@@ -124,8 +144,8 @@ def test_a_later_pulumi_up_does_only_what_the_change_needs(row, updates):
     unexpected = {k: v for k, v in ops.items() if not any(k.endswith(e) for e in row.expect)
                   and v - {"update"}}
     assert unexpected == {}
-    rolled = any(p.startswith("spec.template.") for step in update.of(DEPLOYMENT)
-                 for p in step.paths)
+    rolled = any(p.startswith(("spec.template.", "spec.leaderWorkerTemplate."))
+                 for kind in WORKLOADS for step in update.of(kind) for p in step.paths)
     if row.rolls is not None:
         assert rolled == row.rolls, "pods roll" if rolled else "pods do not roll"
 
@@ -143,7 +163,7 @@ def test_a_client_change_rolls_only_the_router(row, updates):
     assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
 
 
-@pytest.mark.parametrize("stack", ["prod", "staging"])
+@pytest.mark.parametrize("stack", ["prod", "staging", "r1-h100"])
 def test_a_rerun_with_the_same_config_changes_nothing(stack, updates):
     """No generated value, ordering or hash drifts between two runs of the same config."""
     update = updates(Row("no-op", stack, {}, {}))
@@ -156,7 +176,7 @@ def test_storage_moves_create_the_new_claim_before_deleting_the_old(updates):
     replacement of the same resource would also inherit its ignored size from the state."""
     moves = [row for row in ROWS if "moved" in row.name or "changed" in row.name and
              "storage" in repr(row.after)]
-    assert len(moves) == 4
+    assert len(moves) == 5
     for row in moves:
         claims = updates(row).of(PVC)
         assert {s.op for s in claims} == {"create", "delete"}, row.name

@@ -193,13 +193,14 @@ def _replacement_hazards(steps: list[Step], new: dict[str, Resource], after: Run
 
 def _replica_ownership_hazards(before: Run, after: Run, old: dict, new: dict,
                                steps: list[Step]) -> list[str]:
-    """spec.replicas of each Deployment: who owns it live, and what the patch does to it."""
+    """spec.replicas of each Deployment or LeaderWorkerSet (scaled in groups through the same
+    /scale subresource): who owns it live, and what the patch does to it."""
     out = []
     targets_before = {_target(r) for r in before.resources
                       if any(r.type.endswith(k) for k in AUTOSCALER_KINDS)}
     by_urn = {s.urn: s for s in steps}
     for urn, n in new.items():
-        if not n.type.endswith("apps/v1:Deployment") or urn not in old:
+        if not n.type.endswith(("apps/v1:Deployment", "LeaderWorkerSet")) or urn not in old:
             continue
         o, step = old[urn], by_urn[urn]
         if step.op != "update":
