@@ -54,6 +54,8 @@ def test_scale_up_window_never_shorter_than_the_seed_nor_longer_than_kubernetes_
 
 def test_scale_up_adds_one_replica_per_startup_budget():
     assert m.scale_up_policy_period_seconds(900) == 900
+    assert m.scale_up_policy_period_seconds(30) == 120      # never faster than the seed's 2 min
+    assert m.scale_up_policy_period_seconds(5400) == 1800   # Kubernetes' 30-minute maximum
 
 
 def test_scale_up_period_clamped_to_kubernetes_1800_seconds_and_seed_minimum():

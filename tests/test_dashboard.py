@@ -31,6 +31,9 @@ def test_latency_panels_show_p50_p90_p99():
 
 
 def test_every_model_query_selects_this_model_and_namespace():
+    pairs = [pair for expr in dashboard.expressions(dashboard.dashboard(TARGET))
+             for pair in re.findall(r"((?:vllm|vllm_serving):[a-z0-9_:]+)\{([^}]*)\}", expr)]
+    assert len(pairs) >= 5
     for expr in dashboard.expressions(dashboard.dashboard(TARGET)):
         for name, matchers in re.findall(r"((?:vllm|vllm_serving):[a-z0-9_:]+)\{([^}]*)\}", expr):
             # HTTP series have no model_name; they are the Service's.
@@ -72,7 +75,9 @@ def test_panels_use_the_datasource_variable():
 def test_uid_is_stable_short_and_distinct_per_namespace():
     other = promql.Target("team-b", "deepseek-r1", "deepseek-r1-api", "deepseek-r1", "0.10.2")
     uid = dashboard.dashboard_uid(TARGET)
-    assert uid == dashboard.dashboard_uid(TARGET) and len(uid) <= 40
+    same = promql.Target("llm-serving", "deepseek-r1", "deepseek-r1-api", "deepseek-r1", "0.33.0")
+    assert uid == dashboard.dashboard_uid(same)          # the version does not move the UID
+    assert re.fullmatch(r"[a-z0-9-]{1,40}", uid), uid
     assert uid != dashboard.dashboard_uid(other)
 
 

@@ -350,6 +350,23 @@ def test_startup_budget_shorter_than_load_estimate_is_caught():
     assert "failureThreshold to at least 60" in message
 
 
+@pytest.mark.parametrize("initial, period, failures, passes", [
+    (0.0, 10.0, 60.0, True),      # 600 s = the estimate
+    (0.0, 10.0, 59.0, False),     # 590 s
+    (0.0, 20.0, 30.0, True),      # the period counts: 600 s
+    (0.0, 5.0, 60.0, False),      # 300 s
+    (30.0, 10.0, 57.0, True),     # the initial delay counts: 600 s
+    (20.0, 10.0, 57.0, False),    # 590 s
+])
+def test_the_startup_budget_is_initial_delay_plus_period_times_failures(initial, period,
+                                                                        failures, passes):
+    props = deployment()
+    probe = engine(props)["startupProbe"]
+    probe.update(periodSeconds=period, failureThreshold=failures, initialDelaySeconds=initial)
+    messages = validate_resource("startup-probe-covers-load", DEPLOYMENT, props)
+    assert (messages == []) is passes, messages
+
+
 def test_missing_startup_probe_and_missing_load_estimate_are_caught():
     props = deployment()
     del engine(props)["startupProbe"]

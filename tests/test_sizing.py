@@ -143,10 +143,10 @@ def test_mxfp4_and_int4_widths():
 
 def test_kv_budget_and_tokens_follow_vllms_arithmetic():
     budget = sizing.kv_budget_gib(79.15, 0.9, 30.5, 0.5, 0.75)
-    assert budget == pytest.approx(79.15 * 0.9 - 30.5 - 0.5 - 0.75)
-    tokens = sizing.kv_cache_tokens(budget, 131072, 16)
-    assert tokens % 16 == 0
-    assert tokens == math.floor(budget * 2**30 / 131072 / 16) * 16
+    assert budget == pytest.approx(39.485)                # 71.235 − 30.5 − 0.5 − 0.75
+    # 39.485 GiB / 128 KiB = 323,461.1 tokens → 20,216 whole 16-token blocks.
+    assert sizing.kv_cache_tokens(budget, 131072, 16) == 323_456
+    assert sizing.kv_cache_tokens(budget, 131072, 64) == 323_456 - 323_456 % 64
     assert sizing.kv_cache_tokens(-1, 131072, 16) == 0
     assert sizing.max_concurrency(327680, 1, 32768) == 10
 
@@ -346,7 +346,8 @@ def test_cpu_request_covers_a_core_budget_per_gpu_plus_the_api_server():
 
 
 def test_download_budget_and_volume_size_follow_the_weights():
-    assert sizing.download_timeout_seconds(14.2) == math.ceil(14.2 * 1024 / 50) + 600
+    assert sizing.download_seconds(14.2) == 291               # 14,540.8 MiB / 50 MiB/s
+    assert sizing.download_timeout_seconds(14.2) == 891      # + 600 s for the pod
     assert sizing.storage_capacity_gi(14.2) == 18
     assert sizing.storage_capacity_gi(14.2, revisions=2) == 35
     assert sizing.storage_capacity_gi(1.0) == 10
@@ -369,3 +370,22 @@ def test_a_warm_compile_cache_shows_in_the_budget():
                                      "compileCacheStorageClass": "efs"}))
     assert warm.startup.budget_seconds < cold.startup.budget_seconds
     assert "compile cache" in warm.startup.reason
+
+
+def test_an_fp8_kv_cache_halves_the_bytes_and_doubles_the_tokens():
+    assert sizing.kv_dtype_bytes("fp8") == 1 and sizing.kv_dtype_bytes("auto") == 2
+    auto = make_plan(_config())
+    fp8 = make_plan(_config(model={"kvCacheDtype": "fp8"}))
+    assert fp8.kv.bytes_per_token == auto.kv.bytes_per_token / 2
+    assert fp8.kv.tokens_per_rank == pytest.approx(2 * auto.kv.tokens_per_rank, abs=16)
+
+
+def test_before_vllm_0_18_the_prestop_bound_includes_the_drain_wait():
+    old = make_plan(_config(vllmVersion="0.17.0"))
+    new = make_plan(_config(vllmVersion="0.18.0"))
+    assert not old.drain.vllm_drains and new.drain.vllm_drains
+    assert old.drain.shutdown_timeout_seconds == 0
+    assert new.drain.shutdown_timeout_seconds == new.drain.longest_request_seconds == 338
+    assert old.drain.pre_stop_bound_seconds == 15 + 338
+    assert new.drain.pre_stop_bound_seconds == 15
+    assert old.drain.grace_seconds == new.drain.grace_seconds == 15 + 338 + 15
