@@ -267,6 +267,6 @@ def test_every_alert_waits_its_for_duration_before_firing():
             assert "for" not in rule, alert.name
         else:
             assert re.fullmatch(r"\d+[smh]", rule.get("for", "")), (alert.name, rule.get("for"))
-    durations = {a.name: a.rule()["for"] for a in alerts}
+    durations = {a.name: a.rule().get("for") for a in alerts}
     assert durations["VllmQueueDepthHigh"] == MonitoringThresholds().queue_depth_for
     assert durations["VllmKvCacheNearlyFull"] == MonitoringThresholds().kv_cache_usage_for
