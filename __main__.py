@@ -49,9 +49,7 @@ provider = k8s.Provider(
     enable_config_map_mutable=True, enable_secret_mutable=True)
 opts = pulumi.ResourceOptions(provider=provider)
 
-namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts,
-                             pod_security="privileged" if cfg.multi_node.rdma and
-                             multinode.is_multi_node(plan) else "restricted")
+namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts)
 image = VllmImage(release, VllmImageArgs(vllm_version=cfg.vllm_version, image=cfg.image,
                                          name=release), opts=opts)
 store = ModelStore(release, ModelStoreArgs(
@@ -69,9 +67,10 @@ model_dir = model_directory(cfg.storage, plan.model.hf_id, cfg.model.revision)
 labels = common_labels(release, cfg.vllm_version, COMPONENT_INFERENCE)
 metrics_args = MetricsStackArgs(
     namespace=cfg.namespace, service_name=release, service_port_name="http",
-    deployment_name=release, served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
-    selector_labels=selector_of(labels), common_labels=labels, monitoring=cfg.monitoring,
-    hpa_name=(hpa_name_for(cfg.autoscaling.engine, release) if cfg.autoscaling.enabled
+    deployment_name=multinode.workload_name(release, plan), served_name=cfg.model.served_name,
+    vllm_version=cfg.vllm_version, selector_labels=selector_of(labels), common_labels=labels, monitoring=cfg.monitoring,
+    hpa_name=(hpa_name_for(cfg.autoscaling.engine, multinode.workload_name(release, plan))
+              if cfg.autoscaling.enabled
               else None),
     service_port=PORT, workload_kind=multinode.workload(plan)[1])
 inference = InferenceDeployment(release, InferenceDeploymentArgs(
@@ -86,7 +85,7 @@ inference = InferenceDeployment(release, InferenceDeploymentArgs(
 after_inference = pulumi.ResourceOptions(provider=provider, depends_on=[inference])
 metrics = MetricsStack(release, metrics_args, opts=after_inference)
 autoscaler = Autoscaler(release, AutoscalerArgs(
-    namespace=cfg.namespace, deployment_name=release, served_name=cfg.model.served_name,
+    namespace=cfg.namespace, deployment_name=multinode.workload_name(release, plan), served_name=cfg.model.served_name,
     vllm_version=cfg.vllm_version, per_replica_target=plan.autoscaling.target_per_replica,
     startup_budget_seconds=plan.startup.budget_seconds, autoscaling=cfg.autoscaling,
     labels=labels, workload=multinode.workload(plan)), opts=after_inference)

@@ -239,11 +239,13 @@ class InferenceDeployment(pulumi.ComponentResource):
         inputs = self._pod_inputs
         multi = cfg.multi_node
         rdma = {multi.rdma.resource_name: str(multi.rdma.count)} if multi.rdma else {}
+        lws_name = multinode.workload_name(release, plan)
+        # No IPC_LOCK: the pods run as UID 10001 and Kubernetes sets no ambient capabilities,
+        # so an added capability never reaches a non-root process; RDMA's pinned memory comes
+        # from the runtime's memlock limit (containerd: unlimited).
         shared = dataclasses.replace(
             inputs, extra_env=multinode.group_env(cfg, plan), extra_resources=rdma,
-            add_capabilities=["IPC_LOCK"] if multi.rdma else [],
-            pod_affinity=multinode.group_affinity(release),
-            annotations={**inputs.annotations, **multinode.group_annotations(cfg)})
+            pod_affinity=multinode.group_affinity(lws_name))
         command = list(pod.SERVER_COMMAND)
 
         def role(kind: str) -> dict:
@@ -257,8 +259,9 @@ class InferenceDeployment(pulumi.ComponentResource):
 
         return k8s.apiextensions.CustomResource(
             f"{name}-group", api_version=multinode.LWS_API_VERSION, kind=multinode.LWS_KIND,
-            metadata={**metadata, "annotations": {
-                **metadata["annotations"], **multinode.await_annotations(plan)}},
+            metadata={**metadata, "name": lws_name, "annotations": {
+                **metadata["annotations"], **multinode.await_annotations(plan),
+                **multinode.group_annotations(cfg)}},
             spec=multinode.leader_worker_set_spec(cfg, plan, role("leader"), role("worker"),
                                                   cfg.replicas),
             opts=opts)

@@ -11,14 +11,12 @@ from facts import conventions as c
 
 
 class ServingNamespace(pulumi.ComponentResource):
-    """Creates the namespace (restricted Pod Security; privileged only for RDMA's IPC_LOCK) or
-    adopts an existing one by name."""
+    """Creates the namespace (restricted Pod Security) or adopts an existing one by name."""
 
     name: pulumi.Output[str]
 
     def __init__(self, name: str, namespace: str, create: bool,
-                 opts: Optional[pulumi.ResourceOptions] = None,
-                 pod_security: str = "restricted"):
+                 opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("vllm-serving:index:ServingNamespace", name, None, opts)
         if create:
             ns = k8s.core.v1.Namespace(
@@ -26,12 +24,7 @@ class ServingNamespace(pulumi.ComponentResource):
                 metadata={"name": namespace, "labels": {
                     c.LABEL_PART_OF: c.PART_OF, c.LABEL_MANAGED_BY: "pulumi",
                     # vLLM needs no privileges: the restricted profile holds every pod to that.
-                    # RDMA (IPC_LOCK) is only admitted by `privileged`; the namespace then
-                    # still warns and audits against restricted.
-                    "pod-security.kubernetes.io/enforce": pod_security,
-                    **({} if pod_security == "restricted" else {
-                        "pod-security.kubernetes.io/warn": "restricted",
-                        "pod-security.kubernetes.io/audit": "restricted"})}},
+                    "pod-security.kubernetes.io/enforce": "restricted"}},
                 opts=pulumi.ResourceOptions(parent=self))
             self.name = ns.metadata["name"]
         else:

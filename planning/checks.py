@@ -12,7 +12,7 @@ from facts import vllm_features
 from planning import sizing
 from planning.config import StackConfig
 from planning.figures import Plan
-from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
+from planning.layout import MAX_NODES, Layout, launcher, tensor_parallel_candidates
 from planning.memory import gpu_memory
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
@@ -202,6 +202,9 @@ def budget_not_below_derived(cfg: StackConfig, plan: Plan) -> Optional[str]:
 def engine_start_within_vllms_deadline(cfg: StackConfig, plan: Plan) -> Optional[str]:
     start = plan.startup
     engine_wait = start.estimated_seconds
+    if launcher(cfg, plan.version, plan.layout) == "ray":
+        # The leader assembles the Ray cluster (peers pulling the image) before vLLM starts.
+        engine_wait -= start.engine_phases.get("peer image pull", 0)
     if (vllm_features.engine_ready_timeout_configurable(plan.version)
             or engine_wait <= vllm_features.ENGINE_READY_DEFAULT_SECONDS):
         return None
@@ -230,6 +233,11 @@ def single_attach_without_surge(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 def single_attach_single_replica(cfg: StackConfig, plan: Plan) -> Optional[str]:
     replicas = plan.rollout.max_replicas
+    if _read_write_once(cfg) and plan.layout.nodes > 1:
+        return (f"storage.pvc.accessMode: ReadWriteOnce with a replica spanning "
+                f"{plan.layout.nodes} nodes: every pod of the group mounts the weights, one per "
+                "node, so all but the first fail with Multi-Attach; use a storage class with "
+                "ReadWriteMany")
     if _read_write_once(cfg) and replicas > 1:
         return (f"storage.pvc.accessMode: ReadWriteOnce with {replicas} replicas fails with "
                 "Multi-Attach as soon as two pods land on different nodes; use a storage class "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
+from facts import vllm_features
 from planning.config import GpuFacts, ModelFacts, StackConfig
 
 
@@ -142,3 +143,14 @@ def choose_layout(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts,
             return layout
     single = [layout for layout in candidates if layout.nodes == 1]
     return (single or candidates)[-1]
+
+
+def launcher(cfg: StackConfig, version: tuple[int, int, int], layout: Layout) -> str:
+    """How a replica starts: `single` (one node), `native` (vLLM's own multi-node launch,
+    0.11.1+) or `ray` (multiNode.launcher: ray, or a version without the native launch)."""
+    if layout.nodes == 1:
+        return "single"
+    choice = cfg.multi_node.launcher
+    if choice == "ray" or choice == "auto" and not vllm_features.native_multi_node(version):
+        return "ray"
+    return "native"

@@ -61,7 +61,7 @@ class Rollout:
     surge: int
     max_replicas: int
     max_pods: int
-    """Most pods at once: replicas plus the rollout surge."""
+    """Most pods at once: (replicas + the rollout surge) × pods per replica (nodes)."""
     timeout_seconds: int
     claim_release_seconds: int
     reason: str
@@ -86,6 +86,10 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
             model.layers, sizes, cfg.engine.compile_cache_gib > 0, enforce_eager(cfg),
             vllm_features.warms_up_deep_gemm(version, gpu.compute_capability,
                                               model.block_quantized))
+    if layout.nodes > 1 and cfg.probes.engine_start_seconds is None:
+        # The leader's engine waits for every pod of its group, and on a cold node a peer's
+        # container starts only after its image pull.
+        phases["peer image pull"] = sizing.IMAGE_PULL_SECONDS
     engine_total = sum(phases.values())
     derived = sizing.startup_budget_seconds(load, engine_total, cfg.probes.safety_factor)
     budget = cfg.probes.startup_budget_seconds or derived
@@ -123,5 +127,6 @@ def rollout(cfg: StackConfig, layout: Layout, startup_: Startup, drain_: Drain) 
                                              drain_.grace_seconds)
     reason = (f"{sizing.rollout_rounds(replicas, surge)} rounds × (grace {drain_.grace_seconds} "
               f"+ image pull {sizing.IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds})")
-    return Rollout(surge, replicas, replicas + surge, timeout,
+    # Pods, not groups: a multi-node replica is `nodes` pods (one per node).
+    return Rollout(surge, replicas, (replicas + surge) * layout.nodes, timeout,
                    sizing.claim_release_seconds(drain_.grace_seconds), reason)

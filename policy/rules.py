@@ -55,6 +55,7 @@ from policy.security_checks import (  # noqa: E402
 )
 from policy.stack_checks import (  # noqa: E402
     check_autoscalers,
+    check_group_subdomain_free,
     check_min_replicas,
     check_network_policy,
     check_no_public_service,
@@ -180,6 +181,9 @@ RESOURCE_POLICIES = [
                     check_headless_workers_not_http_probed),
 ]
 STACK_POLICIES = [
+    stack_policy("group-subdomain-free",
+                 "No Service takes a LeaderWorkerSet's name (the group's headless Service).",
+                 check_group_subdomain_free),
     stack_policy("min-replicas",
                  "Inference workloads keep the environment's minimum number of replicas.",
                  check_min_replicas, config_schema=MIN_REPLICAS_SCHEMA),

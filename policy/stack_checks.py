@@ -288,3 +288,24 @@ def check_services_scraped(resources: Sequence[Any], config: Mapping) -> Finding
             "alerts and the autoscaler are blind; enable the ServiceMonitor or the scrape "
             "annotations.", service.urn))
     return out
+
+
+def check_group_subdomain_free(resources: Sequence[Any], config: Mapping) -> Findings:
+    """No Service takes a LeaderWorkerSet's name in its namespace: the LWS controller creates
+    the group's headless Service (its pods' DNS subdomain) under that name only when it is
+    free, so the leader's address would never resolve."""
+    out = []
+    services = {(k8s.namespace_of(s.props), k8s.name_of(s.props)): s
+                for s in _of_type(resources, k8s.SERVICE)}
+    for group in _of_type(resources, k8s.LEADER_WORKER_SET):
+        key = (k8s.namespace_of(group.props), k8s.name_of(group.props))
+        service = services.get(key)
+        if key[1] is None or service is None:
+            continue
+        out.append((
+            f"{k8s.describe(service.resource_type, service.props, service.name)} has the name "
+            f"of {k8s.describe(group.resource_type, group.props, group.name)}: the LWS "
+            "controller then creates no headless Service for the group, its pods' DNS names "
+            "(LWS_LEADER_ADDRESS) never resolve and the group cannot start; rename the Service "
+            "or the LeaderWorkerSet.", service.urn))
+    return out

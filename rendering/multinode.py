@@ -28,6 +28,7 @@ from typing import Any
 
 from facts import conventions, vllm_features
 from planning.config import StackConfig
+from planning.layout import launcher
 from planning.plan import Plan
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
@@ -48,6 +49,17 @@ not-ready addresses, so it resolves as soon as the leader pod has an IP)."""
 RAY_PORT = 6379
 
 
+GROUP_NAME_SUFFIX = "-group"
+"""The LeaderWorkerSet is named <release>-group: the LWS controller creates a headless Service
+named like the LWS (its pods' DNS subdomain) only when no Service of that name exists, so it
+must not share the engine Service's name (<release>)."""
+
+
+def workload_name(release: str, plan: Plan) -> str:
+    """Name of the inference workload: the release (Deployment) or <release>-group (LWS)."""
+    return release + GROUP_NAME_SUFFIX if is_multi_node(plan) else release
+
+
 def is_multi_node(plan: Plan) -> bool:
     """True when one replica spans several nodes (a LeaderWorkerSet group)."""
     return plan.layout.nodes > 1
@@ -60,9 +72,7 @@ def hybrid_load_balancing(plan: Plan) -> bool:
 
 def uses_ray(cfg: StackConfig, plan: Plan) -> bool:
     """Ray when configured, or when the pinned vLLM has no native multi-node launch."""
-    launcher = cfg.multi_node.launcher
-    return is_multi_node(plan) and (launcher == "ray" or launcher == "auto" and (
-        not vllm_features.native_multi_node(plan.version)))
+    return launcher(cfg, plan.version, plan.layout) == "ray"
 
 
 def group_args(cfg: StackConfig, plan: Plan, role: str) -> list[str]:
@@ -71,7 +81,9 @@ def group_args(cfg: StackConfig, plan: Plan, role: str) -> list[str]:
     layout, multi = plan.layout, cfg.multi_node
     if hybrid_load_balancing(plan):
         local = layout.gpus_per_node // layout.tensor_parallel
-        return ["--data-parallel-size-local", str(local),
+        # One API server per pod: from vLLM 0.15 hybrid mode starts one per local rank by
+        # default, which the host memory plan does not count.
+        return ["--data-parallel-size-local", str(local), "--api-server-count", "1",
                 "--data-parallel-start-rank", f"$((LWS_WORKER_INDEX * {local}))",
                 "--data-parallel-address", "$LEADER_IP",
                 "--data-parallel-rpc-port", str(multi.data_parallel_rpc_port),
@@ -123,7 +135,8 @@ def launch_script(cfg: StackConfig, plan: Plan, server_command: list[str],
     nodes = plan.layout.nodes
     return script + (
         f"ray start --head --port={RAY_PORT} --num-gpus={plan.layout.gpus_per_node}\n"
-        f'deadline=$(( $(date +%s) + {LEADER_RESOLVE_SECONDS} ))\n'
+        # Peers may still pull the image: wait as long as the start-up budget allows.
+        f'deadline=$(( $(date +%s) + {plan.startup.budget_seconds} ))\n'
         'until [ "$(python3 -c "import ray; ray.init(address=\'auto\', logging_level=40); '
         "print(len([n for n in ray.nodes() if n['Alive']]))\")\" -ge "
         f'{nodes} ]; do\n'
@@ -172,12 +185,19 @@ def group_affinity(lws_name: str) -> dict:
     }]}}
 
 
+GROUP_RESTART_POLICY = "RecreateGroupAfterStart"
+"""A pod restart recreates the whole group (a restarted rank cannot rejoin the others' NCCL
+communicator), but only once every pod of the group has started: with RecreateGroupOnPodRestart
+a worker still pulling the image while the leader times out recreates the group forever
+(kubernetes-sigs/lws#725; the enum value exists from LWS v0.9.0, LWS_MIN_VERSION)."""
+
+
 def leader_worker_set_spec(cfg: StackConfig, plan: Plan, leader: dict, worker: dict,
                            replicas: int) -> dict:
     """The LeaderWorkerSet spec: `replicas` groups of `nodes` pods, recreated as a whole when
-    any pod restarts (a lost worker breaks the group's NCCL communicator), rolled one group at
-    a time (into spare groups when spareGpus covers one), workers created with the leader
-    (LeaderReady would wait for a leader that waits for its workers)."""
+    any pod restarts (GROUP_RESTART_POLICY), rolled one group at a time (into spare groups
+    when spareGpus covers one), workers created with the leader (LeaderReady would wait for a
+    leader that waits for its workers)."""
     surge = plan.rollout.surge
     return {
         "replicas": replicas,
@@ -187,7 +207,7 @@ def leader_worker_set_spec(cfg: StackConfig, plan: Plan, leader: dict, worker: d
         "networkConfig": {"subdomainPolicy": "Shared"},
         "leaderWorkerTemplate": {
             "size": plan.layout.nodes,
-            "restartPolicy": "RecreateGroupOnPodRestart",
+            "restartPolicy": GROUP_RESTART_POLICY,
             "leaderTemplate": leader,
             "workerTemplate": worker,
         },
@@ -195,7 +215,8 @@ def leader_worker_set_spec(cfg: StackConfig, plan: Plan, leader: dict, worker: d
 
 
 def group_annotations(cfg: StackConfig) -> dict[str, str]:
-    """Pod-template annotations of a group: exclusive-topology when configured."""
+    """Annotations on the LeaderWorkerSet itself (where the controller reads them):
+    exclusive-topology when configured."""
     key = cfg.multi_node.group_topology_key
     return {ANN_EXCLUSIVE_TOPOLOGY: key} if key else {}
 

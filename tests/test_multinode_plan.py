@@ -106,6 +106,17 @@ def test_native_launcher_refused_before_0_11_1():
     assert "multiNode.launcher" in message and "0.11.1" in message
 
 
+def test_read_write_once_weights_cannot_serve_a_group_on_several_nodes():
+    message = _refusal(storage={"mode": "pvc", "nfs": None,
+                                "pvc": {"storageClass": "gp3", "accessMode": "ReadWriteOnce"}})
+    assert "storage.pvc.accessMode" in message and "Multi-Attach" in message
+
+
+def test_pods_count_every_pod_of_every_group():
+    plan = _plan(replicas=2)
+    assert plan.rollout.max_pods == 2 * 2       # two groups of two pods: a shared cache is RWX
+
+
 def test_holding_to_one_node_names_the_alternative():
     message = _refusal(gpu={"layout": "single-node"})
     assert "gpu.layout: auto" in message

@@ -79,7 +79,8 @@ def test_the_plan_spans_two_nodes_and_the_lws_has_one_pod_per_node(group):
 
 def test_a_lost_pod_recreates_the_group_and_workers_start_with_the_leader(group):
     spec = _lws(group).inputs["spec"]
-    assert spec["leaderWorkerTemplate"]["restartPolicy"] == "RecreateGroupOnPodRestart"
+    # The group is recreated when a pod restarts, once all its pods started (lws#725).
+    assert spec["leaderWorkerTemplate"]["restartPolicy"] == "RecreateGroupAfterStart"
     assert spec["startupPolicy"] == "LeaderCreated"
     assert spec["rolloutStrategy"]["rollingUpdateConfiguration"] == {"maxUnavailable": 1,
                                                                      "maxSurge": 0}
@@ -129,6 +130,25 @@ def test_the_service_sends_clients_to_the_leaders_only(group):
     assert service.inputs["spec"]["selector"][multinode.LABEL_WORKER_INDEX] == "0"
 
 
+def test_the_lws_keeps_its_own_headless_service_name_free(group):
+    """The LWS controller creates a headless Service named like the LWS (the pods' DNS
+    subdomain) only if no Service has that name: the engine Service must not take it."""
+    names = {s.metadata["name"] for s in group.of_type("core/v1:Service")}
+    assert _lws(group).metadata["name"] not in names
+    assert _lws(group).metadata["name"] == group.engine("core/v1:Service").metadata["name"] + "-group"
+
+
+def test_a_group_topology_key_is_an_annotation_of_the_lws_itself():
+    run = run_stack("r1-h100", {"multiNode": {"groupTopologyKey": "topology.example.com/block"}})
+    assert run.error is None, run.error
+    lws = run.one(LWS)
+    assert lws.metadata["annotations"][multinode.ANN_EXCLUSIVE_TOPOLOGY] == (
+        "topology.example.com/block")
+    for role in ("leader", "worker"):
+        template = lws.inputs["spec"]["leaderWorkerTemplate"][f"{role}Template"]
+        assert multinode.ANN_EXCLUSIVE_TOPOLOGY not in template["metadata"]["annotations"]
+
+
 def test_the_network_policy_admits_the_group_to_itself_on_every_port(group):
     policy = group.engine("networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
     selector = policy["podSelector"]["matchLabels"]
@@ -150,9 +170,15 @@ def test_one_group_at_a_time_may_be_disrupted(group):
 def test_pulumi_waits_for_the_groups_to_be_available(group):
     annotations = _lws(group).metadata["annotations"]
     assert annotations["pulumi.com/waitFor"] == "condition=Available"
+    # The leader's start-up budget covers a peer pod still pulling the image on a cold node.
+    assert plan_phase("peer image pull") == 600
     plan = make_plan(parse(stack_values("r1-h100")))
     assert annotations["pulumi.com/timeoutSeconds"] == str(plan.rollout.timeout_seconds)
     assert _lws(group).options.custom_timeouts["create"] == f"{plan.rollout.timeout_seconds}s"
+
+
+def plan_phase(name):
+    return make_plan(parse(stack_values("r1-h100"))).startup.engine_phases[name]
 
 
 def test_an_autoscaler_scales_groups_never_pods():
@@ -183,15 +209,15 @@ def test_data_expert_groups_serve_from_every_pod_with_hybrid_load_balancing(expe
         assert args[args.index("--data-parallel-start-rank") + 1] == "$((LWS_WORKER_INDEX * 8))"
         assert "--enable-expert-parallel" in args
         assert container["readinessProbe"]["httpGet"]["path"] == "/health"
-        # RDMA devices, the HCA and the capability to pin memory for them.
+        # RDMA devices and the HCA; no added capability (non-root: never effective).
         assert container["resources"]["limits"]["rdma/ib"] == "8"
-        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"],
-                                                                "add": ["IPC_LOCK"]}
+        assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+        # One API server per pod, as the host memory plan counts.
+        assert args[args.index("--api-server-count") + 1] == "1"
     service = expert_group.engine("core/v1:Service")
     assert multinode.LABEL_WORKER_INDEX not in service.inputs["spec"]["selector"]
     namespace = expert_group.one("core/v1:Namespace").inputs["metadata"]["labels"]
-    assert namespace["pod-security.kubernetes.io/enforce"] == "privileged"
-    assert namespace["pod-security.kubernetes.io/warn"] == "restricted"
+    assert namespace["pod-security.kubernetes.io/enforce"] == "restricted"
 
 
 def test_the_ray_launch_is_used_only_when_asked_and_with_ray_in_the_image(ray_group):

@@ -237,8 +237,16 @@ def _worker_without_shm(resources):
     return resources
 
 
+def _service_named_like_the_group(resources):
+    _find(resources, LWS)["metadata"]["name"] = next(
+        r["props"]["metadata"]["name"] for r in resources if r["type"].endswith("core/v1:Service")
+        and r["props"]["metadata"]["labels"]["app.kubernetes.io/component"] == "inference")
+    return resources
+
+
 BROKEN = {
     # rule: (stack, break it)
+    "group-subdomain-free": ("r1-h100", _service_named_like_the_group),
     "tensor-parallel-within-a-node": ("r1-h100", _tp_across_nodes),
     "group-recreated-on-restart": ("r1-h100", _no_group_restart),
     "group-can-start": ("r1-h100", _leader_ready),
