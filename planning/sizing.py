@@ -196,11 +196,6 @@ def kv_bytes_per_token_per_gpu(attention: dict, layers: int, tensor_parallel: in
     return per_layer * math.ceil(layers / pipeline_parallel)
 
 
-def kv_splits_with_tensor_parallel(attention: dict) -> bool:
-    """False for caches every TP rank replicates (MLA, DeepSeek V4's single KV head)."""
-    return attention["kind"] == "gqa" and attention["kv_heads"] > 1
-
-
 def default_scheduler_limits(memory_gib: float, compute_capability: float) -> tuple[int, int]:
     """vLLM V1's defaults for the OpenAI server: (max_num_batched_tokens, max_num_seqs).
 

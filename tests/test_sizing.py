@@ -39,7 +39,6 @@ def test_mla_cache_is_not_split_by_tensor_parallelism():
     tp1 = sizing.kv_bytes_per_token_per_layer(attention, 61, 1, 2)
     tp8 = sizing.kv_bytes_per_token_per_layer(attention, 61, 8, 2)
     assert tp1 == tp8 == 1152
-    assert not sizing.kv_splits_with_tensor_parallel(attention)
 
 
 def test_gqa_cache_splits_by_tensor_parallelism_until_one_kv_head_per_gpu():
@@ -389,3 +388,55 @@ def test_before_vllm_0_18_the_prestop_bound_includes_the_drain_wait():
     assert old.drain.pre_stop_bound_seconds == 15 + 338
     assert new.drain.pre_stop_bound_seconds == 15
     assert old.drain.grace_seconds == new.drain.grace_seconds == 15 + 338 + 15
+
+
+# --- boundaries the mutation run found unpinned ------------------------------------------------
+
+def test_runnable_requests_refuses_either_input_below_one_and_accepts_one():
+    with pytest.raises(ValueError):
+        sizing.runnable_requests(100_000, 0, 256)
+    with pytest.raises(ValueError):
+        sizing.runnable_requests(100_000, 8192, 0)
+    assert sizing.runnable_requests(100_000, 8192, 1) == 1
+    assert sizing.runnable_requests(100_000, 1, 256) == 256
+    assert sizing.runnable_requests(100, 8192, 256) == 1          # at least one
+
+
+def test_per_replica_target_refuses_impossible_inputs():
+    with pytest.raises(ValueError):
+        sizing.per_replica_target(0, 0.75)
+    for utilization in (0, 1.01):
+        with pytest.raises(ValueError):
+            sizing.per_replica_target(38, utilization)
+    assert sizing.per_replica_target(38, 1) == 38
+    assert sizing.per_replica_target(1, 0.5) == 1
+
+
+def test_non_torch_memory_defaults_to_nvlink_buffers():
+    assert sizing.non_torch_gib(2, (0, 19, 0)) == pytest.approx(0.25 + 1.8)
+    assert sizing.non_torch_gib(2, (0, 19, 0), "pcie") == pytest.approx(0.25 + 0.5)
+    assert sizing.non_torch_gib(1, (0, 20, 0)) == pytest.approx(0.25 + 1.0)
+    assert sizing.non_torch_gib(1, (0, 20, 0), enforce_eager=True) == pytest.approx(0.25)
+
+
+def test_deepseek_v4_uses_256_token_blocks_whatever_the_gpu():
+    v4 = facts.models()["deepseek-v4-flash"]["attention"]
+    assert sizing.kv_block_size(v4, 9.0, (0, 20, 0)) == 256
+    assert sizing.kv_block_size(v4, 10.0, (0, 33, 0)) == 256
+
+
+def test_a_zero_budget_holds_no_tokens():
+    assert sizing.kv_cache_tokens(0, 131072, 16) == 0
+    assert sizing.kv_cache_tokens(1 / 8192 * 16, 131072, 16) == 16   # exactly one block
+
+
+def test_weight_load_and_longest_request_round_up_exact_units():
+    assert sizing.weight_load_seconds(100, 1024) == 100            # 102,400 MiB / 1024 MiB/s
+    assert sizing.weight_load_seconds(100.001, 1024) == 101
+    assert sizing.longest_request_seconds(2001, 1, 0) == 3          # 2.001 s rounds up
+    assert sizing.longest_request_seconds(2000, 1, 5) == 7
+
+
+def test_the_large_gpu_scheduler_tier_starts_at_70_gib():
+    assert sizing.default_scheduler_limits(70, 9.0) == (8192, 1024)
+    assert sizing.default_scheduler_limits(69.9, 9.0) == (2048, 256)
