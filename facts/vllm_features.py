@@ -164,3 +164,14 @@ ENGINE_READY_DEFAULT_SECONDS = 600
 def engine_ready_timeout_configurable(version: Version) -> bool:
     """True when VLLM_ENGINE_READY_TIMEOUT_S can raise the engine's start deadline."""
     return version >= ENGINE_READY_TIMEOUT_SINCE
+
+
+DISTRIBUTED_TIMEOUT_FLAG_SINCE: Version = (0, 20, 0)
+"""--distributed-timeout-seconds (torch init_process_group's timeout; PyTorch's NCCL default is
+600 s) is in vllm/engine/arg_utils.py of 0.20.0 and 0.33.0, not of 0.15.0; the release in
+between that added it was not checked, so 0.20.0 is the first the program passes it on."""
+
+
+def distributed_timeout_flag(version: Version) -> bool:
+    """True when `--distributed-timeout-seconds` can raise NCCL's 600 s rendezvous wait."""
+    return version >= DISTRIBUTED_TIMEOUT_FLAG_SINCE

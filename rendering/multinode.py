@@ -78,6 +78,18 @@ def uses_ray(cfg: StackConfig, plan: Plan) -> bool:
 def group_args(cfg: StackConfig, plan: Plan, role: str) -> list[str]:
     """Flags each pod adds to the server arguments; `$LEADER_IP` and `$LWS_WORKER_INDEX` are
     expanded by the launch script. role: leader or worker."""
+    return _layout_args(cfg, plan, role) + _timeout_args(plan)
+
+
+def _timeout_args(plan: Plan) -> list[str]:
+    """NCCL's rendezvous waits 600 s by default; a group whose pods start minutes apart (a peer
+    still pulling the image) needs the start-up budget, where the pinned vLLM takes it."""
+    if not vllm_features.distributed_timeout_flag(plan.version):
+        return []
+    return ["--distributed-timeout-seconds", str(plan.startup.budget_seconds)]
+
+
+def _layout_args(cfg: StackConfig, plan: Plan, role: str) -> list[str]:
     layout, multi = plan.layout, cfg.multi_node
     if hybrid_load_balancing(plan):
         local = layout.gpus_per_node // layout.tensor_parallel
