@@ -255,8 +255,15 @@ def predict(case: Case) -> Prediction:
         model["params_b"], model["vocab_size"], model["hidden_size"],
         bool(model.get("tie_word_embeddings")))
     stored_as = sizing.scheme(model["weights_dtype"], flags.get("quantization"))
+    padding = 1.0
+    if model["weights_dtype"] == "mxfp4":   # the same rule as planning/memory.expert_padding
+        split = 1 if flags.get("expert_parallel") else tp * dp
+        padding = sizing.mxfp4_expert_padding(model["hidden_size"],
+                                              model["intermediate_size"] // split,
+                                              case.compute_capability)
     weights = _call(sizing.weight_gib_per_gpu, groups=groups, weights_scheme=stored_as,
-                    tie_word_embeddings=bool(model.get("tie_word_embeddings")), **context)
+                    tie_word_embeddings=bool(model.get("tie_word_embeddings")),
+                    expert_padding=padding, **context)
     activation = _call(sizing.activation_peak_gib, **context)
     non_torch = _call(sizing.non_torch_gib, **context)
     budget = _call(sizing.kv_budget_gib, utilization=utilization, weights_per_gpu_gib=weights,

@@ -6,6 +6,7 @@ is in planning/sizing.py.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 from facts import vllm_features
 from planning import sizing
@@ -100,14 +101,27 @@ def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLi
     return EngineLimits(utilization, seqs, tokens, reason)
 
 
-def weights(cfg: StackConfig, model: ModelFacts, layout: Layout) -> Weights:
+def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout) -> float:
+    """MXFP4 experts are padded for vLLM's kernel (sizing.mxfp4_expert_padding); the
+    intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
+    experts. For mxfp4 models, intermediate_size is the expert's."""
+    if model.weights_dtype != "mxfp4":
+        return 1.0
+    split = 1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel
+    return sizing.mxfp4_expert_padding(model.hidden_size, model.intermediate_size // split,
+                                       gpu.compute_capability)
+
+
+def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
+            gpu: Optional[GpuFacts] = None) -> Weights:
     """The model's weight memory by role, and the fullest GPU's share under `layout`."""
     groups = model.parameter_groups()
     stored_as = sizing.scheme(model.weights_dtype, cfg.model.quantization)
     total = sizing.weight_gib(groups, stored_as)
     per_gpu = sizing.weight_gib_per_gpu(
         groups, stored_as, model.layers, layout.tensor_parallel, layout.pipeline_parallel,
-        layout.data_parallel, model.tie_word_embeddings, model.attention)
+        layout.data_parallel, model.tie_word_embeddings, model.attention,
+        expert_padding(model, gpu, layout) if gpu else 1.0)
     checkpoint = model.weights_gib or sizing.weight_gib(groups, model.weights_dtype)
     widths = sizing.ROLE_BYTES[stored_as]
     parts = " + ".join(f"{role} {groups[role] / 1e9:.3f} G × {widths[role]:.4g} B"
@@ -162,7 +176,7 @@ def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
                layout: Layout) -> GpuMemory:
     """Engine limits → weights → activations → KV cache, for one layout."""
     engine = engine_limits(cfg, gpu, version)
-    weights_ = weights(cfg, model, layout)
+    weights_ = weights(cfg, model, layout, gpu)
     activations_ = activations(cfg, model, gpu, version, layout, engine)
     return GpuMemory(engine, weights_, activations_,
                      kv_cache(cfg, model, gpu, version, layout, engine, weights_, activations_))

@@ -103,6 +103,31 @@ def weight_gib(groups: dict[str, float], weights_scheme: str) -> float:
     return sum(groups[role] * widths[role] for role in WEIGHT_ROLES) / GIB
 
 
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def mxfp4_expert_padding(hidden_size: int, intermediate_per_gpu: int,
+                         compute_capability: float) -> float:
+    """How much larger MXFP4 experts are in GPU memory than in the checkpoint: vLLM pads each
+    expert's hidden (H) and intermediate (I, per GPU) sizes for its MoE kernel
+    (vllm/model_executor/layers/fused_moe/oracle/mxfp4.py, 0.20:
+    `mxfp4_round_up_hidden_size_and_intermediate_size`), and picks the kernel by GPU
+    (`_get_priority_backends_for_gpt_oss`): FlashInfer TRT-LLM on compute capability 10+
+    (H and I to multiples of 256), Triton on Hopper (I to 64), Marlin below (I to 128, H to 256).
+    factor = H_pad × I_pad / (H × I) (w13 is 2·I × H, w2 H × I).
+    Example (gpt-oss, H = I = 2880): Hopper at TP 2: 1472 / 1440 = 1.022; A100: 3072 × 2944 /
+    2880² = 1.090.
+    """
+    if compute_capability >= 10.0:
+        padded_h, padded_i = _round_up(hidden_size, 256), _round_up(intermediate_per_gpu, 256)
+    elif compute_capability >= 9.0:
+        padded_h, padded_i = hidden_size, _round_up(intermediate_per_gpu, 64)
+    else:
+        padded_h, padded_i = _round_up(hidden_size, 256), _round_up(intermediate_per_gpu, 128)
+    return padded_h * padded_i / (hidden_size * intermediate_per_gpu)
+
+
 def pipeline_stage_layers(layers: int, pipeline_parallel: int) -> list[int]:
     """Layers on each pipeline stage, as vLLM splits them (distributed/utils.py get_pp_indices):
     layers // PP each, and the remainder one each to the stages before the last, from the
@@ -127,7 +152,7 @@ def mla_decompressed_bytes_per_layer(attention: dict, tensor_parallel: int) -> f
 def weight_gib_per_gpu(groups: dict[str, float], weights_scheme: str, layers: int,
                        tensor_parallel: int, pipeline_parallel: int = 1,
                        data_parallel: int = 1, tie_word_embeddings: bool = False,
-                       attention: Optional[dict] = None) -> float:
+                       attention: Optional[dict] = None, expert_padding: float = 1.0) -> float:
     """Weights the fullest GPU holds, the largest over pipeline stages.
 
     Stage s with n_s of L layers, on each of its TP × DP GPUs:
@@ -137,11 +162,12 @@ def weight_gib_per_gpu(groups: dict[str, float], weights_scheme: str, layers: in
       + n_s / L × sharded_linear / TP
       + n_s / L × experts / (TP × DP)                        experts spread over TP × DP
       + n_s × MLA BF16 copies (mla_decompressed_bytes_per_layer)
-    each role at its bytes per parameter. Every DP rank holds its own copy of all but the
+    each role at its bytes per parameter, the experts × expert_padding (MXFP4 kernels). Every DP rank holds its own copy of all but the
     experts. Example (Qwen-32B, TP 2): (0.779 G + 0.779 G + 31.206 G) × 2 / 2 = 30.5 GiB.
     """
     widths = ROLE_BYTES[weights_scheme]
     size = {role: groups[role] * widths[role] for role in WEIGHT_ROLES}
+    size["experts"] *= expert_padding
     stages = pipeline_stage_layers(layers, pipeline_parallel)
     mla = mla_decompressed_bytes_per_layer(attention or {}, tensor_parallel)
     per_stage = []

@@ -81,9 +81,9 @@ def test_holdout_weights_median_within_3_percent():
     weights = _holdout_targets()["weights_error_relative"]
     assert weights["n"] >= 9
     assert weights["median"] <= 0.03, weights
-    # The issue's worst-case target is 8 %; gpt-oss's MXFP4 experts on vLLM 0.19's Triton MoE
-    # backend load 8.5 % more than 4.25 bits per weight (its padding is not modelled).
-    assert weights["worst"] <= 0.09, weights
+    # Worst: gpt-oss-20b (MXFP4) on H100 at TP 2, 7.0 % low after vLLM's kernel padding was
+    # modelled — a change made after its holdout error was seen (benchmark/README.md).
+    assert weights["worst"] <= 0.08, weights
 
 
 def test_no_startup_budget_below_1_2_times_the_logged_start_and_most_within_1_5_to_4():

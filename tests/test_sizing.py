@@ -440,3 +440,16 @@ def test_weight_load_and_longest_request_round_up_exact_units():
 def test_the_large_gpu_scheduler_tier_starts_at_70_gib():
     assert sizing.default_scheduler_limits(70, 9.0) == (8192, 1024)
     assert sizing.default_scheduler_limits(69.9, 9.0) == (2048, 256)
+
+
+def test_mxfp4_experts_are_padded_for_the_kernel_vllm_picks():
+    # gpt-oss (H = I = 2880): Hopper/Triton pads I per GPU to 64, below Hopper Marlin pads I
+    # to 128 and H to 256, Blackwell's TRT-LLM kernel both to 256.
+    assert sizing.mxfp4_expert_padding(2880, 1440, 9.0) == pytest.approx(1472 / 1440)
+    assert sizing.mxfp4_expert_padding(2880, 2880, 9.0) == 1.0
+    assert sizing.mxfp4_expert_padding(2880, 2880, 8.0) == pytest.approx(3072 * 2944 / 2880**2)
+    assert sizing.mxfp4_expert_padding(2880, 2880, 10.0) == pytest.approx(3072 * 3072 / 2880**2)
+    toy = {"embedding": 0, "head": 0, "norms_and_gates": 0, "replicated_linear": 0,
+           "sharded_linear": 0, "experts": 1000}
+    padded = sizing.weight_gib_per_gpu(toy, "bf16", 1, 1, expert_padding=1.5) * sizing.GIB
+    assert padded == 3000
