@@ -453,3 +453,29 @@ def test_mxfp4_experts_are_padded_for_the_kernel_vllm_picks():
            "sharded_linear": 0, "experts": 1000}
     padded = sizing.weight_gib_per_gpu(toy, "bf16", 1, 1, expert_padding=1.5) * sizing.GIB
     assert padded == 3000
+
+
+def test_default_parameter_roles_split_off_embeddings_and_head_exactly():
+    groups = sizing.default_parameter_groups(8.030261248, 128256, 4096)
+    assert groups == {"embedding": 525_336_576, "head": 525_336_576, "norms_and_gates": 0,
+                      "replicated_linear": 0, "sharded_linear": 6_979_588_096, "experts": 0}
+    tied = sizing.default_parameter_groups(8.030261248, 128256, 4096, tie_word_embeddings=True)
+    assert tied["head"] == 0 and tied["sharded_linear"] == 6_979_588_096 + 525_336_576
+    exact = sizing.default_parameter_groups(1.050673152, 128256, 4096)
+    assert exact["sharded_linear"] == pytest.approx(0, abs=1)   # embeddings and head: all of it
+    with pytest.raises(ValueError):
+        sizing.default_parameter_groups(0.5, 128256, 4096)  # smaller than the embeddings
+
+
+def test_mla_copies_need_the_head_dims():
+    partial = {"kind": "mla", "heads": 16, "kv_lora_rank": 512, "qk_rope_head_dim": 64}
+    assert sizing.mla_decompressed_bytes_per_layer(partial, 1) == 0
+
+
+def test_tiny_schedulers_capture_1_2_and_4():
+    assert sizing.cuda_graph_sizes(2, 2048, (0, 20, 0)) == 3     # largest 4: sizes 1, 2, 4
+    assert sizing.cuda_graph_sizes(1, 2048, (0, 20, 0)) == 2     # largest 2: sizes 1, 2
+
+
+def test_the_download_budget_follows_the_configured_rate():
+    assert sizing.download_timeout_seconds(14.2, 100) == 146 + 600   # 14,540.8 MiB / 100

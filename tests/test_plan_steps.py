@@ -1,0 +1,151 @@
+"""Each planning step wires the right inputs to its arithmetic: storage and the download,
+the autoscaler target, start-up phases, drain, rollout and host resources, read from plans of
+small configs whose figures are worked out by hand in the comments."""
+
+import pytest
+
+from planning import config
+from planning.plan import make_plan
+
+BASE = {
+    "vllmVersion": "0.20.0",
+    "model": {"preset": "deepseek-r1-distill-qwen-7b", "revision": "main", "servedName": "m",
+              "maxModelLen": 16384},
+    "gpu": {"type": "l4"},
+    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"},
+                "readMibPerSecond": 250},
+    "network": {"gatewayNamespaces": ["gateway"]},
+}
+PVC = {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "rwx"}, "readMibPerSecond": 250}
+
+
+def plan(**changes):
+    values = {**BASE}
+    for key, value in changes.items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    return make_plan(config.parse(values))
+
+
+# 7B distill: 7,615,616,512 params × 2 B = 14.19 GiB (checkpoint the same).
+
+def test_nfs_storage_holds_one_revision_and_downloads_nothing():
+    storage = plan().storage
+    assert storage.capacity_gi == 18                 # 14.19 × 1.2 = 17.02 → 18
+    assert storage.download_seconds == 0
+    assert "revisions" in storage.reason and "download" not in storage.reason
+
+
+def test_pvc_storage_holds_two_revisions_and_times_the_download_at_its_rate():
+    storage = plan(storage=PVC).storage
+    assert storage.capacity_gi == 35                 # 14.19 × 1.2 × 2 = 34.05 → 35
+    assert storage.download_seconds == 291           # 14,525 MiB / 50 MiB/s
+    assert storage.download_timeout_seconds == 891
+    fast = plan(storage={**PVC, "pvc": {"storageClass": "rwx", "downloadMibPerSecond": 200}})
+    assert fast.storage.download_seconds == 73       # / 200 MiB/s
+    assert fast.storage.download_timeout_seconds == 673
+    fixed = plan(storage={**PVC, "pvc": {"storageClass": "rwx", "downloadTimeoutMinutes": 30}})
+    assert fixed.storage.download_timeout_seconds == 1800
+    assert "at 50 MiB/s = 291 s" in plan(storage=PVC).storage.reason
+
+
+def test_a_configured_capacity_wins():
+    assert plan(storage={"capacityGi": 100}).storage.capacity_gi == 100
+
+
+def test_the_autoscaler_target_counts_every_data_parallel_rank():
+    single = plan(model={"preset": "deepseek-v2-lite", "maxModelLen": 8192,
+                         "trustRemoteCode": True},
+                  gpu={"type": "h100-80gb", "tensorParallel": 1})
+    doubled = plan(model={"preset": "deepseek-v2-lite", "maxModelLen": 8192,
+                         "trustRemoteCode": True},
+                   gpu={"type": "h100-80gb", "tensorParallel": 1, "dataParallel": 2})
+    tokens = single.kv.tokens_per_rank
+    assert single.autoscaling.runnable_requests == min(1024, tokens // 8192)
+    assert doubled.autoscaling.runnable_requests == min(1024, 2 * doubled.kv.tokens_per_rank
+                                                        // 8192)
+    assert "(autoscaling off)" in single.autoscaling.reason
+    on = plan(autoscaling={"enabled": True, "minReplicas": 1, "maxReplicas": 2})
+    assert "(autoscaling off)" not in on.autoscaling.reason
+
+
+def test_startup_phases_follow_the_config():
+    cold = plan().startup
+    # 28 layers; 0.20 captures 51 sizes for 256 sequences: 30 + 10 + 28 + ceil(17.1) = 86 s.
+    assert cold.engine_phases == {"process": 30, "profile": 10, "compile": 28, "graphs": 18}
+    assert cold.read_mib_per_second == 250
+    assert cold.load_seconds == 59                   # 14,525 MiB / 250
+    assert cold.estimated_seconds == 59 + 86
+    assert cold.budget_seconds == cold.derived_budget_seconds == 218   # 145 × 1.5 = 217.5
+    warm = plan(engine={"compileCacheGib": 10, "compileCacheStorageClass": "rwx"}).startup
+    assert warm.engine_phases["compile"] == 7        # ceil(0.25 × 28)
+    assert "warm compile cache" in warm.reason and "warm compile cache" not in cold.reason
+    eager = plan(engine={"extraArgs": ["--enforce-eager"]}).startup
+    assert "compile" not in eager.engine_phases and "graphs" not in eager.engine_phases
+    override = plan(probes={"startupBudgetSeconds": 900}).startup
+    assert override.budget_seconds == 900 and override.derived_budget_seconds == 218
+    assert "overridden to 900 s" in override.reason and "overridden" not in cold.reason
+    assert "peer image pull" not in cold.engine_phases          # one node, no peers
+
+
+def test_drain_names_who_waits_for_requests():
+    new, old = plan().drain, plan(vllmVersion="0.17.0").drain
+    assert "--shutdown-timeout" in new.reason and "preStop hook" in old.reason
+
+
+def test_rollout_surges_into_spare_gpus_and_counts_every_pod():
+    plain = plan(replicas=2).rollout
+    assert (plain.surge, plain.max_replicas, plain.max_pods) == (0, 2, 2)
+    # grace = preStop 15 + 8192 tokens × 40 ms + 10 s (338) + 15 = 368;
+    # 2 rounds × (grace 368 + pull 600 + start-up 218) = 2372 s
+    assert plain.timeout_seconds == 2372
+    assert plain.claim_release_seconds == 368 + 300
+    surged = plan(replicas=2, spareGpus=1).rollout
+    assert (surged.surge, surged.max_pods) == (1, 3)
+    assert surged.timeout_seconds == 2 * (368 + 600 + 218)   # ceil(2 / 1) rounds
+    capped = plan(replicas=1, spareGpus=5).rollout
+    assert capped.surge == 1                          # never more than the replicas
+    scaled = plan(autoscaling={"enabled": True, "minReplicas": 1, "maxReplicas": 3}).rollout
+    assert scaled.max_replicas == 3 and scaled.max_pods == 3
+    off = plan(autoscaling={"enabled": False, "maxReplicas": 3}).rollout
+    assert off.max_replicas == 1
+
+
+def test_host_resources_size_the_pod():
+    host = plan(gpu={"type": "l4", "tensorParallel": 2},
+                resources={"cpuPerGpu": 3, "cpuLimitFactor": 2, "memoryHeadroomGib": 4}).host
+    assert host.shm_gib == 2
+    assert host.memory_request_gib == 4 + 2 * 5 + 2
+    assert host.memory_limit_gib == 16 + 4
+    assert host.cpu_request == 3 * 2 + 2 and host.cpu_limit == 16
+
+
+def test_weights_reason_and_pipeline_stages():
+    staged = plan(gpu={"type": "l4", "tensorParallel": 1, "pipelineParallel": 2})
+    assert "stages [14, 14]" in staged.weights.reason
+    tied = plan(model={"preset": None, "maxModelLen": 4096, "facts": {
+        "hf_id": "org/tied", "architecture": "Qwen2ForCausalLM", "params_b": 1.5437,
+        "weights_dtype": "bf16", "tie_word_embeddings": True, "layers": 28,
+        "hidden_size": 1536, "intermediate_size": 8960, "vocab_size": 151936,
+        "attention": {"kind": "gqa", "heads": 12, "kv_heads": 2, "head_dim": 128},
+        "max_context": 32768}}, gpu={"type": "l4", "tensorParallel": 1, "pipelineParallel": 2})
+    # Tied: the embedding table sits on both stages (first as embedding, last as the head).
+    untied_like = 1.5437e9 - 151936 * 1536
+    assert tied.weights.per_gpu_gib * 2**30 == pytest.approx(
+        (151936 * 1536 + untied_like / 2) * 2, rel=1e-6)
+
+
+def test_activations_follow_the_version_and_eager_mode():
+    assert plan().activations.non_torch_gib == pytest.approx(0.25 + 1.0)      # CUDA graphs
+    assert plan(vllmVersion="0.19.0").activations.non_torch_gib == pytest.approx(0.25)
+    eager = plan(engine={"extraArgs": ["--enforce-eager"]})
+    assert eager.activations.non_torch_gib == pytest.approx(0.25)
+    old = plan(vllmVersion="0.16.0").activations.peak_gib
+    new = plan(vllmVersion="0.17.0").activations.peak_gib
+    assert old == pytest.approx(2 * new)                     # 28 vs 14 bytes per logit
+
+
+def test_v4_caches_one_byte_per_element_and_fp8_kv_halves_the_rest():
+    auto = plan()
+    fp8 = plan(model={"kvCacheDtype": "fp8"})
+    assert fp8.kv.bytes_per_token == auto.kv.bytes_per_token / 2
+    assert auto.kv.block_size == 16
