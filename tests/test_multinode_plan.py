@@ -126,3 +126,95 @@ def test_startup_budget_covers_the_whole_checkpoint_and_deepgemm():
     plan = _plan()
     assert plan.startup.engine_phases["deepgemm"] == 180
     assert plan.startup.budget_seconds >= plan.startup.estimated_seconds * 1.5 - 1
+
+
+# --- the layout step on its own --------------------------------------------------------------
+
+from planning import layout as layout_step  # noqa: E402
+
+
+def _cfg(**changes):
+    values = {**BASE}
+    for key, value in changes.items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    return config.parse(values)
+
+
+def _candidates(**changes):
+    cfg = _cfg(**changes)
+    return layout_step.candidate_layouts(cfg, cfg.model.shape, cfg.gpu.resolved())
+
+
+def test_candidates_run_from_one_node_to_eight_smallest_first():
+    found = _candidates()
+    single = [c for c in found if c.nodes == 1]
+    assert [c.tensor_parallel for c in single] == [1, 2, 4, 8]
+    spanning = [c for c in found if c.nodes > 1]
+    assert [c.nodes for c in spanning][0] == 2 and max(c.nodes for c in spanning) == 8
+    pipeline = [c for c in spanning if not c.expert_parallel]
+    assert [(c.tensor_parallel, c.pipeline_parallel) for c in pipeline] == [
+        (8, n) for n in range(2, 9)]
+    expert = [c for c in spanning if c.expert_parallel]
+    assert [(c.tensor_parallel, c.data_parallel) for c in expert] == [(1, 8 * n) for n in range(2, 9)]
+    # Without RDMA pipeline comes first at each node count; with it, data × expert.
+    assert not spanning[0].expert_parallel
+    assert _candidates(multiNode={"rdma": {"resourceName": "rdma/ib"}})[4].expert_parallel
+
+
+def test_a_dense_model_has_no_data_expert_candidates():
+    found = _candidates(model={"preset": "deepseek-r1-distill-llama-70b"})
+    assert found and not any(c.expert_parallel for c in found)
+
+
+def test_single_node_candidates_keep_the_configured_split_flags():
+    found = _candidates(model={"preset": "deepseek-v2-lite", "trustRemoteCode": True},
+                        gpu={"dataParallel": 2, "expertParallel": True})
+    single = [c for c in found if c.nodes == 1]
+    assert all(c.data_parallel == 2 and c.expert_parallel for c in single)
+
+
+def test_an_explicit_split_is_the_only_candidate_on_as_many_nodes_as_it_needs():
+    [only] = _candidates(gpu={"tensorParallel": 8, "pipelineParallel": 2, "expertParallel": True})
+    assert (only.nodes, only.pipeline_parallel, only.expert_parallel) == (2, 2, True)
+    assert only.reason == f"{only.describe()} set under gpu"
+
+
+def test_gpu_nodes_keeps_only_that_node_count():
+    found = _candidates(gpu={"nodes": 3})
+    assert found and {c.nodes for c in found} == {3}
+    assert all("gpu.nodes" in c.reason for c in found)
+    assert [c for c in _candidates(gpu={"nodes": 1}) if c.nodes == 1]
+
+
+def test_pipeline_and_expert_layouts_only_when_asked_for():
+    assert all(not c.expert_parallel for c in _candidates(gpu={"layout": "pipeline"}))
+    assert all(c.nodes > 1 for c in _candidates(gpu={"layout": "pipeline"}))
+    assert all(c.expert_parallel for c in _candidates(gpu={"layout": "data-expert"}))
+    assert all(c.nodes == 1 for c in _candidates(gpu={"layout": "single-node"}))
+
+
+def test_when_nothing_fits_the_largest_single_node_layout_is_reported():
+    cfg = _cfg()
+    chosen = layout_step.choose_layout(cfg, cfg.model.shape, cfg.gpu.resolved(), lambda l: False)
+    assert (chosen.nodes, chosen.tensor_parallel) == (1, 8)
+    only_spanning = _cfg(gpu={"layout": "pipeline"})
+    chosen = layout_step.choose_layout(only_spanning, only_spanning.model.shape,
+                                       only_spanning.gpu.resolved(), lambda l: False)
+    assert chosen.nodes == 8
+
+
+@pytest.mark.parametrize("version, choice, nodes, expected", [
+    ((0, 20, 0), "auto", 1, "single"), ((0, 20, 0), "auto", 2, "native"),
+    ((0, 11, 0), "auto", 2, "ray"), ((0, 20, 0), "ray", 2, "ray"),
+    ((0, 11, 0), "native", 2, "native"), ((0, 11, 1), "auto", 2, "native"),
+])
+def test_the_launcher_follows_the_version_and_the_config(version, choice, nodes, expected):
+    cfg = _cfg(multiNode={"launcher": choice})
+    assert layout_step.launcher(cfg, version, layout_step.Layout(8, nodes, nodes=nodes)) == expected
+
+
+def test_layout_description_names_every_axis():
+    assert layout_step.Layout(8, 2, 1, nodes=2).describe() == "TP 8 × PP 2 × DP 1 on 2 nodes"
+    assert layout_step.Layout(1, 1, 16, True, nodes=2).describe() == (
+        "TP 1 × PP 1 × DP 16 with expert parallelism on 2 nodes")
+    assert layout_step.Layout(2).describe() == "TP 2 × PP 1 × DP 1"

@@ -149,3 +149,55 @@ def test_v4_caches_one_byte_per_element_and_fp8_kv_halves_the_rest():
     fp8 = plan(model={"kvCacheDtype": "fp8"})
     assert fp8.kv.bytes_per_token == auto.kv.bytes_per_token / 2
     assert auto.kv.block_size == 16
+
+
+def refusal(**changes) -> str:
+    with pytest.raises(config.ConfigError) as error:
+        plan(**changes)
+    return str(error.value)
+
+
+def test_a_context_of_exactly_the_models_length_is_allowed_and_one_more_is_not():
+    assert plan(model={"maxModelLen": 131072}, gpu={"type": "h100-80gb"})
+    assert "model.maxModelLen: 131073 exceeds" in refusal(model={"maxModelLen": 131073})
+
+
+def test_remote_code_must_be_acknowledged_only_for_models_that_ship_it():
+    message = refusal(model={"preset": "deepseek-v2-lite", "maxModelLen": 8192},
+                      gpu={"type": "h100-80gb"})
+    assert "model.trustRemoteCode" in message
+    assert plan(model={"preset": "deepseek-v2-lite", "maxModelLen": 8192,
+                       "trustRemoteCode": True}, gpu={"type": "h100-80gb"})
+    assert plan(model={"trustRemoteCode": True})          # harmless on a model without code
+
+
+def test_a_parser_missing_from_the_pinned_version_is_refused_by_key():
+    message = refusal(vllmVersion="0.8.0", model={"reasoningParser": "deepseek_r1",
+                                                  "toolCallParser": "deepseek_v3"})
+    assert "model.toolCallParser: deepseek_v3 is not in vLLM 0.8.0" in message
+    assert "model.reasoningParser" not in message          # in vLLM since 0.7.2
+    assert plan(vllmVersion="0.8.0", model={"reasoningParser": "auto", "toolCallParser": None})
+
+
+def test_fp8_kv_on_an_older_gpu_and_version_is_refused():
+    message = refusal(vllmVersion="0.8.5", gpu={"type": "a100-80gb"},
+                      model={"kvCacheDtype": "fp8"})
+    assert "model.kvCacheDtype" in message and "V0 engine" in message
+    assert plan(vllmVersion="0.9.0", gpu={"type": "a100-80gb"}, model={"kvCacheDtype": "fp8"})
+    assert plan(vllmVersion="0.8.5", model={"kvCacheDtype": "fp8"})      # L4 is 8.9
+
+
+def test_online_fp8_is_refused_only_for_16_bit_checkpoints_on_0_33():
+    assert "fp8_per_tensor" in refusal(vllmVersion="0.33.0", model={"quantization": "fp8"})
+    assert plan(vllmVersion="0.32.0", model={"quantization": "fp8"})
+
+
+def test_tensor_parallel_of_a_whole_node_is_allowed_beyond_it_is_not():
+    assert plan(gpu={"type": "l4", "tensorParallel": 4}).layout.nodes == 1     # perNode 8? L4: 8
+    message = refusal(gpu={"type": "l4", "tensorParallel": 16})
+    assert "spans nodes" in message
+
+
+def test_expert_parallelism_needs_experts():
+    assert "gpu.expertParallel: the model has no experts" in refusal(
+        gpu={"type": "l4", "expertParallel": True})
