@@ -193,7 +193,9 @@ def test_online_fp8_is_refused_only_for_16_bit_checkpoints_on_0_33():
 
 
 def test_tensor_parallel_of_a_whole_node_is_allowed_beyond_it_is_not():
-    assert plan(gpu={"type": "l4", "tensorParallel": 8}).layout.nodes == 1     # 8 L4 per node
+    whole = plan(model={"preset": "deepseek-r1-distill-llama-8b"},
+                 gpu={"type": "l4", "tensorParallel": 8})
+    assert whole.layout.nodes == 1 and whole.layout.gpus_per_node == 8   # 8 L4 per node
     message = refusal(gpu={"type": "l4", "tensorParallel": 16})
     assert "spans nodes" in message
 
