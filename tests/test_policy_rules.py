@@ -917,6 +917,37 @@ def test_tensor_parallel_stays_within_one_pod_of_a_group():
     assert validate_resource("tensor-parallel-within-a-node", DEPLOYMENT, deployment()) == []
 
 
+def test_the_tensor_parallel_size_is_read_from_the_flag_before_the_annotation():
+    flagged = _group(tp=8)
+    for part in ("leaderTemplate", "workerTemplate"):
+        engine_ = flagged["spec"]["leaderWorkerTemplate"][part]["spec"]["containers"][0]
+        engine_["args"] = ["--tensor-parallel-size", "16", "--nnodes", "2"]
+    messages = validate_resource("tensor-parallel-within-a-node", k8s.LEADER_WORKER_SET, flagged)
+    assert len(messages) == 2 and all("tensor parallel 16" in m for m in messages)
+    stated_only = _group(tp=16)
+    for part in ("leaderTemplate", "workerTemplate"):
+        stated_only["spec"]["leaderWorkerTemplate"][part]["spec"]["containers"][0]["args"] = []
+    assert len(validate_resource("tensor-parallel-within-a-node", k8s.LEADER_WORKER_SET,
+                                 stated_only)) == 2
+    # GPUs from the request when no limit is set.
+    requests_only = _group(tp=16)
+    for part in ("leaderTemplate", "workerTemplate"):
+        del requests_only["spec"]["leaderWorkerTemplate"][part]["spec"]["containers"][0][
+            "resources"]["limits"]["nvidia.com/gpu"]
+    assert len(validate_resource("tensor-parallel-within-a-node", k8s.LEADER_WORKER_SET,
+                                 requests_only)) == 2
+
+
+def test_group_rules_ignore_objects_that_are_not_inference_groups():
+    other = _group(restart="None", startup="LeaderReady")
+    other["metadata"]["labels"] = {"app": "something-else"}
+    for part in ("leaderTemplate", "workerTemplate"):
+        other["spec"]["leaderWorkerTemplate"][part]["metadata"]["labels"] = {"app": "other"}
+    for rule in ("group-recreated-on-restart", "group-can-start"):
+        assert validate_resource(rule, k8s.LEADER_WORKER_SET, other) == []
+        assert validate_resource(rule, DEPLOYMENT, deployment()) == []
+
+
 @pytest.mark.parametrize("restart, caught", [(None, False), ("RecreateGroupOnPodRestart", False),
                                              ("RecreateGroupAfterStart", False),
                                              ("None", True), ("Default", True)])
