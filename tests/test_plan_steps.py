@@ -203,3 +203,52 @@ def test_tensor_parallel_of_a_whole_node_is_allowed_beyond_it_is_not():
 def test_expert_parallelism_needs_experts():
     assert "gpu.expertParallel: the model has no experts" in refusal(
         gpu={"type": "l4", "expertParallel": True})
+
+
+GPT_OSS_20B = {  # benchmark/cases.yaml's gpt-oss-20b, as stack facts
+    "hf_id": "openai/gpt-oss-20b", "architecture": "GptOssForCausalLM", "params_b": 20.91475872,
+    "weights_dtype": "mxfp4", "layers": 24, "hidden_size": 2880, "intermediate_size": 2880,
+    "vocab_size": 201088, "attention": {"kind": "gqa", "heads": 64, "kv_heads": 8,
+                                        "head_dim": 64},
+    "parameters": {"embedding": 579133440, "head": 579133440, "norms_and_gates": 8990784,
+                   "replicated_linear": 0, "sharded_linear": 637203456,
+                   "experts": 19110297600},
+    "max_context": 131072, "experts": 32, "min_vllm": "0.10.1", "min_compute_capability": 8.0}
+
+
+def test_mxfp4_experts_carry_the_kernel_padding_of_the_gpu_and_split():
+    def per_gpu(gpu, **split):
+        return plan(model={"preset": None, "facts": GPT_OSS_20B, "maxModelLen": 8192},
+                    gpu={"type": gpu, **split}).weights.per_gpu_gib * 2**30
+    experts = 19110297600 * 0.53125
+    rest = (579133440 * 2 + 8990784 + 637203456) * 2
+    # H100, TP 2: experts' I per GPU 1440 → 1472 (Triton rounds to 64).
+    assert per_gpu("h100-80gb", tensorParallel=2) == pytest.approx(
+        (experts * 1472 / 1440 + rest - 8990784 * 2) / 2 + 8990784 * 2, rel=1e-9)
+    # A100, TP 1: Marlin pads I 2880 → 2944 and H 2880 → 3072.
+    assert per_gpu("a100-80gb", tensorParallel=1) == pytest.approx(
+        experts * 3072 * 2944 / 2880**2 + rest, rel=1e-9)
+    # With expert parallelism whole experts stay on a GPU: I is not split, H100 pads nothing.
+    assert per_gpu("h100-80gb", tensorParallel=1, dataParallel=2, expertParallel=True) == (
+        pytest.approx(experts / 2 + rest, rel=1e-9))
+
+
+def test_a_16_bit_model_is_never_padded():
+    assert plan().weights.per_gpu_gib * 2**30 == pytest.approx(7_615_616_512 * 2, rel=1e-9)
+
+
+def test_the_kv_cache_holds_a_request_only_with_a_positive_budget_and_enough_tokens():
+    kv = plan().kv
+    assert kv.holds(kv.tokens_per_rank) and not kv.holds(kv.tokens_per_rank + 1)
+    from planning.memory import KvCache
+    assert not KvCache(0.0, 1.0, 16, 100, 0.0, "").holds(1)
+    assert not KvCache(-1.0, 1.0, 16, 100, 0.0, "").holds(1)
+    assert KvCache(0.1, 1.0, 16, 100, 0.0, "").holds(100)
+
+
+def test_mla_blocks_follow_the_pinned_version_in_the_plan():
+    def block(version):
+        return plan(vllmVersion=version, model={"preset": "deepseek-v2-lite", "maxModelLen": 8192,
+                                                "trustRemoteCode": True},
+                    gpu={"type": "h100-80gb"}).kv.block_size
+    assert block("0.14.0") == 64 and block("0.15.0") == 16
