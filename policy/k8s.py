@@ -309,6 +309,14 @@ def resource_quantity(container: Any, section: str, resource: str) -> Optional[D
     return quantity_or_none(get(container, "resources", section, resource))
 
 
+def engine_gpus(container: Any) -> Optional[float]:
+    """GPUs a container asks for: its nvidia.com/gpu limit, else its request; None if neither."""
+    value = resource_quantity(container, "limits", GPU_RESOURCE)
+    if value is None:
+        value = resource_quantity(container, "requests", GPU_RESOURCE)
+    return None if value is None else float(value)
+
+
 def is_inference(resource_type: str, props: Any) -> bool:
     """An inference workload: part-of vllm-serving and component inference, on the object's
     labels or (for objects that only label their pods) on a pod template."""

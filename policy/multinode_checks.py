@@ -17,13 +17,6 @@ GROUP_RESTART_POLICIES = ("RecreateGroupOnPodRestart", "RecreateGroupAfterStart"
 HTTP_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
 
 
-def _gpus(container: Mapping) -> float | None:
-    value = k8s.resource_quantity(container, "limits", k8s.GPU_RESOURCE)
-    if value is None:
-        value = k8s.resource_quantity(container, "requests", k8s.GPU_RESOURCE)
-    return None if value is None else float(value)
-
-
 def check_tensor_parallel_in_a_pod(resource_type: str, name: str, props: Mapping,
                                    config: Mapping) -> list[str]:
     """Tensor parallelism never spans the pods of a group: the tensor-parallel size is at most
@@ -41,7 +34,7 @@ def check_tensor_parallel_in_a_pod(resource_type: str, name: str, props: Mapping
         flag = k8s.to_number(k8s.flag_value(k8s.command_tokens(container),
                                             "--tensor-parallel-size"))
         size = flag if flag is not None else tp
-        gpus = _gpus(container)
+        gpus = k8s.engine_gpus(container)
         if size is not None and gpus is not None and size > gpus:
             out.append(
                 f"{k8s.where(k8s.describe(resource_type, props, name), role)} runs tensor "

@@ -15,13 +15,6 @@ from policy.k8s import fmt, get, items
 SHM_PATH = "/dev/shm"
 
 
-def _engine_gpus(container: Mapping) -> Optional[float]:
-    value = k8s.resource_quantity(container, "limits", k8s.GPU_RESOURCE)
-    if value is None:
-        value = k8s.resource_quantity(container, "requests", k8s.GPU_RESOURCE)
-    return None if value is None else float(value)
-
-
 def _shm_volume(spec: Mapping, container: Mapping) -> tuple[Optional[str], Optional[Mapping]]:
     """(volume name, volume) mounted at /dev/shm in `container`, or (None, None)."""
     for mount in items(container, "volumeMounts"):
@@ -44,7 +37,7 @@ def check_shm(resource_type: str, name: str, props: Mapping, config: Mapping) ->
         container = k8s.engine_container(spec)
         if container is None:
             continue
-        gpus = _engine_gpus(container) or 0
+        gpus = k8s.engine_gpus(container) or 0
         volume_name, volume = _shm_volume(spec, container)
         in_memory = get(volume, "emptyDir", "medium") == "Memory"
         if gpus > 1 and volume_name is None:
