@@ -125,20 +125,22 @@ def replica_fits_its_nodes(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 
 def multi_node_launcher_exists(cfg: StackConfig, plan: Plan) -> Optional[str]:
-    layout, launcher = plan.layout, cfg.multi_node.launcher
-    if layout.nodes == 1:
-        return None
+    layout = plan.layout
+    chosen = launcher(cfg, plan.version, layout)          # single, native or ray
     native = vllm_features.native_multi_node(plan.version)
-    if launcher == "native" and not native or launcher == "auto" and not native and (
-            layout.data_parallel > 1):
+    if chosen == "single":
+        return None
+    since = ".".join(map(str, vllm_features.NATIVE_MULTI_NODE_SINCE))
+    if not native and (chosen == "native" or layout.data_parallel > 1
+                       and cfg.multi_node.launcher == "auto"):
+        # The native launch asked for, or DP × EP left to auto, which only it can run.
         return (f"multiNode.launcher: vLLM {cfg.vllm_version} has no native multi-node launch "
-                f"(--nnodes/--node-rank, from {'.'.join(map(str, vllm_features.NATIVE_MULTI_NODE_SINCE))}); "
-                "raise vllmVersion" + ("" if layout.data_parallel > 1 else
-                                       ", or use multiNode.launcher: ray"))
-    if (launcher == "ray" or launcher == "auto" and not native) and layout.data_parallel > 1:
+                f"(--nnodes/--node-rank, from {since}); raise vllmVersion"
+                + ("" if layout.data_parallel > 1 else ", or use multiNode.launcher: ray"))
+    if chosen == "ray" and layout.data_parallel > 1:
         return ("multiNode.launcher: ray launches TP × PP groups only; data × expert parallelism "
                 "across nodes uses vLLM's own --data-parallel flags: set launcher native")
-    if (launcher == "ray" or launcher == "auto" and not native) and not _image_has_ray(cfg):
+    if chosen == "ray" and not _image_has_ray(cfg):
         return ("multiNode.launcher: Ray is not in the vllm/vllm-openai image from 0.18 on "
                 "(vLLM no longer depends on it); build the image with Ray: image.build: true "
                 "and image.extraPipPackages: [ray==<version>]")
