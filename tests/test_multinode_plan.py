@@ -218,3 +218,12 @@ def test_layout_description_names_every_axis():
     assert layout_step.Layout(1, 1, 16, True, nodes=2).describe() == (
         "TP 1 × PP 1 × DP 16 with expert parallelism on 2 nodes")
     assert layout_step.Layout(2).describe() == "TP 2 × PP 1 × DP 1"
+
+
+def test_ray_cannot_launch_data_and_expert_parallelism_across_nodes():
+    message = _refusal(gpu={"layout": "data-expert"}, multiNode={
+        "launcher": "ray", "rdma": {"resourceName": "rdma/ib"}})
+    assert "ray launches TP × PP groups only" in message
+    old = _refusal(vllmVersion="0.11.0", storage=FAST_STORAGE, gpu={"layout": "data-expert"},
+                   multiNode={"rdma": {"resourceName": "rdma/ib"}})
+    assert "no native multi-node launch" in old and "use multiNode.launcher: ray" not in old
