@@ -256,10 +256,10 @@ def predict(case: Case) -> Prediction:
         bool(model.get("tie_word_embeddings")))
     stored_as = sizing.scheme(model["weights_dtype"], flags.get("quantization"))
     padding = 1.0
-    if model["weights_dtype"] == "mxfp4":   # the same rule as planning/memory.expert_padding
-        split = 1 if flags.get("expert_parallel") else tp * dp
-        padding = sizing.mxfp4_expert_padding(model["hidden_size"],
-                                              model["intermediate_size"] // split,
+    if model["weights_dtype"] == "mxfp4":   # as planning/memory.expert_padding
+        per_gpu = sizing.expert_intermediate_per_gpu(model["intermediate_size"], tp, dp,
+                                                     bool(flags.get("expert_parallel")))
+        padding = sizing.mxfp4_expert_padding(model["hidden_size"], per_gpu,
                                               case.compute_capability)
     weights = _call(sizing.weight_gib_per_gpu, groups=groups, weights_scheme=stored_as,
                     tie_word_embeddings=bool(model.get("tie_word_embeddings")),

@@ -107,9 +107,9 @@ def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout) -> float:
     experts. For mxfp4 models, intermediate_size is the expert's."""
     if model.weights_dtype != "mxfp4":
         return 1.0
-    split = 1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel
-    return sizing.mxfp4_expert_padding(model.hidden_size, model.intermediate_size // split,
-                                       gpu.compute_capability)
+    per_gpu = sizing.expert_intermediate_per_gpu(model.intermediate_size, layout.tensor_parallel,
+                                                 layout.data_parallel, layout.expert_parallel)
+    return sizing.mxfp4_expert_padding(model.hidden_size, per_gpu, gpu.compute_capability)
 
 
 def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,

@@ -107,6 +107,14 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def expert_intermediate_per_gpu(intermediate_size: int, tensor_parallel: int,
+                                data_parallel: int, expert_parallel: bool) -> int:
+    """An expert's intermediate size on one GPU: whole experts with expert parallelism, else
+    split over TP × DP (vLLM's FusedMoE flattens TP across DP). 2880 at TP 2 → 1440."""
+    return intermediate_size if expert_parallel else intermediate_size // (
+        tensor_parallel * data_parallel)
+
+
 def mxfp4_expert_padding(hidden_size: int, intermediate_per_gpu: int,
                          compute_capability: float) -> float:
     """How much larger MXFP4 experts are in GPU memory than in the checkpoint: vLLM pads each
