@@ -61,6 +61,5 @@ for f in sys.argv[2:]:
             code.append((key, " | ".join(x.strip() for x in d)[:160]))
     k, s = counts["killed"], counts["survived"]
     print(f"{f}: code mutants {k + s}, killed {k}, survived {s}, score {k/(k+s)*100 if k+s else 0:.1f}%; message-only mutants excluded: {len([1 for _ in message])} surviving (+ killed ones)")
-    if True:
-        for key, d in code:
-            print("   SURVIVED", key.split(".")[-1], "::", d)
+    for key, d in code:
+        print("   SURVIVED", key.split(".")[-1], "::", d)
