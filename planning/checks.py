@@ -57,16 +57,20 @@ def remote_code_acknowledged(cfg: StackConfig, plan: Plan) -> Optional[str]:
     return None
 
 
-def _parser_check(key: str, attribute: str) -> Check:
-    def check(cfg: StackConfig, plan: Plan) -> Optional[str]:
-        parser = getattr(cfg.model, attribute)
-        if parser not in (None, "auto") and not vllm_features.parser_available(parser,
-                                                                               plan.version):
-            return (f"{key}: {parser} is not in vLLM {cfg.vllm_version}; raise vllmVersion, "
-                    "use auto (the model's parser when the pinned version has it) or null")
-        return None
-    check.__name__ = f"{attribute}_in_the_pinned_version"
-    return check
+def _parser_problem(cfg: StackConfig, plan: Plan, key: str,
+                    parser: Optional[str]) -> Optional[str]:
+    if parser not in (None, "auto") and not vllm_features.parser_available(parser, plan.version):
+        return (f"{key}: {parser} is not in vLLM {cfg.vllm_version}; raise vllmVersion, "
+                "use auto (the model's parser when the pinned version has it) or null")
+    return None
+
+
+def reasoning_parser_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    return _parser_problem(cfg, plan, "model.reasoningParser", cfg.model.reasoning_parser)
+
+
+def tool_call_parser_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    return _parser_problem(cfg, plan, "model.toolCallParser", cfg.model.tool_call_parser)
 
 
 def online_fp8_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
@@ -287,8 +291,8 @@ CHECKS: list[Check] = [
     fp8_cache_keeps_the_v1_engine,
     context_within_the_model,
     remote_code_acknowledged,
-    _parser_check("model.reasoningParser", "reasoning_parser"),
-    _parser_check("model.toolCallParser", "tool_call_parser"),
+    reasoning_parser_in_the_pinned_version,
+    tool_call_parser_in_the_pinned_version,
     online_fp8_in_the_pinned_version,
     experts_to_spread,
     tensor_parallel_divides_heads,
