@@ -294,7 +294,7 @@ class GpuConfig(_Model):
         """Facts for this GPU: the catalog entry, overridden by anything set in config."""
         base = facts.gpus().get(self.type or "", {})
         return GpuFacts(
-            name=base.get("name", self.type or "custom"),
+            name=base.get("name", "custom"),
             product_labels=self.product_labels or base["product_labels"],
             memory_gib=self.memory_gib or base["memory_gib"],
             compute_capability=self.compute_capability or base["compute_capability"],
@@ -519,7 +519,7 @@ PROM_DURATION = r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$"
 
 def _check_duration(value: str) -> str:
     # The key is named by describe_errors; the message says what a valid value looks like.
-    if not value or value == "0" or not re.fullmatch(PROM_DURATION, value):
+    if not value or not re.fullmatch(PROM_DURATION, value):   # every group is optional: "" matches
         raise ValueError(
             f"{value!r} is not a Prometheus duration; write a number with a unit, largest unit "
             "first, such as 30s, 2m or 1h30m"
@@ -750,8 +750,10 @@ def check_stack_name(stack: str) -> None:
 def _key_path(loc: tuple) -> str:
     parts = []
     for piece in loc:
-        if isinstance(piece, int):
-            parts[-1] = f"{parts[-1]}[{piece}]" if parts else f"[{piece}]"
+        if isinstance(piece, int) and parts:
+            parts[-1] = f"{parts[-1]}[{piece}]"
+        elif isinstance(piece, int):
+            parts.append(f"[{piece}]")
         else:
             parts.append(str(piece))
     return ".".join(parts)

@@ -19,7 +19,7 @@ BASE = {
     "vllmVersion": "0.20.0",
     "model": {"preset": "deepseek-r1-distill-qwen-7b", "revision": "main", "servedName": "m",
               "maxModelLen": 16384},
-    "gpu": {"type": "l4"},                                  # 23.6 GiB, 8 per node
+    "gpu": {"type": "l4"},                                  # 21.96 GiB, 8 per node
     "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}, "readMibPerSecond": 250},
     "network": {"gatewayNamespaces": ["gateway"]},
 }
@@ -233,7 +233,7 @@ def test_each_parser_must_be_in_the_pinned_version(key, check):
 # --- what would make it fit -------------------------------------------------------------------
 
 def test_the_fix_offers_the_smallest_larger_tensor_parallel_that_fits():
-    # The 14B distill (29.5 GiB in BF16) does not fit one 23.6 GiB L4; TP 2 fits 16k tokens.
+    # The 14B distill (29.5 GiB in BF16) does not fit one 21.96 GiB L4; TP 2 fits 16k tokens.
     cfg = stack(model={"preset": "deepseek-r1-distill-qwen-14b"}, gpu={"type": "l4",
                                                                        "tensorParallel": 1})
     with pytest.raises(config.ConfigError) as error:
@@ -272,7 +272,7 @@ def test_the_fix_offers_a_higher_memory_utilization_when_that_is_enough():
 def test_without_a_single_node_fix_the_advice_is_to_span_nodes_or_change_the_model():
     r1 = {"preset": "deepseek-r1", "maxModelLen": 8192, "trustRemoteCode": True}
     held = stack(model=r1, gpu={"type": "l4", "layout": "single-node"})
-    # 700 GiB of weights against a node of 8 × 23.6 GiB L4 (189 GiB).
+    # 700 GiB of weights against a node of 8 × 21.96 GiB L4 (176 GiB; 0.9 × 176 = 158).
     nothing_left = drafted(kv={"budget_gib": 0.0, "tokens_per_rank": 0},
                            weights={"total_gib": 700.0})
     assert "let the replica span nodes (gpu.layout: auto)" in checks.suggest(
