@@ -31,10 +31,21 @@ for f in sys.argv[2:]:
     codes = json.load(open(meta))["exit_code_by_key"]
     tree = ast.parse((root / "mutants" / f).read_text())
     src = (root / "mutants" / f).read_text()
+    lines = src.splitlines(keepends=True)
+
+    def segment(node):
+        """ast.get_source_segment without re-splitting the whole file for every function
+        (mutants files hold thousands of them); offsets are UTF-8 bytes."""
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return lines[first].encode()[node.col_offset:node.end_col_offset].decode()
+        return "".join([lines[first].encode()[node.col_offset:].decode(), *lines[first + 1:last],
+                        lines[last].encode()[:node.end_col_offset].decode()])
+
     funcs = {}
     for node in ast.walk(tree):
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            funcs[node.name] = ast.get_source_segment(src, node)
+            funcs[node.name] = segment(node)
     counts = {"killed": 0, "survived": 0}
     message, code = [], []
     for key, exit_code in codes.items():
