@@ -89,6 +89,15 @@ def test_an_object_without_a_name_is_named_by_its_pulumi_name(rule, change, open
 
 # --- /dev/shm -------------------------------------------------------------------------------
 
+def test_two_gpus_without_a_shm_mount_are_told_to_mount_one():
+    props = deployment()
+    engine(props)["volumeMounts"] = [m for m in engine(props)["volumeMounts"]
+                                     if m["name"] != "shm"]
+    [message] = validate_resource(SHM, DEPLOYMENT, props)
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}' gives the vllm container 2 GPUs "
+                              "but mounts nothing at /dev/shm;"), message
+
+
 def test_a_shm_mount_path_with_a_trailing_slash_is_the_same_mount():
     props = deployment()
     engine(props)["volumeMounts"][0]["mountPath"] = "/dev/shm/"
