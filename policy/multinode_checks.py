@@ -32,7 +32,7 @@ def check_tensor_parallel_in_a_pod(resource_type: str, name: str, props: Mapping
         if container is None:
             continue
         flag = k8s.to_number(k8s.flag_value(k8s.command_tokens(container),
-                                            "--tensor-parallel-size"))
+                                            "--tensor-parallel-size", "-tp"))
         size = flag if flag is not None else tp
         gpus = k8s.engine_gpus(container)
         if size is not None and gpus is not None and size > gpus:
