@@ -675,3 +675,19 @@ def test_an_unreadable_router_config_names_no_keys():
     broken = config_map()
     broken["data"]["config.yaml"] = "model_list: [api_key: sk-live"
     assert validate_stack(KEYS, traffic(config=broken)) == []
+
+
+def test_literal_keys_in_several_list_entries_are_all_caught():
+    config = litellm()
+    for entry in config["model_list"]:
+        entry["litellm_params"]["api_key"] = "sk-pasted"
+    found = messages(KEYS, _with(config))
+    assert [m.split("config.yaml ")[1].split(" is a literal")[0] for m in found] == [
+        "model_list[0].litellm_params.api_key", "model_list[1].litellm_params.api_key"]
+
+
+def test_an_object_without_a_name_is_named_by_its_pulumi_name():
+    nameless = route("15s")
+    del nameless["metadata"]["name"]
+    [(message, _)] = validate_stack(TIMEOUTS, traffic(route=nameless))
+    assert message.startswith("HTTPRoute 'route' (Pulumi name) rule 0:")
