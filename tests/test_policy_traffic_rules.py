@@ -647,14 +647,6 @@ def test_every_missing_variable_is_reported_once_in_order():
     assert [m.split("os.environ/")[1].split(",")[0] for m in found] == ["A_KEY", "B_KEY_2"]
 
 
-def test_a_variable_from_a_secret_in_any_container_of_the_pod_counts():
-    sidecar = router()
-    spec = sidecar["spec"]["template"]["spec"]
-    key = spec["containers"][0]["env"].pop()
-    spec["containers"].append({"name": "side", "image": "busybox", "env": [key]})
-    assert validate_stack(KEYS, traffic(router=sidecar)) == []
-
-
 def test_a_router_without_its_config_map_has_no_keys_to_check():
     assert validate_stack(KEYS, traffic(config=None)) == []
     no_volume = router()
