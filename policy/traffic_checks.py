@@ -193,9 +193,20 @@ def _literal_keys(value: Any, path: str = "") -> list[str]:
     return found
 
 
+def _config_readers(deployment: Any, config_map: Any) -> list[Mapping]:
+    """The app containers that mount the router ConfigMap: the router process reads its
+    config.yaml, and os.environ/ resolves in that process only."""
+    spec = get(deployment.props, "spec", "template", "spec")
+    name = get(config_map.props, "metadata", "name")
+    volumes = {get(v, "name") for v in items(spec, "volumes")
+               if get(v, "configMap", "name") == name}
+    return [c for _, c in k8s.containers(spec, include_init=False)
+            if any(get(m, "name") in volumes for m in items(c, "volumeMounts"))]
+
+
 def check_router_keys_from_secrets(resources: Sequence[Any], config: Mapping) -> Findings:
     """The router config names every key as `os.environ/<VAR>`, and each such variable comes
-    from a Secret (secretKeyRef) in the router container."""
+    from a Secret (secretKeyRef) in the container that mounts the config (the router)."""
     out: Findings = []
     for deployment, config_map in _routers(resources):
         if config_map is None:
@@ -208,12 +219,13 @@ def check_router_keys_from_secrets(resources: Sequence[Any], config: Mapping) ->
         text = yaml.safe_dump(litellm)
         wanted = set(re.findall(r"os\.environ/([A-Za-z0-9_]+)", text))
         from_secrets = set()
-        for _, container in k8s.containers(get(deployment.props, "spec", "template", "spec")):
+        for container in _config_readers(deployment, config_map):
             for env in items(container, "env"):
                 if get(env, "valueFrom", "secretKeyRef") is not None:
                     from_secrets.add(get(env, "name"))
         for missing in sorted(wanted - from_secrets):
             out.append((f"{_describe(deployment)}: the router config reads os.environ/{missing}"
-                        f", which no container sets from a Secret (valueFrom.secretKeyRef).",
-                        deployment.urn))
+                        f", which the container mounting it does not set from a Secret "
+                        "(valueFrom.secretKeyRef); a variable of another container or an init "
+                        "container never reaches the router.", deployment.urn))
     return out

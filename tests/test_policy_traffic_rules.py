@@ -72,7 +72,8 @@ def router(config=CONFIG, grace=428.0) -> dict:
                 "name": "litellm", "image": "ghcr.io/berriai/litellm:main-v1.82.6",
                 "env": [{"name": "VLLM_SERVING_ROUTER_SETTINGS", "value": "/config/clients.json"},
                         secret_env("LITELLM_MASTER_KEY"), secret_env("VLLM_API_KEY"),
-                        secret_env("PROVIDER_OPENAI_API_KEY")]}],
+                        secret_env("PROVIDER_OPENAI_API_KEY")],
+                "volumeMounts": [{"name": "config", "mountPath": "/config", "readOnly": True}]}],
             "volumes": [{"name": "config", "configMap": {"name": config}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]}
     if grace is None:
@@ -624,8 +625,31 @@ def test_a_router_config_with_only_env_references_passes_and_each_must_come_from
         e for e in env if e["name"] != "PROVIDER_OPENAI_API_KEY"]
     assert validate_stack(KEYS, traffic(router=unset)) == [(
         "Deployment 'llm-serving/prod-r1-router': the router config reads "
-        "os.environ/PROVIDER_OPENAI_API_KEY, which no container sets from a Secret "
-        "(valueFrom.secretKeyRef).", ROUTER_URN)]
+        "os.environ/PROVIDER_OPENAI_API_KEY, which the container mounting it does not set "
+        "from a Secret (valueFrom.secretKeyRef); a variable of another container or an init "
+        "container never reaches the router.", ROUTER_URN)]
+
+
+@pytest.mark.parametrize("where", ["containers", "initContainers"])
+def test_a_secret_variable_counts_only_in_the_container_that_reads_the_config(where):
+    # os.environ/ resolves in the router process; a sidecar's or an init container's
+    # environment never reaches it.
+    moved = router()
+    spec = moved["spec"]["template"]["spec"]
+    env = spec["containers"][0]["env"]
+    spec["containers"][0]["env"] = [e for e in env if e["name"] != "VLLM_API_KEY"]
+    spec.setdefault(where, []).append({"name": "helper", "image": "busybox:1.36",
+                                       "env": [secret_env("VLLM_API_KEY")]})
+    found = messages(KEYS, traffic(router=moved))
+    assert [m.split("os.environ/")[1].split(",")[0] for m in found] == ["VLLM_API_KEY"]
+
+
+def test_a_router_container_that_does_not_mount_the_config_reads_none_of_it():
+    unmounted = router()
+    del unmounted["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+    found = messages(KEYS, traffic(router=unmounted))
+    assert [m.split("os.environ/")[1].split(",")[0] for m in found] == [
+        "LITELLM_MASTER_KEY", "PROVIDER_OPENAI_API_KEY", "VLLM_API_KEY"]
 
 
 def test_a_variable_set_as_a_plain_value_or_from_a_config_map_is_not_from_a_secret():
