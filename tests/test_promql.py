@@ -270,3 +270,58 @@ def test_every_alert_waits_its_for_duration_before_firing():
     durations = {a.name: a.rule().get("for") for a in alerts}
     assert durations["VllmQueueDepthHigh"] == MonitoringThresholds().queue_depth_for
     assert durations["VllmKvCacheNearlyFull"] == MonitoringThresholds().kv_cache_usage_for
+
+
+def test_scrape_annotations_accept_every_tcp_port_and_nothing_else():
+    assert promql.scrape_annotations(1)["prometheus.io/port"] == "1"
+    assert promql.scrape_annotations(65535)["prometheus.io/port"] == "65535"
+    for port in (0, 65536, -1):
+        with pytest.raises(ValueError, match=f"port {port} is not a TCP port"):
+            promql.scrape_annotations(port)
+
+
+def test_scrape_job_relabels_exactly_like_a_servicemonitor():
+    job = promql.scrape_config(target(), "http", "30s")
+    assert job["relabel_configs"] == [
+        {"source_labels": ["__meta_kubernetes_service_name"], "action": "keep",
+         "regex": "deepseek-r1-api"},
+        {"source_labels": ["__meta_kubernetes_endpoint_port_name"], "action": "keep",
+         "regex": "http"},
+        {"source_labels": ["__meta_kubernetes_service_annotation_prometheus_io_scrape"],
+         "action": "keep", "regex": "true"},
+        {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+        {"source_labels": ["__meta_kubernetes_service_name"], "target_label": "service"},
+        {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        {"source_labels": ["__meta_kubernetes_endpoint_port_name"], "target_label": "endpoint"},
+        {"target_label": "job", "replacement": "deepseek-r1-api"},
+    ]
+    assert job["metric_relabel_configs"] == [
+        {"source_labels": ["__name__"], "action": "keep", "regex": promql.KEEP_METRICS_REGEX}]
+    assert job["job_name"] == "vllm-serving/llm-serving/deepseek-r1-api"
+    assert job["metrics_path"] == "/metrics"
+
+
+def test_gpu_alerts_are_left_out_unless_an_exporter_is_said_to_run():
+    names = {a.name for a in promql.alerts(target(), MonitoringThresholds(), "hpa")}
+    assert names and not any(name.startswith("VllmGpu") for name in names)
+    groups = promql.rule_groups(target(), MonitoringThresholds(), "hpa")
+    assert not any(r.get("alert", "").startswith("VllmGpu") for g in groups for r in g["rules"])
+
+
+def test_each_latency_percentile_is_recorded_with_its_quantile_label():
+    rules = [r for r in promql.recording_rules(target())
+             if r["record"] == promql.quantile_rule_name("e2e_latency")]
+    assert [r["labels"] for r in rules] == [{"quantile": "0.5"}, {"quantile": "0.9"},
+                                            {"quantile": "0.99"}]
+    assert [r["expr"].split(",")[0] for r in rules] == [
+        "histogram_quantile(0.5", "histogram_quantile(0.9", "histogram_quantile(0.99"]
+
+
+def test_the_rules_file_reads_in_the_order_rules_are_written():
+    groups = promql.rule_groups(target(), MonitoringThresholds(), "hpa")
+    text = promql.rules_file(groups)
+    assert yaml.safe_load(text) == {"groups": groups}
+    first_alert = text[text.index("- alert: "):]
+    order = [first_alert.index(f"\n    {key}:") for key in ("expr", "labels", "annotations")]
+    assert order == sorted(order)
+    assert text.index("- name: ") < text.index("  rules:")
