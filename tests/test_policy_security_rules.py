@@ -13,6 +13,8 @@ from policy import k8s, security_checks
 from tests.test_policy_rules import (
     DEPLOYMENT,
     DIGEST,
+    NS,
+    RELEASE,
     _group,
     deployment,
     download_job,
@@ -326,3 +328,43 @@ def test_forbidden_flags_on_a_group_name_the_template():
     [message] = validate_resource("engine-flags-allowed", k8s.LEADER_WORKER_SET, group)
     assert message.startswith("LeaderWorkerSet '")
     assert "(worker template): the vllm container passes --enable-log-requests" in message
+
+
+# --- every finding names its object and container -------------------------------------------
+
+def _broken_for_every_rule() -> dict:
+    """A Deployment whose engine breaks each security rule once."""
+    props = deployment()
+    engine(props)["image"] = "vllm/vllm-openai:latest"
+    engine(props)["env"][0] = {"name": "VLLM_API_KEY", "value": "plain"}
+    engine(props)["args"] += ["--enable-log-requests"]
+    engine(props)["securityContext"]["privileged"] = True
+    return props
+
+
+RULES = ("image-pinned", "image-by-digest", "no-literal-secrets", "container-security",
+         "engine-flags-allowed")
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_finding_starts_with_the_object_and_its_namespace(rule):
+    [message] = validate_resource(rule, DEPLOYMENT, _broken_for_every_rule())
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}': ")
+    if rule != "engine-flags-allowed":
+        assert message.startswith(f"Deployment '{NS}/{RELEASE}': container 'vllm' ")
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_an_object_pulumi_names_is_named_by_its_pulumi_name(rule):
+    props = _broken_for_every_rule()
+    del props["metadata"]["name"]
+    [message] = validate_resource(rule, DEPLOYMENT, props, name="engine")
+    assert message.startswith("Deployment 'engine' (Pulumi name): ")
+
+
+def test_a_secret_finding_on_an_unnamed_container_names_it_by_a_question_mark():
+    props = deployment()
+    del engine(props)["name"]
+    engine(props)["env"][0] = {"name": "VLLM_API_KEY", "value": "plain"}
+    [message] = validate_resource("no-literal-secrets", DEPLOYMENT, props)
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}': container '?' sets env VLLM_API_KEY")

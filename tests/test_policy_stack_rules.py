@@ -532,3 +532,137 @@ def test_an_unnamed_group_has_no_subdomain_to_take():
     del resources[0]["props"]["metadata"]["name"]
     del resources[1]["props"]["metadata"]["name"]
     assert validate_stack("group-subdomain-free", resources) == []
+
+
+# --- every finding names its object ---------------------------------------------------------
+
+def _unnamed(props: dict) -> dict:
+    del props["metadata"]["name"]
+    return props
+
+
+def test_findings_name_each_object_by_namespace_and_name():
+    [(message, _)] = validate_stack("min-replicas", _replicas(1), {"minReplicas": 2})
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}' may run only 1 replica(s)")
+    [(message, _)] = validate_stack("pdb-for-multi-replica", without(_replicas(2), k8s.PDB))
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}' can run 2 replicas")
+    [(message, _)] = validate_stack("pdb-allows-drain",
+                                    replace(stack(), k8s.PDB, _blocking(maxUnavailable=0.0)))
+    assert f"eviction of Deployment '{NS}/{RELEASE}''s pods" in message
+    [(message, _)] = validate_stack("network-policy-per-namespace",
+                                    without(stack(), k8s.NETWORK_POLICY))
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}' runs in namespace")
+    public = service()
+    public["spec"]["type"] = "LoadBalancer"
+    [(message, _)] = validate_stack("no-public-engine-service", replace(stack(), SERVICE, public))
+    assert message.startswith(f"Service '{NS}/{RELEASE}' is of type LoadBalancer")
+    [(message, _)] = validate_stack("autoscaler-bounds-and-target",
+                                    _with(stack(), k8s.HPA, hpa(), "vllm-hpa"))
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}' is scaled by")
+    [(message, _)] = validate_stack("inference-service-scraped",
+                                    without(stack(), k8s.SERVICE_MONITOR))
+    assert message.startswith(f"Service '{NS}/{RELEASE}' serves inference")
+
+
+def test_objects_pulumi_names_are_named_by_their_pulumi_name():
+    resources = replace(_replicas(2), DEPLOYMENT, _unnamed(_replicas(2)[0]["props"]))
+    resources = replace(resources, k8s.PDB, _unnamed(_blocking(maxUnavailable=0.0)))
+    [(message, _)] = validate_stack("min-replicas", resources, {"minReplicas": 3})
+    assert message.startswith("Deployment 'vllm' (Pulumi name) may run only 2")
+    [(message, _)] = validate_stack("pdb-for-multi-replica", without(resources, k8s.PDB))
+    assert message.startswith("Deployment 'vllm' (Pulumi name) can run 2")
+    [(message, _)] = validate_stack("pdb-allows-drain", resources)
+    assert message.startswith("PodDisruptionBudget 'vllm-pdb' (Pulumi name) allows no voluntary "
+                              "eviction of Deployment 'vllm' (Pulumi name)'s pods")
+    [(message, _)] = validate_stack("network-policy-per-namespace",
+                                    without(resources, k8s.NETWORK_POLICY))
+    assert message.startswith("Deployment 'vllm' (Pulumi name) runs in namespace")
+    public = _unnamed(service())
+    public["spec"]["type"] = "LoadBalancer"
+    [(message, _)] = validate_stack("no-public-engine-service", replace(resources, SERVICE, public))
+    assert message.startswith("Service 'vllm-svc' (Pulumi name) is of type LoadBalancer and "
+                              "selects Deployment 'vllm' (Pulumi name),")
+    [(message, _)] = validate_stack("inference-service-scraped",
+                                    replace(without(stack(), k8s.SERVICE_MONITOR), SERVICE,
+                                            _unnamed(service())))
+    assert message.startswith("Service 'vllm-svc' (Pulumi name) serves inference")
+    monitor = _unnamed(service_monitor())
+    monitor["spec"]["endpoints"][0]["port"] = "metrics"
+    [(message, _)] = validate_stack("inference-service-scraped",
+                                    replace(stack(), k8s.SERVICE_MONITOR, monitor))
+    assert message.startswith("ServiceMonitor 'vllm-sm' (Pulumi name) selects Service "
+                              f"'{NS}/{RELEASE}'")
+    scaler = _unnamed(_scaler(minReplicaCount=5.0))
+    [(message, _)] = validate_stack("autoscaler-bounds-and-target",
+                                    replace(stack(), k8s.SCALED_OBJECT, scaler))
+    assert message.startswith("ScaledObject 'vllm-keda' (Pulumi name) has a minimum of 5")
+
+
+# --- every object of a kind is looked at, not only the first ones ---------------------------
+
+def _inference_service(name: str, **annotations) -> dict:
+    props = service()
+    props["metadata"]["name"] = name
+    if annotations:
+        props["metadata"]["annotations"] = annotations
+    return props
+
+
+def test_a_blocking_pdb_after_a_harmless_one_is_caught():
+    resources = _with(stack(), k8s.PDB, _blocking(maxUnavailable=0.0), "blocking-pdb")
+    [(message, urn)] = validate_stack("pdb-allows-drain", resources)
+    assert urn == _urn(k8s.PDB, "blocking-pdb")
+
+
+def test_a_public_service_after_a_cluster_ip_one_is_caught():
+    public = service()
+    public["metadata"]["name"] = "public"
+    public["spec"]["type"] = "NodePort"
+    [(message, urn)] = validate_stack("no-public-engine-service",
+                                      _with(stack(), SERVICE, public, "public-svc"))
+    assert urn == _urn(SERVICE, "public-svc")
+
+
+@pytest.mark.parametrize("first", ["router", "annotated", "monitored", "wrong-port"])
+def test_an_unscraped_inference_service_after_another_service_is_caught(first):
+    """The stack's Service is scraped by nothing (the monitor selects only the Service listed
+    before it); whatever that first Service is, the unscraped one is still reported."""
+    if first == "router":
+        ahead = {**service(), "metadata": {"name": "router", "namespace": NS,
+                                           "labels": {"app": "router"}}}
+    elif first == "annotated":
+        ahead = _inference_service("annotated", **{"prometheus.io/scrape": "true"})
+    else:
+        ahead = _inference_service(first)
+    ahead["metadata"]["labels"]["instance-name"] = first
+    monitor = service_monitor()
+    monitor["spec"]["selector"] = {"matchLabels": {"instance-name": first}}
+    if first == "wrong-port":
+        monitor["spec"]["endpoints"][0]["port"] = "metrics"
+    resources = [{"type": SERVICE, "name": "ahead-svc", "props": ahead}] + replace(
+        stack(), k8s.SERVICE_MONITOR, monitor)
+    findings = validate_stack("inference-service-scraped", resources)
+    [unscraped] = [m for m, urn in findings if urn == _urn(SERVICE, "vllm-svc")]
+    assert unscraped.startswith(f"Service '{NS}/{RELEASE}' serves inference but nothing")
+
+
+def test_a_taken_subdomain_after_a_free_one_is_caught():
+    free = _group()
+    free["metadata"]["name"] = "free"
+    resources = [{"type": k8s.LEADER_WORKER_SET, "name": "free", "props": free}] + _group_stack()
+    [(_, urn)] = validate_stack("group-subdomain-free", resources)
+    assert urn == _urn(SERVICE, "vllm-svc")
+
+
+# --- workloads without a pod template -------------------------------------------------------
+
+def test_an_inference_workload_without_a_pod_template_has_no_pod_labels():
+    props = deployment()
+    del props["spec"]["template"]
+    resources = replace(stack(), DEPLOYMENT, props)
+    [(message, _)] = validate_stack("network-policy-per-namespace", resources)
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}' runs in namespace")
+    everything = network_policy()
+    everything["spec"]["podSelector"] = {}
+    assert validate_stack("network-policy-per-namespace",
+                          replace(resources, k8s.NETWORK_POLICY, everything)) == []

@@ -173,3 +173,14 @@ def test_only_a_full_commit_sha_pins_the_weights(revision, pinned):
 def test_the_revision_of_non_inference_objects_is_not_judged():
     assert validate_resource("model-revision-pinned", k8s.JOB, download_job()) == []
     assert validate_resource("model-revision-pinned", SERVICE, service()) == []
+
+
+def test_an_object_pulumi_names_is_named_by_its_pulumi_name():
+    props = deployment()
+    del props["metadata"]["name"]
+    props["metadata"]["annotations"][conv.ANN_MODEL_REVISION] = "main"
+    [message] = validate_resource("model-revision-pinned", DEPLOYMENT, props, name="engine")
+    assert message.startswith("Deployment 'engine' (Pulumi name) serves model revision 'main'")
+    del props["metadata"]["annotations"][conv.ANN_MODEL_REVISION]
+    [message] = validate_resource("model-revision-pinned", DEPLOYMENT, props, name="engine")
+    assert message.startswith("Deployment 'engine' (Pulumi name) does not state")
