@@ -50,7 +50,10 @@ def _autoscalers(resources: Sequence[Any]) -> list[_Autoscaler]:
 
 
 def _targets(scaler: _Autoscaler, workload: Any) -> bool:
-    return (k8s.kind(workload.resource_type) == scaler.target_kind
+    """The autoscaler names this workload: kind, metadata.name and namespace. An autoscaler that
+    names no target scales nothing, not the workload Pulumi auto-names."""
+    return (scaler.target_name is not None
+            and k8s.kind(workload.resource_type) == scaler.target_kind
             and k8s.name_of(workload.props) == scaler.target_name
             and k8s.namespace_of(workload.props) == k8s.namespace_of(scaler.resource.props))
 
