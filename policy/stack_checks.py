@@ -220,9 +220,11 @@ def check_autoscalers(resources: Sequence[Any], config: Mapping) -> Findings:
                 f"{k8s.kind(w.resource_type)} '{k8s.name_of(w.props)}'" for w in workloads
                 if k8s.name_of(w.props))) or "none with a metadata.name"
             namespace = k8s.namespace_of(scaler.resource.props) or "default"
+            named = (f"'{scaler.target_name}'" if scaler.target_name is not None
+                     else "(no scaleTargetRef.name)")
             out.append((
                 f"{scaler.who} scales {scaler.target_kind or '(no kind)'} "
-                f"'{scaler.target_name}' in namespace '{namespace}', which this stack does not "
+                f"{named} in namespace '{namespace}', which this stack does not "
                 f"create (its workloads: {known}); it would look healthy and never scale, so "
                 "point scaleTargetRef at the inference workload's kind and metadata.name.",
                 scaler.resource.urn))

@@ -677,8 +677,9 @@ def test_an_autoscaler_naming_no_target_does_not_scale_an_auto_named_workload():
     del scaler["spec"]["scaleTargetRef"]["name"]
     resources = replace(replace(stack(), DEPLOYMENT, workload), k8s.SCALED_OBJECT, scaler)
     [(message, urn)] = validate_stack("autoscaler-bounds-and-target", resources)
-    assert message.startswith(f"ScaledObject '{NS}/{RELEASE}' scales Deployment 'None' in "
-                              f"namespace '{NS}', which this stack does not create")
+    assert message.startswith(f"ScaledObject '{NS}/{RELEASE}' scales Deployment (no "
+                              f"scaleTargetRef.name) in namespace '{NS}', which this stack "
+                              "does not create")
     assert urn == _urn(k8s.SCALED_OBJECT, "vllm-keda")
     # The workload's own spec.replicas (2) counts, not the stray autoscaler's minimum of 1.
     assert validate_stack("min-replicas", resources, {"minReplicas": 2}) == []
