@@ -292,7 +292,7 @@ class GpuConfig(_Model):
 
     def resolved(self) -> "GpuFacts":
         """Facts for this GPU: the catalog entry, overridden by anything set in config."""
-        base = facts.gpus().get(self.type or "", {})
+        base = facts.gpus().get(self.type, {})
         return GpuFacts(
             name=base.get("name", "custom"),
             product_labels=self.product_labels or base["product_labels"],

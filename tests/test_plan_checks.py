@@ -169,6 +169,16 @@ def test_the_native_launch_needs_0_11_1_and_auto_falls_back_to_ray_only_for_tp_a
         ray_dp, on_layout(ray_dp, 4, dp=4, nodes=2, ep=True))
 
 
+def test_two_data_parallel_ranks_already_need_the_native_launch():
+    auto_old = stack(vllmVersion="0.10.0")
+    message = checks.multi_node_launcher_exists(auto_old, on_layout(auto_old, 8, dp=2, nodes=2,
+                                                                    ep=True))
+    assert message.endswith("from 0.11.1); raise vllmVersion")
+    ray_dp = stack(**{**OLD, "vllmVersion": "0.11.1"})
+    assert "ray launches TP × PP groups only" in checks.multi_node_launcher_exists(
+        ray_dp, on_layout(ray_dp, 8, dp=2, nodes=2, ep=True))
+
+
 # --- storage ----------------------------------------------------------------------------------
 
 def test_read_write_once_weights_serve_one_pod_at_a_time():
@@ -241,6 +251,28 @@ def test_the_fix_offers_the_smallest_larger_tensor_parallel_that_fits():
     assert "to fix, set gpu.tensorParallel: 2, or model.quantization: fp8" in str(error.value)
 
 
+def test_the_fix_may_be_a_tensor_parallel_of_the_whole_node():
+    # The 70B distill (131 GiB) at TP 4 on L4 is 33 GiB per GPU; at TP 8 (all 8 GPUs of a node)
+    # 16.4 GiB, which fits.
+    cfg = stack(model={"preset": "deepseek-r1-distill-llama-70b", "maxModelLen": 8192},
+                gpu={"type": "l4", "tensorParallel": 4})
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(cfg)
+    assert "to fix, set gpu.tensorParallel: 8" in str(error.value)
+
+
+def test_a_larger_tensor_parallel_keeps_expert_parallelism_when_it_is_tried():
+    # V2-Lite at TP 1 × DP 2 with EP leaves too little KV for 131072 tokens; at TP 2 × DP 2 the
+    # experts spread over 4 GPUs and it fits. Without EP they would spread over 2 and not fit.
+    cfg = stack(model={"preset": "deepseek-v2-lite", "maxModelLen": 131072,
+                       "trustRemoteCode": True},
+                gpu={"type": "l4", "tensorParallel": 1, "dataParallel": 2,
+                     "expertParallel": True})
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(cfg)
+    assert "to fix, set gpu.tensorParallel: 2" in str(error.value)
+
+
 def test_the_fix_offers_the_longest_context_the_cache_holds_in_whole_kibi_tokens():
     cfg = stack()
     assert "model.maxModelLen: 9216 or less" in checks.suggest(
@@ -280,6 +312,17 @@ def test_without_a_single_node_fix_the_advice_is_to_span_nodes_or_change_the_mod
     free = stack(model=r1, gpu={"type": "l4"})
     assert "no layout of up to 8 nodes fits" in checks.suggest(
         free, dataclasses.replace(nothing_left, model=free.model.shape))
+    # 170 GiB is more than 0.9 of the node (158 GiB) though less than the node itself.
+    over = dataclasses.replace(nothing_left, weights=dataclasses.replace(
+        nothing_left.weights, total_gib=170.0))
+    assert "no layout of up to 8 nodes fits" in checks.suggest(
+        free, dataclasses.replace(over, model=free.model.shape))
+    # Exactly 0.9 of the node is not more than a node can take.
+    edge = dataclasses.replace(nothing_left, weights=dataclasses.replace(
+        nothing_left.weights, total_gib=21.96 * 8 * 0.9))
+    for cfg in (held, free):
+        assert checks.suggest(cfg, dataclasses.replace(edge, model=cfg.model.shape)).startswith(
+            "no single-node change makes it fit")
     # Weights within a node that still fit no single-node change: no node-level advice.
     within = dataclasses.replace(nothing_left, weights=dataclasses.replace(
         nothing_left.weights, total_gib=150.0))
