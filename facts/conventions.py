@@ -47,6 +47,10 @@ GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
 """Node label GPU feature discovery writes with the GPU's product name (node affinity)."""
 HOSTNAME_TOPOLOGY_KEY = "kubernetes.io/hostname"
 """Topology key that spreads replicas one per node."""
+LWS_NAME_LABEL = "leaderworkerset.sigs.k8s.io/name"
+"""Label the LeaderWorkerSet controller puts on every pod of a LeaderWorkerSet (its
+metadata.name; kubernetes-sigs/lws api/leaderworkerset/v1 SetNameLabelKey): the group's
+anti-affinity selects on it, so the policy counts it among those pods' labels."""
 
 COMPONENT_ROUTER = "router"
 """Value of app.kubernetes.io/component on the LiteLLM router and its Service."""

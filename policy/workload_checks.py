@@ -42,16 +42,23 @@ def check_service_name(resource_type: str, name: str, props: Mapping, config: Ma
         "port setting and crashes on; rename the Service (for example <release>-vllm)."]
 
 
-def _spreads_across_nodes(spec: Mapping) -> bool:
+def _spreads_across_nodes(spec: Mapping, labels: Mapping[str, str]) -> bool:
+    """A spread constraint or pod anti-affinity on the hostname key whose selector matches
+    these pods' own labels (one that selects other pods spreads nothing)."""
+    def selects(selector) -> bool:
+        return k8s.label_selector_matches(selector, labels)
     for constraint in items(spec, "topologySpreadConstraints"):
-        if get(constraint, "topologyKey") == HOSTNAME_KEY:
+        if get(constraint, "topologyKey") == HOSTNAME_KEY and selects(
+                get(constraint, "labelSelector")):
             return True
     anti = get(spec, "affinity", "podAntiAffinity", default={})
     for term in items(anti, "requiredDuringSchedulingIgnoredDuringExecution"):
-        if get(term, "topologyKey") == HOSTNAME_KEY:
+        if get(term, "topologyKey") == HOSTNAME_KEY and selects(get(term, "labelSelector")):
             return True
     for term in items(anti, "preferredDuringSchedulingIgnoredDuringExecution"):
-        if get(term, "podAffinityTerm", "topologyKey") == HOSTNAME_KEY:
+        affinity = get(term, "podAffinityTerm")
+        if get(affinity, "topologyKey") == HOSTNAME_KEY and selects(
+                get(affinity, "labelSelector")):
             return True
     return False
 
@@ -67,9 +74,11 @@ def check_spread(resource_type: str, name: str, props: Mapping, config: Mapping)
     return [
         f"{k8s.where(k8s.describe(resource_type, props, name), role)} runs {amount} with nothing "
         "spreading them across nodes, so one node failure can take every replica down; add a "
-        f"topologySpreadConstraint on {HOSTNAME_KEY} (or pod anti-affinity on that key)."
+        f"topologySpreadConstraint on {HOSTNAME_KEY} (or pod anti-affinity on that key) whose "
+        "labelSelector matches the pods' own labels."
         for role, template in k8s.inference_templates(resource_type, props, serving=True)
-        if not _spreads_across_nodes(k8s.pod_spec(template))
+        if not _spreads_across_nodes(k8s.pod_spec(template),
+                                     k8s.running_pod_labels(resource_type, props, template))
     ]
 
 

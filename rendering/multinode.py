@@ -39,7 +39,7 @@ maxSurge, networkConfig.subdomainPolicy, RecreateGroupOnPodRestart (kubernetes-s
 api/leaderworkerset/v1), and from v0.9.0 observedGeneration on its conditions: before it,
 `pulumi.com/waitFor: condition=Available` can be satisfied by the previous generation's stale
 condition right after an update."""
-LABEL_NAME = "leaderworkerset.sigs.k8s.io/name"
+LABEL_NAME = conventions.LWS_NAME_LABEL
 LABEL_WORKER_INDEX = "leaderworkerset.sigs.k8s.io/worker-index"
 LABEL_GROUP_KEY = "leaderworkerset.sigs.k8s.io/group-key"
 ANN_EXCLUSIVE_TOPOLOGY = "leaderworkerset.sigs.k8s.io/exclusive-topology"

@@ -15,6 +15,7 @@ from tests.test_policy_rules import (
     DEPLOYMENT,
     NS,
     RELEASE,
+    SELECTOR,
     SERVICE,
     SHA,
     _group,
@@ -34,8 +35,8 @@ def _unspread(props: dict) -> dict:
     return props
 
 
-def _anti_affinity(kind: str, key: str) -> dict:
-    term = {"topologyKey": key, "labelSelector": {"matchLabels": {"app": "vllm"}}}
+def _anti_affinity(kind: str, key: str, selects=SELECTOR) -> dict:
+    term = {"topologyKey": key, "labelSelector": {"matchLabels": dict(selects)}}
     if kind == "preferred":
         term = {"weight": 100.0, "podAffinityTerm": term}
     return {"podAntiAffinity": {f"{kind}DuringSchedulingIgnoredDuringExecution": [term]}}
@@ -80,10 +81,23 @@ def test_only_a_service_named_vllm_is_refused():
 
 # --- replicas-spread ------------------------------------------------------------------------
 
+OWN = {"matchLabels": dict(SELECTOR)}
+OTHER = {"matchLabels": {"app": "other"}}
+
+
 @pytest.mark.parametrize("spread, passes", [
-    ({"topologySpreadConstraints": [{"maxSkew": 1.0, "topologyKey": ZONE}]}, False),
-    ({"topologySpreadConstraints": [{"maxSkew": 1.0, "topologyKey": ZONE},
-                                    {"maxSkew": 1.0, "topologyKey": HOSTNAME}]}, True),
+    ({"topologySpreadConstraints": [{"maxSkew": 1.0, "topologyKey": ZONE,
+                                     "labelSelector": OWN}]}, False),
+    ({"topologySpreadConstraints": [{"maxSkew": 1.0, "topologyKey": ZONE, "labelSelector": OWN},
+                                    {"maxSkew": 1.0, "topologyKey": HOSTNAME,
+                                     "labelSelector": OWN}]}, True),
+    # A constraint counts only the pods its selector matches: none, or other pods, spreads
+    # nothing.
+    ({"topologySpreadConstraints": [{"maxSkew": 1.0, "topologyKey": HOSTNAME}]}, False),
+    ({"topologySpreadConstraints": [{"maxSkew": 1.0, "topologyKey": HOSTNAME,
+                                     "labelSelector": OTHER}]}, False),
+    ({"affinity": _anti_affinity("required", HOSTNAME, {"app": "other"})}, False),
+    ({"affinity": _anti_affinity("preferred", HOSTNAME, {"app": "other"})}, False),
     ({"affinity": _anti_affinity("required", HOSTNAME)}, True),
     ({"affinity": _anti_affinity("required", ZONE)}, False),
     ({"affinity": _anti_affinity("preferred", HOSTNAME)}, True),
@@ -129,6 +143,21 @@ def test_a_group_spreads_by_its_leaders():
     del _group_part(group, "leaderTemplate")["topologySpreadConstraints"]
     [message] = validate_resource("replicas-spread", k8s.LEADER_WORKER_SET, group)
     assert "(leader template) runs 2 replicas" in message
+
+
+@pytest.mark.parametrize("name, passes", [(RELEASE, True), ("another-group", False)])
+def test_a_groups_anti_affinity_may_select_the_name_label_its_controller_adds(name, passes):
+    # LWS labels every pod leaderworkerset.sigs.k8s.io/name=<its metadata.name>; the template
+    # does not carry it.
+    group = _group()
+    group["spec"]["replicas"] = 2.0
+    leader = _group_part(group, "leaderTemplate")
+    del leader["topologySpreadConstraints"]
+    assert conv.LWS_NAME_LABEL not in group["spec"]["leaderWorkerTemplate"]["leaderTemplate"][
+        "metadata"].get("labels", {})
+    leader["affinity"] = _anti_affinity("required", HOSTNAME, {conv.LWS_NAME_LABEL: name})
+    messages = validate_resource("replicas-spread", k8s.LEADER_WORKER_SET, group)
+    assert (messages == []) is passes, messages
 
 
 def test_spread_is_only_advised_for_inference_workloads():
