@@ -271,7 +271,9 @@ def check_services_scraped(resources: Sequence[Any], config: Mapping) -> Finding
         if not (found.get(conv.LABEL_PART_OF) == conv.PART_OF
                 and found.get(conv.LABEL_COMPONENT) == conv.COMPONENT_INFERENCE):
             continue
-        if str(k8s.annotations(service.props).get("prometheus.io/scrape", "")).lower() == "true":
+        # Exactly "true": annotation scrape jobs keep on the regex `true`, which Prometheus
+        # matches case-sensitively (rendering/promql.py scrape_config does the same).
+        if k8s.annotations(service.props).get("prometheus.io/scrape") == "true":
             continue
         who = k8s.describe(service.resource_type, service.props, service.name)
         coverage = [(m, _service_monitor_covers(m, service)) for m in monitors]

@@ -382,8 +382,11 @@ def test_two_autoscalers_are_named_in_the_finding():
 
 # --- inference-service-scraped --------------------------------------------------------------
 
-@pytest.mark.parametrize("value, scraped", [("true", True), ("True", True), ("false", False)])
-def test_the_scrape_annotation_is_read_case_insensitively(value, scraped):
+@pytest.mark.parametrize("value, scraped", [("true", True), ("True", False), ("false", False),
+                                            (True, False)])
+def test_the_scrape_annotation_counts_only_as_the_exact_text_true(value, scraped):
+    # A scrape job keeps targets on the regex `true`, matched case-sensitively: "True" is
+    # dropped and nothing scrapes the Service.
     annotated = service()
     annotated["metadata"]["annotations"] = {"prometheus.io/scrape": value}
     resources = replace(without(stack(), k8s.SERVICE_MONITOR), SERVICE, annotated)
