@@ -293,6 +293,21 @@ def pod_labels(template: Any) -> dict[str, str]:
     return labels(template)
 
 
+_SLEEP = re.compile(r"(?:^|[\s;&|(])sleep\s+(\d+(?:\.\d+)?)")
+
+
+def pre_stop_sleep_seconds(container: Mapping) -> Optional[float]:
+    """Seconds a container's preStop hook visibly sleeps (sleep action or `sleep N` commands,
+    added up); None when it shows none."""
+    pre_stop = get(container, "lifecycle", "preStop")
+    seconds = to_number(get(pre_stop, "sleep", "seconds"))
+    if seconds is not None:
+        return seconds
+    command = " ".join(str(part) for part in items(pre_stop, "exec", "command"))
+    found = [float(match) for match in _SLEEP.findall(command)]
+    return sum(found) if found else None
+
+
 def containers(spec: Any, include_init: bool = True) -> list[tuple[str, Mapping]]:
     """(kind, container) pairs: 'container' and, when asked, 'init container'."""
     found = [("container", c) for c in items(spec, "containers") if is_mapping(c)]

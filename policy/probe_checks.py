@@ -6,9 +6,7 @@ finish. Each check takes `(resource_type, pulumi_name, props, config)` and retur
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
-from typing import Optional
 
 from facts import conventions as conv
 from policy import k8s
@@ -134,18 +132,6 @@ def check_probe_timeouts(resource_type: str, name: str, props: Mapping,
     return out
 
 
-_SLEEP = re.compile(r"(?:^|[\s;&|(])sleep\s+(\d+(?:\.\d+)?)")
-
-
-def _observed_pre_stop(container: Mapping) -> Optional[float]:
-    """Seconds a preStop hook visibly sleeps (sleep action or a `sleep N` command)."""
-    pre_stop = get(container, "lifecycle", "preStop")
-    seconds = k8s.to_number(get(pre_stop, "sleep", "seconds"))
-    if seconds is not None:
-        return seconds
-    command = " ".join(str(part) for part in items(pre_stop, "exec", "command"))
-    found = [float(match) for match in _SLEEP.findall(command)]
-    return sum(found) if found else None
 
 
 def check_grace_period(resource_type: str, name: str, props: Mapping, config: Mapping) -> list[str]:
@@ -163,7 +149,7 @@ def check_grace_period(resource_type: str, name: str, props: Mapping, config: Ma
             continue
         pre_stop = max([v for v in (
             k8s.to_number(k8s.stated(props, templates, conv.ANN_PRESTOP_SECONDS)),
-            _observed_pre_stop(container)) if v is not None], default=0)
+            k8s.pre_stop_sleep_seconds(container)) if v is not None], default=0)
         shutdown = max([v for v in (
             k8s.to_number(k8s.stated(props, templates, conv.ANN_SHUTDOWN_TIMEOUT_SECONDS)),
             k8s.to_number(k8s.flag_value(k8s.command_tokens(container), "--shutdown-timeout")))

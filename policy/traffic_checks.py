@@ -26,7 +26,6 @@ BACKEND_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy
 CLIENT_POLICY = "kubernetes:gateway.envoyproxy.io/v1alpha1:ClientTrafficPolicy"
 _DURATION = re.compile(r"(\d+)(ms|h|m|s)")
 _UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
-_QUANTITY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 1e3, "M": 1e6, "G": 1e9}
 
 
 def seconds(text: Any) -> Optional[float]:
@@ -37,16 +36,15 @@ def seconds(text: Any) -> Optional[float]:
 
 
 def size_bytes(value: Any) -> Optional[float]:
-    """256Ki, '262144' or 262144.0 -> bytes."""
-    if isinstance(value, (int, float)):
-        return float(value)
-    if isinstance(value, str):
-        for suffix, factor in _QUANTITY.items():
-            if value.endswith(suffix) and value[:-len(suffix)].isdigit():
-                return float(value[:-len(suffix)]) * factor
-        if value.isdigit():
-            return float(value)
-    return None
+    """A Kubernetes quantity (256Ki, 1.5Mi, '262144', 262144.0) -> bytes; None when it is none."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        return None
+    quantity = k8s.quantity_or_none(value)
+    return float(quantity) if quantity is not None else None
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _annotation(props: Mapping, key: str) -> Optional[float]:
@@ -109,16 +107,26 @@ def check_router_timeouts(resources: Sequence[Any], config: Mapping) -> Findings
             out.append((f"{who}: LiteLLM router_settings.timeout is {timeout!r}, under the "
                         f"longest request ({longest:.0f} s); a long generation would be cut. "
                         "Set it to at least that.", deployment.urn))
+        for index, entry in enumerate(litellm.get("model_list") or []):
+            own = get(entry, "litellm_params", "timeout")
+            if own is not None and (not _number(own) or own < longest):
+                out.append((f"{who}: LiteLLM model_list[{index}] ({get(entry, 'model_name')!r}) "
+                            f"sets litellm_params.timeout {own!r}, under the longest request "
+                            f"({longest:.0f} s); that model's long generations would be cut. "
+                            "Set it to at least that, or leave it out to use "
+                            "router_settings.timeout.", deployment.urn))
         if not isinstance(settings.get("stream_timeout"), (int, float)):
             out.append((f"{who}: LiteLLM router_settings.stream_timeout is not set, so a stalled "
                         "stream holds its connection until the total timeout; set it to the "
                         "time to first token.", deployment.urn))
-        grace = get(deployment.props, "spec", "template", "spec",
-                    "terminationGracePeriodSeconds")
-        if isinstance(timeout, (int, float)) and (not isinstance(grace, (int, float))
-                                                 or grace < timeout):
-            out.append((f"{who}: terminationGracePeriodSeconds {grace!r} is shorter than the "
-                        f"router timeout ({timeout} s), so a rollout cuts running streams.",
+        spec = get(deployment.props, "spec", "template", "spec")
+        grace = get(spec, "terminationGracePeriodSeconds")
+        readers = _config_readers(deployment, config_map) if config_map else []
+        pre_stop = max([k8s.pre_stop_sleep_seconds(c) or 0 for c in readers], default=0)
+        if _number(timeout) and (not _number(grace) or grace <= pre_stop + timeout):
+            out.append((f"{who}: terminationGracePeriodSeconds {grace!r} does not exceed the "
+                        f"preStop sleep ({pre_stop:g} s) + the router timeout ({timeout} s), so "
+                        "a rollout cuts running streams; set it above their sum.",
                         deployment.urn))
     for route in (r for r in resources if r.resource_type == HTTP_ROUTE):
         longest = _annotation(route.props, conv.ANN_LONGEST_REQUEST_SECONDS)

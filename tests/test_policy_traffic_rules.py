@@ -73,7 +73,8 @@ def router(config=CONFIG, grace=428.0) -> dict:
                 "env": [{"name": "VLLM_SERVING_ROUTER_SETTINGS", "value": "/config/clients.json"},
                         secret_env("LITELLM_MASTER_KEY"), secret_env("VLLM_API_KEY"),
                         secret_env("PROVIDER_OPENAI_API_KEY")],
-                "volumeMounts": [{"name": "config", "mountPath": "/config", "readOnly": True}]}],
+                "volumeMounts": [{"name": "config", "mountPath": "/config", "readOnly": True}],
+                "lifecycle": {"preStop": {"exec": {"command": ["sleep", "15"]}}}}],
             "volumes": [{"name": "config", "configMap": {"name": config}},
                         {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]}
     if grace is None:
@@ -161,12 +162,13 @@ def test_what_is_no_gateway_api_duration_reads_as_none(text):
 @pytest.mark.parametrize("value, size", [(262144.0, 262144.0), (262144, 262144.0),
                                          ("262144", 262144.0), ("256Ki", 262144.0),
                                          ("2Mi", 2097152.0), ("1Gi", 1073741824.0),
-                                         ("300k", 300000.0), ("3M", 3e6), ("2G", 2e9)])
+                                         ("300k", 300000.0), ("3M", 3e6), ("2G", 2e9),
+                                         ("1.5Mi", 1572864.0), ("1Ti", 2.0**40), ("1e6", 1e6)])
 def test_body_sizes_read_as_bytes(value, size):
     assert tc.size_bytes(value) == size
 
 
-@pytest.mark.parametrize("value", ["256KiB", "1.5Mi", "Ki", "lots", "", None, ["256Ki"]])
+@pytest.mark.parametrize("value", ["256KiB", "Ki", "lots", "", None, ["256Ki"], True])
 def test_what_is_no_size_reads_as_none(value):
     assert tc.size_bytes(value) is None
 
@@ -187,16 +189,34 @@ def test_a_stack_without_router_or_edge_has_nothing_to_check():
 # --- router-timeouts-cover-longest-request: the router ---------------------------------------
 
 def test_a_router_timeout_shorter_than_the_longest_request_is_caught():
-    resources = traffic(config=config_map(litellm(timeout=337.0)))
-    assert validate_stack(TIMEOUTS, resources) == [(
+    config = litellm(timeout=337.0)
+    for entry in config["model_list"]:
+        del entry["litellm_params"]["timeout"]
+    assert validate_stack(TIMEOUTS, traffic(config=config_map(config))) == [(
         "Deployment 'llm-serving/prod-r1-router': LiteLLM router_settings.timeout is 337.0, "
         "under the longest request (338 s); a long generation would be cut. Set it to at "
         "least that.", ROUTER_URN)]
 
 
 def test_a_router_timeout_equal_to_the_longest_request_is_enough():
-    resources = traffic(config=config_map(litellm(timeout=338.0)), router=router(grace=338.0))
+    resources = traffic(config=config_map(litellm(timeout=338.0)), router=router(grace=354.0))
     assert validate_stack(TIMEOUTS, resources) == []
+
+
+def test_each_models_own_timeout_must_cover_the_longest_request_too():
+    # LiteLLM applies a model's litellm_params.timeout to its calls, over router_settings.
+    config = litellm()
+    config["model_list"][1]["litellm_params"]["timeout"] = 30.0
+    assert validate_stack(TIMEOUTS, traffic(config=config_map(config))) == [(
+        "Deployment 'llm-serving/prod-r1-router': LiteLLM model_list[1] ('r1') sets "
+        "litellm_params.timeout 30.0, under the longest request (338 s); that model's long "
+        "generations would be cut. Set it to at least that, or leave it out to use "
+        "router_settings.timeout.", ROUTER_URN)]
+    config["model_list"][1]["litellm_params"]["timeout"] = "600"
+    assert "sets litellm_params.timeout '600'" in messages(TIMEOUTS,
+                                                           traffic(config=config_map(config)))[0]
+    del config["model_list"][1]["litellm_params"]["timeout"]      # router_settings applies
+    assert validate_stack(TIMEOUTS, traffic(config=config_map(config))) == []
 
 
 @pytest.mark.parametrize("timeout", [None, "398"])
@@ -210,7 +230,7 @@ def test_a_router_timeout_that_is_unset_or_no_number_is_caught(timeout):
     assert len(found) == 1 and f"router_settings.timeout is {timeout!r}" in found[0]
 
 
-def test_the_timeout_is_read_from_router_settings_not_from_the_model_list():
+def test_models_with_their_own_timeouts_still_need_the_routers():
     config = litellm()
     config["router_settings"] = {"stream_timeout": 70.0}     # the model list still says 398
     found = messages(TIMEOUTS, traffic(config=config_map(config)))
@@ -297,7 +317,8 @@ def test_the_longest_request_is_read_from_the_router_annotation():
     longer = router()
     longer["metadata"]["annotations"][conv.ANN_LONGEST_REQUEST_SECONDS] = "400"
     found = messages(TIMEOUTS, traffic(router=longer))
-    assert len(found) == 1 and "(400 s)" in found[0]
+    # router_settings and both models at 398 s, each under 400 s.
+    assert len(found) == 3 and all("under the longest request (400 s)" in m for m in found)
 
 
 def test_a_router_is_found_by_its_pod_label_not_its_name_or_object_labels():
@@ -322,7 +343,9 @@ def test_every_router_is_judged_after_unrelated_objects():
     unstated = router()
     unstated["metadata"]["name"] = "other-router"
     del unstated["metadata"]["annotations"][conv.ANN_LONGEST_REQUEST_SECONDS]
-    resources = traffic(config=config_map(litellm(timeout=100.0)))
+    config = litellm(timeout=100.0)
+    config["model_list"] = []
+    resources = traffic(config=config_map(config))
     resources.insert(1, {"type": k8s.DEPLOYMENT, "name": "first", "props": unstated})
     found = validate_stack(TIMEOUTS, resources)
     assert [urn_ for _, urn_ in found] == [urn("first", k8s.DEPLOYMENT), ROUTER_URN]
@@ -340,21 +363,27 @@ def test_the_last_config_map_volume_is_the_router_config():
 
 # --- router-timeouts-cover-longest-request: the grace period --------------------------------
 
-def test_a_router_grace_period_shorter_than_its_timeout_is_caught():
-    assert validate_stack(TIMEOUTS, traffic(router=router(grace=397.0))) == [(
-        "Deployment 'llm-serving/prod-r1-router': terminationGracePeriodSeconds 397.0 is "
-        "shorter than the router timeout (398.0 s), so a rollout cuts running streams.",
-        ROUTER_URN)]
+def test_a_router_grace_period_must_exceed_its_prestop_and_its_timeout():
+    # The router sleeps 15 s in preStop, then finishes streams of up to 398 s: 413 s.
+    assert validate_stack(TIMEOUTS, traffic(router=router(grace=413.0))) == [(
+        "Deployment 'llm-serving/prod-r1-router': terminationGracePeriodSeconds 413.0 does not "
+        "exceed the preStop sleep (15 s) + the router timeout (398.0 s), so a rollout cuts "
+        "running streams; set it above their sum.", ROUTER_URN)]
+    assert validate_stack(TIMEOUTS, traffic(router=router(grace=414.0))) == []
 
 
-def test_a_router_grace_period_equal_to_its_timeout_is_enough():
-    assert validate_stack(TIMEOUTS, traffic(router=router(grace=398.0))) == []
+def test_without_a_prestop_sleep_the_grace_period_must_exceed_the_timeout_alone():
+    bare = router(grace=399.0)
+    del bare["spec"]["template"]["spec"]["containers"][0]["lifecycle"]
+    assert validate_stack(TIMEOUTS, traffic(router=bare)) == []
+    bare["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 398.0
+    assert "(0 s) + the router timeout" in messages(TIMEOUTS, traffic(router=bare))[0]
 
 
 @pytest.mark.parametrize("grace", [None, "428"])
 def test_a_router_grace_period_unset_or_no_number_is_caught(grace):
     found = messages(TIMEOUTS, traffic(router=router(grace=grace)))
-    assert len(found) == 1 and f"terminationGracePeriodSeconds {grace!r} is shorter" in found[0]
+    assert len(found) == 1 and f"terminationGracePeriodSeconds {grace!r} does not" in found[0]
 
 
 def test_a_grace_period_is_not_judged_without_a_router_timeout():
