@@ -154,6 +154,17 @@ def native_multi_node(version: Version) -> bool:
     return version >= NATIVE_MULTI_NODE_SINCE
 
 
+RAY_DEPENDENCY_REMOVED: Version = (0, 18, 0)
+"""vLLM's wheels require ray[cgraph] up to 0.17.x and not from 0.18.0 (Requires-Dist in the
+PyPI wheel metadata of 0.10.0, 0.11.0, 0.17.0, 0.17.1 vs 0.18.0, 0.19.0), so the
+vllm/vllm-openai image has Ray only before 0.18.0."""
+
+
+def image_has_ray(version: Version) -> bool:
+    """True when the stock vllm/vllm-openai image of `version` ships Ray."""
+    return version < RAY_DEPENDENCY_REMOVED
+
+
 ENGINE_READY_TIMEOUT_SINCE: Version = (0, 14, 0)
 """VLLM_ENGINE_READY_TIMEOUT_S (default 600 s) bounds the API server's wait for each engine's
 first message, i.e. the engine's whole start; configurable from 0.14.0 (vllm/envs.py, PR

@@ -144,16 +144,18 @@ def multi_node_launcher_exists(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if chosen == "ray" and layout.data_parallel > 1:
         return ("multiNode.launcher: ray launches TP × PP groups only; data × expert parallelism "
                 "across nodes uses vLLM's own --data-parallel flags: set launcher native")
-    if chosen == "ray" and not _image_has_ray(cfg):
-        return ("multiNode.launcher: Ray is not in the vllm/vllm-openai image from 0.18 on "
-                "(vLLM no longer depends on it); build the image with Ray: image.build: true "
-                "and image.extraPipPackages: [ray==<version>]")
+    if chosen == "ray" and not _image_has_ray(cfg, plan.version):
+        return (f"multiNode.launcher: Ray is not in the vllm/vllm-openai image of "
+                f"{cfg.vllm_version} (vLLM no longer depends on it from 0.18.0); build the image "
+                "with Ray: image.build: true and image.extraPipPackages: [ray==<version>], or "
+                "use multiNode.launcher: native")
     return None
 
 
-def _image_has_ray(cfg: StackConfig) -> bool:
-    return cfg.image.build and any(p.split("==")[0].split("[")[0] == "ray"
-                                   for p in cfg.image.extra_pip_packages)
+def _image_has_ray(cfg: StackConfig, version: tuple[int, int, int]) -> bool:
+    """The stock image before 0.18.0, or a built image that installs Ray."""
+    return vllm_features.image_has_ray(version) or cfg.image.build and any(
+        p.split("==")[0].split("[")[0] == "ray" for p in cfg.image.extra_pip_packages)
 
 
 def expert_parallel_across_nodes_has_rdma(cfg: StackConfig, plan: Plan) -> Optional[str]:

@@ -87,10 +87,16 @@ FAST_STORAGE = {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"},
                 "readMibPerSecond": 5000}
 
 
-def test_a_version_without_native_multi_node_needs_ray_in_the_image():
-    message = _refusal(vllmVersion="0.11.0", storage=FAST_STORAGE)
-    assert "Ray" in message and "image.extraPipPackages" in message
-    plan = _plan(vllmVersion="0.11.0", storage=FAST_STORAGE,
+def test_a_version_without_native_multi_node_launches_with_the_ray_its_image_ships():
+    plan = _plan(vllmVersion="0.11.0", storage=FAST_STORAGE)
+    assert plan.layout.nodes == 2
+
+
+def test_from_0_18_a_ray_launch_needs_ray_built_into_the_image():
+    message = _refusal(vllmVersion="0.18.0", multiNode={"launcher": "ray"})
+    assert "Ray is not in the vllm/vllm-openai image of 0.18.0" in message
+    assert "image.extraPipPackages" in message
+    plan = _plan(vllmVersion="0.18.0", multiNode={"launcher": "ray"},
                  image={"build": True, "registry": "r.example",
                         "extraPipPackages": ["ray==2.49.0"]})
     assert plan.layout.nodes == 2

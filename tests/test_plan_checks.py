@@ -132,18 +132,27 @@ def test_a_replica_across_nodes_fills_whole_nodes_with_pipeline_or_data_parallel
     assert checks.replica_fits_its_nodes(cfg, on_layout(cfg, 16)) is None
 
 
-def test_ray_needs_ray_in_a_built_image():
-    plan_of = lambda cfg: on_layout(cfg, 8, pp=2, nodes=2)       # noqa: E731
-    with_ray = stack(**OLD)
+def test_from_0_18_ray_needs_ray_in_a_built_image():
+    # vLLM's wheels require ray[cgraph] up to 0.17.x, not from 0.18.0.
+    plan_of = lambda cfg: dataclasses.replace(on_layout(cfg, 8, pp=2, nodes=2),  # noqa: E731
+                                              version=(0, 18, 0))
+    new = {**OLD, "vllmVersion": "0.18.0"}
+    with_ray = stack(**new)
     assert checks.multi_node_launcher_exists(with_ray, plan_of(with_ray)) is None
-    numpy_only = stack(**{**OLD, "image": {**OLD["image"],
-                                                     "extraPipPackages": ["numpy==2.0.0"]}})
-    assert "Ray is not in the vllm/vllm-openai image" in checks.multi_node_launcher_exists(
-        numpy_only, plan_of(numpy_only))
+    numpy_only = stack(**{**new, "image": {**OLD["image"], "extraPipPackages": ["numpy==2.0.0"]}})
+    assert checks.multi_node_launcher_exists(numpy_only, plan_of(numpy_only)) == (
+        "multiNode.launcher: Ray is not in the vllm/vllm-openai image of 0.18.0 (vLLM no longer "
+        "depends on it from 0.18.0); build the image with Ray: image.build: true and "
+        "image.extraPipPackages: [ray==<version>], or use multiNode.launcher: native")
     # Listing Ray without building the image installs nothing.
-    not_built = stack(**{**OLD, "image": {"build": False,
-                                          "extraPipPackages": ["ray==2.49.0"]}})
+    not_built = stack(**{**new, "image": {"build": False, "extraPipPackages": ["ray==2.49.0"]}})
     assert "Ray is not in" in checks.multi_node_launcher_exists(not_built, plan_of(not_built))
+
+
+def test_before_0_18_the_stock_image_ships_ray():
+    stock = stack(vllmVersion="0.17.1", multiNode={"launcher": "ray"})
+    plan = dataclasses.replace(on_layout(stock, 8, pp=2, nodes=2), version=(0, 17, 1))
+    assert checks.multi_node_launcher_exists(stock, plan) is None
 
 
 def test_the_native_launch_needs_0_11_1_and_auto_falls_back_to_ray_only_for_tp_and_pp():
@@ -155,9 +164,9 @@ def test_the_native_launch_needs_0_11_1_and_auto_falls_back_to_ray_only_for_tp_a
     message = checks.multi_node_launcher_exists(auto_old, on_layout(auto_old, 4, dp=4, nodes=2,
                                                                     ep=True))
     assert message.endswith("from 0.11.1); raise vllmVersion")
-    # auto on 0.10 with TP × PP is Ray, which the image lacks: that is the problem named.
-    assert "Ray is not in" in checks.multi_node_launcher_exists(
-        auto_old, on_layout(auto_old, 8, pp=2, nodes=2))
+    # auto on 0.10 with TP × PP is Ray, which 0.10's image ships.
+    assert checks.multi_node_launcher_exists(auto_old, on_layout(auto_old, 8, pp=2,
+                                                                 nodes=2)) is None
     # From 0.11.1 auto is the native launch for both.
     auto_new = stack(vllmVersion="0.11.1")
     assert checks.multi_node_launcher_exists(auto_new, on_layout(auto_new, 4, dp=4, nodes=2,
