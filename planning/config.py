@@ -519,9 +519,11 @@ PROM_DURATION = r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$"
 
 def _check_duration(value: str) -> str:
     # The key is named by describe_errors; the message says what a valid value looks like.
-    if not value or not re.fullmatch(PROM_DURATION, value):   # every group is optional: "" matches
+    # Every group is optional, so "" matches the pattern; a zero length ("0s") means nothing
+    # for a scrape interval, an alert's `for` or a window.
+    if not re.fullmatch(PROM_DURATION, value) or not re.search(r"[1-9]", value):
         raise ValueError(
-            f"{value!r} is not a Prometheus duration; write a number with a unit, largest unit "
+            "not a Prometheus duration above zero; write a number with a unit, largest unit "
             "first, such as 30s, 2m or 1h30m"
         )
     return value

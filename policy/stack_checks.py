@@ -22,7 +22,8 @@ class _Autoscaler:
     resource: Any
     who: str
     minimum: float
-    maximum: float
+    maximum: Optional[float]
+    """None for an HPA without maxReplicas (the API server requires it)."""
     target_kind: str
     target_name: Optional[str]
 
@@ -43,8 +44,7 @@ def _autoscalers(resources: Sequence[Any]) -> list[_Autoscaler]:
         elif res.resource_type == k8s.HPA:
             minimum = k8s.to_number(get(props, "spec", "minReplicas"))
             maximum = k8s.to_number(get(props, "spec", "maxReplicas"))
-            found.append(_Autoscaler(res, who, 1 if minimum is None else minimum,
-                                     0 if maximum is None else maximum,
+            found.append(_Autoscaler(res, who, 1 if minimum is None else minimum, maximum,
                                      get(ref, "kind", default=""), get(ref, "name")))
     return found
 
@@ -72,7 +72,8 @@ def _replica_range(workload: Any, scalers: list[_Autoscaler]) -> tuple[float, fl
     (1 when unset)."""
     mine = [s for s in scalers if _targets(s, workload)]
     if mine:
-        return min(s.minimum for s in mine), max(s.maximum for s in mine)
+        return (min(s.minimum for s in mine),
+                max(s.minimum if s.maximum is None else s.maximum for s in mine))
     count = k8s.replicas(workload.resource_type, workload.props)
     count = 1 if count is None else count
     return count, count
@@ -209,7 +210,12 @@ def check_autoscalers(resources: Sequence[Any], config: Mapping) -> Findings:
     out = []
     claimed: dict[str, list[_Autoscaler]] = {}
     for scaler in _autoscalers(resources):
-        if scaler.minimum > scaler.maximum:
+        if scaler.maximum is None:
+            out.append((
+                f"{scaler.who} sets no maxReplicas, which a HorizontalPodAutoscaler requires (the "
+                "API server rejects it); set maxReplicas to the most replicas your GPUs allow.",
+                scaler.resource.urn))
+        elif scaler.minimum > scaler.maximum:
             out.append((
                 f"{scaler.who} has a minimum of {fmt(scaler.minimum)} replicas above its maximum "
                 f"of {fmt(scaler.maximum)}; the controller cannot honour both, so set the minimum "

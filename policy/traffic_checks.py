@@ -76,12 +76,19 @@ def _routers(resources: Sequence[Any]) -> list[tuple[Any, Optional[Any]]]:
 
 
 def _litellm(config_map: Any) -> tuple[dict, dict]:
+    """(config.yaml, clients.json) of the router ConfigMap; {} for a file that is missing or
+    does not parse."""
     data = k8s.known_dict(get(config_map.props, "data"))
     try:
-        return (yaml.safe_load(data.get("config.yaml") or "") or {},
-                json.loads(data.get("clients.json") or "{}"))
-    except (yaml.YAMLError, ValueError):
-        return {}, {}
+        litellm = yaml.safe_load(data.get("config.yaml") or "") or {}
+    except yaml.YAMLError:
+        litellm = {}
+    try:
+        clients = json.loads(data.get("clients.json") or "{}")
+    except ValueError:
+        clients = {}
+    return (litellm if isinstance(litellm, dict) else {},
+            clients if isinstance(clients, dict) else {})
 
 
 def _describe(resource: Any) -> str:
@@ -220,6 +227,12 @@ def check_router_keys_from_secrets(resources: Sequence[Any], config: Mapping) ->
         if config_map is None:
             continue
         litellm, _ = _litellm(config_map)
+        text = k8s.known_dict(get(config_map.props, "data")).get("config.yaml")
+        if text and not litellm:
+            out.append((f"{_describe(config_map)}: config.yaml does not parse as YAML, so its "
+                        "keys cannot be checked (and LiteLLM would not start); fix the file.",
+                        config_map.urn))
+            continue
         for where in _literal_keys(litellm):
             out.append((f"{_describe(config_map)}: config.yaml {where} is a literal value; a "
                         "ConfigMap is readable by anyone who can read the namespace. Write "

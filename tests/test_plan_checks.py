@@ -326,12 +326,18 @@ def test_without_a_single_node_fix_the_advice_is_to_span_nodes_or_change_the_mod
         nothing_left.weights, total_gib=170.0))
     assert "no layout of up to 8 nodes fits" in checks.suggest(
         free, dataclasses.replace(over, model=free.model.shape))
-    # Exactly 0.9 of the node is not more than a node can take.
+    # Exactly 0.9 of the node is not more than a node can take: a 20 GiB GPU, 8 per node,
+    # 160 GiB × 0.9 = 144 GiB (exact in binary floating point).
+    custom = {"productLabels": ["X"], "memoryGib": 20.0, "computeCapability": 9.0, "perNode": 8}
     edge = dataclasses.replace(nothing_left, weights=dataclasses.replace(
-        nothing_left.weights, total_gib=21.96 * 8 * 0.9))
-    for cfg in (held, free):
-        assert checks.suggest(cfg, dataclasses.replace(edge, model=cfg.model.shape)).startswith(
-            "no single-node change makes it fit")
+        nothing_left.weights, total_gib=144.0))
+    for layout in ("single-node", "auto"):
+        cfg = stack(model=r1, gpu={**custom, "layout": layout})
+        on_custom = dataclasses.replace(edge, model=cfg.model.shape, gpu=cfg.gpu.resolved())
+        assert checks.suggest(cfg, on_custom).startswith("no single-node change makes it fit")
+        over = dataclasses.replace(on_custom, weights=dataclasses.replace(
+            on_custom.weights, total_gib=144.5))
+        assert checks.suggest(cfg, over).startswith("the weights (144 GiB) need more than")
     # Weights within a node that still fit no single-node change: no node-level advice.
     within = dataclasses.replace(nothing_left, weights=dataclasses.replace(
         nothing_left.weights, total_gib=150.0))

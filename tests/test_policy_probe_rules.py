@@ -255,15 +255,16 @@ def test_a_stated_prestop_longer_than_the_visible_sleep_counts():
     assert "preStop 30 s + vLLM shutdown timeout 60 s = 90 s" in message
 
 
-@pytest.mark.parametrize("annotation, flag, shutdown", [("90", "60", 90), ("60", "120", 120)])
+@pytest.mark.parametrize("annotation, flag, shutdown, total", [("90", "60", 90, 105),
+                                                               ("60", "120", 120, 135)])
 def test_the_longer_of_the_stated_and_the_flagged_shutdown_timeout_counts(annotation, flag,
-                                                                         shutdown):
+                                                                         shutdown, total):
     props = deployment()
     props["metadata"]["annotations"][conv.ANN_SHUTDOWN_TIMEOUT_SECONDS] = annotation
     engine(props)["args"] = ["--model", "/models", "--tensor-parallel-size", "2",
                              "--shutdown-timeout", flag]
     [message] = validate_resource(GRACE, DEPLOYMENT, props)
-    assert f"preStop 15 s + vLLM shutdown timeout {shutdown} s = {15 + shutdown} s" in message
+    assert f"preStop 15 s + vLLM shutdown timeout {shutdown} s = {total} s" in message
 
 
 def test_drain_figures_may_be_stated_on_the_pod_template():

@@ -258,8 +258,6 @@ def test_a_router_without_a_numeric_stream_timeout_is_caught(stream_timeout):
 
 @pytest.mark.parametrize("data", [{"config.yaml": "router_settings: [timeout: 398",
                                    "clients.json": "{}"},
-                                  {"config.yaml": yaml.safe_dump(litellm()),
-                                   "clients.json": "{maxBodyBytes: 262144"},
                                   {"config.yaml": "", "clients.json": "{}"},
                                   {"clients.json": "{}"}, {}])
 def test_a_router_config_that_cannot_be_read_or_is_empty_states_no_timeout(data):
@@ -267,6 +265,12 @@ def test_a_router_config_that_cannot_be_read_or_is_empty_states_no_timeout(data)
     broken["data"] = data
     found = messages(TIMEOUTS, traffic(config=broken))
     assert len(found) == 2 and "timeout is None" in found[0]
+
+
+def test_a_broken_clients_json_does_not_hide_the_timeouts_of_config_yaml():
+    broken = config_map()
+    broken["data"]["clients.json"] = "{maxBodyBytes: 262144"
+    assert validate_stack(TIMEOUTS, traffic(config=broken)) == []
 
 
 def test_a_router_config_without_clients_json_still_states_its_timeouts():
@@ -716,10 +720,16 @@ def test_every_router_is_judged_for_its_keys():
     assert [u for _, u in validate_stack(KEYS, resources)] == [CONFIG_URN]
 
 
-def test_an_unreadable_router_config_names_no_keys():
+def test_an_unreadable_router_config_is_reported_not_passed():
     broken = config_map()
     broken["data"]["config.yaml"] = "model_list: [api_key: sk-live"
-    assert validate_stack(KEYS, traffic(config=broken)) == []
+    assert validate_stack(KEYS, traffic(config=broken)) == [(
+        "ConfigMap 'llm-serving/prod-r1-router-config': config.yaml does not parse as YAML, so "
+        "its keys cannot be checked (and LiteLLM would not start); fix the file.", CONFIG_URN)]
+    # A broken clients.json does not hide config.yaml's keys.
+    clients_broken = config_map()
+    clients_broken["data"]["clients.json"] = "{not json"
+    assert validate_stack(KEYS, traffic(config=clients_broken)) == []
 
 
 def test_literal_keys_in_several_list_entries_are_all_caught():
