@@ -9,21 +9,20 @@ import pytest
 
 from facts import conventions as conv
 from policy import k8s
-from tests.test_policy_rules import DEPLOYMENT, _group, deployment, validate_resource
+from tests.test_policy_rules import (
+    DEPLOYMENT,
+    _group,
+    deployment,
+    group_engine,
+    group_template,
+    validate_resource,
+)
 
 LWS = k8s.LEADER_WORKER_SET
 TP = "tensor-parallel-within-a-node"
 RESTART = "group-recreated-on-restart"
 START = "group-can-start"
 HEADLESS = "headless-workers-not-http-probed"
-
-
-def _part(props: dict, role: str) -> dict:
-    return props["spec"]["leaderWorkerTemplate"][f"{role}Template"]
-
-
-def _engine(props: dict, role: str) -> dict:
-    return _part(props, role)["spec"]["containers"][0]
 
 
 # --- tensor-parallel-within-a-node ----------------------------------------------------------
@@ -47,7 +46,7 @@ def test_the_short_tp_flag_counts_like_the_long_one():
     """vLLM reads `-tp 16` as --tensor-parallel-size 16; the annotation may say less."""
     props = _group(tp=8)
     for role in ("leader", "worker"):
-        _engine(props, role)["args"] = ["-tp", "16", "--nnodes", "2"]
+        group_engine(props, role)["args"] = ["-tp", "16", "--nnodes", "2"]
     messages = validate_resource(TP, LWS, props)
     assert len(messages) == 2 and all("tensor parallel 16" in m for m in messages)
 
@@ -62,9 +61,9 @@ def test_the_tensor_parallel_annotation_may_sit_on_a_template():
     props = _group(tp=16)
     del props["metadata"]["annotations"][conv.ANN_TENSOR_PARALLEL]
     for role in ("leader", "worker"):
-        _engine(props, role)["args"] = []
+        group_engine(props, role)["args"] = []
     assert validate_resource(TP, LWS, props) == []
-    _part(props, "leader").setdefault("metadata", {})["annotations"] = {
+    group_template(props, "leader").setdefault("metadata", {})["annotations"] = {
         conv.ANN_TENSOR_PARALLEL: "16"}
     assert len(validate_resource(TP, LWS, props)) == 2
 
@@ -73,17 +72,17 @@ def test_without_a_stated_size_or_gpu_count_nothing_is_judged():
     unstated = _group(tp=16)
     del unstated["metadata"]["annotations"][conv.ANN_TENSOR_PARALLEL]
     for role in ("leader", "worker"):
-        _engine(unstated, role)["args"] = []
+        group_engine(unstated, role)["args"] = []
     assert validate_resource(TP, LWS, unstated) == []
     no_gpus = _group(tp=16)
     for role in ("leader", "worker"):
-        del _engine(no_gpus, role)["resources"]
+        del group_engine(no_gpus, role)["resources"]
     assert validate_resource(TP, LWS, no_gpus) == []
 
 
 def test_a_template_without_an_engine_is_skipped_and_the_next_one_judged():
     props = _group(tp=16)
-    leader = _engine(props, "leader")
+    leader = group_engine(props, "leader")
     leader["name"] = "proxy"
     del leader["resources"]
     messages = validate_resource(TP, LWS, props)
@@ -94,7 +93,7 @@ def test_tensor_parallel_is_judged_on_inference_groups_only():
     other = _group(tp=16)
     other["metadata"]["labels"] = {"app": "something-else"}
     for role in ("leader", "worker"):
-        _part(other, role)["metadata"]["labels"] = {"app": "other"}
+        group_template(other, role)["metadata"]["labels"] = {"app": "other"}
     assert validate_resource(TP, LWS, other) == []
 
 
@@ -148,14 +147,14 @@ def test_every_http_probe_on_a_headless_worker_is_listed():
 @pytest.mark.parametrize("kind", ["startupProbe", "readinessProbe", "livenessProbe"])
 def test_any_one_http_probe_on_a_headless_worker_is_caught(kind):
     props = _group()
-    _engine(props, "worker")[kind] = {"httpGet": {"path": "/health", "port": "http"}}
+    group_engine(props, "worker")[kind] = {"httpGet": {"path": "/health", "port": "http"}}
     [message] = validate_resource(HEADLESS, LWS, props)
     assert f"over HTTP ({kind})" in message
 
 
 def test_exec_and_tcp_probes_on_a_headless_worker_pass():
     props = _group()
-    worker = _engine(props, "worker")
+    worker = group_engine(props, "worker")
     worker["readinessProbe"] = {"exec": {"command": ["true"]}}
     worker["livenessProbe"] = {"tcpSocket": {"port": 6379}}
     assert validate_resource(HEADLESS, LWS, props) == []
@@ -163,7 +162,7 @@ def test_exec_and_tcp_probes_on_a_headless_worker_pass():
 
 def test_headless_in_a_shell_command_counts():
     props = _group()
-    worker = _engine(props, "worker")
+    worker = group_engine(props, "worker")
     worker["command"] = ["sh", "-c", "vllm serve /models --headless --nnodes 2"]
     worker["args"] = []
     worker["readinessProbe"] = {"httpGet": {"path": "/health", "port": "http"}}
@@ -172,7 +171,7 @@ def test_headless_in_a_shell_command_counts():
 
 def test_a_worker_whose_engine_cannot_be_found_is_skipped():
     props = _group(worker_probe=True)
-    worker = _engine(props, "worker")
+    worker = group_engine(props, "worker")
     worker["name"] = "sidecar"
     del worker["resources"]
     assert validate_resource(HEADLESS, LWS, props) == []
@@ -180,7 +179,7 @@ def test_a_worker_whose_engine_cannot_be_found_is_skipped():
 
 def test_a_headless_leader_is_judged_like_a_worker():
     props = _group(worker_probe=True)
-    _engine(props, "leader")["args"].append("--headless")
+    group_engine(props, "leader")["args"].append("--headless")
     messages = validate_resource(HEADLESS, LWS, props)
     assert [m.split(" runs vLLM")[0] for m in messages] == [
         "LeaderWorkerSet 'llm-serving/prod-r1' (leader template)",

@@ -14,9 +14,10 @@ from tests.test_policy_rules import (
     DEPLOYMENT,
     NS,
     RELEASE,
-    _group,
     deployment,
     engine,
+    _group,
+    group_template,
     pod,
     validate_resource,
 )
@@ -28,8 +29,7 @@ GROUP = f"LeaderWorkerSet '{NS}/{RELEASE}'"
 
 def _templates(props: dict) -> tuple[dict, dict]:
     """(leader, worker) pod templates of a `_group()`."""
-    group = props["spec"]["leaderWorkerTemplate"]
-    return group["leaderTemplate"], group["workerTemplate"]
+    return group_template(props, "leader"), group_template(props, "worker")
 
 
 def _engine_of(template: dict) -> dict:

@@ -882,6 +882,16 @@ def test_leader_worker_set_splits_gpus_over_its_group():
         ["leader template"]
 
 
+def group_template(props: dict, role: str) -> dict:
+    """A LeaderWorkerSet's `leader` or `worker` pod template."""
+    return props["spec"]["leaderWorkerTemplate"][f"{role}Template"]
+
+
+def group_engine(props: dict, role: str) -> dict:
+    """The engine container of a LeaderWorkerSet's leader or worker template."""
+    return group_template(props, role)["spec"]["containers"][0]
+
+
 def _group(tp: int = 8, gpus: str = "8", restart=None, startup=None, worker_probe=False):
     """A two-node LeaderWorkerSet: leader serving, worker --headless."""
     props = deployment()

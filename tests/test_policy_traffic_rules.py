@@ -18,7 +18,7 @@ import yaml
 
 from facts import conventions as conv
 from policy import k8s, traffic_checks as tc
-from tests.test_policy_rules import NS, deployment, validate_stack
+from tests.test_policy_rules import NS, _urn, deployment, validate_stack
 
 TIMEOUTS = "router-timeouts-cover-longest-request"
 BODY = "body-limit-covers-largest-prompt"
@@ -131,7 +131,7 @@ def traffic(**props) -> list[dict]:
 
 
 def urn(name: str, resource_type: str) -> str:
-    return f"urn:pulumi:test::vllm-serving::{resource_type}::{name}"
+    return _urn(resource_type, name)
 
 
 ROUTER_URN = urn("router", k8s.DEPLOYMENT)

@@ -18,9 +18,10 @@ from tests.test_policy_rules import (
     SELECTOR,
     SERVICE,
     SHA,
-    _group,
     deployment,
     download_job,
+    _group,
+    group_template,
     pod,
     service,
     validate_resource,
@@ -42,10 +43,6 @@ def _anti_affinity(kind: str, key: str, selects=SELECTOR) -> dict:
     return {"podAntiAffinity": {f"{kind}DuringSchedulingIgnoredDuringExecution": [term]}}
 
 
-def _group_part(group: dict, part: str) -> dict:
-    return group["spec"]["leaderWorkerTemplate"][part]["spec"]
-
-
 # --- service-links-disabled -----------------------------------------------------------------
 
 def test_service_links_turned_on_explicitly_are_caught_with_the_value():
@@ -57,7 +54,7 @@ def test_service_links_turned_on_explicitly_are_caught_with_the_value():
 
 def test_service_links_are_judged_on_every_template_of_a_group():
     group = _group()
-    del _group_part(group, "workerTemplate")["enableServiceLinks"]
+    del group_template(group, "worker")["spec"]["enableServiceLinks"]
     [message] = validate_resource("service-links-disabled", k8s.LEADER_WORKER_SET, group)
     assert "(worker template) leaves enableServiceLinks unset" in message
 
@@ -138,9 +135,9 @@ def test_kinds_without_replicas_are_not_advised_to_spread():
 def test_a_group_spreads_by_its_leaders():
     group = _group()
     group["spec"]["replicas"] = 2.0
-    del _group_part(group, "workerTemplate")["topologySpreadConstraints"]
+    del group_template(group, "worker")["spec"]["topologySpreadConstraints"]
     assert validate_resource("replicas-spread", k8s.LEADER_WORKER_SET, group) == []
-    del _group_part(group, "leaderTemplate")["topologySpreadConstraints"]
+    del group_template(group, "leader")["spec"]["topologySpreadConstraints"]
     [message] = validate_resource("replicas-spread", k8s.LEADER_WORKER_SET, group)
     assert "(leader template) runs 2 replicas" in message
 
@@ -151,7 +148,7 @@ def test_a_groups_anti_affinity_may_select_the_name_label_its_controller_adds(na
     # does not carry it.
     group = _group()
     group["spec"]["replicas"] = 2.0
-    leader = _group_part(group, "leaderTemplate")
+    leader = group_template(group, "leader")["spec"]
     del leader["topologySpreadConstraints"]
     assert conv.LWS_NAME_LABEL not in group["spec"]["leaderWorkerTemplate"]["leaderTemplate"][
         "metadata"].get("labels", {})
