@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from facts import conventions as conv
 from policy import k8s
-from policy.k8s import fmt, get, items
+from policy.k8s import fmt, get
 
 DEFAULT_GRACE_SECONDS = 30
 """Kubernetes' terminationGracePeriodSeconds when a pod spec leaves it out."""

@@ -11,6 +11,7 @@ import pytest
 from facts import conventions as conv
 from policy import k8s
 from tests.test_policy_rules import (
+    assert_names_the_object,
     DEPLOYMENT,
     NS,
     RELEASE,
@@ -71,20 +72,9 @@ BROKEN = [  # rule, the change, what the message says right after naming the obj
 
 
 @pytest.mark.parametrize("rule, change, opening", BROKEN)
-def test_a_message_opens_with_the_kind_namespace_and_name_of_the_object(rule, change, opening):
-    props = deployment()
-    change(props)
-    [message] = validate_resource(rule, DEPLOYMENT, props, name="r1-engine")
-    assert message.startswith(f"Deployment '{NS}/{RELEASE}'{opening}"), message
-
-
-@pytest.mark.parametrize("rule, change, opening", BROKEN)
-def test_an_object_without_a_name_is_named_by_its_pulumi_name(rule, change, opening):
-    props = deployment()
-    del props["metadata"]["name"]
-    change(props)
-    [message] = validate_resource(rule, DEPLOYMENT, props, name="r1-engine")
-    assert message.startswith(f"Deployment 'r1-engine' (Pulumi name){opening}"), message
+def test_a_message_names_the_object_by_namespace_and_name_or_its_pulumi_name(rule, change,
+                                                                             opening):
+    assert_names_the_object(rule, change, opening)
 
 
 # --- /dev/shm -------------------------------------------------------------------------------

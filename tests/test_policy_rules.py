@@ -882,6 +882,21 @@ def test_leader_worker_set_splits_gpus_over_its_group():
         ["leader template"]
 
 
+def assert_names_the_object(rule: str, change, opening: str) -> None:
+    """A Deployment broken by `change` is refused by `rule` in a message that opens with
+    Kind 'namespace/name' then `opening`, or with 'pulumi-name' (Pulumi name) when the object
+    has no metadata.name."""
+    props = deployment()
+    change(props)
+    [message] = validate_resource(rule, DEPLOYMENT, props, name="r1-engine")
+    assert message.startswith(f"Deployment '{NS}/{RELEASE}'{opening}"), message
+    props = deployment()
+    del props["metadata"]["name"]
+    change(props)
+    [message] = validate_resource(rule, DEPLOYMENT, props, name="r1-engine")
+    assert message.startswith(f"Deployment 'r1-engine' (Pulumi name){opening}"), message
+
+
 def group_template(props: dict, role: str) -> dict:
     """A LeaderWorkerSet's `leader` or `worker` pod template."""
     return props["spec"]["leaderWorkerTemplate"][f"{role}Template"]

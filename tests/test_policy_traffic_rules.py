@@ -10,7 +10,6 @@ pack's own policies with pulumi-policy's argument types (tests/test_policy_rules
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -304,11 +303,11 @@ def test_only_a_config_map_is_read_as_the_router_config():
 
 
 def test_a_router_without_the_longest_request_annotation_is_caught():
-    for annotations in ({conv.ANN_MAX_BODY_BYTES: LARGEST},
-                        {**EDGE_ANNOTATIONS, conv.ANN_LONGEST_REQUEST_SECONDS: "long"},
-                        {**EDGE_ANNOTATIONS, conv.ANN_LONGEST_REQUEST_SECONDS: ["338"]}):
+    for stated in ({conv.ANN_MAX_BODY_BYTES: LARGEST},
+                   {**EDGE_ANNOTATIONS, conv.ANN_LONGEST_REQUEST_SECONDS: "long"},
+                   {**EDGE_ANNOTATIONS, conv.ANN_LONGEST_REQUEST_SECONDS: ["338"]}):
         unstated = router()
-        unstated["metadata"]["annotations"] = annotations
+        unstated["metadata"]["annotations"] = stated
         # Nothing else about it is judged: no timeout to compare with.
         unstated["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] = 1.0
         assert validate_stack(TIMEOUTS, traffic(router=unstated)) == [(
