@@ -207,8 +207,9 @@ STACK_POLICIES = [
                  check_services_scraped),
     stack_policy("router-timeouts-cover-longest-request",
                  "The router's, the route's and Envoy Gateway's request timeouts cover the "
-                 "engine's longest request, a stream-idle timeout is set, and the router's "
-                 "grace period covers its timeout.", check_router_timeouts),
+                 "engine's longest request (each model's own timeout too), a stream-idle "
+                 "timeout is set, and the router's grace period exceeds its preStop plus its "
+                 "timeout.", check_router_timeouts),
     stack_policy("body-limit-covers-largest-prompt",
                  "Every body limit in front of the engine (Envoy Gateway buffers, the router) "
                  "admits the body of a prompt of model.maxModelLen tokens.", check_body_limits),
