@@ -676,6 +676,18 @@ def test_a_secret_variable_counts_only_in_the_container_that_reads_the_config(wh
     assert [m.split("os.environ/")[1].split(",")[0] for m in found] == ["VLLM_API_KEY"]
 
 
+def test_an_init_container_mounting_the_config_is_not_the_router():
+    early = router()
+    spec = early["spec"]["template"]["spec"]
+    env = spec["containers"][0]["env"]
+    spec["containers"][0]["env"] = [e for e in env if e["name"] != "VLLM_API_KEY"]
+    spec["initContainers"] = [{"name": "check", "image": "busybox:1.36",
+                               "env": [secret_env("VLLM_API_KEY")],
+                               "volumeMounts": [{"name": "config", "mountPath": "/config"}]}]
+    found = messages(KEYS, traffic(router=early))
+    assert [m.split("os.environ/")[1].split(",")[0] for m in found] == ["VLLM_API_KEY"]
+
+
 def test_a_router_container_that_does_not_mount_the_config_reads_none_of_it():
     unmounted = router()
     del unmounted["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
@@ -725,6 +737,17 @@ def test_an_unreadable_router_config_is_reported_not_passed():
     assert validate_stack(KEYS, traffic(config=broken)) == [(
         "ConfigMap 'llm-serving/prod-r1-router-config': config.yaml does not parse as YAML, so "
         "its keys cannot be checked (and LiteLLM would not start); fix the file.", CONFIG_URN)]
+    # A second router after the unreadable one is still judged.
+    literal = litellm()
+    literal["general_settings"]["master_key"] = "sk-master"
+    second = router(config="second-config")
+    second["metadata"]["name"] = "second-router"
+    resources = traffic(config=broken) + [
+        {"type": k8s.DEPLOYMENT, "name": "second", "props": second},
+        {"type": k8s.CONFIG_MAP, "name": "second-config",
+         "props": config_map(literal, name="second-config")}]
+    assert [u for _, u in validate_stack(KEYS, resources)] == [
+        CONFIG_URN, urn("second-config", k8s.CONFIG_MAP)]
     # A broken clients.json does not hide config.yaml's keys.
     clients_broken = config_map()
     clients_broken["data"]["clients.json"] = "{not json"

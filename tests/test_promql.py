@@ -326,3 +326,35 @@ def test_the_rules_file_reads_in_the_order_rules_are_written():
     order = [first_alert.index(f"\n    {key}:") for key in ("expr", "labels", "annotations")]
     assert order == sorted(order)
     assert text.index("- name: ") < text.index("  rules:")
+
+
+def group_target():
+    return promql.Target("llm-serving", "deepseek-r1", "deepseek-r1-api", "deepseek-r1",
+                         "0.20.0", workload_kind="LeaderWorkerSet")
+
+
+def test_metrics_count_as_absent_for_a_group_only_while_a_leader_pod_is_ready():
+    rules = {a.name: a.expr for a in promql.alerts(group_target(), MonitoringThresholds())}
+    assert rules["VllmMetricsAbsent"].endswith(
+        'and on () (sum(kube_pod_status_ready{namespace="llm-serving",pod=~"deepseek-r1-[0-9]+",'
+        'condition="true"}) > 0)')
+    deployment = {a.name: a.expr for a in promql.alerts(target(), MonitoringThresholds())}
+    assert "kube_deployment_status_replicas_ready" in deployment["VllmMetricsAbsent"]
+
+
+def test_gpu_alerts_of_a_group_select_its_leader_and_worker_pods():
+    alerts = promql.alerts(group_target(), MonitoringThresholds(), dcgm_exporter=True)
+    gpu = [a.expr for a in alerts if a.name.startswith("VllmGpu")]
+    assert gpu and all('pod=~"deepseek-r1-[0-9]+(-[0-9]+)?"' in expr for expr in gpu)
+
+
+def test_the_throughput_alert_is_on_for_any_positive_minimum():
+    names = {a.name for a in promql.alerts(
+        target(), MonitoringThresholds(min_generation_tokens_per_second=1))}
+    assert "VllmGenerationThroughputLow" in names
+
+
+def test_rule_groups_are_named_after_the_namespace_and_model():
+    groups = promql.rule_groups(target(), MonitoringThresholds())
+    assert [g["name"] for g in groups] == ["vllm-serving.llm-serving.deepseek-r1.recording",
+                                           "vllm-serving.llm-serving.deepseek-r1.alerts"]
