@@ -123,6 +123,19 @@ def test_pods_count_every_pod_of_every_group():
     assert plan.rollout.max_pods == 2 * 2       # two groups of two pods: a shared cache is RWX
 
 
+def test_a_measured_engine_start_replaces_every_phase_of_a_group():
+    plan = _plan(probes={"engineStartSeconds": 900})
+    assert plan.layout.nodes == 2 and plan.startup.engine_phases == {"measured": 900}
+
+
+def test_a_compile_cache_of_one_gib_already_makes_compilation_warm():
+    # R1's 61 layers: 61 s cold, 0.25 × 61 = 15.25 → 16 s warm.
+    cold = _plan().startup.engine_phases["compile"]
+    warm = _plan(engine={"compileCacheGib": 1, "compileCacheStorageClass": "rwx"}
+                 ).startup.engine_phases["compile"]
+    assert (cold, warm) == (61, 16)
+
+
 def test_holding_to_one_node_names_the_alternative():
     message = _refusal(gpu={"layout": "single-node"})
     assert "gpu.layout: auto" in message
@@ -131,6 +144,8 @@ def test_holding_to_one_node_names_the_alternative():
 def test_startup_budget_covers_the_whole_checkpoint_and_deepgemm():
     plan = _plan()
     assert plan.startup.engine_phases["deepgemm"] == 180
+    # Two nodes: the leader's engine waits for its peer's image pull.
+    assert plan.layout.nodes == 2 and plan.startup.engine_phases["peer image pull"] == 600
     assert plan.startup.budget_seconds >= plan.startup.estimated_seconds * 1.5 - 1
 
 
@@ -183,6 +198,36 @@ def test_an_explicit_split_is_the_only_candidate_on_as_many_nodes_as_it_needs():
     [only] = _candidates(gpu={"tensorParallel": 8, "pipelineParallel": 2, "expertParallel": True})
     assert (only.nodes, only.pipeline_parallel, only.expert_parallel) == (2, 2, True)
     assert only.reason == f"{only.describe()} set under gpu"
+
+
+def test_an_explicit_split_rounds_its_nodes_up_and_counts_data_parallel_ranks():
+    # TP 4 × PP 3 = 12 GPUs on nodes of 8: 2 nodes (the check then says it does not fill them).
+    [uneven] = _candidates(gpu={"tensorParallel": 4, "pipelineParallel": 3})
+    assert uneven.nodes == 2
+    # TP 8 × DP 2 = 16 GPUs: 2 nodes.
+    [wide] = _candidates(gpu={"tensorParallel": 8, "dataParallel": 2, "expertParallel": True})
+    assert wide.nodes == 2
+
+
+def test_candidates_say_why_in_whole_numbers():
+    found = _candidates()
+    assert found[0].reason == ("the smallest TP in [1, 2, 4, 8] dividing 128 heads that fits "
+                               "on one node")
+    pipeline = next(c for c in found if c.nodes == 2 and not c.expert_parallel)
+    assert pipeline.reason.startswith("TP 8 inside each node × PP 2 across 2 nodes")
+    expert = next(c for c in found if c.nodes == 2 and c.expert_parallel)
+    assert expert.reason.startswith("DP 16 attention × expert parallelism across 2 nodes")
+    assert (expert.data_parallel, pipeline.pipeline_parallel) == (16, 2)
+    assert isinstance(expert.data_parallel, int) and isinstance(pipeline.pipeline_parallel, int)
+
+
+def test_with_no_candidate_of_the_asked_kind_the_largest_single_node_split_stands_in():
+    # A dense model has no data × expert layout: the configured split on TP 8 is reported
+    # (and refused by the checks).
+    [only] = _candidates(model={"preset": "deepseek-r1-distill-llama-70b"},
+                         gpu={"layout": "data-expert", "pipelineParallel": 2,
+                              "dataParallel": 3, "expertParallel": True})
+    assert only == layout_step.Layout(8, 2, 3, True)
 
 
 def test_gpu_nodes_keeps_only_that_node_count():

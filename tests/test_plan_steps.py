@@ -104,6 +104,9 @@ def test_rollout_surges_into_spare_gpus_and_counts_every_pod():
     assert surged.timeout_seconds == 2 * (368 + 600 + 218)   # ceil(2 / 1) rounds
     capped = plan(replicas=1, spareGpus=5).rollout
     assert capped.surge == 1                          # never more than the replicas
+    # 3 spare GPUs hold one more replica of TP 2, not 1.5.
+    tp2 = plan(replicas=2, spareGpus=3, gpu={"type": "l4", "tensorParallel": 2}).rollout
+    assert tp2.surge == 1 and isinstance(tp2.surge, int)
     scaled = plan(autoscaling={"enabled": True, "minReplicas": 1, "maxReplicas": 3}).rollout
     assert scaled.max_replicas == 3 and scaled.max_pods == 3
     off = plan(autoscaling={"enabled": False, "maxReplicas": 3}).rollout
