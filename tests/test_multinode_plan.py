@@ -221,6 +221,13 @@ def test_candidates_say_why_in_whole_numbers():
     assert isinstance(expert.data_parallel, int) and isinstance(pipeline.pipeline_parallel, int)
 
 
+def test_a_smaller_tensor_parallel_puts_several_pipeline_stages_on_each_node():
+    # TP 4 on nodes of 8: two stages per node, PP 4 on 2 nodes.
+    first = _candidates(gpu={"tensorParallel": 4, "layout": "pipeline"})[0]
+    assert (first.tensor_parallel, first.pipeline_parallel, first.nodes) == (4, 4, 2)
+    assert first.reason.startswith("TP 4 inside each node × PP 4 across 2 nodes")
+
+
 def test_with_no_candidate_of_the_asked_kind_the_largest_single_node_split_stands_in():
     # A dense model has no data × expert layout: the configured split on TP 8 is reported
     # (and refused by the checks).
