@@ -66,12 +66,16 @@ def _routers(resources: Sequence[Any]) -> list[tuple[Any, Optional[Any]]]:
         labels = k8s.known_dict(get(r.props, "spec", "template", "metadata", "labels"))
         if labels.get(conv.LABEL_COMPONENT) != conv.COMPONENT_ROUTER:
             continue
-        config = None
-        for volume in items(r.props, "spec", "template", "spec", "volumes"):
-            name = get(volume, "configMap", "name")
-            if name is not None:
-                config = maps.get((k8s.namespace_of(r.props), name))
-        out.append((r, config))
+        spec = get(r.props, "spec", "template", "spec")
+        mounted = {get(m, "name") for _, c in k8s.containers(spec, include_init=False)
+                   for m in items(c, "volumeMounts")}
+        known = [(get(v, "name") in mounted, maps[key]) for v in items(spec, "volumes")
+                 if (key := (k8s.namespace_of(r.props), get(v, "configMap", "name"))) in maps]
+        # The router's config: a ConfigMap of this stack that the router container mounts and
+        # that holds config.yaml, before one it only mounts, before one it only declares.
+        known.sort(key=lambda pair: (not pair[0], "config.yaml" not in k8s.known_dict(
+            get(pair[1].props, "data"))))
+        out.append((r, known[0][1] if known else None))
     return out
 
 

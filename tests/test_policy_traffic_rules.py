@@ -355,13 +355,26 @@ def test_every_router_is_judged_after_unrelated_objects():
     assert "router_settings.timeout is 100.0" in found[1][0]
 
 
-def test_the_last_config_map_volume_is_the_router_config():
+def test_the_router_config_is_the_config_map_the_router_container_mounts():
     two = router()
-    two["spec"]["template"]["spec"]["volumes"].insert(
-        0, {"name": "old", "configMap": {"name": "old-config"}})
+    two["spec"]["template"]["spec"]["volumes"].append(
+        {"name": "old", "configMap": {"name": "old-config"}})        # declared, not mounted
     old = config_map(litellm(timeout=1.0), name="old-config")
     resources = traffic(router=two) + [{"type": k8s.CONFIG_MAP, "name": "old", "props": old}]
     assert validate_stack(TIMEOUTS, resources) == []
+    # A mounted ConfigMap without config.yaml (say, extra CA certificates) is not it either.
+    two["spec"]["template"]["spec"]["containers"][0]["volumeMounts"].append(
+        {"name": "old", "mountPath": "/certs"})
+    certs = config_map(name="old-config")
+    certs["data"] = {"ca.crt": "-----BEGIN CERTIFICATE-----"}
+    resources = traffic(router=two) + [{"type": k8s.CONFIG_MAP, "name": "old", "props": certs}]
+    assert validate_stack(TIMEOUTS, resources) == []
+    # A volume of a ConfigMap this stack does not create does not hide the one it does.
+    external = router()
+    external["spec"]["template"]["spec"]["volumes"].append(
+        {"name": "ext", "configMap": {"name": "made-elsewhere"}})
+    found = messages(TIMEOUTS, traffic(router=external, config=config_map(litellm(timeout=1.0))))
+    assert any("router_settings.timeout is 1.0" in m for m in found), found
 
 
 # --- router-timeouts-cover-longest-request: the grace period --------------------------------
