@@ -357,14 +357,14 @@ def test_every_router_is_judged_after_unrelated_objects():
 
 def test_the_router_config_is_the_config_map_the_router_container_mounts():
     two = router()
-    two["spec"]["template"]["spec"]["volumes"].append(
-        {"name": "old", "configMap": {"name": "old-config"}})        # declared, not mounted
+    two["spec"]["template"]["spec"]["volumes"].insert(
+        0, {"name": "old", "configMap": {"name": "old-config"}})     # declared, not mounted
     old = config_map(litellm(timeout=1.0), name="old-config")
     resources = traffic(router=two) + [{"type": k8s.CONFIG_MAP, "name": "old", "props": old}]
     assert validate_stack(TIMEOUTS, resources) == []
     # A mounted ConfigMap without config.yaml (say, extra CA certificates) is not it either.
-    two["spec"]["template"]["spec"]["containers"][0]["volumeMounts"].append(
-        {"name": "old", "mountPath": "/certs"})
+    two["spec"]["template"]["spec"]["containers"][0]["volumeMounts"].insert(
+        0, {"name": "old", "mountPath": "/certs"})
     certs = config_map(name="old-config")
     certs["data"] = {"ca.crt": "-----BEGIN CERTIFICATE-----"}
     resources = traffic(router=two) + [{"type": k8s.CONFIG_MAP, "name": "old", "props": certs}]
