@@ -479,3 +479,11 @@ def test_tiny_schedulers_capture_1_2_and_4():
 
 def test_the_download_budget_follows_the_configured_rate():
     assert sizing.download_timeout_seconds(14.2, 100) == 146 + 600   # 14,540.8 MiB / 100
+
+
+def test_an_experts_intermediate_size_splits_over_tp_times_dp_in_whole_columns():
+    # gpt-oss: I = 2880. TP 2 × DP 2 without EP: 2880 / 4 = 720; with EP experts stay whole.
+    assert sizing.expert_intermediate_per_gpu(2880, 2, 2, False) == 720
+    assert sizing.expert_intermediate_per_gpu(2880, 2, 2, True) == 2880
+    split = sizing.expert_intermediate_per_gpu(2880, 2, 1, False)
+    assert split == 1440 and isinstance(split, int)
