@@ -247,15 +247,6 @@ def pod_templates(resource_type: str, props: Any) -> list[tuple[str, Mapping]]:
     return found
 
 
-def running_pod_labels(resource_type: str, props: Any, template: Any) -> dict[str, str]:
-    """The labels the pods of `template` carry: the template's own, and on a LeaderWorkerSet
-    the name label its controller adds to every pod."""
-    labels = known_dict(get(template, "metadata", "labels"))
-    if resource_type == LEADER_WORKER_SET and name_of(props) is not None:
-        labels[conventions.LWS_NAME_LABEL] = name_of(props)
-    return labels
-
-
 def serving_templates(resource_type: str, props: Any) -> list[tuple[str, Mapping]]:
     """The templates whose pods run the API server: a LeaderWorkerSet's leader (its workers when
     it has no leader template), otherwise every template."""
@@ -291,6 +282,15 @@ def pod_spec(template: Any) -> Mapping:
 def pod_labels(template: Any) -> dict[str, str]:
     """A template's pod labels."""
     return labels(template)
+
+
+def running_pod_labels(resource_type: str, props: Any, template: Any) -> dict[str, str]:
+    """The labels the pods of `template` carry: the template's own, and on a LeaderWorkerSet
+    the name label its controller adds to every pod."""
+    found = pod_labels(template)
+    if resource_type == LEADER_WORKER_SET and name_of(props) is not None:
+        found[conventions.LWS_NAME_LABEL] = name_of(props)
+    return found
 
 
 _SLEEP = re.compile(r"(?:^|[\s;&|(])sleep\s+(\d+(?:\.\d+)?)")

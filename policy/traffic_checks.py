@@ -114,7 +114,7 @@ def check_router_timeouts(resources: Sequence[Any], config: Mapping) -> Findings
         litellm, _ = _litellm(config_map) if config_map else ({}, {})
         settings = litellm.get("router_settings") or {}
         timeout = settings.get("timeout")
-        if not isinstance(timeout, (int, float)) or timeout < longest:
+        if not _number(timeout) or timeout < longest:
             out.append((f"{who}: LiteLLM router_settings.timeout is {timeout!r}, under the "
                         f"longest request ({longest:.0f} s); a long generation would be cut. "
                         "Set it to at least that.", deployment.urn))
@@ -126,7 +126,7 @@ def check_router_timeouts(resources: Sequence[Any], config: Mapping) -> Findings
                             f"({longest:.0f} s); that model's long generations would be cut. "
                             "Set it to at least that, or leave it out to use "
                             "router_settings.timeout.", deployment.urn))
-        if not isinstance(settings.get("stream_timeout"), (int, float)):
+        if not _number(settings.get("stream_timeout")):
             out.append((f"{who}: LiteLLM router_settings.stream_timeout is not set, so a stalled "
                         "stream holds its connection until the total timeout; set it to the "
                         "time to first token.", deployment.urn))
@@ -186,7 +186,7 @@ def check_body_limits(resources: Sequence[Any], config: Mapping) -> Findings:
             continue
         _, clients = _litellm(config_map)
         limit = clients.get("maxBodyBytes")
-        if not isinstance(limit, (int, float)) or limit < largest:
+        if not _number(limit) or limit < largest:
             out.append((f"{_describe(config_map)}: the router's maxBodyBytes is {limit!r}, "
                         f"under the largest prompt's body ({largest:.0f} bytes).",
                         config_map.urn))
