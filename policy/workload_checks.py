@@ -43,24 +43,16 @@ def check_service_name(resource_type: str, name: str, props: Mapping, config: Ma
 
 
 def _spreads_across_nodes(spec: Mapping, labels: Mapping[str, str]) -> bool:
-    """A spread constraint or pod anti-affinity on the hostname key whose selector matches
+    """A spread constraint or pod anti-affinity term on the hostname key whose selector matches
     these pods' own labels (one that selects other pods spreads nothing)."""
-    def selects(selector) -> bool:
-        return k8s.label_selector_matches(selector, labels)
-    for constraint in items(spec, "topologySpreadConstraints"):
-        if get(constraint, "topologyKey") == HOSTNAME_KEY and selects(
-                get(constraint, "labelSelector")):
-            return True
     anti = get(spec, "affinity", "podAntiAffinity", default={})
-    for term in items(anti, "requiredDuringSchedulingIgnoredDuringExecution"):
-        if get(term, "topologyKey") == HOSTNAME_KEY and selects(get(term, "labelSelector")):
-            return True
-    for term in items(anti, "preferredDuringSchedulingIgnoredDuringExecution"):
-        affinity = get(term, "podAffinityTerm")
-        if get(affinity, "topologyKey") == HOSTNAME_KEY and selects(
-                get(affinity, "labelSelector")):
-            return True
-    return False
+    terms = (items(spec, "topologySpreadConstraints")
+             + items(anti, "requiredDuringSchedulingIgnoredDuringExecution")
+             + [get(t, "podAffinityTerm")
+                for t in items(anti, "preferredDuringSchedulingIgnoredDuringExecution")])
+    return any(get(term, "topologyKey") == HOSTNAME_KEY
+               and k8s.label_selector_matches(get(term, "labelSelector"), labels)
+               for term in terms)
 
 
 def check_spread(resource_type: str, name: str, props: Mapping, config: Mapping) -> list[str]:
