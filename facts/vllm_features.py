@@ -186,3 +186,44 @@ between that added it was not checked, so 0.20.0 is the first the program passes
 def distributed_timeout_flag(version: Version) -> bool:
     """True when `--distributed-timeout-seconds` can raise NCCL's 600 s rendezvous wait."""
     return version >= DISTRIBUTED_TIMEOUT_FLAG_SINCE
+
+
+# --- What the API key guards (the engine fence, the policy's route rule) -------------------
+
+API_KEY_GUARDED_PREFIXES: dict[Version, tuple[str, ...]] = {
+    # 0.8.0: the `authentication` middleware in vllm/entrypoints/openai/api_server.py skips
+    # paths that do not start with "/v1"; 0.11.0 the AuthenticationMiddleware class there,
+    # 0.20.0 and 0.21.0 the same class in vllm/entrypoints/openai/server_utils.py.
+    (0, 8, 0): ("/v1",),
+    # 0.22.0: GUARDED_PREFIX in vllm/entrypoints/openai/server_utils.py; 0.23.0-0.26.0 in
+    # vllm/entrypoints/serve/utils/server_utils.py.
+    (0, 22, 0): ("/v1", "/v2", "/inference"),
+    # 0.27.0 and 0.28.0: vllm/entrypoints/serve/utils/server_utils.py; 0.29.0-0.34.0:
+    # vllm/entrypoints/serve/middleware/authenticate.py (GUARDED_PREFIX).
+    (0, 27, 0): ("/v1", "/v2", "/inference", "/cohere"),
+}
+"""Path prefixes vLLM's API key guards, by first release (read from the PyPI wheels 0.8.0,
+0.11.0, 0.20.0, 0.21.0, 0.22.0, 0.23.0, 0.26.0, 0.27.0, 0.28.0, 0.29.0, 0.32.0, 0.33.0,
+0.34.0; patch releases in between were not read). The middleware checks
+`url_path.startswith(GUARDED_PREFIX)`, a string prefix. Every other path answers without a
+key: /invocations (the SageMaker route, vllm/entrypoints/serve/sagemaker/api_router.py in 0.33,
+full inference like /v1; 0.33's --api-key help in entrypoints/common/cli_args.py says so),
+/tokenize, /detokenize, /metrics, /health, /ping, /version, /load, the dev and profiling
+endpoints. So only the NetworkPolicy keeps them in the cluster, and a route from outside
+must match guarded paths only."""
+
+API_KEY_GUARDED_EVERYWHERE: tuple[str, ...] = tuple(
+    prefix for prefix in API_KEY_GUARDED_PREFIXES[min(API_KEY_GUARDED_PREFIXES)]
+    if all(prefix in guarded for guarded in API_KEY_GUARDED_PREFIXES.values()))
+"""What every supported release guards: the prefixes to hold a route to when the version is
+not known."""
+
+
+def api_key_guarded_prefixes(version: Version) -> tuple[str, ...]:
+    """The path prefixes the API key guards in `version`."""
+    return max((v, p) for v, p in API_KEY_GUARDED_PREFIXES.items() if v <= version)[1]
+
+
+def api_key_guards(path: str, version: Version) -> bool:
+    """True when vLLM `version` asks for the key on `path` (a string prefix, as it checks)."""
+    return path.startswith(api_key_guarded_prefixes(version))
