@@ -12,7 +12,7 @@ import pulumi_random as random
 
 from rendering import model_store as store
 from rendering import multinode, pod
-from planning.config import StackConfig
+from planning.config import NetworkConfig, StackConfig
 from rendering.labels import common_labels, selector_of
 from planning.plan import Plan
 from rendering.vllm_args import PORT
@@ -82,25 +82,34 @@ def disruption_budget(replicas: int) -> dict:
     return {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
 
 
-def network_policy_spec(selector: dict[str, str], gateway_namespaces: list[str],
-                        prometheus_namespaces: list[str],
+def pods_in_namespaces(namespaces: list[str], pods: dict[str, str]) -> dict:
+    """A NetworkPolicy peer: the pods with these labels in these namespaces (both selectors in
+    one peer, so they AND) — never every pod of a namespace."""
+    return {"namespaceSelector": {"matchExpressions": [{
+                "key": "kubernetes.io/metadata.name", "operator": "In",
+                "values": sorted(set(namespaces))}]},
+            "podSelector": {"matchLabels": dict(pods)}}
+
+
+def network_policy_spec(selector: dict[str, str], network: NetworkConfig,
                         router_selector: Optional[dict[str, str]] = None,
                         group: Optional[dict[str, str]] = None) -> dict:
-    """Ingress to the HTTP port only from the gateway's and Prometheus' namespaces — or, behind
-    the traffic layer, only from the router's pods and Prometheus' namespaces; egress only to
-    DNS (serving pods run offline: weights are mounted, HF_HUB_OFFLINE=1). A multi-node group
-    (`group`: the labels of its pods) also talks to itself on every port, both ways: NCCL and
-    Gloo pick their ports at run time, besides the rendezvous and DP RPC ports."""
-    namespaces = set(prometheus_namespaces)
-    if router_selector is None:
-        namespaces |= set(gateway_namespaces)
-    peers = []
-    if namespaces:
-        peers.append({"namespaceSelector": {"matchExpressions": [{
-            "key": "kubernetes.io/metadata.name", "operator": "In",
-            "values": sorted(namespaces)}]}})
+    """Ingress to the HTTP port only from named pods: the gateway's proxy pods — or, behind the
+    traffic layer, the router's pods — and Prometheus' pods, each in its namespaces. vLLM's
+    /invocations, /tokenize and /metrics need no key (facts/vllm_features.py
+    API_KEY_GUARDED_PREFIXES), so any other pod admitted here would bypass the router's keys,
+    limits and caps. Egress only to DNS (serving pods run offline: weights are mounted,
+    HF_HUB_OFFLINE=1). A multi-node group (`group`: the labels of its pods) also talks to
+    itself on every port, both ways: NCCL and Gloo pick their ports at run time, besides the
+    rendezvous and DP RPC ports."""
     if router_selector is not None:
-        peers.append({"podSelector": {"matchLabels": dict(router_selector)}})
+        peers = [{"podSelector": {"matchLabels": dict(router_selector)}}]
+    elif network.gateway_namespaces:
+        peers = [pods_in_namespaces(network.gateway_namespaces, network.gateway_pods)]
+    else:
+        peers = []
+    if network.prometheus_namespaces:
+        peers.append(pods_in_namespaces(network.prometheus_namespaces, network.prometheus_pods))
     ingress = [{"from": peers, "ports": [{"protocol": "TCP", "port": PORT}]}] if peers else []
     if group:
         ingress.insert(0, {"from": [{"podSelector": {"matchLabels": group}}]})
@@ -216,8 +225,7 @@ class InferenceDeployment(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata={"name": release, "namespace": namespace, "labels": labels},
-            spec=network_policy_spec(selector, cfg.network.gateway_namespaces,
-                                     cfg.network.prometheus_namespaces, args.router_selector,
+            spec=network_policy_spec(selector, cfg.network, args.router_selector,
                                      group=selector if group else None),
             opts=child)
 

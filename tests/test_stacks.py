@@ -113,25 +113,14 @@ def test_api_key_checksum_rolls_pods_when_the_key_changes(run):
     assert len(annotations[c.ANN_API_KEY_CHECKSUM]) == 64
 
 
-def test_network_policy_admits_only_gateway_and_prometheus_namespaces(run):
-    """Staging (no traffic layer): the gateway's and Prometheus' namespaces. Prod: the engine
-    is fenced behind the router, so only the router's pods and Prometheus reach it."""
+def test_network_policy_fences_every_engine_pod_both_ways(run):
+    """Ingress and egress, one rule for the HTTP port (who it admits, by pod:
+    tests/test_engine_fence.py; a multi-node group also admits itself:
+    tests/test_multinode_stack.py), over every engine pod."""
     policy = run.engine("networking.k8s.io/v1:NetworkPolicy").inputs["spec"]
     assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
-    # Only the HTTP rule (a multi-node group also admits itself: tests/test_multinode_stack.py)
     http = [rule for rule in policy["ingress"] if "ports" in rule]
     assert len(http) == 1
-    peers = http[0]["from"]
-    sources = peers[0]["namespaceSelector"]["matchExpressions"][0]
-    if run.stack == "prod":
-        assert set(sources["values"]) == {"monitoring"}
-        router = next(r for r in run.of_type("apps/v1:Deployment")
-                      if r.name.endswith("-router"))
-        assert peers[1] == {"podSelector": {"matchLabels": router.inputs["spec"]["selector"][
-            "matchLabels"]}}
-    else:
-        assert set(sources["values"]) == {"gateway", "monitoring"}
-        assert len(peers) == 1
     # The policy covers every engine pod; the Service may select the group leaders only.
     service_selector = run.engine("core/v1:Service").inputs["spec"]["selector"]
     assert policy["podSelector"]["matchLabels"].items() <= service_selector.items()

@@ -46,6 +46,7 @@ HPA_ENGINE = {"autoscaling": {"engine": "hpa"}}
 NO_AUTOSCALING = {"autoscaling": {"enabled": False}}
 
 CONFIG_MAP = "core/v1:ConfigMap"
+NETPOL = "networking.k8s.io/v1:NetworkPolicy"
 
 
 def _prod_traffic(change) -> dict:
@@ -113,6 +114,14 @@ ROWS = [
     Row("client added", "prod", CLIENT_ADDED,
         {PASSWORD: {"create"}, SECRET: {"create"}, CONFIG_MAP: {"update"},
          DEPLOYMENT: {"update"}}, rolls=True),
+    # The engine fence names pods; narrowing who may reach the engine changes only its
+    # NetworkPolicy, in place (no NetworkPolicy field forces a replacement: diff.go).
+    Row("gateway proxies narrowed to one Gateway", "staging",
+        {"network": {"gatewayPods": {"gateway.envoyproxy.io/owning-gateway-name": "edge"}}},
+        {NETPOL: {"update"}}, rolls=False),
+    Row("Prometheus pods narrowed", "prod",
+        {"network": {"prometheusPods": {"prometheus": "kube-prometheus-stack-prometheus"}}},
+        {NETPOL: {"update"}}, rolls=False),
 ]
 ROUTER_ONLY = ("client key rotated", "client added")
 
