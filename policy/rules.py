@@ -48,7 +48,9 @@ from policy.multinode_checks import (  # noqa: E402
 from policy.resource_checks import check_cpu_memory, check_gpu_count, check_shm  # noqa: E402
 from policy.security_checks import (  # noqa: E402
     check_container_security,
+    check_engine_admits_named_pods,
     check_engine_flags,
+    check_engine_routes_guarded,
     check_image_digest,
     check_image_pinned,
     check_no_literal_secrets,
@@ -213,6 +215,13 @@ STACK_POLICIES = [
     stack_policy("body-limit-covers-largest-prompt",
                  "Every body limit in front of the engine (Envoy Gateway buffers, the router) "
                  "admits the body of a prompt of model.maxModelLen tokens.", check_body_limits),
+    stack_policy("engine-admits-named-pods",
+                 "No NetworkPolicy admits a whole namespace, every source or an address range "
+                 "to the inference pods' port; every peer names pods (vLLM's key leaves "
+                 "/invocations open).", check_engine_admits_named_pods),
+    stack_policy("engine-route-guarded-paths",
+                 "An HTTPRoute to an inference Service matches only paths vLLM's API key guards "
+                 "(/v1...), never / or /invocations.", check_engine_routes_guarded),
     stack_policy("router-keys-from-secrets",
                  "The router's config names every key as os.environ/<VAR>, each filled from a "
                  "Secret.", check_router_keys_from_secrets),

@@ -1,18 +1,23 @@
 """Rules that keep secrets and privileges out of every workload the stack creates: pinned images,
 keys only from Secrets, unprivileged non-root containers. Each check takes
 `(resource_type, pulumi_name, props, config)` and returns messages.
+
+The engine fence's rules (at the end) look at the whole stack: they take `(resources, config)`
+and return `(message, urn)` pairs, like policy/stack_checks.py.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import Optional
+from collections.abc import Mapping, Sequence
+from typing import Any, Optional
 
-from facts import conventions, vllm_cli
+import facts
+from facts import conventions, vllm_cli, vllm_features
 from facts.secrets import contains_secret, looks_like_secret
 from policy import k8s
 from policy.k8s import get, items
+from policy.traffic_checks import HTTP_ROUTE
 
 MOVING_TAGS = ("latest", "nightly")
 SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS")
@@ -185,4 +190,168 @@ def check_engine_flags(resource_type: str, name: str, props: Mapping,
                 if reason:
                     out.append(f"{k8s.where(who, role)}: the vllm container passes "
                                f"{vllm_cli.canonical_flag(token)}, which {reason}; remove it.")
+    return out
+
+
+# --- The engine fence (stack checks) ----------------------------------------------------------
+# vLLM's API key guards only a few path prefixes (facts/vllm_features.py
+# API_KEY_GUARDED_PREFIXES); /invocations serves the same inference as /v1 without a key. So
+# the engine port may be reached only by named pods, and a route from outside may match only
+# guarded paths.
+
+Findings = list[tuple[str, Optional[str]]]
+ENGINE_PORT = 8000
+"""vLLM's default --port, for an engine container that declares no port."""
+
+
+def _engine_pods(resources: Sequence[Any]) -> list[tuple[Any, dict[str, str], list[Mapping]]]:
+    """(workload, pod labels, the vllm container's ports) for every pod template of every
+    inference workload (a LeaderWorkerSet's leaders and workers alike)."""
+    found = []
+    for workload in (r for r in resources if k8s.is_inference(r.resource_type, r.props)):
+        for _, template in k8s.pod_templates(workload.resource_type, workload.props):
+            container = k8s.engine_container(k8s.pod_spec(template)) or {}
+            ports = items(container, "ports") or [{"containerPort": ENGINE_PORT}]
+            found.append((workload, k8s.running_pod_labels(
+                workload.resource_type, workload.props, template), ports))
+    return found
+
+
+def _reaches(rule_ports: list, engine_ports: list[Mapping]) -> bool:
+    """An ingress rule's `ports` cover an engine port: none listed (every port), an entry
+    without a port (every port of its protocol), the number, the name, or a range over it."""
+    if not rule_ports:
+        return True
+    for entry in rule_ports:
+        port = get(entry, "port")
+        if port is None:
+            return True
+        last = k8s.to_number(get(entry, "endPort"))
+        for engine in engine_ports:
+            number = k8s.to_number(get(engine, "containerPort"))
+            if port == get(engine, "name") or (
+                    number is not None and k8s.to_number(port) is not None
+                    and k8s.to_number(port) <= number <= (last or k8s.to_number(port))):
+                return True
+    return False
+
+
+def _too_wide(peer: Any) -> Optional[str]:
+    """What a `from` peer admits when it names no pods; None when it names them."""
+    if get(peer, "ipBlock") is not None:
+        return f"the address range {get(peer, 'ipBlock', 'cidr')!r} (ipBlock), which names no pods"
+    pods = get(peer, "podSelector")
+    names_pods = k8s.is_mapping(pods) and (k8s.known_dict(get(pods, "matchLabels"))
+                                           or items(pods, "matchExpressions"))
+    if names_pods:
+        return None
+    if get(peer, "namespaceSelector") is not None:
+        return "every pod of the namespaces its namespaceSelector matches"
+    return "every pod of its own namespace (an empty podSelector)"
+
+
+def check_engine_admits_named_pods(resources: Sequence[Any], config: Mapping) -> Findings:
+    """No NetworkPolicy admits a whole namespace (or every source, or an address range) to the
+    inference pods' port: every `from` peer names pods with a non-empty podSelector."""
+    out: Findings = []
+    engines = _engine_pods(resources)
+    for policy in (r for r in resources if r.resource_type == k8s.NETWORK_POLICY):
+        spec = get(policy.props, "spec", default={})
+        types = items(spec, "policyTypes")
+        if types and "Ingress" not in types:
+            continue
+        who = k8s.describe(policy.resource_type, policy.props, policy.name)
+        for workload, pod, ports in engines:
+            if (k8s.namespace_of(policy.props) != k8s.namespace_of(workload.props)
+                    or not k8s.label_selector_matches(get(spec, "podSelector"), pod)):
+                continue
+            target = k8s.describe(workload.resource_type, workload.props, workload.name)
+            for index, rule in enumerate(items(spec, "ingress")):
+                if not _reaches(items(rule, "ports"), ports):
+                    continue
+                peers = items(rule, "from")
+                wide = [_too_wide(peer) for peer in peers] if peers else ["every source (no from)"]
+                for what in filter(None, wide):
+                    out.append((
+                        f"{who} ingress rule {index} admits {what} to the engine port of "
+                        f"{target}. vLLM's API key guards only some paths: /invocations serves "
+                        "inference there without a key, so each such pod bypasses the router's "
+                        "keys, limits and caps. Name the pods that must reach the engine with a "
+                        "podSelector (the router's, the gateway's proxies', Prometheus') beside "
+                        "the namespaceSelector.", policy.urn))
+    return list(dict.fromkeys(out))  # a group's templates share their labels
+
+
+def _guarded_prefixes(workload: Any) -> tuple[str, ...]:
+    """What the key guards in the workload's stated vLLM version; what every supported
+    release guards when the version is not stated (or predates the supported range)."""
+    templates = k8s.pod_templates(workload.resource_type, workload.props)
+    stated = k8s.stated(workload.props, templates, conventions.ANN_VLLM_VERSION)
+    if isinstance(stated, str):
+        version = facts.parse_version(stated)
+        if version >= min(vllm_features.API_KEY_GUARDED_PREFIXES):
+            return vllm_features.api_key_guarded_prefixes(version)
+    return vllm_features.API_KEY_GUARDED_EVERYWHERE
+
+
+def _engine_services(resources: Sequence[Any]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """{(namespace, name): guarded prefixes} of every Service that selects inference pods."""
+    found: dict[tuple[str, str], tuple[str, ...]] = {}
+    for service in (r for r in resources if r.resource_type == k8s.SERVICE):
+        namespace, name = k8s.namespace_of(service.props), k8s.name_of(service.props)
+        for workload, pod, _ in _engine_pods(resources):
+            if (name and k8s.namespace_of(workload.props) == namespace
+                    and k8s.service_selects(get(service.props, "spec", "selector"), pod)):
+                found[(namespace or "default", name)] = _guarded_prefixes(workload)
+    return found
+
+
+def _unguarded_paths(rule: Any, guarded: tuple[str, ...]) -> list[str]:
+    """The paths of an HTTPRoute rule that can reach a path the key does not guard.
+
+    Gateway API (apis/v1/httproute_types.go): a rule without `matches` matches PathPrefix "/"
+    (kubebuilder default), a match without a path likewise; a PathPrefix or Exact value
+    guarded by a string prefix keeps every matched path guarded, a RegularExpression cannot be
+    shown to; a URLRewrite filter (on the rule or a backendRef) sends its replacement instead.
+    """
+    out = []
+    for match in items(rule, "matches") or [{}]:
+        path = get(match, "path", default={})
+        kind, value = get(path, "type", default="PathPrefix"), get(path, "value", default="/")
+        if kind == "RegularExpression" or not str(value).startswith(guarded):
+            out.append(f"{kind} {value}")
+    filters = items(rule, "filters") + [f for ref in items(rule, "backendRefs")
+                                        for f in items(ref, "filters")]
+    rewrites = [get(f, "urlRewrite", "path") for f in filters if get(f, "type") == "URLRewrite"]
+    for rewrite in rewrites:
+        replaced = get(rewrite, "replaceFullPath") or get(rewrite, "replacePrefixMatch")
+        if replaced is not None and not str(replaced).startswith(guarded):
+            out.append(f"URLRewrite to {replaced}")
+    return out
+
+
+def check_engine_routes_guarded(resources: Sequence[Any], config: Mapping) -> Findings:
+    """An HTTPRoute that sends traffic to an inference Service matches only paths vLLM's API
+    key guards (for the stated version), so /invocations, /tokenize and /metrics stay inside."""
+    out: Findings = []
+    engines = _engine_services(resources)
+    for route in (r for r in resources if r.resource_type == HTTP_ROUTE):
+        namespace = k8s.namespace_of(route.props) or "default"
+        who = k8s.describe(route.resource_type, route.props, route.name)
+        for index, rule in enumerate(items(route.props, "spec", "rules")):
+            for ref in items(rule, "backendRefs"):
+                if get(ref, "kind", default="Service") != "Service" or get(
+                        ref, "group", default="") not in ("", "core"):
+                    continue
+                target = (get(ref, "namespace", default=namespace), get(ref, "name"))
+                guarded = engines.get(target)
+                bad = _unguarded_paths(rule, guarded) if guarded else []
+                if bad:
+                    out.append((
+                        f"{who} rule {index} sends {', '.join(bad)} to the engine Service "
+                        f"'{target[1]}', where vLLM's API key guards only "
+                        f"{', '.join(guarded)}: anyone who reaches the gateway could call "
+                        "/invocations (full inference), /tokenize or /metrics without a key. "
+                        "Match only PathPrefix /v1 on this rule, or route through the router.",
+                        route.urn))
     return out

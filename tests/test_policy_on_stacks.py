@@ -191,6 +191,33 @@ def _literal_router_key(resources):
     return resources
 
 
+NETPOL = "networking.k8s.io/v1:NetworkPolicy"
+ENGINE_ROUTE = ROOT / "examples" / "engine-httproute.yaml"
+
+
+def _namespace_wide(resources):
+    """The engine's NetworkPolicy as the previous program rendered it: namespaces admitted
+    whole (no podSelector beside the namespaceSelector)."""
+    for record in resources:
+        labels = record["props"].get("metadata", {}).get("labels") or {}
+        if record["type"].endswith(NETPOL) and labels.get(
+                "app.kubernetes.io/component") == "inference":
+            for rule in record["props"]["spec"]["ingress"]:
+                for peer in rule["from"]:
+                    if "namespaceSelector" in peer:
+                        peer.pop("podSelector", None)
+    return resources
+
+
+def _engine_route(resources, path="/v1"):
+    """staging's resources plus the README's route to the engine (examples/), at `path`."""
+    import yaml
+    route = yaml.safe_load(ENGINE_ROUTE.read_text())
+    route["spec"]["rules"][0]["matches"][0]["path"]["value"] = path
+    return resources + [{"type": "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute",
+                         "name": "engine-route", "props": route}]
+
+
 LWS = "leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
 
 
@@ -278,6 +305,8 @@ BROKEN = {
     "no-public-engine-service": ("prod", _load_balancer),
     "autoscaler-bounds-and-target": ("prod", _autoscaler_target),
     "inference-service-scraped": ("staging", _unscraped),
+    "engine-admits-named-pods": ("staging", _namespace_wide),
+    "engine-route-guarded-paths": ("staging", lambda r: _engine_route(r, "/")),
 }
 
 
@@ -322,3 +351,34 @@ def test_a_worker_startup_budget_below_the_estimate_is_caught(runs):
 def test_pinning_the_revision_silences_the_advisory(runs):
     violations = offline.run(_pinned_revision(_resources(runs["prod"])), CONFIGS["prod"])
     assert "model-revision-pinned" not in {v.policy for v in violations}
+
+
+@pytest.mark.parametrize("stack", sorted(CONFIGS))
+def test_the_previous_namespace_wide_fence_is_refused_on_every_stack(runs, stack):
+    violations = offline.run(_namespace_wide(_resources(runs[stack])), CONFIGS[stack])
+    caught = [v for v in violations if v.policy == "engine-admits-named-pods"]
+    assert caught and all("/invocations" in v.message for v in caught)
+
+
+def test_the_readme_route_to_the_engine_passes_every_rule_on_staging(runs):
+    violations = offline.run(_engine_route(_resources(runs["staging"])), CONFIGS["staging"])
+    assert offline.mandatory(violations) == []
+    assert "engine-route-guarded-paths" not in {v.policy for v in violations}
+
+
+@pytest.mark.parametrize("path", ["/", "/invocations", "/tokenize", "/metrics"])
+def test_the_readme_route_widened_to_an_unguarded_path_is_refused(runs, path):
+    violations = offline.run(_engine_route(_resources(runs["staging"]), path),
+                             CONFIGS["staging"])
+    assert [v.policy for v in offline.mandatory(violations)] == ["engine-route-guarded-paths"]
+
+
+def test_the_readme_route_waits_for_stagings_longest_request():
+    import yaml
+    from planning.config import parse
+    from planning.plan import make_plan
+    from tests.harness import stack_config
+    route = yaml.safe_load(ENGINE_ROUTE.read_text())
+    request = route["spec"]["rules"][0]["timeouts"]["request"]
+    longest = make_plan(parse(stack_config("staging"))).drain.longest_request_seconds
+    assert request.endswith("s") and int(request[:-1]) >= longest

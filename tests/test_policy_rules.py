@@ -134,7 +134,8 @@ def network_policy() -> dict:
     return {"metadata": {"name": RELEASE, "namespace": NS},
             "spec": {"podSelector": {"matchLabels": dict(SELECTOR)}, "policyTypes": ["Ingress"],
                      "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {
-                         "kubernetes.io/metadata.name": "monitoring"}}}]}]}}
+                         "kubernetes.io/metadata.name": "monitoring"}}, "podSelector": {
+                         "matchLabels": {"app.kubernetes.io/name": "prometheus"}}}]}]}}
 
 
 def service_monitor() -> dict:
@@ -275,7 +276,7 @@ def test_pack_lists_every_rule_of_the_issue_with_its_level():
     levels = {p.name: p.enforcement_level for p in rules.ALL_POLICIES}
     advisory = {"image-by-digest", "replicas-spread", "metric-names-exist",
                 "model-revision-pinned"}
-    assert len(levels) == len(rules.ALL_POLICIES) == 32
+    assert len(levels) == len(rules.ALL_POLICIES) == 34
     assert {n for n, lvl in levels.items() if lvl == EnforcementLevel.ADVISORY} == advisory
     assert all(lvl == EnforcementLevel.MANDATORY for n, lvl in levels.items()
                if n not in advisory)
@@ -1075,6 +1076,8 @@ BROKEN = {  # policy -> (type of the object to break, the one change that breaks
     "autoscaler-bounds-and-target": (k8s.SCALED_OBJECT, _set(["spec", "maxReplicaCount"], 1.0)),
     "inference-service-scraped": (k8s.SERVICE_MONITOR, _set(["spec", "endpoints", 0, "port"],
                                                             "metrics")),
+    "engine-admits-named-pods": (k8s.NETWORK_POLICY, _set(
+        ["spec", "ingress", 0, "from", 0, "podSelector"], _DELETE)),
 }
 
 
@@ -1090,8 +1093,13 @@ MULTINODE_RULES = {"tensor-parallel-within-a-node", "group-recreated-on-restart"
 (tests/test_policy_on_stacks.py); unit cases below."""
 
 
+EDGE_RULES = {"engine-route-guarded-paths"}
+"""Rules over HTTPRoutes, which this synthetic stack does not have: broken variants on the real
+stacks (tests/test_policy_on_stacks.py); unit cases in tests/test_policy_engine_fence_rules.py."""
+
+
 def test_every_policy_has_a_broken_variant():
-    assert set(BROKEN) | TRAFFIC_RULES | MULTINODE_RULES == set(POLICIES)
+    assert set(BROKEN) | TRAFFIC_RULES | MULTINODE_RULES | EDGE_RULES == set(POLICIES)
 
 
 def test_offline_run_of_the_compliant_stack_reports_nothing():
