@@ -163,7 +163,8 @@ def test_a_route_to_v1_only_is_accepted():
     ((_prefix("/invocations", "Exact"),), "Exact /invocations"),
     ((_prefix("/v1"), _prefix("/tokenize")), "PathPrefix /tokenize"),
     ((_prefix("/v"),), "PathPrefix /v"),
-    ((_prefix("^/v1/.*", "RegularExpression"),), "RegularExpression ^/v1/.*"),
+    ((_prefix("/v1.*|/invocations", "RegularExpression"),),
+     "RegularExpression /v1.*|/invocations"),
 ], ids=["no matches", "match without a path", "default type", "invocations", "tokenize",
         "prefix above v1", "regular expression"])
 def test_a_route_reaching_an_unguarded_path_is_refused(matches, shown):
