@@ -176,7 +176,7 @@ def check_network_policy(resources: Sequence[Any], config: Mapping) -> Findings:
                 f"{who} runs in namespace '{namespace or 'default'}' but no NetworkPolicy there "
                 "selects its pods for Ingress; vLLM's /metrics, /tokenize and /invocations ignore "
                 "the API key, so any pod in the cluster can reach them. Add a NetworkPolicy that "
-                "admits only the gateway and Prometheus.", workload.urn))
+                "admits only the gateway's (or the router's) and Prometheus' pods.", workload.urn))
     return out
 
 
