@@ -86,7 +86,8 @@ def resolve(stack: str, root: pathlib.Path = ROOT) -> ResolvedStack:
     project = pulumi_cli.load_yaml((root / "Pulumi.yaml").read_text()) or {}
     path = _stack_directory(project, root) / f"Pulumi.{stack}.yaml"
     if not path.exists():
-        known = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in path.parent.glob("Pulumi.*.yaml"))
+        known = sorted(p.name[len("Pulumi."):-len(".yaml")]
+                       for p in path.parent.glob("Pulumi.*.yaml"))
         raise ConfigError([f"stack {stack!r}: no {path.name}; known stacks: {known}"])
     document = pulumi_cli.load_yaml(path.read_text()) or {}
     _refuse_environments(stack, document)
@@ -120,8 +121,8 @@ def _refuse_environments(stack: str, document: dict) -> None:
             "opens them through Pulumi Cloud and merges their pulumiConfig under this file's "
             "values (pkg/workspace/config.go mergeConfig), which this offline loader cannot. "
             f"Review the stack with `pulumi preview --stack {stack}`, or copy the values it "
-            "needs into the stack file (`pulumi env open <org>/<project>/<env> --format yaml` "
-            "shows them) and drop the import"])
+            "needs into the stack file (`pulumi env open <org>/<project>/<env> pulumiConfig "
+            "--format yaml` shows them) and drop the import"])
 
 
 def _with_hint(stack: str, problem: str) -> str:

@@ -313,7 +313,8 @@ def test_the_generated_declarations_are_ones_the_cli_accepts():
                              __import__("planning.config").config.StackConfig.model_fields.items()}
 
 
-def test_a_model_key_whose_default_is_none_cannot_be_declared(monkeypatch):
+def test_a_model_key_whose_default_is_none_is_left_undeclared_so_no_stack_must_set_it(
+        monkeypatch):
     from typing import Optional
 
     import pydantic
@@ -322,7 +323,26 @@ def test_a_model_key_whose_default_is_none_cannot_be_declared(monkeypatch):
 
     class WithOptional(pydantic.BaseModel):
         name: Optional[str] = None
+        size: int = pydantic.Field(default=1, description="How big")
 
     monkeypatch.setattr(pulumi_yaml, "StackConfig", WithOptional)
-    with pytest.raises(ValueError, match="name: a default of None cannot be declared"):
-        pulumi_yaml.declarations()
+    text = pulumi_yaml.render("name: test\nruntime: python\nconfig: {}\n")
+    assert pulumi_cli.resolve_config("dev", pulumi_cli.load_yaml(text), {}) == {
+        "test:size": pulumi_cli.Value("1", False, False, "1")}
+    assert "Not declared (optional, no default the CLI can hold): name." in text
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_program_reads_from_the_clis_texts_what_the_loader_reads(stack, monkeypatch):
+    from pulumi.runtime import config as runtime_config
+
+    from planning.config import from_pulumi_config, parse
+    resolved = resolve(stack)
+    monkeypatch.setattr(runtime_config, "get_config_env", lambda: dict(resolved.config))
+    monkeypatch.setattr(runtime_config, "CONFIG", type("Empty", (), {"get": lambda self: {}})())
+    assert from_pulumi_config() == parse(resolved.values())
+
+
+def test_the_readme_states_the_cli_floor_that_object_config_needs():
+    assert f"Pulumi CLI](https://www.pulumi.com/docs/install/) {pulumi_cli.OBJECT_TYPE_SINCE}" \
+        in (ROOT / "README.md").read_text()

@@ -12,8 +12,9 @@ stack (pulumi/pulumi pkg/workspace/config.go `mergeConfig`), so:
 - an object key gets `default: {}`: the CLI hands the program `{}` and the model's own
   defaults apply (declared once, in planning/config.py);
 - a scalar gets the model's default;
-- an optional key whose default is None cannot be declared (no `default: null`: YAML null is
-  "absent" to the CLI, so the key would be required) and is refused here.
+- an optional key whose default is None is not declared (YAML `default: null` is "absent" to
+  the CLI, so the key would be required); the CLI passes undeclared keys on unchecked
+  (pulumi's TestUntypedStackConfigValuesDoNeedProjectDeclaration), and a comment names them.
 Everything above the `config:` line of Pulumi.yaml is kept as it is.
 """
 
@@ -82,7 +83,7 @@ def _description(key: str, field: pydantic.fields.FieldInfo) -> str:
 
 
 def declarations() -> dict[str, dict]:
-    """Pulumi.yaml's `config:` entries, in the model's field order."""
+    """Pulumi.yaml's `config:` entries, in the model's field order (None-default keys left out)."""
     entries: dict[str, dict] = {}
     for name, field in StackConfig.model_fields.items():
         key = field.alias or name
@@ -91,12 +92,17 @@ def declarations() -> dict[str, dict]:
         if not field.is_required():
             default = {} if kind == "object" else field.get_default(call_default_factory=True)
             if default is None:
-                raise ValueError(f"{key}: a default of None cannot be declared (the CLI would "
-                                 "require the key in every stack); give it a real default")
+                continue
             entry["default"] = default
         entry["description"] = _description(key, field)
         entries[key] = entry
     return entries
+
+
+def undeclared() -> list[str]:
+    """Model keys Pulumi.yaml cannot declare: optional, with no default but None."""
+    return [field.alias or name for name, field in StackConfig.model_fields.items()
+            if (field.alias or name) not in declarations()]
 
 
 def render(current: str) -> str:
@@ -104,7 +110,10 @@ def render(current: str) -> str:
     head = current.split("\nconfig:", 1)[0].rstrip("\n")
     body = yaml.safe_dump({"config": declarations()}, sort_keys=False, width=100,
                           allow_unicode=True)
-    return f"{head}\nconfig:\n{HEADER}\n{body.split(chr(10), 1)[1]}"
+    left_out = ", ".join(undeclared())
+    note = f"\n  # Not declared (optional, no default the CLI can hold): {left_out}." \
+        if left_out else ""
+    return f"{head}\nconfig:\n{HEADER}{note}\n{body.split(chr(10), 1)[1]}"
 
 
 def main(argv: list[str] | None = None) -> int:
