@@ -120,7 +120,19 @@ def go_scalar(text: str) -> Any:
 
 
 class GoYamlLoader(yaml.SafeLoader):
-    """PyYAML with yaml.v3's plain-scalar rules instead of YAML 1.1's."""
+    """PyYAML with yaml.v3's plain-scalar rules instead of YAML 1.1's, and its refusal of a key
+    written twice in one mapping (decode.go `mapping`, uniqueKeys), where PyYAML keeps the last."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[tuple, int] = {}
+        for key, _ in node.value:
+            spelled = (key.id, key.value if isinstance(key.value, str) else id(key))
+            if spelled in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"line {key.start_mark.line + 1}: mapping key {key.value!r} "
+                    f"already defined at line {seen[spelled]}", key.start_mark)
+            seen[spelled] = key.start_mark.line + 1
+        return super().construct_mapping(node, deep)
 
 
 GoYamlLoader.yaml_implicit_resolvers = {}
@@ -400,7 +412,11 @@ def stack_config(project: str, document: dict, secret_text: str) -> dict[str, Va
     """A stack file's `config:` with every key namespaced, each value as the CLI holds it."""
     values: dict[str, Value] = {}
     spelled: dict[str, str] = {}
-    for key, raw in (document.get("config") or {}).items():
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise CliError([f"could not unmarshal map: config is a {type(config).__name__}, not a "
+                        "map of keys to values"])
+    for key, raw in config.items():
         full = parse_key(project, str(key))
         if full in values:
             raise CliError([f"{key}: the same key as {spelled[full]} (a key without a namespace "

@@ -28,6 +28,8 @@ import dataclasses
 import pathlib
 from typing import Any
 
+import yaml
+
 from planning import pulumi_cli
 from planning.config import PROJECT, ConfigError, check_stack_name, values_from_cli
 
@@ -83,13 +85,13 @@ def provider_values(stack: str, root: pathlib.Path = ROOT) -> dict[str, str]:
 def resolve(stack: str, root: pathlib.Path = ROOT) -> ResolvedStack:
     """Pulumi.yaml and Pulumi.<stack>.yaml resolved by the CLI's rules, then the program's."""
     check_stack_name(stack)
-    project = pulumi_cli.load_yaml((root / "Pulumi.yaml").read_text()) or {}
+    project = _mapping(root / "Pulumi.yaml")
     path = _stack_directory(project, root) / f"Pulumi.{stack}.yaml"
     if not path.exists():
         known = sorted(p.name[len("Pulumi."):-len(".yaml")]
                        for p in path.parent.glob("Pulumi.*.yaml"))
         raise ConfigError([f"stack {stack!r}: no {path.name}; known stacks: {known}"])
-    document = pulumi_cli.load_yaml(path.read_text()) or {}
+    document = _mapping(path)
     _refuse_environments(stack, document)
     name = project.get("name", PROJECT)
     try:
@@ -102,6 +104,18 @@ def resolve(stack: str, root: pathlib.Path = ROOT) -> ResolvedStack:
         raise ConfigError(problems)
     return ResolvedStack(stack, {key: value.text for key, value in merged.items()},
                          tuple(sorted(key for key, value in merged.items() if value.secure)))
+
+
+def _mapping(path: pathlib.Path) -> dict:
+    """A YAML file that must hold a mapping, read as the CLI reads it."""
+    try:
+        document = pulumi_cli.load_yaml(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError([f"{path.name}: not valid YAML ({error})"]) from None
+    if document is not None and not isinstance(document, dict):
+        raise ConfigError([f"{path.name}: expected a mapping at the top, found "
+                           f"{type(document).__name__}"])
+    return document or {}
 
 
 def _stack_directory(project: dict, root: pathlib.Path) -> pathlib.Path:

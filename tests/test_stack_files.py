@@ -346,3 +346,40 @@ def test_the_program_reads_from_the_clis_texts_what_the_loader_reads(stack, monk
 def test_the_readme_states_the_cli_floor_that_object_config_needs():
     assert f"Pulumi CLI](https://www.pulumi.com/docs/install/) {pulumi_cli.OBJECT_TYPE_SINCE}" \
         in (ROOT / "README.md").read_text()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("config:\n  vllm-serving:replicas: [1\n", "Pulumi.prod.yaml: not valid YAML"),
+    ("- just a list\n", "Pulumi.prod.yaml: expected a mapping at the top, found list"),
+    ("config: 5\n", "could not unmarshal map: config is a int"),
+])
+def test_a_malformed_stack_file_is_refused_with_a_message_not_a_traceback(tmp_path, text,
+                                                                          message):
+    with pytest.raises(ConfigError, match=message):
+        stack_values("prod", _copy_project(tmp_path, text=text))
+
+
+def test_numbers_written_as_text_give_the_same_config_as_numbers(tmp_path):
+    # `pulumi config set --path engine.gpuMemoryUtilization 0.9` stores the text "0.9" (object.go
+    # `coerce` turns only base-10 integers and true/false into values); `--type string` stores
+    # any number as text. The program must read them as the numbers they are.
+    from planning.config import parse
+    text = (ROOT / "Pulumi.prod.yaml").read_text().replace(
+        "maxModelLen: 32768", 'maxModelLen: "32768"\n  vllm-serving:engine:\n'
+        '    gpuMemoryUtilization: "0.9"').replace(
+        "readMibPerSecond: 400", 'readMibPerSecond: "400"')
+    numbers = (ROOT / "Pulumi.prod.yaml").read_text().replace(
+        "maxModelLen: 32768", "maxModelLen: 32768\n  vllm-serving:engine:\n"
+        "    gpuMemoryUtilization: 0.9")
+    (tmp_path / "numbers").mkdir()
+    as_text = parse(stack_values("prod", _copy_project(tmp_path, text=text)))
+    as_numbers = parse(stack_values("prod", _copy_project(tmp_path / "numbers", text=numbers)))
+    assert as_text == as_numbers and as_text.model.max_model_len == 32768
+
+
+def test_a_key_written_twice_is_refused_as_yaml_v3_refuses_it(tmp_path):
+    # go-yaml v3 decode.go `mapping` (uniqueKeys): "mapping key ... already defined"; PyYAML
+    # alone would keep the second value without a word.
+    text = (ROOT / "Pulumi.prod.yaml").read_text() + "  vllm-serving:replicas: 3\n"
+    with pytest.raises(ConfigError, match="mapping key 'vllm-serving:replicas' already defined"):
+        stack_values("prod", _copy_project(tmp_path, text=text))
