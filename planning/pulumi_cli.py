@@ -184,24 +184,18 @@ def _is_secure(value: Any) -> bool:
 
 
 def _dumps(content: Any, secret_text: str) -> str:
-    def default(item):
-        if isinstance(item, Ciphertext):
-            return secret_text
-        raise TypeError(type(item))
-    for number in _floats(content):
-        go_json_float(number)   # NaN and infinities cannot be JSON
-    return json.dumps(content, default=default, separators=(",", ":"), sort_keys=True)
-
-
-def _floats(content: Any):
+    """encoding/json's text for an object value: keys sorted, no spaces, floats as Go writes
+    them (2.0 is `2`, so the program reads the integer the CLI hands it)."""
+    if isinstance(content, dict):
+        return "{" + ",".join(f"{json.dumps(key)}:{_dumps(content[key], secret_text)}"
+                              for key in sorted(content)) + "}"
+    if isinstance(content, list):
+        return "[" + ",".join(_dumps(item, secret_text) for item in content) + "]"
+    if isinstance(content, Ciphertext):
+        return json.dumps(secret_text)
     if isinstance(content, float):
-        yield content
-    elif isinstance(content, dict):
-        for item in content.values():
-            yield from _floats(item)
-    elif isinstance(content, list):
-        for item in content:
-            yield from _floats(item)
+        return go_json_float(content)
+    return json.dumps(content)
 
 
 def stack_value(raw: Any, secret_text: str) -> Value:
