@@ -41,7 +41,11 @@ except stack_config.ConfigError as error:
 
 release = release_name(pulumi.get_stack(), cfg.model.served_name)
 provider = k8s.Provider(
-    "k8s", context=cluster.context, kubeconfig=cluster.kubeconfig, cluster=cluster.cluster,
+    "k8s", context=cluster.context, cluster=cluster.cluster,
+    # A kubeconfig holds credentials and pulumi-kubernetes does not mark this input secret
+    # (provider/pkg/gen/schema.go), so it would be stored in plaintext; as a secret it is
+    # encrypted, and DiffConfig (unmarshalled without KeepSecrets) sees no change.
+    kubeconfig=pulumi.Output.secret(cluster.kubeconfig) if cluster.kubeconfig else None,
     # Server-side apply, so field ownership lets an autoscaler own spec.replicas.
     enable_server_side_apply=True,
     # Update ConfigMaps and Secrets in place: by default a data change replaces them, and a

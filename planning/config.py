@@ -753,13 +753,13 @@ def check_cluster(cluster: ClusterConfig, required: bool, stack: str) -> None:
 
 
 def cluster_from_pulumi_config() -> ClusterConfig:
-    """The `kubernetes:*` settings the CLI hands the program."""
+    """The `kubernetes:*` settings the CLI hands the program (plaintext, a `secure:` one
+    decrypted); the program makes the kubeconfig secret before the provider gets it."""
     from pulumi.runtime import config as runtime_config
 
-    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
-    return ClusterConfig(**{key: everything[f"kubernetes:{key}"]
-                            for key in ("context", "kubeconfig", "cluster")
-                            if everything.get(f"kubernetes:{key}")})
+    given = {key: runtime_config.get_config(f"kubernetes:{key}")
+             for key in ("context", "kubeconfig", "cluster")}
+    return ClusterConfig(**{key: value for key, value in given.items() if value})
 
 
 class ConfigError(Exception):
@@ -825,13 +825,21 @@ def parse(raw: dict) -> StackConfig:
 def from_pulumi_config() -> StackConfig:
     """Read every `vllm-serving:` key the way the Pulumi CLI hands them over (objects and
     numbers as JSON text) and validate them; unknown top-level keys are errors too."""
-    import json
-
     from pulumi.runtime import config as runtime_config
+
+    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    return parse(values_from_cli(everything))
+
+
+def values_from_cli(everything: dict[str, str]) -> dict:
+    """The `vllm-serving:` keys of the config the CLI hands the program (`PULUMI_CONFIG`: every
+    value text, objects as JSON), as the mapping `parse` takes (keys without the prefix). The
+    stack loader (`planning/stack_files.py`) decodes through here too, so the plan and the tests
+    see what the program sees."""
+    import json
 
     raw: dict = {}
     prefix = f"{PROJECT}:"
-    everything = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     for full_key, text in sorted(everything.items()):
         if not full_key.startswith(prefix):
             continue
@@ -843,4 +851,4 @@ def from_pulumi_config() -> StackConfig:
     for key in ("vllmVersion", "namespace"):
         if key in raw and not isinstance(raw[key], str):
             raw[key] = str(everything[prefix + key])   # "0.11" must stay text
-    return parse(raw)
+    return raw

@@ -30,7 +30,7 @@ import pulumi  # noqa: E402
 from pulumi.runtime.stack import run_pulumi_func  # noqa: E402
 from pulumi.runtime.sync_await import _sync_await  # noqa: E402
 
-from planning.stack_files import provider_values, stack_values  # noqa: E402
+from planning.stack_files import provider_values, resolve, stack_values  # noqa: E402
 
 PROJECT = "vllm-serving"
 FAKE_DIGEST = "sha256:" + "ab" * 32
@@ -181,15 +181,15 @@ class _Mocks(pulumi.runtime.Mocks):
         return {}
 
 
-def stack_config(stack: str) -> dict[str, Any]:
+def stack_config(stack: str, root: pathlib.Path = ROOT) -> dict[str, Any]:
     """The stack's `vllm-serving:` config as the CLI resolves it: project defaults, then the
     stack file (keys without the prefix)."""
-    return stack_values(stack, ROOT)
+    return stack_values(stack, root)
 
 
-def cluster_config(stack: str) -> dict[str, str]:
+def cluster_config(stack: str, root: pathlib.Path = ROOT) -> dict[str, str]:
     """The stack file's `kubernetes:*` settings, with their prefix."""
-    return {f"kubernetes:{key}": value for key, value in provider_values(stack, ROOT).items()}
+    return {f"kubernetes:{key}": value for key, value in provider_values(stack, root).items()}
 
 
 def _as_cli_config(values: dict[str, Any]) -> dict[str, str]:
@@ -214,9 +214,11 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 
 def run_under_mocks(program: Callable[[], Any], stack: str = "test",
-                    values: Optional[dict[str, Any]] = None) -> Run:
+                    values: Optional[dict[str, Any]] = None,
+                    secret_keys: tuple[str, ...] = ()) -> Run:
     """Run `program` (the stack's __main__.py, or a function that builds components) under
-    `preview=False` mocks with these config values; return what it registered."""
+    `preview=False` mocks with these config values (`secret_keys`: the ones the stack file
+    holds as `secure:`, as the CLI lists them); return what it registered."""
     mocks = _Mocks()
     options: dict[tuple[str, str], Options] = {}
 
@@ -243,14 +245,14 @@ def run_under_mocks(program: Callable[[], Any], stack: str = "test",
                                                      initializer=_thread_loop)
     loop.set_default_executor(executor)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
-    pulumi.runtime.set_all_config(_as_cli_config(values or {}))
+    pulumi.runtime.set_all_config(_as_cli_config(values or {}), list(secret_keys))
     error: Optional[BaseException] = None
     try:
         _sync_await(run_pulumi_func(program_with_recorder))
     except Exception as exc:  # the program's RunError, reported to the caller
         error = exc
     finally:
-        pulumi.runtime.set_all_config({})
+        pulumi.runtime.set_all_config({}, [])
         executor.shutdown(wait=True)
         for thread_loop in thread_loops:
             thread_loop.close()
@@ -261,13 +263,18 @@ def run_under_mocks(program: Callable[[], Any], stack: str = "test",
     return Run(resources, error, stack)
 
 
-def run_program(stack: str, values: dict[str, Any]) -> Run:
+def run_program(stack: str, values: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> Run:
     """Run __main__.py under mocks with these config values."""
     return run_under_mocks(
-        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, values)
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), stack, values,
+        secret_keys)
 
 
-def run_stack(stack: str, overrides: Optional[dict[str, Any]] = None) -> Run:
-    """Run the program for a real stack file, optionally with config overrides merged in."""
-    values = {**stack_config(stack), **cluster_config(stack)}
-    return run_program(stack, deep_merge(values, overrides or {}))
+def run_stack(stack: str, overrides: Optional[dict[str, Any]] = None,
+              root: pathlib.Path = ROOT) -> Run:
+    """Run the program for a stack file (the repository's, or one under `root`), as the CLI
+    resolves it (`planning.stack_files.resolve`), optionally with config overrides merged in."""
+    resolved = resolve(stack, root)
+    values = {**resolved.values(),
+              **{f"kubernetes:{key}": value for key, value in resolved.provider().items()}}
+    return run_program(stack, deep_merge(values, overrides or {}), resolved.secret_keys)
