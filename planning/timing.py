@@ -66,6 +66,14 @@ class Rollout:
     claim_release_seconds: int
     reason: str
 
+    @property
+    def max_groups(self) -> int:
+        """Most replicas (LeaderWorkerSet groups) that exist at once: the most replicas plus the
+        rollout surge. The LWS controller rolls into `replicas + maxSurge` groups, maxSurge
+        capped at replicas (kubernetes-sigs/lws pkg/controllers/leaderworkerset_controller.go
+        `rollingUpdateParameters`, burstReplicas), indexed 0 … max_groups − 1."""
+        return self.max_replicas + self.surge
+
 
 def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
             weights: Weights, layout: Layout, engine: EngineLimits) -> Startup:

@@ -1,16 +1,21 @@
 """Rules for a model replica that spans nodes (a LeaderWorkerSet group): tensor parallelism
 stays inside a pod's node, a lost pod recreates the whole group, the group can start at all,
-and headless workers are not probed over HTTP they never serve. Each check takes
-`(resource_type, pulumi_name, props, config)` and returns messages.
+headless workers are not probed over HTTP they never serve, and every group's names fit.
+Resource checks take `(resource_type, pulumi_name, props, config)` and return messages; the
+stack check `check_group_names_fit` takes `(resources, config)` (it needs the autoscalers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from facts import conventions as conv
-from policy import k8s
+from facts import lws as lws_facts
+from policy import k8s, stack_checks
 from policy.k8s import fmt, get
+from policy.stack_checks import Findings
 
 GROUP_RESTART_POLICIES = ("RecreateGroupOnPodRestart", "RecreateGroupAfterStart")
 """LWS restart policies that rebuild the whole group when one of its pods restarts."""
@@ -92,3 +97,42 @@ def check_headless_workers_not_http_probed(resource_type: str, name: str, props:
                 "the probe can never pass. Drop the HTTP probes on workers, or use an exec "
                 "probe that checks the leader's rendezvous.")
     return out
+
+
+def check_group_names_fit(resources: Sequence[Any], config: Mapping) -> Findings:
+    """Every group of a LeaderWorkerSet can start: the LWS controller names each group's worker
+    StatefulSet `<lws>-<groupIndex>`, and a StatefulSet named over 52 characters never creates
+    a pod (facts/lws.py). Groups counted: the most replicas (its autoscaler's maximum, else
+    spec.replicas) plus the rollout's maxSurge, which the controller caps at replicas."""
+    scalers = stack_checks._autoscalers(resources)
+    out: Findings = []
+    for group in (r for r in resources if r.resource_type == k8s.LEADER_WORKER_SET):
+        name = k8s.name_of(group.props)
+        if not isinstance(name, str):
+            continue
+        _, most = stack_checks._replica_range(group, scalers)
+        groups = int(most) + _max_surge(group.props, int(most))
+        if lws_facts.names_fit(name, groups):
+            continue
+        last = lws_facts.worker_statefulset_name(name, groups - 1)
+        out.append((
+            f"{k8s.describe(group.resource_type, group.props, group.name)} may run {groups} "
+            f"groups, and the LWS controller names the last one's worker StatefulSet '{last}' "
+            f"({len(last)} characters); a StatefulSet named over "
+            f"{lws_facts.STATEFULSET_NAME_MAX} characters never creates a pod (its pods' "
+            "controller-revision-hash label would exceed 63), so that group's leader would "
+            f"wait for workers forever. Shorten the LeaderWorkerSet's name to at most "
+            f"{lws_facts.longest_name(groups)} characters.", group.urn))
+    return out
+
+
+def _max_surge(props: Mapping, replicas: int) -> int:
+    """rolloutStrategy.rollingUpdateConfiguration.maxSurge as the LWS controller scales it: an
+    int, or a percentage of replicas rounded up; at most replicas; 0 when unset."""
+    surge = get(props, "spec", "rolloutStrategy", "rollingUpdateConfiguration", "maxSurge")
+    if isinstance(surge, str) and surge.endswith("%"):
+        percent = k8s.to_number(surge[:-1])
+        value = math.ceil(replicas * percent / 100) if percent is not None else 0
+    else:
+        value = k8s.to_number(surge) or 0
+    return min(int(value), replicas)

@@ -23,10 +23,12 @@ starting with an empty address (`Invalid zmq path: tcp://:29550` crash-loops the
 
 from __future__ import annotations
 
+import hashlib
 import shlex
 from typing import Any
 
 from facts import conventions, vllm_features
+from facts import lws as lws_facts
 from planning.config import StackConfig
 from planning.layout import launcher
 from planning.plan import Plan
@@ -56,8 +58,22 @@ must not share the engine Service's name (<release>)."""
 
 
 def workload_name(release: str, plan: Plan) -> str:
-    """Name of the inference workload: the release (Deployment) or <release>-group (LWS)."""
-    return release + GROUP_NAME_SUFFIX if is_multi_node(plan) else release
+    """Name of the inference workload: the release (Deployment) or the group's name (LWS)."""
+    return group_name(release, plan.rollout.max_groups) if is_multi_node(plan) else release
+
+
+def group_name(release: str, max_groups: int) -> str:
+    """<release>-group whenever every group's worker StatefulSet `<lws>-<groupIndex>` fits in
+    52 characters (facts/lws.py), so existing stacks keep their LWS; otherwise cut and made
+    unique with a hash of the full name. Renaming replaces the live LWS (its metadata.name is
+    immutable): that happens only to a stack whose groups could never start, or when raising
+    the most replicas adds a digit to the last group's index."""
+    name = release + GROUP_NAME_SUFFIX
+    limit = lws_facts.longest_name(max_groups)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[:limit - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 def is_multi_node(plan: Plan) -> bool:
