@@ -22,6 +22,9 @@ WORKLOADS = (DEPLOYMENT, LWS)
 GROUP_AUTOSCALED = {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 1,
                                     "maxReplicas": 2}}
 NEW_SHA = "0123456789abcdef0123456789abcdef01234567"
+LONG_GROUP_2 = {"model": {"servedName": "m" * 36}, **GROUP_AUTOSCALED}
+LONG_GROUP_11 = {"model": {"servedName": "m" * 36}, "autoscaling": {
+    **GROUP_AUTOSCALED["autoscaling"], "maxReplicas": 11}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,6 +111,13 @@ ROWS = [
         {SCALED: {"create"}, LWS: {"update"}}, rolls=False),
     Row("group autoscaling off", "r1-h100", {}, {SCALED: {"delete"}, LWS: {"update"}},
         rolls=False, before=GROUP_AUTOSCALED),
+    # A 44-character release: <release>-group (50) fits group indexes up to 9. At 11 groups the
+    # last worker StatefulSet would be 53 characters and never start, so the LWS (and its
+    # ScaledObject, named after it) get the hash-cut name: Pulumi creates the new group beside
+    # the old and deletes the old once the new is Available (spare GPUs for one group needed;
+    # without them `pulumi up` times out with the old group still serving).
+    Row("long-named group autoscaled past 10 groups", "r1-h100", LONG_GROUP_11,
+        {LWS: {"replace"}, SCALED: {"replace"}}, before=LONG_GROUP_2),
     Row("client key rotated", "prod", CLIENT_KEY_ROTATED,
         {PASSWORD: {"replace"}, SECRET: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
     Row("client added", "prod", CLIENT_ADDED,
