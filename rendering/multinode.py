@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import hashlib
 import shlex
-from typing import Any
+from typing import Any, Optional
 
 from facts import conventions, vllm_features
 from facts import lws as lws_facts
 from planning.config import StackConfig
 from planning.layout import launcher
 from planning.plan import Plan
+from rendering.vllm_args import PORT
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 LWS_KIND = "LeaderWorkerSet"
@@ -174,6 +175,49 @@ def launch_script(cfg: StackConfig, plan: Plan, server_command: list[str],
         '  sleep 5\n'
         'done\n'
         f"exec {vllm}\n")
+
+
+def pre_stop_hook(plan: Plan, role: str) -> Optional[dict]:
+    """The preStop of one pod of a group (planning/timing.py `drain` says why), or None for
+    the pod template's own (a pipeline group's leader drains like a single pod):
+
+    - data × expert: every pod waits until the whole group is idle (GROUP_DRAIN_WAIT);
+    - pipeline worker: sleeps past the leader's drain, then exits at once on SIGTERM."""
+    drain = plan.drain
+    if drain.group_wide:
+        script = (GROUP_DRAIN_WAIT.replace("PRE_STOP", str(drain.pre_stop_seconds))
+                  .replace("BOUND", str(drain.longest_request_seconds)))
+        return {"exec": {"command": ["python3", "-c", script]}}
+    if role == "worker" and drain.worker_pre_stop_seconds:
+        return {"exec": {"command": ["sleep", str(drain.worker_pre_stop_seconds)]}}
+    return None
+
+
+GROUP_DRAIN_WAIT = rf"""import os, re, time, urllib.request
+time.sleep(PRE_STOP)
+leader = os.environ['LWS_LEADER_ADDRESS']
+first, rest = leader.split('.', 1)
+pods = [leader] + [first + '-' + str(i) + '.' + rest
+                   for i in range(1, int(os.environ['LWS_GROUP_SIZE']))]
+def in_flight(pod):
+    try:
+        page = urllib.request.urlopen('http://' + pod + ':{PORT}/metrics', timeout=5)
+        text = page.read().decode()
+    except Exception:
+        return 0
+    return sum(float(v) for v in re.findall(
+        r'^vllm:num_requests_(?:running|waiting)\{{[^}}]*\}} (\S+)$', text, re.M))
+deadline = time.time() + BOUND
+while time.time() < deadline and sum(in_flight(pod) for pod in pods) > 0:
+    time.sleep(2)
+"""
+"""preStop of every pod of a data × expert group: after the endpoints drop the pod (PRE_STOP
+s), wait (at most BOUND s, the longest request) until no request runs or waits on any pod of
+the group, so no rank leaves the all-to-all while another still serves. The peers are the
+leader (LWS_LEADER_ADDRESS) and its workers `<leader pod>-<i>` under the same subdomain
+(facts/lws.py); the group's headless Service publishes not-ready addresses, so a terminating
+peer still resolves. A pod whose API server does not answer has exited (or never started):
+it serves nothing, so it counts as idle. /metrics needs no API key (vLLM guards /v1 only)."""
 
 
 def group_env(cfg: StackConfig, plan: Plan) -> list[dict[str, Any]]:

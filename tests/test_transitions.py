@@ -111,6 +111,10 @@ ROWS = [
         {SCALED: {"create"}, LWS: {"update"}}, rolls=False),
     Row("group autoscaling off", "r1-h100", {}, {SCALED: {"delete"}, LWS: {"update"}},
         rolls=False, before=GROUP_AUTOSCALED),
+    # The drain budget is in every pod's template (grace, the worker's preStop sleep, the
+    # leader's --shutdown-timeout): a change rolls the group, replacing nothing.
+    Row("drain budget changed", "r1-h100", {"shutdown": {"maxTokens": 4096}}, {LWS: {"update"}},
+        rolls=True),
     # A 44-character release: <release>-group (50) fits group indexes up to 9. At 11 groups the
     # last worker StatefulSet would be 53 characters and never start, so the LWS (and its
     # ScaledObject, named after it) get the hash-cut name: Pulumi creates the new group beside
