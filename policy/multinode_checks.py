@@ -13,6 +13,7 @@ from typing import Any
 
 from facts import conventions as conv
 from facts import lws as lws_facts
+from facts import vllm_cli
 from policy import k8s, stack_checks
 from policy.k8s import fmt, get
 from policy.stack_checks import Findings
@@ -136,3 +137,52 @@ def _max_surge(props: Mapping, replicas: int) -> int:
     else:
         value = k8s.to_number(surge) or 0
     return min(int(value), replicas)
+
+
+def check_group_flags(resource_type: str, name: str, props: Mapping,
+                      config: Mapping) -> list[str]:
+    """The launch of each pod of a group sets the group flags once: a second value of one
+    (argparse keeps the last, so an extra `--nnodes 3` or `-n3` splits the group), a flag the
+    launch never sets (`--data-parallel-backend ray`, `--data-parallel-rank`, external load
+    balancing) or `--api-server-count` beside `--headless` (vLLM refuses it:
+    vllm/entrypoints/cli/serve.py `ServeSubcommand.cmd`) crash-loops the group. Flags are read
+    as vLLM reads them (facts/vllm_cli.py: `_` for `-`, `=`, abbreviations, short aliases)."""
+    if resource_type != k8s.LEADER_WORKER_SET:
+        return []
+    out = []
+    for role, template in k8s.inference_templates(resource_type, props):
+        container = k8s.engine_container(k8s.pod_spec(template))
+        if container is None:
+            continue
+        flags = [f for f in (vllm_cli.canonical_flag(t, GUARDED)
+                             for t in _serve_tokens(container)) if f in vllm_cli.GROUP_FLAGS]
+        where = k8s.where(k8s.describe(resource_type, props, name), role)
+        twice = sorted({f for f in flags if flags.count(f) > 1})
+        never = sorted(set(flags) & set(NEVER_IN_A_GROUP))
+        problems = ([f"sets {', '.join(twice)} more than once (argparse keeps the last value, "
+                     "so the pods disagree on the group)"] if twice else [])
+        problems += [f"passes {flag}, {NEVER_IN_A_GROUP[flag]}" for flag in never]
+        if "--headless" in flags and "--api-server-count" in flags:
+            problems.append("passes --api-server-count beside --headless, which vLLM refuses")
+        out += [f"{where} {problem}; the group launch sets these flags itself, remove them "
+                "from the engine's extra arguments." for problem in problems]
+    return out
+
+
+GUARDED = (*vllm_cli.GROUP_FLAGS, *vllm_cli.SHORT_ALIASES.values())
+"""Options an abbreviation is expanded against; a full option name (`--data-parallel-size`)
+is itself, never an abbreviation of a longer one (argparse matches exactly first)."""
+NEVER_IN_A_GROUP = {
+    "--data-parallel-backend": "but each pod runs its own `vllm serve` with the mp backend "
+                               "(the Ray backend starts every rank from one command)",
+    "--data-parallel-rank": "which switches vLLM to external load balancing, one rank per pod",
+    "--data-parallel-external-lb": "which needs one pod per data-parallel rank",
+}
+"""Group flags no launch of this program sets, and why each breaks a group."""
+
+
+def _serve_tokens(container: Mapping) -> list[str]:
+    """The words after `serve` (vLLM's arguments) in a pod's command, or all of them: the
+    launch script's shell words (`[ -n … ]`) are not vLLM's."""
+    tokens = k8s.command_tokens(container)
+    return tokens[tokens.index("serve") + 1:] if "serve" in tokens else tokens

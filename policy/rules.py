@@ -41,6 +41,7 @@ from policy.probe_checks import (  # noqa: E402
 )
 from policy.multinode_checks import (  # noqa: E402
     check_group_can_start,
+    check_group_flags,
     check_group_names_fit,
     check_group_restart_policy,
     check_headless_workers_not_http_probed,
@@ -171,6 +172,9 @@ RESOURCE_POLICIES = [
     resource_policy("tensor-parallel-within-a-node",
                     "The tensor-parallel size is at most the GPUs of one pod (one node).",
                     check_tensor_parallel_in_a_pod),
+    resource_policy("group-flags-managed",
+                    "Each pod of a LeaderWorkerSet sets the group launch flags once, and none "
+                    "that breaks the group, in any spelling vLLM accepts.", check_group_flags),
     resource_policy("group-recreated-on-restart",
                     "A LeaderWorkerSet recreates its whole group when one of its pods restarts.",
                     check_group_restart_policy),

@@ -249,8 +249,15 @@ def _group_name_too_long(resources):
     return resources
 
 
+def _nnodes_twice(resources):
+    container = _group_container(resources, "worker")
+    container["command"][2] = container["command"][2].rstrip("\n") + " -n3\n"
+    return resources
+
+
 BROKEN = {
     # rule: (stack, break it)
+    "group-flags-managed": ("r1-h100", _nnodes_twice),
     "group-names-fit": ("r1-h100", _group_name_too_long),
     "group-subdomain-free": ("r1-h100", _service_named_like_the_group),
     "tensor-parallel-within-a-node": ("r1-h100", _tp_across_nodes),

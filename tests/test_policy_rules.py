@@ -275,7 +275,7 @@ def test_pack_lists_every_rule_of_the_issue_with_its_level():
     levels = {p.name: p.enforcement_level for p in rules.ALL_POLICIES}
     advisory = {"image-by-digest", "replicas-spread", "metric-names-exist",
                 "model-revision-pinned"}
-    assert len(levels) == len(rules.ALL_POLICIES) == 33
+    assert len(levels) == len(rules.ALL_POLICIES) == 34
     assert {n for n, lvl in levels.items() if lvl == EnforcementLevel.ADVISORY} == advisory
     assert all(lvl == EnforcementLevel.MANDATORY for n, lvl in levels.items()
                if n not in advisory)
@@ -1086,7 +1086,7 @@ variants are prod's real objects (tests/test_policy_on_stacks.py, tests/test_tra
 
 MULTINODE_RULES = {"tensor-parallel-within-a-node", "group-recreated-on-restart",
                    "group-can-start", "headless-workers-not-http-probed", "group-subdomain-free",
-                   "group-names-fit"}
+                   "group-names-fit", "group-flags-managed"}
 """Rules over LeaderWorkerSet groups: their broken variants are the r1-h100 stack's real group
 (tests/test_policy_on_stacks.py); unit cases below."""
 
