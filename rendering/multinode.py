@@ -32,6 +32,7 @@ from facts import lws as lws_facts
 from planning.config import StackConfig
 from planning.layout import launcher
 from planning.plan import Plan
+from rendering import pod as pod_rendering
 from rendering.vllm_args import PORT
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
@@ -255,6 +256,19 @@ def group_affinity(lws_name: str) -> dict:
         "labelSelector": {"matchLabels": {LABEL_NAME: lws_name}},
         "topologyKey": conventions.HOSTNAME_TOPOLOGY_KEY,
     }]}}
+
+
+def checkov_waivers(serves_http: bool) -> dict[str, str]:
+    """checkov skips on a group's pod template (its metadata becomes each pod's, where checkov
+    reads them; it has no checks for the LeaderWorkerSet kind itself): the API key as an env
+    var, like the Deployment's (rendering/pod.py CHECKOV_WAIVERS), and on a headless worker
+    the readiness probe it cannot have."""
+    waivers = dict(pod_rendering.CHECKOV_WAIVERS)
+    if not serves_http:
+        waivers["checkov.io/skip2"] = (
+            "CKV_K8S_9=a headless vLLM worker serves no HTTP and no Service sends it traffic; "
+            "exec startup and liveness probes check the leader's rendezvous")
+    return waivers
 
 
 GROUP_RESTART_POLICY = "RecreateGroupAfterStart"
