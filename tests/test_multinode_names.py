@@ -34,8 +34,12 @@ def test_the_r1_stack_keeps_its_group_name(runs):
 def test_every_worker_statefulset_name_fits_for_releases_up_to_52_characters(release_length):
     served = "m" * (release_length - len("r1-h100-"))
     name = _lws_name(run_stack("r1-h100", {"model": {"servedName": served}}))
-    assert len(lws_facts.worker_statefulset_name(name, 0)) <= 52
-    assert len(name) <= 63   # the headless Service and the name label
+    worker_sts = lws_facts.worker_statefulset_name(name, 0)
+    assert len(worker_sts) <= 52
+    assert len(name) <= 63   # the headless Service (the pods' subdomain) and the name label
+    # Pod names are hostnames and statefulset.kubernetes.io/pod-name label values: the last
+    # worker of the largest group (gpu.nodes at most 16) stays within 63.
+    assert len(f"{worker_sts}-15") <= 63
 
 
 def test_two_digit_group_indexes_are_counted_when_the_autoscaler_reaches_eleven_groups():

@@ -221,3 +221,27 @@ def test_the_engine_detects_what_it_guards_against():
     del dropped.engine(DEPLOYMENT).inputs["spec"]["replicas"]
     assert any("reset to 1" in h for h in second_up(fixed, dropped).hazards)
     assert isinstance(update, Update)
+
+
+def test_the_upgrade_to_group_drains_updates_the_group_in_place():
+    """The first `pulumi up` after this release (workers' preStop past the leader's drain,
+    checkov waivers on the group's templates): r1-h100's LeaderWorkerSet keeps its name and
+    URN and is updated in place, rolling the group once; nothing is replaced. `before` is
+    today's run with the previous release's rendering of those fields put back."""
+    import copy
+    after = run_stack("r1-h100")
+    before = copy.deepcopy(after)
+    lws = before.one(LWS).inputs["spec"]["leaderWorkerTemplate"]
+    leader = lws["leaderTemplate"]["spec"]["containers"][0]
+    lws["workerTemplate"]["spec"]["containers"][0]["lifecycle"] = copy.deepcopy(
+        leader["lifecycle"])
+    for role in ("leaderTemplate", "workerTemplate"):
+        annotations = lws[role]["metadata"]["annotations"]
+        for key in [k for k in annotations if k.startswith("checkov.io/")]:
+            del annotations[key]
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert {k: v for k, v in update.ops().items()} == {LWS: {"update"}}
+    [step] = update.of(LWS)
+    assert any(p.startswith("spec.leaderWorkerTemplate.workerTemplate.spec.containers[0]"
+                            ".lifecycle") for p in step.paths)
