@@ -178,19 +178,30 @@ def launch_script(cfg: StackConfig, plan: Plan, server_command: list[str],
         f"exec {vllm}\n")
 
 
-def pre_stop_hook(plan: Plan, role: str) -> Optional[dict]:
+def pre_stop_hook(cfg: StackConfig, plan: Plan, role: str) -> Optional[dict]:
     """The preStop of one pod of a group (planning/timing.py `drain` says why), or None for
     the pod template's own (a pipeline group's leader drains like a single pod):
 
     - data × expert: every pod waits until the whole group is idle (GROUP_DRAIN_WAIT);
-    - pipeline worker: sleeps past the leader's drain, then exits at once on SIGTERM."""
+    - pipeline worker: stays while the leader's rendezvous answers (its vLLM, or Ray head,
+      still runs: it drains), at most the plan's worker preStop, then exits at once on
+      SIGTERM."""
     drain = plan.drain
     if drain.group_wide:
         script = (GROUP_DRAIN_WAIT.replace("PRE_STOP", str(drain.pre_stop_seconds))
                   .replace("BOUND", str(drain.longest_request_seconds)))
         return {"exec": {"command": ["python3", "-c", script]}}
     if role == "worker" and drain.worker_pre_stop_seconds:
-        return {"exec": {"command": ["sleep", str(drain.worker_pre_stop_seconds)]}}
+        port = RAY_PORT if uses_ray(cfg, plan) else cfg.multi_node.master_port
+        leader_up = ("import os, socket; "
+                     f"socket.create_connection((os.environ['LWS_LEADER_ADDRESS'], {port}), 2)"
+                     ".close()")
+        # The bound is the background `sleep`: the loop runs while it does.
+        script = (f'sleep {drain.worker_pre_stop_seconds} & bound=$!\n'
+                  'while kill -0 "$bound" 2>/dev/null && '
+                  f'python3 -c "{leader_up}" 2>/dev/null; do sleep 1; done\n'
+                  'kill "$bound" 2>/dev/null; exit 0\n')
+        return {"exec": {"command": ["sh", "-c", script]}}
     return None
 
 

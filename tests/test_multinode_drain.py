@@ -18,6 +18,7 @@ from __future__ import annotations
 import http.server
 import pathlib
 import signal
+import socket
 import stat
 import subprocess
 import threading
@@ -50,8 +51,15 @@ term = []
 def on_term(signum, frame):
     if "--headless" in args:
         leave(0)              # serve.py run_headless: SystemExit at once
-    term.append(time.time())
+    if not os.environ.get("STUB_WEDGED"):   # a wedged leader ignores SIGTERM
+        term.append(time.time())
 signal.signal(signal.SIGTERM, on_term)
+if "--nnodes" in args and "--headless" not in args:   # rank 0 hosts the rendezvous
+    import socket
+    store = socket.socket()
+    store.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    store.bind(("127.0.0.1", int(args[args.index("--master-port") + 1])))
+    store.listen(128)
 alive.touch(); log("started " + " ".join(args))
 length, peers = float(os.environ.get("STUB_REQUEST_SECONDS", "0")), os.environ["STUB_PEERS"].split()
 while not (state / "start").exists():
@@ -115,21 +123,24 @@ def cluster(tmp_path):
     server.server_close()
 
 
-def _env(cluster, pod: str, index: int, request_seconds: float) -> dict[str, str]:
+def _env(cluster, pod: str, index: int, request_seconds: float,
+         leader: str) -> dict[str, str]:
     return {"PATH": f"{cluster['bin']}:/usr/local/bin:/usr/bin:/bin",
-            "LWS_LEADER_ADDRESS": LEADER, "LWS_WORKER_INDEX": str(index), "LWS_GROUP_SIZE": "2",
+            "LWS_LEADER_ADDRESS": leader, "LWS_WORKER_INDEX": str(index), "LWS_GROUP_SIZE": "2",
             "STUB_STATE": str(cluster["state"]), "STUB_POD": pod,
             "STUB_PEERS": "worker" if pod == "leader" else "leader",
             "STUB_REQUEST_SECONDS": str(request_seconds), "http_proxy": cluster["proxy"]}
 
 
-def _delete_group(run, cluster, requests: dict[str, float]) -> dict[str, dict]:
+def _delete_group(run, cluster, requests: dict[str, float], leader: str = LEADER,
+                  extra_env: dict | None = None) -> dict[str, dict]:
     """Start both pods, let the request begin, then delete the group as the kubelet does."""
     lws = run.one(LWS)
     pods = {}
     for index, role in enumerate(("leader", "worker")):
         container = vllm_container(lws, role)
-        env = _env(cluster, role, index, requests.get(role, 0))
+        env = {**_env(cluster, role, index, requests.get(role, 0), leader),
+               **(extra_env or {}).get(role, {})}
         proc = subprocess.Popen(container["command"], env=env, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True)
         pods[role] = {"proc": proc, "env": env,
@@ -177,17 +188,39 @@ def _events(pod: dict, word: str) -> list[float]:
             if line.split()[1] == word]
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_a_pipeline_worker_outlives_the_leaders_drain_and_exits_within_its_grace(cluster):
-    run = run_stack("r1-h100", SHORT)
+    run = run_stack("r1-h100", {**SHORT, "multiNode": {"masterPort": _free_port()}})
     assert run.error is None, run.error
     # The leader's request ends 2 s after the delete, when its --shutdown-timeout (2 s after
     # its 1 s preStop) would cut it at the latest.
-    pods = _delete_group(run, cluster, {"leader": 2.0})
+    pods = _delete_group(run, cluster, {"leader": 2.0}, leader="localhost")
     leader, worker = pods["leader"], pods["worker"]
     assert _events(leader, "completed") and not _events(leader, "lost"), leader["log"]
-    assert worker["term"] >= _events(leader, "exit")[0], (worker["term"], leader["log"])
+    leader_gone = _events(leader, "exit")[0]
+    assert worker["term"] >= leader_gone, (worker["term"], leader["log"])
+    # ... and leaves soon after it rather than sleeping out its whole bound (8 s here).
+    assert worker["term"] < leader_gone + 4, (worker["term"], leader_gone)
     for pod in (leader, worker):
         assert not pod["killed"] and pod["exit"] < pod["grace"], pod
+
+
+def test_a_pipeline_worker_whose_leader_never_leaves_stops_at_its_bound(cluster):
+    """A wedged leader ignores SIGTERM and keeps its rendezvous open: the worker still gets
+    SIGTERM at its bound and exits, before the kubelet's SIGKILL."""
+    run = run_stack("r1-h100", {**SHORT, "multiNode": {"masterPort": _free_port()}})
+    assert run.error is None, run.error
+    pods = _delete_group(run, cluster, {"leader": 60.0}, leader="localhost",
+                         extra_env={"leader": {"STUB_WEDGED": "1"}})
+    worker = pods["worker"]
+    bound = 1 + 2 + 5
+    assert bound <= worker["term"] < bound + 4 and not worker["killed"], worker
+    assert pods["leader"]["killed"]       # the kubelet's SIGKILL at the grace period
 
 
 def test_every_pod_of_a_data_expert_group_stays_until_the_groups_last_request_ends(cluster):
@@ -215,4 +248,6 @@ def test_the_plan_derives_and_prints_the_workers_prestop():
     grace_row = next(reason for name, _, reason in rows(plan) if name == "grace period")
     assert "workers' preStop sleeps preStop 15 + longest request 338 + 5 = 358 s" in grace_row
     worker = vllm_container(run_stack("r1-h100").one(LWS), "worker")
-    assert worker["lifecycle"]["preStop"] == {"exec": {"command": ["sleep", "358"]}}
+    command = worker["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[:2] == ["sh", "-c"] and command[2].startswith("sleep 358 & bound=$!")
+    assert "'LWS_LEADER_ADDRESS'], 29501)" in command[2]
