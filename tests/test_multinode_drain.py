@@ -251,3 +251,15 @@ def test_the_plan_derives_and_prints_the_workers_prestop():
     command = worker["lifecycle"]["preStop"]["exec"]["command"]
     assert command[:2] == ["sh", "-c"] and command[2].startswith("sleep 358 & bound=$!")
     assert "'LWS_LEADER_ADDRESS'], 29501)" in command[2]
+
+
+def test_the_group_drains_pass_the_policy_pack():
+    """Both group drains fit the grace period as the pack reads it (grace-covers-drain): the
+    data × expert pods' preStop bound plus their short --shutdown-timeout, the pipeline
+    worker's bounded wait with no vLLM drain after it."""
+    from tests.test_policy_on_stacks import CONFIGS, _resources
+    from policy import offline
+    for overrides in ({}, EXPERT):
+        run = run_stack("r1-h100", overrides)
+        assert run.error is None, run.error
+        assert offline.mandatory(offline.run(_resources(run), CONFIGS["r1-h100"])) == []
