@@ -259,7 +259,8 @@ class InferenceDeployment(pulumi.ComponentResource):
         def role(kind: str) -> dict:
             serves = kind == "leader" or multinode.hybrid_load_balancing(plan)
             return pod.pod_template(plan, dataclasses.replace(
-                shared, serves_http=serves,
+                shared, serves_http=serves, pre_stop=multinode.pre_stop_hook(cfg, plan, kind),
+                annotations={**shared.annotations, **multinode.checkov_waivers(serves)},
                 command=["sh", "-c", multinode.launch_script(cfg, plan, command,
                                                              args.server_args, kind)],
                 exec_probe=None if serves else multinode.worker_probe(

@@ -6,6 +6,15 @@ name (only the part before `=`), so `--api_key=x` is `--api-key`; boolean option
 `--no-<name>` (argparse.BooleanOptionalAction). argparse's abbreviations are on too (vLLM never
 sets allow_abbrev=False, through 0.33), so `--api-k x` is `--api-key x`: a long option that is
 a prefix of a flag we guard is read as that flag.
+
+Single-dash aliases are read as argparse reads them (CPython `argparse._parse_optional` and
+`_get_option_tuples`): an exact alias (`-tp`), an alias before `=` (`-dpb=ray`), a two-letter
+alias with its value attached (`-n2` is `-n 2`) or a unique prefix of an alias (`-as` is
+`-asc`). The aliases are vLLM's own: vllm/engine/arg_utils.py `EngineArgs.add_cli_args`
+(ModelConfig `-q`; ParallelConfig `-pp`, `-n`, `-r`, `-tp`, `-dcp`, `-pcp`, `-dp`, `-dpn`,
+`-dpr`, `-dpl`, `-dpa`, `-dpp`, `-dpb`, `-dph`, `-dpe`, `-ep`) and
+vllm/entrypoints/openai/cli_args.py `make_arg_parser` (`--headless`, `--api-server-count
+-asc`).
 """
 
 from __future__ import annotations
@@ -21,15 +30,51 @@ FORBIDDEN_FLAGS = {
 """Flags no inference container may pass, with the reason."""
 
 
+SHORT_ALIASES = {
+    "-q": "--quantization",
+    "-pp": "--pipeline-parallel-size",
+    "-n": "--nnodes",
+    "-r": "--node-rank",
+    "-tp": "--tensor-parallel-size",
+    "-dcp": "--decode-context-parallel-size",
+    "-pcp": "--prefill-context-parallel-size",
+    "-dp": "--data-parallel-size",
+    "-dpn": "--data-parallel-rank",
+    "-dpr": "--data-parallel-start-rank",
+    "-dpl": "--data-parallel-size-local",
+    "-dpa": "--data-parallel-address",
+    "-dpp": "--data-parallel-rpc-port",
+    "-dpb": "--data-parallel-backend",
+    "-dph": "--data-parallel-hybrid-lb",
+    "-dpe": "--data-parallel-external-lb",
+    "-ep": "--enable-expert-parallel",
+    "-asc": "--api-server-count",
+}
+"""vLLM's single-dash aliases and the long option each stands for."""
+
+GROUP_FLAGS = (
+    "--nnodes", "--node-rank", "--master-addr", "--master-port", "--headless",
+    "--distributed-executor-backend", "--distributed-timeout-seconds", "--api-server-count",
+    "--data-parallel-size-local", "--data-parallel-start-rank", "--data-parallel-address",
+    "--data-parallel-rpc-port", "--data-parallel-backend", "--data-parallel-hybrid-lb",
+    "--data-parallel-external-lb", "--data-parallel-rank",
+)
+"""Flags the launch of a group spanning nodes sets itself (rendering/multinode.py), or whose
+every value breaks it: a second value of one of them (argparse keeps the last) or one the
+launch never sets (`--data-parallel-backend ray`, `--data-parallel-rank`, external LB)
+crash-loops or splits the group."""
+
+
 def canonical_flag(token: str, guarded: Iterable[str] = FORBIDDEN_FLAGS) -> Optional[str]:
     """The option a token names, as vLLM's parser reads it: `--max_model_len=8` →
-    `--max-model-len`; `--api-k` → `--api-key` when it abbreviates one `guarded` flag; short
-    options (`-tp`) unchanged; None for a value (not an option)."""
+    `--max-model-len`; `--api-k` → `--api-key` when it abbreviates one `guarded` flag; vLLM's
+    short aliases as their long option (`-tp` → `--tensor-parallel-size`, `-n2` → `--nnodes`);
+    other short options unchanged; None for a value (not an option)."""
     if not token.startswith("-") or token == "-" or _is_number(token):
         return None
     name = token.split("=", 1)[0]
     if not name.startswith("--"):
-        return name
+        return _short_option(name)
     name = "--" + name[2:].replace("_", "-")
     guarded = set(guarded)
     if name in guarded or len(name) < 4:
@@ -52,6 +97,17 @@ def forbidden_reason(token: str) -> Optional[str]:
     spelling, abbreviations included."""
     flag = canonical_flag(token)
     return FORBIDDEN_FLAGS.get(flag) if flag is not None else None
+
+
+def _short_option(name: str) -> str:
+    """A single-dash option as argparse reads it against vLLM's aliases: exact; else the
+    one-letter alias it starts with (its value attached) or the alias it is a prefix of, when
+    exactly one matches (argparse refuses an ambiguous one)."""
+    if name in SHORT_ALIASES:
+        return SHORT_ALIASES[name]
+    matches = {alias for alias in SHORT_ALIASES
+               if alias == name[:2] or alias.startswith(name)}
+    return SHORT_ALIASES[matches.pop()] if len(matches) == 1 else name
 
 
 def _is_number(token: str) -> bool:

@@ -52,13 +52,16 @@ def storage(cfg: StackConfig, weights: Weights) -> Storage:
 def autoscaling(cfg: StackConfig, layout: Layout, engine: EngineLimits,
                 kv: KvCache) -> Autoscaling:
     """Runnable requests from the KV cache at the expected request length, times the target
-    utilization."""
+    utilization. Each data-parallel rank is an engine of its own, with its own KV cache and
+    its own max-num-seqs (a request runs on one rank): a replica runs DP × what one rank runs."""
     scaling = cfg.autoscaling
-    tokens = kv.tokens_per_rank * layout.data_parallel
-    runnable = sizing.runnable_requests(tokens, scaling.expected_request_tokens,
+    dp = layout.data_parallel
+    per_rank = sizing.runnable_requests(kv.tokens_per_rank, scaling.expected_request_tokens,
                                         engine.max_num_seqs)
+    runnable = dp * per_rank
     target = sizing.per_replica_target(runnable, scaling.target_utilization)
-    reason = (f"min(maxNumSeqs {engine.max_num_seqs}, {tokens} KV tokens / "
+    ranks = f"DP {dp} × " if dp > 1 else ""
+    reason = (f"{ranks}min(maxNumSeqs {engine.max_num_seqs}, {kv.tokens_per_rank} KV tokens / "
               f"{scaling.expected_request_tokens} tokens per request) = {runnable} runnable "
               f"requests × targetUtilization {scaling.target_utilization} = {target} per replica"
               + ("" if scaling.enabled else " (autoscaling off)"))

@@ -267,6 +267,23 @@ def autoscaler_starts_at_replicas(cfg: StackConfig, plan: Plan) -> Optional[str]
     return None
 
 
+def hpa_sees_the_whole_group(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """An HPA scales a LeaderWorkerSet through its scale subresource, whose selector picks the
+    leaders only (kubernetes-sigs/lws leaderworkerset_controller.go `updateStatus`:
+    status.hpaPodSelector = name + worker-index 0). In a data × expert group every pod serves
+    its own ranks (hybrid load balancing), so the HPA would average the leaders' share only;
+    KEDA's query sums the model's requests over every pod (rendering/promql.py keda_query)."""
+    layout, scaling = plan.layout, cfg.autoscaling
+    if not (scaling.enabled and scaling.engine == "hpa" and layout.nodes > 1
+            and layout.data_parallel > 1):
+        return None
+    return (f"autoscaling.engine: hpa scales the LeaderWorkerSet on its leader pods only (the "
+            "LWS scale subresource selects worker index 0), but this data × expert group "
+            f"serves from all {layout.nodes} of its pods, so the HPA would see about "
+            f"1/{layout.nodes} of the load and never scale up in time; use "
+            "autoscaling.engine: keda, whose query sums every pod of the group")
+
+
 def expected_request_fits_the_context(cfg: StackConfig, plan: Plan) -> Optional[str]:
     scaling, length = cfg.autoscaling, cfg.model.max_model_len
     if scaling.enabled and scaling.expected_request_tokens > length:
@@ -310,6 +327,7 @@ CHECKS: list[Check] = [
     single_attach_without_surge,
     single_attach_single_replica,
     autoscaler_starts_at_replicas,
+    hpa_sees_the_whole_group,
     expected_request_fits_the_context,
     target_below_the_kv_alert,
 ]

@@ -240,6 +240,12 @@ MANAGED_FLAGS = {
     "--shutdown-timeout": "shutdown.maxRequestSeconds",
     "--disable-log-requests": "the pinned vLLM version (prompts never reach logs)",
     "--distributed-executor-backend": "the parallel layout",
+    # A group spanning nodes: rendering/multinode.py launches each pod with these
+    # (facts/vllm_cli.py GROUP_FLAGS); a single node runs one API server, as the host memory
+    # plan counts.
+    **{flag: "the group launch (gpu.layout, gpu.nodes, multiNode)"
+       for flag in vllm_cli.GROUP_FLAGS},
+    "--api-server-count": "the host memory plan (one API server per pod)",
 }
 GUARDED_FLAGS = set(MANAGED_FLAGS) | set(vllm_cli.FORBIDDEN_FLAGS)
 """Flags an abbreviation in extraArgs is read as (argparse expands unique prefixes)."""

@@ -32,7 +32,7 @@ def make_plan(cfg: StackConfig) -> Plan:
     layout = choose_layout(cfg, model, gpu, fits)
     on_gpu = memory.gpu_memory(cfg, model, gpu, version, layout)
     startup = timing.startup(cfg, model, gpu, version, on_gpu.weights, layout, on_gpu.engine)
-    drain = timing.drain(cfg, version)
+    drain = timing.drain(cfg, version, layout)
     plan = Plan(
         model=model, gpu=gpu, version=version, replicas=cfg.replicas, layout=layout,
         engine=on_gpu.engine, weights=on_gpu.weights, activations=on_gpu.activations,

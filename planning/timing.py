@@ -6,6 +6,7 @@ facts/vllm_features.py.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 from facts import vllm_features
 from planning import sizing
@@ -46,12 +47,19 @@ class Drain:
     shutdown_timeout_seconds: int
     grace_seconds: int
     reason: str
+    worker_pre_stop_seconds: int = 0
+    """A pipeline group's workers (headless vLLM, or Ray): how long their preStop sleeps, so
+    they outlive the leader's drain; 0 without such workers."""
+    group_wide: bool = False
+    """A data × expert group: every pod's preStop waits until no request runs on any pod of
+    the group (the all-to-all needs every rank until the last request ends)."""
 
     @property
     def pre_stop_bound_seconds(self) -> int:
         """Longest the preStop hook can take: its sleep, plus the wait for running requests
-        when vLLM does not drain itself."""
-        return self.pre_stop_seconds + (0 if self.vllm_drains else self.longest_request_seconds)
+        when vLLM does not drain itself or the whole group must (data × expert)."""
+        waits = self.group_wide or not self.vllm_drains
+        return self.pre_stop_seconds + (self.longest_request_seconds if waits else 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +73,14 @@ class Rollout:
     timeout_seconds: int
     claim_release_seconds: int
     reason: str
+
+    @property
+    def max_groups(self) -> int:
+        """Most replicas (LeaderWorkerSet groups) that exist at once: the most replicas plus the
+        rollout surge. The LWS controller rolls into `replicas + maxSurge` groups, maxSurge
+        capped at replicas (kubernetes-sigs/lws pkg/controllers/leaderworkerset_controller.go
+        `rollingUpdateParameters`, burstReplicas), indexed 0 … max_groups − 1."""
+        return self.max_replicas + self.surge
 
 
 def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
@@ -102,9 +118,23 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
     return Startup(read_rate, load, phases, load + engine_total, derived, budget, reason)
 
 
-def drain(cfg: StackConfig, version: Version) -> Drain:
+WORKER_OUTLASTS_SECONDS = 5
+"""How long a pipeline group's worker stays after the leader's drain deadline (the leader's
+engine shuts down after its drain); the rest of GRACE_MARGIN_SECONDS lets it exit."""
+
+
+def drain(cfg: StackConfig, version: Version, layout: Optional[Layout] = None) -> Drain:
     """Grace period = preStop + the longest request + margin. From vLLM 0.18 vLLM drains for
-    --shutdown-timeout (= the longest request); before, the preStop hook waits for it."""
+    --shutdown-timeout (= the longest request); before, the preStop hook waits for it.
+
+    A group spanning nodes loses its pods together (LWS deletes a group as a whole), and each
+    pod's drain needs the others: a pipeline group's headless workers exit at once on SIGTERM
+    (vllm/entrypoints/cli/serve.py `run_headless`: the handler raises SystemExit, no shutdown
+    wait), so their preStop sleeps past the leader's drain; in a data × expert group an idle
+    rank keeps stepping dummy batches while any rank has requests (vllm/v1/engine/core.py
+    `DPEngineCoreProc.run_busy_loop`, `_has_global_unfinished_reqs`), so no pod may stop
+    before the whole group is idle: every pod's preStop waits for that, within the same
+    bound as the leader's drain, and the grace period stays preStop + longest + margin."""
     shutdown = cfg.shutdown
     longest = sizing.longest_request_seconds(shutdown.max_tokens, shutdown.per_token_ms,
                                              shutdown.prefill_seconds)
@@ -115,8 +145,25 @@ def drain(cfg: StackConfig, version: Version) -> Drain:
               f"({shutdown.max_tokens} tokens × {shutdown.per_token_ms} ms + "
               f"{shutdown.prefill_seconds} s, drained by {who}) + "
               f"{sizing.GRACE_MARGIN_SECONDS} margin")
-    return Drain(longest, shutdown.pre_stop_seconds, drains, longest if drains else 0, grace,
-                 reason)
+    spans = layout is not None and layout.nodes > 1
+    group_wide = spans and layout.data_parallel > 1
+    worker_sleep = 0
+    if group_wide:
+        reason += ("; every pod's preStop waits (at most preStop + longest request) until no "
+                   "request runs on any pod of the group, keeping the all-to-all whole, then "
+                   f"vLLM's --shutdown-timeout is {WORKER_OUTLASTS_SECONDS} s" if drains else
+                   "; every pod's preStop waits (at most preStop + longest request) until no "
+                   "request runs on any pod of the group, keeping the all-to-all whole")
+    elif spans:
+        worker_sleep = shutdown.pre_stop_seconds + longest + WORKER_OUTLASTS_SECONDS
+        reason += (f"; workers' preStop sleeps preStop {shutdown.pre_stop_seconds} + longest "
+                   f"request {longest} + {WORKER_OUTLASTS_SECONDS} = {worker_sleep} s, past "
+                   "the leader's drain")
+    # After a group-wide wait nothing is left to drain: vLLM's own drain gets what is left of
+    # the margin, so preStop + --shutdown-timeout stays within the grace period.
+    timeout = (WORKER_OUTLASTS_SECONDS if group_wide else longest) if drains else 0
+    return Drain(longest, shutdown.pre_stop_seconds, drains, timeout, grace, reason,
+                 worker_sleep, group_wide)
 
 
 def rollout(cfg: StackConfig, layout: Layout, startup_: Startup, drain_: Drain) -> Rollout:

@@ -406,6 +406,15 @@ def command_tokens(container: Any) -> list[str]:
     return tokens
 
 
+def runs_no_api_server(container: Mapping) -> bool:
+    """A group's worker that serves no HTTP and does not drain: a `--headless` vLLM (a TP × PP
+    worker exits at once on SIGTERM, vllm/entrypoints/cli/serve.py `run_headless`) or a Ray
+    worker (`ray start --block` without vLLM)."""
+    tokens = command_tokens(container)
+    return "--headless" in tokens or ("ray" in tokens and "--block" in tokens
+                                      and "serve" not in tokens)
+
+
 def flag_value(tokens: Sequence[str], *flags: str) -> Optional[str]:
     """The value of the last `--flag value` or `--flag=value` among `tokens` (argparse: the last
     one wins), reading names as vLLM does (`--max_model_len` is `--max-model-len`); None when

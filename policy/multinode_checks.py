@@ -1,16 +1,22 @@
 """Rules for a model replica that spans nodes (a LeaderWorkerSet group): tensor parallelism
 stays inside a pod's node, a lost pod recreates the whole group, the group can start at all,
-and headless workers are not probed over HTTP they never serve. Each check takes
-`(resource_type, pulumi_name, props, config)` and returns messages.
+headless workers are not probed over HTTP they never serve, and every group's names fit.
+Resource checks take `(resource_type, pulumi_name, props, config)` and return messages; the
+stack check `check_group_names_fit` takes `(resources, config)` (it needs the autoscalers).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from facts import conventions as conv
-from policy import k8s
+from facts import lws as lws_facts
+from facts import vllm_cli
+from policy import k8s, stack_checks
 from policy.k8s import fmt, get
+from policy.stack_checks import Findings
 
 GROUP_RESTART_POLICIES = ("RecreateGroupOnPodRestart", "RecreateGroupAfterStart")
 """LWS restart policies that rebuild the whole group when one of its pods restarts."""
@@ -92,3 +98,91 @@ def check_headless_workers_not_http_probed(resource_type: str, name: str, props:
                 "the probe can never pass. Drop the HTTP probes on workers, or use an exec "
                 "probe that checks the leader's rendezvous.")
     return out
+
+
+def check_group_names_fit(resources: Sequence[Any], config: Mapping) -> Findings:
+    """Every group of a LeaderWorkerSet can start: the LWS controller names each group's worker
+    StatefulSet `<lws>-<groupIndex>`, and a StatefulSet named over 52 characters never creates
+    a pod (facts/lws.py). Groups counted: the most replicas (its autoscaler's maximum, else
+    spec.replicas) plus the rollout's maxSurge, which the controller caps at replicas."""
+    scalers = stack_checks._autoscalers(resources)
+    out: Findings = []
+    for group in (r for r in resources if r.resource_type == k8s.LEADER_WORKER_SET):
+        name = k8s.name_of(group.props)
+        if not isinstance(name, str):
+            continue
+        _, most = stack_checks._replica_range(group, scalers)
+        groups = int(most) + _max_surge(group.props, int(most))
+        if lws_facts.names_fit(name, groups):
+            continue
+        last = lws_facts.worker_statefulset_name(name, groups - 1)
+        out.append((
+            f"{k8s.describe(group.resource_type, group.props, group.name)} may run {groups} "
+            f"groups, and the LWS controller names the last one's worker StatefulSet '{last}' "
+            f"({len(last)} characters); a StatefulSet named over "
+            f"{lws_facts.STATEFULSET_NAME_MAX} characters never creates a pod (its pods' "
+            "controller-revision-hash label would exceed 63), so that group's leader would "
+            f"wait for workers forever. Shorten the LeaderWorkerSet's name to at most "
+            f"{lws_facts.longest_name(groups)} characters.", group.urn))
+    return out
+
+
+def _max_surge(props: Mapping, replicas: int) -> int:
+    """rolloutStrategy.rollingUpdateConfiguration.maxSurge as the LWS controller scales it: an
+    int, or a percentage of replicas rounded up; at most replicas; 0 when unset."""
+    surge = get(props, "spec", "rolloutStrategy", "rollingUpdateConfiguration", "maxSurge")
+    if isinstance(surge, str) and surge.endswith("%"):
+        percent = k8s.to_number(surge[:-1])
+        value = math.ceil(replicas * percent / 100) if percent is not None else 0
+    else:
+        value = k8s.to_number(surge) or 0
+    return min(int(value), replicas)
+
+
+def check_group_flags(resource_type: str, name: str, props: Mapping,
+                      config: Mapping) -> list[str]:
+    """The launch of each pod of a group sets the group flags once: a second value of one
+    (argparse keeps the last, so an extra `--nnodes 3` or `-n3` splits the group), a flag the
+    launch never sets (`--data-parallel-backend ray`, `--data-parallel-rank`, external load
+    balancing) or `--api-server-count` beside `--headless` (vLLM refuses it:
+    vllm/entrypoints/cli/serve.py `ServeSubcommand.cmd`) crash-loops the group. Flags are read
+    as vLLM reads them (facts/vllm_cli.py: `_` for `-`, `=`, abbreviations, short aliases)."""
+    if resource_type != k8s.LEADER_WORKER_SET:
+        return []
+    out = []
+    for role, template in k8s.inference_templates(resource_type, props):
+        container = k8s.engine_container(k8s.pod_spec(template))
+        if container is None:
+            continue
+        flags = [f for f in (vllm_cli.canonical_flag(t, GUARDED)
+                             for t in _serve_tokens(container)) if f in vllm_cli.GROUP_FLAGS]
+        where = k8s.where(k8s.describe(resource_type, props, name), role)
+        twice = sorted({f for f in flags if flags.count(f) > 1})
+        never = sorted(set(flags) & set(NEVER_IN_A_GROUP))
+        problems = ([f"sets {', '.join(twice)} more than once (argparse keeps the last value, "
+                     "so the pods disagree on the group)"] if twice else [])
+        problems += [f"passes {flag}, {NEVER_IN_A_GROUP[flag]}" for flag in never]
+        if "--headless" in flags and "--api-server-count" in flags:
+            problems.append("passes --api-server-count beside --headless, which vLLM refuses")
+        out += [f"{where} {problem}; the group launch sets these flags itself, remove them "
+                "from the engine's extra arguments." for problem in problems]
+    return out
+
+
+GUARDED = (*vllm_cli.GROUP_FLAGS, *vllm_cli.SHORT_ALIASES.values())
+"""Options an abbreviation is expanded against; a full option name (`--data-parallel-size`)
+is itself, never an abbreviation of a longer one (argparse matches exactly first)."""
+NEVER_IN_A_GROUP = {
+    "--data-parallel-backend": "but each pod runs its own `vllm serve` with the mp backend "
+                               "(the Ray backend starts every rank from one command)",
+    "--data-parallel-rank": "which switches vLLM to external load balancing, one rank per pod",
+    "--data-parallel-external-lb": "which needs one pod per data-parallel rank",
+}
+"""Group flags no launch of this program sets, and why each breaks a group."""
+
+
+def _serve_tokens(container: Mapping) -> list[str]:
+    """The words after `serve` (vLLM's arguments) in a pod's command, or all of them: the
+    launch script's shell words (`[ -n … ]`) are not vLLM's."""
+    tokens = k8s.command_tokens(container)
+    return tokens[tokens.index("serve") + 1:] if "serve" in tokens else tokens

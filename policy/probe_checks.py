@@ -154,6 +154,8 @@ def check_grace_period(resource_type: str, name: str, props: Mapping, config: Ma
             k8s.to_number(k8s.stated(props, templates, conv.ANN_SHUTDOWN_TIMEOUT_SECONDS)),
             k8s.to_number(k8s.flag_value(k8s.command_tokens(container), "--shutdown-timeout")))
             if v is not None], default=0)
+        if k8s.runs_no_api_server(container):
+            shutdown = 0   # exits at once on SIGTERM: its preStop alone must fit
         raw = k8s.to_number(get(spec, "terminationGracePeriodSeconds"))
         grace = DEFAULT_GRACE_SECONDS if raw is None else raw
         needed = pre_stop + shutdown

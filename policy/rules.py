@@ -41,6 +41,8 @@ from policy.probe_checks import (  # noqa: E402
 )
 from policy.multinode_checks import (  # noqa: E402
     check_group_can_start,
+    check_group_flags,
+    check_group_names_fit,
     check_group_restart_policy,
     check_headless_workers_not_http_probed,
     check_tensor_parallel_in_a_pod,
@@ -172,6 +174,9 @@ RESOURCE_POLICIES = [
     resource_policy("tensor-parallel-within-a-node",
                     "The tensor-parallel size is at most the GPUs of one pod (one node).",
                     check_tensor_parallel_in_a_pod),
+    resource_policy("group-flags-managed",
+                    "Each pod of a LeaderWorkerSet sets the group launch flags once, and none "
+                    "that breaks the group, in any spelling vLLM accepts.", check_group_flags),
     resource_policy("group-recreated-on-restart",
                     "A LeaderWorkerSet recreates its whole group when one of its pods restarts.",
                     check_group_restart_policy),
@@ -183,6 +188,10 @@ RESOURCE_POLICIES = [
                     check_headless_workers_not_http_probed),
 ]
 STACK_POLICIES = [
+    stack_policy("group-names-fit",
+                 "Every group's worker StatefulSet name (<lws>-<groupIndex>) fits in 52 "
+                 "characters, counting the autoscaler's most replicas and the surge.",
+                 check_group_names_fit),
     stack_policy("group-subdomain-free",
                  "No Service takes a LeaderWorkerSet's name (the group's headless Service).",
                  check_group_subdomain_free),

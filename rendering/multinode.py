@@ -23,13 +23,17 @@ starting with an empty address (`Invalid zmq path: tcp://:29550` crash-loops the
 
 from __future__ import annotations
 
+import hashlib
 import shlex
-from typing import Any
+from typing import Any, Optional
 
 from facts import conventions, vllm_features
+from facts import lws as lws_facts
 from planning.config import StackConfig
 from planning.layout import launcher
 from planning.plan import Plan
+from rendering import pod as pod_rendering
+from rendering.vllm_args import PORT
 
 LWS_API_VERSION = "leaderworkerset.x-k8s.io/v1"
 LWS_KIND = "LeaderWorkerSet"
@@ -56,8 +60,22 @@ must not share the engine Service's name (<release>)."""
 
 
 def workload_name(release: str, plan: Plan) -> str:
-    """Name of the inference workload: the release (Deployment) or <release>-group (LWS)."""
-    return release + GROUP_NAME_SUFFIX if is_multi_node(plan) else release
+    """Name of the inference workload: the release (Deployment) or the group's name (LWS)."""
+    return group_name(release, plan.rollout.max_groups) if is_multi_node(plan) else release
+
+
+def group_name(release: str, max_groups: int) -> str:
+    """<release>-group whenever every group's worker StatefulSet `<lws>-<groupIndex>` fits in
+    52 characters (facts/lws.py), so existing stacks keep their LWS; otherwise cut and made
+    unique with a hash of the full name. Renaming replaces the live LWS (its metadata.name is
+    immutable): that happens only to a stack whose groups could never start, or when raising
+    the most replicas adds a digit to the last group's index."""
+    name = release + GROUP_NAME_SUFFIX
+    limit = lws_facts.longest_name(max_groups)
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[:limit - len(digest) - 1].rstrip('-')}-{digest}"
 
 
 def is_multi_node(plan: Plan) -> bool:
@@ -160,6 +178,60 @@ def launch_script(cfg: StackConfig, plan: Plan, server_command: list[str],
         f"exec {vllm}\n")
 
 
+def pre_stop_hook(cfg: StackConfig, plan: Plan, role: str) -> Optional[dict]:
+    """The preStop of one pod of a group (planning/timing.py `drain` says why), or None for
+    the pod template's own (a pipeline group's leader drains like a single pod):
+
+    - data × expert: every pod waits until the whole group is idle (GROUP_DRAIN_WAIT);
+    - pipeline worker: stays while the leader's rendezvous answers (its vLLM, or Ray head,
+      still runs: it drains), at most the plan's worker preStop, then exits at once on
+      SIGTERM."""
+    drain = plan.drain
+    if drain.group_wide:
+        script = (GROUP_DRAIN_WAIT.replace("PRE_STOP", str(drain.pre_stop_seconds))
+                  .replace("BOUND", str(drain.longest_request_seconds)))
+        return {"exec": {"command": ["python3", "-c", script]}}
+    if role == "worker" and drain.worker_pre_stop_seconds:
+        port = RAY_PORT if uses_ray(cfg, plan) else cfg.multi_node.master_port
+        leader_up = ("import os, socket; "
+                     f"socket.create_connection((os.environ['LWS_LEADER_ADDRESS'], {port}), 2)"
+                     ".close()")
+        # The bound is the background `sleep`: the loop runs while it does.
+        script = (f'sleep {drain.worker_pre_stop_seconds} & bound=$!\n'
+                  'while kill -0 "$bound" 2>/dev/null && '
+                  f'python3 -c "{leader_up}" 2>/dev/null; do sleep 1; done\n'
+                  'kill "$bound" 2>/dev/null; exit 0\n')
+        return {"exec": {"command": ["sh", "-c", script]}}
+    return None
+
+
+GROUP_DRAIN_WAIT = rf"""import os, re, time, urllib.request
+time.sleep(PRE_STOP)
+leader = os.environ['LWS_LEADER_ADDRESS']
+first, rest = leader.split('.', 1)
+pods = [leader] + [first + '-' + str(i) + '.' + rest
+                   for i in range(1, int(os.environ['LWS_GROUP_SIZE']))]
+def in_flight(pod):
+    try:
+        page = urllib.request.urlopen('http://' + pod + ':{PORT}/metrics', timeout=5)
+        text = page.read().decode()
+    except Exception:
+        return 0
+    return sum(float(v) for v in re.findall(
+        r'^vllm:num_requests_(?:running|waiting)\{{[^}}]*\}} (\S+)$', text, re.M))
+deadline = time.time() + BOUND
+while time.time() < deadline and sum(in_flight(pod) for pod in pods) > 0:
+    time.sleep(2)
+"""
+"""preStop of every pod of a data × expert group: after the endpoints drop the pod (PRE_STOP
+s), wait (at most BOUND s, the longest request) until no request runs or waits on any pod of
+the group, so no rank leaves the all-to-all while another still serves. The peers are the
+leader (LWS_LEADER_ADDRESS) and its workers `<leader pod>-<i>` under the same subdomain
+(facts/lws.py); the group's headless Service publishes not-ready addresses, so a terminating
+peer still resolves. A pod whose API server does not answer has exited (or never started):
+it serves nothing, so it counts as idle. /metrics needs no API key (vLLM guards /v1 only)."""
+
+
 def group_env(cfg: StackConfig, plan: Plan) -> list[dict[str, Any]]:
     """Environment every pod of a group gets besides the engine-ready wait (rendering/pod.py,
     every pod): the pod IP for Ray/NCCL, the NICs and the RDMA HCA from config."""
@@ -195,6 +267,19 @@ def group_affinity(lws_name: str) -> dict:
         "labelSelector": {"matchLabels": {LABEL_NAME: lws_name}},
         "topologyKey": conventions.HOSTNAME_TOPOLOGY_KEY,
     }]}}
+
+
+def checkov_waivers(serves_http: bool) -> dict[str, str]:
+    """checkov skips on a group's pod template (its metadata becomes each pod's, where checkov
+    reads them; it has no checks for the LeaderWorkerSet kind itself): the API key as an env
+    var, like the Deployment's (rendering/pod.py CHECKOV_WAIVERS), and on a headless worker
+    the readiness probe it cannot have."""
+    waivers = dict(pod_rendering.CHECKOV_WAIVERS)
+    if not serves_http:
+        waivers["checkov.io/skip2"] = (
+            "CKV_K8S_9=a headless vLLM worker serves no HTTP and no Service sends it traffic; "
+            "exec startup and liveness probes check the leader's rendezvous")
+    return waivers
 
 
 GROUP_RESTART_POLICY = "RecreateGroupAfterStart"

@@ -71,6 +71,7 @@ class PodInputs:
     serves_http: bool = True              # False: a headless worker, probed by `exec_probe`
     exec_probe: Optional[dict] = None
     pod_affinity: dict = dataclasses.field(default_factory=dict)               # anti-affinity
+    pre_stop: Optional[dict] = None       # replaces pre_stop_hook(plan): a group's drain
 
 
 def _probe(path: str, period: int, timeout: int, failures: int) -> dict:
@@ -177,7 +178,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         },
         "volumeMounts": mounts,
         **_probes(plan, inputs),
-        "lifecycle": {"preStop": pre_stop_hook(plan)},
+        "lifecycle": {"preStop": inputs.pre_stop or pre_stop_hook(plan)},
         "securityContext": container_security_context(inputs.add_capabilities),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }

@@ -24,19 +24,30 @@ import sys
 from typing import Any
 
 import pytest
+import yaml
 
+from tests.harness import run_stack
 from tools import render
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 CHECKOV_VERSION = "3.3.30"
 """The version .ci/run installs; another one may add or change checks."""
-STACKS = ("staging", "prod")
+STACKS = ("staging", "prod", "r1-h100")
+GROUP_VARIANTS = {"r1-h100-expert": ("r1-h100", {
+    "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
+    "gpu": {"type": "h100-80gb", "layout": "data-expert"}})}
+"""Rendered like a stack: the data × expert group (every pod serves, none headless)."""
+TARGET_STACKS = (*STACKS, *GROUP_VARIANTS)
 WORKLOAD_KINDS = ("deployment", "job", "statefulset", "daemonset", "cronjob", "pod")
 """Kinds (as in rendered file names) whose files must each be scanned by some check."""
 
 WAIVERS = {
-    # rendering/pod.py CHECKOV_WAIVERS, on the Deployment's metadata.
+    # rendering/multinode.py checkov_waivers, on a headless worker's pod template.
+    "CKV_K8S_9": ("a headless vLLM worker serves no HTTP and no Service sends it traffic; exec "
+                  "startup and liveness probes check the leader's rendezvous"),
+    # rendering/pod.py CHECKOV_WAIVERS, on the Deployment's metadata (and, through
+    # rendering/multinode.py checkov_waivers, on each LeaderWorkerSet pod template).
     "CKV_K8S_35": ("vLLM reads its API key only from VLLM_API_KEY or --api-key; a secretKeyRef "
                    "keeps it out of the args and the spec"),
     # docker/Dockerfile, inline comments.
@@ -70,12 +81,36 @@ def _command(binary: str, target: list[str], framework: str) -> list[str]:
             "-o", "json"]
 
 
+def group_pods(run) -> dict[str, str]:
+    """Each LeaderWorkerSet's leader and worker pod templates as Pod documents, the pods the
+    LWS controller creates from them (with the template's metadata): checkov's kubernetes
+    checks cover Pod, Deployment, StatefulSet and the other built-in kinds, not the
+    LeaderWorkerSet custom resource, whose templates would otherwise go unchecked."""
+    files = {}
+    for manifest in render.manifests(run):
+        if manifest.kind != "LeaderWorkerSet":
+            continue
+        for role in ("leader", "worker"):
+            template = manifest.obj["spec"]["leaderWorkerTemplate"][f"{role}Template"]
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {**template["metadata"], "name": f"{manifest.name}-{role}",
+                                "namespace": manifest.namespace},
+                   "spec": template["spec"]}
+            files[f"99-pod-{manifest.name}-{role}.yaml"] = yaml.safe_dump(pod, sort_keys=False)
+    return files
+
+
 @pytest.fixture(scope="module")
 def rendered(runs, tmp_path_factory) -> pathlib.Path:
-    """A directory with `<stack>/<NN>-<kind>-<name>.yaml` as `python -m tools.render` writes."""
+    """A directory with `<stack>/<NN>-<kind>-<name>.yaml` as `python -m tools.render` writes,
+    plus each LeaderWorkerSet's pod templates as Pods (group_pods)."""
     out = tmp_path_factory.mktemp("checkov")
-    for stack in STACKS:
-        render.write(render.render_run(runs[stack], stack), out / stack)
+    variants = {stack: runs[stack] for stack in STACKS}
+    variants.update({name: run_stack(stack, overrides)
+                     for name, (stack, overrides) in GROUP_VARIANTS.items()})
+    for name, run in variants.items():
+        assert run.error is None, run.error
+        render.write({**render.render_run(run, name), **group_pods(run)}, out / name)
     return out
 
 
@@ -84,7 +119,7 @@ def reports(rendered) -> dict[str, dict[str, Any]]:
     """{target: checkov's JSON report} for each stack's rendered directory and the Dockerfile."""
     binary = checkov()
     commands = {stack: _command(binary, ["-d", str(rendered / stack)], "kubernetes")
-                for stack in STACKS}
+                for stack in TARGET_STACKS}
     commands["docker/Dockerfile"] = _command(binary, ["-f", str(DOCKERFILE)], "dockerfile")
     env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
     started = {target: subprocess.Popen(command, cwd=rendered, env=env, stdout=subprocess.PIPE,
@@ -108,7 +143,7 @@ def reports(rendered) -> dict[str, dict[str, Any]]:
     return found
 
 
-TARGETS = (*STACKS, "docker/Dockerfile")
+TARGETS = (*TARGET_STACKS, "docker/Dockerfile")
 
 
 def _results(report: dict[str, Any], kind: str) -> list[dict[str, Any]]:
@@ -149,7 +184,7 @@ def test_every_waiver_is_used(reports):
     assert set(WAIVERS) <= used, f"waivers nothing needs any more: {set(WAIVERS) - used}"
 
 
-@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("stack", TARGET_STACKS)
 def test_checkov_scans_every_workload(rendered, reports, stack):
     """A workload file checkov cannot read as one would otherwise pass unchecked."""
     scanned = {pathlib.Path(check["file_path"]).name
@@ -159,3 +194,23 @@ def test_checkov_scans_every_workload(rendered, reports, stack):
                  if path.name.split("-", 2)[1] in WORKLOAD_KINDS}
     assert workloads, f"{stack} renders no workload"
     assert workloads <= scanned, f"checkov checked nothing in {sorted(workloads - scanned)}"
+
+
+@pytest.mark.parametrize("stack", GROUP_VARIANTS)
+def test_every_group_pod_template_is_checked_and_waives_on_itself(rendered, reports, stack):
+    """Both templates of each LeaderWorkerSet reach checkov as Pods, and their waivers sit on
+    the templates (checkov finds none on the LeaderWorkerSet, a kind it does not check)."""
+    pods = sorted(p.name for p in (rendered / stack).glob("99-pod-*.yaml"))
+    assert [p.rsplit("-", 1)[1] for p in pods] == ["leader.yaml", "worker.yaml"]
+    skipped = {(pathlib.Path(c["file_path"]).name, c["check_id"])
+               for c in _results(reports[stack], "skipped_checks")}
+    assert {name for name, _ in skipped} <= set(pods)
+    assert {(pod, "CKV_K8S_35") for pod in pods} <= skipped
+
+
+def test_the_headless_worker_waives_only_the_readiness_probe(reports):
+    skipped = {(pathlib.Path(c["file_path"]).name.rsplit("-", 1)[1], c["check_id"])
+               for c in _results(reports["r1-h100"], "skipped_checks")
+               if "99-pod-" in c["file_path"]}
+    assert skipped == {("leader.yaml", "CKV_K8S_35"), ("worker.yaml", "CKV_K8S_35"),
+                       ("worker.yaml", "CKV_K8S_9")}

@@ -61,8 +61,9 @@ def test_the_autoscaler_target_counts_every_data_parallel_rank():
                    gpu={"type": "h100-80gb", "tensorParallel": 1, "dataParallel": 2})
     tokens = single.kv.tokens_per_rank
     assert single.autoscaling.runnable_requests == min(1024, tokens // 8192)
-    assert doubled.autoscaling.runnable_requests == min(1024, 2 * doubled.kv.tokens_per_rank
-                                                        // 8192)
+    # Each rank is an engine with its own KV cache and max-num-seqs.
+    assert doubled.autoscaling.runnable_requests == 2 * min(1024, doubled.kv.tokens_per_rank
+                                                            // 8192)
     assert "(autoscaling off)" in single.autoscaling.reason
     on = plan(autoscaling={"enabled": True, "minReplicas": 1, "maxReplicas": 2})
     assert "(autoscaling off)" not in on.autoscaling.reason

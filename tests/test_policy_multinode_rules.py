@@ -16,6 +16,7 @@ from tests.test_policy_rules import (
     group_engine,
     group_template,
     validate_resource,
+    validate_stack,
 )
 
 LWS = k8s.LEADER_WORKER_SET
@@ -184,3 +185,52 @@ def test_a_headless_leader_is_judged_like_a_worker():
     assert [m.split(" runs vLLM")[0] for m in messages] == [
         "LeaderWorkerSet 'llm-serving/prod-r1' (leader template)",
         "LeaderWorkerSet 'llm-serving/prod-r1' (worker template)"]
+
+
+# --- group-names-fit ------------------------------------------------------------------------
+
+NAMES = "group-names-fit"
+
+
+def _named_group(name: str, replicas: float = 1.0, surge=None) -> list[dict]:
+    props = _group()
+    props["metadata"]["name"] = name
+    props["spec"]["replicas"] = replicas
+    if surge is not None:
+        props["spec"]["rolloutStrategy"] = {"type": "RollingUpdate",
+                                            "rollingUpdateConfiguration": {"maxSurge": surge}}
+    return [{"type": LWS, "name": "vllm", "props": props}]
+
+
+def _scaler(name: str, most: float) -> dict:
+    return {"type": k8s.SCALED_OBJECT, "name": "vllm-keda", "props": {
+        "metadata": {"name": name, "namespace": "llm-serving"},
+        "spec": {"scaleTargetRef": {"apiVersion": "leaderworkerset.x-k8s.io/v1",
+                                    "kind": "LeaderWorkerSet", "name": name},
+                 "minReplicaCount": 1.0, "maxReplicaCount": most}}}
+
+
+def test_a_group_name_of_50_characters_fits_one_digit_group_indexes():
+    assert validate_stack(NAMES, _named_group("g" * 50)) == []
+
+
+def test_a_group_name_whose_worker_statefulset_exceeds_52_characters_is_caught():
+    [(message, urn)] = validate_stack(NAMES, _named_group("g" * 51))
+    assert message.startswith(f"LeaderWorkerSet 'llm-serving/{'g' * 51}' may run 1 groups")
+    assert f"'{'g' * 51}-0' (53 characters)" in message
+    assert "at most 50 characters" in message and urn.endswith("::vllm")
+
+
+@pytest.mark.parametrize("replicas, surge, most, fits", [
+    (10.0, None, None, True),      # indexes 0 … 9
+    (10.0, 1.0, None, False),      # the surge group is index 10
+    (10.0, "10%", None, False),    # 10 % of 10 rounds up to 1
+    (1.0, None, 11.0, False),      # the autoscaler's maximum counts
+    (1.0, 5.0, None, True),        # maxSurge is capped at replicas
+])
+def test_two_digit_group_indexes_count_replicas_surge_and_the_autoscaler(replicas, surge, most,
+                                                                         fits):
+    resources = _named_group("g" * 50, replicas, surge)
+    if most is not None:
+        resources.append(_scaler("g" * 50, most))
+    assert (validate_stack(NAMES, resources) == []) is fits

@@ -271,8 +271,21 @@ def _service_named_like_the_group(resources):
     return resources
 
 
+def _group_name_too_long(resources):
+    _find(resources, LWS)["metadata"]["name"] = "r1-h100-" + "m" * 43   # 51: "-0" makes 53
+    return resources
+
+
+def _nnodes_twice(resources):
+    container = _group_container(resources, "worker")
+    container["command"][2] = container["command"][2].rstrip("\n") + " -n3\n"
+    return resources
+
+
 BROKEN = {
     # rule: (stack, break it)
+    "group-flags-managed": ("r1-h100", _nnodes_twice),
+    "group-names-fit": ("r1-h100", _group_name_too_long),
     "group-subdomain-free": ("r1-h100", _service_named_like_the_group),
     "tensor-parallel-within-a-node": ("r1-h100", _tp_across_nodes),
     "group-recreated-on-restart": ("r1-h100", _no_group_restart),

@@ -286,7 +286,21 @@ def test_the_grace_period_of_a_group_without_vllm_on_its_leader_is_read_on_its_w
     templates = props["spec"]["leaderWorkerTemplate"]
     templates["leaderTemplate"]["spec"]["containers"] = [
         {"name": "coordinator", "image": "busybox", "resources": {}}]
-    templates["workerTemplate"]["spec"]["terminationGracePeriodSeconds"] = 60.0
+    templates["workerTemplate"]["spec"]["terminationGracePeriodSeconds"] = 10.0
     [message] = validate_resource(GRACE, LWS, props)
     assert message.startswith(f"LeaderWorkerSet '{NS}/{RELEASE}' (worker template) has "
-                              "terminationGracePeriodSeconds 60 but"), message
+                              "terminationGracePeriodSeconds 10 but"), message
+
+
+def test_a_headless_worker_needs_room_for_its_prestop_only():
+    """A --headless TP × PP worker exits at once on SIGTERM (vLLM serve.py run_headless):
+    vLLM's shutdown timeout does not apply to it, its preStop sleep must fit the grace."""
+    props = _group()
+    worker = props["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]
+    worker["containers"][0]["args"] += ["--shutdown-timeout", "300"]
+    worker["containers"][0]["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "50"]}}}
+    worker["terminationGracePeriodSeconds"] = 60.0
+    assert validate_resource(GRACE, LWS, props) == []
+    worker["terminationGracePeriodSeconds"] = 50.0
+    [message] = validate_resource(GRACE, LWS, props)
+    assert "(worker template) has terminationGracePeriodSeconds 50 but preStop 50 s" in message

@@ -1088,7 +1088,8 @@ variants are prod's real objects (tests/test_policy_on_stacks.py, tests/test_tra
 
 
 MULTINODE_RULES = {"tensor-parallel-within-a-node", "group-recreated-on-restart",
-                   "group-can-start", "headless-workers-not-http-probed", "group-subdomain-free"}
+                   "group-can-start", "headless-workers-not-http-probed", "group-subdomain-free",
+                   "group-names-fit", "group-flags-managed"}
 """Rules over LeaderWorkerSet groups: their broken variants are the r1-h100 stack's real group
 (tests/test_policy_on_stacks.py); unit cases below."""
 

@@ -22,6 +22,9 @@ WORKLOADS = (DEPLOYMENT, LWS)
 GROUP_AUTOSCALED = {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 1,
                                     "maxReplicas": 2}}
 NEW_SHA = "0123456789abcdef0123456789abcdef01234567"
+LONG_GROUP_2 = {"model": {"servedName": "m" * 36}, **GROUP_AUTOSCALED}
+LONG_GROUP_11 = {"model": {"servedName": "m" * 36}, "autoscaling": {
+    **GROUP_AUTOSCALED["autoscaling"], "maxReplicas": 11}}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,6 +112,17 @@ ROWS = [
         {SCALED: {"create"}, LWS: {"update"}}, rolls=False),
     Row("group autoscaling off", "r1-h100", {}, {SCALED: {"delete"}, LWS: {"update"}},
         rolls=False, before=GROUP_AUTOSCALED),
+    # The drain budget is in every pod's template (grace, the worker's preStop sleep, the
+    # leader's --shutdown-timeout): a change rolls the group, replacing nothing.
+    Row("drain budget changed", "r1-h100", {"shutdown": {"maxTokens": 4096}}, {LWS: {"update"}},
+        rolls=True),
+    # A 44-character release: <release>-group (50) fits group indexes up to 9. At 11 groups the
+    # last worker StatefulSet would be 53 characters and never start, so the LWS (and its
+    # ScaledObject, named after it) get the hash-cut name: Pulumi creates the new group beside
+    # the old and deletes the old once the new is Available (spare GPUs for one group needed;
+    # without them `pulumi up` times out with the old group still serving).
+    Row("long-named group autoscaled past 10 groups", "r1-h100", LONG_GROUP_11,
+        {LWS: {"replace"}, SCALED: {"replace"}}, before=LONG_GROUP_2),
     Row("client key rotated", "prod", CLIENT_KEY_ROTATED,
         {PASSWORD: {"replace"}, SECRET: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
     Row("client added", "prod", CLIENT_ADDED,
@@ -216,3 +230,27 @@ def test_the_engine_detects_what_it_guards_against():
     del dropped.engine(DEPLOYMENT).inputs["spec"]["replicas"]
     assert any("reset to 1" in h for h in second_up(fixed, dropped).hazards)
     assert isinstance(update, Update)
+
+
+def test_the_upgrade_to_group_drains_updates_the_group_in_place():
+    """The first `pulumi up` after this release (workers' preStop past the leader's drain,
+    checkov waivers on the group's templates): r1-h100's LeaderWorkerSet keeps its name and
+    URN and is updated in place, rolling the group once; nothing is replaced. `before` is
+    today's run with the previous release's rendering of those fields put back."""
+    import copy
+    after = run_stack("r1-h100")
+    before = copy.deepcopy(after)
+    lws = before.one(LWS).inputs["spec"]["leaderWorkerTemplate"]
+    leader = lws["leaderTemplate"]["spec"]["containers"][0]
+    lws["workerTemplate"]["spec"]["containers"][0]["lifecycle"] = copy.deepcopy(
+        leader["lifecycle"])
+    for role in ("leaderTemplate", "workerTemplate"):
+        annotations = lws[role]["metadata"]["annotations"]
+        for key in [k for k in annotations if k.startswith("checkov.io/")]:
+            del annotations[key]
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert {k: v for k, v in update.ops().items()} == {LWS: {"update"}}
+    [step] = update.of(LWS)
+    assert any(p.startswith("spec.leaderWorkerTemplate.workerTemplate.spec.containers[0]"
+                            ".lifecycle") for p in step.paths)
