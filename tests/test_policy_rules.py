@@ -276,7 +276,7 @@ def test_pack_lists_every_rule_of_the_issue_with_its_level():
     levels = {p.name: p.enforcement_level for p in rules.ALL_POLICIES}
     advisory = {"image-by-digest", "replicas-spread", "metric-names-exist",
                 "model-revision-pinned"}
-    assert len(levels) == len(rules.ALL_POLICIES) == 34
+    assert len(levels) == len(rules.ALL_POLICIES) == 36
     assert {n for n, lvl in levels.items() if lvl == EnforcementLevel.ADVISORY} == advisory
     assert all(lvl == EnforcementLevel.MANDATORY for n, lvl in levels.items()
                if n not in advisory)
