@@ -42,9 +42,12 @@ def listener_name(index: int) -> str:
 
 
 HTTP_LISTENER = "http"
-"""Port 80: answers cert-manager's HTTP-01 challenge (its solver's HTTPRoute, created in this
-namespace, matches the exact challenge path, which wins over the redirect's `/` prefix) and
-redirects everything else to https."""
+"""Port 80: answers cert-manager's HTTP-01 challenge and redirects everything else to https.
+cert-manager's `gatewayHTTPRoute` solver creates an HTTPRoute in the Certificate's namespace
+(allowed here: `from: Same`) attached to the solver's `parentRefs`, matching the path
+`/.well-known/acme-challenge/<token>` Exact (cert-manager pkg/issuer/acme/http/httproute.go
+`generateHTTPRouteSpec`); Gateway API ranks an Exact path match above any prefix, so the
+challenge wins over the redirect's implicit `/` prefix."""
 
 WAIT_PROGRAMMED = "condition=Programmed"
 WAIT_READY = "condition=Ready"

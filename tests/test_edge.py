@@ -366,3 +366,11 @@ def test_every_edge_object_validates_against_the_shared_schemas(runs):
                                             "BackendTrafficPolicy", "ClientTrafficPolicy"):
             obj = {**_object(resource), "metadata": resource.metadata}
             assert custom_problems(obj) == [], resource.name
+
+
+def test_a_too_old_envoy_gateway_fails_the_preview_before_any_resource():
+    """The refusal is a ConfigError at preview: a plain message, no traceback, nothing created."""
+    run = run_stack("prod", {"traffic": {"gateway": {"envoyGatewayVersion": "1.7.5"}}})
+    assert run.error is not None and "gateway.envoyGatewayVersion is 1.7.5" in str(run.error)
+    assert "Traceback" not in str(run.error)
+    assert not [r for r in run.resources if not r.type.startswith("pulumi:providers")]
