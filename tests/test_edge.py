@@ -174,6 +174,22 @@ def test_the_plan_says_which_inputs_are_assumed(capsys):
     assert "input traffic.bytesPerToken = 12 bytes (assumed" in out
 
 
+def test_a_measured_per_token_time_is_shown_as_measured(capsys, monkeypatch):
+    from tools import plan as plan_tool
+    values = stack_values_with({"shutdown": {"perTokenMs": 55}})
+    monkeypatch.setattr(plan_tool, "stack_values", lambda stack: values)
+    assert plan_tool.main(["staging"]) == 0
+    out = capsys.readouterr().out
+    assert "input shutdown.perTokenMs = 55 ms (measured)" in out
+    assert "bytesPerToken" not in out and "Traffic layer" not in out     # no traffic layer
+
+
+def stack_values_with(change: dict) -> dict:
+    from planning.stack_files import stack_values
+    from tools.mockrun import deep_merge
+    return deep_merge(stack_values("staging"), change)
+
+
 # ------------------------------------------------ version floors
 
 

@@ -103,21 +103,22 @@ def markdown(stack: str, plan: Plan) -> str:
 
 
 def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> list[str]:
-    """The traffic layer's figures with their reasons, then the inputs they rest on, each
-    marked assumed or measured (empty when the stack has no traffic layer)."""
-    if not cfg.traffic.enabled:
-        return []
-    figures = traffic_plan.figures(traffic_plan.for_stack(cfg, plan))
+    """The traffic layer's figures with their reasons (when the stack has one), then the
+    inputs the budgets rest on, each marked assumed or measured."""
+    figures = (traffic_plan.figures(traffic_plan.for_stack(cfg, plan))
+               if cfg.traffic.enabled else [])
     inputs = traffic_plan.assumed_inputs(cfg.shutdown.per_token_ms,
                                          "per_token_ms" in cfg.shutdown.model_fields_set,
                                          cfg.traffic)
+    if not cfg.traffic.enabled:
+        inputs = inputs[:1]     # bytes per token only sizes the edge's and router's body cap
     if as_markdown:
-        return (["", "Traffic layer:", ""]
+        return ([""] + (["Traffic layer:", ""] if figures else [])
                 + [f"- **{name}** {value} — {_cell(why)}" for name, value, why in figures]
                 + [f"- input `{key}` {value}: {state}" for key, value, state in inputs])
-    return (["  Traffic layer"]
+    return ((["  Traffic layer"] if figures else [])
             + [f"    {name:<17} {value}   — {why}" for name, value, why in figures]
-            + [f"    input {key} = {value} ({state})" for key, value, state in inputs])
+            + [f"  input {key} = {value} ({state})" for key, value, state in inputs])
 
 
 def main(argv: list[str] | None = None) -> int:
