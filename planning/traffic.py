@@ -365,9 +365,10 @@ def edge_timeout_seconds(local_attempt: int, cloud_attempt: int = 0) -> int:
 def edge_idle_seconds(edge_timeout: int) -> int:
     """The route's idle timeout = its request timeout. The router sends no byte, not even
     headers, until the engine (or the cloud) answers, so a non-streamed request is silent for
-    its whole life, and Envoy answers 408 when the route's idle timer fires before the first
-    upstream header (envoy `RouteAction.idle_timeout`; Envoy Gateway makes
-    `streamIdleTimeout` that timer, internal/xds/translator/route.go `idleTimeout`). A stalled
+    its whole life, and when the route's idle timer fires first Envoy answers 504 "stream
+    timeout" (408 while the request body is still arriving: envoy conn_manager_impl.cc
+    `onIdleTimeout`, utility.cc `maybeRequestTimeoutCode`); Envoy Gateway makes
+    `streamIdleTimeout` that timer (internal/xds/translator/route.go `idleTimeout`). A stalled
     stream is the router's to cut (its stream timeout), not the edge's.
 
     Example (prod): 806 s.

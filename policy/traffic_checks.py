@@ -180,7 +180,8 @@ def _backend_policy_timeouts(resources: Sequence[Any]) -> Findings:
                         f"{get(http, 'streamIdleTimeout')!r} is under requestTimeout "
                         f"{get(http, 'requestTimeout')!r}: it becomes the route's idle timer, "
                         "and a non-streamed answer is silent until it is complete, so Envoy "
-                        "answers 408 first. Set it to the request timeout.", policy.urn))
+                        "cuts it first (504 \"stream timeout\"). Set it to the request "
+                        "timeout.", policy.urn))
     return out
 
 

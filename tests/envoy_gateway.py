@@ -25,8 +25,11 @@ Two steps, as in the controller:
      the listener gets a disabled buffer filter that the route enables. Envoy's buffer filter
      (envoy `source/extensions/filters/http/buffer/buffer_filter.h`, a decoder filter) holds
      the request body and answers 413 above `max_request_bytes`; it does not touch responses.
-Envoy then answers 408 when a route's idle timer fires before the first upstream header, and
-504 when `timeout` passes first (envoy `RouteAction.idle_timeout`, `RouteAction.timeout`).
+When a route's idle timer fires before the answer's first byte Envoy answers 504 "stream
+timeout" once the request was fully received, 408 while it is still arriving (envoy
+source/common/http/conn_manager_impl.cc `onIdleTimeout`, utility.cc `maybeRequestTimeoutCode`);
+`timeout` passing first gives 504 "upstream request timeout". tests/test_edge_envoy.py runs a
+real Envoy with these routes.
 """
 
 from __future__ import annotations
