@@ -92,6 +92,23 @@ def ir_route(rule: dict, policy_spec: Optional[dict] = None) -> dict:
     return out
 
 
+LISTENER_FIELDS = {"requestReceivedTimeout": "requestTimeout",
+                   "requestHeadersReceivedTimeout": "requestHeadersTimeout",
+                   "streamIdleTimeout": "streamIdleTimeout",
+                   "idleTimeout": "commonHttpProtocolOptions.idleTimeout"}
+"""A ClientTrafficPolicy's `timeout.http` → the listener's HttpConnectionManager fields
+(internal/gatewayapi/clienttrafficpolicy.go builds the IR listener timeouts;
+internal/xds/translator/listener.go sets `mgr.RequestTimeout`, `RequestHeadersTimeout`,
+`CommonHttpProtocolOptions.IdleTimeout`, `StreamIdleTimeout`)."""
+
+
+def xds_listener(client_policy_spec: dict) -> dict:
+    """The connection manager's timeouts (seconds) for a ClientTrafficPolicy spec."""
+    http = ((client_policy_spec.get("timeout") or {}).get("http")) or {}
+    return {LISTENER_FIELDS[key]: seconds(value) for key, value in http.items()
+            if key in LISTENER_FIELDS}
+
+
 def _policy_http(ir: dict) -> dict:
     return ((ir.get("traffic") or {}).get("timeout") or {}).get("http") or {}
 

