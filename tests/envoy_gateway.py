@@ -9,11 +9,13 @@ Two steps, as in the controller:
      route's `timeout`; `timeouts.backendRequest` replaces it when the rule has no `retry`
      (with a retry it is the per-try timeout); an unparsable duration falls back to 15 s
      (`HTTPRequestTimeout`).
-   - clustersettings.go `buildClusterSettingsTimeout`: a BackendTrafficPolicy's
-     `timeout.http.{requestTimeout, streamIdleTimeout, maxStreamDuration, ...}` become
-     `traffic.timeout.http.*` of every IR route of the target.
-   - backendtrafficpolicy.go: `requestBuffer.limit` (a resource.Quantity) becomes
-     `traffic.requestBuffer.limit`.
+   - clustersettings.go `buildClusterSettingsTimeout` (called from backendtrafficpolicy.go for
+     the policy's ClusterSettings): `timeout.http.{requestTimeout, streamIdleTimeout,
+     maxStreamDuration, ...}` become `traffic.timeout.http.*` of every IR route of the target.
+   - backendtrafficpolicy.go `buildRequestBuffer`: `requestBuffer.limit` (a
+     resource.Quantity, 0 … 2³²−1 bytes) becomes `traffic.requestBuffer.limit`; the policy is
+     refused when it also sets `httpUpgrade` ("requestBuffer cannot be used together with
+     httpUpgrade").
 2. IR → xDS (internal/xds/translator):
    - route.go `buildXdsRoute`: `route.timeout` = `getEffectiveRequestTimeout` (the Gateway API
      timeout first, else the policy's requestTimeout); `route.idleTimeout` = `idleTimeout`:
@@ -86,6 +88,10 @@ def ir_route(rule: dict, policy_spec: Optional[dict] = None) -> dict:
     if http:
         traffic["timeout"] = {"http": {key: seconds(value) for key, value in http.items()}}
     if "requestBuffer" in policy_spec:
+        if policy_spec.get("httpUpgrade"):
+            raise ValueError("requestBuffer cannot be used together with httpUpgrade")
+        if not 0 <= quantity_bytes(policy_spec["requestBuffer"]["limit"]) <= 2**32 - 1:
+            raise ValueError("limit value is out of range")
         traffic["requestBuffer"] = {"limit": policy_spec["requestBuffer"]["limit"]}
     if traffic:
         out["traffic"] = traffic

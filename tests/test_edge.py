@@ -108,6 +108,15 @@ def test_the_policy_model_reproduces_envoy_gateways_golden_ir(rule, policy, expe
     assert eg.ir_route(rule, policy) == expected
 
 
+def test_a_request_buffer_is_refused_beside_an_upgrade_or_out_of_range():
+    """internal/gatewayapi/backendtrafficpolicy.go `buildRequestBuffer` and its caller; our
+    rendered policy sets no httpUpgrade (tests below translate it)."""
+    with pytest.raises(ValueError, match="httpUpgrade"):
+        eg.ir_route({}, {"requestBuffer": {"limit": "4Mi"}, "httpUpgrade": [{"type": "x"}]})
+    with pytest.raises(ValueError, match="out of range"):
+        eg.ir_route({}, {"requestBuffer": {"limit": "5Gi"}})
+
+
 def test_a_backend_request_timeout_wins_unless_the_rule_retries():
     """internal/gatewayapi/route.go `processRouteTimeout`; a bad duration falls back to 15 s."""
     rule = {"timeouts": {"request": "30s", "backendRequest": "20s"}}
