@@ -149,7 +149,7 @@ def test_the_edge_outlasts_a_non_streamed_request_that_falls_back_to_the_cloud(r
 
 def test_the_old_70_second_route_idle_timeout_would_cut_every_long_answer(runs):
     """The rule the fix rests on: the policy's streamIdleTimeout, not the request timeout,
-    becomes the route's idle timer (what prod rendered before: Envoy's "stream timeout" after 70 s)."""
+    becomes the route's idle timer (prod rendered 70 s before: Envoy's "stream timeout")."""
     route = _edge(runs["prod"], "HTTPRoute", "-route").inputs["spec"]["rules"][0]
     policy = json.loads(json.dumps(_edge(runs["prod"], "BackendTrafficPolicy").inputs["spec"]))
     policy["timeout"]["http"]["streamIdleTimeout"] = "70s"
