@@ -126,10 +126,14 @@ def bootstrap(route: dict, listener: dict, port: int, upstream_port: int) -> dic
     return {"static_resources": {
         "listeners": [{"name": "edge", "address": {"socket_address": {
             "address": "127.0.0.1", "port_value": port}},
+            # connection.bufferLimit (internal/xds/translator/listener.go
+            # `buildPerConnectionBufferLimitBytes`; cluster.go for the backend side).
+            "per_connection_buffer_limit_bytes": listener.get("bufferLimit", 32768),
             "filter_chains": [{"filters": [{"name": "envoy.filters.network."
                                                     "http_connection_manager",
                                             "typed_config": manager}]}]}],
         "clusters": [{"name": "router", "type": "STATIC", "connect_timeout": "1s",
+                      "per_connection_buffer_limit_bytes": listener.get("bufferLimit", 32768),
                       "load_assignment": {"cluster_name": "router", "endpoints": [{
                           "lb_endpoints": [{"endpoint": {"address": {"socket_address": {
                               "address": "127.0.0.1", "port_value": upstream_port}}}}]}]}}]}}
@@ -140,7 +144,8 @@ def _edge_route(plan: t.TrafficPlan) -> tuple[dict, dict]:
     and the listener's connection manager timeouts."""
     rule = render.http_route_spec(GATEWAY, plan, "gw", "router", 4000)["rules"][0]
     policy = render.backend_traffic_policy_spec(GATEWAY, plan, "route")
-    listener = eg.xds_listener(render.client_traffic_policy_spec(plan, "gw"))
+    client = render.client_traffic_policy_spec(plan, "gw")
+    listener = {**eg.xds_listener(client), "bufferLimit": client["connection"]["bufferLimit"]}
     return eg.xds_route(eg.ir_route(rule, policy), listener["streamIdleTimeout"]), listener
 
 
@@ -248,6 +253,16 @@ def test_a_body_over_the_cap_gets_413_and_one_under_it_passes(edge):
     status, reads = running.post("/v1/chat/completions", b"x" * PLAN.max_body_bytes)
     assert status == 200 and b'"received": %d' % PLAN.max_body_bytes in b"".join(
         chunk for _, chunk in reads)
+
+
+def test_the_connection_buffer_alone_caps_nothing(edge):
+    """What the README used to promise: connection.bufferLimit (Envoy's per-connection buffer)
+    at the body limit, without requestBuffer, lets a body four times over it through."""
+    route, listener = _edge_route(PLAN)
+    del route["maxRequestBytes"]
+    body = b"x" * (4 * PLAN.max_body_bytes)
+    status, reads = edge(route, listener).post("/v1/chat/completions", body)
+    assert status == 200 and b'"received": %d' % len(body) in b"".join(c for _, c in reads)
 
 
 def test_an_sse_answer_still_streams_through_the_buffer_filter(edge):
