@@ -95,9 +95,7 @@ autoscaler = Autoscaler(release, AutoscalerArgs(
     labels=labels, workload=multinode.workload(plan)), opts=after_inference)
 
 if cfg.traffic.enabled:
-    traffic = traffic_plan.derive(
-        cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
-        cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds)
+    traffic = traffic_plan.for_stack(cfg, plan)
     router = TrafficRouter(release, TrafficRouterArgs(
         release=release, namespace=namespace.name, namespace_name=cfg.namespace,
         traffic=cfg.traffic, plan=traffic, served_name=cfg.model.served_name,

@@ -27,8 +27,10 @@ class TrafficEdgeArgs:
 
 
 class TrafficEdge(pulumi.ComponentResource):
-    """Certificate + Gateway (when `gateway.create`), HTTPRoute, and with Envoy Gateway a
-    BackendTrafficPolicy on the route (plus a ClientTrafficPolicy on a Gateway it owns)."""
+    """Gateway, its Certificate and an http→https redirect route (when `gateway.create`),
+    the HTTPRoute, and with Envoy Gateway a BackendTrafficPolicy on the route (plus a
+    ClientTrafficPolicy on a Gateway it owns). Each object carries `pulumi.com/waitFor`
+    (rendering/gateway.py `wait_for`), so `pulumi up` fails when TLS never issues."""
 
     route_name: pulumi.Output[str]
     hostnames: pulumi.Output[list]
@@ -41,41 +43,57 @@ class TrafficEdge(pulumi.ComponentResource):
         base = f"{args.release}-edge"
         annotations = render.derived_annotations(plan)
 
-        def metadata(object_name: str) -> dict:
+        def metadata(object_name: str, kind: str, limits: bool = True) -> dict:
+            """`limits`: the object forwards requests, so it states the figures the policy
+            pack checks it against (the redirect forwards none)."""
             return {"name": object_name, "namespace": args.namespace, "labels": args.labels,
-                    "annotations": annotations}
+                    "annotations": {**(annotations if limits else {}),
+                                    **render.wait_for(kind)}}
 
         own_gateway = base
-        depends: list[pulumi.Resource] = []
-        if gateway.create:
-            tls_secret = gateway.tls.existing_secret or f"{base}-tls"
-            if gateway.tls.issuer:
-                depends.append(k8s.apiextensions.CustomResource(
-                    f"{name}-certificate", api_version=render.CERT_MANAGER_API,
-                    kind="Certificate", metadata=metadata(f"{base}-tls"),
-                    spec=render.certificate_spec(gateway, tls_secret), opts=child))
-            gw = k8s.apiextensions.CustomResource(
-                f"{name}-gateway", api_version=render.GATEWAY_API, kind="Gateway",
-                metadata=metadata(own_gateway), spec=render.gateway_spec(gateway, tls_secret),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
-            depends = [gw]
-            if gateway.envoy_gateway:
-                k8s.apiextensions.CustomResource(
-                    f"{name}-client-policy", api_version=render.ENVOY_GATEWAY_API,
-                    kind="ClientTrafficPolicy", metadata=metadata(base),
-                    spec=render.client_traffic_policy_spec(plan, own_gateway), opts=child)
+        depends = (self._own_gateway(name, args, base, metadata) if gateway.create else [])
         route = k8s.apiextensions.CustomResource(
             f"{name}-route", api_version=render.GATEWAY_API, kind="HTTPRoute",
-            metadata=metadata(base),
+            metadata=metadata(base, "HTTPRoute"),
             spec=render.http_route_spec(gateway, plan, own_gateway, args.router_service,
                                         args.router_port),
             opts=pulumi.ResourceOptions(parent=self, depends_on=depends))
         if gateway.envoy_gateway:
             k8s.apiextensions.CustomResource(
                 f"{name}-backend-policy", api_version=render.ENVOY_GATEWAY_API,
-                kind="BackendTrafficPolicy", metadata=metadata(base),
+                kind="BackendTrafficPolicy", metadata=metadata(base, "BackendTrafficPolicy"),
                 spec=render.backend_traffic_policy_spec(gateway, plan, base), opts=child)
 
         self.route_name = route.metadata["name"]
         self.hostnames = pulumi.Output.from_input(list(gateway.hostnames))
         self.register_outputs({"route_name": self.route_name, "hostnames": self.hostnames})
+
+    def _own_gateway(self, name: str, args: TrafficEdgeArgs, base: str,
+                     metadata) -> list[pulumi.Resource]:
+        """The Gateway first (its HTTP listener answers the HTTP-01 challenge, and it is
+        Programmed — an address and ready proxies — before its certificate exists), then the
+        Certificate, the http→https redirect and the ClientTrafficPolicy. Returns what the API
+        route waits for."""
+        gateway, child = args.gateway, pulumi.ResourceOptions(parent=self)
+        tls_secret = gateway.tls.existing_secret or f"{base}-tls"
+        gw = k8s.apiextensions.CustomResource(
+            f"{name}-gateway", api_version=render.GATEWAY_API, kind="Gateway",
+            metadata=metadata(base, "Gateway"),
+            spec=render.gateway_spec(gateway, tls_secret), opts=child)
+        depends: list[pulumi.Resource] = [gw]
+        after_gateway = pulumi.ResourceOptions(parent=self, depends_on=[gw])
+        if gateway.tls.issuer:
+            depends.append(k8s.apiextensions.CustomResource(
+                f"{name}-certificate", api_version=render.CERT_MANAGER_API,
+                kind="Certificate", metadata=metadata(f"{base}-tls", "Certificate"),
+                spec=render.certificate_spec(gateway, tls_secret), opts=after_gateway))
+        k8s.apiextensions.CustomResource(
+            f"{name}-redirect", api_version=render.GATEWAY_API, kind="HTTPRoute",
+            metadata=metadata(f"{base}-redirect", "HTTPRoute", limits=False),
+            spec=render.redirect_route_spec(gateway, base), opts=after_gateway)
+        if gateway.envoy_gateway:
+            k8s.apiextensions.CustomResource(
+                f"{name}-client-policy", api_version=render.ENVOY_GATEWAY_API,
+                kind="ClientTrafficPolicy", metadata=metadata(base, "ClientTrafficPolicy"),
+                spec=render.client_traffic_policy_spec(args.plan, base), opts=child)
+        return depends

@@ -17,8 +17,11 @@ import math
 import re
 from typing import Literal, Optional
 
+from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from facts import versions
 
 LITELLM_VERSION = "1.108.7"
 """The router's LiteLLM release (PyPI `litellm[proxy]` in tests, the image tag in the cluster)."""
@@ -166,6 +169,23 @@ class GatewayConfig(_Model):
     tls: Optional[TlsConfig] = None
     requests_per_minute_per_ip: Optional[int] = Field(
         default=None, gt=0, description="Envoy Gateway local rate limit per client address")
+    gateway_api_version: Optional[str] = Field(
+        default=None, description="The cluster's Gateway API CRD release (the CRDs' "
+        "gateway.networking.k8s.io/bundle-version annotation), e.g. 1.4.0")
+    envoy_gateway_version: Optional[str] = Field(
+        default=None, description="The cluster's Envoy Gateway release (its controller "
+        "image tag), e.g. 1.8.0; needed when envoyGateway is true")
+
+    @field_validator("gateway_api_version", "envoy_gateway_version")
+    @classmethod
+    def _a_release(cls, text: Optional[str]) -> Optional[str]:
+        if text is None:
+            return text
+        try:
+            Version(str(text).removeprefix("v"))
+        except InvalidVersion:
+            raise ValueError(f"{text!r} is not a release number; write it as 1.4.0") from None
+        return str(text).removeprefix("v")
 
     @field_validator("hostnames")
     @classmethod
@@ -191,7 +211,35 @@ class GatewayConfig(_Model):
         if not self.create and self.tls is not None:
             raise ValueError("gateway.tls configures the listener the program creates; with "
                              "create: false TLS is the cluster Gateway's; remove gateway.tls")
+        problems = self._below_floors()
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def _below_floors(self) -> list[str]:
+        """The cluster's releases against facts/versions.py: unstated or too old is refused,
+        since the API server would drop or refuse the fields the edge needs."""
+        stated = [(versions.GATEWAY_API, "gatewayApiVersion", self.gateway_api_version,
+                   "kubectl get crd httproutes.gateway.networking.k8s.io -o jsonpath="
+                   "'{.metadata.annotations.gateway\\.networking\\.k8s\\.io/bundle-version}'")]
+        if self.envoy_gateway:
+            stated.append((versions.ENVOY_GATEWAY, "envoyGatewayVersion",
+                           self.envoy_gateway_version,
+                           "kubectl -n envoy-gateway-system get deploy envoy-gateway -o "
+                           "jsonpath='{.spec.template.spec.containers[0].image}'"))
+        out = []
+        for product, key, version, how in stated:
+            floor = versions.floor(product)
+            if version is None:
+                out.append(f"gateway.{key} is not set: state the cluster's {product} release "
+                           f"(the edge needs {floor} or later; read it with {how})")
+                continue
+            fields = [f"{f.field} (from {f.version})" for f in versions.missing(product, version)]
+            if fields:
+                out.append(f"gateway.{key} is {version}, but the edge renders "
+                           f"{', '.join(fields)}, which {product} {version} does not know; "
+                           f"upgrade {product} to {floor} or later")
+        return out
 
 
 class TrafficConfig(_Model):
@@ -203,6 +251,18 @@ class TrafficConfig(_Model):
     providers: list[ProviderConfig] = Field(default_factory=list)
     aliases: list[AliasConfig] = Field(default_factory=list)
     gateway: Optional[GatewayConfig] = None
+    bytes_per_token: Optional[float] = Field(
+        default=None, gt=0, le=64, description="Measured request-body bytes per prompt token "
+        "(body ÷ prompt_tokens of the stack's largest real prompts); unset, "
+        "12 bytes are assumed (ASSUMED_BYTES_PER_TOKEN)")
+
+    @field_validator("bytes_per_token", mode="before")
+    @classmethod
+    def _not_a_flag(cls, value):
+        if isinstance(value, bool):
+            raise ValueError(f"{value!r} is not a number of bytes; write a measured figure "
+                             "such as 7.5, or leave the key out for the assumed 12")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrafficConfig":
@@ -241,9 +301,14 @@ class TrafficConfig(_Model):
 
 # ------------------------------------------------------------------ derived numbers
 
-BYTES_PER_TOKEN = 6
-"""Worst case of a prompt token on the wire: ~4 bytes of English, but CJK text sent as
-`\\uXXXX` escapes takes 6+ bytes a character (reference/gateway.md §5.2)."""
+ASSUMED_BYTES_PER_TOKEN = 12
+"""Bytes a prompt token takes on the wire when `traffic.bytesPerToken` is not measured: ~4
+for English, but a token of CJK text is one or two characters and JSON escapes each as
+`\\uXXXX` (6 bytes), so 12. Conservative, not a bound: a run of repeated punctuation can be
+one token of 16 characters; measure with the stack's own prompts (README, "The traffic
+layer")."""
+BYTES_PER_TOKEN = ASSUMED_BYTES_PER_TOKEN
+"""The old name of the assumed figure."""
 JSON_OVERHEAD_BYTES = 64 * 1024
 """Roles, tool schemas and parameters around the prompt."""
 EDGE_MARGIN_SECONDS = 10
@@ -251,17 +316,17 @@ EDGE_MARGIN_SECONDS = 10
 GRACE_MARGIN_SECONDS = 15
 
 
-def max_body_bytes(max_model_len: int) -> int:
-    """Largest request body = maxModelLen × 6 bytes per token + 64 KiB of JSON, in whole KiB.
+def max_body_bytes(max_model_len: int, bytes_per_token: float = ASSUMED_BYTES_PER_TOKEN) -> int:
+    """Largest request body = maxModelLen × bytes per token + 64 KiB of JSON, in whole KiB.
 
-    Example (prod, 32,768 tokens): 32,768 × 6 + 65,536 = 262,144 bytes (256 KiB) — eight times
-    Envoy's 32 KiB default, which answers 413 to any long prompt.
+    Example (prod, 32,768 tokens, 12 bytes assumed): 32,768 × 12 + 65,536 = 458,752 bytes
+    (448 KiB) — fourteen times Envoy's 32 KiB default, which answers 413 to any long prompt.
     """
-    return math.ceil((max_model_len * BYTES_PER_TOKEN + JSON_OVERHEAD_BYTES) / 1024) * 1024
+    return math.ceil((max_model_len * bytes_per_token + JSON_OVERHEAD_BYTES) / 1024) * 1024
 
 
 def router_timeout_seconds(longest_request_seconds: int, queue_seconds: int) -> int:
-    """The router's total request timeout = the longest request + its wait in vLLM's queue.
+    """The router's timeout for one attempt = the longest request + its wait in vLLM's queue.
 
     Example (prod): 338 s (10 + 8,192 × 40 ms) + 60 s = 398 s.
     """
@@ -269,35 +334,62 @@ def router_timeout_seconds(longest_request_seconds: int, queue_seconds: int) -> 
 
 
 def stream_idle_seconds(prefill_seconds: int, queue_seconds: int) -> int:
-    """Longest silence on a stream = queue wait + prefill of a max-length prompt (the time to
-    first token; later tokens come every few tens of ms).
+    """The router's stream timeout: longest wait for the first streamed byte = queue wait +
+    prefill of a max-length prompt (later tokens come every few tens of ms).
 
     Example (prod): 60 + 10 = 70 s.
     """
     return queue_seconds + prefill_seconds
 
 
-def edge_timeout_seconds(router_timeout: int) -> int:
-    """The route's request timeout = the router's + 10 s.
+def cloud_attempt_seconds(traffic: TrafficConfig, router_timeout: int) -> int:
+    """How long the router may spend on the cloud after the local attempt failed: its timeout
+    for the cloud deployment when an alias falls back from the engine to the cloud, else 0.
 
-    Example (prod): 398 + 10 = 408 s; Envoy Gateway's default (15 s) would cut every long
+    Example (prod, internal-default: local then cloud): 398 s.
+    """
+    falls_back = any(alias.local and alias.cloud for alias in traffic.aliases)
+    return router_timeout if falls_back else 0
+
+
+def edge_timeout_seconds(local_attempt: int, cloud_attempt: int = 0) -> int:
+    """The route's request timeout = the local attempt + the cloud attempt after it + 10 s, so
+    a fallback that starts when the local attempt times out still reaches the client.
+
+    Example (prod): 398 + 398 + 10 = 806 s; Envoy Gateway's default (15 s) would cut every long
     stream.
     """
-    return router_timeout + EDGE_MARGIN_SECONDS
+    return local_attempt + cloud_attempt + EDGE_MARGIN_SECONDS
 
 
-def router_grace_seconds(pre_stop_seconds: int, router_timeout: int) -> int:
-    """terminationGracePeriodSeconds of a router pod = preStop + the router timeout + 15 s, so
-    a draining router finishes its longest stream.
+def edge_idle_seconds(edge_timeout: int) -> int:
+    """The route's idle timeout = its request timeout. The router sends no byte, not even
+    headers, until the engine (or the cloud) answers, so a non-streamed request is silent for
+    its whole life, and when the route's idle timer fires first Envoy answers 504 "stream
+    timeout" (408 while the request body is still arriving: envoy conn_manager_impl.cc
+    `onIdleTimeout`, utility.cc `maybeRequestTimeoutCode`); Envoy Gateway makes
+    `streamIdleTimeout` that timer (internal/xds/translator/route.go `idleTimeout`). A stalled
+    stream is the router's to cut (its stream timeout), not the edge's.
 
-    Example (prod): 15 + 398 + 15 = 428 s.
+    Example (prod): 806 s.
     """
-    return pre_stop_seconds + router_timeout + GRACE_MARGIN_SECONDS
+    return edge_timeout
+
+
+def router_grace_seconds(pre_stop_seconds: int, router_timeout: int,
+                         cloud_attempt: int = 0) -> int:
+    """terminationGracePeriodSeconds of a router pod = preStop + the local attempt + the cloud
+    attempt after it + 15 s, so a draining router finishes its longest request, fallback
+    included.
+
+    Example (prod): 15 + 398 + 398 + 15 = 826 s.
+    """
+    return pre_stop_seconds + router_timeout + cloud_attempt + GRACE_MARGIN_SECONDS
 
 
 @dataclasses.dataclass(frozen=True)
 class TrafficPlan:
-    """The traffic layer's derived figures (seconds and bytes)."""
+    """The traffic layer's derived figures (seconds and bytes), each with its reason."""
 
     max_body_bytes: int
     router_timeout_seconds: int
@@ -306,19 +398,77 @@ class TrafficPlan:
     router_grace_seconds: int
     pre_stop_seconds: int
     longest_request_seconds: int
+    cloud_attempt_seconds: int = 0
+    edge_idle_seconds: int = 0
+    bytes_per_token: float = ASSUMED_BYTES_PER_TOKEN
+    reasons: dict = dataclasses.field(default_factory=dict)
 
 
 def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: int,
            prefill_seconds: int, pre_stop_seconds: int) -> TrafficPlan:
-    """Every derived number of the traffic layer, from the model and the engine's plan."""
-    router_timeout = router_timeout_seconds(longest_request_seconds, traffic.router.queue_seconds)
+    """Every derived number of the traffic layer, from the model and the engine's plan; each
+    reason is written from the same names as its arithmetic."""
+    queue = traffic.router.queue_seconds
+    per_token = traffic.bytes_per_token or ASSUMED_BYTES_PER_TOKEN
+    measured = "measured" if traffic.bytes_per_token else "assumed"
+    body = max_body_bytes(max_model_len, per_token)
+    local = router_timeout_seconds(longest_request_seconds, queue)
+    first_byte = stream_idle_seconds(prefill_seconds, queue)
+    cloud = cloud_attempt_seconds(traffic, local)
+    edge = edge_timeout_seconds(local, cloud)
+    idle = edge_idle_seconds(edge)
+    grace = router_grace_seconds(pre_stop_seconds, local, cloud)
+    reasons = {
+        "body limit": f"maxModelLen {max_model_len} × {per_token:g} bytes per token "
+                      f"({measured}, traffic.bytesPerToken) + {JSON_OVERHEAD_BYTES} bytes of "
+                      f"JSON = {body} bytes (whole KiB)",
+        "router attempt": f"longest request {longest_request_seconds} + queue {queue} = {local} s",
+        "router first byte": f"queue {queue} + prefill {prefill_seconds} = {first_byte} s",
+        "cloud attempt": (f"an alias falls back from the engine to the cloud: the router's "
+                          f"timeout {local} s" if cloud else "no alias falls back to the cloud: 0"),
+        "edge request": f"router attempt {local} + cloud attempt {cloud} + margin "
+                        f"{EDGE_MARGIN_SECONDS} = {edge} s",
+        "edge idle": f"= edge request {edge} s: the router sends no byte until an answer "
+                     "starts, so a non-streamed request is silent throughout",
+        "router grace": f"preStop {pre_stop_seconds} + router attempt {local} + cloud "
+                        f"attempt {cloud} + margin {GRACE_MARGIN_SECONDS} = {grace} s",
+    }
     return TrafficPlan(
-        max_body_bytes=max_body_bytes(max_model_len),
-        router_timeout_seconds=router_timeout,
-        stream_idle_seconds=stream_idle_seconds(prefill_seconds, traffic.router.queue_seconds),
-        edge_timeout_seconds=edge_timeout_seconds(router_timeout),
-        router_grace_seconds=router_grace_seconds(pre_stop_seconds, router_timeout),
-        pre_stop_seconds=pre_stop_seconds, longest_request_seconds=longest_request_seconds)
+        max_body_bytes=body, router_timeout_seconds=local, stream_idle_seconds=first_byte,
+        edge_timeout_seconds=edge, router_grace_seconds=grace,
+        pre_stop_seconds=pre_stop_seconds, longest_request_seconds=longest_request_seconds,
+        cloud_attempt_seconds=cloud, edge_idle_seconds=idle, bytes_per_token=per_token,
+        reasons=reasons)
+
+
+def for_stack(cfg, plan) -> TrafficPlan:
+    """`derive` with a stack's config and engine plan (what `__main__` and `tools.plan` use)."""
+    return derive(cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
+                  cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds)
+
+
+def figures(plan: TrafficPlan) -> list[tuple[str, str, str]]:
+    """(figure, value, reason) of every derived traffic number, in request order."""
+    values = {"body limit": f"{plan.max_body_bytes} bytes ({plan.max_body_bytes // 1024} KiB)",
+              "router attempt": f"{plan.router_timeout_seconds} s",
+              "router first byte": f"{plan.stream_idle_seconds} s",
+              "cloud attempt": f"{plan.cloud_attempt_seconds} s",
+              "edge request": f"{plan.edge_timeout_seconds} s",
+              "edge idle": f"{plan.edge_idle_seconds} s",
+              "router grace": f"{plan.router_grace_seconds} s"}
+    return [(name, value, plan.reasons.get(name, "")) for name, value in values.items()]
+
+
+def assumed_inputs(per_token_ms: float, per_token_measured: bool,
+                   traffic: TrafficConfig) -> list[tuple[str, str, str]]:
+    """(config key, value, 'assumed' or 'measured') for the inputs the budgets rest on that the
+    program cannot derive yet: decode time per output token and body bytes per token."""
+    def state(measured: bool) -> str:
+        return "measured" if measured else "assumed: measure it and set the key"
+    per_token = traffic.bytes_per_token or ASSUMED_BYTES_PER_TOKEN
+    return [("shutdown.perTokenMs", f"{per_token_ms:g} ms", state(per_token_measured)),
+            ("traffic.bytesPerToken", f"{per_token:g} bytes",
+             state(traffic.bytes_per_token is not None))]
 
 
 def problems(traffic: TrafficConfig, engine_max_tokens: int) -> list[str]:

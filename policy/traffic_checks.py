@@ -150,6 +150,14 @@ def check_router_timeouts(resources: Sequence[Any], config: Mapping) -> Findings
                             f"{get(rule, 'timeouts', 'request')!r}; Envoy Gateway's default is "
                             f"15 s. Set it to at least the longest request ({longest:.0f} s).",
                             route.urn))
+    out += _backend_policy_timeouts(resources)
+    return out
+
+
+def _backend_policy_timeouts(resources: Sequence[Any]) -> Findings:
+    """Envoy Gateway's BackendTrafficPolicy: a request timeout over the longest request, and
+    an idle timer set and no shorter than the request timeout."""
+    out: Findings = []
     for policy in (r for r in resources if r.resource_type == BACKEND_POLICY):
         longest = _annotation(policy.props, conv.ANN_LONGEST_REQUEST_SECONDS)
         if longest is None:
@@ -160,10 +168,20 @@ def check_router_timeouts(resources: Sequence[Any], config: Mapping) -> Findings
             out.append((f"{_describe(policy)}: timeout.http.requestTimeout is "
                         f"{get(http, 'requestTimeout')!r}, under the longest request "
                         f"({longest:.0f} s).", policy.urn))
-        if seconds(get(http, "streamIdleTimeout")) is None:
+        idle = seconds(get(http, "streamIdleTimeout"))
+        if idle is None:
             out.append((f"{_describe(policy)}: timeout.http.streamIdleTimeout is not set; with "
                         "a long request timeout Envoy Gateway then keeps no idle deadline. Set "
-                        "it to the time to first token.", policy.urn))
+                        "it to the route's request timeout.", policy.urn))
+        elif request and 0 < idle < request:
+            # Envoy Gateway makes it the route's idle timer (internal/xds/translator/route.go
+            # `idleTimeout`); the router sends nothing before its answer starts.
+            out.append((f"{_describe(policy)}: timeout.http.streamIdleTimeout "
+                        f"{get(http, 'streamIdleTimeout')!r} is under requestTimeout "
+                        f"{get(http, 'requestTimeout')!r}: it becomes the route's idle timer, "
+                        "and a non-streamed answer is silent until it is complete, so Envoy "
+                        "cuts it first (504 \"stream timeout\"). Set it to the request "
+                        "timeout.", policy.urn))
     return out
 
 
@@ -180,6 +198,8 @@ def check_body_limits(resources: Sequence[Any], config: Mapping) -> Findings:
                         f"{get(policy.props, 'spec', 'connection', 'bufferLimit')!r} (Envoy's "
                         f"default is 32 KiB), under the largest prompt's body ({largest:.0f} "
                         "bytes): long prompts would get 413. Raise it.", policy.urn))
+        if policy.resource_type == BACKEND_POLICY:
+            out += _request_buffer(policy, largest)
     for deployment, config_map in _routers(resources):
         largest = _annotation(deployment.props, conv.ANN_MAX_BODY_BYTES)
         if largest is None or config_map is None:
@@ -191,6 +211,24 @@ def check_body_limits(resources: Sequence[Any], config: Mapping) -> Findings:
                         f"under the largest prompt's body ({largest:.0f} bytes).",
                         config_map.urn))
     return out
+
+
+def _request_buffer(policy: Any, largest: float) -> Findings:
+    """The edge's size cap: connection.bufferLimit only sizes Envoy's per-connection buffer;
+    `requestBuffer.limit` adds the buffer filter that answers 413 above it
+    (envoyproxy/gateway internal/xds/translator/request_buffer.go)."""
+    text = get(policy.props, "spec", "requestBuffer", "limit")
+    limit = size_bytes(text)
+    if limit is None:
+        return [(f"{_describe(policy)}: requestBuffer.limit is not set, so the edge caps no "
+                 "body (connection.bufferLimit is a soft buffer, not a size limit) and any "
+                 f"client can send the router an unbounded body; set it to {largest:.0f} bytes "
+                 "(Envoy Gateway 1.4 or later).", policy.urn)]
+    if limit < largest:
+        return [(f"{_describe(policy)}: requestBuffer.limit is {text!r}, under the largest "
+                 f"prompt's body ({largest:.0f} bytes): long prompts would get 413. Raise it.",
+                 policy.urn)]
+    return []
 
 
 _KEY_FIELDS = ("api_key", "master_key", "password")

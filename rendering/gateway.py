@@ -7,6 +7,7 @@ annotations, because policies read objects, never the program (facts/conventions
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from facts import conventions as c
@@ -24,6 +25,12 @@ def duration(seconds: int) -> str:
     return f"{int(seconds)}s"
 
 
+def quantity(size_bytes: int) -> str:
+    """A Kubernetes quantity string: whole KiB as `448Ki`, else plain bytes (as the
+    requestBuffer.limit pattern `^[1-9]+[0-9]*([EPTGMK]i|[EPTGMk])?$` allows)."""
+    return f"{size_bytes // 1024}Ki" if size_bytes % 1024 == 0 else str(size_bytes)
+
+
 def derived_annotations(plan: TrafficPlan) -> dict[str, str]:
     """What the policy pack checks the edge's limits against."""
     return {c.ANN_LONGEST_REQUEST_SECONDS: str(plan.longest_request_seconds),
@@ -34,17 +41,68 @@ def listener_name(index: int) -> str:
     return f"https-{index}"
 
 
+HTTP_LISTENER = "http"
+"""Port 80: answers cert-manager's HTTP-01 challenge and redirects everything else to https.
+cert-manager's `gatewayHTTPRoute` solver creates an HTTPRoute in the Certificate's namespace
+(allowed here: `from: Same`) attached to the solver's `parentRefs`, matching the path
+`/.well-known/acme-challenge/<token>` Exact (cert-manager pkg/issuer/acme/http/httproute.go
+`generateHTTPRouteSpec`); Gateway API ranks an Exact path match above any prefix, so the
+challenge wins over the redirect's implicit `/` prefix."""
+
+WAIT_PROGRAMMED = "condition=Programmed"
+WAIT_READY = "condition=Ready"
+
+
+def wait_for_parent_conditions(field: str, *conditions: str) -> str:
+    """`pulumi.com/waitFor` for conditions kept per parent (`status.parents[]` of a route,
+    `status.ancestors[]` of a policy), not in `status.conditions`, so `condition=` cannot
+    see them. pulumi-kubernetes (provider/pkg/metadata/overrides.go `ReadyCondition`) reads a
+    JSON array as "all of these"; each `jsonpath=` is parsed by provider/pkg/jsonpath
+    `Parse` (`{...}` then `=value`, `==` inside the filter kept) and `Matches` compares the
+    first selected value, i.e. the first parent's."""
+    return json.dumps([f'jsonpath={{.status.{field}[*].conditions[?(@.type=="{c}")].status}}'
+                       f"=True" for c in conditions])
+
+
+def wait_for(kind: str) -> dict[str, str]:
+    """What `pulumi up` waits for on each edge object, so it fails (after the provider's
+    timeout) instead of reporting success while the edge does not serve: the Gateway has an
+    address and ready proxies, the Certificate is issued, the route and policies are accepted
+    with their references resolved."""
+    value = {"Gateway": WAIT_PROGRAMMED, "Certificate": WAIT_READY,
+             "HTTPRoute": wait_for_parent_conditions("parents", "Accepted", "ResolvedRefs"),
+             "BackendTrafficPolicy": wait_for_parent_conditions("ancestors", "Accepted"),
+             "ClientTrafficPolicy": wait_for_parent_conditions("ancestors", "Accepted")}[kind]
+    return {"pulumi.com/waitFor": value}
+
+
 def gateway_spec(gateway: GatewayConfig, tls_secret: str) -> dict:
-    """One HTTPS listener per hostname, TLS terminated with `tls_secret`, routes from this
-    namespace only."""
+    """One HTTPS listener per hostname, TLS terminated with `tls_secret`, and one HTTP
+    listener for the ACME HTTP-01 challenge and the redirect; routes from this namespace
+    only."""
+    same = {"namespaces": {"from": "Same"}}
     return {
         "gatewayClassName": gateway.class_name,
         "listeners": [{
             "name": listener_name(i), "protocol": "HTTPS", "port": 443, "hostname": host,
             "tls": {"mode": "Terminate", "certificateRefs": [{"kind": "Secret",
                                                              "name": tls_secret}]},
-            "allowedRoutes": {"namespaces": {"from": "Same"}},
-        } for i, host in enumerate(gateway.hostnames)],
+            "allowedRoutes": same,
+        } for i, host in enumerate(gateway.hostnames)] + [{
+            "name": HTTP_LISTENER, "protocol": "HTTP", "port": 80, "allowedRoutes": same}],
+    }
+
+
+def redirect_route_spec(gateway: GatewayConfig, own_gateway: str) -> dict:
+    """Plain http on the hostnames → 301 to https (the challenge path excepted, see
+    HTTP_LISTENER)."""
+    return {
+        "parentRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                        "name": own_gateway, "sectionName": HTTP_LISTENER}],
+        "hostnames": list(gateway.hostnames),
+        "rules": [{"name": "to-https", "filters": [{
+            "type": "RequestRedirect",
+            "requestRedirect": {"scheme": "https", "statusCode": 301}}]}],
     }
 
 
@@ -91,15 +149,22 @@ def http_route_spec(gateway: GatewayConfig, plan: TrafficPlan, own_gateway: str,
 
 
 def backend_traffic_policy_spec(gateway: GatewayConfig, plan: TrafficPlan, route: Any) -> dict:
-    """Envoy Gateway, per route: request timeout and stream-idle timeout (always both: with
-    only one, EG 1.9 drops its default idle deadline), the backend buffer limit, and an
-    optional per-address request limit whose 429 carries Retry-After."""
+    """Envoy Gateway, per route: request timeout and the route's idle timeout (always both:
+    with only one, EG drops its default idle deadline), the body cap, and an optional
+    per-address request limit whose 429 carries Retry-After.
+
+    `requestBuffer.limit` is what answers 413: Envoy Gateway adds Envoy's buffer filter for
+    the route with `max_request_bytes` (internal/xds/translator/request_buffer.go); the
+    filter buffers the request only, so streamed (SSE) responses still stream.
+    `connection.bufferLimit` is Envoy's soft per-connection buffer (flow control, not a size
+    limit); Envoy Gateway's docs ask it to hold the request buffer, so it is the same size."""
     spec: dict[str, Any] = {
         "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute",
                         "name": route}],
         "timeout": {"http": {"requestTimeout": duration(plan.edge_timeout_seconds),
-                             "streamIdleTimeout": duration(plan.stream_idle_seconds)}},
+                             "streamIdleTimeout": duration(plan.edge_idle_seconds)}},
         "connection": {"bufferLimit": plan.max_body_bytes},
+        "requestBuffer": {"limit": quantity(plan.max_body_bytes)},
     }
     if gateway.requests_per_minute_per_ip:
         spec["rateLimit"] = {"local": {"rules": [{
@@ -119,12 +184,14 @@ def backend_traffic_policy_spec(gateway: GatewayConfig, plan: TrafficPlan, route
 
 
 def client_traffic_policy_spec(plan: TrafficPlan, gateway_name: Any) -> dict:
-    """Envoy Gateway, on the Gateway the program owns: the per-connection buffer that would
-    answer 413 above 32 KiB, and the client-side stream idle timeout."""
+    """Envoy Gateway, on the Gateway the program owns: the per-connection buffer (32 KiB by
+    default, too small to hold a long prompt while the route's buffer filter counts it), the
+    listener's stream idle timeout (the route's own overrides it; the same figure, so no
+    route falls back to a shorter one), and the time to receive a whole request."""
     return {
         "targetRefs": [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
                         "name": gateway_name}],
         "connection": {"bufferLimit": plan.max_body_bytes},
-        "timeout": {"http": {"streamIdleTimeout": duration(plan.stream_idle_seconds),
+        "timeout": {"http": {"streamIdleTimeout": duration(plan.edge_idle_seconds),
                              "requestReceivedTimeout": duration(plan.stream_idle_seconds)}},
     }

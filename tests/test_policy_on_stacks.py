@@ -171,8 +171,10 @@ def _unscraped(resources):
 
 
 def _short_route_timeout(resources):
-    _find(resources, "gateway.networking.k8s.io/v1:HTTPRoute")["spec"]["rules"][0][
-        "timeouts"] = {"request": "15s"}
+    route = next(r["props"] for r in resources if r["type"].endswith(
+        "gateway.networking.k8s.io/v1:HTTPRoute") and "backendRefs" in r["props"]["spec"][
+        "rules"][0])    # the API route, not the http→https redirect
+    route["spec"]["rules"][0]["timeouts"] = {"request": "15s"}
     return resources
 
 

@@ -94,13 +94,17 @@ def route(*requests) -> dict:
             "spec": {"parentRefs": [{"name": "prod-r1-gateway"}], "rules": rules}}
 
 
-def backend_policy(request="408s", idle="70s", buffer=262144.0) -> dict:
+def backend_policy(request="408s", idle="408s", buffer=262144.0,
+                   request_buffer="256Ki") -> dict:
+    """The route's idle timer as long as its request timeout (the router is silent until its
+    answer starts), and the body cap (requestBuffer) at the largest body."""
     return {"metadata": {"name": "prod-r1", "namespace": NS,
                          "annotations": dict(EDGE_ANNOTATIONS)},
             "spec": {"targetRefs": [{"kind": "HTTPRoute", "name": "prod-r1"}],
                      "timeout": {"http": {"requestTimeout": request,
                                           "streamIdleTimeout": idle}},
-                     "connection": {"bufferLimit": buffer}}}
+                     "connection": {"bufferLimit": buffer},
+                     "requestBuffer": {"limit": request_buffer}}}
 
 
 def client_policy(buffer=262144.0) -> dict:
@@ -493,8 +497,17 @@ def test_an_envoy_policy_without_a_stream_idle_timeout_is_caught(idle):
     found = validate_stack(TIMEOUTS, traffic(backend=backend_policy(idle=idle)))
     assert found == [("BackendTrafficPolicy 'llm-serving/prod-r1': timeout.http."
                       "streamIdleTimeout is not set; with a long request timeout Envoy Gateway "
-                      "then keeps no idle deadline. Set it to the time to first token.",
+                      "then keeps no idle deadline. Set it to the route's request timeout.",
                       BACKEND_URN)]
+
+
+@pytest.mark.parametrize("idle,caught", [("70s", True), ("407s", True), ("408s", False),
+                                         ("1h", False), ("0s", False)])
+def test_an_envoy_idle_timer_shorter_than_the_request_timeout_is_caught(idle, caught):
+    """A non-streamed answer is silent until complete: Envoy's route idle timer (408) must
+    not fire before the request timeout."""
+    found = messages(TIMEOUTS, traffic(backend=backend_policy(idle=idle)))
+    assert bool(found) == caught and all("cuts it first" in m for m in found), found
 
 
 @pytest.mark.parametrize("spec", [{}, {"timeout": {}}, {"timeout": {"http": None}}])

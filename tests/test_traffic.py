@@ -25,19 +25,29 @@ def _by_kind(run, kind):
     return [r for r in run.resources if r.type.endswith(kind)]
 
 
+def _api_route(run):
+    """The route to the router (not the http→https redirect)."""
+    return next(r for r in _by_kind(run, "HTTPRoute") if r.name.endswith("-route"))
+
+
 # ---------------------------------------------------------------- derived numbers
 
-def test_body_limit_admits_a_max_length_prompt_of_escaped_text():
-    assert t.max_body_bytes(32768) == 262_144 == 32768 * 6 + 65_536
-    assert t.max_body_bytes(16384) == 163_840
-    assert t.max_body_bytes(1000) % 1024 == 0 and t.max_body_bytes(1000) >= 1000 * 6
+def test_body_limit_admits_a_max_length_prompt_of_escaped_cjk_text():
+    """Unmeasured, a token is assumed to take 12 bytes: up to two CJK characters, each a
+    6-byte \\uXXXX escape in JSON."""
+    assert t.ASSUMED_BYTES_PER_TOKEN == 12 == len(json.dumps("中文")) - len('""')
+    assert t.max_body_bytes(32768) == 458_752 == 32768 * 12 + 65_536
+    assert t.max_body_bytes(32768, 6) == 262_144
+    assert t.max_body_bytes(1000) % 1024 == 0 and t.max_body_bytes(1000) >= 1000 * 12
 
 
 def test_timeouts_cover_the_longest_request():
     assert t.router_timeout_seconds(338, 60) == 398
     assert t.stream_idle_seconds(10, 60) == 70
     assert t.edge_timeout_seconds(398) == 408
+    assert t.edge_timeout_seconds(398, 398) == 806
     assert t.router_grace_seconds(15, 398) == 428
+    assert t.router_grace_seconds(15, 398, 398) == 826
 
 
 def test_prod_renders_route_router_and_fenced_engine(runs):
@@ -45,14 +55,15 @@ def test_prod_renders_route_router_and_fenced_engine(runs):
     kinds = {r.type.rsplit(":", 1)[-1] for r in run.resources}
     assert {"HTTPRoute", "Gateway", "Certificate", "BackendTrafficPolicy",
             "ClientTrafficPolicy"} <= kinds
-    route = _by_kind(run, "HTTPRoute")[0].inputs["spec"]
-    assert route["rules"][0]["timeouts"] == {"request": "408s", "backendRequest": "408s"}
+    route = _api_route(run).inputs["spec"]
+    assert route["rules"][0]["timeouts"] == {"request": "806s", "backendRequest": "806s"}
     assert route["rules"][0]["backendRefs"][0]["port"] == t.ROUTER_PORT
     backend = _by_kind(run, "BackendTrafficPolicy")[0].inputs["spec"]
-    assert backend["timeout"]["http"] == {"requestTimeout": "408s", "streamIdleTimeout": "70s"}
-    assert backend["connection"]["bufferLimit"] == 262_144
+    assert backend["timeout"]["http"] == {"requestTimeout": "806s", "streamIdleTimeout": "806s"}
+    assert backend["connection"]["bufferLimit"] == 458_752
+    assert backend["requestBuffer"] == {"limit": "448Ki"}
     client = _by_kind(run, "ClientTrafficPolicy")[0].inputs["spec"]
-    assert client["connection"]["bufferLimit"] == 262_144
+    assert client["connection"]["bufferLimit"] == 458_752
     # No Service exposes the engine or the router outside the cluster.
     assert {s.inputs["spec"]["type"] for s in _by_kind(run, "core/v1:Service")} == {"ClusterIP"}
 
@@ -88,7 +99,7 @@ def test_the_router_pod_is_hardened_like_the_engine(runs):
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
-    assert spec["terminationGracePeriodSeconds"] == 428
+    assert spec["terminationGracePeriodSeconds"] == 826   # a request that fell back finishes
     assert "@sha256:" in container["image"] and t.LITELLM_VERSION in container["image"]
     assert router.metadata["annotations"][c.ANN_LONGEST_REQUEST_SECONDS] == "338"
 
@@ -203,6 +214,9 @@ def test_prod_passes_the_traffic_rules(runs, rule):
         terminationGracePeriodSeconds=30.0), "terminationGracePeriodSeconds 30"),
     (lambda r: next(x["props"] for x in r if x["type"].endswith("BackendTrafficPolicy"))[
         "spec"]["timeout"]["http"].pop("streamIdleTimeout"), "streamIdleTimeout is not set"),
+    (lambda r: next(x["props"] for x in r if x["type"].endswith("BackendTrafficPolicy"))[
+        "spec"]["timeout"]["http"].update(streamIdleTimeout="70s"),
+     "streamIdleTimeout '70s' is under requestTimeout '806s'"),
 ])
 def test_timeouts_under_the_longest_request_are_caught(runs, change, words):
     messages = _violations(runs, "router-timeouts-cover-longest-request", change)
@@ -218,7 +232,23 @@ def test_a_32k_client_buffer_and_a_small_router_limit_are_caught(runs):
         clients["maxBodyBytes"] = 32768
         config_map["data"]["clients.json"] = json.dumps(clients)
     messages = _violations(runs, "body-limit-covers-largest-prompt", change)
-    assert len(messages) == 2 and all("262144 bytes" in m for m in messages), messages
+    assert len(messages) == 2 and all("458752 bytes" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("limit,words", [
+    (None, "requestBuffer.limit is not set, so the edge caps no body"),
+    ("32Ki", "requestBuffer.limit is '32Ki', under the largest prompt's body (458752 bytes)"),
+])
+def test_an_edge_without_a_body_cap_is_caught(runs, limit, words):
+    """connection.bufferLimit alone caps nothing; requestBuffer.limit answers 413."""
+    def change(resources):
+        spec = next(x["props"] for x in resources
+                    if x["type"].endswith("BackendTrafficPolicy"))["spec"]
+        spec.pop("requestBuffer")
+        if limit:
+            spec["requestBuffer"] = {"limit": limit}
+    messages = _violations(runs, "body-limit-covers-largest-prompt", change)
+    assert len(messages) == 1 and words in messages[0], messages
 
 
 def test_a_router_key_variable_not_from_a_secret_is_caught(runs):

@@ -63,6 +63,15 @@ def _prod_traffic(change) -> dict:
 CLIENT_KEY_ROTATED = _prod_traffic(lambda t: t["clients"][0].update(keyVersion=2))
 CLIENT_ADDED = _prod_traffic(lambda t: t["clients"].append(
     {"name": "newcomer", "requestsPerMinute": 30, "tokensPerMinute": 100000}))
+BYTES_MEASURED = _prod_traffic(lambda t: t.update(bytesPerToken=8))
+EDGE_UPGRADED = _prod_traffic(lambda t: t["gateway"].update(envoyGatewayVersion="1.9.0",
+                                                           gatewayApiVersion="1.5.1"))
+HOST_ADDED = _prod_traffic(lambda t: t["gateway"]["hostnames"].append("llm2.example.com"))
+BTP, CTP = ("gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy",
+            "gateway.envoyproxy.io/v1alpha1:ClientTrafficPolicy")
+GATEWAY, ROUTE, CERTIFICATE = ("gateway.networking.k8s.io/v1:Gateway",
+                               "gateway.networking.k8s.io/v1:HTTPRoute",
+                               "cert-manager.io/v1:Certificate")
 
 ROWS = [
     Row("no-op rerun", "prod", {}, {}, rolls=False),
@@ -136,6 +145,13 @@ ROWS = [
     Row("Prometheus pods narrowed", "prod",
         {"network": {"prometheusPods": {"prometheus": "kube-prometheus-stack-prometheus"}}},
         {NETPOL: {"update"}}, rolls=False),
+    # The edge: a measured body size moves the edge's cap and the router's limit in place.
+    Row("bytes per token measured", "prod", BYTES_MEASURED,
+        {BTP: {"update"}, CTP: {"update"}, CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}},
+        rolls=True),
+    Row("cluster's edge upgraded", "prod", EDGE_UPGRADED, {}, rolls=False),
+    Row("hostname added", "prod", HOST_ADDED,
+        {GATEWAY: {"update"}, ROUTE: {"update"}, CERTIFICATE: {"update"}}, rolls=False),
 ]
 ROUTER_ONLY = ("client key rotated", "client added")
 

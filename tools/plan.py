@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from planning.config import ConfigError, parse
+from planning import traffic as traffic_plan
+from planning.config import ConfigError, StackConfig, parse
 from planning.plan import Plan, make_plan
 from planning.stack_files import stack_values
 
@@ -101,6 +102,25 @@ def markdown(stack: str, plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> list[str]:
+    """The traffic layer's figures with their reasons (when the stack has one), then the
+    inputs the budgets rest on, each marked assumed or measured."""
+    figures = (traffic_plan.figures(traffic_plan.for_stack(cfg, plan))
+               if cfg.traffic.enabled else [])
+    inputs = traffic_plan.assumed_inputs(cfg.shutdown.per_token_ms,
+                                         "per_token_ms" in cfg.shutdown.model_fields_set,
+                                         cfg.traffic)
+    if not cfg.traffic.enabled:
+        inputs = inputs[:1]     # bytes per token only sizes the edge's and router's body cap
+    if as_markdown:
+        return ([""] + (["Traffic layer:", ""] if figures else [])
+                + [f"- **{name}** {value} — {_cell(why)}" for name, value, why in figures]
+                + [f"- input `{key}` {value}: {state}" for key, value, state in inputs])
+    return ((["  Traffic layer"] if figures else [])
+            + [f"    {name:<17} {value}   — {why}" for name, value, why in figures]
+            + [f"  input {key} = {value} ({state})" for key, value, state in inputs])
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: print the plan for each named stack."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -111,12 +131,15 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for stack in args.stacks:
         try:
-            plan = make_plan(parse(stack_values(stack)))
+            cfg = parse(stack_values(stack))
+            plan = make_plan(cfg)
         except ConfigError as error:
             print(f"Stack {stack}: {error}", file=sys.stderr)
             status = 1
             continue
         print(markdown(stack, plan) if args.markdown else report(stack, plan))
+        for line in traffic_lines(cfg, plan, args.markdown):
+            print(line)
     return status
 
 
