@@ -93,7 +93,8 @@ autoscaler = Autoscaler(release, AutoscalerArgs(
 if cfg.traffic.enabled:
     traffic = traffic_plan.derive(
         cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
-        cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds)
+        cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds,
+        cfg.probes.period_seconds)
     router = TrafficRouter(release, TrafficRouterArgs(
         release=release, namespace=namespace.name, namespace_name=cfg.namespace,
         traffic=cfg.traffic, plan=traffic, served_name=cfg.model.served_name,

@@ -249,6 +249,9 @@ JSON_OVERHEAD_BYTES = 64 * 1024
 EDGE_MARGIN_SECONDS = 10
 """The edge waits longer than the router, so the router's clear error reaches the client."""
 GRACE_MARGIN_SECONDS = 15
+CLIENT_MAX_RETRY_AFTER_SECONDS = 120
+"""The OpenAI SDK waits out a Retry-After of at most 120 s and does not retry at all above it
+(openai-python `_constants.py` MAX_RETRY_AFTER_DELAY, `_base_client.py` `_should_retry`)."""
 
 
 def max_body_bytes(max_model_len: int) -> int:
@@ -295,6 +298,17 @@ def router_grace_seconds(pre_stop_seconds: int, router_timeout: int) -> int:
     return pre_stop_seconds + router_timeout + GRACE_MARGIN_SECONDS
 
 
+def engine_retry_after_seconds(readiness_period_seconds: int) -> int:
+    """Retry-After of the 503 a local-only alias answers while the engine is down or rolling =
+    the engine's readiness probe period (an engine that is ready again joins the Service within
+    one period, so no retry sooner can find it), at most 120 s (above that the OpenAI SDK does
+    not retry at all).
+
+    Example (prod): min(10, 120) = 10 s.
+    """
+    return min(readiness_period_seconds, CLIENT_MAX_RETRY_AFTER_SECONDS)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrafficPlan:
     """The traffic layer's derived figures (seconds and bytes)."""
@@ -306,10 +320,12 @@ class TrafficPlan:
     router_grace_seconds: int
     pre_stop_seconds: int
     longest_request_seconds: int
+    engine_retry_after_seconds: int
 
 
 def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: int,
-           prefill_seconds: int, pre_stop_seconds: int) -> TrafficPlan:
+           prefill_seconds: int, pre_stop_seconds: int,
+           readiness_period_seconds: int) -> TrafficPlan:
     """Every derived number of the traffic layer, from the model and the engine's plan."""
     router_timeout = router_timeout_seconds(longest_request_seconds, traffic.router.queue_seconds)
     return TrafficPlan(
@@ -318,7 +334,8 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
         stream_idle_seconds=stream_idle_seconds(prefill_seconds, traffic.router.queue_seconds),
         edge_timeout_seconds=edge_timeout_seconds(router_timeout),
         router_grace_seconds=router_grace_seconds(pre_stop_seconds, router_timeout),
-        pre_stop_seconds=pre_stop_seconds, longest_request_seconds=longest_request_seconds)
+        pre_stop_seconds=pre_stop_seconds, longest_request_seconds=longest_request_seconds,
+        engine_retry_after_seconds=engine_retry_after_seconds(readiness_period_seconds))
 
 
 def problems(traffic: TrafficConfig, engine_max_tokens: int) -> list[str]:

@@ -59,6 +59,8 @@ def _prod_traffic(change) -> dict:
 CLIENT_KEY_ROTATED = _prod_traffic(lambda t: t["clients"][0].update(keyVersion=2))
 CLIENT_ADDED = _prod_traffic(lambda t: t["clients"].append(
     {"name": "newcomer", "requestsPerMinute": 30, "tokensPerMinute": 100000}))
+LOCAL_ONLY_GETS_CLOUD = _prod_traffic(lambda t: t["aliases"][1].update(
+    cloud=[{"provider": "cloud", "model": "gpt-5.5"}]))
 
 ROWS = [
     Row("no-op rerun", "prod", {}, {}, rolls=False),
@@ -113,8 +115,15 @@ ROWS = [
     Row("client added", "prod", CLIENT_ADDED,
         {PASSWORD: {"create"}, SECRET: {"create"}, CONFIG_MAP: {"update"},
          DEPLOYMENT: {"update"}}, rolls=True),
+    # A local-only alias answers 503 when its engine is down; with a cloud target it falls back
+    # instead: the router's settings change, the engine does not.
+    Row("local-only alias gets a cloud fallback", "prod", LOCAL_ONLY_GETS_CLOUD,
+        {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
+    # The engine's readiness period is the Retry-After of that 503: both roll.
+    Row("engine probe period changed", "prod", {"probes": {"periodSeconds": 15}},
+        {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
 ]
-ROUTER_ONLY = ("client key rotated", "client added")
+ROUTER_ONLY = ("client key rotated", "client added", "local-only alias gets a cloud fallback")
 
 
 @pytest.fixture(scope="module")
