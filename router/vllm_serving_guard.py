@@ -13,7 +13,8 @@ LiteLLM's whole app that does what LiteLLM 1.108.7 cannot do for a router withou
 3. Cancels the request when the client leaves before its answer is complete. LiteLLM's
    non-streamed handler never listens for the disconnect and a stream notices it only at its
    next chunk, so the request to the engine stayed open (an engine slot held) until the engine
-   answered; cancelling closes that connection at once.
+   answered; cancelling closes that connection at once, and vLLM aborts a request whose
+   connection closes (vllm/entrypoints/utils.py `with_cancellation`), freeing its slot.
 
 Loaded by LiteLLM's worker start-up hook (`LITELLM_WORKER_STARTUP_HOOKS=vllm_serving_guard:
 install`, run in litellm/proxy/proxy_server.py proxy_startup_event before the server accepts
