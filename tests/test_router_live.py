@@ -651,6 +651,23 @@ def test_a_local_5xx_or_429_falls_back_to_the_cloud(stack, status):
         local.status = None
 
 
+@pytest.mark.parametrize("status", [503, 500])
+def test_a_local_only_alias_passes_an_engine_bug_as_500_and_unavailability_as_503(stack,
+                                                                                  status):
+    """The engine answering 503 (unavailable) reaches the client as 503 with the plan's
+    Retry-After; the engine's own 500 (a bug) stays a 500 without one."""
+    local = stack["local"]
+    local.reset()
+    local.status = status
+    try:
+        response = chat(stack, "doc-gen", model="deepseek-r1-32b", timeout=30)
+    finally:
+        local.status = None
+    assert response.status_code == status, response.text
+    retry_after = json.loads(stack["files"]["clients.json"])["engineRetryAfterSeconds"]
+    assert response.headers.get("Retry-After") == (str(retry_after) if status == 503 else None)
+
+
 def test_local_down_the_alias_is_served_by_the_cloud_even_streamed(stack):
     local, cloud = stack["local"], stack["cloud"]
     local.stop()
