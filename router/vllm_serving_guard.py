@@ -45,9 +45,11 @@ class BodyTooLarge(Exception):
 
 
 async def _answer(send: Send, status: int, message: str) -> None:
-    """An OpenAI-shaped error, closing the connection (the unread body cannot be skipped)."""
-    body = json.dumps({"error": {"message": message, "type": "invalid_request_error",
-                                 "param": None, "code": str(status)}}).encode()
+    """An OpenAI-shaped error like LiteLLM's own (`auth_error` for 401), closing the
+    connection (the unread body cannot be skipped)."""
+    kind = "auth_error" if status == 401 else "invalid_request_error"
+    body = json.dumps({"error": {"message": message, "type": kind, "param": None,
+                                 "code": str(status)}}).encode()
     await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close")]})
