@@ -314,6 +314,9 @@ JSON_OVERHEAD_BYTES = 64 * 1024
 EDGE_MARGIN_SECONDS = 10
 """The edge waits longer than the router, so the router's clear error reaches the client."""
 GRACE_MARGIN_SECONDS = 15
+CLIENT_MAX_RETRY_AFTER_SECONDS = 120
+"""The OpenAI SDK waits out a Retry-After of at most 120 s and does not retry at all above it
+(openai-python `_constants.py` MAX_RETRY_AFTER_DELAY, `_base_client.py` `_should_retry`)."""
 
 
 def max_body_bytes(max_model_len: int, bytes_per_token: float = ASSUMED_BYTES_PER_TOKEN) -> int:
@@ -387,6 +390,17 @@ def router_grace_seconds(pre_stop_seconds: int, router_timeout: int,
     return pre_stop_seconds + router_timeout + cloud_attempt + GRACE_MARGIN_SECONDS
 
 
+def engine_retry_after_seconds(readiness_period_seconds: int) -> int:
+    """Retry-After of the 503 a local-only alias answers while the engine is down or rolling =
+    the engine's readiness probe period (an engine that is ready again joins the Service within
+    one period, so no retry sooner can find it), at most 120 s (above that the OpenAI SDK does
+    not retry at all).
+
+    Example (prod): min(10, 120) = 10 s.
+    """
+    return min(readiness_period_seconds, CLIENT_MAX_RETRY_AFTER_SECONDS)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrafficPlan:
     """The traffic layer's derived figures (seconds and bytes), each with its reason."""
@@ -398,6 +412,7 @@ class TrafficPlan:
     router_grace_seconds: int
     pre_stop_seconds: int
     longest_request_seconds: int
+    engine_retry_after_seconds: int
     cloud_attempt_seconds: int = 0
     edge_idle_seconds: int = 0
     bytes_per_token: float = ASSUMED_BYTES_PER_TOKEN
@@ -405,7 +420,8 @@ class TrafficPlan:
 
 
 def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: int,
-           prefill_seconds: int, pre_stop_seconds: int) -> TrafficPlan:
+           prefill_seconds: int, pre_stop_seconds: int,
+           readiness_period_seconds: int) -> TrafficPlan:
     """Every derived number of the traffic layer, from the model and the engine's plan; each
     reason is written from the same names as its arithmetic."""
     queue = traffic.router.queue_seconds
@@ -418,6 +434,7 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
     edge = edge_timeout_seconds(local, cloud)
     idle = edge_idle_seconds(edge)
     grace = router_grace_seconds(pre_stop_seconds, local, cloud)
+    retry_after = engine_retry_after_seconds(readiness_period_seconds)
     reasons = {
         "body limit": f"maxModelLen {max_model_len} × {per_token:g} bytes per token "
                       f"({measured}, traffic.bytesPerToken) + {JSON_OVERHEAD_BYTES} bytes of "
@@ -432,11 +449,14 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
                      "starts, so a non-streamed request is silent throughout",
         "router grace": f"preStop {pre_stop_seconds} + router attempt {local} + cloud "
                         f"attempt {cloud} + margin {GRACE_MARGIN_SECONDS} = {grace} s",
+        "engine retry-after": f"min(readiness period {readiness_period_seconds}, client "
+                              f"retry cap {CLIENT_MAX_RETRY_AFTER_SECONDS}) = {retry_after} s",
     }
     return TrafficPlan(
         max_body_bytes=body, router_timeout_seconds=local, stream_idle_seconds=first_byte,
         edge_timeout_seconds=edge, router_grace_seconds=grace,
         pre_stop_seconds=pre_stop_seconds, longest_request_seconds=longest_request_seconds,
+        engine_retry_after_seconds=retry_after,
         cloud_attempt_seconds=cloud, edge_idle_seconds=idle, bytes_per_token=per_token,
         reasons=reasons)
 
@@ -444,7 +464,8 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
 def for_stack(cfg, plan) -> TrafficPlan:
     """`derive` with a stack's config and engine plan (what `__main__` and `tools.plan` use)."""
     return derive(cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
-                  cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds)
+                  cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds,
+                  cfg.probes.period_seconds)
 
 
 def figures(plan: TrafficPlan) -> list[tuple[str, str, str]]:
@@ -455,7 +476,8 @@ def figures(plan: TrafficPlan) -> list[tuple[str, str, str]]:
               "cloud attempt": f"{plan.cloud_attempt_seconds} s",
               "edge request": f"{plan.edge_timeout_seconds} s",
               "edge idle": f"{plan.edge_idle_seconds} s",
-              "router grace": f"{plan.router_grace_seconds} s"}
+              "router grace": f"{plan.router_grace_seconds} s",
+              "engine retry-after": f"{plan.engine_retry_after_seconds} s"}
     return [(name, value, plan.reasons.get(name, "")) for name, value in values.items()]
 
 

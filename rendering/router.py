@@ -21,6 +21,10 @@ from rendering.pod import container_security_context, pod_security_context
 
 AUTH_MODULE = "vllm_serving_router"
 AUTH_SOURCE = pathlib.Path(__file__).resolve().parents[1] / "router" / f"{AUTH_MODULE}.py"
+GUARD_MODULE = "vllm_serving_guard"
+GUARD_SOURCE = AUTH_SOURCE.with_name(f"{GUARD_MODULE}.py")
+"""The ASGI wrapper in front of LiteLLM's app: the body limit before LiteLLM reads a body, the
+key check before the body, the engine request closed when its client leaves."""
 CONFIG_DIR = "/etc/litellm"
 KEYS_DIR = "/var/run/vllm-serving/clients"
 CLIENT_KEY_FILE = "api-key"
@@ -46,6 +50,13 @@ OFFLINE_ENV = {
 }
 """Environment that keeps the router from reaching the internet at start-up (tests prove it
 with a recording proxy)."""
+GUARD_ENV = {
+    # LiteLLM runs this hook in each worker's start-up, before the server accepts a connection
+    # (litellm/proxy/proxy_server.py proxy_startup_event); it imports the guard from the
+    # ConfigMap's directory, which is not on sys.path otherwise.
+    "LITELLM_WORKER_STARTUP_HOOKS": f"{GUARD_MODULE}:install",
+    "PYTHONPATH": CONFIG_DIR,
+}
 
 
 def provider_key_env(provider: str) -> str:
@@ -131,20 +142,23 @@ def router_settings(traffic: TrafficConfig, plan: TrafficPlan) -> dict:
     return {
         "clients": [{"name": c.name, "rpm": c.requests_per_minute, "tpm": c.tokens_per_minute}
                     for c in traffic.clients],
-        "aliases": {a.name: {"maxTokens": a.max_tokens} for a in traffic.aliases},
+        "aliases": {a.name: {"maxTokens": a.max_tokens, "localOnly": a.local and not a.cloud}
+                    for a in traffic.aliases},
         "maxBodyBytes": plan.max_body_bytes,
+        "engineRetryAfterSeconds": plan.engine_retry_after_seconds,
     }
 
 
 def config_files(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
                  engine_base: str) -> dict[str, str]:
-    """The ConfigMap's data: config.yaml, clients.json and the auth module, side by side
-    (LiteLLM loads `custom_auth` from the config file's directory)."""
+    """The ConfigMap's data: config.yaml, clients.json, the auth module and the guard, side by
+    side (LiteLLM loads `custom_auth` from the config file's directory)."""
     return {
         "config.yaml": yaml.safe_dump(litellm_config(traffic, plan, served_name, engine_base),
                                       sort_keys=False),
         "clients.json": json.dumps(router_settings(traffic, plan), indent=2, sort_keys=True),
         f"{AUTH_MODULE}.py": AUTH_SOURCE.read_text(),
+        f"{GUARD_MODULE}.py": GUARD_SOURCE.read_text(),
     }
 
 
@@ -168,7 +182,8 @@ def container_args() -> list[str]:
 def router_env(traffic: TrafficConfig, engine_secret: Any, engine_secret_key: str,
                master_secret: Any, master_secret_key: str) -> list[dict]:
     """The router container's environment: every key through secretKeyRef."""
-    env = [{"name": name, "value": value} for name, value in OFFLINE_ENV.items()]
+    env = [{"name": name, "value": value}
+           for name, value in {**OFFLINE_ENV, **GUARD_ENV}.items()]
     env += [
         {"name": "VLLM_SERVING_ROUTER_SETTINGS", "value": f"{CONFIG_DIR}/clients.json"},
         {"name": "VLLM_SERVING_CLIENTS_DIR", "value": KEYS_DIR},

@@ -1,5 +1,7 @@
 """Runs inside the LiteLLM proxy pod (not imported by the Pulumi program): per-client keys from
-mounted Secret files, the request-size limit and the per-alias max-tokens cap, without a database.
+mounted Secret files, the per-alias max-tokens cap and a 503 for a local-only alias whose engine
+is down, without a database. The body limit is enforced before LiteLLM reads a body, by
+vllm_serving_guard.py (loaded next to this file).
 
 The program ships this file in the router's ConfigMap next to `config.yaml`, which names it
 twice: `general_settings.custom_auth: vllm_serving_router.user_api_key_auth` and
@@ -9,7 +11,7 @@ client's key from `<VLLM_SERVING_CLIENTS_DIR>/<client>/api-key`, a Secret volume
 
 Why a custom auth: LiteLLM's own virtual keys need Prisma and a database, and without one a
 request with no key or a wrong key answers 500 (its error path imports `prisma`). Raising an
-HTTPException here is answered as that status (401, 413, 403) by LiteLLM's auth error handler.
+HTTPException here is answered as that status (401, 403) by LiteLLM's auth error handler.
 Key files are re-read when they change, so a rotated Secret applies without a restart.
 """
 
@@ -23,6 +25,7 @@ import pathlib
 import threading
 from typing import Any, Optional
 
+import httpx
 from fastapi import HTTPException, Request
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import UserAPIKeyAuth
@@ -44,8 +47,8 @@ def _settings_path() -> pathlib.Path:
 
 
 def settings() -> dict:
-    """clients.json, read once: {clients: [{name, rpm, tpm}], aliases: {name: {maxTokens}},
-    maxBodyBytes}."""
+    """clients.json, read once: {clients: [{name, rpm, tpm}], aliases: {name: {maxTokens,
+    localOnly}}, maxBodyBytes, engineRetryAfterSeconds}."""
     if _cache["settings"] is None:
         _cache["settings"] = json.loads(_settings_path().read_text())
     return _cache["settings"]
@@ -84,44 +87,63 @@ def _refuse(status: int, message: str) -> HTTPException:
     return HTTPException(status_code=status, detail=message)
 
 
-async def _body_size(request: Request) -> int:
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit():
-        return int(length)
-    return len(await request.body())
+def is_open_route(path: str) -> bool:
+    """A route client keys may call (OPEN_ROUTES and what is below them)."""
+    return any(path == route or path.startswith(route + "/") for route in OPEN_ROUTES)
 
 
-async def user_api_key_auth(request: Request, api_key: Optional[str]) -> UserAPIKeyAuth:
-    """The client whose key this is, with its limits; 401 for a missing or unknown key, 413 for
-    a body over the limit, 403 for a route clients may not call."""
-    config = settings()
-    path = request.url.path
-    if not any(path == route or path.startswith(route + "/") for route in OPEN_ROUTES):
-        raise _refuse(403, f"{path} is not available through this router; it serves "
-                           "/v1/chat/completions, /v1/completions and /v1/models")
-    if not api_key:
-        raise _refuse(401, "missing API key: send 'Authorization: Bearer <your client key>' "
-                           "(README: how a client gets a key)")
-    presented = api_key.removeprefix("Bearer ").strip()
+def client_of(presented: str) -> Optional[str]:
+    """The client whose key `presented` is (a leading 'Bearer ' ignored), or None."""
+    presented = presented.removeprefix("Bearer ").strip()
     match = None
     for name, key in _keys().items():
         # Compare every key in constant time, so timing does not reveal a prefix.
         if hmac.compare_digest(presented.encode(), key.encode()):
             match = name
+    return match
+
+
+MISSING_KEY = ("missing API key: send 'Authorization: Bearer <your client key>' (README: how a "
+               "client gets a key)")
+INVALID_KEY = "invalid API key: this key belongs to no client of this router"
+
+
+async def user_api_key_auth(request: Request, api_key: Optional[str]) -> UserAPIKeyAuth:
+    """The client whose key this is, with its limits; 401 for a missing or unknown key, 403
+    for a route clients may not call."""
+    config = settings()
+    path = request.url.path
+    if not is_open_route(path):
+        raise _refuse(403, f"{path} is not available through this router; it serves "
+                           "/v1/chat/completions, /v1/completions and /v1/models")
+    if not api_key:
+        raise _refuse(401, MISSING_KEY)
+    match = client_of(api_key)
     if match is None:
-        raise _refuse(401, "invalid API key: this key belongs to no client of this router")
-    limit = int(config["maxBodyBytes"])
-    size = await _body_size(request)
-    if size > limit:
-        raise _refuse(413, f"request body is {size} bytes, over this router's limit of {limit} "
-                           "bytes (derived from the model's context length); send a shorter "
-                           "prompt")
+        raise _refuse(401, INVALID_KEY)
     client = next(c for c in config["clients"] if c["name"] == match)
     return UserAPIKeyAuth(
         # A stable, non-secret identity for the limiter's counters (shared through Redis).
         api_key=hashlib.sha256(f"vllm-serving-client:{match}".encode()).hexdigest(),
         key_alias=match, user_id=match,
         rpm_limit=client.get("rpm"), tpm_limit=client.get("tpm"))
+
+
+def _engine_unreachable(error: BaseException) -> bool:
+    """The engine could not be reached (no ready pod behind its Service: refused or timed out
+    connecting) or answered 503. LiteLLM 1.108.7 wraps a refused connection as a 500
+    InternalServerError whose chain holds httpx.ConnectError (litellm/llms/custom_httpx/
+    aiohttp_transport.py AIOHTTP_EXC_MAP), so the chain is walked."""
+    seen: set[int] = set()
+    current: Optional[BaseException] = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (httpx.ConnectError, httpx.ConnectTimeout)) or getattr(
+                current, "status_code", None) == 503:
+            return True
+        current = (current.__cause__ or current.__context__
+                   or getattr(current, "original_exception", None))
+    return False
 
 
 class Caps(CustomLogger):
@@ -142,6 +164,22 @@ class Caps(CustomLogger):
         if data.get("max_tokens") is None and data.get("max_completion_tokens") is None:
             data["max_tokens"] = cap
         return data
+
+    async def async_post_call_failure_hook(self, request_data: dict, original_exception,
+                                           user_api_key_dict, traceback_str=None):
+        """A local-only alias whose engine is down or rolling: 503 with Retry-After (the
+        plan's engineRetryAfterSeconds), not LiteLLM's 500, so a client can tell it from a bug
+        and retry. LiteLLM answers an HTTPException returned here in place of the original
+        (litellm/proxy/utils.py ProxyLogging.post_call_failure_hook)."""
+        config = settings()
+        alias = config["aliases"].get(request_data.get("model"))
+        if not (alias and alias.get("localOnly") and _engine_unreachable(original_exception)):
+            return None
+        wait = int(config["engineRetryAfterSeconds"])
+        return HTTPException(status_code=503, headers={"Retry-After": str(wait)}, detail=(
+            f"the model's engine is unavailable (down or restarting); model alias "
+            f"{request_data.get('model')!r} is served only in the cluster, so no other backend "
+            f"can answer it: retry after {wait} s"))
 
 
 caps = Caps()

@@ -3,14 +3,18 @@
 `StubUpstream("local")` serves `/v1/chat/completions` (JSON or SSE), `/v1/models` and
 `/health` on 127.0.0.1 in a thread. Each answer names the upstream (`served-by-<name>`), so a
 test can tell which one the router picked. `status` makes it fail every completion (429, 503,
-...), `token_delay` spaces streamed tokens, and `requests` records what arrived (path, headers,
-body), so tests can check which key the router sent upstream.
+...), `token_delay` spaces streamed tokens, `delay` keeps it silent that long before the answer
+(a busy engine: before the status line of a JSON answer, after the headers of a stream, as vLLM
+sends them), and `requests` records what arrived (path, headers, body), so tests can check which
+key the router sent upstream. `hangups` records when (time.monotonic()) a caller closed its
+connection before the answer was complete: the moment an engine would free the request's slot.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import select
 import socket
 import threading
 import time
@@ -42,7 +46,9 @@ class StubUpstream:
         self.tokens = tokens
         self.status: Optional[int] = None
         self.token_delay = 0.0
+        self.delay = 0.0
         self.requests: list[Seen] = []
+        self.hangups: list[float] = []
         self._server: Optional[ThreadingHTTPServer] = None
         self._connections: set[socket.socket] = set()
 
@@ -73,6 +79,21 @@ class StubUpstream:
             def finish(self):
                 stub._connections.discard(self.connection)
                 super().finish()
+
+            def _wait(self, seconds: float) -> bool:
+                """Sleep `seconds`, watching the connection: False (and a hang-up recorded) as
+                soon as the caller closes it."""
+                deadline = time.monotonic() + seconds
+                while (left := deadline - time.monotonic()) > 0:
+                    readable, _, _ = select.select([self.connection], [], [], min(left, 0.02))
+                    try:
+                        gone = bool(readable) and not self.connection.recv(1, socket.MSG_PEEK)
+                    except OSError:
+                        gone = True
+                    if gone:
+                        stub.hangups.append(time.monotonic())
+                        return False
+                return True
 
             def _json(self, status: int, payload: dict, headers: Optional[dict] = None):
                 data = json.dumps(payload).encode()
@@ -108,6 +129,9 @@ class StubUpstream:
                 usage = {"prompt_tokens": 7, "completion_tokens": count,
                          "total_tokens": 7 + count}
                 if not body.get("stream"):
+                    if stub.delay and not self._wait(stub.delay):
+                        self.close_connection = True
+                        return
                     text = "".join(stub.answer(i) for i in range(count))
                     self._json(200, {
                         "id": f"chatcmpl-{stub.name}", "object": "chat.completion",
@@ -131,16 +155,21 @@ class StubUpstream:
                     self.wfile.flush()
 
                 try:
+                    self.wfile.flush()
+                    if stub.delay and not self._wait(stub.delay):
+                        self.close_connection = True
+                        return
                     event({"role": "assistant", "content": ""})
                     for i in range(count):
-                        if stub.token_delay:
-                            time.sleep(stub.token_delay)
+                        if stub.token_delay and not self._wait(stub.token_delay):
+                            break
                         event({"content": stub.answer(i)})
-                    event({}, "stop", {"usage": usage})
-                    self.wfile.write(b"data: [DONE]\n\n")
-                    self.wfile.flush()
+                    else:
+                        event({}, "stop", {"usage": usage})
+                        self.wfile.write(b"data: [DONE]\n\n")
+                        self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
-                    pass
+                    stub.hangups.append(time.monotonic())
                 self.close_connection = True
 
         self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
@@ -161,4 +190,5 @@ class StubUpstream:
                 pass
 
     def reset(self) -> None:
-        self.status, self.token_delay, self.requests = None, 0.0, []
+        self.status, self.token_delay, self.delay, self.requests = None, 0.0, 0.0, []
+        self.hangups = []

@@ -162,40 +162,32 @@ def stack(tmp_path_factory):
         else:
             env[item["name"]] = secret_values[item["name"]]
 
-    routers = []
-    for index in range(2):
+    def launch(name: str, config: pathlib.Path) -> dict:
+        """One router process from the rendered args, its config directory replaced."""
         port = free_port()
         args = [local_path(a) for a in container["args"]]
+        args[args.index("--config") + 1] = str(config / "config.yaml")
         args[args.index("--host") + 1] = "127.0.0.1"
         args[args.index("--port") + 1] = str(port)
-        log = tmp / f"router-{index}.log"
+        log = tmp / f"{name}.log"
         process = subprocess.Popen([litellm, *args], env=env, cwd=tmp / "tmp",
                                    stdout=log.open("w"), stderr=subprocess.STDOUT)
-        routers.append({"url": f"http://127.0.0.1:{port}", "process": process, "log": log})
+        return {"url": f"http://127.0.0.1:{port}", "process": process, "log": log}
+
+    routers = [launch(f"router-{index}", config_dir) for index in range(2)]
+    extra: list[dict] = []
     started = time.monotonic()
     try:
-        for router in routers:
-            while True:
-                if router["process"].poll() is not None:
-                    pytest.fail(f"the router exited:\n{router['log'].read_text()[-4000:]}",
-                                pytrace=False)
-                try:
-                    if requests.get(router["url"] + "/health/liveliness", timeout=2).ok:
-                        break
-                except requests.RequestException:
-                    pass
-                if time.monotonic() - started > START_SECONDS:
-                    pytest.fail(f"the router did not start in {START_SECONDS} s:\n"
-                                f"{router['log'].read_text()[-4000:]}", pytrace=False)
-                time.sleep(0.2)
+        _wait_live(routers, started)
         start_seconds = time.monotonic() - started
         yield {"routers": routers, "url": routers[0]["url"], "keys": keys, "local": local,
                "cloud": cloud, "proxy": proxy, "rendered": rendered, "files": files,
-               "redis_port": redis_port, "start_seconds": start_seconds, "tmp": tmp}
+               "redis_port": redis_port, "start_seconds": start_seconds, "tmp": tmp,
+               "launch": launch, "extra": extra, "config": config}
     finally:
-        for router in routers:
+        for router in routers + extra:
             router["process"].terminate()
-        for router in routers:
+        for router in routers + extra:
             try:
                 router["process"].wait(timeout=15)
             except subprocess.TimeoutExpired:
@@ -204,6 +196,25 @@ def stack(tmp_path_factory):
         redis.wait(timeout=10)
         local.stop()
         cloud.stop()
+
+
+def _wait_live(routers: list[dict], started: float) -> None:
+    """Until every router answers its liveness route; fail with its log when it exits or
+    takes longer than START_SECONDS."""
+    for router in routers:
+        while True:
+            if router["process"].poll() is not None:
+                pytest.fail(f"the router exited:\n{router['log'].read_text()[-4000:]}",
+                            pytrace=False)
+            try:
+                if requests.get(router["url"] + "/health/liveliness", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() - started > START_SECONDS:
+                pytest.fail(f"the router did not start in {START_SECONDS} s:\n"
+                            f"{router['log'].read_text()[-4000:]}", pytrace=False)
+            time.sleep(0.2)
 
 
 def chat(stack, client: str | None, model: str = "internal-default", url: str | None = None,
@@ -435,6 +446,194 @@ def test_the_router_adds_little_latency(stack):
     assert added_median < 250
 
 
+# ---------------------------------------------------------------- a client that leaves
+
+def _post_and_leave(stack, stream: bool) -> float:
+    """Send a local-only request on a raw socket, wait until the engine has it, close the
+    socket; the time (time.monotonic()) the client left."""
+    local = stack["local"]
+    body = json.dumps({"model": "deepseek-r1-32b", "stream": stream, "max_tokens": 5,
+                       "messages": [{"role": "user", "content": "hello"}]}).encode()
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {stack['keys']['code-review']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    port = int(stack["url"].rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(head.encode() + body)
+        deadline = time.monotonic() + 10
+        while not local.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert local.requests, "the request never reached the engine"
+        time.sleep(0.2)
+    return time.monotonic()
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_client_that_leaves_frees_its_engine_request_within_a_second(stack, stream):
+    """The engine is silent for 8 s (a queue wait or a long prefill); the client gives up
+    after it has the request. The router must close its request to the engine at once, not
+    hold the engine's slot until the answer comes (issue 16, item 3)."""
+    local = stack["local"]
+    local.reset()
+    local.delay = 8.0
+    try:
+        left = _post_and_leave(stack, stream)
+        deadline = left + 3
+        while not local.hangups and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert local.hangups, "the router kept its engine request open after the client left"
+        latency = local.hangups[0] - left
+        print(f"\nengine request closed {latency * 1000:.0f} ms after the client left "
+              f"({'streamed' if stream else 'non-streamed'})")
+        assert latency < 1.0
+    finally:
+        local.reset()
+
+
+# ---------------------------------------------------------------- answers slower than the idle timeout
+
+SCALED_STREAM_TIMEOUT = 2
+"""The scaled-down router's stream_timeout (prod: the derived stream-idle timeout, 70 s)."""
+
+
+@pytest.fixture(scope="module")
+def scaled_router(stack):
+    """A third router from the same rendered files, every timeout scaled down so that
+    stream_timeout is SCALED_STREAM_TIMEOUT s (the total timeout keeps its ratio to it)."""
+    config = copy.deepcopy(stack["config"])
+    factor = SCALED_STREAM_TIMEOUT / config["router_settings"]["stream_timeout"]
+    scaled = lambda seconds: max(1, round(seconds * factor))
+    for params in [d["litellm_params"] for d in config["model_list"]] + [
+            config["router_settings"]]:
+        params["timeout"], params["stream_timeout"] = (scaled(params["timeout"]),
+                                                       scaled(params["stream_timeout"]))
+    config["litellm_settings"]["request_timeout"] = scaled(
+        config["litellm_settings"]["request_timeout"])
+    directory = stack["tmp"] / "scaled-config"
+    shutil.copytree(stack["tmp"] / "config", directory)
+    (directory / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    router = stack["launch"]("router-scaled", directory)
+    stack["extra"].append(router)
+    _wait_live([router], time.monotonic())
+    return {**router, "config": config}
+
+
+def test_a_non_streamed_answer_slower_than_the_stream_idle_timeout_is_served(stack,
+                                                                              scaled_router):
+    """A non-streamed answer sends nothing until it is whole: one that takes twice the
+    router's stream-idle timeout is still the engine's answer (the total timeout governs it),
+    not cut, and not sent to the cloud."""
+    local, cloud = stack["local"], stack["cloud"]
+    local.reset(), cloud.reset()
+    config = scaled_router["config"]
+    local.delay = 2 * SCALED_STREAM_TIMEOUT
+    assert local.delay < config["router_settings"]["timeout"]
+    try:
+        started = time.monotonic()
+        response = chat(stack, "code-review", url=scaled_router["url"], max_tokens=3)
+        took = time.monotonic() - started
+    finally:
+        local.reset()
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"] == "local0 local1 local2 "
+    assert took >= 2 * SCALED_STREAM_TIMEOUT
+    assert cloud.requests == []
+
+
+# ---------------------------------------------------------------- bodies nobody should read
+
+def _vm_kib(pid: int, field: str) -> int:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(f"no {field} in /proc/{pid}/status")
+
+
+def _send_chunked(url: str, headers: dict[str, str], total: int,
+                  chunk: int = 1 << 20) -> tuple[int, str, int]:
+    """POST `total` bytes as a chunked body (no Content-Length), stopping when the router
+    answers or hangs up; (status, body, bytes sent)."""
+    port = int(url.rsplit(":", 1)[1])
+    answer: list[bytes] = []
+    with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
+        def read() -> None:
+            try:
+                while data := sock.recv(65536):
+                    answer.append(data)
+            except OSError:
+                pass
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        lines = [f"POST /v1/chat/completions HTTP/1.1", "Host: 127.0.0.1",
+                 "Content-Type: application/json", "Transfer-Encoding: chunked",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        sent = 0
+        piece = b"x" * chunk
+        try:
+            sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            prefix = b'{"model": "internal-default", "messages": [{"role": "user", "content": "'
+            sock.sendall(f"{len(prefix):x}\r\n".encode() + prefix + b"\r\n")
+            while sent < total and not answer:
+                sock.sendall(f"{chunk:x}\r\n".encode() + piece + b"\r\n")
+                sent += chunk
+            if not answer:
+                tail = b'"}]}'
+                sock.sendall(f"{len(tail):x}\r\n".encode() + tail + b"\r\n0\r\n\r\n")
+        except OSError:
+            pass
+        reader.join(timeout=60)
+    raw = b"".join(answer).decode(errors="replace")
+    assert raw.startswith("HTTP/1.1 "), f"no answer after {sent} bytes: {raw[:200]!r}"
+    head, _, body = raw.partition("\r\n\r\n")
+    return int(head.split()[1]), body, sent
+
+
+OVERSIZE_BYTES = 128 << 20
+"""A 128 MiB body: the issue's attack (400 MiB) scaled to what a test box sends quickly."""
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["no-key", "client-key"])
+def test_an_oversize_chunked_body_is_refused_before_the_router_holds_it(stack, keyed):
+    """A chunked body (no Content-Length) far over the body limit: refused (401 without a
+    key, 413 with one) after the router read at most the limit, so its resident memory does
+    not grow with the body (issue 16, item 6: LiteLLM reads the whole body before auth)."""
+    pid = stack["routers"][0]["process"].pid
+    limit = json.loads(stack["files"]["clients.json"])["maxBodyBytes"]
+    pathlib.Path(f"/proc/{pid}/clear_refs").write_text("5")   # reset the peak (VmHWM)
+    before = _vm_kib(pid, "VmRSS")
+    headers = {"Authorization": f"Bearer {stack['keys']['code-review']}"} if keyed else {}
+    status, body, sent = _send_chunked(stack["url"], headers, OVERSIZE_BYTES)
+    peak = _vm_kib(pid, "VmHWM")
+    print(f"\nrouter RSS {before / 1024:.0f} MiB before, peak {peak / 1024:.0f} MiB during a "
+          f"{OVERSIZE_BYTES >> 20} MiB chunked body ({'with' if keyed else 'without'} a key; "
+          f"answered {status} after {sent >> 20} MiB sent)")
+    assert status == (413 if keyed else 401), body
+    if keyed:
+        assert str(limit) in body
+    assert sent < OVERSIZE_BYTES
+    assert peak - before < 32 * 1024, f"RSS grew {(peak - before) / 1024:.0f} MiB"
+
+
+def test_a_declared_length_over_the_limit_is_413_before_any_body(stack):
+    """Content-Length over the limit: refused at once, while the client has sent no byte of
+    the body."""
+    limit = json.loads(stack["files"]["clients.json"])["maxBodyBytes"]
+    port = int(stack["url"].rsplit(":", 1)[1])
+    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Authorization: Bearer {stack['keys']['code-review']}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {limit + 1}\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+        client.sendall(head.encode())
+        answer = ""
+        try:
+            while data := client.recv(65536):   # the router closes after its answer
+                answer += data.decode()
+        except socket.timeout:
+            pytest.fail(f"the router waited for a body it should refuse: {answer!r}")
+    assert answer.startswith("HTTP/1.1 413"), answer[:200]
+    assert str(limit) in answer
+
+
 # ---------------------------------------------------------------- fallbacks (local broken)
 
 @pytest.mark.parametrize("status", [503, 429, 500])
@@ -452,6 +651,23 @@ def test_a_local_5xx_or_429_falls_back_to_the_cloud(stack, status):
         local.status = None
 
 
+@pytest.mark.parametrize("status", [503, 500])
+def test_a_local_only_alias_passes_an_engine_bug_as_500_and_unavailability_as_503(stack,
+                                                                                  status):
+    """The engine answering 503 (unavailable) reaches the client as 503 with the plan's
+    Retry-After; the engine's own 500 (a bug) stays a 500 without one."""
+    local = stack["local"]
+    local.reset()
+    local.status = status
+    try:
+        response = chat(stack, "doc-gen", model="deepseek-r1-32b", timeout=30)
+    finally:
+        local.status = None
+    assert response.status_code == status, response.text
+    retry_after = json.loads(stack["files"]["clients.json"])["engineRetryAfterSeconds"]
+    assert response.headers.get("Retry-After") == (str(retry_after) if status == 503 else None)
+
+
 def test_local_down_the_alias_is_served_by_the_cloud_even_streamed(stack):
     local, cloud = stack["local"], stack["cloud"]
     local.stop()
@@ -464,13 +680,21 @@ def test_local_down_the_alias_is_served_by_the_cloud_even_streamed(stack):
         assert streamed_text(sse_events(streamed)) == "cloud0 cloud1 cloud2 "
 
 
-def test_local_down_a_local_only_alias_is_a_quick_clear_5xx(stack):
-    started = time.monotonic()
-    response = chat(stack, "doc-gen", model="deepseek-r1-32b", timeout=30)
-    assert 500 <= response.status_code < 600, response.text
-    assert time.monotonic() - started < 10
-    message = response.json()["error"]["message"].lower()
-    assert "connect" in message or "connection" in message, message
+def test_local_down_a_local_only_alias_is_503_with_retry_after(stack):
+    """The engine down (or rolling): a local-only alias answers 503 with the plan's
+    Retry-After, quickly and every time (also while the router cools the engine down), so a
+    client can tell it from a bug (500) and retry (issue 16, item 16)."""
+    for attempt in range(3):
+        started = time.monotonic()
+        response = chat(stack, "doc-gen", model="deepseek-r1-32b", timeout=30)
+        assert response.status_code == 503, (attempt, response.text)
+        retry_after = json.loads(stack["files"]["clients.json"])["engineRetryAfterSeconds"]
+        assert response.headers["Retry-After"] == str(retry_after)
+        assert time.monotonic() - started < 10
+        assert "engine" in response.json()["error"]["message"].lower()
+    with chat(stack, "doc-gen", model="deepseek-r1-32b", stream=True, timeout=30) as streamed:
+        assert streamed.status_code == 503, streamed.text
+        assert streamed.headers["Retry-After"] == str(retry_after)
 
 
 def test_no_key_ever_reaches_the_router_logs(stack):

@@ -72,6 +72,8 @@ BTP, CTP = ("gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy",
 GATEWAY, ROUTE, CERTIFICATE = ("gateway.networking.k8s.io/v1:Gateway",
                                "gateway.networking.k8s.io/v1:HTTPRoute",
                                "cert-manager.io/v1:Certificate")
+LOCAL_ONLY_GETS_CLOUD = _prod_traffic(lambda t: t["aliases"][1].update(
+    cloud=[{"provider": "cloud", "model": "gpt-5.5"}]))
 
 ROWS = [
     Row("no-op rerun", "prod", {}, {}, rolls=False),
@@ -152,8 +154,15 @@ ROWS = [
     Row("cluster's edge upgraded", "prod", EDGE_UPGRADED, {}, rolls=False),
     Row("hostname added", "prod", HOST_ADDED,
         {GATEWAY: {"update"}, ROUTE: {"update"}, CERTIFICATE: {"update"}}, rolls=False),
+    # A local-only alias answers 503 when its engine is down; with a cloud target it falls back
+    # instead: the router's settings change, the engine does not.
+    Row("local-only alias gets a cloud fallback", "prod", LOCAL_ONLY_GETS_CLOUD,
+        {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
+    # The engine's readiness period is the Retry-After of that 503: both roll.
+    Row("engine probe period changed", "prod", {"probes": {"periodSeconds": 15}},
+        {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
 ]
-ROUTER_ONLY = ("client key rotated", "client added")
+ROUTER_ONLY = ("client key rotated", "client added", "local-only alias gets a cloud fallback")
 
 
 @pytest.fixture(scope="module")
