@@ -44,7 +44,7 @@ TRAFFIC = t.TrafficConfig(
     aliases=[{"name": "a", "cloud": [{"provider": "cloud", "model": "m"}]}],
     gateway=GATEWAY)
 PLAN = t.derive(TRAFFIC, MAX_MODEL_LEN, longest_request_seconds=1, prefill_seconds=0,
-                pre_stop_seconds=0)
+                pre_stop_seconds=0, readiness_period_seconds=10)
 
 
 class Upstream(http.server.ThreadingHTTPServer):
