@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
 from typing import Any, Callable
 
 import jsonschema
@@ -16,8 +15,8 @@ from components.autoscaler import Autoscaler, AutoscalerArgs
 from planning.config import AutoscalingConfig
 from facts import conventions
 from tests.harness import render_component
+from tests.schemas import SCHEMAS
 
-SCHEMAS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
 LABELS = {"app.kubernetes.io/instance": "deepseek-r1", "app.kubernetes.io/part-of": "vllm-serving"}
 PROMETHEUS = "http://prometheus-operated.monitoring:9090"
 
