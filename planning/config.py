@@ -17,8 +17,8 @@ from pydantic.alias_generators import to_camel
 import facts
 from facts import vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
-from planning import sizing
-from planning.traffic import TrafficConfig
+from planning import pins, sizing
+from planning.traffic import ROUTER_IMAGE, TrafficConfig
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -143,6 +143,15 @@ class ModelConfig(_Model):
     trust_remote_code: bool = False
     reasoning_parser: Optional[str] = "auto"
     tool_call_parser: Optional[str] = "auto"
+
+    @field_validator("revision")
+    @classmethod
+    def _revision_names_a_ref(cls, revision: str) -> str:
+        problem = pins.revision_problem(revision)
+        if problem:
+            raise ValueError(f"{problem}; give a branch or tag name (main, v1.0, refs/pr/3) or "
+                             "a full 40-hex commit SHA")
+        return revision
 
     @model_validator(mode="after")
     def _preset_or_facts(self) -> "ModelConfig":
@@ -625,6 +634,9 @@ class StackConfig(_Model):
     require_cluster: bool = Field(
         default=True, description="Refuse to run unless kubernetes:context or "
                                   "kubernetes:kubeconfig pins the cluster")
+    production: bool = Field(
+        default=False, description="Refuse anything that can change under the stack: images "
+                                   "without a digest, a model revision that is not a commit")
     vllm_version: VERSION
     model: ModelConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
@@ -690,6 +702,38 @@ class StackConfig(_Model):
                 f"image.tag {tag!r} contradicts vllmVersion {self.vllm_version!r}; the tag must be "
                 f"v{self.vllm_version} (or leave image.tag out)"
             )
+        return self
+
+
+    @model_validator(mode="after")
+    def _production_is_pinned(self) -> "StackConfig":
+        # One message for every pin missing, each with the command that finds the value.
+        if not self.production:
+            return self
+        problems = []
+        if not pins.COMMIT.fullmatch(self.model.revision):
+            problems.append(
+                f"model.revision {self.model.revision!r} moves (a branch or tag); production "
+                "serves one commit: run "
+                f"`{pins.revision_command(self.model.shape.hf_id, self.model.revision)}` and set "
+                "model.revision to the 40-hex SHA it prints")
+        if not self.image.build and not (self.image.digest and self.image.tag):
+            reference = f"{self.image.repository}:v{self.vllm_version}"
+            problems.append(
+                "image.digest and image.tag: production runs the image by digest, with the tag "
+                f"the digest belongs to written beside it (image.tag: v{self.vllm_version}); "
+                f"find the digest with {pins.digest_command(reference)}")
+        if self.traffic.enabled and not self.traffic.router.image_digest:
+            reference = f"{ROUTER_IMAGE}:{self.traffic.router.image_tag}"
+            problems.append("traffic.router.imageDigest: production runs the router by digest; "
+                            f"find it with {pins.digest_command(reference)}")
+        pvc = self.storage.pvc
+        if pvc is not None and pvc.downloader_image and "@sha256:" not in pvc.downloader_image:
+            problems.append(f"storage.pvc.downloaderImage {pvc.downloader_image!r}: production "
+                            "runs it by digest (repo:tag@sha256:…); find it with "
+                            f"{pins.digest_command(pvc.downloader_image)}")
+        if problems:
+            raise ValueError("production: true, but " + "; ".join(problems))
         return self
 
 
