@@ -19,12 +19,14 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 from typing import Any
 
 import pytest
 
+from tests.harness import FAKE_DIGEST, run_stack
 from tools import render
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -70,12 +72,24 @@ def _command(binary: str, target: list[str], framework: str) -> list[str]:
             "-o", "json"]
 
 
+PINNED = {"image": {"digest": FAKE_DIGEST},
+          "traffic": {"router": {"imageDigest": FAKE_DIGEST}}}
+"""The stacks as `production: true` deploys them: every image by digest (a placeholder digest:
+checkov reads its shape only). As the files stand no digest is pinned (none is published for
+these tags), and checkov's findings on them are exactly the unpinned images
+(test_checkov_finds_exactly_the_unpinned_images)."""
+UNPINNED_FINDINGS = ("CKV_K8S_43", "CKV_K8S_15")
+"""Image should use digest; pull policy Always (checkov passes IfNotPresent only with a digest)."""
+
+
 @pytest.fixture(scope="module")
 def rendered(runs, tmp_path_factory) -> pathlib.Path:
-    """A directory with `<stack>/<NN>-<kind>-<name>.yaml` as `python -m tools.render` writes."""
+    """A directory with `<stack>/<NN>-<kind>-<name>.yaml` as `python -m tools.render` writes,
+    pinned, and the files as they stand in `<stack>-as-is/`."""
     out = tmp_path_factory.mktemp("checkov")
     for stack in STACKS:
-        render.write(render.render_run(runs[stack], stack), out / stack)
+        render.write(render.render_run(run_stack(stack, PINNED), stack), out / stack)
+        render.write(render.render_run(runs[stack], stack), out / f"{stack}-as-is")
     return out
 
 
@@ -84,7 +98,7 @@ def reports(rendered) -> dict[str, dict[str, Any]]:
     """{target: checkov's JSON report} for each stack's rendered directory and the Dockerfile."""
     binary = checkov()
     commands = {stack: _command(binary, ["-d", str(rendered / stack)], "kubernetes")
-                for stack in STACKS}
+                for stack in (*STACKS, *(f"{s}-as-is" for s in STACKS))}
     commands["docker/Dockerfile"] = _command(binary, ["-f", str(DOCKERFILE)], "dockerfile")
     env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
     started = {target: subprocess.Popen(command, cwd=rendered, env=env, stdout=subprocess.PIPE,
@@ -129,6 +143,18 @@ def test_checkov_finds_no_failed_check(reports, target):
     assert report["summary"]["parsing_errors"] == 0, (
         f"checkov could not parse {report['results'].get('parsing_errors')}")
     assert report["summary"]["passed"] > 0, f"checkov ran no check on {target}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_checkov_finds_exactly_the_unpinned_images(rendered, reports, stack):
+    """As the stack file stands: only the digest findings, on exactly the workloads whose image
+    has no digest (the same images `pulumi preview` warns about, planning/pins.py)."""
+    failed = _results(reports[f"{stack}-as-is"], "failed_checks")
+    assert {check["check_id"] for check in failed} <= set(UNPINNED_FINDINGS)
+    unpinned = {path.name for path in (rendered / f"{stack}-as-is").glob("*.yaml")
+                if path.name.split("-", 2)[1] in WORKLOAD_KINDS
+                and re.search(r"image: [^@\s]+\n", path.read_text())}
+    assert {pathlib.Path(check["file_path"]).name for check in failed} == unpinned
 
 
 @pytest.mark.parametrize("target", TARGETS)
