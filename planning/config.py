@@ -626,6 +626,29 @@ class AutoscalingConfig(_Model):
         return self
 
 
+class ClusterVersionsConfig(_Model):
+    """Releases of the add-ons installed in the cluster, checked against their floors
+    (facts/cluster_versions.py) at preview; unset means not checked."""
+
+    keda: Optional[str] = None
+    lws: Optional[str] = None
+    prometheus_operator: Optional[str] = None
+
+    @field_validator("keda", "lws", "prometheus_operator")
+    @classmethod
+    def _a_release(cls, version: Optional[str]) -> Optional[str]:
+        from packaging.version import InvalidVersion, Version
+        if version is None:
+            return version
+        try:
+            Version(version.removeprefix("v"))
+        except InvalidVersion:
+            raise ValueError("is no release number; give the installed release, e.g. 2.17.0 "
+                             "(`kubectl get deploy -A -o wide` shows the controller's image "
+                             "tag)") from None
+        return version
+
+
 class StackConfig(_Model):
     """The whole stack configuration (every top-level `vllm-serving:` key)."""
 
@@ -655,6 +678,7 @@ class StackConfig(_Model):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
+    cluster_versions: ClusterVersionsConfig = Field(default_factory=ClusterVersionsConfig)
 
     @field_validator("vllm_version")
     @classmethod
