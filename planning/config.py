@@ -431,7 +431,7 @@ class ImageConfig(_Model):
     tag: Optional[str] = None
     digest: Optional[str] = Field(
         default=None, pattern=r"^sha256:[0-9a-f]{64}$",
-        description="Pinned manifest digest of repository:tag; skips the registry lookup")
+        description="Pinned manifest digest of repository:tag; required with production; unset: the tag as written")
     registry: Optional[str] = None
     extra_pip_packages: list[str] = Field(default_factory=list)
     pull_secrets: list[DNS_LABEL] = Field(default_factory=list)
