@@ -117,3 +117,21 @@ def test_revisions_hugging_face_accepts_are_accepted(revision):
 def test_revisions_git_cannot_name_are_refused(revision, why):
     message = refusal("staging", {"model": {"revision": revision}})
     assert "model.revision" in message and why in message
+
+
+def test_preview_warns_about_every_unpinned_image(caplog):
+    """`pulumi preview` prints the warnings (pulumi.log.warn; under mocks it reaches logging)."""
+    import logging
+    with caplog.at_level(logging.WARNING):
+        run = run_stack("prod")
+    assert run.error is None, run.error
+    assert "image: runs the tag vllm/vllm-openai:v0.32.0" in caplog.text
+    assert "traffic.router: runs the tag ghcr.io/berriai/litellm:main-v1.108.7" in caplog.text
+
+
+def test_a_fully_pinned_stack_warns_about_nothing(caplog):
+    import logging
+    with caplog.at_level(logging.WARNING):
+        run = run_stack("prod", PINNED)
+    assert run.error is None, run.error
+    assert "runs the tag" not in caplog.text and "model.revision" not in caplog.text
