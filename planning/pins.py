@@ -29,8 +29,11 @@ _REF_FORBIDDEN = [
     (re.compile(r"(^|/)\."), "a component starting with '.'"),
     (re.compile(r"\.lock(/|$)|\.$"), "a component ending in '.lock' or '.'"),
 ]
-"""git's ref-name rules (git `check-ref-format`, refs.c `check_refname_component`): a Hugging
-Face branch or tag is a git ref, so a name these refuse can never resolve."""
+"""git's ref-name rules (refs.c `check_refname_component` / `check_refname_format`: no component
+starting with '.', no '..', control characters, ':?[\\^~*' or space, no '@{', nothing ending in
+'/', '.lock' or '.', not '@' alone): a Hugging Face branch or tag is a git ref, so a name these
+refuse can never resolve. Pinned by git's own cases (t/t1402-check-ref-format.sh) in
+tests/test_pins.py."""
 
 
 def revision_problem(revision: str) -> str | None:

@@ -135,3 +135,23 @@ def test_a_fully_pinned_stack_warns_about_nothing(caplog):
         run = run_stack("prod", PINNED)
     assert run.error is None, run.error
     assert "runs the tag" not in caplog.text and "model.revision" not in caplog.text
+
+
+# git's own cases (git/git t/t1402-check-ref-format.sh, valid_ref / invalid_ref), one-level
+# names allowed as Hugging Face branches are ("main").
+GIT_VALID = ["heads/foo", "foo/bar/baz", "foo./bar", "heads/foo@bar"]
+GIT_INVALID = ["heads/foo/", "./foo", ".refs/foo", "heads/foo..bar", "heads/foo?bar",
+               "heads/foo.lock", "heads/v@{ation", "heads/foo\\bar", "heads/foo/../bar",
+               "heads/./foo"]
+
+
+@pytest.mark.parametrize("name", GIT_VALID)
+def test_gits_valid_ref_names_are_valid_revisions(name):
+    from planning.pins import revision_problem
+    assert revision_problem(name) is None
+
+
+@pytest.mark.parametrize("name", GIT_INVALID)
+def test_gits_invalid_ref_names_are_refused_revisions(name):
+    from planning.pins import revision_problem
+    assert revision_problem(name) is not None
