@@ -50,6 +50,8 @@ class VllmImage(pulumi.ComponentResource):
         super().__init__("vllm-serving:index:VllmImage", name, None, opts)
         base = upstream_reference(args.image, args.vllm_version)
         if args.image.build:
+            # image.digest pins the base too: a rebuild after a re-pushed tag builds the same.
+            start = pinned(base, args.image.digest) if args.image.digest else base
             target = f"{args.image.registry.rstrip('/')}/{args.name}:v{args.vllm_version}"
             built = docker.Image(
                 f"{name}-build",
@@ -58,7 +60,7 @@ class VllmImage(pulumi.ComponentResource):
                     context=str(DOCKERFILE_DIR),
                     dockerfile=str(DOCKERFILE_DIR / "Dockerfile"),
                     platform="linux/amd64",
-                    args={"VLLM_IMAGE": base,
+                    args={"VLLM_IMAGE": start,
                           "EXTRA_PIP_PACKAGES": " ".join(args.image.extra_pip_packages)},
                 ),
                 build_on_preview=False,

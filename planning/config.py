@@ -431,7 +431,8 @@ class ImageConfig(_Model):
     tag: Optional[str] = None
     digest: Optional[str] = Field(
         default=None, pattern=r"^sha256:[0-9a-f]{64}$",
-        description="Pinned manifest digest of repository:tag; required with production; unset: the tag as written")
+        description="Pinned manifest digest of repository:tag (with image.build: of the base "
+                    "the build starts FROM); required with production; unset: the tag as written")
     registry: Optional[str] = None
     extra_pip_packages: list[str] = Field(default_factory=list)
     pull_secrets: list[DNS_LABEL] = Field(default_factory=list)
@@ -457,9 +458,6 @@ class ImageConfig(_Model):
     def _build_needs_registry(self) -> "ImageConfig":
         if self.build and not self.registry:
             raise ValueError("image.build is true: set image.registry to push the built image to")
-        if self.build and self.digest:
-            raise ValueError("image.digest pins the upstream image; with image.build the digest "
-                             "comes from the push; remove one of them")
         if ":" in self.repository.rsplit("/", 1)[-1] or "@" in self.repository:
             raise ValueError("image.repository must not carry a tag or digest; use image.tag")
         return self
@@ -741,10 +739,11 @@ class StackConfig(_Model):
                 "serves one commit: run "
                 f"`{pins.revision_command(self.model.shape.hf_id, self.model.revision)}` and set "
                 "model.revision to the 40-hex SHA it prints")
-        if not self.image.build and not (self.image.digest and self.image.tag):
+        if not (self.image.digest and self.image.tag):
             reference = f"{self.image.repository}:v{self.vllm_version}"
+            what = ("the base image.build starts FROM" if self.image.build else "the image")
             problems.append(
-                "image.digest and image.tag: production runs the image by digest, with the tag "
+                f"image.digest and image.tag: production runs {what} by digest, with the tag "
                 f"the digest belongs to written beside it (image.tag: v{self.vllm_version}); "
                 f"find the digest with {pins.digest_command(reference)}")
         if self.traffic.enabled and not self.traffic.router.image_digest:

@@ -155,3 +155,21 @@ def test_gits_valid_ref_names_are_valid_revisions(name):
 def test_gits_invalid_ref_names_are_refused_revisions(name):
     from planning.pins import revision_problem
     assert revision_problem(name) is not None
+
+
+BUILD = {"image": {"build": True, "registry": "registry.example.com/ml"}}
+
+
+def test_a_built_image_starts_from_the_pinned_base():
+    """With image.build the pods run the pushed digest; image.digest pins the base the build
+    starts FROM, so a rebuild after a re-pushed upstream tag builds on the same bytes."""
+    run = run_stack("prod", deep_merge(BUILD, {"image": {"tag": "v0.32.0",
+                                                         "digest": ENGINE_DIGEST}}))
+    assert run.error is None, run.error
+    build = run.one("docker:index/image:Image").inputs
+    assert build["build"]["args"]["VLLM_IMAGE"] == f"vllm/vllm-openai:v0.32.0@{ENGINE_DIGEST}"
+
+
+def test_a_production_build_refuses_an_unpinned_base():
+    message = refusal("prod", deep_merge(PINNED, {"image": {**BUILD["image"], "digest": None}}))
+    assert "image.digest" in message and "base" in message
