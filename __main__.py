@@ -20,6 +20,7 @@ from components.metrics import MetricsStack, MetricsStackArgs, service_annotatio
 from components.model_store import ModelStore, ModelStoreArgs
 from components.namespace import ServingNamespace
 from planning import traffic as traffic_plan
+from planning.pins import unpinned_warnings
 from planning.plan import make_plan
 from rendering.model_store import model_directory
 from rendering import multinode
@@ -38,6 +39,10 @@ try:
 except stack_config.ConfigError as error:
     # RunError prints as a plain message, without a traceback.
     raise pulumi.RunError(str(error)) from None
+
+# What runs unpinned (never on a production stack, which refuses it), said at every preview.
+for warning in unpinned_warnings(cfg):
+    pulumi.log.warn(warning)
 
 release = release_name(pulumi.get_stack(), cfg.model.served_name)
 provider = k8s.Provider(

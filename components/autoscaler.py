@@ -178,7 +178,12 @@ class Autoscaler(pulumi.ComponentResource):
                 f"{name}-scaledobject",
                 api_version="keda.sh/v1alpha1",
                 kind="ScaledObject",
-                metadata=metadata,
+                # Await KEDA's verdict: Ready=True once the object is valid and its scaler works
+                # (keda apis/keda/v1alpha1/condition_types.go `ConditionReady`), so `pulumi up`
+                # fails on a ScaledObject KEDA refuses (pulumi-kubernetes provider/pkg/await/
+                # awaiters.go `ReadyCondition`, condition/custom.go: condition=<type> is True).
+                metadata={**metadata, "annotations": {**metadata["annotations"],
+                                                      "pulumi.com/waitFor": "condition=Ready"}},
                 spec=scaled_object_spec(args),
                 opts=child,
             )

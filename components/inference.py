@@ -180,7 +180,9 @@ class InferenceDeployment(pulumi.ComponentResource):
             priority_class_name=cfg.placement.priority_class_name,
             runtime_class_name=cfg.placement.runtime_class_name,
             compile_cache_claim=self._compile_cache(name, cfg, plan, release, namespace, labels),
-            wait_for_file=args.ready_marker)
+            wait_for_file=args.ready_marker,
+            weights_revision=(cfg.model.revision if cfg.storage.mode == "nfs"
+                              and cfg.model.pinned else None))
         template = pod.pod_template(plan, self._pod_inputs)
 
         autoscaled = cfg.autoscaling.enabled

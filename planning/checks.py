@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import facts
-from facts import vllm_features
+from facts import cluster_versions, vllm_features
 from planning import sizing
 from planning.config import StackConfig
 from planning.figures import Plan
@@ -304,6 +304,25 @@ def target_below_the_kv_alert(cfg: StackConfig, plan: Plan) -> Optional[str]:
     return None
 
 
+def cluster_add_ons_meet_their_floors(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """An add-on this stack creates objects for, stated below its floor: its API server would
+    prune or refuse what is rendered (facts/cluster_versions.py)."""
+    from packaging.version import Version
+
+    used = {"keda": cfg.autoscaling.enabled and cfg.autoscaling.engine == "keda",
+            "lws": plan.layout.nodes > 1,
+            "prometheusOperator": cfg.monitoring.enabled and cfg.monitoring.prometheus_operator}
+    stated = cfg.cluster_versions.model_dump(by_alias=True)
+    problems = [
+        f"clusterVersions.{f.config_key} {stated[f.config_key]} is below {f.floor}, the oldest "
+        f"{f.name} this stack's objects work with ({f.reason}); upgrade {f.name} to "
+        f"{f.floor} or newer, or set clusterVersions.{f.config_key} to the release installed"
+        for f in cluster_versions.FLOORS
+        if used[f.config_key] and stated[f.config_key] is not None
+        and Version(stated[f.config_key].removeprefix("v")) < Version(f.floor)]
+    return "; ".join(problems) or None
+
+
 CHECKS: list[Check] = [
     vllm_serves_the_model,
     gpu_runs_the_kernels,
@@ -330,6 +349,7 @@ CHECKS: list[Check] = [
     hpa_sees_the_whole_group,
     expected_request_fits_the_context,
     target_below_the_kv_alert,
+    cluster_add_ons_meet_their_floors,
 ]
 """Every feasibility check, in the order their problems are reported."""
 

@@ -17,8 +17,8 @@ from pydantic.alias_generators import to_camel
 import facts
 from facts import vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
-from planning import sizing
-from planning.traffic import TrafficConfig
+from planning import pins, sizing
+from planning.traffic import ROUTER_IMAGE, TrafficConfig
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -143,6 +143,15 @@ class ModelConfig(_Model):
     trust_remote_code: bool = False
     reasoning_parser: Optional[str] = "auto"
     tool_call_parser: Optional[str] = "auto"
+
+    @field_validator("revision")
+    @classmethod
+    def _revision_names_a_ref(cls, revision: str) -> str:
+        problem = pins.revision_problem(revision)
+        if problem:
+            raise ValueError(f"{problem}; give a branch or tag name (main, v1.0, refs/pr/3) or "
+                             "a full 40-hex commit SHA")
+        return revision
 
     @model_validator(mode="after")
     def _preset_or_facts(self) -> "ModelConfig":
@@ -428,7 +437,8 @@ class ImageConfig(_Model):
     tag: Optional[str] = None
     digest: Optional[str] = Field(
         default=None, pattern=r"^sha256:[0-9a-f]{64}$",
-        description="Pinned manifest digest of repository:tag; skips the registry lookup")
+        description="Pinned manifest digest of repository:tag (with image.build: of the base "
+                    "the build starts FROM); required with production; unset: the tag as written")
     registry: Optional[str] = None
     extra_pip_packages: list[str] = Field(default_factory=list)
     pull_secrets: list[DNS_LABEL] = Field(default_factory=list)
@@ -454,9 +464,6 @@ class ImageConfig(_Model):
     def _build_needs_registry(self) -> "ImageConfig":
         if self.build and not self.registry:
             raise ValueError("image.build is true: set image.registry to push the built image to")
-        if self.build and self.digest:
-            raise ValueError("image.digest pins the upstream image; with image.build the digest "
-                             "comes from the push; remove one of them")
         if ":" in self.repository.rsplit("/", 1)[-1] or "@" in self.repository:
             raise ValueError("image.repository must not carry a tag or digest; use image.tag")
         return self
@@ -658,6 +665,29 @@ class AutoscalingConfig(_Model):
         return self
 
 
+class ClusterVersionsConfig(_Model):
+    """Releases of the add-ons installed in the cluster, checked against their floors
+    (facts/cluster_versions.py) at preview; unset means not checked."""
+
+    keda: Optional[str] = None
+    lws: Optional[str] = None
+    prometheus_operator: Optional[str] = None
+
+    @field_validator("keda", "lws", "prometheus_operator")
+    @classmethod
+    def _a_release(cls, version: Optional[str]) -> Optional[str]:
+        from packaging.version import InvalidVersion, Version
+        if version is None:
+            return version
+        try:
+            Version(version.removeprefix("v"))
+        except InvalidVersion:
+            raise ValueError("is no release number; give the installed release, e.g. 2.17.0 "
+                             "(`kubectl get deploy -A -o wide` shows the controller's image "
+                             "tag)") from None
+        return version
+
+
 class StackConfig(_Model):
     """The whole stack configuration (every top-level `vllm-serving:` key)."""
 
@@ -666,6 +696,9 @@ class StackConfig(_Model):
     require_cluster: bool = Field(
         default=True, description="Refuse to run unless kubernetes:context or "
                                   "kubernetes:kubeconfig pins the cluster")
+    production: bool = Field(
+        default=False, description="Refuse anything that can change under the stack: images "
+                                   "without a digest, a model revision that is not a commit")
     vllm_version: VERSION
     model: ModelConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
@@ -684,6 +717,7 @@ class StackConfig(_Model):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
+    cluster_versions: ClusterVersionsConfig = Field(default_factory=ClusterVersionsConfig)
 
     @field_validator("vllm_version")
     @classmethod
@@ -731,6 +765,39 @@ class StackConfig(_Model):
                 f"image.tag {tag!r} contradicts vllmVersion {self.vllm_version!r}; the tag must be "
                 f"v{self.vllm_version} (or leave image.tag out)"
             )
+        return self
+
+
+    @model_validator(mode="after")
+    def _production_is_pinned(self) -> "StackConfig":
+        # One message for every pin missing, each with the command that finds the value.
+        if not self.production:
+            return self
+        problems = []
+        if not pins.COMMIT.fullmatch(self.model.revision):
+            problems.append(
+                f"model.revision {self.model.revision!r} moves (a branch or tag); production "
+                "serves one commit: run "
+                f"`{pins.revision_command(self.model.shape.hf_id, self.model.revision)}` and set "
+                "model.revision to the 40-hex SHA it prints")
+        if not (self.image.digest and self.image.tag):
+            reference = f"{self.image.repository}:v{self.vllm_version}"
+            what = ("the base image.build starts FROM" if self.image.build else "the image")
+            problems.append(
+                f"image.digest and image.tag: production runs {what} by digest, with the tag "
+                f"the digest belongs to written beside it (image.tag: v{self.vllm_version}); "
+                f"find the digest with {pins.digest_command(reference)}")
+        if self.traffic.enabled and not self.traffic.router.image_digest:
+            reference = f"{ROUTER_IMAGE}:{self.traffic.router.image_tag}"
+            problems.append("traffic.router.imageDigest: production runs the router by digest; "
+                            f"find it with {pins.digest_command(reference)}")
+        pvc = self.storage.pvc
+        if pvc is not None and pvc.downloader_image and "@sha256:" not in pvc.downloader_image:
+            problems.append(f"storage.pvc.downloaderImage {pvc.downloader_image!r}: production "
+                            "runs it by digest (repo:tag@sha256:…); find it with "
+                            f"{pins.digest_command(pvc.downloader_image)}")
+        if problems:
+            raise ValueError("production: true, but " + "; ".join(problems))
         return self
 
 

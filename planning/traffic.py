@@ -111,8 +111,8 @@ class RouterConfig(_Model):
                                        f"{LITELLM_VERSION}")
     image_digest: Optional[str] = Field(
         default=None, pattern=r"^sha256:[0-9a-f]{64}$",
-        description="Pinned digest of the tag; when unset it is resolved from the registry "
-                    "at `pulumi up` (never invented)")
+        description="Pinned digest of the tag (required with production); when unset the "
+                    "tag runs as written, never looked up (planning/pins.py)")
     cpu: str = "1"
     memory_mi: int = Field(default=1024, ge=512)
     redis: Optional[RedisConfig] = None

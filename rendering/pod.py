@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+from rendering import weights
 from rendering.labels import selector_of
 from facts import conventions, vllm_features
 from planning.plan import Plan
@@ -63,6 +64,7 @@ class PodInputs:
     runtime_class_name: Optional[str] = None
     compile_cache_claim: Any = None
     wait_for_file: Optional[str] = None   # pvc mode: the download Job's completion marker
+    weights_revision: Optional[str] = None  # nfs with a pinned commit: checked against the marker
     # A pod of a multi-node group (rendering/multinode.py) differs only in these:
     command: Optional[list[str]] = None   # replaces SERVER_COMMAND + args (the launch script)
     extra_env: list[dict] = dataclasses.field(default_factory=list)
@@ -199,6 +201,9 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         "containers": [container],
         "volumes": volumes,
     }
+    init = _revision_check(inputs)
+    if init:
+        spec["initContainers"] = init
     if inputs.wait_for_file:
         spec["initContainers"] = [{
             "name": "wait-for-weights",
@@ -221,6 +226,23 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         spec["runtimeClassName"] = inputs.runtime_class_name
     return {"metadata": {"labels": dict(inputs.labels), "annotations": dict(inputs.annotations)},
             "spec": spec}
+
+
+def _revision_check(inputs: PodInputs) -> list[dict]:
+    """nfs with a pinned commit: a container that refuses weights whose marker names another
+    commit (rendering/weights.py `revision_check_script`), before vLLM loads them."""
+    if not inputs.weights_revision:
+        return []
+    return [{
+        "name": "check-weights-revision",
+        "image": inputs.image,
+        "command": ["sh", "-c", weights.revision_check_script(inputs.model_dir,
+                                                             inputs.weights_revision)],
+        "volumeMounts": [{"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
+                      "limits": {"cpu": "200m", "memory": "128Mi"}},
+        "securityContext": container_security_context(),
+    }]
 
 
 def engine_ready_env(plan: Plan) -> list[dict]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
 from typing import Any, Callable
 
 import jsonschema
@@ -16,8 +15,8 @@ from components.autoscaler import Autoscaler, AutoscalerArgs
 from planning.config import AutoscalingConfig
 from facts import conventions
 from tests.harness import render_component
+from tests.schemas import SCHEMAS
 
-SCHEMAS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
 LABELS = {"app.kubernetes.io/instance": "deepseek-r1", "app.kubernetes.io/part-of": "vllm-serving"}
 PROMETHEUS = "http://prometheus-operated.monitoring:9090"
 
@@ -165,3 +164,21 @@ def test_min_above_max_is_a_config_error_that_names_both_keys():
 def test_fallback_outside_min_max_is_a_config_error():
     with pytest.raises(pydantic.ValidationError, match="fallbackReplicas"):
         AutoscalingConfig(enabled=True, minReplicas=1, maxReplicas=3, fallbackReplicas=8)
+
+
+def test_pulumi_up_waits_until_keda_reports_the_scaled_object_ready():
+    """Without an await, `pulumi up` reports success for a ScaledObject KEDA refused (a bad
+    query, an unreachable Prometheus). KEDA sets `status.conditions[type=Ready]` True once the
+    object is valid and its scaler works (kedacore/keda apis/keda/v1alpha1/condition_types.go
+    `ConditionReady`); pulumi-kubernetes waits for a condition named in `pulumi.com/waitFor`,
+    `condition=<type>` meaning status True, as `kubectl wait --for=condition=` does
+    (provider/pkg/await/awaiters.go `ReadyCondition`, condition/custom.go `NewCustom`)."""
+    resources, _ = render(autoscaler())
+    assert scaled_object(resources)["metadata"]["annotations"]["pulumi.com/waitFor"] == \
+        "condition=Ready"
+
+
+def test_the_hpa_engine_is_not_given_a_keda_condition():
+    resources, _ = render(autoscaler(engine="hpa"))
+    (hpa,) = resources["HorizontalPodAutoscaler"]
+    assert "pulumi.com/waitFor" not in hpa["metadata"]["annotations"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 from typing import Any
@@ -26,7 +27,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.harness import run_stack
+from planning.stack_files import stack_values
+from tests.harness import FAKE_DIGEST, run_stack
 from tools import render
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -100,17 +102,34 @@ def group_pods(run) -> dict[str, str]:
     return files
 
 
+def pinned(stack: str) -> dict:
+    """The stack as `production: true` deploys it: every image by digest (a placeholder digest:
+    checkov reads its shape only); the router's only where the stack has the traffic layer."""
+    overrides: dict = {"image": {"digest": FAKE_DIGEST}}
+    if stack_values(stack).get("traffic", {}).get("enabled"):
+        overrides["traffic"] = {"router": {"imageDigest": FAKE_DIGEST}}
+    return overrides
+
+
+UNPINNED_FINDINGS = ("CKV_K8S_43", "CKV_K8S_15")
+"""Image should use digest; pull policy Always (checkov passes IfNotPresent only with a digest).
+As the files stand no digest is pinned (none is published for these tags), and checkov's findings
+on them are exactly these, on the unpinned images (test_checkov_finds_exactly_the_unpinned_images)."""
+
+
 @pytest.fixture(scope="module")
 def rendered(runs, tmp_path_factory) -> pathlib.Path:
     """A directory with `<stack>/<NN>-<kind>-<name>.yaml` as `python -m tools.render` writes,
-    plus each LeaderWorkerSet's pod templates as Pods (group_pods)."""
+    pinned (with each LeaderWorkerSet's pod templates as Pods, group_pods), and the files as
+    they stand in `<stack>-as-is/`."""
     out = tmp_path_factory.mktemp("checkov")
-    variants = {stack: runs[stack] for stack in STACKS}
-    variants.update({name: run_stack(stack, overrides)
-                     for name, (stack, overrides) in GROUP_VARIANTS.items()})
-    for name, run in variants.items():
+    for name in TARGET_STACKS:
+        stack, overrides = GROUP_VARIANTS.get(name, (name, {}))
+        run = run_stack(stack, {**overrides, **pinned(stack)})
         assert run.error is None, run.error
         render.write({**render.render_run(run, name), **group_pods(run)}, out / name)
+    for stack in STACKS:
+        render.write(render.render_run(runs[stack], stack), out / f"{stack}-as-is")
     return out
 
 
@@ -119,7 +138,7 @@ def reports(rendered) -> dict[str, dict[str, Any]]:
     """{target: checkov's JSON report} for each stack's rendered directory and the Dockerfile."""
     binary = checkov()
     commands = {stack: _command(binary, ["-d", str(rendered / stack)], "kubernetes")
-                for stack in TARGET_STACKS}
+                for stack in (*TARGET_STACKS, *(f"{s}-as-is" for s in STACKS))}
     commands["docker/Dockerfile"] = _command(binary, ["-f", str(DOCKERFILE)], "dockerfile")
     env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
     started = {target: subprocess.Popen(command, cwd=rendered, env=env, stdout=subprocess.PIPE,
@@ -164,6 +183,18 @@ def test_checkov_finds_no_failed_check(reports, target):
     assert report["summary"]["parsing_errors"] == 0, (
         f"checkov could not parse {report['results'].get('parsing_errors')}")
     assert report["summary"]["passed"] > 0, f"checkov ran no check on {target}"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_checkov_finds_exactly_the_unpinned_images(rendered, reports, stack):
+    """As the stack file stands: only the digest findings, on exactly the workloads whose image
+    has no digest (the same images `pulumi preview` warns about, planning/pins.py)."""
+    failed = _results(reports[f"{stack}-as-is"], "failed_checks")
+    assert {check["check_id"] for check in failed} <= set(UNPINNED_FINDINGS)
+    unpinned = {path.name for path in (rendered / f"{stack}-as-is").glob("*.yaml")
+                if path.name.split("-", 2)[1] in WORKLOAD_KINDS
+                and re.search(r"image: [^@\s]+\n", path.read_text())}
+    assert {pathlib.Path(check["file_path"]).name for check in failed} == unpinned
 
 
 @pytest.mark.parametrize("target", TARGETS)

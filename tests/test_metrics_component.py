@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
 import re
 from typing import Any, Callable
 
@@ -13,10 +12,10 @@ import pytest
 
 from planning.config import MonitoringConfig
 from tests.harness import render_component
+from tests.schemas import SCHEMAS
 from components.metrics import MetricsStack, MetricsStackArgs
 from facts import conventions
 
-SCHEMAS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
 SELECTOR = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "deepseek-r1"}
 COMMON = {**SELECTOR, "app.kubernetes.io/part-of": "vllm-serving"}
 
@@ -39,7 +38,7 @@ def args(**monitoring: Any) -> MetricsStackArgs:
 
 
 def validate(resource: dict, schema_path: str) -> None:
-    """Validate a recorded resource against a CRD schema from ../shared/schemas."""
+    """Validate a recorded resource against a CRD schema from schemas/ (in the repository)."""
     schema = json.loads((SCHEMAS / schema_path).read_text())
     # No check_schema: the CRD schemas carry Go regexes ('^(?i)...') Python cannot compile, on
     # fields these objects never set.

@@ -4,7 +4,7 @@ Every rendered object is validated the way an API server would see it, without a
 built-in kinds with kubernetes-validate (strict: unknown fields are errors) against Kubernetes
 1.29 (the seeds' version) and the newest release the installed package ships schemas for;
 custom resources (Prometheus Operator, KEDA, Gateway API, ...) with jsonschema against
-`../shared/schemas/<group>/<kind>_<version>.json`. A custom resource kind without a schema there
+`schemas/ (in the repository)/<group>/<kind>_<version>.json`. A custom resource kind without a schema there
 fails, so nothing the program creates goes unchecked. The tests are generic over whatever
 objects a run contains.
 
@@ -31,9 +31,9 @@ import pytest
 import yaml
 
 from tests.harness import FAKE_API_KEY, ROOT, Resource, Run
+from tests.schemas import SCHEMAS
 from tools import render
 
-SCHEMAS = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "schemas"
 SEED_VERSION = "1.29"
 """The Kubernetes release the source articles were written against."""
 
@@ -153,7 +153,7 @@ def builtin_problems(obj: dict[str, Any], version: str) -> list[str]:
 
 
 def custom_problems(obj: dict[str, Any]) -> list[str]:
-    """jsonschema against ../shared/schemas, plus the object's metadata checked as Kubernetes
+    """jsonschema against schemas/ (in the repository), plus the object's metadata checked as Kubernetes
     ObjectMeta (strict) — the CRD schemas only say `metadata: object`."""
     path = crd_schema_path(obj["apiVersion"], obj["kind"])
     if not path.is_file():
@@ -241,7 +241,7 @@ def test_a_custom_resource_without_a_schema_fails():
     widget = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
     problems = object_problems(widget)
     assert problems and "has no schema" in problems[0]
-    # A CRD group under k8s.io is still a custom resource, checked against shared/schemas.
+    # A CRD group under k8s.io is still a custom resource, checked against schemas/.
     assert not is_builtin("gateway.networking.k8s.io/v1", "HTTPRoute")
     assert not is_builtin("networking.istio.io/v1", "Gateway")
     assert is_builtin("networking.k8s.io/v1", "NetworkPolicy") and is_builtin("v1", "Service")

@@ -184,12 +184,14 @@ def test_grace_period_outlasts_prestop_and_shutdown_timeout(run):
     assert "exec" in pre_stop
 
 
-def test_image_is_pinned_by_digest_at_the_configured_version(run):
+def test_image_is_the_configured_version_pinned_exactly_as_the_stack_file_pins_it(run):
+    """The digest comes from the stack file or nowhere: no registry lookup (planning/pins.py)."""
     deployment = _deployment(run)
     image = vllm_container(deployment)["image"]
     version = deployment.metadata["labels"]["app.kubernetes.io/version"]
-    assert image.endswith("@" + FAKE_DIGEST)
-    assert f":v{version}@" in image
+    digest = stack_config(run.stack).get("image", {}).get("digest")
+    assert image == f"vllm/vllm-openai:v{version}" + (f"@{digest}" if digest else "")
+    assert run.calls == []
 
 
 def test_model_is_served_offline_from_a_read_only_mount(run):
@@ -245,7 +247,8 @@ def test_staging_downloads_weights_once_with_a_job_the_pods_wait_for(runs):
     assert "ttlSecondsAfterFinished" not in job["spec"]
     container = job["spec"]["template"]["spec"]["containers"][0]
     script = container["command"][-1]
-    assert "revision='main'" in script and "allow_patterns" in script
+    revision = stack_config("staging")["model"]["revision"]
+    assert f"revision='{revision}'" in script and "allow_patterns" in script
     # The token is a file from the Secret, never an env var; optional: the namespace is created
     # by the same update, so the Secret may not exist yet.
     assert not [e for e in container["env"] if "valueFrom" in e or e["name"] == "HF_TOKEN"]
@@ -271,7 +274,8 @@ def test_a_new_revision_downloads_beside_the_served_one_and_rolls_the_pods(runs)
     new = run_stack("staging", {"model": {"revision": "a" * 40}})
     old_dir = vllm_container(_deployment(old))["args"][0]
     new_dir = vllm_container(_deployment(new))["args"][0]
-    assert old_dir.endswith("/main") and new_dir.endswith("/" + "a" * 40)
+    assert old_dir.endswith("/" + stack_config("staging")["model"]["revision"])
+    assert new_dir.endswith("/" + "a" * 40)
     assert new_dir in new.one("batch/v1:Job").inputs["spec"]["template"]["spec"][
         "containers"][0]["command"][-1]
     template = _deployment(new).inputs["spec"]["template"]["metadata"]["annotations"]

@@ -25,6 +25,7 @@ NEW_SHA = "0123456789abcdef0123456789abcdef01234567"
 LONG_GROUP_2 = {"model": {"servedName": "m" * 36}, **GROUP_AUTOSCALED}
 LONG_GROUP_11 = {"model": {"servedName": "m" * 36}, "autoscaling": {
     **GROUP_AUTOSCALED["autoscaling"], "maxReplicas": 11}}
+DIGEST_A, DIGEST_B = "sha256:" + "a1" * 32, "sha256:" + "b2" * 32
 
 
 @dataclasses.dataclass(frozen=True)
@@ -161,6 +162,18 @@ ROWS = [
     # The engine's readiness period is the Retry-After of that 503: both roll.
     Row("engine probe period changed", "prod", {"probes": {"periodSeconds": 15}},
         {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
+    # A digest is part of the image string only: the pods roll onto it, nothing is replaced,
+    # and no volume or download Job moves (planning/pins.py: never looked up, so never drifts).
+    Row("engine digest pinned", "prod", {"image": {"tag": "v0.32.0", "digest": DIGEST_A}},
+        {DEPLOYMENT: {"update"}}, rolls=True),
+    Row("engine digest changed", "staging", {"image": {"digest": DIGEST_B}},
+        {DEPLOYMENT: {"update"}}, rolls=True, before={"image": {"digest": DIGEST_A}}),
+    Row("group digest changed", "r1-h100", {"image": {"digest": DIGEST_B}},
+        {LWS: {"update"}}, rolls=True, before={"image": {"digest": DIGEST_A}}),
+    Row("router digest pinned", "prod", {"traffic": {"router": {"imageDigest": DIGEST_A}}},
+        {DEPLOYMENT: {"update"}}, rolls=True),
+    Row("NFS weights relabelled", "prod", {"model": {"revision": NEW_SHA}},
+        {DEPLOYMENT: {"update"}}, rolls=True),
 ]
 ROUTER_ONLY = ("client key rotated", "client added", "local-only alias gets a cloud fallback")
 
@@ -209,6 +222,13 @@ def test_a_client_change_rolls_only_the_router(row, updates):
     assert engine == [], engine
     router = next(s for s in update.of(DEPLOYMENT) if s.urn.endswith("-router"))
     assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
+
+
+def test_a_router_digest_rolls_the_router_and_nothing_of_the_engine(updates):
+    row = next(r for r in ROWS if r.name == "router digest pinned")
+    changed = [s for s in updates(row).steps if s.op != "same"]
+    assert [s.urn.rsplit("::", 1)[1] for s in changed] == ["prod-deepseek-r1-32b-router"]
+    assert any(p.startswith("spec.template.spec.containers") for p in changed[0].paths)
 
 
 @pytest.mark.parametrize("stack", ["prod", "staging", "r1-h100"])

@@ -119,6 +119,8 @@ class Run:
     resources: list[Resource]
     error: Optional[BaseException] = None
     stack: str = ""
+    calls: list[str] = dataclasses.field(default_factory=list)
+    """Token of every provider function the program invoked (e.g. a registry lookup)."""
 
     def of_type(self, suffix: str) -> list[Resource]:
         """Resources whose type token ends with `suffix` (e.g. 'apps/v1:Deployment')."""
@@ -152,6 +154,7 @@ class Run:
 class _Mocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[Resource] = []
+        self.calls: list[str] = []
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = copy.deepcopy(args.inputs)
@@ -176,6 +179,7 @@ class _Mocks(pulumi.runtime.Mocks):
         return f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs):
+        self.calls.append(args.token)
         if args.token == "docker:index/getRegistryImage:getRegistryImage":
             return {"name": args.args["name"], "sha256Digest": FAKE_DIGEST}
         return {}
@@ -260,7 +264,7 @@ def run_under_mocks(program: Callable[[], Any], stack: str = "test",
         loop.close()
     resources = [dataclasses.replace(r, options=options.get((r.type, r.name), Options()))
                  for r in mocks.resources]
-    return Run(resources, error, stack)
+    return Run(resources, error, stack, mocks.calls)
 
 
 def run_program(stack: str, values: dict[str, Any], secret_keys: tuple[str, ...] = ()) -> Run:
