@@ -18,7 +18,7 @@ import facts
 from facts import vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
 from planning import sizing
-from planning.traffic import TrafficConfig
+from planning.traffic import TrafficConfig, TrafficSecrets
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -643,6 +643,7 @@ class StackConfig(_Model):
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
+    traffic_secrets: TrafficSecrets = Field(default_factory=TrafficSecrets)
 
     @field_validator("vllm_version")
     @classmethod

@@ -102,13 +102,6 @@ def _problems(traffic: dict) -> str:
     return str(error.value)
 
 
-def test_several_replicas_without_redis_are_refused():
-    traffic = _prod_traffic()
-    traffic["router"] = {"replicas": 2}
-    message = _problems(traffic)
-    assert "traffic" in message and "redis" in message and "2 times its limit" in message
-
-
 def test_an_unknown_provider_is_refused():
     traffic = _prod_traffic(aliases=[{"name": "a", "cloud": [{"provider": "nope",
                                                               "model": "m"}]}])
