@@ -214,7 +214,8 @@ class TrafficRouter(pulumi.ComponentResource):
                 api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
                 metadata={"name": base, "namespace": args.namespace,
                           "labels": {**labels, **args.monitoring_labels}},
-                spec={"groups": render.alert_rules(args.release)}, opts=child)
+                spec={"groups": render.alert_rules(
+                    args.release, traffic.router.replicas if redis_target else 0)}, opts=child)
 
         self.service_name = service.metadata["name"]
         self.url = pulumi.Output.format("http://{0}.{1}.svc:{2}/v1", self.service_name,

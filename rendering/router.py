@@ -19,6 +19,7 @@ import yaml
 from facts import conventions
 from planning.traffic import PROBE_PERIOD_SECONDS, REDIS_SOCKET_TIMEOUT_SECONDS, ROUTER_IMAGE, \
     ROUTER_PORT, TrafficConfig, TrafficPlan
+from rendering import promql
 from rendering.pod import container_security_context, pod_security_context
 
 AUTH_MODULE = "vllm_serving_router"
@@ -299,11 +300,14 @@ def pod_template(traffic: TrafficConfig, plan: TrafficPlan, *, image: Any,
 
 
 
-def alert_rules(release: str) -> list[dict]:
+def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
     """The router's own alerts (the engine's are in rendering/promql.py): clients refused with
-    429 and requests waiting in the router. Series names checked against LiteLLM 1.108.7's
-    /metrics by tests/test_router_live.py."""
+    429, requests waiting in the router and, when `redis_replicas` replicas share counters in
+    Redis, the limiter falling back to per-replica counting. Series names checked against
+    LiteLLM 1.108.7's /metrics by tests/test_router_live.py."""
     job = f'service="{release}-router"'
+    limiter = [promql.limiter_alert(f"{release}-router", redis_replicas).rule()] \
+        if redis_replicas else []
     return [{"name": "vllm-serving-router", "rules": [
         {"alert": "RouterRateLimitingClients",
          "expr": (f'sum(rate(litellm_proxy_failed_requests_metric_total{{{job},'
@@ -321,4 +325,4 @@ def alert_rules(release: str) -> list[dict]:
          "annotations": {"summary": "Requests wait over 5 s (p99) in the router",
                          "description": "The router is saturated: add traffic.router.replicas "
                                         "or CPU."}},
-    ]}]
+    ] + limiter}]
