@@ -481,6 +481,33 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
                              if redis is not None and not redis.external else None))
 
 
+def redis_rows(traffic: TrafficConfig, plan: TrafficPlan) -> list[tuple[str, str, str]]:
+    """(figure, value, reason) of the router's start-up and its Redis, for tools/plan.py."""
+    redis = traffic.router.shared_redis()
+    stall = redis_stall_seconds() if redis is not None else 0
+    rows = [("router start-up",
+             f"{plan.router_startup_failures * PROBE_PERIOD_SECONDS} s startup probe",
+             f"⌈(import {ROUTER_IMPORT_SECONDS} s + Redis stall {stall} s) / period "
+             f"{PROBE_PERIOD_SECONDS} s⌉ = {plan.router_startup_failures} probes")]
+    if redis is None:
+        rows.append(("limit counters", "in the router process",
+                     "one replica counts exactly; set traffic.router.redis to share them"))
+        return rows
+    rows.append(("Redis stall", f"{stall} s at the most",
+                 f"{REDIS_STARTUP_CALLS} blocking calls × {REDIS_ATTEMPTS} attempts × "
+                 f"(socket timeout {REDIS_SOCKET_TIMEOUT_SECONDS} s + backoff "
+                 f"{REDIS_BACKOFF_CAP_SECONDS} s)"))
+    if redis.external:
+        rows.append(("limit counters", f"existing Redis {redis.host}:{redis.port}",
+                     "traffic.router.redis.host"))
+    else:
+        rows.append(("limit counters",
+                     f"deployed Redis, maxmemory {plan.redis_maxmemory_mib} MiB",
+                     f"memoryMi {redis.memory_mi} × {REDIS_MEMORY_SHARE} = "
+                     f"{plan.redis_maxmemory_mib} MiB, allkeys-lru, no persistence"))
+    return rows
+
+
 def problems(traffic: TrafficConfig, engine_max_tokens: int) -> list[str]:
     """What the traffic config contradicts in the engine's config (empty when it fits)."""
     if not traffic.enabled:

@@ -365,3 +365,20 @@ def test_nothing_is_written_to_disk(server):
     _redis_cli(server["port"], "shutdown", password=server["password"])
     server["process"].wait(timeout=20)
     assert list(pathlib.Path(server["data"]).iterdir()) == []
+
+
+# ---------------------------------------------------------------- the plan
+
+def test_the_startup_probe_covers_a_hung_redis():
+    assert t.redis_stall_seconds() == 2 * 11 * (1 + 1)
+    assert t.router_startup_failures(True, 10) == 17
+    assert t.router_startup_failures(False, 10) == 12
+
+
+def test_the_plan_prints_the_router_startup_and_the_redis(capsys):
+    from tools import plan
+    assert plan.main(["prod"]) == 0
+    out = capsys.readouterr().out
+    assert "router start-up 170 s startup probe" in out
+    assert "2 blocking calls × 11 attempts × (socket timeout 1 s + backoff 1 s)" in out
+    assert "existing Redis redis.llm-serving.svc:6379" in out

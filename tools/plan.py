@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from planning.config import ConfigError, parse
+from planning import traffic
+from planning.config import ConfigError, StackConfig, parse
 from planning.plan import Plan, make_plan
 from planning.stack_files import stack_values
 
@@ -77,12 +78,23 @@ def rows(plan: Plan) -> list[tuple[str, str, str]]:
     ]
 
 
-def report(stack: str, plan: Plan) -> str:
+def traffic_rows(cfg: StackConfig, plan: Plan) -> list[tuple[str, str, str]]:
+    """The traffic layer's figures (none when it is off)."""
+    if not cfg.traffic.enabled:
+        return []
+    derived = traffic.derive(cfg.traffic, cfg.model.max_model_len,
+                             plan.drain.longest_request_seconds, cfg.shutdown.prefill_seconds,
+                             cfg.shutdown.pre_stop_seconds)
+    return traffic.redis_rows(cfg.traffic, derived)
+
+
+def report(stack: str, plan: Plan, extra: list[tuple[str, str, str]] = ()) -> str:
     """The plan as text: the GPU memory bar, then one figure a line with its reason."""
     lines = [f"Stack {stack}: {plan.model.hf_id} on {plan.gpu.name}",
              f"  GPU memory ({plan.gpu.memory_gib:g} GiB each) [{memory_bar(plan)}]",
              f"    {memory_legend(plan)}"]
-    lines += [f"  {name:<15} {value}   — {reason}" for name, value, reason in rows(plan)]
+    lines += [f"  {name:<15} {value}   — {reason}"
+              for name, value, reason in rows(plan) + list(extra)]
     return "\n".join(lines)
 
 
@@ -90,14 +102,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def markdown(stack: str, plan: Plan) -> str:
+def markdown(stack: str, plan: Plan, extra: list[tuple[str, str, str]] = ()) -> str:
     """The plan as a pull-request comment: the bar in a code block, then a table."""
     lines = [f"### Stack `{stack}`: {plan.model.hf_id} on {plan.gpu.name}", "",
              f"GPU memory, {plan.gpu.memory_gib:g} GiB per GPU:", "", "```",
              f"[{memory_bar(plan)}]", memory_legend(plan), "```", "",
              "| figure | value | why |", "|---|---|---|"]
     lines += [f"| {name} | {_cell(value)} | {_cell(reason)} |" for name, value, reason in
-              rows(plan)]
+              rows(plan) + list(extra)]
     return "\n".join(lines) + "\n"
 
 
@@ -111,12 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     status = 0
     for stack in args.stacks:
         try:
-            plan = make_plan(parse(stack_values(stack)))
+            cfg = parse(stack_values(stack))
+            plan = make_plan(cfg)
         except ConfigError as error:
             print(f"Stack {stack}: {error}", file=sys.stderr)
             status = 1
             continue
-        print(markdown(stack, plan) if args.markdown else report(stack, plan))
+        extra = traffic_rows(cfg, plan)
+        print(markdown(stack, plan, extra) if args.markdown else report(stack, plan, extra))
     return status
 
 
