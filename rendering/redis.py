@@ -8,8 +8,8 @@ instead of refusing writes; a refused write would make every replica count on it
 
 The password never appears in the config, the args or the environment of redis-server: the
 pod mounts `auth.conf` (`requirepass ...`) from the generated Secret and redis.conf includes
-it. The readiness check authenticates through `REDISCLI_AUTH` (redis-cli reads it, so the
-password is not on a command line `ps` shows). tests/test_redis.py starts a real
+it. The readiness check hands the mounted password to redis-cli through `REDISCLI_AUTH`, so it
+is on no command line `ps` shows and in no environment variable of the container. tests/test_redis.py starts a real
 `redis-server` with exactly these files.
 """
 
@@ -29,7 +29,7 @@ CONFIG_DIR = "/etc/redis"
 AUTH_DIR = "/etc/redis-auth"
 DATA_DIR = "/data"
 PASSWORD_KEY = "password"
-"""The Secret's key the router reads (secretKeyRef) and redis-cli gets as REDISCLI_AUTH."""
+"""The Secret's key the router reads (secretKeyRef) and the readiness check hands redis-cli."""
 AUTH_FILE = "auth.conf"
 """The Secret's key redis.conf includes: `requirepass <password>`."""
 
@@ -77,8 +77,11 @@ def auth_conf(password: str) -> str:
 
 def readiness_command() -> list[str]:
     """Ready when an authenticated PING answers PONG (a wrong or missing password answers
-    NOAUTH/WRONGPASS, and redis-cli still exits 0, hence the grep)."""
-    return ["sh", "-c", f"redis-cli -h 127.0.0.1 -p {REDIS_PORT} --no-auth-warning ping "
+    NOAUTH/WRONGPASS, and redis-cli still exits 0, hence the grep). The password goes from the
+    mounted Secret file to redis-cli through REDISCLI_AUTH: on no command line, and in no
+    container environment variable."""
+    return ["sh", "-c", f'REDISCLI_AUTH="$(cat {AUTH_DIR}/{PASSWORD_KEY})" '
+                        f"redis-cli -h 127.0.0.1 -p {REDIS_PORT} --no-auth-warning ping "
                         "| grep -qx PONG"]
 
 
@@ -96,8 +99,6 @@ def pod_template(redis: RedisConfig, *, labels: dict[str, str], annotations: dic
         # Redis's working directory (no `dir` in redis.conf): writable, and empty for good.
         "workingDir": DATA_DIR,
         "ports": [{"name": PORT_NAME, "containerPort": REDIS_PORT, "protocol": "TCP"}],
-        "env": [{"name": "REDISCLI_AUTH", "valueFrom": {"secretKeyRef": {
-            "name": secret, "key": PASSWORD_KEY}}}],
         "resources": {"requests": dict(resources), "limits": dict(resources)},
         "volumeMounts": [
             {"name": "config", "mountPath": CONFIG_DIR, "readOnly": True},
@@ -120,7 +121,9 @@ def pod_template(redis: RedisConfig, *, labels: dict[str, str], annotations: dic
         "volumes": [
             {"name": "config", "configMap": {"name": config_map}},
             {"name": "auth", "secret": {"secretName": secret, "defaultMode": 0o440,
-                                        "items": [{"key": AUTH_FILE, "path": AUTH_FILE}]}},
+                                        "items": [{"key": AUTH_FILE, "path": AUTH_FILE},
+                                                  {"key": PASSWORD_KEY,
+                                                   "path": PASSWORD_KEY}]}},
             # Nothing is persisted; redis-server only needs a writable working directory.
             {"name": "data", "emptyDir": {"sizeLimit": "16Mi"}},
         ],

@@ -325,14 +325,22 @@ def test_redis_refuses_clients_without_the_password(server):
 
 
 @pytest.mark.parametrize("password, ready", [("right", True), ("wrong", False), (None, False)])
-def test_the_readiness_check_passes_only_with_the_password(server, password, ready):
-    script = server["readiness"][2].replace(f"-p {t.REDIS_PORT}", f"-p {server['port']}")
-    env = {"PATH": os.environ["PATH"]}
+def test_the_readiness_check_passes_only_with_the_password(server, tmp_path, password, ready):
+    """The probe's exact command, with the mounted password file right, wrong or missing."""
     if password is not None:
-        env["REDISCLI_AUTH"] = server["password"] if password == "right" else "wrong"
-    done = subprocess.run(server["readiness"][:2] + [script], env=env, timeout=10,
-                          capture_output=True, text=True)
+        (tmp_path / render.PASSWORD_KEY).write_text(
+            server["password"] if password == "right" else "wrong")
+    script = (server["readiness"][2].replace(f"-p {t.REDIS_PORT}", f"-p {server['port']}")
+              .replace(render.AUTH_DIR, str(tmp_path)))
+    done = subprocess.run(server["readiness"][:2] + [script], env={"PATH": os.environ["PATH"]},
+                          timeout=10, capture_output=True, text=True)
     assert (done.returncode == 0) == ready, done.stdout + done.stderr
+
+
+def test_the_password_is_on_no_command_line_and_in_no_environment(deployed):
+    container = _of(deployed, DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"][0]
+    assert "env" not in container
+    assert "REDISCLI_AUTH" in container["readinessProbe"]["exec"]["command"][2]
 
 
 def test_redis_runs_with_bounded_memory_and_no_persistence(server):
@@ -382,3 +390,33 @@ def test_the_plan_prints_the_router_startup_and_the_redis(capsys):
     assert "router start-up 170 s startup probe" in out
     assert "2 blocking calls × 11 attempts × (socket timeout 1 s + backoff 1 s)" in out
     assert "existing Redis redis.llm-serving.svc:6379" in out
+
+
+# ---------------------------------------------------------------- checkov and the policy pack
+
+def test_checkov_finds_nothing_on_the_deployed_redis(deployed, tmp_path):
+    """prod with a deployed Redis, rendered as `python -m tools.render` writes it; checkov
+    (tests/test_checkov.py's pinned one) fails no check, and skips none, on the Redis objects."""
+    import json
+    from tests.test_checkov import _command, checkov
+    from tools import render as render_tool
+    render_tool.write(render_tool.render_run(deployed, "prod"), tmp_path)
+    assert [p for p in tmp_path.iterdir() if "deployment" in p.name and "redis" in p.name]
+    done = subprocess.run(_command(checkov(), ["-d", str(tmp_path)], "kubernetes"),
+                          capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"})
+    results = json.loads(done.stdout)["results"]
+    on_redis = [f"{c['check_id']} {c['resource']}" for kind in ("failed_checks",
+                                                              "skipped_checks")
+                for c in results[kind] if "router-redis" in c["resource"]]
+    assert on_redis == []
+    assert any("router-redis" in c["resource"] for c in results["passed_checks"])
+
+
+def test_the_policy_pack_passes_the_deployed_redis(deployed):
+    from policy import offline
+    from tests.harness import ROOT
+    resources = [{"type": r.type, "name": r.name, "props": copy.deepcopy(r.inputs)}
+                 for r in deployed.resources]
+    config = offline.load_config(ROOT / "policy" / "config" / "prod.json")
+    assert offline.mandatory(offline.run(resources, config)) == []
