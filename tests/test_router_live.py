@@ -552,27 +552,85 @@ def test_a_hung_redis_delays_the_router_less_than_its_startup_probe(tmp_path):
     started = time.monotonic()
     router = launch_router(litellm, args, env, tmp_path, "router-hung-redis")
     try:
-        live = None
-        while live is None and time.monotonic() - started < budget + 30:
-            assert router["process"].poll() is None, router["log"].read_text()[-4000:]
-            try:
-                if requests.get(router["url"] + "/health/liveliness", timeout=2).ok:
-                    live = time.monotonic() - started
-            except requests.RequestException:
-                time.sleep(0.5)
+        live = _seconds_to_live(router, started, budget + 30)
         print(f"\nlive after {live} s with a Redis that never answers (startup probe: "
               f"{budget} s)")
         assert live is not None and live < budget, (live, budget)
-        # Requests trip LiteLLM's Redis circuit breaker; the limiter alert reads its gauge.
-        deadline = time.monotonic() + 120
-        while _breaker_states(router["url"]).get("open", 0) < 1:
-            assert time.monotonic() < deadline, _breaker_states(router["url"])
-            chat({"url": router["url"]}, None, key=keys["code-review"],
-                 model="deepseek-r1-32b", timeout=60)
+        _trip_the_breaker(router, keys["code-review"])
     finally:
-        router["process"].terminate()
-        try:
-            router["process"].wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            router["process"].kill()
+        _stop(router)
         hung.stop()
+
+
+def _seconds_to_live(router: dict, started: float, limit: float):
+    """Seconds from `started` until /health/liveliness answers (None after `limit`)."""
+    while time.monotonic() - started < limit:
+        assert router["process"].poll() is None, router["log"].read_text()[-4000:]
+        try:
+            if requests.get(router["url"] + "/health/liveliness", timeout=2).ok:
+                return time.monotonic() - started
+        except requests.RequestException:
+            time.sleep(0.5)
+    return None
+
+
+def _trip_the_breaker(router: dict, key: str) -> None:
+    """Requests until LiteLLM's Redis circuit breaker reports open on /metrics (the series
+    the limiter alert reads)."""
+    deadline = time.monotonic() + 120
+    while _breaker_states(router["url"]).get("open", 0) < 1:
+        assert time.monotonic() < deadline, _breaker_states(router["url"])
+        chat({"url": router["url"]}, None, key=key, model="deepseek-r1-32b", timeout=60)
+
+
+def _stop(router: dict) -> None:
+    router["process"].terminate()
+    try:
+        router["process"].wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        router["process"].kill()
+
+
+def test_missing_secrets_the_stack_names_leave_the_router_serving(tmp_path):
+    """prod names `router-redis` and `cloud-llm-key`, referenced `optional: true`: when they do
+    not exist the kubelet starts the pod without those variables. The real router then starts,
+    serves the local engine, and reports Redis (which refuses it without the password) through
+    the open breaker the limiter alert reads."""
+    litellm = _tool(LITELLM, "run .ci/run (it creates .venv-router)")
+    redis_server = shutil.which("redis-server") or pytest.fail(
+        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
+    run = run_stack("prod")
+    assert run.error is None, run.error
+    files, pod = _router_files(run)
+    optional = {e["name"] for e in pod["containers"][0]["env"]
+                if e.get("valueFrom", {}).get("secretKeyRef", {}).get("optional")}
+    assert optional == {render.REDIS_PASSWORD_ENV, render.provider_key_env("cloud")}
+    local = StubUpstream("local").start()
+    redis_port = free_port()
+    redis = subprocess.Popen([redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--requirepass",
+                              REDIS_PASSWORD], stdout=subprocess.DEVNULL)
+    config = yaml.safe_load(files["config.yaml"])
+    config["general_settings"]["coordination_redis"].update(host="127.0.0.1", port=redis_port)
+    for deployment in config["model_list"]:
+        params = deployment["litellm_params"]
+        params["api_base"] = local.base_url if params["model"].startswith("hosted_vllm/") \
+            else f"http://127.0.0.1:{free_port()}/v1"
+    proxy = RecordingProxy()
+    secret_values = {render.MASTER_KEY_ENV: MASTER_KEY, render.ENGINE_KEY_ENV: ENGINE_KEY,
+                     **{name: "absent" for name in optional}}
+    args, env, keys = router_inputs(files, pod, config, tmp_path, secret_values, proxy.port)
+    for name in optional:
+        del env[name]
+    started = time.monotonic()
+    router = launch_router(litellm, args, env, tmp_path, "router-missing-secrets")
+    try:
+        assert _seconds_to_live(router, started, START_SECONDS) is not None
+        response = chat({"url": router["url"]}, None, key=keys["code-review"])
+        assert response.status_code == 200, response.text
+        _trip_the_breaker(router, keys["code-review"])
+    finally:
+        _stop(router)
+        redis.terminate()
+        redis.wait(timeout=10)
+        local.stop()
