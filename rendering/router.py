@@ -170,7 +170,8 @@ def config_files(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
     """The ConfigMap's data: config.yaml, clients.json and the auth module, side by side
     (LiteLLM loads `custom_auth` from the config file's directory)."""
     return {
-        "config.yaml": yaml.safe_dump(litellm_config(traffic, plan, served_name, engine_base, redis),
+        "config.yaml": yaml.safe_dump(litellm_config(traffic, plan, served_name, engine_base,
+                                                     redis),
                                       sort_keys=False),
         "clients.json": json.dumps(router_settings(traffic, plan), indent=2, sort_keys=True),
         f"{AUTH_MODULE}.py": AUTH_SOURCE.read_text(),
