@@ -17,6 +17,7 @@ import subprocess
 import time
 
 import pytest
+from pulumi.runtime import rpc
 
 from planning import traffic as t
 from planning.config import ConfigError, parse
@@ -28,6 +29,8 @@ from tests.openai_stub import free_port
 REDIS = "vllm-serving:index:RouterRedis"
 DEPLOYMENT, SECRET, CONFIG_MAP = "apps/v1:Deployment", "core/v1:Secret", "core/v1:ConfigMap"
 PROVIDER_KEY = "sk-provider-key-from-pulumi-config-0123456789"
+SECRET_SIG, SECRET_VALUE_SIG = rpc._special_sig_key, rpc._special_secret_sig
+"""How Pulumi marks a secret value in a resource's inputs (`pulumi/runtime/rpc.py`)."""
 
 
 def _prod_traffic(**changes) -> dict:
@@ -196,6 +199,8 @@ def test_maxmemory_is_derived_from_the_memory_limit():
 
 def test_a_provider_key_from_pulumi_config_becomes_a_secret_the_router_reads(deployed):
     secret = next(r for r in deployed.of_type(SECRET) if r.name.endswith("-provider-cloud"))
+    # Pulumi's secret wrapper: the key is stored encrypted in the state.
+    assert secret.inputs["stringData"][SECRET_SIG] == SECRET_VALUE_SIG
     assert secret.inputs["stringData"]["value"] == {"api-key": PROVIDER_KEY}
     assert "stringData" in secret.options.additional_secret_outputs
     ref = _env(deployed)["VLLM_SERVING_KEY_CLOUD"]["valueFrom"]["secretKeyRef"]
