@@ -156,7 +156,8 @@ class TrafficRouter(pulumi.ComponentResource):
             env=render.router_env(traffic, args.engine_secret_name, args.engine_secret_key,
                                   master_secret.metadata["name"], MASTER_KEY,
                                   provider_refs, redis_ref),
-            client_volume=render.client_key_volume(clients))
+            client_volume=render.client_key_volume(clients, frozenset(
+                c.name for c in traffic.clients if c.existing_secret is not None)))
         annotations = {
             "pulumi.com/timeoutSeconds": "600",
             c.ANN_ROUTER_TIMEOUT_SECONDS: str(plan.router_timeout_seconds),

@@ -234,11 +234,19 @@ def router_env(traffic: TrafficConfig, engine_secret: Any, engine_secret_key: st
     return env
 
 
-def client_key_volume(clients: list[tuple[str, Any, str]]) -> dict:
-    """One projected volume of every client's Secret: `<client>/api-key`."""
+def client_key_volume(clients: list[tuple[str, Any, str]],
+                      existing: frozenset[str] = frozenset()) -> dict:
+    """One projected volume of every client's Secret: `<client>/api-key`. The Secrets of
+    `existing` clients (`existingSecret`, not made by the program) are optional: if one is
+    missing the pod still starts and that client alone gets 401 (the auth module skips a
+    missing key file), instead of every client waiting on it."""
+    def source(name: str, secret: Any, key: str) -> dict:
+        projected = {"name": secret, "items": [{"key": key, "path": f"{name}/{CLIENT_KEY_FILE}"}]}
+        if name in existing:
+            projected["optional"] = True
+        return {"secret": projected}
     return {"name": "client-keys", "projected": {"defaultMode": 0o440, "sources": [
-        {"secret": {"name": secret, "items": [{"key": key, "path": f"{name}/{CLIENT_KEY_FILE}"}]}}
-        for name, secret, key in clients]}}
+        source(name, secret, key) for name, secret, key in clients]}}
 
 
 def _probe(path: str, failures: int) -> dict:

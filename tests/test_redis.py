@@ -425,3 +425,23 @@ def test_the_policy_pack_passes_the_deployed_redis(deployed):
                  for r in deployed.resources]
     config = offline.load_config(ROOT / "policy" / "config" / "prod.json")
     assert offline.mandatory(offline.run(resources, config)) == []
+
+
+def test_a_missing_client_secret_locks_out_that_client_alone():
+    """A client's existingSecret is referenced optionally; generated ones are the program's."""
+    traffic = _prod_traffic()
+    traffic["clients"] = traffic["clients"] + [
+        {"name": "byo", "requestsPerMinute": 10, "tokensPerMinute": 1000,
+         "existingSecret": {"name": "byo-key", "key": "token"}}]
+    run = run_program("prod", {**stack_config("prod"), **cluster_config("prod"),
+                               "traffic": traffic})
+    assert run.error is None, run.error
+    deployment = next(r for r in run.of_type(DEPLOYMENT) if r.name.endswith("-router"))
+    volume = next(v for v in deployment.inputs["spec"]["template"]["spec"]["volumes"]
+                  if v["name"] == "client-keys")
+    optional = {s["secret"]["name"]: s["secret"].get("optional", False)
+                for s in volume["projected"]["sources"]}
+    assert optional["byo-key"] is True
+    assert [name for name, flag in optional.items() if not flag] == [
+        "prod-deepseek-r1-32b-router-client-code-review",
+        "prod-deepseek-r1-32b-router-client-doc-gen"]
