@@ -34,6 +34,7 @@ try:
     stack_config.check_cluster(cluster, cfg.require_cluster, pulumi.get_stack())
     plan = make_plan(cfg)
     traffic_problems = traffic_plan.problems(cfg.traffic, cfg.shutdown.max_tokens)
+    traffic_problems += traffic_plan.secret_problems(cfg.traffic, cfg.traffic_secrets)
     if traffic_problems:
         raise stack_config.ConfigError(traffic_problems)
 except stack_config.ConfigError as error:
@@ -111,7 +112,8 @@ if cfg.traffic.enabled:
         prometheus_namespaces=cfg.network.prometheus_namespaces,
         prometheus_operator=cfg.monitoring.enabled and cfg.monitoring.prometheus_operator,
         monitoring_labels=({"release": cfg.monitoring.release_label}
-                           if cfg.monitoring.release_label else {})), opts=after_inference)
+                           if cfg.monitoring.release_label else {}),
+        secrets=cfg.traffic_secrets), opts=after_inference)
     pulumi.export("router", router.url)
     pulumi.export("clientKeySecrets", router.client_secrets)
     pulumi.export("traffic", dataclasses.asdict(traffic))

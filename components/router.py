@@ -11,14 +11,21 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from facts import conventions as c
-from planning.traffic import LITELLM_VERSION, ROUTER_IMAGE, ROUTER_PORT, TrafficConfig, \
-    TrafficPlan
+from components.redis import RouterRedis, RouterRedisArgs
+from planning.traffic import LITELLM_VERSION, ROUTER_IMAGE, ROUTER_PORT, Encrypted, \
+    TrafficConfig, TrafficPlan, TrafficSecrets
+from rendering import redis as render_redis
 from rendering import router as render
 from rendering.labels import common_labels, selector_of
 
 COMPONENT_ROUTER = c.COMPONENT_ROUTER
 MASTER_KEY = "master-key"
 KEY_LENGTH = 48
+PROVIDER_KEY = "api-key"
+REDIS_PASSWORD_KEY = "password"
+ENCRYPTED_PLACEHOLDER = "encrypted-in-the-stack-file"
+"""What the plan and render tools put in a Secret made from a `secure:` value they cannot
+decrypt (the Pulumi CLI hands the program the real value)."""
 
 
 @dataclasses.dataclass
@@ -40,6 +47,8 @@ class TrafficRouterArgs:
     prometheus_namespaces: list[str]
     prometheus_operator: bool
     monitoring_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    secrets: TrafficSecrets = dataclasses.field(default_factory=TrafficSecrets)
+    """Keys from `pulumi config set --secret` (vllm-serving:trafficSecrets)."""
 
 
 def router_labels(release: str) -> dict[str, str]:
@@ -49,9 +58,11 @@ def router_labels(release: str) -> dict[str, str]:
 
 
 def router_network_policy(selector: dict[str, str], engine_selector: dict[str, str],
-                          sources: list[str], redis_port: Optional[int]) -> dict:
+                          sources: list[str], redis_port: Optional[int],
+                          redis_selector: Optional[dict[str, str]] = None) -> dict:
     """Ingress from the gateway's and Prometheus' namespaces to the router port; egress to DNS,
-    the engine pods, Redis and HTTPS (the cloud providers)."""
+    the engine pods, Redis (the deployed one's pods, or any address for an existing one) and
+    HTTPS (the cloud providers)."""
     egress = [
         {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
         {"to": [{"podSelector": {"matchLabels": engine_selector}}],
@@ -59,7 +70,8 @@ def router_network_policy(selector: dict[str, str], engine_selector: dict[str, s
         {"ports": [{"protocol": "TCP", "port": 443}]},
     ]
     if redis_port is not None:
-        egress.append({"ports": [{"protocol": "TCP", "port": redis_port}]})
+        to = {"to": [{"podSelector": {"matchLabels": redis_selector}}]} if redis_selector else {}
+        egress.append({**to, "ports": [{"protocol": "TCP", "port": redis_port}]})
     return {
         "podSelector": {"matchLabels": selector},
         "policyTypes": ["Ingress", "Egress"],
@@ -126,7 +138,9 @@ class TrafficRouter(pulumi.ComponentResource):
 
         engine_base = render.local_api_base(args.engine_service, args.namespace_name,
                                             args.engine_port)
-        files = render.config_files(traffic, plan, args.served_name, engine_base)
+        provider_refs = self._provider_keys(name, args, labels)
+        redis_target, redis_ref, redis_selector = self._redis(name, args, labels)
+        files = render.config_files(traffic, plan, args.served_name, engine_base, redis_target)
         config_map = k8s.core.v1.ConfigMap(
             f"{name}-router-config",
             metadata={"name": base, "namespace": args.namespace, "labels": labels},
@@ -139,8 +153,10 @@ class TrafficRouter(pulumi.ComponentResource):
                          c.ANN_CLIENT_KEYS_CHECKSUM: keys_checksum},
             config_map=config_map.metadata["name"],
             env=render.router_env(traffic, args.engine_secret_name, args.engine_secret_key,
-                                  master_secret.metadata["name"], MASTER_KEY),
-            client_volume=render.client_key_volume(clients))
+                                  master_secret.metadata["name"], MASTER_KEY,
+                                  provider_refs, redis_ref),
+            client_volume=render.client_key_volume(clients, frozenset(
+                c.name for c in traffic.clients if c.existing_secret is not None)))
         annotations = {
             "pulumi.com/timeoutSeconds": "600",
             c.ANN_ROUTER_TIMEOUT_SECONDS: str(plan.router_timeout_seconds),
@@ -175,13 +191,13 @@ class TrafficRouter(pulumi.ComponentResource):
             spec={"selector": {"matchLabels": selector}, "maxUnavailable": 1,
                   "unhealthyPodEvictionPolicy": "AlwaysAllow"},
             opts=child)
-        redis = traffic.router.redis
         k8s.networking.v1.NetworkPolicy(
             f"{name}-router",
             metadata={"name": base, "namespace": args.namespace, "labels": labels},
             spec=router_network_policy(selector, args.engine_selector,
                                        args.gateway_namespaces + args.prometheus_namespaces,
-                                       redis.port if redis else None),
+                                       redis_target.port if redis_target else None,
+                                       redis_selector),
             opts=child)
         if args.prometheus_operator:
             k8s.apiextensions.CustomResource(
@@ -198,7 +214,8 @@ class TrafficRouter(pulumi.ComponentResource):
                 api_version="monitoring.coreos.com/v1", kind="PrometheusRule",
                 metadata={"name": base, "namespace": args.namespace,
                           "labels": {**labels, **args.monitoring_labels}},
-                spec={"groups": render.alert_rules(args.release)}, opts=child)
+                spec={"groups": render.alert_rules(
+                    args.release, traffic.router.replicas if redis_target else 0)}, opts=child)
 
         self.service_name = service.metadata["name"]
         self.url = pulumi.Output.format("http://{0}.{1}.svc:{2}/v1", self.service_name,
@@ -206,6 +223,54 @@ class TrafficRouter(pulumi.ComponentResource):
         self.client_secrets = pulumi.Output.from_input(secret_names)
         self.register_outputs({"service_name": self.service_name, "url": self.url,
                                "client_secrets": self.client_secrets})
+
+    def _config_secret(self, name: str, args: TrafficRouterArgs, labels: dict[str, str],
+                       suffix: str, key: str, value) -> k8s.core.v1.Secret:
+        """A Secret holding a `pulumi config set --secret` value (kept secret in the state)."""
+        text = ENCRYPTED_PLACEHOLDER if isinstance(value, Encrypted) else \
+            value.get_secret_value()
+        return k8s.core.v1.Secret(
+            f"{name}-router-{suffix}",
+            metadata={"name": f"{args.release}-router-{suffix}", "namespace": args.namespace,
+                      "labels": labels},
+            type="Opaque", string_data={key: pulumi.Output.secret(text)},
+            opts=pulumi.ResourceOptions(parent=self,
+                                        additional_secret_outputs=["stringData", "data"]))
+
+    def _provider_keys(self, name: str, args: TrafficRouterArgs,
+                       labels: dict[str, str]) -> dict[str, dict]:
+        """{provider: env source} for keys given as trafficSecrets.providers.<name>; providers
+        with apiKeySecret are referenced optionally by render.router_env."""
+        refs = {}
+        for provider, value in sorted(args.secrets.providers.items()):
+            secret = self._config_secret(name, args, labels, f"provider-{provider}",
+                                         PROVIDER_KEY, value)
+            refs[provider] = render.key_ref(secret.metadata["name"], PROVIDER_KEY)
+        return refs
+
+    def _redis(self, name: str, args: TrafficRouterArgs, labels: dict[str, str]):
+        """(where the router counts, its password's env source, the Redis pods' selector):
+        a RouterRedis the program deploys, an existing Redis, or none."""
+        redis = args.traffic.router.shared_redis()
+        if redis is None:
+            return None, None, None
+        if not redis.external:
+            deployed = RouterRedis(f"{name}-redis", RouterRedisArgs(
+                release=args.release, namespace=args.namespace,
+                namespace_name=args.namespace_name, redis=redis,
+                maxmemory_mib=args.plan.redis_maxmemory_mib, router_selector=self.selector),
+                opts=pulumi.ResourceOptions(parent=self))
+            return (render.RedisTarget(deployed.host, deployed.port, True),
+                    render.key_ref(deployed.password_secret, render_redis.PASSWORD_KEY),
+                    deployed.selector)
+        ref = None
+        if args.secrets.redis_password is not None:
+            secret = self._config_secret(name, args, labels, "redis-password",
+                                         REDIS_PASSWORD_KEY, args.secrets.redis_password)
+            ref = render.key_ref(secret.metadata["name"], REDIS_PASSWORD_KEY)
+        elif redis.password_secret is not None:
+            ref = render.key_ref(redis.password_secret.name, redis.password_secret.key, True)
+        return render.RedisTarget(redis.host, redis.port, ref is not None), ref, None
 
     def _image(self, traffic: TrafficConfig) -> pulumi.Output[str]:
         """The configured digest, else the tag as written: never looked up (planning/pins.py

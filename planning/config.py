@@ -18,7 +18,7 @@ import facts
 from facts import vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
 from planning import pins, sizing
-from planning.traffic import ROUTER_IMAGE, TrafficConfig
+from planning.traffic import ROUTER_IMAGE, TrafficConfig, TrafficSecrets
 
 PROJECT = "vllm-serving"
 """Pulumi project name; also the config namespace (`vllm-serving:<key>`)."""
@@ -718,6 +718,7 @@ class StackConfig(_Model):
     autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     cluster_versions: ClusterVersionsConfig = Field(default_factory=ClusterVersionsConfig)
+    traffic_secrets: TrafficSecrets = Field(default_factory=TrafficSecrets)
 
     @field_validator("vllm_version")
     @classmethod

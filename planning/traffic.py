@@ -15,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from typing import Literal, Optional
+from typing import Literal, Optional, Union
 
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from facts import versions
@@ -59,13 +59,15 @@ class ClientConfig(_Model):
 
 
 class ProviderConfig(_Model):
-    """An OpenAI-compatible cloud API; its key only from a Secret."""
+    """An OpenAI-compatible cloud API. Its key: a `pulumi config set --secret` value
+    (`trafficSecrets.providers.<name>`, the program makes the Secret) or an existing Secret
+    (`apiKeySecret`); exactly one (`secret_problems`)."""
 
     name: str = Field(pattern=NAME, max_length=30)
     api_base: str = Field(pattern=r"^https://[^\s/]+(/\S*)?$",
                           description="https URL of the OpenAI-compatible API, e.g. "
                                       "https://api.openai.com/v1")
-    api_key_secret: KeyRef
+    api_key_secret: Optional[KeyRef] = None
 
 
 class CloudTarget(_Model):
@@ -94,12 +96,52 @@ class AliasConfig(_Model):
         return self
 
 
-class RedisConfig(_Model):
-    """An existing Redis the router replicas share limit counters through."""
+REDIS_IMAGE = ("docker.io/library/redis:7.2.11@sha256:"
+               "76dc61f6ca42748060aa86080ef8393d0c118660db0a1dead26c2b8e94bf601b")
+"""The Redis the program deploys: the official image's 7.2.11 index (every platform), as
+docker-library/repo-info lists it (`repos/redis/remote/7.2.11.md`, seen in the mirror
+maxmood96/repo-info at 0e48a8e0dd486653f8b495b4b082fb8a626dbe37). 7.2 is the last BSD-licensed
+line; 7.2.11 carries the fix for CVE-2025-49844. The tests run Debian's redis-server (7.0) with
+the same rendered redis.conf."""
+REDIS_VERSION = "7.2.11"
+REDIS_PORT = 6379
 
-    host: str = Field(min_length=1)
-    port: int = Field(default=6379, gt=0, le=65535)
-    password_secret: Optional[KeyRef] = None
+
+class RedisConfig(_Model):
+    """Where the router replicas share their limit counters.
+
+    Without `host` the program deploys a Redis of its own (password generated, no persistence,
+    reachable only from the router); with `host`, an existing Redis (e.g. a managed one)."""
+
+    host: Optional[str] = Field(default=None, min_length=1)
+    port: int = Field(default=REDIS_PORT, gt=0, le=65535)
+    password_secret: Optional[KeyRef] = Field(
+        default=None, description="External Redis only: its password in an existing Secret "
+                                  "(or set trafficSecrets.redisPassword)")
+    memory_mi: int = Field(default=128, ge=32, le=65536,
+                           description="Deployed Redis only: its memory request and limit")
+    cpu: str = Field(default="250m", pattern=r"^([0-9]+m|[0-9]+(\.[0-9]+)?)$",
+                     description="Deployed Redis only: its CPU request and limit")
+
+    @property
+    def external(self) -> bool:
+        return self.host is not None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> "RedisConfig":
+        sized = sorted({"memory_mi", "cpu"} & self.model_fields_set)
+        if self.host is not None and sized:
+            raise ValueError(f"{', '.join(to_camel(k) for k in sized)} size the Redis the "
+                             f"program deploys, but host is set ({self.host!r}: an existing "
+                             "Redis); remove them, or remove host to deploy one")
+        if self.host is None and self.password_secret is not None:
+            raise ValueError("passwordSecret is for an existing Redis (set host); the Redis "
+                             "the program deploys gets a generated password: remove "
+                             "passwordSecret")
+        if self.host is None and "port" in self.model_fields_set and self.port != REDIS_PORT:
+            raise ValueError(f"port is for an existing Redis (set host); the Redis the program "
+                             f"deploys listens on {REDIS_PORT}: remove port")
+        return self
 
 
 class RouterConfig(_Model):
@@ -121,6 +163,15 @@ class RouterConfig(_Model):
                                            "before it starts (vLLM's queue)")
     cooldown_seconds: int = Field(default=30, ge=1, le=600,
                                   description="How long a failing deployment is skipped")
+
+    def shared_redis(self) -> Optional[RedisConfig]:
+        """The Redis the replicas count limits in: the configured one; with more than one
+        replica and none configured, one the program deploys (each replica counting alone
+        would let a client through `replicas` times its limit); with one replica and none
+        configured, none (one process counts exactly)."""
+        if self.redis is not None:
+            return self.redis
+        return RedisConfig() if self.replicas > 1 else None
 
     @field_validator("image_tag")
     @classmethod
@@ -288,15 +339,63 @@ class TrafficConfig(_Model):
                     problems.append(
                         f"traffic.aliases {alias.name!r}: provider {target.provider!r} is not "
                         f"in traffic.providers ({sorted(known) or 'none'}); add it there")
-        if self.router.replicas > 1 and self.router.redis is None:
-            problems.append(
-                f"traffic.router.replicas is {self.router.replicas} without traffic.router."
-                "redis: each replica would count limits on its own, letting a client through "
-                f"{self.router.replicas} times its limit; set traffic.router.redis.host, or "
-                "replicas: 1")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+
+class Encrypted(_Model):
+    """A `secure:` value as the stack file holds it (the plan and render tools cannot decrypt
+    it; the Pulumi CLI hands the program the plain text)."""
+
+    secure: str = Field(min_length=1)
+
+
+SecretText = Union[SecretStr, Encrypted]
+
+
+class TrafficSecrets(_Model):
+    """`vllm-serving:trafficSecrets`: keys the router needs, from `pulumi config set --secret
+    --path trafficSecrets.providers.<provider> <key>` and `... trafficSecrets.redisPassword
+    <password>` (an existing Redis). The program makes a Secret of each, so no router pod waits
+    on a Secret someone had to create by hand. Kept out of `traffic`: a config error there
+    quotes the value given, and must never quote a key."""
+
+    providers: dict[str, SecretText] = Field(default_factory=dict)
+    redis_password: Optional[SecretText] = None
+
+
+def secret_problems(traffic: "TrafficConfig", secrets: TrafficSecrets) -> list[str]:
+    """Where the router's keys come from: each provider from exactly one of
+    trafficSecrets.providers.<name> and apiKeySecret; a Redis password only for an existing
+    Redis, from one place."""
+    if not traffic.enabled:
+        return []
+    out = []
+    names = {p.name for p in traffic.providers}
+    for provider in traffic.providers:
+        given = provider.name in secrets.providers
+        if given and provider.api_key_secret is not None:
+            out.append(f"traffic.providers {provider.name!r}: the key is set twice, in "
+                       f"trafficSecrets.providers.{provider.name} and in apiKeySecret; keep one")
+        elif not given and provider.api_key_secret is None:
+            out.append(f"traffic.providers {provider.name!r} has no key: run `pulumi config "
+                       f"set --secret --path trafficSecrets.providers.{provider.name} <key>` "
+                       "(the program makes the Secret), or name an existing Secret with "
+                       "apiKeySecret {name, key}")
+    for unknown in sorted(set(secrets.providers) - names):
+        out.append(f"trafficSecrets.providers.{unknown}: no provider of that name in "
+                   f"traffic.providers ({sorted(names) or 'none'}); remove it or fix the name")
+    redis = traffic.router.shared_redis()
+    if secrets.redis_password is not None:
+        if redis is None or not redis.external:
+            out.append("trafficSecrets.redisPassword is for an existing Redis "
+                       "(traffic.router.redis.host); the Redis the program deploys gets a "
+                       "generated password: remove it")
+        elif redis.password_secret is not None:
+            out.append("the Redis password is set twice, in trafficSecrets.redisPassword and "
+                       "in traffic.router.redis.passwordSecret; keep one")
+    return out
 
 
 # ------------------------------------------------------------------ derived numbers
@@ -317,6 +416,8 @@ GRACE_MARGIN_SECONDS = 15
 CLIENT_MAX_RETRY_AFTER_SECONDS = 120
 """The OpenAI SDK waits out a Retry-After of at most 120 s and does not retry at all above it
 (openai-python `_constants.py` MAX_RETRY_AFTER_DELAY, `_base_client.py` `_should_retry`)."""
+PROBE_PERIOD_SECONDS = 10
+"""periodSeconds of the router's probes (rendering/router.py)."""
 
 
 def max_body_bytes(max_model_len: int, bytes_per_token: float = ASSUMED_BYTES_PER_TOKEN) -> int:
@@ -401,6 +502,58 @@ def engine_retry_after_seconds(readiness_period_seconds: int) -> int:
     return min(readiness_period_seconds, CLIENT_MAX_RETRY_AFTER_SECONDS)
 
 
+REDIS_SOCKET_TIMEOUT_SECONDS = 1
+"""The router's Redis read and connect timeout (`socket_timeout`, `socket_connect_timeout` in
+`coordination_redis`). An in-cluster Redis answers a counter update in well under a
+millisecond; LiteLLM's default (5 s, `litellm/constants.py` REDIS_SOCKET_TIMEOUT) turns a Redis
+that accepts but never answers into a 130 s start-up (measured)."""
+REDIS_ATTEMPTS = 11
+"""redis-py 8.2 retries a timed-out call 10 times (`redis/client.py` `Redis.__init__`: default
+`retry=Retry(ExponentialWithJitterBackoff(base=0.01, cap=1), 10)`); the config cannot change it
+(LiteLLM's `_redis.py` keeps `retry` out of the kwargs it passes on)."""
+REDIS_BACKOFF_CAP_SECONDS = 1
+REDIS_STARTUP_CALLS = 2
+"""Calls that block the router's start-up: LiteLLM's `RedisCache.__init__`
+(`litellm/caching/redis_cache.py`) runs a synchronous `info()` and, in `_setup_health_pings`,
+a synchronous `ping()`, before the app answers /health/liveliness."""
+ROUTER_IMPORT_SECONDS = 120
+"""Start-up allowance without Redis: LiteLLM imports its whole proxy (about 10 s measured on a
+shared two-core machine); two minutes for a slow node."""
+REDIS_MEMORY_SHARE = 0.75
+"""maxmemory as a share of the deployed Redis's memory limit: the rest for client buffers,
+Lua and allocator fragmentation, so Redis evicts before the kubelet kills it."""
+
+
+def redis_stall_seconds(socket_timeout: int = REDIS_SOCKET_TIMEOUT_SECONDS) -> int:
+    """Longest a Redis that accepts but never answers holds the router's start-up = blocking
+    calls × attempts × (socket timeout + largest backoff).
+
+    Example: 2 × 11 × (1 + 1) = 44 s (measured: 47 s to live with 10 s of import; 130 s with
+    LiteLLM's 5 s default timeout).
+    """
+    return REDIS_STARTUP_CALLS * REDIS_ATTEMPTS * (socket_timeout + REDIS_BACKOFF_CAP_SECONDS)
+
+
+def router_startup_failures(uses_redis: bool, period_seconds: int) -> int:
+    """failureThreshold of the router's startup probe = ⌈(import allowance + Redis stall when
+    the router uses Redis) ÷ probe period⌉, so a Redis that hangs delays the router instead of
+    crash-looping it.
+
+    Example (prod, Redis): ⌈(120 + 44) / 10⌉ = 17 (170 s); without Redis ⌈120 / 10⌉ = 12.
+    """
+    stall = redis_stall_seconds() if uses_redis else 0
+    return math.ceil((ROUTER_IMPORT_SECONDS + stall) / period_seconds)
+
+
+def redis_maxmemory_mib(memory_mi: int) -> int:
+    """The deployed Redis's maxmemory = its memory limit × 0.75, in whole MiB.
+
+    Example (default 128 Mi): ⌊128 × 0.75⌋ = 96 MiB — room for about a million limit counters
+    (a client uses a few keys a minute window).
+    """
+    return math.floor(memory_mi * REDIS_MEMORY_SHARE)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrafficPlan:
     """The traffic layer's derived figures (seconds and bytes), each with its reason."""
@@ -417,6 +570,9 @@ class TrafficPlan:
     edge_idle_seconds: int = 0
     bytes_per_token: float = ASSUMED_BYTES_PER_TOKEN
     reasons: dict = dataclasses.field(default_factory=dict)
+    router_startup_failures: int = 12
+    redis_maxmemory_mib: Optional[int] = None
+    """Set when the program deploys the Redis."""
 
 
 def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: int,
@@ -435,6 +591,7 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
     idle = edge_idle_seconds(edge)
     grace = router_grace_seconds(pre_stop_seconds, local, cloud)
     retry_after = engine_retry_after_seconds(readiness_period_seconds)
+    redis = traffic.router.shared_redis()
     reasons = {
         "body limit": f"maxModelLen {max_model_len} × {per_token:g} bytes per token "
                       f"({measured}, traffic.bytesPerToken) + {JSON_OVERHEAD_BYTES} bytes of "
@@ -458,7 +615,10 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
         pre_stop_seconds=pre_stop_seconds, longest_request_seconds=longest_request_seconds,
         engine_retry_after_seconds=retry_after,
         cloud_attempt_seconds=cloud, edge_idle_seconds=idle, bytes_per_token=per_token,
-        reasons=reasons)
+        reasons=reasons,
+        router_startup_failures=router_startup_failures(redis is not None, PROBE_PERIOD_SECONDS),
+        redis_maxmemory_mib=(redis_maxmemory_mib(redis.memory_mi)
+                             if redis is not None and not redis.external else None))
 
 
 def for_stack(cfg, plan) -> TrafficPlan:
@@ -491,6 +651,33 @@ def assumed_inputs(per_token_ms: float, per_token_measured: bool,
     return [("shutdown.perTokenMs", f"{per_token_ms:g} ms", state(per_token_measured)),
             ("traffic.bytesPerToken", f"{per_token:g} bytes",
              state(traffic.bytes_per_token is not None))]
+
+
+def redis_rows(traffic: TrafficConfig, plan: TrafficPlan) -> list[tuple[str, str, str]]:
+    """(figure, value, reason) of the router's start-up and its Redis, for tools/plan.py."""
+    redis = traffic.router.shared_redis()
+    stall = redis_stall_seconds() if redis is not None else 0
+    rows = [("router start-up",
+             f"{plan.router_startup_failures * PROBE_PERIOD_SECONDS} s startup probe",
+             f"⌈(import {ROUTER_IMPORT_SECONDS} s + Redis stall {stall} s) / period "
+             f"{PROBE_PERIOD_SECONDS} s⌉ = {plan.router_startup_failures} probes")]
+    if redis is None:
+        rows.append(("limit counters", "in the router process",
+                     "one replica counts exactly; set traffic.router.redis to share them"))
+        return rows
+    rows.append(("Redis stall", f"{stall} s at the most",
+                 f"{REDIS_STARTUP_CALLS} blocking calls × {REDIS_ATTEMPTS} attempts × "
+                 f"(socket timeout {REDIS_SOCKET_TIMEOUT_SECONDS} s + backoff "
+                 f"{REDIS_BACKOFF_CAP_SECONDS} s)"))
+    if redis.external:
+        rows.append(("limit counters", f"existing Redis {redis.host}:{redis.port}",
+                     "traffic.router.redis.host"))
+    else:
+        rows.append(("limit counters",
+                     f"deployed Redis, maxmemory {plan.redis_maxmemory_mib} MiB",
+                     f"memoryMi {redis.memory_mi} × {REDIS_MEMORY_SHARE} = "
+                     f"{plan.redis_maxmemory_mib} MiB, allkeys-lru, no persistence"))
+    return rows
 
 
 def problems(traffic: TrafficConfig, engine_max_tokens: int) -> list[str]:

@@ -446,6 +446,35 @@ def _autoscaler_alert(t: Target, hpa_name: str) -> Alert:
     )
 
 
+LIMITER_BREAKER_SERIES = "litellm_redis_circuit_breaker_state"
+"""LiteLLM's gauge of its Redis circuit breakers per state (`closed`, `open`, `half_open`;
+`litellm/integrations/prometheus_services.py`, exported when `litellm_settings.service_callback`
+lists `prometheus_system`, which rendering/router.py sets whenever the router uses Redis).
+While a breaker is not closed, LiteLLM skips Redis and its rate limiter counts in the replica's
+own memory (`parallel_request_limiter_v3.py`: "degrades to the local mirror")."""
+
+
+def limiter_alert(router_service: str, replicas: int) -> Alert:
+    """RouterLimiterPerReplica: some router pod's Redis breaker has been open (or probing) for
+    2 minutes, so that replica counts client limits alone and a client gets up to `replicas`
+    times its limit; readiness stays 200 on purpose (failing it would take the traffic layer
+    down for a limiter)."""
+    return Alert(
+        "RouterLimiterPerReplica",
+        f'max by (namespace, pod) ({LIMITER_BREAKER_SERIES}{{service="{router_service}",'
+        f'state=~"open|half_open"}}) > 0',
+        "warning",
+        "A router replica counts client limits without Redis",
+        f"Its Redis circuit breaker is open: each of the {replicas} router replicas counts "
+        f"requestsPerMinute/tokensPerMinute on its own, letting a client through up to "
+        f"{replicas} times its limit.",
+        "Check the Redis the router uses (traffic.router.redis; the deployed one is "
+        "<release>-router-redis): is it running, does the password Secret exist, does the "
+        "NetworkPolicy admit the router? The router logs 'Redis circuit breaker OPENED'.",
+        "2m",
+    )
+
+
 def _dcgm(metric: str, t: Target, template: str = "{}") -> str:
     """A DCGM series for this deployment's pods, whether or not the exporter's labels are kept."""
     regex = pod_regex(t.deployment_name, t.workload_kind)

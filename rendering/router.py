@@ -8,15 +8,18 @@ the pod fills from Secrets (secretKeyRef); client keys are files of a Secret vol
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import pathlib
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
 from facts import conventions
-from planning.traffic import ROUTER_IMAGE, ROUTER_PORT, TrafficConfig, TrafficPlan
+from planning.traffic import PROBE_PERIOD_SECONDS, REDIS_SOCKET_TIMEOUT_SECONDS, ROUTER_IMAGE, \
+    ROUTER_PORT, TrafficConfig, TrafficPlan
+from rendering import promql
 from rendering.pod import container_security_context, pod_security_context
 
 AUTH_MODULE = "vllm_serving_router"
@@ -98,9 +101,33 @@ def model_list(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class RedisTarget:
+    """The Redis the router counts limits in, as its config file names it."""
+
+    host: str
+    port: int
+    password: bool
+    """Whether the router sends a password (read from REDIS_PASSWORD_ENV)."""
+
+
+def coordination_redis(target: RedisTarget) -> dict:
+    """Shared limit counters: every replica counts in the same Redis keys. Short socket
+    timeouts, so a Redis that hangs delays start-up by at most `redis_stall_seconds` (LiteLLM
+    passes extra keys of this block to redis-py: `CoordinationRedisParams` allows them,
+    `_redis.py` `_get_redis_kwargs` lists `socket_timeout` and `socket_connect_timeout`)."""
+    block: dict[str, Any] = {"host": target.host, "port": target.port}
+    if target.password:
+        block["password"] = f"os.environ/{REDIS_PASSWORD_ENV}"
+    block["socket_timeout"] = REDIS_SOCKET_TIMEOUT_SECONDS
+    block["socket_connect_timeout"] = REDIS_SOCKET_TIMEOUT_SECONDS
+    return block
+
+
 def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
-                   engine_base: str) -> dict:
-    """The proxy's config.yaml as a dict."""
+                   engine_base: str, redis: Optional[RedisTarget] = None) -> dict:
+    """The proxy's config.yaml as a dict. `redis`: where the replicas share their counters
+    (None: each process counts alone, right for one replica)."""
     general: dict[str, Any] = {
         "master_key": f"os.environ/{MASTER_KEY_ENV}",
         "custom_auth": f"{AUTH_MODULE}.user_api_key_auth",
@@ -108,11 +135,12 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
         "disable_spend_logs": True,
         "disable_adding_master_key_hash_to_db": True,
     }
-    redis = traffic.router.redis
+    settings: dict[str, Any] = {}
     if redis is not None:
-        # Shared limit counters: every replica counts in the same Redis keys.
-        general["coordination_redis"] = {"host": redis.host, "port": redis.port, **(
-            {"password": f"os.environ/{REDIS_PASSWORD_ENV}"} if redis.password_secret else {})}
+        general["coordination_redis"] = coordination_redis(redis)
+        # LiteLLM's own Redis health series, e.g. litellm_redis_circuit_breaker_state: the
+        # limiter alert reads it (rendering/promql.py limiter_alert).
+        settings["service_callback"] = ["prometheus_system"]
     return {
         "model_list": model_list(traffic, plan, served_name, engine_base),
         "router_settings": {
@@ -132,6 +160,7 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
             "drop_params": False,
             "turn_off_message_logging": True,
             "redact_messages_in_exceptions": True,
+            **settings,
         },
     }
 
@@ -150,11 +179,12 @@ def router_settings(traffic: TrafficConfig, plan: TrafficPlan) -> dict:
 
 
 def config_files(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
-                 engine_base: str) -> dict[str, str]:
+                 engine_base: str, redis: Optional[RedisTarget] = None) -> dict[str, str]:
     """The ConfigMap's data: config.yaml, clients.json, the auth module and the guard, side by
     side (LiteLLM loads `custom_auth` from the config file's directory)."""
     return {
-        "config.yaml": yaml.safe_dump(litellm_config(traffic, plan, served_name, engine_base),
+        "config.yaml": yaml.safe_dump(litellm_config(traffic, plan, served_name, engine_base,
+                                                     redis),
                                       sort_keys=False),
         "clients.json": json.dumps(router_settings(traffic, plan), indent=2, sort_keys=True),
         f"{AUTH_MODULE}.py": AUTH_SOURCE.read_text(),
@@ -179,9 +209,24 @@ def container_args() -> list[str]:
             str(ROUTER_PORT), "--num_workers", "1"]
 
 
+def key_ref(secret: Any, key: str, optional: bool = False) -> dict:
+    """An env value from a Secret. `optional`: a Secret the stack names but the program does not
+    create; if it is missing the pod still starts (instead of waiting in
+    CreateContainerConfigError until `pulumi up` times out) and what needs it fails visibly: the
+    cloud provider answers 401, Redis refuses the connection and the limiter alert fires."""
+    ref: dict[str, Any] = {"name": secret, "key": key}
+    if optional:
+        ref["optional"] = True
+    return {"secretKeyRef": ref}
+
+
 def router_env(traffic: TrafficConfig, engine_secret: Any, engine_secret_key: str,
-               master_secret: Any, master_secret_key: str) -> list[dict]:
-    """The router container's environment: every key through secretKeyRef."""
+               master_secret: Any, master_secret_key: str,
+               provider_keys: Optional[dict[str, dict]] = None,
+               redis_password: Optional[dict] = None) -> list[dict]:
+    """The router container's environment: every key through secretKeyRef. `provider_keys`:
+    {provider: key_ref(...)} of the keys the program keeps (default: each provider's
+    apiKeySecret, optional); `redis_password`: key_ref(...) of the Redis password, if any."""
     env = [{"name": name, "value": value}
            for name, value in {**OFFLINE_ENV, **GUARD_ENV}.items()]
     env += [
@@ -192,25 +237,35 @@ def router_env(traffic: TrafficConfig, engine_secret: Any, engine_secret_key: st
         {"name": ENGINE_KEY_ENV, "valueFrom": {"secretKeyRef": {
             "name": engine_secret, "key": engine_secret_key}}},
     ]
+    provider_keys = provider_keys or {}
     for provider in traffic.providers:
-        env.append({"name": provider_key_env(provider.name), "valueFrom": {"secretKeyRef": {
-            "name": provider.api_key_secret.name, "key": provider.api_key_secret.key}}})
-    redis = traffic.router.redis
-    if redis is not None and redis.password_secret is not None:
-        env.append({"name": REDIS_PASSWORD_ENV, "valueFrom": {"secretKeyRef": {
-            "name": redis.password_secret.name, "key": redis.password_secret.key}}})
+        ref = provider_keys.get(provider.name)
+        if ref is None and provider.api_key_secret is not None:
+            ref = key_ref(provider.api_key_secret.name, provider.api_key_secret.key, True)
+        if ref is not None:
+            env.append({"name": provider_key_env(provider.name), "valueFrom": ref})
+    if redis_password is not None:
+        env.append({"name": REDIS_PASSWORD_ENV, "valueFrom": redis_password})
     return env
 
 
-def client_key_volume(clients: list[tuple[str, Any, str]]) -> dict:
-    """One projected volume of every client's Secret: `<client>/api-key`."""
+def client_key_volume(clients: list[tuple[str, Any, str]],
+                      existing: frozenset[str] = frozenset()) -> dict:
+    """One projected volume of every client's Secret: `<client>/api-key`. The Secrets of
+    `existing` clients (`existingSecret`, not made by the program) are optional: if one is
+    missing the pod still starts and that client alone gets 401 (the auth module skips a
+    missing key file), instead of every client waiting on it."""
+    def source(name: str, secret: Any, key: str) -> dict:
+        projected = {"name": secret, "items": [{"key": key, "path": f"{name}/{CLIENT_KEY_FILE}"}]}
+        if name in existing:
+            projected["optional"] = True
+        return {"secret": projected}
     return {"name": "client-keys", "projected": {"defaultMode": 0o440, "sources": [
-        {"secret": {"name": secret, "items": [{"key": key, "path": f"{name}/{CLIENT_KEY_FILE}"}]}}
-        for name, secret, key in clients]}}
+        source(name, secret, key) for name, secret, key in clients]}}
 
 
 def _probe(path: str, failures: int) -> dict:
-    return {"httpGet": {"path": path, "port": PORT_NAME}, "periodSeconds": 10,
+    return {"httpGet": {"path": path, "port": PORT_NAME}, "periodSeconds": PROBE_PERIOD_SECONDS,
             "timeoutSeconds": 5, "failureThreshold": failures, "successThreshold": 1}
 
 
@@ -236,8 +291,9 @@ def pod_template(traffic: TrafficConfig, plan: TrafficPlan, *, image: Any,
             {"name": "client-keys", "mountPath": KEYS_DIR, "readOnly": True},
             {"name": "tmp", "mountPath": "/tmp"},
         ],
-        # LiteLLM imports its whole proxy (~10 s on a laptop): allow 2 min before liveness.
-        "startupProbe": _probe("/health/liveliness", 12),
+        # LiteLLM's import and a hanging Redis's timeouts (planning/traffic.py
+        # router_startup_failures) before liveness.
+        "startupProbe": _probe("/health/liveliness", plan.router_startup_failures),
         "readinessProbe": _probe("/health/readiness", 3),
         "livenessProbe": _probe("/health/liveliness", 6),
         # Leave the Service's endpoints before SIGTERM, then uvicorn drains open streams.
@@ -268,11 +324,14 @@ def pod_template(traffic: TrafficConfig, plan: TrafficPlan, *, image: Any,
 
 
 
-def alert_rules(release: str) -> list[dict]:
+def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
     """The router's own alerts (the engine's are in rendering/promql.py): clients refused with
-    429 and requests waiting in the router. Series names checked against LiteLLM 1.108.7's
-    /metrics by tests/test_router_live.py."""
+    429, requests waiting in the router and, when `redis_replicas` replicas share counters in
+    Redis, the limiter falling back to per-replica counting. Series names checked against
+    LiteLLM 1.108.7's /metrics by tests/test_router_live.py."""
     job = f'service="{release}-router"'
+    limiter = [promql.limiter_alert(f"{release}-router", redis_replicas).rule()] \
+        if redis_replicas else []
     return [{"name": "vllm-serving-router", "rules": [
         {"alert": "RouterRateLimitingClients",
          "expr": (f'sum(rate(litellm_proxy_failed_requests_metric_total{{{job},'
@@ -290,4 +349,4 @@ def alert_rules(release: str) -> list[dict]:
          "annotations": {"summary": "Requests wait over 5 s (p99) in the router",
                          "description": "The router is saturated: add traffic.router.replicas "
                                         "or CPU."}},
-    ]}]
+    ] + limiter}]

@@ -67,7 +67,8 @@ def test_markdown_form_is_a_pull_request_comment(capsys):
     assert f"[{plan_tool.memory_bar(plan)}]" in text
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert table[0] == "| figure | value | why |"
-    assert len(table) == 1 + len(plan_tool.rows(plan))
+    extra = plan_tool.traffic_rows(parse(stack_values("prod")), plan)
+    assert len(table) == 1 + len(plan_tool.rows(plan)) + len(extra)
     # Pipes inside a reason are escaped, so every row has exactly three cells.
     assert all(len(re.split(r"(?<!\\)\|", row)) == 5 for row in table)
 

@@ -88,39 +88,13 @@ def _router_files(run: Run) -> tuple[dict[str, str], dict[str, Any]]:
     return dict(config_map.inputs["data"]), deployment.inputs["spec"]["template"]["spec"]
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """Stubs, Redis and two routers started from prod's rendered router; torn down after."""
-    litellm = _tool(LITELLM, "run .ci/run, or python3 -m venv .venv-router && "
-                             f".venv-router/bin/pip install 'litellm[proxy]=={LITELLM_VERSION}'")
-    redis_server = shutil.which("redis-server") or pytest.fail(
-        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
-    prod = stack_config("prod")
-    traffic = copy.deepcopy(prod["traffic"])
-    traffic["clients"] = traffic["clients"] + [LIMITED, SHARED, BENCH]
-    run = run_stack("prod", {"traffic": traffic})
-    assert run.error is None, run.error
-    files, pod = _router_files(run)
+def router_inputs(files: dict[str, str], pod: dict, config: dict, tmp: pathlib.Path,
+                  secret_values: dict[str, str], proxy_port: int
+                  ) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """The router pod's files under `tmp` (the ConfigMap's, with `config` as config.yaml; one
+    test key per client in the client-keys volume; /tmp), its args with the mount paths moved
+    there, and its environment with the Secret values given: (args, env, {client: key})."""
     container = pod["containers"][0]
-    tmp = tmp_path_factory.mktemp("router")
-
-    local = StubUpstream("local").start()
-    cloud = StubUpstream("cloud").start()
-    proxy = RecordingProxy()
-    redis_port = free_port()
-    redis = subprocess.Popen(
-        [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--requirepass", REDIS_PASSWORD],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    # The ConfigMap's files, only the upstreams and Redis pointed at the test's servers.
-    rendered = yaml.safe_load(files["config.yaml"])
-    config = copy.deepcopy(rendered)
-    for deployment in config["model_list"]:
-        params = deployment["litellm_params"]
-        params["api_base"] = local.base_url if params["model"].startswith("hosted_vllm/") \
-            else cloud.base_url
-    config["general_settings"]["coordination_redis"].update(host="127.0.0.1", port=redis_port)
     config_dir = tmp / "config"
     config_dir.mkdir()
     for name, text in {**files, "config.yaml": yaml.safe_dump(config, sort_keys=False)}.items():
@@ -147,35 +121,79 @@ def stack(tmp_path_factory):
                 return str(path) + value[len(mount):]
         return value
 
-    secret_values = {render.MASTER_KEY_ENV: MASTER_KEY, render.ENGINE_KEY_ENV: ENGINE_KEY,
-                     render.REDIS_PASSWORD_ENV: REDIS_PASSWORD,
-                     render.provider_key_env("cloud"): CLOUD_KEY}
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
-           "HTTP_PROXY": f"http://127.0.0.1:{proxy.port}",
-           "HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}",
-           "http_proxy": f"http://127.0.0.1:{proxy.port}",
-           "https_proxy": f"http://127.0.0.1:{proxy.port}",
+           "HTTP_PROXY": f"http://127.0.0.1:{proxy_port}",
+           "HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}",
+           "http_proxy": f"http://127.0.0.1:{proxy_port}",
+           "https_proxy": f"http://127.0.0.1:{proxy_port}",
            "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"}
     for item in container["env"]:
         if "value" in item:
             env[item["name"]] = local_path(item["value"])
         else:
             env[item["name"]] = secret_values[item["name"]]
+    return [local_path(a) for a in container["args"]], env, keys
+
+
+def launch_router(litellm: str, args: list[str], env: dict[str, str], tmp: pathlib.Path,
+                  name: str, config: pathlib.Path | None = None) -> dict:
+    """One `litellm` process on a free 127.0.0.1 port: {url, process, log}; `config`: a
+    directory whose config.yaml replaces the rendered one."""
+    port = free_port()
+    args = list(args)
+    if config is not None:
+        args[args.index("--config") + 1] = str(config / "config.yaml")
+    args[args.index("--host") + 1] = "127.0.0.1"
+    args[args.index("--port") + 1] = str(port)
+    log = tmp / f"{name}.log"
+    process = subprocess.Popen([litellm, *args], env=env, cwd=tmp / "tmp",
+                               stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return {"url": f"http://127.0.0.1:{port}", "process": process, "log": log}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    """Stubs, Redis and two routers started from prod's rendered router; torn down after."""
+    litellm = _tool(LITELLM, "run .ci/run, or python3 -m venv .venv-router && "
+                             f".venv-router/bin/pip install 'litellm[proxy]=={LITELLM_VERSION}'")
+    redis_server = shutil.which("redis-server") or pytest.fail(
+        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
+    prod = stack_config("prod")
+    traffic = copy.deepcopy(prod["traffic"])
+    traffic["clients"] = traffic["clients"] + [LIMITED, SHARED, BENCH]
+    run = run_stack("prod", {"traffic": traffic})
+    assert run.error is None, run.error
+    files, pod = _router_files(run)
+    tmp = tmp_path_factory.mktemp("router")
+
+    local = StubUpstream("local").start()
+    cloud = StubUpstream("cloud").start()
+    proxy = RecordingProxy()
+    redis_port = free_port()
+    redis = subprocess.Popen(
+        [redis_server, "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--requirepass", REDIS_PASSWORD],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    # The ConfigMap's files, only the upstreams and Redis pointed at the test's servers.
+    rendered = yaml.safe_load(files["config.yaml"])
+    config = copy.deepcopy(rendered)
+    for deployment in config["model_list"]:
+        params = deployment["litellm_params"]
+        params["api_base"] = local.base_url if params["model"].startswith("hosted_vllm/") \
+            else cloud.base_url
+    config["general_settings"]["coordination_redis"].update(host="127.0.0.1", port=redis_port)
+    secret_values = {render.MASTER_KEY_ENV: MASTER_KEY, render.ENGINE_KEY_ENV: ENGINE_KEY,
+                     render.REDIS_PASSWORD_ENV: REDIS_PASSWORD,
+                     render.provider_key_env("cloud"): CLOUD_KEY}
+    args, env, keys = router_inputs(files, pod, config, tmp, secret_values, proxy.port)
+    routers = [launch_router(litellm, args, env, tmp, f"router-{index}") for index in range(2)]
+    extra: list[dict] = []
 
     def launch(name: str, config: pathlib.Path) -> dict:
-        """One router process from the rendered args, its config directory replaced."""
-        port = free_port()
-        args = [local_path(a) for a in container["args"]]
-        args[args.index("--config") + 1] = str(config / "config.yaml")
-        args[args.index("--host") + 1] = "127.0.0.1"
-        args[args.index("--port") + 1] = str(port)
-        log = tmp / f"{name}.log"
-        process = subprocess.Popen([litellm, *args], env=env, cwd=tmp / "tmp",
-                                   stdout=log.open("w"), stderr=subprocess.STDOUT)
-        return {"url": f"http://127.0.0.1:{port}", "process": process, "log": log}
+        """One more router from the rendered args, its config directory replaced."""
+        return launch_router(litellm, args, env, tmp, name, config)
 
-    routers = [launch(f"router-{index}", config_dir) for index in range(2)]
-    extra: list[dict] = []
     started = time.monotonic()
     try:
         _wait_live(routers, started)
@@ -702,3 +720,146 @@ def test_no_key_ever_reaches_the_router_logs(stack):
     assert logs, "the routers logged nothing"
     for secret in (CLOUD_KEY, ENGINE_KEY, MASTER_KEY, REDIS_PASSWORD, *stack["keys"].values()):
         assert secret not in logs
+
+
+# ---------------------------------------------------------------- a Redis that never answers
+
+class SilentServer:
+    """Accepts TCP connections on 127.0.0.1 and never answers (a hung Redis)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.held: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                self.held.append(self.sock.accept()[0])
+            except OSError:
+                return   # closed by stop()
+
+    def stop(self) -> None:
+        self.sock.close()
+        for conn in self.held:
+            conn.close()
+
+
+def _breaker_states(url: str) -> dict[str, float]:
+    text = requests.get(url + "/metrics", timeout=30).text
+    states = {}
+    for line in text.splitlines():
+        if line.startswith("litellm_redis_circuit_breaker_state{"):
+            labels, value = line.rsplit(" ", 1)
+            states[labels.split('state="')[1].split('"')[0]] = float(value)
+    return states
+
+
+def test_a_hung_redis_delays_the_router_less_than_its_startup_probe(tmp_path):
+    """prod's router with its Redis accepting connections and never answering: live within the
+    startup probe's budget (before the short socket timeouts: 130 s against 120 s, a crash
+    loop), and LiteLLM's breaker series the limiter alert reads reports the Redis open."""
+    litellm = _tool(LITELLM, "run .ci/run (it creates .venv-router)")
+    run = run_stack("prod")
+    assert run.error is None, run.error
+    files, pod = _router_files(run)
+    probe = pod["containers"][0]["startupProbe"]
+    budget = probe["periodSeconds"] * probe["failureThreshold"]
+    config = yaml.safe_load(files["config.yaml"])
+    hung = SilentServer()
+    config["general_settings"]["coordination_redis"].update(host="127.0.0.1", port=hung.port)
+    for deployment in config["model_list"]:   # no upstream: a closed port answers at once
+        deployment["litellm_params"]["api_base"] = f"http://127.0.0.1:{free_port()}/v1"
+    proxy = RecordingProxy()
+    secret_values = {render.MASTER_KEY_ENV: MASTER_KEY, render.ENGINE_KEY_ENV: ENGINE_KEY,
+                     render.REDIS_PASSWORD_ENV: REDIS_PASSWORD,
+                     render.provider_key_env("cloud"): CLOUD_KEY}
+    args, env, keys = router_inputs(files, pod, config, tmp_path, secret_values, proxy.port)
+    started = time.monotonic()
+    router = launch_router(litellm, args, env, tmp_path, "router-hung-redis")
+    try:
+        live = _seconds_to_live(router, started, budget + 30)
+        print(f"\nlive after {live} s with a Redis that never answers (startup probe: "
+              f"{budget} s)")
+        assert live is not None and live < budget, (live, budget)
+        _trip_the_breaker(router, keys["code-review"])
+    finally:
+        _stop(router)
+        hung.stop()
+
+
+def _seconds_to_live(router: dict, started: float, limit: float):
+    """Seconds from `started` until /health/liveliness answers (None after `limit`)."""
+    while time.monotonic() - started < limit:
+        assert router["process"].poll() is None, router["log"].read_text()[-4000:]
+        try:
+            if requests.get(router["url"] + "/health/liveliness", timeout=2).ok:
+                return time.monotonic() - started
+        except requests.RequestException:
+            time.sleep(0.5)
+    return None
+
+
+def _trip_the_breaker(router: dict, key: str) -> None:
+    """Requests until LiteLLM's Redis circuit breaker reports open on /metrics (the series
+    the limiter alert reads)."""
+    deadline = time.monotonic() + 120
+    while _breaker_states(router["url"]).get("open", 0) < 1:
+        assert time.monotonic() < deadline, _breaker_states(router["url"])
+        chat({"url": router["url"]}, None, key=key, model="deepseek-r1-32b", timeout=60)
+
+
+def _stop(router: dict) -> None:
+    router["process"].terminate()
+    try:
+        router["process"].wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        router["process"].kill()
+
+
+def test_missing_secrets_the_stack_names_leave_the_router_serving(tmp_path):
+    """prod names `router-redis` and `cloud-llm-key`, referenced `optional: true`: when they do
+    not exist the kubelet starts the pod without those variables. The real router then starts,
+    serves the local engine, and reports Redis (which refuses it without the password) through
+    the open breaker the limiter alert reads."""
+    litellm = _tool(LITELLM, "run .ci/run (it creates .venv-router)")
+    redis_server = shutil.which("redis-server") or pytest.fail(
+        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
+    run = run_stack("prod")
+    assert run.error is None, run.error
+    files, pod = _router_files(run)
+    optional = {e["name"] for e in pod["containers"][0]["env"]
+                if e.get("valueFrom", {}).get("secretKeyRef", {}).get("optional")}
+    assert optional == {render.REDIS_PASSWORD_ENV, render.provider_key_env("cloud")}
+    local = StubUpstream("local").start()
+    redis_port = free_port()
+    redis = subprocess.Popen([redis_server, "--port", str(redis_port), "--bind", "127.0.0.1",
+                              "--save", "", "--appendonly", "no", "--requirepass",
+                              REDIS_PASSWORD], stdout=subprocess.DEVNULL)
+    config = yaml.safe_load(files["config.yaml"])
+    config["general_settings"]["coordination_redis"].update(host="127.0.0.1", port=redis_port)
+    for deployment in config["model_list"]:
+        params = deployment["litellm_params"]
+        params["api_base"] = local.base_url if params["model"].startswith("hosted_vllm/") \
+            else f"http://127.0.0.1:{free_port()}/v1"
+    proxy = RecordingProxy()
+    secret_values = {render.MASTER_KEY_ENV: MASTER_KEY, render.ENGINE_KEY_ENV: ENGINE_KEY,
+                     **{name: "absent" for name in optional}}
+    args, env, keys = router_inputs(files, pod, config, tmp_path, secret_values, proxy.port)
+    for name in optional:
+        del env[name]
+    started = time.monotonic()
+    router = launch_router(litellm, args, env, tmp_path, "router-missing-secrets")
+    try:
+        assert _seconds_to_live(router, started, START_SECONDS) is not None
+        response = chat({"url": router["url"]}, None, key=keys["code-review"])
+        assert response.status_code == 200, response.text
+        _trip_the_breaker(router, keys["code-review"])
+    finally:
+        _stop(router)
+        redis.terminate()
+        redis.wait(timeout=10)
+        local.stop()

@@ -114,13 +114,6 @@ def _problems(traffic: dict) -> str:
     return str(error.value)
 
 
-def test_several_replicas_without_redis_are_refused():
-    traffic = _prod_traffic()
-    traffic["router"] = {"replicas": 2}
-    message = _problems(traffic)
-    assert "traffic" in message and "redis" in message and "2 times its limit" in message
-
-
 def test_an_unknown_provider_is_refused():
     traffic = _prod_traffic(aliases=[{"name": "a", "cloud": [{"provider": "nope",
                                                               "model": "m"}]}])
@@ -271,7 +264,7 @@ def test_the_router_alerts_are_valid_prometheus_rules(runs, tmp_path):
     rule = next(r for r in runs["prod"].of_type("monitoring.coreos.com/v1:PrometheusRule")
                 if r.name.endswith("-router-rules"))
     alerts = [a["alert"] for g in rule.inputs["spec"]["groups"] for a in g["rules"]]
-    assert alerts == ["RouterRateLimitingClients", "RouterQueueing"]
+    assert alerts == ["RouterRateLimitingClients", "RouterQueueing", "RouterLimiterPerReplica"]
     path = tmp_path / "router-rules.yaml"
     path.write_text(yaml.safe_dump({"groups": rule.inputs["spec"]["groups"]}))
     promtool = shutil.which("promtool") or pytest.fail("promtool missing: apt-get install "

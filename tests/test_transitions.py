@@ -176,6 +176,33 @@ ROWS = [
         {DEPLOYMENT: {"update"}}, rolls=True),
 ]
 ROUTER_ONLY = ("client key rotated", "client added", "local-only alias gets a cloud fallback")
+# The router's Redis (components/redis.py): prod names an existing one, which keeps working
+# (its no-op rerun above changes nothing); dropping `host` deploys one, and back.
+DEPLOYED_REDIS = {"traffic": {"router": {"redis": None}}}
+ONE_ROUTER = {"traffic": {"router": {"replicas": 1, "redis": None}}}
+REDIS_MEMORY = {"traffic": {"router": {"redis": {"host": None, "port": None,
+                                                 "passwordSecret": None, "memoryMi": 256}}}}
+REDIS_OBJECTS = ("vllm-serving:index:RouterRedis", PASSWORD, SECRET, "core/v1:Service",
+                 "policy/v1:PodDisruptionBudget")
+ROWS += [
+    Row("Redis deployed instead of the existing one", "prod", DEPLOYED_REDIS,
+        {**{kind: {"create"} for kind in REDIS_OBJECTS}, CONFIG_MAP: {"create", "update"},
+         DEPLOYMENT: {"create", "update"},
+         "networking.k8s.io/v1:NetworkPolicy": {"create", "update"}}, rolls=True),
+    Row("existing Redis instead of the deployed one", "prod", {},
+        {**{kind: {"delete"} for kind in REDIS_OBJECTS}, CONFIG_MAP: {"delete", "update"},
+         DEPLOYMENT: {"delete", "update"},
+         "networking.k8s.io/v1:NetworkPolicy": {"delete", "update"}}, rolls=True,
+        before=DEPLOYED_REDIS),
+    Row("router scaled out to two replicas", "prod", DEPLOYED_REDIS,
+        {**{kind: {"create"} for kind in REDIS_OBJECTS}, CONFIG_MAP: {"create", "update"},
+         DEPLOYMENT: {"create", "update"},
+         "networking.k8s.io/v1:NetworkPolicy": {"create", "update"},
+         "monitoring.coreos.com/v1:PrometheusRule": {"update"}}, rolls=True, before=ONE_ROUTER),
+    Row("deployed Redis given more memory", "prod", REDIS_MEMORY,
+        {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True, before=DEPLOYED_REDIS),
+]
+ROUTER_ONLY = ("client key rotated", "client added")
 
 
 @pytest.fixture(scope="module")
@@ -229,6 +256,13 @@ def test_a_router_digest_rolls_the_router_and_nothing_of_the_engine(updates):
     changed = [s for s in updates(row).steps if s.op != "same"]
     assert [s.urn.rsplit("::", 1)[1] for s in changed] == ["prod-deepseek-r1-32b-router"]
     assert any(p.startswith("spec.template.spec.containers") for p in changed[0].paths)
+def test_more_redis_memory_restarts_redis_alone(updates):
+    """A new redis.conf restarts Redis (its counters start over); the router and the engine
+    keep running."""
+    update = updates(next(r for r in ROWS if r.name == "deployed Redis given more memory"))
+    rolled = [s.urn.rsplit("::", 1)[1] for s in update.of(DEPLOYMENT)
+              if any(p.startswith("spec.template.") for p in s.paths)]
+    assert rolled == ["prod-deepseek-r1-32b-redis"]
 
 
 @pytest.mark.parametrize("stack", ["prod", "staging", "r1-h100"])

@@ -83,7 +83,8 @@ def report(stack: str, plan: Plan) -> str:
     lines = [f"Stack {stack}: {plan.model.hf_id} on {plan.gpu.name}",
              f"  GPU memory ({plan.gpu.memory_gib:g} GiB each) [{memory_bar(plan)}]",
              f"    {memory_legend(plan)}"]
-    lines += [f"  {name:<15} {value}   — {reason}" for name, value, reason in rows(plan)]
+    lines += [f"  {name:<15} {value}   — {reason}"
+              for name, value, reason in rows(plan)]
     return "\n".join(lines)
 
 
@@ -105,8 +106,9 @@ def markdown(stack: str, plan: Plan) -> str:
 def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> list[str]:
     """The traffic layer's figures with their reasons (when the stack has one), then the
     inputs the budgets rest on, each marked assumed or measured."""
-    figures = (traffic_plan.figures(traffic_plan.for_stack(cfg, plan))
-               if cfg.traffic.enabled else [])
+    derived = traffic_plan.for_stack(cfg, plan) if cfg.traffic.enabled else None
+    figures = (traffic_plan.figures(derived) + traffic_plan.redis_rows(cfg.traffic, derived)
+               if derived else [])
     inputs = traffic_plan.assumed_inputs(cfg.shutdown.per_token_ms,
                                          "per_token_ms" in cfg.shutdown.model_fields_set,
                                          cfg.traffic)

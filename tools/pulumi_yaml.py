@@ -74,7 +74,7 @@ def _description(key: str, field: pydantic.fields.FieldInfo) -> str:
         return field.description.rstrip(".") + "."
     model = field.annotation
     if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
-        first = (model.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        first = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
         keys = ", ".join(f.alias or name for name, f in model.model_fields.items())
         return f"{first} Keys: {keys}."
     if key in SCALAR_DESCRIPTIONS:
