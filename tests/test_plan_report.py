@@ -67,8 +67,10 @@ def test_markdown_form_is_a_pull_request_comment(capsys):
     assert f"[{plan_tool.memory_bar(plan)}]" in text
     table = [line for line in text.splitlines() if line.startswith("| ")]
     assert table[0] == "| figure | value | why |"
-    extra = plan_tool.traffic_rows(parse(stack_values("prod")), plan)
-    assert len(table) == 1 + len(plan_tool.rows(plan)) + len(extra)
+    assert len(table) == 1 + len(plan_tool.rows(plan))
+    # The traffic layer's figures follow as a list, the router's start-up and Redis among them.
+    assert "- **router start-up** 170 s startup probe" in text
+    assert "- **limit counters** existing Redis redis.llm-serving.svc:6379" in text
     # Pipes inside a reason are escaped, so every row has exactly three cells.
     assert all(len(re.split(r"(?<!\\)\|", row)) == 5 for row in table)
 
