@@ -13,7 +13,7 @@ from planning import sizing
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 
-Version = tuple[int, int, int]
+Version = vllm_features.Version
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 from planning.memory import EngineLimits, Weights, enforce_eager
 
-Version = tuple[int, int, int]
+Version = vllm_features.Version
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,10 @@ import math
 import re
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
+
+from planning.strict import NoBoolForNumbers
 
 LITELLM_VERSION = "1.108.7"
 """The router's LiteLLM release (PyPI `litellm[proxy]` in tests, the image tag in the cluster)."""
@@ -31,8 +33,9 @@ ALIAS = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 """A model alias clients send as `model` (e.g. internal-default, gpt-5.5)."""
 
 
-class _Model(BaseModel):
-    """camelCase keys, unknown keys rejected (like planning/config.py's models)."""
+class _Model(NoBoolForNumbers):
+    """camelCase keys, unknown keys rejected, no boolean where a number belongs (like
+    planning/config.py's models)."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True,
                               frozen=True)
@@ -207,6 +210,15 @@ class TrafficConfig(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> "TrafficConfig":
         if not self.enabled:
+            ignored = sorted(TrafficConfig.model_fields[name].alias or name
+                             for name in self.model_fields_set - {"enabled"})
+            if ignored:
+                # A block that says what to deploy but is switched off would deploy nothing
+                # without a word; say so instead of guessing which of the two was meant.
+                raise ValueError(
+                    "traffic.enabled is false, so " + ", ".join(f"traffic.{k}" for k in ignored)
+                    + " would be ignored; set traffic.enabled: true to deploy the router and "
+                    "the edge, or remove those keys")
             return self
         problems = []
         if not self.clients:
