@@ -61,6 +61,20 @@ def label_value_problem(value: str) -> str | None:
     return None
 
 
+CONFIG_MAP_KEY = r"[-._a-zA-Z0-9]+"
+
+
+def secret_key_problem(value: str) -> str | None:
+    """Why `value` cannot be a key of a Secret (IsConfigMapKey, which `secretKeyRef.key` and a
+    Secret's data keys are validated with), or None."""
+    if len(value) > SUBDOMAIN_MAX or not re.fullmatch(CONFIG_MAP_KEY, value):
+        return ("is not a Secret key: letters, digits, '-', '_' or '.', at most 253 "
+                "(e.g. api-key or token)")
+    if value in (".", ".."):
+        return "cannot be '.' or '..'"
+    return None
+
+
 def host_problem(value: str) -> str | None:
     """Why `value` cannot name an NFS server, or None. The API server only requires a non-empty
     `nfs.server` (validation.go `validateNFSVolumeSource`); the kubelet then hands it to

@@ -75,7 +75,7 @@ class SecretRef(_Model):
     """A key in an existing Kubernetes Secret in the stack's namespace."""
 
     name: DNS_LABEL
-    key: str = Field(min_length=1)
+    key: Annotated[str, AfterValidator(_api_server_rule(k8s_names.secret_key_problem))]
 
 
 class ParameterGroups(_Model):
@@ -657,7 +657,9 @@ class AutoscalingConfig(_Model):
     enabled: bool = False
     engine: Literal["keda", "hpa"] = "keda"
     min_replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=1, ge=1)
+    # As `replicas` (le=64): an autoscaler bound beyond it is a typo, and 10^12 would
+    # overflow the ScaledObject's / HPA's int32 maxReplicas.
+    max_replicas: int = Field(default=1, ge=1, le=64)
     target_utilization: float = Field(
         default=0.75, gt=0, le=1,
         description="Share of the requests a replica can run at once to aim for")
@@ -699,7 +701,8 @@ class StackConfig(_Model):
     gpu: GpuConfig
     multi_node: MultiNodeConfig = Field(default_factory=MultiNodeConfig)
     replicas: int = Field(default=1, ge=1, le=64)
-    spare_gpus: int = Field(default=0, ge=0)
+    # A pool of 1,024 GPUs (128 eight-GPU nodes) is beyond any one serving stack's surge.
+    spare_gpus: int = Field(default=0, ge=0, le=1024)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     storage: StorageConfig
     image: ImageConfig = Field(default_factory=ImageConfig)

@@ -45,7 +45,8 @@ class KeyRef(_Model):
     """A key in an existing Kubernetes Secret in the stack's namespace."""
 
     name: str = Field(pattern=NAME, max_length=63)
-    key: str = Field(min_length=1)
+    # IsConfigMapKey, as the API server checks a secretKeyRef (facts/k8s_names.py).
+    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
 
 
 class ClientConfig(_Model):
@@ -162,7 +163,10 @@ class GatewayConfig(_Model):
     hostnames: list[str] = Field(min_length=1)
     create: bool = Field(default=False, description="Create a Gateway with an HTTPS "
                                                     "listener in the stack's namespace")
-    class_name: str = Field(default="envoy-gateway", min_length=1)
+    # A GatewayClass name: a DNS-1123 subdomain (Gateway API ObjectName).
+    class_name: str = Field(default="envoy-gateway", min_length=1, max_length=253,
+                            pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+                                    r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
     envoy_gateway: bool = Field(default=True, description="The class is Envoy Gateway: add "
                                                           "its body-limit and timeout policies")
     parent_refs: list[ParentRef] = Field(default_factory=list)

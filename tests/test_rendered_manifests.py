@@ -30,6 +30,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from tests.conftest import STACKS
 from tests.harness import FAKE_API_KEY, ROOT, Resource, Run
 from tools import render
 
@@ -51,7 +52,6 @@ def bundled_versions() -> list[str]:
 
 NEWEST_VERSION = bundled_versions()[-1]
 VERSIONS = sorted({SEED_VERSION, NEWEST_VERSION}, key=lambda v: tuple(map(int, v.split("."))))
-STACKS = ("staging", "prod", "r1-h100")
 
 
 # ---------------------------------------------------------------- what a stack renders

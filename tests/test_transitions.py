@@ -9,6 +9,7 @@ from typing import Optional
 
 import pytest
 
+from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
 from tests.transitions import second_up
 
@@ -163,7 +164,7 @@ def test_a_client_change_rolls_only_the_router(row, updates):
     assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
 
 
-@pytest.mark.parametrize("stack", ["prod", "staging", "r1-h100"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_a_rerun_with_the_same_config_changes_nothing(stack, updates):
     """No generated value, ordering or hash drifts between two runs of the same config."""
     update = updates(Row("no-op", stack, {}, {}))
