@@ -20,17 +20,17 @@ import json
 import os
 import pathlib
 import subprocess
-import sys
 from typing import Any
 
 import pytest
 
+from tests import tools as real_tools
 from tools import render
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
-CHECKOV_VERSION = "3.3.30"
-"""The version .ci/run installs; another one may add or change checks."""
+CHECKOV_VERSION = real_tools.CHECKOV_VERSION
+"""The version tests/tools.py installs; another one may add or change checks."""
 STACKS = ("staging", "prod")
 WORKLOAD_KINDS = ("deployment", "job", "statefulset", "daemonset", "cronjob", "pod")
 """Kinds (as in rendered file names) whose files must each be scanned by some check."""
@@ -55,14 +55,9 @@ MORE_REASONS = {
 
 
 def checkov() -> str:
-    """.venv-checkov/bin/checkov at the repo root, else the checkov next to this interpreter."""
-    for candidate in (ROOT / ".venv-checkov" / "bin" / "checkov",
-                      pathlib.Path(sys.executable).parent / "checkov"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    pytest.fail(f"checkov not found at {ROOT / '.venv-checkov/bin/checkov'} or next to "
-                f"{sys.executable}: run .ci/run, or python3 -m venv .venv-checkov && "
-                f".venv-checkov/bin/pip install checkov=={CHECKOV_VERSION}", pytrace=False)
+    """.venv-checkov/bin/checkov at the repo root, created with the pinned version on first use
+    (tests/tools.py)."""
+    return real_tools.checkov()
 
 
 def _command(binary: str, target: list[str], framework: str) -> list[str]:

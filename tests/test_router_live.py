@@ -34,6 +34,7 @@ import yaml
 from planning.traffic import LITELLM_VERSION
 from rendering import router as render
 from tests.harness import ROOT, Run, run_stack, stack_config
+from tests import tools as real_tools
 from tests.openai_stub import StubUpstream, free_port
 
 ROUTER_VENV = ROOT / ".venv-router"
@@ -91,10 +92,10 @@ def _router_files(run: Run) -> tuple[dict[str, str], dict[str, Any]]:
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """Stubs, Redis and two routers started from prod's rendered router; torn down after."""
-    litellm = _tool(LITELLM, "run .ci/run, or python3 -m venv .venv-router && "
-                             f".venv-router/bin/pip install 'litellm[proxy]=={LITELLM_VERSION}'")
-    redis_server = shutil.which("redis-server") or pytest.fail(
-        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
+    real_tools.router_venv()      # created from router/requirements.txt on first use
+    litellm = _tool(LITELLM, "python3 -m venv .venv-router && .venv-router/bin/pip install "
+                             "-r router/requirements.txt")
+    redis_server = real_tools.system_tool("redis-server")
     prod = stack_config("prod")
     traffic = copy.deepcopy(prod["traffic"])
     traffic["clients"] = traffic["clients"] + [LIMITED, SHARED, BENCH]
