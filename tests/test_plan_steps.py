@@ -32,7 +32,7 @@ def test_nfs_storage_holds_one_revision_and_downloads_nothing():
     storage = plan().storage
     assert storage.capacity_gi == 18                 # 14.19 × 1.2 = 17.02 → 18
     assert storage.download_seconds == 0
-    assert "revisions" in storage.reason and "download" not in storage.reason
+    assert "× 1 revision =" in storage.reason and "download" not in storage.reason
 
 
 def test_pvc_storage_holds_two_revisions_and_times_the_download_at_its_rate():
