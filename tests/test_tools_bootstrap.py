@@ -81,3 +81,34 @@ def test_ci_runs_the_readmes_test_command_and_installs_nothing_else():
     assert "apt-get" not in ci and ".venv-checkov" not in ci and ".venv-router" not in ci
     assert ci.rstrip().endswith("venv/bin/python -m pytest -q")
     assert "pip install -q -r requirements-dev.txt" in ci
+
+
+def _requirements(path: pathlib.Path, seen=None) -> dict[str, str]:
+    """{name: specifier} of a requirements file, following `-r` includes."""
+    from packaging.requirements import Requirement
+
+    found: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line.startswith("-r "):
+            for name, spec in _requirements(path.parent / line[3:].strip()).items():
+                found[name] = ",".join(filter(None, (found.get(name), spec)))
+        elif line:
+            requirement = Requirement(line)
+            name = requirement.name.lower().replace("_", "-")
+            found[name] = ",".join(filter(None, (found.get(name), str(requirement.specifier))))
+    return found
+
+
+def test_the_dev_environment_installs_no_older_policy_sdk_than_the_pack_needs():
+    from packaging.specifiers import SpecifierSet
+    from packaging.version import Version
+
+    dev = _requirements(ROOT / "requirements-dev.txt")
+    pack = _requirements(ROOT / "policy" / "requirements.txt")
+    for name, spec in pack.items():
+        floor = max(Version(s.version) for s in SpecifierSet(spec) if s.operator == ">=")
+        dev_floors = [Version(s.version) for s in SpecifierSet(dev.get(name, ""))
+                      if s.operator == ">="]
+        assert dev_floors and max(dev_floors) >= floor, (
+            f"requirements-dev.txt allows {name} older than the pack's {floor}: {dev.get(name)}")
