@@ -132,3 +132,13 @@ def test_a_traffic_block_that_is_switched_off_is_refused_rather_than_ignored():
     assert "traffic.enabled is false" in message and "traffic.clients" in message
     assert "set traffic.enabled: true" in message and run.resources == []
     assert run_stack("staging", {"traffic": {"enabled": False}}).error is None
+
+
+def test_no_text_recommends_rendering_manifests_the_program_cannot_render():
+    # The program builds its own provider, which has no renderYamlToDirectory setting, so
+    # pointing people at it for "manifests to apply" sends them nowhere.
+    texts = [(ROOT / "README.md").read_text(), (ROOT / "tools" / "render.py").read_text(),
+             *(path.read_text() for path in (ROOT / "docs").glob("*.md"))]
+    for text in texts:
+        flat = re.sub(r"\s+", " ", text)
+        assert not re.search(r"use the (Kubernetes )?provider's `?renderYamlToDirectory", flat)

@@ -368,7 +368,7 @@ def test_cli_writes_the_same_files_in_a_fresh_process(rendered, tmp_path):
     assert not stale.exists()
     for stack in STACKS:
         written = {p.name: p.read_text(encoding="utf-8")
-                   for p in sorted((tmp_path / stack).iterdir())}
+                   for p in sorted((tmp_path / stack).glob("*.yaml"))}
         assert written == rendered[stack], f"{stack}: the CLI's files differ from the render"
         assert f"{stack}: {len(written)} objects" in done.stdout
     every = "".join(p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.yaml"))
