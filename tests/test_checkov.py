@@ -24,14 +24,21 @@ from typing import Any
 
 import pytest
 
+from planning.config import parse
+from planning.plan import make_plan
+from planning.stack_files import stack_values
 from tests import tools as real_tools
+from tests.conftest import STACKS as ALL_STACKS
 from tools import render
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
 CHECKOV_VERSION = real_tools.CHECKOV_VERSION
 """The version tests/tools.py installs; another one may add or change checks."""
-STACKS = ("staging", "prod")
+STACKS = tuple(stack for stack in ALL_STACKS
+               if make_plan(parse(stack_values(stack))).layout.nodes == 1)
+"""Every stack file whose replica fits one node (its pods are a Deployment's). A multi-node
+stack's LeaderWorkerSet templates are outside WORKLOAD_KINDS: checkov does not scan them."""
 WORKLOAD_KINDS = ("deployment", "job", "statefulset", "daemonset", "cronjob", "pod")
 """Kinds (as in rendered file names) whose files must each be scanned by some check."""
 
