@@ -29,6 +29,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from packaging.version import Version
 
 from tests.conftest import STACKS
 from tests.harness import FAKE_API_KEY, ROOT, Resource, Run
@@ -51,7 +52,7 @@ def bundled_versions() -> list[str]:
 
 
 NEWEST_VERSION = bundled_versions()[-1]
-VERSIONS = sorted({SEED_VERSION, NEWEST_VERSION}, key=lambda v: tuple(map(int, v.split("."))))
+VERSIONS = sorted({SEED_VERSION, NEWEST_VERSION}, key=Version)
 
 
 # ---------------------------------------------------------------- what a stack renders
@@ -190,7 +191,7 @@ def test_versions_are_the_seed_release_and_the_newest_bundled():
     assert SEED_VERSION in bundled_versions()
     assert NEWEST_VERSION == bundled_versions()[-1]
     assert VERSIONS[0] == SEED_VERSION and VERSIONS[-1] == NEWEST_VERSION
-    assert tuple(map(int, NEWEST_VERSION.split("."))) > (1, 29)
+    assert Version(NEWEST_VERSION) > Version("1.29")
 
 
 DEPLOYMENT = {
