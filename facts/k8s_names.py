@@ -103,15 +103,16 @@ def interface_problem(value: str) -> str | None:
     '^' or '=' or any ',' — NCCL reads '^' as "exclude", '=' as "exact match" and ',' as a
     list, and no kernel or udev naming scheme makes a name that starts with '-' (such a value
     is another key's, e.g. a quantity like -5Gi, pasted here)."""
+    rule = "; give the node's NIC as `ip link` lists it, e.g. eth0 or ens5"
     if not value or len(value.encode()) >= IFNAMSIZ:
-        return f"must be 1 to {IFNAMSIZ - 1} characters (Linux IFNAMSIZ)"
+        return f"a network interface name has 1 to {IFNAMSIZ - 1} characters (IFNAMSIZ){rule}"
     if value in (".", ".."):
-        return "cannot be '.' or '..'"
+        return f"a network interface name cannot be '.' or '..'{rule}"
     if any(char in "/:," or not char.isascii() or not char.isprintable() or char.isspace()
            for char in value):
-        return "may not hold '/', ':', ',', whitespace or non-ASCII characters"
+        return f"a network interface name holds no '/', ':', ',', whitespace or non-ASCII{rule}"
     if value[0] in "-^=":
-        return "may not start with '-', '^' or '='"
+        return f"a network interface name does not start with '-', '^' or '='{rule}"
     return None
 
 

@@ -43,6 +43,6 @@ class NoBoolForNumbers(BaseModel):
         if isinstance(value, bool):
             field = cls.model_fields.get(info.field_name or "")
             if field is not None and not _admits_bool(field.annotation):
-                raise ValueError(f"a boolean is not allowed here; write the value itself "
-                                 f"(got {value!r})")
+                raise ValueError("a boolean is not a value here (true is not read as 1); "
+                                 "write the number or text itself")
         return value
