@@ -10,8 +10,9 @@ What each must do:
 - a number written as a string: accepted as the same config (`pulumi config set --path`
   writes strings);
 - huge: refused, except where HUGE_IS_HARMLESS says why not;
-- anything accepted renders, and every number in every rendered Kubernetes object fits the
-  API's int32 and is not negative;
+- anything accepted renders, every number in every rendered Kubernetes object fits the API's
+  int32 and is not negative, and every built-in object the mutation changed passes
+  kubernetes-validate (strict) for the newest release it knows;
 - anything refused: a `ConfigError` naming the key, no traceback, no resource; never another
   exception.
 
@@ -31,7 +32,9 @@ import pytest
 
 from planning import config
 from tests.conftest import STACKS
-from tests.harness import run_program, stack_config
+from tests.harness import run_program, run_stack, stack_config
+from tests.test_rendered_manifests import NEWEST_VERSION, builtin_problems, is_builtin
+from tools import render
 from tools.mockrun import cluster_config
 
 Path = tuple[Any, ...]
@@ -101,6 +104,22 @@ def original(stack: str) -> tuple[dict[str, Any], Any]:
     return values, parsed(values)
 
 
+@functools.cache
+def rendered(stack: str) -> tuple[str, ...]:
+    """The stack's own objects as YAML, to tell which ones a mutation changed."""
+    return tuple(render.render_run(run_stack(stack), stack).values())
+
+
+def changed_builtin_problems(stack: str, run: Any) -> list[str]:
+    """kubernetes-validate's findings on the built-in objects a mutation changed (custom
+    resources are validated against their CRD schemas by tests/test_rendered_manifests.py)."""
+    before = set(rendered(stack))
+    return [problem for manifest in render.manifests(run)
+            if render.to_yaml(manifest, stack) not in before
+            and is_builtin(manifest.obj["apiVersion"], manifest.kind)
+            for problem in builtin_problems(manifest.obj, NEWEST_VERSION)]
+
+
 def numbers(value: Any) -> Iterator[float]:
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         yield value
@@ -132,7 +151,10 @@ def outcome(stack: str, path: Path, kind: str, new: Any) -> str | None:
             return "accepted but rendered nothing"
         wild = [n for r in run.resources if r.type.startswith("kubernetes:")
                 for n in numbers(r.inputs) if not 0 <= n <= INT32_MAX]
-        return f"rendered numbers Kubernetes refuses: {wild[:3]}" if wild else None
+        if wild:
+            return f"rendered numbers Kubernetes refuses: {wild[:3]}"
+        invalid = changed_builtin_problems(stack, run)
+        return f"rendered objects Kubernetes refuses: {invalid[:3]}" if invalid else None
     message = str(run.error)
     if not isinstance(run.error, pulumi.RunError) or not message.startswith(REFUSAL):
         return f"failed with {run.error!r}, not a config refusal"
