@@ -38,9 +38,6 @@ def _release_version(version: str) -> str:
 VERSION = Annotated[str, AfterValidator(_release_version)]
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 """A Kubernetes label value: at most 63 characters, alphanumeric at both ends, or empty."""
-LABEL_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-             r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-"""A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of <= 63."""
 LabelValue = Annotated[str, Field(pattern=LABEL_VALUE, max_length=63)]
 
 
