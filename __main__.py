@@ -132,6 +132,10 @@ pulumi.export("service", inference.service_name)
 pulumi.export("endpoint", pulumi.Output.format(
     "http://{0}.{1}.svc:{2}/v1", inference.service_name, namespace.name, 8000))
 pulumi.export("apiKeySecret", inference.api_key_secret_name)
+if cfg.api_key.existing_secret is None:
+    # The key the program generated, for a first request (`pulumi stack output apiKey
+    # --show-secrets`); a secret output, so the state and the CLI keep it encrypted.
+    pulumi.export("apiKey", inference.api_key)
 pulumi.export("modelClaim", store.claim_name)
 pulumi.export("modelDir", model_dir)
 pulumi.export("plan", plan.outputs())

@@ -11,6 +11,7 @@ import pathlib
 from typing import Any
 
 import yaml
+from packaging.version import Version
 
 FACTS_DIR = pathlib.Path(__file__).resolve().parent
 
@@ -38,20 +39,12 @@ def vllm_metrics() -> dict[str, Any]:
     return _load("vllm_metrics.yaml")
 
 
-def parse_version(text: str) -> tuple[int, int, int]:
-    """'0.10.2' -> (0, 10, 2); a leading 'v' and a suffix such as '.post1' or 'rc1' are ignored."""
-    core = text.strip().lstrip("v").split("+")[0]
-    parts = []
-    for piece in core.split(".")[:3]:
-        digits = ""
-        for char in piece:
-            if not char.isdigit():
-                break
-            digits += char
-        parts.append(int(digits or 0))
-    while len(parts) < 3:
-        parts.append(0)
-    return parts[0], parts[1], parts[2]
+def parse_version(text: str) -> "Version":
+    """'0.10.2' -> Version('0.10.2'), ordered as PEP 440 says (facts/vllm_features.py `parse`):
+    a pre-release such as '0.18.0rc0' comes before '0.18.0'."""
+    from facts.vllm_features import parse
+
+    return parse(text)
 
 
 def visible_metric_names(signal: str, version: str) -> list[str]:
@@ -76,11 +69,13 @@ def all_known_metric_names(version: str) -> set[str]:
     }
 
 
-def _previous_minor_floor(version: tuple[int, int, int]) -> tuple[int, int, int]:
+def _previous_minor_floor(version: "Version") -> "Version":
     # X.Y -> X.(Y-1).0; for X.0 the previous minor is the last of major X-1, which the facts
     # cannot name, so the whole previous major counts.
-    major, minor, _ = version
-    return (major, minor - 1, 0) if minor > 0 else (max(major - 1, 0), 0, 0)
+    from facts.vllm_features import parse
+
+    major, minor = version.major, version.minor
+    return parse(f"{major}.{minor - 1}.0") if minor > 0 else parse(f"{max(major - 1, 0)}.0.0")
 
 
 def rollout_metric_names(signal: str, version: str) -> list[str]:

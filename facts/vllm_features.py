@@ -9,30 +9,40 @@ from ../shared/reference/vllm.md unless a comment cites vLLM's source.
 
 from __future__ import annotations
 
-Version = tuple[int, int, int]
+from packaging.version import InvalidVersion, Version
+
+
+def parse(text: str) -> Version:
+    """A vLLM version as PEP 440 orders it (packaging.version): '0.18.0rc0' < '0.18.0' <
+    '0.18.0.post1'; a leading 'v' (an image tag) is dropped. Every version comparison in the
+    program and the policy pack goes through this, never through hand-split tuples."""
+    try:
+        return Version(text.strip().removeprefix("v"))
+    except InvalidVersion:
+        raise ValueError(f"{text!r} is not a version (x.y.z, e.g. 0.33.0)") from None
 
 # --- Supported range ------------------------------------------------------------------------
 
-V1_ENGINE_SINCE: Version = (0, 8, 0)
+V1_ENGINE_SINCE: Version = parse("0.8.0")
 """The V1 engine is the default from 0.8.0 (its metrics, profiling and scheduler defaults are
 what the program models); older pins are refused in planning/config.py."""
 
 # --- Parsers --------------------------------------------------------------------------------
 
 PARSER_SINCE: dict[str, Version] = {
-    "deepseek_r1": (0, 7, 2),   # reasoning parser, vllm PR #12473 (released in 0.7.2)
-    "deepseek_v3": (0, 8, 3),   # tool-call parser for DeepSeek V3 / R1-0528
-    "deepseek_v4": (0, 20, 0),  # V4 support starts at 0.20.0
+    "deepseek_r1": parse("0.7.2"),   # reasoning parser, vllm PR #12473 (released in 0.7.2)
+    "deepseek_v3": parse("0.8.3"),   # tool-call parser for DeepSeek V3 / R1-0528
+    "deepseek_v4": parse("0.20.0"),  # V4 support starts at 0.20.0
 }
 """First vLLM release that ships each DeepSeek parser; older pins run without it."""
 
-ENABLE_REASONING_REMOVED: Version = (0, 9, 0)
+ENABLE_REASONING_REMOVED: Version = parse("0.9.0")
 """Before 0.9.0 --reasoning-parser needed --enable-reasoning (vllm PR #17452, #18404)."""
 
 
 def parser_available(parser: str, version: Version) -> bool:
     """True when the pinned vLLM ships `parser` (unknown names are trusted to the operator)."""
-    return version >= PARSER_SINCE.get(parser, (0, 0, 0))
+    return version >= PARSER_SINCE.get(parser, parse("0.0.0"))
 
 
 def needs_enable_reasoning(version: Version) -> bool:
@@ -42,7 +52,7 @@ def needs_enable_reasoning(version: Version) -> bool:
 
 # --- Shutdown and request logging -----------------------------------------------------------
 
-SHUTDOWN_TIMEOUT_SINCE: Version = (0, 18, 0)
+SHUTDOWN_TIMEOUT_SINCE: Version = parse("0.18.0")
 """--shutdown-timeout N: on SIGTERM vLLM stops accepting and drains running requests for up
 to N s. Before 0.18 SIGTERM cuts in-flight requests, so the preStop hook must wait for them."""
 
@@ -52,7 +62,7 @@ def drains_on_sigterm(version: Version) -> bool:
     return version >= SHUTDOWN_TIMEOUT_SINCE
 
 
-REQUEST_LOGGING_DEFAULT_OFF: Version = (0, 10, 1)
+REQUEST_LOGGING_DEFAULT_OFF: Version = parse("0.10.1")
 """From 0.10.1 requests are not logged unless --enable-log-requests; --disable-log-requests,
 needed before, is removed in 0.17.0."""
 
@@ -64,7 +74,8 @@ def needs_disable_log_requests(version: Version) -> bool:
 
 # --- Memory profiling (planning/sizing.py) --------------------------------------------------
 
-DEFAULT_GPU_MEMORY_UTILIZATION: dict[Version, float] = {(0, 0, 0): 0.9, (0, 20, 0): 0.92}
+DEFAULT_GPU_MEMORY_UTILIZATION: dict[Version, float] = {parse("0.0.0"): 0.9,
+                                                         parse("0.20.0"): 0.92}
 """vLLM's default --gpu-memory-utilization by first version."""
 
 
@@ -73,7 +84,7 @@ def default_gpu_memory_utilization(version: Version) -> float:
     return max((v, u) for v, u in DEFAULT_GPU_MEMORY_UTILIZATION.items() if v <= version)[1]
 
 
-TRITON_SAMPLER_SINCE: Version = (0, 17, 0)
+TRITON_SAMPLER_SINCE: Version = parse("0.17.0")
 """0.17.0 replaced the torch.sort top-k/top-p sampler (~28 bytes per logit element in the
 profiling run) with a Triton kernel (~14 bytes); vllm/v1/sample/ops/topk_topp_triton.py."""
 
@@ -85,7 +96,7 @@ def sampler_bytes_per_logit(version: Version) -> int:
     return 28 if version < TRITON_SAMPLER_SINCE else 14
 
 
-CUDA_GRAPH_ESTIMATE_SINCE: Version = (0, 20, 0)
+CUDA_GRAPH_ESTIMATE_SINCE: Version = parse("0.20.0")
 """VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults on from 0.20.0 (vllm/envs.py): the
 CUDA-graph pool is subtracted from the KV budget. Earlier releases capture graphs after sizing
 the cache, inside the 1 − utilization margin."""
@@ -96,7 +107,7 @@ def subtracts_cuda_graphs(version: Version) -> bool:
     return version >= CUDA_GRAPH_ESTIMATE_SINCE
 
 
-FLASH_ATTN_MLA_SINCE: Version = (0, 15, 0)
+FLASH_ATTN_MLA_SINCE: Version = parse("0.15.0")
 """From 0.15 FLASH_ATTN_MLA (16-token blocks) heads the sm90 backend list
 (vllm/platforms/cuda.py _get_backend_priorities); before, FlashMLA forced 64-token blocks."""
 
@@ -108,13 +119,20 @@ def mla_block_size(compute_capability: float, version: Version) -> int:
 
 def fp8_kv_falls_back_to_v0(compute_capability: float, version: Version) -> bool:
     """fp8 KV cache below compute capability 8.9 made vLLM fall back to V0 before 0.9.0."""
-    return compute_capability < 8.9 and version < (0, 9, 0)
+    return compute_capability < 8.9 and version < parse("0.9.0")
 
 
-ONLINE_FP8_REMOVED: Version = (0, 33, 0)
-"""`--quantization fp8` on a 16-bit checkpoint raises in 0.33.0 ("no longer supports online
-quantization ... use --quantization fp8_per_tensor", model_executor/layers/quantization/fp8.py);
-0.20.0 still quantizes online. Releases in between were not checked."""
+ONLINE_FP8_REMOVED: Version = parse("0.31.0")
+"""`--quantization fp8` on a 16-bit checkpoint raises from 0.31.0 ("The `fp8` quantization
+method no longer supports online quantization. Please use `--quantization fp8_per_tensor`",
+vllm/model_executor/layers/quantization/fp8.py Fp8Config.__init__); bisected over the PyPI
+sdists: 0.20.0, 0.25.1, 0.28.0 and 0.30.0 still quantize online, 0.31.0, 0.32.0 and 0.33.0
+raise."""
+
+FP8_PER_TENSOR_SINCE: Version = parse("0.20.0")
+"""`--quantization fp8_per_tensor`, the online FP8 shorthand (QuantizationMethods in
+vllm/model_executor/layers/quantization/__init__.py), is in every release checked from 0.20.0
+to 0.33.0; older releases were not checked, so the program offers it from 0.20.0."""
 
 
 def online_fp8_available(version: Version) -> bool:
@@ -122,7 +140,17 @@ def online_fp8_available(version: Version) -> bool:
     return version < ONLINE_FP8_REMOVED
 
 
-SPARSE_GRAPH_SIZES_SINCE: Version = (0, 15, 0)
+def fp8_per_tensor_available(version: Version) -> bool:
+    """True when `--quantization fp8_per_tensor` quantizes a 16-bit checkpoint at load time."""
+    return version >= FP8_PER_TENSOR_SINCE
+
+
+def online_fp8_method(version: Version) -> str:
+    """The --quantization value that quantizes a 16-bit checkpoint to FP8 on this version."""
+    return "fp8" if online_fp8_available(version) else "fp8_per_tensor"
+
+
+SPARSE_GRAPH_SIZES_SINCE: Version = parse("0.15.0")
 """From 0.15 CUDA graphs are captured every 8 batch sizes below 256 and every 16 above (51
 sizes up to 512; 67 before, every 8): vllm/config/vllm.py _set_cudagraph_sizes."""
 
@@ -132,7 +160,7 @@ def sparse_graph_sizes(version: Version) -> bool:
     return version >= SPARSE_GRAPH_SIZES_SINCE
 
 
-DEEP_GEMM_DEFAULT_SINCE: Version = (0, 11, 0)
+DEEP_GEMM_DEFAULT_SINCE: Version = parse("0.11.0")
 """VLLM_USE_DEEP_GEMM defaults to 1 in 0.11.0 (0 in 0.8.5; the release between that flipped
 it was not bisected, so 0.11.0 is the first the program counts the warm-up for)."""
 
@@ -143,7 +171,7 @@ def warms_up_deep_gemm(version: Version, compute_capability: float, block_fp8: b
     return block_fp8 and compute_capability >= 9.0 and version >= DEEP_GEMM_DEFAULT_SINCE
 
 
-NATIVE_MULTI_NODE_SINCE: Version = (0, 11, 1)
+NATIVE_MULTI_NODE_SINCE: Version = parse("0.11.1")
 """vLLM's own multi-node launch for one replica (--nnodes, --node-rank, --master-addr,
 --master-port, --headless on the other nodes; multiprocessing executor), vllm PR #23691. Older
 releases need Ray for a replica that spans nodes (reference/multinode.md 1.3)."""
@@ -154,7 +182,7 @@ def native_multi_node(version: Version) -> bool:
     return version >= NATIVE_MULTI_NODE_SINCE
 
 
-RAY_DEPENDENCY_REMOVED: Version = (0, 18, 0)
+RAY_DEPENDENCY_REMOVED: Version = parse("0.18.0")
 """vLLM's wheels require ray[cgraph] up to 0.17.x and not from 0.18.0 (Requires-Dist in the
 PyPI wheel metadata of 0.10.0, 0.11.0, 0.17.0, 0.17.1 vs 0.18.0, 0.19.0), so the
 vllm/vllm-openai image has Ray only before 0.18.0."""
@@ -165,7 +193,7 @@ def image_has_ray(version: Version) -> bool:
     return version < RAY_DEPENDENCY_REMOVED
 
 
-ENGINE_READY_TIMEOUT_SINCE: Version = (0, 14, 0)
+ENGINE_READY_TIMEOUT_SINCE: Version = parse("0.14.0")
 """VLLM_ENGINE_READY_TIMEOUT_S (default 600 s) bounds the API server's wait for each engine's
 first message, i.e. the engine's whole start; configurable from 0.14.0 (vllm/envs.py, PR
 #27444), hard-coded to 600 s before."""
@@ -177,7 +205,7 @@ def engine_ready_timeout_configurable(version: Version) -> bool:
     return version >= ENGINE_READY_TIMEOUT_SINCE
 
 
-DISTRIBUTED_TIMEOUT_FLAG_SINCE: Version = (0, 20, 0)
+DISTRIBUTED_TIMEOUT_FLAG_SINCE: Version = parse("0.20.0")
 """--distributed-timeout-seconds (torch init_process_group's timeout; PyTorch's NCCL default is
 600 s) is in vllm/engine/arg_utils.py of 0.20.0 and 0.33.0, not of 0.15.0; the release in
 between that added it was not checked, so 0.20.0 is the first the program passes it on."""

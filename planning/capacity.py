@@ -10,6 +10,7 @@ from planning import sizing
 from planning.config import StackConfig
 from planning.layout import Layout
 from planning.memory import EngineLimits, KvCache, Weights
+from planning.wording import counted
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,7 +44,7 @@ def storage(cfg: StackConfig, weights: Weights) -> Storage:
     download = sizing.download_seconds(weights.checkpoint_gib, rate) if pvc else 0
     timeout = (pvc.download_timeout_minutes * 60 if pvc and pvc.download_timeout_minutes
                else sizing.download_timeout_seconds(weights.checkpoint_gib, rate))
-    reason = (f"{weights.checkpoint_gib:.1f} GiB × 1.2 × {revisions} revisions = {capacity} Gi"
+    reason = (f"{weights.checkpoint_gib:.1f} GiB × 1.2 × {counted(revisions, 'revision')} = {capacity} Gi"
               + (f"; download at {rate} MiB/s = {download} s, Job timeout {download} + "
                  f"{sizing.DOWNLOAD_POD_START_SECONDS} = {timeout} s" if pvc else ""))
     return Storage(capacity, download, timeout, reason)

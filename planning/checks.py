@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import facts
-from facts import cluster_versions, vllm_features
+from facts import cluster_versions, vllm_cli, vllm_features, vllm_parsers
 from planning import sizing
 from planning.config import StackConfig
 from planning.figures import Plan
@@ -57,28 +57,46 @@ def remote_code_acknowledged(cfg: StackConfig, plan: Plan) -> Optional[str]:
     return None
 
 
-def _parser_problem(cfg: StackConfig, plan: Plan, key: str,
+def _parser_problem(cfg: StackConfig, plan: Plan, kind: str, key: str,
                     parser: Optional[str]) -> Optional[str]:
-    if parser not in (None, "auto") and not vllm_features.parser_available(parser, plan.version):
+    if parser in (None, "auto"):
+        return None
+    if not vllm_features.parser_available(parser, plan.version):
         return (f"{key}: {parser} is not in vLLM {cfg.vllm_version}; raise vllmVersion, "
                 "use auto (the model's parser when the pinned version has it) or null")
-    return None
+    known = vllm_parsers.known_parsers(kind, plan.version)
+    plugin = vllm_parsers.PLUGIN_FLAGS[kind]
+    if (known is None or parser in known[1]
+            or any(vllm_cli.canonical_flag(arg) == plugin for arg in cfg.engine.extra_args)):
+        return None
+    release, names = known
+    return (f"{key}: vLLM {release} has no parser named {parser!r} and would exit at start; "
+            f"use one of {', '.join(sorted(names))}, auto or null (or register yours with "
+            f"{plugin} in engine.extraArgs)")
 
 
 def reasoning_parser_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
-    return _parser_problem(cfg, plan, "model.reasoningParser", cfg.model.reasoning_parser)
+    return _parser_problem(cfg, plan, "reasoning", "model.reasoningParser",
+                           cfg.model.reasoning_parser)
 
 
 def tool_call_parser_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
-    return _parser_problem(cfg, plan, "model.toolCallParser", cfg.model.tool_call_parser)
+    return _parser_problem(cfg, plan, "tool_call", "model.toolCallParser",
+                           cfg.model.tool_call_parser)
 
 
 def online_fp8_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if (cfg.model.quantization == "fp8" and plan.model.weights_dtype in ("bf16", "fp16")
             and not vllm_features.online_fp8_available(plan.version)):
         return (f"model.quantization: fp8 of a 16-bit checkpoint is refused by vLLM "
-                f"{cfg.vllm_version} (online quantization moved to fp8_per_tensor in 0.33); "
-                "serve a pre-quantized FP8 checkpoint, pin an older vllmVersion, or remove it")
+                f"{cfg.vllm_version} (online quantization left `fp8` in "
+                f"{vllm_features.ONLINE_FP8_REMOVED}); set model.quantization: fp8_per_tensor, "
+                "or serve a pre-quantized FP8 checkpoint")
+    if (cfg.model.quantization == "fp8_per_tensor"
+            and not vllm_features.fp8_per_tensor_available(plan.version)):
+        return (f"model.quantization: fp8_per_tensor is not checked to exist in vLLM "
+                f"{cfg.vllm_version} (first checked: {vllm_features.FP8_PER_TENSOR_SINCE}); "
+                "use model.quantization: fp8 on this version, or raise vllmVersion")
     return None
 
 
@@ -134,7 +152,7 @@ def multi_node_launcher_exists(cfg: StackConfig, plan: Plan) -> Optional[str]:
     native = vllm_features.native_multi_node(plan.version)
     if chosen == "single":
         return None
-    since = ".".join(map(str, vllm_features.NATIVE_MULTI_NODE_SINCE))
+    since = str(vllm_features.NATIVE_MULTI_NODE_SINCE)
     if not native and (chosen == "native" or layout.data_parallel > 1
                        and cfg.multi_node.launcher == "auto"):
         # The native launch asked for, or DP × EP left to auto, which only it can run.
@@ -152,7 +170,7 @@ def multi_node_launcher_exists(cfg: StackConfig, plan: Plan) -> Optional[str]:
     return None
 
 
-def _image_has_ray(cfg: StackConfig, version: tuple[int, int, int]) -> bool:
+def _image_has_ray(cfg: StackConfig, version: vllm_features.Version) -> bool:
     """The stock image before 0.18.0, or a built image that installs Ray."""
     return vllm_features.image_has_ray(version) or cfg.image.build and any(
         p.split("==")[0].split("[")[0] == "ray" for p in cfg.image.extra_pip_packages)
@@ -376,9 +394,11 @@ def suggest(cfg: StackConfig, plan: Plan) -> str:
             ideas.append(f"gpu.tensorParallel: {size}")
             break
     if cfg.model.quantization is None and model.weights_dtype in ("bf16", "fp16"):
-        fp8 = cfg.model_copy(update={"model": cfg.model.model_copy(update={"quantization": "fp8"})})
+        method = vllm_features.online_fp8_method(plan.version)
+        fp8 = cfg.model_copy(update={"model": cfg.model.model_copy(
+            update={"quantization": method})})
         if _fits(fp8, plan, layout):
-            ideas.append("model.quantization: fp8")
+            ideas.append(f"model.quantization: {method}")
     if plan.kv.budget_gib > 0:
         fits_len = (plan.kv.tokens_per_rank // 1024) * 1024
         if fits_len >= 1024:

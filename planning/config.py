@@ -11,13 +11,16 @@ import re
 from typing import Annotated, Literal, Optional
 
 import pydantic
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 import facts
-from facts import vllm_cli, vllm_features
+from facts import k8s_names, vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
 from planning import pins, sizing
+from planning.strict import NoBoolForNumbers
 from planning.traffic import ROUTER_IMAGE, TrafficConfig, TrafficSecrets
 
 PROJECT = "vllm-serving"
@@ -25,20 +28,40 @@ PROJECT = "vllm-serving"
 
 K8S_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 DNS_LABEL = Annotated[str, Field(pattern=K8S_NAME, max_length=63)]
-VERSION = Annotated[str, Field(pattern=r"^\d+\.\d+\.\d+$")]
+def _release_version(version: str) -> str:
+    if not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise ValueError("not a vLLM release version; write x.y.z, e.g. 0.33.0 (the tag "
+                         "v0.33.0 without its 'v'; release candidates are not served)")
+    return version
+
+
+VERSION = Annotated[str, AfterValidator(_release_version)]
 LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
 """A Kubernetes label value: at most 63 characters, alphanumeric at both ends, or empty."""
-LABEL_KEY = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
-             r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
-"""A Kubernetes label key: an optional DNS-subdomain prefix and `/`, then a name of <= 63."""
 LabelValue = Annotated[str, Field(pattern=LABEL_VALUE, max_length=63)]
-LabelKey = Annotated[str, Field(pattern=LABEL_KEY, max_length=316)]
+
+
+def _api_server_rule(problem):
+    """A pydantic check from one of facts/k8s_names.py's rules (the API server's own)."""
+    def check(value: str) -> str:
+        why = problem(value)
+        if why:
+            raise ValueError(why)
+        return value
+    return check
+
+
+LabelKey = Annotated[str, AfterValidator(_api_server_rule(k8s_names.qualified_name_problem))]
+"""A label key as IsQualifiedName takes it: up to 253 + '/' + 63 = 317 characters."""
+ObjectName = Annotated[str, AfterValidator(_api_server_rule(k8s_names.subdomain_problem))]
+"""A StorageClass, PriorityClass or RuntimeClass name: a DNS-1123 subdomain."""
 SERVICE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 """A Service name (DNS-1035 label): starts with a letter; the release name becomes one."""
 
 
-class _Model(BaseModel):
-    """Base: camelCase keys, unknown keys rejected, values validated on assignment."""
+class _Model(NoBoolForNumbers):
+    """Base: camelCase keys, unknown keys rejected, values validated on assignment, no
+    boolean where a number belongs (planning/strict.py)."""
 
     model_config = ConfigDict(
         extra="forbid", alias_generator=to_camel, populate_by_name=True, frozen=True
@@ -49,7 +72,7 @@ class SecretRef(_Model):
     """A key in an existing Kubernetes Secret in the stack's namespace."""
 
     name: DNS_LABEL
-    key: str = Field(min_length=1)
+    key: Annotated[str, AfterValidator(_api_server_rule(k8s_names.secret_key_problem))]
 
 
 class ParameterGroups(_Model):
@@ -137,7 +160,7 @@ class ModelConfig(_Model):
     revision: str = Field(min_length=1, description="Hub branch or 40-hex commit SHA")
     served_name: DNS_LABEL
     dtype: Literal["auto", "bfloat16", "float16"] = "auto"
-    quantization: Optional[Literal["fp8"]] = None
+    quantization: Optional[Literal["fp8", "fp8_per_tensor"]] = None
     kv_cache_dtype: Literal["auto", "fp8"] = "auto"
     max_model_len: int = Field(gt=0)
     trust_remote_code: bool = False
@@ -191,8 +214,8 @@ class EngineConfig(_Model):
     compile_cache_gib: int = Field(
         default=0, ge=0, description="Size of a persistent torch.compile cache volume; 0 = none"
     )
-    compile_cache_storage_class: Optional[str] = Field(
-        default=None, min_length=1,
+    compile_cache_storage_class: Optional[ObjectName] = Field(
+        default=None,
         description="StorageClass of the compile cache claim; default storage.pvc.storageClass")
     extra_args: list[str] = Field(default_factory=list)
 
@@ -246,7 +269,8 @@ MANAGED_FLAGS = {
     "--reasoning-parser": "model.reasoningParser",
     "--tool-call-parser": "model.toolCallParser",
     "--enable-auto-tool-choice": "model.toolCallParser",
-    "--shutdown-timeout": "shutdown.maxRequestSeconds",
+    "--shutdown-timeout": "the drain (shutdown.maxTokens × shutdown.perTokenMs + "
+                          "shutdown.prefillSeconds)",
     "--disable-log-requests": "the pinned vLLM version (prompts never reach logs)",
     "--distributed-executor-backend": "the parallel layout",
     # A group spanning nodes: rendering/multinode.py launches each pod with these
@@ -345,8 +369,9 @@ class MultiNodeConfig(_Model):
     launcher: Literal["auto", "native", "ray"] = Field(
         default="auto", description="auto: vLLM's own multi-node mode where the pinned version "
         "has it, else Ray")
-    socket_interface: Optional[str] = Field(
-        default=None, pattern=r"^[A-Za-z0-9_.:-]{1,15}$",
+    socket_interface: Optional[
+        Annotated[str, AfterValidator(_api_server_rule(k8s_names.interface_problem))]] = Field(
+        default=None,
         description="NIC for NCCL and Gloo bootstrap (NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME)")
     rdma: Optional[RdmaConfig] = None
     acknowledge_tcp_expert_parallel: bool = Field(
@@ -367,10 +392,17 @@ class ResourcesConfig(_Model):
     memory_headroom_gib: float = Field(default=8, ge=0)
 
 
+MAX_MIB_PER_SECOND = 100_000
+"""Upper bound of a measured read or download rate (~105 GB/s): twice what a node's whole
+storage fabric carries today (a DGX H100 has two 400 Gb/s storage NICs = 100 GB/s, ~95,000
+MiB/s). A larger figure is a typo or a unit slip, and would shrink the weight-load phase of the
+start-up budget to nothing."""
+
+
 class NfsConfig(_Model):
     """An existing NFS export that holds the model as a plain snapshot directory."""
 
-    server: str = Field(min_length=1)
+    server: Annotated[str, AfterValidator(_api_server_rule(k8s_names.host_problem))]
     path: str = Field(pattern=r"^/")
     model_subdir: str = Field(default="", description="Directory inside the export with config.json")
 
@@ -378,13 +410,13 @@ class NfsConfig(_Model):
 class PvcConfig(_Model):
     """A claim from a storage class, filled by a download Job."""
 
-    storage_class: str = Field(min_length=1)
+    storage_class: ObjectName
     # The download Job writes into the claim, so a read-only mode cannot work here.
     access_mode: Literal["ReadWriteMany", "ReadWriteOnce"] = "ReadWriteMany"
     hf_token_secret: Optional[SecretRef] = None
     download_timeout_minutes: Optional[int] = Field(default=None, gt=0)
     download_mib_per_second: int = Field(
-        default=50, gt=0, description="Download rate from the hub into the claim (measured)")
+        default=50, gt=0, le=MAX_MIB_PER_SECOND, description="Download rate from the hub into the claim (measured)")
     downloader_image: Optional[str] = Field(
         default=None, description="Image with python3 and huggingface_hub for the download "
                                   "Job; default: the vLLM image (it ships huggingface_hub)")
@@ -408,10 +440,10 @@ class StorageConfig(_Model):
     mode: Literal["nfs", "pvc"]
     capacity_gi: Optional[int] = Field(default=None, gt=0)
     read_mib_per_second: int = Field(
-        default=400, gt=0, description="Sustained read bandwidth per pod from this storage"
+        default=400, gt=0, le=MAX_MIB_PER_SECOND, description="Sustained read bandwidth per pod from this storage"
     )
     streaming_read_mib_per_second: Optional[int] = Field(
-        default=None, gt=0,
+        default=None, gt=0, le=MAX_MIB_PER_SECOND,
         description="Read bandwidth a streaming loader (engine.loadFormat runai_streamer or "
                     "fastsafetensors) reaches on this storage; measured, not assumed")
     nfs: Optional[NfsConfig] = None
@@ -427,6 +459,26 @@ class StorageConfig(_Model):
         if getattr(self, other) is not None:
             raise ValueError(f"storage.{other} is set but storage.mode is {self.mode}; remove it")
         return self
+
+
+def _pinned_requirement(text: str) -> bool:
+    """True when `text` is a PEP 508 requirement (packaging.requirements) pinned to exactly one
+    release: a single `==` with a PEP 440 version, no wildcard, no URL, no marker."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return False
+    specifiers = list(requirement.specifier)
+    if requirement.url or requirement.marker or len(specifiers) != 1:
+        return False
+    (only,) = specifiers
+    if only.operator != "==" or only.version.endswith(".*"):
+        return False
+    try:
+        Version(only.version)
+    except InvalidVersion:
+        return False
+    return True
 
 
 class ImageConfig(_Model):
@@ -446,9 +498,10 @@ class ImageConfig(_Model):
     @field_validator("extra_pip_packages")
     @classmethod
     def _packages_pinned(cls, packages: list[str]) -> list[str]:
-        loose = [p for p in packages if not re.fullmatch(r"[A-Za-z0-9_.\[\],-]+==[A-Za-z0-9_.+-]+", p)]
+        loose = [package for package in packages if not _pinned_requirement(package)]
         if loose:
-            raise ValueError(f"pin every package as name==version; not pinned: {loose}")
+            raise ValueError(f"pin every package as name==version (one release, e.g. "
+                             f"ray==2.40.0); not pinned: {loose}")
         return packages
 
     @field_validator("tag")
@@ -469,12 +522,20 @@ class ImageConfig(_Model):
         return self
 
 
+def _toleration(toleration: dict) -> dict:
+    problems = k8s_names.toleration_problems(toleration)
+    if problems:
+        raise ValueError("Kubernetes would refuse the pod (ValidateTolerations): "
+                         + "; ".join(problems))
+    return toleration
+
+
 class PlacementConfig(_Model):
     """Where pods may run."""
 
-    priority_class_name: Optional[str] = None
-    runtime_class_name: Optional[str] = None
-    tolerations: list[dict] = Field(default_factory=list)
+    priority_class_name: Optional[ObjectName] = None
+    runtime_class_name: Optional[ObjectName] = None
+    tolerations: list[Annotated[dict, AfterValidator(_toleration)]] = Field(default_factory=list)
     node_selector: dict[LabelKey, LabelValue] = Field(default_factory=dict)
 
 
@@ -584,7 +645,11 @@ class MonitoringThresholds(_Model):
     queue_depth_for: str = "2m"
     kv_cache_usage: float = Field(default=0.95, gt=0, le=1)
     kv_cache_usage_for: str = "1m"
-    e2e_p99_seconds: float = Field(default=120, gt=0)
+    # Spelled e2eP99Seconds (to_camel would make it e2EP99Seconds, which the old code
+    # required; that spelling is still read).
+    e2e_p99_seconds: float = Field(default=120, gt=0, alias="e2eP99Seconds",
+                                   validation_alias=AliasChoices("e2eP99Seconds",
+                                                                 "e2EP99Seconds"))
     ttft_p99_seconds: float = Field(default=5, gt=0)
     inter_token_p99_seconds: float = Field(default=0.2, gt=0)
     queue_time_p99_seconds: float = Field(default=10, gt=0)
@@ -637,7 +702,9 @@ class AutoscalingConfig(_Model):
     enabled: bool = False
     engine: Literal["keda", "hpa"] = "keda"
     min_replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=1, ge=1)
+    # As `replicas` (le=64): an autoscaler bound beyond it is a typo, and 10^12 would
+    # overflow the ScaledObject's / HPA's int32 maxReplicas.
+    max_replicas: int = Field(default=1, ge=1, le=64)
     target_utilization: float = Field(
         default=0.75, gt=0, le=1,
         description="Share of the requests a replica can run at once to aim for")
@@ -705,7 +772,8 @@ class StackConfig(_Model):
     gpu: GpuConfig
     multi_node: MultiNodeConfig = Field(default_factory=MultiNodeConfig)
     replicas: int = Field(default=1, ge=1, le=64)
-    spare_gpus: int = Field(default=0, ge=0)
+    # A pool of 1,024 GPUs (128 eight-GPU nodes) is beyond any one serving stack's surge.
+    spare_gpus: int = Field(default=0, ge=0, le=1024)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     storage: StorageConfig
     image: ImageConfig = Field(default_factory=ImageConfig)
@@ -744,6 +812,20 @@ class StackConfig(_Model):
                 "Prometheus could not scrape /metrics and alerts and autoscaling would see "
                 "nothing; list Prometheus' namespace (for example [monitoring]) or set "
                 "monitoring.enabled: false")
+        return self
+
+    @model_validator(mode="after")
+    def _answer_fits_the_context(self) -> "StackConfig":
+        # vLLM refuses a request whose prompt + max_tokens exceeds --max-model-len, so a longer
+        # answer cannot happen; the drain and the edge budgets would be sized for it anyway.
+        # Only a value the stack sets: the default (8192) merely over-sizes a short context.
+        if ("max_tokens" in self.shutdown.model_fields_set
+                and self.shutdown.max_tokens > self.model.max_model_len):
+            raise ValueError(
+                f"shutdown.maxTokens ({self.shutdown.max_tokens}) is longer than "
+                f"model.maxModelLen ({self.model.max_model_len}), which bounds prompt + answer; "
+                "set shutdown.maxTokens to the longest answer a client may get (at most "
+                f"{self.model.max_model_len}), since it sizes the drain and the timeouts")
         return self
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from facts import vllm_features
 from planning import capacity, memory, timing
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
@@ -19,7 +20,7 @@ class Plan:
 
     model: ModelFacts
     gpu: GpuFacts
-    version: tuple[int, int, int]
+    version: vllm_features.Version
     replicas: int
     layout: Layout
     engine: memory.EngineLimits

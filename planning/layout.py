@@ -145,7 +145,7 @@ def choose_layout(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts,
     return (single or candidates)[-1]
 
 
-def launcher(cfg: StackConfig, version: tuple[int, int, int], layout: Layout) -> str:
+def launcher(cfg: StackConfig, version: vllm_features.Version, layout: Layout) -> str:
     """How a replica starts: `single` (one node), `native` (vLLM's own multi-node launch,
     0.11.1+) or `ray` (multiNode.launcher: ray, or a version without the native launch)."""
     if layout.nodes == 1:

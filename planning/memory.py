@@ -12,8 +12,9 @@ from facts import vllm_features
 from planning import sizing
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
+from planning.wording import counted
 
-Version = tuple[int, int, int]
+Version = vllm_features.Version
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,7 +190,7 @@ def host_resources(cfg: StackConfig, layout: Layout) -> HostResources:
     request = sizing.host_memory_request_gib(local, shm)
     limit = sizing.host_memory_limit_gib(request, cfg.resources.memory_headroom_gib)
     cpu = sizing.cpu_request(local, cfg.resources.cpu_per_gpu)
-    reason = (f"API server {sizing.API_SERVER_GIB:g} + {sizing.WORKER_GIB:g} × {local} workers "
+    reason = (f"API server {sizing.API_SERVER_GIB:g} + {sizing.WORKER_GIB:g} × {counted(local, 'worker')} "
               f"+ shm {shm} = {request} GiB request; + headroom "
               f"{cfg.resources.memory_headroom_gib:g} = {limit} GiB limit; shm = 1 + 0.25 × "
               f"{local} × {local - 1} GiB, rounded up")

@@ -72,7 +72,7 @@ ROLE_BYTES: dict[str, dict[str, float]] = {
 def scheme(weights_dtype: str, quantization: str | None) -> str:
     """The checkpoint's storage scheme in GPU memory: `--quantization fp8` of a 16-bit model
     is fp8-online; anything else is the checkpoint's own dtype."""
-    if quantization == "fp8" and weights_dtype in ("bf16", "fp16"):
+    if quantization in ("fp8", "fp8_per_tensor") and weights_dtype in ("bf16", "fp16"):
         return "fp8-online"
     if weights_dtype not in ROLE_BYTES:
         raise ValueError(f"no bytes-per-parameter figures for weights dtype {weights_dtype!r}")
@@ -256,7 +256,8 @@ estimates of 0.6–1.4 GiB for 7B–70B models. Skipped with --enforce-eager (no
 
 def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: int,
                         tensor_parallel: int, max_num_batched_tokens: int,
-                        max_num_seqs: int, version: tuple[int, int, int] = (0, 20, 0)) -> float:
+                        max_num_seqs: int,
+                        version: vllm_features.Version = vllm_features.parse("0.20.0")) -> float:
     """Peak activation memory of vLLM's profiling on one GPU.
 
     vLLM's profile_run (vllm/v1/worker/gpu_model_runner.py) runs one forward pass of
@@ -274,7 +275,7 @@ def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: in
     return max(forward, sampler) / GIB
 
 
-def non_torch_gib(tensor_parallel: int, version: tuple[int, int, int],
+def non_torch_gib(tensor_parallel: int, version: vllm_features.Version,
                   interconnect: str = "nvlink", enforce_eager: bool = False) -> float:
     """Memory outside the torch allocator that vLLM subtracts from the KV budget.
 
@@ -304,7 +305,7 @@ def kv_budget_gib(memory_gib: float, utilization: float, weights_per_gpu_gib: fl
 
 
 def kv_block_size(attention: dict, compute_capability: float,
-                  version: tuple[int, int, int] = (0, 20, 0)) -> int:
+                  version: vllm_features.Version = vllm_features.parse("0.20.0")) -> int:
     """Tokens per cache block: 256 for DeepSeek V4; 64 for MLA on Hopper with FlashMLA before
     vLLM 0.15 (from 0.15 FLASH_ATTN_MLA, 16-token blocks, comes first in
     vllm/platforms/cuda.py _get_backend_priorities); 16 otherwise."""
@@ -403,7 +404,7 @@ minutes")."""
 
 
 def cuda_graph_sizes(max_num_seqs: int, max_num_batched_tokens: int,
-                     version: tuple[int, int, int]) -> int:
+                     version: vllm_features.Version) -> int:
     """How many batch sizes vLLM captures CUDA graphs for.
 
     Largest size N = min(2 × max_num_seqs, 512, max_num_batched_tokens); sizes 1, 2, 4, then

@@ -13,8 +13,9 @@ from planning import sizing
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 from planning.memory import EngineLimits, Weights, enforce_eager
+from planning.wording import counted
 
-Version = tuple[int, int, int]
+Version = vllm_features.Version
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,7 +173,7 @@ def rollout(cfg: StackConfig, layout: Layout, startup_: Startup, drain_: Drain) 
     replicas = max(cfg.replicas, cfg.autoscaling.max_replicas if cfg.autoscaling.enabled else 0)
     timeout = sizing.rollout_timeout_seconds(replicas, surge, startup_.budget_seconds,
                                              drain_.grace_seconds)
-    reason = (f"{sizing.rollout_rounds(replicas, surge)} rounds × (grace {drain_.grace_seconds} "
+    reason = (f"{counted(sizing.rollout_rounds(replicas, surge), 'round')} × (grace {drain_.grace_seconds} "
               f"+ image pull {sizing.IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds})")
     # Pods, not groups: a multi-node replica is `nodes` pods (one per node).
     return Rollout(surge, replicas, (replicas + surge) * layout.nodes, timeout,

@@ -18,10 +18,11 @@ import re
 from typing import Literal, Optional, Union
 
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
 from facts import versions
+from planning.strict import NoBoolForNumbers
 
 LITELLM_VERSION = "1.108.7"
 """The router's LiteLLM release (PyPI `litellm[proxy]` in tests, the image tag in the cluster)."""
@@ -34,8 +35,9 @@ ALIAS = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 """A model alias clients send as `model` (e.g. internal-default, gpt-5.5)."""
 
 
-class _Model(BaseModel):
-    """camelCase keys, unknown keys rejected (like planning/config.py's models)."""
+class _Model(NoBoolForNumbers):
+    """camelCase keys, unknown keys rejected, no boolean where a number belongs (like
+    planning/config.py's models)."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True,
                               frozen=True)
@@ -45,7 +47,8 @@ class KeyRef(_Model):
     """A key in an existing Kubernetes Secret in the stack's namespace."""
 
     name: str = Field(pattern=NAME, max_length=63)
-    key: str = Field(min_length=1)
+    # IsConfigMapKey, as the API server checks a secretKeyRef (facts/k8s_names.py).
+    key: str = Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z0-9]+$")
 
 
 class ClientConfig(_Model):
@@ -213,7 +216,10 @@ class GatewayConfig(_Model):
     hostnames: list[str] = Field(min_length=1)
     create: bool = Field(default=False, description="Create a Gateway with an HTTPS "
                                                     "listener in the stack's namespace")
-    class_name: str = Field(default="envoy-gateway", min_length=1)
+    # A GatewayClass name: a DNS-1123 subdomain (Gateway API ObjectName).
+    class_name: str = Field(default="envoy-gateway", min_length=1, max_length=253,
+                            pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+                                    r"(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
     envoy_gateway: bool = Field(default=True, description="The class is Envoy Gateway: add "
                                                           "its body-limit and timeout policies")
     parent_refs: list[ParentRef] = Field(default_factory=list)
@@ -318,6 +324,15 @@ class TrafficConfig(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> "TrafficConfig":
         if not self.enabled:
+            ignored = sorted(TrafficConfig.model_fields[name].alias or name
+                             for name in self.model_fields_set - {"enabled"})
+            if ignored:
+                # A block that says what to deploy but is switched off would deploy nothing
+                # without a word; say so instead of guessing which of the two was meant.
+                raise ValueError(
+                    "traffic.enabled is false, so " + ", ".join(f"traffic.{k}" for k in ignored)
+                    + " would be ignored; set traffic.enabled: true to deploy the router and "
+                    "the edge, or remove those keys")
             return self
         problems = []
         if not self.clients:

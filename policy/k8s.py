@@ -434,25 +434,38 @@ def flag_value(tokens: Sequence[str], *flags: str) -> Optional[str]:
 # --- selectors ------------------------------------------------------------------------------
 
 def label_selector_matches(selector: Any, pod: Mapping[str, str]) -> bool:
-    """A LabelSelector (matchLabels + matchExpressions) against labels; empty selects all."""
+    """A LabelSelector (matchLabels + matchExpressions) against labels; empty selects all.
+
+    An expression Kubernetes cannot read selects nothing: apimachinery's
+    `LabelSelectorAsSelector` (pkg/apis/meta/v1/helpers.go) returns an error for an operator
+    other than In, NotIn, Exists and DoesNotExist, for In/NotIn without values and for
+    Exists/DoesNotExist with values, so such a selector never matches a pod."""
     if not is_mapping(selector):
         return False
     match_labels = known_dict(get(selector, "matchLabels"))
     if any(pod.get(key) != value for key, value in match_labels.items()):
         return False
-    for expression in items(selector, "matchExpressions"):
-        key = get(expression, "key")
-        operator = get(expression, "operator")
-        values = set(items(expression, "values"))
-        if operator == "In" and pod.get(key) not in values:
-            return False
-        if operator == "NotIn" and key in pod and pod[key] in values:
-            return False
-        if operator == "Exists" and key not in pod:
-            return False
-        if operator == "DoesNotExist" and key in pod:
-            return False
-    return True
+    return all(_expression_matches(expression, pod)
+               for expression in items(selector, "matchExpressions"))
+
+
+def _expression_matches(expression: Any, pod: Mapping[str, str]) -> bool:
+    key = get(expression, "key")
+    operator = get(expression, "operator")
+    values = set(items(expression, "values"))
+    if operator in ("In", "NotIn") and not values:
+        return False
+    if operator in ("Exists", "DoesNotExist") and values:
+        return False
+    if operator == "In":
+        return pod.get(key) in values
+    if operator == "NotIn":
+        return key not in pod or pod[key] not in values
+    if operator == "Exists":
+        return key in pod
+    if operator == "DoesNotExist":
+        return key not in pod
+    return False
 
 
 def service_selects(selector: Any, pod: Mapping[str, str]) -> bool:

@@ -7,7 +7,8 @@ policy config in the `--policy-pack-config` file format. It drives the very poli
 unknown-checking proxy, per-policy config and enforcement levels resolved from the file (a
 policy's own entry, then `all`, then the policy's default), disabled policies skipped.
 
-    python -m policy.offline resources.json --config policy/config/prod.json
+    python -m tools.render prod              # writes rendered/prod/resources.json
+    python -m policy.offline rendered/prod/resources.json --config policy/config/prod.json
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ PORT = 8000
 """vLLM's HTTP port (API, /health and /metrics share it)."""
 
 def resolve_parser(configured: str | None, preset: str | None,
-                   version: tuple[int, int, int]) -> str | None:
+                   version: vllm_features.Version) -> str | None:
     """`auto` takes the model's own parser when the pinned version has it; None disables."""
     if configured is None:
         return None
@@ -26,7 +26,7 @@ def resolve_parser(configured: str | None, preset: str | None,
     return configured
 
 
-def request_logging_args(version: tuple[int, int, int]) -> list[str]:
+def request_logging_args(version: vllm_features.Version) -> list[str]:
     """Flags that keep prompts out of the logs: --disable-log-requests before 0.10.1, none after
     (off by default; --disable-log-requests is removed in 0.17.0)."""
     if vllm_features.needs_disable_log_requests(version):

@@ -21,21 +21,24 @@ import os
 import pathlib
 import re
 import subprocess
-import sys
 from typing import Any
 
 import pytest
 import yaml
 
 from planning.stack_files import stack_values
+from tests import tools as real_tools
+from tests.conftest import STACKS as ALL_STACKS
 from tests.harness import FAKE_DIGEST, run_stack
 from tools import render
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
-CHECKOV_VERSION = "3.3.30"
-"""The version .ci/run installs; another one may add or change checks."""
-STACKS = ("staging", "prod", "r1-h100")
+CHECKOV_VERSION = real_tools.CHECKOV_VERSION
+"""The version tests/tools.py installs; another one may add or change checks."""
+STACKS = tuple(ALL_STACKS)
+"""Every stack file (a multi-node stack's LeaderWorkerSet templates are scanned as Pods:
+group_pods)."""
 GROUP_VARIANTS = {"r1-h100-expert": ("r1-h100", {
     "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
     "gpu": {"type": "h100-80gb", "layout": "data-expert"}})}
@@ -68,14 +71,9 @@ MORE_REASONS = {
 
 
 def checkov() -> str:
-    """.venv-checkov/bin/checkov at the repo root, else the checkov next to this interpreter."""
-    for candidate in (ROOT / ".venv-checkov" / "bin" / "checkov",
-                      pathlib.Path(sys.executable).parent / "checkov"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
-    pytest.fail(f"checkov not found at {ROOT / '.venv-checkov/bin/checkov'} or next to "
-                f"{sys.executable}: run .ci/run, or python3 -m venv .venv-checkov && "
-                f".venv-checkov/bin/pip install checkov=={CHECKOV_VERSION}", pytrace=False)
+    """.venv-checkov/bin/checkov at the repo root, created with the pinned version on first use
+    (tests/tools.py)."""
+    return real_tools.checkov()
 
 
 def _command(binary: str, target: list[str], framework: str) -> list[str]:

@@ -3,6 +3,7 @@
 import pulumi
 import pytest
 
+from tests.conftest import STACKS
 from tests.harness import run_stack
 
 CASES = {
@@ -132,7 +133,7 @@ def test_a_short_startup_budget_is_accepted_only_when_acknowledged():
 
 def test_the_real_stack_files_hold_no_ciphertext():
     from tests.harness import stack_config
-    for stack in ("prod", "staging"):
+    for stack in STACKS:
         assert "secure" not in repr(stack_config(stack))
 
 

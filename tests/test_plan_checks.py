@@ -14,6 +14,7 @@ import pytest
 from planning import checks, config
 from planning.layout import Layout
 from planning.plan import make_plan
+from facts.vllm_features import parse as V
 
 BASE = {
     "vllmVersion": "0.20.0",
@@ -135,7 +136,7 @@ def test_a_replica_across_nodes_fills_whole_nodes_with_pipeline_or_data_parallel
 def test_from_0_18_ray_needs_ray_in_a_built_image():
     # vLLM's wheels require ray[cgraph] up to 0.17.x, not from 0.18.0.
     plan_of = lambda cfg: dataclasses.replace(on_layout(cfg, 8, pp=2, nodes=2),  # noqa: E731
-                                              version=(0, 18, 0))
+                                              version=V("0.18.0"))
     new = {**OLD, "vllmVersion": "0.18.0"}
     with_ray = stack(**new)
     assert checks.multi_node_launcher_exists(with_ray, plan_of(with_ray)) is None
@@ -151,7 +152,7 @@ def test_from_0_18_ray_needs_ray_in_a_built_image():
 
 def test_before_0_18_the_stock_image_ships_ray():
     stock = stack(vllmVersion="0.17.1", multiNode={"launcher": "ray"})
-    plan = dataclasses.replace(on_layout(stock, 8, pp=2, nodes=2), version=(0, 17, 1))
+    plan = dataclasses.replace(on_layout(stock, 8, pp=2, nodes=2), version=V("0.17.1"))
     assert checks.multi_node_launcher_exists(stock, plan) is None
 
 
@@ -240,13 +241,13 @@ def test_the_autoscaler_target_stays_below_the_kv_alert():
 def test_each_parser_must_be_in_the_pinned_version(key, check):
     plan = drafted()
     old = stack(vllmVersion="0.8.0", model={key: "deepseek_v3"})     # deepseek_v3: 0.8.3
-    assert check(old, dataclasses.replace(plan, version=(0, 8, 0))) == (
+    assert check(old, dataclasses.replace(plan, version=V("0.8.0"))) == (
         f"model.{key}: deepseek_v3 is not in vLLM 0.8.0; raise vllmVersion, use auto (the "
         "model's parser when the pinned version has it) or null")
     assert check(stack(vllmVersion="0.8.0", model={key: "auto"}),
-                 dataclasses.replace(plan, version=(0, 8, 0))) is None
+                 dataclasses.replace(plan, version=V("0.8.0"))) is None
     assert check(stack(vllmVersion="0.8.3", model={key: "deepseek_v3"}),
-                 dataclasses.replace(plan, version=(0, 8, 3))) is None
+                 dataclasses.replace(plan, version=V("0.8.3"))) is None
 
 
 # --- what would make it fit -------------------------------------------------------------------

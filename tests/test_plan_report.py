@@ -8,16 +8,15 @@ import pytest
 from planning.config import parse
 from planning.plan import make_plan
 from planning.stack_files import stack_values
+from tests.conftest import STACKS
 from tools import plan as plan_tool
-
-STACKS = ("staging", "prod")
 
 
 def _plan(stack):
     return make_plan(parse(stack_values(stack)))
 
 
-def test_plan_report_prints_every_figure_for_both_stacks(capsys):
+def test_plan_report_prints_every_figure_for_every_stack(capsys):
     assert plan_tool.main(list(STACKS)) == 0
     text = capsys.readouterr().out
     for stack in STACKS:
@@ -78,3 +77,19 @@ def test_markdown_form_is_a_pull_request_comment(capsys):
 def test_plan_report_exits_non_zero_with_reasons_for_an_unknown_stack(capsys):
     assert plan_tool.main(["nosuchstack"]) == 1
     assert "known stacks" in capsys.readouterr().err
+
+
+ONE_OF_MANY = re.compile(r"(?<![\d.,])1 (GPUs|replicas|rounds|revisions|workers|nodes|groups)\b")
+
+
+@pytest.mark.parametrize("changes", [{}, {"replicas": 1, "autoscaling": {"enabled": False}},
+                                     {"replicas": 3, "autoscaling": {"enabled": False}}])
+def test_the_report_says_one_gpu_and_counts_the_rest_in_plural(capsys, changes):
+    for stack in STACKS:
+        plan = make_plan(parse({**stack_values(stack), **changes}))
+        text = plan_tool.report(stack, plan)
+        assert ONE_OF_MANY.findall(text) == [], text
+        assert "at the most replicas" not in text
+        gpus, total = plan.layout.gpus, plan.gpus_total
+        assert f"{gpus} GPU{'s' if gpus != 1 else ''} per replica" in text
+        assert f"{total} GPU{'s' if total != 1 else ''} in all at " in text

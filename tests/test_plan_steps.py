@@ -32,7 +32,7 @@ def test_nfs_storage_holds_one_revision_and_downloads_nothing():
     storage = plan().storage
     assert storage.capacity_gi == 18                 # 14.19 × 1.2 = 17.02 → 18
     assert storage.download_seconds == 0
-    assert "revisions" in storage.reason and "download" not in storage.reason
+    assert "× 1 revision =" in storage.reason and "download" not in storage.reason
 
 
 def test_pvc_storage_holds_two_revisions_and_times_the_download_at_its_rate():
@@ -191,9 +191,30 @@ def test_fp8_kv_on_an_older_gpu_and_version_is_refused():
     assert plan(vllmVersion="0.8.5", model={"kvCacheDtype": "fp8"})      # L4 is 8.9
 
 
-def test_online_fp8_is_refused_only_for_16_bit_checkpoints_on_0_33():
-    assert "fp8_per_tensor" in refusal(vllmVersion="0.33.0", model={"quantization": "fp8"})
-    assert plan(vllmVersion="0.32.0", model={"quantization": "fp8"})
+def test_online_fp8_is_refused_for_16_bit_checkpoints_from_0_31_and_fp8_per_tensor_is_offered():
+    # fp8.py Fp8Config.__init__ raises "no longer supports online quantization" in 0.31.0,
+    # 0.32.0 and 0.33.0; 0.30.0 (and 0.20.0, 0.25.1, 0.28.0) still quantize online.
+    for version in ("0.31.0", "0.32.0", "0.33.0"):
+        message = refusal(vllmVersion=version, model={"quantization": "fp8"})
+        assert "model.quantization: fp8_per_tensor" in message, message
+    assert plan(vllmVersion="0.30.0", model={"quantization": "fp8"})
+    online = plan(vllmVersion="0.33.0", model={"quantization": "fp8_per_tensor"})
+    assert online.weights.per_gpu_gib == plan(vllmVersion="0.30.0", model={
+        "quantization": "fp8"}).weights.per_gpu_gib
+
+
+def test_fp8_per_tensor_is_refused_before_the_first_release_checked_to_have_it():
+    assert "model.quantization" in refusal(vllmVersion="0.19.0",
+                                           model={"quantization": "fp8_per_tensor"})
+
+
+def test_a_fix_the_plan_suggests_is_one_the_pinned_vllm_takes():
+    # A 16-bit 14B model does not fit one L4: quantizing to FP8 is among the fixes.
+    for version, fix in (("0.30.0", "model.quantization: fp8"),
+                         ("0.33.0", "model.quantization: fp8_per_tensor")):
+        message = refusal(vllmVersion=version, gpu={"type": "l4", "tensorParallel": 1},
+                          model={"preset": "deepseek-r1-distill-qwen-14b"})
+        assert message.endswith(fix), message
 
 
 def test_tensor_parallel_of_a_whole_node_is_allowed_beyond_it_is_not():

@@ -12,10 +12,13 @@ import pytest
 
 from policy import offline
 from policy.rules import ALL_POLICIES
+from tests.conftest import STACKS
 from tests.harness import ROOT, stack_config
 
-CONFIGS = {stack: offline.load_config(ROOT / "policy" / "config" / f"{stack}.json")
-           for stack in ("staging", "prod", "r1-h100")}
+CONFIGS = {stack: (offline.load_config(ROOT / "policy" / "config" / f"{stack}.json")
+                  if (ROOT / "policy" / "config" / f"{stack}.json").exists() else {})
+           for stack in STACKS}
+"""Each stack's --policy-pack-config; a stack without one runs the pack's defaults."""
 
 
 def _resources(run):

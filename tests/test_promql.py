@@ -74,7 +74,7 @@ def test_rollout_within_a_minor_series_sees_the_old_name():
     "version", ["0.8.5", "0.9.2", "0.10.2", "0.11.0", "0.12.0", "0.20.0", "0.33.0"]
 )
 def test_every_vllm_name_queried_exists_in_the_pinned_or_previous_minor_release(version):
-    major, minor, _ = facts.parse_version(version)
+    major, minor = facts.parse_version(version).release[:2]
     previous = f"{major}.{minor - 1}.0"
     known = facts.all_known_metric_names(version) | facts.all_known_metric_names(previous)
     used = names_used(everything(version))

@@ -12,16 +12,17 @@ from __future__ import annotations
 import copy
 import os
 import pathlib
-import shutil
 import subprocess
 import time
 
 import pytest
+
 from pulumi.runtime import rpc
 
 from planning import traffic as t
 from planning.config import ConfigError, parse
 from rendering import redis as render
+from tests import tools as real_tools
 from tests.harness import run_program, run_stack, stack_config
 from tools.mockrun import cluster_config
 from tests.openai_stub import free_port
@@ -287,8 +288,7 @@ def server(tmp_path_factory):
     rendered but for the auth file's directory; port and bind address (127.0.0.1) overridden on
     the command line (redis-server applies them after the file); a temporary directory as the
     working directory (the pod's workingDir)."""
-    redis_server = shutil.which("redis-server") or pytest.fail(
-        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
+    redis_server = real_tools.system_tool("redis-server")
     run = run_deployed(redis={"memoryMi": 32})
     conf = _of(run, CONFIG_MAP).inputs["data"]["redis.conf"]
     secret = _of(run, SECRET).inputs["stringData"]["value"]

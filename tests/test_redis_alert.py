@@ -8,13 +8,14 @@ rendered PrometheusRule; promtool must be installed (`.ci/run` installs Debian's
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
+
 import yaml
 
 from rendering import promql
+from tests import tools as real_tools
 from tests.harness import run_stack
 
 ALERT = "RouterLimiterPerReplica"
@@ -74,8 +75,7 @@ def rules() -> list[dict]:
 
 
 def test_the_limiter_alert_fires_when_a_replica_counts_without_redis(rules, tmp_path):
-    promtool = shutil.which("promtool") or pytest.fail(
-        "promtool is missing: apt-get install -y prometheus (.ci/run does)", pytrace=False)
+    promtool = real_tools.system_tool("promtool")
     # Annotations left out, as in tests/test_promtool.py: the cases assert labels.
     bare = [{**g, "rules": [{k: v for k, v in r.items() if k != "annotations"}
                             for r in g["rules"]]} for g in rules]

@@ -29,7 +29,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from packaging.version import Version
 
+from tests.conftest import STACKS
 from tests.harness import FAKE_API_KEY, ROOT, Resource, Run
 from tests.schemas import SCHEMAS
 from tools import render
@@ -50,8 +52,7 @@ def bundled_versions() -> list[str]:
 
 
 NEWEST_VERSION = bundled_versions()[-1]
-VERSIONS = sorted({SEED_VERSION, NEWEST_VERSION}, key=lambda v: tuple(map(int, v.split("."))))
-STACKS = ("staging", "prod", "r1-h100")
+VERSIONS = sorted({SEED_VERSION, NEWEST_VERSION}, key=Version)
 
 
 # ---------------------------------------------------------------- what a stack renders
@@ -190,7 +191,7 @@ def test_versions_are_the_seed_release_and_the_newest_bundled():
     assert SEED_VERSION in bundled_versions()
     assert NEWEST_VERSION == bundled_versions()[-1]
     assert VERSIONS[0] == SEED_VERSION and VERSIONS[-1] == NEWEST_VERSION
-    assert tuple(map(int, NEWEST_VERSION.split("."))) > (1, 29)
+    assert Version(NEWEST_VERSION) > Version("1.29")
 
 
 DEPLOYMENT = {
@@ -368,7 +369,7 @@ def test_cli_writes_the_same_files_in_a_fresh_process(rendered, tmp_path):
     assert not stale.exists()
     for stack in STACKS:
         written = {p.name: p.read_text(encoding="utf-8")
-                   for p in sorted((tmp_path / stack).iterdir())}
+                   for p in sorted((tmp_path / stack).glob("*.yaml"))}
         assert written == rendered[stack], f"{stack}: the CLI's files differ from the render"
         assert f"{stack}: {len(written)} objects" in done.stdout
     every = "".join(p.read_text(encoding="utf-8") for p in tmp_path.rglob("*.yaml"))

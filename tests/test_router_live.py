@@ -34,6 +34,7 @@ import yaml
 from planning.traffic import LITELLM_VERSION
 from rendering import router as render
 from tests.harness import ROOT, Run, run_stack, stack_config
+from tests import tools as real_tools
 from tests.openai_stub import StubUpstream, free_port
 
 ROUTER_VENV = ROOT / ".venv-router"
@@ -154,10 +155,10 @@ def launch_router(litellm: str, args: list[str], env: dict[str, str], tmp: pathl
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
     """Stubs, Redis and two routers started from prod's rendered router; torn down after."""
-    litellm = _tool(LITELLM, "run .ci/run, or python3 -m venv .venv-router && "
+    real_tools.router_venv()      # created from router/requirements.txt on first use
+    litellm = _tool(LITELLM, "python3 -m venv .venv-router && "
                              f".venv-router/bin/pip install 'litellm[proxy]=={LITELLM_VERSION}'")
-    redis_server = shutil.which("redis-server") or pytest.fail(
-        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
+    redis_server = real_tools.system_tool("redis-server")
     prod = stack_config("prod")
     traffic = copy.deepcopy(prod["traffic"])
     traffic["clients"] = traffic["clients"] + [LIMITED, SHARED, BENCH]
@@ -762,7 +763,9 @@ def test_a_hung_redis_delays_the_router_less_than_its_startup_probe(tmp_path):
     """prod's router with its Redis accepting connections and never answering: live within the
     startup probe's budget (before the short socket timeouts: 130 s against 120 s, a crash
     loop), and LiteLLM's breaker series the limiter alert reads reports the Redis open."""
-    litellm = _tool(LITELLM, "run .ci/run (it creates .venv-router)")
+    real_tools.router_venv()
+    litellm = _tool(LITELLM, "python3 -m venv .venv-router && .venv-router/bin/pip install "
+                             "-r router/requirements.txt")
     run = run_stack("prod")
     assert run.error is None, run.error
     files, pod = _router_files(run)
@@ -825,9 +828,10 @@ def test_missing_secrets_the_stack_names_leave_the_router_serving(tmp_path):
     not exist the kubelet starts the pod without those variables. The real router then starts,
     serves the local engine, and reports Redis (which refuses it without the password) through
     the open breaker the limiter alert reads."""
-    litellm = _tool(LITELLM, "run .ci/run (it creates .venv-router)")
-    redis_server = shutil.which("redis-server") or pytest.fail(
-        "redis-server is missing: apt-get install -y redis-server (.ci/run does)", pytrace=False)
+    real_tools.router_venv()
+    litellm = _tool(LITELLM, "python3 -m venv .venv-router && .venv-router/bin/pip install "
+                             "-r router/requirements.txt")
+    redis_server = real_tools.system_tool("redis-server")
     run = run_stack("prod")
     assert run.error is None, run.error
     files, pod = _router_files(run)

@@ -22,10 +22,10 @@ def _versions_in_facts() -> list[str]:
              for entry in signal["names"] for key in ("since", "hidden") if key in entry}
     versions = set()
     for text in named:
-        major, minor, patch = facts.parse_version(text)
+        major, minor, patch = facts.parse_version(text).release[:3]
         versions |= {f"{major}.{minor}.{patch}", f"{major}.{minor}.{patch + 1}",
                      f"{major}.{minor + 1}.0", f"{major}.{max(minor - 1, 0)}.5"}
-    return sorted(v for v in versions if facts.parse_version(v) >= (0, 8, 0))
+    return sorted(v for v in versions if facts.parse_version(v) >= facts.parse_version("0.8.0"))
 
 
 VERSIONS = _versions_in_facts()
@@ -55,7 +55,8 @@ def test_a_name_hidden_before_the_previous_minor_is_refused_by_both(version):
             if "hidden" not in entry:
                 continue
             hidden = facts.parse_version(entry["hidden"])
-            floor = (pinned[0], pinned[1] - 1, 0) if pinned[1] else (pinned[0] - 1, 0, 0)
+            major, minor = pinned.major, pinned.minor
+            floor = facts.parse_version(f"{major}.{minor - 1}.0" if minor else f"{major - 1}.0.0")
             gone = hidden <= floor
             in_program = entry["name"] in facts.rollout_metric_names(signal, version)
             assert in_program is (not gone and facts.parse_version(entry["since"]) <= pinned)

@@ -10,6 +10,7 @@ from facts import vllm_features
 from planning.layout import tensor_parallel_candidates as candidate_splits
 from planning.config import ModelFacts
 from planning.plan import make_plan
+from facts.vllm_features import parse as V
 
 KIB = 1024
 
@@ -151,8 +152,8 @@ def test_kv_budget_and_tokens_follow_vllms_arithmetic():
 
 
 def test_default_utilization_changes_at_vllm_0_20():
-    assert vllm_features.default_gpu_memory_utilization((0, 19, 0)) == 0.9
-    assert vllm_features.default_gpu_memory_utilization((0, 20, 0)) == 0.92
+    assert vllm_features.default_gpu_memory_utilization(V("0.19.0")) == 0.9
+    assert vllm_features.default_gpu_memory_utilization(V("0.20.0")) == 0.92
 
 
 def test_shm_grows_with_the_gpus_in_a_pod():
@@ -187,18 +188,18 @@ def test_engine_phases_scale_with_the_model_and_what_vllm_does_at_start():
 
 
 def test_cuda_graph_sizes_follow_the_version_and_the_scheduler():
-    assert sizing.cuda_graph_sizes(1024, 8192, (0, 11, 0)) == 67  # 1, 2, 4, 8 … 512
-    assert sizing.cuda_graph_sizes(1024, 8192, (0, 20, 0)) == 51  # every 16 from 256
-    assert sizing.cuda_graph_sizes(256, 2048, (0, 20, 0)) == 51
-    assert sizing.cuda_graph_sizes(64, 2048, (0, 20, 0)) == 3 + 16   # 8 … 128: 19 sizes
-    assert sizing.cuda_graph_sizes(256, 256, (0, 20, 0)) == 3 + 31 + 1
+    assert sizing.cuda_graph_sizes(1024, 8192, V("0.11.0")) == 67  # 1, 2, 4, 8 … 512
+    assert sizing.cuda_graph_sizes(1024, 8192, V("0.20.0")) == 51  # every 16 from 256
+    assert sizing.cuda_graph_sizes(256, 2048, V("0.20.0")) == 51
+    assert sizing.cuda_graph_sizes(64, 2048, V("0.20.0")) == 3 + 16   # 8 … 128: 19 sizes
+    assert sizing.cuda_graph_sizes(256, 256, V("0.20.0")) == 3 + 31 + 1
 
 
 def test_deep_gemm_warms_up_only_for_fp8_blocks_on_hopper_from_0_11():
-    assert vllm_features.warms_up_deep_gemm((0, 11, 0), 9.0, True)
-    assert not vllm_features.warms_up_deep_gemm((0, 10, 2), 9.0, True)
-    assert not vllm_features.warms_up_deep_gemm((0, 20, 0), 8.0, True)
-    assert not vllm_features.warms_up_deep_gemm((0, 20, 0), 9.0, False)
+    assert vllm_features.warms_up_deep_gemm(V("0.11.0"), 9.0, True)
+    assert not vllm_features.warms_up_deep_gemm(V("0.10.2"), 9.0, True)
+    assert not vllm_features.warms_up_deep_gemm(V("0.20.0"), 8.0, True)
+    assert not vllm_features.warms_up_deep_gemm(V("0.20.0"), 9.0, False)
 
 
 def test_a_measured_engine_start_replaces_the_phases():
@@ -283,26 +284,26 @@ def test_671b_fits_one_node_of_h200():
 
 def test_mla_on_hopper_used_64_token_flashmla_blocks_before_vllm_0_15():
     attention = facts.models()["deepseek-r1"]["attention"]
-    assert sizing.kv_block_size(attention, 9.0, (0, 14, 0)) == 64
-    assert sizing.kv_block_size(attention, 9.0, (0, 15, 0)) == 16
-    assert sizing.kv_block_size(attention, 8.0, (0, 14, 0)) == 16
+    assert sizing.kv_block_size(attention, 9.0, V("0.14.0")) == 64
+    assert sizing.kv_block_size(attention, 9.0, V("0.15.0")) == 16
+    assert sizing.kv_block_size(attention, 8.0, V("0.14.0")) == 16
 
 
 def test_activation_peak_is_the_larger_of_forward_pass_and_sampler():
-    forward_only = sizing.activation_peak_gib(5120, 27648, 152064, 2, 8192, 1, (0, 20, 0))
-    sampler_heavy = sizing.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, (0, 20, 0))
+    forward_only = sizing.activation_peak_gib(5120, 27648, 152064, 2, 8192, 1, V("0.20.0"))
+    sampler_heavy = sizing.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, V("0.20.0"))
     assert forward_only == pytest.approx((8192 * 3 * 13824 * 2 + 8192 * 4 * 5120 * 2) / 2**30)
     assert sampler_heavy == pytest.approx(1024 * 152064 * 14 / 2**30)
-    older = sizing.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, (0, 16, 0))
+    older = sizing.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, V("0.16.0"))
     assert older == pytest.approx(2 * sampler_heavy)
 
 
 def test_communication_buffers_count_only_when_a_replica_spans_gpus():
-    assert sizing.non_torch_gib(1, (0, 19, 0)) == 0.25
-    assert sizing.non_torch_gib(2, (0, 19, 0), "nvlink") == 0.25 + 1.8
-    assert sizing.non_torch_gib(2, (0, 19, 0), "pcie") == 0.25 + 0.5
-    assert sizing.non_torch_gib(1, (0, 20, 0)) == 0.25 + 1.0
-    assert sizing.non_torch_gib(1, (0, 20, 0), enforce_eager=True) == 0.25
+    assert sizing.non_torch_gib(1, V("0.19.0")) == 0.25
+    assert sizing.non_torch_gib(2, V("0.19.0"), "nvlink") == 0.25 + 1.8
+    assert sizing.non_torch_gib(2, V("0.19.0"), "pcie") == 0.25 + 0.5
+    assert sizing.non_torch_gib(1, V("0.20.0")) == 0.25 + 1.0
+    assert sizing.non_torch_gib(1, V("0.20.0"), enforce_eager=True) == 0.25
 
 
 def test_v4_on_a100_or_old_vllm_is_refused():
@@ -413,16 +414,16 @@ def test_per_replica_target_refuses_impossible_inputs():
 
 
 def test_non_torch_memory_defaults_to_nvlink_buffers():
-    assert sizing.non_torch_gib(2, (0, 19, 0)) == pytest.approx(0.25 + 1.8)
-    assert sizing.non_torch_gib(2, (0, 19, 0), "pcie") == pytest.approx(0.25 + 0.5)
-    assert sizing.non_torch_gib(1, (0, 20, 0)) == pytest.approx(0.25 + 1.0)
-    assert sizing.non_torch_gib(1, (0, 20, 0), enforce_eager=True) == pytest.approx(0.25)
+    assert sizing.non_torch_gib(2, V("0.19.0")) == pytest.approx(0.25 + 1.8)
+    assert sizing.non_torch_gib(2, V("0.19.0"), "pcie") == pytest.approx(0.25 + 0.5)
+    assert sizing.non_torch_gib(1, V("0.20.0")) == pytest.approx(0.25 + 1.0)
+    assert sizing.non_torch_gib(1, V("0.20.0"), enforce_eager=True) == pytest.approx(0.25)
 
 
 def test_deepseek_v4_uses_256_token_blocks_whatever_the_gpu():
     v4 = facts.models()["deepseek-v4-flash"]["attention"]
-    assert sizing.kv_block_size(v4, 9.0, (0, 20, 0)) == 256
-    assert sizing.kv_block_size(v4, 10.0, (0, 33, 0)) == 256
+    assert sizing.kv_block_size(v4, 9.0, V("0.20.0")) == 256
+    assert sizing.kv_block_size(v4, 10.0, V("0.33.0")) == 256
 
 
 def test_a_zero_budget_holds_no_tokens():
@@ -473,8 +474,8 @@ def test_mla_copies_need_the_head_dims():
 
 
 def test_tiny_schedulers_capture_1_2_and_4():
-    assert sizing.cuda_graph_sizes(2, 2048, (0, 20, 0)) == 3     # largest 4: sizes 1, 2, 4
-    assert sizing.cuda_graph_sizes(1, 2048, (0, 20, 0)) == 2     # largest 2: sizes 1, 2
+    assert sizing.cuda_graph_sizes(2, 2048, V("0.20.0")) == 3     # largest 4: sizes 1, 2, 4
+    assert sizing.cuda_graph_sizes(1, 2048, V("0.20.0")) == 2     # largest 2: sizes 1, 2
 
 
 def test_the_download_budget_follows_the_configured_rate():

@@ -9,6 +9,7 @@ from typing import Optional
 
 import pytest
 
+from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
 from tests.transitions import second_up
 
@@ -256,6 +257,8 @@ def test_a_router_digest_rolls_the_router_and_nothing_of_the_engine(updates):
     changed = [s for s in updates(row).steps if s.op != "same"]
     assert [s.urn.rsplit("::", 1)[1] for s in changed] == ["prod-deepseek-r1-32b-router"]
     assert any(p.startswith("spec.template.spec.containers") for p in changed[0].paths)
+
+
 def test_more_redis_memory_restarts_redis_alone(updates):
     """A new redis.conf restarts Redis (its counters start over); the router and the engine
     keep running."""
@@ -265,7 +268,7 @@ def test_more_redis_memory_restarts_redis_alone(updates):
     assert rolled == ["prod-deepseek-r1-32b-redis"]
 
 
-@pytest.mark.parametrize("stack", ["prod", "staging", "r1-h100"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_a_rerun_with_the_same_config_changes_nothing(stack, updates):
     """No generated value, ordering or hash drifts between two runs of the same config."""
     update = updates(Row("no-op", stack, {}, {}))

