@@ -53,6 +53,7 @@ class Options:
     custom_timeouts: dict[str, Optional[str]] = dataclasses.field(default_factory=dict)
     provider: Optional[str] = None
     additional_secret_outputs: tuple[str, ...] = ()
+    aliases: tuple["AliasSpec", ...] = ()
 
     @classmethod
     def of(cls, opts: Optional[pulumi.ResourceOptions]) -> "Options":
@@ -71,7 +72,39 @@ class Options:
                 "create": timeouts.create, "update": timeouts.update, "delete": timeouts.delete}),
             provider=_name_of(opts.provider),
             additional_secret_outputs=tuple(opts.additional_secret_outputs or ()),
+            aliases=tuple(AliasSpec.of(alias) for alias in opts.aliases or ()),
         )
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasSpec:
+    """One `aliases=` entry as the SDK hands it to the engine (pulumi/runtime/resource.py
+    `create_alias_spec`): a whole URN, or a partial description of the resource's old identity
+    where None means "the resource's current value". `parent` names a resource (its key) or
+    holds a parent URN; `no_parent` is `Alias(parent=None)`: it was a top-level resource."""
+
+    urn: Optional[str] = None
+    name: Optional[str] = None
+    type: Optional[str] = None
+    parent: Optional[str] = None
+    no_parent: bool = False
+
+    @classmethod
+    def of(cls, alias: Any) -> "AliasSpec":
+        if isinstance(alias, str):
+            return cls(urn=alias)
+        given = {field: getattr(alias, attribute) for field, attribute in
+                 (("name", "name"), ("type", "type_"), ("parent", "parent"))
+                 if getattr(alias, attribute) is not ...}
+        if any(isinstance(value, pulumi.Output) for value in given.values()):
+            raise TypeError(f"alias {vars(alias)}: give its fields as plain values (the mock "
+                            "runner records aliases before any Output resolves)")
+        if "parent" in given and given["parent"] is None:
+            return cls(name=given.get("name"), type=given.get("type"), no_parent=True)
+        parent = given.get("parent")
+        return cls(name=given.get("name"), type=given.get("type"),
+                   parent=parent if parent is None or isinstance(parent, str)
+                   else _name_of(parent))
 
 
 def _name_of(resource: Any) -> Optional[str]:
@@ -96,6 +129,8 @@ class Resource:
     name: str
     inputs: dict[str, Any]
     options: Options = dataclasses.field(default_factory=Options)
+    custom: bool = True
+    """Managed by a provider; False for a ComponentResource, which no provider diffs."""
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -150,6 +185,23 @@ class Run:
         assert len(found) == 1, f"expected one inference workload, found {[r.name for r in found]}"
         return found[0]
 
+    def urns(self) -> dict[str, Resource]:
+        """{URN: resource}, in registration order (parents first)."""
+        by_key = {r.key: r for r in self.resources}
+        return {urn(self.stack, _qualified_type(r, by_key), r.name): r for r in self.resources}
+
+
+def urn(stack: str, qualified_type: str, name: str) -> str:
+    """A URN as the engine writes it (pulumi sdk/go/common/resource/urn.go `NewURN`)."""
+    return f"urn:pulumi:{stack}::{PROJECT}::{qualified_type}::{name}"
+
+
+def _qualified_type(resource: Resource, by_key: dict[str, Resource]) -> str:
+    """The type chain of the parents, `$`-joined, then the resource's own type; the root stack,
+    every top-level resource's parent, is left out of the chain (urn.go `NewURN`)."""
+    parent = by_key.get(resource.options.parent or "")
+    return f"{_qualified_type(parent, by_key)}${resource.type}" if parent else resource.type
+
 
 class _Mocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
@@ -158,7 +210,7 @@ class _Mocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = copy.deepcopy(args.inputs)
-        self.resources.append(Resource(args.typ, args.name, inputs))
+        self.resources.append(Resource(args.typ, args.name, inputs, custom=bool(args.custom)))
         state = dict(inputs)
         if args.typ.startswith("kubernetes:"):
             metadata = dict(state.get("metadata") or {})
