@@ -25,6 +25,8 @@ DOCUMENTS = ("*.md", "docs/*.md")
 def _model_in(annotation) -> typing.Optional[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
+    if typing.get_origin(annotation) is dict:
+        return None     # a mapping's keys are free-form (trafficSecrets.providers.<name>)
     for argument in typing.get_args(annotation):
         found = _model_in(argument)
         if found is not None:
