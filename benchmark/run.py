@@ -23,7 +23,7 @@ from typing import Any, Callable
 import yaml
 
 import facts
-from facts import vllm_features
+from facts import model_families, vllm_features
 from planning import sizing
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -256,7 +256,7 @@ def predict(case: Case) -> Prediction:
         bool(model.get("tie_word_embeddings")))
     stored_as = sizing.scheme(model["weights_dtype"], flags.get("quantization"))
     padding = 1.0
-    if model["weights_dtype"] == "mxfp4":   # as planning/memory.expert_padding
+    if model_families.pads_mxfp4_experts(model["weights_dtype"]):  # as memory.expert_padding
         per_gpu = sizing.expert_intermediate_per_gpu(model["intermediate_size"], tp, dp,
                                                      bool(flags.get("expert_parallel")))
         padding = sizing.mxfp4_expert_padding(model["hidden_size"], per_gpu,
