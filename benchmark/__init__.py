@@ -1,1 +1,2 @@
-"""Accuracy benchmark of planning/sizing.py against real vLLM start-up logs (see README.md)."""
+"""Accuracy benchmark of the deployment plan's memory and start-up steps against real vLLM start-up logs
+(see README.md)."""

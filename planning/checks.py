@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Callable, Optional
 
 import facts
-from facts import cluster_versions, vllm_cli, vllm_features, vllm_parsers
+from facts import cluster_versions, model_families, vllm_cli, vllm_features, vllm_parsers
 from planning import sizing
 from planning.config import StackConfig
 from planning.figures import Plan
@@ -86,7 +86,7 @@ def tool_call_parser_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Opti
 
 
 def online_fp8_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
-    if (cfg.model.quantization == "fp8" and plan.model.weights_dtype in ("bf16", "fp16")
+    if (cfg.model.quantization == "fp8" and model_families.is_sixteen_bit(plan.model.weights_dtype)
             and not vllm_features.online_fp8_available(plan.version)):
         return (f"model.quantization: fp8 of a 16-bit checkpoint is refused by vLLM "
                 f"{cfg.vllm_version} (online quantization left `fp8` in "
@@ -393,7 +393,7 @@ def suggest(cfg: StackConfig, plan: Plan) -> str:
                 cfg, plan, bigger):
             ideas.append(f"gpu.tensorParallel: {size}")
             break
-    if cfg.model.quantization is None and model.weights_dtype in ("bf16", "fp16"):
+    if cfg.model.quantization is None and model_families.is_sixteen_bit(model.weights_dtype):
         method = vllm_features.online_fp8_method(plan.version)
         fp8 = cfg.model_copy(update={"model": cfg.model.model_copy(
             update={"quantization": method})})

@@ -17,7 +17,7 @@ from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field,
 from pydantic.alias_generators import to_camel
 
 import facts
-from facts import k8s_names, vllm_cli, vllm_features
+from facts import k8s_names, model_families, vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
 from planning import pins, sizing
 from planning.strict import NoBoolForNumbers
@@ -98,7 +98,7 @@ class ModelFacts(_Model):
     hf_id: str
     architecture: str
     params_b: float = Field(gt=0)
-    weights_dtype: Literal["bf16", "fp16", "fp8", "int8", "int4", "mxfp4", "fp4-fp8"]
+    weights_dtype: Literal[model_families.WEIGHT_SCHEMES]
     weights_gib: Optional[float] = Field(default=None, gt=0)
     parameters: Optional[ParameterGroups] = None
     block_quantized: bool = False
@@ -119,7 +119,8 @@ class ModelFacts(_Model):
 
     @model_validator(mode="after")
     def _mixed_precision_states_its_parts(self) -> "ModelFacts":
-        if self.weights_dtype in ("fp4-fp8", "mxfp4") and self.parameters is None:
+        if (model_families.keeps_parts_in_mixed_precision(self.weights_dtype)
+                and self.parameters is None):
             raise ValueError(
                 f"model.facts.parameters: a {self.weights_dtype} checkpoint keeps its experts in "
                 "4 bits and the rest wider, so the weights follow from the parameters by role; "
@@ -139,11 +140,7 @@ class ModelFacts(_Model):
     @classmethod
     def _attention_shape(cls, value: dict) -> dict:
         kind = value.get("kind")
-        required = {
-            "gqa": {"heads", "kv_heads", "head_dim"},
-            "mla": {"heads", "kv_lora_rank", "qk_rope_head_dim"},
-            "deepseek_v4": {"heads", "kv_bytes_per_token"},
-        }
+        required = model_families.ATTENTION_FIELDS
         if kind not in required:
             raise ValueError(f"attention.kind must be one of {sorted(required)}, got {kind!r}")
         missing = required[kind] - set(value)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from facts import vllm_features
+from facts import model_families, vllm_features
 from planning import sizing
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
@@ -106,7 +106,7 @@ def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout) -> float:
     """MXFP4 experts are padded for vLLM's kernel (sizing.mxfp4_expert_padding); the
     intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
     experts. For mxfp4 models, intermediate_size is the expert's."""
-    if model.weights_dtype != "mxfp4":
+    if not model_families.pads_mxfp4_experts(model.weights_dtype):
         return 1.0
     per_gpu = sizing.expert_intermediate_per_gpu(model.intermediate_size, layout.tensor_parallel,
                                                  layout.data_parallel, layout.expert_parallel)
@@ -156,8 +156,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     budget = sizing.kv_budget_gib(gpu.memory_gib, engine.gpu_memory_utilization,
                                   weights_.per_gpu_gib, activations_.peak_gib,
                                   activations_.non_torch_gib)
-    dtype_bytes = 1 if model.attention["kind"] == "deepseek_v4" else sizing.kv_dtype_bytes(
-        cfg.model.kv_cache_dtype)
+    dtype_bytes = sizing.kv_dtype_bytes(
+        model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
     per_token = sizing.kv_bytes_per_token_per_gpu(model.attention, model.layers,
                                                   layout.tensor_parallel,
                                                   layout.pipeline_parallel, dtype_bytes)

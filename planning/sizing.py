@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from typing import Optional
 
-from facts import vllm_features
+from facts import model_families, vllm_features
 
 GIB = 2**30
 MIB = 2**20
@@ -51,9 +51,9 @@ ROLE_BYTES: dict[str, dict[str, float]] = {
     "int8": {**_16BIT, "replicated_linear": 1.0, "sharded_linear": 1.0, "experts": 1.0},
     "int4": {**_16BIT, "replicated_linear": GPTQ_INT4_BYTES, "sharded_linear": GPTQ_INT4_BYTES,
              "experts": GPTQ_INT4_BYTES},
-    "mxfp4": {**_16BIT, "replicated_linear": 2.0, "sharded_linear": 2.0,
+    model_families.MXFP4: {**_16BIT, "replicated_linear": 2.0, "sharded_linear": 2.0,
               "experts": MXFP4_BYTES},
-    "fp4-fp8": {**_16BIT, "replicated_linear": 1 + 1 / (128 * 128),
+    model_families.FP4_FP8: {**_16BIT, "replicated_linear": 1 + 1 / (128 * 128),
                 "sharded_linear": 1 + 1 / (128 * 128), "experts": MXFP4_BYTES},
 }
 """Bytes per parameter of each role, by checkpoint scheme (models.yaml weights_dtype):
@@ -72,7 +72,7 @@ ROLE_BYTES: dict[str, dict[str, float]] = {
 def scheme(weights_dtype: str, quantization: str | None) -> str:
     """The checkpoint's storage scheme in GPU memory: `--quantization fp8` of a 16-bit model
     is fp8-online; anything else is the checkpoint's own dtype."""
-    if quantization in ("fp8", "fp8_per_tensor") and weights_dtype in ("bf16", "fp16"):
+    if quantization in ("fp8", "fp8_per_tensor") and model_families.is_sixteen_bit(weights_dtype):
         return "fp8-online"
     if weights_dtype not in ROLE_BYTES:
         raise ValueError(f"no bytes-per-parameter figures for weights dtype {weights_dtype!r}")
@@ -151,7 +151,7 @@ def mla_decompressed_bytes_per_layer(attention: dict, tensor_parallel: int) -> f
     path; v1/attention/backends/mla/common.py process_weights_after_loading), per layer per
     GPU = kv_lora_rank × heads / TP × (qk_nope_head_dim + v_head_dim) × 2 bytes; 0 when the
     facts lack the two head dims. DeepSeek-V3 at TP 8: 512 × 16 × 256 × 2 = 4 MiB per layer."""
-    if attention.get("kind") != "mla" or "qk_nope_head_dim" not in attention:
+    if not model_families.is_mla(attention) or "qk_nope_head_dim" not in attention:
         return 0.0
     return (attention["kv_lora_rank"] * attention["heads"] / tensor_parallel
             * (attention["qk_nope_head_dim"] + attention["v_head_dim"]) * 2)
@@ -212,15 +212,14 @@ def kv_bytes_per_token_per_layer(attention: dict, layers: int, tensor_parallel: 
       head, so TP does not split it either.
     Example: Qwen-32B at TP 2: 2 × 4 × 128 × 2 = 2048 bytes.
     """
-    kind = attention["kind"]
-    if kind == "gqa":
+    if model_families.is_gqa(attention):
         heads_per_gpu = max(1, attention["kv_heads"] // tensor_parallel)
         return 2 * heads_per_gpu * attention["head_dim"] * dtype_bytes
-    if kind == "mla":
+    if model_families.is_mla(attention):
         return (attention["kv_lora_rank"] + attention["qk_rope_head_dim"]) * dtype_bytes
-    if kind == "deepseek_v4":
+    if model_families.is_deepseek_v4(attention):
         return attention["kv_bytes_per_token"] / layers
-    raise ValueError(f"unknown attention kind {kind!r}")
+    raise ValueError(f"unknown attention kind {attention['kind']!r}")
 
 
 def kv_bytes_per_token_per_gpu(attention: dict, layers: int, tensor_parallel: int,
@@ -309,9 +308,9 @@ def kv_block_size(attention: dict, compute_capability: float,
     """Tokens per cache block: 256 for DeepSeek V4; 64 for MLA on Hopper with FlashMLA before
     vLLM 0.15 (from 0.15 FLASH_ATTN_MLA, 16-token blocks, comes first in
     vllm/platforms/cuda.py _get_backend_priorities); 16 otherwise."""
-    if attention["kind"] == "deepseek_v4":
-        return 256
-    if attention["kind"] == "mla":
+    if model_families.is_deepseek_v4(attention):
+        return model_families.DEEPSEEK_V4_BLOCK_SIZE
+    if model_families.is_mla(attention):
         return vllm_features.mla_block_size(compute_capability, version)
     return 16
 

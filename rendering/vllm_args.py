@@ -6,7 +6,7 @@ facts are from ../shared/reference/vllm.md unless a comment cites vLLM's source 
 
 from __future__ import annotations
 
-from facts import vllm_features
+from facts import model_families, vllm_features
 from facts.vllm_features import parser_available
 from planning.config import StackConfig
 from planning.plan import Plan
@@ -66,9 +66,9 @@ def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
         args += ["--dtype", cfg.model.dtype]
     if cfg.model.quantization:
         args += ["--quantization", cfg.model.quantization]
-    if plan.model.attention["kind"] == "deepseek_v4":
-        # V4's cache exists only in vLLM's fp8 format with 256-token blocks (vLLM's V4 recipe).
-        args += ["--kv-cache-dtype", "fp8", "--block-size", "256"]
+    if model_families.is_deepseek_v4(plan.model.attention):
+        args += ["--kv-cache-dtype", model_families.DEEPSEEK_V4_KV_CACHE_DTYPE,
+                 "--block-size", str(model_families.DEEPSEEK_V4_BLOCK_SIZE)]
     elif cfg.model.kv_cache_dtype != "auto":
         args += ["--kv-cache-dtype", cfg.model.kv_cache_dtype]
     if cfg.model.trust_remote_code:

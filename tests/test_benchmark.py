@@ -1,22 +1,32 @@
-"""The KV-cache sizing benchmark runs in-process and its holdout error stays within bound.
+"""The KV-cache sizing benchmark runs the plan's own steps in-process and its holdout error
+stays within bound.
 
-Fast (well under a second): pure arithmetic over benchmark/cases.yaml, no GPU, no network.
-The bounds live in benchmark/run.py next to the measured values (also in results.md).
+Fast (about a second): the plan's arithmetic over benchmark/cases.yaml, no GPU, no network.
+The bounds live in benchmark/score.py next to the measured values (also in results.md).
 """
 
-import pytest
+import ast
+import copy
 
-from benchmark import run as bench
+import pytest
+import yaml
+
+import facts
+from facts import vllm_features
+from benchmark import cases as bench_cases
+from benchmark import predict, report, score, stacks
+from planning.plan import make_plan
+from tests.harness import ROOT
 
 
 @pytest.fixture(scope="module")
 def rows():
     """Every usable case, predicted and scored once for this module."""
-    return bench.run()
+    return score.run()
 
 
 def test_every_usable_case_is_predicted(rows):
-    usable = bench.load_cases()
+    usable = bench_cases.load_cases()
     assert {row.case.id for row in rows} == {case.id for case in usable}
     for row in rows:
         pred = row.pred
@@ -29,28 +39,28 @@ def test_every_usable_case_is_predicted(rows):
 
 
 def test_split_follows_the_rule_fixed_before_predicting():
-    cases = bench.load_cases(usable_only=False)
+    cases = bench_cases.load_cases(usable_only=False)
     for batch in {case.batch for case in cases}:
         members = [case for case in cases if case.batch == batch]
         holdout = {case.id for case in members if case.split == "holdout"}
-        assert holdout == bench.holdout_ids_by_rule([case.id for case in members]), batch
+        assert holdout == bench_cases.holdout_ids_by_rule([case.id for case in members]), batch
         assert len(holdout) * 3 >= len(members), "at least a third of the cases are held out"
 
 
 def test_holdout_token_capacity_error_within_bound(rows):
-    summary = bench.summarize(rows)
+    summary = score.summarize(rows)
     overall = summary["holdout"]["token_error"]
     v1 = summary["holdout (V1 only)"]["token_error"]
     assert overall.n >= 6 and v1.n >= 4
-    assert overall.mean_abs < bench.HOLDOUT_TOKEN_MAE_BOUND, (
-        f"holdout token MAE {overall.mean_abs:.3f} ≥ bound {bench.HOLDOUT_TOKEN_MAE_BOUND}: "
-        f"a sizing.py change made KV-cache predictions worse (python -m benchmark.run)")
-    assert v1.mean_abs < bench.HOLDOUT_V1_TOKEN_MAE_BOUND, (
-        f"V1 holdout token MAE {v1.mean_abs:.3f} ≥ bound {bench.HOLDOUT_V1_TOKEN_MAE_BOUND}")
+    assert overall.mean_abs < score.HOLDOUT_TOKEN_MAE_BOUND, (
+        f"holdout token MAE {overall.mean_abs:.3f} ≥ bound {score.HOLDOUT_TOKEN_MAE_BOUND}: "
+        f"a plan change made KV-cache predictions worse (python -m benchmark.run)")
+    assert v1.mean_abs < score.HOLDOUT_V1_TOKEN_MAE_BOUND, (
+        f"V1 holdout token MAE {v1.mean_abs:.3f} ≥ bound {score.HOLDOUT_V1_TOKEN_MAE_BOUND}")
 
 
 def test_results_render_with_definitions(rows):
-    text = bench.render_results(rows, bench.summarize(rows))
+    text = report.render_results(rows, score.summarize(rows))
     assert "token err" in text and "KV err / total" in text and "python -m benchmark.run" in text
     for row in rows:
         assert row.case.id in text
@@ -64,11 +74,92 @@ def test_exact_case_is_reproduced(rows):
     assert abs(row.token_error) < 0.01
 
 
+# --- the benchmark measures the plan, not a copy of it ----------------------------------------
+
+def _benchmark_modules() -> dict[str, ast.Module]:
+    return {path.name: ast.parse(path.read_text(encoding="utf-8"))
+            for path in sorted((ROOT / "benchmark").glob("*.py"))}
+
+
+def _imports(tree: ast.Module) -> set[str]:
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
+        elif isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+    return found
+
+
+def test_the_benchmark_derives_no_figure_itself():
+    """The arithmetic (planning/sizing.py) and the version switches (facts/vllm_features.py
+    predicates and defaults) reach the benchmark only through the plan's steps, so it cannot
+    lose a branch the plan has."""
+    offenders = {}
+    for name, tree in _benchmark_modules().items():
+        switches = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name) and node.value.id == "vllm_features"
+                    and callable(getattr(vllm_features, node.attr))}
+        bad = sorted(switches | (_imports(tree) & {"planning.sizing"}))
+        if bad:
+            offenders[name] = bad
+    assert offenders == {}
+    steps = set().union(*map(_imports, _benchmark_modules().values()))
+    assert {"planning.memory", "planning.timing", "planning.layout"} <= steps
+
+
+def test_a_deployable_case_is_predicted_as_make_plan_plans_its_stack(rows):
+    compared = 0
+    for row in rows:
+        if row.case.engine != "V1":
+            continue
+        plan = make_plan(row.case.config)
+        assert plan.layout == row.pred.layout, row.case.id
+        assert (plan.engine, plan.weights, plan.activations, plan.kv) == (
+            row.pred.memory.engine, row.pred.memory.weights, row.pred.memory.activations,
+            row.pred.memory.kv), row.case.id
+        compared += 1
+    assert compared >= 20
+
+
+def test_cases_hold_no_gpu_or_model_facts_and_refer_to_facts():
+    data = yaml.safe_load((ROOT / "benchmark" / "cases.yaml").read_text(encoding="utf-8"))
+    assert set(data) == {"cases"}
+    stack_facts = bench_cases.load_stack_facts()
+    for raw in data["cases"]:
+        gpu, model = raw["gpu"], raw["model"]
+        assert ("type" in gpu) != ("facts" in gpu), raw["id"]
+        assert gpu.get("type", "h100-80gb") in facts.gpus(), raw["id"]
+        assert gpu.get("facts", "rtx-3090") in stack_facts["gpus"], raw["id"]
+        assert ("preset" in model) != ("facts" in model), raw["id"]
+        assert model.get("preset", "deepseek-v2-lite") in facts.models(), raw["id"]
+        assert model.get("facts", "llama-3.1-8b") in stack_facts["models"], raw["id"]
+
+
+def test_stack_facts_copy_nothing_that_facts_hold():
+    stack_facts = bench_cases.load_stack_facts()
+    preset_ids = {model["hf_id"] for model in facts.models().values()}
+    assert not set(stack_facts["models"]) & set(facts.models())
+    assert not {model["hf_id"] for model in stack_facts["models"].values()} & preset_ids
+    catalog_labels = {label for gpu in facts.gpus().values() for label in gpu["product_labels"]}
+    assert not set(stack_facts["gpus"]) & set(facts.gpus())
+    for gpu in stack_facts["gpus"].values():
+        assert not set(gpu["gpu"]["productLabels"]) & catalog_labels
+
+
+def test_a_flag_no_stack_key_can_carry_is_refused_by_name():
+    data = yaml.safe_load((ROOT / "benchmark" / "cases.yaml").read_text(encoding="utf-8"))
+    raw = copy.deepcopy(data["cases"][0])
+    raw["flags"]["block_size"] = 32
+    with pytest.raises(ValueError, match="block_size"):
+        stacks.stack_config(raw, bench_cases.load_stack_facts())
+
+
 # --- issue 8's targets, on the holdout (V1-engine cases) -------------------------------------
 
 def _holdout_targets():
-    rows = [row for row in bench.run() if row.case.split == "holdout"]
-    return bench.target_stats(rows)
+    rows = [row for row in score.run() if row.case.split == "holdout"]
+    return score.target_stats(rows)
 
 
 def test_holdout_kv_tokens_median_within_5_percent_worst_within_15():
@@ -87,15 +178,23 @@ def test_holdout_weights_median_within_3_percent():
 
 
 def test_no_startup_budget_below_1_2_times_the_logged_start_and_most_within_1_5_to_4():
-    starts = bench.startup_rows()
+    starts = score.startup_rows()
     assert len(starts) >= 6
     ratios = [start.ratio for start in starts]
     assert min(ratios) >= 1.2, ratios
     assert sum(1.5 <= ratio <= 4 for ratio in ratios) > len(ratios) / 2, ratios
 
 
+def test_a_startup_budget_is_the_plan_startup_step_at_the_logged_read_rate():
+    start = next(s for s in score.startup_rows() if s.case.id == "lldp2-llama31-8b-online-fp8")
+    planned = predict.startup(start.case, start.case.startup["loading_weights_s"])
+    assert (start.load_seconds, start.engine_phases, start.budget_seconds) == (
+        planned.load_seconds, planned.engine_phases, planned.derived_budget_seconds)
+    assert start.load_seconds == 13  # logged "Loading weights took" 12.x s, rounded up
+
+
 def test_quantized_and_moe_weights_are_within_2_percent_where_the_scheme_is_modelled():
-    rows = {row.case.id: row for row in bench.run()}
+    rows = {row.case.id: row for row in score.run()}
     for case in ("lldp2-llama31-8b-online-fp8", "lldp2-llama31-8b-w4a16",
                  "lldp2-qwen25-7b-fp8dyn", "lldp2-qwen3-30b-a3b-tp1", "lldp2-mixtral-8x7b-tp2",
                  "lldp-llama33-70b-fp8-tp2", "lldp-llama33-70b-fp8-tp4"):

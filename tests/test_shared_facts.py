@@ -117,3 +117,40 @@ def test_no_module_outside_facts_spells_the_shared_literals():
         text = path.read_text(encoding="utf-8")
         offenders += [f"{path.relative_to(root)}: {lit}" for lit in literals if lit in text]
     assert offenders == []
+
+
+FAMILY_LITERALS = ('"deepseek_v4"', '"mla"', '"gqa"', '"mxfp4"', '"fp4-fp8"')
+"""Attention kinds and checkpoint schemes the program treats specially: named facts in
+facts/model_families.py, read through its predicates."""
+
+
+def test_no_module_outside_facts_spells_a_model_family():
+    import pathlib
+    root = pathlib.Path(__file__).resolve().parents[1]
+    offenders = []
+    for path in itertools.chain(*(root.glob(f"{d}/*.py") for d in
+                                  ("planning", "rendering", "components", "policy",
+                                   "benchmark", "tools"))):
+        text = path.read_text(encoding="utf-8")
+        offenders += [f"{path.relative_to(root)}: {lit}" for lit in FAMILY_LITERALS if lit in text]
+    assert offenders == []
+
+
+def test_planning_and_rendering_run_deepseek_v4_in_one_cache_format():
+    """The plan sizes V4's cache in the format the rendered flags start vLLM with."""
+    from facts import model_families
+    from planning.plan import make_plan
+    from rendering.vllm_args import server_args
+    cfg = config.parse({
+        "vllmVersion": "0.20.0",
+        "model": {"preset": "deepseek-v4-flash", "revision": "main", "servedName": "m",
+                  "maxModelLen": 131072},
+        "gpu": {"type": "h200", "tensorParallel": 1, "dataParallel": 4, "expertParallel": True},
+        "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}},
+        "network": {"gatewayNamespaces": ["gateway"]},
+    })
+    plan = make_plan(cfg)
+    args = server_args(cfg, plan, "/models/m")
+    assert args[args.index("--block-size") + 1] == str(plan.kv.block_size)
+    assert args[args.index("--kv-cache-dtype") + 1] == model_families.kv_cache_dtype(
+        plan.model.attention, cfg.model.kv_cache_dtype) == "fp8"

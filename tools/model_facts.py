@@ -21,6 +21,8 @@ import re
 import sys
 from typing import Any
 
+from facts import model_families
+
 GIB = 2**30
 
 GQA_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3"}
@@ -60,9 +62,9 @@ def attention_kind(config: dict[str, Any]) -> str:
     """'gqa' or 'mla' from config.json `model_type`; anything else is unsupported."""
     model_type = config.get("model_type")
     if model_type in GQA_MODEL_TYPES:
-        return "gqa"
+        return model_families.GQA
     if model_type in MLA_MODEL_TYPES:
-        return "mla"
+        return model_families.MLA
     raise _unsupported(config, f"unknown model_type {model_type!r}")
 
 
@@ -81,12 +83,13 @@ def attention_facts(config: dict[str, Any]) -> dict[str, Any]:
     """
     kind = attention_kind(config)
     heads = config["num_attention_heads"]
-    if kind == "gqa":
+    if kind == model_families.GQA:
         kv_heads = config.get("num_key_value_heads") or heads
-        return {"kind": "gqa", "heads": heads, "kv_heads": kv_heads, "head_dim": head_dim(config)}
+        return {"kind": model_families.GQA, "heads": heads, "kv_heads": kv_heads,
+                "head_dim": head_dim(config)}
     _require(config, "kv_lora_rank", "qk_rope_head_dim")
     _require(config, "qk_nope_head_dim", "v_head_dim")
-    return {"kind": "mla", "heads": heads, "kv_lora_rank": config["kv_lora_rank"],
+    return {"kind": model_families.MLA, "heads": heads, "kv_lora_rank": config["kv_lora_rank"],
             "qk_rope_head_dim": config["qk_rope_head_dim"],
             "qk_nope_head_dim": config["qk_nope_head_dim"], "v_head_dim": config["v_head_dim"]}
 
@@ -185,7 +188,7 @@ def parameter_groups(config: dict[str, Any]) -> dict[str, int]:
     _require(config, "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
              "intermediate_size")
     hidden, vocab = config["hidden_size"], config["vocab_size"]
-    attention = _gqa_attention if kind == "gqa" else _mla_attention
+    attention = _gqa_attention if kind == model_families.GQA else _mla_attention
     groups = dict.fromkeys(ROLES, 0)
     groups["embedding"] = vocab * hidden
     groups["head"] = 0 if config.get("tie_word_embeddings", False) else vocab * hidden
@@ -282,8 +285,8 @@ def weights_dtype(config: dict[str, Any]) -> str:
         method = quant.get("quant_method")
         if method == "fp8":
             return "fp8"
-        if method == "mxfp4":
-            return "mxfp4"
+        if method == model_families.MXFP4:
+            return model_families.MXFP4
         if method in ("awq", "gptq"):
             return _bits_dtype(config, int(quant.get("bits", 0)), "int")
         if method == "compressed-tensors":
@@ -360,7 +363,7 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
         "attention": attention_facts(config),
         "max_context": config.get("max_position_embeddings"),
     })
-    if kind == "mla" and config.get("n_routed_experts"):
+    if kind == model_families.MLA and config.get("n_routed_experts"):
         facts["experts"] = config["n_routed_experts"]
     return facts
 
@@ -400,7 +403,7 @@ def to_yaml(name: str, facts: dict[str, Any]) -> str:
             comment = ""
             if key == "hf_id" and value is None:
                 comment = "   # fill by hand: Hugging Face repository id"
-            if key == "weights_dtype" and value in ("fp8", "int8", "int4", "mxfp4") \
+            if key == "weights_dtype" and value in ("fp8", "int8", "int4", model_families.MXFP4) \
                     and "weights_gib" not in facts:
                 comment = ("   # quantized: the roles give the GPU memory; pass --safetensors "
                            "(or the index) for the checkpoint's size")

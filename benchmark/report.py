@@ -1,0 +1,154 @@
+"""How the benchmark's results read: the markdown of benchmark/results.md and the printout."""
+
+from __future__ import annotations
+
+from benchmark.cases import SPLITS
+from benchmark.score import (HOLDOUT_TOKEN_MAE_BOUND, HOLDOUT_V1_TOKEN_MAE_BOUND, METRICS,
+                             METRICS_RELATIVE, TARGETS, Row, Stat, StartupRow, startup_rows,
+                             target_stats)
+from planning.config import ProbesConfig
+
+SAFETY_FACTOR = ProbesConfig().safety_factor
+"""probes.safetyFactor's default, which every case's start-up budget is planned with."""
+
+
+def render_targets(rows: list[Row], starts: list[StartupRow]) -> str:
+    """The issue's targets, per split, and the start-up budgets."""
+    lines = ["| split | metric | n | median abs | worst abs (case) | target (median / worst) |",
+             "|---|---|---|---|---|---|"]
+    for split in SPLITS:
+        stats = target_stats([row for row in rows if row.case.split == split])
+        for metric, (median_bound, worst_bound) in TARGETS.items():
+            value, label = stats[metric], {**METRICS, **METRICS_RELATIVE}[metric]
+            lines.append(
+                f"| {split} (V1) | {label} | {value['n']} | "
+                f"{abs_pct(value['median'])} | {abs_pct(value['worst'])} "
+                f"({value['worst_case'] or '–'}) | ≤ {median_bound:.0%} / ≤ {worst_bound:.0%} |")
+    lines += ["", "| case | split | logged start s | load s | engine phases s | budget s | "
+              "budget / logged |", "|---|---|---|---|---|---|---|"]
+    for start in sorted(starts, key=lambda r: (r.case.split, r.case.id)):
+        phases = " + ".join(f"{k} {v}" for k, v in start.engine_phases.items())
+        lines.append(f"| {start.case.id} | {start.case.split} | {start.logged_seconds:g} | "
+                     f"{start.load_seconds} | {phases} | {start.budget_seconds} | "
+                     f"{start.ratio:.2f}× |")
+    return "\n".join(lines)
+
+
+def abs_pct(value: float | None) -> str:
+    """|error| as a percentage with one decimal, – when absent."""
+    return "–" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value: float | None, digits: int = 2, derived: bool = False) -> str:
+    if value is None:
+        return "–"
+    return ("≈" if derived else "") + f"{value:.{digits}f}"
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value * 100:+.1f}%"
+
+
+def _pair(pred: float, observed: float | None, digits: int = 2, derived: bool = False) -> str:
+    return f"{pred:.{digits}f} / {_num(observed, digits, derived)}"
+
+
+def render_table(rows: list[Row]) -> str:
+    """Markdown table, one row per case: predicted / logged and the three errors."""
+    head = ("| case | split | vLLM | GPU (GiB) | TP×PP | weights GiB | activation GiB | "
+            "non-torch GiB | KV GiB | KV err / total | tokens | token err | weights err GiB |")
+    lines = [head, "|" + "---|" * 13]
+    for row in sorted(rows, key=lambda r: (r.case.split, r.case.id)):
+        case, pred = row.case, row.pred
+        tokens = f"{pred.kv_tokens:,} / " + (f"{row.kv_tokens:,}" if row.kv_tokens else "–")
+        lines.append(
+            f"| {case.id} | {case.split} | {case.version_text} {case.engine} | "
+            f"{case.gpu_name} ({case.gpu_total_gib:g}) | {case.tensor_parallel}×"
+            f"{case.pipeline_parallel} | {_pair(pred.weights_gib, row.weights_gib)} | "
+            f"{_pair(pred.activation_gib, row.activation_gib)} | "
+            f"{_pair(pred.non_torch_gib, row.non_torch_gib)} | "
+            f"{_pair(pred.kv_gib, row.kv_gib, derived=row.kv_gib_derived)} | "
+            f"{_pct(row.kv_error_of_total)} | {tokens} | {_pct(row.token_error)} | "
+            f"{_num(row.weights_error_gib, 2)} |")
+    return "\n".join(lines)
+
+
+def render_summary(summary: dict[str, dict[str, Stat]]) -> str:
+    """Markdown table: per group and metric, n, mean |error|, max |error| (case), mean error."""
+    lines = ["| group | metric | n | mean abs | max abs (case) | mean signed |",
+             "|---|---|---|---|---|---|"]
+    for group, stats in summary.items():
+        for metric, value in stats.items():
+            fmt = (lambda v: _num(v, 2)) if metric == "weights_error_gib" else _pct
+            absfmt = ((lambda v: _num(v, 2)) if metric == "weights_error_gib"
+                      else (lambda v: "–" if v is None else f"{v * 100:.1f}%"))
+            lines.append(f"| {group} | {METRICS[metric]} | {value.n} | {absfmt(value.mean_abs)} | "
+                         f"{absfmt(value.max_abs)} ({value.max_case or '–'}) | "
+                         f"{fmt(value.mean_signed)} |")
+    return "\n".join(lines)
+
+
+DEFINITIONS = """\
+- **KV err / total** = (predicted KV-cache GiB − logged "Available KV cache memory" GiB) / the
+  GPU's total memory GiB. The predicted figure is the plan's KV budget per GPU
+  (planning/memory.py kv_cache). It puts every error on the scale `--gpu-memory-utilization`
+  works on: +1 % means the prediction hands the cache 1 % of the card that vLLM did not.
+- **token err** = (predicted tokens − logged "GPU KV cache size: N tokens") / logged tokens,
+  where the prediction is the plan's tokens per rank (planning/memory.py kv_cache). V0 logs
+  give "# GPU blocks: N": tokens = N × 16.
+- **weights err GiB** = the plan's weights on the fullest GPU (planning/memory.py weights) −
+  logged "Model loading took X GiB" (rank 0), in GiB.
+- Figures marked ≈ are derived from other logged figures (blocks × block bytes, or the
+  binding pipeline stage), see `derived` in cases.yaml.
+- Splits: `holdout` = every third case id in sorted order (fixed before any prediction ran);
+  "V1 only" drops the pre-0.8 V0-engine logs, which the project does not deploy
+  (vllmVersion ≥ 0.8.0), but keeps them in the headline rows.
+"""
+
+
+def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
+    """The whole results.md."""
+    holdout = summary["holdout"]["token_error"]
+    return "\n".join([
+        "# KV-cache sizing benchmark: results",
+        "",
+        "Generated by `python -m benchmark.run` (from the repository root) from "
+        "benchmark/cases.yaml; do not edit by hand. Predictions are the deployment plan's own "
+        "steps (planning/memory.py, planning/timing.py) on each case's stack config, as they "
+        "stand; README.md explains the cases, the split and what the errors come from.",
+        "",
+        "## Summary",
+        "",
+        render_summary(summary),
+        "",
+        f"Regression bound (tests/test_benchmark.py): holdout token-capacity mean absolute "
+        f"error < {HOLDOUT_TOKEN_MAE_BOUND:.0%}; measured "
+        f"{holdout.mean_abs * 100:.1f}% over {holdout.n} holdout cases; V1-only holdout < "
+        f"{HOLDOUT_V1_TOKEN_MAE_BOUND:.0%}, measured "
+        f"{summary['holdout (V1 only)']['token_error'].mean_abs * 100:.1f}%.",
+        "",
+        "## Targets (issue 8) and start-up budgets",
+        "",
+        "Median and worst |error| over V1-engine cases; start-up budgets are (weight load at the "
+        f"measured read rate + the derived engine phases) × {SAFETY_FACTOR:g} against the "
+        "logged container start → \"Starting vLLM server\".",
+        "",
+        render_targets(rows, startup_rows()),
+        "",
+        "## Metrics",
+        "",
+        DEFINITIONS,
+        "## Cases (predicted / logged)",
+        "",
+        render_table(rows),
+        "",
+        "## How to run",
+        "",
+        "```",
+        ". /work/venv/bin/activate   # or any env with PyYAML and pydantic",
+        "python -m benchmark.run            # table + summary, rewrites benchmark/results.md",
+        "python -m benchmark.run --no-write",
+        "python -m pytest tests/test_benchmark.py",
+        "```",
+        "",
+    ])

@@ -1,0 +1,97 @@
+"""Model families the program treats differently: every attention kind and checkpoint scheme
+that changes a figure or a flag, in one place.
+
+Shared by planning (config validation, weight and KV-cache sizing), rendering (vLLM flags) and
+the benchmark, like the version switches in facts/vllm_features.py: each special case is a named
+fact with its source and a predicate that reads it; nothing outside facts/ spells a family
+(tests/test_shared_facts.py). The names are the values of facts/models.yaml `attention.kind` and
+`weights_dtype` (and of a stack's `model.facts`).
+"""
+
+from __future__ import annotations
+
+# --- Attention kinds (models.yaml attention.kind) -------------------------------------------
+
+GQA = "gqa"
+"""Grouped-query attention, multi-head included: K and V per KV head, KV heads split by tensor
+parallelism and replicated when TP exceeds them (vllm/attention/layer.py Attention)."""
+
+MLA = "mla"
+"""Multi-head latent attention (DeepSeek V2/V3/R1): one latent of kv_lora_rank +
+qk_rope_head_dim per token and layer that every TP rank holds whole
+(vllm/model_executor/models/deepseek_v2.py DeepseekV2MLAAttention), plus BF16 copies of
+kv_b_proj for decode (v1/attention/backends/mla/common.py process_weights_after_loading)."""
+
+DEEPSEEK_V4 = "deepseek_v4"
+"""DeepSeek V4's compressed attention: the facts give the whole model's cache bytes per token
+(kv_bytes_per_token); one KV head, so TP does not split it."""
+
+ATTENTION_FIELDS: dict[str, frozenset[str]] = {
+    GQA: frozenset({"heads", "kv_heads", "head_dim"}),
+    MLA: frozenset({"heads", "kv_lora_rank", "qk_rope_head_dim"}),
+    DEEPSEEK_V4: frozenset({"heads", "kv_bytes_per_token"}),
+}
+"""What the facts of each attention kind must give (planning/config.py ModelFacts)."""
+
+DEEPSEEK_V4_KV_CACHE_DTYPE = "fp8"
+DEEPSEEK_V4_BLOCK_SIZE = 256
+"""V4's cache exists only in vLLM's fp8 format with 256-token blocks: vLLM's V4 recipes pass
+`--kv-cache-dtype fp8 --block-size 256` (vllm-project/recipes
+models/deepseek-ai/DeepSeek-V4-Flash.yaml and DeepSeek-V4-Pro.yaml;
+../shared/reference/multinode.md §3.2)."""
+
+
+def is_gqa(attention: dict) -> bool:
+    """True for grouped-query (and multi-head) attention."""
+    return attention.get("kind") == GQA
+
+
+def is_mla(attention: dict) -> bool:
+    """True for multi-head latent attention (DeepSeek V2/V3/R1)."""
+    return attention.get("kind") == MLA
+
+
+def is_deepseek_v4(attention: dict) -> bool:
+    """True for DeepSeek V4's compressed attention."""
+    return attention.get("kind") == DEEPSEEK_V4
+
+
+def kv_cache_dtype(attention: dict, configured: str) -> str:
+    """The cache dtype vLLM runs: fp8 for DeepSeek V4 whatever is configured (its only
+    format), else the stack's model.kvCacheDtype."""
+    return DEEPSEEK_V4_KV_CACHE_DTYPE if is_deepseek_v4(attention) else configured
+
+
+# --- Checkpoint schemes (models.yaml weights_dtype) -------------------------------------------
+
+MXFP4 = "mxfp4"
+"""gpt-oss: routed experts in MXFP4, attention, router, embeddings and head in BF16 (its
+quantization_config modules_to_not_convert)."""
+
+FP4_FP8 = "fp4-fp8"
+"""DeepSeek V4: experts MXFP4, the other linears FP8 with block scales."""
+
+SIXTEEN_BIT = ("bf16", "fp16")
+"""Checkpoints `--quantization fp8` quantizes online (vllm/model_executor/layers/quantization/
+fp8.py Fp8Config: a 16-bit checkpoint's linears and experts at 1 byte)."""
+
+WEIGHT_SCHEMES = (*SIXTEEN_BIT, "fp8", "int8", "int4", MXFP4, FP4_FP8)
+"""Every checkpoint scheme the facts may name (planning/sizing.py ROLE_BYTES has their widths)."""
+
+
+def is_sixteen_bit(weights_dtype: str) -> bool:
+    """True for a BF16/FP16 checkpoint (the only kind `--quantization fp8` applies to)."""
+    return weights_dtype in SIXTEEN_BIT
+
+
+def keeps_parts_in_mixed_precision(weights_dtype: str) -> bool:
+    """True when the experts are 4-bit and the rest wider (mxfp4, fp4-fp8), so the weights
+    follow only from the parameters by role."""
+    return weights_dtype in (MXFP4, FP4_FP8)
+
+
+def pads_mxfp4_experts(weights_dtype: str) -> bool:
+    """True when vLLM pads the experts for its MXFP4 MoE kernel
+    (vllm/model_executor/layers/fused_moe/oracle/mxfp4.py,
+    mxfp4_round_up_hidden_size_and_intermediate_size; planning/sizing.py mxfp4_expert_padding)."""
+    return weights_dtype == MXFP4
