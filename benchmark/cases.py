@@ -45,8 +45,8 @@ class Case:
     startup: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
-    def version(self) -> tuple[int, int, int]:
-        """The vLLM version as a tuple, '0.19.0' -> (0, 19, 0)."""
+    def version(self) -> "facts.vllm_features.Version":
+        """The vLLM version, ordered as PEP 440 says (pre-releases before the release)."""
         return facts.parse_version(self.version_text)
 
     @property

@@ -86,7 +86,7 @@ def stack_config(raw: dict[str, Any], stack_facts: dict[str, Any]) -> StackConfi
     version = str(raw["vllm_version"])
     supported = facts.parse_version(version) >= vllm_features.V1_ENGINE_SINCE
     cfg = parse({
-        "vllmVersion": version if supported else ".".join(map(str, vllm_features.V1_ENGINE_SINCE)),
+        "vllmVersion": version if supported else str(vllm_features.V1_ENGINE_SINCE),
         "model": _set(model, MODEL_FLAGS, flags),
         "engine": engine,
         "gpu": _set(gpu_keys(raw["gpu"], stack_facts), GPU_FLAGS, flags),
