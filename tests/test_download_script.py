@@ -74,3 +74,19 @@ def test_a_new_revision_removes_all_but_the_served_one_to_make_room(hub, tmp_pat
     code, target, _ = hub()
     assert code == 0
     assert sorted(p.name for p in repo.iterdir()) == ["main", "served"]
+
+
+def test_the_job_retries_failed_attempts_itself_and_never_fails_for_good():
+    """A failed attempt (hub error, 401 before the token Secret exists, evicted pod) is retried
+    by the Job, resuming (huggingface_hub keeps partial files under local_dir; hf_transfer
+    would delete them, so it stays off). The Job never reaches a Failed condition: without
+    replaceUnready the next `pulumi up` would re-await it and fail every time
+    (tests/test_transitions.py)."""
+    from tests.harness import run_stack
+    spec = run_stack("staging").one("batch/v1:Job").inputs["spec"]
+    assert "activeDeadlineSeconds" not in spec               # no DeadlineExceeded
+    assert spec["backoffLimit"] == 2 ** 31 - 1               # no BackoffLimitExceeded
+    pod_spec = spec["template"]["spec"]
+    assert pod_spec["restartPolicy"] == "OnFailure"
+    env = {e["name"]: e.get("value") for e in pod_spec["containers"][0]["env"]}
+    assert env["HF_HUB_ENABLE_HF_TRANSFER"] == "0"
