@@ -29,6 +29,11 @@ DOWNLOAD_PATTERNS = ["*.safetensors", "*.json", "*.model", "*.txt", "*.tiktoken"
 COMPLETE_MARKER = ".download-complete"
 """Written last, atomically, by the download; its presence means the directory is complete."""
 HASH_CHARS = 6
+STALE_PARTIAL = r"\.[0-9a-f]{8}\.incomplete$"
+"""A partial file no later attempt resumes: huggingface_hub 1.x (file_download.py
+`_download_to_tmp_and_move`) downloads each file to `<name>.<8 hex of a uuid4>.incomplete`,
+unique to the process, and deletes it in a `finally` that a SIGKILL never reaches. 0.x named it
+`<hash>.<etag>.incomplete` (a 40 or 64 hex etag, never 8) and resumed it: those are kept."""
 HF_TOKEN_DIR = "/var/run/secrets/hf"
 HF_TOKEN_FILE = f"{HF_TOKEN_DIR}/token"
 """The hub token, mounted from its Secret as a file (not an env var: checkov CKV_K8S_35).
@@ -108,13 +113,13 @@ def download_script(hf_id: str, revision: str, target: str) -> str:
     arrived, and write the marker last, atomically. The token, if any, is the file
     HF_TOKEN_FILE; huggingface_hub reads it (no token argument, no env var).
 
-    A retried attempt resumes (huggingface_hub 0.36 file_download.py): a file already in
-    local_dir whose download metadata matches the revision is skipped
-    (`_hf_hub_download_to_local_dir`), and a partial one continues from its size with an HTTP
-    Range (`_download_to_tmp_and_move` appends to the `.incomplete` file, kept under
-    local_dir/.cache/huggingface/download, `_local_folder.py`); that file is deleted instead
-    when hf_transfer is on, hence HF_HUB_ENABLE_HF_TRANSFER=0 in the Job. The clean-up below
-    spares the target directory, so its partial files survive."""
+    A retried attempt keeps what finished: a file already in local_dir whose download metadata
+    names this commit is skipped (huggingface_hub file_download.py
+    `_hf_hub_download_to_local_dir`, 0.36 and 1.33 alike). A file cut off midway is resumed from
+    its size by 0.x (`_download_to_tmp_and_move` appends to `<hash>.<etag>.incomplete` under
+    local_dir/.cache/huggingface/download, unless hf_transfer is on: hence
+    HF_HUB_ENABLE_HF_TRANSFER=0) and fetched again by 1.x (a process-unique partial file,
+    STALE_PARTIAL, removed here). The revision clean-up spares the target directory."""
     return (
         "import json, os, pathlib, sys\n"
         f"target = pathlib.Path({target!r})\n"
@@ -136,6 +141,12 @@ def download_script(hf_id: str, revision: str, target: str) -> str:
         "        shutil.rmtree(old, ignore_errors=True)\n"
         "from huggingface_hub import snapshot_download\n"
         "target.mkdir(parents=True, exist_ok=True)\n"
+        # A killed attempt's process-unique partial file (huggingface_hub 1.x) is never resumed:
+        # remove it, or each eviction leaves up to a shard per worker on the claim.
+        "import re\n"
+        "for stale in (target / '.cache').rglob('*.incomplete'):\n"
+        f"    if re.search({STALE_PARTIAL!r}, stale.name):\n"
+        "        stale.unlink(missing_ok=True)\n"
         f"snapshot_download(repo_id={hf_id!r}, revision={revision!r}, local_dir=str(target),\n"
         f"                  allow_patterns={DOWNLOAD_PATTERNS!r})\n"
         "names = sorted(p.name for p in target.iterdir())\n"
@@ -163,7 +174,7 @@ DeadlineExceeded, every time (pulumi-kubernetes TestReplaceUnready, step 2). So 
 live in the Job: no activeDeadlineSeconds, and a backoff limit (int32's maximum; the API
 checks only >= 0) that is never reached. restartPolicy OnFailure restarts the container with
 the kubelet's back-off (at most 5 minutes apart: kubernetes pkg/kubelet/kubelet.go
-`MaxContainerBackOff`); each attempt resumes the partial files (download_script).
+`MaxContainerBackOff`); each attempt keeps the files already complete (download_script).
 The trade-off: a download that can never succeed (a wrong token) retries until the config
 changes; `pulumi up` reports it after the plan's download budget (the custom timeouts), with
 the awaiter's pod messages. A new revision, claim or repository is a new Job by name, and
