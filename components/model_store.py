@@ -114,14 +114,14 @@ class ModelStore(pulumi.ComponentResource):
             token = pvc_cfg.hf_token_secret
             self.download_job = k8s.batch.v1.Job(
                 f"{name}-download-{_suffix(names.job)}",
-                metadata={"name": names.job, "namespace": args.namespace, "labels": labels,
-                          "annotations": dict(render.DOWNLOAD_JOB_ANNOTATIONS)},
+                # No pulumi.com/replaceUnready: it would replace a download that is still
+                # running (render.DOWNLOAD_BACKOFF_LIMIT says why and how failures retry).
+                metadata={"name": names.job, "namespace": args.namespace, "labels": labels},
                 spec=render.download_job_spec(
                     script=render.download_script(args.hf_id, args.revision, model_dir),
                     image=args.downloader_image, claim=names.claim, labels=labels,
                     hf_token=(token.name, token.key) if token else None,
-                    product_labels=args.product_labels,
-                    deadline_seconds=args.download_timeout_seconds),
+                    product_labels=args.product_labels),
                 opts=pulumi.ResourceOptions(
                     parent=self, depends_on=[pvc, netpol],
                     # The image follows vllmVersion by default; a Job's template is immutable,

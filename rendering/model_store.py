@@ -29,6 +29,11 @@ DOWNLOAD_PATTERNS = ["*.safetensors", "*.json", "*.model", "*.txt", "*.tiktoken"
 COMPLETE_MARKER = ".download-complete"
 """Written last, atomically, by the download; its presence means the directory is complete."""
 HASH_CHARS = 6
+STALE_PARTIAL = r"\.[0-9a-f]{8}\.incomplete$"
+"""A partial file no later attempt resumes: huggingface_hub 1.x (file_download.py
+`_download_to_tmp_and_move`) downloads each file to `<name>.<8 hex of a uuid4>.incomplete`,
+unique to the process, and deletes it in a `finally` that a SIGKILL never reaches. 0.x named it
+`<hash>.<etag>.incomplete` (a 40 or 64 hex etag, never 8) and resumed it: those are kept."""
 HF_TOKEN_DIR = "/var/run/secrets/hf"
 HF_TOKEN_FILE = f"{HF_TOKEN_DIR}/token"
 """The hub token, mounted from its Secret as a file (not an env var: checkov CKV_K8S_35).
@@ -104,9 +109,17 @@ def download_script(hf_id: str, revision: str, target: str) -> str:
     """Python run by the download Job. Older revisions are removed first, except the newest
     complete one (served until the pods roll). A complete directory (its marker present) is never
     touched again: a re-run, a replaced Job or a moved branch cannot rewrite weights under live
-    pods. Otherwise fetch the allowed files at the revision (resuming partial files), check that
-    config.json and weights arrived, and write the marker last, atomically. The token, if any,
-    is the file HF_TOKEN_FILE; huggingface_hub reads it (no token argument, no env var)."""
+    pods. Otherwise fetch the allowed files at the revision, check that config.json and weights
+    arrived, and write the marker last, atomically. The token, if any, is the file
+    HF_TOKEN_FILE; huggingface_hub reads it (no token argument, no env var).
+
+    A retried attempt keeps what finished: a file already in local_dir whose download metadata
+    names this commit is skipped (huggingface_hub file_download.py
+    `_hf_hub_download_to_local_dir`, 0.36 and 1.33 alike). A file cut off midway is resumed from
+    its size by 0.x (`_download_to_tmp_and_move` appends to `<hash>.<etag>.incomplete` under
+    local_dir/.cache/huggingface/download, unless hf_transfer is on: hence
+    HF_HUB_ENABLE_HF_TRANSFER=0) and fetched again by 1.x (a process-unique partial file,
+    STALE_PARTIAL, removed here). The revision clean-up spares the target directory."""
     return (
         "import json, os, pathlib, sys\n"
         f"target = pathlib.Path({target!r})\n"
@@ -128,6 +141,12 @@ def download_script(hf_id: str, revision: str, target: str) -> str:
         "        shutil.rmtree(old, ignore_errors=True)\n"
         "from huggingface_hub import snapshot_download\n"
         "target.mkdir(parents=True, exist_ok=True)\n"
+        # A killed attempt's process-unique partial file (huggingface_hub 1.x) is never resumed:
+        # remove it, or each eviction leaves up to a shard per worker on the claim.
+        "import re\n"
+        "for stale in (target / '.cache').rglob('*.incomplete'):\n"
+        f"    if re.search({STALE_PARTIAL!r}, stale.name):\n"
+        "        stale.unlink(missing_ok=True)\n"
         f"snapshot_download(repo_id={hf_id!r}, revision={revision!r}, local_dir=str(target),\n"
         f"                  allow_patterns={DOWNLOAD_PATTERNS!r})\n"
         "names = sorted(p.name for p in target.iterdir())\n"
@@ -140,16 +159,38 @@ def download_script(hf_id: str, revision: str, target: str) -> str:
     )
 
 
+DOWNLOAD_BACKOFF_LIMIT = 2 ** 31 - 1
+"""The download Job never fails for good, so that no later `pulumi up` needs to replace it.
+
+pulumi-kubernetes can retry a Job only by replacing it: `pulumi.com/replaceUnready` makes
+`Diff` (provider/pkg/provider/provider.go) read the live Job and replace it whenever the Job
+checker (provider/pkg/await/checker/job/check.go: started and Complete) says not ready, at
+that moment. A download still running after a `pulumi up` that stopped waiting (timed out,
+cancelled) is not ready either, so it was deleted (delete-first: same name) and started again.
+Without the annotation the next `pulumi up` waits for the same Job (pulumi/pulumi
+step_generator.go: an empty update for a resource with InitErrors), which keeps a running
+download going, but fails at once on a Job whose Failed condition says BackoffLimitExceeded or
+DeadlineExceeded, every time (pulumi-kubernetes TestReplaceUnready, step 2). So the retries
+live in the Job: no activeDeadlineSeconds, and a backoff limit (int32's maximum; the API
+checks only >= 0) that is never reached. restartPolicy OnFailure restarts the container with
+the kubelet's back-off (at most 5 minutes apart: kubernetes pkg/kubelet/kubelet.go
+`MaxContainerBackOff`); each attempt keeps the files already complete (download_script).
+The trade-off: a download that can never succeed (a wrong token) retries until the config
+changes; `pulumi up` reports it after the plan's download budget (the custom timeouts), with
+the awaiter's pod messages. A new revision, claim or repository is a new Job by name, and
+the old one, running or not, is deleted at the end of that update."""
+
+
 def download_job_spec(*, script: str, image: Any, claim: str, labels: dict[str, str],
-                      hf_token: Optional[tuple[str, str]], product_labels: list[str],
-                      deadline_seconds: int) -> dict:
+                      hf_token: Optional[tuple[str, str]], product_labels: list[str]) -> dict:
     """The download Job's spec (camelCase).
 
     The pod is placed like the serving pods (GPU product affinity, GPU taint tolerated) without
     taking a GPU: on WaitForFirstConsumer storage its node decides the volume's zone, which must
     be a zone with those GPUs. The token is optional: a namespace created by the same update
-    cannot hold the Secret yet; a gated model then fails with the hub's 401, and the next
-    `pulumi up` replaces the failed Job (`pulumi.com/replaceUnready`). It is a file, not an env
+    cannot hold the Secret yet; a gated model then fails with the hub's 401 and the Job retries
+    (see DOWNLOAD_BACKOFF_LIMIT; `kubectl delete pod` of the download pod makes the Job start a
+    pod that mounts the Secret afresh). It is a file, not an env
     var: the Secret volume (optional, so the pod starts without it) holds the one key as `token`
     at HF_TOKEN_FILE, where the script points huggingface_hub. The root filesystem is read-only:
     the script writes to /models and /tmp (HOME, so the hub's cache) only.
@@ -169,8 +210,7 @@ def download_job_spec(*, script: str, image: Any, claim: str, labels: dict[str, 
            {"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"}]
     return {
         # No ttlSecondsAfterFinished: a deleted Job would be re-created by Pulumi.
-        "backoffLimit": 3,
-        "activeDeadlineSeconds": deadline_seconds,
+        "backoffLimit": DOWNLOAD_BACKOFF_LIMIT,
         "template": {
             "metadata": {"labels": dict(labels)},
             "spec": {
@@ -195,14 +235,6 @@ def download_job_spec(*, script: str, image: Any, claim: str, labels: dict[str, 
             },
         },
     }
-
-
-DOWNLOAD_JOB_ANNOTATIONS = {
-    # A Job that did not complete (failed, deadline hit, a missing token) is replaced by the
-    # next `pulumi up` instead of being awaited again (pulumi-kubernetes provider.go `Diff`:
-    # Jobs only; "ready" = Complete). The script's marker makes the re-run cheap and safe.
-    "pulumi.com/replaceUnready": "true",
-}
 
 
 def download_network_policy_spec(labels: dict[str, str]) -> dict:

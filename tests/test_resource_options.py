@@ -43,10 +43,11 @@ def test_claims_are_never_resized_and_never_replaced_delete_first(run):
         assert claim.options.custom_timeouts["delete"] == f"{release}s"
 
 
-def test_the_download_job_is_retried_when_unready_and_survives_image_upgrades(runs):
+def test_the_download_job_is_awaited_not_replaced_and_survives_image_upgrades(runs):
     job = runs["staging"].one("batch/v1:Job")
     plan = _plan("staging")
-    assert job.metadata["annotations"]["pulumi.com/replaceUnready"] == "true"
+    # replaceUnready would replace a download that is still running (test_transitions.py).
+    assert "pulumi.com/replaceUnready" not in (job.metadata.get("annotations") or {})
     assert job.options.ignore_changes == ("spec.template.spec.containers[0].image",)
     assert job.options.custom_timeouts["create"] == f"{plan.storage.download_timeout_seconds}s"
     claim = runs["staging"].one("core/v1:PersistentVolumeClaim")

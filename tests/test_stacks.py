@@ -263,8 +263,10 @@ def test_staging_downloads_weights_once_with_a_job_the_pods_wait_for(runs):
     assert "token=" not in script
     init = pod_spec(_deployment(run))["initContainers"][0]
     assert ".download-complete" in init["command"][-1]
-    # A complete directory is never touched again; the marker is written last.
-    assert "unlink" not in script
+    # A complete directory is never touched again (nothing is removed before the marker check
+    # exits, and after it only a killed attempt's partial files); the marker is written last.
+    assert "unlink" not in script[:script.index("if marker.exists()")]
+    assert script.count("unlink") == 1 and "stale.unlink" in script
     assert script.index("if marker.exists()") < script.index("snapshot_download(repo_id")
     assert script.rindex("os.replace(partial, marker)") > script.index("snapshot_download(")
 

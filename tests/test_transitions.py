@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
-from tests.transitions import second_up
+from tests.transitions import JOB_STATUS, job_ready, second_up
 
 DEPLOYMENT, JOB = "apps/v1:Deployment", "batch/v1:Job"
 PV, PVC = "core/v1:PersistentVolume", "core/v1:PersistentVolumeClaim"
@@ -33,7 +33,8 @@ DIGEST_A, DIGEST_B = "sha256:" + "a1" * 32, "sha256:" + "b2" * 32
 class Row:
     """One operator change: the stack, config before and after, and per kind the operations
     the update may make (any kind not named must stay unchanged or only update in place;
-    nothing is replaced unless named). `unready`: last night's download Job failed."""
+    nothing is replaced unless named). `job`: the live download Job's state at that `pulumi up`
+    (a JOB_STATUS key; None: it completed and the last `pulumi up` saw it complete)."""
 
     name: str
     stack: str
@@ -42,7 +43,7 @@ class Row:
     rolls: Optional[bool] = None
     """True: the pods roll (the pod template changes); False: they must not; None: either."""
     before: Optional[dict] = None
-    unready: bool = False
+    job: Optional[str] = None
 
 
 AUTOSCALED = {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 1,
@@ -108,7 +109,18 @@ ROWS = [
     Row("replicas changed", "staging", {"replicas": 2}, {DEPLOYMENT: {"update"}}, rolls=False),
     Row("autoscaler bounds changed", "prod", {"autoscaling": {"maxReplicas": 6}},
         {SCALED: {"update"}}, rolls=False),
-    Row("download failed last night", "staging", {}, {JOB: {"replace"}}, rolls=False, unready=True),
+    # The download Job: a `pulumi up` that stopped waiting (timed out, cancelled) leaves it
+    # running; the next one waits for the same Job (an empty update, tests/transitions.py),
+    # never replaces it, so the download goes on. A failed attempt is retried by the Job
+    # itself, resuming; it never fails for good (rendering/model_store.py).
+    Row("download still running at the next up", "staging", {}, {JOB: {"update"}},
+        rolls=False, job="running"),
+    Row("an attempt failed, the Job is retrying it", "staging", {}, {JOB: {"update"}},
+        rolls=False, job="retrying"),
+    Row("download completed", "staging", {}, {}, rolls=False, job="complete"),
+    Row("new revision while the old download runs", "staging", {"model": {"revision": NEW_SHA}},
+        {JOB: {"create", "delete"}, DEPLOYMENT: {"update"}, PVC: set()}, rolls=True,
+        job="running"),
     # The multi-node stack: a template change rolls the groups (one at a time, the LWS's
     # rolloutStrategy) as an in-place update; nothing under the same name is replaced.
     Row("no-op rerun", "r1-h100", {}, {}, rolls=False),
@@ -211,10 +223,11 @@ def updates():
     cache = {}
 
     def update(row: Row):
-        key = (row.stack, repr(row.before), repr(row.after), row.unready)
+        key = (row.stack, repr(row.before), repr(row.after), row.job)
         if key not in cache:
             cache[key] = second_up(run_stack(row.stack, row.before),
-                                   run_stack(row.stack, row.after), row.unready)
+                                   run_stack(row.stack, row.after),
+                                   job_status=JOB_STATUS[row.job] if row.job else None)
         return cache[key]
     return update
 
@@ -336,3 +349,53 @@ def test_the_upgrade_to_group_drains_updates_the_group_in_place():
     [step] = update.of(LWS)
     assert any(p.startswith("spec.leaderWorkerTemplate.workerTemplate.spec.containers[0]"
                             ".lifecycle") for p in step.paths)
+
+
+# pulumi-kubernetes provider/pkg/await/checker/job/check_test.go `Test_Job_Checker`: each case
+# feeds its workflow's states in order and stops at the first ready one.
+@pytest.mark.parametrize("states, ready", [
+    (["initialized"], False),                                    # Job added but not running
+    (["initialized", "running"], False),                         # Job running but not ready
+    (["initialized", "running", "complete"], True),              # Job succeeded
+    (["initialized", "running", "backoffLimit"], False),         # backoff limit exceeded
+    (["initialized", "running", "deadlineExceeded"], False),     # deadline exceeded
+    (["initialized", "running", "backoffLimit",                  # succeeded after backoff limit
+      "initialized", "running", "complete"], True),              # reached and resolved
+], ids=["added", "running", "succeeded", "backoffLimit", "deadline", "resolved"])
+def test_job_readiness_is_the_providers_own_checker(states, ready):
+    assert any(job_ready(JOB_STATUS[s]) for s in states) is ready
+
+
+def _replace_unready(run):
+    """The run with its download Job annotated `pulumi.com/replaceUnready: "true"` (what the
+    program rendered before this rule was read from the provider's source)."""
+    import copy
+    run = copy.deepcopy(run)
+    run.one(JOB).metadata.setdefault("annotations", {})["pulumi.com/replaceUnready"] = "true"
+    return run
+
+
+@pytest.mark.parametrize("state, op", [
+    ("running", "replace"), ("retrying", "replace"), ("backoffLimit", "replace"),
+    ("deadlineExceeded", "replace"), ("complete", "same")])
+def test_replace_unready_replaces_a_job_that_is_still_running(state, op):
+    """The reason the download Job carries no replaceUnready: the provider replaces every Job
+    that is not Complete at diff time, a running one too, delete-first (same name): the
+    download pod is killed and starts again (pulumi-kubernetes TestReplaceUnready step 3)."""
+    staging = _replace_unready(run_stack("staging"))
+    [step] = second_up(staging, staging, job_status=JOB_STATUS[state]).of(JOB)
+    assert (step.op, step.delete_first) == (op, op == "replace")
+
+
+def test_without_replace_unready_a_job_that_failed_for_good_fails_every_later_up():
+    """pulumi-kubernetes TestReplaceUnready step 2: an update re-awaits the Failed Job and
+    fails. The download Job therefore never fails for good (test_download_script.py)."""
+    staging = run_stack("staging")
+    update = second_up(staging, staging, job_status=JOB_STATUS["backoffLimit"])
+    assert [s.op for s in update.of(JOB)] == ["update"]
+    assert len(update.hazards) == 1 and "BackoffLimitExceeded" in update.hazards[0]
+
+
+def test_the_download_job_carries_no_replace_unready():
+    job = run_stack("staging").one(JOB)
+    assert "pulumi.com/replaceUnready" not in (job.metadata.get("annotations") or {})

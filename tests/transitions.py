@@ -8,7 +8,13 @@ The rules, from pulumi-kubernetes v4 (provider/pkg/provider):
 - provider.go `Diff`: a replacement is delete-first when the object has an explicit
   metadata.name that did not change (it could not exist twice); otherwise the new object is
   created first and the old one deleted at the end of the update. A Job annotated
-  `pulumi.com/replaceUnready: "true"` that is not Complete is replaced.
+  `pulumi.com/replaceUnready: "true"` is replaced when the *live* Job is not ready at the time
+  of the diff (`job_ready`): a Job still running is replaced too, not only a failed one.
+- pulumi/pulumi pkg/resource/deploy/step_generator.go: a resource whose last await did not
+  finish (its create timed out, failed or was cancelled: `InitErrors` in the state) and whose
+  diff is empty gets an empty update step "to continue awaiting initialization"; the Job
+  awaiter then waits for the same Job again, and fails at once on a Job that failed for good
+  (pulumi-kubernetes tests/sdk/nodejs TestReplaceUnready, step 2: op update, the update fails).
 - ignoreChanges: the engine keeps the old input at each ignored path before diffing; under SSA
   an ignored field another manager owns is dropped from the patch (`handleSSAIgnoreFields`).
 - SSA: an apply of a field another manager owns fails with a conflict unless forced
@@ -137,10 +143,57 @@ def _named(resource: Resource) -> Optional[tuple[str, str]]:
     return (meta["name"], meta.get("namespace", "")) if meta.get("name") else None
 
 
-def second_up(before: Run, after: Run, unready_jobs: bool = False) -> Update:
+JOB_FAILED_FOR_GOOD = ("BackoffLimitExceeded", "DeadlineExceeded")
+"""Failed-condition reasons the Job checker reports as errors (checker/job/check.go
+`collectJobConditionErrors`); the Job controller never restarts a Job that carries one."""
+JOB_STATUS = {
+    # The live `status` of a Job at the second `pulumi up`, one per state in pulumi-kubernetes'
+    # own checker fixtures (provider/pkg/await/checker/internal/states/kubernetes/job/*.json).
+    "initialized": {},
+    "running": {"active": 1, "startTime": "2019-07-11T19:30:43Z"},
+    "complete": {"startTime": "2019-07-11T19:30:43Z", "succeeded": 1,
+                 "conditions": [{"type": "Complete", "status": "True"}]},
+    "backoffLimit": {"startTime": "2019-09-04T18:19:35Z", "failed": 2, "conditions": [
+        {"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}]},
+    "deadlineExceeded": {"startTime": "2019-09-09T21:53:56Z", "failed": 1, "conditions": [
+        {"type": "Failed", "status": "True", "reason": "DeadlineExceeded"}]},
+    # Not a fixture: a pod of the Job failed (evicted, node lost) and the Job controller runs
+    # another; an attempt that exits non-zero under restartPolicy OnFailure only restarts the
+    # container, so the Job reads "running" then.
+    "retrying": {"active": 1, "failed": 1, "startTime": "2019-09-04T18:19:35Z"},
+}
+
+
+def job_conditions(status: dict) -> dict[str, dict]:
+    return {c["type"]: c for c in status.get("conditions") or []}
+
+
+def job_failed_for_good(status: dict) -> bool:
+    failed = job_conditions(status).get("Failed")
+    return bool(failed) and failed["status"] == "True" and \
+        failed.get("reason") in JOB_FAILED_FOR_GOOD
+
+
+def job_ready(status: dict) -> bool:
+    """pulumi-kubernetes' point-in-time Job readiness, the one `Diff` asks for replaceUnready
+    (provider.go `Diff`: readLiveObject, then checkjob.NewJobChecker().Ready): the conditions
+    jobStarted (status.startTime set) and jobComplete (no Failed condition with a
+    JOB_FAILED_FOR_GOOD reason, and Complete=True), in order (checker.go `readyDetails`).
+    Not the last await's result in the state: the live object, read at diff time."""
+    complete = job_conditions(status).get("Complete")
+    return status.get("startTime") is not None and not job_failed_for_good(status) and \
+        bool(complete) and complete["status"] == "True"
+
+
+def second_up(before: Run, after: Run, unready_jobs: bool = False,
+              job_status: Optional[dict] = None) -> Update:
     """The update `pulumi up` of `after` makes over the state `before` left, and its hazards.
-    `unready_jobs`: the live Jobs of `before` did not complete (a failed download)."""
+    `job_status`: the live status of `before`'s Jobs at that moment (a JOB_STATUS value; None:
+    complete, awaited by the last `pulumi up`). `unready_jobs`: shorthand for a Job that failed
+    for good (JOB_STATUS["backoffLimit"])."""
     assert before.error is None and after.error is None, (before.error, after.error)
+    if unready_jobs and job_status is None:
+        job_status = JOB_STATUS["backoffLimit"]
     old, new = _urns(before), _urns(after)
     provider = next((r.inputs for r in after.resources
                      if r.type == "pulumi:providers:kubernetes"), {})
@@ -160,20 +213,35 @@ def second_up(before: Run, after: Run, unready_jobs: bool = False) -> Update:
         else:
             forcing = tuple(p for p in changed if any(
                 under(p, f) for f in _force_new(kind, provider) + n.options.replace_on_changes))
-        annotations = n.metadata.get("annotations") or {}
-        if (kind.endswith("batch/v1:Job") and unready_jobs
-                and annotations.get("pulumi.com/replaceUnready") == "true"):
-            forcing += ("metadata.annotations.pulumi.com/replaceUnready",)
+        live = job_status if kind.endswith("batch/v1:Job") and job_status is not None else None
+        forcing += _replace_unready(n, live)
         if forcing:
             same_name = _named(n) is not None and _named(n) == _named(o)
             delete_first = (n.options.delete_before_replace
                             if n.options.delete_before_replace is not None else same_name)
             steps.append(Step(urn, kind, "replace", delete_first, forcing))
         else:
-            steps.append(Step(urn, kind, "update" if changed else "same", paths=changed))
+            # An unfinished await (the Job is not ready) left InitErrors: an empty update.
+            awaiting = live is not None and not job_ready(live)
+            steps.append(Step(urn, kind, "update" if changed or awaiting else "same",
+                              paths=changed))
+            if live is not None and job_failed_for_good(live):
+                hazards.append(f"{urn}: the update awaits a Job that failed for good "
+                               f"({job_conditions(live)['Failed'].get('reason')}): it fails "
+                               "at once, every `pulumi up`, until the Job is replaced")
     hazards += _replacement_hazards(steps, new, after)
     hazards += _replica_ownership_hazards(before, after, old, new, steps)
     return Update(steps, hazards)
+
+
+def _replace_unready(resource: Resource, live: Optional[dict]) -> tuple[str, ...]:
+    """provider.go `Diff`: `pulumi.com/replaceUnready: "true"` in the new inputs (metadata
+    `IsAnnotationTrue`) on a Job whose live object is not `job_ready` adds the annotation to
+    the replace keys. Only Jobs (other kinds get a warning)."""
+    annotations = resource.metadata.get("annotations") or {}
+    if live is None or annotations.get("pulumi.com/replaceUnready") != "true" or job_ready(live):
+        return ()
+    return ("metadata.annotations.pulumi.com/replaceUnready",)
 
 
 def _replacement_hazards(steps: list[Step], new: dict[str, Resource], after: Run) -> list[str]:
