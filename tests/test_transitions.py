@@ -66,8 +66,7 @@ CLIENT_KEY_ROTATED = _prod_traffic(lambda t: t["clients"][0].update(keyVersion=2
 CLIENT_ADDED = _prod_traffic(lambda t: t["clients"].append(
     {"name": "newcomer", "requestsPerMinute": 30, "tokensPerMinute": 100000}))
 BYTES_MEASURED = _prod_traffic(lambda t: t.update(bytesPerToken=8))
-EDGE_UPGRADED = _prod_traffic(lambda t: t["gateway"].update(envoyGatewayVersion="1.9.0",
-                                                           gatewayApiVersion="1.5.1"))
+EDGE_UPGRADED = {"clusterVersions": {"envoyGateway": "1.9.0", "gatewayApi": "1.5.1"}}
 HOST_ADDED = _prod_traffic(lambda t: t["gateway"]["hostnames"].append("llm2.example.com"))
 BTP, CTP = ("gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy",
             "gateway.envoyproxy.io/v1alpha1:ClientTrafficPolicy")
