@@ -145,6 +145,10 @@ ROWS = [
     Row("gateway proxies narrowed to one Gateway", "staging",
         {"network": {"gatewayPods": {"gateway.envoyproxy.io/owning-gateway-name": "edge"}}},
         {NETPOL: {"update"}}, rolls=False),
+    # Behind the router the gateway's proxies reach the router's port, not the engine's.
+    Row("gateway proxies narrowed behind the router", "prod",
+        {"network": {"gatewayPods": {"gateway.envoyproxy.io/owning-gateway-name": "edge"}}},
+        {NETPOL: {"update"}}, rolls=False),
     Row("Prometheus pods narrowed", "prod",
         {"network": {"prometheusPods": {"prometheus": "kube-prometheus-stack-prometheus"}}},
         {NETPOL: {"update"}}, rolls=False),
