@@ -13,7 +13,7 @@ import pytest
 from planning import traffic as t
 from planning.config import ConfigError, parse
 from tests import envoy_gateway as eg
-from tests.harness import run_stack, stack_config
+from tests.harness import stack_config
 
 
 def _edge(run, kind: str, suffix: str = ""):
