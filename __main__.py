@@ -108,8 +108,7 @@ if cfg.traffic.enabled:
         engine_service=release, engine_port=PORT, engine_selector=inference.selector,
         engine_secret_name=inference.api_key_secret_name,
         engine_secret_key=inference.api_key_secret_key,
-        gateway_namespaces=cfg.network.gateway_namespaces,
-        prometheus_namespaces=cfg.network.prometheus_namespaces,
+        network=cfg.network,
         prometheus_operator=cfg.monitoring.enabled and cfg.monitoring.prometheus_operator,
         monitoring_labels=({"release": cfg.monitoring.release_label}
                            if cfg.monitoring.release_label else {}),

@@ -12,6 +12,7 @@ import pulumi_random as random
 
 from rendering import model_store as store
 from rendering import multinode, pod
+from rendering import network as fence
 from planning.config import NetworkConfig, StackConfig
 from rendering.labels import common_labels, selector_of
 from planning.plan import Plan
@@ -82,15 +83,6 @@ def disruption_budget(replicas: int) -> dict:
     return {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow"}
 
 
-def pods_in_namespaces(namespaces: list[str], pods: dict[str, str]) -> dict:
-    """A NetworkPolicy peer: the pods with these labels in these namespaces (both selectors in
-    one peer, so they AND) — never every pod of a namespace."""
-    return {"namespaceSelector": {"matchExpressions": [{
-                "key": "kubernetes.io/metadata.name", "operator": "In",
-                "values": sorted(set(namespaces))}]},
-            "podSelector": {"matchLabels": dict(pods)}}
-
-
 def network_policy_spec(selector: dict[str, str], network: NetworkConfig,
                         router_selector: Optional[dict[str, str]] = None,
                         group: Optional[dict[str, str]] = None) -> dict:
@@ -102,14 +94,9 @@ def network_policy_spec(selector: dict[str, str], network: NetworkConfig,
     HF_HUB_OFFLINE=1). A multi-node group (`group`: the labels of its pods) also talks to
     itself on every port, both ways: NCCL and Gloo pick their ports at run time, besides the
     rendezvous and DP RPC ports."""
-    if router_selector is not None:
-        peers = [{"podSelector": {"matchLabels": dict(router_selector)}}]
-    elif network.gateway_namespaces:
-        peers = [pods_in_namespaces(network.gateway_namespaces, network.gateway_pods)]
-    else:
-        peers = []
-    if network.prometheus_namespaces:
-        peers.append(pods_in_namespaces(network.prometheus_namespaces, network.prometheus_pods))
+    peers = ([{"podSelector": {"matchLabels": dict(router_selector)}}]
+             if router_selector is not None else fence.gateway_proxies(network))
+    peers += fence.prometheus_pods(network)
     ingress = [{"from": peers, "ports": [{"protocol": "TCP", "port": PORT}]}] if peers else []
     if group:
         ingress.insert(0, {"from": [{"podSelector": {"matchLabels": group}}]})

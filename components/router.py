@@ -12,6 +12,7 @@ import pulumi_random as random
 
 from facts import conventions as c
 from components.redis import RouterRedis, RouterRedisArgs
+from planning.config import NetworkConfig
 from planning.traffic import LITELLM_VERSION, ROUTER_IMAGE, ROUTER_PORT, Encrypted, \
     TrafficConfig, TrafficPlan, TrafficSecrets
 from rendering import redis as render_redis
@@ -43,8 +44,8 @@ class TrafficRouterArgs:
     engine_selector: dict[str, str]
     engine_secret_name: pulumi.Input[str]
     engine_secret_key: str
-    gateway_namespaces: list[str]
-    prometheus_namespaces: list[str]
+    network: NetworkConfig
+    """Who may reach the router's port: the gateway's proxy pods and Prometheus' pods."""
     prometheus_operator: bool
     monitoring_labels: dict[str, str] = dataclasses.field(default_factory=dict)
     secrets: TrafficSecrets = dataclasses.field(default_factory=TrafficSecrets)
@@ -55,32 +56,6 @@ def router_labels(release: str) -> dict[str, str]:
     """The engine's label set with name litellm, component router, LiteLLM's version."""
     return {**common_labels(release, LITELLM_VERSION, COMPONENT_ROUTER),
             c.LABEL_NAME: "litellm"}
-
-
-def router_network_policy(selector: dict[str, str], engine_selector: dict[str, str],
-                          sources: list[str], redis_port: Optional[int],
-                          redis_selector: Optional[dict[str, str]] = None) -> dict:
-    """Ingress from the gateway's and Prometheus' namespaces to the router port; egress to DNS,
-    the engine pods, Redis (the deployed one's pods, or any address for an existing one) and
-    HTTPS (the cloud providers)."""
-    egress = [
-        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-        {"to": [{"podSelector": {"matchLabels": engine_selector}}],
-         "ports": [{"protocol": "TCP", "port": 8000}]},
-        {"ports": [{"protocol": "TCP", "port": 443}]},
-    ]
-    if redis_port is not None:
-        to = {"to": [{"podSelector": {"matchLabels": redis_selector}}]} if redis_selector else {}
-        egress.append({**to, "ports": [{"protocol": "TCP", "port": redis_port}]})
-    return {
-        "podSelector": {"matchLabels": selector},
-        "policyTypes": ["Ingress", "Egress"],
-        "ingress": [{"from": [{"namespaceSelector": {"matchExpressions": [{
-            "key": "kubernetes.io/metadata.name", "operator": "In",
-            "values": sorted(set(sources))}]}}],
-            "ports": [{"protocol": "TCP", "port": ROUTER_PORT}]}],
-        "egress": egress,
-    }
 
 
 class TrafficRouter(pulumi.ComponentResource):
@@ -194,8 +169,8 @@ class TrafficRouter(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-router",
             metadata={"name": base, "namespace": args.namespace, "labels": labels},
-            spec=router_network_policy(selector, args.engine_selector,
-                                       args.gateway_namespaces + args.prometheus_namespaces,
+            spec=render.network_policy(selector, args.network, args.engine_selector,
+                                       args.engine_port,
                                        redis_target.port if redis_target else None,
                                        redis_selector),
             opts=child)

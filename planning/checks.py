@@ -322,22 +322,41 @@ def target_below_the_kv_alert(cfg: StackConfig, plan: Plan) -> Optional[str]:
     return None
 
 
-def cluster_add_ons_meet_their_floors(cfg: StackConfig, plan: Plan) -> Optional[str]:
-    """An add-on this stack creates objects for, stated below its floor: its API server would
-    prune or refuse what is rendered (facts/cluster_versions.py)."""
-    from packaging.version import Version
-
-    used = {"keda": cfg.autoscaling.enabled and cfg.autoscaling.engine == "keda",
+def _add_ons_rendered(cfg: StackConfig, plan: Plan) -> dict[str, bool]:
+    """clusterVersions key -> whether this stack creates objects of that add-on."""
+    gateway = cfg.traffic.gateway if cfg.traffic.enabled else None
+    return {"keda": cfg.autoscaling.enabled and cfg.autoscaling.engine == "keda",
             "lws": plan.layout.nodes > 1,
-            "prometheusOperator": cfg.monitoring.enabled and cfg.monitoring.prometheus_operator}
+            "prometheusOperator": cfg.monitoring.enabled and cfg.monitoring.prometheus_operator,
+            "envoyGateway": gateway is not None and gateway.envoy_gateway,
+            "gatewayApi": gateway is not None}
+
+
+def cluster_add_ons_meet_their_floors(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """An add-on this stack creates objects for, stated below its floor (its API server would
+    prune or refuse what is rendered), or unstated where the table says it must be
+    (facts/cluster_versions.py)."""
+    used = _add_ons_rendered(cfg, plan)
     stated = cfg.cluster_versions.model_dump(by_alias=True)
-    problems = [
-        f"clusterVersions.{f.config_key} {stated[f.config_key]} is below {f.floor}, the oldest "
-        f"{f.name} this stack's objects work with ({f.reason}); upgrade {f.name} to "
-        f"{f.floor} or newer, or set clusterVersions.{f.config_key} to the release installed"
-        for f in cluster_versions.FLOORS
-        if used[f.config_key] and stated[f.config_key] is not None
-        and Version(stated[f.config_key].removeprefix("v")) < Version(f.floor)]
+    problems = []
+    for row in cluster_versions.ADD_ONS:
+        key, version = f"clusterVersions.{row.config_key}", stated[row.config_key]
+        if not used[row.config_key]:
+            continue
+        if version is None:
+            if row.must_be_stated:
+                problems.append(
+                    f"{key} is not set: state the cluster's {row.name} release (this stack "
+                    f"renders {row.used_when}, which needs {row.floor} or later; read it with "
+                    f"{row.read_with})")
+            continue
+        unknown = [f"{need.what} (from {need.since}: {need.why})"
+                   for need in row.missing(version)]
+        if unknown:
+            problems.append(
+                f"{key} is {version}, but this stack renders {'; '.join(unknown)}, which "
+                f"{row.name} {version} does not know; upgrade {row.name} to {row.floor} or "
+                f"later, or set {key} to the release installed")
     return "; ".join(problems) or None
 
 

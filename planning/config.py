@@ -17,7 +17,7 @@ from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field,
 from pydantic.alias_generators import to_camel
 
 import facts
-from facts import k8s_names, model_families, vllm_cli, vllm_features
+from facts import cluster_versions, k8s_names, model_families, vllm_cli, vllm_features
 from facts.secrets import looks_like_secret
 from planning import pins, sizing
 from planning.strict import NoBoolForNumbers
@@ -731,25 +731,33 @@ class AutoscalingConfig(_Model):
 
 class ClusterVersionsConfig(_Model):
     """Releases of the add-ons installed in the cluster, checked against their floors
-    (facts/cluster_versions.py) at preview; unset means not checked."""
+    (facts/cluster_versions.py) at preview; unset means not checked, except envoyGateway and
+    gatewayApi, which a stack with traffic.gateway must state."""
 
     keda: Optional[str] = None
     lws: Optional[str] = None
     prometheus_operator: Optional[str] = None
+    envoy_gateway: Optional[str] = Field(
+        default=None, description="The cluster's Envoy Gateway release (its controller image "
+        "tag), e.g. 1.8.0; needed with traffic.gateway.envoyGateway")
+    gateway_api: Optional[str] = Field(
+        default=None, description="The cluster's Gateway API CRD release (the CRDs' "
+        "gateway.networking.k8s.io/bundle-version annotation), e.g. 1.4.0; needed with "
+        "traffic.gateway")
 
-    @field_validator("keda", "lws", "prometheus_operator")
+    @field_validator("keda", "lws", "prometheus_operator", "envoy_gateway", "gateway_api")
     @classmethod
-    def _a_release(cls, version: Optional[str]) -> Optional[str]:
-        from packaging.version import InvalidVersion, Version
+    def _a_release(cls, version: Optional[str], info) -> Optional[str]:
         if version is None:
             return version
         try:
             Version(version.removeprefix("v"))
         except InvalidVersion:
-            raise ValueError("is no release number; give the installed release, e.g. 2.17.0 "
-                             "(`kubectl get deploy -A -o wide` shows the controller's image "
-                             "tag)") from None
-        return version
+            row = cluster_versions.add_on(to_camel(info.field_name))
+            raise ValueError(f"{version!r} is not a release number; give the installed "
+                             f"release, e.g. {row.floor} (read it with {row.read_with})"
+                             ) from None
+        return version.removeprefix("v")
 
 
 class StackConfig(_Model):

@@ -17,11 +17,9 @@ import math
 import re
 from typing import Literal, Optional, Union
 
-from packaging.version import InvalidVersion, Version
 from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic.alias_generators import to_camel
 
-from facts import versions
 from planning.strict import NoBoolForNumbers
 
 LITELLM_VERSION = "1.108.7"
@@ -226,23 +224,6 @@ class GatewayConfig(_Model):
     tls: Optional[TlsConfig] = None
     requests_per_minute_per_ip: Optional[int] = Field(
         default=None, gt=0, description="Envoy Gateway local rate limit per client address")
-    gateway_api_version: Optional[str] = Field(
-        default=None, description="The cluster's Gateway API CRD release (the CRDs' "
-        "gateway.networking.k8s.io/bundle-version annotation), e.g. 1.4.0")
-    envoy_gateway_version: Optional[str] = Field(
-        default=None, description="The cluster's Envoy Gateway release (its controller "
-        "image tag), e.g. 1.8.0; needed when envoyGateway is true")
-
-    @field_validator("gateway_api_version", "envoy_gateway_version")
-    @classmethod
-    def _a_release(cls, text: Optional[str]) -> Optional[str]:
-        if text is None:
-            return text
-        try:
-            Version(str(text).removeprefix("v"))
-        except InvalidVersion:
-            raise ValueError(f"{text!r} is not a release number; write it as 1.4.0") from None
-        return str(text).removeprefix("v")
 
     @field_validator("hostnames")
     @classmethod
@@ -268,35 +249,7 @@ class GatewayConfig(_Model):
         if not self.create and self.tls is not None:
             raise ValueError("gateway.tls configures the listener the program creates; with "
                              "create: false TLS is the cluster Gateway's; remove gateway.tls")
-        problems = self._below_floors()
-        if problems:
-            raise ValueError("; ".join(problems))
         return self
-
-    def _below_floors(self) -> list[str]:
-        """The cluster's releases against facts/versions.py: unstated or too old is refused,
-        since the API server would drop or refuse the fields the edge needs."""
-        stated = [(versions.GATEWAY_API, "gatewayApiVersion", self.gateway_api_version,
-                   "kubectl get crd httproutes.gateway.networking.k8s.io -o jsonpath="
-                   "'{.metadata.annotations.gateway\\.networking\\.k8s\\.io/bundle-version}'")]
-        if self.envoy_gateway:
-            stated.append((versions.ENVOY_GATEWAY, "envoyGatewayVersion",
-                           self.envoy_gateway_version,
-                           "kubectl -n envoy-gateway-system get deploy envoy-gateway -o "
-                           "jsonpath='{.spec.template.spec.containers[0].image}'"))
-        out = []
-        for product, key, version, how in stated:
-            floor = versions.floor(product)
-            if version is None:
-                out.append(f"gateway.{key} is not set: state the cluster's {product} release "
-                           f"(the edge needs {floor} or later; read it with {how})")
-                continue
-            fields = [f"{f.field} (from {f.version})" for f in versions.missing(product, version)]
-            if fields:
-                out.append(f"gateway.{key} is {version}, but the edge renders "
-                           f"{', '.join(fields)}, which {product} {version} does not know; "
-                           f"upgrade {product} to {floor} or later")
-        return out
 
 
 class TrafficConfig(_Model):

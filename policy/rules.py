@@ -56,6 +56,7 @@ from policy.security_checks import (  # noqa: E402
     check_image_digest,
     check_image_pinned,
     check_no_literal_secrets,
+    check_router_admits_named_pods,
 )
 from policy.stack_checks import (  # noqa: E402
     check_autoscalers,
@@ -228,6 +229,11 @@ STACK_POLICIES = [
                  "No NetworkPolicy admits a whole namespace, every source or an address range "
                  "to the inference pods' port; every peer names pods (vLLM's key leaves "
                  "/invocations open).", check_engine_admits_named_pods),
+    stack_policy("router-admits-named-pods",
+                 "No NetworkPolicy admits a whole namespace, every source or an address range "
+                 "to the router's port; the gateway's proxies and Prometheus are named by pod "
+                 "selector (the edge's limits hold only on the gateway's path).",
+                 check_router_admits_named_pods),
     stack_policy("engine-route-guarded-paths",
                  "An HTTPRoute to an inference Service matches only paths vLLM's API key guards "
                  "(/v1...), never / or /invocations.", check_engine_routes_guarded),

@@ -250,18 +250,18 @@ def _too_wide(peer: Any) -> Optional[str]:
     return "every pod of its own namespace (an empty podSelector)"
 
 
-def check_engine_admits_named_pods(resources: Sequence[Any], config: Mapping) -> Findings:
-    """No NetworkPolicy admits a whole namespace (or every source, or an address range) to the
-    inference pods' port: every `from` peer names pods with a non-empty podSelector."""
+def _unnamed_admissions(resources: Sequence[Any], targets, port: str, why: str) -> Findings:
+    """Every `from` peer of an ingress rule reaching a target's port that names no pods (a
+    whole namespace, every source, an address range), for each (workload, pod labels, ports)
+    of `targets`; `port` and `why` word the finding."""
     out: Findings = []
-    engines = _engine_pods(resources)
     for policy in (r for r in resources if r.resource_type == k8s.NETWORK_POLICY):
         spec = get(policy.props, "spec", default={})
         types = items(spec, "policyTypes")
         if types and "Ingress" not in types:
             continue
         who = k8s.describe(policy.resource_type, policy.props, policy.name)
-        for workload, pod, ports in engines:
+        for workload, pod, ports in targets:
             if (k8s.namespace_of(policy.props) != k8s.namespace_of(workload.props)
                     or not k8s.label_selector_matches(get(spec, "podSelector"), pod)):
                 continue
@@ -271,15 +271,49 @@ def check_engine_admits_named_pods(resources: Sequence[Any], config: Mapping) ->
                     continue
                 peers = items(rule, "from")
                 wide = [_too_wide(peer) for peer in peers] if peers else ["every source (no from)"]
-                for what in filter(None, wide):
-                    out.append((
-                        f"{who} ingress rule {index} admits {what} to the engine port of "
-                        f"{target}. vLLM's API key guards only some paths: /invocations serves "
-                        "inference there without a key, so each such pod bypasses the router's "
-                        "keys, limits and caps. Name the pods that must reach the engine with a "
-                        "podSelector (the router's, the gateway's proxies', Prometheus') beside "
-                        "the namespaceSelector.", policy.urn))
+                out += [(f"{who} ingress rule {index} admits {what} to the {port} of {target}. "
+                         f"{why}", policy.urn) for what in filter(None, wide)]
     return list(dict.fromkeys(out))  # a group's templates share their labels
+
+
+def check_engine_admits_named_pods(resources: Sequence[Any], config: Mapping) -> Findings:
+    """No NetworkPolicy admits a whole namespace (or every source, or an address range) to the
+    inference pods' port: every `from` peer names pods with a non-empty podSelector."""
+    return _unnamed_admissions(
+        resources, _engine_pods(resources), "engine port",
+        "vLLM's API key guards only some paths: /invocations serves inference there without a "
+        "key, so each such pod bypasses the router's keys, limits and caps. Name the pods that "
+        "must reach the engine with a podSelector (the router's, the gateway's proxies', "
+        "Prometheus') beside the namespaceSelector.")
+
+
+ROUTER_PORT = 4000
+"""LiteLLM's default --port, for a router container that declares no port."""
+
+
+def _router_pods(resources: Sequence[Any]) -> list[tuple[Any, dict[str, str], list[Mapping]]]:
+    """(Deployment, pod labels, its containers' ports) for every router pod template."""
+    found = []
+    for workload in (r for r in resources if r.resource_type == k8s.DEPLOYMENT):
+        for _, template in k8s.pod_templates(workload.resource_type, workload.props):
+            pod = k8s.running_pod_labels(workload.resource_type, workload.props, template)
+            if pod.get(conventions.LABEL_COMPONENT) != conventions.COMPONENT_ROUTER:
+                continue
+            ports = [port for _, container in k8s.containers(k8s.pod_spec(template), False)
+                     for port in items(container, "ports")]
+            found.append((workload, pod, ports or [{"containerPort": ROUTER_PORT}]))
+    return found
+
+
+def check_router_admits_named_pods(resources: Sequence[Any], config: Mapping) -> Findings:
+    """No NetworkPolicy admits a whole namespace (or every source, or an address range) to the
+    router's port: the gateway's proxies and Prometheus are named by podSelector."""
+    return _unnamed_admissions(
+        resources, _router_pods(resources), "router port",
+        "The edge's per-address rate limit, body cap and route timeouts hold only on the "
+        "gateway's path, so each such pod reaches the router around them. Name the pods that "
+        "must reach the router with a podSelector (the gateway's proxies', Prometheus') beside "
+        "the namespaceSelector.")
 
 
 def _guarded_prefixes(workload: Any) -> tuple[str, ...]:

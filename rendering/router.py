@@ -17,8 +17,10 @@ from typing import Any, Optional
 import yaml
 
 from facts import conventions
+from planning.config import NetworkConfig
 from planning.traffic import PROBE_PERIOD_SECONDS, REDIS_SOCKET_TIMEOUT_SECONDS, ROUTER_IMAGE, \
     ROUTER_PORT, TrafficConfig, TrafficPlan
+from rendering import network as fence
 from rendering import promql
 from rendering.pod import container_security_context, pod_security_context
 
@@ -350,3 +352,29 @@ def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
                          "description": "The router is saturated: add traffic.router.replicas "
                                         "or CPU."}},
     ] + limiter}]
+
+
+def network_policy(selector: dict[str, str], network: NetworkConfig,
+                   engine_selector: dict[str, str], engine_port: int, redis_port: Optional[int],
+                   redis_selector: Optional[dict[str, str]] = None) -> dict:
+    """Ingress to the router port from the gateway's proxy pods and Prometheus' pods, by
+    selector (rendering/network.py): a pod that reached the router directly would skip the
+    edge's body cap and per-address limit. Egress to DNS, the engine pods, Redis (the deployed
+    one's pods, or any address for an existing one) and HTTPS (the cloud providers)."""
+    egress = [
+        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        {"to": [{"podSelector": {"matchLabels": engine_selector}}],
+         "ports": [{"protocol": "TCP", "port": engine_port}]},
+        {"ports": [{"protocol": "TCP", "port": 443}]},
+    ]
+    if redis_port is not None:
+        to = {"to": [{"podSelector": {"matchLabels": redis_selector}}]} if redis_selector else {}
+        egress.append({**to, "ports": [{"protocol": "TCP", "port": redis_port}]})
+    peers = fence.gateway_proxies(network) + fence.prometheus_pods(network)
+    return {
+        "podSelector": {"matchLabels": selector},
+        "policyTypes": ["Ingress", "Egress"],
+        "ingress": ([{"from": peers, "ports": [{"protocol": "TCP", "port": ROUTER_PORT}]}]
+                    if peers else []),
+        "egress": egress,
+    }

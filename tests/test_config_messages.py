@@ -39,13 +39,19 @@ def resolves(path: str) -> tuple[bool, bool]:
     models; a path that goes below a free-form mapping or list resolves."""
     model: typing.Optional[type[BaseModel]] = StackConfig
     parts = re.sub(r"\[\d+\]", "", path).split(".")
+    mapping = False
     for depth, part in enumerate(parts):
         if model is None:
             return True, True
+        if mapping:         # a name the user chooses (trafficSecrets.providers.<provider>)
+            mapping = False
+            continue
         fields = {field.alias or name: field for name, field in model.model_fields.items()}
         if part not in fields:
             return depth > 1, False
-        model = _model_in(fields[part].annotation)
+        annotation = fields[part].annotation
+        mapping = typing.get_origin(annotation) is dict
+        model = _model_in(annotation)
     return True, True
 
 

@@ -1,6 +1,6 @@
 """The edge (Gateway API and Envoy Gateway objects) against what the real tools do with them:
 Envoy Gateway's translation into Envoy routes (tests/envoy_gateway.py, pinned here by its
-own golden test data), the version floors (schemas/ of each floor release and the one before),
+own golden test data), the version floors (tests/test_cluster_versions.py),
 pulumi-kubernetes' `pulumi.com/waitFor`, and TLS that can issue."""
 
 from __future__ import annotations
@@ -10,12 +10,10 @@ import re
 
 import pytest
 
-from facts import versions
 from planning import traffic as t
 from planning.config import ConfigError, parse
 from tests import envoy_gateway as eg
-from tests.harness import ROOT, run_stack, stack_config
-from tests.test_rendered_manifests import crd_validator
+from tests.harness import stack_config
 
 
 def _edge(run, kind: str, suffix: str = ""):
@@ -217,90 +215,6 @@ def stack_values_with(change: dict) -> dict:
     return deep_merge(stack_values("staging"), change)
 
 
-# ------------------------------------------------ version floors
-
-
-SCHEMAS = ROOT / "schemas"
-
-
-def _schema_problems(obj: dict, release_dir: str) -> list[str]:
-    group, version = obj["apiVersion"].split("/")
-    path = SCHEMAS / release_dir / group / f"{obj['kind'].lower()}_{version}.json"
-    return [f"{'.'.join(map(str, e.absolute_path))}: {e.message}"
-            for e in crd_validator(path).iter_errors(obj)]
-
-
-FLOOR_DIRS = {versions.ENVOY_GATEWAY: ("envoy-gateway-v{}", "1.7.5"),
-              versions.GATEWAY_API: ("gateway-api-v{}", "1.3.0")}
-KINDS = {versions.ENVOY_GATEWAY: ("BackendTrafficPolicy", "ClientTrafficPolicy"),
-         versions.GATEWAY_API: ("Gateway", "HTTPRoute")}
-
-
-@pytest.mark.parametrize("product", list(FLOOR_DIRS))
-def test_the_rendered_edge_passes_the_floor_release_and_fails_the_one_before(runs, product):
-    template, before = FLOOR_DIRS[product]
-    objects = [_object(r) for r in runs["prod"].resources
-               if r.type.split(":")[-1] in KINDS[product]]
-    assert len(objects) >= 2
-    floor_dir = template.format(versions.floor(product))
-    assert {o["kind"]: _schema_problems(o, floor_dir) for o in objects} == {
-        o["kind"]: [] for o in objects}
-    older = [p for o in objects for p in _schema_problems(o, template.format(before))]
-    for floor in versions.FLOORS:
-        if floor.product == product and floor.version == str(versions.floor(product)):
-            leaf = floor.field.rsplit(".", 1)[-1]
-            assert any(f"'{leaf}'" in p for p in older), (floor.field, older)
-
-
-def test_the_floors_are_one_table_with_the_highest_per_product():
-    assert str(versions.floor(versions.ENVOY_GATEWAY)) == "1.8.0"
-    assert str(versions.floor(versions.GATEWAY_API)) == "1.4.0"
-    assert not versions.missing(versions.ENVOY_GATEWAY, "1.9.0")
-    assert [f.field for f in versions.missing(versions.ENVOY_GATEWAY, "1.4.2")] == [
-        "BackendTrafficPolicy spec.timeout.http.streamIdleTimeout",
-        "ClientTrafficPolicy spec.timeout.http.streamIdleTimeout"]
-
-
-def _gateway_problems(**change) -> str:
-    traffic = json.loads(json.dumps(stack_config("prod")["traffic"]))
-    traffic["gateway"].update(change)
-    traffic["gateway"] = {k: v for k, v in traffic["gateway"].items() if v is not None}
-    with pytest.raises(ConfigError) as error:
-        parse({**stack_config("prod"), "traffic": traffic})
-    return str(error.value)
-
-
-@pytest.mark.parametrize("change,words", [
-    ({"envoyGatewayVersion": "1.7.5"},
-     ["gateway.envoyGatewayVersion is 1.7.5", "BackendTrafficPolicy spec.timeout.http."
-      "streamIdleTimeout (from 1.8.0)", "upgrade Envoy Gateway to 1.8.0 or later"]),
-    ({"envoyGatewayVersion": "1.8.0rc1"}, ["gateway.envoyGatewayVersion is 1.8.0rc1"]),
-    ({"gatewayApiVersion": "1.3.0"},
-     ["gateway.gatewayApiVersion is 1.3.0", "HTTPRoute spec.rules[].name (from 1.4.0)"]),
-    ({"envoyGatewayVersion": None},
-     ["gateway.envoyGatewayVersion is not set", "1.8.0 or later", "kubectl"]),
-    ({"gatewayApiVersion": None}, ["gateway.gatewayApiVersion is not set", "bundle-version"]),
-    ({"gatewayApiVersion": "latest"}, ["'latest' is not a release number"]),
-])
-def test_a_cluster_below_the_floors_is_refused_at_preview(change, words):
-    message = _gateway_problems(**change)
-    assert all(w in message for w in words), message
-
-
-def test_a_newer_cluster_and_a_v_prefix_are_accepted():
-    traffic = json.loads(json.dumps(stack_config("prod")["traffic"]))
-    traffic["gateway"].update(envoyGatewayVersion="v1.9.0", gatewayApiVersion="1.5.1")
-    assert parse({**stack_config("prod"), "traffic": traffic}).traffic.gateway \
-        .envoy_gateway_version == "1.9.0"
-
-
-def test_without_envoy_gateway_only_the_gateway_api_release_is_needed():
-    traffic = json.loads(json.dumps(stack_config("prod")["traffic"]))
-    traffic["gateway"].update(envoyGateway=False)
-    traffic["gateway"].pop("envoyGatewayVersion")
-    assert parse({**stack_config("prod"), "traffic": traffic}).traffic.gateway is not None
-
-
 # ------------------------------------------------ pulumi.com/waitFor
 
 
@@ -409,11 +323,3 @@ def test_every_edge_object_validates_against_the_shared_schemas(runs):
                                             "BackendTrafficPolicy", "ClientTrafficPolicy"):
             obj = {**_object(resource), "metadata": resource.metadata}
             assert custom_problems(obj) == [], resource.name
-
-
-def test_a_too_old_envoy_gateway_fails_the_preview_before_any_resource():
-    """The refusal is a ConfigError at preview: a plain message, no traceback, nothing created."""
-    run = run_stack("prod", {"traffic": {"gateway": {"envoyGatewayVersion": "1.7.5"}}})
-    assert run.error is not None and "gateway.envoyGatewayVersion is 1.7.5" in str(run.error)
-    assert "Traceback" not in str(run.error)
-    assert not [r for r in run.resources if not r.type.startswith("pulumi:providers")]

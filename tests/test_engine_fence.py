@@ -1,6 +1,8 @@
 """The engine is reachable only by named pods: the router's where the stack has one, otherwise
 the gateway's proxy pods, and Prometheus' own pods — each by a pod selector, never a whole
 namespace (vLLM's /invocations, /tokenize and /metrics need no key: tests/test_vllm_api_key.py).
+The router's port the same way: the gateway's proxy pods and Prometheus' pods, so no other pod
+skips the edge's body cap and per-address limit on its way to the router.
 
 The default selectors are the labels the upstream controllers put on their pods, pinned here
 with the upstream's own golden data, so a selector that stops matching them fails a test.
@@ -15,6 +17,7 @@ import pytest
 
 from planning.config import NetworkConfig
 from policy import k8s
+from planning.traffic import ROUTER_PORT
 from rendering.vllm_args import PORT
 from tests.harness import run_program, run_stack, stack_config
 from tests.transitions import second_up
@@ -163,6 +166,37 @@ def test_a_selector_label_kubernetes_refuses_is_refused():
     assert isinstance(run.error, pulumi.RunError) and "network.prometheusPods" in str(run.error)
 
 
+# --- the router's port: the gateway's proxies and Prometheus, by selector -------------------
+
+def _router_policy(run: Run):
+    (policy,) = [r for r in run.of_type(NETWORK_POLICY)
+                 if r.metadata["labels"].get("app.kubernetes.io/component") == "router"]
+    return policy
+
+
+def _router_peers(run: Run) -> list[dict]:
+    rules = _router_policy(run).inputs["spec"]["ingress"]
+    assert [rule["ports"] for rule in rules] == [[{"protocol": "TCP", "port": ROUTER_PORT}]]
+    return rules[0]["from"]
+
+
+def test_the_router_port_admits_the_gateway_proxies_and_prometheus_pods_only(runs):
+    gateway, prometheus = _router_peers(runs["prod"])
+    assert _namespaces(gateway) == {"gateway", "envoy-gateway-system"}
+    assert _selects(gateway, ENVOY_PROXY_POD)
+    assert not _selects(gateway, ENVOY_GATEWAY_CONTROLLER_POD)
+    assert _namespaces(prometheus) == {"monitoring"}
+    assert _selects(prometheus, PROMETHEUS_OPERATOR_POD)
+    assert not _selects(prometheus, GRAFANA_POD)
+
+
+def test_the_router_port_takes_the_same_selectors_as_the_engine():
+    own = {"gateway.envoyproxy.io/owning-gateway-name": "edge"}
+    run = _with_network("prod", gatewayPods=own)
+    assert run.error is None, run.error
+    assert _router_peers(run)[0]["podSelector"] == {"matchLabels": own}
+
+
 # --- what the second `pulumi up` does ------------------------------------------------------
 
 def _namespace_wide(run: Run) -> Run:
@@ -180,6 +214,25 @@ def _namespace_wide(run: Run) -> Run:
 @pytest.mark.parametrize("stack", ["staging", "prod", "r1-h100"])
 def test_upgrading_to_the_pod_fence_updates_only_the_network_policy_in_place(stack, runs):
     update = second_up(_namespace_wide(runs[stack]), runs[stack])
+    assert update.hazards == []
+    changed = [(s.kind, s.op, s.paths) for s in update.steps if s.op != "same"]
+    assert [(kind, op) for kind, op, _ in changed] == [(NETWORK_POLICY, "update")]
+    assert all(path.startswith("spec.ingress") for path in changed[0][2])
+
+
+def _router_namespace_wide(run: Run) -> Run:
+    """The run as the previous program rendered it: the router's NetworkPolicy admitting every
+    pod of the gateway's and Prometheus' namespaces (one peer, no podSelector)."""
+    before = copy.deepcopy(run)
+    spec = _router_policy(before).inputs["spec"]
+    namespaces = sorted(set().union(*(_namespaces(peer) for peer in spec["ingress"][0]["from"])))
+    spec["ingress"][0]["from"] = [{"namespaceSelector": {"matchExpressions": [{
+        "key": "kubernetes.io/metadata.name", "operator": "In", "values": namespaces}]}}]
+    return before
+
+
+def test_narrowing_the_router_port_updates_only_its_network_policy_in_place(runs):
+    update = second_up(_router_namespace_wide(runs["prod"]), runs["prod"])
     assert update.hazards == []
     changed = [(s.kind, s.op, s.paths) for s in update.steps if s.op != "same"]
     assert [(kind, op) for kind, op, _ in changed] == [(NETWORK_POLICY, "update")]

@@ -220,6 +220,19 @@ def _namespace_wide(resources):
     return resources
 
 
+def _router_namespace_wide(resources):
+    """The router's NetworkPolicy as the previous program rendered it: the gateway's and
+    Prometheus' namespaces admitted whole to the router port."""
+    for record in resources:
+        labels = record["props"].get("metadata", {}).get("labels") or {}
+        if record["type"].endswith(NETPOL) and labels.get(
+                "app.kubernetes.io/component") == "router":
+            for rule in record["props"]["spec"]["ingress"]:
+                for peer in rule["from"]:
+                    peer.pop("podSelector", None)
+    return resources
+
+
 def _engine_route(resources, path="/v1"):
     """staging's resources plus the README's route to the engine (examples/), at `path`."""
     import yaml
@@ -331,6 +344,7 @@ BROKEN = {
     "inference-service-scraped": ("staging", _unscraped),
     "engine-admits-named-pods": ("staging", _namespace_wide),
     "engine-route-guarded-paths": ("staging", lambda r: _engine_route(r, "/")),
+    "router-admits-named-pods": ("prod", _router_namespace_wide),
 }
 
 
@@ -382,6 +396,13 @@ def test_the_previous_namespace_wide_fence_is_refused_on_every_stack(runs, stack
     violations = offline.run(_namespace_wide(_resources(runs[stack])), CONFIGS[stack])
     caught = [v for v in violations if v.policy == "engine-admits-named-pods"]
     assert caught and all("/invocations" in v.message for v in caught)
+
+
+def test_the_previous_namespace_wide_router_fence_is_refused_on_prod(runs):
+    violations = offline.run(_router_namespace_wide(_resources(runs["prod"])), CONFIGS["prod"])
+    caught = [v for v in violations if v.policy == "router-admits-named-pods"]
+    assert caught and all("router port" in v.message and "podSelector" in v.message for v in caught)
+    assert "engine-admits-named-pods" not in {v.policy for v in violations}
 
 
 def test_the_readme_route_to_the_engine_passes_every_rule_on_staging(runs):

@@ -276,7 +276,7 @@ def test_pack_lists_every_rule_of_the_issue_with_its_level():
     levels = {p.name: p.enforcement_level for p in rules.ALL_POLICIES}
     advisory = {"image-by-digest", "replicas-spread", "metric-names-exist",
                 "model-revision-pinned"}
-    assert len(levels) == len(rules.ALL_POLICIES) == 36
+    assert len(levels) == len(rules.ALL_POLICIES) == 37
     assert {n for n, lvl in levels.items() if lvl == EnforcementLevel.ADVISORY} == advisory
     assert all(lvl == EnforcementLevel.MANDATORY for n, lvl in levels.items()
                if n not in advisory)
@@ -1082,7 +1082,7 @@ BROKEN = {  # policy -> (type of the object to break, the one change that breaks
 
 
 TRAFFIC_RULES = {"router-timeouts-cover-longest-request", "body-limit-covers-largest-prompt",
-                 "router-keys-from-secrets"}
+                 "router-keys-from-secrets", "router-admits-named-pods"}
 """Rules over the router and the edge, which this synthetic stack does not have: their broken
 variants are prod's real objects (tests/test_policy_on_stacks.py, tests/test_traffic.py)."""
 

@@ -67,8 +67,7 @@ CLIENT_KEY_ROTATED = _prod_traffic(lambda t: t["clients"][0].update(keyVersion=2
 CLIENT_ADDED = _prod_traffic(lambda t: t["clients"].append(
     {"name": "newcomer", "requestsPerMinute": 30, "tokensPerMinute": 100000}))
 BYTES_MEASURED = _prod_traffic(lambda t: t.update(bytesPerToken=8))
-EDGE_UPGRADED = _prod_traffic(lambda t: t["gateway"].update(envoyGatewayVersion="1.9.0",
-                                                           gatewayApiVersion="1.5.1"))
+EDGE_UPGRADED = {"clusterVersions": {"envoyGateway": "1.9.0", "gatewayApi": "1.5.1"}}
 HOST_ADDED = _prod_traffic(lambda t: t["gateway"]["hostnames"].append("llm2.example.com"))
 BTP, CTP = ("gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy",
             "gateway.envoyproxy.io/v1alpha1:ClientTrafficPolicy")
@@ -156,6 +155,10 @@ ROWS = [
     # The engine fence names pods; narrowing who may reach the engine changes only its
     # NetworkPolicy, in place (no NetworkPolicy field forces a replacement: diff.go).
     Row("gateway proxies narrowed to one Gateway", "staging",
+        {"network": {"gatewayPods": {"gateway.envoyproxy.io/owning-gateway-name": "edge"}}},
+        {NETPOL: {"update"}}, rolls=False),
+    # Behind the router the gateway's proxies reach the router's port, not the engine's.
+    Row("gateway proxies narrowed behind the router", "prod",
         {"network": {"gatewayPods": {"gateway.envoyproxy.io/owning-gateway-name": "edge"}}},
         {NETPOL: {"update"}}, rolls=False),
     Row("Prometheus pods narrowed", "prod",
