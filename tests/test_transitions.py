@@ -203,7 +203,6 @@ ROWS += [
     Row("deployed Redis given more memory", "prod", REDIS_MEMORY,
         {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True, before=DEPLOYED_REDIS),
 ]
-ROUTER_ONLY = ("client key rotated", "client added")
 
 
 @pytest.fixture(scope="module")
