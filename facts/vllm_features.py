@@ -222,13 +222,13 @@ API_KEY_GUARDED_PREFIXES: dict[Version, tuple[str, ...]] = {
     # 0.8.0: the `authentication` middleware in vllm/entrypoints/openai/api_server.py skips
     # paths that do not start with "/v1"; 0.11.0 the AuthenticationMiddleware class there,
     # 0.20.0 and 0.21.0 the same class in vllm/entrypoints/openai/server_utils.py.
-    (0, 8, 0): ("/v1",),
+    parse("0.8.0"): ("/v1",),
     # 0.22.0: GUARDED_PREFIX in vllm/entrypoints/openai/server_utils.py; 0.23.0-0.26.0 in
     # vllm/entrypoints/serve/utils/server_utils.py.
-    (0, 22, 0): ("/v1", "/v2", "/inference"),
+    parse("0.22.0"): ("/v1", "/v2", "/inference"),
     # 0.27.0 and 0.28.0: vllm/entrypoints/serve/utils/server_utils.py; 0.29.0-0.34.0:
     # vllm/entrypoints/serve/middleware/authenticate.py (GUARDED_PREFIX).
-    (0, 27, 0): ("/v1", "/v2", "/inference", "/cohere"),
+    parse("0.27.0"): ("/v1", "/v2", "/inference", "/cohere"),
 }
 """Path prefixes vLLM's API key guards, by first release (read from the PyPI wheels 0.8.0,
 0.11.0, 0.20.0, 0.21.0, 0.22.0, 0.23.0, 0.26.0, 0.27.0, 0.28.0, 0.29.0, 0.32.0, 0.33.0,
