@@ -183,7 +183,7 @@ PROVIDER_KEY_FROM_CONFIG = {**_prod_traffic(lambda t: [p.pop("apiKeySecret", Non
                                                         for p in t["providers"]]),
                             "trafficSecrets": {"providers": {"cloud": "sk-from-pulumi-config"}}}
 ROWS += [
-    Row("provider key moved into pulumi config", "prod", PROVIDER_KEY_FROM_CONFIG,
+    Row("provider key taken from pulumi config", "prod", PROVIDER_KEY_FROM_CONFIG,
         {SECRET: {"create"}, DEPLOYMENT: {"update"}}, rolls=True),
     # A measured per-token time (README: measure it and set the key) moves the engine's drain,
     # the router's timeouts and the edge's budgets together, each in place.
@@ -276,7 +276,7 @@ def test_a_router_digest_rolls_the_router_and_nothing_of_the_engine(updates):
 def test_a_provider_key_moved_into_pulumi_config_rolls_the_router_alone(updates):
     """The program's Secret is created and the router's key reference moves to it; the
     engine's objects do not change."""
-    update = updates(next(r for r in ROWS if r.name == "provider key moved into pulumi config"))
+    update = updates(next(r for r in ROWS if r.name == "provider key taken from pulumi config"))
     changed = {s.urn.rsplit("::", 1)[1]: s.op for s in update.steps if s.op != "same"}
     assert changed == {"prod-deepseek-r1-32b-router": "update",
                        "prod-deepseek-r1-32b-router-provider-cloud": "create"}
