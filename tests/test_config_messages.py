@@ -25,8 +25,6 @@ DOCUMENTS = ("*.md", "docs/*.md")
 def _model_in(annotation) -> typing.Optional[type[BaseModel]]:
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
-    if typing.get_origin(annotation) is dict:
-        return None     # a mapping's keys are free-form (trafficSecrets.providers.<name>)
     for argument in typing.get_args(annotation):
         found = _model_in(argument)
         if found is not None:
@@ -39,20 +37,26 @@ def resolves(path: str) -> tuple[bool, bool]:
     models; a path that goes below a free-form mapping or list resolves."""
     model: typing.Optional[type[BaseModel]] = StackConfig
     parts = re.sub(r"\[\d+\]", "", path).split(".")
-    mapping = False
+    mapping_key = False
     for depth, part in enumerate(parts):
+        if mapping_key:   # a name the operator chose (`trafficSecrets.providers.<name>`)
+            mapping_key = False
+            continue
         if model is None:
             return True, True
-        if mapping:         # a name the user chooses (trafficSecrets.providers.<provider>)
-            mapping = False
-            continue
         fields = {field.alias or name: field for name, field in model.model_fields.items()}
         if part not in fields:
             return depth > 1, False
-        annotation = fields[part].annotation
-        mapping = typing.get_origin(annotation) is dict
-        model = _model_in(annotation)
+        mapping_key = _is_mapping(fields[part].annotation)
+        model = _model_in(fields[part].annotation)
     return True, True
+
+
+def _is_mapping(annotation) -> bool:
+    """A dict field (possibly Optional): its next path part is a free-form key."""
+    if typing.get_origin(annotation) is dict:
+        return True
+    return any(_is_mapping(a) for a in typing.get_args(annotation))
 
 
 def mentioned_keys():
@@ -150,3 +154,11 @@ def test_no_text_recommends_rendering_manifests_the_program_cannot_render():
     for text in texts:
         flat = re.sub(r"\s+", " ", text)
         assert not re.search(r"use the (Kubernetes )?provider's `?renderYamlToDirectory", flat)
+
+
+def test_a_key_path_through_a_named_mapping_resolves_and_a_misspelt_one_does_not():
+    """`trafficSecrets.providers.<name>` names a provider the operator chose (a dict key), so
+    it resolves; a misspelt field before or after such a name still does not."""
+    assert resolves("trafficSecrets.providers.other") == (True, True)
+    assert resolves("trafficSecrets.provider.other")[1] is False
+    assert resolves("trafficSecrets.redisPasswrd")[1] is False

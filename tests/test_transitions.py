@@ -191,6 +191,21 @@ ROWS = [
     Row("NFS weights relabelled", "prod", {"model": {"revision": NEW_SHA}},
         {DEPLOYMENT: {"update"}}, rolls=True),
 ]
+# README "How to add a cloud provider": prod's key moved from the hand-made Secret to
+# `pulumi config set --secret --path trafficSecrets.providers.cloud`: the program creates the
+# Secret, the router rolls onto it, the engine is untouched.
+PROVIDER_KEY_FROM_CONFIG = {**_prod_traffic(lambda t: [p.pop("apiKeySecret", None)
+                                                        for p in t["providers"]]),
+                            "trafficSecrets": {"providers": {"cloud": "sk-from-pulumi-config"}}}
+ROWS += [
+    Row("provider key taken from pulumi config", "prod", PROVIDER_KEY_FROM_CONFIG,
+        {SECRET: {"create"}, DEPLOYMENT: {"update"}}, rolls=True),
+    # A measured per-token time (README: measure it and set the key) moves the engine's drain,
+    # the router's timeouts and the edge's budgets together, each in place.
+    Row("per-token time measured", "prod", {"shutdown": {"perTokenMs": 60}},
+        {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}, BTP: {"update"}, CTP: {"update"},
+         ROUTE: {"update"}}, rolls=True),
+]
 ROUTER_ONLY = ("client key rotated", "client added", "local-only alias gets a cloud fallback")
 # The router's Redis (components/redis.py): prod names an existing one, which keeps working
 # (its no-op rerun above changes nothing); dropping `host` deploys one, and back.
@@ -218,7 +233,6 @@ ROWS += [
     Row("deployed Redis given more memory", "prod", REDIS_MEMORY,
         {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True, before=DEPLOYED_REDIS),
 ]
-ROUTER_ONLY = ("client key rotated", "client added")
 
 
 @pytest.fixture(scope="module")
@@ -273,6 +287,15 @@ def test_a_router_digest_rolls_the_router_and_nothing_of_the_engine(updates):
     changed = [s for s in updates(row).steps if s.op != "same"]
     assert [s.urn.rsplit("::", 1)[1] for s in changed] == ["prod-deepseek-r1-32b-router"]
     assert any(p.startswith("spec.template.spec.containers") for p in changed[0].paths)
+
+
+def test_a_provider_key_moved_into_pulumi_config_rolls_the_router_alone(updates):
+    """The program's Secret is created and the router's key reference moves to it; the
+    engine's objects do not change."""
+    update = updates(next(r for r in ROWS if r.name == "provider key taken from pulumi config"))
+    changed = {s.urn.rsplit("::", 1)[1]: s.op for s in update.steps if s.op != "same"}
+    assert changed == {"prod-deepseek-r1-32b-router": "update",
+                       "prod-deepseek-r1-32b-router-provider-cloud": "create"}
 
 
 def test_more_redis_memory_restarts_redis_alone(updates):
