@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from rendering.model_store import COMPLETE_MARKER, download_script
+from tests import tools as real_tools
 
 FAKE_HUB = textwrap.dedent("""
     import os, pathlib
@@ -95,9 +96,10 @@ def test_the_job_retries_failed_attempts_itself_and_never_fails_for_good():
 
 # --- The real huggingface_hub against a fake hub on 127.0.0.1 -------------------------------
 
-REAL_HUB_PYTHON = __import__("pathlib").Path(__file__).resolve().parents[1] / ".venv-router" / \
-    "bin" / "python"
-"""huggingface_hub as the router's environment pins it (LiteLLM's tokenizers requires it)."""
+def real_hub_python() -> str:
+    """huggingface_hub as the router's environment pins it (LiteLLM's tokenizers requires it):
+    `.venv-router/`, created on first use (tests/tools.py)."""
+    return str(real_tools.router_venv() / "bin" / "python")
 SHA = "0123456789abcdef0123456789abcdef01234567"
 SHARD = 4 * 1024 * 1024
 
@@ -203,13 +205,12 @@ def test_a_download_killed_midway_keeps_its_finished_files_and_leaves_no_partial
     import os
     import signal
     import time
-    if not REAL_HUB_PYTHON.exists():
-        pytest.fail("run .ci/run, or create .venv-router (tests/test_router_live.py)")
+    python = real_hub_python()
     target = tmp_path / "models" / "m" / SHA
     env = {**_job_env(), "HOME": str(tmp_path), "HF_ENDPOINT": fake_hub.endpoint,
            "PATH": os.environ.get("PATH", "/usr/bin:/bin")}
     script = download_script("org/m", SHA, str(target))
-    first = subprocess.Popen([str(REAL_HUB_PYTHON), "-c", script], env=env,
+    first = subprocess.Popen([str(python), "-c", script], env=env,
                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while not ((target / "model-1.safetensors").exists() and fake_hub.holding.is_set()
@@ -222,7 +223,7 @@ def test_a_download_killed_midway_keeps_its_finished_files_and_leaves_no_partial
     fake_hub.release.set()
 
     fake_hub.gets.clear()
-    done = subprocess.run([str(REAL_HUB_PYTHON), "-c", script], env=env, capture_output=True,
+    done = subprocess.run([str(python), "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     assert fake_hub.gets == ["model-2.safetensors"]   # config and shard 1 were kept
