@@ -97,7 +97,7 @@ metrics = MetricsStack(release, metrics_args, opts=after_inference)
 autoscaler = Autoscaler(release, AutoscalerArgs(
     namespace=cfg.namespace, deployment_name=multinode.workload_name(release, plan), served_name=cfg.model.served_name,
     vllm_version=cfg.vllm_version, per_replica_target=plan.autoscaling.target_per_replica,
-    startup_budget_seconds=plan.startup.budget_seconds, autoscaling=cfg.autoscaling,
+    windows=plan.scaling, autoscaling=cfg.autoscaling,
     labels=labels, workload=multinode.workload(plan)), opts=after_inference)
 
 if cfg.traffic.enabled:
