@@ -15,7 +15,10 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from rendering import promql
-from planning.config import AutoscalingConfig
+from rendering.naming import hpa_name_for
+from planning.config import AutoscalingConfig, StackConfig
+from planning.plan import Plan
+from rendering.naming import StackNames
 from planning.scaling import Scaling
 from facts import conventions
 
@@ -47,9 +50,13 @@ class AutoscalerArgs:
     replicas are groups (its scale subresource counts groups, never pods)."""
 
 
-def hpa_name_for(engine: str, deployment_name: str) -> str:
-    """Name of the HPA that scales the Deployment: KEDA names its own keda-hpa-<ScaledObject>."""
-    return f"keda-hpa-{deployment_name}" if engine == "keda" else deployment_name
+def autoscaler_args(cfg: StackConfig, plan: Plan, names: StackNames) -> AutoscalerArgs:
+    """The stack's workload scaled on the plan's per-replica target and windows."""
+    return AutoscalerArgs(
+        namespace=cfg.namespace, deployment_name=names.workload,
+        served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
+        per_replica_target=plan.autoscaling.target_per_replica, windows=plan.scaling,
+        autoscaling=cfg.autoscaling, labels=names.labels, workload=names.workload_type)
 
 
 def behavior(windows: Scaling) -> dict[str, Any]:
