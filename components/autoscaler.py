@@ -24,13 +24,6 @@ from facts import conventions
 
 TYPE_TOKEN = "vllm-serving:index:Autoscaler"
 
-KEDA_POLLING_SECONDS = 15
-"""How often KEDA queries Prometheus; matches the HPA's 15 s sync period."""
-
-KEDA_FALLBACK_FAILURES = 3
-"""Consecutive failed queries (45 s at 15 s polling) before KEDA applies the fallback."""
-
-
 @dataclasses.dataclass
 class AutoscalerArgs:
     """Inputs of Autoscaler."""
@@ -104,9 +97,9 @@ def scaled_object_spec(args: AutoscalerArgs) -> dict[str, Any]:
         "scaleTargetRef": _scale_target(args),
         "minReplicaCount": scaling.min_replicas,
         "maxReplicaCount": scaling.max_replicas,
-        "pollingInterval": KEDA_POLLING_SECONDS,
+        "pollingInterval": args.windows.polling_seconds,
         "fallback": {
-            "failureThreshold": KEDA_FALLBACK_FAILURES,
+            "failureThreshold": args.windows.fallback_failures,
             "replicas": args.windows.fallback_replicas,
             "behavior": "currentReplicasIfHigher",
         },

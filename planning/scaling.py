@@ -28,6 +28,12 @@ K8S_DEFAULT_SCALE_DOWN_WINDOW_SECONDS = 300
 SCALE_DOWN_POLICY_PERIOD_SECONDS = 300
 """Remove at most one replica per 5 minutes, so in-flight answers drain one pod at a time."""
 
+KEDA_POLLING_SECONDS = 15
+"""How often KEDA queries Prometheus; matches the HPA's 15 s sync period."""
+
+KEDA_FALLBACK_FAILURES = 3
+"""Consecutive failed queries (45 s at 15 s polling) before KEDA applies the fallback."""
+
 
 @dataclasses.dataclass(frozen=True)
 class Scaling:
@@ -39,6 +45,9 @@ class Scaling:
     scale_down_period_seconds: int
     fallback_replicas: int
     reason: str
+    polling_seconds: int
+    fallback_failures: int
+    """Failed polls in a row before KEDA holds the fallback replicas."""
 
 
 def scaling(scale: AutoscalingConfig, budget_seconds: int) -> Scaling:
@@ -57,11 +66,14 @@ def scaling(scale: AutoscalingConfig, budget_seconds: int) -> Scaling:
               f"{K8S_MAX_POLICY_PERIOD_SECONDS}) = {up_period} s; scale-down window "
               f"clamp({budget}, {K8S_DEFAULT_SCALE_DOWN_WINDOW_SECONDS}, "
               f"{K8S_MAX_STABILIZATION_SECONDS}) = {down} s, one replica per "
-              f"{down_period} s; fallback "
+              f"{down_period} s; after {KEDA_FALLBACK_FAILURES} failed polls × "
+              f"{KEDA_POLLING_SECONDS} s = {KEDA_FALLBACK_FAILURES * KEDA_POLLING_SECONDS} s without the "
+              "metric KEDA holds at least the fallback "
               + (f"autoscaling.fallbackReplicas {fallback}" if scale.fallback_replicas is not None
                  else f"minReplicas {fallback}")
               + ("" if scale.enabled else " (autoscaling off)"))
-    return Scaling(up, up_period, down, down_period, fallback, reason)
+    return Scaling(up, up_period, down, down_period, fallback, reason, KEDA_POLLING_SECONDS,
+                   KEDA_FALLBACK_FAILURES)
 
 
 def scale_up_stabilization_seconds(startup_budget_seconds: int) -> int:

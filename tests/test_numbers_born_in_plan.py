@@ -84,7 +84,7 @@ def test_rendering_and_components_read_plan_figures_and_derive_none(path):
 def test_the_scan_finds_a_figure_computed_from_the_plan():
     """The checks above can fail: each recognises the shape it forbids."""
     derived = ast.parse("from planning.sizing import startup_failure_threshold\n"
-                        "from planning import sizing as math_\n"
+                        "from planning import scaling as math_\n"
                         "a = plan.startup.budget_seconds // period\n"
                         "b = startup_failure_threshold(budget, 10)\n"
                         "c = math_.scale_up_stabilization_seconds(budget)\n"

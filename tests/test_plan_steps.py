@@ -306,3 +306,9 @@ def test_the_startup_probe_gives_up_once_the_budget_has_passed():
 def test_the_plan_names_the_launcher_once_with_its_reason():
     assert plan().launcher == "single"
     assert plan().launcher_reason == "one node per replica: vLLM starts alone"
+
+
+def test_keda_falls_back_after_three_failed_polls_fifteen_seconds_apart():
+    windows = plan().scaling
+    assert (windows.polling_seconds, windows.fallback_failures) == (15, 3)
+    assert "after 3 failed polls × 15 s = 45 s" in windows.reason
