@@ -2,8 +2,8 @@
 
 `keda` (default): a ScaledObject with a Prometheus trigger; KEDA creates the HPA. `hpa`: an
 autoscaling/v2 HPA on a per-pod custom metric that prometheus-adapter serves once the exported
-rule is in its configuration. Either way the HPA behaviour is derived from the start-up budget
-(planning/sizing.py, "Autoscaling"). The Deployment must leave spec.replicas to the autoscaler.
+rule is in its configuration. Either way the HPA behaviour and KEDA's fallback are the plan's
+figures (planning/scaling.py), read here, never derived. The Deployment must leave spec.replicas to the autoscaler.
 """
 
 from __future__ import annotations
@@ -14,19 +14,15 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from planning import sizing as math_
 from rendering import promql
-from planning.config import AutoscalingConfig
+from rendering.naming import hpa_name_for
+from planning.config import AutoscalingConfig, StackConfig
+from planning.plan import Plan
+from rendering.naming import StackNames
+from planning.scaling import Scaling
 from facts import conventions
 
 TYPE_TOKEN = "vllm-serving:index:Autoscaler"
-
-KEDA_POLLING_SECONDS = 15
-"""How often KEDA queries Prometheus; matches the HPA's 15 s sync period."""
-
-KEDA_FALLBACK_FAILURES = 3
-"""Consecutive failed queries (45 s at 15 s polling) before KEDA applies the fallback."""
-
 
 @dataclasses.dataclass
 class AutoscalerArgs:
@@ -38,7 +34,8 @@ class AutoscalerArgs:
     vllm_version: str
     per_replica_target: int
     """Requests (running + waiting) per replica to aim for (planning/sizing.py)."""
-    startup_budget_seconds: int
+    windows: Scaling
+    """The plan's HPA windows, policy periods and KEDA fallback (plan.scaling)."""
     autoscaling: AutoscalingConfig
     labels: dict[str, str]
     workload: tuple[str, str] = ("apps/v1", "Deployment")
@@ -46,30 +43,34 @@ class AutoscalerArgs:
     replicas are groups (its scale subresource counts groups, never pods)."""
 
 
-def hpa_name_for(engine: str, deployment_name: str) -> str:
-    """Name of the HPA that scales the Deployment: KEDA names its own keda-hpa-<ScaledObject>."""
-    return f"keda-hpa-{deployment_name}" if engine == "keda" else deployment_name
+def autoscaler_args(cfg: StackConfig, plan: Plan, names: StackNames) -> AutoscalerArgs:
+    """The stack's workload scaled on the plan's per-replica target and windows."""
+    return AutoscalerArgs(
+        namespace=cfg.namespace, deployment_name=names.workload,
+        served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
+        per_replica_target=plan.autoscaling.target_per_replica, windows=plan.scaling,
+        autoscaling=cfg.autoscaling, labels=names.labels, workload=names.workload_type)
 
 
-def behavior(budget_seconds: int) -> dict[str, Any]:
+def behavior(windows: Scaling) -> dict[str, Any]:
     """HPA behaviour (camelCase, as the API and KEDA take it), one replica at a time both ways."""
     return {
         "scaleUp": {
-            "stabilizationWindowSeconds": math_.scale_up_stabilization_seconds(budget_seconds),
+            "stabilizationWindowSeconds": windows.scale_up_window_seconds,
             "selectPolicy": "Max",
             "policies": [{
                 "type": "Pods",
                 "value": 1,
-                "periodSeconds": math_.scale_up_policy_period_seconds(budget_seconds),
+                "periodSeconds": windows.scale_up_period_seconds,
             }],
         },
         "scaleDown": {
-            "stabilizationWindowSeconds": math_.scale_down_stabilization_seconds(budget_seconds),
+            "stabilizationWindowSeconds": windows.scale_down_window_seconds,
             "selectPolicy": "Max",
             "policies": [{
                 "type": "Pods",
                 "value": 1,
-                "periodSeconds": math_.SCALE_DOWN_POLICY_PERIOD_SECONDS,
+                "periodSeconds": windows.scale_down_period_seconds,
             }],
         },
     }
@@ -96,15 +97,15 @@ def scaled_object_spec(args: AutoscalerArgs) -> dict[str, Any]:
         "scaleTargetRef": _scale_target(args),
         "minReplicaCount": scaling.min_replicas,
         "maxReplicaCount": scaling.max_replicas,
-        "pollingInterval": KEDA_POLLING_SECONDS,
+        "pollingInterval": args.windows.polling_seconds,
         "fallback": {
-            "failureThreshold": KEDA_FALLBACK_FAILURES,
-            "replicas": math_.fallback_replicas(scaling.min_replicas, scaling.fallback_replicas),
+            "failureThreshold": args.windows.fallback_failures,
+            "replicas": args.windows.fallback_replicas,
             "behavior": "currentReplicasIfHigher",
         },
         "advanced": {
             "restoreToOriginalReplicaCount": False,
-            "horizontalPodAutoscalerConfig": {"behavior": behavior(args.startup_budget_seconds)},
+            "horizontalPodAutoscalerConfig": {"behavior": behavior(args.windows)},
         },
         "triggers": [{
             "type": "prometheus",
@@ -143,7 +144,7 @@ def hpa_spec(args: AutoscalerArgs) -> dict[str, Any]:
                 "target": {"type": "AverageValue", "averageValue": str(threshold)},
             },
         }],
-        "behavior": behavior(args.startup_budget_seconds),
+        "behavior": behavior(args.windows),
     }
 
 

@@ -9,7 +9,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from planning.traffic import GatewayConfig, TrafficPlan
+from planning.traffic import ROUTER_PORT, GatewayConfig, TrafficPlan
 from rendering import gateway as render
 
 
@@ -24,6 +24,15 @@ class TrafficEdgeArgs:
     router_service: pulumi.Input[str]
     router_port: int
     labels: dict[str, str]
+
+
+def edge_args(gateway: GatewayConfig, traffic: TrafficPlan, release: str,
+              namespace: pulumi.Input[str], router_service: pulumi.Input[str],
+              labels: dict[str, str]) -> TrafficEdgeArgs:
+    """The edge in front of the router's Service, labelled like the router."""
+    return TrafficEdgeArgs(release=release, namespace=namespace, gateway=gateway, plan=traffic,
+                           router_service=router_service, router_port=ROUTER_PORT,
+                           labels=labels)
 
 
 class TrafficEdge(pulumi.ComponentResource):

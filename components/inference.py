@@ -14,8 +14,10 @@ from rendering import model_store as store
 from rendering import multinode, pod
 from rendering import network as fence
 from planning.config import NetworkConfig, StackConfig
-from rendering.labels import common_labels, selector_of
+from rendering.labels import selector_of
+from rendering.naming import StackNames
 from planning.plan import Plan
+from rendering import vllm_args
 from rendering.vllm_args import PORT
 from facts import conventions as c
 
@@ -113,19 +115,15 @@ def network_policy_spec(selector: dict[str, str], network: NetworkConfig,
 class InferenceDeploymentArgs:
     """Inputs of InferenceDeployment."""
 
-    release: str
+    names: StackNames
     namespace: pulumi.Input[str]
     config: StackConfig
     plan: Plan
     image: pulumi.Input[str]
     claim_name: pulumi.Input[str]
-    model_dir: str
-    server_args: list[str]
     ready_marker: Optional[str] = None
     service_annotations: dict[str, str] = dataclasses.field(default_factory=dict)
     depends_on: list[pulumi.Resource] = dataclasses.field(default_factory=list)
-    router_selector: Optional[dict[str, str]] = None
-    """Labels of the router pods: when set, only they (and Prometheus) reach the engine."""
 
 
 class InferenceDeployment(pulumi.ComponentResource):
@@ -135,15 +133,18 @@ class InferenceDeployment(pulumi.ComponentResource):
     deployment_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
     api_key_secret_name: pulumi.Output[str]
+    endpoint: pulumi.Output[str]
+    """The engine's OpenAI base URL inside the cluster."""
     selector: dict[str, str]
     labels: dict[str, str]
 
     def __init__(self, name: str, args: InferenceDeploymentArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("vllm-serving:index:InferenceDeployment", name, None, opts)
-        cfg, plan, release = args.config, args.plan, args.release
+        cfg, plan, release = args.config, args.plan, args.names.release
         child = pulumi.ResourceOptions(parent=self)
-        self.labels = labels = common_labels(release, cfg.vllm_version, c.COMPONENT_INFERENCE)
+        self.labels = labels = args.names.labels
+        server_args = vllm_args.server_args(cfg, plan, args.names.model_dir)
         self.selector = selector = selector_of(labels)
 
         namespace = args.namespace
@@ -152,11 +153,11 @@ class InferenceDeployment(pulumi.ComponentResource):
         secret_name, checksum = self._api_key(name, cfg, release, namespace, labels)
         annotations = deployment_annotations(cfg, plan)
         self._pod_inputs = pod.PodInputs(
-            image=args.image, args=args.server_args, labels=labels,
+            image=args.image, args=server_args, labels=labels,
             # Both roll the pods: a new key, or new weights on an operator-managed export.
             annotations={c.ANN_API_KEY_CHECKSUM: checksum,
                          c.ANN_MODEL_REVISION: cfg.model.revision},
-            claim_name=args.claim_name, model_dir=args.model_dir,
+            claim_name=args.claim_name, model_dir=args.names.model_dir,
             api_key_secret=secret_name, api_key_secret_key=_secret_key(cfg),
             product_labels=plan.gpu.product_labels, probe_period=cfg.probes.period_seconds,
             probe_timeout=cfg.probes.timeout_seconds,
@@ -214,7 +215,7 @@ class InferenceDeployment(pulumi.ComponentResource):
         k8s.networking.v1.NetworkPolicy(
             f"{name}-netpol",
             metadata={"name": release, "namespace": namespace, "labels": labels},
-            spec=network_policy_spec(selector, cfg.network, args.router_selector,
+            spec=network_policy_spec(selector, cfg.network, args.names.router_selector,
                                      group=selector if group else None),
             opts=child)
 
@@ -222,6 +223,8 @@ class InferenceDeployment(pulumi.ComponentResource):
         self.service_name = service.metadata["name"]
         self.api_key_secret_name = pulumi.Output.from_input(secret_name)
         self.api_key_secret_key = _secret_key(cfg)
+        self.endpoint = pulumi.Output.format("http://{0}.{1}.svc:{2}/v1", self.service_name,
+                                             self.namespace, PORT)
         self.register_outputs({
             "namespace": self.namespace, "deployment_name": self.deployment_name,
             "service_name": self.service_name, "api_key_secret_name": self.api_key_secret_name,
@@ -236,7 +239,7 @@ class InferenceDeployment(pulumi.ComponentResource):
         inputs = self._pod_inputs
         multi = cfg.multi_node
         rdma = {multi.rdma.resource_name: str(multi.rdma.count)} if multi.rdma else {}
-        lws_name = multinode.workload_name(release, plan)
+        lws_name = args.names.workload
         # No IPC_LOCK: the pods run as UID 10001 and Kubernetes sets no ambient capabilities,
         # so an added capability never reaches a non-root process; RDMA's pinned memory comes
         # from the runtime's memlock limit (containerd: unlimited).
@@ -251,7 +254,7 @@ class InferenceDeployment(pulumi.ComponentResource):
                 shared, serves_http=serves, pre_stop=multinode.pre_stop_hook(cfg, plan, kind),
                 annotations={**shared.annotations, **multinode.checkov_waivers(serves)},
                 command=["sh", "-c", multinode.launch_script(cfg, plan, command,
-                                                             args.server_args, kind)],
+                                                             inputs.args, kind)],
                 exec_probe=None if serves else multinode.worker_probe(
                     cfg, plan, cfg.probes.period_seconds, cfg.probes.liveness_failures)))
 

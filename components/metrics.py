@@ -15,7 +15,9 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from rendering import dashboard, promql
-from planning.config import MonitoringConfig
+from planning.config import MonitoringConfig, StackConfig
+from rendering.labels import selector_of
+from rendering.naming import StackNames
 from rendering.vllm_args import PORT
 from facts import conventions
 
@@ -48,6 +50,16 @@ class MetricsStackArgs:
     """Port number behind service_port_name; only annotation-based scraping needs it."""
     workload_kind: str = "Deployment"
     """Deployment, or LeaderWorkerSet when a replica spans nodes."""
+
+
+def metrics_args(cfg: StackConfig, names: StackNames) -> MetricsStackArgs:
+    """Monitoring of the stack's inference Service (named after the release) and workload."""
+    return MetricsStackArgs(
+        namespace=cfg.namespace, service_name=names.release, service_port_name="http",
+        deployment_name=names.workload, served_name=cfg.model.served_name,
+        vllm_version=cfg.vllm_version, selector_labels=selector_of(names.labels),
+        common_labels=names.labels, monitoring=cfg.monitoring, hpa_name=names.hpa,
+        service_port=PORT, workload_kind=names.workload_type[1])
 
 
 def operator_labels(common_labels: dict[str, str], monitoring: MonitoringConfig) -> dict[str, str]:

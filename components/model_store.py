@@ -8,7 +8,8 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from planning.config import StorageConfig
+from planning.config import StackConfig, StorageConfig
+from planning.plan import Plan
 from rendering import model_store as render
 
 
@@ -31,6 +32,21 @@ class ModelStoreArgs:
     """GPU products the serving pods need: the download pod lands in their zone."""
     release_timeout_seconds: int
     """How long a replaced claim may stay in use: the pods' grace period plus a margin."""
+
+
+def model_store_args(cfg: StackConfig, plan: Plan, release: str, namespace: pulumi.Input[str],
+                     image_ref: pulumi.Input[str]) -> ModelStoreArgs:
+    """The store of `cfg`'s model: its volume sized by the plan, downloaded (pvc) by the
+    configured downloader image, else by the serving image."""
+    pvc = cfg.storage.pvc
+    return ModelStoreArgs(
+        release=release, namespace=namespace, namespace_name=cfg.namespace,
+        storage=cfg.storage, hf_id=plan.model.hf_id, revision=cfg.model.revision,
+        capacity_gi=plan.storage.capacity_gi,
+        download_timeout_seconds=plan.storage.download_timeout_seconds,
+        downloader_image=(pvc.downloader_image if pvc and pvc.downloader_image else image_ref),
+        product_labels=plan.gpu.product_labels,
+        release_timeout_seconds=plan.rollout.claim_release_seconds)
 
 
 class ModelStore(pulumi.ComponentResource):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
@@ -12,12 +12,13 @@ import pulumi_random as random
 
 from facts import conventions as c
 from components.redis import RouterRedis, RouterRedisArgs
-from planning.config import NetworkConfig
-from planning.traffic import LITELLM_VERSION, ROUTER_IMAGE, ROUTER_PORT, Encrypted, \
+from planning.config import NetworkConfig, StackConfig
+from planning.traffic import ROUTER_IMAGE, ROUTER_PORT, Encrypted, \
     TrafficConfig, TrafficPlan, TrafficSecrets
 from rendering import redis as render_redis
 from rendering import router as render
-from rendering.labels import common_labels, selector_of
+from rendering.labels import router_labels, selector_of
+from rendering.vllm_args import PORT
 
 COMPONENT_ROUTER = c.COMPONENT_ROUTER
 MASTER_KEY = "master-key"
@@ -52,10 +53,25 @@ class TrafficRouterArgs:
     """Keys from `pulumi config set --secret` (vllm-serving:trafficSecrets)."""
 
 
-def router_labels(release: str) -> dict[str, str]:
-    """The engine's label set with name litellm, component router, LiteLLM's version."""
-    return {**common_labels(release, LITELLM_VERSION, COMPONENT_ROUTER),
-            c.LABEL_NAME: "litellm"}
+if TYPE_CHECKING:
+    from components.inference import InferenceDeployment
+
+
+def router_args(cfg: StackConfig, traffic: TrafficPlan, release: str,
+                namespace: pulumi.Input[str], engine: "InferenceDeployment") -> TrafficRouterArgs:
+    """The router in front of `engine` (its Service is named after the release), with the
+    traffic plan's budgets and the stack's secrets."""
+    monitoring = cfg.monitoring
+    return TrafficRouterArgs(
+        release=release, namespace=namespace, namespace_name=cfg.namespace,
+        traffic=cfg.traffic, plan=traffic, served_name=cfg.model.served_name,
+        engine_service=release, engine_port=PORT, engine_selector=engine.selector,
+        engine_secret_name=engine.api_key_secret_name,
+        engine_secret_key=engine.api_key_secret_key, network=cfg.network,
+        prometheus_operator=monitoring.enabled and monitoring.prometheus_operator,
+        monitoring_labels=({"release": monitoring.release_label}
+                           if monitoring.release_label else {}),
+        secrets=cfg.traffic_secrets)
 
 
 class TrafficRouter(pulumi.ComponentResource):

@@ -12,7 +12,7 @@ from facts import cluster_versions, model_families, vllm_cli, vllm_features, vll
 from planning import sizing
 from planning.config import StackConfig
 from planning.figures import Plan
-from planning.layout import MAX_NODES, Layout, launcher, tensor_parallel_candidates
+from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
 from planning.memory import gpu_memory
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
@@ -148,7 +148,7 @@ def replica_fits_its_nodes(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 def multi_node_launcher_exists(cfg: StackConfig, plan: Plan) -> Optional[str]:
     layout = plan.layout
-    chosen = launcher(cfg, plan.version, layout)          # single, native or ray
+    chosen = plan.launcher                                # single, native or ray
     native = vllm_features.native_multi_node(plan.version)
     if chosen == "single":
         return None
@@ -228,7 +228,7 @@ def budget_not_below_derived(cfg: StackConfig, plan: Plan) -> Optional[str]:
 def engine_start_within_vllms_deadline(cfg: StackConfig, plan: Plan) -> Optional[str]:
     start = plan.startup
     engine_wait = start.estimated_seconds
-    if launcher(cfg, plan.version, plan.layout) == "ray":
+    if plan.launcher == "ray":
         # The leader assembles the Ray cluster (peers pulling the image) before vLLM starts.
         engine_wait -= start.engine_phases.get("peer image pull", 0)
     if (vllm_features.engine_ready_timeout_configurable(plan.version)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 from facts import vllm_features
-from planning import capacity, memory, timing
+from planning import capacity, memory, scaling, timing
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
 
@@ -23,6 +23,9 @@ class Plan:
     version: vllm_features.Version
     replicas: int
     layout: Layout
+    launcher: str
+    """How a replica starts: single, native or ray (planning/layout.py `launcher`)."""
+    launcher_reason: str
     engine: memory.EngineLimits
     weights: memory.Weights
     activations: memory.Activations
@@ -33,6 +36,7 @@ class Plan:
     rollout: timing.Rollout
     storage: capacity.Storage
     autoscaling: capacity.Autoscaling
+    scaling: scaling.Scaling
 
     @property
     def gpus_total(self) -> int:

@@ -154,3 +154,14 @@ def launcher(cfg: StackConfig, version: vllm_features.Version, layout: Layout) -
     if choice == "ray" or choice == "auto" and not vllm_features.native_multi_node(version):
         return "ray"
     return "native"
+
+
+def launcher_reason(cfg: StackConfig, version: vllm_features.Version, chosen: str) -> str:
+    """Why `launcher` chose what it did, from the same inputs."""
+    if chosen == "single":
+        return "one node per replica: vLLM starts alone"
+    if cfg.multi_node.launcher != "auto":
+        return f"multiNode.launcher: {cfg.multi_node.launcher}"
+    has = "has" if vllm_features.native_multi_node(version) else "lacks"
+    return (f"multiNode.launcher auto: vLLM {version} {has} the native multi-node launch "
+            f"(from {vllm_features.NATIVE_MULTI_NODE_SINCE})")

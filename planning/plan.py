@@ -12,10 +12,10 @@ sections. Components take their numbers from the plan;
 from __future__ import annotations
 
 import facts
-from planning import capacity, checks, memory, timing
+from planning import capacity, checks, memory, scaling, timing
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
-from planning.layout import Layout, choose_layout
+from planning.layout import Layout, choose_layout, launcher, launcher_reason
 
 __all__ = ["Plan", "make_plan"]
 
@@ -31,15 +31,18 @@ def make_plan(cfg: StackConfig) -> Plan:
 
     layout = choose_layout(cfg, model, gpu, fits)
     on_gpu = memory.gpu_memory(cfg, model, gpu, version, layout)
+    chosen = launcher(cfg, version, layout)
     startup = timing.startup(cfg, model, gpu, version, on_gpu.weights, layout, on_gpu.engine)
     drain = timing.drain(cfg, version, layout)
     plan = Plan(
         model=model, gpu=gpu, version=version, replicas=cfg.replicas, layout=layout,
+        launcher=chosen, launcher_reason=launcher_reason(cfg, version, chosen),
         engine=on_gpu.engine, weights=on_gpu.weights, activations=on_gpu.activations,
         kv=on_gpu.kv, host=memory.host_resources(cfg, layout), startup=startup, drain=drain,
         rollout=timing.rollout(cfg, layout, startup, drain),
         storage=capacity.storage(cfg, on_gpu.weights),
         autoscaling=capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv),
+        scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
     )
     problems = checks.problems(cfg, plan)
     if problems:

@@ -30,6 +30,10 @@ class Startup:
     derived_budget_seconds: int
     budget_seconds: int
     reason: str
+    probe_period_seconds: int
+    probe_failure_threshold: int
+    """startupProbe failureThreshold: the probe gives up once the budget has passed."""
+    probe_reason: str
 
     @property
     def engine_seconds(self) -> int:
@@ -116,7 +120,12 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
               f"[{cfg.engine.load_format} loader] = {load} s + engine {shown}{warm} = "
               f"{engine_total} s) × {cfg.probes.safety_factor} = {derived} s"
               + ("" if budget == derived else f"; overridden to {budget} s"))
-    return Startup(read_rate, load, phases, load + engine_total, derived, budget, reason)
+    period = cfg.probes.period_seconds
+    failures = sizing.startup_failure_threshold(budget, period)
+    probe_reason = (f"⌈start-up budget {budget} s / probes.periodSeconds {period} s⌉ = "
+                    f"{failures} probes")
+    return Startup(read_rate, load, phases, load + engine_total, derived, budget, reason,
+                   period, failures, probe_reason)
 
 
 WORKER_OUTLASTS_SECONDS = 5

@@ -131,6 +131,11 @@ def parent_refs(gateway: GatewayConfig, own_gateway: str) -> list[dict]:
     return refs
 
 
+def route_url(gateway: GatewayConfig) -> str:
+    """The OpenAI base URL clients use: `/v1` (what the route matches) on the first hostname."""
+    return f"https://{gateway.hostnames[0]}/v1"
+
+
 def http_route_spec(gateway: GatewayConfig, plan: TrafficPlan, own_gateway: str,
                     router_service: Any, router_port: int) -> dict:
     """`/v1` on the hostnames to the router; the request timeout covers the longest request

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 from facts import conventions as c
+from planning.traffic import LITELLM_VERSION
 
 
 def release_name(stack: str, served_name: str) -> str:
@@ -30,6 +31,12 @@ def common_labels(release: str, vllm_version: str, component: str) -> dict[str, 
         c.LABEL_PART_OF: c.PART_OF,
         c.LABEL_MANAGED_BY: "pulumi",
     }
+
+
+def router_labels(release: str) -> dict[str, str]:
+    """The engine's label set with name litellm, component router, LiteLLM's version."""
+    return {**common_labels(release, LITELLM_VERSION, c.COMPONENT_ROUTER),
+            c.LABEL_NAME: "litellm"}
 
 
 SELECTOR_KEYS = (c.LABEL_NAME, c.LABEL_INSTANCE, c.LABEL_COMPONENT)

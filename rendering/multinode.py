@@ -30,7 +30,6 @@ from typing import Any, Optional
 from facts import conventions, vllm_features
 from facts import lws as lws_facts
 from planning.config import StackConfig
-from planning.layout import launcher
 from planning.plan import Plan
 from rendering import pod as pod_rendering
 from rendering.vllm_args import PORT
@@ -88,9 +87,9 @@ def hybrid_load_balancing(plan: Plan) -> bool:
     return is_multi_node(plan) and plan.layout.data_parallel > 1
 
 
-def uses_ray(cfg: StackConfig, plan: Plan) -> bool:
-    """Ray when configured, or when the pinned vLLM has no native multi-node launch."""
-    return launcher(cfg, plan.version, plan.layout) == "ray"
+def uses_ray(plan: Plan) -> bool:
+    """Ray when the plan's launcher is (planning/layout.py `launcher`)."""
+    return plan.launcher == "ray"
 
 
 def group_args(cfg: StackConfig, plan: Plan, role: str) -> list[str]:
@@ -118,7 +117,7 @@ def _layout_args(cfg: StackConfig, plan: Plan, role: str) -> list[str]:
                 "--data-parallel-address", "$LEADER_IP",
                 "--data-parallel-rpc-port", str(multi.data_parallel_rpc_port),
                 "--data-parallel-hybrid-lb"]
-    if uses_ray(cfg, plan):
+    if uses_ray(plan):
         return ["--distributed-executor-backend", "ray"]
     args = ["--nnodes", str(layout.nodes), "--node-rank", "$LWS_WORKER_INDEX",
             "--master-addr", "$LEADER_IP", "--master-port", str(multi.master_port)]
@@ -157,7 +156,7 @@ def launch_script(cfg: StackConfig, plan: Plan, server_command: list[str],
     script = "set -eu\n" + RESOLVE_LEADER
     vllm = " ".join(_quote(a) for a in [*server_command, *server_args,
                                         *group_args(cfg, plan, role)])
-    if not uses_ray(cfg, plan):
+    if not uses_ray(plan):
         return script + f"exec {vllm}\n"
     if role == "worker":
         return script + (f'exec ray start --address="$LEADER_IP:{RAY_PORT}" --block '
@@ -192,7 +191,7 @@ def pre_stop_hook(cfg: StackConfig, plan: Plan, role: str) -> Optional[dict]:
                   .replace("BOUND", str(drain.longest_request_seconds)))
         return {"exec": {"command": ["python3", "-c", script]}}
     if role == "worker" and drain.worker_pre_stop_seconds:
-        port = RAY_PORT if uses_ray(cfg, plan) else cfg.multi_node.master_port
+        port = RAY_PORT if uses_ray(plan) else cfg.multi_node.master_port
         leader_up = ("import os, socket; "
                      f"socket.create_connection((os.environ['LWS_LEADER_ADDRESS'], {port}), 2)"
                      ".close()")
@@ -250,7 +249,7 @@ def group_env(cfg: StackConfig, plan: Plan) -> list[dict[str, Any]]:
 def worker_probe(cfg: StackConfig, plan: Plan, period: int, failures: int) -> dict:
     """Workers serve no HTTP: their probe proves they can still reach the leader's rendezvous
     (the torch TCPStore on the master port, or the Ray head)."""
-    port = RAY_PORT if uses_ray(cfg, plan) else cfg.multi_node.master_port
+    port = RAY_PORT if uses_ray(plan) else cfg.multi_node.master_port
     check = ("import os, socket; "
              f"socket.create_connection((os.environ['LWS_LEADER_ADDRESS'], {port}), 5).close()")
     return {"exec": {"command": ["python3", "-c", check]}, "periodSeconds": period,

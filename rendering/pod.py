@@ -13,7 +13,6 @@ from rendering import weights
 from rendering.labels import selector_of
 from facts import conventions, vllm_features
 from planning.plan import Plan
-from planning.sizing import startup_failure_threshold
 from rendering.vllm_args import PORT, SERVER_COMMAND
 
 CONTAINER = conventions.ENGINE_CONTAINER
@@ -253,14 +252,10 @@ def engine_ready_env(plan: Plan) -> list[dict]:
     return [{"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": str(plan.startup.budget_seconds)}]
 
 
-def _startup_failures(plan: Plan, period: int) -> int:
-    return startup_failure_threshold(plan.startup.budget_seconds, period)
-
-
 def _probes(plan: Plan, inputs: PodInputs) -> dict:
     """HTTP startup/readiness/liveness on /health for a pod that serves; a headless worker
     gets its exec probe as startup (the group's whole budget) and liveness instead."""
-    startup_failures = _startup_failures(plan, inputs.probe_period)
+    startup_failures = plan.startup.probe_failure_threshold
     if not inputs.serves_http:
         if inputs.exec_probe is None:
             return {}

@@ -12,6 +12,7 @@ import yaml
 
 from rendering import promql
 from components.autoscaler import Autoscaler, AutoscalerArgs
+from planning import scaling as scaling_step
 from planning.config import AutoscalingConfig
 from facts import conventions
 from tests.harness import render_component
@@ -34,10 +35,11 @@ def autoscaler(
         "enabled": True, "minReplicas": 1, "maxReplicas": 4, "prometheusUrl": PROMETHEUS,
         **scaling,
     }
+    validated = AutoscalingConfig.model_validate(config)
     return lambda: Autoscaler("deepseek-r1", AutoscalerArgs(
         namespace="llm-serving", deployment_name="deepseek-r1", served_name="deepseek-r1",
-        vllm_version="0.10.2", per_replica_target=target, startup_budget_seconds=budget,
-        autoscaling=AutoscalingConfig.model_validate(config), labels=LABELS,
+        vllm_version="0.10.2", per_replica_target=target,
+        windows=scaling_step.scaling(validated, budget), autoscaling=validated, labels=LABELS,
     ))
 
 

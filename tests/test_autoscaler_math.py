@@ -2,6 +2,7 @@
 
 import pytest
 
+from planning import scaling
 from planning import sizing as m
 
 
@@ -44,42 +45,42 @@ def test_prod_scales_before_requests_queue():
 
 
 def test_scale_up_waits_one_startup_budget_before_adding_a_replica():
-    assert m.scale_up_stabilization_seconds(900) == 900
+    assert scaling.scale_up_stabilization_seconds(900) == 900
 
 
 def test_scale_up_window_never_shorter_than_the_seed_nor_longer_than_kubernetes_allows():
-    assert m.scale_up_stabilization_seconds(20) == 60
-    assert m.scale_up_stabilization_seconds(2700 * 2) == 3600
+    assert scaling.scale_up_stabilization_seconds(20) == 60
+    assert scaling.scale_up_stabilization_seconds(2700 * 2) == 3600
 
 
 def test_scale_up_adds_one_replica_per_startup_budget():
-    assert m.scale_up_policy_period_seconds(900) == 900
-    assert m.scale_up_policy_period_seconds(30) == 120      # never faster than the seed's 2 min
-    assert m.scale_up_policy_period_seconds(5400) == 1800   # Kubernetes' 30-minute maximum
+    assert scaling.scale_up_policy_period_seconds(900) == 900
+    assert scaling.scale_up_policy_period_seconds(30) == 120      # never faster than the seed's 2 min
+    assert scaling.scale_up_policy_period_seconds(5400) == 1800   # Kubernetes' 30-minute maximum
 
 
 def test_scale_up_period_clamped_to_kubernetes_1800_seconds_and_seed_minimum():
-    assert m.scale_up_policy_period_seconds(4000) == 1800
-    assert m.scale_up_policy_period_seconds(30) == 120
+    assert scaling.scale_up_policy_period_seconds(4000) == 1800
+    assert scaling.scale_up_policy_period_seconds(30) == 120
 
 
 def test_scale_down_waits_as_long_as_a_replica_takes_to_come_back():
-    assert m.scale_down_stabilization_seconds(900) == 900
-    assert m.scale_down_stabilization_seconds(60) == 300
-    assert m.scale_down_stabilization_seconds(10_000) == 3600
+    assert scaling.scale_down_stabilization_seconds(900) == 900
+    assert scaling.scale_down_stabilization_seconds(60) == 300
+    assert scaling.scale_down_stabilization_seconds(10_000) == 3600
 
 
 @pytest.mark.parametrize("budget", [1, 59, 60, 300, 1799, 1800, 3599, 3600, 3601, 100_000])
 def test_every_derived_value_is_accepted_by_kubernetes(budget):
-    assert 0 <= m.scale_up_stabilization_seconds(budget) <= m.K8S_MAX_STABILIZATION_SECONDS
-    assert 0 <= m.scale_down_stabilization_seconds(budget) <= m.K8S_MAX_STABILIZATION_SECONDS
-    assert 0 < m.scale_up_policy_period_seconds(budget) <= m.K8S_MAX_POLICY_PERIOD_SECONDS
-    assert 0 < m.SCALE_DOWN_POLICY_PERIOD_SECONDS <= m.K8S_MAX_POLICY_PERIOD_SECONDS
+    assert 0 <= scaling.scale_up_stabilization_seconds(budget) <= scaling.K8S_MAX_STABILIZATION_SECONDS
+    assert 0 <= scaling.scale_down_stabilization_seconds(budget) <= scaling.K8S_MAX_STABILIZATION_SECONDS
+    assert 0 < scaling.scale_up_policy_period_seconds(budget) <= scaling.K8S_MAX_POLICY_PERIOD_SECONDS
+    assert 0 < scaling.SCALE_DOWN_POLICY_PERIOD_SECONDS <= scaling.K8S_MAX_POLICY_PERIOD_SECONDS
 
 
 def test_fallback_replicas_is_the_configured_value_else_the_minimum():
-    assert m.fallback_replicas(2, 5) == 5
-    assert m.fallback_replicas(2, None) == 2
+    assert scaling.fallback_replicas(2, 5) == 5
+    assert scaling.fallback_replicas(2, None) == 2
 
 
 def test_a_replaced_claim_is_waited_for_as_long_as_its_last_pod_may_drain():

@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from planning import checks, config
-from planning.layout import Layout
+from planning.layout import Layout, launcher
 from planning.plan import make_plan
 from facts.vllm_features import parse as V
 
@@ -45,8 +45,13 @@ def drafted(cfg=None, **sections):
     return dataclasses.replace(plan, **replaced)
 
 
+def with_layout(cfg, plan, layout):
+    """The drafted plan on another layout, with the launcher the plan derives for it."""
+    return dataclasses.replace(plan, layout=layout, launcher=launcher(cfg, plan.version, layout))
+
+
 def on_layout(cfg, tp, pp=1, dp=1, nodes=1, ep=False):
-    return dataclasses.replace(drafted(cfg), layout=Layout(tp, pp, dp, ep, nodes))
+    return with_layout(cfg, drafted(cfg), Layout(tp, pp, dp, ep, nodes))
 
 
 # --- memory -----------------------------------------------------------------------------------
@@ -88,7 +93,7 @@ def on_two_ray_nodes(estimated, phases):
     """An R1-distill replica on 2 nodes started by Ray on vLLM 0.10 (no engine-wait setting)."""
     cfg = stack(**OLD)
     plan = drafted(cfg, startup={"estimated_seconds": estimated, "engine_phases": phases})
-    return cfg, dataclasses.replace(plan, layout=Layout(8, 2, 1, False, 2))
+    return cfg, with_layout(cfg, plan, Layout(8, 2, 1, False, 2))
 
 
 def test_before_0_14_the_engine_wait_counts_the_start_after_the_ray_cluster_forms():

@@ -34,6 +34,27 @@ def test_plan_report_prints_every_figure_for_every_stack(capsys):
         assert re.search(rf"^  {re.escape(label)}\s", text, re.M), label
 
 
+@pytest.mark.parametrize("as_markdown", [False, True], ids=["text", "markdown"])
+def test_plan_report_prints_the_scaling_windows_probe_threshold_and_launcher(capsys, as_markdown):
+    """Every figure the autoscaler, the startup probe and the multi-node launch read is printed
+    with its reason, in both forms."""
+    assert plan_tool.main(list(STACKS) + (["--markdown"] if as_markdown else [])) == 0
+    text = capsys.readouterr().out
+    for stack in STACKS:
+        plan = _plan(stack)
+        windows, start = plan.scaling, plan.startup
+        assert (f"up after {windows.scale_up_window_seconds} s, one per "
+                f"{windows.scale_up_period_seconds} s; down after "
+                f"{windows.scale_down_window_seconds} s, one per "
+                f"{windows.scale_down_period_seconds} s; fallback "
+                f"{windows.fallback_replicas}") in text
+        assert f"failureThreshold {start.probe_failure_threshold}" in text
+        for reason in (windows.reason, start.probe_reason, plan.launcher_reason):
+            assert plan_tool._cell(reason) in text if as_markdown else reason in text
+        assert f"launcher | {plan.launcher} |" in text if as_markdown else \
+            re.search(rf"^  launcher\s+{plan.launcher}\s", text, re.M)
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_memory_bar_splits_the_whole_gpu_in_accounting_order(stack):
     plan = _plan(stack)

@@ -277,3 +277,38 @@ def test_mla_blocks_follow_the_pinned_version_in_the_plan():
                                                 "trustRemoteCode": True},
                     gpu={"type": "h100-80gb"}).kv.block_size
     assert block("0.14.0") == 64 and block("0.15.0") == 16
+
+
+def test_the_scaling_windows_and_fallback_follow_the_startup_budget_and_config():
+    # Budget 218 s (see above): windows clamp(218, 60 | 120 | 300, limit) = 218, 218, 300.
+    windows = plan().scaling
+    assert (windows.scale_up_window_seconds, windows.scale_up_period_seconds,
+            windows.scale_down_window_seconds, windows.scale_down_period_seconds) == (
+                218, 218, 300, 300)
+    assert windows.fallback_replicas == 1 and "fallback minReplicas 1" in windows.reason
+    assert "clamp(start-up 218, 60, 3600) = 218 s" in windows.reason
+    long = plan(probes={"startupBudgetSeconds": 2000},
+                autoscaling={"enabled": True, "minReplicas": 1, "maxReplicas": 4,
+                             "fallbackReplicas": 3}).scaling
+    assert (long.scale_up_window_seconds, long.scale_up_period_seconds,
+            long.scale_down_window_seconds, long.fallback_replicas) == (2000, 1800, 2000, 3)
+    assert "autoscaling.fallbackReplicas 3" in long.reason
+
+
+def test_the_startup_probe_gives_up_once_the_budget_has_passed():
+    start = plan().startup                       # ⌈218 / 10⌉ = 22
+    assert (start.probe_period_seconds, start.probe_failure_threshold) == (10, 22)
+    slow = plan(probes={"periodSeconds": 15, "startupBudgetSeconds": 900}).startup
+    assert slow.probe_failure_threshold == 60
+    assert slow.probe_reason == "⌈start-up budget 900 s / probes.periodSeconds 15 s⌉ = 60 probes"
+
+
+def test_the_plan_names_the_launcher_once_with_its_reason():
+    assert plan().launcher == "single"
+    assert plan().launcher_reason == "one node per replica: vLLM starts alone"
+
+
+def test_keda_falls_back_after_three_failed_polls_fifteen_seconds_apart():
+    windows = plan().scaling
+    assert (windows.polling_seconds, windows.fallback_failures) == (15, 3)
+    assert "after 3 failed polls × 15 s = 45 s" in windows.reason

@@ -62,6 +62,7 @@ def rows(plan: Plan) -> list[tuple[str, str, str]]:
         ("layout", f"{layout.describe()}, {counted(layout.gpus, 'GPU')} per replica, "
                    f"{counted(out['gpusTotal'], 'GPU')} in all at "
                    f"{counted(plan.rollout.max_replicas, 'replica')}", layout.reason),
+        ("launcher", plan.launcher, plan.launcher_reason),
         ("engine", f"max-num-seqs {plan.engine.max_num_seqs}", plan.engine.reason),
         ("weights", f"{out['weightsPerGpuGib']} GiB per GPU", plan.weights.reason),
         ("activations", f"{plan.activations.peak_gib + plan.activations.non_torch_gib:.2f} GiB "
@@ -72,12 +73,23 @@ def rows(plan: Plan) -> list[tuple[str, str, str]]:
                  f"{out['memoryLimitGib']} GiB, /dev/shm {out['shmGib']} GiB", plan.host.reason),
         ("start-up", f"{out['startupBudgetSeconds']} s budget, "
                      f"{plan.startup.estimated_seconds} s estimated", plan.startup.reason),
+        ("startup probe", f"failureThreshold {plan.startup.probe_failure_threshold} every "
+                          f"{plan.startup.probe_period_seconds} s", plan.startup.probe_reason),
         ("grace period", f"{out['terminationGraceSeconds']} s", plan.drain.reason),
         ("rollout wait", f"{out['rolloutTimeoutSeconds']} s", plan.rollout.reason),
         ("storage", f"{plan.storage.capacity_gi} Gi", plan.storage.reason),
         ("autoscaler", f"{out['autoscalerTargetPerReplica']} requests per replica",
          plan.autoscaling.reason),
+        ("scaling", _windows(plan), plan.scaling.reason),
     ]
+
+
+def _windows(plan: Plan) -> str:
+    windows = plan.scaling
+    return (f"up after {windows.scale_up_window_seconds} s, one per "
+            f"{windows.scale_up_period_seconds} s; down after {windows.scale_down_window_seconds} "
+            f"s, one per {windows.scale_down_period_seconds} s; fallback "
+            f"{windows.fallback_replicas}")
 
 
 def report(stack: str, plan: Plan) -> str:

@@ -1,0 +1,39 @@
+"""A stack's config, cluster and plan from the Pulumi program's configuration, checked whole:
+every problem is one message, raised before any resource exists."""
+
+from __future__ import annotations
+
+import pulumi
+
+from planning import traffic as traffic_plan
+from planning.config import (ClusterConfig, ConfigError, StackConfig, check_cluster,
+                             check_stack_name, cluster_from_pulumi_config, from_pulumi_config)
+from planning.pins import unpinned_warnings
+from planning.plan import Plan, make_plan
+
+
+def load_stack(stack: str) -> tuple[StackConfig, ClusterConfig, Plan]:
+    """The stack's config, cluster and plan; any problem stops the program as a RunError,
+    which Pulumi prints as a plain message, without a traceback. What runs unpinned (never on
+    a production stack, which refuses it) is said as a warning at every preview."""
+    try:
+        cfg, cluster, plan = _checked(stack)
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None
+    for warning in unpinned_warnings(cfg):
+        pulumi.log.warn(warning)
+    return cfg, cluster, plan
+
+
+def _checked(stack: str) -> tuple[StackConfig, ClusterConfig, Plan]:
+    """Validate the stack's name, config and cluster, derive the plan, check the traffic layer."""
+    check_stack_name(stack)
+    cfg = from_pulumi_config()
+    cluster = cluster_from_pulumi_config()
+    check_cluster(cluster, cfg.require_cluster, stack)
+    plan = make_plan(cfg)
+    problems = traffic_plan.problems(cfg.traffic, cfg.shutdown.max_tokens)
+    problems += traffic_plan.secret_problems(cfg.traffic, cfg.traffic_secrets)
+    if problems:
+        raise ConfigError(problems)
+    return cfg, cluster, plan
