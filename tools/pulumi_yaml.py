@@ -10,7 +10,7 @@ stack (pulumi/pulumi pkg/workspace/config.go `mergeConfig`), so:
 - a key the model requires (vllmVersion, model, gpu, storage) is declared without a default:
   the CLI and the program refuse the same stacks;
 - an object key gets `default: {}`: the CLI hands the program `{}` and the model's own
-  defaults apply (declared once, in planning/config.py);
+  defaults apply (declared once, in planning/config/);
 - a scalar gets the model's default;
 - an optional key whose default is None is not declared (YAML `default: null` is "absent" to
   the CLI, so the key would be required); the CLI passes undeclared keys on unchecked
@@ -33,7 +33,7 @@ from planning.config import StackConfig
 from planning.stack_files import ROOT
 
 PATH = ROOT / "Pulumi.yaml"
-HEADER = ("  # Generated from planning/config.py by `python -m tools.pulumi_yaml`; edit the "
+HEADER = ("  # Generated from planning/config/ by `python -m tools.pulumi_yaml`; edit the "
           "models, not this block.\n  # Objects need Pulumi CLI >= "
           f"{pulumi_cli.OBJECT_TYPE_SINCE} (CHANGELOG 3.187.0: config values of type `object`).")
 
@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = render(current)
     if args.check:
         if wanted != current:
-            print("Pulumi.yaml's config: block differs from planning/config.py; run "
+            print("Pulumi.yaml's config: block differs from planning/config/; run "
                   "`python -m tools.pulumi_yaml`", file=sys.stderr)
             return 1
         return 0
