@@ -1,4 +1,4 @@
-"""The traffic layer's typed config (`vllm-serving:traffic`) and its derived numbers (pure).
+"""The traffic layer's derived numbers (pure), beside its typed config (`vllm-serving:traffic`).
 
 In front of the engine: a LiteLLM router (model aliases, a key per client, per-client limits,
 max-tokens caps, local first then cloud) behind a Gateway API route (TLS at the listener;

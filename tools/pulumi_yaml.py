@@ -37,16 +37,6 @@ HEADER = ("  # Generated from planning/config/ by `python -m tools.pulumi_yaml`;
           "models, not this block.\n  # Objects need Pulumi CLI >= "
           f"{pulumi_cli.OBJECT_TYPE_SINCE} (CHANGELOG 3.187.0: config values of type `object`).")
 
-SCALAR_DESCRIPTIONS = {
-    "namespace": "Namespace for the inference workload.",
-    "createNamespace": "Create the namespace (restricted Pod Security) or use an existing one.",
-    "vllmVersion": "The vLLM release, x.y.z. Drives flags, metric names, the image tag and "
-                   "app.kubernetes.io/version.",
-    "replicas": "Replicas (with autoscaling, the count the workload is created with).",
-    "spareGpus": "GPUs kept free for rollout surges; 0 replaces one pod at a time.",
-}
-"""Top-level scalars whose model field carries no description."""
-
 _SCALARS = {str: "string", bool: "boolean", int: "integer"}
 
 
@@ -69,17 +59,23 @@ def _pulumi_type(annotation: typing.Any) -> tuple[str, dict | None]:
                      "the model")
 
 
+def keys_of(model: type[pydantic.BaseModel]) -> str:
+    """A model's keys as a stack file spells them."""
+    return ", ".join(f.alias or name for name, f in model.model_fields.items())
+
+
 def _description(key: str, field: pydantic.fields.FieldInfo) -> str:
-    if field.description:
-        return field.description.rstrip(".") + "."
+    """The field's description (its docstring's first paragraph for an undescribed model),
+    followed by the keys of a model."""
     model = field.annotation
-    if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
-        first = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
-        keys = ", ".join(f.alias or name for name, f in model.model_fields.items())
-        return f"{first} Keys: {keys}."
-    if key in SCALAR_DESCRIPTIONS:
-        return SCALAR_DESCRIPTIONS[key]
-    raise ValueError(f"{key}: no description; give its Field a description")
+    is_model = isinstance(model, type) and issubclass(model, pydantic.BaseModel)
+    if field.description:
+        text = field.description.rstrip(".") + "."
+    elif is_model:
+        text = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
+    else:
+        raise ValueError(f"{key}: no description; give its Field a description")
+    return f"{text} Keys: {keys_of(model)}." if is_model else text
 
 
 def declarations() -> dict[str, dict]:

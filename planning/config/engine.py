@@ -15,17 +15,29 @@ from planning.config.base import ObjectName, _Model
 class EngineConfig(_Model):
     """vLLM engine settings. Unset values take vLLM's own default for the pinned version."""
 
-    gpu_memory_utilization: Optional[float] = Field(default=None, gt=0.3, le=0.98)
-    max_num_seqs: Optional[int] = Field(default=None, gt=0, le=4096)
-    max_num_batched_tokens: Optional[int] = Field(default=None, ge=256)
-    load_format: Literal["auto", "safetensors", "runai_streamer", "fastsafetensors"] = "auto"
+    gpu_memory_utilization: Optional[float] = Field(default=None, gt=0.3, le=0.98,
+        description="Fraction of total GPU memory vLLM may use (unset: vLLM's default, 0.9, 0.92 "
+                    "from 0.20)")
+    max_num_seqs: Optional[int] = Field(default=None, gt=0, le=4096,
+        description="Scheduler limit: sequences per step (unset: vLLM's default per GPU class)")
+    max_num_batched_tokens: Optional[int] = Field(default=None, ge=256,
+        description="Scheduler limit: tokens per step (unset: vLLM's default per GPU class)")
+    load_format: Literal["auto", "safetensors", "runai_streamer", "fastsafetensors"] = Field(
+        default="auto",
+        description="auto, safetensors, runai_streamer or fastsafetensors")
     compile_cache_gib: int = Field(
         default=0, ge=0, description="Size of a persistent torch.compile cache volume; 0 = none"
     )
     compile_cache_storage_class: Optional[ObjectName] = Field(
         default=None,
         description="StorageClass of the compile cache claim; default storage.pvc.storageClass")
-    extra_args: list[str] = Field(default_factory=list)
+    extra_args: list[str] = Field(default_factory=list,
+        description="More vLLM flags, read as vLLM reads them (_ for -, --flag=value, --no- "
+                    "forms, abbreviations, short aliases such as -n3, -asc); flags the program "
+                    "manages (the layout's, and the group launch's: --nnodes, --node-rank, "
+                    "--master-addr/-port, --headless, --api-server-count, --data-parallel-*), "
+                    "--disable-log-stats, --enable-log-requests, --api-key, --config and literal "
+                    "keys are refused")
 
     @field_validator("extra_args")
     @classmethod

@@ -14,16 +14,33 @@ from planning.config.base import LabelKey, _api_server_rule, _Model
 class GpuConfig(_Model):
     """GPU type, how many per replica and how they are split."""
 
-    type: Optional[str] = None
-    product_labels: Optional[list[str]] = None
-    memory_gib: Optional[float] = Field(default=None, gt=0)
-    compute_capability: Optional[float] = None
-    per_node: Optional[int] = Field(default=None, gt=0, le=16)
-    interconnect: Optional[Literal["nvlink", "pcie"]] = None
-    tensor_parallel: Optional[int] = Field(default=None, gt=0)
-    pipeline_parallel: int = Field(default=1, gt=0)
-    data_parallel: int = Field(default=1, gt=0)
-    expert_parallel: bool = False
+    type: Optional[str] = Field(
+        default=None,
+        description="a10g, l4, l40s, a100-40gb, a100-80gb, h100-80gb or h200 (facts/gpus.yaml)")
+    product_labels: Optional[list[str]] = Field(
+        default=None,
+        description="Override or replace the type's facts: the GPU product label values nodes "
+                    "carry")
+    memory_gib: Optional[float] = Field(default=None, gt=0,
+        description="Override or replace the type's facts: memory per GPU")
+    compute_capability: Optional[float] = Field(
+        default=None,
+        description="Override or replace the type's facts: CUDA compute capability")
+    per_node: Optional[int] = Field(default=None, gt=0, le=16,
+        description="Override or replace the type's facts: GPUs per node")
+    interconnect: Optional[Literal["nvlink", "pcie"]] = Field(
+        default=None,
+        description="Override or replace the type's facts: nvlink or pcie")
+    tensor_parallel: Optional[int] = Field(default=None, gt=0,
+        description="Tensor-parallel size (unset: derived, the smallest size dividing the heads "
+                    "that fits)")
+    pipeline_parallel: int = Field(default=1, gt=0,
+        description="Pipeline stages: the rest of the split inside one replica")
+    data_parallel: int = Field(default=1, gt=0,
+        description="Data-parallel ranks: the rest of the split inside one replica")
+    expert_parallel: bool = Field(
+        default=False,
+        description="Expert parallelism (MoE): the rest of the split inside one replica")
     layout: Literal["auto", "single-node", "pipeline", "data-expert"] = Field(
         default="auto", description="auto: one node when it fits, else the fewest nodes; "
         "pipeline: TP inside a node × PP across nodes; data-expert: DP attention × expert "
@@ -100,14 +117,20 @@ class MultiNodeConfig(_Model):
         Annotated[str, AfterValidator(_api_server_rule(k8s_names.interface_problem))]] = Field(
         default=None,
         description="NIC for NCCL and Gloo bootstrap (NCCL_SOCKET_IFNAME, GLOO_SOCKET_IFNAME)")
-    rdma: Optional[RdmaConfig] = None
+    rdma: Optional[RdmaConfig] = Field(
+        default=None,
+        description="RDMA for a replica spanning nodes (see \"Multi-node serving\")")
     acknowledge_tcp_expert_parallel: bool = Field(
         default=False, description="Allow expert parallelism across nodes without RDMA "
         "(NCCL falls back to TCP silently; all-to-all is then several times slower)")
     group_topology_key: Optional[LabelKey] = Field(
         default=None, description="Keep each group inside one domain of this node label "
         "(e.g. a rack or network block): LWS exclusive-topology")
-    master_port: int = Field(default=29501, ge=1024, le=65535)
-    data_parallel_rpc_port: int = Field(default=29550, ge=1024, le=65535)
+    master_port: int = Field(default=29501, ge=1024, le=65535,
+        description="The group launch's --master-port, for a replica spanning nodes (see "
+                    "\"Multi-node serving\")")
+    data_parallel_rpc_port: int = Field(default=29550, ge=1024, le=65535,
+        description="The group launch's --data-parallel-rpc-port, for a replica spanning nodes "
+                    "(see \"Multi-node serving\")")
 
 

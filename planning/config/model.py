@@ -90,17 +90,42 @@ class ModelFacts(_Model):
 class ModelConfig(_Model):
     """Which model to serve and how vLLM presents it."""
 
-    preset: Optional[str] = None
-    facts: Optional[ModelFacts] = None
-    revision: str = Field(min_length=1, description="Hub branch or 40-hex commit SHA")
-    served_name: DNS_LABEL
-    dtype: Literal["auto", "bfloat16", "float16"] = "auto"
-    quantization: Optional[Literal["fp8", "fp8_per_tensor"]] = None
-    kv_cache_dtype: Literal["auto", "fp8"] = "auto"
-    max_model_len: int = Field(gt=0)
-    trust_remote_code: bool = False
-    reasoning_parser: Optional[str] = "auto"
-    tool_call_parser: Optional[str] = "auto"
+    preset: Optional[str] = Field(
+        default=None,
+        description="One of the presets in facts/models.yaml (or describe another model in "
+                    "model.facts)")
+    facts: Optional[ModelFacts] = Field(
+        default=None,
+        description="A description of a model that is not a preset (field meanings in "
+                    "facts/models.yaml)")
+    revision: str = Field(min_length=1, description="Hub branch, tag or 40-hex commit SHA "
+                                                    "(a commit with production)")
+    served_name: DNS_LABEL = Field(
+        description="--served-model-name, the model_name metric label, part of object names")
+    dtype: Literal["auto", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="auto, bfloat16 or float16")
+    quantization: Optional[Literal["fp8", "fp8_per_tensor"]] = Field(
+        default=None,
+        description="Online FP8 weights of a 16-bit checkpoint: fp8 up to vLLM 0.30, "
+                    "fp8_per_tensor from 0.20 (vLLM 0.31+ refuses online fp8)")
+    kv_cache_dtype: Literal["auto", "fp8"] = Field(
+        default="auto",
+        description="auto or fp8 (halves the cache per token)")
+    max_model_len: int = Field(gt=0,
+        description="Context length per request")
+    trust_remote_code: bool = Field(
+        default=False,
+        description="Required for models that ship their own code (V2-Lite)")
+    reasoning_parser: Optional[str] = Field(
+        default="auto",
+        description="auto uses the model's parser when the pinned vLLM has it; null disables; a "
+                    "name must be in the pinned vLLM's registry (facts/vllm_parsers.py, checked "
+                    "for 0.20.0, 0.32.0, 0.33.0) unless engine.extraArgs registers a plugin")
+    tool_call_parser: Optional[str] = Field(
+        default="auto",
+        description="As model.reasoningParser, for tool calls: auto, null, or a name in the "
+                    "pinned vLLM's registry")
 
     @field_validator("revision")
     @classmethod

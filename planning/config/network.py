@@ -26,12 +26,18 @@ prometheus-community `prometheus` chart (_helpers.tpl `prometheus.common.matchLa
 class NetworkConfig(_Model):
     """Who may reach the engine: named pods in named namespaces, never whole namespaces."""
 
-    gateway_namespaces: list[DNS_LABEL] = Field(default_factory=list)
-    prometheus_namespaces: list[DNS_LABEL] = Field(default_factory=lambda: ["monitoring"])
+    gateway_namespaces: list[DNS_LABEL] = Field(default_factory=list,
+        description="The namespaces of the gateway's proxies (required, non-empty); with the "
+                    "traffic layer the gateway reaches the router's port 4000, the engine only "
+                    "the router's pods. For Envoy Gateway list the namespace its proxy pods run "
+                    "in (envoy-gateway-system by default)")
+    prometheus_namespaces: list[DNS_LABEL] = Field(default_factory=lambda: ["monitoring"],
+        description="The namespaces of Prometheus (non-empty with monitoring)")
     gateway_pods: dict[LabelKey, LabelValue] = Field(
         default_factory=lambda: dict(ENVOY_PROXY_POD_LABELS),
         description="Labels of the gateway's proxy pods (in gatewayNamespaces) that may reach "
-                    "the engine when the stack has no router")
+                    "the engine when the stack has no router; an empty map is refused (it would admit "
+                    "every pod)")
     prometheus_pods: dict[LabelKey, LabelValue] = Field(
         default_factory=lambda: dict(PROMETHEUS_POD_LABELS),
         description="Labels of Prometheus' pods (in prometheusNamespaces) that may scrape")

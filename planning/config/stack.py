@@ -28,9 +28,18 @@ class ClusterVersionsConfig(_Model):
     (facts/cluster_versions.py) at preview; unset means not checked, except envoyGateway and
     gatewayApi, which a stack with traffic.gateway must state."""
 
-    keda: Optional[str] = None
-    lws: Optional[str] = None
-    prometheus_operator: Optional[str] = None
+    keda: Optional[str] = Field(
+        default=None,
+        description="The cluster's KEDA release (unset: not checked); below the floor in "
+                    "facts/cluster_versions.py the stack is refused at preview")
+    lws: Optional[str] = Field(
+        default=None,
+        description="The cluster's LeaderWorkerSet release (unset: not checked); below the floor "
+                    "in facts/cluster_versions.py the stack is refused at preview")
+    prometheus_operator: Optional[str] = Field(
+        default=None,
+        description="The cluster's Prometheus Operator release (unset: not checked); below the "
+                    "floor in facts/cluster_versions.py the stack is refused at preview")
     envoy_gateway: Optional[str] = Field(
         default=None, description="The cluster's Envoy Gateway release (its controller image "
         "tag), e.g. 1.8.0; needed with traffic.gateway.envoyGateway")
@@ -57,22 +66,31 @@ class ClusterVersionsConfig(_Model):
 class StackConfig(_Model):
     """The whole stack configuration (every top-level `vllm-serving:` key)."""
 
-    namespace: DNS_LABEL = "llm-serving"
-    create_namespace: bool = True
+    namespace: DNS_LABEL = Field(
+        default="llm-serving",
+        description="Namespace of the workload")
+    create_namespace: bool = Field(
+        default=True,
+        description="Create the namespace (restricted Pod Security), or use an existing one")
     require_cluster: bool = Field(
         default=True, description="Refuse to run unless kubernetes:context or "
                                   "kubernetes:kubeconfig pins the cluster")
     production: bool = Field(
         default=False, description="Refuse anything that can change under the stack: images "
                                    "without a digest, a model revision that is not a commit")
-    vllm_version: VERSION
+    vllm_version: VERSION = Field(
+        description="The vLLM release x.y.z (at least 0.8.0): flags, metric names, image tag, "
+                    "app.kubernetes.io/version")
     model: ModelConfig
     engine: EngineConfig = Field(default_factory=EngineConfig)
     gpu: GpuConfig
     multi_node: MultiNodeConfig = Field(default_factory=MultiNodeConfig)
-    replicas: int = Field(default=1, ge=1, le=64)
+    replicas: int = Field(default=1, ge=1, le=64,
+        description="Replicas; with autoscaling, the count the Deployment is created with (then "
+                    "the autoscaler's)")
     # A pool of 1,024 GPUs (128 eight-GPU nodes) is beyond any one serving stack's surge.
-    spare_gpus: int = Field(default=0, ge=0, le=1024)
+    spare_gpus: int = Field(default=0, ge=0, le=1024,
+        description="GPUs kept free for surge rollouts; 0 replaces one pod at a time")
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
     storage: StorageConfig
     image: ImageConfig = Field(default_factory=ImageConfig)
@@ -81,8 +99,10 @@ class StackConfig(_Model):
     shutdown: ShutdownConfig = Field(default_factory=ShutdownConfig)
     api_key: ApiKeyConfig = Field(default_factory=ApiKeyConfig)
     network: NetworkConfig = Field(default_factory=NetworkConfig)
-    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
-    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig,
+        description="Scraping, alert thresholds and the dashboard: see docs/monitoring.md")
+    autoscaling: AutoscalingConfig = Field(default_factory=AutoscalingConfig,
+        description="Replicas that follow the load (KEDA or an HPA): see docs/monitoring.md")
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     cluster_versions: ClusterVersionsConfig = Field(default_factory=ClusterVersionsConfig)
     traffic_secrets: TrafficSecrets = Field(default_factory=TrafficSecrets)

@@ -122,7 +122,8 @@ class RedisConfig(_Model):
 class RouterConfig(_Model):
     """The LiteLLM proxy Deployment."""
 
-    replicas: int = Field(default=1, ge=1, le=20)
+    replicas: int = Field(default=1, ge=1, le=20,
+        description="Replicas of the LiteLLM Deployment")
     image_tag: str = Field(default=f"main-v{LITELLM_VERSION}",
                            description="Tag of ghcr.io/berriai/litellm; must name "
                                        f"{LITELLM_VERSION}")
@@ -130,9 +131,16 @@ class RouterConfig(_Model):
         default=None, pattern=r"^sha256:[0-9a-f]{64}$",
         description="Pinned digest of the tag (required with production); when unset the "
                     "tag runs as written, never looked up (planning/pins.py)")
-    cpu: str = "1"
-    memory_mi: int = Field(default=1024, ge=512)
-    redis: Optional[RedisConfig] = None
+    cpu: str = Field(
+        default="1",
+        description="The router's CPU request and limit")
+    memory_mi: int = Field(default=1024, ge=512,
+        description="The router's memory request and limit, in MiB")
+    redis: Optional[RedisConfig] = Field(
+        default=None,
+        description="Shared limit counters: memoryMi and cpu for a Redis the program deploys (the "
+                    "default with replicas > 1), or host, port and passwordSecret of an existing "
+                    "one (see \"The traffic layer\")")
     queue_seconds: int = Field(default=60, ge=0, le=600,
                                description="How long a request may wait for the engine "
                                            "before it starts (vLLM's queue)")
@@ -229,12 +237,22 @@ class GatewayConfig(_Model):
 class TrafficConfig(_Model):
     """`vllm-serving:traffic`: off by default (the engine stays an internal Service)."""
 
-    enabled: bool = False
+    enabled: bool = Field(
+        default=False,
+        description="Put the router and the edge in front of the engine (see \"The traffic "
+                    "layer\")")
     router: RouterConfig = Field(default_factory=RouterConfig)
-    clients: list[ClientConfig] = Field(default_factory=list)
-    providers: list[ProviderConfig] = Field(default_factory=list)
-    aliases: list[AliasConfig] = Field(default_factory=list)
-    gateway: Optional[GatewayConfig] = None
+    clients: list[ClientConfig] = Field(default_factory=list,
+        description="Who may call, and their limits")
+    providers: list[ProviderConfig] = Field(default_factory=list,
+        description="Cloud OpenAI-compatible APIs (apiBase https; apiKeySecret unless "
+                    "trafficSecrets.providers.<name> is set); keys only from Secrets")
+    aliases: list[AliasConfig] = Field(default_factory=list,
+        description="Model names clients send; local first, cloud in order")
+    gateway: Optional[GatewayConfig] = Field(
+        default=None,
+        description="The edge: attach to the cluster's Gateway (parentRefs) or create one with "
+                    "TLS (its releases: clusterVersions.envoyGateway, clusterVersions.gatewayApi)")
     bytes_per_token: Optional[float] = Field(
         default=None, gt=0, le=64, description="Measured request-body bytes per prompt token "
         "(body ÷ prompt_tokens of the stack's largest real prompts); unset, "
@@ -303,8 +321,13 @@ class TrafficSecrets(_Model):
     on a Secret someone had to create by hand. Kept out of `traffic`: a config error there
     quotes the value given, and must never quote a key."""
 
-    providers: dict[str, SecretText] = Field(default_factory=dict)
-    redis_password: Optional[SecretText] = None
+    providers: dict[str, SecretText] = Field(default_factory=dict,
+        description="A provider's key (secret: pulumi config set --secret --path "
+                    "trafficSecrets.providers.<provider> ...); the program makes the Secret")
+    redis_password: Optional[SecretText] = Field(
+        default=None,
+        description="An existing Redis's password (secret: pulumi config set --secret --path "
+                    "trafficSecrets.redisPassword ...); the program makes the Secret")
 
 
 def secret_problems(traffic: "TrafficConfig", secrets: TrafficSecrets) -> list[str]:
