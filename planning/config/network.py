@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from pydantic import Field, field_validator
 
 from planning.config.base import DNS_LABEL, LabelKey, LabelValue, _Model
