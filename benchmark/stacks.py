@@ -2,7 +2,7 @@
 
 The plan's steps take a StackConfig (planning/memory.py, planning/timing.py), so a case is
 turned into the config a stack would write to run it — the GPU and model from facts, each flag
-the run passed under the key the program manages it with (planning/config.py MANAGED_FLAGS) —
+the run passed under the key the program manages it with (planning/config/engine.py MANAGED_FLAGS) —
 and validated like any stack file.
 """
 

@@ -31,7 +31,7 @@ ATTENTION_FIELDS: dict[str, frozenset[str]] = {
     MLA: frozenset({"heads", "kv_lora_rank", "qk_rope_head_dim"}),
     DEEPSEEK_V4: frozenset({"heads", "kv_bytes_per_token"}),
 }
-"""What the facts of each attention kind must give (planning/config.py ModelFacts)."""
+"""What the facts of each attention kind must give (planning/config/model.py ModelFacts)."""
 
 DEEPSEEK_V4_KV_CACHE_DTYPE = "fp8"
 DEEPSEEK_V4_BLOCK_SIZE = 256

@@ -1,6 +1,6 @@
 """How vLLM's argument parser reads a flag, and which flags a stack may not pass itself.
 
-Shared by the config check (planning/config.py) and the policy pack, so both read an argument
+Shared by the config check (planning/config/engine.py) and the policy pack, so both read an argument
 list the way vLLM does. vLLM's FlexibleArgumentParser rewrites `_` to `-` in a long option's
 name (only the part before `=`), so `--api_key=x` is `--api-key`; boolean options also exist as
 `--no-<name>` (argparse.BooleanOptionalAction). argparse's abbreviations are on too (vLLM never

@@ -25,7 +25,7 @@ def parse(text: str) -> Version:
 
 V1_ENGINE_SINCE: Version = parse("0.8.0")
 """The V1 engine is the default from 0.8.0 (its metrics, profiling and scheduler defaults are
-what the program models); older pins are refused in planning/config.py."""
+what the program models); older pins are refused in planning/config/stack.py."""
 
 # --- Parsers --------------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ all: looking one up at preview needs a Docker daemon (pulumi-docker's provider c
 for `getRegistryImage`), fails preview during a registry outage, and turns a re-pushed tag into a
 new pod template, i.e. every engine restarting on the next `pulumi up` (a full outage of about 40
 minutes for a one-group multi-node stack). A stack that says `production: true` must pin every
-image by digest and the weights by commit (planning/config.py refuses it otherwise); any other
+image by digest and the weights by commit (planning/config/stack.py refuses it otherwise); any other
 stack runs the tag as written and `pulumi preview` warns.
 """
 

@@ -17,7 +17,7 @@ TOP_KEYS = sorted({field.alias or name for name, field in StackConfig.model_fiel
                   key=len, reverse=True)
 KEY_PATH = re.compile(r"(?<![\w./-])(" + "|".join(TOP_KEYS)
                       + r")((?:\.[a-zA-Z][A-Za-z0-9]*(?:\[\d+\])?)+)")
-SOURCES = ("*.py", "planning/*.py", "rendering/*.py", "components/*.py", "tools/*.py",
+SOURCES = ("*.py", "planning/*.py", "planning/config/*.py", "rendering/*.py", "components/*.py", "tools/*.py",
            "facts/*.py")
 DOCUMENTS = ("*.md", "docs/*.md")
 

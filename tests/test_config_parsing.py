@@ -1,7 +1,7 @@
 """How raw stack config becomes typed config: what the Pulumi CLI hands over, GPU facts from
 the catalog or the stack, durations, stack names, and messages that name the exact key.
 
-Plain unit tests of planning/config.py; the whole-program refusals (nothing created, no
+Plain unit tests of planning/config/; the whole-program refusals (nothing created, no
 traceback) are in tests/test_config.py.
 """
 

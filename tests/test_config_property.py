@@ -44,7 +44,7 @@ KINDS = ("a list", "a mapping", "a boolean", "negative", "huge", "empty", "nonse
          "as a string")
 WRONG_TYPE = ("a list", "a mapping", "a boolean")
 TEXT_KEYS = ("vllmVersion", "namespace")
-"""Top-level keys the program reads as the CLI's text (planning/config.py from_pulumi_config):
+"""Top-level keys the program reads as the CLI's text (planning/config/runtime.py from_pulumi_config):
 `namespace: true` is the namespace "true", which Kubernetes accepts."""
 HUGE_IS_HARMLESS = {
     "tokensPerMinute": "a router limit: 10^12 tokens a minute means no limit, which LiteLLM "

@@ -335,6 +335,58 @@ def test_a_model_key_whose_default_is_none_is_left_undeclared_so_no_stack_must_s
     assert "Not declared (optional, no default the CLI can hold): name." in text
 
 
+# --- README.md's config reference is generated from the models ------------------------------
+
+def test_readme_config_reference_is_the_one_the_models_generate():
+    from tools import config_reference
+    current = (ROOT / "README.md").read_text()
+    assert config_reference.render(current) == current, "run `python -m tools.config_reference`"
+    assert config_reference.main(["--check"]) == 0
+
+
+def test_readme_config_reference_check_fails_when_the_table_drifts(tmp_path, monkeypatch):
+    from tools import config_reference
+    readme = tmp_path / "README.md"
+    readme.write_text((ROOT / "README.md").read_text().replace(
+        "| `replicas` | `1` |", "| `replicas` | `2` |"))
+    monkeypatch.setattr(config_reference, "PATH", readme)
+    assert config_reference.main(["--check"]) == 1
+
+
+def test_readme_config_reference_rows_come_from_keys_defaults_and_descriptions(monkeypatch):
+    from typing import Optional
+
+    import pydantic
+
+    from tools import config_reference
+
+    class Ref(pydantic.BaseModel):
+        name: str = pydantic.Field(description="Secret name")
+        key: str = pydantic.Field(description="Key in it")
+
+    class Inner(pydantic.BaseModel):
+        size: int = pydantic.Field(default=1, description="How big")
+
+    class Stack(pydantic.BaseModel):
+        inner: Inner = pydantic.Field(default_factory=Inner)
+        refs: list[Ref] = pydantic.Field(default_factory=list)
+        token: Optional[Ref] = pydantic.Field(default=None, description="A token")
+
+    monkeypatch.setattr(config_reference, "StackConfig", Stack)
+    assert list(config_reference.rows()) == [
+        ("inner.size", "`1`", "How big."),
+        ("refs[].name", "required", "Secret name."),
+        ("refs[].key", "required", "Key in it."),
+        ("token", "—", "A token. Keys: name, key.")]
+
+    class Undescribed(pydantic.BaseModel):
+        size: int = 1
+
+    monkeypatch.setattr(config_reference, "StackConfig", Undescribed)
+    with pytest.raises(ValueError, match="size: no description"):
+        list(config_reference.rows())
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_program_reads_from_the_clis_texts_what_the_loader_reads(stack, monkeypatch):
     from pulumi.runtime import config as runtime_config

@@ -134,6 +134,15 @@ def test_a_literal_cloud_key_cannot_be_configured():
     assert "unknown key" in _problems(traffic)
 
 
+def test_a_traffic_secret_reference_is_checked_by_the_api_servers_rule_like_every_other():
+    """traffic's Secret references are the config's one SecretRef (IsConfigMapKey): '..' passes
+    the character pattern but the API server refuses it as a secretKeyRef key."""
+    traffic = _prod_traffic()
+    traffic["clients"] = [{**traffic["clients"][0],
+                           "existingSecret": {"name": "client-key", "key": ".."}}]
+    assert "cannot be '.' or '..'" in _problems(traffic)
+
+
 def test_an_alias_cap_over_the_engine_budget_fails_at_preview():
     traffic = _prod_traffic()
     traffic["aliases"] = [{**traffic["aliases"][0], "maxTokens": 20000}]

@@ -10,7 +10,7 @@ stack (pulumi/pulumi pkg/workspace/config.go `mergeConfig`), so:
 - a key the model requires (vllmVersion, model, gpu, storage) is declared without a default:
   the CLI and the program refuse the same stacks;
 - an object key gets `default: {}`: the CLI hands the program `{}` and the model's own
-  defaults apply (declared once, in planning/config.py);
+  defaults apply (declared once, in planning/config/);
 - a scalar gets the model's default;
 - an optional key whose default is None is not declared (YAML `default: null` is "absent" to
   the CLI, so the key would be required); the CLI passes undeclared keys on unchecked
@@ -33,19 +33,9 @@ from planning.config import StackConfig
 from planning.stack_files import ROOT
 
 PATH = ROOT / "Pulumi.yaml"
-HEADER = ("  # Generated from planning/config.py by `python -m tools.pulumi_yaml`; edit the "
+HEADER = ("  # Generated from planning/config/ by `python -m tools.pulumi_yaml`; edit the "
           "models, not this block.\n  # Objects need Pulumi CLI >= "
           f"{pulumi_cli.OBJECT_TYPE_SINCE} (CHANGELOG 3.187.0: config values of type `object`).")
-
-SCALAR_DESCRIPTIONS = {
-    "namespace": "Namespace for the inference workload.",
-    "createNamespace": "Create the namespace (restricted Pod Security) or use an existing one.",
-    "vllmVersion": "The vLLM release, x.y.z. Drives flags, metric names, the image tag and "
-                   "app.kubernetes.io/version.",
-    "replicas": "Replicas (with autoscaling, the count the workload is created with).",
-    "spareGpus": "GPUs kept free for rollout surges; 0 replaces one pod at a time.",
-}
-"""Top-level scalars whose model field carries no description."""
 
 _SCALARS = {str: "string", bool: "boolean", int: "integer"}
 
@@ -69,17 +59,23 @@ def _pulumi_type(annotation: typing.Any) -> tuple[str, dict | None]:
                      "the model")
 
 
+def keys_of(model: type[pydantic.BaseModel]) -> str:
+    """A model's keys as a stack file spells them."""
+    return ", ".join(f.alias or name for name, f in model.model_fields.items())
+
+
 def _description(key: str, field: pydantic.fields.FieldInfo) -> str:
-    if field.description:
-        return field.description.rstrip(".") + "."
+    """The field's description (its docstring's first paragraph for an undescribed model),
+    followed by the keys of a model."""
     model = field.annotation
-    if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
-        first = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
-        keys = ", ".join(f.alias or name for name, f in model.model_fields.items())
-        return f"{first} Keys: {keys}."
-    if key in SCALAR_DESCRIPTIONS:
-        return SCALAR_DESCRIPTIONS[key]
-    raise ValueError(f"{key}: no description; give its Field a description")
+    is_model = isinstance(model, type) and issubclass(model, pydantic.BaseModel)
+    if field.description:
+        text = field.description.rstrip(".") + "."
+    elif is_model:
+        text = " ".join((model.__doc__ or "").strip().split("\n\n")[0].split())
+    else:
+        raise ValueError(f"{key}: no description; give its Field a description")
+    return f"{text} Keys: {keys_of(model)}." if is_model else text
 
 
 def declarations() -> dict[str, dict]:
@@ -125,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     wanted = render(current)
     if args.check:
         if wanted != current:
-            print("Pulumi.yaml's config: block differs from planning/config.py; run "
+            print("Pulumi.yaml's config: block differs from planning/config/; run "
                   "`python -m tools.pulumi_yaml`", file=sys.stderr)
             return 1
         return 0

@@ -1,0 +1,166 @@
+"""`model`: which model is served, its facts and how vLLM reads it."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal, Optional
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+import facts
+from facts import model_families
+from planning import pins, sizing
+from planning.config.base import DNS_LABEL, VERSION, _Model
+
+
+class ParameterGroups(_Model):
+    """A model's parameters by where vLLM puts them (planning/sizing.py WEIGHT_ROLES)."""
+
+    embedding: int = Field(ge=0)
+    head: int = Field(ge=0)
+    norms_and_gates: int = Field(default=0, ge=0)
+    replicated_linear: int = Field(default=0, ge=0)
+    sharded_linear: int = Field(ge=0)
+    experts: int = Field(default=0, ge=0)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @property
+    def total(self) -> int:
+        """All parameters."""
+        return sum(self.model_dump().values())
+
+
+class ModelFacts(_Model):
+    """Shape of a model that is not a preset (see facts/models.yaml for field meanings)."""
+
+    hf_id: str
+    architecture: str
+    params_b: float = Field(gt=0)
+    weights_dtype: Literal[model_families.WEIGHT_SCHEMES]
+    weights_gib: Optional[float] = Field(default=None, gt=0)
+    parameters: Optional[ParameterGroups] = None
+    block_quantized: bool = False
+    tie_word_embeddings: bool = False
+    layers: int = Field(gt=0)
+    hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    attention: dict
+    max_context: int = Field(gt=0)
+    min_vllm: VERSION = "0.6.0"
+    min_compute_capability: float = 7.0
+    experts: Optional[int] = None
+    trust_remote_code: bool = False
+    reasoning_parser: Optional[str] = None
+    tool_call_parser: Optional[str] = None
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @model_validator(mode="after")
+    def _mixed_precision_states_its_parts(self) -> "ModelFacts":
+        if (model_families.keeps_parts_in_mixed_precision(self.weights_dtype)
+                and self.parameters is None):
+            raise ValueError(
+                f"model.facts.parameters: a {self.weights_dtype} checkpoint keeps its experts in "
+                "4 bits and the rest wider, so the weights follow from the parameters by role; "
+                "set parameters (embedding, head, norms_and_gates, replicated_linear, "
+                "sharded_linear, experts; `python -m tools.model_facts config.json` writes them)")
+        return self
+
+    def parameter_groups(self) -> dict[str, float]:
+        """Parameters by role: the facts' `parameters`, else derived from the total (embedding
+        and head from vocab × hidden, the rest TP-sharded linears)."""
+        if self.parameters is not None:
+            return {key: float(value) for key, value in self.parameters.model_dump().items()}
+        return sizing.default_parameter_groups(self.params_b, self.vocab_size,
+                                               self.hidden_size, self.tie_word_embeddings)
+
+    @field_validator("attention")
+    @classmethod
+    def _attention_shape(cls, value: dict) -> dict:
+        kind = value.get("kind")
+        required = model_families.ATTENTION_FIELDS
+        if kind not in required:
+            raise ValueError(f"attention.kind must be one of {sorted(required)}, got {kind!r}")
+        missing = required[kind] - set(value)
+        if missing:
+            raise ValueError(f"attention of kind {kind} needs {sorted(missing)}")
+        return value
+
+
+class ModelConfig(_Model):
+    """Which model to serve and how vLLM presents it."""
+
+    preset: Optional[str] = Field(
+        default=None,
+        description="One of the presets in facts/models.yaml (or describe another model in "
+                    "model.facts)")
+    facts: Optional[ModelFacts] = Field(
+        default=None,
+        description="A description of a model that is not a preset (field meanings in "
+                    "facts/models.yaml)")
+    revision: str = Field(min_length=1, description="Hub branch, tag or 40-hex commit SHA "
+                                                    "(a commit with production)")
+    served_name: DNS_LABEL = Field(
+        description="--served-model-name, the model_name metric label, part of object names")
+    dtype: Literal["auto", "bfloat16", "float16"] = Field(
+        default="auto",
+        description="auto, bfloat16 or float16")
+    quantization: Optional[Literal["fp8", "fp8_per_tensor"]] = Field(
+        default=None,
+        description="Online FP8 weights of a 16-bit checkpoint: fp8 up to vLLM 0.30, "
+                    "fp8_per_tensor from 0.20 (vLLM 0.31+ refuses online fp8)")
+    kv_cache_dtype: Literal["auto", "fp8"] = Field(
+        default="auto",
+        description="auto or fp8 (halves the cache per token)")
+    max_model_len: int = Field(gt=0,
+        description="Context length per request")
+    trust_remote_code: bool = Field(
+        default=False,
+        description="Required for models that ship their own code (V2-Lite)")
+    reasoning_parser: Optional[str] = Field(
+        default="auto",
+        description="auto uses the model's parser when the pinned vLLM has it; null disables; a "
+                    "name must be in the pinned vLLM's registry (facts/vllm_parsers.py, checked "
+                    "for 0.20.0, 0.32.0, 0.33.0) unless engine.extraArgs registers a plugin")
+    tool_call_parser: Optional[str] = Field(
+        default="auto",
+        description="As model.reasoningParser, for tool calls: auto, null, or a name in the "
+                    "pinned vLLM's registry")
+
+    @field_validator("revision")
+    @classmethod
+    def _revision_names_a_ref(cls, revision: str) -> str:
+        problem = pins.revision_problem(revision)
+        if problem:
+            raise ValueError(f"{problem}; give a branch or tag name (main, v1.0, refs/pr/3) or "
+                             "a full 40-hex commit SHA")
+        return revision
+
+    @model_validator(mode="after")
+    def _preset_or_facts(self) -> "ModelConfig":
+        if (self.preset is None) == (self.facts is None):
+            raise ValueError(
+                "set exactly one of model.preset (one of "
+                f"{', '.join(sorted(facts.models()))}) or model.facts (a description of another "
+                "model; `python -m tools.model_facts config.json` writes it)"
+            )
+        if self.preset is not None and self.preset not in facts.models():
+            raise ValueError(
+                f"model.preset {self.preset!r} is not a known preset; use one of "
+                f"{', '.join(sorted(facts.models()))}, or describe the model under model.facts"
+            )
+        return self
+
+    @property
+    def shape(self) -> ModelFacts:
+        """The model's facts, from the preset or the stack's own description."""
+        if self.facts is not None:
+            return self.facts
+        return ModelFacts.model_validate(facts.models()[self.preset])
+
+    @property
+    def pinned(self) -> bool:
+        """True when the revision is a full commit SHA rather than a moving branch."""
+        return re.fullmatch(r"[0-9a-f]{40}", self.revision) is not None
+
+
