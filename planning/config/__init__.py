@@ -19,7 +19,8 @@ from planning.config.hardware import GpuConfig, GpuFacts
 from planning.config.model import ModelFacts
 from planning.config.network import NetworkConfig
 from planning.config.observability import AutoscalingConfig, MonitoringConfig, MonitoringThresholds
-from planning.config.runtime import (check_cluster, check_stack_name, cluster_from_pulumi_config,
+from planning.config.runtime import (ClusterConfig, check_cluster, check_stack_name,
+                                     cluster_from_pulumi_config,
                                      from_pulumi_config, parse, values_from_cli)
 from planning.config.stack import StackConfig
 from planning.config.storage import StorageConfig
@@ -28,7 +29,7 @@ from planning.config.workload import ImageConfig, ProbesConfig
 __all__ = [
     "K8S_NAME", "PROJECT", "EngineConfig", "ConfigError", "_key_path", "describe_errors",
     "GpuConfig", "GpuFacts", "ModelFacts", "NetworkConfig", "AutoscalingConfig",
-    "MonitoringConfig", "MonitoringThresholds", "check_cluster", "check_stack_name",
+    "MonitoringConfig", "MonitoringThresholds", "ClusterConfig", "check_cluster", "check_stack_name",
     "cluster_from_pulumi_config", "from_pulumi_config", "parse", "values_from_cli",
     "StackConfig", "StorageConfig", "ImageConfig", "ProbesConfig",
 ]
