@@ -121,7 +121,7 @@ def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
         "",
         render_summary(summary),
         "",
-        f"Regression bound (tests/test_benchmark.py): holdout token-capacity mean absolute "
+        f"Regression bound (tests/tooling/test_benchmark.py): holdout token-capacity mean absolute "
         f"error < {HOLDOUT_TOKEN_MAE_BOUND:.0%}; measured "
         f"{holdout.mean_abs * 100:.1f}% over {holdout.n} holdout cases; V1-only holdout < "
         f"{HOLDOUT_V1_TOKEN_MAE_BOUND:.0%}, measured "
@@ -148,7 +148,7 @@ def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
         ". /work/venv/bin/activate   # or any env with PyYAML and pydantic",
         "python -m benchmark.run            # table + summary, rewrites benchmark/results.md",
         "python -m benchmark.run --no-write",
-        "python -m pytest tests/test_benchmark.py",
+        "python -m pytest tests/tooling/test_benchmark.py",
         "```",
         "",
     ])

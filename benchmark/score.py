@@ -1,6 +1,6 @@
 """How far the plan is from what vLLM logged: per case, per split, against issue 8's targets.
 
-The bounds below are the regression bounds tests/test_benchmark.py holds the plan to.
+The bounds below are the regression bounds tests/tooling/test_benchmark.py holds the plan to.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ METRICS = {
 METRICS_RELATIVE = {"weights_error_relative": "weights per GPU relative error"}
 
 HOLDOUT_TOKEN_MAE_BOUND = 0.10
-"""Regression bound on the holdout token-capacity mean absolute error (tests/test_benchmark.py).
+"""Regression bound on the holdout token-capacity mean absolute error (tests/tooling/test_benchmark.py).
 
 Measured 13.3 % with planning/sizing.py as first benchmarked, 8.1 % after the source-derived
 changes (README.md) + a small margin. Lower it when the plan improves, so that a later

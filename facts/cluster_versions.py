@@ -9,7 +9,7 @@ that refuses a stated release (`clusterVersions.<configKey>`) below the floor, a
 add-ons also an unstated one.
 
 schemas/versions/<schemaDir>/v<release>/ keeps the floor's CRD schemas and those of the release
-before it (`previous`), converted by tools/crd_schema.py; tests/test_cluster_versions.py shows
+before it (`previous`), converted by tools/crd_schema.py; tests/stacks/test_cluster_versions.py shows
 the objects every stack renders pass the floor and fail the release before.
 """
 

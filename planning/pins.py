@@ -33,7 +33,7 @@ _REF_FORBIDDEN = [
 starting with '.', no '..', control characters, ':?[\\^~*' or space, no '@{', nothing ending in
 '/', '.lock' or '.', not '@' alone): a Hugging Face branch or tag is a git ref, so a name these
 refuse can never resolve. Pinned by git's own cases (t/t1402-check-ref-format.sh) in
-tests/test_pins.py."""
+tests/planning/test_pins.py."""
 
 
 def revision_problem(revision: str) -> str | None:

@@ -2,7 +2,7 @@
 
 Inputs are model facts (facts/models.yaml or the stack's `model.facts`), GPU facts
 (facts/gpus.yaml) and the stack's config. Nothing here talks to Pulumi or Kubernetes, so each
-function is tested on its own (tests/test_sizing.py) and the plan report shows the same figures.
+function is tested on its own (tests/planning/test_sizing.py) and the plan report shows the same figures.
 
 Units: GiB = 2**30 bytes; sizes handed to Kubernetes are whole MiB or GiB.
 """

@@ -32,7 +32,7 @@ CHECKOV_WAIVERS = {
 }
 """Annotations for the Deployment's own metadata (not the pod template's): checkov reads skips
 there. Each value is `<check id>=<reason>`; the reason must not contain '=' (checkov splits on
-it). tests/test_checkov.py lists the same waivers and fails on any other skip."""
+it). tests/stacks/test_checkov.py lists the same waivers and fails on any other skip."""
 GPU_RESOURCE = conventions.GPU_RESOURCE
 GPU_PRODUCT_LABEL = conventions.GPU_PRODUCT_LABEL
 GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}

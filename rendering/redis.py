@@ -10,7 +10,7 @@ The password never appears in the config, the args or the environment of redis-s
 pod mounts `auth.conf` (`requirepass ...`) from the generated Secret and redis.conf includes
 it. The readiness check hands the mounted password to redis-cli through `REDISCLI_AUTH`, so it
 is on no command line `ps` shows and in no environment variable of the container.
-tests/test_redis.py starts a real `redis-server` with exactly these files.
+tests/router/test_redis.py starts a real `redis-server` with exactly these files.
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ CHECKOV_WAIVERS = {
                         "from environment variables (os.environ/ references in its config); a "
                         "secretKeyRef keeps them out of the spec and the config",
 }
-"""On the router Deployment's metadata (tests/test_checkov.py lists the reason)."""
+"""On the router Deployment's metadata (tests/stacks/test_checkov.py lists the reason)."""
 OFFLINE_ENV = {
     # The model cost map ships in the package; without this LiteLLM fetches it from GitHub at
     # start-up (and on every reload).
@@ -330,7 +330,7 @@ def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
     """The router's own alerts (the engine's are in rendering/promql.py): clients refused with
     429, requests waiting in the router and, when `redis_replicas` replicas share counters in
     Redis, the limiter falling back to per-replica counting. Series names checked against
-    LiteLLM 1.108.7's /metrics by tests/test_router_live.py."""
+    LiteLLM 1.108.7's /metrics by tests/router/test_router_live.py."""
     job = f'service="{release}-router"'
     limiter = [promql.limiter_alert(f"{release}-router", redis_replicas).rule()] \
         if redis_replicas else []

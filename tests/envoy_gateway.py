@@ -1,6 +1,6 @@
 """Envoy Gateway's translation of our edge objects into the Envoy route it programs, encoded
 from its source (envoyproxy/gateway, checked at d32f282, 2026-08-21, after v1.9.0) and pinned
-by its own golden test data in tests/test_edge.py. No Envoy Gateway runs here: this is the rule,
+by its own golden test data in tests/rendering/test_edge.py. No Envoy Gateway runs here: this is the rule,
 so the derived timeouts are checked against what Envoy will actually enforce.
 
 Two steps, as in the controller:
@@ -30,7 +30,7 @@ Two steps, as in the controller:
 When a route's idle timer fires before the answer's first byte Envoy answers 504 "stream
 timeout" once the request was fully received, 408 while it is still arriving (envoy
 source/common/http/conn_manager_impl.cc `onIdleTimeout`, utility.cc `maybeRequestTimeoutCode`);
-`timeout` passing first gives 504 "upstream request timeout". tests/test_edge_envoy.py runs a
+`timeout` passing first gives 504 "upstream request timeout". tests/rendering/test_edge_envoy.py runs a
 real Envoy with these routes.
 """
 

@@ -1,0 +1,351 @@
+"""Each feasibility check refuses exactly past its boundary, and the fixes it suggests are the
+ones that would work.
+
+A check reads a drafted plan. To put a figure exactly on a boundary (a KV budget of 0 GiB, a
+start of exactly vLLM's 600 s engine wait) the tests take a valid plan of a small stack and
+replace one of its typed sections, then call the check itself; the stack-level refusals are in
+tests/planning/test_plan_steps.py and tests/planning/test_multinode_plan.py.
+"""
+
+import dataclasses
+
+import pytest
+
+from planning import checks, config
+from planning.layout import Layout, launcher
+from planning.plan import make_plan
+from facts.vllm_features import parse as V
+
+BASE = {
+    "vllmVersion": "0.20.0",
+    "model": {"preset": "deepseek-r1-distill-qwen-7b", "revision": "main", "servedName": "m",
+              "maxModelLen": 16384},
+    "gpu": {"type": "l4"},                                  # 21.96 GiB, 8 per node
+    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}, "readMibPerSecond": 250},
+    "network": {"gatewayNamespaces": ["gateway"]},
+}
+RWO = {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "disk",
+                                           "accessMode": "ReadWriteOnce"}}
+
+
+def stack(**changes) -> config.StackConfig:
+    values = {**BASE}
+    for key, value in changes.items():
+        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
+    return config.parse(values)
+
+
+def drafted(cfg=None, **sections):
+    """A valid plan of `cfg` (the base stack by default) with some sections replaced: each
+    keyword is a section name and a dict of the fields to change in it."""
+    cfg = cfg or stack()
+    plan = make_plan(cfg)
+    replaced = {name: dataclasses.replace(getattr(plan, name), **fields)
+                for name, fields in sections.items()}
+    return dataclasses.replace(plan, **replaced)
+
+
+def with_layout(cfg, plan, layout):
+    """The drafted plan on another layout, with the launcher the plan derives for it."""
+    return dataclasses.replace(plan, layout=layout, launcher=launcher(cfg, plan.version, layout))
+
+
+def on_layout(cfg, tp, pp=1, dp=1, nodes=1, ep=False):
+    return with_layout(cfg, drafted(cfg), Layout(tp, pp, dp, ep, nodes))
+
+
+# --- memory -----------------------------------------------------------------------------------
+
+def test_weights_fit_only_with_some_kv_budget_left():
+    cfg = stack()
+    assert checks.weights_fit(cfg, drafted(kv={"budget_gib": 0.5})) is None
+    refused = checks.weights_fit(cfg, drafted(kv={"budget_gib": 0.0}))
+    assert refused.startswith("model: the weights do not fit")
+
+
+def test_one_request_must_fit_the_cache_when_there_is_one():
+    cfg = stack()          # maxModelLen 16384
+    assert checks.one_request_fits(cfg, drafted(kv={"tokens_per_rank": 16384})) is None
+    short = drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 16368})
+    assert checks.one_request_fits(cfg, short).startswith(
+        "model.maxModelLen: one 16384-token request needs")
+    # No budget at all is weights_fit's problem, reported once.
+    assert checks.one_request_fits(cfg, drafted(kv={"budget_gib": 0.0,
+                                                    "tokens_per_rank": 0})) is None
+
+
+# --- start-up ---------------------------------------------------------------------------------
+
+def test_a_budget_equal_to_the_estimate_is_enough():
+    plan = drafted()
+    at = drafted(startup={"budget_seconds": plan.startup.estimated_seconds})
+    assert checks.budget_not_below_estimate(stack(), at) is None
+    below = drafted(startup={"budget_seconds": plan.startup.estimated_seconds - 1})
+    assert "below the estimated start" in checks.budget_not_below_estimate(stack(), below)
+
+
+OLD = {"vllmVersion": "0.10.0", "multiNode": {"launcher": "ray"},
+       "image": {"build": True, "registry": "registry.example.com/ml",
+                 "extraPipPackages": ["ray[default]==2.49.0"]}}
+
+
+def on_two_ray_nodes(estimated, phases):
+    """An R1-distill replica on 2 nodes started by Ray on vLLM 0.10 (no engine-wait setting)."""
+    cfg = stack(**OLD)
+    plan = drafted(cfg, startup={"estimated_seconds": estimated, "engine_phases": phases})
+    return cfg, with_layout(cfg, plan, Layout(8, 2, 1, False, 2))
+
+
+def test_before_0_14_the_engine_wait_counts_the_start_after_the_ray_cluster_forms():
+    # 900 s estimated, of which 200 s is peers pulling the image before Ray starts vLLM:
+    # 700 s > 600 s.
+    cfg, plan = on_two_ray_nodes(900, {"process": 700, "peer image pull": 200})
+    assert "the estimated start of 700 s exceeds" in checks.engine_start_within_vllms_deadline(
+        cfg, plan)
+    # 800 − 200 = exactly 600 s: allowed.
+    assert checks.engine_start_within_vllms_deadline(
+        cfg, on_two_ray_nodes(800, {"process": 600, "peer image pull": 200})[1]) is None
+    # A measured engine start has no pull phase: all of it counts, 601 s is over.
+    assert "601 s exceeds" in checks.engine_start_within_vllms_deadline(
+        cfg, on_two_ray_nodes(601, {"measured": 601})[1])
+
+
+def test_the_engine_wait_is_not_a_limit_where_the_version_can_raise_it():
+    cfg = stack()
+    assert checks.engine_start_within_vllms_deadline(
+        cfg, drafted(startup={"estimated_seconds": 5000})) is None
+
+
+# --- layout -----------------------------------------------------------------------------------
+
+def test_a_single_node_replica_uses_at_most_the_nodes_gpus():
+    cfg = stack()                                             # L4: 8 per node
+    assert checks.replica_fits_its_nodes(cfg, on_layout(cfg, 8)) is None
+    assert "gpu.layout is single-node" in checks.replica_fits_its_nodes(
+        cfg, on_layout(cfg, 8, pp=2))
+    assert checks.replica_fits_its_nodes(cfg, on_layout(cfg, 2, pp=2, dp=2)) is None
+
+
+def test_a_replica_across_nodes_fills_whole_nodes_with_pipeline_or_data_parallelism():
+    cfg = stack()
+    assert checks.replica_fits_its_nodes(cfg, on_layout(cfg, 8, pp=2, nodes=2)) is None
+    assert checks.replica_fits_its_nodes(cfg, on_layout(cfg, 4, dp=4, nodes=2, ep=True)) is None
+    assert "does not fill 2 nodes" in checks.replica_fits_its_nodes(
+        cfg, on_layout(cfg, 4, pp=2, nodes=2))
+    assert "mixes pipeline and data parallelism" in checks.replica_fits_its_nodes(
+        cfg, on_layout(cfg, 4, pp=2, dp=2, nodes=2))
+    # Beyond a node, tensor_parallel_stays_in_a_node says why; this check stays quiet.
+    assert checks.replica_fits_its_nodes(cfg, on_layout(cfg, 16)) is None
+
+
+def test_from_0_18_ray_needs_ray_in_a_built_image():
+    # vLLM's wheels require ray[cgraph] up to 0.17.x, not from 0.18.0.
+    plan_of = lambda cfg: dataclasses.replace(on_layout(cfg, 8, pp=2, nodes=2),  # noqa: E731
+                                              version=V("0.18.0"))
+    new = {**OLD, "vllmVersion": "0.18.0"}
+    with_ray = stack(**new)
+    assert checks.multi_node_launcher_exists(with_ray, plan_of(with_ray)) is None
+    numpy_only = stack(**{**new, "image": {**OLD["image"], "extraPipPackages": ["numpy==2.0.0"]}})
+    assert checks.multi_node_launcher_exists(numpy_only, plan_of(numpy_only)) == (
+        "multiNode.launcher: Ray is not in the vllm/vllm-openai image of 0.18.0 (vLLM no longer "
+        "depends on it from 0.18.0); build the image with Ray: image.build: true and "
+        "image.extraPipPackages: [ray==<version>], or use multiNode.launcher: native")
+    # Listing Ray without building the image installs nothing.
+    not_built = stack(**{**new, "image": {"build": False, "extraPipPackages": ["ray==2.49.0"]}})
+    assert "Ray is not in" in checks.multi_node_launcher_exists(not_built, plan_of(not_built))
+
+
+def test_before_0_18_the_stock_image_ships_ray():
+    stock = stack(vllmVersion="0.17.1", multiNode={"launcher": "ray"})
+    plan = dataclasses.replace(on_layout(stock, 8, pp=2, nodes=2), version=V("0.17.1"))
+    assert checks.multi_node_launcher_exists(stock, plan) is None
+
+
+def test_the_native_launch_needs_0_11_1_and_auto_falls_back_to_ray_only_for_tp_and_pp():
+    native_old = stack(vllmVersion="0.10.0", multiNode={"launcher": "native"})
+    message = checks.multi_node_launcher_exists(native_old, on_layout(native_old, 8, pp=2,
+                                                                      nodes=2))
+    assert message.endswith("from 0.11.1); raise vllmVersion, or use multiNode.launcher: ray")
+    auto_old = stack(vllmVersion="0.10.0")
+    message = checks.multi_node_launcher_exists(auto_old, on_layout(auto_old, 4, dp=4, nodes=2,
+                                                                    ep=True))
+    assert message.endswith("from 0.11.1); raise vllmVersion")
+    # auto on 0.10 with TP × PP is Ray, which 0.10's image ships.
+    assert checks.multi_node_launcher_exists(auto_old, on_layout(auto_old, 8, pp=2,
+                                                                 nodes=2)) is None
+    # From 0.11.1 auto is the native launch for both.
+    auto_new = stack(vllmVersion="0.11.1")
+    assert checks.multi_node_launcher_exists(auto_new, on_layout(auto_new, 4, dp=4, nodes=2,
+                                                                 ep=True)) is None
+    assert checks.multi_node_launcher_exists(auto_new, on_layout(auto_new, 8, pp=2,
+                                                                 nodes=2)) is None
+    ray_dp = stack(**{**OLD, "vllmVersion": "0.11.1"})
+    assert "ray launches TP × PP groups only" in checks.multi_node_launcher_exists(
+        ray_dp, on_layout(ray_dp, 4, dp=4, nodes=2, ep=True))
+
+
+def test_two_data_parallel_ranks_already_need_the_native_launch():
+    auto_old = stack(vllmVersion="0.10.0")
+    message = checks.multi_node_launcher_exists(auto_old, on_layout(auto_old, 8, dp=2, nodes=2,
+                                                                    ep=True))
+    assert message.endswith("from 0.11.1); raise vllmVersion")
+    ray_dp = stack(**{**OLD, "vllmVersion": "0.11.1"})
+    assert "ray launches TP × PP groups only" in checks.multi_node_launcher_exists(
+        ray_dp, on_layout(ray_dp, 8, dp=2, nodes=2, ep=True))
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+def test_read_write_once_weights_serve_one_pod_at_a_time():
+    cfg = stack(storage=RWO)
+    one = drafted(cfg)
+    assert one.rollout.max_replicas == 1 and one.rollout.surge == 0
+    assert checks.single_attach_single_replica(cfg, one) is None
+    assert checks.single_attach_without_surge(cfg, one) is None
+    two = dataclasses.replace(one, rollout=dataclasses.replace(one.rollout, max_replicas=2))
+    assert "ReadWriteOnce with 2 replicas" in checks.single_attach_single_replica(cfg, two)
+    surge = dataclasses.replace(one, rollout=dataclasses.replace(one.rollout, surge=1))
+    assert "Multi-Attach" in checks.single_attach_without_surge(cfg, surge)
+    group = dataclasses.replace(one, layout=Layout(8, 2, 1, False, 2))
+    assert "a replica spanning 2 nodes" in checks.single_attach_single_replica(cfg, group)
+    # ReadWriteMany serves them all.
+    shared = stack(storage={**RWO, "pvc": {"storageClass": "nfs", "accessMode": "ReadWriteMany"}})
+    assert checks.single_attach_single_replica(shared, two) is None
+    assert checks.single_attach_without_surge(shared, surge) is None
+
+
+# --- autoscaling ------------------------------------------------------------------------------
+
+SCALING = {"enabled": True, "minReplicas": 1, "maxReplicas": 3}
+
+
+def test_the_expected_request_may_be_as_long_as_the_context():
+    at = stack(autoscaling={**SCALING, "expectedRequestTokens": 16384})
+    assert checks.expected_request_fits_the_context(at, drafted(at)) is None
+    over = stack(autoscaling={**SCALING, "expectedRequestTokens": 16385})
+    assert "16385 is longer than model.maxModelLen" in (
+        checks.expected_request_fits_the_context(over, drafted(at)))
+
+
+def test_the_autoscaler_target_stays_below_the_kv_alert():
+    def problem(target, alert, monitoring=True):
+        cfg = stack(autoscaling={**SCALING, "targetUtilization": target},
+                    monitoring={"enabled": monitoring, "thresholds": {"kvCacheUsage": alert}})
+        return checks.target_below_the_kv_alert(cfg, drafted(stack()))
+    assert problem(0.7, 0.9) is None
+    assert "would hold every replica's KV cache" in problem(0.9, 0.9)
+    assert problem(0.9, 0.9, monitoring=False) is None
+
+
+# --- parsers ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("key, check", [
+    ("reasoningParser", checks.reasoning_parser_in_the_pinned_version),
+    ("toolCallParser", checks.tool_call_parser_in_the_pinned_version),
+])
+def test_each_parser_must_be_in_the_pinned_version(key, check):
+    plan = drafted()
+    old = stack(vllmVersion="0.8.0", model={key: "deepseek_v3"})     # deepseek_v3: 0.8.3
+    assert check(old, dataclasses.replace(plan, version=V("0.8.0"))) == (
+        f"model.{key}: deepseek_v3 is not in vLLM 0.8.0; raise vllmVersion, use auto (the "
+        "model's parser when the pinned version has it) or null")
+    assert check(stack(vllmVersion="0.8.0", model={key: "auto"}),
+                 dataclasses.replace(plan, version=V("0.8.0"))) is None
+    assert check(stack(vllmVersion="0.8.3", model={key: "deepseek_v3"}),
+                 dataclasses.replace(plan, version=V("0.8.3"))) is None
+
+
+# --- what would make it fit -------------------------------------------------------------------
+
+def test_the_fix_offers_the_smallest_larger_tensor_parallel_that_fits():
+    # The 14B distill (29.5 GiB in BF16) does not fit one 21.96 GiB L4; TP 2 fits 16k tokens.
+    cfg = stack(model={"preset": "deepseek-r1-distill-qwen-14b"}, gpu={"type": "l4",
+                                                                       "tensorParallel": 1})
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(cfg)
+    assert "to fix, set gpu.tensorParallel: 2, or model.quantization: fp8" in str(error.value)
+
+
+def test_the_fix_may_be_a_tensor_parallel_of_the_whole_node():
+    # The 70B distill (131 GiB) at TP 4 on L4 is 33 GiB per GPU; at TP 8 (all 8 GPUs of a node)
+    # 16.4 GiB, which fits.
+    cfg = stack(model={"preset": "deepseek-r1-distill-llama-70b", "maxModelLen": 8192},
+                gpu={"type": "l4", "tensorParallel": 4})
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(cfg)
+    assert "to fix, set gpu.tensorParallel: 8" in str(error.value)
+
+
+def test_a_larger_tensor_parallel_keeps_expert_parallelism_when_it_is_tried():
+    # V2-Lite at TP 1 × DP 2 with EP leaves too little KV for 131072 tokens; at TP 2 × DP 2 the
+    # experts spread over 4 GPUs and it fits. Without EP they would spread over 2 and not fit.
+    cfg = stack(model={"preset": "deepseek-v2-lite", "maxModelLen": 131072,
+                       "trustRemoteCode": True},
+                gpu={"type": "l4", "tensorParallel": 1, "dataParallel": 2,
+                     "expertParallel": True})
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(cfg)
+    assert "to fix, set gpu.tensorParallel: 2" in str(error.value)
+
+
+def test_the_fix_offers_the_longest_context_the_cache_holds_in_whole_kibi_tokens():
+    cfg = stack()
+    assert "model.maxModelLen: 9216 or less" in checks.suggest(
+        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 9362}))
+    assert "model.maxModelLen: 1024 or less" in checks.suggest(
+        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 1024}))
+    assert "maxModelLen" not in checks.suggest(
+        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 1023}))
+
+
+def test_the_fix_offers_a_higher_memory_utilization_when_that_is_enough():
+    one = {"type": "l4", "tensorParallel": 1}
+    roomy = make_plan(stack(engine={"gpuMemoryUtilization": 0.95}, model={"maxModelLen": 4096},
+                            gpu=one))
+    tight = make_plan(stack(model={"maxModelLen": 4096}, gpu=one))  # 0.20's default, 0.92
+    assert roomy.kv.tokens_per_rank > tight.kv.tokens_per_rank + 16
+    length = tight.kv.tokens_per_rank + 16          # fits at 0.95, not at 0.92
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(stack(model={"maxModelLen": length}, gpu=one))
+    assert "or engine.gpuMemoryUtilization: 0.95" in str(error.value)
+    # 0.19's default is 0.9: 0.92 comes first.
+    length = make_plan(stack(vllmVersion="0.19.0", model={"maxModelLen": 4096}, gpu=one)
+                       ).kv.tokens_per_rank + 16
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(stack(vllmVersion="0.19.0", model={"maxModelLen": length}, gpu=one))
+    assert "or engine.gpuMemoryUtilization: 0.92" in str(error.value)
+
+
+def test_without_a_single_node_fix_the_advice_is_to_span_nodes_or_change_the_model():
+    r1 = {"preset": "deepseek-r1", "maxModelLen": 8192, "trustRemoteCode": True}
+    held = stack(model=r1, gpu={"type": "l4", "layout": "single-node"})
+    # 700 GiB of weights against a node of 8 × 21.96 GiB L4 (176 GiB; 0.9 × 176 = 158).
+    nothing_left = drafted(kv={"budget_gib": 0.0, "tokens_per_rank": 0},
+                           weights={"total_gib": 700.0})
+    assert "let the replica span nodes (gpu.layout: auto)" in checks.suggest(
+        held, dataclasses.replace(nothing_left, model=held.model.shape))
+    free = stack(model=r1, gpu={"type": "l4"})
+    assert "no layout of up to 8 nodes fits" in checks.suggest(
+        free, dataclasses.replace(nothing_left, model=free.model.shape))
+    # 170 GiB is more than 0.9 of the node (158 GiB) though less than the node itself.
+    over = dataclasses.replace(nothing_left, weights=dataclasses.replace(
+        nothing_left.weights, total_gib=170.0))
+    assert "no layout of up to 8 nodes fits" in checks.suggest(
+        free, dataclasses.replace(over, model=free.model.shape))
+    # Exactly 0.9 of the node is not more than a node can take: a 20 GiB GPU, 8 per node,
+    # 160 GiB × 0.9 = 144 GiB (exact in binary floating point).
+    custom = {"productLabels": ["X"], "memoryGib": 20.0, "computeCapability": 9.0, "perNode": 8}
+    edge = dataclasses.replace(nothing_left, weights=dataclasses.replace(
+        nothing_left.weights, total_gib=144.0))
+    for layout in ("single-node", "auto"):
+        cfg = stack(model=r1, gpu={**custom, "layout": layout})
+        on_custom = dataclasses.replace(edge, model=cfg.model.shape, gpu=cfg.gpu.resolved())
+        assert checks.suggest(cfg, on_custom).startswith("no single-node change makes it fit")
+        over = dataclasses.replace(on_custom, weights=dataclasses.replace(
+            on_custom.weights, total_gib=144.5))
+        assert checks.suggest(cfg, over).startswith("the weights (144 GiB) need more than")
+    # Weights within a node that still fit no single-node change: no node-level advice.
+    within = dataclasses.replace(nothing_left, weights=dataclasses.replace(
+        nothing_left.weights, total_gib=150.0))
+    assert checks.suggest(held, dataclasses.replace(within, model=held.model.shape)) == (
+        "no single-node change makes it fit; choose a smaller or quantized model or larger GPUs")

@@ -1,0 +1,294 @@
+"""The traffic layer's config, derived numbers and rendered objects (no router process: that
+is tests/router/test_router_live.py)."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from facts import conventions as c
+from planning import traffic as t
+from planning.config import ConfigError, parse
+from tests import tools as real_tools
+from tests.harness import run_stack, stack_config
+
+
+def _prod_traffic(**changes) -> dict:
+    traffic = copy.deepcopy(stack_config("prod")["traffic"])
+    traffic.update(changes)
+    return traffic
+
+
+def _by_kind(run, kind):
+    return [r for r in run.resources if r.type.endswith(kind)]
+
+
+def _api_route(run):
+    """The route to the router (not the http→https redirect)."""
+    return next(r for r in _by_kind(run, "HTTPRoute") if r.name.endswith("-route"))
+
+
+# ---------------------------------------------------------------- derived numbers
+
+def test_body_limit_admits_a_max_length_prompt_of_escaped_cjk_text():
+    """Unmeasured, a token is assumed to take 12 bytes: up to two CJK characters, each a
+    6-byte \\uXXXX escape in JSON."""
+    assert t.ASSUMED_BYTES_PER_TOKEN == 12 == len(json.dumps("中文")) - len('""')
+    assert t.max_body_bytes(32768) == 458_752 == 32768 * 12 + 65_536
+    assert t.max_body_bytes(32768, 6) == 262_144
+    assert t.max_body_bytes(1000) % 1024 == 0 and t.max_body_bytes(1000) >= 1000 * 12
+
+
+def test_timeouts_cover_the_longest_request():
+    assert t.router_timeout_seconds(338, 60) == 398
+    assert t.stream_idle_seconds(10, 60) == 70
+    assert t.edge_timeout_seconds(398) == 408
+    assert t.edge_timeout_seconds(398, 398) == 806
+    assert t.router_grace_seconds(15, 398) == 428
+    assert t.router_grace_seconds(15, 398, 398) == 826
+
+
+def test_prod_renders_route_router_and_fenced_engine(runs):
+    run = runs["prod"]
+    kinds = {r.type.rsplit(":", 1)[-1] for r in run.resources}
+    assert {"HTTPRoute", "Gateway", "Certificate", "BackendTrafficPolicy",
+            "ClientTrafficPolicy"} <= kinds
+    route = _api_route(run).inputs["spec"]
+    assert route["rules"][0]["timeouts"] == {"request": "806s", "backendRequest": "806s"}
+    assert route["rules"][0]["backendRefs"][0]["port"] == t.ROUTER_PORT
+    backend = _by_kind(run, "BackendTrafficPolicy")[0].inputs["spec"]
+    assert backend["timeout"]["http"] == {"requestTimeout": "806s", "streamIdleTimeout": "806s"}
+    assert backend["connection"]["bufferLimit"] == 458_752
+    assert backend["requestBuffer"] == {"limit": "448Ki"}
+    client = _by_kind(run, "ClientTrafficPolicy")[0].inputs["spec"]
+    assert client["connection"]["bufferLimit"] == 458_752
+    # No Service exposes the engine or the router outside the cluster.
+    assert {s.inputs["spec"]["type"] for s in _by_kind(run, "core/v1:Service")} == {"ClusterIP"}
+
+
+def test_staging_stays_internal(runs):
+    assert not _by_kind(runs["staging"], "HTTPRoute")
+    assert not [r for r in runs["staging"].of_type("apps/v1:Deployment")
+                if r.name.endswith("-router")]
+
+
+def test_the_router_config_holds_no_secret_and_reads_keys_from_the_environment(runs):
+    run = runs["prod"]
+    config_map = next(r for r in run.of_type("core/v1:ConfigMap")
+                      if r.name.endswith("-router-config"))
+    config = yaml.safe_load(config_map.inputs["data"]["config.yaml"])
+    keys = [d["litellm_params"]["api_key"] for d in config["model_list"]]
+    assert keys and all(k.startswith("os.environ/") for k in keys)
+    assert config["general_settings"]["master_key"].startswith("os.environ/")
+    router = next(r for r in run.of_type("apps/v1:Deployment") if r.name.endswith("-router"))
+    container = router.inputs["spec"]["template"]["spec"]["containers"][0]
+    secret_env = {e["name"] for e in container["env"] if "valueFrom" in e}
+    assert {k.split("/", 1)[1] for k in keys} <= secret_env
+    assert all("secretKeyRef" in e["valueFrom"] for e in container["env"] if "valueFrom" in e)
+
+
+def test_the_router_pod_is_hardened_like_the_engine(runs):
+    router = next(r for r in runs["prod"].of_type("apps/v1:Deployment")
+                  if r.name.endswith("-router"))
+    spec = router.inputs["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsUser"] == 10001
+    assert spec["automountServiceAccountToken"] is False
+    container = spec["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
+    assert spec["terminationGracePeriodSeconds"] == 826   # a request that fell back finishes
+    # Pinned only by the stack file (tests/planning/test_pins.py); never looked up.
+    assert container["image"] == f"{t.ROUTER_IMAGE}:main-v{t.LITELLM_VERSION}"
+    assert router.metadata["annotations"][c.ANN_LONGEST_REQUEST_SECONDS] == "338"
+
+
+# ---------------------------------------------------------------- refusals
+
+def _problems(traffic: dict) -> str:
+    raw = {**stack_config("prod"), "traffic": traffic}
+    with pytest.raises(ConfigError) as error:
+        parse(raw)
+    return str(error.value)
+
+
+def test_an_unknown_provider_is_refused():
+    traffic = _prod_traffic(aliases=[{"name": "a", "cloud": [{"provider": "nope",
+                                                              "model": "m"}]}])
+    assert "provider 'nope' is not in traffic.providers" in _problems(traffic)
+
+
+@pytest.mark.parametrize("tag", ["main-v1.82.7", "main-latest", "main-v1.82.8"])
+def test_only_the_tested_litellm_runs(tag):
+    traffic = _prod_traffic()
+    traffic["router"] = {**traffic["router"], "imageTag": tag}
+    assert "traffic.router.imageTag" in _problems(traffic)
+
+
+def test_a_literal_cloud_key_cannot_be_configured():
+    traffic = _prod_traffic()
+    traffic["providers"] = [{**traffic["providers"][0], "apiKey": "sk-live-0123456789abcdef"}]
+    assert "unknown key" in _problems(traffic)
+
+
+def test_a_traffic_secret_reference_is_checked_by_the_api_servers_rule_like_every_other():
+    """traffic's Secret references are the config's one SecretRef (IsConfigMapKey): '..' passes
+    the character pattern but the API server refuses it as a secretKeyRef key."""
+    traffic = _prod_traffic()
+    traffic["clients"] = [{**traffic["clients"][0],
+                           "existingSecret": {"name": "client-key", "key": ".."}}]
+    assert "cannot be '.' or '..'" in _problems(traffic)
+
+
+def test_an_alias_cap_over_the_engine_budget_fails_at_preview():
+    traffic = _prod_traffic()
+    traffic["aliases"] = [{**traffic["aliases"][0], "maxTokens": 20000}]
+    run = run_stack("prod", {"traffic": traffic})
+    assert run.error is not None and "shutdown.maxTokens" in str(run.error)
+    assert "Traceback" not in str(run.error)
+
+
+def test_a_gateway_without_parents_or_tls_is_refused():
+    traffic = _prod_traffic(gateway={"hostnames": ["llm.example.com"]})
+    assert "gateway.parentRefs is empty" in _problems(traffic)
+    traffic = _prod_traffic(gateway={"hostnames": ["llm.example.com"], "create": True})
+    assert "gateway.tls" in _problems(traffic)
+
+
+def test_attaching_to_the_cluster_gateway_renders_no_gateway_of_its_own():
+    traffic = _prod_traffic(gateway={"hostnames": ["llm.example.com"], "create": False,
+                                     "tls": None, "parentRefs": [
+        {"name": "shared", "namespace": "gateway", "sectionName": "https"}]})
+    run = run_stack("prod", {"traffic": traffic})   # None removes a key from the stack file
+    assert run.error is None, run.error
+    assert not _by_kind(run, "networking.k8s.io/v1:Gateway")
+    assert not _by_kind(run, "ClientTrafficPolicy")
+    route = _by_kind(run, "HTTPRoute")[0].inputs["spec"]
+    assert route["parentRefs"] == [{"group": "gateway.networking.k8s.io", "kind": "Gateway",
+                                    "name": "shared", "namespace": "gateway",
+                                    "sectionName": "https"}]
+
+
+# ---------------------------------------------------------------- the policy rules
+
+def _policy_resources(run, change=None):
+    resources = [{"type": r.type, "name": r.name, "props": copy.deepcopy(r.inputs)}
+                 for r in run.resources]
+    if change:
+        change(resources)
+    return resources
+
+
+def _violations(runs, rule, change):
+    from policy import offline
+    from tests.harness import ROOT
+    config = offline.load_config(ROOT / "policy" / "config" / "prod.json")
+    found = offline.run(_policy_resources(runs["prod"], change), config)
+    return [v.message for v in found if v.policy == rule]
+
+
+def _router_deployment(resources):
+    return next(r["props"] for r in resources if r["type"].endswith("apps/v1:Deployment")
+                and r["name"].endswith("-router"))
+
+
+def _router_config(resources, edit):
+    config_map = next(r["props"] for r in resources if r["name"].endswith("-router-config"))
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    edit(config)
+    config_map["data"]["config.yaml"] = yaml.safe_dump(config)
+
+
+@pytest.mark.parametrize("rule", ["router-timeouts-cover-longest-request",
+                                  "body-limit-covers-largest-prompt",
+                                  "router-keys-from-secrets"])
+def test_prod_passes_the_traffic_rules(runs, rule):
+    assert _violations(runs, rule, None) == []
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda r: _router_config(r, lambda c: c["router_settings"].update(timeout=60)),
+     "router_settings.timeout is 60"),
+    (lambda r: _router_config(r, lambda c: c["router_settings"].pop("stream_timeout")),
+     "stream_timeout is not set"),
+    (lambda r: _router_deployment(r)["spec"]["template"]["spec"].update(
+        terminationGracePeriodSeconds=30.0), "terminationGracePeriodSeconds 30"),
+    (lambda r: next(x["props"] for x in r if x["type"].endswith("BackendTrafficPolicy"))[
+        "spec"]["timeout"]["http"].pop("streamIdleTimeout"), "streamIdleTimeout is not set"),
+    (lambda r: next(x["props"] for x in r if x["type"].endswith("BackendTrafficPolicy"))[
+        "spec"]["timeout"]["http"].update(streamIdleTimeout="70s"),
+     "streamIdleTimeout '70s' is under requestTimeout '806s'"),
+])
+def test_timeouts_under_the_longest_request_are_caught(runs, change, words):
+    messages = _violations(runs, "router-timeouts-cover-longest-request", change)
+    assert any(words in m for m in messages), messages
+
+
+def test_a_32k_client_buffer_and_a_small_router_limit_are_caught(runs):
+    def change(resources):
+        next(x["props"] for x in resources if x["type"].endswith("ClientTrafficPolicy"))[
+            "spec"]["connection"]["bufferLimit"] = "32Ki"
+        config_map = next(r["props"] for r in resources if r["name"].endswith("-router-config"))
+        clients = json.loads(config_map["data"]["clients.json"])
+        clients["maxBodyBytes"] = 32768
+        config_map["data"]["clients.json"] = json.dumps(clients)
+    messages = _violations(runs, "body-limit-covers-largest-prompt", change)
+    assert len(messages) == 2 and all("458752 bytes" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("limit,words", [
+    (None, "requestBuffer.limit is not set, so the edge caps no body"),
+    ("32Ki", "requestBuffer.limit is '32Ki', under the largest prompt's body (458752 bytes)"),
+])
+def test_an_edge_without_a_body_cap_is_caught(runs, limit, words):
+    """connection.bufferLimit alone caps nothing; requestBuffer.limit answers 413."""
+    def change(resources):
+        spec = next(x["props"] for x in resources
+                    if x["type"].endswith("BackendTrafficPolicy"))["spec"]
+        spec.pop("requestBuffer")
+        if limit:
+            spec["requestBuffer"] = {"limit": limit}
+    messages = _violations(runs, "body-limit-covers-largest-prompt", change)
+    assert len(messages) == 1 and words in messages[0], messages
+
+
+def test_a_router_key_variable_not_from_a_secret_is_caught(runs):
+    def change(resources):
+        env = _router_deployment(resources)["spec"]["template"]["spec"]["containers"][0]["env"]
+        for item in env:
+            if item["name"] == "VLLM_SERVING_KEY_CLOUD":
+                item.pop("valueFrom")
+                item["value"] = "from-a-configmap-maybe"
+    messages = _violations(runs, "router-keys-from-secrets", change)
+    assert any("os.environ/VLLM_SERVING_KEY_CLOUD" in m for m in messages), messages
+
+
+def test_the_router_alerts_are_valid_prometheus_rules(runs, tmp_path):
+    """promtool accepts the router's PrometheusRule (its series are checked against LiteLLM's
+    real /metrics in tests/router/test_router_live.py)."""
+    import shutil
+    import subprocess
+    rule = next(r for r in runs["prod"].of_type("monitoring.coreos.com/v1:PrometheusRule")
+                if r.name.endswith("-router-rules"))
+    alerts = [a["alert"] for g in rule.inputs["spec"]["groups"] for a in g["rules"]]
+    assert alerts == ["RouterRateLimitingClients", "RouterQueueing", "RouterLimiterPerReplica"]
+    path = tmp_path / "router-rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule.inputs["spec"]["groups"]}))
+    promtool = real_tools.system_tool("promtool")   # apt-get installs it on first use as root
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_tls_from_an_existing_secret_needs_no_certificate():
+    run = run_stack("prod", {"traffic": {"gateway": {"tls": {"issuer": None,
+                                                             "existingSecret": "llm-tls"}}}})
+    assert run.error is None, run.error
+    assert not _by_kind(run, "cert-manager.io/v1:Certificate")
+    gateway = _by_kind(run, "networking.k8s.io/v1:Gateway")[0].inputs["spec"]
+    assert gateway["listeners"][0]["tls"]["certificateRefs"] == [{"kind": "Secret",
+                                                                  "name": "llm-tls"}]
+    assert gateway["listeners"][0]["hostname"] == "llm.example.com"
