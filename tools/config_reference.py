@@ -14,7 +14,6 @@ model.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import types
@@ -25,7 +24,7 @@ import pydantic
 
 from planning.config import StackConfig
 from planning.stack_files import ROOT
-from tools.pulumi_yaml import _description, keys_of
+from tools.pulumi_yaml import _description, keys_of, write_or_check
 
 PATH = ROOT / "README.md"
 BEGIN = ("<!-- config reference: generated from planning/config/ by "
@@ -95,21 +94,8 @@ def render(current: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 when README.md's config reference differs from the models")
-    args = parser.parse_args(argv)
-    current = PATH.read_text()
-    wanted = render(current)
-    if args.check:
-        if wanted != current:
-            print("README.md's config reference differs from planning/config/; run "
-                  "`python -m tools.config_reference`", file=sys.stderr)
-            return 1
-        return 0
-    PATH.write_text(wanted)
-    print(f"wrote {PATH.name}: {len(list(rows()))} config keys")
-    return 0
+    return write_or_check(argv, __doc__.splitlines()[0], PATH, render, "tools.config_reference",
+                          lambda: len(list(rows())))
 
 
 if __name__ == "__main__":

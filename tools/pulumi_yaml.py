@@ -24,6 +24,7 @@ import argparse
 import sys
 import types
 import typing
+from typing import Callable
 
 import pydantic
 import yaml
@@ -112,23 +113,35 @@ def render(current: str) -> str:
     return f"{head}\nconfig:\n{HEADER}{note}\n{body.split(chr(10), 1)[1]}"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def write_or_check(argv: list[str] | None, description: str, path, render: Callable[[str], str],
+                   tool: str, count: Callable[[], int],
+                   accept: Callable[[str], object] = lambda text: None) -> int:
+    """The command line of a generated file: write `render(current)` to `path`, or with
+    `--check` exit 1 when the file differs from it. `accept` vets the text before writing."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--check", action="store_true",
-                        help="exit 1 when Pulumi.yaml differs from the models")
+                        help=f"exit 1 when {path.name} differs from the models")
     args = parser.parse_args(argv)
-    current = PATH.read_text()
+    current = path.read_text()
     wanted = render(current)
     if args.check:
         if wanted != current:
-            print("Pulumi.yaml's config: block differs from planning/config/; run "
-                  "`python -m tools.pulumi_yaml`", file=sys.stderr)
+            print(f"{path.name}'s generated part differs from planning/config/; run "
+                  f"`python -m {tool}`", file=sys.stderr)
             return 1
         return 0
-    pulumi_cli.declarations(pulumi_cli.load_yaml(wanted))   # the CLI must accept what we write
-    PATH.write_text(wanted)
-    print(f"wrote {PATH.name}: {len(declarations())} config keys")
+    accept(wanted)
+    path.write_text(wanted)
+    print(f"wrote {path.name}: {count()} config keys")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return write_or_check(
+        argv, __doc__.splitlines()[0], PATH, render, "tools.pulumi_yaml",
+        lambda: len(declarations()),
+        # The CLI must accept what we write.
+        lambda text: pulumi_cli.declarations(pulumi_cli.load_yaml(text)))
 
 
 if __name__ == "__main__":
