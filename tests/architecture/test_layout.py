@@ -14,9 +14,10 @@ MAY_IMPORT = {
     "planning": {"facts"},
     "rendering": {"facts", "planning"},
     "components": {"facts", "planning", "rendering"},
+    "wiring": {"facts", "planning", "rendering", "components"},
     "policy": {"facts", "policy"},
 }
-PROJECT_PACKAGES = set(LAYERS) | {"policy", "tools", "benchmark", "tests"}
+PROJECT_PACKAGES = set(LAYERS) | {"wiring", "policy", "tools", "benchmark", "tests"}
 
 
 def project_imports(path: pathlib.Path) -> set[str]:
