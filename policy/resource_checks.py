@@ -84,6 +84,61 @@ _PARALLEL = (
 )
 
 
+def _parallel_sizes(where: str, props: Mapping, templates: list,
+                    tokens: list[str]) -> tuple[list[float], list[str]]:
+    """([tensor, pipeline, data] parallel sizes as stated: annotation, else vLLM's flag, else 1;
+    a message for each size that is not a number, disagrees with the flag, or (tensor parallel)
+    is not stated at all)."""
+    sizes, out = [], []
+    for label, annotation, flags in _PARALLEL:
+        raw = k8s.stated(props, templates, annotation)
+        from_annotation = k8s.to_number(raw)
+        from_flag = k8s.to_number(k8s.flag_value(tokens, *flags))
+        if raw is not None and from_annotation is None:
+            out.append(f"{where} states {label} size {raw!r} in annotation {annotation}, "
+                       "which is not a number; state the size vLLM runs with.")
+        if from_annotation is not None and from_flag is not None \
+                and from_annotation != from_flag:
+            out.append(
+                f"{where} states {label} size {fmt(from_annotation)} in annotation "
+                f"{annotation} but passes {flags[0]} {fmt(from_flag)} to vLLM; make the "
+                "annotation state what vLLM really runs.")
+        size = from_annotation if from_annotation is not None else from_flag
+        if size is None and annotation == conv.ANN_TENSOR_PARALLEL:
+            out.append(
+                f"{where} states no tensor parallel size: set annotation {annotation} (and "
+                f"{flags[0]}) so the GPU count can be checked.")
+        sizes.append(size if size is not None else 1)
+    return sizes, out
+
+
+def _gpu_quantities(where: str, container: Mapping, per_pod: float, product: str) -> list[str]:
+    """The vllm container's nvidia.com/gpu request and limit against the GPUs per pod that the
+    parallel sizes need (`product` spells that arithmetic)."""
+    out = []
+    request = k8s.resource_quantity(container, "requests", k8s.GPU_RESOURCE)
+    limit = k8s.resource_quantity(container, "limits", k8s.GPU_RESOURCE)
+    if limit is None:
+        return [
+            f"{where} sets no {k8s.GPU_RESOURCE} limit on the vllm container; GPUs are only "
+            f"scheduled through limits, so set requests and limits to {fmt(per_pod)} "
+            f"({product})."]
+    if request is None:
+        out.append(
+            f"{where} sets {k8s.GPU_RESOURCE} limit {fmt(limit)} but no request; state the "
+            f"request too, equal to the limit ({fmt(per_pod)}).")
+    elif request != limit:
+        out.append(
+            f"{where} requests {fmt(request)} {k8s.GPU_RESOURCE} but limits it to "
+            f"{fmt(limit)}; GPUs cannot be overcommitted, so set both to {fmt(per_pod)}.")
+    if float(limit) != per_pod:
+        out.append(
+            f"{where} gives the vllm container {fmt(limit)} GPUs ({k8s.GPU_RESOURCE} limit) "
+            f"but {product}; vLLM then fails to start or leaves GPUs idle, so set "
+            f"{k8s.GPU_RESOURCE} requests and limits to {fmt(per_pod)}.")
+    return out
+
+
 def check_gpu_count(resource_type: str, name: str, props: Mapping, config: Mapping) -> list[str]:
     """nvidia.com/gpu requests equal limits and equal tensor × pipeline × data parallel (split
     over the pods of a multi-node group); the stated sizes agree with vLLM's own flags."""
@@ -99,29 +154,8 @@ def check_gpu_count(resource_type: str, name: str, props: Mapping, config: Mappi
                 f"'{k8s.ENGINE_CONTAINER}' or one asking for {k8s.GPU_RESOURCE}; name the vLLM "
                 f"container '{k8s.ENGINE_CONTAINER}' so its GPUs and probes can be checked.")
             continue
-        tokens = k8s.command_tokens(container)
-        sizes = []
-        for label, annotation, flags in _PARALLEL:
-            raw = k8s.stated(props, templates, annotation)
-            from_annotation = k8s.to_number(raw)
-            from_flag = k8s.to_number(k8s.flag_value(tokens, *flags))
-            if raw is not None and from_annotation is None:
-                out.append(f"{where} states {label} size {raw!r} in annotation {annotation}, "
-                           "which is not a number; state the size vLLM runs with.")
-            if from_annotation is not None and from_flag is not None \
-                    and from_annotation != from_flag:
-                out.append(
-                    f"{where} states {label} size {fmt(from_annotation)} in annotation "
-                    f"{annotation} but passes {flags[0]} {fmt(from_flag)} to vLLM; make the "
-                    "annotation state what vLLM really runs.")
-            size = from_annotation if from_annotation is not None else from_flag
-            if size is None and annotation == conv.ANN_TENSOR_PARALLEL:
-                out.append(
-                    f"{where} states no tensor parallel size: set annotation {annotation} (and "
-                    f"{flags[0]}) so the GPU count can be checked.")
-            sizes.append(size if size is not None else 1)
-        request = k8s.resource_quantity(container, "requests", k8s.GPU_RESOURCE)
-        limit = k8s.resource_quantity(container, "limits", k8s.GPU_RESOURCE)
+        sizes, findings = _parallel_sizes(where, props, templates, k8s.command_tokens(container))
+        out += findings
         total = sizes[0] * sizes[1] * sizes[2]
         group = k8s.pods_per_replica(resource_type, props)
         per_pod = total / group
@@ -132,25 +166,7 @@ def check_gpu_count(resource_type: str, name: str, props: Mapping, config: Mappi
             out.append(f"{where}: {product} does not divide into whole GPUs per pod; choose "
                        "parallel sizes whose product is a multiple of the group size.")
             continue
-        if limit is None:
-            out.append(
-                f"{where} sets no {k8s.GPU_RESOURCE} limit on the vllm container; GPUs are only "
-                f"scheduled through limits, so set requests and limits to {fmt(per_pod)} "
-                f"({product}).")
-            continue
-        if request is None:
-            out.append(
-                f"{where} sets {k8s.GPU_RESOURCE} limit {fmt(limit)} but no request; state the "
-                f"request too, equal to the limit ({fmt(per_pod)}).")
-        elif request != limit:
-            out.append(
-                f"{where} requests {fmt(request)} {k8s.GPU_RESOURCE} but limits it to "
-                f"{fmt(limit)}; GPUs cannot be overcommitted, so set both to {fmt(per_pod)}.")
-        if float(limit) != per_pod:
-            out.append(
-                f"{where} gives the vllm container {fmt(limit)} GPUs ({k8s.GPU_RESOURCE} limit) "
-                f"but {product}; vLLM then fails to start or leaves GPUs idle, so set "
-                f"{k8s.GPU_RESOURCE} requests and limits to {fmt(per_pod)}.")
+        out += _gpu_quantities(where, container, per_pod, product)
     return out
 
 

@@ -240,76 +240,95 @@ def _by_pod(expr: str) -> str:
     return f"sum by (namespace, model_name, pod) ({expr})"
 
 
-def _engine_alerts(t: Target, th: MonitoringThresholds) -> list[Alert]:
-    running = _by_pod(series("requests_running", t.vllm_version, t.vllm))
+def _queue_depth_alert(t: Target, th: MonitoringThresholds) -> Alert:
     waiting = _by_pod(series("requests_waiting", t.vllm_version, t.vllm))
+    return Alert(
+        "VllmQueueDepthHigh",
+        f"{waiting} > {th.queue_depth}",
+        "warning",
+        "{{ $labels.model_name }}: {{ $value }} requests waiting on {{ $labels.pod }}",
+        f"More than {th.queue_depth} requests have waited for a slot on one replica for "
+        f"{th.queue_depth_for}; answers start late.",
+        "Check KV-cache usage: if it is full, requests wait for cache, not for slots (lower "
+        "maxModelLen or add GPUs). Otherwise add replicas (autoscaling.maxReplicas) or shed "
+        "load.",
+        th.queue_depth_for,
+    )
+
+
+def _kv_cache_alert(t: Target, th: MonitoringThresholds) -> Alert:
     kv = series("kv_cache_usage", t.vllm_version, t.vllm)
-    tokens = f"{recorded(TOKENS_RULE['generation_tokens'])}{{{t.vllm}}}"
+    return Alert(
+        "VllmKvCacheNearlyFull",
+        f"max by (namespace, model_name, pod, engine) ({kv}) > {_num(th.kv_cache_usage)}",
+        "warning",
+        "{{ $labels.model_name }}: KV cache {{ $value | humanizePercentage }} full on "
+        "{{ $labels.pod }}",
+        f"KV-cache usage (0..1) has been above {_num(th.kv_cache_usage)} for "
+        f"{th.kv_cache_usage_for}; vLLM will queue and preempt requests.",
+        "Expect preemptions and queueing. Add replicas, lower engine.maxNumSeqs or "
+        "model.maxModelLen, or use kvCacheDtype fp8 to double the cache.",
+        th.kv_cache_usage_for,
+    )
+
+
+def _preemptions_alert(t: Target, th: MonitoringThresholds) -> Alert:
     preemptions = _by_pod(rate("preemptions", t.vllm_version, t.vllm))
+    return Alert(
+        "VllmPreemptionsHigh",
+        f"{preemptions} * 60 > {_num(th.preemptions_per_minute)}",
+        "warning",
+        "{{ $labels.model_name }}: {{ $value }} preemptions per minute on {{ $labels.pod }}",
+        f"More than {_num(th.preemptions_per_minute)} requests per minute are preempted for "
+        "lack of KV cache and recomputed; throughput drops.",
+        "Same remedies as a full KV cache: more replicas, a lower engine.maxNumSeqs, or an "
+        "fp8 KV cache.",
+        "5m",
+    )
+
+
+def _engine_hung_alert(t: Target, th: MonitoringThresholds) -> Alert:
+    running = _by_pod(series("requests_running", t.vllm_version, t.vllm))
     generating_now = _by_pod(rate("generation_tokens", t.vllm_version, t.vllm, window="2m"))
-    result = [
-        Alert(
-            "VllmQueueDepthHigh",
-            f"{waiting} > {th.queue_depth}",
-            "warning",
-            "{{ $labels.model_name }}: {{ $value }} requests waiting on {{ $labels.pod }}",
-            f"More than {th.queue_depth} requests have waited for a slot on one replica for "
-            f"{th.queue_depth_for}; answers start late.",
-            "Check KV-cache usage: if it is full, requests wait for cache, not for slots (lower "
-            "maxModelLen or add GPUs). Otherwise add replicas (autoscaling.maxReplicas) or shed "
-            "load.",
-            th.queue_depth_for,
-        ),
-        Alert(
-            "VllmKvCacheNearlyFull",
-            f"max by (namespace, model_name, pod, engine) ({kv}) > {_num(th.kv_cache_usage)}",
-            "warning",
-            "{{ $labels.model_name }}: KV cache {{ $value | humanizePercentage }} full on "
-            "{{ $labels.pod }}",
-            f"KV-cache usage (0..1) has been above {_num(th.kv_cache_usage)} for "
-            f"{th.kv_cache_usage_for}; vLLM will queue and preempt requests.",
-            "Expect preemptions and queueing. Add replicas, lower engine.maxNumSeqs or "
-            "model.maxModelLen, or use kvCacheDtype fp8 to double the cache.",
-            th.kv_cache_usage_for,
-        ),
-        Alert(
-            "VllmPreemptionsHigh",
-            f"{preemptions} * 60 > {_num(th.preemptions_per_minute)}",
-            "warning",
-            "{{ $labels.model_name }}: {{ $value }} preemptions per minute on {{ $labels.pod }}",
-            f"More than {_num(th.preemptions_per_minute)} requests per minute are preempted for "
-            "lack of KV cache and recomputed; throughput drops.",
-            "Same remedies as a full KV cache: more replicas, a lower engine.maxNumSeqs, or an "
-            "fp8 KV cache.",
-            "5m",
-        ),
-        Alert(
-            "VllmEngineHung",
-            f"({running} > 0) and on (namespace, model_name, pod) ({generating_now} == 0)",
-            "critical",
-            "{{ $labels.model_name }}: {{ $labels.pod }} has requests running but generates "
-            "no tokens",
-            f"Requests have been running for {th.hang_minutes}m without a single generated "
-            "token. /health still answers 200 on a hung engine, so no probe restarts it.",
-            "Delete the pod (kubectl delete pod) to restart it; save its log first, and look for "
-            "NCCL timeouts or CUDA errors in it.",
-            f"{th.hang_minutes}m",
-        ),
-    ]
+    return Alert(
+        "VllmEngineHung",
+        f"({running} > 0) and on (namespace, model_name, pod) ({generating_now} == 0)",
+        "critical",
+        "{{ $labels.model_name }}: {{ $labels.pod }} has requests running but generates "
+        "no tokens",
+        f"Requests have been running for {th.hang_minutes}m without a single generated "
+        "token. /health still answers 200 on a hung engine, so no probe restarts it.",
+        "Delete the pod (kubectl delete pod) to restart it; save its log first, and look for "
+        "NCCL timeouts or CUDA errors in it.",
+        f"{th.hang_minutes}m",
+    )
+
+
+def _throughput_alert(t: Target, th: MonitoringThresholds) -> Alert:
+    running = _by_pod(series("requests_running", t.vllm_version, t.vllm))
+    tokens = f"{recorded(TOKENS_RULE['generation_tokens'])}{{{t.vllm}}}"
+    return Alert(
+        "VllmGenerationThroughputLow",
+        # `> 0` leaves a standstill to VllmEngineHung.
+        f"({tokens} < {_num(th.min_generation_tokens_per_second)} > 0) "
+        f"and on (namespace, model_name, pod) ({running} > 0)",
+        "warning",
+        "{{ $labels.model_name }}: {{ $labels.pod }} generates only {{ $value }} tokens/s",
+        f"While requests run, {{{{ $labels.pod }}}} generates fewer than "
+        f"{_num(th.min_generation_tokens_per_second)} tokens/s.",
+        "Compare with the other replicas: one slow pod points at its GPU (thermal "
+        "throttling, XID errors) or its node; all slow points at preemptions or long prompts.",
+        "10m",
+    )
+
+
+def _engine_alerts(t: Target, th: MonitoringThresholds) -> list[Alert]:
+    """What one engine's own series say: queueing, cache pressure, a hang, slow generation
+    (that last one only when config sets a floor)."""
+    result = [_queue_depth_alert(t, th), _kv_cache_alert(t, th), _preemptions_alert(t, th),
+              _engine_hung_alert(t, th)]
     if th.min_generation_tokens_per_second > 0:
-        result.append(Alert(
-            "VllmGenerationThroughputLow",
-            # `> 0` leaves a standstill to VllmEngineHung.
-            f"({tokens} < {_num(th.min_generation_tokens_per_second)} > 0) "
-            f"and on (namespace, model_name, pod) ({running} > 0)",
-            "warning",
-            "{{ $labels.model_name }}: {{ $labels.pod }} generates only {{ $value }} tokens/s",
-            f"While requests run, {{{{ $labels.pod }}}} generates fewer than "
-            f"{_num(th.min_generation_tokens_per_second)} tokens/s.",
-            "Compare with the other replicas: one slow pod points at its GPU (thermal "
-            "throttling, XID errors) or its node; all slow points at preemptions or long prompts.",
-            "10m",
-        ))
+        result.append(_throughput_alert(t, th))
     return result
 
 
@@ -346,8 +365,54 @@ def _latency_alerts(t: Target, th: MonitoringThresholds) -> list[Alert]:
     ]
 
 
-def _availability_alerts(t: Target, th: MonitoringThresholds) -> list[Alert]:
+def _restarting_alert(t: Target, th: MonitoringThresholds) -> Alert:
+    restarts = (
+        f"sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total"
+        f"{{{t.pods}}}[{th.restarts_window}]))"
+    )
+    return Alert(
+        "VllmPodRestarting",
+        f"{restarts} >= {th.restarts}",
+        "warning",
+        "{{ $labels.pod }} restarted {{ $value }} times",
+        f"A container of {t.deployment_name} restarted at least {th.restarts} times within "
+        f"{th.restarts_window}; every restart reloads the weights.",
+        "kubectl describe pod / logs --previous: OOMKilled means a too-small memory limit, "
+        "'KeyboardInterrupt: terminated' a start-up probe shorter than the load time, NCCL "
+        "errors a too-small /dev/shm.",
+    )
+
+
+def _http_5xx_alert(t: Target, th: MonitoringThresholds) -> Alert:
+    return Alert(
+        "VllmHttp5xxRatioHigh",
+        f"{recorded(HTTP_5XX_RULE)}{{{t.service}}} > {_num(th.error_ratio)}",
+        "critical",
+        "{{ $labels.service }}: {{ $value | humanizePercentage }} of requests fail with 5xx",
+        f"More than {_num(th.error_ratio * 100)} % of API requests have failed with a server "
+        "error for 5m.",
+        "Read the engine log for tracebacks; a dead engine returns 503 from /health (vLLM "
+        ">= 0.11) and is restarted by its liveness probe.",
+        "5m",
+    )
+
+
+def _target_down_alert(t: Target) -> Alert:
     ready_pods = f'kube_pod_status_ready{{namespace="{t.namespace}",condition="true"}} == 1'
+    return Alert(
+        "VllmMetricsTargetDown",
+        # A loading pod refuses connections by design; only a Ready pod must answer.
+        f'(up{{{t.service}}} == 0) and on (namespace, pod) ({ready_pods})',
+        "critical",
+        "Prometheus cannot scrape {{ $labels.pod }}",
+        "The pod is Ready but its /metrics endpoint does not answer Prometheus.",
+        "Check the NetworkPolicy admits the Prometheus namespace, and that the scrape port "
+        "name matches the Service.",
+        "5m",
+    )
+
+
+def _metrics_absent_alert(t: Target) -> Alert:
     ready_replicas = (
         f'sum(kube_deployment_status_replicas_ready{{namespace="{t.namespace}",'
         f'deployment="{t.deployment_name}"}}) > 0'
@@ -355,58 +420,25 @@ def _availability_alerts(t: Target, th: MonitoringThresholds) -> list[Alert]:
         # A group serves while its leader (<name>-<group>) is Ready.
         f'sum(kube_pod_status_ready{{namespace="{t.namespace}",'
         f'pod=~"{t.deployment_name}-[0-9]+",condition="true"}}) > 0')
-    restarts = (
-        f"sum by (namespace, pod) (increase(kube_pod_container_status_restarts_total"
-        f"{{{t.pods}}}[{th.restarts_window}]))"
+    return Alert(
+        "VllmMetricsAbsent",
+        f"absent({series('requests_running', t.vllm_version, t.vllm)}) "
+        f"and on () ({ready_replicas})",
+        "critical",
+        f"No vLLM metrics for model {t.served_name} in {t.namespace}",
+        "Replicas are Ready but no vllm:* series with this model_name reach Prometheus; "
+        "alerts, dashboard and autoscaler are blind.",
+        "Check, in order: the ServiceMonitor carries the label the Prometheus selects "
+        "(monitoring.releaseLabel); --disable-log-stats is not set; the served model name; "
+        "the scrape keeps vllm:* series.",
+        "10m",
     )
-    return [
-        Alert(
-            "VllmPodRestarting",
-            f"{restarts} >= {th.restarts}",
-            "warning",
-            "{{ $labels.pod }} restarted {{ $value }} times",
-            f"A container of {t.deployment_name} restarted at least {th.restarts} times within "
-            f"{th.restarts_window}; every restart reloads the weights.",
-            "kubectl describe pod / logs --previous: OOMKilled means a too-small memory limit, "
-            "'KeyboardInterrupt: terminated' a start-up probe shorter than the load time, NCCL "
-            "errors a too-small /dev/shm.",
-        ),
-        Alert(
-            "VllmHttp5xxRatioHigh",
-            f"{recorded(HTTP_5XX_RULE)}{{{t.service}}} > {_num(th.error_ratio)}",
-            "critical",
-            "{{ $labels.service }}: {{ $value | humanizePercentage }} of requests fail with 5xx",
-            f"More than {_num(th.error_ratio * 100)} % of API requests have failed with a server "
-            "error for 5m.",
-            "Read the engine log for tracebacks; a dead engine returns 503 from /health (vLLM "
-            ">= 0.11) and is restarted by its liveness probe.",
-            "5m",
-        ),
-        Alert(
-            "VllmMetricsTargetDown",
-            # A loading pod refuses connections by design; only a Ready pod must answer.
-            f'(up{{{t.service}}} == 0) and on (namespace, pod) ({ready_pods})',
-            "critical",
-            "Prometheus cannot scrape {{ $labels.pod }}",
-            "The pod is Ready but its /metrics endpoint does not answer Prometheus.",
-            "Check the NetworkPolicy admits the Prometheus namespace, and that the scrape port "
-            "name matches the Service.",
-            "5m",
-        ),
-        Alert(
-            "VllmMetricsAbsent",
-            f"absent({series('requests_running', t.vllm_version, t.vllm)}) "
-            f"and on () ({ready_replicas})",
-            "critical",
-            f"No vLLM metrics for model {t.served_name} in {t.namespace}",
-            "Replicas are Ready but no vllm:* series with this model_name reach Prometheus; "
-            "alerts, dashboard and autoscaler are blind.",
-            "Check, in order: the ServiceMonitor carries the label the Prometheus selects "
-            "(monitoring.releaseLabel); --disable-log-stats is not set; the served model name; "
-            "the scrape keeps vllm:* series.",
-            "10m",
-        ),
-    ]
+
+
+def _availability_alerts(t: Target, th: MonitoringThresholds) -> list[Alert]:
+    """Whether the deployment serves at all: restarts, server errors, scraping."""
+    return [_restarting_alert(t, th), _http_5xx_alert(t, th), _target_down_alert(t),
+            _metrics_absent_alert(t)]
 
 
 def keda_scaled_object_from_hpa(hpa_name: str) -> Optional[str]:
