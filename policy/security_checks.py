@@ -14,26 +14,15 @@ from typing import Any, Optional
 
 import facts
 from facts import conventions, vllm_cli, vllm_features
+from facts.images import UNTAGGED, moving_reference, pinned_by_digest
 from facts.secrets import contains_secret, looks_like_secret
 from policy import k8s
 from policy.k8s import get, items
 from policy.traffic_checks import HTTP_ROUTE
 
-MOVING_TAGS = ("latest", "nightly")
 SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD", "PASSWD", "CREDENTIALS")
 # Flags such as HF_HUB_DISABLE_IMPLICIT_TOKEN=1 have secret-looking names but carry no secret.
 _HARMLESS_LITERAL = re.compile(r"^(true|false|yes|no|on|off|\d{1,3})$", re.IGNORECASE)
-
-
-def split_image(image: str) -> tuple[str, Optional[str], Optional[str]]:
-    """'reg:5000/repo:tag@sha256:...' -> ('reg:5000/repo', 'tag', 'sha256:...')."""
-    reference, _, digest = image.partition("@")
-    head, _, last = reference.rpartition("/")
-    tag = None
-    if ":" in last:
-        last, tag = last.split(":", 1)
-    repository = f"{head}/{last}" if head else last
-    return repository, tag, digest or None
 
 
 def _images(resource_type: str, props: Mapping):
@@ -49,18 +38,12 @@ def check_image_pinned(resource_type: str, name: str, props: Mapping, config: Ma
     out = []
     who = k8s.describe(resource_type, props, name)
     for role, container_kind, cname, image in _images(resource_type, props):
-        _, tag, digest = split_image(image)
-        subject = f"{k8s.where(who, role)}: {container_kind} '{cname}'"
-        if digest:
-            continue
-        if tag is None:
+        reason = moving_reference(image)
+        if reason is not None:
+            joint = " " if reason == UNTAGGED else ", "
             out.append(
-                f"{subject} uses image '{image}' without a tag, which means :latest and changes "
-                "under a running stack; pin a release tag (for vLLM, v<version>) or a digest.")
-        elif tag in MOVING_TAGS:
-            out.append(
-                f"{subject} uses image '{image}', whose tag '{tag}' moves to new builds; pin a "
-                "release tag (for vLLM, v<version>) or a digest.")
+                f"{k8s.where(who, role)}: {container_kind} '{cname}' uses image '{image}'{joint}"
+                f"{reason}; pin a release tag (for vLLM, v<version>) or a digest.")
     return out
 
 
@@ -72,7 +55,7 @@ def check_image_digest(resource_type: str, name: str, props: Mapping, config: Ma
         "tag can be pushed again, so reference it by digest (image@sha256:...) to run exactly "
         "what was reviewed."
         for role, container_kind, cname, image in _images(resource_type, props)
-        if split_image(image)[2] is None
+        if not pinned_by_digest(image)
     ]
 
 

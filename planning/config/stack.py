@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 import facts
 from facts import cluster_versions, vllm_features
+from facts.images import pinned_by_digest
 from planning import pins
 from planning.config.base import DNS_LABEL, VERSION, _Model
 from planning.config.hardware import GpuConfig, MultiNodeConfig
@@ -194,7 +195,7 @@ class StackConfig(_Model):
             problems.append("traffic.router.imageDigest: production runs the router by digest; "
                             f"find it with {pins.digest_command(reference)}")
         pvc = self.storage.pvc
-        if pvc is not None and pvc.downloader_image and "@sha256:" not in pvc.downloader_image:
+        if pvc is not None and pvc.downloader_image and not pinned_by_digest(pvc.downloader_image):
             problems.append(f"storage.pvc.downloaderImage {pvc.downloader_image!r}: production "
                             "runs it by digest (repo:tag@sha256:…); find it with "
                             f"{pins.digest_command(pvc.downloader_image)}")

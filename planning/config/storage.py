@@ -7,6 +7,7 @@ from typing import Annotated, Literal, Optional
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from facts import k8s_names
+from facts.images import moving_reference
 from planning.config.base import ObjectName, SecretRef, _api_server_rule, _Model
 
 
@@ -57,8 +58,7 @@ class PvcConfig(_Model):
     def _downloader_pinned(cls, image: Optional[str]) -> Optional[str]:
         if image is None:
             return image
-        name = image.split("@", 1)[0].rsplit("/", 1)[-1]
-        if "@sha256:" not in image and (":" not in name or name.endswith((":latest", ":nightly"))):
+        if moving_reference(image) is not None:
             raise ValueError(
                 f"{image!r} is not pinned; give a release tag (repo:1.2.3) or a digest "
                 "(repo@sha256:…)")

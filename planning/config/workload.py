@@ -9,6 +9,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from facts import k8s_names
+from facts.images import is_moving_tag
 from planning.config.base import DNS_LABEL, LabelKey, LabelValue, ObjectName, SecretRef, _Model
 
 
@@ -80,7 +81,7 @@ class ImageConfig(_Model):
     @field_validator("tag")
     @classmethod
     def _tag_pinned(cls, tag: Optional[str]) -> Optional[str]:
-        if tag is not None and tag in ("latest", "nightly", ""):
+        if tag is not None and is_moving_tag(tag):
             raise ValueError(
                 f"image.tag {tag!r} moves; pin the release tag v<vllmVersion>, or leave it out"
             )

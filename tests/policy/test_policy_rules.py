@@ -862,13 +862,6 @@ def test_flags_are_read_in_both_spellings_last_one_wins():
     assert k8s.flag_value(tokens, "--tensor-parallel-size", "-tp") == "4"
 
 
-def test_image_references_split_with_registry_ports():
-    assert security_checks.split_image("reg:5000/vllm/vllm-openai:v0.18.0@sha256:ab") == \
-        ("reg:5000/vllm/vllm-openai", "v0.18.0", "sha256:ab")
-    assert security_checks.split_image("reg:5000/vllm/vllm-openai") == \
-        ("reg:5000/vllm/vllm-openai", None, None)
-
-
 def test_leader_worker_set_splits_gpus_over_its_group():
     props = deployment()
     template = props["spec"].pop("template")

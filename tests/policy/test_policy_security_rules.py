@@ -37,19 +37,6 @@ def _sidecar(**fields) -> dict:
             "securityContext": security(), **fields}
 
 
-# --- image references -----------------------------------------------------------------------
-
-@pytest.mark.parametrize("image, parts", [
-    ("vllm/vllm-openai:v0.18.0", ("vllm/vllm-openai", "v0.18.0", None)),
-    ("vllm-openai", ("vllm-openai", None, None)),
-    ("vllm-openai:v1", ("vllm-openai", "v1", None)),
-    ("vllm/vllm-openai@sha256:ab", ("vllm/vllm-openai", None, "sha256:ab")),
-    ("localhost:5000/vllm-openai:v1@sha256:ab", ("localhost:5000/vllm-openai", "v1", "sha256:ab")),
-])
-def test_an_image_reference_splits_into_repository_tag_and_digest(image, parts):
-    assert security_checks.split_image(image) == parts
-
-
 # --- image-pinned / image-by-digest ---------------------------------------------------------
 
 def test_a_moving_tag_is_accepted_when_a_digest_pins_it():
