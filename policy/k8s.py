@@ -382,6 +382,19 @@ def inference_templates(resource_type: str, props: Any,
     return pod_templates(resource_type, props)
 
 
+def engine_containers(resource_type: str, props: Any, name: str,
+                      serving: bool = False) -> Iterator[tuple[str, Mapping, Mapping]]:
+    """(message subject, pod spec, vllm container) for each pod template of an inference workload
+    that runs vLLM (only those running the API server when `serving`): the container every
+    engine rule judges, found the one way `engine_container` finds it."""
+    who = describe(resource_type, props, name)
+    for role, template in inference_templates(resource_type, props, serving):
+        spec = pod_spec(template)
+        container = engine_container(spec)
+        if container is not None:
+            yield where(who, role), spec, container
+
+
 def number_or_default(config: Any, key: str, default: float) -> float:
     """A numeric policy config property, or `default` when unset."""
     value = to_number(config.get(key)) if is_mapping(config) else None

@@ -33,17 +33,14 @@ def check_tensor_parallel_in_a_pod(resource_type: str, name: str, props: Mapping
     out = []
     templates = k8s.inference_templates(resource_type, props)
     tp = k8s.to_number(k8s.stated(props, templates, conv.ANN_TENSOR_PARALLEL))
-    for role, template in templates:
-        container = k8s.engine_container(k8s.pod_spec(template))
-        if container is None:
-            continue
+    for where, _, container in k8s.engine_containers(resource_type, props, name):
         flag = k8s.to_number(k8s.flag_value(k8s.command_tokens(container),
                                             "--tensor-parallel-size", "-tp"))
         size = flag if flag is not None else tp
         gpus = k8s.engine_gpus(container)
         if size is not None and gpus is not None and size > gpus:
             out.append(
-                f"{k8s.where(k8s.describe(resource_type, props, name), role)} runs tensor "
+                f"{where} runs tensor "
                 f"parallel {fmt(size)} on pods of {fmt(gpus)} GPUs, so its all-reduces on every "
                 "layer cross nodes and run several times slower; keep tensor parallelism inside "
                 "a node and span nodes with pipeline or data × expert parallelism.")
@@ -86,15 +83,13 @@ def check_headless_workers_not_http_probed(resource_type: str, name: str, props:
     """Workers started with --headless serve no HTTP: an HTTP probe on them fails forever and,
     with a group restart policy, restarts the whole group in a loop."""
     out = []
-    for role, template in k8s.inference_templates(resource_type, props):
-        container = k8s.engine_container(k8s.pod_spec(template))
-        if container is None or "--headless" not in k8s.command_tokens(container):
+    for where, _, container in k8s.engine_containers(resource_type, props, name):
+        if "--headless" not in k8s.command_tokens(container):
             continue
         probed = [kind for kind in HTTP_PROBES if k8s.is_mapping(get(container, kind, "httpGet"))]
         if probed:
             out.append(
-                f"{k8s.where(k8s.describe(resource_type, props, name), role)} runs vLLM "
-                f"--headless (no API server) but probes it over HTTP ({', '.join(probed)}); "
+                f"{where} runs vLLM --headless (no API server) but probes it over HTTP ({', '.join(probed)}); "
                 "the probe can never pass. Drop the HTTP probes on workers, or use an exec "
                 "probe that checks the leader's rendezvous.")
     return out
@@ -150,13 +145,9 @@ def check_group_flags(resource_type: str, name: str, props: Mapping,
     if resource_type != k8s.LEADER_WORKER_SET:
         return []
     out = []
-    for role, template in k8s.inference_templates(resource_type, props):
-        container = k8s.engine_container(k8s.pod_spec(template))
-        if container is None:
-            continue
+    for where, _, container in k8s.engine_containers(resource_type, props, name):
         flags = [f for f in (vllm_cli.canonical_flag(t, GUARDED)
                              for t in _serve_tokens(container)) if f in vllm_cli.GROUP_FLAGS]
-        where = k8s.where(k8s.describe(resource_type, props, name), role)
         twice = sorted({f for f in flags if flags.count(f) > 1})
         never = sorted(set(flags) & set(NEVER_IN_A_GROUP))
         problems = ([f"sets {', '.join(twice)} more than once (argparse keeps the last value, "

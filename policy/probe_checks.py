@@ -31,11 +31,7 @@ def check_startup_probe(resource_type: str, name: str, props: Mapping,
     failureThreshold) is no shorter than the stated load estimate."""
     out = []
     templates = k8s.inference_templates(resource_type, props, serving=True)
-    for role, template in templates:
-        where = k8s.where(k8s.describe(resource_type, props, name), role)
-        container = k8s.engine_container(k8s.pod_spec(template))
-        if container is None:
-            continue
+    for where, _, container in k8s.engine_containers(resource_type, props, name, serving=True):
         raw = k8s.stated(props, templates, conv.ANN_ESTIMATED_LOAD_SECONDS)
         estimate = k8s.to_number(raw)
         probe = get(container, "startupProbe")
@@ -74,11 +70,7 @@ def check_liveness_outlasts_readiness(resource_type: str, name: str, props: Mapp
                                       config: Mapping) -> list[str]:
     """Readiness and liveness probes exist and liveness takes longer to act than readiness."""
     out = []
-    for role, template in k8s.inference_templates(resource_type, props, serving=True):
-        where = k8s.where(k8s.describe(resource_type, props, name), role)
-        container = k8s.engine_container(k8s.pod_spec(template))
-        if container is None:
-            continue
+    for where, _, container in k8s.engine_containers(resource_type, props, name, serving=True):
         readiness = get(container, "readinessProbe")
         liveness = get(container, "livenessProbe")
         if not k8s.is_mapping(readiness):
@@ -108,11 +100,7 @@ def check_probe_timeouts(resource_type: str, name: str, props: Mapping,
     """Every probe of the vllm container sets timeoutSeconds of at least minTimeoutSeconds."""
     minimum = k8s.number_or_default(config, "minTimeoutSeconds", DEFAULT_MIN_TIMEOUT_SECONDS)
     out = []
-    for role, template in k8s.inference_templates(resource_type, props, serving=True):
-        where = k8s.where(k8s.describe(resource_type, props, name), role)
-        container = k8s.engine_container(k8s.pod_spec(template))
-        if container is None:
-            continue
+    for where, _, container in k8s.engine_containers(resource_type, props, name, serving=True):
         for probe_name in ("startupProbe", "readinessProbe", "livenessProbe"):
             probe = get(container, probe_name)
             if not k8s.is_mapping(probe):
@@ -142,11 +130,7 @@ def check_grace_period(resource_type: str, name: str, props: Mapping, config: Ma
     """
     out = []
     templates = k8s.inference_templates(resource_type, props)
-    for role, template in templates:
-        spec = k8s.pod_spec(template)
-        container = k8s.engine_container(spec)
-        if container is None:
-            continue
+    for where, spec, container in k8s.engine_containers(resource_type, props, name):
         pre_stop = max([v for v in (
             k8s.to_number(k8s.stated(props, templates, conv.ANN_PRESTOP_SECONDS)),
             k8s.pre_stop_sleep_seconds(container)) if v is not None], default=0)
@@ -161,8 +145,7 @@ def check_grace_period(resource_type: str, name: str, props: Mapping, config: Ma
         needed = pre_stop + shutdown
         if grace <= needed:
             out.append(
-                f"{k8s.where(k8s.describe(resource_type, props, name), role)} has "
-                f"terminationGracePeriodSeconds {fmt(grace)}"
+                f"{where} has terminationGracePeriodSeconds {fmt(grace)}"
                 + (" (the default)" if raw is None else "")
                 + f" but preStop {fmt(pre_stop)} s + vLLM shutdown timeout {fmt(shutdown)} s = "
                 f"{fmt(needed)} s; the kubelet would SIGKILL vLLM while requests still drain, so "

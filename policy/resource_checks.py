@@ -31,12 +31,7 @@ def check_shm(resource_type: str, name: str, props: Mapping, config: Mapping) ->
     """With more than one GPU, /dev/shm is a Memory emptyDir with a sizeLimit inside the
     container's memory limit (tmpfs pages count against it)."""
     out = []
-    for role, template in k8s.inference_templates(resource_type, props):
-        where = k8s.where(k8s.describe(resource_type, props, name), role)
-        spec = k8s.pod_spec(template)
-        container = k8s.engine_container(spec)
-        if container is None:
-            continue
+    for where, spec, container in k8s.engine_containers(resource_type, props, name):
         gpus = k8s.engine_gpus(container) or 0
         volume_name, volume = _shm_volume(spec, container)
         in_memory = get(volume, "emptyDir", "medium") == "Memory"

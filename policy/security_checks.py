@@ -163,16 +163,12 @@ def check_engine_flags(resource_type: str, name: str, props: Mapping,
     """The vllm container passes no flag that leaks prompts or keys or removes the metrics, in
     any spelling vLLM accepts (`--enable_log_requests`, `--api-key=…`)."""
     out = []
-    who = k8s.describe(resource_type, props, name)
-    for role, template in k8s.inference_templates(resource_type, props):
-        for _, container in k8s.containers(k8s.pod_spec(template)):
-            if get(container, "name") != conventions.ENGINE_CONTAINER:
-                continue
-            for token in k8s.command_tokens(container):
-                reason = vllm_cli.forbidden_reason(token)
-                if reason:
-                    out.append(f"{k8s.where(who, role)}: the vllm container passes "
-                               f"{vllm_cli.canonical_flag(token)}, which {reason}; remove it.")
+    for where, _, container in k8s.engine_containers(resource_type, props, name):
+        for token in k8s.command_tokens(container):
+            reason = vllm_cli.forbidden_reason(token)
+            if reason:
+                out.append(f"{where}: the vllm container passes "
+                           f"{vllm_cli.canonical_flag(token)}, which {reason}; remove it.")
     return out
 
 

@@ -308,6 +308,16 @@ def test_the_engine_is_found_after_a_sidecar():
     assert "passes --disable-log-stats" in messages[1]
 
 
+def test_the_engine_flags_are_read_from_the_container_every_engine_rule_judges():
+    """The GPU container is the engine even when it is not named vllm (policy/k8s.py
+    `engine_container`), for this rule as for the GPU, probe and /dev/shm rules."""
+    props = deployment()
+    engine(props)["name"] = "engine"
+    engine(props)["args"] += ["--enable-log-requests"]
+    [message] = validate_resource("engine-flags-allowed", DEPLOYMENT, props)
+    assert "passes --enable-log-requests" in message
+
+
 def test_forbidden_flags_on_a_group_name_the_template():
     group = _group()
     worker = group["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]
