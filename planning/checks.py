@@ -197,7 +197,7 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
             f"GiB, {weights.per_gpu_gib:.1f} GiB per GPU at {plan.layout.describe()}, but each "
             f"{gpu.name} offers {gpu.memory_gib:.1f} GiB × {utilization} = "
             f"{gpu.memory_gib * utilization:.1f} GiB before activations "
-            f"({act.peak_gib + act.non_torch_gib:.1f} GiB); {suggest(cfg, plan)}")
+            f"({act.total_gib:.1f} GiB); {suggest(cfg, plan)}")
 
 
 def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
@@ -210,7 +210,7 @@ def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
             f"per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
             f"{kv.budget_gib:.1f} GiB is left per GPU ({plan.gpu.memory_gib:.1f} GiB × "
             f"{plan.engine.gpu_memory_utilization} − weights {plan.weights.per_gpu_gib:.1f} − "
-            f"activations {act.peak_gib + act.non_torch_gib:.1f}); {suggest(cfg, plan)}")
+            f"activations {act.total_gib:.1f}); {suggest(cfg, plan)}")
 
 
 def budget_not_below_derived(cfg: StackConfig, plan: Plan) -> Optional[str]:

@@ -46,6 +46,11 @@ class Activations:
     non_torch_gib: float
     reason: str
 
+    @property
+    def total_gib(self) -> float:
+        """What the profiling run takes besides weights: activation peak + non-torch."""
+        return self.peak_gib + self.non_torch_gib
+
 
 @dataclasses.dataclass(frozen=True)
 class KvCache:

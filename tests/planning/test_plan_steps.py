@@ -148,6 +148,11 @@ def test_activations_follow_the_version_and_eager_mode():
     assert old == pytest.approx(2 * new)                     # 28 vs 14 bytes per logit
 
 
+def test_the_activations_total_is_the_peak_plus_non_torch_memory():
+    """One figure for 'what the profiling run takes besides weights', which the refusals quote."""
+    activations = plan().activations
+    assert activations.total_gib == pytest.approx(activations.peak_gib + 0.25 + 1.0)
+
 def test_v4_caches_one_byte_per_element_and_fp8_kv_halves_the_rest():
     auto = plan()
     fp8 = plan(model={"kvCacheDtype": "fp8"})
