@@ -240,6 +240,11 @@ def _by_pod(expr: str) -> str:
     return f"sum by (namespace, model_name, pod) ({expr})"
 
 
+def _running_by_pod(t: Target) -> str:
+    """Requests the engine is running, per pod: the load the hang and throughput alerts need."""
+    return _by_pod(series("requests_running", t.vllm_version, t.vllm))
+
+
 def _queue_depth_alert(t: Target, th: MonitoringThresholds) -> Alert:
     waiting = _by_pod(series("requests_waiting", t.vllm_version, t.vllm))
     return Alert(
@@ -288,7 +293,7 @@ def _preemptions_alert(t: Target, th: MonitoringThresholds) -> Alert:
 
 
 def _engine_hung_alert(t: Target, th: MonitoringThresholds) -> Alert:
-    running = _by_pod(series("requests_running", t.vllm_version, t.vllm))
+    running = _running_by_pod(t)
     generating_now = _by_pod(rate("generation_tokens", t.vllm_version, t.vllm, window="2m"))
     return Alert(
         "VllmEngineHung",
@@ -305,7 +310,7 @@ def _engine_hung_alert(t: Target, th: MonitoringThresholds) -> Alert:
 
 
 def _throughput_alert(t: Target, th: MonitoringThresholds) -> Alert:
-    running = _by_pod(series("requests_running", t.vllm_version, t.vllm))
+    running = _running_by_pod(t)
     tokens = f"{recorded(TOKENS_RULE['generation_tokens'])}{{{t.vllm}}}"
     return Alert(
         "VllmGenerationThroughputLow",
