@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import pathlib
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from packaging.version import Version
@@ -47,17 +47,20 @@ def parse_version(text: str) -> "Version":
     return parse(text)
 
 
+def _name_windows(signal: str) -> list[tuple[str, Version, Optional[Version]]]:
+    """(name, since, hidden) of each name of `signal`, oldest first: the name is on /metrics for
+    versions in [since, hidden); hidden None means it still is."""
+    return [(entry["name"], parse_version(entry["since"]),
+             parse_version(entry["hidden"]) if "hidden" in entry else None)
+            for entry in vllm_metrics()["signals"][signal]["names"]]
+
+
 def visible_metric_names(signal: str, version: str) -> list[str]:
     """Names of `signal` on the /metrics page of vLLM `version`, newest first (without
     --show-hidden-metrics-for-version)."""
     ver = parse_version(version)
-    names = []
-    for entry in vllm_metrics()["signals"][signal]["names"]:
-        since = parse_version(entry["since"])
-        hidden = parse_version(entry["hidden"]) if "hidden" in entry else None
-        if since <= ver and (hidden is None or ver < hidden):
-            names.append(entry["name"])
-    return list(reversed(names))
+    return [name for name, since, hidden in reversed(_name_windows(signal))
+            if since <= ver and (hidden is None or ver < hidden)]
 
 
 def all_known_metric_names(version: str) -> set[str]:
@@ -89,13 +92,8 @@ def rollout_metric_names(signal: str, version: str) -> list[str]:
     """
     pinned = parse_version(version)
     floor = _previous_minor_floor(pinned)
-    names = []
-    for entry in vllm_metrics()["signals"][signal]["names"]:
-        since = parse_version(entry["since"])
-        hidden = parse_version(entry["hidden"]) if "hidden" in entry else None
-        if since <= pinned and (hidden is None or hidden > floor):
-            names.append(entry["name"])
-    return list(reversed(names))
+    return [name for name, since, hidden in reversed(_name_windows(signal))
+            if since <= pinned and (hidden is None or hidden > floor)]
 
 
 def all_rollout_metric_names(version: str) -> set[str]:
