@@ -16,6 +16,7 @@ from planning.config.workload import ImageConfig
 from policy import security_checks
 from tests.harness import ROOT, deep_merge, stack_config
 
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SHA256 = "sha256:" + "ab" * 32
 SHA512 = "sha512:" + "cd" * 64
 
@@ -51,11 +52,13 @@ def _config_accepts_downloader(image: str) -> bool:
     return True
 
 
+def _deployment(image: str) -> dict:
+    return {"metadata": {"name": "vllm", "namespace": "llm"},
+            "spec": {"template": {"spec": {"containers": [{"name": "vllm", "image": image}]}}}}
+
+
 def _policy_accepts(image: str) -> bool:
-    props = {"metadata": {"name": "vllm", "namespace": "llm"},
-             "spec": {"template": {"spec": {"containers": [{"name": "vllm", "image": image}]}}}}
-    return security_checks.check_image_pinned("kubernetes:apps/v1:Deployment", "vllm", props,
-                                              {}) == []
+    return security_checks.check_image_pinned(DEPLOYMENT, "vllm", _deployment(image), {}) == []
 
 
 @pytest.mark.parametrize("image, moving", REFERENCES, ids=[r[0] for r in REFERENCES])
@@ -98,10 +101,7 @@ def _production_accepts_downloader(image: str) -> bool:
 
 
 def _policy_advises_no_digest(image: str) -> bool:
-    props = {"metadata": {"name": "vllm", "namespace": "llm"},
-             "spec": {"template": {"spec": {"containers": [{"name": "vllm", "image": image}]}}}}
-    return security_checks.check_image_digest("kubernetes:apps/v1:Deployment", "vllm", props,
-                                              {}) == []
+    return security_checks.check_image_digest(DEPLOYMENT, "vllm", _deployment(image), {}) == []
 
 
 @pytest.mark.parametrize("image", [f"python:3.12.4@{SHA256}", f"python@{SHA512}",
