@@ -4,7 +4,7 @@ that changes a figure or a flag, in one place.
 Shared by planning (config validation, weight and KV-cache sizing), rendering (vLLM flags) and
 the benchmark, like the version switches in facts/vllm_features.py: each special case is a named
 fact with its source and a predicate that reads it; nothing outside facts/ spells a family
-(tests/facts/test_shared_facts.py). The names are the values of facts/models.yaml `attention.kind` and
+(tests/architecture/test_model_families.py). The names are the values of facts/models.yaml `attention.kind` and
 `weights_dtype` (and of a stack's `model.facts`).
 """
 

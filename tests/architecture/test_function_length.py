@@ -5,14 +5,12 @@ checks. The length is `end_lineno - lineno + 1` of its `def` (decorators not cou
 from __future__ import annotations
 
 import ast
-import os
 import pathlib
 
+from tests.architecture.program import program_modules
 from tests.harness import ROOT
 
 MAX_LINES = 60
-SKIPPED_DIRECTORIES = {"tests", "__pycache__", "rendered", "node_modules"}
-"""Beside these, every hidden directory (.git, .venv-*) and every `venv*` is skipped."""
 
 BEING_SPLIT_BY_THE_LAYOUT_WORK = {
     "components/inference.py:InferenceDeployment.__init__",
@@ -22,17 +20,6 @@ BEING_SPLIT_BY_THE_LAYOUT_WORK = {
 }
 """Constructors and the pod builder that other issue-17 helpers are splitting in parallel; the
 lead empties this set after merging their work. Nothing else may join it."""
-
-
-def project_modules() -> list[pathlib.Path]:
-    """Every Python module of the program, the policy pack, tools, benchmark and router,
-    found by walking the tree (a new package is covered without editing this test)."""
-    found = []
-    for directory, subdirectories, files in os.walk(ROOT):
-        subdirectories[:] = [d for d in subdirectories if d not in SKIPPED_DIRECTORIES
-                             and not d.startswith((".", "venv"))]
-        found += [pathlib.Path(directory) / f for f in files if f.endswith(".py")]
-    return sorted(found)
 
 
 def function_lengths(path: pathlib.Path) -> dict[str, int]:
@@ -56,12 +43,12 @@ def function_lengths(path: pathlib.Path) -> dict[str, int]:
 
 
 def all_function_lengths() -> dict[str, int]:
-    return {name: length for module in project_modules()
+    return {name: length for module in program_modules()
             for name, length in function_lengths(module).items()}
 
 
 def test_the_walk_finds_every_package_of_the_program():
-    packages = {m.relative_to(ROOT).parts[0] for m in project_modules()}
+    packages = {m.relative_to(ROOT).parts[0] for m in program_modules()}
     assert {"planning", "facts", "rendering", "components", "wiring", "policy", "tools",
             "benchmark", "router", "__main__.py"} <= packages
     assert not packages & {"tests", "venv", ".git"}
