@@ -1,101 +1,29 @@
 """MetricsStack: scraping, recording and alert rules, and the Grafana dashboard of one deployment.
 
-With the Prometheus Operator: a ServiceMonitor and a PrometheusRule carrying the label the
-Prometheus instance selects on. Without it: ConfigMaps holding a scrape-config snippet and a rules
-file (both also exported) plus the annotations the Service needs. The dashboard is a ConfigMap the
-Grafana sidecar loads in either case.
+The objects come rendered (rendering/metrics.py): with the Prometheus Operator a ServiceMonitor
+and a PrometheusRule; without it ConfigMaps with a scrape-config snippet and a rules file (both
+also exported); the dashboard ConfigMap in either case.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from rendering import dashboard, promql
-from planning.config import MonitoringConfig, StackConfig
-from rendering.labels import selector_of
-from rendering.naming import StackNames
-from rendering.vllm_args import PORT
-from facts import conventions
+from rendering.metrics import MetricsObjects
 
 TYPE_TOKEN = "vllm-serving:index:MetricsStack"
-
-GRAFANA_DASHBOARD_LABEL = {"grafana_dashboard": "1"}
-"""The label the Grafana sidecar (kube-prometheus-stack's default) looks for on ConfigMaps."""
-
-RELEASE_LABEL_KEY = "release"
-"""kube-prometheus-stack selects ServiceMonitors and PrometheusRules on release=<its release>."""
+OPERATOR_API_VERSION = "monitoring.coreos.com/v1"
 
 
 @dataclasses.dataclass
 class MetricsStackArgs:
-    """Inputs of MetricsStack. Names are plain strings, known before anything is created, so
-    the rules can be rendered and checked; hpa_name (the HPA scaling the Deployment) may be an
-    Output."""
+    """Inputs of MetricsStack: the monitoring mode's objects and texts, rendered."""
 
-    namespace: str
-    service_name: str
-    service_port_name: str
-    deployment_name: str
-    served_name: str
-    vllm_version: str
-    selector_labels: dict[str, str]
-    common_labels: dict[str, str]
-    monitoring: MonitoringConfig
-    hpa_name: Optional[pulumi.Input[str]] = None
-    service_port: int = PORT
-    """Port number behind service_port_name; only annotation-based scraping needs it."""
-    workload_kind: str = "Deployment"
-    """Deployment, or LeaderWorkerSet when a replica spans nodes."""
-
-
-def metrics_args(cfg: StackConfig, names: StackNames) -> MetricsStackArgs:
-    """Monitoring of the stack's inference Service (named after the release) and workload."""
-    return MetricsStackArgs(
-        namespace=cfg.namespace, service_name=names.release, service_port_name="http",
-        deployment_name=names.workload, served_name=cfg.model.served_name,
-        vllm_version=cfg.vllm_version, selector_labels=selector_of(names.labels),
-        common_labels=names.labels, monitoring=cfg.monitoring, hpa_name=names.hpa,
-        service_port=PORT, workload_kind=names.workload_type[1])
-
-
-def operator_labels(common_labels: dict[str, str], monitoring: MonitoringConfig) -> dict[str, str]:
-    """Labels of operator objects: the common ones plus the label the Prometheus selects on."""
-    labels = dict(common_labels)
-    if monitoring.release_label:
-        labels[RELEASE_LABEL_KEY] = monitoring.release_label
-    return labels
-
-
-def service_monitor_spec(args: MetricsStackArgs) -> dict[str, Any]:
-    """ServiceMonitor spec: this Service's port, every 'interval', keeping vLLM and HTTP series."""
-    return {
-        "selector": {"matchLabels": dict(args.selector_labels)},
-        "namespaceSelector": {"matchNames": [args.namespace]},
-        "endpoints": [{
-            "port": args.service_port_name,
-            "path": "/metrics",
-            "interval": args.monitoring.scrape_interval,
-            "metricRelabelings": [{
-                "sourceLabels": ["__name__"],
-                "action": "keep",
-                "regex": promql.KEEP_METRICS_REGEX,
-            }],
-        }],
-    }
-
-
-def service_annotations(args: MetricsStackArgs) -> dict[str, str]:
-    """Annotations for the inference Service: scrape annotations unless a ServiceMonitor scrapes."""
-    if args.monitoring.prometheus_operator:
-        return {conventions.ANN_SCRAPED_BY: "servicemonitor"}
-    return {
-        **promql.scrape_annotations(args.service_port),
-        conventions.ANN_SCRAPED_BY: "annotations",
-    }
+    objects: MetricsObjects
 
 
 class MetricsStack(pulumi.ComponentResource):
@@ -114,94 +42,31 @@ class MetricsStack(pulumi.ComponentResource):
         self, name: str, args: MetricsStackArgs, opts: Optional[pulumi.ResourceOptions] = None
     ) -> None:
         super().__init__(TYPE_TOKEN, name, None, opts)
-        monitoring = args.monitoring
-        target = promql.Target(
-            args.namespace, args.served_name, args.service_name, args.deployment_name,
-            args.vllm_version, workload_kind=args.workload_kind,
-        )
-        child = pulumi.ResourceOptions(parent=self)
-        hpa_name = pulumi.Output.from_input(args.hpa_name)
-        groups = hpa_name.apply(lambda hpa: promql.rule_groups(
-            target, monitoring.thresholds, hpa, monitoring.dcgm_exporter
-        ))
-        self.rules_yaml = groups.apply(promql.rules_file)
-        self.scrape_config = pulumi.Output.from_input(
-            promql.scrape_config_snippet(target, args.service_port_name, monitoring.scrape_interval)
-        )
-        self.service_annotations = pulumi.Output.from_input(service_annotations(args))
+        objects, child = args.objects, pulumi.ResourceOptions(parent=self)
+        self.rules_yaml = pulumi.Output.from_input(objects.rules_yaml)
+        self.scrape_config = pulumi.Output.from_input(objects.scrape_config)
+        self.service_annotations = pulumi.Output.from_input(objects.service_annotations)
         self.dashboard_config_map = pulumi.Output.from_input(None)
-
-        if monitoring.enabled:
-            if monitoring.prometheus_operator:
-                self._operator_objects(name, args, groups, child)
-            else:
-                self._plain_prometheus_objects(name, args, child)
-            self.dashboard_config_map = self._dashboard(name, args, target, hpa_name, child)
-
+        if objects.service_monitor is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-servicemonitor", api_version=OPERATOR_API_VERSION,
+                kind="ServiceMonitor", **objects.service_monitor, opts=child)
+        if objects.prometheus_rule is not None:
+            k8s.apiextensions.CustomResource(
+                f"{name}-rules", api_version=OPERATOR_API_VERSION, kind="PrometheusRule",
+                **objects.prometheus_rule, opts=child)
+        if objects.scrape_config_map is not None:
+            k8s.core.v1.ConfigMap(f"{name}-scrape-config", **objects.scrape_config_map,
+                                  opts=child)
+        if objects.rules_config_map is not None:
+            k8s.core.v1.ConfigMap(f"{name}-rules", **objects.rules_config_map, opts=child)
+        if objects.dashboard is not None:
+            config_map = k8s.core.v1.ConfigMap(f"{name}-dashboard", **objects.dashboard,
+                                               opts=child)
+            self.dashboard_config_map = config_map.metadata.apply(lambda meta: meta.name)
         self.register_outputs({
             "service_annotations": self.service_annotations,
             "scrape_config": self.scrape_config,
             "rules_yaml": self.rules_yaml,
             "dashboard_config_map": self.dashboard_config_map,
         })
-
-    def _metadata(self, name: str, namespace: str, labels: dict[str, str], **extra: Any) -> dict:
-        return {"name": name, "namespace": namespace, "labels": labels, **extra}
-
-    def _operator_objects(self, name, args: MetricsStackArgs, groups, child) -> None:
-        labels = operator_labels(args.common_labels, args.monitoring)
-        k8s.apiextensions.CustomResource(
-            f"{name}-servicemonitor",
-            api_version="monitoring.coreos.com/v1",
-            kind="ServiceMonitor",
-            metadata=self._metadata(name, args.namespace, labels),
-            spec=service_monitor_spec(args),
-            opts=child,
-        )
-        k8s.apiextensions.CustomResource(
-            f"{name}-rules",
-            api_version="monitoring.coreos.com/v1",
-            kind="PrometheusRule",
-            metadata=self._metadata(
-                name, args.namespace, {**labels, **args.monitoring.rule_labels},
-                annotations={conventions.ANN_VLLM_VERSION: args.vllm_version},
-            ),
-            spec=groups.apply(lambda value: {"groups": value}),
-            opts=child,
-        )
-
-    def _plain_prometheus_objects(self, name, args: MetricsStackArgs, child) -> None:
-        # Without the Operator nothing can load these automatically; they are the copy a
-        # Prometheus admin mounts or pastes (the same text is exported as outputs).
-        k8s.core.v1.ConfigMap(
-            f"{name}-scrape-config",
-            metadata=self._metadata(f"{name}-scrape-config", args.namespace, args.common_labels),
-            data={"scrape-config.yaml": self.scrape_config},
-            opts=child,
-        )
-        k8s.core.v1.ConfigMap(
-            f"{name}-rules",
-            metadata=self._metadata(
-                f"{name}-rules", args.namespace,
-                {**args.common_labels, **args.monitoring.rule_labels},
-                annotations={conventions.ANN_VLLM_VERSION: args.vllm_version},
-            ),
-            data={f"{name}.rules.yaml": self.rules_yaml},
-            opts=child,
-        )
-
-    def _dashboard(self, name, args: MetricsStackArgs, target, hpa_name, child) -> pulumi.Output:
-        namespace = args.monitoring.dashboard_namespace or args.namespace
-        # Several stacks share the sidecar's namespace: the stack's namespace keeps names apart.
-        config_map_name = f"{args.namespace}-{name}-dashboard"[:253]
-        config_map = k8s.core.v1.ConfigMap(
-            f"{name}-dashboard",
-            metadata=self._metadata(
-                config_map_name, namespace, {**args.common_labels, **GRAFANA_DASHBOARD_LABEL}
-            ),
-            data={f"{config_map_name}.json": hpa_name.apply(
-                lambda hpa: dashboard.dashboard_json(target, hpa)
-            )},
-            opts=child,
-        )
-        return config_map.metadata.apply(lambda meta: meta.name)

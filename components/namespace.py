@@ -7,7 +7,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from facts import conventions as c
+from rendering.namespace import namespace_metadata
 
 
 class ServingNamespace(pulumi.ComponentResource):
@@ -19,13 +19,8 @@ class ServingNamespace(pulumi.ComponentResource):
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("vllm-serving:index:ServingNamespace", name, None, opts)
         if create:
-            ns = k8s.core.v1.Namespace(
-                f"{name}-ns",
-                metadata={"name": namespace, "labels": {
-                    c.LABEL_PART_OF: c.PART_OF, c.LABEL_MANAGED_BY: "pulumi",
-                    # vLLM needs no privileges: the restricted profile holds every pod to that.
-                    "pod-security.kubernetes.io/enforce": "restricted"}},
-                opts=pulumi.ResourceOptions(parent=self))
+            ns = k8s.core.v1.Namespace(f"{name}-ns", metadata=namespace_metadata(namespace),
+                                       opts=pulumi.ResourceOptions(parent=self))
             self.name = ns.metadata["name"]
         else:
             self.name = pulumi.Output.from_input(namespace)

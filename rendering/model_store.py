@@ -21,7 +21,7 @@ from typing import Any, Optional
 
 from facts import conventions as c
 from planning.config import StorageConfig
-from rendering import pod
+from rendering import kube, pod
 
 DOWNLOAD_PATTERNS = ["*.safetensors", "*.json", "*.model", "*.txt", "*.tiktoken",
                      "tokenizer*", "*.py", "*.jinja"]
@@ -239,17 +239,14 @@ def download_job_spec(*, script: str, image: Any, claim: str, labels: dict[str, 
 
 def download_network_policy_spec(labels: dict[str, str]) -> dict:
     """NetworkPolicy spec for the download pod (camelCase): no ingress at all; egress only to DNS
-    (53/UDP and TCP, any destination: the cluster DNS service's address varies) and HTTPS
-    (443/TCP, any destination: the hub's CDN has no fixed addresses). `labels` are the store's
-    labels; only the download pod carries them (the claim and PV are not pods)."""
+    and HTTPS (rendering/kube.py: any destination, the hub's CDN has no fixed addresses).
+    `labels` are the store's labels; only the download pod carries them (the claim and PV are
+    not pods)."""
     return {
         "podSelector": {"matchLabels": dict(labels)},
         "policyTypes": ["Ingress", "Egress"],
         "ingress": [],
-        "egress": [
-            {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
-            {"ports": [{"protocol": "TCP", "port": 443}]},
-        ],
+        "egress": [kube.dns_egress(), kube.https_egress()],
     }
 
 
@@ -258,3 +255,69 @@ def store_labels(release: str) -> dict[str, str]:
     Job's pod template is immutable; a label change there would replace the Job)."""
     return {c.LABEL_NAME: "vllm", c.LABEL_INSTANCE: release, c.LABEL_COMPONENT: "model-store",
             c.LABEL_PART_OF: c.PART_OF, c.LABEL_MANAGED_BY: "pulumi"}
+
+
+def name_suffix(kubernetes_name: str) -> str:
+    """The hash a store name ends in. Logical names carry it too: a changed immutable field is
+    then a new resource (created first, the old one deleted at the end of the update) rather
+    than a replacement of the same one, which would inherit its ignored fields (the old size,
+    the old image) from the state."""
+    return kubernetes_name.rsplit("-", 1)[-1]
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreObjects:
+    """The store's objects ({"metadata", "spec"} each): nfs has a volume and a claim, pvc a
+    claim, the download pod's NetworkPolicy and the download Job."""
+
+    claim: dict
+    model_dir: str
+    volume: Optional[dict] = None
+    download_network_policy: Optional[dict] = None
+    download_job: Optional[dict] = None
+    ready_marker: Optional[str] = None
+    """File whose presence means the weights are complete (pvc mode), else None."""
+
+
+def store_objects(release: str, namespace: Any, namespace_name: str, storage: StorageConfig,
+                  hf_id: str, revision: str, capacity_gi: int, downloader_image: Any,
+                  product_labels: list[str]) -> StoreObjects:
+    """Weights on NFS (a PV bound by name) or on a many-reader claim filled by a download Job."""
+    names = store_names(release, namespace_name, storage, hf_id, revision)
+    labels = store_labels(release)
+    capacity = {"storage": f"{capacity_gi}Gi"}
+    model_dir = model_directory(storage, hf_id, revision)
+    if storage.mode == "nfs":
+        nfs = storage.nfs
+        return StoreObjects(
+            volume={"metadata": {"name": names.volume, "labels": labels}, "spec": {
+                "capacity": capacity, "accessModes": ["ReadOnlyMany"],
+                "persistentVolumeReclaimPolicy": "Retain", "storageClassName": "",
+                "mountOptions": ["ro", "nfsvers=4.1", "hard"],
+                "nfs": {"server": nfs.server, "path": nfs.path, "readOnly": True}}},
+            # storageClassName "" keeps the default StorageClass from provisioning a new empty
+            # volume; the component binds the claim to the volume it created (volumeName).
+            claim={"metadata": {"name": names.claim, "namespace": namespace, "labels": labels},
+                   "spec": {"accessModes": ["ReadOnlyMany"], "storageClassName": "",
+                            "resources": {"requests": capacity}}},
+            model_dir=model_dir)
+    pvc, token = storage.pvc, storage.pvc.hf_token_secret
+    return StoreObjects(
+        # A claim without a consumer stays Pending on WaitForFirstConsumer classes; the Job
+        # consumes it, so don't let Pulumi wait for Bound.
+        claim={"metadata": {"name": names.claim, "namespace": namespace, "labels": labels,
+                            "annotations": {"pulumi.com/skipAwait": "true"}},
+               "spec": {"accessModes": [pvc.access_mode], "storageClassName": pvc.storage_class,
+                        "resources": {"requests": capacity}}},
+        download_network_policy={
+            "metadata": {"name": f"{release}-download", "namespace": namespace, "labels": labels},
+            "spec": download_network_policy_spec(labels)},
+        # No pulumi.com/replaceUnready: it would replace a download that is still running
+        # (DOWNLOAD_BACKOFF_LIMIT says why and how failures retry).
+        download_job={"metadata": {"name": names.job, "namespace": namespace, "labels": labels},
+                      "spec": download_job_spec(
+                          script=download_script(hf_id, revision, model_dir),
+                          image=downloader_image, claim=names.claim, labels=labels,
+                          hf_token=(token.name, token.key) if token else None,
+                          product_labels=product_labels)},
+        model_dir=model_dir, ready_marker=f"{model_dir}/{COMPLETE_MARKER}")

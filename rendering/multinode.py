@@ -281,6 +281,55 @@ def checkov_waivers(serves_http: bool) -> dict[str, str]:
     return waivers
 
 
+HTTP_PROBES = ("startupProbe", "readinessProbe", "livenessProbe")
+
+
+def serves_http(plan: Plan, role: str) -> bool:
+    """Pipeline groups serve from the leader only; hybrid DP groups from every pod."""
+    return role == "leader" or hybrid_load_balancing(plan)
+
+
+def rdma_devices(cfg: StackConfig) -> dict[str, str]:
+    """The RDMA devices each pod of a group requests (multiNode.rdma), as resource amounts."""
+    rdma = cfg.multi_node.rdma
+    return {rdma.resource_name: str(rdma.count)} if rdma else {}
+
+
+def group_overlay(template: dict, cfg: StackConfig, plan: Plan, role: str,
+                  lws_name: str) -> dict:
+    """One pod of a group (role: leader or worker): the base pod template (rendering/pod.py
+    `pod_template`) with the group's overlay on top — the launch script instead of `vllm
+    serve`, the group's env, RDMA devices, one-pod-per-node anti-affinity and drain, and on a
+    headless worker exec probes on the leader's rendezvous instead of HTTP ones.
+
+    No IPC_LOCK: the pods run as UID 10001 and Kubernetes sets no ambient capabilities, so an
+    added capability never reaches a non-root process; RDMA's pinned memory comes from the
+    runtime's memlock limit (containerd: unlimited)."""
+    serves = serves_http(plan, role)
+    spec, metadata = template["spec"], template["metadata"]
+    (base,) = spec["containers"]
+    container = {
+        **base,
+        "command": ["sh", "-c", launch_script(cfg, plan, base["command"], base["args"], role)],
+        "args": [],
+        "env": [*base["env"], *group_env(cfg, plan)],
+        "resources": {bound: {**amounts, **rdma_devices(cfg)}
+                      for bound, amounts in base["resources"].items()},
+        "lifecycle": {"preStop": pre_stop_hook(cfg, plan, role) or base["lifecycle"]["preStop"]},
+    }
+    if not serves:
+        probe = worker_probe(cfg, plan, cfg.probes.period_seconds, cfg.probes.liveness_failures)
+        container = {key: value for key, value in container.items() if key not in HTTP_PROBES}
+        # Startup gets the group's whole start-up budget, like the HTTP startup probe.
+        container.update(startupProbe={
+            **probe, "failureThreshold": plan.startup.probe_failure_threshold},
+            livenessProbe=probe)
+    return {"metadata": {**metadata, "annotations": {**metadata["annotations"],
+                                                     **checkov_waivers(serves)}},
+            "spec": {**spec, "affinity": {**spec["affinity"], **group_affinity(lws_name)},
+                     "containers": [container]}}
+
+
 GROUP_RESTART_POLICY = "RecreateGroupAfterStart"
 """A pod restart recreates the whole group (a restarted rank cannot rejoin the others' NCCL
 communicator), but only once every pod of the group has started: with RecreateGroupOnPodRestart

@@ -1,7 +1,8 @@
 """The vLLM pod template, as a plain Kubernetes dict (camelCase).
 
-Pure and reusable: the Deployment uses it today; a LeaderWorkerSet for multi-node serving can
-take the same template for its leader and workers. Every number comes from the plan.
+One base template for every vLLM pod: the Deployment's, and under a named overlay
+(rendering/multinode.py `group_overlay`) a LeaderWorkerSet group's leader and workers. Every
+number comes from the plan.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from rendering import weights
+from rendering import kube, weights
 from rendering.labels import selector_of
 from facts import conventions, vllm_features
 from planning.plan import Plan
@@ -41,7 +42,8 @@ GPU_TOLERATION = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedu
 
 @dataclasses.dataclass(frozen=True)
 class PodInputs:
-    """What the pod template needs besides the plan."""
+    """What the pod template needs besides the plan. A multi-node group's pods are this
+    template with a named overlay on top (rendering/multinode.py `group_overlay`)."""
 
     image: Any                      # str or pulumi Output[str]: reference by digest
     args: list[str]
@@ -64,25 +66,6 @@ class PodInputs:
     compile_cache_claim: Any = None
     wait_for_file: Optional[str] = None   # pvc mode: the download Job's completion marker
     weights_revision: Optional[str] = None  # nfs with a pinned commit: checked against the marker
-    # A pod of a multi-node group (rendering/multinode.py) differs only in these:
-    command: Optional[list[str]] = None   # replaces SERVER_COMMAND + args (the launch script)
-    extra_env: list[dict] = dataclasses.field(default_factory=list)
-    extra_resources: dict[str, str] = dataclasses.field(default_factory=dict)  # RDMA devices
-    add_capabilities: list[str] = dataclasses.field(default_factory=list)      # IPC_LOCK
-    serves_http: bool = True              # False: a headless worker, probed by `exec_probe`
-    exec_probe: Optional[dict] = None
-    pod_affinity: dict = dataclasses.field(default_factory=dict)               # anti-affinity
-    pre_stop: Optional[dict] = None       # replaces pre_stop_hook(plan): a group's drain
-
-
-def _probe(path: str, period: int, timeout: int, failures: int) -> dict:
-    return {
-        "httpGet": {"path": path, "port": PORT_NAME},
-        "periodSeconds": period,
-        "timeoutSeconds": timeout,
-        "failureThreshold": failures,
-        "successThreshold": 1,
-    }
 
 
 def drain_wait_script(pre_stop: int, bound: int) -> str:
@@ -124,10 +107,58 @@ def pre_stop_hook(plan: Plan) -> dict:
 
 
 def pod_template(plan: Plan, inputs: PodInputs) -> dict:
-    """The pod template for one vLLM replica, or one pod (leader or worker) of a multi-node
-    group: the same template, differing only where PodInputs' group fields say."""
+    """The pod template of one vLLM replica. A multi-node group's leader and worker are this
+    template with rendering/multinode.py `group_overlay` applied."""
+    spec: dict[str, Any] = {
+        "enableServiceLinks": False,   # a Service named like VLLM_* would inject VLLM_PORT
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": plan.drain.grace_seconds,
+        "securityContext": pod_security_context(),
+        "affinity": gpu_node_affinity(inputs.product_labels),
+        "topologySpreadConstraints": [{
+            "maxSkew": 1, "topologyKey": conventions.HOSTNAME_TOPOLOGY_KEY,
+            # Soft: a hard spread counts every node with the right GPU product, including nodes
+            # whose GPUs other workloads hold, and would leave a scale-up Pending there.
+            "whenUnsatisfiable": "ScheduleAnyway",
+            "labelSelector": {"matchLabels": selector_of(inputs.labels)},
+        }],
+        "tolerations": [GPU_TOLERATION] + list(inputs.tolerations),
+        "containers": [_container(plan, inputs)],
+        "volumes": _volumes(plan, inputs),
+        **_init_containers(inputs),
+        **_placement(inputs),
+    }
+    return {"metadata": {"labels": dict(inputs.labels), "annotations": dict(inputs.annotations)},
+            "spec": spec}
+
+
+def _container(plan: Plan, inputs: PodInputs) -> dict:
+    """The vLLM container: `vllm serve` with the plan's resources, probes and drain."""
     gpus = str(plan.layout.gpus_per_node)
-    env = [
+    return {
+        "name": CONTAINER,
+        "image": inputs.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": list(SERVER_COMMAND),
+        "args": inputs.args,
+        "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
+        "env": _env(plan, inputs),
+        "resources": {
+            "requests": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.host.cpu_request),
+                         "memory": f"{plan.host.memory_request_gib}Gi"},
+            "limits": {GPU_RESOURCE: gpus, "cpu": _cpu(plan.host.cpu_limit),
+                       "memory": f"{plan.host.memory_limit_gib}Gi"},
+        },
+        "volumeMounts": _mounts(inputs),
+        **_probes(inputs, plan.startup.probe_failure_threshold),
+        "lifecycle": {"preStop": pre_stop_hook(plan)},
+        "securityContext": container_security_context(),
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+
+
+def _env(plan: Plan, inputs: PodInputs) -> list[dict]:
+    return [
         {"name": "VLLM_API_KEY", "valueFrom": {"secretKeyRef": {
             "name": inputs.api_key_secret, "key": inputs.api_key_secret_key}}},
         {"name": "HF_HUB_OFFLINE", "value": "1"},     # serving pods never download
@@ -142,14 +173,22 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
         *engine_ready_env(plan),
-        *inputs.extra_env,
     ]
+
+
+def _mounts(inputs: PodInputs) -> list[dict]:
     mounts = [
         {"name": "model", "mountPath": MODEL_MOUNT, "readOnly": True},
         {"name": "shm", "mountPath": "/dev/shm"},
         {"name": "home", "mountPath": HOME},
         {"name": "tmp", "mountPath": "/tmp"},
     ]
+    if inputs.compile_cache_claim is not None:
+        mounts.append({"name": "compile-cache", "mountPath": f"{HOME}/.cache/vllm"})
+    return mounts
+
+
+def _volumes(plan: Plan, inputs: PodInputs) -> list[dict]:
     volumes = [
         {"name": "model", "persistentVolumeClaim": {"claimName": inputs.claim_name,
                                                     "readOnly": True}},
@@ -158,53 +197,15 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         {"name": "tmp", "emptyDir": {"sizeLimit": "10Gi"}},
     ]
     if inputs.compile_cache_claim is not None:
-        mounts.append({"name": "compile-cache", "mountPath": f"{HOME}/.cache/vllm"})
         volumes.append({"name": "compile-cache",
                         "persistentVolumeClaim": {"claimName": inputs.compile_cache_claim}})
-    container = {
-        "name": CONTAINER,
-        "image": inputs.image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": list(inputs.command or SERVER_COMMAND),
-        "args": [] if inputs.command else inputs.args,
-        "ports": [{"name": PORT_NAME, "containerPort": PORT, "protocol": "TCP"}],
-        "env": env,
-        "resources": {
-            "requests": {GPU_RESOURCE: gpus, **inputs.extra_resources,
-                         "cpu": _cpu(plan.host.cpu_request),
-                         "memory": f"{plan.host.memory_request_gib}Gi"},
-            "limits": {GPU_RESOURCE: gpus, **inputs.extra_resources,
-                       "cpu": _cpu(plan.host.cpu_limit),
-                       "memory": f"{plan.host.memory_limit_gib}Gi"},
-        },
-        "volumeMounts": mounts,
-        **_probes(plan, inputs),
-        "lifecycle": {"preStop": inputs.pre_stop or pre_stop_hook(plan)},
-        "securityContext": container_security_context(inputs.add_capabilities),
-        "terminationMessagePolicy": "FallbackToLogsOnError",
-    }
-    spec: dict[str, Any] = {
-        "enableServiceLinks": False,   # a Service named like VLLM_* would inject VLLM_PORT
-        "automountServiceAccountToken": False,
-        "terminationGracePeriodSeconds": plan.drain.grace_seconds,
-        "securityContext": pod_security_context(),
-        "affinity": {**gpu_node_affinity(inputs.product_labels), **inputs.pod_affinity},
-        "topologySpreadConstraints": [{
-            "maxSkew": 1, "topologyKey": conventions.HOSTNAME_TOPOLOGY_KEY,
-            # Soft: a hard spread counts every node with the right GPU product, including nodes
-            # whose GPUs other workloads hold, and would leave a scale-up Pending there.
-            "whenUnsatisfiable": "ScheduleAnyway",
-            "labelSelector": {"matchLabels": selector_of(inputs.labels)},
-        }],
-        "tolerations": [GPU_TOLERATION] + list(inputs.tolerations),
-        "containers": [container],
-        "volumes": volumes,
-    }
-    init = _revision_check(inputs)
-    if init:
-        spec["initContainers"] = init
+    return volumes
+
+
+def _init_containers(inputs: PodInputs) -> dict:
+    """pvc mode: wait for the download Job's marker; nfs with a pinned commit: check it first."""
     if inputs.wait_for_file:
-        spec["initContainers"] = [{
+        return {"initContainers": [{
             "name": "wait-for-weights",
             "image": inputs.image,
             "command": ["sh", "-c",
@@ -214,7 +215,14 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
             "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
                           "limits": {"cpu": "200m", "memory": "128Mi"}},
             "securityContext": container_security_context(),
-        }]
+        }]}
+    init = _revision_check(inputs)
+    return {"initContainers": init} if init else {}
+
+
+def _placement(inputs: PodInputs) -> dict:
+    """The optional pod-level settings from config: node selector, pull secrets, classes."""
+    spec: dict[str, Any] = {}
     if inputs.node_selector:
         spec["nodeSelector"] = dict(inputs.node_selector)
     if inputs.pull_secrets:
@@ -223,8 +231,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         spec["priorityClassName"] = inputs.priority_class_name
     if inputs.runtime_class_name:
         spec["runtimeClassName"] = inputs.runtime_class_name
-    return {"metadata": {"labels": dict(inputs.labels), "annotations": dict(inputs.annotations)},
-            "spec": spec}
+    return spec
 
 
 def _revision_check(inputs: PodInputs) -> list[dict]:
@@ -252,23 +259,15 @@ def engine_ready_env(plan: Plan) -> list[dict]:
     return [{"name": "VLLM_ENGINE_READY_TIMEOUT_S", "value": str(plan.startup.budget_seconds)}]
 
 
-def _probes(plan: Plan, inputs: PodInputs) -> dict:
-    """HTTP startup/readiness/liveness on /health for a pod that serves; a headless worker
-    gets its exec probe as startup (the group's whole budget) and liveness instead."""
-    startup_failures = plan.startup.probe_failure_threshold
-    if not inputs.serves_http:
-        if inputs.exec_probe is None:
-            return {}
-        return {"startupProbe": {**inputs.exec_probe, "failureThreshold": startup_failures},
-                "livenessProbe": inputs.exec_probe}
-    return {
-        "startupProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
-                               startup_failures),
-        "readinessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
-                                 inputs.readiness_failures),
-        "livenessProbe": _probe("/health", inputs.probe_period, inputs.probe_timeout,
-                                inputs.liveness_failures),
-    }
+def _probes(inputs: PodInputs, startup_failures: int) -> dict:
+    """HTTP startup/readiness/liveness on /health (the startup threshold is the plan's)."""
+    def probe(failures: int) -> dict:
+        return kube.http_probe("/health", PORT_NAME, period=inputs.probe_period,
+                               timeout=inputs.probe_timeout, failures=failures)
+
+    return {"startupProbe": probe(startup_failures),
+            "readinessProbe": probe(inputs.readiness_failures),
+            "livenessProbe": probe(inputs.liveness_failures)}
 
 
 def pod_security_context() -> dict:
@@ -277,7 +276,7 @@ def pod_security_context() -> dict:
             "fsGroup": USER_ID, "seccompProfile": {"type": "RuntimeDefault"}}
 
 
-def container_security_context(add: Optional[list[str]] = None) -> dict:
+def container_security_context() -> dict:
     """No privileges, no escalation, every capability dropped, a read-only root filesystem.
 
     Read-only root: every path the containers write is an emptyDir or claim mount — vLLM: HOME
@@ -286,11 +285,8 @@ def container_security_context(add: Optional[list[str]] = None) -> dict:
     init container writes nothing. Not yet verified on a GPU node: a library that writes
     elsewhere (e.g. under its site-packages) fails with EROFS in the pod's log.
     """
-    capabilities: dict[str, list[str]] = {"drop": ["ALL"]}
-    if add:   # IPC_LOCK for RDMA memory registration (multiNode.rdma)
-        capabilities["add"] = list(add)
     return {"allowPrivilegeEscalation": False, "privileged": False, "runAsNonRoot": True,
-            "readOnlyRootFilesystem": True, "capabilities": capabilities}
+            "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
 
 
 def gpu_node_affinity(product_labels: list[str]) -> dict:

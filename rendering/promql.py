@@ -622,18 +622,6 @@ def adapter_rules_snippet(vllm_version: str) -> str:
     return header + _yaml({"custom": [adapter_rule(vllm_version)]})
 
 
-def scrape_annotations(port: int, path: str = "/metrics") -> dict[str, str]:
-    """Annotations that annotation-based Prometheus scrape jobs look for on a Service or pod."""
-    if not 0 < port < 65536:
-        raise ValueError(f"port {port} is not a TCP port")
-    return {
-        "prometheus.io/scrape": "true",
-        "prometheus.io/port": str(port),
-        "prometheus.io/path": path,
-        "prometheus.io/scheme": "http",
-    }
-
-
 def scrape_config(target: Target, port_name: str, interval: str) -> dict[str, Any]:
     """A plain-Prometheus scrape job for the Service, labelling targets as a ServiceMonitor does."""
     def keep(label: str, regex: str) -> dict[str, Any]:

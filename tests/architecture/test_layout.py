@@ -13,7 +13,7 @@ MAY_IMPORT = {
     "facts": set(),
     "planning": {"facts"},
     "rendering": {"facts", "planning"},
-    "components": {"facts", "planning", "rendering"},
+    "components": {"facts", "rendering"},
     "wiring": {"facts", "planning", "rendering", "components"},
     "policy": {"facts", "policy"},
 }
@@ -54,6 +54,16 @@ def test_components_hold_only_component_resources():
         assert components, f"{module.name} defines no ComponentResource"
         others = [c.name for c in classes if c not in components and not c.name.endswith("Args")]
         assert others == [], f"{module.name}: non-component classes {others}"
+
+
+@pytest.mark.parametrize("module", sorted((ROOT / "components").glob("*.py")),
+                         ids=lambda path: path.name)
+def test_a_component_is_a_list_of_creates_in_functions_of_at_most_60_lines(module):
+    """Rendering returns whole objects; a component's constructor only creates them."""
+    long = [f"{n.name}: {n.end_lineno - n.lineno + 1} lines"
+            for n in ast.walk(ast.parse(module.read_text()))
+            if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno + 1 > 60]
+    assert long == []
 
 
 def module_graph() -> dict[str, set[str]]:

@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from rendering import promql
-from components.autoscaler import Autoscaler, AutoscalerArgs
+from components.autoscaler import Autoscaler
+from rendering.autoscaler import ScalingInputs
+from wiring.engine import autoscaler_args_of
 from planning import scaling as scaling_step
 from planning.config import AutoscalingConfig
 from facts import conventions
@@ -36,11 +38,11 @@ def autoscaler(
         **scaling,
     }
     validated = AutoscalingConfig.model_validate(config)
-    return lambda: Autoscaler("deepseek-r1", AutoscalerArgs(
+    return lambda: Autoscaler("deepseek-r1", autoscaler_args_of(ScalingInputs(
         namespace="llm-serving", deployment_name="deepseek-r1", served_name="deepseek-r1",
         vllm_version="0.10.2", per_replica_target=target,
         windows=scaling_step.scaling(validated, budget), autoscaling=validated, labels=LABELS,
-    ))
+    )))
 
 
 def scaled_object(by_kind: dict) -> dict:

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import jsonschema
-import pulumi
 import pytest
 
 from planning.config import MonitoringConfig
 from tests.harness import render_component
 from tests.schemas import SCHEMAS
 from components.metrics import MetricsStack, MetricsStackArgs
+from rendering.metrics import MetricsInputs, metrics_objects
 from facts import conventions
 
 SELECTOR = {"app.kubernetes.io/name": "vllm", "app.kubernetes.io/instance": "deepseek-r1"}
@@ -27,14 +27,14 @@ def render(build: Callable[[], MetricsStack]) -> tuple[dict[str, list[dict]], di
     )
 
 
-def args(**monitoring: Any) -> MetricsStackArgs:
+def args(hpa_name: Optional[str] = None, **monitoring: Any) -> MetricsStackArgs:
     """The stack's arguments with monitoring config given as camelCase keys."""
-    return MetricsStackArgs(
-        namespace="llm-serving", service_name="deepseek-r1-api", service_port_name="http",
-        deployment_name="deepseek-r1", served_name="deepseek-r1", vllm_version="0.10.2",
-        selector_labels=SELECTOR, common_labels=COMMON,
-        monitoring=MonitoringConfig.model_validate(monitoring),
-    )
+    return MetricsStackArgs(metrics_objects(MetricsInputs(
+        release="deepseek-r1", namespace="llm-serving", service_name="deepseek-r1-api",
+        service_port_name="http", deployment_name="deepseek-r1", served_name="deepseek-r1",
+        vllm_version="0.10.2", selector_labels=SELECTOR, common_labels=COMMON,
+        monitoring=MonitoringConfig.model_validate(monitoring), hpa_name=hpa_name,
+    )))
 
 
 def validate(resource: dict, schema_path: str) -> None:
@@ -108,13 +108,9 @@ def test_alert_thresholds_come_from_stack_config():
     assert alerts["VllmHttp5xxRatioHigh"].endswith("> 0.01")
 
 
-def test_autoscaler_alert_follows_the_hpa_name_output():
-    def build():
-        stack_args = args()
-        stack_args.hpa_name = pulumi.Output.from_input("keda-hpa-deepseek-r1")
-        return MetricsStack("deepseek-r1", stack_args)
-
-    by_kind, outputs = render(build)
+def test_autoscaler_alert_names_the_hpa_that_owns_the_replicas():
+    by_kind, outputs = render(
+        lambda: MetricsStack("deepseek-r1", args(hpa_name="keda-hpa-deepseek-r1")))
     alerts = alert_exprs(only(by_kind, "PrometheusRule")["spec"]["groups"])
     expr = alerts["VllmAutoscalerMetricUnavailable"]
     assert 'horizontalpodautoscaler="keda-hpa-deepseek-r1"' in expr

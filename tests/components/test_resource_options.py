@@ -32,6 +32,21 @@ def test_the_deployment_waits_for_the_weights(run):
     assert store in run.workload().options.depends_on
 
 
+def test_the_workload_waits_for_its_api_key_secret(run):
+    """The pods read the key from the Secret by name: it exists before they are created."""
+    workload = run.workload()
+    secret = next(r.key for r in run.of_type("core/v1:Secret") if r.name.endswith("-api-key")
+                  and r.options.parent == workload.options.parent)
+    assert secret in workload.options.depends_on
+
+
+def test_the_workload_waits_for_its_compile_cache_claim():
+    run = run_stack("staging", {"engine": {"compileCacheGib": 20}})
+    claim = next(r.key for r in run.of_type("core/v1:PersistentVolumeClaim")
+                 if r.name.endswith("-compile-cache"))
+    assert claim in run.workload().options.depends_on
+
+
 def test_claims_are_never_resized_and_never_replaced_delete_first(run):
     release = _plan(run.stack).rollout.claim_release_seconds
     claims = run.of_type("core/v1:PersistentVolumeClaim") + run.of_type("core/v1:PersistentVolume")

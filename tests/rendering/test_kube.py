@@ -34,6 +34,13 @@ def test_scrape_annotations_name_port_path_and_scheme():
         "prometheus.io/path": "/m", "prometheus.io/scheme": "http"}
 
 
+@pytest.mark.parametrize("port", [1, 65535])
+def test_scrape_annotations_accept_every_tcp_port_and_default_to_metrics(port):
+    annotations = kube.scrape_annotations(port)
+    assert annotations["prometheus.io/port"] == str(port)
+    assert annotations["prometheus.io/path"] == "/metrics"
+
+
 def test_service_monitor_keeps_only_named_series_in_its_namespace():
     spec = kube.service_monitor_spec({"a": "b"}, "http", "15s", namespace="ns", keep_regex="vllm:.*")
     assert spec["namespaceSelector"] == {"matchNames": ["ns"]}

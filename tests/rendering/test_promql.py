@@ -246,15 +246,6 @@ def test_scrape_config_targets_the_service_port_and_labels_like_a_servicemonitor
     assert yaml.safe_load(promql.scrape_config_snippet(target(), "http", "30s")) == [job]
 
 
-def test_scrape_annotations_name_port_and_path():
-    assert promql.scrape_annotations(8000) == {
-        "prometheus.io/scrape": "true", "prometheus.io/port": "8000",
-        "prometheus.io/path": "/metrics", "prometheus.io/scheme": "http",
-    }
-    with pytest.raises(ValueError):
-        promql.scrape_annotations(0)
-
-
 def test_every_alert_waits_its_for_duration_before_firing():
     alerts = promql.alerts(target(), MonitoringThresholds(), "keda-hpa-deepseek-r1",
                            dcgm_exporter=True)
@@ -270,14 +261,6 @@ def test_every_alert_waits_its_for_duration_before_firing():
     durations = {a.name: a.rule().get("for") for a in alerts}
     assert durations["VllmQueueDepthHigh"] == MonitoringThresholds().queue_depth_for
     assert durations["VllmKvCacheNearlyFull"] == MonitoringThresholds().kv_cache_usage_for
-
-
-def test_scrape_annotations_accept_every_tcp_port_and_nothing_else():
-    assert promql.scrape_annotations(1)["prometheus.io/port"] == "1"
-    assert promql.scrape_annotations(65535)["prometheus.io/port"] == "65535"
-    for port in (0, 65536, -1):
-        with pytest.raises(ValueError, match=f"port {port} is not a TCP port"):
-            promql.scrape_annotations(port)
 
 
 def test_scrape_job_relabels_exactly_like_a_servicemonitor():
