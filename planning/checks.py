@@ -100,6 +100,23 @@ def online_fp8_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[s
     return None
 
 
+def extra_args_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """Flags the pinned vLLM's argument parser would reject at start (a crash loop after the
+    rollout): removed flags (vllm_features.REMOVED_FLAGS) and the extensible cache where vLLM
+    refuses it."""
+    problems = []
+    for arg in cfg.engine.extra_args:
+        flag = vllm_cli.canonical_flag(arg, vllm_features.REMOVED_FLAGS)
+        why = vllm_features.removed_flag(flag, plan.version) if flag else None
+        if why:
+            problems.append(f"engine.extraArgs: {flag} {why}; the pinned {cfg.vllm_version} "
+                            "would refuse it at start")
+    conflict = vllm_features.extensible_kv_cache_conflict(plan.version, cfg.engine.extra_args)
+    if conflict:
+        problems.append(f"engine.extraArgs: {conflict}")
+    return "; ".join(problems) or None
+
+
 def experts_to_spread(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if plan.layout.expert_parallel and not plan.model.experts:
         return "gpu.expertParallel: the model has no experts; set it to false"
@@ -369,6 +386,7 @@ CHECKS: list[Check] = [
     reasoning_parser_in_the_pinned_version,
     tool_call_parser_in_the_pinned_version,
     online_fp8_in_the_pinned_version,
+    extra_args_in_the_pinned_version,
     experts_to_spread,
     tensor_parallel_divides_heads,
     tensor_parallel_stays_in_a_node,
