@@ -37,6 +37,11 @@ PARSER_SINCE: dict[str, Version] = {
     "deepseek_r1": parse("0.7.2"),   # reasoning parser, vllm PR #12473 (released in 0.7.2)
     "deepseek_v3": parse("0.8.3"),   # tool-call parser for DeepSeek V3 / R1-0528
     "deepseek_v4": parse("0.20.0"),  # V4 support starts at 0.20.0
+    # Tool-call parsers, read from the PyPI wheels' vllm/entrypoints/openai/tool_parsers/:
+    # deepseek_v31 is registered in 0.10.2 (earlier releases not checked); deepseek_v32 is
+    # absent from 0.11.0 and registered in 0.20.0 (releases between not checked).
+    "deepseek_v31": parse("0.10.2"),
+    "deepseek_v32": parse("0.20.0"),
 }
 """First vLLM release that ships each DeepSeek parser; older pins run without it."""
 

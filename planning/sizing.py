@@ -207,7 +207,8 @@ def kv_bytes_per_token_per_layer(attention: dict, layers: int, tensor_parallel: 
     - gqa (MHA/GQA): 2 (K and V) × max(1, kv_heads / TP) × head_dim × dtype_bytes; KV heads are
       split by TP and replicated when TP exceeds them.
     - mla (DeepSeek V2/V3/R1): (kv_lora_rank + qk_rope_head_dim) × dtype_bytes, NOT split by TP:
-      every TP rank holds the whole latent cache.
+      every TP rank holds the whole latent cache; + V3.2's DSA indexer keys
+      (dsa_indexer_bytes_per_token).
     - deepseek_v4: the whole-model figure in the facts (compressed fp8 cache) / layers; one KV
       head, so TP does not split it either.
     Example: Qwen-32B at TP 2: 2 × 4 × 128 × 2 = 2048 bytes.
@@ -216,10 +217,26 @@ def kv_bytes_per_token_per_layer(attention: dict, layers: int, tensor_parallel: 
         heads_per_gpu = max(1, attention["kv_heads"] // tensor_parallel)
         return 2 * heads_per_gpu * attention["head_dim"] * dtype_bytes
     if model_families.is_mla(attention):
-        return (attention["kv_lora_rank"] + attention["qk_rope_head_dim"]) * dtype_bytes
+        latent = (attention["kv_lora_rank"] + attention["qk_rope_head_dim"]) * dtype_bytes
+        return latent + dsa_indexer_bytes_per_token(attention)
     if model_families.is_deepseek_v4(attention):
         return attention["kv_bytes_per_token"] / layers
     raise ValueError(f"unknown attention kind {attention['kind']!r}")
+
+
+DSA_SCALE_BLOCK = 128
+"""Indexer keys carry one 4-byte fp32 scale per 128 fp8 values (Indexer.quant_block_size)."""
+
+
+def dsa_indexer_bytes_per_token(attention: dict) -> int:
+    """Bytes per token and layer of DeepSeek-V3.2's sparse-attention (DSA) indexer cache: fp8
+    keys of index_head_dim plus 4 bytes of scale per 128, stored as uint8 whatever
+    --kv-cache-dtype says (vllm/model_executor/models/deepseek_v2.py Indexer k_cache =
+    DeepseekV32IndexerCache(head_dim + head_dim // 128 × 4, uint8), whose get_kv_cache_spec is
+    an MLAAttentionSpec of one head with the main cache's block size, so it adds per token).
+    0 without index_head_dim. V3.2: 128 + 4 = 132 B."""
+    dim = attention.get("index_head_dim")
+    return dim + dim // DSA_SCALE_BLOCK * 4 if dim else 0
 
 
 def kv_bytes_per_token_per_gpu(attention: dict, layers: int, tensor_parallel: int,

@@ -131,9 +131,12 @@ def attention_facts(config: dict[str, Any]) -> dict[str, Any]:
                 "head_dim": head_dim(config)}
     _require(config, "kv_lora_rank", "qk_rope_head_dim")
     _require(config, "qk_nope_head_dim", "v_head_dim")
-    return {"kind": model_families.MLA, "heads": heads, "kv_lora_rank": config["kv_lora_rank"],
-            "qk_rope_head_dim": config["qk_rope_head_dim"],
-            "qk_nope_head_dim": config["qk_nope_head_dim"], "v_head_dim": config["v_head_dim"]}
+    mla = {"kind": model_families.MLA, "heads": heads, "kv_lora_rank": config["kv_lora_rank"],
+           "qk_rope_head_dim": config["qk_rope_head_dim"],
+           "qk_nope_head_dim": config["qk_nope_head_dim"], "v_head_dim": config["v_head_dim"]}
+    if config.get("index_head_dim"):
+        mla["index_head_dim"] = config["index_head_dim"]     # DSA's indexer cache (V3.2)
+    return mla
 
 
 def _gqa_attention(config: dict[str, Any]) -> dict[str, int]:
@@ -428,8 +431,8 @@ def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
 
 def _kv_layout_notes(config: dict[str, Any]) -> list[str]:
     """KV-cache parts the facts' attention kinds do not count: sliding-window layers (counted
-    as full attention, so the plan's KV capacity is low, the safe side) and DSA's indexer
-    cache (not counted, so the plan's KV capacity is high)."""
+    as full attention, so the plan's KV capacity is low, the safe side) and what DSA's
+    indexer does beyond its cache (which the facts count from index_head_dim)."""
     notes = []
     types = config.get("layer_types") or []
     sliding = sum(1 for kind in types if kind == "sliding_attention")
@@ -439,11 +442,10 @@ def _kv_layout_notes(config: dict[str, Any]) -> list[str]:
                      "facts count every layer as full attention, so the planned KV capacity "
                      "is lower than vLLM's")
     if config.get("index_head_dim"):
-        dim = config["index_head_dim"]
-        notes.append(f"DSA's indexer keeps its own fp8 key cache of {dim + dim // 128 * 4} B per "
-                     "token per layer (index_head_dim + 4 B of scale per 128: "
-                     "vllm/model_executor/models/deepseek_v2.py Indexer k_cache), which the mla "
-                     "kind does not count, so the planned KV capacity is higher than vLLM's")
+        notes.append(f"the DSA indexer's cache is counted from index_head_dim "
+                     f"{config['index_head_dim']}, but its top-{config.get('index_topk')} "
+                     "selection and sparse kernels' 64-token blocks are not: the planned KV "
+                     "tokens are rounded to 16-token blocks")
     return notes
 
 

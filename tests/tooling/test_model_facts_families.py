@@ -133,4 +133,4 @@ def test_kv_parts_the_attention_kinds_cannot_express_are_said(capsys):
     _, out, err = _run(capsys, GPT_OSS)
     assert "12 of 24 layers" in err and "128-token sliding window" in out
     _, out, err = _run(capsys, V32)
-    assert "132 B per token per layer" in err and "indexer" in out
+    assert "index_head_dim 128" in err and "indexer" in out
