@@ -13,7 +13,8 @@ from typing import Optional
 
 from packaging.version import InvalidVersion, Version
 
-from facts import vllm_cli
+# Not `from facts import`: facts/__init__ imports this module (tests/architecture: no cycle).
+import facts.vllm_cli as vllm_cli
 
 
 def parse(text: str) -> Version:

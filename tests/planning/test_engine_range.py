@@ -102,3 +102,12 @@ def test_tensor_parallel_16_over_two_nodes_of_eight_runs_with_rdma_and_says_its_
     assert (r1.layout.tensor_parallel, r1.layout.nodes, r1.layout.gpus_per_node) == (16, 2, 8)
     assert "all-reduce" in r1.layout.reason and "RDMA" in r1.layout.reason
     assert "custom all-reduce" in r1.layout.reason
+
+
+def test_the_warning_thresholds_are_half_the_gpu_and_vllms_own_0_7():
+    assert _warnings(engine={"gpuMemoryUtilization": 0.5}) == []
+    assert len(_warnings(engine={"gpuMemoryUtilization": 0.49})) == 1
+    # vLLM 0.34 warns only for 0.7 < utilization < 1.0 (measure_kv_cache_blocks).
+    assert _warnings(vllmVersion="0.34.0", engine={"gpuMemoryUtilization": 0.7}) == []
+    assert len(_warnings(vllmVersion="0.34.0", engine={"gpuMemoryUtilization": 0.71})) == 1
+    assert _warnings(vllmVersion="0.34.0", engine={"gpuMemoryUtilization": 1.0}) == []
