@@ -9,7 +9,12 @@ from ../shared/reference/vllm.md unless a comment cites vLLM's source.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from packaging.version import InvalidVersion, Version
+
+# Not `from facts import`: facts/__init__ imports this module (tests/architecture: no cycle).
+import facts.vllm_cli as vllm_cli
 
 
 def parse(text: str) -> Version:
@@ -33,6 +38,11 @@ PARSER_SINCE: dict[str, Version] = {
     "deepseek_r1": parse("0.7.2"),   # reasoning parser, vllm PR #12473 (released in 0.7.2)
     "deepseek_v3": parse("0.8.3"),   # tool-call parser for DeepSeek V3 / R1-0528
     "deepseek_v4": parse("0.20.0"),  # V4 support starts at 0.20.0
+    # Tool-call parsers, read from the PyPI wheels' vllm/entrypoints/openai/tool_parsers/:
+    # deepseek_v31 is registered in 0.10.2 (earlier releases not checked); deepseek_v32 is
+    # absent from 0.11.0 and registered in 0.20.0 (releases between not checked).
+    "deepseek_v31": parse("0.10.2"),
+    "deepseek_v32": parse("0.20.0"),
 }
 """First vLLM release that ships each DeepSeek parser; older pins run without it."""
 
@@ -79,8 +89,12 @@ DEFAULT_GPU_MEMORY_UTILIZATION: dict[Version, float] = {parse("0.0.0"): 0.9,
 """vLLM's default --gpu-memory-utilization by first version."""
 
 
-def default_gpu_memory_utilization(version: Version) -> float:
-    """vLLM's own default for the pinned version: 0.9, and 0.92 from 0.20.0."""
+def default_gpu_memory_utilization(version: Version, measured_kv: bool = False) -> float:
+    """vLLM's own default for the pinned version: 0.9, and 0.92 from 0.20.0 (CacheConfig in
+    the 0.19.0 and 0.20.0 wheels); 1.0 when 0.34's extensible cache sizes the KV cache from
+    measured memory (`measured_kv`, sizes_kv_from_measured_memory)."""
+    if measured_kv:
+        return EXTENSIBLE_KV_CACHE_DEFAULT_UTILIZATION
     return max((v, u) for v, u in DEFAULT_GPU_MEMORY_UTILIZATION.items() if v <= version)[1]
 
 
@@ -103,8 +117,116 @@ the cache, inside the 1 − utilization margin."""
 
 
 def subtracts_cuda_graphs(version: Version) -> bool:
-    """True when vLLM subtracts its CUDA-graph estimate from the KV budget."""
+    """True when vLLM subtracts its CUDA-graph estimate from the KV budget.
+
+    Checked in the PyPI wheels: vllm/envs.py defaults VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS
+    to "0" in 0.19.0 and to "1" in 0.20.0, 0.21.0, 0.33.0 and 0.34.0, and
+    vllm/v1/worker/gpu_worker.py Worker.determine_available_memory subtracts the estimate from
+    the KV budget whenever it is on. vLLM's own log line says "the default as of v0.21.0"; the
+    0.20.0 wheel already has it on, so the program counts it from 0.20.0."""
     return version >= CUDA_GRAPH_ESTIMATE_SINCE
+
+
+# --- 0.34: the KV cache sized from memory measured after CUDA-graph capture ----------------
+
+EXTENSIBLE_KV_CACHE_SINCE: Version = parse("0.34.0")
+"""`--enable-extensible-kv-cache` (vllm/config/cache.py CacheConfig.enable_extensible_kv_cache,
+new in 0.34.0, absent from 0.33.0's arg_utils.py): reserve the cache's address range, commit
+physical pages after warm-up, "so the cache is sized from the memory actually free after CUDA
+graph capture rather than from a profiling estimate". Unset, vLLM turns it on on CUDA and
+ROCm (vllm/config/vllm.py VllmConfig._resolve_extensible_kv_cache) unless one of
+EXTENSIBLE_KV_CACHE_OFF_FLAGS is given; then --gpu-memory-utilization defaults to 1.0, not
+0.92 (CacheConfig.resolved_gpu_memory_utilization). The arithmetic is planning/sizing.py
+measured_kv_budget_gib."""
+
+EXTENSIBLE_KV_CACHE_FLAG = "--enable-extensible-kv-cache"
+
+EXTENSIBLE_KV_CACHE_OFF_FLAGS: dict[str, str] = {
+    "--kv-cache-memory-bytes": "kv_cache_memory_bytes overrides the measured size",
+    "--num-gpu-blocks-override": "num_gpu_blocks_override overrides the measured size",
+    "--enable-elastic-ep": "elastic EP scale-up skips the warm-up that measures",
+}
+"""Flags with which vLLM 0.34 cannot size the cache from measured memory
+(VllmConfig._resolve_extensible_kv_cache: unset, it stays off; asked for, vLLM raises)."""
+
+EXTENSIBLE_KV_CACHE_MAYBE_OFF_FLAGS = ("--kv-transfer-config",)
+"""A KV connector may turn it off (LMCacheMPConnector's legacy CUDA IPC, a connector memory
+pool, NIXL without an IMEX channel: _resolve_extensible_kv_cache), which the program cannot see
+from the flags; unless it is asked for explicitly, the plan then sizes by the estimate, which
+gives the cache less (the safe side)."""
+
+EXTENSIBLE_KV_CACHE_DEFAULT_UTILIZATION = 1.0
+"""CacheConfig.resolved_gpu_memory_utilization with the extensible cache and no
+--gpu-memory-utilization (0.34.0)."""
+
+
+def _extensible_kv_cache_request(extra_args: list[str]) -> tuple[Optional[bool], set[str]]:
+    """What extraArgs say about the extensible cache: asked for (True), refused (False) or
+    left to vLLM (None) — the last spelling wins, as with argparse's BooleanOptionalAction —
+    and which flags that turn it off they carry (read as vLLM's parser reads them)."""
+    guarded = {EXTENSIBLE_KV_CACHE_FLAG, *EXTENSIBLE_KV_CACHE_OFF_FLAGS,
+               *EXTENSIBLE_KV_CACHE_MAYBE_OFF_FLAGS}
+    requested, present = None, set()
+    for arg in extra_args:
+        flag = vllm_cli.canonical_flag(arg, guarded)
+        if flag == EXTENSIBLE_KV_CACHE_FLAG:
+            requested = True
+        elif flag == "--no-" + EXTENSIBLE_KV_CACHE_FLAG[2:]:
+            requested = False
+        elif flag in guarded:
+            present.add(flag)
+    return requested, present
+
+
+def sizes_kv_from_measured_memory(version: Version, extra_args: list[str]) -> bool:
+    """True when the pinned vLLM sizes the KV cache from memory measured after CUDA-graph
+    capture (0.34.0 and newer, unless a flag turns it off)."""
+    if version < EXTENSIBLE_KV_CACHE_SINCE:
+        return False
+    requested, present = _extensible_kv_cache_request(extra_args)
+    if requested is not None:
+        return requested
+    return not present
+
+
+def extensible_kv_cache_conflict(version: Version, extra_args: list[str]) -> Optional[str]:
+    """Why vLLM would refuse these extraArgs at start, or None: --enable-extensible-kv-cache
+    before 0.34 (argparse rejects it) or beside a flag that overrides the measured size
+    (VllmConfig._resolve_extensible_kv_cache raises "enable_extensible_kv_cache: …")."""
+    requested, present = _extensible_kv_cache_request(extra_args)
+    if requested is None:
+        return None
+    if version < EXTENSIBLE_KV_CACHE_SINCE:
+        return (f"{EXTENSIBLE_KV_CACHE_FLAG} is new in vLLM {EXTENSIBLE_KV_CACHE_SINCE}; the "
+                f"pinned {version} would refuse it at start: raise vllmVersion or remove it")
+    clash = sorted(present & set(EXTENSIBLE_KV_CACHE_OFF_FLAGS))
+    if requested and clash:
+        return (f"{EXTENSIBLE_KV_CACHE_FLAG} with {clash[0]}: vLLM raises at start because "
+                f"{EXTENSIBLE_KV_CACHE_OFF_FLAGS[clash[0]]}; remove one of the two")
+    return None
+
+
+# --- Flags vLLM removed (argparse then rejects them and the pod crash-loops) ---------------
+
+REMOVED_FLAGS: dict[str, tuple[Version, str]] = {
+    # vllm/engine/arg_utils.py AsyncEngineArgs.add_cli_args adds it in 0.16.0, not in 0.17.0.
+    "--disable-log-requests": (parse("0.17.0"), "requests are not logged unless "
+                               "--enable-log-requests, so leave it out"),
+    # CacheConfig.swap_space and EngineArgs' --swap-space are in 0.17.0, not in 0.18.0.
+    "--swap-space": (parse("0.18.0"), "the V1 engine has no CPU swap space; leave it out "
+                     "(--kv-offloading-size offloads KV blocks to host memory)"),
+}
+"""Flags a vLLM release stopped accepting, with the first release without them (read from
+the PyPI wheels 0.16.0, 0.17.0, 0.18.0, 0.19.0, 0.20.0, 0.33.0 and 0.34.0). 0.34.0 removed
+no flag 0.33.0 had (the option strings of engine/arg_utils.py and entrypoints/ compared)."""
+
+
+def removed_flag(flag: str, version: Version) -> Optional[str]:
+    """Why `flag` no longer exists in `version`, or None when the version still takes it."""
+    removed = REMOVED_FLAGS.get(flag)
+    if removed is None or version < removed[0]:
+        return None
+    return f"was removed in vLLM {removed[0]}: {removed[1]}"
 
 
 FLASH_ATTN_MLA_SINCE: Version = parse("0.15.0")

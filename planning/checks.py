@@ -5,6 +5,8 @@ one ConfigError listing every problem, so a stack learns everything wrong at onc
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import Callable, Optional
 
 import facts
@@ -13,7 +15,7 @@ from planning import sizing
 from planning.config import StackConfig
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
-from planning.memory import gpu_memory
+from planning.memory import gpu_memory, kv_cache
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
 
@@ -100,6 +102,23 @@ def online_fp8_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[s
     return None
 
 
+def extra_args_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """Flags the pinned vLLM's argument parser would reject at start (a crash loop after the
+    rollout): removed flags (vllm_features.REMOVED_FLAGS) and the extensible cache where vLLM
+    refuses it."""
+    problems = []
+    for arg in cfg.engine.extra_args:
+        flag = vllm_cli.canonical_flag(arg, vllm_features.REMOVED_FLAGS)
+        why = vllm_features.removed_flag(flag, plan.version) if flag else None
+        if why:
+            problems.append(f"engine.extraArgs: {flag} {why}; the pinned {cfg.vllm_version} "
+                            "would refuse it at start")
+    conflict = vllm_features.extensible_kv_cache_conflict(plan.version, cfg.engine.extra_args)
+    if conflict:
+        problems.append(f"engine.extraArgs: {conflict}")
+    return "; ".join(problems) or None
+
+
 def experts_to_spread(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if plan.layout.expert_parallel and not plan.model.experts:
         return "gpu.expertParallel: the model has no experts; set it to false"
@@ -115,15 +134,36 @@ def tensor_parallel_divides_heads(cfg: StackConfig, plan: Plan) -> Optional[str]
 
 
 def tensor_parallel_stays_in_a_node(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """TP across nodes runs over RDMA only (the DeepSeek-R1 recipe, TP 16 over 2 × 8): its
+    cost is in the layout's reason (planning/layout.py)."""
     layout, gpu = plan.layout, plan.gpu
-    if layout.tensor_parallel > gpu.per_node:
+    if layout.tensor_parallel > gpu.per_node and cfg.multi_node.rdma is None:
         return (f"gpu.tensorParallel: {layout.tensor_parallel} spans nodes of {gpu.per_node} "
                 "GPUs (gpu.perNode); tensor parallelism's all-reduces on every layer need "
-                "NVLink-class bandwidth and run several times slower across nodes; keep TP at "
+                "NVLink-class bandwidth and, without RDMA, NCCL falls back to TCP; set "
+                "multiNode.rdma {resourceName, count} to run TP across nodes, or keep TP at "
                 f"most {gpu.per_node} and span nodes with pipeline parallelism (gpu.layout: "
                 "pipeline) or, for MoE models, data × expert parallelism (gpu.layout: "
                 "data-expert)")
     return None
+
+
+def utilization_vllm_can_request(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """Before 0.34 (or with its measured sizing off) vLLM raises at start when the GPU's free
+    memory is below total × utilization ("Free memory on device … is less than desired GPU
+    memory utilization", vllm/v1/worker/utils.py request_memory, 0.16.0 to 0.34.0), and the
+    CUDA context already holds some (sizing.CUDA_CONTEXT_GIB)."""
+    total, utilization = plan.gpu.memory_gib, plan.engine.gpu_memory_utilization
+    free = total - sizing.CUDA_CONTEXT_GIB
+    if plan.engine.measured_kv or total * utilization <= free:
+        return None
+    most = math.floor(free / total * 100) / 100
+    return (f"engine.gpuMemoryUtilization: {utilization} asks vLLM {cfg.vllm_version} for "
+            f"{total * utilization:.2f} GiB of {plan.gpu.name}'s {total} GiB, but about "
+            f"{sizing.CUDA_CONTEXT_GIB:g} GiB is taken before vLLM checks, so it stops at start "
+            f"(\"Free memory on device … is less than desired GPU memory utilization\"); use "
+            f"at most {most}, or pin vLLM {vllm_features.EXTENSIBLE_KV_CACHE_SINCE}+ which sizes "
+            "the cache from measured memory")
 
 
 def replica_fits_its_nodes(cfg: StackConfig, plan: Plan) -> Optional[str]:
@@ -369,12 +409,14 @@ CHECKS: list[Check] = [
     reasoning_parser_in_the_pinned_version,
     tool_call_parser_in_the_pinned_version,
     online_fp8_in_the_pinned_version,
+    extra_args_in_the_pinned_version,
     experts_to_spread,
     tensor_parallel_divides_heads,
     tensor_parallel_stays_in_a_node,
     replica_fits_its_nodes,
     multi_node_launcher_exists,
     expert_parallel_across_nodes_has_rdma,
+    utilization_vllm_can_request,
     weights_fit,
     one_request_fits,
     budget_not_below_derived,
@@ -394,6 +436,46 @@ CHECKS: list[Check] = [
 def problems(cfg: StackConfig, plan: Plan) -> list[str]:
     """The problem of every check that has one."""
     return [problem for check in CHECKS if (problem := check(cfg, plan)) is not None]
+
+
+LOW_UTILIZATION = 0.5
+"""Below half of each GPU, a utilization only makes sense when something else shares it."""
+
+
+def warnings(cfg: StackConfig, plan: Plan) -> list[str]:
+    """What works but is probably not meant, said at every preview (planning/load.py): a
+    utilization at the extremes of vLLM's (0, 1]."""
+    utilization = cfg.engine.gpu_memory_utilization
+    if utilization is None:
+        return []
+    total, key = plan.gpu.memory_gib, f"engine.gpuMemoryUtilization: {utilization}"
+    if utilization < LOW_UTILIZATION:
+        return [f"{key} leaves {total * (1 - utilization):.1f} GiB of each {plan.gpu.name} out "
+                "of vLLM's reach; right only when another process shares the GPU"]
+    if plan.engine.measured_kv:
+        return _withheld_warning(cfg, plan, key)
+    left = total * (1 - utilization) - sizing.CUDA_CONTEXT_GIB
+    if left < sizing.KV_MARGIN_FLOOR_GIB:
+        return [f"{key} leaves {left:.2f} GiB beside the CUDA context for what vLLM's "
+                f"profiling does not see, less than the {sizing.KV_MARGIN_FLOOR_GIB:g} GiB vLLM "
+                "0.34 keeps itself; an OOM under load is likely: 0.95 or lower is safer"]
+    return []
+
+
+def _withheld_warning(cfg: StackConfig, plan: Plan, key: str) -> list[str]:
+    """vLLM 0.34 itself warns when 0.7 < utilization < 1.0 keeps at least 1 GiB of free
+    memory out of the measured cache (extensible_kv_cache.py measure_kv_cache_blocks)."""
+    total, utilization = plan.gpu.memory_gib, plan.engine.gpu_memory_utilization
+    whole = dataclasses.replace(plan.engine, gpu_memory_utilization=1.0)
+    uncapped = kv_cache(cfg, plan.model, plan.gpu, plan.version, plan.layout, whole,
+                        plan.weights, plan.activations)
+    withheld = uncapped.budget_gib - plan.kv.budget_gib
+    if not 0.7 < utilization < 1.0 or withheld < 1:
+        return []
+    return [f"{key} withholds {withheld:.1f} GiB of free memory from the KV cache on vLLM "
+            f"{cfg.vllm_version}, which sizes it from memory measured after warm-up and needs "
+            "no headroom below 1.0; leave it unset unless another process, a KV connector's "
+            f"own buffers or weight updates need that memory ({total} GiB GPU)"]
 
 
 def _fits(cfg: StackConfig, plan: Plan, layout: Layout) -> bool:

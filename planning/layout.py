@@ -99,6 +99,20 @@ def _data_expert(cfg: StackConfig, per_node: int) -> list[Layout]:
             for nodes in range(2, MAX_NODES + 1)]
 
 
+def _tensor_parallel_span_cost(tp: int, per_node: int) -> str:
+    """What TP across nodes costs (allowed with multiNode.rdma, planning/checks.py): every
+    layer's all-reduces cross the node boundary over RDMA, and vLLM's custom all-reduce is off
+    for a group spanning nodes without MNNVL GPUs (vllm/distributed/device_communicators/
+    custom_all_reduce.py CustomAllreduce.__init__, 0.34), so NCCL carries them."""
+    if tp <= per_node:
+        return ""
+    return (f"; TP {tp} spans {-(-tp // per_node)} nodes of {per_node}: every layer's "
+            "all-reduces cross nodes over RDMA (a NIC's bandwidth, an order of magnitude "
+            "below NVLink) and vLLM's custom all-reduce is off, so per-token latency is "
+            f"higher than TP {per_node} × PP; chosen for whole-model TP without pipeline "
+            "bubbles")
+
+
 def candidate_layouts(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts) -> list[Layout]:
     """Layouts to try, smallest first.
 
@@ -115,7 +129,9 @@ def candidate_layouts(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts) -> lis
     if cfg.gpu.tensor_parallel is not None and kind in ("auto", "single-node"):
         tp = cfg.gpu.tensor_parallel
         layout = Layout(tp, pp, dp, ep, nodes=_nodes_for(tp * pp * dp, gpu.per_node))
-        return [dataclasses.replace(layout, reason=f"{layout.describe()} set under gpu")]
+        reason = f"{layout.describe()} set under gpu" + _tensor_parallel_span_cost(
+            tp, gpu.per_node)
+        return [dataclasses.replace(layout, reason=reason)]
     candidates = _single_node(cfg, sizes, heads) if kind in ("auto", "single-node") else []
     spanning = []
     if kind in ("auto", "pipeline"):

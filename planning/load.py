@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
-from planning import traffic as traffic_plan
+from planning import checks, traffic as traffic_plan
 from planning.config import (ClusterConfig, ConfigError, StackConfig, check_cluster,
                              check_stack_name, cluster_from_pulumi_config, from_pulumi_config)
 from planning.pins import unpinned_warnings
@@ -20,7 +20,7 @@ def load_stack(stack: str) -> tuple[StackConfig, ClusterConfig, Plan]:
         cfg, cluster, plan = _checked(stack)
     except ConfigError as error:
         raise pulumi.RunError(str(error)) from None
-    for warning in unpinned_warnings(cfg):
+    for warning in unpinned_warnings(cfg) + checks.warnings(cfg, plan):
         pulumi.log.warn(warning)
     return cfg, cluster, plan
 

@@ -25,6 +25,9 @@ class EngineLimits:
     max_num_seqs: int
     max_num_batched_tokens: int
     reason: str
+    measured_kv: bool = False
+    """vLLM sizes the KV cache from memory measured after CUDA-graph capture (0.34's
+    extensible cache, facts/vllm_features.py sizes_kv_from_measured_memory)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,14 +100,19 @@ def enforce_eager(cfg: StackConfig) -> bool:
 
 def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLimits:
     """gpuMemoryUtilization, maxNumSeqs and maxNumBatchedTokens: the stack's, else vLLM's."""
+    measured = vllm_features.sizes_kv_from_measured_memory(version, cfg.engine.extra_args)
     utilization = (cfg.engine.gpu_memory_utilization
-                   or vllm_features.default_gpu_memory_utilization(version))
+                   or vllm_features.default_gpu_memory_utilization(version, measured))
     tokens, seqs = sizing.default_scheduler_limits(gpu.memory_gib, gpu.compute_capability)
     seqs = cfg.engine.max_num_seqs or seqs
     tokens = cfg.engine.max_num_batched_tokens or tokens
     reason = (f"utilization {utilization}, max-num-seqs {seqs}, max-num-batched-tokens {tokens}"
               " (vLLM's defaults for this GPU and version unless set under engine)")
-    return EngineLimits(utilization, seqs, tokens, reason)
+    if measured:
+        reason += ("; the KV cache is sized from memory measured after CUDA-graph capture "
+                   f"(--enable-extensible-kv-cache, on by default from "
+                   f"{vllm_features.EXTENSIBLE_KV_CACHE_SINCE})")
+    return EngineLimits(utilization, seqs, tokens, reason, measured)
 
 
 def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout) -> float:
@@ -158,9 +166,7 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
              layout: Layout, engine: EngineLimits, weights_: Weights,
              activations_: Activations) -> KvCache:
     """What is left for the KV cache on one GPU, and how many tokens that holds."""
-    budget = sizing.kv_budget_gib(gpu.memory_gib, engine.gpu_memory_utilization,
-                                  weights_.per_gpu_gib, activations_.peak_gib,
-                                  activations_.non_torch_gib)
+    budget, budget_reason = _kv_budget(cfg, gpu, version, engine, weights_, activations_)
     dtype_bytes = sizing.kv_dtype_bytes(
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
     per_token = sizing.kv_bytes_per_token_per_gpu(model.attention, model.layers,
@@ -169,13 +175,36 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     block = sizing.kv_block_size(model.attention, gpu.compute_capability, version)
     tokens = sizing.kv_cache_tokens(budget, per_token, block)
     concurrency = sizing.max_concurrency(tokens, layout.data_parallel, cfg.model.max_model_len)
-    reason = (f"{gpu.memory_gib} GiB × {engine.gpu_memory_utilization} − weights "
-              f"{weights_.per_gpu_gib:.1f} − activations {activations_.peak_gib:.2f} − "
-              f"non-torch {activations_.non_torch_gib:.2f} = {budget:.1f} GiB per GPU; / "
-              f"{per_token:.0f} B per token = {tokens} tokens ({block}-token blocks); "
+    reason = (f"{budget_reason} = {budget:.1f} GiB per GPU; / {per_token:.0f} B per token = {tokens} tokens ({block}-token blocks); "
               f"× DP {layout.data_parallel} / maxModelLen {cfg.model.max_model_len} = "
               f"{concurrency:.2f} full-length requests")
     return KvCache(budget, per_token, block, tokens, concurrency, reason)
+
+
+def _kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
+               weights_: Weights, activations_: Activations) -> tuple[float, str]:
+    """The KV budget of one GPU by the pinned vLLM's rule, and its arithmetic: the profiling
+    estimate (sizing.kv_budget_gib), or from 0.34 the memory measured after CUDA-graph capture
+    (sizing.measured_kv_budget_gib)."""
+    total, utilization = gpu.memory_gib, engine.gpu_memory_utilization
+    weights_gib, peak = weights_.per_gpu_gib, activations_.peak_gib
+    non_torch = activations_.non_torch_gib
+    if not engine.measured_kv:
+        return (sizing.kv_budget_gib(total, utilization, weights_gib, peak, non_torch),
+                f"{total} GiB × {utilization} − weights {weights_gib:.1f} − activations "
+                f"{peak:.2f} − non-torch {non_torch:.2f}")
+    graphs = sizing.cuda_graph_gib(version, enforce_eager(cfg))
+    resident, transient = weights_gib + non_torch, peak + graphs
+    margin = max(sizing.KV_MARGIN_FLOOR_GIB, sizing.KV_MARGIN_FRACTION * transient)
+    budget = sizing.measured_kv_budget_gib(total, utilization, weights_gib, peak, non_torch,
+                                           graphs)
+    return budget, (
+        f"measured after CUDA-graph capture (vLLM {vllm_features.EXTENSIBLE_KV_CACHE_SINCE}+): "
+        f"min({total} GiB × {utilization}, {total} − CUDA context "
+        f"{sizing.CUDA_CONTEXT_GIB:g} − margin max({sizing.KV_MARGIN_FLOOR_GIB:g}, "
+        f"{sizing.KV_MARGIN_FRACTION:g} × transient) {margin:.2f}) − resident (weights "
+        f"{weights_gib:.1f} + non-torch {non_torch:.2f}) {resident:.2f} − transient "
+        f"(activations {peak:.2f} + CUDA-graph estimate {graphs:.2f}) {transient:.2f}")
 
 
 def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,

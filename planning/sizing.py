@@ -207,7 +207,8 @@ def kv_bytes_per_token_per_layer(attention: dict, layers: int, tensor_parallel: 
     - gqa (MHA/GQA): 2 (K and V) × max(1, kv_heads / TP) × head_dim × dtype_bytes; KV heads are
       split by TP and replicated when TP exceeds them.
     - mla (DeepSeek V2/V3/R1): (kv_lora_rank + qk_rope_head_dim) × dtype_bytes, NOT split by TP:
-      every TP rank holds the whole latent cache.
+      every TP rank holds the whole latent cache; + V3.2's DSA indexer keys
+      (dsa_indexer_bytes_per_token).
     - deepseek_v4: the whole-model figure in the facts (compressed fp8 cache) / layers; one KV
       head, so TP does not split it either.
     Example: Qwen-32B at TP 2: 2 × 4 × 128 × 2 = 2048 bytes.
@@ -216,10 +217,26 @@ def kv_bytes_per_token_per_layer(attention: dict, layers: int, tensor_parallel: 
         heads_per_gpu = max(1, attention["kv_heads"] // tensor_parallel)
         return 2 * heads_per_gpu * attention["head_dim"] * dtype_bytes
     if model_families.is_mla(attention):
-        return (attention["kv_lora_rank"] + attention["qk_rope_head_dim"]) * dtype_bytes
+        latent = (attention["kv_lora_rank"] + attention["qk_rope_head_dim"]) * dtype_bytes
+        return latent + dsa_indexer_bytes_per_token(attention)
     if model_families.is_deepseek_v4(attention):
         return attention["kv_bytes_per_token"] / layers
     raise ValueError(f"unknown attention kind {attention['kind']!r}")
+
+
+DSA_SCALE_BLOCK = 128
+"""Indexer keys carry one 4-byte fp32 scale per 128 fp8 values (Indexer.quant_block_size)."""
+
+
+def dsa_indexer_bytes_per_token(attention: dict) -> int:
+    """Bytes per token and layer of DeepSeek-V3.2's sparse-attention (DSA) indexer cache: fp8
+    keys of index_head_dim plus 4 bytes of scale per 128, stored as uint8 whatever
+    --kv-cache-dtype says (vllm/model_executor/models/deepseek_v2.py Indexer k_cache =
+    DeepseekV32IndexerCache(head_dim + head_dim // 128 × 4, uint8), whose get_kv_cache_spec is
+    an MLAAttentionSpec of one head with the main cache's block size, so it adds per token).
+    0 without index_head_dim. V3.2: 128 + 4 = 132 B."""
+    dim = attention.get("index_head_dim")
+    return dim + dim // DSA_SCALE_BLOCK * 4 if dim else 0
 
 
 def kv_bytes_per_token_per_gpu(attention: dict, layers: int, tensor_parallel: int,
@@ -287,9 +304,15 @@ def non_torch_gib(tensor_parallel: int, version: vllm_features.Version,
     total = NON_TORCH_GIB
     if tensor_parallel > 1:
         total += COMMUNICATION_GIB[interconnect]
+    return total + cuda_graph_gib(version, enforce_eager)
+
+
+def cuda_graph_gib(version: vllm_features.Version, enforce_eager: bool = False) -> float:
+    """The CUDA-graph estimate vLLM subtracts from the KV budget: 1.0 GiB from 0.20.0
+    (vllm_features.subtracts_cuda_graphs), 0 before or with --enforce-eager (no graphs)."""
     if vllm_features.subtracts_cuda_graphs(version) and not enforce_eager:
-        total += CUDA_GRAPH_GIB
-    return total
+        return CUDA_GRAPH_GIB
+    return 0.0
 
 
 def kv_budget_gib(memory_gib: float, utilization: float, weights_per_gpu_gib: float,
@@ -301,6 +324,52 @@ def kv_budget_gib(memory_gib: float, utilization: float, weights_per_gpu_gib: fl
     Negative means the weights alone do not fit.
     """
     return memory_gib * utilization - weights_per_gpu_gib - activation_gib - non_torch
+
+
+KV_MARGIN_FLOOR_GIB = 1.0
+"""vLLM 0.34's extensible cache keeps at least 1 GiB of the device headroom free on CUDA (3 on
+ROCm): vllm/v1/worker/extensible_kv_cache.py KV_CACHE_MARGIN_FLOOR_BYTES."""
+KV_MARGIN_FRACTION = 0.75
+"""… or 0.75 × the transient peak when that is larger (KV_CACHE_MARGIN_FRACTION, same file)."""
+CUDA_CONTEXT_GIB = 0.5
+"""GPU memory already taken when vLLM's worker snapshots free memory (the CUDA context and
+the runtime's own allocations), so free at start = total − this on a GPU of its own. An
+estimate, not read from a 0.34 log: before 0.34 it only sat inside the 1 − utilization
+margin; with the measured sizing it comes off the headroom."""
+
+
+def measured_kv_gib(requested_gib: float, free_at_start_gib: float, resident_gib: float,
+                    transient_peak_gib: float, margin_floor_gib: float = KV_MARGIN_FLOOR_GIB,
+                    margin_fraction: float = KV_MARGIN_FRACTION) -> float:
+    """What vLLM 0.34's extensible cache commits after warm-up and graph capture
+    (vllm/v1/worker/extensible_kv_cache.py measure_kv_cache_bytes, called by
+    measure_kv_cache_blocks from gpu_worker.py Worker.compile_or_warm_up_model):
+
+      margin = max(margin floor, margin fraction × transient peak)
+      KV = min(requested − resident, free at start − resident − margin) − transient peak,
+    at least 0, where requested = total × utilization, resident = everything allocated since
+    the start snapshot but the cache (weights, non-torch buffers, captured graphs) and the
+    transient peak is the profiled activation peak plus the CUDA-graph estimate
+    (Worker.peak_activation_memory), kept free in full on either bound.
+    Example (vLLM's own case): requested 20, free 10, resident 3, peak 1, no margin → 6 GiB.
+    """
+    margin = max(margin_floor_gib, margin_fraction * transient_peak_gib)
+    budget = min(requested_gib - resident_gib, free_at_start_gib - resident_gib - margin)
+    return max(budget - transient_peak_gib, 0.0)
+
+
+def measured_kv_budget_gib(memory_gib: float, utilization: float, weights_per_gpu_gib: float,
+                           activation_gib: float, non_torch: float, cuda_graphs: float) -> float:
+    """KV-cache memory per GPU when vLLM (0.34+) sizes it from measured memory:
+    measured_kv_gib with requested = total × utilization, free at start = total − 0.5 GiB
+    (CUDA_CONTEXT_GIB), resident = weights + non-torch (its CUDA graphs included) and
+    transient peak = activation peak + the CUDA-graph estimate.
+    Example (7B bf16 on an H100, 79.19 GiB, utilization 1.0): resident 14.19 + 1.25 = 15.44,
+    peak 2.03 + 1.0 = 3.03, margin 0.75 × 3.03 = 2.27: min(79.19 − 15.44, 78.69 − 15.44 −
+    2.27) − 3.03 = 57.95 GiB.
+    """
+    return measured_kv_gib(memory_gib * utilization, memory_gib - CUDA_CONTEXT_GIB,
+                           weights_per_gpu_gib + non_torch, activation_gib + cuda_graphs)
 
 
 def kv_block_size(attention: dict, compute_capability: float,

@@ -42,6 +42,17 @@ argument in every release the program supports (0.5.2+) and deprecates `--model`
 in 0.8.3–0.11.0, a warning after; vllm/entrypoints/cli/serve.py)."""
 
 
+def utilization_args(cfg: StackConfig, plan: Plan) -> list[str]:
+    """--gpu-memory-utilization: the plan's, except on a vLLM that sizes the KV cache from
+    measured memory (0.34+) with none configured. vLLM then resolves its own default (1.0, or
+    0.92 where it falls back to the estimate for lack of driver VMM support:
+    vllm/config/cache.py CacheConfig.resolved_gpu_memory_utilization); a rendered 1.0 would
+    make that fallback ask for the whole GPU and fail at start."""
+    if plan.engine.measured_kv and cfg.engine.gpu_memory_utilization is None:
+        return []
+    return ["--gpu-memory-utilization", str(plan.engine.gpu_memory_utilization)]
+
+
 def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
     """Arguments for `vllm serve`: the model directory first, then the flags."""
     version = plan.version
@@ -52,7 +63,7 @@ def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
         "--port", str(PORT),
         "--tensor-parallel-size", str(plan.layout.tensor_parallel),
         "--max-model-len", str(cfg.model.max_model_len),
-        "--gpu-memory-utilization", str(plan.engine.gpu_memory_utilization),
+        *utilization_args(cfg, plan),
         "--max-num-seqs", str(plan.engine.max_num_seqs),
         "--max-num-batched-tokens", str(plan.engine.max_num_batched_tokens),
     ]

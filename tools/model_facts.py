@@ -4,9 +4,13 @@
         [--hf-id org/name] [--name preset-name]
 
 Prints one YAML block in the format of facts/models.yaml (paste it under `models:` or into a
-stack's `model.facts`). Supports Llama/Mistral/Qwen2/Qwen3-style dense models with standard or
-grouped-query attention (`gqa`) and DeepSeek V2/V3/R1 (`mla`, MoE). Anything else fails with a
-message naming the fields to fill by hand. Parameter counts come from the shapes alone; the
+stack's `model.facts`), written by yaml.safe_dump. Supports Llama/Mistral/Qwen2/Qwen3-style
+dense models with standard or grouped-query attention (`gqa`), Qwen3-MoE and gpt-oss (`gqa`,
+MoE), and the DeepSeek layout (`mla`, MoE: V2, V3/R1, V3.2 with DSA's indexer, Kimi-K2).
+quantization_config is read (method, bits, group size, format, the modules kept in 16 bits);
+what the plan's scheme cannot express is said as "could not determine". Hybrid
+linear-attention models (qwen3_next, kimi_linear) and anything else fail with a message
+saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
 safetensors index, or the checkpoint's *.safetensors files (`--safetensors`, only their
 headers are read), add the checkpoint's real size (`weights_gib`); a saved hub model-info JSON
 (`--model-info`) is compared dtype by dtype with the parameters by role.
@@ -21,14 +25,25 @@ import re
 import sys
 from typing import Any
 
+import yaml
+
 from facts import model_families
 
 GIB = 2**30
 
-GQA_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3"}
-"""Dense decoder families whose weights follow the Llama layout (q/k/v/o + gate/up/down)."""
-MLA_MODEL_TYPES = {"deepseek_v2", "deepseek_v3"}
-"""DeepSeek families with multi-head latent attention and routed experts."""
+GQA_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gpt_oss"}
+"""Decoder families whose attention follows the Llama layout (q/k/v/o): dense ones with
+gate/up/down MLPs, Qwen3-MoE (vllm/model_executor/models/qwen3_moe.py) and gpt-oss (gpt_oss.py:
+attention biases and sinks, experts with biases)."""
+MLA_MODEL_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2"}
+"""DeepSeek-layout families with multi-head latent attention and routed experts: Kimi-K2
+ships DeepseekV3ForCausalLM under model_type kimi_k2; V3.2 adds DSA's indexer
+(vllm/model_executor/models/deepseek_v2.py Indexer)."""
+HYBRID_MODEL_TYPES = {"qwen3_next", "kimi_linear"}
+"""Hybrid linear-attention families: their linear layers keep a per-request state instead of a
+per-token cache, which the facts' attention kinds cannot express yet."""
+QK_NORM_MODEL_TYPES = {"qwen3", "qwen3_moe"}
+"""Per-head q_norm and k_norm in every attention layer."""
 
 HAND_FILLED_FIELDS = (
     "hf_id, architecture, params_b, weights_dtype (and weights_gib for mixed-precision "
@@ -46,7 +61,8 @@ def _unsupported(config: dict[str, Any], why: str) -> UnsupportedModel:
     arch = (config.get("architectures") or ["?"])[0]
     return UnsupportedModel(
         f"{why} (architecture {arch}, model_type {config.get('model_type')!r}). This tool reads "
-        f"Llama/Mistral/Qwen2/Qwen3 (gqa) and DeepSeek V2/V3 (mla) configs only. Write the "
+        f"model types {', '.join(sorted(GQA_MODEL_TYPES))} (gqa) and "
+        f"{', '.join(sorted(MLA_MODEL_TYPES))} (mla) only. Write the "
         f"facts/models.yaml entry by hand from the model's config.json and model card: "
         f"{HAND_FILLED_FIELDS}."
     )
@@ -65,7 +81,33 @@ def attention_kind(config: dict[str, Any]) -> str:
         return model_families.GQA
     if model_type in MLA_MODEL_TYPES:
         return model_families.MLA
+    if model_type in HYBRID_MODEL_TYPES:
+        raise _unsupported(config, hybrid_layers(config))
     raise _unsupported(config, f"unknown model_type {model_type!r}")
+
+
+def hybrid_layers(config: dict[str, Any]) -> str:
+    """What a hybrid model's config.json says about its layers, for the refusal: how many are
+    full attention (every full_attention_interval-th, or layer_types) and how many linear
+    attention with a per-request state."""
+    layers = config.get("num_hidden_layers") or 0
+    types = config.get("layer_types")
+    if types:
+        full = sum(1 for kind in types if kind == "full_attention")
+    else:
+        interval = config.get("full_attention_interval") or 0
+        full = layers // interval if interval else 0
+    linear = (f"{config.get('linear_num_value_heads')} value heads × "
+              f"{config.get('linear_value_head_dim')} and {config.get('linear_num_key_heads')} "
+              f"key heads × {config.get('linear_key_head_dim')}, conv kernel "
+              f"{config.get('linear_conv_kernel_dim')}")
+    return (f"{config.get('model_type')} is a hybrid: of {layers} layers, {full} full-attention "
+            f"(a per-token KV cache: {config.get('num_key_value_heads')} KV heads × "
+            f"{head_dim(config) if config.get('hidden_size') else '?'}) and {layers - full} "
+            f"linear-attention layers that keep a state per request, not per token ({linear}); "
+            "the facts' attention kinds (gqa, mla, deepseek_v4) cannot express that layout, so "
+            "no KV figure would be right. Could not determine: the KV layout; the parameters "
+            "by role are not written either")
 
 
 def head_dim(config: dict[str, Any]) -> int:
@@ -89,9 +131,12 @@ def attention_facts(config: dict[str, Any]) -> dict[str, Any]:
                 "head_dim": head_dim(config)}
     _require(config, "kv_lora_rank", "qk_rope_head_dim")
     _require(config, "qk_nope_head_dim", "v_head_dim")
-    return {"kind": model_families.MLA, "heads": heads, "kv_lora_rank": config["kv_lora_rank"],
-            "qk_rope_head_dim": config["qk_rope_head_dim"],
-            "qk_nope_head_dim": config["qk_nope_head_dim"], "v_head_dim": config["v_head_dim"]}
+    mla = {"kind": model_families.MLA, "heads": heads, "kv_lora_rank": config["kv_lora_rank"],
+           "qk_rope_head_dim": config["qk_rope_head_dim"],
+           "qk_nope_head_dim": config["qk_nope_head_dim"], "v_head_dim": config["v_head_dim"]}
+    if config.get("index_head_dim"):
+        mla["index_head_dim"] = config["index_head_dim"]     # DSA's indexer cache (V3.2)
+    return mla
 
 
 def _gqa_attention(config: dict[str, Any]) -> dict[str, int]:
@@ -110,9 +155,11 @@ def _gqa_attention(config: dict[str, Any]) -> dict[str, int]:
     model_type = config["model_type"]
     if model_type == "qwen2" or config.get("attention_bias"):
         sharded += qkv_out
-    if config.get("attention_bias") and model_type == "llama":
+    if config.get("attention_bias") and model_type in ("llama", "gpt_oss"):
         sharded += hidden
-    norms = 2 * dim if model_type == "qwen3" else 0
+    if model_type == "gpt_oss":
+        sharded += heads            # attention sinks, one per head, split with the heads
+    norms = 2 * dim if model_type in QK_NORM_MODEL_TYPES else 0
     return {"sharded_linear": sharded, "norms_and_gates": norms}
 
 
@@ -140,6 +187,13 @@ def _mla_attention(config: dict[str, Any]) -> dict[str, int]:
     else:
         sharded = hidden * heads * (nope + rope)
     sharded += lora * heads * (nope + v_dim) + heads * v_dim * hidden
+    if config.get("index_n_heads"):
+        # DSA's indexer (V3.2): wq_b q_lora × index_head_dim·index_n_heads, replicated and
+        # quantized; wk_weights_proj H × (index_head_dim + index_n_heads), never quantized;
+        # k_norm a LayerNorm (weight and bias) of index_head_dim.
+        index_heads, index_dim = config["index_n_heads"], config["index_head_dim"]
+        replicated += (q_lora or hidden) * index_dim * index_heads
+        norms += hidden * (index_dim + index_heads) + 2 * index_dim
     return {"replicated_linear": replicated, "norms_and_gates": norms, "sharded_linear": sharded}
 
 
@@ -148,12 +202,38 @@ def _dense_mlp_params(hidden: int, intermediate: int, bias: bool = False) -> int
     return 3 * hidden * intermediate + ((2 * intermediate + hidden) if bias else 0)
 
 
+def routed_experts(config: dict[str, Any]) -> int:
+    """Routed experts per MoE layer: n_routed_experts (DeepSeek, Kimi), num_experts (Qwen3-MoE),
+    num_local_experts (gpt-oss); 0 for a dense model."""
+    return (config.get("n_routed_experts") or config.get("num_experts")
+            or config.get("num_local_experts") or 0)
+
+
 def _is_moe_layer(config: dict[str, Any], index: int) -> bool:
-    """DeepSeek layers from first_k_dense_replace on (every moe_layer_freq-th) are MoE."""
-    if not config.get("n_routed_experts"):
+    """DeepSeek layers from first_k_dense_replace on (every moe_layer_freq-th) are MoE;
+    Qwen3-MoE's every decoder_sparse_step-th layer not in mlp_only_layers
+    (qwen3_moe.py Qwen3MoeDecoderLayer); every gpt-oss layer."""
+    if not routed_experts(config):
         return False
+    if config.get("model_type") == "qwen3_moe":
+        return (index not in (config.get("mlp_only_layers") or [])
+                and (index + 1) % (config.get("decoder_sparse_step") or 1) == 0)
     first_dense = config.get("first_k_dense_replace", 0)
     return index >= first_dense and index % config.get("moe_layer_freq", 1) == 0
+
+
+def _qwen3_gpt_oss_moe(config: dict[str, Any]) -> dict[str, int]:
+    """One Qwen3-MoE or gpt-oss MoE block, by role. Qwen3-MoE: experts E × 3 × H × moe_I,
+    router E × H, no shared expert. gpt-oss: experts E × 3 × H × I, router E × H + E, and the
+    experts' biases E × (2I + H), kept 16-bit with the router (mxfp4 packs weights only)."""
+    hidden, count = config["hidden_size"], routed_experts(config)
+    if config["model_type"] == "gpt_oss":
+        inner = config["intermediate_size"]
+        return {"experts": count * 3 * hidden * inner,
+                "norms_and_gates": count * hidden + count + count * (2 * inner + hidden)}
+    _require(config, "moe_intermediate_size")
+    return {"experts": count * 3 * hidden * config["moe_intermediate_size"],
+            "norms_and_gates": count * hidden}
 
 
 def _moe(config: dict[str, Any]) -> dict[str, int]:
@@ -163,6 +243,8 @@ def _moe(config: dict[str, Any]) -> dict[str, int]:
     gates: router n_routed × H + n_routed (V3's e_score_correction_bias with noaux_tc).
     Example (V2-Lite): 553.6 M + 17.3 M + 0.13 M = 571.1 M.
     """
+    if config["model_type"] in ("qwen3_moe", "gpt_oss"):
+        return _qwen3_gpt_oss_moe(config)
     _require(config, "moe_intermediate_size")
     hidden = config["hidden_size"]
     experts = config["n_routed_experts"]
@@ -300,6 +382,73 @@ def weights_dtype(config: dict[str, Any]) -> str:
     return {"bfloat16": "bf16", "float16": "fp16", "float32": "bf16"}.get(dtype, dtype)
 
 
+def quantization(config: dict[str, Any]) -> dict[str, Any] | None:
+    """What quantization_config says, in one shape for every method (None when unquantized):
+    method; bits and group_size (GPTQ/AWQ top level, compressed-tensors' config_groups
+    weights); format (compressed-tensors `format`, FP8's `fmt`); kept, the modules left in 16
+    bits (compressed-tensors `ignore`, AWQ/mxfp4 `modules_to_not_convert`); block (FP8's
+    weight_block_size). Keys the config does not give are left out."""
+    quant = config.get("quantization_config")
+    if not quant:
+        return None
+    weights: dict[str, Any] = {}
+    for group in (quant.get("config_groups") or {}).values():
+        weights = group.get("weights") or {}
+        break
+    found = {"method": quant.get("quant_method"),
+             "bits": quant.get("bits") or weights.get("num_bits"),
+             "group_size": quant.get("group_size") or weights.get("group_size"),
+             "format": quant.get("format") or quant.get("fmt"),
+             "kept": quant.get("ignore") or quant.get("modules_to_not_convert"),
+             "block": quant.get("weight_block_size")}
+    return {key: value for key, value in found.items() if value is not None}
+
+
+PLANNED_GROUP_SIZE = 128
+"""The group size planning/sizing.py GPTQ_INT4_BYTES counts scales for."""
+ALWAYS_16_BIT = re.compile(r"lm_head|embed_tokens|\brouter\b|mlp\.gate$")
+"""Modules the plan keeps 16-bit in every scheme (embeddings, head, router gates)."""
+
+
+def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
+    """What the checkpoint does that the plan's scheme for `dtype` does not model (said, not
+    silently dropped): a group size other than 128 for int4/int8 scales, and 16-bit modules
+    beyond embeddings, head and router in a scheme that quantizes every linear."""
+    quant = quantization(config) or {}
+    notes = []
+    group = quant.get("group_size")
+    if dtype in ("int4", "int8") and group and group != PLANNED_GROUP_SIZE:
+        notes.append(f"group size {group}: the plan's {dtype} counts one 16-bit scale per "
+                     f"{PLANNED_GROUP_SIZE} weights; this checkpoint stores one per {group} "
+                     f"(+{2 / group - 2 / PLANNED_GROUP_SIZE:.4f} B per quantized weight)")
+    kept = [pattern for pattern in quant.get("kept") or [] if not ALWAYS_16_BIT.search(pattern)]
+    if kept and dtype in ("int4", "int8", "fp8"):
+        notes.append(f"kept in 16-bit by the checkpoint: {', '.join(kept)}; the plan's {dtype} "
+                     "scheme quantizes every linear of its roles, so these weigh more on the "
+                     "GPU than planned; check weights per GPU against a start-up log")
+    return notes + _kv_layout_notes(config)
+
+
+def _kv_layout_notes(config: dict[str, Any]) -> list[str]:
+    """KV-cache parts the facts' attention kinds do not count: sliding-window layers (counted
+    as full attention, so the plan's KV capacity is low, the safe side) and what DSA's
+    indexer does beyond its cache (which the facts count from index_head_dim)."""
+    notes = []
+    types = config.get("layer_types") or []
+    sliding = sum(1 for kind in types if kind == "sliding_attention")
+    if sliding:
+        notes.append(f"{sliding} of {len(types)} layers attend over a "
+                     f"{config.get('sliding_window')}-token sliding window (layer_types); the "
+                     "facts count every layer as full attention, so the planned KV capacity "
+                     "is lower than vLLM's")
+    if config.get("index_head_dim"):
+        notes.append(f"the DSA indexer's cache is counted from index_head_dim "
+                     f"{config['index_head_dim']}, but its top-{config.get('index_topk')} "
+                     "selection and sparse kernels' 64-token blocks are not: the planned KV "
+                     "tokens are rounded to 16-token blocks")
+    return notes
+
+
 def checkpoint_gib(index: dict[str, Any]) -> float:
     """Checkpoint size in GiB = safetensors index metadata.total_size / 2**30."""
     try:
@@ -363,8 +512,13 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
         "attention": attention_facts(config),
         "max_context": config.get("max_position_embeddings"),
     })
-    if kind == model_families.MLA and config.get("n_routed_experts"):
-        facts["experts"] = config["n_routed_experts"]
+    if routed_experts(config):
+        facts["experts"] = routed_experts(config)
+        if not any(not _is_moe_layer(config, index)
+                   for index in range(config["num_hidden_layers"])):
+            # Every layer is MoE: the activation peak follows the experts' width.
+            facts["intermediate_size"] = (config.get("moe_intermediate_size")
+                                          or config["intermediate_size"])
     return facts
 
 
@@ -383,33 +537,22 @@ def dtype_note(counts: dict[str, int], groups: dict[str, int]) -> str:
             "parameters by hand.")
 
 
-def _scalar(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return json.dumps(value) if re.search(r"[:#{}\[\],&*!|>'\"%@`]|^\s|\s$", value) else value
-    return str(value)
-
-
-def to_yaml(name: str, facts: dict[str, Any]) -> str:
-    """One models.yaml entry, indented to paste under `models:`, with the hand-filled fields
-    as comments."""
-    lines = [f"  {name}:"]
-    for key, value in facts.items():
-        if isinstance(value, dict):
-            inner = ", ".join(f"{k}: {_scalar(v)}" for k, v in value.items())
-            lines.append(f"    {key}: {{{inner}}}")
-        else:
-            comment = ""
-            if key == "hf_id" and value is None:
-                comment = "   # fill by hand: Hugging Face repository id"
-            if key == "weights_dtype" and value in ("fp8", "int8", "int4", model_families.MXFP4) \
-                    and "weights_gib" not in facts:
-                comment = ("   # quantized: the roles give the GPU memory; pass --safetensors "
-                           "(or the index) for the checkpoint's size")
-            lines.append(f"    {key}: {_scalar(value)}{comment}")
+def to_yaml(name: str, facts: dict[str, Any], notes: list[str] | None = None) -> str:
+    """One models.yaml entry, indented to paste under `models:`, written by yaml.safe_dump (so
+    strings such as `yes` or `0.10` stay strings when read back), with the hand-filled fields
+    and what could not be determined as comments after it."""
+    body = yaml.safe_dump({name: facts}, sort_keys=False, default_flow_style=None,
+                          allow_unicode=True, width=100)
+    lines = ["  " + line for line in body.splitlines()]
+    if facts.get("hf_id") is None:
+        lines.append("    # fill by hand: hf_id, the Hugging Face repository id")
+    if facts.get("weights_dtype") in ("fp8", "int8", "int4", model_families.MXFP4) \
+            and "weights_gib" not in facts:
+        lines.append("    # quantized: the roles give the GPU memory; pass --safetensors (or the "
+                     "index) for the checkpoint's size (weights_gib)")
     lines.append('    # min_vllm: "X.Y.Z"            fill by hand: first vLLM release that serves it')
     lines.append("    # min_compute_capability: 8.0  fill by hand: lowest GPU generation it runs on")
+    lines += [f"    # could not determine: {note}" for note in notes or []]
     return "\n".join(lines) + "\n"
 
 
@@ -452,8 +595,11 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if counts:
         print(dtype_note(counts, facts["parameters"]), file=sys.stderr)
+    notes = could_not_determine(config, facts["weights_dtype"])
+    for note in notes:
+        print(f"note: could not determine: {note}", file=sys.stderr)
     name = args.name or (hf_id.split("/")[-1] if hf_id else default_name(args.config))
-    sys.stdout.write(to_yaml(name.lower(), facts))
+    sys.stdout.write(to_yaml(name.lower(), facts, notes))
     return 0
 
 

@@ -15,9 +15,13 @@ from planning.config.base import ObjectName, _Model
 class EngineConfig(_Model):
     """vLLM engine settings. Unset values take vLLM's own default for the pinned version."""
 
-    gpu_memory_utilization: Optional[float] = Field(default=None, gt=0.3, le=0.98,
-        description="Fraction of total GPU memory vLLM may use (unset: vLLM's default, 0.9, 0.92 "
-                    "from 0.20)")
+    # vLLM's own range: vllm/config/cache.py CacheConfig.gpu_memory_utilization is
+    # Field(gt=0, le=1) in every wheel read (0.16.0 to 0.34.0). What a value leaves on the
+    # GPU is checked and warned about with the plan (planning/checks.py).
+    gpu_memory_utilization: Optional[float] = Field(default=None, gt=0, le=1,
+        description="Fraction of total GPU memory vLLM may use, in (0, 1] (unset: vLLM's "
+                    "default, 0.9, 0.92 from 0.20, 1.0 from 0.34 where it sizes the KV cache "
+                    "from measured memory)")
     max_num_seqs: Optional[int] = Field(default=None, gt=0, le=4096,
         description="Scheduler limit: sequences per step (unset: vLLM's default per GPU class)")
     max_num_batched_tokens: Optional[int] = Field(default=None, ge=256,

@@ -64,6 +64,16 @@ class ModelFacts(_Model):
                 "4 bits and the rest wider, so the weights follow from the parameters by role; "
                 "set parameters (embedding, head, norms_and_gates, replicated_linear, "
                 "sharded_linear, experts; `python -m tools.model_facts config.json` writes them)")
+        if self.experts and self.parameters is None:
+            # Without roles every parameter past the embeddings counts as a TP-sharded linear
+            # (sizing.default_parameter_groups), which misplaces the experts (spread over
+            # TP × DP) and the replicated and 16-bit parts.
+            raise ValueError(
+                f"model.facts.parameters: a mixture-of-experts model ({self.experts} experts) "
+                "needs its parameters by role (embedding, head, norms_and_gates, "
+                "replicated_linear, sharded_linear, experts): without them the experts would "
+                "count as tensor-parallel linears; `python -m tools.model_facts config.json` "
+                "writes them")
         return self
 
     def parameter_groups(self) -> dict[str, float]:

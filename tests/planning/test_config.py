@@ -137,7 +137,7 @@ def test_a_parser_the_pinned_vllm_lacks_is_refused():
 
 def test_harmless_extra_args_pass_in_every_spelling():
     run = run_stack("prod", {"engine": {"extraArgs": [
-        "--no-enable-log-requests", "--enable_prefix_caching", "--swap-space=4", "-O", "3"]}})
+        "--no-enable-log-requests", "--enable_prefix_caching", "--seed=4", "-O", "3"]}})
     assert run.error is None, run.error
 
 
