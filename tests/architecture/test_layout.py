@@ -13,7 +13,7 @@ MAY_IMPORT = {
     "facts": set(),
     "planning": {"facts"},
     "rendering": {"facts", "planning"},
-    "components": {"facts", "planning", "rendering"},
+    "components": {"facts", "rendering"},
     "wiring": {"facts", "planning", "rendering", "components"},
     "policy": {"facts", "policy"},
 }
