@@ -1,25 +1,24 @@
 """vllm-serving: production vLLM on Kubernetes, one stack per environment. Only wiring: config and
 plan (stop before any resource exists) -> names -> components -> exports (docs/architecture.md)."""
 
-import dataclasses
-
 import pulumi
 import pulumi_kubernetes as k8s
 
 from components.autoscaler import Autoscaler
-from components.gateway import TrafficEdge, edge_args
-from components.image import VllmImage, VllmImageArgs
+from components.gateway import TrafficEdge
+from components.image import VllmImage
 from components.inference import InferenceDeployment
 from components.metrics import MetricsStack
 from components.model_store import ModelStore
 from components.namespace import ServingNamespace
-from components.router import TrafficRouter, router_args
+from components.router import TrafficRouter
 from planning import traffic as traffic_plan
 from planning.load import load_stack
-from rendering.gateway import route_url
 from rendering.naming import stack_names
 from rendering.provider import provider_inputs
 from wiring import engine
+from wiring.image import image_args
+from wiring.traffic import edge_args, router_args, traffic_outputs
 
 cfg, cluster, plan = load_stack(pulumi.get_stack())
 names = stack_names(pulumi.get_stack(), cfg, plan)
@@ -27,7 +26,7 @@ release = names.release
 provider = k8s.Provider("k8s", **provider_inputs(cluster, secret=pulumi.Output.secret))
 opts = pulumi.ResourceOptions(provider=provider)
 namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts)
-image = VllmImage(release, VllmImageArgs(cfg.vllm_version, cfg.image, name=release), opts=opts)
+image = VllmImage(release, image_args(cfg, release), opts=opts)
 store = ModelStore(release, engine.model_store_args(cfg, plan, names, namespace.name, image.ref),
                    opts=opts)
 inference = InferenceDeployment(
@@ -39,14 +38,11 @@ outputs = engine.engine_outputs(cfg, plan, names, namespace.name, image, store, 
                                 metrics, autoscaler)
 if cfg.traffic.enabled:
     traffic = traffic_plan.for_stack(cfg, plan)
-    router = TrafficRouter(release, router_args(cfg, traffic, release, namespace.name, inference),
+    router = TrafficRouter(release, router_args(cfg, traffic, names, namespace.name, inference),
                            opts=after_inference)
-    outputs.update(router=router.url, clientKeySecrets=router.client_secrets,
-                   traffic=dataclasses.asdict(traffic))
     if cfg.traffic.gateway is not None:
-        TrafficEdge(release, edge_args(cfg.traffic.gateway, traffic, release, namespace.name,
-                                       router.service_name, names.router_labels),
+        TrafficEdge(release, edge_args(cfg, traffic, names, namespace.name, router.service_name),
                     opts=pulumi.ResourceOptions(provider=provider, depends_on=[router]))
-        outputs["routeUrl"] = route_url(cfg.traffic.gateway)
+    outputs.update(traffic_outputs(cfg, traffic, router))
 for key, value in outputs.items():
     pulumi.export(key, value)

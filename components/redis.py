@@ -4,30 +4,34 @@ names no existing one (rendering/redis.py has the objects and why they look so).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from typing import Optional
 
 import pulumi
 import pulumi_kubernetes as k8s
 import pulumi_random as random
 
-from planning.traffic import REDIS_PORT, RedisConfig
 from rendering import redis as render
-from rendering.labels import selector_of
-
-PASSWORD_LENGTH = 48
 
 
 @dataclasses.dataclass
 class RouterRedisArgs:
-    """Inputs of RouterRedis."""
+    """Inputs of RouterRedis, rendered (wiring/traffic.py builds them)."""
 
-    release: str
     namespace: pulumi.Input[str]
-    namespace_name: str
-    redis: RedisConfig
-    maxmemory_mib: int
-    router_selector: dict[str, str]
+    object_name: str
+    """The Kubernetes name of every object (Secret, ConfigMap, Deployment, ...)."""
+    labels: dict[str, str]
+    selector: dict[str, str]
+    conf: str
+    """redis.conf."""
+    deployment: dict
+    """The Deployment's spec; its pods mount the ConfigMap and the Secret by `object_name`."""
+    service: dict
+    disruption_budget: dict
+    network_policy: dict
+    host: str
+    """Where the router connects (its config file holds the address)."""
+    port: int
 
 
 class RouterRedis(pulumi.ComponentResource):
@@ -38,52 +42,36 @@ class RouterRedis(pulumi.ComponentResource):
     port: int
     password_secret: pulumi.Output[str]
     """Name of the Secret holding the password under `password`."""
+    secret: k8s.core.v1.Secret
     selector: dict[str, str]
 
     def __init__(self, name: str, args: RouterRedisArgs,
                  opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("vllm-serving:index:RouterRedis", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        base = render.service_name(args.release)
-        labels = render.labels(args.release)
-        self.selector = selector = selector_of(labels)
-        meta = {"namespace": args.namespace, "labels": labels}
+        meta = {"name": args.object_name, "namespace": args.namespace, "labels": args.labels}
+        self.selector = args.selector
 
-        password = random.RandomPassword(f"{name}-password", length=PASSWORD_LENGTH,
+        password = random.RandomPassword(f"{name}-password", length=render.PASSWORD_LENGTH,
                                          special=False, opts=child)
-        secret = k8s.core.v1.Secret(
-            f"{name}-password", metadata={"name": base, **meta}, type="Opaque",
+        self.secret = k8s.core.v1.Secret(
+            f"{name}-password", metadata=meta, type="Opaque",
             string_data={render.PASSWORD_KEY: password.result,
                          render.AUTH_FILE: password.result.apply(render.auth_conf)},
             opts=pulumi.ResourceOptions(parent=self,
                                         additional_secret_outputs=["stringData", "data"]))
-        conf = render.redis_conf(args.maxmemory_mib)
-        config_map = k8s.core.v1.ConfigMap(
-            f"{name}-config", metadata={"name": base, **meta},
-            data={"redis.conf": conf}, opts=child)
-        # A new redis.conf restarts Redis (the kubelet does not re-read a mounted file for it).
-        checksum = hashlib.sha256(conf.encode()).hexdigest()
-        template = render.pod_template(
-            args.redis, labels=labels,
-            annotations={"vllm-serving.io/redis-config-checksum": checksum},
-            config_map=config_map.metadata["name"], secret=secret.metadata["name"])
-        k8s.apps.v1.Deployment(
-            name, metadata={"name": base, **meta},
-            spec={"replicas": 1, "revisionHistoryLimit": 5,
-                  "selector": {"matchLabels": selector},
-                  "strategy": {"type": "RollingUpdate",
-                               "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                  "template": template},
-            opts=child)
-        k8s.core.v1.Service(name, metadata={"name": base, **meta},
-                            spec=render.service_spec(selector), opts=child)
-        k8s.policy.v1.PodDisruptionBudget(name, metadata={"name": base, **meta},
-                                          spec=render.pdb_spec(selector), opts=child)
-        k8s.networking.v1.NetworkPolicy(
-            name, metadata={"name": base, **meta},
-            spec=render.network_policy(selector, args.router_selector), opts=child)
+        config_map = k8s.core.v1.ConfigMap(f"{name}-config", metadata=meta,
+                                           data={"redis.conf": args.conf}, opts=child)
+        # The pods mount both by name: they start once both exist.
+        k8s.apps.v1.Deployment(name, metadata=meta, spec=args.deployment,
+                               opts=pulumi.ResourceOptions(parent=self,
+                                                           depends_on=[self.secret, config_map]))
+        k8s.core.v1.Service(name, metadata=meta, spec=args.service, opts=child)
+        k8s.policy.v1.PodDisruptionBudget(name, metadata=meta, spec=args.disruption_budget,
+                                          opts=child)
+        k8s.networking.v1.NetworkPolicy(name, metadata=meta, spec=args.network_policy,
+                                        opts=child)
 
-        self.host = render.service_host(args.release, args.namespace_name)
-        self.port = REDIS_PORT
-        self.password_secret = secret.metadata["name"]
+        self.host, self.port = args.host, args.port
+        self.password_secret = self.secret.metadata["name"]
         self.register_outputs({"host": self.host, "password_secret": self.password_secret})

@@ -7,6 +7,7 @@ annotations, because policies read objects, never the program (facts/conventions
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -200,3 +201,66 @@ def client_traffic_policy_spec(plan: TrafficPlan, gateway_name: Any) -> dict:
         "timeout": {"http": {"streamIdleTimeout": duration(plan.edge_idle_seconds),
                              "requestReceivedTimeout": duration(plan.stream_idle_seconds)}},
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class EdgeObject:
+    """One edge object: its kind and API, metadata and spec."""
+
+    api_version: str
+    kind: str
+    metadata: dict
+    spec: dict
+
+
+def object_name(release: str) -> str:
+    """The edge's Gateway, routes and policies: `<release>-edge`."""
+    return f"{release}-edge"
+
+
+def edge_metadata(name: str, namespace: Any, labels: dict[str, str], plan: TrafficPlan,
+                  kind: str, limits: bool = True) -> dict:
+    """`limits`: the object forwards requests, so it states the figures the policy pack checks
+    it against (the redirect forwards none); every object says what `pulumi up` waits for."""
+    return {"name": name, "namespace": namespace, "labels": labels,
+            "annotations": {**(derived_annotations(plan) if limits else {}), **wait_for(kind)}}
+
+
+def own_gateway_objects(gateway: GatewayConfig, plan: TrafficPlan, base: str, namespace: Any,
+                        labels: dict[str, str]) -> dict[str, EdgeObject]:
+    """The Gateway the program creates (its HTTP listener answers the HTTP-01 challenge), its
+    Certificate when an issuer signs it, the http→https redirect and, with Envoy Gateway, the
+    ClientTrafficPolicy; keyed by the suffix of their Pulumi names."""
+    tls_secret = gateway.tls.existing_secret or f"{base}-tls"
+
+    def meta(name: str, kind: str, limits: bool = True) -> dict:
+        return edge_metadata(name, namespace, labels, plan, kind, limits)
+    objects = {"gateway": EdgeObject(GATEWAY_API, "Gateway", meta(base, "Gateway"),
+                                     gateway_spec(gateway, tls_secret))}
+    if gateway.tls.issuer:
+        objects["certificate"] = EdgeObject(
+            CERT_MANAGER_API, "Certificate", meta(f"{base}-tls", "Certificate"),
+            certificate_spec(gateway, tls_secret))
+    objects["redirect"] = EdgeObject(
+        GATEWAY_API, "HTTPRoute", meta(f"{base}-redirect", "HTTPRoute", limits=False),
+        redirect_route_spec(gateway, base))
+    if gateway.envoy_gateway:
+        objects["client-policy"] = EdgeObject(
+            ENVOY_GATEWAY_API, "ClientTrafficPolicy", meta(base, "ClientTrafficPolicy"),
+            client_traffic_policy_spec(plan, base))
+    return objects
+
+
+def route_objects(gateway: GatewayConfig, plan: TrafficPlan, base: str, namespace: Any,
+                  labels: dict[str, str], router_service: Any,
+                  router_port: int) -> dict[str, EdgeObject]:
+    """The API route to the router and, with Envoy Gateway, its BackendTrafficPolicy."""
+    objects = {"route": EdgeObject(
+        GATEWAY_API, "HTTPRoute", edge_metadata(base, namespace, labels, plan, "HTTPRoute"),
+        http_route_spec(gateway, plan, base, router_service, router_port))}
+    if gateway.envoy_gateway:
+        objects["backend-policy"] = EdgeObject(
+            ENVOY_GATEWAY_API, "BackendTrafficPolicy",
+            edge_metadata(base, namespace, labels, plan, "BackendTrafficPolicy"),
+            backend_traffic_policy_spec(gateway, plan, base))
+    return objects

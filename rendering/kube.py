@@ -59,3 +59,13 @@ def http_probe(path: str, port_name: str, *, period: int, timeout: int, failures
     for liveness and startup probes)."""
     return {"httpGet": {"path": path, "port": port_name}, "periodSeconds": period,
             "timeoutSeconds": timeout, "failureThreshold": failures, "successThreshold": 1}
+
+
+def surge_deployment_spec(replicas: int, selector: dict[str, str], template: dict) -> dict:
+    """Deployment spec that rolls one new pod in before taking an old one out (maxSurge 1,
+    maxUnavailable 0), keeping five old ReplicaSets to roll back to."""
+    return {"replicas": replicas, "revisionHistoryLimit": 5,
+            "selector": {"matchLabels": selector},
+            "strategy": {"type": "RollingUpdate",
+                         "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+            "template": template}

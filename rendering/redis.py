@@ -15,10 +15,12 @@ tests/router/test_redis.py starts a real `redis-server` with exactly these files
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from facts import conventions as c
 from planning.traffic import REDIS_IMAGE, REDIS_PORT, REDIS_VERSION, RedisConfig
+from rendering import kube
 from rendering.labels import common_labels
 from rendering.pod import container_security_context, pod_security_context
 
@@ -32,6 +34,8 @@ PASSWORD_KEY = "password"
 """The Secret's key the router reads (secretKeyRef) and the readiness check hands redis-cli."""
 AUTH_FILE = "auth.conf"
 """The Secret's key redis.conf includes: `requirepass <password>`."""
+PASSWORD_LENGTH = 48
+CONFIG_CHECKSUM = "vllm-serving.io/redis-config-checksum"
 
 
 def labels(release: str) -> dict[str, str]:
@@ -152,5 +156,16 @@ def service_spec(selector: dict[str, str]) -> dict:
 def pdb_spec(selector: dict[str, str]) -> dict:
     """One replica: maxUnavailable 1 lets node drains evict it (minAvailable 1 would block
     them forever); the counters it loses are disposable."""
-    return {"selector": {"matchLabels": dict(selector)}, "maxUnavailable": 1,
-            "unhealthyPodEvictionPolicy": "AlwaysAllow"}
+    return kube.disruption_budget(selector)
+
+
+def config_checksum(conf: str) -> dict[str, str]:
+    """The pod annotation that restarts Redis on a new redis.conf (the kubelet does not re-read
+    a mounted file for it)."""
+    return {CONFIG_CHECKSUM: hashlib.sha256(conf.encode()).hexdigest()}
+
+
+
+def deployment_spec(selector: dict[str, str], template: dict) -> dict:
+    """One redis-server; a rollout starts the new one before stopping the old."""
+    return kube.surge_deployment_spec(1, selector, template)

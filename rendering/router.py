@@ -19,7 +19,8 @@ import yaml
 from facts import conventions
 from planning.config import NetworkConfig
 from planning.traffic import PROBE_PERIOD_SECONDS, REDIS_SOCKET_TIMEOUT_SECONDS, ROUTER_IMAGE, \
-    ROUTER_PORT, TrafficConfig, TrafficPlan
+    ROUTER_PORT, Encrypted, TrafficConfig, TrafficPlan
+from rendering import kube
 from rendering import network as fence
 from rendering import promql
 from rendering.pod import container_security_context, pod_security_context
@@ -267,8 +268,8 @@ def client_key_volume(clients: list[tuple[str, Any, str]],
 
 
 def _probe(path: str, failures: int) -> dict:
-    return {"httpGet": {"path": path, "port": PORT_NAME}, "periodSeconds": PROBE_PERIOD_SECONDS,
-            "timeoutSeconds": 5, "failureThreshold": failures, "successThreshold": 1}
+    return kube.http_probe(path, PORT_NAME, period=PROBE_PERIOD_SECONDS, timeout=5,
+                           failures=failures)
 
 
 def pod_template(traffic: TrafficConfig, plan: TrafficPlan, *, image: Any,
@@ -362,10 +363,10 @@ def network_policy(selector: dict[str, str], network: NetworkConfig,
     edge's body cap and per-address limit. Egress to DNS, the engine pods, Redis (the deployed
     one's pods, or any address for an existing one) and HTTPS (the cloud providers)."""
     egress = [
-        {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+        kube.dns_egress(),
         {"to": [{"podSelector": {"matchLabels": engine_selector}}],
          "ports": [{"protocol": "TCP", "port": engine_port}]},
-        {"ports": [{"protocol": "TCP", "port": 443}]},
+        kube.https_egress(),
     ]
     if redis_port is not None:
         to = {"to": [{"podSelector": {"matchLabels": redis_selector}}]} if redis_selector else {}
@@ -378,3 +379,137 @@ def network_policy(selector: dict[str, str], network: NetworkConfig,
                     if peers else []),
         "egress": egress,
     }
+
+
+KEY_LENGTH = 48
+"""Generated keys (master, clients): letters and digits only."""
+MASTER_KEY = "master-key"
+PROVIDER_KEY = "api-key"
+REDIS_PASSWORD_KEY = "password"
+ENCRYPTED_PLACEHOLDER = "encrypted-in-the-stack-file"
+"""What the plan and render tools put in a Secret made from a `secure:` value they cannot
+decrypt (the Pulumi CLI hands the program the real value)."""
+SCRAPE_INTERVAL = "30s"
+
+
+def object_name(release: str) -> str:
+    """The Kubernetes name of the router's ConfigMap, Deployment, Service, PDB, NetworkPolicy
+    and monitoring objects."""
+    return f"{release}-router"
+
+
+def secret_name(release: str, suffix: str) -> str:
+    """`<release>-router-<suffix>`: the master key, `client-<name>`, `provider-<name>`,
+    `redis-password`."""
+    return f"{object_name(release)}-{suffix}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientKey:
+    """Where one client's key lives: a Secret the program generates, or the stack's own."""
+
+    client: str
+    secret: str
+    key: str
+    key_version: Optional[int]
+    """The generated key's version (raising it makes a new key); None: the stack's Secret."""
+
+
+def client_keys(traffic: TrafficConfig, release: str) -> list[ClientKey]:
+    """Every client's key, in the config's order."""
+    out = []
+    for client in traffic.clients:
+        if client.existing_secret is not None:
+            out.append(ClientKey(client.name, client.existing_secret.name,
+                                 client.existing_secret.key, None))
+        else:
+            out.append(ClientKey(client.name, secret_name(release, f"client-{client.name}"),
+                                 CLIENT_KEY_FILE, client.key_version))
+    return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ConfigSecret:
+    """A Secret the program makes from a `pulumi config set --secret` value."""
+
+    suffix: str
+    """Of its Pulumi name, `<component>-router-<suffix>`, and its Kubernetes name."""
+    name: str
+    key: str
+    value: Any
+    """The text, as a secret Pulumi input (kept secret in the state)."""
+
+
+def secret_text(value: Any) -> str:
+    """The text of a `pulumi config set --secret` value (a placeholder where the tools cannot
+    decrypt it)."""
+    return ENCRYPTED_PLACEHOLDER if isinstance(value, Encrypted) else value.get_secret_value()
+
+
+def key_digest(key: str) -> str:
+    """A digest of a random key reveals nothing; it rolls the router on rotation."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def keys_checksum(parts: list[str]) -> str:
+    """The pod annotation over every client key's digest (or existing Secret's reference)."""
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()
+
+
+def external_key(key: ClientKey) -> str:
+    """What stands in the checksum for a key the program never sees."""
+    return f"external:{key.secret}/{key.key}"
+
+
+def deployment_annotations(plan: TrafficPlan) -> dict[str, str]:
+    """The router Deployment's own annotations: how long `pulumi up` waits for it, the figures
+    the policy pack checks and checkov's waivers."""
+    return {
+        "pulumi.com/timeoutSeconds": "600",
+        conventions.ANN_ROUTER_TIMEOUT_SECONDS: str(plan.router_timeout_seconds),
+        conventions.ANN_LONGEST_REQUEST_SECONDS: str(plan.longest_request_seconds),
+        conventions.ANN_MAX_BODY_BYTES: str(plan.max_body_bytes),
+        **CHECKOV_WAIVERS,
+    }
+
+
+def deployment_spec(replicas: int, selector: dict[str, str], template: dict) -> dict:
+    return kube.surge_deployment_spec(replicas, selector, template)
+
+
+def with_pod_annotations(spec: dict, annotations: dict[str, Any]) -> dict:
+    """`spec` with `annotations` added to its pod template's (a new value rolls the pods)."""
+    metadata = spec["template"]["metadata"]
+    template = {**spec["template"], "metadata": {
+        **metadata, "annotations": {**metadata["annotations"], **annotations}}}
+    return {**spec, "template": template}
+
+
+def service_annotations(prometheus_operator: bool) -> dict[str, str]:
+    """Annotation-based scraping, unless a ServiceMonitor does it."""
+    return {} if prometheus_operator else kube.scrape_annotations(ROUTER_PORT)
+
+
+def service_spec(selector: dict[str, str]) -> dict:
+    return {"type": "ClusterIP", "selector": selector,
+            "ports": [{"name": PORT_NAME, "port": ROUTER_PORT, "targetPort": PORT_NAME,
+                       "protocol": "TCP"}]}
+
+
+def service_monitor_spec(selector: dict[str, str]) -> dict:
+    return kube.service_monitor_spec(selector, PORT_NAME, SCRAPE_INTERVAL)
+
+
+def pdb_spec(selector: dict[str, str]) -> dict:
+    return kube.disruption_budget(selector)
+
+
+def service_url(service: str, namespace: str) -> str:
+    """The router's OpenAI base URL inside the cluster."""
+    return local_api_base(service, namespace, ROUTER_PORT)
+
+
+def router_image(tag: str, digest: Optional[str]) -> str:
+    """The configured digest, else the tag as written: never looked up (planning/pins.py says
+    why; a production stack must pin it)."""
+    return image_reference(tag, digest) if digest else f"{ROUTER_IMAGE}:{tag}"

@@ -59,3 +59,10 @@ def test_http_probe_needs_one_success():
     probe = kube.http_probe("/health", "http", period=10, timeout=5, failures=3)
     assert probe == {"httpGet": {"path": "/health", "port": "http"}, "periodSeconds": 10,
                      "timeoutSeconds": 5, "failureThreshold": 3, "successThreshold": 1}
+
+
+def test_a_surge_deployment_brings_the_new_pod_up_before_taking_an_old_one_down():
+    spec = kube.surge_deployment_spec(2, {"app": "x"}, {"metadata": {}, "spec": {}})
+    assert spec["strategy"] == {"type": "RollingUpdate",
+                                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    assert spec["replicas"] == 2 and spec["selector"] == {"matchLabels": {"app": "x"}}

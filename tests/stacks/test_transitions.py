@@ -424,3 +424,25 @@ def test_without_replace_unready_a_job_that_failed_for_good_fails_every_later_up
 def test_the_download_job_carries_no_replace_unready():
     job = run_stack("staging").one(JOB)
     assert "pulumi.com/replaceUnready" not in (job.metadata.get("annotations") or {})
+
+
+# The router's scrape annotations became the shared ones (rendering/kube.py
+# scrape_annotations), which name the scheme too. On a stack scraped by annotations (no
+# Prometheus Operator) the first `pulumi up` of that code adds one annotation to the router's
+# Service: an in-place update; the Service keeps its clusterIP, no pod rolls, nothing else moves.
+ROUTER_SCRAPE_ANNOTATIONS_BEFORE = {"prometheus.io/scrape": "true", "prometheus.io/port": "4000",
+                                    "prometheus.io/path": "/metrics"}
+
+
+def test_the_router_scrape_scheme_updates_only_its_service_in_place():
+    import copy
+    after = run_stack("prod", {"monitoring": {"prometheusOperator": False}})
+    before = copy.deepcopy(after)
+    (service,) = [r for r in before.of_type("core/v1:Service") if r.name.endswith("-router")]
+    service.inputs["metadata"]["annotations"] = dict(ROUTER_SCRAPE_ANNOTATIONS_BEFORE)
+    update = second_up(before, after)
+    changed = [(s.urn.rsplit("::", 1)[1], s.kind, s.op) for s in update.steps if s.op != "same"]
+    assert changed == [("prod-deepseek-r1-32b-router", "core/v1:Service", "update")]
+    (step,) = [s for s in update.steps if s.op != "same"]
+    assert all(p.startswith("metadata.annotations") for p in step.paths), step.paths
+    assert update.hazards == []
