@@ -12,16 +12,6 @@ from tests.harness import ROOT
 
 MAX_LINES = 60
 
-BEING_SPLIT_BY_THE_LAYOUT_WORK = {
-    "components/inference.py:InferenceDeployment.__init__",
-    "components/model_store.py:ModelStore.__init__",
-    "components/router.py:TrafficRouter.__init__",
-    "rendering/pod.py:pod_template",
-}
-"""Constructors and the pod builder that other issue-17 helpers are splitting in parallel; the
-lead empties this set after merging their work. Nothing else may join it."""
-
-
 def function_lengths(path: pathlib.Path) -> dict[str, int]:
     """{"file:Class.function": lines} for every function and method of one module."""
     relative = path.relative_to(ROOT).as_posix()
@@ -56,12 +46,6 @@ def test_the_walk_finds_every_package_of_the_program():
 
 def test_no_function_outside_the_tests_is_over_60_lines():
     too_long = {name: length for name, length in all_function_lengths().items()
-                if length > MAX_LINES and name not in BEING_SPLIT_BY_THE_LAYOUT_WORK}
+                if length > MAX_LINES}
     assert too_long == {}, "split these into named pieces (file:function: lines): " + ", ".join(
         f"{name}: {length}" for name, length in sorted(too_long.items()))
-
-
-def test_every_tolerated_long_function_still_exists():
-    """A name left in the tolerated set after its function was split or renamed would hide
-    the next long function of that name."""
-    assert BEING_SPLIT_BY_THE_LAYOUT_WORK <= set(all_function_lengths())
