@@ -56,16 +56,6 @@ def test_components_hold_only_component_resources():
         assert others == [], f"{module.name}: non-component classes {others}"
 
 
-@pytest.mark.parametrize("module", sorted((ROOT / "components").glob("*.py")),
-                         ids=lambda path: path.name)
-def test_a_component_is_a_list_of_creates_in_functions_of_at_most_60_lines(module):
-    """Rendering returns whole objects; a component's constructor only creates them."""
-    long = [f"{n.name}: {n.end_lineno - n.lineno + 1} lines"
-            for n in ast.walk(ast.parse(module.read_text()))
-            if isinstance(n, ast.FunctionDef) and n.end_lineno - n.lineno + 1 > 60]
-    assert long == []
-
-
 def module_graph() -> dict[str, set[str]]:
     """{module: project modules it imports} over every layer and the policy pack."""
     graph = {}
