@@ -13,7 +13,7 @@ from planning.config import ConfigError, parse
 from planning.plan import make_plan
 from tests.harness import deep_merge, run_stack, stack_config
 from tests.schemas import SCHEMAS
-from tests.stacks.test_rendered_manifests import crd_validator
+from tests.manifest_checks import crd_validator
 from tools import crd_schema, render
 
 GROUP_KEDA = {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 1,
