@@ -11,6 +11,7 @@ from planning.layout import tensor_parallel_candidates as candidate_splits
 from planning.config import ModelFacts
 from planning.plan import make_plan
 from facts.vllm_features import parse as V
+from tests.planning.conftest import configured
 
 KIB = 1024
 
@@ -247,9 +248,7 @@ def _config(**changes):
         "engine": {},
         "network": {"gatewayNamespaces": ["gateway"]},
     }
-    for key, value in changes.items():
-        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
-    return config.parse(base)
+    return configured(base, **changes)
 
 
 def test_the_smallest_tensor_parallel_size_that_fits_is_chosen():
