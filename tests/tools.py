@@ -90,6 +90,13 @@ def checkov() -> str:
     return str(venv / "bin" / "checkov")
 
 
+def checkov_command(binary: str, target: list[str], framework: str) -> list[str]:
+    """A checkov scan of `target` (`-d DIR` or `-f FILE`) with one `framework`'s checks, offline
+    (`--skip-download`), reported as JSON on stdout for the tests to read."""
+    return [binary, *target, "--framework", framework, "--skip-download", "--compact",
+            "-o", "json"]
+
+
 @functools.cache
 def router_venv() -> pathlib.Path:
     """`.venv-router/`, from router/requirements.txt (LiteLLM pinned)."""

@@ -57,6 +57,6 @@ def test_a_secure_kubeconfig_stack_can_be_planned_and_rendered(tmp_path):
     assert files and not any(SECRET_TEXT in text for text in files.values())
 
 
-def test_a_context_is_not_made_secret():
-    context = run_stack("prod").one("pulumi:providers:kubernetes").inputs["context"]
+def test_a_context_is_not_made_secret(runs):
+    context = runs["prod"].one("pulumi:providers:kubernetes").inputs["context"]
     assert context == "prod-gpu"

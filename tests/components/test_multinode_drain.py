@@ -257,9 +257,9 @@ def test_the_group_drains_pass_the_policy_pack():
     """Both group drains fit the grace period as the pack reads it (grace-covers-drain): the
     data × expert pods' preStop bound plus their short --shutdown-timeout, the pipeline
     worker's bounded wait with no vLLM drain after it."""
-    from tests.policy.test_policy_on_stacks import CONFIGS, _resources
+    from tests.policy.conftest import CONFIGS, recorded_resources
     from policy import offline
     for overrides in ({}, EXPERT):
         run = run_stack("r1-h100", overrides)
         assert run.error is None, run.error
-        assert offline.mandatory(offline.run(_resources(run), CONFIGS["r1-h100"])) == []
+        assert offline.mandatory(offline.run(recorded_resources(run), CONFIGS["r1-h100"])) == []

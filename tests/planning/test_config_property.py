@@ -33,7 +33,7 @@ import pytest
 from planning import config
 from tests.conftest import STACKS
 from tests.harness import run_program, run_stack, stack_config
-from tests.stacks.test_rendered_manifests import NEWEST_VERSION, builtin_problems, is_builtin
+from tests.manifest_checks import NEWEST_VERSION, builtin_problems, is_builtin
 from tools import render
 from tools.mockrun import cluster_config
 

@@ -3,10 +3,10 @@ stays inside a node, and every refusal names the key and the fix."""
 
 import pytest
 
-from planning import config
 from planning.config import ConfigError
 from planning.plan import make_plan
 from facts.vllm_features import parse as V
+from tests.planning.conftest import configured
 
 BASE = {
     "vllmVersion": "0.20.0",
@@ -19,10 +19,7 @@ BASE = {
 
 
 def _plan(**changes):
-    values = {**BASE}
-    for key, value in changes.items():
-        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
-    return make_plan(config.parse(values))
+    return make_plan(configured(BASE, **changes))
 
 
 def _refusal(**changes) -> str:
@@ -156,10 +153,7 @@ from planning import layout as layout_step  # noqa: E402
 
 
 def _cfg(**changes):
-    values = {**BASE}
-    for key, value in changes.items():
-        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
-    return config.parse(values)
+    return configured(BASE, **changes)
 
 
 def _candidates(**changes):

@@ -63,11 +63,11 @@ def test_a_production_stack_refuses_a_downloader_image_without_a_digest():
     assert "storage.pvc.downloaderImage" in message and "python:3.12.4" in message
 
 
-def test_a_non_production_stack_runs_the_tag_without_any_registry_lookup():
+def test_a_non_production_stack_runs_the_tag_without_any_registry_lookup(runs):
     """No digest, not production: the tag is used as written and nothing is looked up, so
     preview needs neither a Docker daemon nor the registry, and a re-pushed tag changes no
     input (no rollout)."""
-    run = run_stack("staging")
+    run = runs["staging"]
     assert run.error is None, run.error
     assert run.calls == []
     container = run.workload().inputs["spec"]["template"]["spec"]["containers"][0]

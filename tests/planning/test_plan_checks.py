@@ -15,6 +15,7 @@ from planning import checks, config
 from planning.layout import Layout, launcher
 from planning.plan import make_plan
 from facts.vllm_features import parse as V
+from tests.planning.conftest import configured
 
 BASE = {
     "vllmVersion": "0.20.0",
@@ -29,10 +30,7 @@ RWO = {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "disk",
 
 
 def stack(**changes) -> config.StackConfig:
-    values = {**BASE}
-    for key, value in changes.items():
-        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
-    return config.parse(values)
+    return configured(BASE, **changes)
 
 
 def drafted(cfg=None, **sections):

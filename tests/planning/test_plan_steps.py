@@ -6,6 +6,7 @@ import pytest
 
 from planning import config
 from planning.plan import make_plan
+from tests.planning.conftest import configured
 
 BASE = {
     "vllmVersion": "0.20.0",
@@ -20,10 +21,7 @@ PVC = {"mode": "pvc", "nfs": None, "pvc": {"storageClass": "rwx"}, "readMibPerSe
 
 
 def plan(**changes):
-    values = {**BASE}
-    for key, value in changes.items():
-        values[key] = {**values.get(key, {}), **value} if isinstance(value, dict) else value
-    return make_plan(config.parse(values))
+    return make_plan(configured(BASE, **changes))
 
 
 # 7B distill: 7,615,616,512 params × 2 B = 14.19 GiB (checkpoint the same).

@@ -11,6 +11,7 @@ from planning.layout import tensor_parallel_candidates as candidate_splits
 from planning.config import ModelFacts
 from planning.plan import make_plan
 from facts.vllm_features import parse as V
+from tests.planning.conftest import configured
 
 KIB = 1024
 
@@ -247,9 +248,7 @@ def _config(**changes):
         "engine": {},
         "network": {"gatewayNamespaces": ["gateway"]},
     }
-    for key, value in changes.items():
-        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
-    return config.parse(base)
+    return configured(base, **changes)
 
 
 def test_the_smallest_tensor_parallel_size_that_fits_is_chosen():
@@ -391,6 +390,41 @@ def test_before_vllm_0_18_the_prestop_bound_includes_the_drain_wait():
     assert old.drain.grace_seconds == new.drain.grace_seconds == 15 + 338 + 15
 
 
+# --- the autoscaler's per-replica target and the claim's release ----------------------------
+
+def test_a_replica_runs_as_many_requests_as_its_kv_cache_holds_at_the_expected_length():
+    # Prod: 317,408 KV tokens at 8,192 tokens a request -> 38, well under max-num-seqs 256.
+    assert sizing.runnable_requests(317_408, 8192, 256) == 38
+    assert sizing.runnable_requests(317_408, 4096, 256) == 77
+
+
+def test_runnable_requests_are_capped_by_max_num_seqs_and_never_zero():
+    assert sizing.runnable_requests(10_000_000, 1000, 256) == 256
+    assert sizing.runnable_requests(4000, 8192, 256) == 1
+
+
+def test_per_replica_target_is_runnable_requests_times_utilization():
+    assert sizing.per_replica_target(38, 0.75) == 28
+    assert sizing.per_replica_target(100, 0.5) == 50
+
+
+def test_per_replica_target_rounds_down_and_never_reaches_zero():
+    assert sizing.per_replica_target(10, 0.33) == 3
+    assert sizing.per_replica_target(1, 0.1) == 1
+
+
+@pytest.mark.parametrize("runnable, utilization", [(0, 0.5), (0, 0.75), (256, 0), (38, 0),
+                                                   (256, 1.5), (38, 1.01)])
+def test_per_replica_target_rejects_impossible_inputs(runnable, utilization):
+    with pytest.raises(ValueError):
+        sizing.per_replica_target(runnable, utilization)
+
+
+def test_a_replaced_claim_is_waited_for_as_long_as_its_last_pod_may_drain():
+    # Prod: grace 368 s + 300 s for the kubelet to unmount.
+    assert sizing.claim_release_seconds(368) == 668
+
+
 # --- boundaries the mutation run found unpinned ------------------------------------------------
 
 def test_runnable_requests_refuses_either_input_below_one_and_accepts_one():
@@ -403,12 +437,7 @@ def test_runnable_requests_refuses_either_input_below_one_and_accepts_one():
     assert sizing.runnable_requests(100, 8192, 256) == 1          # at least one
 
 
-def test_per_replica_target_refuses_impossible_inputs():
-    with pytest.raises(ValueError):
-        sizing.per_replica_target(0, 0.75)
-    for utilization in (0, 1.01):
-        with pytest.raises(ValueError):
-            sizing.per_replica_target(38, utilization)
+def test_per_replica_target_accepts_the_boundaries():
     assert sizing.per_replica_target(38, 1) == 38
     assert sizing.per_replica_target(1, 0.5) == 1
 

@@ -13,7 +13,7 @@ from facts import vllm_cli
 from planning.config import ConfigError, parse
 from planning.stack_files import stack_values
 from policy import k8s
-from tests.policy.test_policy_rules import validate_resource
+from tests.policy.conftest import validate_resource
 from tests.harness import run_stack
 
 LWS_TYPE = "leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"

@@ -2,7 +2,7 @@
 whole namespace to the engine port, and no HTTPRoute sends unguarded paths to the engine.
 
 vLLM's API key guards only a few path prefixes (facts/vllm_features.py); /invocations serves
-inference without it. Builders and drivers come from tests/policy/test_policy_rules.py; each test
+inference without it. Builders and drivers come from tests/policy/conftest.py; each test
 changes one thing of the compliant stack and states what the rule must then say.
 """
 
@@ -13,11 +13,11 @@ import pytest
 from facts import conventions as conv
 from policy import k8s
 from policy.traffic_checks import HTTP_ROUTE
-from tests.policy.test_policy_rules import (
+from tests.policy.conftest import (
     DEPLOYMENT,
     NS,
     RELEASE,
-    _group,
+    leader_worker_set,
     deployment,
     network_policy,
     replace,
@@ -118,7 +118,7 @@ def test_a_policy_in_another_namespace_does_not_fence_the_engine():
 
 def test_a_group_worker_admitted_namespace_wide_is_refused_once():
     resources = [r for r in stack() if r["type"] != DEPLOYMENT] + [
-        {"type": k8s.LEADER_WORKER_SET, "name": "vllm", "props": _group()}]
+        {"type": k8s.LEADER_WORKER_SET, "name": "vllm", "props": leader_worker_set()}]
     resources = replace(resources, k8s.NETWORK_POLICY, _policy({"from": [MONITORING]}))
     assert len(validate_stack(ADMITS, resources)) == 1
 

@@ -5,25 +5,16 @@ the resources recorded by one mock run per stack; a broken variant is a deep cop
 resources with one field changed the way a hand-edit or a regression would.
 """
 
-import copy
+import json
 import re
 
 import pytest
+import yaml
 
 from policy import offline
 from policy.rules import ALL_POLICIES
-from tests.conftest import STACKS
 from tests.harness import ROOT, stack_config
-
-CONFIGS = {stack: (offline.load_config(ROOT / "policy" / "config" / f"{stack}.json")
-                  if (ROOT / "policy" / "config" / f"{stack}.json").exists() else {})
-           for stack in STACKS}
-"""Each stack's --policy-pack-config; a stack without one runs the pack's defaults."""
-
-
-def _resources(run):
-    return [{"type": r.type, "name": r.name, "props": copy.deepcopy(r.inputs)}
-            for r in run.resources]
+from tests.policy.conftest import CONFIGS, recorded_resources
 
 
 def _find(resources, suffix):
@@ -45,7 +36,7 @@ def _drop(resources, suffix):
 
 def test_both_stacks_pass_every_mandatory_rule(runs):
     for stack, run in runs.items():
-        violations = offline.run(_resources(run), CONFIGS[stack])
+        violations = offline.run(recorded_resources(run), CONFIGS[stack])
         assert offline.mandatory(violations) == [], stack
 
 
@@ -53,7 +44,7 @@ def test_the_only_advisories_on_the_real_stacks_are_what_their_files_leave_unpin
     """No public source quotes the image digests (README, "Pinning the image"), so every stack
     runs its tags and gets the digest advisory; a stack on a branch gets the revision one."""
     for stack, run in runs.items():
-        names = {v.policy for v in offline.run(_resources(run), CONFIGS[stack])}
+        names = {v.policy for v in offline.run(recorded_resources(run), CONFIGS[stack])}
         revision = stack_config(stack)["model"]["revision"]
         expected = {"image-by-digest"} | (set() if re.fullmatch(r"[0-9a-f]{40}", revision)
                                           else {"model-revision-pinned"})
@@ -355,7 +346,7 @@ def test_every_rule_has_a_broken_variant_of_a_real_stack():
 @pytest.mark.parametrize("rule", sorted(BROKEN))
 def test_a_broken_variant_of_a_real_stack_is_caught(runs, rule):
     stack, breaker = BROKEN[rule]
-    violations = offline.run(breaker(_resources(runs[stack])), CONFIGS[stack])
+    violations = offline.run(breaker(recorded_resources(runs[stack])), CONFIGS[stack])
     caught = [v for v in violations if v.policy == rule]
     assert caught, f"{rule} missed its broken variant; got {[v.policy for v in violations]}"
     level = next(p.enforcement_level.value for p in ALL_POLICIES if p.name == rule)
@@ -364,14 +355,14 @@ def test_a_broken_variant_of_a_real_stack_is_caught(runs, rule):
 
 
 def test_shm_is_checked_on_every_pod_of_a_group(runs):
-    violations = offline.run(_worker_without_shm(_resources(runs["r1-h100"])),
+    violations = offline.run(_worker_without_shm(recorded_resources(runs["r1-h100"])),
                              CONFIGS["r1-h100"])
     caught = [v for v in violations if v.policy == "shm-for-multi-gpu"]
     assert caught and "worker template" in caught[0].message
 
 
 def test_group_gpus_must_match_the_split(runs):
-    resources = _resources(runs["r1-h100"])
+    resources = recorded_resources(runs["r1-h100"])
     for role in ("leader", "worker"):
         _group_container(resources, role)["resources"]["limits"]["nvidia.com/gpu"] = "4"
         _group_container(resources, role)["resources"]["requests"]["nvidia.com/gpu"] = "4"
@@ -380,40 +371,40 @@ def test_group_gpus_must_match_the_split(runs):
 
 
 def test_a_worker_startup_budget_below_the_estimate_is_caught(runs):
-    resources = _resources(runs["r1-h100"])
+    resources = recorded_resources(runs["r1-h100"])
     _group_container(resources, "leader")["startupProbe"]["failureThreshold"] = 5
     violations = offline.run(resources, CONFIGS["r1-h100"])
     assert "startup-probe-covers-load" in {v.policy for v in violations}
 
 
 def test_pinning_the_revision_silences_the_advisory(runs):
-    violations = offline.run(_pinned_revision(_resources(runs["prod"])), CONFIGS["prod"])
+    violations = offline.run(_pinned_revision(recorded_resources(runs["prod"])), CONFIGS["prod"])
     assert "model-revision-pinned" not in {v.policy for v in violations}
 
 
 @pytest.mark.parametrize("stack", sorted(CONFIGS))
 def test_the_previous_namespace_wide_fence_is_refused_on_every_stack(runs, stack):
-    violations = offline.run(_namespace_wide(_resources(runs[stack])), CONFIGS[stack])
+    violations = offline.run(_namespace_wide(recorded_resources(runs[stack])), CONFIGS[stack])
     caught = [v for v in violations if v.policy == "engine-admits-named-pods"]
     assert caught and all("/invocations" in v.message for v in caught)
 
 
 def test_the_previous_namespace_wide_router_fence_is_refused_on_prod(runs):
-    violations = offline.run(_router_namespace_wide(_resources(runs["prod"])), CONFIGS["prod"])
+    violations = offline.run(_router_namespace_wide(recorded_resources(runs["prod"])), CONFIGS["prod"])
     caught = [v for v in violations if v.policy == "router-admits-named-pods"]
     assert caught and all("router port" in v.message and "podSelector" in v.message for v in caught)
     assert "engine-admits-named-pods" not in {v.policy for v in violations}
 
 
 def test_the_readme_route_to_the_engine_passes_every_rule_on_staging(runs):
-    violations = offline.run(_engine_route(_resources(runs["staging"])), CONFIGS["staging"])
+    violations = offline.run(_engine_route(recorded_resources(runs["staging"])), CONFIGS["staging"])
     assert offline.mandatory(violations) == []
     assert "engine-route-guarded-paths" not in {v.policy for v in violations}
 
 
 @pytest.mark.parametrize("path", ["/", "/invocations", "/tokenize", "/metrics"])
 def test_the_readme_route_widened_to_an_unguarded_path_is_refused(runs, path):
-    violations = offline.run(_engine_route(_resources(runs["staging"]), path),
+    violations = offline.run(_engine_route(recorded_resources(runs["staging"]), path),
                              CONFIGS["staging"])
     assert [v.policy for v in offline.mandatory(violations)] == ["engine-route-guarded-paths"]
 
@@ -427,3 +418,81 @@ def test_the_readme_route_waits_for_stagings_longest_request():
     request = route["spec"]["rules"][0]["timeouts"]["request"]
     longest = make_plan(parse(stack_config("staging"))).drain.longest_request_seconds
     assert request.endswith("s") and int(request[:-1]) >= longest
+
+
+# --- the traffic rules on prod's router and edge, one field broken at a time ------------------
+
+def _violations(runs, rule, change):
+    """Messages of `rule` on prod's resources changed by `change`, under prod's pack config."""
+    resources = recorded_resources(runs["prod"])
+    change(resources)
+    return [v.message for v in offline.run(resources, CONFIGS["prod"]) if v.policy == rule]
+
+
+def _router_deployment(resources):
+    return next(r["props"] for r in resources if r["type"].endswith("apps/v1:Deployment")
+                and r["name"].endswith("-router"))
+
+
+def _router_config(resources, edit):
+    config_map = next(r["props"] for r in resources if r["name"].endswith("-router-config"))
+    config = yaml.safe_load(config_map["data"]["config.yaml"])
+    edit(config)
+    config_map["data"]["config.yaml"] = yaml.safe_dump(config)
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda r: _router_config(r, lambda c: c["router_settings"].update(timeout=60)),
+     "router_settings.timeout is 60"),
+    (lambda r: _router_config(r, lambda c: c["router_settings"].pop("stream_timeout")),
+     "stream_timeout is not set"),
+    (lambda r: _router_deployment(r)["spec"]["template"]["spec"].update(
+        terminationGracePeriodSeconds=30.0), "terminationGracePeriodSeconds 30"),
+    (lambda r: next(x["props"] for x in r if x["type"].endswith("BackendTrafficPolicy"))[
+        "spec"]["timeout"]["http"].pop("streamIdleTimeout"), "streamIdleTimeout is not set"),
+    (lambda r: next(x["props"] for x in r if x["type"].endswith("BackendTrafficPolicy"))[
+        "spec"]["timeout"]["http"].update(streamIdleTimeout="70s"),
+     "streamIdleTimeout '70s' is under requestTimeout '806s'"),
+])
+def test_timeouts_under_the_longest_request_are_caught(runs, change, words):
+    messages = _violations(runs, "router-timeouts-cover-longest-request", change)
+    assert any(words in m for m in messages), messages
+
+
+def test_a_32k_client_buffer_and_a_small_router_limit_are_caught(runs):
+    def change(resources):
+        next(x["props"] for x in resources if x["type"].endswith("ClientTrafficPolicy"))[
+            "spec"]["connection"]["bufferLimit"] = "32Ki"
+        config_map = next(r["props"] for r in resources if r["name"].endswith("-router-config"))
+        clients = json.loads(config_map["data"]["clients.json"])
+        clients["maxBodyBytes"] = 32768
+        config_map["data"]["clients.json"] = json.dumps(clients)
+    messages = _violations(runs, "body-limit-covers-largest-prompt", change)
+    assert len(messages) == 2 and all("458752 bytes" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("limit,words", [
+    (None, "requestBuffer.limit is not set, so the edge caps no body"),
+    ("32Ki", "requestBuffer.limit is '32Ki', under the largest prompt's body (458752 bytes)"),
+])
+def test_an_edge_without_a_body_cap_is_caught(runs, limit, words):
+    """connection.bufferLimit alone caps nothing; requestBuffer.limit answers 413."""
+    def change(resources):
+        spec = next(x["props"] for x in resources
+                    if x["type"].endswith("BackendTrafficPolicy"))["spec"]
+        spec.pop("requestBuffer")
+        if limit:
+            spec["requestBuffer"] = {"limit": limit}
+    messages = _violations(runs, "body-limit-covers-largest-prompt", change)
+    assert len(messages) == 1 and words in messages[0], messages
+
+
+def test_a_router_key_variable_not_from_a_secret_is_caught(runs):
+    def change(resources):
+        env = _router_deployment(resources)["spec"]["template"]["spec"]["containers"][0]["env"]
+        for item in env:
+            if item["name"] == "VLLM_SERVING_KEY_CLOUD":
+                item.pop("valueFrom")
+                item["value"] = "from-a-configmap-maybe"
+    messages = _violations(runs, "router-keys-from-secrets", change)
+    assert any("os.environ/VLLM_SERVING_KEY_CLOUD" in m for m in messages), messages

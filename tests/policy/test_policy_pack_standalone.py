@@ -8,13 +8,16 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import selectors
 import subprocess
 import sys
 
 import pytest
 
-from policy import offline
+from policy import offline, rules
+from policy.k8s import DEPLOYMENT
 from tests.harness import ROOT, run_stack
+from tests.policy.conftest import deployment, engine, urn_of
 
 CHECK = r"""
 import json, pathlib, runpy, sys
@@ -90,8 +93,7 @@ def test_pulumi_install_in_policy_installs_the_packs_venv():
 
 def test_the_built_pack_boots_as_pulumi_runs_it_and_serves_every_policy(built, tmp_path):
     """`python -m pulumi.policy <engine> <dir>` on the built directory, from a directory with no
-    repository, asked over the analyzer protocol (as tests/policy/test_policy_rules.py does for the
-    checkout)."""
+    repository, asked over the analyzer protocol (as the test below does for the checkout)."""
     import selectors
 
     import grpc
@@ -113,6 +115,41 @@ def test_the_built_pack_boots_as_pulumi_runs_it_and_serves_every_policy(built, t
         info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
         assert info.name == "vllm-serving"
         assert [p.name for p in info.policies] == [p.name for p in ALL_POLICIES]
+    finally:
+        process.kill()
+        process.communicate(timeout=10)
+
+
+def test_pack_boots_the_way_pulumi_runs_it_and_serves_every_policy():
+    """policy/__main__.py is never imported (it blocks); run it as Pulumi's analyzer plugin does
+    (`python -m pulumi.policy <engine> <pack dir>`) and ask it over the analyzer protocol."""
+    import grpc
+    from google.protobuf import empty_pb2, struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
+
+    pack_dir = pathlib.Path(rules.__file__).parent
+    process = subprocess.Popen([sys.executable, "-u", "-m", "pulumi.policy", "127.0.0.1:1",
+                                str(pack_dir)], cwd=pack_dir.parent.parent,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        assert selector.select(timeout=20), "the policy pack did not start within 20 s"
+        port = int(process.stdout.readline())
+        stub = analyzer_pb2_grpc.AnalyzerStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        info = stub.GetAnalyzerInfo(empty_pb2.Empty(), timeout=10)
+        assert info.name == "vllm-serving"
+        assert [p.name for p in info.policies] == [p.name for p in rules.ALL_POLICIES]
+        props = struct_pb2.Struct()
+        broken = deployment()
+        engine(broken)["image"] = "vllm/vllm-openai:latest"
+        props.update(broken)
+        answer = stub.Analyze(analyzer_pb2.AnalyzeRequest(
+            type=DEPLOYMENT, properties=props, urn=urn_of(DEPLOYMENT, "vllm"), name="vllm"),
+            timeout=10)
+        reported = {(d.policyName, analyzer_pb2.EnforcementLevel.Name(d.enforcementLevel))
+                    for d in answer.diagnostics}
+        assert reported == {("image-pinned", "MANDATORY"), ("image-by-digest", "ADVISORY")}
     finally:
         process.kill()
         process.communicate(timeout=10)

@@ -1,6 +1,6 @@
 """The life-cycle rules (policy/probe_checks.py) in detail: what each probe field counts for
 when it is set and when Kubernetes' default applies, where a stated figure may sit, and how a
-message names the object it refuses. Builders and drivers are tests/policy/test_policy_rules.py's.
+message names the object it refuses. Builders and drivers are tests/policy/conftest.py's.
 """
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import pytest
 
 from facts import conventions as conv
 from policy import k8s
-from tests.policy.test_policy_rules import (
+from tests.policy.conftest import (
     assert_names_the_object,
     DEPLOYMENT,
     NS,
     RELEASE,
-    _group,
+    leader_worker_set,
     deployment,
     engine,
     pod,
@@ -202,18 +202,18 @@ def test_a_timeout_equal_to_the_default_minimum_passes_and_one_below_is_caught()
 
 def test_probe_rules_pass_a_group_whose_headless_workers_have_no_probes():
     for rule in (STARTUP, LIVENESS, TIMEOUTS):
-        assert validate_resource(rule, LWS, _group()) == [], rule
+        assert validate_resource(rule, LWS, leader_worker_set()) == [], rule
 
 
 def test_probe_timeouts_do_not_judge_a_workers_probes():
-    props = _group(worker_probe=True)
+    props = leader_worker_set(worker_probe=True)
     worker = props["spec"]["leaderWorkerTemplate"]["workerTemplate"]
     worker["spec"]["containers"][0]["readinessProbe"]["timeoutSeconds"] = 1.0
     assert validate_resource(TIMEOUTS, LWS, props) == []
 
 
 def test_probe_messages_on_a_group_name_the_leader_template():
-    props = _group()
+    props = leader_worker_set()
     leader = props["spec"]["leaderWorkerTemplate"]["leaderTemplate"]
     leader["spec"]["containers"][0]["readinessProbe"]["timeoutSeconds"] = 1.0
     [message] = validate_resource(TIMEOUTS, LWS, props)
@@ -282,7 +282,7 @@ def test_no_prestop_and_no_shutdown_timeout_count_as_zero():
 
 
 def test_the_grace_period_of_a_group_without_vllm_on_its_leader_is_read_on_its_workers():
-    props = _group()
+    props = leader_worker_set()
     templates = props["spec"]["leaderWorkerTemplate"]
     templates["leaderTemplate"]["spec"]["containers"] = [
         {"name": "coordinator", "image": "busybox", "resources": {}}]
@@ -295,7 +295,7 @@ def test_the_grace_period_of_a_group_without_vllm_on_its_leader_is_read_on_its_w
 def test_a_headless_worker_needs_room_for_its_prestop_only():
     """A --headless TP × PP worker exits at once on SIGTERM (vLLM serve.py run_headless):
     vLLM's shutdown timeout does not apply to it, its preStop sleep must fit the grace."""
-    props = _group()
+    props = leader_worker_set()
     worker = props["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]
     worker["containers"][0]["args"] += ["--shutdown-timeout", "300"]
     worker["containers"][0]["lifecycle"] = {"preStop": {"exec": {"command": ["sleep", "50"]}}}

@@ -1,7 +1,7 @@
 """The scheduling rules (policy/resource_checks.py) in detail: /dev/shm, the GPU count against
 the parallel layout, and CPU and memory by QoS class, on single pods and on multi-node groups,
 and how a message names the object it refuses. Builders and drivers are
-tests/policy/test_policy_rules.py's.
+tests/policy/conftest.py's.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ import pytest
 
 from facts import conventions as conv
 from policy import k8s
-from tests.policy.test_policy_rules import (
+from tests.policy.conftest import (
     assert_names_the_object,
     DEPLOYMENT,
     NS,
     RELEASE,
     deployment,
     engine,
-    _group,
+    leader_worker_set,
     group_template,
     pod,
     validate_resource,
@@ -29,7 +29,7 @@ GROUP = f"LeaderWorkerSet '{NS}/{RELEASE}'"
 
 
 def _templates(props: dict) -> tuple[dict, dict]:
-    """(leader, worker) pod templates of a `_group()`."""
+    """(leader, worker) pod templates of a `leader_worker_set()`."""
     return group_template(props, "leader"), group_template(props, "worker")
 
 
@@ -117,7 +117,7 @@ def test_a_memory_shm_in_a_container_without_a_memory_limit_is_caught():
 
 
 def test_shm_is_judged_on_each_template_of_a_group():
-    props = _group(tp=16)
+    props = leader_worker_set(tp=16)
     for template in _templates(props):
         template["spec"]["volumes"][0]["emptyDir"] = {"sizeLimit": "16Gi"}   # on disk
     messages = validate_resource(SHM, LWS, props)
@@ -137,7 +137,7 @@ def _single_gpu_leader_without_shm(leader):
 
 @pytest.mark.parametrize("leader_change", [_no_vllm, _single_gpu_leader_without_shm])
 def test_a_workers_shm_is_checked_whatever_the_leader_needs(leader_change):
-    props = _group(tp=16)
+    props = leader_worker_set(tp=16)
     leader, worker = _templates(props)
     leader_change(leader)
     worker["spec"]["volumes"][0]["emptyDir"]["sizeLimit"] = "128Gi"
@@ -211,7 +211,7 @@ def test_an_inference_workload_without_a_vllm_container_is_caught():
 
 def test_a_group_gets_its_gpus_split_per_pod_in_every_template():
     # tensor 16 over 2 pods: 8 GPUs per pod. Without a GPU limit each template is told so.
-    props = _group(tp=16)
+    props = leader_worker_set(tp=16)
     for template in _templates(props):
         del _engine_of(template)["resources"]["limits"]["nvidia.com/gpu"]
     messages = validate_resource(GPUS, LWS, props)
@@ -223,14 +223,14 @@ def test_a_group_gets_its_gpus_split_per_pod_in_every_template():
 
 def test_a_product_that_does_not_split_over_the_group_is_caught_in_every_template():
     # tensor 3 over 2 pods would be 1.5 GPUs per pod.
-    messages = validate_resource(GPUS, LWS, _group(tp=3))
+    messages = validate_resource(GPUS, LWS, leader_worker_set(tp=3))
     assert len(messages) == 2
     assert all("= 3 × 1 × 1 = 3 over 2 pods per group does not divide into whole GPUs" in m
                for m in messages), messages
 
 
 def test_a_leader_without_vllm_does_not_hide_the_workers_gpu_count():
-    props = _group(tp=16)
+    props = leader_worker_set(tp=16)
     leader, worker = _templates(props)
     _no_vllm(leader)
     _gpus(_engine_of(worker), "4")
@@ -280,7 +280,7 @@ def test_a_container_without_a_name_is_shown_as_a_question_mark():
 
 
 def test_each_template_of_a_group_is_judged_on_its_own_qos():
-    props = _group(tp=16)
+    props = leader_worker_set(tp=16)
     leader, worker = _templates(props)
     _engine_of(leader)["resources"]["requests"]["memory"] = "64Gi"   # Burstable leader
     worker["spec"]["initContainers"][0]["resources"]["limits"]["cpu"] = "500m"

@@ -1,7 +1,7 @@
 """The security rules (policy/security_checks.py) case by case: pinned images, keys only from
 Secrets, unprivileged non-root containers, no forbidden engine flags.
 
-Builders and drivers come from tests/policy/test_policy_rules.py; each test changes one thing of a
+Builders and drivers come from tests/policy/conftest.py; each test changes one thing of a
 compliant object and states what the rule must then say (or not say).
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 import pytest
 
 from policy import k8s, security_checks
-from tests.policy.test_policy_rules import (
+from tests.policy.conftest import (
     DEPLOYMENT,
     DIGEST,
     NS,
     RELEASE,
-    _group,
+    leader_worker_set,
     deployment,
     download_job,
     engine,
@@ -61,6 +61,7 @@ def test_a_release_tag_is_pinned_enough_for_the_mandatory_rule():
     messages = validate_resource("image-by-digest", DEPLOYMENT, props)
     assert len(messages) == 2
     assert "container 'vllm'" in messages[0] and "'vllm/vllm-openai:v0.18.0'" in messages[0]
+    assert "@sha256:" in messages[0]                    # the fix: pin it by digest
     assert "init container 'wait-for-weights'" in messages[1] and "busybox:1.36" in messages[1]
 
 
@@ -83,7 +84,7 @@ def test_an_unnamed_container_is_named_by_a_question_mark():
 
 
 def test_every_template_of_a_group_is_checked_and_named():
-    group = _group()
+    group = leader_worker_set()
     lwt = group["spec"]["leaderWorkerTemplate"]
     lwt["workerTemplate"]["spec"]["containers"][0]["image"] = "vllm/vllm-openai"
     [message] = validate_resource("image-pinned", k8s.LEADER_WORKER_SET, group)
@@ -171,7 +172,7 @@ def test_init_containers_and_group_templates_are_checked_for_literal_keys():
     _init(props)["env"] = [{"name": "HF_TOKEN", "value": "my-token"}]
     [message] = validate_resource("no-literal-secrets", DEPLOYMENT, props)
     assert "init container 'wait-for-weights' sets env HF_TOKEN" in message
-    group = _group()
+    group = leader_worker_set()
     worker = group["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]
     worker["env"][0] = {"name": "VLLM_API_KEY", "value": "plain"}
     [message] = validate_resource("no-literal-secrets", k8s.LEADER_WORKER_SET, group)
@@ -319,7 +320,7 @@ def test_the_engine_flags_are_read_from_the_container_every_engine_rule_judges()
 
 
 def test_forbidden_flags_on_a_group_name_the_template():
-    group = _group()
+    group = leader_worker_set()
     worker = group["spec"]["leaderWorkerTemplate"]["workerTemplate"]["spec"]["containers"][0]
     worker["args"].append("--enable_log_requests")
     [message] = validate_resource("engine-flags-allowed", k8s.LEADER_WORKER_SET, group)

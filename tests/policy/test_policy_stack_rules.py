@@ -1,7 +1,7 @@
 """The stack rules (policy/stack_checks.py) case by case: replicas, disruption budgets, network
 policies, exposure, autoscalers, scraping and LeaderWorkerSet subdomains.
 
-Builders and drivers come from tests/policy/test_policy_rules.py; each test changes one thing of the
+Builders and drivers come from tests/policy/conftest.py; each test changes one thing of the
 compliant stack and states what the rule must then say (or not say).
 """
 
@@ -11,14 +11,14 @@ import pytest
 
 from facts import conventions as conv
 from policy import k8s
-from tests.policy.test_policy_rules import (
+from tests.policy.conftest import (
     DEPLOYMENT,
     NS,
     RELEASE,
     SELECTOR,
     SERVICE,
-    _group,
-    _urn,
+    leader_worker_set,
+    urn_of,
     deployment,
     hpa,
     network_policy,
@@ -76,7 +76,7 @@ def test_a_keda_object_without_a_minimum_may_scale_to_zero():
     resources = replace(stack(), k8s.SCALED_OBJECT, _scaler(minReplicaCount=None))
     [(message, urn)] = validate_stack("min-replicas", resources)
     assert "may run only 0 replica(s) (its autoscaler's minimum)" in message
-    assert "requires at least 1" in message and urn == _urn(DEPLOYMENT, "vllm")
+    assert "requires at least 1" in message and urn == urn_of(DEPLOYMENT, "vllm")
 
 
 def test_an_hpa_without_a_minimum_keeps_one_replica():
@@ -192,7 +192,7 @@ def test_a_pdb_blocks_drains_when_no_pod_may_leave(spec, blocks):
         return
     [(message, urn)] = findings
     assert f"PodDisruptionBudget '{NS}/{RELEASE}' allows no voluntary eviction" in message
-    assert "with 2 replica(s)" in message and urn == _urn(k8s.PDB, "vllm-pdb")
+    assert "with 2 replica(s)" in message and urn == urn_of(k8s.PDB, "vllm-pdb")
 
 
 def test_an_autoscaler_at_zero_is_judged_as_one_running_pod():
@@ -237,7 +237,7 @@ def test_one_covering_policy_among_others_is_enough():
     assert validate_stack("network-policy-per-namespace", resources) == []
     resources = [r for r in resources if r["name"] != "vllm-netpol"]
     [(message, urn)] = validate_stack("network-policy-per-namespace", resources)
-    assert urn == _urn(DEPLOYMENT, "vllm")
+    assert urn == urn_of(DEPLOYMENT, "vllm")
 
 
 def test_a_network_policy_in_another_namespace_does_not_cover():
@@ -296,7 +296,7 @@ def test_a_public_service_labelled_for_inference_is_caught_without_a_matching_wo
     [(message, urn)] = validate_stack("no-public-engine-service",
                                       replace(stack(), SERVICE, public))
     assert "selects inference pods, exposing vLLM" in message
-    assert urn == _urn(SERVICE, "vllm-svc")
+    assert urn == urn_of(SERVICE, "vllm-svc")
 
 
 def test_a_public_service_names_every_workload_it_selects():
@@ -325,7 +325,7 @@ def test_an_hpa_without_a_maximum_is_caught():
     assert message == (f"HorizontalPodAutoscaler '{NS}/{RELEASE}' sets no maxReplicas, which a "
                        "HorizontalPodAutoscaler requires (the API server rejects it); set "
                        "maxReplicas to the most replicas your GPUs allow.")
-    assert urn == _urn(k8s.HPA, "vllm-hpa")
+    assert urn == urn_of(k8s.HPA, "vllm-hpa")
 
 
 def test_an_hpa_without_a_kind_targets_nothing():
@@ -334,7 +334,7 @@ def test_an_hpa_without_a_kind_targets_nothing():
     resources = _with(without(stack(), k8s.SCALED_OBJECT), k8s.HPA, autoscaler, "vllm-hpa")
     [(message, urn)] = validate_stack("autoscaler-bounds-and-target", resources)
     assert f"scales (no kind) '{RELEASE}' in namespace '{NS}'" in message
-    assert urn == _urn(k8s.HPA, "vllm-hpa")
+    assert urn == urn_of(k8s.HPA, "vllm-hpa")
 
 
 def test_an_autoscaler_in_another_namespace_targets_nothing():
@@ -423,7 +423,7 @@ def test_a_monitor_needs_one_matching_endpoint_among_several():
     [(message, urn)] = validate_stack("inference-service-scraped",
                                       replace(stack(), k8s.SERVICE_MONITOR, monitor))
     assert f"ServiceMonitor '{NS}/{RELEASE}' selects Service '{NS}/{RELEASE}'" in message
-    assert urn == _urn(k8s.SERVICE_MONITOR, "vllm-sm")
+    assert urn == urn_of(k8s.SERVICE_MONITOR, "vllm-sm")
 
 
 def test_the_wrong_port_finding_lists_the_service_ports_sorted():
@@ -445,26 +445,30 @@ def test_a_monitor_selecting_other_labels_leaves_the_service_unscraped():
     monitor["spec"]["selector"] = {"matchLabels": {"app": "router"}}
     [(message, urn)] = validate_stack("inference-service-scraped",
                                       replace(stack(), k8s.SERVICE_MONITOR, monitor))
-    assert "nothing scrapes it" in message and urn == _urn(SERVICE, "vllm-svc")
+    assert "nothing scrapes it" in message and urn == urn_of(SERVICE, "vllm-svc")
 
 
 @pytest.mark.parametrize("selector, scraped", [
     ({"any": True}, True),
     ({"any": False}, False),
     ({"matchNames": ["monitoring", NS]}, True),
+    ({"matchNames": [NS]}, True),
     ({"matchNames": ["monitoring"]}, False),
     ({}, False),                             # its own namespace only
+    (None, False),                           # no namespaceSelector: the same
 ])
 def test_a_monitor_in_the_monitoring_namespace_reaches_the_service_by_its_selector(selector,
                                                                                    scraped):
     monitor = service_monitor()
     monitor["metadata"]["namespace"] = "monitoring"
-    monitor["spec"]["namespaceSelector"] = selector
+    if selector is not None:
+        monitor["spec"]["namespaceSelector"] = selector
     findings = validate_stack("inference-service-scraped",
                               replace(stack(), k8s.SERVICE_MONITOR, monitor))
     assert (findings == []) is scraped, findings
     if not scraped:
-        assert "nothing scrapes it" in findings[0][0]
+        [(message, _)] = findings                # one finding: the one inference Service
+        assert "nothing scrapes it" in message
 
 
 def test_match_names_overrides_the_monitors_own_namespace():
@@ -504,14 +508,14 @@ def test_each_selecting_monitor_on_a_wrong_port_is_reported():
                             k8s.SERVICE_MONITOR, second, "second-sm"),
                       k8s.SERVICE_MONITOR, unrelated, "router-sm")
     findings = validate_stack("inference-service-scraped", resources)
-    assert [urn for _, urn in findings] == [_urn(k8s.SERVICE_MONITOR, "vllm-sm"),
-                                            _urn(k8s.SERVICE_MONITOR, "second-sm")]
+    assert [urn for _, urn in findings] == [urn_of(k8s.SERVICE_MONITOR, "vllm-sm"),
+                                            urn_of(k8s.SERVICE_MONITOR, "second-sm")]
 
 
 # --- group-subdomain-free -------------------------------------------------------------------
 
 def _group_stack(service_name=RELEASE, service_namespace=NS) -> list[dict]:
-    group = _group()
+    group = leader_worker_set()
     props = service()
     props["metadata"]["name"] = service_name
     if service_namespace is None:
@@ -526,7 +530,7 @@ def test_a_service_with_the_group_name_is_caught():
     [(message, urn)] = validate_stack("group-subdomain-free", _group_stack())
     assert message.startswith(f"Service '{NS}/{RELEASE}' has the name of LeaderWorkerSet "
                               f"'{NS}/{RELEASE}'")
-    assert urn == _urn(SERVICE, "vllm-svc")
+    assert urn == urn_of(SERVICE, "vllm-svc")
 
 
 def test_a_service_of_another_name_or_namespace_leaves_the_subdomain_free():
@@ -618,7 +622,7 @@ def _inference_service(name: str, **annotations) -> dict:
 def test_a_blocking_pdb_after_a_harmless_one_is_caught():
     resources = _with(stack(), k8s.PDB, _blocking(maxUnavailable=0.0), "blocking-pdb")
     [(message, urn)] = validate_stack("pdb-allows-drain", resources)
-    assert urn == _urn(k8s.PDB, "blocking-pdb")
+    assert urn == urn_of(k8s.PDB, "blocking-pdb")
 
 
 def test_a_public_service_after_a_cluster_ip_one_is_caught():
@@ -627,7 +631,7 @@ def test_a_public_service_after_a_cluster_ip_one_is_caught():
     public["spec"]["type"] = "NodePort"
     [(message, urn)] = validate_stack("no-public-engine-service",
                                       _with(stack(), SERVICE, public, "public-svc"))
-    assert urn == _urn(SERVICE, "public-svc")
+    assert urn == urn_of(SERVICE, "public-svc")
 
 
 @pytest.mark.parametrize("first", ["router", "annotated", "monitored", "wrong-port"])
@@ -649,16 +653,16 @@ def test_an_unscraped_inference_service_after_another_service_is_caught(first):
     resources = [{"type": SERVICE, "name": "ahead-svc", "props": ahead}] + replace(
         stack(), k8s.SERVICE_MONITOR, monitor)
     findings = validate_stack("inference-service-scraped", resources)
-    [unscraped] = [m for m, urn in findings if urn == _urn(SERVICE, "vllm-svc")]
+    [unscraped] = [m for m, urn in findings if urn == urn_of(SERVICE, "vllm-svc")]
     assert unscraped.startswith(f"Service '{NS}/{RELEASE}' serves inference but nothing")
 
 
 def test_a_taken_subdomain_after_a_free_one_is_caught():
-    free = _group()
+    free = leader_worker_set()
     free["metadata"]["name"] = "free"
     resources = [{"type": k8s.LEADER_WORKER_SET, "name": "free", "props": free}] + _group_stack()
     [(_, urn)] = validate_stack("group-subdomain-free", resources)
-    assert urn == _urn(SERVICE, "vllm-svc")
+    assert urn == urn_of(SERVICE, "vllm-svc")
 
 
 # --- workloads without a pod template -------------------------------------------------------
@@ -687,6 +691,6 @@ def test_an_autoscaler_naming_no_target_does_not_scale_an_auto_named_workload():
     assert message.startswith(f"ScaledObject '{NS}/{RELEASE}' scales Deployment (no "
                               f"scaleTargetRef.name) in namespace '{NS}', which this stack "
                               "does not create")
-    assert urn == _urn(k8s.SCALED_OBJECT, "vllm-keda")
+    assert urn == urn_of(k8s.SCALED_OBJECT, "vllm-keda")
     # The workload's own spec.replicas (2) counts, not the stray autoscaler's minimum of 1.
     assert validate_stack("min-replicas", resources, {"minReplicas": 2}) == []

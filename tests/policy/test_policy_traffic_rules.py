@@ -5,7 +5,7 @@ admits its largest prompt, and the router reads its keys from Secrets.
 The objects are shaped like prod's rendered ones (tests/planning/test_traffic.py): the engine's longest
 request is 338 s, LiteLLM's timeout 398 s with a 70 s stream timeout, the edge's 408 s, the
 router's grace period 428 s and the largest body 262 144 bytes. Rules are driven through the
-pack's own policies with pulumi-policy's argument types (tests/policy/test_policy_rules.py).
+pack's own policies with pulumi-policy's argument types (tests/policy/conftest.py).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import yaml
 
 from facts import conventions as conv
 from policy import k8s, traffic_checks as tc
-from tests.policy.test_policy_rules import NS, _urn, deployment, validate_stack
+from tests.policy.conftest import NS, urn_of, deployment, validate_stack
 
 TIMEOUTS = "router-timeouts-cover-longest-request"
 BODY = "body-limit-covers-largest-prompt"
@@ -134,7 +134,7 @@ def traffic(**props) -> list[dict]:
 
 
 def urn(name: str, resource_type: str) -> str:
-    return _urn(resource_type, name)
+    return urn_of(resource_type, name)
 
 
 ROUTER_URN = urn("router", k8s.DEPLOYMENT)

@@ -1,7 +1,7 @@
 """The workload rules (policy/workload_checks.py) case by case: service links off, no Service
 named vllm, replicas spread across nodes, weights pinned to a commit.
 
-Builders and drivers come from tests/policy/test_policy_rules.py; each test changes one thing of a
+Builders and drivers come from tests/policy/conftest.py; each test changes one thing of a
 compliant object and states what the rule must then say (or not say).
 """
 
@@ -11,7 +11,7 @@ import pytest
 
 from facts import conventions as conv
 from policy import k8s
-from tests.policy.test_policy_rules import (
+from tests.policy.conftest import (
     DEPLOYMENT,
     NS,
     RELEASE,
@@ -20,7 +20,7 @@ from tests.policy.test_policy_rules import (
     SHA,
     deployment,
     download_job,
-    _group,
+    leader_worker_set,
     group_template,
     pod,
     service,
@@ -53,7 +53,7 @@ def test_service_links_turned_on_explicitly_are_caught_with_the_value():
 
 
 def test_service_links_are_judged_on_every_template_of_a_group():
-    group = _group()
+    group = leader_worker_set()
     del group_template(group, "worker")["spec"]["enableServiceLinks"]
     [message] = validate_resource("service-links-disabled", k8s.LEADER_WORKER_SET, group)
     assert "(worker template) leaves enableServiceLinks unset" in message
@@ -133,7 +133,7 @@ def test_kinds_without_replicas_are_not_advised_to_spread():
 
 
 def test_a_group_spreads_by_its_leaders():
-    group = _group()
+    group = leader_worker_set()
     group["spec"]["replicas"] = 2.0
     del group_template(group, "worker")["spec"]["topologySpreadConstraints"]
     assert validate_resource("replicas-spread", k8s.LEADER_WORKER_SET, group) == []
@@ -146,7 +146,7 @@ def test_a_group_spreads_by_its_leaders():
 def test_a_groups_anti_affinity_may_select_the_name_label_its_controller_adds(name, passes):
     # LWS labels every pod leaderworkerset.sigs.k8s.io/name=<its metadata.name>; the template
     # does not carry it.
-    group = _group()
+    group = leader_worker_set()
     group["spec"]["replicas"] = 2.0
     leader = group_template(group, "leader")["spec"]
     del leader["topologySpreadConstraints"]

@@ -317,7 +317,7 @@ def test_the_redirect_states_no_limits_it_does_not_forward(runs):
 
 
 def test_every_edge_object_validates_against_the_shared_schemas(runs):
-    from tests.stacks.test_rendered_manifests import custom_problems
+    from tests.manifest_checks import custom_problems
     for resource in runs["prod"].resources:
         if resource.type.split(":")[-1] in ("Gateway", "HTTPRoute", "Certificate",
                                             "BackendTrafficPolicy", "ClientTrafficPolicy"):

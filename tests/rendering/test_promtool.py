@@ -167,3 +167,18 @@ def test_unit_tests_label_vllm_series_as_vllm_and_prometheus_do():
                 if item["series"].startswith("vllm:"):
                     for label in VLLM_SERIES_LABELS:
                         assert f"{label}=" in item["series"], (label, item["series"])
+
+
+def test_the_router_alerts_are_valid_prometheus_rules(runs, tmp_path):
+    """promtool accepts the router's PrometheusRule (its series are checked against LiteLLM's
+    real /metrics in tests/router/test_router_live.py)."""
+    rule = next(r for r in runs["prod"].of_type("monitoring.coreos.com/v1:PrometheusRule")
+                if r.name.endswith("-router-rules"))
+    alerts = [a["alert"] for g in rule.inputs["spec"]["groups"] for a in g["rules"]]
+    assert alerts == ["RouterRateLimitingClients", "RouterQueueing", "RouterLimiterPerReplica"]
+    path = tmp_path / "router-rules.yaml"
+    path.write_text(yaml.safe_dump({"groups": rule.inputs["spec"]["groups"]}))
+    promtool = real_tools.system_tool("promtool")   # apt-get installs it on first use as root
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr

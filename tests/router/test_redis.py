@@ -404,11 +404,12 @@ def test_checkov_finds_nothing_on_the_deployed_redis(deployed, tmp_path):
     """prod with a deployed Redis, rendered as `python -m tools.render` writes it; checkov
     (tests/stacks/test_checkov.py's pinned one) fails no check, and skips none, on the Redis objects."""
     import json
-    from tests.stacks.test_checkov import _command, checkov
+    from tests import tools as real_tools
     from tools import render as render_tool
     render_tool.write(render_tool.render_run(deployed, "prod"), tmp_path)
     assert [p for p in tmp_path.iterdir() if "deployment" in p.name and "redis" in p.name]
-    done = subprocess.run(_command(checkov(), ["-d", str(tmp_path)], "kubernetes"),
+    done = subprocess.run(real_tools.checkov_command(real_tools.checkov(), ["-d", str(tmp_path)],
+                                                  "kubernetes"),
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"})
     results = json.loads(done.stdout)["results"]

@@ -76,11 +76,6 @@ def checkov() -> str:
     return real_tools.checkov()
 
 
-def _command(binary: str, target: list[str], framework: str) -> list[str]:
-    return [binary, *target, "--framework", framework, "--skip-download", "--compact",
-            "-o", "json"]
-
-
 def group_pods(run) -> dict[str, str]:
     """Each LeaderWorkerSet's leader and worker pod templates as Pod documents, the pods the
     LWS controller creates from them (with the template's metadata): checkov's kubernetes
@@ -135,9 +130,11 @@ def rendered(runs, tmp_path_factory) -> pathlib.Path:
 def reports(rendered) -> dict[str, dict[str, Any]]:
     """{target: checkov's JSON report} for each stack's rendered directory and the Dockerfile."""
     binary = checkov()
-    commands = {stack: _command(binary, ["-d", str(rendered / stack)], "kubernetes")
+    commands = {stack: real_tools.checkov_command(binary, ["-d", str(rendered / stack)],
+                                                  "kubernetes")
                 for stack in (*TARGET_STACKS, *(f"{s}-as-is" for s in STACKS))}
-    commands["docker/Dockerfile"] = _command(binary, ["-f", str(DOCKERFILE)], "dockerfile")
+    commands["docker/Dockerfile"] = real_tools.checkov_command(binary, ["-f", str(DOCKERFILE)],
+                                                               "dockerfile")
     env = {**os.environ, "CKV_SKIP_PACKAGE_UPDATE_CHECK": "true"}
     started = {target: subprocess.Popen(command, cwd=rendered, env=env, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)

@@ -13,7 +13,7 @@ from planning.config import ConfigError, parse
 from planning.plan import make_plan
 from tests.harness import deep_merge, run_stack, stack_config
 from tests.schemas import SCHEMAS
-from tests.stacks.test_rendered_manifests import crd_validator
+from tests.manifest_checks import crd_validator
 from tools import crd_schema, render
 
 GROUP_KEDA = {"autoscaling": {"enabled": True, "engine": "keda", "minReplicas": 1,
@@ -30,11 +30,10 @@ KINDS = {"keda": [("keda.sh", "ScaledObject", "v1alpha1")],
 
 
 @pytest.fixture(scope="module")
-def rendered() -> list[dict]:
-    """Every object of every stack as applied (r1-h100 also with its group autoscaled)."""
-    runs = [run_stack("prod"), run_stack("staging"), run_stack("r1-h100"),
-            run_stack("r1-h100", GROUP_KEDA)]
-    return [m.obj for run in runs for m in render.manifests(run)]
+def rendered(runs) -> list[dict]:
+    """Every object of every stack file as applied (r1-h100 also with its group autoscaled)."""
+    every = [*runs.values(), run_stack("r1-h100", GROUP_KEDA)]
+    return [m.obj for run in every for m in render.manifests(run)]
 
 
 def _errors(release: str, key: str, objects: list[dict]) -> list[str]:

@@ -1,17 +1,10 @@
 """Requirements on the multi-node stack (Pulumi.r1-h100.yaml) and its variants: a
 LeaderWorkerSet whose pods come from the one pod template, a launch that follows the pinned
 vLLM version, a leader found by IP or a clear failure, and a group that is fenced, probed and
-scaled as a group. The launch scripts are run for real with `sh` (vllm, getent, date, sleep
-and ray replaced by recording stubs)."""
+scaled as a group. The launch scripts are run for real with `sh` in
+tests/stacks/test_multinode_launch_scripts.py; the stacks' fixtures are tests/stacks/conftest.py's."""
 
 from __future__ import annotations
-
-import pathlib
-import shlex
-import stat
-import subprocess
-
-import pytest
 
 from planning.config import parse
 from planning.plan import make_plan
@@ -19,32 +12,9 @@ from planning.stack_files import stack_values
 from rendering import multinode
 from tests.harness import run_stack
 from tests.k8s_helpers import pod_spec, server_args, vllm_container
+from tests.stacks.conftest import launch_script
 
 LWS = "leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
-RDMA = {"multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8, "hca": "mlx5"}}}
-
-
-@pytest.fixture(scope="module")
-def group(runs):
-    return runs["r1-h100"]
-
-
-@pytest.fixture(scope="module")
-def expert_group():
-    run = run_stack("r1-h100", {**RDMA, "gpu": {"type": "h100-80gb", "layout": "data-expert"}})
-    assert run.error is None, run.error
-    return run
-
-
-@pytest.fixture(scope="module")
-def ray_group():
-    run = run_stack("r1-h100", {
-        "vllmVersion": "0.11.0", "multiNode": {"launcher": "ray"},
-        "storage": {"readMibPerSecond": 5000},
-        "image": {"build": True, "registry": "registry.example.com/llm",
-                  "extraPipPackages": ["ray==2.49.0"]}})
-    assert run.error is None, run.error
-    return run
 
 
 def _lws(run):
@@ -53,12 +23,6 @@ def _lws(run):
 
 def _container(run, role):
     return vllm_container(_lws(run), role)
-
-
-def _script(run, role) -> str:
-    command = _container(run, role)["command"]
-    assert command[:2] == ["sh", "-c"]
-    return command[2]
 
 
 def test_the_plan_spans_two_nodes_and_the_lws_has_one_pod_per_node(group):
@@ -227,84 +191,11 @@ def test_data_expert_groups_serve_from_every_pod_with_hybrid_load_balancing(expe
 
 
 def test_the_ray_launch_is_used_only_when_asked_and_with_ray_in_the_image(ray_group):
-    leader, worker = _script(ray_group, "leader"), _script(ray_group, "worker")
+    leader, worker = launch_script(ray_group, "leader"), launch_script(ray_group, "worker")
     assert "ray start --head --port=6379" in leader
     assert "--distributed-executor-backend ray" in leader and "--nnodes" not in leader
     assert 'exec ray start --address="$LEADER_IP:6379" --block' in worker
     assert "vllm serve" not in worker
-
-
-# --- the launch scripts, run for real -------------------------------------------------------
-
-def _stubs(tmp_path: pathlib.Path, resolves: bool) -> dict[str, str]:
-    """A PATH with recording stubs: vllm prints its argv, getent answers (or not) for the
-    leader, date jumps 60 s per call, sleep returns at once."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    scripts = {
-        "vllm": 'printf "%s\\n" "vllm $*"',
-        "ray": 'printf "%s\\n" "ray $*"',
-        "getent": ('[ "$1" = ahostsv4 ] && [ "$2" = "$LWS_LEADER_ADDRESS" ] && '
-                   'printf "10.1.2.3   STREAM %s\\n10.1.2.3   DGRAM\\n" "$2"' if resolves
-                   else "exit 2"),
-        "date": ('n=$(cat "$STUB_CLOCK" 2>/dev/null || echo 1000); n=$((n + 60)); '
-                 'echo "$n" > "$STUB_CLOCK"; echo "$n"'),
-        "sleep": "exit 0",
-    }
-    for name, body in scripts.items():
-        path = bin_dir / name
-        path.write_text(f"#!/bin/sh\n{body}\n")
-        path.chmod(path.stat().st_mode | stat.S_IEXEC)
-    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "STUB_CLOCK": str(tmp_path / "clock"),
-            "LWS_LEADER_ADDRESS": "r1-h100-deepseek-r1-0.r1-h100-deepseek-r1.llm-r1",
-            "LWS_WORKER_INDEX": "1"}
-
-
-def _run_script(script: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["sh", "-c", script], env=env, capture_output=True, text=True,
-                          timeout=30)
-
-
-def test_a_worker_resolves_the_leader_and_execs_vllm_headless_with_its_rank(group, tmp_path):
-    result = _run_script(_script(group, "worker"), _stubs(tmp_path, resolves=True))
-    assert result.returncode == 0, result.stderr
-    argv = shlex.split(result.stdout.strip().splitlines()[-1])
-    assert argv[:3] == ["vllm", "serve", "/models/DeepSeek-R1-0528"]
-    assert argv[argv.index("--node-rank") + 1] == "1"
-    assert argv[argv.index("--master-addr") + 1] == "10.1.2.3"
-    assert "--headless" in argv
-
-
-def test_hybrid_ranks_are_computed_by_the_shell(expert_group, tmp_path):
-    env = {**_stubs(tmp_path, resolves=True), "LWS_WORKER_INDEX": "1"}
-    result = _run_script(_script(expert_group, "worker"), env)
-    assert result.returncode == 0, result.stderr
-    argv = shlex.split(result.stdout.strip().splitlines()[-1])
-    assert argv[argv.index("--data-parallel-start-rank") + 1] == "8"
-    assert argv[argv.index("--data-parallel-address") + 1] == "10.1.2.3"
-
-
-def test_an_unresolvable_leader_fails_fast_with_its_name_instead_of_an_empty_address(
-        group, tmp_path):
-    env = _stubs(tmp_path, resolves=False)
-    result = _run_script(_script(group, "worker"), env)
-    assert result.returncode == 1
-    assert env["LWS_LEADER_ADDRESS"] in result.stderr and "did not resolve" in result.stderr
-    assert "vllm" not in result.stdout        # never started with an empty --master-addr
-
-
-def test_outside_a_leaderworkerset_the_script_says_so(group, tmp_path):
-    env = _stubs(tmp_path, resolves=True)
-    del env["LWS_LEADER_ADDRESS"]
-    result = _run_script(_script(group, "leader"), env)
-    assert result.returncode != 0 and "LWS_LEADER_ADDRESS is not set" in result.stderr
-
-
-def test_the_ray_worker_joins_the_head_by_ip(ray_group, tmp_path):
-    result = _run_script(_script(ray_group, "worker"), _stubs(tmp_path, resolves=True))
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == (
-        "ray start --address=10.1.2.3:6379 --block --num-gpus=8")
 
 
 def test_r1_on_h200_stays_a_deployment():

@@ -236,14 +236,23 @@ ROWS += [
 
 
 @pytest.fixture(scope="module")
-def updates():
-    cache = {}
+def updates(runs):
+    """second_up of a row, computed once per row; each distinct config is run once (the stack
+    file as it is comes from the session's `runs`: most rows start from it)."""
+    cache, ran = {}, {}
+
+    def run_of(stack: str, overrides: Optional[dict]) -> object:
+        if not overrides:
+            return runs[stack]
+        key = (stack, repr(overrides))
+        if key not in ran:
+            ran[key] = run_stack(stack, overrides)
+        return ran[key]
 
     def update(row: Row):
         key = (row.stack, repr(row.before), repr(row.after), row.job)
         if key not in cache:
-            cache[key] = second_up(run_stack(row.stack, row.before),
-                                   run_stack(row.stack, row.after),
+            cache[key] = second_up(run_of(row.stack, row.before), run_of(row.stack, row.after),
                                    job_status=JOB_STATUS[row.job] if row.job else None)
         return cache[key]
     return update
