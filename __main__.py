@@ -14,7 +14,6 @@ from components.metrics import MetricsStack, metrics_args, service_annotations
 from components.model_store import ModelStore, model_store_args
 from components.namespace import ServingNamespace
 from components.router import TrafficRouter, router_args
-from planning import traffic as traffic_plan
 from planning.load import load_stack
 from rendering.gateway import route_url
 from rendering.naming import stack_names
@@ -45,7 +44,7 @@ outputs = {"namespace": namespace.name, "image": image.ref, "service": inference
            # The generated key, for a first request (a secret output).
            **({"apiKey": inference.api_key} if cfg.api_key.existing_secret is None else {})}
 if cfg.traffic.enabled:
-    traffic = traffic_plan.for_stack(cfg, plan)
+    traffic = plan.traffic
     router = TrafficRouter(release, router_args(cfg, traffic, release, namespace.name, inference),
                            opts=after_inference)
     outputs.update(router=router.url, clientKeySecrets=router.client_secrets,

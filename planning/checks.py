@@ -11,6 +11,7 @@ import facts
 from facts import cluster_versions, model_families, vllm_cli, vllm_features, vllm_parsers
 from planning import sizing
 from planning.config import StackConfig
+from planning.config.traffic import secret_problems
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
 from planning.memory import gpu_memory
@@ -360,6 +361,26 @@ def cluster_add_ons_meet_their_floors(cfg: StackConfig, plan: Plan) -> Optional[
     return "; ".join(problems) or None
 
 
+def alias_caps_within_the_drain(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """A local alias's maxTokens above shutdown.maxTokens could outlast the timeouts and the
+    drain, which are derived from shutdown.maxTokens."""
+    if not cfg.traffic.enabled:
+        return None
+    engine_max = cfg.shutdown.max_tokens
+    return "; ".join(
+        f"traffic.aliases {alias.name!r}: maxTokens {alias.max_tokens} is over "
+        f"shutdown.maxTokens ({engine_max}), from which the timeouts and the drain are "
+        "derived, so such a request could be cut; lower the alias's maxTokens or raise "
+        "shutdown.maxTokens"
+        for alias in cfg.traffic.aliases if alias.local and alias.max_tokens > engine_max) or None
+
+
+def router_keys_from_one_place(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """Each provider's key and the Redis password come from exactly one place
+    (planning/config/traffic.py `secret_problems`)."""
+    return "; ".join(secret_problems(cfg.traffic, cfg.traffic_secrets)) or None
+
+
 CHECKS: list[Check] = [
     vllm_serves_the_model,
     gpu_runs_the_kernels,
@@ -387,6 +408,8 @@ CHECKS: list[Check] = [
     expected_request_fits_the_context,
     target_below_the_kv_alert,
     cluster_add_ons_meet_their_floors,
+    alias_caps_within_the_drain,
+    router_keys_from_one_place,
 ]
 """Every feasibility check, in the order their problems are reported."""
 

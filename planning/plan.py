@@ -2,7 +2,8 @@
 
 `make_plan(config)` composes small typed steps — layout, engine limits, weights, activations,
 KV cache (planning/memory.py), host resources, start-up, drain, rollout (planning/timing.py),
-storage and autoscaling (planning/capacity.py) — each returning its figures with the reason,
+storage and autoscaling (planning/capacity.py), scaling windows (planning/scaling.py), the
+traffic layer's budgets (planning/traffic.py) — each returning its figures with the reason,
 then runs the feasibility checks (planning/checks.py) and raises `ConfigError` listing every
 problem, with the arithmetic and what to change. `Plan` (planning/figures.py) holds the
 sections. Components take their numbers from the plan;
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import facts
 from planning import capacity, checks, memory, scaling, timing
+from planning.traffic import traffic_layer
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
 from planning.layout import Layout, choose_layout, launcher, launcher_reason
@@ -43,6 +45,7 @@ def make_plan(cfg: StackConfig) -> Plan:
         storage=capacity.storage(cfg, on_gpu.weights),
         autoscaling=capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv),
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
+        traffic=traffic_layer(cfg, drain),
     )
     problems = checks.problems(cfg, plan)
     if problems:

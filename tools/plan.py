@@ -120,7 +120,7 @@ def markdown(stack: str, plan: Plan) -> str:
 def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> list[str]:
     """The traffic layer's figures with their reasons (when the stack has one), then the
     inputs the budgets rest on, each marked assumed or measured."""
-    derived = traffic_plan.for_stack(cfg, plan) if cfg.traffic.enabled else None
+    derived = plan.traffic
     figures = (traffic_plan.figures(derived) + traffic_plan.redis_rows(cfg.traffic, derived)
                if derived else [])
     inputs = traffic_plan.assumed_inputs(cfg.shutdown.per_token_ms,
