@@ -44,9 +44,14 @@ def storage(cfg: StackConfig, weights: Weights) -> Storage:
     download = sizing.download_seconds(weights.checkpoint_gib, rate) if pvc else 0
     timeout = (pvc.download_timeout_minutes * 60 if pvc and pvc.download_timeout_minutes
                else sizing.download_timeout_seconds(weights.checkpoint_gib, rate))
-    reason = (f"{weights.checkpoint_gib:.1f} GiB × 1.2 × {counted(revisions, 'revision')} = {capacity} Gi"
-              + (f"; download at {rate} MiB/s = {download} s, Job timeout {download} + "
-                 f"{sizing.DOWNLOAD_POD_START_SECONDS} = {timeout} s" if pvc else ""))
+    reason = (f"storage.capacityGi {capacity} Gi" if cfg.storage.capacity_gi else
+              f"max(floor {sizing.STORAGE_FLOOR_GI} Gi, ⌈{weights.checkpoint_gib:.1f} GiB × "
+              f"{sizing.STORAGE_OVERHEAD:g} × {counted(revisions, 'revision')}⌉) = {capacity} Gi")
+    if pvc:
+        reason += (f"; download at {rate} MiB/s = {download} s, Job timeout "
+                   + (f"storage.pvc.downloadTimeoutMinutes {pvc.download_timeout_minutes} = "
+                      if pvc.download_timeout_minutes else
+                      f"{download} + {sizing.DOWNLOAD_POD_START_SECONDS} = ") + f"{timeout} s")
     return Storage(capacity, download, timeout, reason)
 
 

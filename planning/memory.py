@@ -190,8 +190,12 @@ def host_resources(cfg: StackConfig, layout: Layout) -> HostResources:
     request = sizing.host_memory_request_gib(local, shm)
     limit = sizing.host_memory_limit_gib(request, cfg.resources.memory_headroom_gib)
     cpu = sizing.cpu_request(local, cfg.resources.cpu_per_gpu)
+    factor = cfg.resources.cpu_limit_factor
     reason = (f"API server {sizing.API_SERVER_GIB:g} + {sizing.WORKER_GIB:g} × {counted(local, 'worker')} "
               f"+ shm {shm} = {request} GiB request; + headroom "
-              f"{cfg.resources.memory_headroom_gib:g} = {limit} GiB limit; shm = 1 + 0.25 × "
-              f"{local} × {local - 1} GiB, rounded up")
-    return HostResources(shm, request, limit, cpu, cpu * cfg.resources.cpu_limit_factor, reason)
+              f"{cfg.resources.memory_headroom_gib:g} = {limit} GiB limit; shm = "
+              f"⌈{sizing.SHM_BASE_GIB:g} + {sizing.NCCL_SHM_GIB_PER_PAIR:g} × {local} × "
+              f"{local - 1}⌉ = {shm} GiB; CPU {cfg.resources.cpu_per_gpu:g} × {local} + "
+              f"{sizing.API_SERVER_CPU:g} = {cpu:g} request, × cpuLimitFactor {factor:g} = "
+              f"{cpu * factor:g} limit")
+    return HostResources(shm, request, limit, cpu, cpu * factor, reason)

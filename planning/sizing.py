@@ -337,15 +337,20 @@ def max_concurrency(tokens_per_rank: int, data_parallel: int, max_model_len: int
 
 # --- Host memory and shared memory ------------------------------------------------------
 
+SHM_BASE_GIB = 1
+"""/dev/shm for vLLM's shared-memory broadcast queues, torch multiprocessing, tokenizer workers."""
+NCCL_SHM_GIB_PER_PAIR = 0.25
+"""NCCL's SHM transport keeps ~256 MiB of buffers per ordered pair of local ranks (channels ×
+NCCL_BUFFSIZE, both directions)."""
+
+
 def shm_gib(local_gpus: int) -> int:
     """/dev/shm size for one pod, whole GiB.
 
-    = 1 GiB (vLLM's shared-memory broadcast queues, torch multiprocessing, tokenizer workers)
-      + 0.25 GiB × GPUs × (GPUs − 1): NCCL's SHM transport keeps ~256 MiB of buffers per
-        ordered pair of local ranks (channels × NCCL_BUFFSIZE, both directions),
-    rounded up. 1 GPU → 1 GiB, 2 → 2 GiB, 4 → 4 GiB, 8 → 15 GiB.
+    = ⌈SHM_BASE_GIB 1 + NCCL_SHM_GIB_PER_PAIR 0.25 × GPUs × (GPUs − 1)⌉.
+    1 GPU → 1 GiB, 2 → 2 GiB, 4 → 4 GiB, 8 → 15 GiB.
     """
-    return math.ceil(1 + 0.25 * local_gpus * (local_gpus - 1))
+    return math.ceil(SHM_BASE_GIB + NCCL_SHM_GIB_PER_PAIR * local_gpus * (local_gpus - 1))
 
 
 WORKER_GIB = 5.0
@@ -373,9 +378,13 @@ def host_memory_limit_gib(request_gib: int, headroom_gib: float) -> int:
     return math.ceil(request_gib + headroom_gib)
 
 
+API_SERVER_CPU = 2
+"""Cores for the API server and the tokenizer, beside the GPU workers'."""
+
+
 def cpu_request(local_gpus: int, cpu_per_gpu: float) -> float:
-    """CPU request = cpu_per_gpu × GPUs + 2 (API server and tokenizer)."""
-    return cpu_per_gpu * local_gpus + 2
+    """CPU request = cpu_per_gpu × GPUs + API_SERVER_CPU 2."""
+    return cpu_per_gpu * local_gpus + API_SERVER_CPU
 
 
 # --- Time budgets -------------------------------------------------------------------------
@@ -532,14 +541,20 @@ def download_timeout_seconds(weights_gib_total: float,
     return download_seconds(weights_gib_total, download_mib_per_second) + DOWNLOAD_POD_START_SECONDS
 
 
+STORAGE_OVERHEAD = 1.2
+"""Room beside the weights on their volume: tokenizer, config, partial files of a download."""
+STORAGE_FLOOR_GI = 10
+"""Smallest weights volume the program asks for, whatever the model."""
+
+
 def storage_capacity_gi(weights_gib_total: float, revisions: int = 1) -> int:
-    """Volume size for the weights = weights × 1.2 (tokenizer, config, partial files) × the
-    revisions it must hold, rounded up to whole Gi, at least 10 Gi.
+    """Volume size for the weights = max(STORAGE_FLOOR_GI 10, ⌈weights × STORAGE_OVERHEAD 1.2
+    × the revisions it must hold⌉), whole Gi.
 
     A download volume holds 2: the revision being served and the next one, downloaded beside
     it. Example: 14.2 GiB × 1.2 × 2 = 34.1 -> 35 Gi.
     """
-    return max(10, math.ceil(weights_gib_total * 1.2 * revisions))
+    return max(STORAGE_FLOOR_GI, math.ceil(weights_gib_total * STORAGE_OVERHEAD * revisions))
 
 
 # --- Autoscaling --------------------------------------------------------------------------
@@ -572,10 +587,14 @@ def per_replica_target(runnable: int, target_utilization: float) -> int:
     return max(1, math.floor(runnable * target_utilization))
 
 
+CLAIM_RELEASE_MARGIN_SECONDS = 300
+"""Time for the last old pods to unmount a replaced claim after their grace period."""
+
+
 def claim_release_seconds(grace_seconds: int) -> int:
     """How long Pulumi waits to delete a replaced claim = the pods' grace period + 300 s.
 
     A claim is deleted after the Deployment's rollout, while its last old pods may still be
     draining; kubernetes.io/pvc-protection holds the delete until they are gone and unmounted.
     """
-    return grace_seconds + 300
+    return grace_seconds + CLAIM_RELEASE_MARGIN_SECONDS

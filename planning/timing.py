@@ -182,8 +182,13 @@ def rollout(cfg: StackConfig, layout: Layout, startup_: Startup, drain_: Drain) 
     replicas = max(cfg.replicas, cfg.autoscaling.max_replicas if cfg.autoscaling.enabled else 0)
     timeout = sizing.rollout_timeout_seconds(replicas, surge, startup_.budget_seconds,
                                              drain_.grace_seconds)
-    reason = (f"{counted(sizing.rollout_rounds(replicas, surge), 'round')} × (grace {drain_.grace_seconds} "
-              f"+ image pull {sizing.IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds})")
     # Pods, not groups: a multi-node replica is `nodes` pods (one per node).
-    return Rollout(surge, replicas, (replicas + surge) * layout.nodes, timeout,
-                   sizing.claim_release_seconds(drain_.grace_seconds), reason)
+    pods = (replicas + surge) * layout.nodes
+    release = sizing.claim_release_seconds(drain_.grace_seconds)
+    reason = (f"{counted(sizing.rollout_rounds(replicas, surge), 'round')} × (grace {drain_.grace_seconds} "
+              f"+ image pull {sizing.IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds}); "
+              f"surge min(spareGpus {cfg.spare_gpus} // {counted(layout.gpus, 'GPU')}, replicas "
+              f"{cfg.replicas}) = {surge}; pods (replicas {replicas} + surge {surge}) × "
+              f"{counted(layout.nodes, 'node')} = {pods}; a replaced claim is released after "
+              f"grace {drain_.grace_seconds} + {sizing.CLAIM_RELEASE_MARGIN_SECONDS} = {release} s")
+    return Rollout(surge, replicas, pods, timeout, release, reason)
