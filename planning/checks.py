@@ -9,12 +9,11 @@ from typing import Callable, Optional
 
 import facts
 from facts import cluster_versions, model_families, vllm_cli, vllm_features, vllm_parsers
-from planning import sizing
 from planning.config import StackConfig
 from planning.config.traffic import secret_problems
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
-from planning.memory import gpu_memory
+from planning.memory import GIB, gpu_memory
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
 
@@ -206,7 +205,7 @@ def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if kv.budget_gib <= 0 or kv.tokens_per_rank >= length:
         return None
     act = plan.activations
-    need = length * kv.bytes_per_token / sizing.GIB
+    need = length * kv.bytes_per_token / GIB
     return (f"model.maxModelLen: one {length}-token request needs {need:.1f} GiB of KV cache "
             f"per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
             f"{kv.budget_gib:.1f} GiB is left per GPU ({plan.gpu.memory_gib:.1f} GiB × "

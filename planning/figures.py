@@ -10,7 +10,7 @@ import dataclasses
 from typing import Optional
 
 from facts import vllm_features
-from planning import capacity, memory, scaling, timing
+from planning import capacity, host, memory, scaling, timing
 from planning.traffic import TrafficPlan
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
@@ -32,7 +32,7 @@ class Plan:
     weights: memory.Weights
     activations: memory.Activations
     kv: memory.KvCache
-    host: memory.HostResources
+    host: host.HostResources
     startup: timing.Startup
     drain: timing.Drain
     rollout: timing.Rollout

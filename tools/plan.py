@@ -69,8 +69,13 @@ class Figure(NamedTuple):
 
 def figures(plan: Plan) -> list[Figure]:
     """Every step of the plan as a printed row, with the fields it shows."""
+    return _replica_figures(plan) + _life_figures(plan)
+
+
+def _replica_figures(plan: Plan) -> list[Figure]:
+    """What a replica is: its layout, launch, engine limits, GPU and host memory."""
     out = plan.outputs()
-    layout, start = plan.layout, plan.startup
+    layout = plan.layout
     return [
         Figure("layout", f"{layout.describe()}, {counted(layout.gpus, 'GPU')} per replica, "
                          f"{counted(out['gpusTotal'], 'GPU')} in all at "
@@ -96,6 +101,13 @@ def figures(plan: Plan) -> list[Figure]:
                plan.host.reason,
                ("host.shm_gib", "host.memory_request_gib", "host.memory_limit_gib",
                 "host.cpu_request", "host.cpu_limit")),
+    ]
+
+
+def _life_figures(plan: Plan) -> list[Figure]:
+    """A replica's life and scale: start-up, drain, rollout, storage, autoscaling."""
+    out, start = plan.outputs(), plan.startup
+    return [
         Figure("start-up", f"{out['startupBudgetSeconds']} s budget, "
                            f"{start.estimated_seconds} s estimated", start.reason,
                ("startup.read_mib_per_second", "startup.load_seconds", "startup.engine_phases",

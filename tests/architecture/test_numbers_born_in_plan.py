@@ -152,7 +152,7 @@ def test_rendering_components_wiring_and_main_read_plan_figures_and_derive_none(
 
 def test_the_scan_finds_a_figure_computed_from_the_plan():
     """The checks above can fail: each recognises the shape it forbids."""
-    derived = ast.parse("from planning.sizing import startup_failure_threshold\n"
+    derived = ast.parse("from planning.timing import startup_failure_threshold\n"
                         "from planning import scaling as math_\n"
                         "a = plan.startup.budget_seconds // period\n"
                         "b = startup_failure_threshold(budget, 10)\n"

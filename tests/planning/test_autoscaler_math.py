@@ -3,34 +3,34 @@
 import pytest
 
 from planning import scaling
-from planning import sizing as m
+from planning import capacity, timing
 
 
 def test_a_replica_runs_as_many_requests_as_its_kv_cache_holds_at_the_expected_length():
     # Prod: 317,408 KV tokens at 8,192 tokens a request -> 38, well under max-num-seqs 256.
-    assert m.runnable_requests(317_408, 8192, 256) == 38
-    assert m.runnable_requests(317_408, 4096, 256) == 77
+    assert capacity.runnable_requests(317_408, 8192, 256) == 38
+    assert capacity.runnable_requests(317_408, 4096, 256) == 77
 
 
 def test_runnable_requests_are_capped_by_max_num_seqs_and_never_zero():
-    assert m.runnable_requests(10_000_000, 1000, 256) == 256
-    assert m.runnable_requests(4000, 8192, 256) == 1
+    assert capacity.runnable_requests(10_000_000, 1000, 256) == 256
+    assert capacity.runnable_requests(4000, 8192, 256) == 1
 
 
 def test_per_replica_target_is_runnable_requests_times_utilization():
-    assert m.per_replica_target(38, 0.75) == 28
-    assert m.per_replica_target(100, 0.5) == 50
+    assert capacity.per_replica_target(38, 0.75) == 28
+    assert capacity.per_replica_target(100, 0.5) == 50
 
 
 def test_per_replica_target_rounds_down_and_never_reaches_zero():
-    assert m.per_replica_target(10, 0.33) == 3
-    assert m.per_replica_target(1, 0.1) == 1
+    assert capacity.per_replica_target(10, 0.33) == 3
+    assert capacity.per_replica_target(1, 0.1) == 1
 
 
 @pytest.mark.parametrize("runnable, utilization", [(0, 0.5), (256, 0), (256, 1.5)])
 def test_per_replica_target_rejects_impossible_inputs(runnable, utilization):
     with pytest.raises(ValueError):
-        m.per_replica_target(runnable, utilization)
+        capacity.per_replica_target(runnable, utilization)
 
 
 def test_prod_scales_before_requests_queue():
@@ -85,4 +85,4 @@ def test_fallback_replicas_is_the_configured_value_else_the_minimum():
 
 def test_a_replaced_claim_is_waited_for_as_long_as_its_last_pod_may_drain():
     # Prod: grace 368 s + 300 s for the kubelet to unmount.
-    assert m.claim_release_seconds(368) == 668
+    assert timing.claim_release_seconds(368) == 668

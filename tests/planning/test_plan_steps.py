@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from planning import capacity, config, memory, sizing
+from planning import capacity, config, host, memory
 from planning.layout import Layout
 from planning.plan import make_plan
 
@@ -329,7 +329,7 @@ STORAGE = re.compile(r"max\(floor (\d+) Gi, ⌈([\d.]+) GiB × ([\d.]+) × (\d+)
 
 def _host(gpus: int):
     cfg = config.parse({**BASE, "resources": {"cpuPerGpu": 3, "cpuLimitFactor": 2}})
-    return memory.host_resources(cfg, Layout(gpus))
+    return host.host_resources(cfg, Layout(gpus))
 
 
 @pytest.mark.parametrize("pair_gib", [None, 0.5], ids=["as-is", "constant-changed"])
@@ -339,14 +339,14 @@ def test_the_shm_and_cpu_reasons_show_the_arithmetic_of_their_figures(monkeypatc
     """The /dev/shm and CPU reasons are the formula's own numbers: change a constant and the
     reason follows the figure (no retyped text)."""
     if pair_gib is not None:
-        monkeypatch.setattr(sizing, "NCCL_SHM_GIB_PER_PAIR", pair_gib)
-    host = _host(gpus)
-    base, per_pair, n, n_less_one, shm = SHM.search(host.reason).groups()
+        monkeypatch.setattr(host, "NCCL_SHM_GIB_PER_PAIR", pair_gib)
+    pod = _host(gpus)
+    base, per_pair, n, n_less_one, shm = SHM.search(pod.reason).groups()
     assert (int(n), int(n_less_one)) == (gpus, gpus - 1)
-    assert math.ceil(float(base) + float(per_pair) * gpus * (gpus - 1)) == int(shm) == host.shm_gib
-    per_gpu, local, api, request, factor, limit = map(float, CPU.search(host.reason).groups())
-    assert per_gpu * local + api == request == host.cpu_request
-    assert request * factor == limit == host.cpu_limit
+    assert math.ceil(float(base) + float(per_pair) * gpus * (gpus - 1)) == int(shm) == pod.shm_gib
+    per_gpu, local, api, request, factor, limit = map(float, CPU.search(pod.reason).groups())
+    assert per_gpu * local + api == request == pod.cpu_request
+    assert request * factor == limit == pod.cpu_limit
 
 
 @pytest.mark.parametrize("floor", [None, 20], ids=["as-is", "floor-changed"])
@@ -354,7 +354,7 @@ def test_the_shm_and_cpu_reasons_show_the_arithmetic_of_their_figures(monkeypatc
 def test_the_storage_reason_names_the_floor_its_arithmetic_applies(monkeypatch, floor,
                                                                    checkpoint_gib):
     if floor is not None:
-        monkeypatch.setattr(sizing, "STORAGE_FLOOR_GI", floor)
+        monkeypatch.setattr(capacity, "STORAGE_FLOOR_GI", floor)
     storage = capacity.storage(config.parse(BASE), memory.Weights(0, 0, checkpoint_gib, ""))
     low, gib, overhead, revisions, shown = STORAGE.search(storage.reason).groups()
     assert int(low) == (floor or 10)
