@@ -135,7 +135,8 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
                                       version)
     non_torch = non_torch_gib(layout.tensor_parallel, version, gpu.interconnect,
                                      enforce_eager(cfg))
-    reason = f"activation peak {peak:.2f} GiB + non-torch {non_torch:.2f} GiB"
+    reason = (f"activation peak {peak:.2f} GiB + non-torch {non_torch:.2f} GiB = "
+              f"{peak + non_torch:.2f} GiB")
     return Activations(peak, non_torch, reason)
 
 
@@ -155,8 +156,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     tokens = kv_cache_tokens(budget, per_token, block)
     concurrency = max_concurrency(tokens, layout.data_parallel, cfg.model.max_model_len)
     reason = (f"{gpu.memory_gib} GiB × {engine.gpu_memory_utilization} − weights "
-              f"{weights_.per_gpu_gib:.1f} − activations {activations_.peak_gib:.2f} − "
-              f"non-torch {activations_.non_torch_gib:.2f} = {budget:.1f} GiB per GPU; / "
+              f"{weights_.per_gpu_gib:.2f} − activations {activations_.peak_gib:.2f} − "
+              f"non-torch {activations_.non_torch_gib:.2f} = {budget:.2f} GiB per GPU; / "
               f"{per_token:.0f} B per token = {tokens} tokens ({block}-token blocks); "
               f"× DP {layout.data_parallel} / maxModelLen {cfg.model.max_model_len} = "
               f"{concurrency:.2f} full-length requests")

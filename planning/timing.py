@@ -154,7 +154,7 @@ def drain(cfg: StackConfig, version: Version, layout: Optional[Layout] = None) -
     reason = (f"preStop {shutdown.pre_stop_seconds} + longest request {longest} "
               f"({shutdown.max_tokens} tokens × {shutdown.per_token_ms} ms + "
               f"{shutdown.prefill_seconds} s, drained by {who}) + "
-              f"{GRACE_MARGIN_SECONDS} margin")
+              f"{GRACE_MARGIN_SECONDS} margin = {grace} s")
     spans = layout is not None and layout.nodes > 1
     group_wide = spans and layout.data_parallel > 1
     worker_sleep = 0
@@ -186,7 +186,8 @@ def rollout(cfg: StackConfig, layout: Layout, startup_: Startup, drain_: Drain) 
     pods = (replicas + surge) * layout.nodes
     release = claim_release_seconds(drain_.grace_seconds)
     reason = (f"{counted(rollout_rounds(replicas, surge), 'round')} × (grace {drain_.grace_seconds} "
-              f"+ image pull {IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds}); "
+              f"+ image pull {IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds}) = "
+              f"{timeout} s; "
               f"surge min(spareGpus {cfg.spare_gpus} // {counted(layout.gpus, 'GPU')}, replicas "
               f"{cfg.replicas}) = {surge}; pods (replicas {replicas} + surge {surge}) × "
               f"{counted(layout.nodes, 'node')} = {pods}; a replaced claim is released after "

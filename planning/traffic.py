@@ -227,8 +227,9 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
                       f"JSON = {body} bytes (whole KiB)",
         "router attempt": f"longest request {longest_request_seconds} + queue {queue} = {local} s",
         "router first byte": f"queue {queue} + prefill {prefill_seconds} = {first_byte} s",
-        "cloud attempt": (f"an alias falls back from the engine to the cloud: the router's "
-                          f"timeout {local} s" if cloud else "no alias falls back to the cloud: 0"),
+        "cloud attempt": (f"an alias falls back from the engine to the cloud: = router "
+                          f"attempt {local} s" if cloud
+                          else "no alias falls back to the cloud: = 0 s"),
         "edge request": f"router attempt {local} + cloud attempt {cloud} + margin "
                         f"{EDGE_MARGIN_SECONDS} = {edge} s",
         "edge idle": f"= edge request {edge} s: the router sends no byte until an answer "
@@ -292,7 +293,8 @@ def redis_rows(traffic: TrafficConfig, plan: TrafficPlan) -> list[tuple[str, str
     rows = [("router start-up",
              f"{plan.router_startup_failures * PROBE_PERIOD_SECONDS} s startup probe",
              f"⌈(import {ROUTER_IMPORT_SECONDS} s + Redis stall {stall} s) / period "
-             f"{PROBE_PERIOD_SECONDS} s⌉ = {plan.router_startup_failures} probes")]
+             f"{PROBE_PERIOD_SECONDS} s⌉ = {plan.router_startup_failures} probes × "
+             f"{PROBE_PERIOD_SECONDS} s = {plan.router_startup_failures * PROBE_PERIOD_SECONDS} s")]
     if redis is None:
         rows.append(("limit counters", "in the router process",
                      "one replica counts exactly; set traffic.router.redis to share them"))
@@ -300,7 +302,7 @@ def redis_rows(traffic: TrafficConfig, plan: TrafficPlan) -> list[tuple[str, str
     rows.append(("Redis stall", f"{stall} s at the most",
                  f"{REDIS_STARTUP_CALLS} blocking calls × {REDIS_ATTEMPTS} attempts × "
                  f"(socket timeout {REDIS_SOCKET_TIMEOUT_SECONDS} s + backoff "
-                 f"{REDIS_BACKOFF_CAP_SECONDS} s)"))
+                 f"{REDIS_BACKOFF_CAP_SECONDS} s) = {stall} s"))
     if redis.external:
         rows.append(("limit counters", f"existing Redis {redis.host}:{redis.port}",
                      "traffic.router.redis.host"))

@@ -216,3 +216,25 @@ def test_every_row_prints_the_values_of_its_fields_with_its_reason(capsys, monke
         assert row.reason and line is not None, row
         unshown = [path for path in row.fields if not _shown(_value(plan, path), line)]
         assert unshown == [], line
+
+
+CHOICES = {"layout", "launcher", "engine", "limit counters"}
+"""Rows whose reason says why a choice was made, not arithmetic ending in a number."""
+NUMBER = r"(?<![\d.])\d+(?:\.\d+)?(?![\d.])"
+
+
+@pytest.mark.parametrize("stack", STACKS + (DEPLOYED_REDIS,))
+def test_each_reason_ends_its_arithmetic_at_the_figure_the_row_shows(stack):
+    """The first figure a row shows is what its reason's arithmetic comes to ('= N'), at the
+    same precision, so a formula and the sentence that explains it cannot drift apart."""
+    cfg = parse(_stack_values(stack))
+    plan = make_plan(cfg)
+    drifted = []
+    for row in plan_tool.figures(plan) + plan_tool.traffic_figures(cfg, plan):
+        if row.name in CHOICES:
+            continue
+        shown = float(re.search(NUMBER, row.value).group())
+        results = [float(n) for n in re.findall(rf"= (?:[a-z -]+ )?({NUMBER})", row.reason)]
+        if shown not in results:
+            drifted.append((row.name, shown, results))
+    assert drifted == []
