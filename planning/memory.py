@@ -14,7 +14,6 @@ from typing import Optional
 from facts import model_families, vllm_features
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
-from planning.wording import counted
 
 Version = vllm_features.Version
 
