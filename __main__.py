@@ -12,7 +12,6 @@ from components.metrics import MetricsStack
 from components.model_store import ModelStore
 from components.namespace import ServingNamespace
 from components.router import TrafficRouter
-from planning import traffic as traffic_plan
 from planning.load import load_stack
 from rendering.naming import stack_names
 from rendering.provider import provider_inputs
@@ -37,7 +36,7 @@ autoscaler = Autoscaler(release, engine.autoscaler_args(cfg, plan, names), opts=
 outputs = engine.engine_outputs(cfg, plan, names, namespace.name, image, store, inference,
                                 metrics, autoscaler)
 if cfg.traffic.enabled:
-    traffic = traffic_plan.for_stack(cfg, plan)
+    traffic = plan.traffic
     router = TrafficRouter(release, router_args(cfg, traffic, names, namespace.name, inference),
                            opts=after_inference)
     if cfg.traffic.gateway is not None:

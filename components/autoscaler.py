@@ -24,7 +24,7 @@ class AutoscalerArgs:
 
     objects: AutoscalerObjects
     per_replica_target: int
-    """Requests (running + waiting) per replica to aim for (planning/sizing.py)."""
+    """Requests (running + waiting) per replica to aim for (planning/capacity.py)."""
 
 
 class Autoscaler(pulumi.ComponentResource):

@@ -76,7 +76,7 @@ SIXTEEN_BIT = ("bf16", "fp16")
 fp8.py Fp8Config: a 16-bit checkpoint's linears and experts at 1 byte)."""
 
 WEIGHT_SCHEMES = (*SIXTEEN_BIT, "fp8", "int8", "int4", MXFP4, FP4_FP8)
-"""Every checkpoint scheme the facts may name (planning/sizing.py ROLE_BYTES has their widths)."""
+"""Every checkpoint scheme the facts may name (planning/memory.py ROLE_BYTES has their widths)."""
 
 
 def is_sixteen_bit(weights_dtype: str) -> bool:
@@ -93,5 +93,5 @@ def keeps_parts_in_mixed_precision(weights_dtype: str) -> bool:
 def pads_mxfp4_experts(weights_dtype: str) -> bool:
     """True when vLLM pads the experts for its MXFP4 MoE kernel
     (vllm/model_executor/layers/fused_moe/oracle/mxfp4.py,
-    mxfp4_round_up_hidden_size_and_intermediate_size; planning/sizing.py mxfp4_expert_padding)."""
+    mxfp4_round_up_hidden_size_and_intermediate_size; planning/memory.py mxfp4_expert_padding)."""
     return weights_dtype == MXFP4

@@ -82,7 +82,7 @@ def needs_disable_log_requests(version: Version) -> bool:
     return version < REQUEST_LOGGING_DEFAULT_OFF
 
 
-# --- Memory profiling (planning/sizing.py) --------------------------------------------------
+# --- Memory profiling (planning/memory.py) --------------------------------------------------
 
 DEFAULT_GPU_MEMORY_UTILIZATION: dict[Version, float] = {parse("0.0.0"): 0.9,
                                                          parse("0.20.0"): 0.92}
@@ -136,7 +136,7 @@ physical pages after warm-up, "so the cache is sized from the memory actually fr
 graph capture rather than from a profiling estimate". Unset, vLLM turns it on on CUDA and
 ROCm (vllm/config/vllm.py VllmConfig._resolve_extensible_kv_cache) unless one of
 EXTENSIBLE_KV_CACHE_OFF_FLAGS is given; then --gpu-memory-utilization defaults to 1.0, not
-0.92 (CacheConfig.resolved_gpu_memory_utilization). The arithmetic is planning/sizing.py
+0.92 (CacheConfig.resolved_gpu_memory_utilization). The arithmetic is planning/memory.py
 measured_kv_budget_gib."""
 
 EXTENSIBLE_KV_CACHE_FLAG = "--enable-extensible-kv-cache"

@@ -11,11 +11,12 @@ from typing import Callable, Optional
 
 import facts
 from facts import cluster_versions, model_families, vllm_cli, vllm_features, vllm_parsers
-from planning import sizing
 from planning.config import StackConfig
+from planning.config.traffic import secret_problems
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
-from planning.memory import gpu_memory, kv_cache
+from planning.memory import GIB, gpu_memory, kv_cache
+from planning import memory
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
 
@@ -152,15 +153,15 @@ def utilization_vllm_can_request(cfg: StackConfig, plan: Plan) -> Optional[str]:
     """Before 0.34 (or with its measured sizing off) vLLM raises at start when the GPU's free
     memory is below total × utilization ("Free memory on device … is less than desired GPU
     memory utilization", vllm/v1/worker/utils.py request_memory, 0.16.0 to 0.34.0), and the
-    CUDA context already holds some (sizing.CUDA_CONTEXT_GIB)."""
+    CUDA context already holds some (memory.CUDA_CONTEXT_GIB)."""
     total, utilization = plan.gpu.memory_gib, plan.engine.gpu_memory_utilization
-    free = total - sizing.CUDA_CONTEXT_GIB
+    free = total - memory.CUDA_CONTEXT_GIB
     if plan.engine.measured_kv or total * utilization <= free:
         return None
     most = math.floor(free / total * 100) / 100
     return (f"engine.gpuMemoryUtilization: {utilization} asks vLLM {cfg.vllm_version} for "
             f"{total * utilization:.2f} GiB of {plan.gpu.name}'s {total} GiB, but about "
-            f"{sizing.CUDA_CONTEXT_GIB:g} GiB is taken before vLLM checks, so it stops at start "
+            f"{memory.CUDA_CONTEXT_GIB:g} GiB is taken before vLLM checks, so it stops at start "
             f"(\"Free memory on device … is less than desired GPU memory utilization\"); use "
             f"at most {most}, or pin vLLM {vllm_features.EXTENSIBLE_KV_CACHE_SINCE}+ which sizes "
             "the cache from measured memory")
@@ -245,7 +246,7 @@ def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if kv.budget_gib <= 0 or kv.tokens_per_rank >= length:
         return None
     act = plan.activations
-    need = length * kv.bytes_per_token / sizing.GIB
+    need = length * kv.bytes_per_token / GIB
     return (f"model.maxModelLen: one {length}-token request needs {need:.1f} GiB of KV cache "
             f"per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
             f"{kv.budget_gib:.1f} GiB is left per GPU ({plan.gpu.memory_gib:.1f} GiB × "
@@ -400,6 +401,26 @@ def cluster_add_ons_meet_their_floors(cfg: StackConfig, plan: Plan) -> Optional[
     return "; ".join(problems) or None
 
 
+def alias_caps_within_the_drain(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """A local alias's maxTokens above shutdown.maxTokens could outlast the timeouts and the
+    drain, which are derived from shutdown.maxTokens."""
+    if not cfg.traffic.enabled:
+        return None
+    engine_max = cfg.shutdown.max_tokens
+    return "; ".join(
+        f"traffic.aliases {alias.name!r}: maxTokens {alias.max_tokens} is over "
+        f"shutdown.maxTokens ({engine_max}), from which the timeouts and the drain are "
+        "derived, so such a request could be cut; lower the alias's maxTokens or raise "
+        "shutdown.maxTokens"
+        for alias in cfg.traffic.aliases if alias.local and alias.max_tokens > engine_max) or None
+
+
+def router_keys_from_one_place(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """Each provider's key and the Redis password come from exactly one place
+    (planning/config/traffic.py `secret_problems`)."""
+    return "; ".join(secret_problems(cfg.traffic, cfg.traffic_secrets)) or None
+
+
 CHECKS: list[Check] = [
     vllm_serves_the_model,
     gpu_runs_the_kernels,
@@ -429,6 +450,8 @@ CHECKS: list[Check] = [
     expected_request_fits_the_context,
     target_below_the_kv_alert,
     cluster_add_ons_meet_their_floors,
+    alias_caps_within_the_drain,
+    router_keys_from_one_place,
 ]
 """Every feasibility check, in the order their problems are reported."""
 
@@ -454,10 +477,10 @@ def warnings(cfg: StackConfig, plan: Plan) -> list[str]:
                 "of vLLM's reach; right only when another process shares the GPU"]
     if plan.engine.measured_kv:
         return _withheld_warning(cfg, plan, key)
-    left = total * (1 - utilization) - sizing.CUDA_CONTEXT_GIB
-    if left < sizing.KV_MARGIN_FLOOR_GIB:
+    left = total * (1 - utilization) - memory.CUDA_CONTEXT_GIB
+    if left < memory.KV_MARGIN_FLOOR_GIB:
         return [f"{key} leaves {left:.2f} GiB beside the CUDA context for what vLLM's "
-                f"profiling does not see, less than the {sizing.KV_MARGIN_FLOOR_GIB:g} GiB vLLM "
+                f"profiling does not see, less than the {memory.KV_MARGIN_FLOOR_GIB:g} GiB vLLM "
                 "0.34 keeps itself; an OOM under load is likely: 0.95 or lower is safer"]
     return []
 

@@ -7,9 +7,11 @@ without importing make_plan, which runs them.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 from facts import vllm_features
-from planning import capacity, memory, scaling, timing
+from planning import capacity, host, memory, scaling, timing
+from planning.traffic import TrafficPlan
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
 
@@ -30,13 +32,15 @@ class Plan:
     weights: memory.Weights
     activations: memory.Activations
     kv: memory.KvCache
-    host: memory.HostResources
+    host: host.HostResources
     startup: timing.Startup
     drain: timing.Drain
     rollout: timing.Rollout
     storage: capacity.Storage
     autoscaling: capacity.Autoscaling
     scaling: scaling.Scaling
+    traffic: Optional[TrafficPlan]
+    """The edge's and the router's budgets (planning/traffic.py); None without traffic."""
 
     @property
     def gpus_total(self) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pulumi
 
-from planning import checks, traffic as traffic_plan
+from planning import checks
 from planning.config import (ClusterConfig, ConfigError, StackConfig, check_cluster,
                              check_stack_name, cluster_from_pulumi_config, from_pulumi_config)
 from planning.pins import unpinned_warnings
@@ -26,14 +26,10 @@ def load_stack(stack: str) -> tuple[StackConfig, ClusterConfig, Plan]:
 
 
 def _checked(stack: str) -> tuple[StackConfig, ClusterConfig, Plan]:
-    """Validate the stack's name, config and cluster, derive the plan, check the traffic layer."""
+    """Validate the stack's name, config and cluster, derive the plan (its checks include the
+    traffic layer's)."""
     check_stack_name(stack)
     cfg = from_pulumi_config()
     cluster = cluster_from_pulumi_config()
     check_cluster(cluster, cfg.require_cluster, stack)
-    plan = make_plan(cfg)
-    problems = traffic_plan.problems(cfg.traffic, cfg.shutdown.max_tokens)
-    problems += traffic_plan.secret_problems(cfg.traffic, cfg.traffic_secrets)
-    if problems:
-        raise ConfigError(problems)
-    return cfg, cluster, plan
+    return cfg, cluster, make_plan(cfg)

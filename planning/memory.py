@@ -1,18 +1,19 @@
-"""GPU and host memory of one replica, step by step: engine limits, weights, activations, KV
-cache, host resources. Each step returns its figures with the reason; the arithmetic itself
-is in planning/sizing.py.
+"""What one GPU holds, step by step: engine limits, weights, activations, KV cache. Each step
+returns its figures with the reason; below the steps, the arithmetic they use, one pure function
+each with the formula in its docstring (tests/planning/test_sizing.py tests each on its own).
+
+Units: GIB = 2**30 bytes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Optional
 
 from facts import model_families, vllm_features
-from planning import sizing
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
-from planning.wording import counted
 
 Version = vllm_features.Version
 
@@ -81,18 +82,6 @@ class GpuMemory:
     kv: KvCache
 
 
-@dataclasses.dataclass(frozen=True)
-class HostResources:
-    """Host memory, /dev/shm and CPU of one pod."""
-
-    shm_gib: int
-    memory_request_gib: int
-    memory_limit_gib: int
-    cpu_request: float
-    cpu_limit: float
-    reason: str
-
-
 def enforce_eager(cfg: StackConfig) -> bool:
     """True when engine.extraArgs runs vLLM without CUDA graphs or torch.compile."""
     return "--enforce-eager" in cfg.engine.extra_args
@@ -103,7 +92,7 @@ def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLi
     measured = vllm_features.sizes_kv_from_measured_memory(version, cfg.engine.extra_args)
     utilization = (cfg.engine.gpu_memory_utilization
                    or vllm_features.default_gpu_memory_utilization(version, measured))
-    tokens, seqs = sizing.default_scheduler_limits(gpu.memory_gib, gpu.compute_capability)
+    tokens, seqs = default_scheduler_limits(gpu.memory_gib, gpu.compute_capability)
     seqs = cfg.engine.max_num_seqs or seqs
     tokens = cfg.engine.max_num_batched_tokens or tokens
     reason = (f"utilization {utilization}, max-num-seqs {seqs}, max-num-batched-tokens {tokens}"
@@ -116,31 +105,31 @@ def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLi
 
 
 def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout) -> float:
-    """MXFP4 experts are padded for vLLM's kernel (sizing.mxfp4_expert_padding); the
+    """MXFP4 experts are padded for vLLM's kernel (mxfp4_expert_padding); the
     intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
     experts. For mxfp4 models, intermediate_size is the expert's."""
     if not model_families.pads_mxfp4_experts(model.weights_dtype):
         return 1.0
-    per_gpu = sizing.expert_intermediate_per_gpu(model.intermediate_size, layout.tensor_parallel,
+    per_gpu = expert_intermediate_per_gpu(model.intermediate_size, layout.tensor_parallel,
                                                  layout.data_parallel, layout.expert_parallel)
-    return sizing.mxfp4_expert_padding(model.hidden_size, per_gpu, gpu.compute_capability)
+    return mxfp4_expert_padding(model.hidden_size, per_gpu, gpu.compute_capability)
 
 
 def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
             gpu: Optional[GpuFacts] = None) -> Weights:
     """The model's weight memory by role, and the fullest GPU's share under `layout`."""
     groups = model.parameter_groups()
-    stored_as = sizing.scheme(model.weights_dtype, cfg.model.quantization)
-    total = sizing.weight_gib(groups, stored_as)
-    per_gpu = sizing.weight_gib_per_gpu(
+    stored_as = scheme(model.weights_dtype, cfg.model.quantization)
+    total = weight_gib(groups, stored_as)
+    per_gpu = weight_gib_per_gpu(
         groups, stored_as, model.layers, layout.tensor_parallel, layout.pipeline_parallel,
         layout.data_parallel, model.tie_word_embeddings, model.attention,
         expert_padding(model, gpu, layout) if gpu else 1.0)
-    checkpoint = model.weights_gib or sizing.weight_gib(groups, model.weights_dtype)
-    widths = sizing.ROLE_BYTES[stored_as]
+    checkpoint = model.weights_gib or weight_gib(groups, model.weights_dtype)
+    widths = ROLE_BYTES[stored_as]
     parts = " + ".join(f"{role} {groups[role] / 1e9:.3f} G × {widths[role]:.4g} B"
-                       for role in sizing.WEIGHT_ROLES if groups[role])
-    stages = sizing.pipeline_stage_layers(model.layers, layout.pipeline_parallel)
+                       for role in WEIGHT_ROLES if groups[role])
+    stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
     reason = (f"{parts} = {total:.1f} GiB ({stored_as}); fullest GPU at {layout.describe()}: "
               f"embeddings and head / TP {layout.tensor_parallel} on the first and last of "
               f"stages {stages}, norms, gates and replicated linears whole, linears / TP, "
@@ -152,13 +141,14 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
                 layout: Layout, engine: EngineLimits) -> Activations:
     """The profiling run's activation peak and the non-torch memory (communication buffers,
     CUDA graphs) on one GPU."""
-    peak = sizing.activation_peak_gib(model.hidden_size, model.intermediate_size,
+    peak = activation_peak_gib(model.hidden_size, model.intermediate_size,
                                       model.vocab_size, layout.tensor_parallel,
                                       engine.max_num_batched_tokens, engine.max_num_seqs,
                                       version)
-    non_torch = sizing.non_torch_gib(layout.tensor_parallel, version, gpu.interconnect,
+    non_torch = non_torch_gib(layout.tensor_parallel, version, gpu.interconnect,
                                      enforce_eager(cfg))
-    reason = f"activation peak {peak:.2f} GiB + non-torch {non_torch:.2f} GiB"
+    reason = (f"activation peak {peak:.2f} GiB + non-torch {non_torch:.2f} GiB = "
+              f"{peak + non_torch:.2f} GiB")
     return Activations(peak, non_torch, reason)
 
 
@@ -167,15 +157,15 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
              activations_: Activations) -> KvCache:
     """What is left for the KV cache on one GPU, and how many tokens that holds."""
     budget, budget_reason = _kv_budget(cfg, gpu, version, engine, weights_, activations_)
-    dtype_bytes = sizing.kv_dtype_bytes(
+    dtype_bytes = kv_dtype_bytes(
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
-    per_token = sizing.kv_bytes_per_token_per_gpu(model.attention, model.layers,
+    per_token = kv_bytes_per_token_per_gpu(model.attention, model.layers,
                                                   layout.tensor_parallel,
                                                   layout.pipeline_parallel, dtype_bytes)
-    block = sizing.kv_block_size(model.attention, gpu.compute_capability, version)
-    tokens = sizing.kv_cache_tokens(budget, per_token, block)
-    concurrency = sizing.max_concurrency(tokens, layout.data_parallel, cfg.model.max_model_len)
-    reason = (f"{budget_reason} = {budget:.1f} GiB per GPU; / {per_token:.0f} B per token = {tokens} tokens ({block}-token blocks); "
+    block = kv_block_size(model.attention, gpu.compute_capability, version)
+    tokens = kv_cache_tokens(budget, per_token, block)
+    concurrency = max_concurrency(tokens, layout.data_parallel, cfg.model.max_model_len)
+    reason = (f"{budget_reason} = {budget:.2f} GiB per GPU; / {per_token:.0f} B per token = {tokens} tokens ({block}-token blocks); "
               f"× DP {layout.data_parallel} / maxModelLen {cfg.model.max_model_len} = "
               f"{concurrency:.2f} full-length requests")
     return KvCache(budget, per_token, block, tokens, concurrency, reason)
@@ -184,25 +174,25 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
 def _kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
                weights_: Weights, activations_: Activations) -> tuple[float, str]:
     """The KV budget of one GPU by the pinned vLLM's rule, and its arithmetic: the profiling
-    estimate (sizing.kv_budget_gib), or from 0.34 the memory measured after CUDA-graph capture
-    (sizing.measured_kv_budget_gib)."""
+    estimate (kv_budget_gib), or from 0.34 the memory measured after CUDA-graph capture
+    (measured_kv_budget_gib)."""
     total, utilization = gpu.memory_gib, engine.gpu_memory_utilization
     weights_gib, peak = weights_.per_gpu_gib, activations_.peak_gib
     non_torch = activations_.non_torch_gib
     if not engine.measured_kv:
-        return (sizing.kv_budget_gib(total, utilization, weights_gib, peak, non_torch),
-                f"{total} GiB × {utilization} − weights {weights_gib:.1f} − activations "
+        return (kv_budget_gib(total, utilization, weights_gib, peak, non_torch),
+                f"{total} GiB × {utilization} − weights {weights_gib:.2f} − activations "
                 f"{peak:.2f} − non-torch {non_torch:.2f}")
-    graphs = sizing.cuda_graph_gib(version, enforce_eager(cfg))
+    graphs = cuda_graph_gib(version, enforce_eager(cfg))
     resident, transient = weights_gib + non_torch, peak + graphs
-    margin = max(sizing.KV_MARGIN_FLOOR_GIB, sizing.KV_MARGIN_FRACTION * transient)
-    budget = sizing.measured_kv_budget_gib(total, utilization, weights_gib, peak, non_torch,
+    margin = max(KV_MARGIN_FLOOR_GIB, KV_MARGIN_FRACTION * transient)
+    budget = measured_kv_budget_gib(total, utilization, weights_gib, peak, non_torch,
                                            graphs)
     return budget, (
         f"measured after CUDA-graph capture (vLLM {vllm_features.EXTENSIBLE_KV_CACHE_SINCE}+): "
         f"min({total} GiB × {utilization}, {total} − CUDA context "
-        f"{sizing.CUDA_CONTEXT_GIB:g} − margin max({sizing.KV_MARGIN_FLOOR_GIB:g}, "
-        f"{sizing.KV_MARGIN_FRACTION:g} × transient) {margin:.2f}) − resident (weights "
+        f"{CUDA_CONTEXT_GIB:g} − margin max({KV_MARGIN_FLOOR_GIB:g}, "
+        f"{KV_MARGIN_FRACTION:g} × transient) {margin:.2f}) − resident (weights "
         f"{weights_gib:.1f} + non-torch {non_torch:.2f}) {resident:.2f} − transient "
         f"(activations {peak:.2f} + CUDA-graph estimate {graphs:.2f}) {transient:.2f}")
 
@@ -217,15 +207,374 @@ def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
                      kv_cache(cfg, model, gpu, version, layout, engine, weights_, activations_))
 
 
-def host_resources(cfg: StackConfig, layout: Layout) -> HostResources:
-    """/dev/shm, memory request and limit, CPU of one pod (its GPUs on one node)."""
-    local = layout.gpus_per_node
-    shm = sizing.shm_gib(local)
-    request = sizing.host_memory_request_gib(local, shm)
-    limit = sizing.host_memory_limit_gib(request, cfg.resources.memory_headroom_gib)
-    cpu = sizing.cpu_request(local, cfg.resources.cpu_per_gpu)
-    reason = (f"API server {sizing.API_SERVER_GIB:g} + {sizing.WORKER_GIB:g} × {counted(local, 'worker')} "
-              f"+ shm {shm} = {request} GiB request; + headroom "
-              f"{cfg.resources.memory_headroom_gib:g} = {limit} GiB limit; shm = 1 + 0.25 × "
-              f"{local} × {local - 1} GiB, rounded up")
-    return HostResources(shm, request, limit, cpu, cpu * cfg.resources.cpu_limit_factor, reason)
+GIB = 2**30
+MIB = 2**20
+
+
+WEIGHT_ROLES = ("embedding", "head", "norms_and_gates", "replicated_linear", "sharded_linear",
+                "experts")
+"""Parameter roles by where vLLM puts them and how it quantizes them:
+- embedding, head: VocabParallelEmbedding / ParallelLMHead, vocab rows split by TP (padded to
+  a multiple of 64), never quantized; the embedding sits on the first pipeline stage, the head
+  on the last (vllm/model_executor/layers/vocab_parallel_embedding.py; models/llama.py).
+- norms_and_gates: RMSNorms and MoE router gates, full on every TP rank, never quantized (the
+  gate is built with quant_config=None, deepseek_v2.py).
+- replicated_linear: linears every TP rank holds in full (MLA's q_a_proj / kv_a_proj_with_mqa,
+  ReplicatedLinear or disable_tp=True), quantized like other linears.
+- sharded_linear: attention and dense/shared-expert MLP linears, split by TP.
+- experts: routed experts (FusedMoE), spread over TP × DP GPUs whether or not expert
+  parallelism is on (fused_moe/config.py FusedMoEParallelConfig.make, flatten_tp_across_dp)."""
+
+_16BIT = {"embedding": 2.0, "head": 2.0, "norms_and_gates": 2.0}
+FP8_BLOCK_SCALE_BYTES = 4 / (128 * 128)
+"""One FP32 scale per 128 × 128 block of an FP8 block-quantized weight (utils/fp8_utils.py)."""
+MXFP4_BYTES = 0.5 + 1 / 32
+"""FP4 packed two per byte + one E8M0 scale byte per 32 elements (quantization/mxfp4.py)."""
+GPTQ_INT4_BYTES = 0.5 + 2 / 128
+"""4-bit weights + one 16-bit scale per group of 128 (symmetric GPTQ after the Marlin repack,
+which drops zero points; AWQ keeps 4-bit zeros: + 0.5/128, within 1 %)."""
+
+ROLE_BYTES: dict[str, dict[str, float]] = {
+    "bf16": dict.fromkeys(WEIGHT_ROLES, 2.0),
+    "fp16": dict.fromkeys(WEIGHT_ROLES, 2.0),
+    "fp8": {**_16BIT, "replicated_linear": 1 + FP8_BLOCK_SCALE_BYTES,
+            "sharded_linear": 1 + FP8_BLOCK_SCALE_BYTES, "experts": 1 + FP8_BLOCK_SCALE_BYTES},
+    "fp8-online": {**_16BIT, "replicated_linear": 1.0, "sharded_linear": 1.0, "experts": 1.0},
+    "int8": {**_16BIT, "replicated_linear": 1.0, "sharded_linear": 1.0, "experts": 1.0},
+    "int4": {**_16BIT, "replicated_linear": GPTQ_INT4_BYTES, "sharded_linear": GPTQ_INT4_BYTES,
+             "experts": GPTQ_INT4_BYTES},
+    model_families.MXFP4: {**_16BIT, "replicated_linear": 2.0, "sharded_linear": 2.0,
+              "experts": MXFP4_BYTES},
+    model_families.FP4_FP8: {**_16BIT, "replicated_linear": 1 + 1 / (128 * 128),
+                "sharded_linear": 1 + 1 / (128 * 128), "experts": MXFP4_BYTES},
+}
+"""Bytes per parameter of each role, by checkpoint scheme (models.yaml weights_dtype):
+- bf16/fp16: 2 everywhere.
+- fp8: FP8 block checkpoints (DeepSeek V3/R1): linears and experts 1 byte + FP32 block scales;
+  embeddings, head, norms and gates stay 16-bit (their BF16 count in the checkpoint).
+- fp8-online: `--quantization fp8` of a 16-bit model: the same roles at 1 byte, per-tensor
+  scales (vllm/model_executor/layers/quantization/fp8.py Fp8Config.get_quant_method: LinearBase
+  and FusedMoE only).
+- int8 (W8A8) 1 byte, int4 (GPTQ/AWQ, group 128) 0.516 bytes for the linears.
+- mxfp4 (gpt-oss): only the routed experts are FP4 (its modules_to_not_convert keep attention,
+  router, embeddings and head in BF16).
+- fp4-fp8 (DeepSeek V4): experts MXFP4, other linears FP8 with E8M0 block scales."""
+
+
+def scheme(weights_dtype: str, quantization: str | None) -> str:
+    """The checkpoint's storage scheme in GPU memory: `--quantization fp8` of a 16-bit model
+    is fp8-online; anything else is the checkpoint's own dtype."""
+    if quantization in ("fp8", "fp8_per_tensor") and model_families.is_sixteen_bit(weights_dtype):
+        return "fp8-online"
+    if weights_dtype not in ROLE_BYTES:
+        raise ValueError(f"no bytes-per-parameter figures for weights dtype {weights_dtype!r}")
+    return weights_dtype
+
+
+def weight_gib(groups: dict[str, float], weights_scheme: str) -> float:
+    """Weight memory of the whole model in GiB = Σ roles params × bytes per param (ROLE_BYTES).
+
+    Example (DeepSeek-R1, fp8, MTP excluded): 1.961 G 16-bit params × 2 + 669.07 G FP8 × (1 +
+    4/16384) = 626.9 GiB (the checkpoint's own BF16 / F8_E4M3 / F32 counts give the same).
+    """
+    widths = ROLE_BYTES[weights_scheme]
+    return sum(groups[role] * widths[role] for role in WEIGHT_ROLES) / GIB
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def expert_intermediate_per_gpu(intermediate_size: int, tensor_parallel: int,
+                                data_parallel: int, expert_parallel: bool) -> int:
+    """An expert's intermediate size on one GPU: whole experts with expert parallelism, else
+    split over TP × DP (vLLM's FusedMoE flattens TP across DP). 2880 at TP 2 → 1440."""
+    return intermediate_size if expert_parallel else intermediate_size // (
+        tensor_parallel * data_parallel)
+
+
+def mxfp4_expert_padding(hidden_size: int, intermediate_per_gpu: int,
+                         compute_capability: float) -> float:
+    """How much larger MXFP4 experts are in GPU memory than in the checkpoint: vLLM pads each
+    expert's hidden (H) and intermediate (I, per GPU) sizes for its MoE kernel
+    (vllm/model_executor/layers/fused_moe/oracle/mxfp4.py, 0.20:
+    `mxfp4_round_up_hidden_size_and_intermediate_size`), and picks the kernel by GPU
+    (`_get_priority_backends_for_gpt_oss`): FlashInfer TRT-LLM on compute capability 10+
+    (H and I to multiples of 256), Triton on Hopper (I to 64), Marlin below (I to 128, H to 256).
+    factor = H_pad × I_pad / (H × I) (w13 is 2·I × H, w2 H × I).
+    Example (gpt-oss, H = I = 2880): Hopper at TP 2: 1472 / 1440 = 1.022; A100: 3072 × 2944 /
+    2880² = 1.090.
+    """
+    if compute_capability >= 10.0:
+        padded_h, padded_i = _round_up(hidden_size, 256), _round_up(intermediate_per_gpu, 256)
+    elif compute_capability >= 9.0:
+        padded_h, padded_i = hidden_size, _round_up(intermediate_per_gpu, 64)
+    else:
+        padded_h, padded_i = _round_up(hidden_size, 256), _round_up(intermediate_per_gpu, 128)
+    return padded_h * padded_i / (hidden_size * intermediate_per_gpu)
+
+
+def pipeline_stage_layers(layers: int, pipeline_parallel: int) -> list[int]:
+    """Layers on each pipeline stage, as vLLM splits them (distributed/utils.py get_pp_indices):
+    layers // PP each, and the remainder one each to the stages before the last, from the
+    second-to-last backwards. 61 / 4 → [15, 15, 16, 15]; 27 / 2 → [14, 13]."""
+    parts = [layers // pipeline_parallel] * pipeline_parallel
+    for index in range(2, layers % pipeline_parallel + 2):
+        parts[-index] += 1
+    return parts
+
+
+def mla_decompressed_bytes_per_layer(attention: dict, tensor_parallel: int) -> float:
+    """BF16 copies vLLM's MLA backends make of kv_b_proj (W_UK_T and W_UV, for the decode
+    path; v1/attention/backends/mla/common.py process_weights_after_loading), per layer per
+    GPU = kv_lora_rank × heads / TP × (qk_nope_head_dim + v_head_dim) × 2 bytes; 0 when the
+    facts lack the two head dims. DeepSeek-V3 at TP 8: 512 × 16 × 256 × 2 = 4 MiB per layer."""
+    if not model_families.is_mla(attention) or "qk_nope_head_dim" not in attention:
+        return 0.0
+    return (attention["kv_lora_rank"] * attention["heads"] / tensor_parallel
+            * (attention["qk_nope_head_dim"] + attention["v_head_dim"]) * 2)
+
+
+def weight_gib_per_gpu(groups: dict[str, float], weights_scheme: str, layers: int,
+                       tensor_parallel: int, pipeline_parallel: int = 1,
+                       data_parallel: int = 1, tie_word_embeddings: bool = False,
+                       attention: Optional[dict] = None, expert_padding: float = 1.0) -> float:
+    """Weights the fullest GPU holds, the largest over pipeline stages.
+
+    Stage s with n_s of L layers, on each of its TP × DP GPUs:
+      embedding / TP           on the first stage (and the last when tied)
+      + head / TP              on the last stage
+      + n_s / L × (norms_and_gates + replicated_linear)      full on every TP rank
+      + n_s / L × sharded_linear / TP
+      + n_s / L × experts / (TP × DP)                        experts spread over TP × DP
+      + n_s × MLA BF16 copies (mla_decompressed_bytes_per_layer)
+    each role at its bytes per parameter, the experts × expert_padding (MXFP4 kernels). Every DP rank holds its own copy of all but the
+    experts. Example (Qwen-32B, TP 2): (0.779 G + 0.779 G + 31.206 G) × 2 / 2 = 30.5 GiB.
+    """
+    widths = ROLE_BYTES[weights_scheme]
+    size = {role: groups[role] * widths[role] for role in WEIGHT_ROLES}
+    size["experts"] *= expert_padding
+    stages = pipeline_stage_layers(layers, pipeline_parallel)
+    mla = mla_decompressed_bytes_per_layer(attention or {}, tensor_parallel)
+    per_stage = []
+    for index, stage_layers in enumerate(stages):
+        first, last = index == 0, index == len(stages) - 1
+        share = stage_layers / layers
+        held = share * (size["norms_and_gates"] + size["replicated_linear"]
+                        + size["sharded_linear"] / tensor_parallel
+                        + size["experts"] / (tensor_parallel * data_parallel))
+        if first or (last and tie_word_embeddings):
+            held += size["embedding"] / tensor_parallel
+        if last:
+            held += size["head"] / tensor_parallel
+        per_stage.append(held + stage_layers * mla)
+    return max(per_stage) / GIB
+
+
+def kv_dtype_bytes(kv_cache_dtype: str) -> int:
+    """Bytes per cached element: 2 for `auto` (the 16-bit activation dtype), 1 for fp8."""
+    return 1 if kv_cache_dtype == "fp8" else 2
+
+
+def kv_bytes_per_token_per_layer(attention: dict, layers: int, tensor_parallel: int,
+                                 dtype_bytes: int) -> float:
+    """Cache bytes one token costs in one layer on one GPU, as vLLM allocates it.
+
+    - gqa (MHA/GQA): 2 (K and V) × max(1, kv_heads / TP) × head_dim × dtype_bytes; KV heads are
+      split by TP and replicated when TP exceeds them.
+    - mla (DeepSeek V2/V3/R1): (kv_lora_rank + qk_rope_head_dim) × dtype_bytes, NOT split by TP:
+      every TP rank holds the whole latent cache; + V3.2's DSA indexer keys
+      (dsa_indexer_bytes_per_token).
+    - deepseek_v4: the whole-model figure in the facts (compressed fp8 cache) / layers; one KV
+      head, so TP does not split it either.
+    Example: Qwen-32B at TP 2: 2 × 4 × 128 × 2 = 2048 bytes.
+    """
+    if model_families.is_gqa(attention):
+        heads_per_gpu = max(1, attention["kv_heads"] // tensor_parallel)
+        return 2 * heads_per_gpu * attention["head_dim"] * dtype_bytes
+    if model_families.is_mla(attention):
+        latent = (attention["kv_lora_rank"] + attention["qk_rope_head_dim"]) * dtype_bytes
+        return latent + dsa_indexer_bytes_per_token(attention)
+    if model_families.is_deepseek_v4(attention):
+        return attention["kv_bytes_per_token"] / layers
+    raise ValueError(f"unknown attention kind {attention['kind']!r}")
+
+
+DSA_SCALE_BLOCK = 128
+"""Indexer keys carry one 4-byte fp32 scale per 128 fp8 values (Indexer.quant_block_size)."""
+
+
+def dsa_indexer_bytes_per_token(attention: dict) -> int:
+    """Bytes per token and layer of DeepSeek-V3.2's sparse-attention (DSA) indexer cache: fp8
+    keys of index_head_dim plus 4 bytes of scale per 128, stored as uint8 whatever
+    --kv-cache-dtype says (vllm/model_executor/models/deepseek_v2.py Indexer k_cache =
+    DeepseekV32IndexerCache(head_dim + head_dim // 128 × 4, uint8), whose get_kv_cache_spec is
+    an MLAAttentionSpec of one head with the main cache's block size, so it adds per token).
+    0 without index_head_dim. V3.2: 128 + 4 = 132 B."""
+    dim = attention.get("index_head_dim")
+    return dim + dim // DSA_SCALE_BLOCK * 4 if dim else 0
+
+
+def kv_bytes_per_token_per_gpu(attention: dict, layers: int, tensor_parallel: int,
+                               pipeline_parallel: int, dtype_bytes: int) -> float:
+    """Cache bytes per token on one GPU = per-layer bytes × ceil(layers / PP)."""
+    per_layer = kv_bytes_per_token_per_layer(attention, layers, tensor_parallel, dtype_bytes)
+    return per_layer * math.ceil(layers / pipeline_parallel)
+
+
+def default_scheduler_limits(memory_gib: float, compute_capability: float) -> tuple[int, int]:
+    """vLLM V1's defaults for the OpenAI server: (max_num_batched_tokens, max_num_seqs).
+
+    vllm/engine/arg_utils.py (_set_default_args for V1): GPUs with at least 70 GiB that are not
+    A100 (H100/H200 class) get 8192 tokens and 1024 sequences; everything else 2048 and 256.
+    """
+    if memory_gib >= 70 and compute_capability >= 9.0:
+        return 8192, 1024
+    return 2048, 256
+
+
+NON_TORCH_GIB = 0.25
+"""Memory vLLM's profiler counts as non-torch on one GPU (cuBLAS/cuDNN workspaces)."""
+COMMUNICATION_GIB = {"nvlink": 1.8, "pcie": 0.5}
+"""Extra non-torch memory with TP > 1: NCCL and custom all-reduce buffers allocated on first
+use, after vLLM's memory snapshot (vllm/v1/worker/gpu_worker.py init_device). ~1.8 GiB on
+NVLink nodes (vllm-project/vllm#10511: 1.79 GiB on H100); PCIe cards use far smaller P2P
+buffers (0.5 GiB kept as an upper estimate)."""
+CUDA_GRAPH_GIB = 1.0
+"""CUDA-graph pool estimate vLLM subtracts from the KV budget from 0.20.0 on
+(VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS defaults on in 0.20's envs.py); vLLM 0.19 logs print
+estimates of 0.6–1.4 GiB for 7B–70B models. Skipped with --enforce-eager (no graphs)."""
+
+
+def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: int,
+                        tensor_parallel: int, max_num_batched_tokens: int,
+                        max_num_seqs: int,
+                        version: vllm_features.Version = vllm_features.parse("0.20.0")) -> float:
+    """Peak activation memory of vLLM's profiling on one GPU.
+
+    vLLM's profile_run (vllm/v1/worker/gpu_model_runner.py) runs one forward pass of
+    max_num_batched_tokens (T) tokens, frees it, then the sampler on max_num_seqs (S) rows, so
+    the peak is the larger of the two, not their sum:
+      forward: MLP gate_up 2 × I/TP plus the activated I/TP per token -> T × 3 × I/TP × 2 bytes
+               + residual, norm, attention in/out per token           -> T × 4 × H × 2 bytes
+      sampler: S × V × bytes per logit (facts/vllm_features.py sampler_bytes_per_logit: 28
+               before 0.17, 14 from 0.17; not split by TP)
+    Example (Qwen-32B, TP 2, T 2048, S 256, 0.20): max(0.16 + 0.08, 0.51) = 0.51 GiB.
+    """
+    forward = (max_num_batched_tokens * 3 * (intermediate_size / tensor_parallel) * 2
+               + max_num_batched_tokens * 4 * hidden_size * 2)
+    sampler = max_num_seqs * vocab_size * vllm_features.sampler_bytes_per_logit(version)
+    return max(forward, sampler) / GIB
+
+
+def non_torch_gib(tensor_parallel: int, version: vllm_features.Version,
+                  interconnect: str = "nvlink", enforce_eager: bool = False) -> float:
+    """Memory outside the torch allocator that vLLM subtracts from the KV budget.
+
+    = 0.25 GiB (workspaces)
+      + all-reduce buffers with TP > 1: 1.8 GiB NVLink, 0.5 GiB PCIe (pipeline stages only
+        pass activations point to point: ~0.07 GiB, ignored)
+      + 1.0 GiB CUDA-graph estimate from vLLM 0.20.0, unless --enforce-eager (earlier releases
+        capture graphs after sizing the cache, inside the 1 − utilization margin).
+    """
+    total = NON_TORCH_GIB
+    if tensor_parallel > 1:
+        total += COMMUNICATION_GIB[interconnect]
+    return total + cuda_graph_gib(version, enforce_eager)
+
+
+def cuda_graph_gib(version: vllm_features.Version, enforce_eager: bool = False) -> float:
+    """The CUDA-graph estimate vLLM subtracts from the KV budget: 1.0 GiB from 0.20.0
+    (vllm_features.subtracts_cuda_graphs), 0 before or with --enforce-eager (no graphs)."""
+    if vllm_features.subtracts_cuda_graphs(version) and not enforce_eager:
+        return CUDA_GRAPH_GIB
+    return 0.0
+
+
+def kv_budget_gib(memory_gib: float, utilization: float, weights_per_gpu_gib: float,
+                  activation_gib: float, non_torch: float) -> float:
+    """KV-cache memory per GPU, the way vLLM sizes it.
+
+    = total memory × gpu_memory_utilization − weights − activation peak − non-torch memory.
+    Example (Qwen-32B on 2 × A100 80 GB): 79.15 × 0.9 − 30.5 − 0.54 − 0.75 = 39.4 GiB.
+    Negative means the weights alone do not fit.
+    """
+    return memory_gib * utilization - weights_per_gpu_gib - activation_gib - non_torch
+
+
+KV_MARGIN_FLOOR_GIB = 1.0
+"""vLLM 0.34's extensible cache keeps at least 1 GiB of the device headroom free on CUDA (3 on
+ROCm): vllm/v1/worker/extensible_kv_cache.py KV_CACHE_MARGIN_FLOOR_BYTES."""
+KV_MARGIN_FRACTION = 0.75
+"""… or 0.75 × the transient peak when that is larger (KV_CACHE_MARGIN_FRACTION, same file)."""
+CUDA_CONTEXT_GIB = 0.5
+"""GPU memory already taken when vLLM's worker snapshots free memory (the CUDA context and
+the runtime's own allocations), so free at start = total − this on a GPU of its own. An
+estimate, not read from a 0.34 log: before 0.34 it only sat inside the 1 − utilization
+margin; with the measured sizing it comes off the headroom."""
+
+
+def measured_kv_gib(requested_gib: float, free_at_start_gib: float, resident_gib: float,
+                    transient_peak_gib: float, margin_floor_gib: float = KV_MARGIN_FLOOR_GIB,
+                    margin_fraction: float = KV_MARGIN_FRACTION) -> float:
+    """What vLLM 0.34's extensible cache commits after warm-up and graph capture
+    (vllm/v1/worker/extensible_kv_cache.py measure_kv_cache_bytes, called by
+    measure_kv_cache_blocks from gpu_worker.py Worker.compile_or_warm_up_model):
+
+      margin = max(margin floor, margin fraction × transient peak)
+      KV = min(requested − resident, free at start − resident − margin) − transient peak,
+    at least 0, where requested = total × utilization, resident = everything allocated since
+    the start snapshot but the cache (weights, non-torch buffers, captured graphs) and the
+    transient peak is the profiled activation peak plus the CUDA-graph estimate
+    (Worker.peak_activation_memory), kept free in full on either bound.
+    Example (vLLM's own case): requested 20, free 10, resident 3, peak 1, no margin → 6 GiB.
+    """
+    margin = max(margin_floor_gib, margin_fraction * transient_peak_gib)
+    budget = min(requested_gib - resident_gib, free_at_start_gib - resident_gib - margin)
+    return max(budget - transient_peak_gib, 0.0)
+
+
+def measured_kv_budget_gib(memory_gib: float, utilization: float, weights_per_gpu_gib: float,
+                           activation_gib: float, non_torch: float, cuda_graphs: float) -> float:
+    """KV-cache memory per GPU when vLLM (0.34+) sizes it from measured memory:
+    measured_kv_gib with requested = total × utilization, free at start = total − 0.5 GiB
+    (CUDA_CONTEXT_GIB), resident = weights + non-torch (its CUDA graphs included) and
+    transient peak = activation peak + the CUDA-graph estimate.
+    Example (7B bf16 on an H100, 79.19 GiB, utilization 1.0): resident 14.19 + 1.25 = 15.44,
+    peak 2.03 + 1.0 = 3.03, margin 0.75 × 3.03 = 2.27: min(79.19 − 15.44, 78.69 − 15.44 −
+    2.27) − 3.03 = 57.95 GiB.
+    """
+    return measured_kv_gib(memory_gib * utilization, memory_gib - CUDA_CONTEXT_GIB,
+                           weights_per_gpu_gib + non_torch, activation_gib + cuda_graphs)
+
+
+def kv_block_size(attention: dict, compute_capability: float,
+                  version: vllm_features.Version = vllm_features.parse("0.20.0")) -> int:
+    """Tokens per cache block: 256 for DeepSeek V4; 64 for MLA on Hopper with FlashMLA before
+    vLLM 0.15 (from 0.15 FLASH_ATTN_MLA, 16-token blocks, comes first in
+    vllm/platforms/cuda.py _get_backend_priorities); 16 otherwise."""
+    if model_families.is_deepseek_v4(attention):
+        return model_families.DEEPSEEK_V4_BLOCK_SIZE
+    if model_families.is_mla(attention):
+        return vllm_features.mla_block_size(compute_capability, version)
+    return 16
+
+
+def kv_cache_tokens(budget_gib: float, bytes_per_token: float, block_size: int) -> int:
+    """Tokens the cache of one GPU holds (what vLLM logs as "GPU KV cache size: N tokens").
+
+    = floor(budget bytes / bytes per token / block size) × block size; 0 when the budget is
+    negative. Example: 39.4 GiB / 131072 B = 322,764 → 322,752 tokens (16-token blocks).
+    """
+    if budget_gib <= 0:
+        return 0
+    blocks = math.floor(budget_gib * GIB / bytes_per_token / block_size)
+    return blocks * block_size
+
+
+def max_concurrency(tokens_per_rank: int, data_parallel: int, max_model_len: int) -> float:
+    """Full-length requests a replica holds at once = tokens × DP ranks / max_model_len.
+
+    Each DP rank has its own cache; TP ranks of one DP rank share one token count.
+    """
+    return tokens_per_rank * data_parallel / max_model_len

@@ -66,7 +66,7 @@ def digest_command(reference: str) -> str:
 def unpinned_warnings(cfg) -> list[str]:
     """What a stack runs unpinned, each with the command that pins it: `pulumi preview` prints
     these for a stack that is not `production: true` (which refuses them instead)."""
-    from planning.traffic import ROUTER_IMAGE
+    from planning.config.traffic import ROUTER_IMAGE
 
     warnings = []
     if not cfg.image.build and not cfg.image.digest:

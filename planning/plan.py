@@ -1,18 +1,21 @@
 """The deployment plan: every derived figure for a stack, checked for feasibility.
 
-`make_plan(config)` composes small typed steps — layout, engine limits, weights, activations,
-KV cache (planning/memory.py), host resources, start-up, drain, rollout (planning/timing.py),
-storage and autoscaling (planning/capacity.py) — each returning its figures with the reason,
-then runs the feasibility checks (planning/checks.py) and raises `ConfigError` listing every
-problem, with the arithmetic and what to change. `Plan` (planning/figures.py) holds the
-sections. Components take their numbers from the plan;
+`make_plan(config)` composes small typed steps — layout (planning/layout.py), engine limits,
+weights, activations, KV cache (planning/memory.py), host resources (planning/host.py),
+start-up, drain, rollout (planning/timing.py), storage and autoscaling target
+(planning/capacity.py), scaling windows (planning/scaling.py), the traffic layer's budgets
+(planning/traffic.py) — each module holding its steps and the arithmetic they use, each step
+returning its figures with the reason; then runs the feasibility checks (planning/checks.py)
+and raises `ConfigError` listing every problem, with the arithmetic and what to change. `Plan`
+(planning/figures.py) holds the sections. Components take their numbers from the plan;
 `tools/plan.py` prints it.
 """
 
 from __future__ import annotations
 
 import facts
-from planning import capacity, checks, memory, scaling, timing
+from planning import capacity, checks, host, memory, scaling, timing
+from planning.traffic import traffic_layer
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
 from planning.layout import Layout, choose_layout, launcher, launcher_reason
@@ -38,11 +41,12 @@ def make_plan(cfg: StackConfig) -> Plan:
         model=model, gpu=gpu, version=version, replicas=cfg.replicas, layout=layout,
         launcher=chosen, launcher_reason=launcher_reason(cfg, version, chosen),
         engine=on_gpu.engine, weights=on_gpu.weights, activations=on_gpu.activations,
-        kv=on_gpu.kv, host=memory.host_resources(cfg, layout), startup=startup, drain=drain,
+        kv=on_gpu.kv, host=host.host_resources(cfg, layout), startup=startup, drain=drain,
         rollout=timing.rollout(cfg, layout, startup, drain),
         storage=capacity.storage(cfg, on_gpu.weights),
         autoscaling=capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv),
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
+        traffic=traffic_layer(cfg, drain),
     )
     problems = checks.problems(cfg, plan)
     if problems:

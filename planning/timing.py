@@ -1,15 +1,15 @@
 """Time budgets of a replica's life: start-up, drain on shutdown, rollout. Each step returns
-its figures with the reason; the arithmetic is in planning/sizing.py, the version switches in
-facts/vllm_features.py.
+its figures with the reason; below the steps, the arithmetic they use (one pure function each,
+the formula in its docstring); the version switches are in facts/vllm_features.py.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Optional
 
 from facts import vllm_features
-from planning import sizing
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 from planning.memory import EngineLimits, Weights, enforce_eager
@@ -94,25 +94,25 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
     CUDA-graph capture for the sizes vLLM captures, DeepGEMM warm-up), times the safety
     factor; probes.engineStartSeconds replaces the phases with a measurement, and a configured
     budget overrides the result (the checks refuse one below the estimate)."""
-    read_rate = sizing.effective_read_mib_per_second(
+    read_rate = effective_read_mib_per_second(
         cfg.engine.load_format, cfg.storage.read_mib_per_second,
         cfg.storage.streaming_read_mib_per_second)
-    load = sizing.weight_load_seconds(weights.checkpoint_gib, read_rate)
+    load = weight_load_seconds(weights.checkpoint_gib, read_rate)
     if cfg.probes.engine_start_seconds is not None:
         phases = {"measured": cfg.probes.engine_start_seconds}
     else:
-        sizes = sizing.cuda_graph_sizes(engine.max_num_seqs, engine.max_num_batched_tokens,
+        sizes = cuda_graph_sizes(engine.max_num_seqs, engine.max_num_batched_tokens,
                                         version)
-        phases = sizing.engine_start_seconds(
+        phases = engine_start_seconds(
             model.layers, sizes, cfg.engine.compile_cache_gib > 0, enforce_eager(cfg),
             vllm_features.warms_up_deep_gemm(version, gpu.compute_capability,
                                               model.block_quantized))
     if layout.nodes > 1 and cfg.probes.engine_start_seconds is None:
         # The leader's engine waits for every pod of its group, and on a cold node a peer's
         # container starts only after its image pull.
-        phases["peer image pull"] = sizing.IMAGE_PULL_SECONDS
+        phases["peer image pull"] = IMAGE_PULL_SECONDS
     engine_total = sum(phases.values())
-    derived = sizing.startup_budget_seconds(load, engine_total, cfg.probes.safety_factor)
+    derived = startup_budget_seconds(load, engine_total, cfg.probes.safety_factor)
     budget = cfg.probes.startup_budget_seconds or derived
     warm = " (warm compile cache)" if cfg.engine.compile_cache_gib else ""
     shown = " + ".join(f"{name} {seconds}" for name, seconds in phases.items())
@@ -121,7 +121,7 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
               f"{engine_total} s) × {cfg.probes.safety_factor} = {derived} s"
               + ("" if budget == derived else f"; overridden to {budget} s"))
     period = cfg.probes.period_seconds
-    failures = sizing.startup_failure_threshold(budget, period)
+    failures = startup_failure_threshold(budget, period)
     probe_reason = (f"⌈start-up budget {budget} s / probes.periodSeconds {period} s⌉ = "
                     f"{failures} probes")
     return Startup(read_rate, load, phases, load + engine_total, derived, budget, reason,
@@ -146,15 +146,15 @@ def drain(cfg: StackConfig, version: Version, layout: Optional[Layout] = None) -
     before the whole group is idle: every pod's preStop waits for that, within the same
     bound as the leader's drain, and the grace period stays preStop + longest + margin."""
     shutdown = cfg.shutdown
-    longest = sizing.longest_request_seconds(shutdown.max_tokens, shutdown.per_token_ms,
+    longest = longest_request_seconds(shutdown.max_tokens, shutdown.per_token_ms,
                                              shutdown.prefill_seconds)
     drains = vllm_features.drains_on_sigterm(version)
-    grace = sizing.termination_grace_seconds(shutdown.pre_stop_seconds, longest)
+    grace = termination_grace_seconds(shutdown.pre_stop_seconds, longest)
     who = "vLLM's --shutdown-timeout" if drains else "the preStop hook's wait for requests"
     reason = (f"preStop {shutdown.pre_stop_seconds} + longest request {longest} "
               f"({shutdown.max_tokens} tokens × {shutdown.per_token_ms} ms + "
               f"{shutdown.prefill_seconds} s, drained by {who}) + "
-              f"{sizing.GRACE_MARGIN_SECONDS} margin")
+              f"{GRACE_MARGIN_SECONDS} margin = {grace} s")
     spans = layout is not None and layout.nodes > 1
     group_wide = spans and layout.data_parallel > 1
     worker_sleep = 0
@@ -180,10 +180,161 @@ def rollout(cfg: StackConfig, layout: Layout, startup_: Startup, drain_: Drain) 
     """Surge into declared spare GPUs (else one pod at a time) and wait for every round."""
     surge = min(cfg.spare_gpus // layout.gpus, cfg.replicas) if layout.gpus else 0
     replicas = max(cfg.replicas, cfg.autoscaling.max_replicas if cfg.autoscaling.enabled else 0)
-    timeout = sizing.rollout_timeout_seconds(replicas, surge, startup_.budget_seconds,
+    timeout = rollout_timeout_seconds(replicas, surge, startup_.budget_seconds,
                                              drain_.grace_seconds)
-    reason = (f"{counted(sizing.rollout_rounds(replicas, surge), 'round')} × (grace {drain_.grace_seconds} "
-              f"+ image pull {sizing.IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds})")
     # Pods, not groups: a multi-node replica is `nodes` pods (one per node).
-    return Rollout(surge, replicas, (replicas + surge) * layout.nodes, timeout,
-                   sizing.claim_release_seconds(drain_.grace_seconds), reason)
+    pods = (replicas + surge) * layout.nodes
+    release = claim_release_seconds(drain_.grace_seconds)
+    reason = (f"{counted(rollout_rounds(replicas, surge), 'round')} × (grace {drain_.grace_seconds} "
+              f"+ image pull {IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds}) = "
+              f"{timeout} s; "
+              f"surge min(spareGpus {cfg.spare_gpus} // {counted(layout.gpus, 'GPU')}, replicas "
+              f"{cfg.replicas}) = {surge}; pods (replicas {replicas} + surge {surge}) × "
+              f"{counted(layout.nodes, 'node')} = {pods}; a replaced claim is released after "
+              f"grace {drain_.grace_seconds} + {CLAIM_RELEASE_MARGIN_SECONDS} = {release} s")
+    return Rollout(surge, replicas, pods, timeout, release, reason)
+
+
+PROCESS_START_SECONDS = 30
+"""Python imports, engine and worker processes, NCCL set-up and the API server, none of them
+logged with a duration: ~30 s of a 59 s start in vllm-project/vllm#20264 (Llama-3.2 3B)."""
+PROFILE_RUN_SECONDS = 10
+"""vLLM's profiling forward pass and KV-cache allocation, compile aside (Llama-3-8B, ~0.6.5:
+init engine 14.18 s including 10 s of graph capture, vllm-project/vllm#11005)."""
+COMPILE_COLD_SECONDS_PER_LAYER = 1.0
+"""torch.compile (Dynamo + Inductor) on a cold cache, per decoder layer: Llama-3-8B 19.4 s for
+32 layers (#11005), Qwen3-32B 30.7 s for 64 (#32191), Llama-70B-FP8 at TP 8 ~85 s for 80
+(#19824). 1 s per layer covers all three."""
+COMPILE_WARM_SECONDS_PER_LAYER = 0.25
+"""torch.compile with the artefacts already in the compile cache: Qwen3-32B 15.0 s for 64
+layers (#32191), Llama-3-8B 9.2 s for 32 (Dynamo 5.0 s + cache load 4.2 s, #16848)."""
+GRAPH_CAPTURE_SECONDS_PER_SIZE_LAYER = 0.012
+"""CUDA-graph capture per captured batch size and decoder layer: Llama-3-8B 10–15 s for 67
+sizes × 32 layers (#11005), Llama-70B-FP8 TP 8 ~60 s for 67 × 80 (#19824)."""
+DEEP_GEMM_WARMUP_SECONDS = 180
+"""DeepGEMM's JIT warm-up of the FP8 block kernels on Hopper and newer (on by default from
+vLLM 0.11; envs.py VLLM_DEEP_GEMM_WARMUP: "increases the engine startup time by a couple of
+minutes")."""
+
+
+def cuda_graph_sizes(max_num_seqs: int, max_num_batched_tokens: int,
+                     version: vllm_features.Version) -> int:
+    """How many batch sizes vLLM captures CUDA graphs for.
+
+    Largest size N = min(2 × max_num_seqs, 512, max_num_batched_tokens); sizes 1, 2, 4, then
+    every 8 up to N (67 at N = 512) before 0.15, and from 0.15 every 8 below 256 and every 16
+    from 256 (51 at N = 512) (vllm/config/vllm.py _set_cudagraph_sizes).
+    """
+    largest = min(2 * max_num_seqs, 512, max_num_batched_tokens)
+    small = [size for size in (1, 2, 4) if size <= largest]
+    if not vllm_features.sparse_graph_sizes(version):
+        return len(small) + len(range(8, largest + 1, 8))
+    return len(small) + len(range(8, min(largest + 1, 256), 8)) + len(range(256, largest + 1, 16))
+
+
+def engine_start_seconds(layers: int, graph_sizes: int, compile_cache: bool,
+                         enforce_eager: bool, deep_gemm: bool) -> dict[str, int]:
+    """The engine's start after its weights are in GPU memory, by phase (whole seconds):
+      process: 30 s (imports, processes, NCCL, API server)
+      profile: 10 s (profiling forward pass, KV allocation)
+      compile: 1 s per layer cold, 0.25 s warm (a compile cache volume), 0 with --enforce-eager
+      graphs:  0.012 s × captured batch sizes × layers, 0 with --enforce-eager
+      deepgemm: 180 s for FP8 block kernels on Hopper (deep_gemm), else 0.
+    Example (32 layers, 51 sizes, cold): 30 + 10 + 32 + 20 = 92 s.
+    """
+    phases = {"process": PROCESS_START_SECONDS, "profile": PROFILE_RUN_SECONDS}
+    if not enforce_eager:
+        per_layer = COMPILE_WARM_SECONDS_PER_LAYER if compile_cache else (
+            COMPILE_COLD_SECONDS_PER_LAYER)
+        phases["compile"] = math.ceil(per_layer * layers)
+        phases["graphs"] = math.ceil(GRAPH_CAPTURE_SECONDS_PER_SIZE_LAYER * graph_sizes * layers)
+    if deep_gemm:
+        phases["deepgemm"] = DEEP_GEMM_WARMUP_SECONDS
+    return phases
+
+
+def weight_load_seconds(weights_gib_total: float, read_mib_per_second: int) -> int:
+    """Seconds to read the weights = weights GiB × 1024 / storage read MiB/s, rounded up.
+
+    Every pod reads the whole model (all ranks' shards) through one storage path.
+    Example: 61 GiB at 400 MiB/s = 157 s.
+    """
+    return math.ceil(weights_gib_total * 1024 / read_mib_per_second)
+
+
+STREAMING_LOADERS = ("runai_streamer", "fastsafetensors")
+"""Load formats that read many tensors concurrently instead of one file after another."""
+
+
+def effective_read_mib_per_second(load_format: str, read_mib_per_second: int,
+                                  streaming_read_mib_per_second: int | None) -> int:
+    """Bandwidth the weight load runs at: the storage's measured streaming rate when a
+    streaming loader is configured and that rate is given, else its plain read rate (no
+    speed-up is assumed without a measurement)."""
+    if load_format in STREAMING_LOADERS and streaming_read_mib_per_second:
+        return streaming_read_mib_per_second
+    return read_mib_per_second
+
+
+def startup_budget_seconds(load_seconds: int, engine_seconds: int, safety_factor: float) -> int:
+    """Start-up budget = (weight load + engine start) × safety factor, rounded up."""
+    return math.ceil((load_seconds + engine_seconds) * safety_factor)
+
+
+def startup_failure_threshold(budget_seconds: int, period_seconds: int) -> int:
+    """startupProbe failureThreshold = ceil(budget / period): the probe gives up after budget."""
+    return math.ceil(budget_seconds / period_seconds)
+
+
+def longest_request_seconds(max_tokens: int, per_token_ms: float, prefill_seconds: int) -> int:
+    """Cap on one request = prefill + max_tokens × per-token latency, rounded up.
+
+    Example: 10 + 8192 × 0.040 = 338 s.
+    """
+    return math.ceil(prefill_seconds + max_tokens * per_token_ms / 1000)
+
+
+GRACE_MARGIN_SECONDS = 15
+"""Margin between vLLM's own drain deadline and the kubelet's SIGKILL."""
+
+
+def termination_grace_seconds(pre_stop_seconds: int, drain_seconds: int) -> int:
+    """terminationGracePeriodSeconds = preStop + drain (longest request) + 15 s margin.
+
+    The kubelet counts the grace period from the start of preStop, so it must cover the preStop
+    hook and vLLM's --shutdown-timeout (or the pre-0.18 drain wait) with room to exit.
+    """
+    return pre_stop_seconds + drain_seconds + GRACE_MARGIN_SECONDS
+
+
+IMAGE_PULL_SECONDS = 600
+"""First pull of the ~10 GiB vLLM image on a node, allowed for in rollout timeouts."""
+
+
+def rollout_rounds(replicas: int, surge: int) -> int:
+    """Pods are replaced in ceil(replicas / max(1, surge)) rounds (one at a time without surge)."""
+    return math.ceil(replicas / max(1, surge))
+
+
+def rollout_timeout_seconds(replicas: int, surge: int, startup_budget: int,
+                            grace_seconds: int) -> int:
+    """How long Pulumi waits for a Deployment rollout.
+
+    = rounds × (old pod drain + image pull 600 s + start-up budget), with
+      rounds = ceil(replicas / surge) (surge 0 → one pod at a time).
+    Example: 2 replicas, no surge, 600 s budget, 368 s grace: 2 × (368 + 600 + 600) = 3136 s.
+    """
+    return rollout_rounds(replicas, surge) * (grace_seconds + IMAGE_PULL_SECONDS + startup_budget)
+
+
+CLAIM_RELEASE_MARGIN_SECONDS = 300
+"""Time for the last old pods to unmount a replaced claim after their grace period."""
+
+
+def claim_release_seconds(grace_seconds: int) -> int:
+    """How long Pulumi waits to delete a replaced claim = the pods' grace period + 300 s.
+
+    A claim is deleted after the Deployment's rollout, while its last old pods may still be
+    draining; kubernetes.io/pvc-protection holds the delete until they are gone and unmounted.
+    """
+    return grace_seconds + CLAIM_RELEASE_MARGIN_SECONDS

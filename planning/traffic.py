@@ -7,8 +7,9 @@ need come from the model and the plan, each in one function below whose docstrin
 arithmetic: the body limit from `model.maxModelLen`, the timeouts from the longest request.
 
 The models are declared in `planning/config/traffic.py` (config is declared once) and re-exported
-here for the modules that read them beside the numbers; `derive(...)` is called by
-`__main__.py` with the plan's figures.
+here for the modules that read them beside the numbers; `traffic_layer` is a step of
+`make_plan` (planning/plan.py), so the figures are `plan.traffic` and their problems are checked
+with the plan's (planning/checks.py).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from planning.config.traffic import (  # noqa: F401 - re-exported: callers read 
     ProviderConfig, CloudTarget, AliasConfig, REDIS_IMAGE, REDIS_VERSION, REDIS_PORT,
     RedisConfig, RouterConfig, ParentRef, TlsConfig, GatewayConfig, TrafficConfig, Encrypted,
     SecretText, TrafficSecrets, secret_problems)
+from planning.config import StackConfig
+from planning.timing import Drain
 
 
 # ------------------------------------------------------------------ derived numbers
@@ -224,8 +227,9 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
                       f"JSON = {body} bytes (whole KiB)",
         "router attempt": f"longest request {longest_request_seconds} + queue {queue} = {local} s",
         "router first byte": f"queue {queue} + prefill {prefill_seconds} = {first_byte} s",
-        "cloud attempt": (f"an alias falls back from the engine to the cloud: the router's "
-                          f"timeout {local} s" if cloud else "no alias falls back to the cloud: 0"),
+        "cloud attempt": (f"an alias falls back from the engine to the cloud: = router "
+                          f"attempt {local} s" if cloud
+                          else "no alias falls back to the cloud: = 0 s"),
         "edge request": f"router attempt {local} + cloud attempt {cloud} + margin "
                         f"{EDGE_MARGIN_SECONDS} = {edge} s",
         "edge idle": f"= edge request {edge} s: the router sends no byte until an answer "
@@ -247,10 +251,13 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
                              if redis is not None and not redis.external else None))
 
 
-def for_stack(cfg, plan) -> TrafficPlan:
-    """`derive` with a stack's config and engine plan (what `__main__` and `tools.plan` use)."""
-    return derive(cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
-                  cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds,
+def traffic_layer(cfg: StackConfig, drain: Drain) -> Optional[TrafficPlan]:
+    """The traffic step of `make_plan`: `derive` from the stack's config and the engine's drain
+    (its longest request and preStop), None when `traffic.enabled` is false."""
+    if not cfg.traffic.enabled:
+        return None
+    return derive(cfg.traffic, cfg.model.max_model_len, drain.longest_request_seconds,
+                  cfg.shutdown.prefill_seconds, drain.pre_stop_seconds,
                   cfg.probes.period_seconds)
 
 
@@ -286,7 +293,8 @@ def redis_rows(traffic: TrafficConfig, plan: TrafficPlan) -> list[tuple[str, str
     rows = [("router start-up",
              f"{plan.router_startup_failures * PROBE_PERIOD_SECONDS} s startup probe",
              f"⌈(import {ROUTER_IMPORT_SECONDS} s + Redis stall {stall} s) / period "
-             f"{PROBE_PERIOD_SECONDS} s⌉ = {plan.router_startup_failures} probes")]
+             f"{PROBE_PERIOD_SECONDS} s⌉ = {plan.router_startup_failures} probes × "
+             f"{PROBE_PERIOD_SECONDS} s = {plan.router_startup_failures * PROBE_PERIOD_SECONDS} s")]
     if redis is None:
         rows.append(("limit counters", "in the router process",
                      "one replica counts exactly; set traffic.router.redis to share them"))
@@ -294,7 +302,7 @@ def redis_rows(traffic: TrafficConfig, plan: TrafficPlan) -> list[tuple[str, str
     rows.append(("Redis stall", f"{stall} s at the most",
                  f"{REDIS_STARTUP_CALLS} blocking calls × {REDIS_ATTEMPTS} attempts × "
                  f"(socket timeout {REDIS_SOCKET_TIMEOUT_SECONDS} s + backoff "
-                 f"{REDIS_BACKOFF_CAP_SECONDS} s)"))
+                 f"{REDIS_BACKOFF_CAP_SECONDS} s) = {stall} s"))
     if redis.external:
         rows.append(("limit counters", f"existing Redis {redis.host}:{redis.port}",
                      "traffic.router.redis.host"))
@@ -304,14 +312,3 @@ def redis_rows(traffic: TrafficConfig, plan: TrafficPlan) -> list[tuple[str, str
                      f"memoryMi {redis.memory_mi} × {REDIS_MEMORY_SHARE} = "
                      f"{plan.redis_maxmemory_mib} MiB, allkeys-lru, no persistence"))
     return rows
-
-
-def problems(traffic: TrafficConfig, engine_max_tokens: int) -> list[str]:
-    """What the traffic config contradicts in the engine's config (empty when it fits)."""
-    if not traffic.enabled:
-        return []
-    return [f"traffic.aliases {alias.name!r}: maxTokens {alias.max_tokens} is over "
-            f"shutdown.maxTokens ({engine_max_tokens}), from which the timeouts and the drain "
-            "are derived, so such a request could be cut; lower the alias's maxTokens or raise "
-            "shutdown.maxTokens"
-            for alias in traffic.aliases if alias.local and alias.max_tokens > engine_max_tokens]

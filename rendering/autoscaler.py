@@ -24,7 +24,7 @@ class ScalingInputs:
     served_name: str
     vllm_version: str
     per_replica_target: int
-    """Requests (running + waiting) per replica to aim for (planning/sizing.py)."""
+    """Requests (running + waiting) per replica to aim for (planning/capacity.py)."""
     windows: Scaling
     """The plan's HPA windows, policy periods and KEDA fallback (plan.scaling)."""
     autoscaling: AutoscalingConfig

@@ -257,7 +257,7 @@ def _moe(config: dict[str, Any]) -> dict[str, int]:
 
 ROLES = ("embedding", "head", "norms_and_gates", "replicated_linear", "sharded_linear",
          "experts")
-"""Parameter roles, as planning/sizing.py WEIGHT_ROLES (where vLLM puts each weight)."""
+"""Parameter roles, as planning/memory.py WEIGHT_ROLES (where vLLM puts each weight)."""
 
 
 def parameter_groups(config: dict[str, Any]) -> dict[str, int]:

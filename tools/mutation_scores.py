@@ -1,6 +1,6 @@
 """Mutation scores with message-only mutants excluded, per file, from mutmut 3's results.
 
-    python -m tools.mutation_scores . planning/sizing.py [more files]   (mutmut's venv)
+    python -m tools.mutation_scores . planning/memory.py [more files]   (mutmut's venv)
 
 A mutant whose function differs from the original only inside string literals (an error
 message, a plan reason) is left out; every other mutant counts, killed or survived, and each

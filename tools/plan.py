@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NamedTuple
 
 from planning import traffic as traffic_plan
 from planning.config import ConfigError, StackConfig, parse
@@ -54,34 +55,139 @@ def memory_legend(plan: Plan) -> str:
                       for (char, label), (_, gib) in zip(SEGMENTS, memory_segments(plan)))
 
 
-def rows(plan: Plan) -> list[tuple[str, str, str]]:
-    """(figure, value, reason) for every step of the plan."""
+class Figure(NamedTuple):
+    """One printed row: the figure, its value, its reason, and the plan fields it shows."""
+
+    name: str
+    value: str
+    reason: str
+    fields: tuple[str, ...]
+    """Paths into Plan (`startup.budget_seconds`) whose values this row prints; a figure that
+    does not apply to this plan (a download under nfs) is left out. tests/planning/
+    test_plan_report.py holds the tool to them and finds any field of Plan no row prints."""
+
+
+def figures(plan: Plan) -> list[Figure]:
+    """Every step of the plan as a printed row, with the fields it shows."""
+    return _replica_figures(plan) + _life_figures(plan)
+
+
+def _replica_figures(plan: Plan) -> list[Figure]:
+    """What a replica is: its layout, launch, engine limits, GPU and host memory."""
     out = plan.outputs()
     layout = plan.layout
     return [
-        ("layout", f"{layout.describe()}, {counted(layout.gpus, 'GPU')} per replica, "
-                   f"{counted(out['gpusTotal'], 'GPU')} in all at "
-                   f"{counted(plan.rollout.max_replicas, 'replica')}", layout.reason),
-        ("launcher", plan.launcher, plan.launcher_reason),
-        ("engine", f"max-num-seqs {plan.engine.max_num_seqs}", plan.engine.reason),
-        ("weights", f"{out['weightsPerGpuGib']} GiB per GPU", plan.weights.reason),
-        ("activations", f"{plan.activations.peak_gib + plan.activations.non_torch_gib:.2f} GiB "
-                        "per GPU", plan.activations.reason),
-        ("KV cache", f"{out['kvCacheGibPerGpu']} GiB per GPU, {out['kvCacheTokens']} tokens",
-         plan.kv.reason),
-        ("host", f"memory request {out['memoryRequestGib']} GiB, limit "
-                 f"{out['memoryLimitGib']} GiB, /dev/shm {out['shmGib']} GiB", plan.host.reason),
-        ("start-up", f"{out['startupBudgetSeconds']} s budget, "
-                     f"{plan.startup.estimated_seconds} s estimated", plan.startup.reason),
-        ("startup probe", f"failureThreshold {plan.startup.probe_failure_threshold} every "
-                          f"{plan.startup.probe_period_seconds} s", plan.startup.probe_reason),
-        ("grace period", f"{out['terminationGraceSeconds']} s", plan.drain.reason),
-        ("rollout wait", f"{out['rolloutTimeoutSeconds']} s", plan.rollout.reason),
-        ("storage", f"{plan.storage.capacity_gi} Gi", plan.storage.reason),
-        ("autoscaler", f"{out['autoscalerTargetPerReplica']} requests per replica",
-         plan.autoscaling.reason),
-        ("scaling", _windows(plan), plan.scaling.reason),
+        Figure("layout", f"{layout.describe()}, {counted(layout.gpus, 'GPU')} per replica, "
+                         f"{counted(out['gpusTotal'], 'GPU')} in all at "
+                         f"{counted(plan.rollout.max_replicas, 'replica')}", layout.reason,
+               ("layout.tensor_parallel", "layout.pipeline_parallel", "layout.data_parallel",
+                "layout.expert_parallel", "layout.nodes", "rollout.max_replicas")),
+        Figure("launcher", plan.launcher, plan.launcher_reason, ("launcher",)),
+        Figure("engine", f"max-num-seqs {plan.engine.max_num_seqs}", plan.engine.reason,
+               ("engine.gpu_memory_utilization", "engine.max_num_seqs",
+                "engine.max_num_batched_tokens")),
+        Figure("weights", f"{out['weightsPerGpuGib']} GiB per GPU", plan.weights.reason,
+               ("weights.total_gib", "weights.per_gpu_gib", "weights.checkpoint_gib")),
+        Figure("activations", f"{plan.activations.peak_gib + plan.activations.non_torch_gib:.2f}"
+                              " GiB per GPU", plan.activations.reason,
+               ("activations.peak_gib", "activations.non_torch_gib")),
+        Figure("KV cache", f"{out['kvCacheGibPerGpu']} GiB per GPU, {out['kvCacheTokens']} "
+                           "tokens", plan.kv.reason,
+               ("kv.budget_gib", "kv.bytes_per_token", "kv.block_size", "kv.tokens_per_rank",
+                "kv.max_concurrency")),
+        Figure("host", f"memory request {out['memoryRequestGib']} GiB, limit "
+                       f"{out['memoryLimitGib']} GiB, /dev/shm {out['shmGib']} GiB, CPU "
+                       f"{plan.host.cpu_request:g} request, {plan.host.cpu_limit:g} limit",
+               plan.host.reason,
+               ("host.shm_gib", "host.memory_request_gib", "host.memory_limit_gib",
+                "host.cpu_request", "host.cpu_limit")),
     ]
+
+
+def _life_figures(plan: Plan) -> list[Figure]:
+    """A replica's life and scale: start-up, drain, rollout, storage, autoscaling."""
+    out, start = plan.outputs(), plan.startup
+    return [
+        Figure("start-up", f"{out['startupBudgetSeconds']} s budget, "
+                           f"{start.estimated_seconds} s estimated", start.reason,
+               ("startup.read_mib_per_second", "startup.load_seconds", "startup.engine_phases",
+                "startup.estimated_seconds", "startup.derived_budget_seconds",
+                "startup.budget_seconds")),
+        Figure("startup probe", f"failureThreshold {start.probe_failure_threshold} every "
+                                f"{start.probe_period_seconds} s", start.probe_reason,
+               ("startup.probe_period_seconds", "startup.probe_failure_threshold")),
+        Figure("grace period", _drain(plan), plan.drain.reason,
+               ("drain.longest_request_seconds", "drain.pre_stop_seconds", "drain.vllm_drains",
+                "drain.grace_seconds", "drain.group_wide")
+               + (("drain.shutdown_timeout_seconds",) if plan.drain.vllm_drains else ())
+               + (("drain.worker_pre_stop_seconds",) if plan.drain.worker_pre_stop_seconds
+                  else ())),
+        Figure("rollout wait", f"{out['rolloutTimeoutSeconds']} s, surge {plan.rollout.surge}, "
+                               f"at most {counted(plan.rollout.max_pods, 'pod')}, claim release "
+                               f"{plan.rollout.claim_release_seconds} s", plan.rollout.reason,
+               ("rollout.surge", "rollout.max_pods", "rollout.timeout_seconds",
+                "rollout.claim_release_seconds")),
+        Figure("storage", _storage(plan), plan.storage.reason,
+               ("storage.capacity_gi",) + (("storage.download_seconds",
+                                             "storage.download_timeout_seconds")
+                                            if plan.storage.download_seconds else ())),
+        Figure("autoscaler", f"{out['autoscalerTargetPerReplica']} requests per replica",
+               plan.autoscaling.reason,
+               ("autoscaling.runnable_requests", "autoscaling.target_per_replica")),
+        Figure("scaling", _windows(plan), plan.scaling.reason,
+               ("scaling.scale_up_window_seconds", "scaling.scale_up_period_seconds",
+                "scaling.scale_down_window_seconds", "scaling.scale_down_period_seconds",
+                "scaling.fallback_replicas", "scaling.polling_seconds",
+                "scaling.fallback_failures")),
+    ]
+
+
+def rows(plan: Plan) -> list[tuple[str, str, str]]:
+    """(figure, value, reason) for every step of the plan."""
+    return [(row.name, row.value, row.reason) for row in figures(plan)]
+
+
+TRAFFIC_FIELDS = {
+    "body limit": ("traffic.max_body_bytes", "traffic.bytes_per_token"),
+    "router attempt": ("traffic.router_timeout_seconds", "traffic.longest_request_seconds"),
+    "router first byte": ("traffic.stream_idle_seconds",),
+    "cloud attempt": ("traffic.cloud_attempt_seconds",),
+    "edge request": ("traffic.edge_timeout_seconds",),
+    "edge idle": ("traffic.edge_idle_seconds",),
+    "router grace": ("traffic.router_grace_seconds", "traffic.pre_stop_seconds"),
+    "engine retry-after": ("traffic.engine_retry_after_seconds",),
+    "router start-up": ("traffic.router_startup_failures",),
+    "limit counters": ("traffic.redis_maxmemory_mib",),
+}
+"""The plan.traffic fields each traffic row prints."""
+
+
+def traffic_figures(cfg: StackConfig, plan: Plan) -> list[Figure]:
+    """The traffic layer's rows (none without one): its budgets, the router's start-up and
+    where the limit counters live."""
+    if plan.traffic is None:
+        return []
+    return [Figure(name, value, why, TRAFFIC_FIELDS.get(name, ()))
+            for name, value, why in (traffic_plan.figures(plan.traffic)
+                                     + traffic_plan.redis_rows(cfg.traffic, plan.traffic))]
+
+
+def _storage(plan: Plan) -> str:
+    storage = plan.storage
+    if not storage.download_seconds:        # the weights are already on the volume (nfs)
+        return f"{storage.capacity_gi} Gi"
+    return (f"{storage.capacity_gi} Gi, download {storage.download_seconds} s, Job timeout "
+            f"{storage.download_timeout_seconds} s")
+
+
+def _drain(plan: Plan) -> str:
+    drain = plan.drain
+    text = f"{drain.grace_seconds} s"
+    if drain.vllm_drains:
+        text += f", vLLM --shutdown-timeout {drain.shutdown_timeout_seconds} s"
+    if drain.worker_pre_stop_seconds:
+        text += f", workers' preStop {drain.worker_pre_stop_seconds} s"
+    return text
 
 
 def _windows(plan: Plan) -> str:
@@ -120,9 +226,7 @@ def markdown(stack: str, plan: Plan) -> str:
 def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> list[str]:
     """The traffic layer's figures with their reasons (when the stack has one), then the
     inputs the budgets rest on, each marked assumed or measured."""
-    derived = traffic_plan.for_stack(cfg, plan) if cfg.traffic.enabled else None
-    figures = (traffic_plan.figures(derived) + traffic_plan.redis_rows(cfg.traffic, derived)
-               if derived else [])
+    figures = traffic_figures(cfg, plan)
     inputs = traffic_plan.assumed_inputs(cfg.shutdown.per_token_ms,
                                          "per_token_ms" in cfg.shutdown.model_fields_set,
                                          cfg.traffic)
@@ -130,10 +234,10 @@ def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> li
         inputs = inputs[:1]     # bytes per token only sizes the edge's and router's body cap
     if as_markdown:
         return ([""] + (["Traffic layer:", ""] if figures else [])
-                + [f"- **{name}** {value} — {_cell(why)}" for name, value, why in figures]
+                + [f"- **{name}** {value} — {_cell(why)}" for name, value, why, _ in figures]
                 + [f"- input `{key}` {value}: {state}" for key, value, state in inputs])
     return ((["  Traffic layer"] if figures else [])
-            + [f"    {name:<17} {value}   — {why}" for name, value, why in figures]
+            + [f"    {name:<17} {value}   — {why}" for name, value, why, _ in figures]
             + [f"  input {key} = {value} ({state})" for key, value, state in inputs])
 
 

@@ -9,12 +9,12 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 import facts
 from facts import model_families
-from planning import pins, sizing
+from planning import pins
 from planning.config.base import DNS_LABEL, VERSION, _Model
 
 
 class ParameterGroups(_Model):
-    """A model's parameters by where vLLM puts them (planning/sizing.py WEIGHT_ROLES)."""
+    """A model's parameters by where vLLM puts them (planning/memory.py WEIGHT_ROLES)."""
 
     embedding: int = Field(ge=0)
     head: int = Field(ge=0)
@@ -28,6 +28,20 @@ class ParameterGroups(_Model):
     def total(self) -> int:
         """All parameters."""
         return sum(self.model_dump().values())
+
+
+def default_parameter_groups(params_b: float, vocab_size: int, hidden_size: int,
+                             tie_word_embeddings: bool = False) -> dict[str, float]:
+    """Parameter roles when the facts give only the total: embedding = vocab × hidden, head =
+    the same unless tied, everything else TP-sharded linears (norms are < 0.01 %).
+    Example (Llama-3.1-8B): 525.3 M + 525.3 M + 6,979.6 M."""
+    embedding = vocab_size * hidden_size
+    head = 0 if tie_word_embeddings else embedding
+    rest = params_b * 1e9 - embedding - head
+    if rest < 0:
+        raise ValueError(f"params_b {params_b} is smaller than the embeddings alone")
+    return {"embedding": embedding, "head": head, "norms_and_gates": 0,
+            "replicated_linear": 0, "sharded_linear": rest, "experts": 0}
 
 
 class ModelFacts(_Model):
@@ -66,7 +80,7 @@ class ModelFacts(_Model):
                 "sharded_linear, experts; `python -m tools.model_facts config.json` writes them)")
         if self.experts and self.parameters is None:
             # Without roles every parameter past the embeddings counts as a TP-sharded linear
-            # (sizing.default_parameter_groups), which misplaces the experts (spread over
+            # (default_parameter_groups), which misplaces the experts (spread over
             # TP × DP) and the replicated and 16-bit parts.
             raise ValueError(
                 f"model.facts.parameters: a mixture-of-experts model ({self.experts} experts) "
@@ -81,7 +95,7 @@ class ModelFacts(_Model):
         and head from vocab × hidden, the rest TP-sharded linears)."""
         if self.parameters is not None:
             return {key: float(value) for key, value in self.parameters.model_dump().items()}
-        return sizing.default_parameter_groups(self.params_b, self.vocab_size,
+        return default_parameter_groups(self.params_b, self.vocab_size,
                                                self.hidden_size, self.tie_word_embeddings)
 
     @field_validator("attention")

@@ -14,7 +14,7 @@ from planning.config.base import DNS_LABEL, LabelKey, LabelValue, ObjectName, Se
 
 
 class ResourcesConfig(_Model):
-    """Host CPU (memory is derived; see planning/sizing.py)."""
+    """Host CPU (memory is derived; see planning/host.py)."""
 
     cpu_per_gpu: float = Field(default=4, gt=0,
         description="Host CPU requested per GPU (host memory is derived)")

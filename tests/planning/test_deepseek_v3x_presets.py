@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 import facts
-from planning import config, sizing
+from planning import config, memory
 from planning.plan import make_plan
 from tools import model_facts
 
@@ -26,9 +26,9 @@ def test_the_dsa_indexer_cache_adds_its_fp8_keys_to_every_mla_layer():
     # main cache's block size: 128 + 4 = 132 B per token and layer, whatever the KV dtype.
     v3 = {"kind": "mla", "heads": 128, "kv_lora_rank": 512, "qk_rope_head_dim": 64}
     v32 = {**v3, "index_head_dim": 128}
-    assert sizing.kv_bytes_per_token_per_layer(v32, 61, 8, 2) == 576 * 2 + 132
-    assert sizing.kv_bytes_per_token_per_layer(v32, 61, 8, 1) == 576 + 132
-    assert sizing.kv_bytes_per_token_per_layer(v3, 61, 8, 2) == 576 * 2
+    assert memory.kv_bytes_per_token_per_layer(v32, 61, 8, 2) == 576 * 2 + 132
+    assert memory.kv_bytes_per_token_per_layer(v32, 61, 8, 1) == 576 + 132
+    assert memory.kv_bytes_per_token_per_layer(v3, 61, 8, 2) == 576 * 2
 
 
 @pytest.mark.parametrize("preset, fixture", [

@@ -9,7 +9,7 @@ import pytest
 
 from planning.config import ConfigError, parse
 from planning.plan import make_plan
-from planning.sizing import runnable_requests
+from planning.capacity import runnable_requests
 from planning.stack_files import stack_values
 
 EXPERT = {"multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},

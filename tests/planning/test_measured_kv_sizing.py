@@ -6,7 +6,7 @@ import pytest
 
 from facts import vllm_features
 from facts.vllm_features import parse as V
-from planning import config, sizing
+from planning import config, memory
 from planning.plan import make_plan
 
 GIB = 1.0   # the arithmetic is in GiB; vLLM's own cases are in GiB multiples
@@ -50,14 +50,14 @@ def refusal(**changes) -> str:
 ])
 def test_the_measured_kv_size_follows_vllms_own_cases(requested, peak, floor, fraction,
                                                       expected):
-    assert sizing.measured_kv_gib(requested, 10, 3, peak, floor, fraction) == pytest.approx(
+    assert memory.measured_kv_gib(requested, 10, 3, peak, floor, fraction) == pytest.approx(
         expected)
 
 
 def test_vllms_margin_is_one_gib_or_three_quarters_of_the_transient_peak():
     # 0.34's KV_CACHE_MARGIN_FLOOR_BYTES (CUDA) and KV_CACHE_MARGIN_FRACTION.
-    assert sizing.measured_kv_gib(100, 50, 10, 0) == pytest.approx(50 - 10 - 1)
-    assert sizing.measured_kv_gib(100, 50, 10, 4) == pytest.approx(50 - 10 - 3 - 4)
+    assert memory.measured_kv_gib(100, 50, 10, 0) == pytest.approx(50 - 10 - 1)
+    assert memory.measured_kv_gib(100, 50, 10, 4) == pytest.approx(50 - 10 - 3 - 4)
 
 
 def test_vllm_0_34_measures_by_default_and_earlier_releases_estimate():
@@ -92,9 +92,9 @@ def test_without_a_utilization_0_34_uses_all_memory_and_earlier_releases_their_d
 
 def test_the_cuda_graph_estimate_counts_from_0_20_as_the_wheels_default_it():
     # envs.py: VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS "0" in 0.19.0, "1" in 0.20.0.
-    assert sizing.cuda_graph_gib(V("0.19.0")) == 0
-    assert sizing.cuda_graph_gib(V("0.20.0")) == sizing.CUDA_GRAPH_GIB
-    assert sizing.cuda_graph_gib(V("0.34.0"), enforce_eager=True) == 0
+    assert memory.cuda_graph_gib(V("0.19.0")) == 0
+    assert memory.cuda_graph_gib(V("0.20.0")) == memory.CUDA_GRAPH_GIB
+    assert memory.cuda_graph_gib(V("0.34.0"), enforce_eager=True) == 0
 
 
 def test_the_plan_on_0_34_sizes_the_cache_from_memory_free_after_capture():
@@ -104,7 +104,7 @@ def test_the_plan_on_0_34_sizes_the_cache_from_memory_free_after_capture():
     new = plan()
     weights, act = new.weights.per_gpu_gib, new.activations
     assert new.engine.gpu_memory_utilization == 1.0 and new.engine.measured_kv
-    expected = sizing.measured_kv_gib(79.19, 79.19 - sizing.CUDA_CONTEXT_GIB,
+    expected = memory.measured_kv_gib(79.19, 79.19 - memory.CUDA_CONTEXT_GIB,
                                       weights + act.non_torch_gib, act.peak_gib + 1.0)
     assert new.kv.budget_gib == pytest.approx(expected)
     assert new.kv.budget_gib == pytest.approx(57.95, abs=0.05)

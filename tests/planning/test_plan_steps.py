@@ -2,9 +2,13 @@
 the autoscaler target, start-up phases, drain, rollout and host resources, read from plans of
 small configs whose figures are worked out by hand in the comments."""
 
+import math
+import re
+
 import pytest
 
-from planning import config
+from planning import capacity, config, host, memory
+from planning.layout import Layout
 from planning.plan import make_plan
 from tests.planning.conftest import configured
 
@@ -30,7 +34,7 @@ def test_nfs_storage_holds_one_revision_and_downloads_nothing():
     storage = plan().storage
     assert storage.capacity_gi == 18                 # 14.19 × 1.2 = 17.02 → 18
     assert storage.download_seconds == 0
-    assert "× 1 revision =" in storage.reason and "download" not in storage.reason
+    assert "× 1 revision⌉" in storage.reason and "download" not in storage.reason
 
 
 def test_pvc_storage_holds_two_revisions_and_times_the_download_at_its_rate():
@@ -315,3 +319,57 @@ def test_keda_falls_back_after_three_failed_polls_fifteen_seconds_apart():
     windows = plan().scaling
     assert (windows.polling_seconds, windows.fallback_failures) == (15, 3)
     assert "after 3 failed polls × 15 s = 45 s" in windows.reason
+
+
+# ------------------------------------------ reasons are written from the arithmetic's names
+
+SHM = re.compile(r"shm = ⌈([\d.]+) \+ ([\d.]+) × (\d+) × (\d+)⌉ = (\d+) GiB")
+CPU = re.compile(r"CPU ([\d.]+) × (\d+) \+ ([\d.]+) = ([\d.]+) request, × cpuLimitFactor "
+                 r"([\d.]+) = ([\d.]+) limit")
+STORAGE = re.compile(r"max\(floor (\d+) Gi, ⌈([\d.]+) GiB × ([\d.]+) × (\d+) revisions?⌉\) = "
+                     r"(\d+) Gi")
+
+
+def _host(gpus: int):
+    cfg = config.parse({**BASE, "resources": {"cpuPerGpu": 3, "cpuLimitFactor": 2}})
+    return host.host_resources(cfg, Layout(gpus))
+
+
+@pytest.mark.parametrize("pair_gib", [None, 0.5], ids=["as-is", "constant-changed"])
+@pytest.mark.parametrize("gpus", [1, 2, 4, 8])
+def test_the_shm_and_cpu_reasons_show_the_arithmetic_of_their_figures(monkeypatch, gpus,
+                                                                      pair_gib):
+    """The /dev/shm and CPU reasons are the formula's own numbers: change a constant and the
+    reason follows the figure (no retyped text)."""
+    if pair_gib is not None:
+        monkeypatch.setattr(host, "NCCL_SHM_GIB_PER_PAIR", pair_gib)
+    pod = _host(gpus)
+    base, per_pair, n, n_less_one, shm = SHM.search(pod.reason).groups()
+    assert (int(n), int(n_less_one)) == (gpus, gpus - 1)
+    assert math.ceil(float(base) + float(per_pair) * gpus * (gpus - 1)) == int(shm) == pod.shm_gib
+    per_gpu, local, api, request, factor, limit = map(float, CPU.search(pod.reason).groups())
+    assert per_gpu * local + api == request == pod.cpu_request
+    assert request * factor == limit == pod.cpu_limit
+
+
+@pytest.mark.parametrize("floor", [None, 20], ids=["as-is", "floor-changed"])
+@pytest.mark.parametrize("checkpoint_gib", [2.0, 14.19, 61.0])
+def test_the_storage_reason_names_the_floor_its_arithmetic_applies(monkeypatch, floor,
+                                                                   checkpoint_gib):
+    if floor is not None:
+        monkeypatch.setattr(capacity, "STORAGE_FLOOR_GI", floor)
+    storage = capacity.storage(config.parse(BASE), memory.Weights(0, 0, checkpoint_gib, ""))
+    low, gib, overhead, revisions, shown = STORAGE.search(storage.reason).groups()
+    assert int(low) == (floor or 10)
+    assert max(int(low), math.ceil(float(gib) * float(overhead) * int(revisions))) == \
+        int(shown) == storage.capacity_gi
+
+
+def test_a_configured_capacity_and_download_timeout_are_said_to_be_configured():
+    """The reason never shows a formula ending in a number the formula did not produce."""
+    storage = plan(storage={**PVC, "capacityGi": 100,
+                            "pvc": {"storageClass": "rwx", "downloadTimeoutMinutes": 30}}).storage
+    assert storage.capacity_gi == 100 and storage.download_timeout_seconds == 1800
+    assert "storage.capacityGi 100 Gi" in storage.reason
+    assert "storage.pvc.downloadTimeoutMinutes 30 = 1800 s" in storage.reason
+    assert not STORAGE.search(storage.reason)

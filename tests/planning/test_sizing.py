@@ -5,7 +5,8 @@ import math
 import pytest
 
 import facts
-from planning import config, sizing
+from planning import capacity, config, host, memory, timing
+from planning.config import model as model_config
 from facts import vllm_features
 from planning.layout import tensor_parallel_candidates as candidate_splits
 from planning.config import ModelFacts
@@ -32,33 +33,33 @@ REFERENCE_KV_BYTES = {
 @pytest.mark.parametrize("preset, expected", REFERENCE_KV_BYTES.items())
 def test_preset_kv_bytes_per_token_match_the_models_shape_exactly(preset, expected):
     shape = facts.models()[preset]
-    per_token = sizing.kv_bytes_per_token_per_gpu(shape["attention"], shape["layers"], 1, 1, 2)
+    per_token = memory.kv_bytes_per_token_per_gpu(shape["attention"], shape["layers"], 1, 1, 2)
     assert per_token == expected
 
 
 def test_mla_cache_is_not_split_by_tensor_parallelism():
     attention = facts.models()["deepseek-r1"]["attention"]
-    tp1 = sizing.kv_bytes_per_token_per_layer(attention, 61, 1, 2)
-    tp8 = sizing.kv_bytes_per_token_per_layer(attention, 61, 8, 2)
+    tp1 = memory.kv_bytes_per_token_per_layer(attention, 61, 1, 2)
+    tp8 = memory.kv_bytes_per_token_per_layer(attention, 61, 8, 2)
     assert tp1 == tp8 == 1152
 
 
 def test_gqa_cache_splits_by_tensor_parallelism_until_one_kv_head_per_gpu():
     attention = {"kind": "gqa", "heads": 12, "kv_heads": 2, "head_dim": 128}
-    assert sizing.kv_bytes_per_token_per_layer(attention, 28, 2, 2) == 2 * 1 * 128 * 2
-    assert sizing.kv_bytes_per_token_per_layer(attention, 28, 4, 2) == 2 * 1 * 128 * 2
+    assert memory.kv_bytes_per_token_per_layer(attention, 28, 2, 2) == 2 * 1 * 128 * 2
+    assert memory.kv_bytes_per_token_per_layer(attention, 28, 4, 2) == 2 * 1 * 128 * 2
 
 
 def test_pipeline_parallelism_splits_layers_and_fp8_halves_the_cache():
     attention = facts.models()["deepseek-r1-distill-qwen-32b"]["attention"]
-    whole = sizing.kv_bytes_per_token_per_gpu(attention, 64, 1, 1, 2)
-    assert sizing.kv_bytes_per_token_per_gpu(attention, 64, 1, 2, 2) == whole / 2
-    assert sizing.kv_bytes_per_token_per_gpu(attention, 64, 1, 1, 1) == whole / 2
+    whole = memory.kv_bytes_per_token_per_gpu(attention, 64, 1, 1, 2)
+    assert memory.kv_bytes_per_token_per_gpu(attention, 64, 1, 2, 2) == whole / 2
+    assert memory.kv_bytes_per_token_per_gpu(attention, 64, 1, 1, 1) == whole / 2
 
 
 def test_v4_cache_uses_the_compressed_per_token_figure():
     shape = facts.models()["deepseek-v4-flash"]
-    per_token = sizing.kv_bytes_per_token_per_gpu(shape["attention"], shape["layers"], 4, 1, 1)
+    per_token = memory.kv_bytes_per_token_per_gpu(shape["attention"], shape["layers"], 4, 1, 1)
     assert per_token == pytest.approx(3900)
 
 
@@ -69,8 +70,8 @@ def _groups(preset):
 def test_dense_bf16_weights_split_evenly_over_tensor_parallel():
     # Qwen-32B: 32,763,876,352 params × 2 bytes = 61.03 GiB, half per GPU at TP 2.
     groups = _groups("deepseek-r1-distill-qwen-32b")
-    assert sizing.weight_gib(groups, "bf16") == pytest.approx(61.03, abs=0.01)
-    assert sizing.weight_gib_per_gpu(groups, "bf16", 64, 2) == pytest.approx(30.51, abs=0.01)
+    assert memory.weight_gib(groups, "bf16") == pytest.approx(61.03, abs=0.01)
+    assert memory.weight_gib_per_gpu(groups, "bf16", 64, 2) == pytest.approx(30.51, abs=0.01)
 
 
 def test_online_fp8_keeps_embeddings_and_head_in_16_bits():
@@ -78,11 +79,11 @@ def test_online_fp8_keeps_embeddings_and_head_in_16_bits():
     # 6,979,588,096 others take 1: 9.08e9 bytes = 8.46 GiB (vLLM 0.19 logged 8.49 GiB,
     # llm-d-planner meta-llama---h100-80gb--tp1pp1dp1--8192-dtbf16-qfp8.log); all at 1 byte
     # would be 7.48 GiB.
-    groups = sizing.default_parameter_groups(8.030261248, 128256, 4096)
-    stored_as = sizing.scheme("bf16", "fp8")
+    groups = model_config.default_parameter_groups(8.030261248, 128256, 4096)
+    stored_as = memory.scheme("bf16", "fp8")
     assert stored_as == "fp8-online"
-    assert sizing.weight_gib(groups, stored_as) == pytest.approx(8.46, abs=0.01)
-    assert sizing.scheme("bf16", None) == "bf16" and sizing.scheme("fp8", "fp8") == "fp8"
+    assert memory.weight_gib(groups, stored_as) == pytest.approx(8.46, abs=0.01)
+    assert memory.scheme("bf16", None) == "bf16" and memory.scheme("fp8", "fp8") == "fp8"
 
 
 # DeepSeek-R1 (FP8 blocks, 61 layers): the fullest GPU per layout, from the hub's per-dtype
@@ -95,61 +96,61 @@ R1_PER_GPU = [((8, 1, 1), 79.5), ((16, 1, 1), 40.3), ((1, 1, 8), 95.8), ((4, 1, 
 def test_fp8_moe_weights_follow_vllms_placement(split, expected):
     tp, pp, dp = split
     model = ModelFacts.model_validate(facts.models()["deepseek-r1"])
-    per_gpu = sizing.weight_gib_per_gpu(model.parameter_groups(), "fp8", 61, tp, pp, dp,
+    per_gpu = memory.weight_gib_per_gpu(model.parameter_groups(), "fp8", 61, tp, pp, dp,
                                         attention=model.attention)
     assert per_gpu == pytest.approx(expected, abs=0.05)
 
 
 def test_r1_weights_total_the_checkpoints_own_dtype_counts():
     # BF16 1,960,795,136 × 2 + F8 669,065,609,216 × (1 + 4/16384) = 626.92 GiB (main model).
-    assert sizing.weight_gib(_groups("deepseek-r1"), "fp8") == pytest.approx(626.92, abs=0.01)
+    assert memory.weight_gib(_groups("deepseek-r1"), "fp8") == pytest.approx(626.92, abs=0.01)
 
 
 def test_pipeline_stages_split_layers_like_vllm_and_hold_embeddings_and_head_apart():
-    assert sizing.pipeline_stage_layers(61, 4) == [15, 15, 16, 15]
-    assert sizing.pipeline_stage_layers(27, 2) == [14, 13]
-    assert sizing.pipeline_stage_layers(28, 3) == [9, 10, 9]
-    assert sizing.pipeline_stage_layers(61, 8) == [7, 7, 8, 8, 8, 8, 8, 7]
+    assert memory.pipeline_stage_layers(61, 4) == [15, 15, 16, 15]
+    assert memory.pipeline_stage_layers(27, 2) == [14, 13]
+    assert memory.pipeline_stage_layers(28, 3) == [9, 10, 9]
+    assert memory.pipeline_stage_layers(61, 8) == [7, 7, 8, 8, 8, 8, 8, 7]
     # Two stages of a 2-layer toy: stage 0 = 1 layer + embedding, stage 1 = 1 layer + head.
     toy = {"embedding": 100, "head": 300, "norms_and_gates": 0, "replicated_linear": 0,
            "sharded_linear": 1000, "experts": 0}
-    per_gpu = sizing.weight_gib_per_gpu(toy, "bf16", 2, 1, 2) * sizing.GIB
+    per_gpu = memory.weight_gib_per_gpu(toy, "bf16", 2, 1, 2) * memory.GIB
     assert per_gpu == (500 + 300) * 2
-    tied = sizing.weight_gib_per_gpu({**toy, "head": 0}, "bf16", 2, 1, 2,
-                                     tie_word_embeddings=True) * sizing.GIB
+    tied = memory.weight_gib_per_gpu({**toy, "head": 0}, "bf16", 2, 1, 2,
+                                     tie_word_embeddings=True) * memory.GIB
     assert tied == (500 + 100) * 2       # a tied table sits on the last stage too
 
 
 def test_replicated_roles_do_not_shrink_with_tensor_parallel():
     toy = {"embedding": 0, "head": 0, "norms_and_gates": 10, "replicated_linear": 90,
            "sharded_linear": 800, "experts": 3200}
-    at = {tp: sizing.weight_gib_per_gpu(toy, "bf16", 1, tp) * sizing.GIB for tp in (1, 2, 4)}
+    at = {tp: memory.weight_gib_per_gpu(toy, "bf16", 1, tp) * memory.GIB for tp in (1, 2, 4)}
     assert at == {1: 8200, 2: 2 * (100 + 400 + 1600), 4: 2 * (100 + 200 + 800)}
     # Experts spread over TP × DP; everything else is copied on every DP rank.
-    assert sizing.weight_gib_per_gpu(toy, "bf16", 1, 1, 1, 4) * sizing.GIB == 2 * (900 + 800)
+    assert memory.weight_gib_per_gpu(toy, "bf16", 1, 1, 1, 4) * memory.GIB == 2 * (900 + 800)
 
 
 def test_mla_backends_add_bf16_copies_of_kv_b_proj():
     attention = facts.models()["deepseek-r1"]["attention"]
-    assert sizing.mla_decompressed_bytes_per_layer(attention, 8) == 512 * 16 * 256 * 2
-    assert sizing.mla_decompressed_bytes_per_layer({"kind": "gqa"}, 1) == 0
+    assert memory.mla_decompressed_bytes_per_layer(attention, 8) == 512 * 16 * 256 * 2
+    assert memory.mla_decompressed_bytes_per_layer({"kind": "gqa"}, 1) == 0
 
 
 def test_mxfp4_and_int4_widths():
-    assert sizing.ROLE_BYTES["mxfp4"]["experts"] == 0.53125
-    assert sizing.ROLE_BYTES["mxfp4"]["sharded_linear"] == 2.0
-    assert sizing.ROLE_BYTES["int4"]["sharded_linear"] == pytest.approx(0.515625)
-    assert sizing.ROLE_BYTES["int4"]["embedding"] == 2.0
+    assert memory.ROLE_BYTES["mxfp4"]["experts"] == 0.53125
+    assert memory.ROLE_BYTES["mxfp4"]["sharded_linear"] == 2.0
+    assert memory.ROLE_BYTES["int4"]["sharded_linear"] == pytest.approx(0.515625)
+    assert memory.ROLE_BYTES["int4"]["embedding"] == 2.0
 
 
 def test_kv_budget_and_tokens_follow_vllms_arithmetic():
-    budget = sizing.kv_budget_gib(79.15, 0.9, 30.5, 0.5, 0.75)
+    budget = memory.kv_budget_gib(79.15, 0.9, 30.5, 0.5, 0.75)
     assert budget == pytest.approx(39.485)                # 71.235 − 30.5 − 0.5 − 0.75
     # 39.485 GiB / 128 KiB = 323,461.1 tokens → 20,216 whole 16-token blocks.
-    assert sizing.kv_cache_tokens(budget, 131072, 16) == 323_456
-    assert sizing.kv_cache_tokens(budget, 131072, 64) == 323_456 - 323_456 % 64
-    assert sizing.kv_cache_tokens(-1, 131072, 16) == 0
-    assert sizing.max_concurrency(327680, 1, 32768) == 10
+    assert memory.kv_cache_tokens(budget, 131072, 16) == 323_456
+    assert memory.kv_cache_tokens(budget, 131072, 64) == 323_456 - 323_456 % 64
+    assert memory.kv_cache_tokens(-1, 131072, 16) == 0
+    assert memory.max_concurrency(327680, 1, 32768) == 10
 
 
 def test_default_utilization_changes_at_vllm_0_20():
@@ -158,42 +159,42 @@ def test_default_utilization_changes_at_vllm_0_20():
 
 
 def test_shm_grows_with_the_gpus_in_a_pod():
-    assert [sizing.shm_gib(n) for n in (1, 2, 4, 8)] == [1, 2, 4, 15]
+    assert [host.shm_gib(n) for n in (1, 2, 4, 8)] == [1, 2, 4, 15]
 
 
 def test_host_memory_counts_workers_and_shm_and_keeps_page_cache_out_of_the_request():
-    request = sizing.host_memory_request_gib(2, 2)
+    request = host.host_memory_request_gib(2, 2)
     assert request == 4 + 2 * 5 + 2
-    assert sizing.host_memory_limit_gib(request, 8) == request + 8
+    assert host.host_memory_limit_gib(request, 8) == request + 8
 
 
 def test_startup_budget_is_load_plus_engine_phases_times_safety():
-    assert sizing.weight_load_seconds(61.0, 400) == 157          # 62,464 MiB / 400 MiB/s
-    assert sizing.startup_budget_seconds(157, 144, 1.5) == 452   # 301 × 1.5 = 451.5
-    assert sizing.startup_failure_threshold(455, 10) == 46
+    assert timing.weight_load_seconds(61.0, 400) == 157          # 62,464 MiB / 400 MiB/s
+    assert timing.startup_budget_seconds(157, 144, 1.5) == 452   # 301 × 1.5 = 451.5
+    assert timing.startup_failure_threshold(455, 10) == 46
 
 
 def test_engine_phases_scale_with_the_model_and_what_vllm_does_at_start():
     # 32 layers, 51 captured sizes, cold compile: 30 + 10 + 32 + ceil(0.012 × 51 × 32 = 19.6)
-    cold = sizing.engine_start_seconds(32, 51, compile_cache=False, enforce_eager=False,
+    cold = timing.engine_start_seconds(32, 51, compile_cache=False, enforce_eager=False,
                                        deep_gemm=False)
     assert cold == {"process": 30, "profile": 10, "compile": 32, "graphs": 20}
-    warm = sizing.engine_start_seconds(32, 51, True, False, False)
+    warm = timing.engine_start_seconds(32, 51, True, False, False)
     assert warm["compile"] == 8                                   # 0.25 s × 32 layers
-    eager = sizing.engine_start_seconds(32, 51, False, True, False)
+    eager = timing.engine_start_seconds(32, 51, False, True, False)
     assert eager == {"process": 30, "profile": 10}                # no compile, no graphs
-    fp8 = sizing.engine_start_seconds(61, 51, False, False, deep_gemm=True)
+    fp8 = timing.engine_start_seconds(61, 51, False, False, deep_gemm=True)
     assert fp8["deepgemm"] == 180 and fp8["compile"] == 61
-    assert sum(sizing.engine_start_seconds(80, 67, False, False, False).values()) == (
+    assert sum(timing.engine_start_seconds(80, 67, False, False, False).values()) == (
         30 + 10 + 80 + 65)                                        # 0.012 × 67 × 80 = 64.3
 
 
 def test_cuda_graph_sizes_follow_the_version_and_the_scheduler():
-    assert sizing.cuda_graph_sizes(1024, 8192, V("0.11.0")) == 67  # 1, 2, 4, 8 … 512
-    assert sizing.cuda_graph_sizes(1024, 8192, V("0.20.0")) == 51  # every 16 from 256
-    assert sizing.cuda_graph_sizes(256, 2048, V("0.20.0")) == 51
-    assert sizing.cuda_graph_sizes(64, 2048, V("0.20.0")) == 3 + 16   # 8 … 128: 19 sizes
-    assert sizing.cuda_graph_sizes(256, 256, V("0.20.0")) == 3 + 31 + 1
+    assert timing.cuda_graph_sizes(1024, 8192, V("0.11.0")) == 67  # 1, 2, 4, 8 … 512
+    assert timing.cuda_graph_sizes(1024, 8192, V("0.20.0")) == 51  # every 16 from 256
+    assert timing.cuda_graph_sizes(256, 2048, V("0.20.0")) == 51
+    assert timing.cuda_graph_sizes(64, 2048, V("0.20.0")) == 3 + 16   # 8 … 128: 19 sizes
+    assert timing.cuda_graph_sizes(256, 256, V("0.20.0")) == 3 + 31 + 1
 
 
 def test_deep_gemm_warms_up_only_for_fp8_blocks_on_hopper_from_0_11():
@@ -221,15 +222,15 @@ def test_r1_on_h200_budgets_deep_gemm_and_a_cold_compile():
 
 
 def test_grace_period_covers_prestop_and_the_longest_request():
-    longest = sizing.longest_request_seconds(8192, 40, 10)
+    longest = timing.longest_request_seconds(8192, 40, 10)
     assert longest == 338
-    assert sizing.termination_grace_seconds(15, longest) == 15 + 338 + 15
+    assert timing.termination_grace_seconds(15, longest) == 15 + 338 + 15
 
 
 def test_rollout_timeout_counts_sequential_pod_replacements():
-    assert sizing.rollout_rounds(4, 0) == 4
-    assert sizing.rollout_rounds(4, 2) == 2
-    assert sizing.rollout_timeout_seconds(2, 0, 600, 368) == 2 * (368 + 600 + 600)
+    assert timing.rollout_rounds(4, 0) == 4
+    assert timing.rollout_rounds(4, 2) == 2
+    assert timing.rollout_timeout_seconds(2, 0, 600, 368) == 2 * (368 + 600 + 600)
 
 
 def test_tensor_parallel_candidates_divide_the_heads_within_a_node():
@@ -283,26 +284,26 @@ def test_671b_fits_one_node_of_h200():
 
 def test_mla_on_hopper_used_64_token_flashmla_blocks_before_vllm_0_15():
     attention = facts.models()["deepseek-r1"]["attention"]
-    assert sizing.kv_block_size(attention, 9.0, V("0.14.0")) == 64
-    assert sizing.kv_block_size(attention, 9.0, V("0.15.0")) == 16
-    assert sizing.kv_block_size(attention, 8.0, V("0.14.0")) == 16
+    assert memory.kv_block_size(attention, 9.0, V("0.14.0")) == 64
+    assert memory.kv_block_size(attention, 9.0, V("0.15.0")) == 16
+    assert memory.kv_block_size(attention, 8.0, V("0.14.0")) == 16
 
 
 def test_activation_peak_is_the_larger_of_forward_pass_and_sampler():
-    forward_only = sizing.activation_peak_gib(5120, 27648, 152064, 2, 8192, 1, V("0.20.0"))
-    sampler_heavy = sizing.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, V("0.20.0"))
+    forward_only = memory.activation_peak_gib(5120, 27648, 152064, 2, 8192, 1, V("0.20.0"))
+    sampler_heavy = memory.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, V("0.20.0"))
     assert forward_only == pytest.approx((8192 * 3 * 13824 * 2 + 8192 * 4 * 5120 * 2) / 2**30)
     assert sampler_heavy == pytest.approx(1024 * 152064 * 14 / 2**30)
-    older = sizing.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, V("0.16.0"))
+    older = memory.activation_peak_gib(5120, 27648, 152064, 2, 256, 1024, V("0.16.0"))
     assert older == pytest.approx(2 * sampler_heavy)
 
 
 def test_communication_buffers_count_only_when_a_replica_spans_gpus():
-    assert sizing.non_torch_gib(1, V("0.19.0")) == 0.25
-    assert sizing.non_torch_gib(2, V("0.19.0"), "nvlink") == 0.25 + 1.8
-    assert sizing.non_torch_gib(2, V("0.19.0"), "pcie") == 0.25 + 0.5
-    assert sizing.non_torch_gib(1, V("0.20.0")) == 0.25 + 1.0
-    assert sizing.non_torch_gib(1, V("0.20.0"), enforce_eager=True) == 0.25
+    assert memory.non_torch_gib(1, V("0.19.0")) == 0.25
+    assert memory.non_torch_gib(2, V("0.19.0"), "nvlink") == 0.25 + 1.8
+    assert memory.non_torch_gib(2, V("0.19.0"), "pcie") == 0.25 + 0.5
+    assert memory.non_torch_gib(1, V("0.20.0")) == 0.25 + 1.0
+    assert memory.non_torch_gib(1, V("0.20.0"), enforce_eager=True) == 0.25
 
 
 def test_v4_on_a100_or_old_vllm_is_refused():
@@ -335,27 +336,27 @@ def test_every_step_of_the_plan_states_its_reason():
 
 
 def test_default_scheduler_limits_follow_the_gpu_class():
-    assert sizing.default_scheduler_limits(79.19, 9.0) == (8192, 1024)   # H100
-    assert sizing.default_scheduler_limits(79.15, 8.0) == (2048, 256)    # A100 80 GB
-    assert sizing.default_scheduler_limits(21.96, 8.9) == (2048, 256)    # L4
+    assert memory.default_scheduler_limits(79.19, 9.0) == (8192, 1024)   # H100
+    assert memory.default_scheduler_limits(79.15, 8.0) == (2048, 256)    # A100 80 GB
+    assert memory.default_scheduler_limits(21.96, 8.9) == (2048, 256)    # L4
 
 
 def test_cpu_request_covers_a_core_budget_per_gpu_plus_the_api_server():
-    assert sizing.cpu_request(2, 4) == 10
+    assert host.cpu_request(2, 4) == 10
 
 
 def test_download_budget_and_volume_size_follow_the_weights():
-    assert sizing.download_seconds(14.2) == 291               # 14,540.8 MiB / 50 MiB/s
-    assert sizing.download_timeout_seconds(14.2) == 891      # + 600 s for the pod
-    assert sizing.storage_capacity_gi(14.2) == 18
-    assert sizing.storage_capacity_gi(14.2, revisions=2) == 35
-    assert sizing.storage_capacity_gi(1.0) == 10
+    assert capacity.download_seconds(14.2) == 291               # 14,540.8 MiB / 50 MiB/s
+    assert capacity.download_timeout_seconds(14.2) == 891      # + 600 s for the pod
+    assert capacity.storage_capacity_gi(14.2) == 18
+    assert capacity.storage_capacity_gi(14.2, revisions=2) == 35
+    assert capacity.storage_capacity_gi(1.0) == 10
 
 
 def test_a_streaming_loader_shortens_the_budget_only_with_a_measured_rate():
-    assert sizing.effective_read_mib_per_second("auto", 400, 2000) == 400
-    assert sizing.effective_read_mib_per_second("runai_streamer", 400, None) == 400
-    assert sizing.effective_read_mib_per_second("runai_streamer", 400, 2000) == 2000
+    assert timing.effective_read_mib_per_second("auto", 400, 2000) == 400
+    assert timing.effective_read_mib_per_second("runai_streamer", 400, None) == 400
+    assert timing.effective_read_mib_per_second("runai_streamer", 400, 2000) == 2000
     slow = make_plan(_config())
     fast = make_plan(_config(engine={"loadFormat": "runai_streamer"},
                              storage={"streamingReadMibPerSecond": 2000}))
@@ -372,7 +373,7 @@ def test_a_warm_compile_cache_shows_in_the_budget():
 
 
 def test_an_fp8_kv_cache_halves_the_bytes_and_doubles_the_tokens():
-    assert sizing.kv_dtype_bytes("fp8") == 1 and sizing.kv_dtype_bytes("auto") == 2
+    assert memory.kv_dtype_bytes("fp8") == 1 and memory.kv_dtype_bytes("auto") == 2
     auto = make_plan(_config())
     fp8 = make_plan(_config(model={"kvCacheDtype": "fp8"}))
     assert fp8.kv.bytes_per_token == auto.kv.bytes_per_token / 2
@@ -394,126 +395,126 @@ def test_before_vllm_0_18_the_prestop_bound_includes_the_drain_wait():
 
 def test_a_replica_runs_as_many_requests_as_its_kv_cache_holds_at_the_expected_length():
     # Prod: 317,408 KV tokens at 8,192 tokens a request -> 38, well under max-num-seqs 256.
-    assert sizing.runnable_requests(317_408, 8192, 256) == 38
-    assert sizing.runnable_requests(317_408, 4096, 256) == 77
+    assert capacity.runnable_requests(317_408, 8192, 256) == 38
+    assert capacity.runnable_requests(317_408, 4096, 256) == 77
 
 
 def test_runnable_requests_are_capped_by_max_num_seqs_and_never_zero():
-    assert sizing.runnable_requests(10_000_000, 1000, 256) == 256
-    assert sizing.runnable_requests(4000, 8192, 256) == 1
+    assert capacity.runnable_requests(10_000_000, 1000, 256) == 256
+    assert capacity.runnable_requests(4000, 8192, 256) == 1
 
 
 def test_per_replica_target_is_runnable_requests_times_utilization():
-    assert sizing.per_replica_target(38, 0.75) == 28
-    assert sizing.per_replica_target(100, 0.5) == 50
+    assert capacity.per_replica_target(38, 0.75) == 28
+    assert capacity.per_replica_target(100, 0.5) == 50
 
 
 def test_per_replica_target_rounds_down_and_never_reaches_zero():
-    assert sizing.per_replica_target(10, 0.33) == 3
-    assert sizing.per_replica_target(1, 0.1) == 1
+    assert capacity.per_replica_target(10, 0.33) == 3
+    assert capacity.per_replica_target(1, 0.1) == 1
 
 
 @pytest.mark.parametrize("runnable, utilization", [(0, 0.5), (0, 0.75), (256, 0), (38, 0),
                                                    (256, 1.5), (38, 1.01)])
 def test_per_replica_target_rejects_impossible_inputs(runnable, utilization):
     with pytest.raises(ValueError):
-        sizing.per_replica_target(runnable, utilization)
+        capacity.per_replica_target(runnable, utilization)
 
 
 def test_a_replaced_claim_is_waited_for_as_long_as_its_last_pod_may_drain():
     # Prod: grace 368 s + 300 s for the kubelet to unmount.
-    assert sizing.claim_release_seconds(368) == 668
+    assert timing.claim_release_seconds(368) == 668
 
 
 # --- boundaries the mutation run found unpinned ------------------------------------------------
 
 def test_runnable_requests_refuses_either_input_below_one_and_accepts_one():
     with pytest.raises(ValueError):
-        sizing.runnable_requests(100_000, 0, 256)
+        capacity.runnable_requests(100_000, 0, 256)
     with pytest.raises(ValueError):
-        sizing.runnable_requests(100_000, 8192, 0)
-    assert sizing.runnable_requests(100_000, 8192, 1) == 1
-    assert sizing.runnable_requests(100_000, 1, 256) == 256
-    assert sizing.runnable_requests(100, 8192, 256) == 1          # at least one
+        capacity.runnable_requests(100_000, 8192, 0)
+    assert capacity.runnable_requests(100_000, 8192, 1) == 1
+    assert capacity.runnable_requests(100_000, 1, 256) == 256
+    assert capacity.runnable_requests(100, 8192, 256) == 1          # at least one
 
 
 def test_per_replica_target_accepts_the_boundaries():
-    assert sizing.per_replica_target(38, 1) == 38
-    assert sizing.per_replica_target(1, 0.5) == 1
+    assert capacity.per_replica_target(38, 1) == 38
+    assert capacity.per_replica_target(1, 0.5) == 1
 
 
 def test_non_torch_memory_defaults_to_nvlink_buffers():
-    assert sizing.non_torch_gib(2, V("0.19.0")) == pytest.approx(0.25 + 1.8)
-    assert sizing.non_torch_gib(2, V("0.19.0"), "pcie") == pytest.approx(0.25 + 0.5)
-    assert sizing.non_torch_gib(1, V("0.20.0")) == pytest.approx(0.25 + 1.0)
-    assert sizing.non_torch_gib(1, V("0.20.0"), enforce_eager=True) == pytest.approx(0.25)
+    assert memory.non_torch_gib(2, V("0.19.0")) == pytest.approx(0.25 + 1.8)
+    assert memory.non_torch_gib(2, V("0.19.0"), "pcie") == pytest.approx(0.25 + 0.5)
+    assert memory.non_torch_gib(1, V("0.20.0")) == pytest.approx(0.25 + 1.0)
+    assert memory.non_torch_gib(1, V("0.20.0"), enforce_eager=True) == pytest.approx(0.25)
 
 
 def test_deepseek_v4_uses_256_token_blocks_whatever_the_gpu():
     v4 = facts.models()["deepseek-v4-flash"]["attention"]
-    assert sizing.kv_block_size(v4, 9.0, V("0.20.0")) == 256
-    assert sizing.kv_block_size(v4, 10.0, V("0.33.0")) == 256
+    assert memory.kv_block_size(v4, 9.0, V("0.20.0")) == 256
+    assert memory.kv_block_size(v4, 10.0, V("0.33.0")) == 256
 
 
 def test_a_zero_budget_holds_no_tokens():
-    assert sizing.kv_cache_tokens(0, 131072, 16) == 0
-    assert sizing.kv_cache_tokens(1 / 8192 * 16, 131072, 16) == 16   # exactly one block
+    assert memory.kv_cache_tokens(0, 131072, 16) == 0
+    assert memory.kv_cache_tokens(1 / 8192 * 16, 131072, 16) == 16   # exactly one block
 
 
 def test_weight_load_and_longest_request_round_up_exact_units():
-    assert sizing.weight_load_seconds(100, 1024) == 100            # 102,400 MiB / 1024 MiB/s
-    assert sizing.weight_load_seconds(100.001, 1024) == 101
-    assert sizing.longest_request_seconds(2001, 1, 0) == 3          # 2.001 s rounds up
-    assert sizing.longest_request_seconds(2000, 1, 5) == 7
+    assert timing.weight_load_seconds(100, 1024) == 100            # 102,400 MiB / 1024 MiB/s
+    assert timing.weight_load_seconds(100.001, 1024) == 101
+    assert timing.longest_request_seconds(2001, 1, 0) == 3          # 2.001 s rounds up
+    assert timing.longest_request_seconds(2000, 1, 5) == 7
 
 
 def test_the_large_gpu_scheduler_tier_starts_at_70_gib():
-    assert sizing.default_scheduler_limits(70, 9.0) == (8192, 1024)
-    assert sizing.default_scheduler_limits(69.9, 9.0) == (2048, 256)
+    assert memory.default_scheduler_limits(70, 9.0) == (8192, 1024)
+    assert memory.default_scheduler_limits(69.9, 9.0) == (2048, 256)
 
 
 def test_mxfp4_experts_are_padded_for_the_kernel_vllm_picks():
     # gpt-oss (H = I = 2880): Hopper/Triton pads I per GPU to 64, below Hopper Marlin pads I
     # to 128 and H to 256, Blackwell's TRT-LLM kernel both to 256.
-    assert sizing.mxfp4_expert_padding(2880, 1440, 9.0) == pytest.approx(1472 / 1440)
-    assert sizing.mxfp4_expert_padding(2880, 2880, 9.0) == 1.0
-    assert sizing.mxfp4_expert_padding(2880, 2880, 8.0) == pytest.approx(3072 * 2944 / 2880**2)
-    assert sizing.mxfp4_expert_padding(2880, 2880, 10.0) == pytest.approx(3072 * 3072 / 2880**2)
+    assert memory.mxfp4_expert_padding(2880, 1440, 9.0) == pytest.approx(1472 / 1440)
+    assert memory.mxfp4_expert_padding(2880, 2880, 9.0) == 1.0
+    assert memory.mxfp4_expert_padding(2880, 2880, 8.0) == pytest.approx(3072 * 2944 / 2880**2)
+    assert memory.mxfp4_expert_padding(2880, 2880, 10.0) == pytest.approx(3072 * 3072 / 2880**2)
     toy = {"embedding": 0, "head": 0, "norms_and_gates": 0, "replicated_linear": 0,
            "sharded_linear": 0, "experts": 1000}
-    padded = sizing.weight_gib_per_gpu(toy, "bf16", 1, 1, expert_padding=1.5) * sizing.GIB
+    padded = memory.weight_gib_per_gpu(toy, "bf16", 1, 1, expert_padding=1.5) * memory.GIB
     assert padded == 3000
 
 
 def test_default_parameter_roles_split_off_embeddings_and_head_exactly():
-    groups = sizing.default_parameter_groups(8.030261248, 128256, 4096)
+    groups = model_config.default_parameter_groups(8.030261248, 128256, 4096)
     assert groups == {"embedding": 525_336_576, "head": 525_336_576, "norms_and_gates": 0,
                       "replicated_linear": 0, "sharded_linear": 6_979_588_096, "experts": 0}
-    tied = sizing.default_parameter_groups(8.030261248, 128256, 4096, tie_word_embeddings=True)
+    tied = model_config.default_parameter_groups(8.030261248, 128256, 4096, tie_word_embeddings=True)
     assert tied["head"] == 0 and tied["sharded_linear"] == 6_979_588_096 + 525_336_576
-    exact = sizing.default_parameter_groups(1.050673152, 128256, 4096)
+    exact = model_config.default_parameter_groups(1.050673152, 128256, 4096)
     assert exact["sharded_linear"] == pytest.approx(0, abs=1)   # embeddings and head: all of it
     with pytest.raises(ValueError):
-        sizing.default_parameter_groups(0.5, 128256, 4096)  # smaller than the embeddings
+        model_config.default_parameter_groups(0.5, 128256, 4096)  # smaller than the embeddings
 
 
 def test_mla_copies_need_the_head_dims():
     partial = {"kind": "mla", "heads": 16, "kv_lora_rank": 512, "qk_rope_head_dim": 64}
-    assert sizing.mla_decompressed_bytes_per_layer(partial, 1) == 0
+    assert memory.mla_decompressed_bytes_per_layer(partial, 1) == 0
 
 
 def test_tiny_schedulers_capture_1_2_and_4():
-    assert sizing.cuda_graph_sizes(2, 2048, V("0.20.0")) == 3     # largest 4: sizes 1, 2, 4
-    assert sizing.cuda_graph_sizes(1, 2048, V("0.20.0")) == 2     # largest 2: sizes 1, 2
+    assert timing.cuda_graph_sizes(2, 2048, V("0.20.0")) == 3     # largest 4: sizes 1, 2, 4
+    assert timing.cuda_graph_sizes(1, 2048, V("0.20.0")) == 2     # largest 2: sizes 1, 2
 
 
 def test_the_download_budget_follows_the_configured_rate():
-    assert sizing.download_timeout_seconds(14.2, 100) == 146 + 600   # 14,540.8 MiB / 100
+    assert capacity.download_timeout_seconds(14.2, 100) == 146 + 600   # 14,540.8 MiB / 100
 
 
 def test_an_experts_intermediate_size_splits_over_tp_times_dp_in_whole_columns():
     # gpt-oss: I = 2880. TP 2 × DP 2 without EP: 2880 / 4 = 720; with EP experts stay whole.
-    assert sizing.expert_intermediate_per_gpu(2880, 2, 2, False) == 720
-    assert sizing.expert_intermediate_per_gpu(2880, 2, 2, True) == 2880
-    split = sizing.expert_intermediate_per_gpu(2880, 2, 1, False)
+    assert memory.expert_intermediate_per_gpu(2880, 2, 2, False) == 720
+    assert memory.expert_intermediate_per_gpu(2880, 2, 2, True) == 2880
+    split = memory.expert_intermediate_per_gpu(2880, 2, 1, False)
     assert split == 1440 and isinstance(split, int)

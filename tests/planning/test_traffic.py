@@ -12,6 +12,7 @@ import yaml
 from facts import conventions as c
 from planning import traffic as t
 from planning.config import ConfigError, parse
+from planning.plan import make_plan
 from tests.harness import run_stack, stack_config
 
 
@@ -39,6 +40,33 @@ def test_body_limit_admits_a_max_length_prompt_of_escaped_cjk_text():
     assert t.max_body_bytes(32768) == 458_752 == 32768 * 12 + 65_536
     assert t.max_body_bytes(32768, 6) == 262_144
     assert t.max_body_bytes(1000) % 1024 == 0 and t.max_body_bytes(1000) >= 1000 * 12
+
+
+def test_the_plan_carries_the_traffic_figures_and_none_without_a_traffic_layer():
+    """The traffic budgets are a step of make_plan, derived from the same drain as the
+    engine's grace period; a stack without a traffic layer has none."""
+    prod = make_plan(parse(stack_config("prod")))
+    assert prod.traffic is not None
+    assert prod.traffic.longest_request_seconds == prod.drain.longest_request_seconds == 338
+    assert (prod.traffic.max_body_bytes, prod.traffic.router_timeout_seconds,
+            prod.traffic.edge_timeout_seconds, prod.traffic.router_grace_seconds,
+            prod.traffic.router_startup_failures) == (458_752, 398, 806, 826, 17)
+    assert make_plan(parse(stack_config("staging"))).traffic is None
+
+
+def test_traffic_problems_are_refused_with_every_other_problem_of_the_plan():
+    """One ConfigError lists the plan's problems and the traffic layer's together."""
+    raw = stack_config("prod")
+    traffic = _prod_traffic()
+    traffic["aliases"] = [{**traffic["aliases"][0], "maxTokens": 20000}]
+    raw = {**raw, "traffic": traffic, "model": {**raw["model"], "maxModelLen": 262144},
+           "trafficSecrets": {"providers": {"nope": "sk-x"}}}
+    with pytest.raises(ConfigError) as error:
+        make_plan(parse(raw))
+    found = error.value.problems
+    assert any(p.startswith("model.maxModelLen: 262144 exceeds") for p in found), found
+    assert any("is over shutdown.maxTokens (8192)" in p for p in found), found
+    assert any("trafficSecrets.providers.nope: no provider" in p for p in found), found
 
 
 def test_timeouts_cover_the_longest_request():

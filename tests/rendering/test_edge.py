@@ -10,7 +10,6 @@ import re
 
 import pytest
 
-from planning import traffic as t
 from planning.config import ConfigError, parse
 from tests import envoy_gateway as eg
 from tests.harness import stack_config
@@ -137,7 +136,7 @@ def test_the_edge_outlasts_a_non_streamed_request_that_falls_back_to_the_cloud(r
     """A non-streamed request is silent until its answer: the local attempt runs out, then the
     cloud answers at the end of its own budget. Envoy's idle timer (408) and route timeout
     (504) must both still be running then, or the fallback never reaches the client."""
-    plan = t.for_stack(parse(stack_config("prod")), _prod_plan())
+    plan = _prod_plan().traffic
     answer_at = plan.router_timeout_seconds + plan.cloud_attempt_seconds
     route = _prod_edge_route(runs["prod"])
     assert plan.cloud_attempt_seconds > 0          # prod's internal-default falls back
@@ -157,7 +156,7 @@ def test_the_old_70_second_route_idle_timeout_would_cut_every_long_answer(runs):
 def test_the_body_cap_is_envoys_buffer_filter_at_the_derived_limit(runs):
     """requestBuffer.limit becomes the route's buffer filter max_request_bytes (413 above);
     a max-length prompt of escaped CJK text fits under it."""
-    plan = t.for_stack(parse(stack_config("prod")), _prod_plan())
+    plan = _prod_plan().traffic
     route = _prod_edge_route(runs["prod"])
     assert route["maxRequestBytes"] == plan.max_body_bytes
     text = "中文" * stack_config("prod")["model"]["maxModelLen"]
@@ -177,7 +176,8 @@ def _prod_plan():
 def test_a_measured_bytes_per_token_replaces_the_assumed_figure():
     cfg = parse({**stack_config("prod"), "traffic": {**stack_config("prod")["traffic"],
                                                      "bytesPerToken": 6}})
-    plan = t.for_stack(cfg, _prod_plan())
+    from planning.plan import make_plan
+    plan = make_plan(cfg).traffic
     assert plan.max_body_bytes == 262_144
     assert "measured" in plan.reasons["body limit"]
 

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from planning import sizing
+from planning import host, timing
 from planning.config import parse
 from planning.plan import make_plan
 from facts import conventions as c
@@ -24,7 +24,7 @@ def test_shm_is_a_memory_emptydir_sized_for_the_split(run):
     volume = next(v for v in pod_spec(deployment)["volumes"] if v["name"] == "shm")
     gpus = int(deployment.metadata["annotations"][c.ANN_TENSOR_PARALLEL])
     assert volume["emptyDir"]["medium"] == "Memory"
-    assert quantity_bytes(volume["emptyDir"]["sizeLimit"]) == sizing.shm_gib(gpus) * GIB
+    assert quantity_bytes(volume["emptyDir"]["sizeLimit"]) == host.shm_gib(gpus) * GIB
     mount = next(m for m in vllm_container(deployment)["volumeMounts"] if m["name"] == "shm")
     assert mount["mountPath"] == "/dev/shm"
 
@@ -38,7 +38,7 @@ def test_shm_counts_inside_the_memory_request_and_limit(run):
     limit = quantity_bytes(container["resources"]["limits"]["memory"])
     gpus = int(container["resources"]["limits"]["nvidia.com/gpu"])
     # Processes alone (API server + one worker per GPU) plus the shm volume.
-    processes = (sizing.API_SERVER_GIB + sizing.WORKER_GIB * gpus) * GIB
+    processes = (host.API_SERVER_GIB + host.WORKER_GIB * gpus) * GIB
     assert request >= processes + shm_bytes
     assert limit > request   # Burstable: page-cache headroom only in the limit
 
@@ -166,7 +166,7 @@ def test_deployment_timeout_annotation_covers_the_whole_rollout(run):
     probe = vllm_container(deployment)["startupProbe"]
     budget = probe["periodSeconds"] * probe["failureThreshold"]
     replicas = _replicas(run)
-    assert timeout >= replicas * (budget + sizing.IMAGE_PULL_SECONDS) - 10 * replicas
+    assert timeout >= replicas * (budget + timing.IMAGE_PULL_SECONDS) - 10 * replicas
     if deployment.type.endswith("LeaderWorkerSet"):
         # No progress deadline on an LWS: Pulumi waits for its Available condition.
         assert deployment.metadata["annotations"]["pulumi.com/waitFor"] == "condition=Available"

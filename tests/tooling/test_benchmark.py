@@ -7,6 +7,8 @@ The bounds live in benchmark/score.py next to the measured values (also in resul
 
 import ast
 import copy
+import importlib
+import inspect
 
 import pytest
 import yaml
@@ -91,16 +93,44 @@ def _imports(tree: ast.Module) -> set[str]:
     return found
 
 
+STEP_MODULES = ("memory", "timing", "host", "capacity")
+"""The planning modules that hold steps and, below them, the arithmetic the steps use."""
+STEPS = {"gpu_memory", "engine_limits", "weights", "activations", "kv_cache", "startup",
+         "drain", "rollout", "host_resources", "storage", "autoscaling", "enforce_eager"}
+"""What make_plan composes: the only functions of those modules the benchmark may call."""
+
+
+def _formula_uses(tree: ast.Module) -> set[str]:
+    """Functions of the step modules that are not steps (their formulas), imported by name or
+    read through the module."""
+    formulas = {f"{module}.{name}" for module in STEP_MODULES
+                for name, value in vars(importlib.import_module(f"planning.{module}")).items()
+                if inspect.isfunction(value) and value.__module__ == f"planning.{module}"
+                and name not in STEPS}
+    read = {f"{node.value.id}.{node.attr}" for node in ast.walk(tree)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)}
+    imported = {name.removeprefix("planning.") for name in _imports(tree)}
+    return (read | imported) & formulas
+
+
+def test_the_formula_guard_sees_a_formula_through_its_module_or_by_name():
+    tree = ast.parse("from planning import memory\n"
+                     "from planning.timing import longest_request_seconds\n"
+                     "x = memory.kv_cache_tokens(1, 2, 3)\n"
+                     "y = memory.gpu_memory(cfg)\n")
+    assert _formula_uses(tree) == {"memory.kv_cache_tokens", "timing.longest_request_seconds"}
+
+
 def test_the_benchmark_derives_no_figure_itself():
-    """The arithmetic (planning/sizing.py) and the version switches (facts/vllm_features.py
-    predicates and defaults) reach the benchmark only through the plan's steps, so it cannot
-    lose a branch the plan has."""
+    """The arithmetic (each planning step's module, below its steps) and the version switches
+    (facts/vllm_features.py predicates and defaults) reach the benchmark only through the
+    plan's steps, so it cannot lose a branch the plan has."""
     offenders = {}
     for name, tree in _benchmark_modules().items():
         switches = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)
                     and isinstance(node.value, ast.Name) and node.value.id == "vllm_features"
                     and callable(getattr(vllm_features, node.attr))}
-        bad = sorted(switches | (_imports(tree) & {"planning.sizing"}))
+        bad = sorted(switches | _formula_uses(tree))
         if bad:
             offenders[name] = bad
     assert offenders == {}
