@@ -85,7 +85,7 @@ def _replica_figures(plan: Plan) -> list[Figure]:
         Figure("launcher", plan.launcher, plan.launcher_reason, ("launcher",)),
         Figure("engine", f"max-num-seqs {plan.engine.max_num_seqs}", plan.engine.reason,
                ("engine.gpu_memory_utilization", "engine.max_num_seqs",
-                "engine.max_num_batched_tokens")),
+                "engine.max_num_batched_tokens", "engine.measured_kv")),
         Figure("weights", f"{out['weightsPerGpuGib']} GiB per GPU", plan.weights.reason,
                ("weights.total_gib", "weights.per_gpu_gib", "weights.checkpoint_gib")),
         Figure("activations", f"{plan.activations.peak_gib + plan.activations.non_torch_gib:.2f}"
