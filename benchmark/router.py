@@ -171,15 +171,15 @@ def rendered_router(stub_base: str, redis_port: int) -> tuple[dict, dict, dict]:
 
 
 def start_routers(names: list[str], tmp: pathlib.Path, stub_base: str, redis_port: int,
-                  router_cpus: set[int]) -> list[tuple[Target, dict]]:
-    """One live router per variant, each from the rendered files with its undo applied."""
+                  router_cpus: set[int], started: list[tuple[Target, dict]]) -> None:
+    """One live router per variant, each from the rendered files with its undo applied, added
+    to `started` as it is launched (so the caller stops it even if a later one fails)."""
     litellm = str(tools.router_venv() / "bin" / "litellm")
     files, pod, config = rendered_router(stub_base, redis_port)
     proxy = live.RecordingProxy()
     secrets = {render.MASTER_KEY_ENV: live.MASTER_KEY, render.ENGINE_KEY_ENV: live.ENGINE_KEY,
                render.REDIS_PASSWORD_ENV: live.REDIS_PASSWORD,
                render.provider_key_env("cloud"): live.CLOUD_KEY}
-    started = []
     for name, undo in variants(names, tmp / "shim").items():
         directory = tmp / name
         directory.mkdir()
@@ -192,10 +192,10 @@ def start_routers(names: list[str], tmp: pathlib.Path, stub_base: str, redis_por
         started.append((Target(name, router["url"] + "/v1/chat/completions",
                                {"Authorization": f"Bearer {key}"}, router["process"].pid),
                         router))
-    live._wait_live([router for _, router in started], time.monotonic())
+        # One at a time: eight importing LiteLLM at once outlast the start-up allowance.
+        live._wait_live([router], time.monotonic())
     for target, _ in started:
         pin(target.pid, router_cpus)
-    return started
 
 
 def cpu_sets() -> tuple[set[int], set[int]]:
@@ -275,7 +275,7 @@ def run(names: list[str], settings: Settings) -> dict:
         stub.stdout.readline()   # "ready"
         base = f"http://127.0.0.1:{stub_port}/v1"
         with tempfile.TemporaryDirectory(prefix="router-bench-") as tmp:
-            started = start_routers(names, pathlib.Path(tmp), base, redis_port, router_cpus)
+            start_routers(names, pathlib.Path(tmp), base, redis_port, router_cpus, started)
             direct = Target("direct", base + "/chat/completions", {})
             result = measure(direct, [target for target, _ in started], settings)
     finally:

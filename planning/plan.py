@@ -12,7 +12,7 @@ sections. Components take their numbers from the plan;
 from __future__ import annotations
 
 import facts
-from planning import capacity, checks, memory, scaling, timing
+from planning import capacity, checks, memory, router_sizing, scaling, timing
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
 from planning.layout import Layout, choose_layout, launcher, launcher_reason
@@ -45,6 +45,7 @@ def make_plan(cfg: StackConfig) -> Plan:
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
     )
     problems = checks.problems(cfg, plan)
+    problems += router_sizing.problems(cfg, plan)
     if problems:
         raise ConfigError(problems)
     return plan

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from planning import router_sizing
 from planning import traffic as traffic_plan
 from planning.config import ConfigError, StackConfig, parse
 from planning.plan import Plan, make_plan
@@ -123,6 +124,7 @@ def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> li
     derived = traffic_plan.for_stack(cfg, plan) if cfg.traffic.enabled else None
     figures = (traffic_plan.figures(derived) + traffic_plan.redis_rows(cfg.traffic, derived)
                if derived else [])
+    figures += router_sizing.rows(cfg, plan, derived.router_timeout_seconds) if derived else []
     inputs = traffic_plan.assumed_inputs(cfg.shutdown.per_token_ms,
                                          "per_token_ms" in cfg.shutdown.model_fields_set,
                                          cfg.traffic)
