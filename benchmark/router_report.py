@@ -18,6 +18,10 @@ CPU_CUT = 0.30
 """…and router CPU per request at least 30 % below today's, in the same run."""
 LOAD_P99_FACTOR = 2.0
 """…and at the sizing's utilisation an added p99 within 2× the concurrency-1 figure."""
+LOAD_NOTE = ("The load phase paces requests at a share of the router's capacity computed from its "
+             "CPU time per request; when the machine's load average is above its CPU count the "
+             'router does not get that CPU, its queue grows and the figures at load say nothing '
+             'about the router: read them only with a load average below the CPU count.')
 COLUMNS = [("added p50", "added_p50_ms", "ms"), ("added p99", "added_p99_ms", "ms"),
            ("CPU / request", "cpu_ms_per_request", "ms"),
            ("stream first byte added p50", "first_byte_added_p50_ms", "ms"),
@@ -79,7 +83,7 @@ def section(result: dict) -> str:
         "`new-without-X` one lever undone, `bare` LiteLLM's floor. Other processes share the "
         "CPUs: read the figures with the load.", "",
         *table(result["figures"]), "",
-        *verdicts(result["figures"]), "",
+        *verdicts(result["figures"]), "", LOAD_NOTE, "",
         "Load average (1 / 5 / 15 min) before each phase:", "",
         "| phase | load |", "|---|---|", *load_rows, "", END])
 

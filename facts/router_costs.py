@@ -28,8 +28,11 @@ ROUTER_COST = RouterCost(
     cpu_ms_per_request=11.0,
     cpu_ms_per_token=0.39,
     command="python -m benchmark.router --levers",
-    source="benchmark/results.md, section 'Router overhead (issue 19)', row `new`, and "
-           "issue 19's quiet-machine profile (11 ms per request at 16 concurrent, 0.37-0.39 ms "
-           "per relayed token); the larger of the two is kept",
+    source="issue 19's profile of prod's router on a quiet 2-core machine (11 ms per request "
+           "at 16 concurrent, 0.37-0.39 ms per relayed token), before its levers; "
+           "benchmark/results.md 'Router overhead (issue 19)' measured the rendered router "
+           "(`new`) 23 % below that configuration (`today`) per request and 4 % per token in "
+           "one run, so these figures bound it from above. That run's absolute figures "
+           "(23.5 ms, 0.69 ms) were taken at load average 9-18 on 2 CPUs and are not used",
 )
 """The router as rendered today (rendering/router.py), one uvicorn worker per pod."""
