@@ -17,6 +17,7 @@ import sys
 
 from benchmark.cases import CASES_FILE, HERE
 from benchmark.report import render_results, render_summary, render_table
+from benchmark.router_report import keep_section
 from benchmark.score import run, summarize
 
 RESULTS_FILE = HERE / "results.md"
@@ -36,7 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(render_summary(summary))
     if not args.no_write:
-        args.results.write_text(render_results(rows, summary), encoding="utf-8")
+        previous = args.results.read_text(encoding="utf-8") if args.results.exists() else ""
+        args.results.write_text(keep_section(render_results(rows, summary), previous),
+                                encoding="utf-8")
         print(f"\nwrote {args.results}")
     return 0
 

@@ -16,7 +16,7 @@ from planning.config.traffic import secret_problems
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
 from planning.memory import GIB, gpu_memory, kv_cache
-from planning import memory
+from planning import memory, router_sizing
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
 
@@ -421,6 +421,13 @@ def router_keys_from_one_place(cfg: StackConfig, plan: Plan) -> Optional[str]:
     return "; ".join(secret_problems(cfg.traffic, cfg.traffic_secrets)) or None
 
 
+def router_keeps_up(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """The router runs below its utilisation at the engines' peak (planning/router_sizing.py)."""
+    if plan.traffic is None or plan.traffic.router_sizing is None:
+        return None
+    return router_sizing.problem(cfg, plan.traffic.router_sizing)
+
+
 CHECKS: list[Check] = [
     vllm_serves_the_model,
     gpu_runs_the_kernels,
@@ -452,6 +459,7 @@ CHECKS: list[Check] = [
     cluster_add_ons_meet_their_floors,
     alias_caps_within_the_drain,
     router_keys_from_one_place,
+    router_keeps_up,
 ]
 """Every feasibility check, in the order their problems are reported."""
 

@@ -37,16 +37,16 @@ def make_plan(cfg: StackConfig) -> Plan:
     chosen = launcher(cfg, version, layout)
     startup = timing.startup(cfg, model, gpu, version, on_gpu.weights, layout, on_gpu.engine)
     drain = timing.drain(cfg, version, layout)
+    rollout = timing.rollout(cfg, layout, startup, drain)
+    autoscaling = capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv)
     plan = Plan(
         model=model, gpu=gpu, version=version, replicas=cfg.replicas, layout=layout,
         launcher=chosen, launcher_reason=launcher_reason(cfg, version, chosen),
         engine=on_gpu.engine, weights=on_gpu.weights, activations=on_gpu.activations,
         kv=on_gpu.kv, host=host.host_resources(cfg, layout), startup=startup, drain=drain,
-        rollout=timing.rollout(cfg, layout, startup, drain),
-        storage=capacity.storage(cfg, on_gpu.weights),
-        autoscaling=capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv),
+        rollout=rollout, storage=capacity.storage(cfg, on_gpu.weights), autoscaling=autoscaling,
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
-        traffic=traffic_layer(cfg, drain),
+        traffic=traffic_layer(cfg, drain, autoscaling.runnable_requests, rollout.max_replicas),
     )
     problems = checks.problems(cfg, plan)
     if problems:

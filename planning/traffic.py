@@ -25,6 +25,8 @@ from planning.config.traffic import (  # noqa: F401 - re-exported: callers read 
     SecretText, TrafficSecrets, secret_problems)
 from planning.config import StackConfig
 from planning.timing import Drain
+from planning import router_sizing
+from planning.router_sizing import RouterSizing
 
 
 # ------------------------------------------------------------------ derived numbers
@@ -202,6 +204,10 @@ class TrafficPlan:
     router_startup_failures: int = 12
     redis_maxmemory_mib: Optional[int] = None
     """Set when the program deploys the Redis."""
+    router_sizing: Optional[RouterSizing] = None
+    """The router's load at the engines' peak and the replicas it needs (router_sizing.py)."""
+    client_in_flight: dict = dataclasses.field(default_factory=dict)
+    """{client: requests it can have in flight} (router_sizing.client_in_flight)."""
 
 
 def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: int,
@@ -251,14 +257,19 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
                              if redis is not None and not redis.external else None))
 
 
-def traffic_layer(cfg: StackConfig, drain: Drain) -> Optional[TrafficPlan]:
+def traffic_layer(cfg: StackConfig, drain: Drain, runnable_requests: int,
+                  max_replicas: int) -> Optional[TrafficPlan]:
     """The traffic step of `make_plan`: `derive` from the stack's config and the engine's drain
-    (its longest request and preStop), None when `traffic.enabled` is false."""
+    (its longest request and preStop), the router sized for the engines' peak (every replica
+    running its runnable requests), None when `traffic.enabled` is false."""
     if not cfg.traffic.enabled:
         return None
-    return derive(cfg.traffic, cfg.model.max_model_len, drain.longest_request_seconds,
-                  cfg.shutdown.prefill_seconds, drain.pre_stop_seconds,
-                  cfg.probes.period_seconds)
+    derived = derive(cfg.traffic, cfg.model.max_model_len, drain.longest_request_seconds,
+                     cfg.shutdown.prefill_seconds, drain.pre_stop_seconds,
+                     cfg.probes.period_seconds)
+    return dataclasses.replace(
+        derived, router_sizing=router_sizing.size(cfg, runnable_requests, max_replicas),
+        client_in_flight=router_sizing.in_flight(cfg, derived.router_timeout_seconds))
 
 
 def figures(plan: TrafficPlan) -> list[tuple[str, str, str]]:

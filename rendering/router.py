@@ -64,6 +64,44 @@ GUARD_ENV = {
     "PYTHONPATH": CONFIG_DIR,
 }
 
+LIMITER_ENV = {
+    # Count a client's tokens from each answer's usage instead of reserving input + max_tokens
+    # before the request (litellm/proxy/hooks/parallel_request_limiter_v3.py:
+    # `tpm_reservation_enabled` in `__init__`, read by `async_pre_call_hook`): the caps hook
+    # fills in the alias's max_tokens, so a reservation capped a client's concurrency at
+    # tokensPerMinute / maxTokens whatever it really used, and cost a Redis round trip.
+    "LITELLM_TPM_TOKEN_RESERVATION_ENABLED": "false",
+}
+"""The router's limiter mode (planning/traffic.py client_in_flight says what it allows)."""
+ALERT_SERIES = ("litellm_proxy_total_requests_metric", "litellm_proxy_failed_requests_metric",
+                "litellm_request_queue_time_seconds")
+"""The `prometheus` callback's series that alert_rules reads; LiteLLM makes the others no-ops
+when `prometheus_metrics_config` lists these (litellm/integrations/prometheus.py
+`PrometheusLogger._parse_prometheus_config`, names from types/integrations/prometheus.py).
+The limiter alert's breaker series comes from `prometheus_system`, which this does not touch."""
+LOG_CONFIG_FILE = "uvicorn-logging.json"
+UVICORN_LOGGING = {
+    "version": 1, "disable_existing_loggers": False,
+    "formatters": {"default": {"()": "uvicorn.logging.DefaultFormatter",
+                               "fmt": "%(levelprefix)s %(message)s", "use_colors": False}},
+    "handlers": {"default": {"class": "logging.StreamHandler", "formatter": "default",
+                             "stream": "ext://sys.stderr"}},
+    "loggers": {"uvicorn": {"handlers": ["default"], "level": "INFO", "propagate": False},
+                "uvicorn.error": {"level": "INFO"},
+                # No handler and no propagation: uvicorn's protocol then skips the access line
+                # altogether (uvicorn/protocols/http/httptools_impl.py: access_log =
+                # access_logger.hasHandlers()); LiteLLM passes no access_log switch.
+                "uvicorn.access": {"handlers": [], "level": "WARNING", "propagate": False}},
+}
+"""uvicorn's logging (`litellm --log_config`, uvicorn/config.py `configure_logging`): its own
+default, the access log off (a line per request, and CPU, nobody reads)."""
+ZERO_PRICING = {"input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+"""The local engine costs nothing per token. Said explicitly in `model_info` (registered once
+per deployment, litellm/router.py `Router._register_deployment_pricing`), LiteLLM finds a
+price; without it, it walks its pricing tables on every request to explain a $0 cost (16 % of
+the router's CPU, issue 19); in `litellm_params` it would register the model again on every
+request."""
+
 
 def provider_key_env(provider: str) -> str:
     """`VLLM_SERVING_KEY_<PROVIDER>`: the env var a cloud provider's key is read from."""
@@ -90,7 +128,7 @@ def model_list(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
                 "api_key": f"os.environ/{ENGINE_KEY_ENV}", "order": order,
                 "timeout": plan.router_timeout_seconds,
                 "stream_timeout": plan.stream_idle_seconds, "max_retries": 0},
-                "model_info": {"id": f"{alias.name}--local"}})
+                "model_info": {"id": f"{alias.name}--local", **ZERO_PRICING}})
             order += 1
         for target in alias.cloud:
             provider = providers[target.provider]
@@ -163,6 +201,8 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
             "drop_params": False,
             "turn_off_message_logging": True,
             "redact_messages_in_exceptions": True,
+            "prometheus_metrics_config": [{"group": "router-alerts",
+                                           "metrics": list(ALERT_SERIES)}],
             **settings,
         },
     }
@@ -192,6 +232,7 @@ def config_files(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
         "clients.json": json.dumps(router_settings(traffic, plan), indent=2, sort_keys=True),
         f"{AUTH_MODULE}.py": AUTH_SOURCE.read_text(),
         f"{GUARD_MODULE}.py": GUARD_SOURCE.read_text(),
+        LOG_CONFIG_FILE: json.dumps(UVICORN_LOGGING, indent=2, sort_keys=True),
     }
 
 
@@ -207,9 +248,10 @@ def image_reference(tag: str, digest: str) -> str:
 
 def container_args() -> list[str]:
     """`litellm` arguments: the mounted config, the port, one worker per pod (scale with
-    replicas, so limits and probes see one process)."""
+    replicas, so limits and probes see one process), uvicorn's logging without access log."""
     return ["--config", f"{CONFIG_DIR}/config.yaml", "--host", "0.0.0.0", "--port",
-            str(ROUTER_PORT), "--num_workers", "1"]
+            str(ROUTER_PORT), "--num_workers", "1",
+            "--log_config", f"{CONFIG_DIR}/{LOG_CONFIG_FILE}"]
 
 
 def key_ref(secret: Any, key: str, optional: bool = False) -> dict:
@@ -231,7 +273,7 @@ def router_env(traffic: TrafficConfig, engine_secret: Any, engine_secret_key: st
     {provider: key_ref(...)} of the keys the program keeps (default: each provider's
     apiKeySecret, optional); `redis_password`: key_ref(...) of the Redis password, if any."""
     env = [{"name": name, "value": value}
-           for name, value in {**OFFLINE_ENV, **GUARD_ENV}.items()]
+           for name, value in {**OFFLINE_ENV, **GUARD_ENV, **LIMITER_ENV}.items()]
     env += [
         {"name": "VLLM_SERVING_ROUTER_SETTINGS", "value": f"{CONFIG_DIR}/clients.json"},
         {"name": "VLLM_SERVING_CLIENTS_DIR", "value": KEYS_DIR},

@@ -14,6 +14,7 @@ to get it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
 import pathlib
 import shutil
@@ -54,12 +55,32 @@ def _installed_version(python: pathlib.Path, distribution: str) -> str | None:
     return done.stdout.strip() if done.returncode == 0 else None
 
 
+REQUIREMENTS_STAMP = ".requirements.sha256"
+"""In each side venv: the digest of what it was made from (requirements_digest), so a changed
+requirements file rebuilds it, on a developer's machine as on CI."""
+
+
+def requirements_digest(requirements: Sequence[str]) -> str:
+    """SHA-256 of the pip arguments and the text of every `-r` file among them: a venv is
+    current only for the exact package set it was made from, not just its main pin."""
+    digest = hashlib.sha256()
+    for argument, following in zip(requirements, [*requirements[1:], None]):
+        digest.update(argument.encode() + b"\0")
+        if argument == "-r" and following is not None:
+            digest.update(pathlib.Path(following).read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def ensure_venv(venv: pathlib.Path, distribution: str, version: str,
                 requirements: Sequence[str], run: Runner = _run) -> pathlib.Path:
     """`venv`'s python, with `distribution==version` installed; the venv is (re)created from
-    `requirements` (pip arguments) when it is missing or holds another version."""
+    `requirements` (pip arguments) when it is missing, holds another version or was made from
+    other requirements (its REQUIREMENTS_STAMP differs)."""
     python = venv / "bin" / "python"
-    if _installed_version(python, distribution) == version:
+    stamp = venv / REQUIREMENTS_STAMP
+    wanted = requirements_digest(requirements)
+    current = stamp.is_file() and stamp.read_text().strip() == wanted
+    if current and _installed_version(python, distribution) == version:
         return python
     if venv.is_symlink() or venv.exists():
         shutil.rmtree(venv) if not venv.is_symlink() else venv.unlink()
@@ -69,6 +90,7 @@ def ensure_venv(venv: pathlib.Path, distribution: str, version: str,
     installed = _installed_version(python, distribution)
     if installed != version:
         raise RuntimeError(f"{venv} holds {distribution} {installed}, expected {version}")
+    stamp.write_text(wanted + "\n")
     return python
 
 

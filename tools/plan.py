@@ -14,6 +14,7 @@ import argparse
 import sys
 from typing import NamedTuple
 
+from planning import router_sizing
 from planning import traffic as traffic_plan
 from planning.config import ConfigError, StackConfig, parse
 from planning.plan import Plan, make_plan
@@ -169,7 +170,24 @@ def traffic_figures(cfg: StackConfig, plan: Plan) -> list[Figure]:
         return []
     return [Figure(name, value, why, TRAFFIC_FIELDS.get(name, ()))
             for name, value, why in (traffic_plan.figures(plan.traffic)
-                                     + traffic_plan.redis_rows(cfg.traffic, plan.traffic))]
+                                     + traffic_plan.redis_rows(cfg.traffic, plan.traffic))
+            ] + _router_figures(cfg, plan.traffic)
+
+
+def _router_figures(cfg: StackConfig, traffic) -> list[Figure]:
+    """The router's sizing at the engines' peak, then each client's in-flight bound."""
+    sizing = traffic.router_sizing
+    rows = [Figure("router sizing",
+                   f"{sizing.replicas_needed} replicas for {sizing.cpu_needed:.2f} cores at the "
+                   f"engines' peak (configured {sizing.replicas}; {sizing.streams} streams, "
+                   f"{sizing.tokens_per_second:.0f} tokens/s, {sizing.requests_per_second:.1f} "
+                   f"requests/s, {sizing.cores_per_pod:g} core per pod)",
+                   sizing.reason, ("traffic.router_sizing",))]
+    return rows + [Figure(f"in flight {name}", f"{count} requests",
+                          router_sizing.in_flight_reason(cfg, name,
+                                                         traffic.router_timeout_seconds),
+                          ("traffic.client_in_flight",))
+                   for name, count in traffic.client_in_flight.items()]
 
 
 def _storage(plan: Plan) -> str:

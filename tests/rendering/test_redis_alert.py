@@ -16,7 +16,7 @@ import yaml
 
 from rendering import promql
 from tests import tools as real_tools
-from tests.harness import run_stack
+from tests.harness import run_stack, stack_config
 
 ALERT = "RouterLimiterPerReplica"
 SERVICE = "prod-deepseek-r1-32b-router"
@@ -89,7 +89,8 @@ def test_the_limiter_alert_fires_when_a_replica_counts_without_redis(rules, tmp_
 
 def test_the_limiter_alert_names_the_replica_count(rules):
     alert = next(r for g in rules for r in g["rules"] if r.get("alert") == ALERT)
-    assert "2 times its limit" in alert["annotations"]["description"]
+    replicas = stack_config("prod")["traffic"]["router"]["replicas"]
+    assert f"{replicas} times its limit" in alert["annotations"]["description"]
     assert f'service="{SERVICE}"' in alert["expr"]
 
 

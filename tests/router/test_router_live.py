@@ -25,6 +25,7 @@ import statistics
 import subprocess
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -46,6 +47,11 @@ REDIS_PASSWORD = "redis-test-password-0123456789"
 LIMITED = {"name": "limited", "requestsPerMinute": 3, "tokensPerMinute": 1_000_000}
 SHARED = {"name": "shared", "requestsPerMinute": 4, "tokensPerMinute": 1_000_000}
 BENCH = {"name": "bench", "requestsPerMinute": 10_000, "tokensPerMinute": 100_000_000}
+TOKENS = {"name": "tokens", "requestsPerMinute": 1_000, "tokensPerMinute": 40}
+"""A client whose token budget a few answers of the stub (12 tokens each) use up."""
+CONCURRENT = 30
+"""Short requests doc-gen has in flight at once (issue 19: with max_tokens reserved up front,
+its 200k tokens a minute refused the 25th)."""
 START_SECONDS = 120
 
 
@@ -161,7 +167,7 @@ def stack(tmp_path_factory):
     redis_server = real_tools.system_tool("redis-server")
     prod = stack_config("prod")
     traffic = copy.deepcopy(prod["traffic"])
-    traffic["clients"] = traffic["clients"] + [LIMITED, SHARED, BENCH]
+    traffic["clients"] = traffic["clients"] + [LIMITED, SHARED, BENCH, TOKENS]
     run = run_stack("prod", {"traffic": traffic})
     assert run.error is None, run.error
     files, pod = _router_files(run)
@@ -349,6 +355,44 @@ def test_over_the_client_limit_is_429_with_retry_after(stack):
     assert 0 < int(last.headers["Retry-After"]) <= 120
     # Other clients are not affected.
     assert chat(stack, "doc-gen").status_code == 200
+
+
+def test_a_client_far_under_its_token_budget_is_not_refused_for_concurrency(stack):
+    """doc-gen (200k tokens a minute) sends 30 short requests at once, none asking for
+    max_tokens (the caps hook fills in the alias's 8,192): all pass, because the limiter counts
+    the tokens an answer really used instead of reserving max_tokens up front (LiteLLM
+    1.108.7 reserves input + max_tokens per request, parallel_request_limiter_v3.py
+    `async_pre_call_hook` / `reserve_tpm_tokens`, which refused the 25th: 200,000 / 8,192)."""
+    local = stack["local"]
+    local.reset()
+    local.delay = 2.0   # every request is in flight at once
+    tpm = next(c for c in stack_config("prod")["traffic"]["clients"]
+               if c["name"] == "doc-gen")["tokensPerMinute"]
+    assert CONCURRENT * 8_192 > tpm   # what reserving max_tokens would have refused
+    try:
+        with ThreadPoolExecutor(CONCURRENT) as pool:
+            answers = list(pool.map(lambda index: chat(
+                stack, "doc-gen", model="deepseek-r1-32b",
+                url=stack["routers"][index % 2]["url"]), range(CONCURRENT)))
+        served = len(local.requests)
+    finally:
+        local.reset()
+    codes = [a.status_code for a in answers]
+    assert codes == [200] * CONCURRENT, [a.text[:300] for a in answers if a.status_code != 200]
+    assert served == CONCURRENT
+
+
+def test_a_client_whose_tokens_are_used_up_is_429(stack):
+    """The token budget still holds: `tokens` (40 a minute) is refused with 429 once its
+    answers (12 tokens each, counted after they are served) used it up."""
+    codes = []
+    for _ in range(10):
+        codes.append(chat(stack, "tokens", model="deepseek-r1-32b", max_tokens=5).status_code)
+        if codes[-1] == 429:
+            break
+        time.sleep(0.2)   # the count lands after the answer (a success callback)
+    assert codes[0] == 200 and codes[-1] == 429, codes
+    assert set(codes[:-1]) == {200}, codes
 
 
 def test_replicas_share_the_limit_through_redis(stack):

@@ -106,8 +106,11 @@ ROWS = [
     Row("API key rotated", "prod", {"apiKey": {"length": 64}},
         {PASSWORD: {"replace"}, SECRET: {"update"}, DEPLOYMENT: {"update"}}, rolls=True),
     Row("replicas changed", "staging", {"replicas": 2}, {DEPLOYMENT: {"update"}}, rolls=False),
-    Row("autoscaler bounds changed", "prod", {"autoscaling": {"maxReplicas": 6}},
-        {SCALED: {"update"}}, rolls=False),
+    # Six engine replicas at their peak need five routers (planning/router_sizing.py): the
+    # stack has them before and after, so only the autoscaler changes.
+    Row("autoscaler bounds changed", "prod", {"autoscaling": {"maxReplicas": 6},
+                                              "traffic": {"router": {"replicas": 5}}},
+        {SCALED: {"update"}}, rolls=False, before={"traffic": {"router": {"replicas": 5}}}),
     # The download Job: a `pulumi up` that stopped waiting (timed out, cancelled) leaves it
     # running; the next one waits for the same Job (an empty update, tests/transitions.py),
     # never replaces it, so the download goes on. A failed attempt is retried by the Job
@@ -210,7 +213,10 @@ ROUTER_ONLY = ("client key rotated", "client added", "local-only alias gets a cl
 # The router's Redis (components/redis.py): prod names an existing one, which keeps working
 # (its no-op rerun above changes nothing); dropping `host` deploys one, and back.
 DEPLOYED_REDIS = {"traffic": {"router": {"redis": None}}}
-ONE_ROUTER = {"traffic": {"router": {"replicas": 1, "redis": None}}}
+# One router keeps up with engines five times slower per token (planning/router_sizing.py);
+# the engines are that slow before and after, so only the router scales.
+SLOW_ENGINES = {"shutdown": {"perTokenMs": 200}}
+ONE_ROUTER = {"traffic": {"router": {"replicas": 1, "redis": None}}, **SLOW_ENGINES}
 REDIS_MEMORY = {"traffic": {"router": {"redis": {"host": None, "port": None,
                                                  "passwordSecret": None, "memoryMi": 256}}}}
 REDIS_OBJECTS = ("vllm-serving:index:RouterRedis", PASSWORD, SECRET, "core/v1:Service",
@@ -225,7 +231,7 @@ ROWS += [
          DEPLOYMENT: {"delete", "update"},
          "networking.k8s.io/v1:NetworkPolicy": {"delete", "update"}}, rolls=True,
         before=DEPLOYED_REDIS),
-    Row("router scaled out to two replicas", "prod", DEPLOYED_REDIS,
+    Row("router scaled out from one replica", "prod", {**DEPLOYED_REDIS, **SLOW_ENGINES},
         {**{kind: {"create"} for kind in REDIS_OBJECTS}, CONFIG_MAP: {"create", "update"},
          DEPLOYMENT: {"create", "update"},
          "networking.k8s.io/v1:NetworkPolicy": {"create", "update"},

@@ -46,8 +46,40 @@ def _fake_python(venv: pathlib.Path, version: str) -> None:
 
 def test_a_venv_with_the_pinned_version_is_kept(tmp_path):
     _fake_python(tmp_path / "venv", "3.3.30")
+    (tmp_path / "venv" / tools.REQUIREMENTS_STAMP).write_text(
+        tools.requirements_digest(["checkov==3.3.30"]))
     tools.ensure_venv(tmp_path / "venv", "checkov", "3.3.30", ["checkov==3.3.30"],
                       run=lambda command: pytest.fail(f"ran {command}"))
+
+
+@pytest.mark.parametrize("stamp", [None, "made-from-other-requirements"],
+                         ids=["unstamped", "changed"])
+def test_a_venv_made_from_other_requirements_is_rebuilt_though_its_pin_matches(tmp_path,
+                                                                                stamp):
+    """router/requirements.txt gains a package (opentelemetry-sdk, httptools) while LiteLLM's
+    pin stays: the router venv must be made again, or the tests measure another router."""
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("litellm[proxy]==1.108.7\nhttptools==0.9.0\n")
+    venv = tmp_path / "venv"
+    _fake_python(venv, "1.108.7")
+    if stamp:
+        (venv / tools.REQUIREMENTS_STAMP).write_text(stamp)
+    commands: list[list[str]] = []
+
+    def run(command):
+        commands.append(list(command))
+        _fake_python(venv, "1.108.7")
+
+    tools.ensure_venv(venv, "litellm", "1.108.7", ["-r", str(requirements)], run=run)
+    assert commands[-1][-2:] == ["-r", str(requirements)]
+    assert (venv / tools.REQUIREMENTS_STAMP).read_text().strip() == \
+        tools.requirements_digest(["-r", str(requirements)])
+    commands.clear()
+    tools.ensure_venv(venv, "litellm", "1.108.7", ["-r", str(requirements)], run=run)
+    assert commands == [], "a current venv is kept"
+    requirements.write_text("litellm[proxy]==1.108.7\n")
+    tools.ensure_venv(venv, "litellm", "1.108.7", ["-r", str(requirements)], run=run)
+    assert commands, "an edited requirements file rebuilds the venv"
 
 
 @pytest.mark.parametrize("present", [None, "3.2.0"])

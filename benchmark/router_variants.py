@@ -1,0 +1,115 @@
+"""The routers the router benchmark compares, all from prod's rendered router (the files the
+real-router tests start): `new` as rendered, `today` with every issue-19 lever undone, one
+`new-without-<lever>` per lever, and `bare` — LiteLLM with only the engine deployment, no auth,
+callbacks, Redis or guard — the floor of LiteLLM itself.
+
+A lever's undo takes (config.yaml as a dict, the litellm args, the environment) and returns
+them changed; nothing here derives a figure.
+"""
+
+from __future__ import annotations
+
+import copy
+import pathlib
+from typing import Callable
+
+from rendering import router as render
+
+Inputs = tuple[dict, list[str], dict[str, str]]
+
+BLOCKED_MODULES = ("httptools", "opentelemetry.sdk")
+"""The request-path packages router/requirements.txt adds (the image ships them); `today`
+runs as if they were missing, as the test venv was before issue 19."""
+BLOCKER = '''import sys
+
+
+class _Missing:
+    """Import of the router's request-path packages fails, as when they are not installed."""
+
+    def find_spec(self, name, path=None, target=None):
+        if any(name == m or name.startswith(m + ".") for m in {blocked!r}):
+            raise ModuleNotFoundError(f"No module named {{name!r}} (benchmark: without it)")
+        return None
+
+
+sys.meta_path.insert(0, _Missing())
+'''
+
+
+def _local(config: dict) -> list[dict]:
+    return [d for d in config["model_list"]
+            if d["litellm_params"]["model"].startswith("hosted_vllm/")]
+
+
+def without_pricing(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    config = copy.deepcopy(config)
+    for deployment in _local(config):
+        for field in render.ZERO_PRICING:
+            deployment["model_info"].pop(field, None)
+    return config, args, env
+
+
+def without_metrics_filter(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    config = copy.deepcopy(config)
+    config["litellm_settings"].pop("prometheus_metrics_config", None)
+    return config, args, env
+
+
+def with_access_log(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    args = list(args)
+    if "--log_config" in args:
+        at = args.index("--log_config")
+        del args[at:at + 2]
+    return config, args, env
+
+
+def with_reservation(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    return config, args, {k: v for k, v in env.items() if k not in render.LIMITER_ENV}
+
+
+def without_packages(shim: pathlib.Path) -> Callable[..., Inputs]:
+    """The undo of the packages lever: a sitecustomize on PYTHONPATH that makes their import
+    fail (it runs before LiteLLM imports anything)."""
+    shim.mkdir(parents=True, exist_ok=True)
+    (shim / "sitecustomize.py").write_text(BLOCKER.format(blocked=BLOCKED_MODULES))
+
+    def undo(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+        path = [str(shim)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
+        return config, args, {**env, "PYTHONPATH": ":".join(path)}
+    return undo
+
+
+def bare(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    """LiteLLM's own floor: the engine deployment alone (zero-priced), no auth hook, callbacks,
+    Redis, guard or access log: what any LiteLLM in front of this engine costs at least."""
+    kept = copy.deepcopy(_local(config))
+    floor = {"model_list": kept,
+             "router_settings": {"routing_strategy": "simple-shuffle", "num_retries": 0},
+             "general_settings": {"master_key": config["general_settings"]["master_key"]},
+             "litellm_settings": {"telemetry": False, "drop_params": False}}
+    env = {k: v for k, v in env.items() if k not in render.GUARD_ENV}
+    return floor, args, env
+
+
+def levers(shim: pathlib.Path) -> dict[str, Callable[..., Inputs]]:
+    """{lever: its undo}, in the order issue 19 lists them."""
+    return {"pricing": without_pricing, "packages": without_packages(shim),
+            "prometheus": without_metrics_filter, "access-log": with_access_log,
+            "limiter": with_reservation}
+
+
+def variants(names: list[str], shim: pathlib.Path) -> dict[str, Callable[..., Inputs]]:
+    """{variant name: how its inputs come from the rendered ones}."""
+    undo = levers(shim)
+
+    def today(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+        for step in undo.values():
+            config, args, env = step(config, args, env)
+        return config, args, env
+    known = {"new": lambda *inputs: inputs, "today": today, "bare": bare,
+             **{f"new-without-{name}": step for name, step in undo.items()}}
+    unknown = sorted(set(names) - set(known))
+    if unknown:
+        raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: "
+                         f"{', '.join(known)}")
+    return {name: known[name] for name in names}

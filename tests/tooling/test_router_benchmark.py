@@ -1,0 +1,65 @@
+"""The router benchmark (`python -m benchmark.router`) works and keeps its section of
+benchmark/results.md. Its figures are not asserted here (a shared CI box cannot time a router):
+one tiny run proves the command measures today's and the new router side by side."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from benchmark import router as bench
+from benchmark import router_report
+from benchmark.router_variants import variants
+from rendering import router as render
+
+
+def test_a_tiny_run_measures_todays_and_the_new_router_in_the_same_run():
+    result = bench.run(["today", "new"], bench.Settings(requests=3, streamed=1, seconds=1,
+                                                        warmup=1))
+    assert set(result["figures"]) == {"today", "new"}
+    for row in result["figures"].values():
+        for key in ("added_p50_ms", "added_p99_ms", "cpu_ms_per_request", "cpu_ms_per_token",
+                    "load_added_p99_ms", "load_rps"):
+            assert math.isfinite(row[key]), (key, row)
+        assert row["cpu_ms_per_request"] > 0
+    assert len(result["loads"]) >= 3   # the machine's load beside every phase
+    text = router_report.section(result)
+    assert text.startswith(router_report.HEADING) and "| today |" in text and "| new |" in text
+
+
+def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
+    config = {"model_list": [{"litellm_params": {"model": "hosted_vllm/m"},
+                              "model_info": {"id": "a--local", **render.ZERO_PRICING}}],
+              "general_settings": {"master_key": "k"},
+              "litellm_settings": {"prometheus_metrics_config": [{"group": "g", "metrics": []}]}}
+    args = ["--config", "c", "--log_config", "l.json"]
+    env = {**render.LIMITER_ENV, "PYTHONPATH": "/etc/litellm"}
+    chosen = variants(["today", "new"], tmp_path / "shim")
+    assert chosen["new"](config, args, env) == (config, args, env)
+    today, today_args, today_env = chosen["today"](config, args, env)
+    assert today["model_list"][0]["model_info"] == {"id": "a--local"}
+    assert "prometheus_metrics_config" not in today["litellm_settings"]
+    assert "--log_config" not in today_args
+    assert not set(render.LIMITER_ENV) & set(today_env)
+    assert today_env["PYTHONPATH"].split(":")[0] == str(tmp_path / "shim")
+    assert "httptools" in (tmp_path / "shim" / "sitecustomize.py").read_text()
+    assert config["litellm_settings"]["prometheus_metrics_config"], "the rendered one is kept"
+
+
+def test_an_unknown_variant_is_refused_by_name(tmp_path):
+    with pytest.raises(SystemExit, match="unknown variant.*fastest"):
+        variants(["fastest"], tmp_path)
+
+
+def test_the_router_section_is_replaced_in_place_and_survives_the_kv_benchmark_rewrite():
+    old = f"# results\n\ntext\n\n{router_report.HEADING}\n\nold figures\n{router_report.END}\n"
+    new_section = f"{router_report.HEADING}\n\nnew figures\n{router_report.END}"
+    replaced = router_report.replace_section(old, new_section)
+    assert "new figures" in replaced and "old figures" not in replaced
+    assert replaced.startswith("# results\n\ntext\n")
+    appended = router_report.replace_section("# results\n", new_section)
+    assert appended.endswith(new_section + "\n")
+    rewritten = router_report.keep_section("# results (rewritten)\n", replaced)
+    assert rewritten.startswith("# results (rewritten)") and "new figures" in rewritten
