@@ -159,6 +159,10 @@ TRAFFIC_FIELDS = {
     "engine retry-after": ("traffic.engine_retry_after_seconds",),
     "router start-up": ("traffic.router_startup_failures",),
     "limit counters": ("traffic.redis_maxmemory_mib",),
+    "router sizing": tuple(f"traffic.router_sizing.{name}" for name in (
+        "streams", "tokens_per_second", "requests_per_second", "cpu_needed", "cores_per_pod",
+        "replicas_needed", "replicas")),
+    "in flight": ("traffic.client_in_flight",),
 }
 """The plan.traffic fields each traffic row prints."""
 
@@ -175,19 +179,22 @@ def traffic_figures(cfg: StackConfig, plan: Plan) -> list[Figure]:
 
 
 def _router_figures(cfg: StackConfig, traffic) -> list[Figure]:
-    """The router's sizing at the engines' peak, then each client's in-flight bound."""
+    """The router's sizing at the engines' peak, then the clients' in-flight bounds."""
     sizing = traffic.router_sizing
     rows = [Figure("router sizing",
                    f"{sizing.replicas_needed} replicas for {sizing.cpu_needed:.2f} cores at the "
                    f"engines' peak (configured {sizing.replicas}; {sizing.streams} streams, "
                    f"{sizing.tokens_per_second:.0f} tokens/s, {sizing.requests_per_second:.1f} "
                    f"requests/s, {sizing.cores_per_pod:g} core per pod)",
-                   sizing.reason, ("traffic.router_sizing",))]
-    return rows + [Figure(f"in flight {name}", f"{count} requests",
-                          router_sizing.in_flight_reason(cfg, name,
-                                                         traffic.router_timeout_seconds),
-                          ("traffic.client_in_flight",))
-                   for name, count in traffic.client_in_flight.items()]
+                   sizing.reason, TRAFFIC_FIELDS["router sizing"])]
+    if traffic.client_in_flight:
+        rows.append(Figure(
+            "in flight", ", ".join(f"{name} {count}" for name, count
+                                   in traffic.client_in_flight.items()) + " requests",
+            "; ".join(f"{name}: " + router_sizing.in_flight_reason(
+                cfg, name, traffic.router_timeout_seconds) for name in traffic.client_in_flight),
+            TRAFFIC_FIELDS["in flight"]))
+    return rows
 
 
 def _storage(plan: Plan) -> str:

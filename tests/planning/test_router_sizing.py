@@ -32,7 +32,8 @@ def test_the_measured_router_cost_is_for_the_pinned_litellm():
 def test_the_router_needs_the_replicas_the_engines_peak_asks_for():
     cfg = parse(_prod())
     plan = make_plan(cfg)
-    sizing = rs.size(cfg, plan)
+    sizing = rs.size(cfg, plan.autoscaling.runnable_requests, plan.rollout.max_replicas)
+    assert plan.traffic.router_sizing == sizing
     streams = plan.autoscaling.runnable_requests * plan.rollout.max_replicas
     tokens = streams * 1000 / cfg.shutdown.per_token_ms
     requests = streams / (rs.ASSUMED_ANSWER_TOKENS * cfg.shutdown.per_token_ms / 1000)
@@ -64,5 +65,5 @@ def test_tools_plan_prints_the_router_sizing_and_every_clients_in_flight_bound(c
     out = capsys.readouterr().out
     assert "router sizing" in out and f"utilisation {rs.ROUTER_UTILISATION:g}" in out
     for client in stack_config("prod")["traffic"]["clients"]:
-        assert f"in flight {client['name']}" in out
+        assert f"{client['name']}: requestsPerMinute {client['requestsPerMinute']}" in out
     assert "tokensPerMinute 200000 is counted after each answer" in out
