@@ -60,8 +60,14 @@ if "--nnodes" in args and "--headless" not in args:   # rank 0 hosts the rendezv
     store.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     store.bind(("127.0.0.1", int(args[args.index("--master-port") + 1])))
     store.listen(128)
-alive.touch(); log("started " + " ".join(args))
+def report(running):
+    # Atomically: the metrics proxy must never read a half-written count (an empty file
+    # would read as no request at all and end the group's drain early).
+    (state / f"{me}.inflight.tmp").write_text("1" if running else "0")
+    os.replace(state / f"{me}.inflight.tmp", state / f"{me}.inflight")
 length, peers = float(os.environ.get("STUB_REQUEST_SECONDS", "0")), os.environ["STUB_PEERS"].split()
+report(length > 0)       # the request is queued before the test says start
+alive.touch(); log("started " + " ".join(args))
 while not (state / "start").exists():
     time.sleep(0.02)
 begun, running = time.time(), length > 0
@@ -70,7 +76,7 @@ while True:
         log("lost"); running = False
     if running and time.time() - begun >= length:
         log("completed"); running = False
-    (state / f"{me}.inflight").write_text("1" if running else "0")
+    report(running)
     if term and (not running or time.time() - term[0] >= timeout):
         leave(0)
     time.sleep(0.02)
