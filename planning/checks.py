@@ -278,7 +278,7 @@ def _read_write_once(cfg: StackConfig) -> bool:
 
 def autoscaler_starts_at_replicas(cfg: StackConfig, plan: Plan) -> Optional[str]:
     scaling = cfg.autoscaling
-    if scaling.enabled and scaling.min_replicas < cfg.replicas:
+    if scaling.enabled and 0 < scaling.min_replicas < cfg.replicas:  # 0: planning/wake.py
         return (f"autoscaling.minReplicas ({scaling.min_replicas}) is below replicas "
                 f"({cfg.replicas}); with an autoscaler, replicas is the starting count: set "
                 "minReplicas >= replicas")

@@ -7,9 +7,10 @@ without importing make_plan, which runs them.
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 from facts import vllm_features
-from planning import capacity, memory, scaling, timing
+from planning import capacity, memory, scaling, timing, wake
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
 
@@ -37,6 +38,8 @@ class Plan:
     storage: capacity.Storage
     autoscaling: capacity.Autoscaling
     scaling: scaling.Scaling
+    wake: Optional[wake.Wake] = None
+    """Scale to zero (planning/wake.py): set when autoscaling.minReplicas is 0."""
 
     @property
     def gpus_total(self) -> int:

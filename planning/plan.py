@@ -12,7 +12,7 @@ sections. Components take their numbers from the plan;
 from __future__ import annotations
 
 import facts
-from planning import capacity, checks, memory, scaling, timing
+from planning import capacity, checks, memory, scaling, timing, wake
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
 from planning.layout import Layout, choose_layout, launcher, launcher_reason
@@ -43,8 +43,10 @@ def make_plan(cfg: StackConfig) -> Plan:
         storage=capacity.storage(cfg, on_gpu.weights),
         autoscaling=capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv),
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
+        wake=wake.wake(cfg, startup.budget_seconds, scaling.scale_down_stabilization_seconds(
+            startup.budget_seconds), scaling.KEDA_POLLING_SECONDS),
     )
-    problems = checks.problems(cfg, plan)
+    problems = checks.problems(cfg, plan) + wake.problems(cfg, layout.nodes)
     if problems:
         raise ConfigError(problems)
     return plan

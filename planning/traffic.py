@@ -17,6 +17,8 @@ import dataclasses
 import math
 from typing import Optional
 
+from planning import wake
+
 from planning.config.traffic import (  # noqa: F401 - re-exported: callers read them here
     LITELLM_VERSION, COMPROMISED_LITELLM, ROUTER_IMAGE, ROUTER_PORT, NAME, ALIAS, ClientConfig,
     ProviderConfig, CloudTarget, AliasConfig, REDIS_IMAGE, REDIS_VERSION, REDIS_PORT,
@@ -249,9 +251,10 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
 
 def for_stack(cfg, plan) -> TrafficPlan:
     """`derive` with a stack's config and engine plan (what `__main__` and `tools.plan` use)."""
-    return derive(cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
-                  cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds,
-                  cfg.probes.period_seconds)
+    return wake.with_wake_retry_after(derive(
+        cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
+        cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds,
+        cfg.probes.period_seconds), plan.wake)
 
 
 def figures(plan: TrafficPlan) -> list[tuple[str, str, str]]:

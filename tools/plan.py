@@ -14,6 +14,7 @@ import argparse
 import sys
 
 from planning import traffic as traffic_plan
+from planning import wake
 from planning.config import ConfigError, StackConfig, parse
 from planning.plan import Plan, make_plan
 from planning.stack_files import stack_values
@@ -81,6 +82,7 @@ def rows(plan: Plan) -> list[tuple[str, str, str]]:
         ("autoscaler", f"{out['autoscalerTargetPerReplica']} requests per replica",
          plan.autoscaling.reason),
         ("scaling", _windows(plan), plan.scaling.reason),
+        *wake.rows(plan.wake),
     ]
 
 
