@@ -17,8 +17,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from planning.config import StackConfig
-
 ROUTER_SCRAPE_SECONDS = 30
 """How often Prometheus reads the router's /metrics: the router ServiceMonitor's interval
 (components/router.py, 30s). With scrape annotations it is Prometheus' own job interval, which
@@ -44,7 +42,7 @@ class Wake:
     reason: str
 
 
-def scale_to_zero(cfg: StackConfig) -> bool:
+def scale_to_zero(cfg) -> bool:
     """True when the stack lets KEDA take the engine to zero replicas."""
     return cfg.autoscaling.enabled and cfg.autoscaling.min_replicas == 0
 
@@ -61,9 +59,11 @@ def activation_window_seconds(scrape_seconds: int) -> int:
     return ACTIVATION_SCRAPES * scrape_seconds
 
 
-def wake(cfg: StackConfig, startup_budget: int, scale_down_window: int,
+def wake(cfg, startup_budget: int, scale_down_window: int,
          polling_seconds: int) -> Optional[Wake]:
-    """The scale-to-zero step of the plan (None unless autoscaling.minReplicas is 0)."""
+    """The scale-to-zero step of the plan (None unless autoscaling.minReplicas is 0). `cfg`
+    is the StackConfig (not imported: planning.config imports planning.traffic, which reads
+    this module)."""
     if not scale_to_zero(cfg):
         return None
     total = wake_seconds(startup_budget, ROUTER_SCRAPE_SECONDS, polling_seconds)
@@ -72,20 +72,21 @@ def wake(cfg: StackConfig, startup_budget: int, scale_down_window: int,
     fallback = tuple(alias.name for alias in local if alias.cloud)
     local_only = tuple(alias.name for alias in local if not alias.cloud)
     reason = (f"start-up budget {startup_budget} + router scrape {ROUTER_SCRAPE_SECONDS} + KEDA "
-              f"polling {polling_seconds} = {total} s from the first request to a ready engine; "
+              f"polling {polling_seconds} = {total} s from the first request to a ready engine "
+              "(on a node that has the image; a new node adds its provisioning and the pull); "
               f"to zero after {scale_down_window} s without a request (cooldownPeriod = the "
               f"scale-down window), never before {startup_budget} s after creation "
               f"(initialCooldownPeriod = start-up budget); woken by any request to "
               f"{', '.join(a.name for a in local)} within {window} s "
               f"({ACTIVATION_SCRAPES} scrapes × {ROUTER_SCRAPE_SECONDS} s); meanwhile "
-              + (f"{', '.join(fallback)} answer from the cloud" if fallback else "no alias "
+              + (f"the cloud answers {', '.join(fallback)}" if fallback else "no alias "
                  "answers from the cloud")
-              + (f", {', '.join(local_only)} answer 503 with Retry-After {total} s"
+              + (f"; {', '.join(local_only)}: 503 with Retry-After {total} s"
                  if local_only else ""))
     return Wake(total, scale_down_window, startup_budget, window, fallback, local_only, reason)
 
 
-def problems(cfg: StackConfig, nodes: int) -> list[str]:
+def problems(cfg, nodes: int) -> list[str]:
     """Why this stack cannot scale to zero (empty when it can or does not try)."""
     if not scale_to_zero(cfg):
         return []

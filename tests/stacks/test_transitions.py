@@ -97,7 +97,18 @@ ROWS = [
     Row("autoscaling on to off", "prod", NO_AUTOSCALING, {SCALED: {"delete"}, DEPLOYMENT: {"update"}},
         rolls=False),
     Row("autoscaling off to on", "staging", AUTOSCALED, {SCALED: {"create"}, DEPLOYMENT: {"update"}},
-        rolls=False),
+        rolls=False, before=NO_AUTOSCALING),
+    # Issue 21: staging's engine may go to zero behind its router; the first `pulumi up` of
+    # this release adds the router, points the engine's fence at it and hands replicas to KEDA.
+    # The router rolls (its Retry-After becomes the wake time); the engine does not.
+    Row("scale to zero turned on", "staging", {}, {SCALED: {"update"}, DEPLOYMENT: {"update"}},
+        rolls=True, before={"autoscaling": {"minReplicas": 1}}),
+    Row("staging gains its router and scale to zero", "staging", {},
+        {SCALED: {"create"}, DEPLOYMENT: {"create", "update"}, NETPOL: {"create", "update"},
+         CONFIG_MAP: {"create", "update"}, SECRET: {"create"}, "core/v1:Service": {"create"},
+         "policy/v1:PodDisruptionBudget": {"create"}, PASSWORD: {"create"},
+         "vllm-serving:index:TrafficRouter": {"create"}}, rolls=False,
+        before={"traffic": None, "autoscaling": None}),
     Row("KEDA to HPA", "prod", HPA_ENGINE,
         {SCALED: {"delete"}, HPA: {"create"}, "core/v1:ConfigMap": {"create", "update"}}),
     Row("HPA to KEDA", "prod", {}, {SCALED: {"create"}, HPA: {"delete"},
@@ -282,6 +293,16 @@ def test_a_client_change_rolls_only_the_router(row, updates):
     assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
 
 
+def test_turning_scale_to_zero_on_rolls_the_router_and_leaves_the_engine_pods(updates):
+    row = next(r for r in ROWS if r.name == "scale to zero turned on")
+    update = updates(row)
+    rolled = [s.urn.rsplit("::", 1)[1] for s in update.of(DEPLOYMENT)
+              if any(p.startswith("spec.template.") for p in s.paths)]
+    assert rolled == ["staging-deepseek-r1-7b-router"]
+    [scaled] = update.of(SCALED)
+    assert "spec.minReplicaCount" in scaled.paths
+
+
 def test_a_router_digest_rolls_the_router_and_nothing_of_the_engine(updates):
     row = next(r for r in ROWS if r.name == "router digest pinned")
     changed = [s for s in updates(row).steps if s.op != "same"]
@@ -346,7 +367,7 @@ def test_the_engine_detects_what_it_guards_against():
     del deployment.metadata["annotations"]["pulumi.com/patchForce"]
     update = second_up(before, after)
     assert any("conflict" in h for h in update.hazards)
-    fixed, dropped = run_stack("staging"), run_stack("staging")
+    fixed, dropped = run_stack("staging", NO_AUTOSCALING), run_stack("staging", NO_AUTOSCALING)
     del dropped.engine(DEPLOYMENT).inputs["spec"]["replicas"]
     assert any("reset to 1" in h for h in second_up(fixed, dropped).hazards)
     assert isinstance(update, Update)
