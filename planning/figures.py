@@ -10,7 +10,7 @@ import dataclasses
 from typing import Optional
 
 from facts import vllm_features
-from planning import capacity, memory, scaling, timing, wake
+from planning import admission, capacity, memory, scaling, timing, wake
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
 
@@ -40,6 +40,8 @@ class Plan:
     scaling: scaling.Scaling
     wake: Optional[wake.Wake] = None
     """Scale to zero (planning/wake.py): set when autoscaling.minReplicas is 0."""
+    admission: Optional[admission.Admission] = None
+    """Per-replica queue bounds (planning/admission.py), for versions that have them."""
 
     @property
     def gpus_total(self) -> int:

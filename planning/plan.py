@@ -12,7 +12,7 @@ sections. Components take their numbers from the plan;
 from __future__ import annotations
 
 import facts
-from planning import capacity, checks, memory, scaling, timing, wake
+from planning import admission, capacity, checks, memory, scaling, timing, wake
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
 from planning.layout import Layout, choose_layout, launcher, launcher_reason
@@ -45,8 +45,10 @@ def make_plan(cfg: StackConfig) -> Plan:
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
         wake=wake.wake(cfg, startup.budget_seconds, scaling.scale_down_stabilization_seconds(
             startup.budget_seconds), scaling.KEDA_POLLING_SECONDS),
+        admission=admission.for_stack(cfg, version, layout, on_gpu.engine, on_gpu.kv),
     )
-    problems = checks.problems(cfg, plan) + wake.problems(cfg, layout.nodes)
+    problems = checks.problems(cfg, plan) + wake.problems(cfg, layout.nodes) + \
+        admission.problems(plan.admission, plan.autoscaling.target_per_replica)
     if problems:
         raise ConfigError(problems)
     return plan

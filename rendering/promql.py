@@ -21,6 +21,7 @@ from typing import Any, Optional
 import yaml
 
 import facts
+from facts import vllm_features
 from planning.config import K8S_NAME, MonitoringThresholds
 
 RATE_WINDOW = "5m"
@@ -233,7 +234,30 @@ def alerts(
         result.append(_autoscaler_alert(target, hpa_name))
     if dcgm_exporter:
         result += _gpu_alerts(target, thresholds)
+    result += admission_alerts(target)
     return result
+
+
+def admission_alerts(t: Target) -> list[Alert]:
+    """VllmAdmissionRejecting: the engine has refused requests with 503 for 10 minutes, over its
+    queue bounds (planning/admission.py). On versions that count them
+    (facts/vllm_features.py `exports_admission_rejections`); the series has no `engine` label."""
+    if not vllm_features.exports_admission_rejections(facts.parse_version(t.vllm_version)):
+        return []
+    rejected = (f"sum by (namespace, model_name, reason) (rate("
+                f"{vllm_features.ADMISSION_REJECTIONS_SERIES}{{{t.vllm}}}[5m]))")
+    return [Alert(
+        "VllmAdmissionRejecting",
+        f"{rejected} > 0",
+        "warning",
+        "vLLM refuses requests over its queue bounds",
+        "The engine answered 503 to {{ $value | humanize }} requests/s ({{ $labels.reason }}) "
+        "for 10 minutes: it is full, and the router sends them to the cloud or the client.",
+        "Sustained, the stack needs more replicas: raise autoscaling.maxReplicas (or replicas), "
+        "or check the autoscaler is scaling (VllmAutoscalerNotScaling). The bounds are "
+        "`python -m tools.plan <stack>` 'admission'.",
+        "10m",
+    )]
 
 
 def _by_pod(expr: str) -> str:

@@ -14,7 +14,7 @@ import argparse
 import sys
 
 from planning import traffic as traffic_plan
-from planning import wake
+from planning import admission, wake
 from planning.config import ConfigError, StackConfig, parse
 from planning.plan import Plan, make_plan
 from planning.stack_files import stack_values
@@ -83,6 +83,7 @@ def rows(plan: Plan) -> list[tuple[str, str, str]]:
          plan.autoscaling.reason),
         ("scaling", _windows(plan), plan.scaling.reason),
         *wake.rows(plan.wake),
+        *admission.rows(plan.admission),
     ]
 
 

@@ -1,0 +1,91 @@
+"""Bounded queues: the per-replica admission limits vLLM enforces from 0.29.0
+(facts/vllm_features.py `has_admission_limits`), derived from what the plan already knows, so
+overload becomes a quick 503 the router can send elsewhere instead of a timeout for everyone.
+
+Both limits are enforced in the replica's API server, over every data-parallel rank it routes
+to (vllm/config/scheduler.py `max_num_queued_reqs`, `max_num_queued_tokens` docstrings), so
+they are per replica, not per rank.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional
+
+from facts import vllm_features
+from planning import capacity
+
+QUEUED_BATCHES = 1
+"""Requests allowed to wait behind the running ones, in runnable batches: one batch waiting
+starts as soon as the running one ends; more only ages in the queue."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Admission:
+    """--max-num-queued-reqs and --max-num-queued-tokens of one replica."""
+
+    max_num_queued_reqs: int
+    max_num_queued_tokens: int
+    reason: str
+
+
+def queued_requests(runnable: int) -> int:
+    """In-flight bound = runnable requests × (1 + queued batches): what the KV cache runs at the
+    expected request length, plus one batch waiting. Example (prod): 9 × 2 = 18."""
+    return runnable * (1 + QUEUED_BATCHES)
+
+
+def queued_tokens(queue_seconds: int, max_model_len: int, prefill_seconds: int,
+                  data_parallel: int) -> int:
+    """Prefill backlog bound = how long a request may wait to start × prefill throughput, as
+    vLLM advises (`target_TTFT × prefill_throughput`). Throughput is the plan's own figure for
+    the longest prompt (maxModelLen in shutdown.prefillSeconds), times the DP ranks behind the
+    API server. Example (prod): 60 s × 32768 / 10 s × 1 = 196,608 tokens."""
+    return math.ceil(queue_seconds * max_model_len / max(prefill_seconds, 1)) * data_parallel
+
+
+def admission(version: vllm_features.Version, runnable: int, target_per_replica: int,
+              queue_seconds: int, max_model_len: int, prefill_seconds: int,
+              data_parallel: int) -> Optional[Admission]:
+    """The admission step of the plan; None for versions without the limits."""
+    if not vllm_features.has_admission_limits(version):
+        return None
+    reqs = queued_requests(runnable)
+    tokens = queued_tokens(queue_seconds, max_model_len, prefill_seconds, data_parallel)
+    ranks = f" × DP {data_parallel}" if data_parallel > 1 else ""
+    reason = (f"requests: runnable {runnable} × (1 + {QUEUED_BATCHES} queued batch) = {reqs}, "
+              f"above the autoscaler's target {target_per_replica} per replica so it scales "
+              f"before the engine refuses; prefill tokens: queue wait {queue_seconds} s × "
+              f"maxModelLen {max_model_len} / prefill {prefill_seconds} s{ranks} = {tokens}; "
+              "over either bound vLLM answers 503 at once")
+    return Admission(reqs, tokens, reason)
+
+
+def for_stack(cfg, version: vllm_features.Version, layout, engine, kv) -> Optional[Admission]:
+    """`admission` from a stack's config (the StackConfig; not imported, as in planning/wake.py)
+    and its layout, engine limits and KV cache: the runnable requests and the autoscaler's
+    target as planning/capacity.py derives them."""
+    figures = capacity.autoscaling(cfg, layout, engine, kv)
+    return admission(version, figures.runnable_requests, figures.target_per_replica,
+                     cfg.traffic.router.queue_seconds, cfg.model.max_model_len,
+                     cfg.shutdown.prefill_seconds, layout.data_parallel)
+
+
+def problems(figures: Optional[Admission], target_per_replica: int) -> list[str]:
+    """The autoscaler must aim below the bound, or the engine refuses what it should scale for."""
+    if figures is None or target_per_replica < figures.max_num_queued_reqs:
+        return []
+    return [f"the autoscaler's target ({target_per_replica} requests per replica) is not below "
+            f"--max-num-queued-reqs ({figures.max_num_queued_reqs}): the engine would refuse "
+            "requests before the autoscaler adds a replica; lower "
+            "autoscaling.targetUtilization"]
+
+
+def rows(figures: Optional[Admission]) -> list[tuple[str, str, str]]:
+    """(figure, value, reason) for tools/plan.py; none for versions without the limits."""
+    if figures is None:
+        return []
+    return [("admission", f"--max-num-queued-reqs {figures.max_num_queued_reqs}, "
+                          f"--max-num-queued-tokens {figures.max_num_queued_tokens}",
+             figures.reason)]
