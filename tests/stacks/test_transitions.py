@@ -397,6 +397,27 @@ def test_the_upgrade_to_group_drains_updates_the_group_in_place():
                             ".lifecycle") for p in step.paths)
 
 
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_the_upgrade_to_admission_bounds_rolls_the_engine_once_in_place(stack):
+    """The first `pulumi up` after this release adds --max-num-queued-reqs/-tokens to the
+    engine (vLLM >= 0.29.0: prod 0.32.0, staging 0.33.0): the engine Deployment is updated in
+    place and its pods roll once, one at a time as any template change; nothing is replaced.
+    `before` is today's run without those flags (the previous release's rendering)."""
+    import copy
+    after = run_stack(stack)
+    before = copy.deepcopy(after)
+    container = before.engine(DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    for flag in ("--max-num-queued-reqs", "--max-num-queued-tokens"):
+        at = args.index(flag)
+        del args[at:at + 2]
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {DEPLOYMENT: {"update"}}
+    [step] = [s for s in update.of(DEPLOYMENT) if s.op != "same"]
+    assert any(p.startswith("spec.template.spec.containers[0].args") for p in step.paths)
+
+
 # pulumi-kubernetes provider/pkg/await/checker/job/check_test.go `Test_Job_Checker`: each case
 # feeds its workflow's states in order and stops at the first ready one.
 @pytest.mark.parametrize("states, ready", [
