@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
+
 from rendering import promql
 from tests import tools as real_tools
 from tests.rendering.test_promtool import THRESHOLDS, target
@@ -50,3 +52,15 @@ def test_promtool_fires_the_alert_after_ten_minutes_of_rejections(tmp_path):
     result = subprocess.run([promtool, "test", "rules", "admission_test.yaml"], cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_metric_catalogue_and_the_version_switch_agree():
+    """facts/vllm_metrics.yaml (what the policy pack checks queries against) knows the series
+    from the same first version as facts/vllm_features.py ADMISSION_METRIC_SINCE."""
+    from facts import vllm_features
+    since = str(vllm_features.ADMISSION_METRIC_SINCE)
+    before = f"0.{vllm_features.ADMISSION_METRIC_SINCE.minor - 1}.0"
+    assert promql.metric_names("admission_rejections", since) == \
+        [vllm_features.ADMISSION_REJECTIONS_SERIES]
+    with pytest.raises(ValueError, match="exposes no metric"):
+        promql.metric_names("admission_rejections", before)
