@@ -89,3 +89,19 @@ def rows(figures: Optional[Admission]) -> list[tuple[str, str, str]]:
     return [("admission", f"--max-num-queued-reqs {figures.max_num_queued_reqs}, "
                           f"--max-num-queued-tokens {figures.max_num_queued_tokens}",
              figures.reason)]
+
+
+ADMISSION_RETRIES = 1
+"""The router's retries of a 503 on the same deployment: the engine's Service may send the
+second attempt to another pod; a refusal answers at once, so the retry costs milliseconds and
+the timeouts derived from one local attempt still hold."""
+
+
+def router_allowed_503s_per_minute(requests_per_minute: list[int]) -> int:
+    """503s a deployment may answer in a minute before the router cools it down = every request
+    the clients may send in a minute (Σ traffic.clients[].requestsPerMinute, at least 1): an
+    admission 503 means "full now", never "broken", so it must not send a fallback alias to the
+    cloud for the cooldown (LiteLLM 1.108.7 router_utils/cooldown_handlers.py
+    `should_cooldown_based_on_allowed_fails_policy`, router.py `get_allowed_fails_from_policy`:
+    ServiceUnavailableErrorAllowedFails). Example (prod): 120 + 60 = 180."""
+    return max(sum(requests_per_minute), 1)

@@ -73,3 +73,16 @@ def test_an_autoscaler_target_at_the_bound_is_refused():
     [problem] = admission.problems(figures, 10)
     assert "autoscaling.targetUtilization" in problem
     assert admission.problems(figures, 9) == []
+
+
+def test_the_router_allows_as_many_503s_a_minute_as_the_clients_may_send():
+    """prod: 120 + 60 requests per minute: an admission 503 never cools the engine down."""
+    import yaml
+    from tests.harness import run_stack
+    run = run_stack("prod")
+    config_map = next(r for r in run.of_type("core/v1:ConfigMap")
+                      if r.name.endswith("-router-config"))
+    settings = yaml.safe_load(config_map.inputs["data"]["config.yaml"])["router_settings"]
+    assert settings["allowed_fails_policy"] == {"ServiceUnavailableErrorAllowedFails": 180}
+    assert settings["retry_policy"] == {"ServiceUnavailableErrorRetries": 1, "DefaultRetries": 0}
+    assert settings["num_retries"] == 1 and settings["allowed_fails"] == 1

@@ -418,6 +418,32 @@ def test_the_upgrade_to_admission_bounds_rolls_the_engine_once_in_place(stack):
     assert any(p.startswith("spec.template.spec.containers[0].args") for p in step.paths)
 
 
+def test_the_upgrade_to_admission_aware_routing_updates_the_router_config_in_place():
+    """The first `pulumi up` after this release retries a 503 once and no longer cools the
+    engine down on 503s: prod's router ConfigMap is updated in place and the router pods roll
+    onto it (config checksum); the engine is untouched. `before` is today's run with the
+    previous release's router_settings put back."""
+    import copy
+    import yaml
+    after = run_stack("prod")
+    before = copy.deepcopy(after)
+    config_map = next(r for r in before.of_type(CONFIG_MAP) if r.name.endswith("-router-config"))
+    config = yaml.safe_load(config_map.inputs["data"]["config.yaml"])
+    settings = config["router_settings"]
+    del settings["retry_policy"], settings["allowed_fails_policy"]
+    settings["num_retries"] = 0
+    config_map.inputs["data"]["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
+    router = next(r for r in before.of_type(DEPLOYMENT) if r.name.endswith("-router"))
+    router.inputs["spec"]["template"]["metadata"]["annotations"] = {
+        k: ("old" if "checksum" in k else v)
+        for k, v in router.inputs["spec"]["template"]["metadata"]["annotations"].items()}
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}
+    [rolled] = [s for s in update.of(DEPLOYMENT) if s.op != "same"]
+    assert rolled.urn.endswith("-router")
+
+
 # pulumi-kubernetes provider/pkg/await/checker/job/check_test.go `Test_Job_Checker`: each case
 # feeds its workflow's states in order and stops at the first ready one.
 @pytest.mark.parametrize("states, ready", [
