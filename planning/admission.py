@@ -14,7 +14,6 @@ import math
 from typing import Optional
 
 from facts import vllm_features
-from planning import capacity
 
 QUEUED_BATCHES = 1
 """Requests allowed to wait behind the running ones, in runnable batches: one batch waiting
@@ -62,11 +61,10 @@ def admission(version: vllm_features.Version, runnable: int, target_per_replica:
     return Admission(reqs, tokens, reason)
 
 
-def for_stack(cfg, version: vllm_features.Version, layout, engine, kv) -> Optional[Admission]:
-    """`admission` from a stack's config (the StackConfig; not imported, as in planning/wake.py)
-    and its layout, engine limits and KV cache: the runnable requests and the autoscaler's
-    target as planning/capacity.py derives them."""
-    figures = capacity.autoscaling(cfg, layout, engine, kv)
+def for_stack(cfg, version: vllm_features.Version, layout, figures) -> Optional[Admission]:
+    """`admission` from a stack's config (the StackConfig; not imported: planning.config
+    imports planning.traffic, which reads this module), its layout and its autoscaling figures
+    (planning/capacity.py `autoscaling`: runnable requests, per-replica target)."""
     return admission(version, figures.runnable_requests, figures.target_per_replica,
                      cfg.traffic.router.queue_seconds, cfg.model.max_model_len,
                      cfg.shutdown.prefill_seconds, layout.data_parallel)
@@ -105,3 +103,21 @@ def router_allowed_503s_per_minute(requests_per_minute: list[int]) -> int:
     `should_cooldown_based_on_allowed_fails_policy`, router.py `get_allowed_fails_from_policy`:
     ServiceUnavailableErrorAllowedFails). Example (prod): 120 + 60 = 180."""
     return max(sum(requests_per_minute), 1)
+
+
+def with_router_admission(traffic_plan, traffic):
+    """The traffic plan (planning/traffic.py TrafficPlan) with the router's allowance of 503s
+    and its reason; `traffic` is the TrafficConfig."""
+    per_minute = [client.requests_per_minute for client in traffic.clients]
+    allowed = router_allowed_503s_per_minute(per_minute)
+    reasons = {**traffic_plan.reasons, "router 503s": (
+        f"Σ clients' requestsPerMinute {' + '.join(map(str, per_minute)) or 0} = {allowed} a "
+        f"minute before a cooldown: an admission 503 is 'full now', retried {ADMISSION_RETRIES}× "
+        "on the engine's Service, then the next deployment")}
+    return dataclasses.replace(traffic_plan, allowed_503s_per_minute=allowed, reasons=reasons)
+
+
+def router_rows(traffic_plan) -> list[tuple[str, str, str]]:
+    """(figure, value, reason) of the router's admission handling, for tools/plan.py."""
+    return [("router 503s", f"{traffic_plan.allowed_503s_per_minute} a minute",
+             traffic_plan.reasons.get("router 503s", ""))]

@@ -45,7 +45,8 @@ def make_plan(cfg: StackConfig) -> Plan:
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
         wake=wake.wake(cfg, startup.budget_seconds, scaling.scale_down_stabilization_seconds(
             startup.budget_seconds), scaling.KEDA_POLLING_SECONDS),
-        admission=admission.for_stack(cfg, version, layout, on_gpu.engine, on_gpu.kv),
+        admission=admission.for_stack(cfg, version, layout, capacity.autoscaling(
+            cfg, layout, on_gpu.engine, on_gpu.kv)),
     )
     problems = checks.problems(cfg, plan) + wake.problems(cfg, layout.nodes) + \
         admission.problems(plan.admission, plan.autoscaling.target_per_replica)

@@ -17,7 +17,7 @@ import dataclasses
 import math
 from typing import Optional
 
-from planning import wake
+from planning import admission, wake
 
 from planning.config.traffic import (  # noqa: F401 - re-exported: callers read them here
     LITELLM_VERSION, COMPROMISED_LITELLM, ROUTER_IMAGE, ROUTER_PORT, NAME, ALIAS, ClientConfig,
@@ -201,6 +201,9 @@ class TrafficPlan:
     router_startup_failures: int = 12
     redis_maxmemory_mib: Optional[int] = None
     """Set when the program deploys the Redis."""
+    allowed_503s_per_minute: int = 1
+    """503s the router takes from a deployment in a minute before cooling it down
+    (planning/admission.py `with_router_admission`)."""
 
 
 def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: int,
@@ -251,10 +254,10 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
 
 def for_stack(cfg, plan) -> TrafficPlan:
     """`derive` with a stack's config and engine plan (what `__main__` and `tools.plan` use)."""
-    return wake.with_wake_retry_after(derive(
+    return admission.with_router_admission(wake.with_wake_retry_after(derive(
         cfg.traffic, cfg.model.max_model_len, plan.drain.longest_request_seconds,
         cfg.shutdown.prefill_seconds, cfg.shutdown.pre_stop_seconds,
-        cfg.probes.period_seconds), plan.wake)
+        cfg.probes.period_seconds), plan.wake), cfg.traffic)
 
 
 def figures(plan: TrafficPlan) -> list[tuple[str, str, str]]:

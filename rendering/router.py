@@ -160,8 +160,7 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
             "allowed_fails": 1,
             # Admission 503s never cool the engine down (planning/admission.py).
             "allowed_fails_policy": {"ServiceUnavailableErrorAllowedFails":
-                                     admission.router_allowed_503s_per_minute(
-                                         [c.requests_per_minute for c in traffic.clients])},
+                                     plan.allowed_503s_per_minute},
             "cooldown_time": traffic.router.cooldown_seconds,
         },
         "general_settings": general,

@@ -125,7 +125,7 @@ def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> li
     inputs the budgets rest on, each marked assumed or measured."""
     derived = traffic_plan.for_stack(cfg, plan) if cfg.traffic.enabled else None
     figures = (traffic_plan.figures(derived) + traffic_plan.redis_rows(cfg.traffic, derived)
-               if derived else [])
+               + admission.router_rows(derived) if derived else [])
     inputs = traffic_plan.assumed_inputs(cfg.shutdown.per_token_ms,
                                          "per_token_ms" in cfg.shutdown.model_fields_set,
                                          cfg.traffic)
