@@ -418,6 +418,25 @@ def test_the_upgrade_to_admission_bounds_rolls_the_engine_once_in_place(stack):
     assert any(p.startswith("spec.template.spec.containers[0].args") for p in step.paths)
 
 
+def test_the_upgrade_to_admission_bounds_rolls_the_group_once_in_place():
+    """r1-h100 (vLLM 0.32.0): the bounds reach the group's `vllm serve` command lines, so the
+    LeaderWorkerSet is updated in place and the group rolls once; nothing is replaced."""
+    import copy
+    import re
+    after = run_stack("r1-h100")
+    before = copy.deepcopy(after)
+    lws = before.one(LWS).inputs["spec"]["leaderWorkerTemplate"]
+    flags = re.compile(r" --max-num-queued-(reqs|tokens) \d+")
+    for role in ("leaderTemplate", "workerTemplate"):
+        container = lws[role]["spec"]["containers"][0]
+        for key in ("command", "args"):
+            if container.get(key):
+                container[key] = [flags.sub("", part) for part in container[key]]
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {LWS: {"update"}}
+
+
 def test_the_upgrade_to_admission_aware_routing_updates_the_router_config_in_place():
     """The first `pulumi up` after this release retries a 503 once and no longer cools the
     engine down on 503s: prod's router ConfigMap is updated in place and the router pods roll
