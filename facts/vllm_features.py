@@ -377,3 +377,30 @@ def api_key_guarded_prefixes(version: Version) -> tuple[str, ...]:
 def api_key_guards(path: str, version: Version) -> bool:
     """True when vLLM `version` asks for the key on `path` (a string prefix, as it checks)."""
     return path.startswith(api_key_guarded_prefixes(version))
+
+
+# --- Admission limits (planning/admission.py) -------------------------------------------------
+
+ADMISSION_LIMITS_SINCE: Version = parse("0.29.0")
+"""--max-num-queued-reqs / --max-num-queued-tokens: a request over either bound is refused with
+HTTP 503 before it queues (vllm/engine/arg_utils.py `add_cli_args`, vllm/config/scheduler.py
+`SchedulerConfig.max_num_queued_reqs`, vllm/v1/engine/async_llm.py `check_admission`). Read
+from the released wheels: absent in 0.28.0 (and 0.26.0), present in 0.29.0 (and 0.30.0-0.33.0)."""
+
+ADMISSION_METRIC_SINCE: Version = parse("0.32.0")
+"""The counter `vllm:admission_rejections{model_name, reason}` (reason max_num_queued_reqs |
+max_num_queued_tokens; no `engine` label), exported by prometheus_client as
+`vllm:admission_rejections_total` (vllm/v1/metrics/loggers.py `ADMISSION_REASONS`). Read from
+the released wheels: absent in 0.30.0 and 0.31.0, present in 0.32.0 and 0.33.0."""
+
+ADMISSION_REJECTIONS_SERIES = "vllm:admission_rejections_total"
+
+
+def has_admission_limits(version: Version) -> bool:
+    """True when vLLM can bound its queue (refusing excess work with 503)."""
+    return version >= ADMISSION_LIMITS_SINCE
+
+
+def exports_admission_rejections(version: Version) -> bool:
+    """True when vLLM counts the requests its admission limits refused."""
+    return version >= ADMISSION_METRIC_SINCE

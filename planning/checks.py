@@ -16,7 +16,7 @@ from planning.config.traffic import secret_problems
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
 from planning.memory import GIB, gpu_memory, kv_cache
-from planning import memory, router_sizing
+from planning import admission, memory, router_sizing, wake
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
 
@@ -319,7 +319,7 @@ def _read_write_once(cfg: StackConfig) -> bool:
 
 def autoscaler_starts_at_replicas(cfg: StackConfig, plan: Plan) -> Optional[str]:
     scaling = cfg.autoscaling
-    if scaling.enabled and scaling.min_replicas < cfg.replicas:
+    if scaling.enabled and 0 < scaling.min_replicas < cfg.replicas:  # 0: planning/wake.py
         return (f"autoscaling.minReplicas ({scaling.min_replicas}) is below replicas "
                 f"({cfg.replicas}); with an autoscaler, replicas is the starting count: set "
                 "minReplicas >= replicas")
@@ -421,6 +421,17 @@ def router_keys_from_one_place(cfg: StackConfig, plan: Plan) -> Optional[str]:
     return "; ".join(secret_problems(cfg.traffic, cfg.traffic_secrets)) or None
 
 
+def scale_to_zero_can_work(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """minReplicas 0 only with KEDA, the router and single-node replicas (planning/wake.py)."""
+    return "; ".join(wake.problems(cfg, plan.layout.nodes)) or None
+
+
+def queue_bounds_above_the_target(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """The admission bounds leave room above the autoscaler's target (planning/admission.py)."""
+    return "; ".join(admission.problems(plan.admission,
+                                        plan.autoscaling.target_per_replica)) or None
+
+
 def router_keeps_up(cfg: StackConfig, plan: Plan) -> Optional[str]:
     """The router runs below its utilisation at the engines' peak (planning/router_sizing.py)."""
     if plan.traffic is None or plan.traffic.router_sizing is None:
@@ -460,6 +471,8 @@ CHECKS: list[Check] = [
     alias_caps_within_the_drain,
     router_keys_from_one_place,
     router_keeps_up,
+    scale_to_zero_can_work,
+    queue_bounds_above_the_target,
 ]
 """Every feasibility check, in the order their problems are reported."""
 

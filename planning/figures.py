@@ -10,7 +10,7 @@ import dataclasses
 from typing import Optional
 
 from facts import vllm_features
-from planning import capacity, host, memory, scaling, timing
+from planning import admission, capacity, host, memory, scaling, timing, wake
 from planning.traffic import TrafficPlan
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
@@ -41,6 +41,10 @@ class Plan:
     scaling: scaling.Scaling
     traffic: Optional[TrafficPlan]
     """The edge's and the router's budgets (planning/traffic.py); None without traffic."""
+    wake: Optional[wake.Wake] = None
+    """Scale to zero (planning/wake.py): set when autoscaling.minReplicas is 0."""
+    admission: Optional[admission.Admission] = None
+    """Per-replica queue bounds (planning/admission.py), for versions that have them."""
 
     @property
     def gpus_total(self) -> int:

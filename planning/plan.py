@@ -14,7 +14,7 @@ and raises `ConfigError` listing every problem, with the arithmetic and what to 
 from __future__ import annotations
 
 import facts
-from planning import capacity, checks, host, memory, scaling, timing
+from planning import admission, capacity, checks, host, memory, scaling, timing, wake
 from planning.traffic import traffic_layer
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
@@ -39,6 +39,8 @@ def make_plan(cfg: StackConfig) -> Plan:
     drain = timing.drain(cfg, version, layout)
     rollout = timing.rollout(cfg, layout, startup, drain)
     autoscaling = capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv)
+    woken = wake.wake(cfg, startup.budget_seconds, scaling.scale_down_stabilization_seconds(
+        startup.budget_seconds), scaling.KEDA_POLLING_SECONDS)
     plan = Plan(
         model=model, gpu=gpu, version=version, replicas=cfg.replicas, layout=layout,
         launcher=chosen, launcher_reason=launcher_reason(cfg, version, chosen),
@@ -46,7 +48,10 @@ def make_plan(cfg: StackConfig) -> Plan:
         kv=on_gpu.kv, host=host.host_resources(cfg, layout), startup=startup, drain=drain,
         rollout=rollout, storage=capacity.storage(cfg, on_gpu.weights), autoscaling=autoscaling,
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
-        traffic=traffic_layer(cfg, drain, autoscaling.runnable_requests, rollout.max_replicas),
+        wake=woken,
+        admission=admission.for_stack(cfg, version, layout, autoscaling),
+        traffic=traffic_layer(cfg, drain, autoscaling.runnable_requests, rollout.max_replicas,
+                              woken),
     )
     problems = checks.problems(cfg, plan)
     if problems:

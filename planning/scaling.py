@@ -70,7 +70,8 @@ def scaling(scale: AutoscalingConfig, budget_seconds: int) -> Scaling:
               f"{KEDA_POLLING_SECONDS} s = {KEDA_FALLBACK_FAILURES * KEDA_POLLING_SECONDS} s without the "
               "metric KEDA holds at least the fallback "
               + (f"autoscaling.fallbackReplicas {fallback}" if scale.fallback_replicas is not None
-                 else f"minReplicas {fallback}")
+                 else f"minReplicas {fallback}" if scale.min_replicas else
+                 f"1 (minReplicas 0: KEDA keeps the engine while blind)")
               + ("" if scale.enabled else " (autoscaling off)"))
     return Scaling(up, up_period, down, down_period, fallback, reason, KEDA_POLLING_SECONDS,
                    KEDA_FALLBACK_FAILURES)
@@ -112,12 +113,15 @@ def scale_down_stabilization_seconds(startup_budget_seconds: int) -> int:
 
 
 def fallback_replicas(min_replicas: int, configured: Optional[int]) -> int:
-    """Replicas to hold when the metric cannot be read: the configured value, else min_replicas.
+    """Replicas to hold when the metric cannot be read: the configured value, else min_replicas
+    (at least 1).
 
     KEDA applies it with behavior currentReplicasIfHigher, i.e. max(current, this): while blind
-    the deployment never shrinks, and it is raised to at least min_replicas.
+    the deployment never shrinks, and it is raised to at least min_replicas. With minReplicas 0
+    it is 1: KEDA skips the scale to zero while a trigger errors only when fallback.replicas is
+    not 0 (kedacore/keda pkg/scaling/executor/scale_scaledobjects.go `RequestScale`).
     """
-    return configured if configured is not None else min_replicas
+    return configured if configured is not None else max(min_replicas, 1)
 
 
 def _clamp(value: int, low: int, high: int) -> int:

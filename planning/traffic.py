@@ -18,6 +18,8 @@ import dataclasses
 import math
 from typing import Optional
 
+from planning import admission, wake
+
 from planning.config.traffic import (  # noqa: F401 - re-exported: callers read them here
     LITELLM_VERSION, COMPROMISED_LITELLM, ROUTER_IMAGE, ROUTER_PORT, NAME, ALIAS, ClientConfig,
     ProviderConfig, CloudTarget, AliasConfig, REDIS_IMAGE, REDIS_VERSION, REDIS_PORT,
@@ -25,7 +27,7 @@ from planning.config.traffic import (  # noqa: F401 - re-exported: callers read 
     SecretText, TrafficSecrets, secret_problems)
 from planning.config import StackConfig
 from planning.timing import Drain
-from planning import router_sizing
+from planning import admission, router_sizing, wake
 from planning.router_sizing import RouterSizing
 
 
@@ -208,6 +210,9 @@ class TrafficPlan:
     """The router's load at the engines' peak and the replicas it needs (router_sizing.py)."""
     client_in_flight: dict = dataclasses.field(default_factory=dict)
     """{client: requests it can have in flight} (router_sizing.client_in_flight)."""
+    allowed_503s_per_minute: int = 1
+    """503s the router takes from a deployment in a minute before cooling it down
+    (planning/admission.py `with_router_admission`)."""
 
 
 def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: int,
@@ -258,15 +263,19 @@ def derive(traffic: TrafficConfig, max_model_len: int, longest_request_seconds: 
 
 
 def traffic_layer(cfg: StackConfig, drain: Drain, runnable_requests: int,
-                  max_replicas: int) -> Optional[TrafficPlan]:
+                  max_replicas: int, woken: Optional[wake.Wake] = None) -> Optional[TrafficPlan]:
     """The traffic step of `make_plan`: `derive` from the stack's config and the engine's drain
     (its longest request and preStop), the router sized for the engines' peak (every replica
-    running its runnable requests), None when `traffic.enabled` is false."""
+    running its runnable requests), a local-only alias's Retry-After the wake time when the
+    engine scales to zero, the router's 503 allowance (admission.py); None when
+    `traffic.enabled` is false."""
     if not cfg.traffic.enabled:
         return None
     derived = derive(cfg.traffic, cfg.model.max_model_len, drain.longest_request_seconds,
                      cfg.shutdown.prefill_seconds, drain.pre_stop_seconds,
                      cfg.probes.period_seconds)
+    derived = admission.with_router_admission(wake.with_wake_retry_after(derived, woken),
+                                              cfg.traffic)
     return dataclasses.replace(
         derived, router_sizing=router_sizing.size(cfg, runnable_requests, max_replicas),
         client_in_flight=router_sizing.in_flight(cfg, derived.router_timeout_seconds))

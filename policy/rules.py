@@ -115,8 +115,9 @@ def stack_policy(name: str, description: str, check: StackCheck,
 
 
 MIN_REPLICAS_SCHEMA = PolicyConfigSchema(properties={"minReplicas": {
-    "type": "integer", "minimum": 1, "default": 1,
-    "description": "Fewest replicas (or autoscaler minimum) an inference workload may run."}})
+    "type": "integer", "minimum": 0, "default": 1,
+    "description": "Fewest replicas (or autoscaler minimum) an inference workload may run; 0 "
+                   "lets an environment scale an idle model to zero (autoscaling.minReplicas 0)"}})
 PROBE_TIMEOUT_SCHEMA = PolicyConfigSchema(properties={"minTimeoutSeconds": {
     "type": "integer", "minimum": 1, "default": DEFAULT_MIN_TIMEOUT_SECONDS,
     "description": "Smallest timeoutSeconds allowed on the vllm container's probes."}})

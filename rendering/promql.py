@@ -21,6 +21,7 @@ from typing import Any, Optional
 import yaml
 
 import facts
+from facts import vllm_features
 from planning.config import K8S_NAME, MonitoringThresholds
 
 RATE_WINDOW = "5m"
@@ -233,7 +234,30 @@ def alerts(
         result.append(_autoscaler_alert(target, hpa_name))
     if dcgm_exporter:
         result += _gpu_alerts(target, thresholds)
+    result += admission_alerts(target)
     return result
+
+
+def admission_alerts(t: Target) -> list[Alert]:
+    """VllmAdmissionRejecting: the engine has refused requests with 503 for 10 minutes, over its
+    queue bounds (planning/admission.py). On versions that count them
+    (facts/vllm_features.py `exports_admission_rejections`); the series has no `engine` label."""
+    if not vllm_features.exports_admission_rejections(facts.parse_version(t.vllm_version)):
+        return []
+    rejected = (f"sum by (namespace, model_name, reason) (rate("
+                f"{vllm_features.ADMISSION_REJECTIONS_SERIES}{{{t.vllm}}}[5m]))")
+    return [Alert(
+        "VllmAdmissionRejecting",
+        f"{rejected} > 0",
+        "warning",
+        "vLLM refuses requests over its queue bounds",
+        "The engine answered 503 to {{ $value | humanize }} requests/s ({{ $labels.reason }}) "
+        "for 10 minutes: it is full, and the router sends them to the cloud or the client.",
+        "Sustained, the stack needs more replicas: raise autoscaling.maxReplicas (or replicas), "
+        "or check the autoscaler is scaling (VllmAutoscalerNotScaling). The bounds are "
+        "`python -m tools.plan <stack>` 'admission'.",
+        "10m",
+    )]
 
 
 def _by_pod(expr: str) -> str:
@@ -662,3 +686,28 @@ def scrape_config_snippet(target: Target, port_name: str, interval: str) -> str:
 
 def _yaml(data: Any) -> str:
     return yaml.safe_dump(data, sort_keys=False, width=100, allow_unicode=True)
+
+
+ROUTER_REQUESTS_SERIES = "litellm_proxy_total_requests_metric_total"
+"""LiteLLM 1.108.7's counter of every request a client sends (litellm/integrations/
+prometheus.py): `async_log_success_event` increments it for each answer, local or cloud,
+`async_post_call_failure_hook` for each refusal, both with `requested_model` = the alias the
+client asked for. Proved against the real router in tests/router/test_scale_to_zero_live.py."""
+
+
+def router_activation_query(namespace: str, router_service: str, aliases: list[str],
+                            window_seconds: int) -> str:
+    """Requests the router received for `aliases` in the last `window_seconds`, capped at 1:
+    KEDA's activation signal for an engine at zero (planning/wake.py). A label set's first
+    request creates its series at 1, which increase() cannot see (it needs two samples), so a
+    series younger than the window counts by its value. The cap keeps the trigger from asking
+    the HPA for more than the one replica it holds anyway: the engine's own trigger scales."""
+    # Aliases are [A-Za-z0-9._-] (planning/config/traffic.py ALIAS): only '.' is special in
+    # the regex, and its backslash is doubled inside PromQL's double-quoted string.
+    names = "|".join(alias.replace(".", "\\\\.") for alias in aliases)
+    matchers = (f'namespace="{namespace}",service="{router_service}",'
+                f'requested_model=~"{names}"')
+    counter = f"{ROUTER_REQUESTS_SERIES}{{{matchers}}}"
+    window = f"{window_seconds}s"
+    return (f"clamp_max(sum(increase({counter}[{window}]) or "
+            f"({counter} unless {counter} offset {window})), 1)")

@@ -17,6 +17,7 @@ from typing import Any, Optional
 import yaml
 
 from facts import conventions
+from planning import admission
 from planning.config import NetworkConfig
 from planning.traffic import PROBE_PERIOD_SECONDS, REDIS_SOCKET_TIMEOUT_SECONDS, ROUTER_IMAGE, \
     ROUTER_PORT, Encrypted, TrafficConfig, TrafficPlan
@@ -186,10 +187,19 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
         "model_list": model_list(traffic, plan, served_name, engine_base),
         "router_settings": {
             "routing_strategy": "simple-shuffle",
-            "num_retries": 0,
+            # One retry, of a 503 only (vLLM's admission refusal; the Service may pick another
+            # pod): LiteLLM reads retry_policy only when num_retries is not 0 (router.py
+            # `async_function_with_retries`), DefaultRetries 0 keeps every other error at one
+            # attempt (router_utils/get_retry_from_policy.py).
+            "num_retries": admission.ADMISSION_RETRIES,
+            "retry_policy": {"ServiceUnavailableErrorRetries": admission.ADMISSION_RETRIES,
+                             "DefaultRetries": 0},
             "timeout": plan.router_timeout_seconds,
             "stream_timeout": plan.stream_idle_seconds,
             "allowed_fails": 1,
+            # Admission 503s never cool the engine down (planning/admission.py).
+            "allowed_fails_policy": {"ServiceUnavailableErrorAllowedFails":
+                                     plan.allowed_503s_per_minute},
             "cooldown_time": traffic.router.cooldown_seconds,
         },
         "general_settings": general,

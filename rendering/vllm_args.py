@@ -97,4 +97,13 @@ def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
     if plan.drain.vllm_drains:
         args += ["--shutdown-timeout", str(plan.drain.shutdown_timeout_seconds)]
     args += request_logging_args(version)
+    args += admission_args(plan)
     return args + list(cfg.engine.extra_args)
+
+
+def admission_args(plan: Plan) -> list[str]:
+    """The plan's queue bounds (planning/admission.py), on versions that have them."""
+    if plan.admission is None:
+        return []
+    return ["--max-num-queued-reqs", str(plan.admission.max_num_queued_reqs),
+            "--max-num-queued-tokens", str(plan.admission.max_num_queued_tokens)]

@@ -45,6 +45,9 @@ class StubUpstream:
         self.port = port or free_port()
         self.tokens = tokens
         self.status: Optional[int] = None
+        self.failures: Optional[int] = None
+        """With `status`: how many completions fail with it before the stub answers again
+        (None: every one)."""
         self.token_delay = 0.0
         self.delay = 0.0
         self.requests: list[Seen] = []
@@ -116,6 +119,11 @@ class StubUpstream:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
                 stub.requests.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+                if stub.status is not None and stub.failures is not None:
+                    if stub.failures <= 0:
+                        stub.status = stub.failures = None
+                    else:
+                        stub.failures -= 1
                 if stub.status is not None:
                     self._json(stub.status, {"error": {
                         "message": f"{stub.name} is failing with {stub.status}",
@@ -191,4 +199,4 @@ class StubUpstream:
 
     def reset(self) -> None:
         self.status, self.token_delay, self.delay, self.requests = None, 0.0, 0.0, []
-        self.hangups = []
+        self.hangups, self.failures = [], None

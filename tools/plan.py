@@ -70,7 +70,30 @@ class Figure(NamedTuple):
 
 def figures(plan: Plan) -> list[Figure]:
     """Every step of the plan as a printed row, with the fields it shows."""
-    return _replica_figures(plan) + _life_figures(plan)
+    return _replica_figures(plan) + _life_figures(plan) + _elastic_figures(plan)
+
+
+def _elastic_figures(plan: Plan) -> list[Figure]:
+    """Scale to zero's wake-up and the admission bounds, where the stack has them."""
+    rows = []
+    if plan.wake is not None:
+        woken = plan.wake
+        rows.append(Figure(
+            "wake-up", f"{woken.wake_seconds} s from zero, to zero after "
+                       f"{woken.cooldown_seconds} s idle (initial cooldown "
+                       f"{woken.initial_cooldown_seconds} s, activation window "
+                       f"{woken.activation_window_seconds} s; wakes on "
+                       f"{', '.join(woken.fallback_aliases + woken.local_only_aliases)})",
+            woken.reason, tuple(f"wake.{name}" for name in (
+                "wake_seconds", "cooldown_seconds", "initial_cooldown_seconds",
+                "activation_window_seconds", "fallback_aliases", "local_only_aliases"))))
+    if plan.admission is not None:
+        bounds = plan.admission
+        rows.append(Figure(
+            "admission", f"--max-num-queued-reqs {bounds.max_num_queued_reqs}, "
+                         f"--max-num-queued-tokens {bounds.max_num_queued_tokens}",
+            bounds.reason, ("admission.max_num_queued_reqs", "admission.max_num_queued_tokens")))
+    return rows
 
 
 def _replica_figures(plan: Plan) -> list[Figure]:
@@ -159,6 +182,7 @@ TRAFFIC_FIELDS = {
     "engine retry-after": ("traffic.engine_retry_after_seconds",),
     "router start-up": ("traffic.router_startup_failures",),
     "limit counters": ("traffic.redis_maxmemory_mib",),
+    "router 503s": ("traffic.allowed_503s_per_minute",),
     "router sizing": tuple(f"traffic.router_sizing.{name}" for name in (
         "streams", "tokens_per_second", "requests_per_second", "cpu_needed", "cores_per_pod",
         "replicas_needed", "replicas")),
@@ -175,7 +199,9 @@ def traffic_figures(cfg: StackConfig, plan: Plan) -> list[Figure]:
     return [Figure(name, value, why, TRAFFIC_FIELDS.get(name, ()))
             for name, value, why in (traffic_plan.figures(plan.traffic)
                                      + traffic_plan.redis_rows(cfg.traffic, plan.traffic))
-            ] + _router_figures(cfg, plan.traffic)
+            ] + [Figure("router 503s", f"{plan.traffic.allowed_503s_per_minute} a minute",
+                        plan.traffic.reasons.get("router 503s", ""),
+                        TRAFFIC_FIELDS["router 503s"])] + _router_figures(cfg, plan.traffic)
 
 
 def _router_figures(cfg: StackConfig, traffic) -> list[Figure]:

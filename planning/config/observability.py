@@ -90,7 +90,10 @@ class AutoscalingConfig(_Model):
 
     enabled: bool = False
     engine: Literal["keda", "hpa"] = "keda"
-    min_replicas: int = Field(default=1, ge=1)
+    min_replicas: int = Field(
+        default=1, ge=0,
+        description="Fewest replicas; 0 (KEDA and the traffic layer only) lets KEDA take the "
+                    "engine to zero when idle and the router's requests wake it (planning/wake.py)")
     # As `replicas` (le=64): an autoscaler bound beyond it is a typo, and 10^12 would
     # overflow the ScaledObject's / HPA's int32 maxReplicas.
     max_replicas: int = Field(default=1, ge=1, le=64)

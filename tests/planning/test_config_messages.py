@@ -137,13 +137,14 @@ def test_a_version_that_is_not_x_y_z_says_what_to_write(version):
 
 
 def test_a_traffic_block_that_is_switched_off_is_refused_rather_than_ignored():
-    run = run_stack("staging", {"traffic": {"enabled": False, "clients": [
+    # r1-h100 has no traffic block of its own (staging's is on).
+    run = run_stack("r1-h100", {"traffic": {"enabled": False, "clients": [
         {"name": "team-a", "requestsPerMinute": 60, "tokensPerMinute": 100000}]}})
     assert isinstance(run.error, pulumi.RunError), run.error
     message = str(run.error)
     assert "traffic.enabled is false" in message and "traffic.clients" in message
     assert "set traffic.enabled: true" in message and run.resources == []
-    assert run_stack("staging", {"traffic": {"enabled": False}}).error is None
+    assert run_stack("r1-h100", {"traffic": {"enabled": False}}).error is None
 
 
 def test_no_text_recommends_rendering_manifests_the_program_cannot_render():

@@ -153,6 +153,8 @@ def _shown(value, line: str) -> bool:
     """True when `value` (a number, text, or a dict of numbers) is printed on `line`."""
     if isinstance(value, dict):
         return all(_shown(inner, line) for inner in value.values())
+    if isinstance(value, (tuple, list)):
+        return all(_shown(inner, line) for inner in value)
     if value is None or isinstance(value, bool):
         return True                     # claimed by its row; the row's words say which
     if isinstance(value, str):

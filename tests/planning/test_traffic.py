@@ -97,9 +97,13 @@ def test_prod_renders_route_router_and_fenced_engine(runs):
 
 
 def test_staging_stays_internal(runs):
+    """Staging has a router (scale to zero behind its cloud fallback) but no traffic.gateway:
+    no route and no Service outside the cluster."""
     assert not _by_kind(runs["staging"], "HTTPRoute")
-    assert not [r for r in runs["staging"].of_type("apps/v1:Deployment")
-                if r.name.endswith("-router")]
+    assert [r for r in runs["staging"].of_type("apps/v1:Deployment")
+            if r.name.endswith("-router")]
+    assert {s.inputs["spec"]["type"] for s in _by_kind(runs["staging"], "core/v1:Service")} == \
+        {"ClusterIP"}
 
 
 def test_the_router_config_holds_no_secret_and_reads_keys_from_the_environment(runs):

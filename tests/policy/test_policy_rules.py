@@ -757,3 +757,9 @@ def test_offline_cli_exits_nonzero_on_mandatory_violations(tmp_path, capsys):
     assert "[mandatory] no-service-named-vllm on vllm-svc" in capsys.readouterr().out
     path.write_text(json.dumps(stack()))
     assert offline.main([str(path), "--config", str(config)]) == 0
+
+
+@pytest.mark.parametrize("env,minimum", [("prod", 2), ("staging", 0)])  # staging: scale to zero
+def test_each_environment_sets_its_minimum_replicas(env, minimum):
+    config = offline.load_config(pathlib.Path(rules.__file__).parent / "config" / f"{env}.json")
+    assert config["min-replicas"]["minReplicas"] == minimum

@@ -201,7 +201,8 @@ def test_the_plan_says_which_inputs_are_assumed(capsys):
 
 def test_a_measured_per_token_time_is_shown_as_measured(capsys, monkeypatch):
     from tools import plan as plan_tool
-    values = stack_values_with({"shutdown": {"perTokenMs": 55}})
+    values = {**stack_values_with({"shutdown": {"perTokenMs": 55}}),
+              "traffic": {"enabled": False}, "autoscaling": {"enabled": False}}
     monkeypatch.setattr(plan_tool, "stack_values", lambda stack: values)
     assert plan_tool.main(["staging"]) == 0
     out = capsys.readouterr().out

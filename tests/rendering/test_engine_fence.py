@@ -22,7 +22,7 @@ from rendering.vllm_args import PORT
 from tests.conftest import STACKS
 from tests.harness import run_program, run_stack, stack_config
 from tests.transitions import second_up
-from tools.mockrun import Run, cluster_config
+from tools.mockrun import Run, cluster_config, deep_merge
 
 NETWORK_POLICY = "networking.k8s.io/v1:NetworkPolicy"
 
@@ -63,9 +63,18 @@ GRAFANA_POD = {"app.kubernetes.io/name": "grafana", "app.kubernetes.io/instance"
 """Another pod of the monitoring namespace that must not reach the engine."""
 
 
-def _with_network(stack: str, **keys) -> Run:
-    """The stack run with these `network` keys replaced whole (a selector is not merged)."""
+WITHOUT_ROUTER = {"traffic": None, "autoscaling": None}
+"""Staging without its traffic layer: the engine exposed to the gateway directly (README
+"Exposing the engine without the router")."""
+
+
+def _with_network(stack: str, router: bool = True, **keys) -> Run:
+    """The stack run with these `network` keys replaced whole (a selector is not merged);
+    `router` False: without its traffic layer, so the gateway's proxies are the engine's
+    peers."""
     values = {**stack_config(stack), **cluster_config(stack)}
+    if not router:
+        values = deep_merge(values, WITHOUT_ROUTER)
     values["network"] = {**values["network"], **keys}
     return run_program(stack, values)
 
@@ -114,10 +123,9 @@ def test_every_peer_of_the_engine_port_names_its_pods(run):
 
 
 def test_without_a_router_the_gateway_proxies_and_prometheus_reach_the_engine(runs):
-    without_router = [stack for stack, run in runs.items() if not _has_router(run)]
-    assert without_router, "no stack file runs without a router"
-    for stack in without_router:
-        gateway, prometheus = _http_peers(runs[stack])
+    without_router = [run for run in runs.values() if not _has_router(run)]
+    for run in without_router + [_with_network("staging", router=False)]:
+        gateway, prometheus = _http_peers(run)
         assert _namespaces(gateway) == {"gateway"}
         assert _selects(gateway, ENVOY_PROXY_POD)
         assert not _selects(gateway, ENVOY_GATEWAY_CONTROLLER_POD)
@@ -145,13 +153,14 @@ def test_behind_the_router_only_the_router_and_prometheus_reach_the_engine(runs)
 def test_a_narrower_gateway_selector_is_rendered_as_given():
     own = {"gateway.envoyproxy.io/owning-gateway-name": "edge",
            "app.kubernetes.io/component": "proxy"}
-    run = _with_network("staging", gatewayPods=own)
+    run = _with_network("staging", router=False, gatewayPods=own)
     assert run.error is None, run.error
     assert _http_peers(run)[0]["podSelector"] == {"matchLabels": own}
 
 
 def test_the_old_network_keys_alone_still_work():
-    run = run_stack("staging", {"network": {"gatewayPods": None, "prometheusPods": None}})
+    run = run_stack("staging", {"network": {"gatewayPods": None, "prometheusPods": None},
+                                **WITHOUT_ROUTER})
     assert run.error is None, run.error
     gateway, prometheus = _http_peers(run)
     assert gateway["podSelector"]["matchLabels"] == NetworkConfig().gateway_pods

@@ -699,6 +699,33 @@ def test_a_declared_length_over_the_limit_is_413_before_any_body(stack):
 
 # ---------------------------------------------------------------- fallbacks (local broken)
 
+def test_an_admission_503_is_retried_once_on_the_engine_service(stack):
+    """vLLM refuses work over its queue bounds with 503 (planning/admission.py); the router
+    tries the engine's Service once more (it may pick another pod) before the cloud."""
+    local, cloud = stack["local"], stack["cloud"]
+    local.reset(), cloud.reset()
+    local.status, local.failures = 503, 1
+    response = chat(stack, "doc-gen", url=stack["routers"][0]["url"])
+    assert response.status_code == 200, response.text
+    assert response.json()["choices"][0]["message"]["content"].startswith("local0 ")
+    assert len(local.requests) == 2 and cloud.requests == []
+
+
+def test_admission_503s_do_not_send_the_fallback_alias_to_the_cloud_for_the_cooldown(stack):
+    """Two refused attempts fall back to the cloud, but the engine is not cooled down: the
+    next request is the engine's again (today one failure would send the alias to the cloud
+    for traffic.router.cooldownSeconds)."""
+    local, cloud = stack["local"], stack["cloud"]
+    local.reset(), cloud.reset()
+    local.status, local.failures = 503, 2
+    first = chat(stack, "doc-gen", url=stack["routers"][1]["url"])
+    assert first.status_code == 200, first.text
+    assert first.json()["choices"][0]["message"]["content"].startswith("cloud0 ")
+    second = chat(stack, "doc-gen", url=stack["routers"][1]["url"])
+    assert second.status_code == 200, second.text
+    assert second.json()["choices"][0]["message"]["content"].startswith("local0 ")
+
+
 @pytest.mark.parametrize("status", [503, 429, 500])
 def test_a_local_5xx_or_429_falls_back_to_the_cloud(stack, status):
     local, cloud = stack["local"], stack["cloud"]

@@ -202,7 +202,7 @@ def test_a_newer_cluster_and_a_v_prefix_are_accepted():
     assert cfg.cluster_versions.envoy_gateway == "1.9.0"
 
 
-@pytest.mark.parametrize("stack,key", [("staging", "keda"), ("prod", "lws"),
+@pytest.mark.parametrize("stack,key", [("r1-h100", "keda"), ("prod", "lws"),
                                        ("staging", "prometheusOperator"),
                                        ("staging", "envoyGateway"), ("staging", "gatewayApi")])
 def test_an_add_on_the_stack_does_not_use_is_not_checked(stack, key):

@@ -344,8 +344,8 @@ def test_an_autoscaled_deployment_starts_at_replicas_and_then_leaves_the_count_a
     assert "pulumi.com/patchForce" not in prod.metadata["annotations"]
 
 
-def test_a_fixed_replica_count_is_owned_by_the_program_even_after_an_autoscaler(runs):
-    staging = _deployment(runs["staging"])
+def test_a_fixed_replica_count_is_owned_by_the_program_even_after_an_autoscaler():
+    staging = _deployment(run_stack("staging", {"autoscaling": {"enabled": False}}))
     assert staging.inputs["spec"]["replicas"] == 1 and staging.options.ignore_changes == ()
     # An autoscaler that ran before still owns spec.replicas: take it over, no SSA conflict.
     assert staging.metadata["annotations"]["pulumi.com/patchForce"] == "true"

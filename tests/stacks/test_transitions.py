@@ -97,7 +97,18 @@ ROWS = [
     Row("autoscaling on to off", "prod", NO_AUTOSCALING, {SCALED: {"delete"}, DEPLOYMENT: {"update"}},
         rolls=False),
     Row("autoscaling off to on", "staging", AUTOSCALED, {SCALED: {"create"}, DEPLOYMENT: {"update"}},
-        rolls=False),
+        rolls=False, before=NO_AUTOSCALING),
+    # Issue 21: staging's engine may go to zero behind its router; the first `pulumi up` of
+    # this release adds the router, points the engine's fence at it and hands replicas to KEDA.
+    # The router rolls (its Retry-After becomes the wake time); the engine does not.
+    Row("scale to zero turned on", "staging", {}, {SCALED: {"update"}, DEPLOYMENT: {"update"}},
+        rolls=True, before={"autoscaling": {"minReplicas": 1}}),
+    Row("staging gains its router and scale to zero", "staging", {},
+        {SCALED: {"create"}, DEPLOYMENT: {"create", "update"}, NETPOL: {"create", "update"},
+         CONFIG_MAP: {"create", "update"}, SECRET: {"create"}, "core/v1:Service": {"create"},
+         "policy/v1:PodDisruptionBudget": {"create"}, PASSWORD: {"create"},
+         "vllm-serving:index:TrafficRouter": {"create"}}, rolls=False,
+        before={"traffic": None, "autoscaling": None}),
     Row("KEDA to HPA", "prod", HPA_ENGINE,
         {SCALED: {"delete"}, HPA: {"create"}, "core/v1:ConfigMap": {"create", "update"}}),
     Row("HPA to KEDA", "prod", {}, {SCALED: {"create"}, HPA: {"delete"},
@@ -297,6 +308,16 @@ def test_a_client_change_rolls_only_the_router(row, updates):
     assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
 
 
+def test_turning_scale_to_zero_on_rolls_the_router_and_leaves_the_engine_pods(updates):
+    row = next(r for r in ROWS if r.name == "scale to zero turned on")
+    update = updates(row)
+    rolled = [s.urn.rsplit("::", 1)[1] for s in update.of(DEPLOYMENT)
+              if any(p.startswith("spec.template.") for p in s.paths)]
+    assert rolled == ["staging-deepseek-r1-7b-router"]
+    [scaled] = update.of(SCALED)
+    assert "spec.minReplicaCount" in scaled.paths
+
+
 def test_a_router_digest_rolls_the_router_and_nothing_of_the_engine(updates):
     row = next(r for r in ROWS if r.name == "router digest pinned")
     changed = [s for s in updates(row).steps if s.op != "same"]
@@ -361,7 +382,7 @@ def test_the_engine_detects_what_it_guards_against():
     del deployment.metadata["annotations"]["pulumi.com/patchForce"]
     update = second_up(before, after)
     assert any("conflict" in h for h in update.hazards)
-    fixed, dropped = run_stack("staging"), run_stack("staging")
+    fixed, dropped = run_stack("staging", NO_AUTOSCALING), run_stack("staging", NO_AUTOSCALING)
     del dropped.engine(DEPLOYMENT).inputs["spec"]["replicas"]
     assert any("reset to 1" in h for h in second_up(fixed, dropped).hazards)
     assert isinstance(update, Update)
@@ -389,6 +410,72 @@ def test_the_upgrade_to_group_drains_updates_the_group_in_place():
     [step] = update.of(LWS)
     assert any(p.startswith("spec.leaderWorkerTemplate.workerTemplate.spec.containers[0]"
                             ".lifecycle") for p in step.paths)
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_the_upgrade_to_admission_bounds_rolls_the_engine_once_in_place(stack):
+    """The first `pulumi up` after this release adds --max-num-queued-reqs/-tokens to the
+    engine (vLLM >= 0.29.0: prod 0.32.0, staging 0.33.0): the engine Deployment is updated in
+    place and its pods roll once, one at a time as any template change; nothing is replaced.
+    `before` is today's run without those flags (the previous release's rendering)."""
+    import copy
+    after = run_stack(stack)
+    before = copy.deepcopy(after)
+    container = before.engine(DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    for flag in ("--max-num-queued-reqs", "--max-num-queued-tokens"):
+        at = args.index(flag)
+        del args[at:at + 2]
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {DEPLOYMENT: {"update"}}
+    [step] = [s for s in update.of(DEPLOYMENT) if s.op != "same"]
+    assert any(p.startswith("spec.template.spec.containers[0].args") for p in step.paths)
+
+
+def test_the_upgrade_to_admission_bounds_rolls_the_group_once_in_place():
+    """r1-h100 (vLLM 0.32.0): the bounds reach the group's `vllm serve` command lines, so the
+    LeaderWorkerSet is updated in place and the group rolls once; nothing is replaced."""
+    import copy
+    import re
+    after = run_stack("r1-h100")
+    before = copy.deepcopy(after)
+    lws = before.one(LWS).inputs["spec"]["leaderWorkerTemplate"]
+    flags = re.compile(r" --max-num-queued-(reqs|tokens) \d+")
+    for role in ("leaderTemplate", "workerTemplate"):
+        container = lws[role]["spec"]["containers"][0]
+        for key in ("command", "args"):
+            if container.get(key):
+                container[key] = [flags.sub("", part) for part in container[key]]
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {LWS: {"update"}}
+
+
+def test_the_upgrade_to_admission_aware_routing_updates_the_router_config_in_place():
+    """The first `pulumi up` after this release retries a 503 once and no longer cools the
+    engine down on 503s: prod's router ConfigMap is updated in place and the router pods roll
+    onto it (config checksum); the engine is untouched. `before` is today's run with the
+    previous release's router_settings put back."""
+    import copy
+    import yaml
+    after = run_stack("prod")
+    before = copy.deepcopy(after)
+    config_map = next(r for r in before.of_type(CONFIG_MAP) if r.name.endswith("-router-config"))
+    config = yaml.safe_load(config_map.inputs["data"]["config.yaml"])
+    settings = config["router_settings"]
+    del settings["retry_policy"], settings["allowed_fails_policy"]
+    settings["num_retries"] = 0
+    config_map.inputs["data"]["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
+    router = next(r for r in before.of_type(DEPLOYMENT) if r.name.endswith("-router"))
+    router.inputs["spec"]["template"]["metadata"]["annotations"] = {
+        k: ("old" if "checksum" in k else v)
+        for k, v in router.inputs["spec"]["template"]["metadata"]["annotations"].items()}
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}
+    [rolled] = [s for s in update.of(DEPLOYMENT) if s.op != "same"]
+    assert rolled.urn.endswith("-router")
 
 
 # pulumi-kubernetes provider/pkg/await/checker/job/check_test.go `Test_Job_Checker`: each case

@@ -1,0 +1,107 @@
+"""Scale to zero behind the router (issue 21, item 1): the plan derives the first request's wait
+(start-up budget + router scrape + KEDA polling), the scale-down delays, and refuses the stacks
+where it cannot work, naming the key and what to do."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from planning import config, scaling, traffic, wake
+from planning.config import ConfigError
+from planning.plan import make_plan
+from planning.stack_files import stack_values
+from tools import plan as plan_tool
+
+ZERO = {"enabled": True, "engine": "keda", "minReplicas": 0, "maxReplicas": 1}
+TRAFFIC = {
+    "enabled": True,
+    "clients": [{"name": "ci", "requestsPerMinute": 60, "tokensPerMinute": 200000}],
+    "providers": [{"name": "cloud", "apiBase": "https://api.ofox.ai/v1",
+                   "apiKeySecret": {"name": "cloud-llm-key", "key": "api-key"}}],
+    "aliases": [{"name": "internal-default", "local": True, "maxTokens": 4096,
+                 "cloud": [{"provider": "cloud", "model": "gpt-5.5"}]},
+                {"name": "deepseek-r1-7b", "local": True, "maxTokens": 4096}],
+}
+
+
+def staging(**changes):
+    values = copy.deepcopy(stack_values("staging"))
+    values.pop("traffic", None)
+    values.pop("autoscaling", None)
+    values.update(copy.deepcopy(changes))
+    return config.parse(values)
+
+
+def test_the_wake_time_is_the_start_up_budget_plus_one_scrape_and_one_keda_poll():
+    cfg = staging(autoscaling=ZERO, traffic=TRAFFIC)
+    plan = make_plan(cfg)
+    budget = plan.startup.budget_seconds
+    assert plan.wake.wake_seconds == budget + wake.ROUTER_SCRAPE_SECONDS + \
+        scaling.KEDA_POLLING_SECONDS
+    assert plan.wake.initial_cooldown_seconds == budget
+    assert plan.wake.cooldown_seconds == plan.scaling.scale_down_window_seconds
+    assert f"start-up budget {budget} + router scrape 30 + KEDA polling 15 = " \
+           f"{plan.wake.wake_seconds} s" in plan.wake.reason
+
+
+def test_tools_plan_prints_the_wake_time_with_its_reason(capsys, monkeypatch):
+    cfg = staging(autoscaling=ZERO, traffic=TRAFFIC)
+    plan = make_plan(cfg)
+    text = plan_tool.report("staging", plan)
+    assert f"wake-up         {plan.wake.wake_seconds} s from zero" in text
+    assert "router scrape 30 + KEDA polling 15" in text
+
+
+def test_without_min_replicas_zero_the_plan_has_no_wake_step():
+    assert make_plan(staging(traffic=TRAFFIC)).wake is None
+    assert "wake-up" not in plan_tool.report("staging", make_plan(staging(traffic=TRAFFIC)))
+
+
+def test_a_local_only_alias_retries_after_the_wake_time_when_the_engine_may_be_at_zero():
+    cfg = staging(autoscaling=ZERO, traffic=TRAFFIC)
+    plan = make_plan(cfg)
+    derived = plan.traffic
+    assert derived.engine_retry_after_seconds == plan.wake.wake_seconds
+    assert f"the wake time {plan.wake.wake_seconds} s" in derived.reasons["engine retry-after"]
+    # Without scale to zero it stays the readiness period (an engine is up or rolling).
+    fixed = staging(traffic=TRAFFIC)
+    assert make_plan(fixed).traffic.engine_retry_after_seconds == \
+        fixed.probes.period_seconds
+
+
+def test_keda_holds_one_replica_while_blind_when_the_minimum_is_zero():
+    """KEDA skips the scale to zero while a trigger errors only when fallback.replicas is not 0
+    (keda scale_scaledobjects.go RequestScale: `isError && Fallback.Replicas != 0`)."""
+    plan = make_plan(staging(autoscaling=ZERO, traffic=TRAFFIC))
+    assert plan.scaling.fallback_replicas == 1
+
+
+def _refusal(**changes) -> str:
+    with pytest.raises(ConfigError) as caught:
+        make_plan(staging(**changes))
+    return str(caught.value)
+
+
+def test_min_replicas_zero_with_an_hpa_is_refused_naming_keda():
+    message = _refusal(autoscaling={**ZERO, "engine": "hpa"}, traffic=TRAFFIC)
+    assert "autoscaling.minReplicas: 0 needs autoscaling.engine: keda (got 'hpa')" in message
+
+
+def test_min_replicas_zero_without_the_router_is_refused_saying_what_wakes_the_engine():
+    message = _refusal(autoscaling=ZERO)
+    assert "autoscaling.minReplicas: 0 needs the traffic layer" in message
+    assert "router's request counter" in message
+
+
+def test_min_replicas_zero_on_a_multi_node_group_is_refused_with_why_and_what_to_do():
+    values = copy.deepcopy(stack_values("r1-h100"))
+    values["autoscaling"] = {**ZERO, "maxReplicas": 2}
+    values["traffic"] = TRAFFIC
+    cfg = config.parse(values)
+    with pytest.raises(ConfigError) as caught:
+        make_plan(cfg)
+    message = str(caught.value)
+    assert "autoscaling.minReplicas: 0 is refused for a multi-node group" in message
+    assert "keep minReplicas at 1 or more" in message
