@@ -67,6 +67,7 @@ def wake(cfg, startup_budget: int, scale_down_window: int,
     if not scale_to_zero(cfg):
         return None
     total = wake_seconds(startup_budget, ROUTER_SCRAPE_SECONDS, polling_seconds)
+    cooldown = max(scale_down_window, startup_budget)
     window = activation_window_seconds(ROUTER_SCRAPE_SECONDS)
     local = [alias for alias in cfg.traffic.aliases if alias.local]
     fallback = tuple(alias.name for alias in local if alias.cloud)
@@ -74,8 +75,9 @@ def wake(cfg, startup_budget: int, scale_down_window: int,
     reason = (f"start-up budget {startup_budget} + router scrape {ROUTER_SCRAPE_SECONDS} + KEDA "
               f"polling {polling_seconds} = {total} s from the first request to a ready engine "
               "(on a node that has the image; a new node adds its provisioning and the pull); "
-              f"to zero after {scale_down_window} s without a request (cooldownPeriod = the "
-              f"scale-down window), never before {startup_budget} s after creation "
+              f"to zero after max(scale-down window {scale_down_window}, start-up budget "
+              f"{startup_budget}) = {cooldown} s without a request (cooldownPeriod: a woken "
+              f"engine always has its start-up budget to become ready), never before {startup_budget} s after creation "
               f"(initialCooldownPeriod = start-up budget); woken by any request to "
               f"{', '.join(a.name for a in local)} within {window} s "
               f"({ACTIVATION_SCRAPES} scrapes × {ROUTER_SCRAPE_SECONDS} s); meanwhile "
@@ -83,7 +85,7 @@ def wake(cfg, startup_budget: int, scale_down_window: int,
                  "answers from the cloud")
               + (f"; {', '.join(local_only)}: 503 with Retry-After {total} s"
                  if local_only else ""))
-    return Wake(total, scale_down_window, startup_budget, window, fallback, local_only, reason)
+    return Wake(total, cooldown, startup_budget, window, fallback, local_only, reason)
 
 
 def problems(cfg, nodes: int) -> list[str]:
@@ -117,7 +119,7 @@ def with_wake_retry_after(traffic_plan, wake_figures: Optional[Wake]):
     if wake_figures is None:
         return traffic_plan
     reasons = {**traffic_plan.reasons, "engine retry-after": (
-        f"the wake time {wake_figures.wake_seconds} s (autoscaling.minReplicas 0): no engine "
-        "is ready sooner after the first request")}
+        f"autoscaling.minReplicas 0: no engine is ready sooner after the first request, = "
+        f"the wake time {wake_figures.wake_seconds} s")}
     return dataclasses.replace(traffic_plan, engine_retry_after_seconds=wake_figures.wake_seconds,
                                reasons=reasons)

@@ -11,7 +11,8 @@ from typing import Any, Optional
 from facts import conventions
 from planning.config import AutoscalingConfig
 from planning.scaling import Scaling
-from rendering import promql
+from planning.wake import Wake
+from rendering import promql, scale_to_zero
 from rendering.naming import hpa_name_for
 
 
@@ -32,6 +33,10 @@ class ScalingInputs:
     workload: tuple[str, str] = ("apps/v1", "Deployment")
     """apiVersion and kind of what is scaled: the Deployment, or the LeaderWorkerSet whose
     replicas are groups (its scale subresource counts groups, never pods)."""
+    wake: Optional[Wake] = None
+    """Scale to zero (plan.wake): KEDA takes the engine to zero and the router's requests wake it."""
+    router_service: Optional[str] = None
+    """The router's Service, whose request counter wakes the engine (with `wake`)."""
 
 
 def behavior(windows: Scaling) -> dict[str, Any]:
@@ -163,10 +168,14 @@ def autoscaler_objects(inputs: ScalingInputs) -> AutoscalerObjects:
         # (keda apis/keda/v1alpha1/condition_types.go `ConditionReady`), so `pulumi up`
         # fails on a ScaledObject KEDA refuses (pulumi-kubernetes provider/pkg/await/
         # awaiters.go `ReadyCondition`, condition/custom.go: condition=<type> is True).
+        spec = scaled_object_spec(inputs)
+        if inputs.wake is not None:
+            spec = scale_to_zero.scaled_object(spec, inputs.wake, inputs.namespace,
+                                               inputs.router_service)
         return AutoscalerObjects(
             scaled_object={"metadata": {**meta, "annotations": {
                 **meta["annotations"], "pulumi.com/waitFor": "condition=Ready"}},
-                "spec": scaled_object_spec(inputs)},
+                "spec": spec},
             hpa_name=hpa_name_for("keda", inputs.deployment_name))
     snippet = promql.adapter_rules_snippet(inputs.vllm_version)
     # A copy next to the HPA, for whoever maintains the adapter's Helm values.

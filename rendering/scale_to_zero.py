@@ -53,6 +53,11 @@ def scaled_object(base: dict[str, Any], wake: Wake, namespace: str,
     spec["minReplicaCount"] = 0
     spec["cooldownPeriod"] = wake.cooldown_seconds
     spec["initialCooldownPeriod"] = wake.initial_cooldown_seconds
+    # At zero the engine's series are gone: read that as 0 requests, not an error. An erroring
+    # trigger with fallback.replicas set makes KEDA's executor scale to the fallback count
+    # (pkg/scaling/executor/scale_scaledobjects.go RequestScale: !isActive && isError &&
+    # Fallback.Replicas != 0 -> doFallbackScaling), which would wake an idle engine at once.
+    spec["triggers"][0]["metadata"]["ignoreNullValues"] = "true"
     server = spec["triggers"][0]["metadata"]["serverAddress"]
     spec["triggers"] = spec["triggers"] + [
         activation_trigger(server, activation_query(namespace, router_service, wake))]

@@ -16,7 +16,7 @@ from components.model_store import ModelStore, ModelStoreArgs
 from planning.config import StackConfig
 from planning.plan import Plan
 from rendering import autoscaler as scaling
-from rendering import inference, metrics, pod
+from rendering import inference, metrics, pod, router
 from rendering import model_store as store
 from rendering.labels import selector_of
 from rendering.naming import StackNames
@@ -82,7 +82,8 @@ def autoscaler_args(cfg: StackConfig, plan: Plan, names: StackNames) -> Autoscal
         namespace=cfg.namespace, deployment_name=names.workload,
         served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
         per_replica_target=plan.autoscaling.target_per_replica, windows=plan.scaling,
-        autoscaling=cfg.autoscaling, labels=names.labels, workload=names.workload_type)
+        autoscaling=cfg.autoscaling, labels=names.labels, workload=names.workload_type,
+        wake=plan.wake, router_service=router.object_name(names.release))
     return autoscaler_args_of(inputs)
 
 

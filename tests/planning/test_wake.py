@@ -105,3 +105,11 @@ def test_min_replicas_zero_on_a_multi_node_group_is_refused_with_why_and_what_to
     message = str(caught.value)
     assert "autoscaling.minReplicas: 0 is refused for a multi-node group" in message
     assert "keep minReplicas at 1 or more" in message
+
+
+def test_a_woken_engine_always_has_its_start_up_budget_before_kedas_cooldown_ends():
+    """cooldownPeriod = max(scale-down window, start-up budget): the scale-down window stops at
+    Kubernetes' 3600 s, a slow start-up may not; KEDA's own field has no such cap."""
+    cfg = staging(autoscaling=ZERO, traffic=TRAFFIC)
+    assert wake.wake(cfg, 4000, 3600, 15).cooldown_seconds == 4000
+    assert wake.wake(cfg, 200, 300, 15).cooldown_seconds == 300

@@ -9,7 +9,9 @@ import subprocess
 import pytest
 import yaml
 
-from components.autoscaler import autoscaler_args, scaled_object_spec
+import dataclasses
+
+from wiring.engine import autoscaler_args
 from facts import keda
 from planning.plan import make_plan
 from rendering import scale_to_zero
@@ -17,15 +19,18 @@ from rendering.naming import stack_names
 from tests import tools as real_tools
 from tests.planning.test_wake import TRAFFIC, ZERO, staging
 
-ROUTER_SERVICE = "vllm-serving-router"
+ROUTER_SERVICE = "staging-deepseek-r1-7b-router"
+"""rendering/router.py object_name of staging's release: the router Service the trigger reads."""
 
 
 @pytest.fixture(scope="module")
 def rendered():
     cfg = staging(autoscaling=ZERO, traffic=TRAFFIC)
     plan = make_plan(cfg)
-    base = scaled_object_spec(autoscaler_args(cfg, plan, stack_names("staging", cfg, plan)))
-    spec = scale_to_zero.scaled_object(base, plan.wake, cfg.namespace, ROUTER_SERVICE)
+    names = stack_names("staging", cfg, plan)
+    spec = autoscaler_args(cfg, plan, names).objects.scaled_object["spec"]
+    base = autoscaler_args(cfg, dataclasses.replace(plan, wake=None),
+                           names).objects.scaled_object["spec"]
     return {"cfg": cfg, "plan": plan, "base": base, "spec": spec}
 
 
@@ -48,15 +53,22 @@ def _state(spec: dict, engine: float | None, router: float | None) -> dict:
 def test_the_engine_scaled_object_may_reach_zero_with_the_plans_cooldowns(rendered):
     spec, wake = rendered["spec"], rendered["plan"].wake
     assert spec["minReplicaCount"] == 0
-    assert spec["cooldownPeriod"] == wake.cooldown_seconds == \
-        rendered["plan"].scaling.scale_down_window_seconds
+    assert spec["cooldownPeriod"] == wake.cooldown_seconds == max(
+        rendered["plan"].scaling.scale_down_window_seconds,
+        rendered["plan"].startup.budget_seconds)
     assert spec["initialCooldownPeriod"] == rendered["plan"].startup.budget_seconds
     assert spec["fallback"]["replicas"] == 1
     assert keda.hpa_min_replicas(spec["minReplicaCount"]) == 1
     assert [t["name"] for t in spec["triggers"]] == ["requests-in-flight",
                                                      scale_to_zero.ACTIVATION_TRIGGER]
+    # The engine's trigger reads an absent series as 0 at zero replicas, not as an error: an
+    # erroring trigger with fallback.replicas set makes KEDA's executor scale to the fallback
+    # (scale_scaledobjects.go RequestScale: !isActive && isError && Fallback.Replicas != 0 ->
+    # doFallbackScaling), which would wake an idle engine at once. Otherwise unchanged.
+    assert spec["triggers"][0]["metadata"]["ignoreNullValues"] == "true"
+    assert {**spec["triggers"][0], "metadata": {**spec["triggers"][0]["metadata"],
+            "ignoreNullValues": "false"}} == rendered["base"]["triggers"][0]
     # Everything else is the Autoscaler's spec unchanged.
-    assert spec["triggers"][0] == rendered["base"]["triggers"][0]
     assert spec["advanced"] == rendered["base"]["advanced"]
 
 
@@ -98,14 +110,16 @@ def test_a_new_stack_keeps_its_first_engine_for_the_start_up_budget(rendered):
                                     seconds_since_creation=budget - 1)) is None
 
 
-def test_a_starting_engine_is_not_scaled_away_while_its_series_are_missing(rendered):
-    """Woken, still loading (no engine series yet), no further request: KEDA must not take it
-    back to zero, however long the load takes (fallback.replicas 1)."""
-    spec = rendered["spec"]
+def test_a_starting_engine_is_not_scaled_away_while_its_start_up_can_still_run(rendered):
+    """Woken, still loading (no engine series yet), no further request: KEDA may take it back
+    to zero only after cooldownPeriod since the wake, which is never shorter than the start-up
+    budget, so a start within its budget always ends with a ready engine."""
+    spec, budget = rendered["spec"], rendered["plan"].startup.budget_seconds
     loading = _state(spec, engine=None, router=0.0)
-    assert loading == {"active": False, "error": True}
+    assert loading == {"active": False, "error": False}
+    assert spec["cooldownPeriod"] >= budget
     assert keda.request_scale(_poll(spec, current_replicas=1, **loading,
-                                    seconds_since_last_active=10**6)) is None
+                                    seconds_since_last_active=budget)) is None
 
 
 PROMTOOL_TEST = """
