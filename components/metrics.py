@@ -14,8 +14,8 @@ from typing import Any, Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
-from rendering import dashboard, promql
-from planning.config import MonitoringConfig, StackConfig
+from rendering import alerting, dashboard, promql
+from planning.config import ConfigError, MonitoringConfig, StackConfig
 from rendering.labels import selector_of
 from rendering.naming import StackNames
 from rendering.vllm_args import PORT
@@ -50,16 +50,27 @@ class MetricsStackArgs:
     """Port number behind service_port_name; only annotation-based scraping needs it."""
     workload_kind: str = "Deployment"
     """Deployment, or LeaderWorkerSet when a replica spans nodes."""
+    alertmanager_config: Optional[dict[str, Any]] = None
+    """The AlertmanagerConfig routing these alerts (rendering/alerting.py), when configured."""
 
 
 def metrics_args(cfg: StackConfig, names: StackNames) -> MetricsStackArgs:
     """Monitoring of the stack's inference Service (named after the release) and workload."""
+    target = promql.Target(cfg.namespace, cfg.model.served_name, names.release, names.workload,
+                           cfg.vllm_version, workload_kind=names.workload_type[1])
+    try:   # before any resource exists: a bad receiver stops the preview as load_stack does
+        routing = alerting.stack_alertmanager_config(
+            names.release, target, cfg.monitoring, names.hpa is not None,
+            operator_labels(names.labels, cfg.monitoring))
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None
     return MetricsStackArgs(
         namespace=cfg.namespace, service_name=names.release, service_port_name="http",
         deployment_name=names.workload, served_name=cfg.model.served_name,
         vllm_version=cfg.vllm_version, selector_labels=selector_of(names.labels),
         common_labels=names.labels, monitoring=cfg.monitoring, hpa_name=names.hpa,
-        service_port=PORT, workload_kind=names.workload_type[1])
+        service_port=PORT, workload_kind=names.workload_type[1],
+        alertmanager_config=routing)
 
 
 def operator_labels(common_labels: dict[str, str], monitoring: MonitoringConfig) -> dict[str, str]:
@@ -169,6 +180,10 @@ class MetricsStack(pulumi.ComponentResource):
             spec=groups.apply(lambda value: {"groups": value}),
             opts=child,
         )
+        if args.alertmanager_config:   # Alertmanager routing of these alerts (issue 21)
+            k8s.apiextensions.CustomResource(
+                f"{name}-alertmanagerconfig", opts=child,
+                **alerting.custom_resource_inputs(args.alertmanager_config))
 
     def _plain_prometheus_objects(self, name, args: MetricsStackArgs, child) -> None:
         # Without the Operator nothing can load these automatically; they are the copy a

