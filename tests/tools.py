@@ -111,6 +111,19 @@ def envoy() -> str:
     return str(venv / "bin" / "envoy")
 
 
+JSON_LOGGER_VERSION = "4.2.0"
+"""python-json-logger, which every vLLM wheel read requires (so the engine image has it), for
+running the engine's rendered logging config through logging.config.dictConfig."""
+
+
+@functools.cache
+def json_logger_python() -> str:
+    """`.venv-jsonlog/bin/python`, python-json-logger==JSON_LOGGER_VERSION."""
+    venv = side_venv("jsonlog", "python-json-logger", JSON_LOGGER_VERSION,
+                     [f"python-json-logger=={JSON_LOGGER_VERSION}"])
+    return str(venv / "bin" / "python")
+
+
 def system_tool(name: str, run: Runner = _run, which: Callable[[str], str | None] = shutil.which,
                 is_root: Callable[[], bool] = lambda: os.geteuid() == 0) -> str:
     """The path of `name` (promtool, redis-server, redis-cli): on PATH, else installed with
