@@ -131,3 +131,15 @@ def test_the_operator_conversion_namespaces_receivers_and_matches_the_objects_na
     assert top["receiver"] == f"{NAMESPACE}/{OBJECT}/unrouted" and top["continue"] is True
     assert top["matchers"] == ['alertname=~"VllmEngineHung"', f'namespace="{NAMESPACE}"']
     assert top["routes"][0]["receiver"] == f"{NAMESPACE}/{OBJECT}/oncall"
+
+
+def test_the_conversion_matches_the_operators_golden_for_a_simple_cr():
+    """prometheus-operator pkg/alertmanager/testdata/base_with_subroute_deprecated_matching_
+    pattern_simple_CR.golden (commit caa5858): AlertmanagerConfig mynamespace/myamc with
+    route {receiver: test} and receiver `test` becomes the first sub-route of the base root."""
+    spec = {"route": {"receiver": "test"}, "receivers": [{"name": "test"}]}
+    tree = alerting.routing_tree(spec, "mynamespace", "myamc", {})
+    assert tree["route"]["routes"][0] == {"receiver": "mynamespace/myamc/test",
+                                          "matchers": ['namespace="mynamespace"'],
+                                          "continue": True}
+    assert tree["receivers"] == [{"name": "null"}, {"name": "mynamespace/myamc/test"}]
