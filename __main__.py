@@ -21,7 +21,7 @@ from wiring.traffic import edge_args, router_args, traffic_outputs
 
 cfg, cluster, plan = load_stack(pulumi.get_stack())
 names = stack_names(pulumi.get_stack(), cfg, plan)
-release = names.release
+release, monitored = names.release, engine.metrics_args(cfg, names)   # before any resource
 provider = k8s.Provider("k8s", **provider_inputs(cluster, secret=pulumi.Output.secret))
 opts = pulumi.ResourceOptions(provider=provider)
 namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts)
@@ -31,7 +31,7 @@ store = ModelStore(release, engine.model_store_args(cfg, plan, names, namespace.
 inference = InferenceDeployment(
     release, engine.inference_args(cfg, plan, names, namespace.name, image.ref, store), opts)
 after_inference = pulumi.ResourceOptions(provider=provider, depends_on=[inference])
-metrics = MetricsStack(release, engine.metrics_args(cfg, names), opts=after_inference)
+metrics = MetricsStack(release, monitored, opts=after_inference)
 autoscaler = Autoscaler(release, engine.autoscaler_args(cfg, plan, names), opts=after_inference)
 outputs = engine.engine_outputs(cfg, plan, names, namespace.name, image, store, inference,
                                 metrics, autoscaler)

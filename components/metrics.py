@@ -13,6 +13,7 @@ from typing import Optional
 import pulumi
 import pulumi_kubernetes as k8s
 
+from rendering.alerting import custom_resource_inputs
 from rendering.metrics import MetricsObjects
 
 TYPE_TOKEN = "vllm-serving:index:MetricsStack"
@@ -60,6 +61,10 @@ class MetricsStack(pulumi.ComponentResource):
                                   opts=child)
         if objects.rules_config_map is not None:
             k8s.core.v1.ConfigMap(f"{name}-rules", **objects.rules_config_map, opts=child)
+        if objects.alertmanager_config is not None:   # Alertmanager routing of these alerts
+            k8s.apiextensions.CustomResource(
+                f"{name}-alertmanagerconfig", opts=child,
+                **custom_resource_inputs(objects.alertmanager_config))
         if objects.dashboard is not None:
             config_map = k8s.core.v1.ConfigMap(f"{name}-dashboard", **objects.dashboard,
                                                opts=child)

@@ -82,6 +82,35 @@ def needs_disable_log_requests(version: Version) -> bool:
     return version < REQUEST_LOGGING_DEFAULT_OFF
 
 
+# --- JSON logs (rendering/vllm_args.py logging_config) ---------------------------------------
+
+JSON_LOGGING_SINCE: Version = parse("0.10.2")
+"""vLLM loads VLLM_LOGGING_CONFIG_PATH as a logging.config.dictConfig JSON (vllm/envs.py;
+vllm/logger.py `_configure_vllm_root_logger`: "a custom dictConfig is authoritative"), and the
+wheel requires python-json-logger (METADATA Requires-Dist), so the image has the JSON formatter
+vLLM's own `--logging-config.formatter json` uses. Both read in the released wheels 0.10.2,
+0.11.0, 0.16.0, 0.21.0 and 0.33.0; 0.10.2 is the oldest read, so earlier versions keep text."""
+
+REQUEST_LOG_INFO_WITHOUT_PROMPT_SINCE: Version = parse("0.16.0")
+"""RequestLogger.log_inputs (vllm/entrypoints/logger.py; serve/utils/request_logger.py in 0.33)
+logs "Received request %s: prompt: %r, ..." at INFO in 0.10.2 and 0.11.0, and from the 0.16.0
+wheel "Received request %s: params: ..." at INFO with the prompt only at DEBUG. The releases
+between 0.11.0 and 0.16.0 are not read: 0.16.0 is the conservative bound."""
+
+REQUEST_LOGGERS = ("vllm.entrypoints.logger", "vllm.entrypoints.serve.utils.request_logger")
+"""Logger names of RequestLogger: vllm/entrypoints/logger.py (0.10.2 .. 0.21.0 wheels) and
+vllm/entrypoints/serve/utils/request_logger.py (0.33.0 wheel)."""
+
+
+def json_logging(version: Version) -> bool:
+    """True when the engine can log JSON through a mounted dictConfig file."""
+    return version >= JSON_LOGGING_SINCE
+
+
+def request_log_info_has_prompt(version: Version) -> bool:
+    """True when the request logger's INFO line carries the prompt."""
+    return version < REQUEST_LOG_INFO_WITHOUT_PROMPT_SINCE
+
 # --- Memory profiling (planning/memory.py) --------------------------------------------------
 
 DEFAULT_GPU_MEMORY_UTILIZATION: dict[Version, float] = {parse("0.0.0"): 0.9,

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from facts import conventions
 from planning.config import MonitoringConfig
-from rendering import dashboard, kube, promql
+from rendering import alerting, dashboard, kube, promql
 from rendering.vllm_args import PORT
 
 GRAFANA_DASHBOARD_LABEL = {"grafana_dashboard": "1"}
@@ -87,6 +87,8 @@ class MetricsObjects:
     scrape_config_map: Optional[dict] = None
     rules_config_map: Optional[dict] = None
     dashboard: Optional[dict] = None
+    alertmanager_config: Optional[dict] = None
+    """The AlertmanagerConfig routing these alerts (rendering/alerting.py), when configured."""
 
 
 def metrics_objects(inputs: MetricsInputs) -> MetricsObjects:
@@ -102,7 +104,11 @@ def metrics_objects(inputs: MetricsInputs) -> MetricsObjects:
         return MetricsObjects(**texts)
     if monitoring.prometheus_operator:
         return MetricsObjects(**texts, **_operator_objects(inputs, groups),
-                              dashboard=_dashboard(inputs))
+                              dashboard=_dashboard(inputs),
+                              alertmanager_config=alerting.stack_alertmanager_config(
+                                  inputs.release, target, monitoring,
+                                  inputs.hpa_name is not None,
+                                  operator_labels(inputs.common_labels, monitoring)))
     return MetricsObjects(**texts, **_plain_prometheus_objects(inputs, texts),
                           dashboard=_dashboard(inputs))
 

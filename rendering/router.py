@@ -213,6 +213,9 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
             "redact_messages_in_exceptions": True,
             "prometheus_metrics_config": [{"group": "router-alerts",
                                            "metrics": list(ALERT_SERIES)}],
+            # JSON log lines from the config too (proxy_cli.py: litellm.turn_on_json());
+            # router_env sets JSON_LOGS for the lines written before the config is read.
+            "json_logs": True,
             **settings,
         },
     }
@@ -301,6 +304,8 @@ def router_env(traffic: TrafficConfig, engine_secret: Any, engine_secret_key: st
             env.append({"name": provider_key_env(provider.name), "valueFrom": ref})
     if redis_password is not None:
         env.append({"name": REDIS_PASSWORD_ENV, "valueFrom": redis_password})
+    # LiteLLM reads it at import (litellm/_logging.py: only "true" turns JSON lines on).
+    env.append({"name": "JSON_LOGS", "value": "true"})
     return env
 
 

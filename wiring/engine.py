@@ -13,7 +13,7 @@ from components.image import VllmImage
 from components.inference import InferenceDeployment, InferenceDeploymentArgs
 from components.metrics import MetricsStack, MetricsStackArgs
 from components.model_store import ModelStore, ModelStoreArgs
-from planning.config import StackConfig
+from planning.config import ConfigError, StackConfig
 from planning.plan import Plan
 from rendering import autoscaler as scaling
 from rendering import inference, metrics, pod, router
@@ -72,8 +72,13 @@ def metrics_inputs(cfg: StackConfig, names: StackNames) -> metrics.MetricsInputs
 
 
 def metrics_args(cfg: StackConfig, names: StackNames) -> MetricsStackArgs:
-    """The MetricsStack's args: the objects of the configured monitoring mode."""
-    return MetricsStackArgs(metrics.metrics_objects(metrics_inputs(cfg, names)))
+    """The MetricsStack's args: the objects of the configured monitoring mode. Called before
+    any resource exists (`__main__.py`): alert routing naming an alert the stack does not
+    render stops the preview with the config key, as `load_stack` does."""
+    try:
+        return MetricsStackArgs(metrics.metrics_objects(metrics_inputs(cfg, names)))
+    except ConfigError as error:
+        raise pulumi.RunError(str(error)) from None
 
 
 def autoscaler_args(cfg: StackConfig, plan: Plan, names: StackNames) -> AutoscalerArgs:

@@ -8,7 +8,7 @@ from typing import Literal, Optional
 
 from pydantic import AliasChoices, Field, field_validator, model_validator
 
-from planning.config.base import DNS_LABEL, LabelKey, LabelValue, _Model
+from planning.config.base import DNS_LABEL, LabelKey, LabelValue, SecretRef, _Model
 
 
 PROM_DURATION = r"^(\d+y)?(\d+w)?(\d+d)?(\d+h)?(\d+m)?(\d+s)?(\d+ms)?$"
@@ -61,6 +61,64 @@ class MonitoringThresholds(_Model):
         return _check_duration(value)
 
 
+ALERT_SEVERITIES = ("critical", "warning")
+"""The `severity` label values the stack's alerts carry (rendering/promql.py Alert.severity)."""
+
+UNROUTED_RECEIVER = "unrouted"
+"""The AlertmanagerConfig's own receiver without integrations: the top route needs one (the
+operator refuses a root route without a receiver), and an alert no receiver selects ends there."""
+
+
+class AlertReceiver(_Model):
+    """One webhook Alertmanager posts the stack's alerts to. DingTalk and Feishu robots do not
+    read Alertmanager's webhook JSON: their receivers point at an adapter (for DingTalk
+    prometheus-webhook-dingtalk's /dingtalk/<target>/send) that the cluster runs."""
+
+    name: DNS_LABEL
+    kind: Literal["generic", "dingtalk", "feishu"] = "generic"
+    url_secret: SecretRef = Field(
+        description="Secret key holding the webhook (or adapter) URL; never written inline")
+    severities: list[Literal["critical", "warning"]] = Field(
+        default_factory=lambda: list(ALERT_SEVERITIES), min_length=1,
+        description="Severities this receiver gets")
+    alerts: list[str] = Field(
+        default_factory=list,
+        description="Alert names this receiver gets (the stack's own, see README); empty: all")
+    send_resolved: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == UNROUTED_RECEIVER:
+            raise ValueError(f"'{UNROUTED_RECEIVER}' is the AlertmanagerConfig's own receiver "
+                             "for alerts no receiver selects; pick another name")
+        return value
+
+
+class AlertingConfig(_Model):
+    """Alertmanager routing of the stack's alerts (an AlertmanagerConfig; needs the Operator)."""
+
+    receivers: list[AlertReceiver] = Field(default_factory=list)
+    group_by: list[str] = Field(default_factory=lambda: ["alertname", "namespace"])
+    group_wait: str = "30s"
+    group_interval: str = "5m"
+    repeat_interval: str = "4h"
+
+    @field_validator("group_wait", "group_interval", "repeat_interval")
+    @classmethod
+    def _durations(cls, value: str) -> str:
+        return _check_duration(value)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> "AlertingConfig":
+        names = [receiver.name for receiver in self.receivers]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"receiver names {repeated} appear more than once; Alertmanager "
+                             "needs each receiver name once: rename or merge them")
+        return self
+
+
 class MonitoringConfig(_Model):
     """Scraping, alerting and the dashboard."""
 
@@ -78,11 +136,22 @@ class MonitoringConfig(_Model):
     )
     dcgm_exporter: bool = False
     thresholds: MonitoringThresholds = Field(default_factory=MonitoringThresholds)
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
 
     @field_validator("scrape_interval")
     @classmethod
     def _interval(cls, value: str) -> str:
         return _check_duration(value)
+
+    @model_validator(mode="after")
+    def _alerting_needs_the_operator(self) -> "MonitoringConfig":
+        if self.alerting.receivers and not self.prometheus_operator:
+            raise ValueError(
+                "monitoring.alerting.receivers is set but monitoring.prometheusOperator is false: "
+                "the routing is an AlertmanagerConfig, which only the Prometheus Operator reads. "
+                "Set prometheusOperator: true, or route the alerts in your Alertmanager's own "
+                "alertmanager.yml and remove monitoring.alerting")
+        return self
 
 
 class AutoscalingConfig(_Model):

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 
 from planning.config import MonitoringConfig
-from tests.harness import render_component
+from tests.harness import assert_refused_before_any_resource, render_component, run_stack
 from tests.schemas import SCHEMAS
 from components.metrics import MetricsStack, MetricsStackArgs
 from rendering.metrics import MetricsInputs, metrics_objects
@@ -168,3 +168,34 @@ def test_child_names_derive_from_the_component_name(operator):
     children = [
         r["name"] for kind, items in by_kind.items() if kind != "MetricsStack" for r in items]
     assert children and all(name.startswith("ds-") for name in children)
+
+
+ALERT_ROUTING = {"receivers": [
+    {"name": "oncall", "urlSecret": {"name": "alert-webhooks", "key": "generic"}},
+    {"name": "feishu", "kind": "feishu", "severities": ["warning"],
+     "urlSecret": {"name": "alert-webhooks", "key": "feishu"}}]}
+
+
+def test_configured_alert_routing_is_one_valid_alertmanagerconfig_child_of_the_prod_stack():
+    run = run_stack("prod", {"monitoring": {"alerting": ALERT_ROUTING}})
+    assert run.error is None, run.error
+    config = run.one("monitoring.coreos.com/v1alpha1:AlertmanagerConfig")
+    assert config.name == f"{run.one('MetricsStack').name}-alertmanagerconfig"
+    assert config.metadata["labels"]["release"] == "kube-prometheus-stack"
+    validate(config.inputs, "monitoring.coreos.com/alertmanagerconfig_v1alpha1.json")
+    routes = config.inputs["spec"]["route"]["routes"]
+    assert [route["receiver"] for route in routes] == ["oncall", "feishu"]
+
+
+def test_without_receivers_no_alertmanagerconfig_is_rendered():
+    assert run_stack("prod").of_type("AlertmanagerConfig") == []
+
+
+@pytest.mark.parametrize("override, fragments", [
+    ({"alerting": {"receivers": [{**ALERT_ROUTING["receivers"][0], "alerts": ["VllmGpuXidError"]}]}},
+     ["monitoring.alerting.receivers[0].alerts: 'VllmGpuXidError' is not an alert"]),
+    ({"prometheusOperator": False, "alerting": ALERT_ROUTING},
+     ["monitoring.prometheusOperator is false"]),
+])
+def test_alert_routing_that_cannot_work_is_refused_before_any_resource(override, fragments):
+    assert_refused_before_any_resource("prod", {"monitoring": override}, fragments)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import copy
+
 from planning import config
+from planning.stack_files import stack_values
 
 
 def with_changes(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
@@ -20,3 +23,25 @@ def with_changes(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 def configured(base: dict[str, Any], **changes: Any) -> config.StackConfig:
     """The validated config of `base` with `changes` (with_changes)."""
     return config.parse(with_changes(base, **changes))
+
+
+# Scale to zero behind the router on staging (tests/planning/test_wake.py,
+# tests/rendering/test_scale_to_zero.py).
+ZERO = {"enabled": True, "engine": "keda", "minReplicas": 0, "maxReplicas": 1}
+TRAFFIC = {
+    "enabled": True,
+    "clients": [{"name": "ci", "requestsPerMinute": 60, "tokensPerMinute": 200000}],
+    "providers": [{"name": "cloud", "apiBase": "https://api.ofox.ai/v1",
+                   "apiKeySecret": {"name": "cloud-llm-key", "key": "api-key"}}],
+    "aliases": [{"name": "internal-default", "local": True, "maxTokens": 4096,
+                 "cloud": [{"provider": "cloud", "model": "gpt-5.5"}]},
+                {"name": "deepseek-r1-7b", "local": True, "maxTokens": 4096}],
+}
+
+
+def staging(**changes):
+    values = copy.deepcopy(stack_values("staging"))
+    values.pop("traffic", None)
+    values.pop("autoscaling", None)
+    values.update(copy.deepcopy(changes))
+    return config.parse(values)

@@ -9,30 +9,11 @@ import copy
 import pytest
 
 from planning import config, scaling, traffic, wake
+from tests.planning.conftest import TRAFFIC, ZERO, staging
 from planning.config import ConfigError
 from planning.plan import make_plan
 from planning.stack_files import stack_values
 from tools import plan as plan_tool
-
-ZERO = {"enabled": True, "engine": "keda", "minReplicas": 0, "maxReplicas": 1}
-TRAFFIC = {
-    "enabled": True,
-    "clients": [{"name": "ci", "requestsPerMinute": 60, "tokensPerMinute": 200000}],
-    "providers": [{"name": "cloud", "apiBase": "https://api.ofox.ai/v1",
-                   "apiKeySecret": {"name": "cloud-llm-key", "key": "api-key"}}],
-    "aliases": [{"name": "internal-default", "local": True, "maxTokens": 4096,
-                 "cloud": [{"provider": "cloud", "model": "gpt-5.5"}]},
-                {"name": "deepseek-r1-7b", "local": True, "maxTokens": 4096}],
-}
-
-
-def staging(**changes):
-    values = copy.deepcopy(stack_values("staging"))
-    values.pop("traffic", None)
-    values.pop("autoscaling", None)
-    values.update(copy.deepcopy(changes))
-    return config.parse(values)
-
 
 def test_the_wake_time_is_the_start_up_budget_plus_one_scrape_and_one_keda_poll():
     cfg = staging(autoscaling=ZERO, traffic=TRAFFIC)

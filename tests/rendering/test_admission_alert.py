@@ -11,7 +11,7 @@ import pytest
 
 from rendering import promql
 from tests import tools as real_tools
-from tests.rendering.test_promtool import THRESHOLDS, target
+from tests.rendering.conftest import THRESHOLDS, target
 
 UNIT = """
 rule_files: [rules.yaml]

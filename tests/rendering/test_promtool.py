@@ -17,19 +17,12 @@ import yaml
 
 from rendering import dashboard, promql
 from tests import tools as real_tools
-from planning.config import MonitoringThresholds
+from tests.rendering.conftest import THRESHOLDS, target
 
 HERE = pathlib.Path(__file__).resolve().parents[1]
 UNIT_TESTS = sorted((HERE / "promtool").glob("*_test.yaml"))
 
 # The deployment tests/promtool/*.yaml describe; their header lists the same values.
-THRESHOLDS = MonitoringThresholds(
-    queue_depth=20, queue_depth_for="2m", kv_cache_usage=0.95, kv_cache_usage_for="1m",
-    e2e_p99_seconds=120, ttft_p99_seconds=5, inter_token_p99_seconds=0.2,
-    queue_time_p99_seconds=10, latency_for="3m", min_generation_tokens_per_second=50,
-    error_ratio=0.05, preemptions_per_minute=1, hang_minutes=5, restarts=1,
-    restarts_window="30m", gpu_temperature_celsius=85,
-)
 HPA = "keda-hpa-deepseek-r1"
 VLLM_SERIES_LABELS = ("model_name", "engine", "namespace", "pod", "service", "job")
 VERSIONS = ("0.8.5", "0.9.2", "0.10.2", "0.11.0", "0.12.0", "0.33.0")
@@ -42,11 +35,6 @@ ADAPTER_VALUES = {
                          'deepseek-r1-6d5f7c9b8-k9z4m",model_name="deepseek-r1"',
     "<<.GroupBy>>": "pod",
 }
-
-
-def target(version: str) -> promql.Target:
-    """The deployment of tests/promtool/*.yaml at a given vLLM version."""
-    return promql.Target("llm-serving", "deepseek-r1", "deepseek-r1-api", "deepseek-r1", version)
 
 
 def groups(version: str, hpa_name: str = HPA) -> list[dict]:

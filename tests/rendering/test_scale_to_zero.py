@@ -17,7 +17,7 @@ from planning.plan import make_plan
 from rendering import scale_to_zero
 from rendering.naming import stack_names
 from tests import tools as real_tools
-from tests.planning.test_wake import TRAFFIC, ZERO, staging
+from tests.planning.conftest import TRAFFIC, ZERO, staging
 
 ROUTER_SERVICE = "staging-deepseek-r1-7b-router"
 """rendering/router.py object_name of staging's release: the router Service the trigger reads."""

@@ -27,7 +27,7 @@ from rendering import router as render
 from tests import tools as real_tools
 from tests.harness import run_stack
 from tests.openai_stub import StubUpstream, free_port
-from tests.router.test_router_live import (CLOUD_KEY, ENGINE_KEY, LITELLM, MASTER_KEY,
+from tests.router.live import (CLOUD_KEY, ENGINE_KEY, LITELLM, MASTER_KEY,
                                            RecordingProxy, _router_files, _tool, _wait_live,
                                            launch_router, router_inputs)
 

@@ -251,6 +251,18 @@ ROWS += [
         {CONFIG_MAP: {"update"}, DEPLOYMENT: {"update"}}, rolls=True, before=DEPLOYED_REDIS),
 ]
 
+ALERT_ROUTING = {"monitoring": {"alerting": {"receivers": [
+    {"name": "oncall", "urlSecret": {"name": "alert-webhooks", "key": "generic"}},
+    {"name": "dingtalk", "kind": "dingtalk", "severities": ["critical"],
+     "urlSecret": {"name": "alert-webhooks", "key": "dingtalk"}}]}}}
+ALERTMANAGER_CONFIG = "monitoring.coreos.com/v1alpha1:AlertmanagerConfig"
+ROWS += [
+    Row("Alertmanager routing added", "prod", ALERT_ROUTING, {ALERTMANAGER_CONFIG: {"create"}},
+        rolls=False),
+    Row("Alertmanager routing removed", "prod", {}, {ALERTMANAGER_CONFIG: {"delete"}},
+        rolls=False, before=ALERT_ROUTING),
+]
+
 
 @pytest.fixture(scope="module")
 def updates(runs):
