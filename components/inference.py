@@ -37,6 +37,9 @@ class InferenceDeploymentArgs:
     """How long a replaced compile-cache claim may stay in use (the old pods' drain)."""
     autoscaled: bool
     compile_cache: Optional[dict] = None
+    logging_config: Optional[dict] = None
+    """The engine's JSON logging config (a ConfigMap the pods mount), None where the version
+    has none."""
     depends_on: list[pulumi.Resource] = dataclasses.field(default_factory=list)
 
 
@@ -61,7 +64,10 @@ class InferenceDeployment(pulumi.ComponentResource):
         self.namespace = pulumi.Output.from_input(args.namespace)
         secret, checksum = self._api_key(name, args.api_key)
         cache = self._compile_cache(name, args)
-        workload = self._workload(name, args, checksum, [*secret, *cache])
+        logging = [k8s.core.v1.ConfigMap(
+            f"{name}-logging", metadata=args.logging_config["metadata"],
+            data=args.logging_config["data"], opts=child)] if args.logging_config else []
+        workload = self._workload(name, args, checksum, [*secret, *cache, *logging])
         service = k8s.core.v1.Service(f"{name}-service", **args.service, opts=child)
         k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **args.disruption_budget, opts=child)
         k8s.networking.v1.NetworkPolicy(f"{name}-netpol", **args.network_policy, opts=child)

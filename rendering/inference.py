@@ -139,7 +139,8 @@ def compile_cache_claim(cfg: StackConfig, plan: Plan, release: str, namespace: A
 
 def pod_inputs(cfg: StackConfig, plan: Plan, names: StackNames, *, image: Any, claim_name: Any,
                ready_marker: Optional[str], key: ApiKey,
-               compile_cache: Optional[dict]) -> pod.PodInputs:
+               compile_cache: Optional[dict],
+               logging_config: Optional[dict] = None) -> pod.PodInputs:
     """What the engine's base pod template is made of (rendering/pod.py)."""
     placement, probes = cfg.placement, cfg.probes
     return pod.PodInputs(
@@ -158,7 +159,8 @@ def pod_inputs(cfg: StackConfig, plan: Plan, names: StackNames, *, image: Any, c
         compile_cache_claim=compile_cache["metadata"]["name"] if compile_cache else None,
         wait_for_file=ready_marker,
         weights_revision=(cfg.model.revision if cfg.storage.mode == "nfs"
-                          and cfg.model.pinned else None))
+                          and cfg.model.pinned else None),
+        logging_config_map=logging_config["metadata"]["name"] if logging_config else None)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from rendering import kube, weights
+from rendering import kube, vllm_args, weights
 from rendering.labels import selector_of
 from facts import conventions, vllm_features
 from planning.plan import Plan
@@ -66,6 +66,7 @@ class PodInputs:
     compile_cache_claim: Any = None
     wait_for_file: Optional[str] = None   # pvc mode: the download Job's completion marker
     weights_revision: Optional[str] = None  # nfs with a pinned commit: checked against the marker
+    logging_config_map: Optional[str] = None  # JSON logs: vllm_args.logging_config_map's name
 
 
 def drain_wait_script(pre_stop: int, bound: int) -> str:
@@ -173,6 +174,8 @@ def _env(plan: Plan, inputs: PodInputs) -> list[dict]:
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
         *engine_ready_env(plan),
+        *([vllm_args.logging_pod_parts(inputs.logging_config_map)["env"]]
+          if inputs.logging_config_map else []),
     ]
 
 
@@ -185,6 +188,8 @@ def _mounts(inputs: PodInputs) -> list[dict]:
     ]
     if inputs.compile_cache_claim is not None:
         mounts.append({"name": "compile-cache", "mountPath": f"{HOME}/.cache/vllm"})
+    if inputs.logging_config_map:
+        mounts.append(vllm_args.logging_pod_parts(inputs.logging_config_map)["volumeMount"])
     return mounts
 
 
@@ -199,6 +204,8 @@ def _volumes(plan: Plan, inputs: PodInputs) -> list[dict]:
     if inputs.compile_cache_claim is not None:
         volumes.append({"name": "compile-cache",
                         "persistentVolumeClaim": {"claimName": inputs.compile_cache_claim}})
+    if inputs.logging_config_map:
+        volumes.append(vllm_args.logging_pod_parts(inputs.logging_config_map)["volume"])
     return volumes
 
 

@@ -16,7 +16,7 @@ from components.model_store import ModelStore, ModelStoreArgs
 from planning.config import ConfigError, StackConfig
 from planning.plan import Plan
 from rendering import autoscaler as scaling
-from rendering import inference, metrics, pod, router
+from rendering import inference, metrics, pod, router, vllm_args
 from rendering import model_store as store
 from rendering.labels import selector_of
 from rendering.naming import StackNames
@@ -45,9 +45,12 @@ def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,
     labels = names.labels
     key = inference.api_key(cfg, names.release, namespace, labels)
     cache = inference.compile_cache_claim(cfg, plan, names.release, namespace, labels)
+    logging = vllm_args.logging_config_map(f"{names.release}-logging", namespace, labels,
+                                           plan.version)
     template = pod.pod_template(plan, inference.pod_inputs(
         cfg, plan, names, image=image_ref, claim_name=model_store.claim_name,
-        ready_marker=model_store.ready_marker, key=key, compile_cache=cache))
+        ready_marker=model_store.ready_marker, key=key, compile_cache=cache,
+        logging_config=logging))
     annotations = (metrics.service_annotations(metrics_inputs(cfg, names))
                    if cfg.monitoring.enabled else {})
     return InferenceDeploymentArgs(
@@ -58,7 +61,8 @@ def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,
         network_policy=inference.network_policy(cfg, plan, names, namespace),
         api_key=key, rollout_timeout_seconds=plan.rollout.timeout_seconds,
         claim_release_seconds=plan.rollout.claim_release_seconds,
-        autoscaled=cfg.autoscaling.enabled, compile_cache=cache, depends_on=[model_store])
+        autoscaled=cfg.autoscaling.enabled, compile_cache=cache, logging_config=logging,
+        depends_on=[model_store])
 
 
 def metrics_inputs(cfg: StackConfig, names: StackNames) -> metrics.MetricsInputs:
