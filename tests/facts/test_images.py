@@ -92,7 +92,8 @@ def test_no_module_outside_facts_spells_a_moving_tag():
 def _production_accepts_downloader(image: str) -> bool:
     pins = {"production": True, "model": {"revision": "0123456789abcdef" * 2 + "01234567"},
             "image": {"tag": "v0.33.0", "digest": SHA256},
-            "storage": {"pvc": {"downloaderImage": image}}}
+            "storage": {"pvc": {"downloaderImage": image}},
+            "traffic": {"router": {"imageDigest": SHA256}}}   # staging runs the router
     try:
         parse(deep_merge(stack_config("staging"), pins))
     except ConfigError:

@@ -51,7 +51,8 @@ def test_the_plan_carries_the_traffic_figures_and_none_without_a_traffic_layer()
     assert (prod.traffic.max_body_bytes, prod.traffic.router_timeout_seconds,
             prod.traffic.edge_timeout_seconds, prod.traffic.router_grace_seconds,
             prod.traffic.router_startup_failures) == (458_752, 398, 806, 826, 17)
-    assert make_plan(parse(stack_config("staging"))).traffic is None
+    assert make_plan(parse({**stack_config("staging"), "traffic": {"enabled": False},
+                            "autoscaling": {"enabled": False}})).traffic is None
 
 
 def test_traffic_problems_are_refused_with_every_other_problem_of_the_plan():
