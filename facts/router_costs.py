@@ -25,14 +25,13 @@ class RouterCost:
 
 ROUTER_COST = RouterCost(
     litellm_version="1.108.7",
-    cpu_ms_per_request=11.0,
-    cpu_ms_per_token=0.39,
-    command="python -m benchmark.router --levers",
-    source="issue 19's profile of prod's router on a quiet 2-core machine (11 ms per request "
-           "at 16 concurrent, 0.37-0.39 ms per relayed token), before its levers; "
-           "benchmark/results.md 'Router overhead (issue 19)' measured the rendered router "
-           "(`new`) 23 % below that configuration (`today`) per request and 4 % per token in "
-           "one run, so these figures bound it from above. That run's absolute figures "
-           "(23.5 ms, 0.69 ms) were taken at load average 9-18 on 2 CPUs and are not used",
+    cpu_ms_per_request=15.0,
+    cpu_ms_per_token=0.426,
+    command="python -m benchmark.router --levers --requests 200 --streamed 40 --seconds 15",
+    source="benchmark/results.md 'Router overhead (issue 19)', the `new` row (the router as "
+           "rendered): 15.0 ms CPU per non-streamed request one at a time, 0.426 ms per relayed "
+           "token, measured 2026-12-07 on a 2-CPU VM at load average 0.8-1.3 with the router "
+           "pinned to one CPU (the issue's own profile, 11 ms and 0.39 ms at 16 concurrent, was "
+           "lower: one-at-a-time requests pay the per-request overhead without batching)",
 )
 """The router as rendered today (rendering/router.py), one uvicorn worker per pod."""

@@ -65,9 +65,8 @@ def size(cfg: StackConfig, runnable_requests: int, max_replicas: int,
               f"perTokenMs {per_token_ms:g} = {tokens:.0f} tokens/s; / ({ASSUMED_ANSWER_TOKENS} "
               f"answer tokens (assumed) × {per_token_ms:g} ms) = {requests:.1f} requests/s; CPU "
               f"{requests:.1f} × {cost.cpu_ms_per_request:g} ms + {tokens:.0f} × "
-              f"{cost.cpu_ms_per_token:g} ms = {cpu:.2f} cores (LiteLLM {cost.litellm_version}: "
-              f"an upper bound from a quiet-machine profile, facts/router_costs.py; re-measure "
-              f"with `{cost.command}`); / (utilisation "
+              f"{cost.cpu_ms_per_token:g} ms = {cpu:.2f} cores (LiteLLM {cost.litellm_version}, "
+              f"facts/router_costs.py, measured by `{cost.command}`); / (utilisation "
               f"{ROUTER_UTILISATION:g} × {per_pod:g} core per pod: one worker) = {needed} "
               f"replicas")
     return RouterSizing(streams, tokens, requests, cpu, per_pod, needed,
