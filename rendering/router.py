@@ -77,8 +77,9 @@ LIMITER_ENV = {
 ALERT_SERIES = ("litellm_proxy_total_requests_metric", "litellm_proxy_failed_requests_metric",
                 "litellm_request_queue_time_seconds")
 """The `prometheus` callback's series that alert_rules and the scale-to-zero wake trigger
-read; LiteLLM makes the others no-ops when `prometheus_metrics_config` lists these (litellm/integrations/prometheus.py
-`PrometheusLogger._parse_prometheus_config`, names from types/integrations/prometheus.py).
+read; LiteLLM makes the others no-ops when `prometheus_metrics_config` lists these
+(litellm/integrations/prometheus.py `PrometheusLogger._parse_prometheus_config`, names from
+types/integrations/prometheus.py).
 The limiter alert's breaker series comes from `prometheus_system`, which this does not touch."""
 LOG_CONFIG_FILE = "uvicorn-logging.json"
 UVICORN_LOGGING = {

@@ -69,10 +69,11 @@ def test_the_import_check_sees_every_spelling_of_an_import(tmp_path):
 # --- the two tiers ----------------------------------------------------------------------------
 
 PROCESS_MODULES = {"subprocess", "socket", "socketserver", "http.server", "multiprocessing",
-                   "pty", "tests.tools", "tests.openai_stub"}
+                   "pty", "tests.tools", "tests.openai_stub", "benchmark.router"}
 """Importing one of these is how a test module starts a process or serves a socket: the
 standard library's process and server modules, tests/tools.py (side venvs: LiteLLM, checkov,
-Envoy; apt-installed promtool and redis-server) and tests/openai_stub.py (an HTTP server)."""
+Envoy; apt-installed promtool and redis-server), tests/openai_stub.py (an HTTP server) and
+benchmark/router.py (the real router against a stub engine)."""
 PROCESS_CALLS = {"os.system", "os.popen", "os.fork", "asyncio.create_subprocess_exec",
                  "asyncio.create_subprocess_shell"}
 PROCESS_CALL_PREFIXES = ("os.exec", "os.spawn", "os.posix_spawn")
