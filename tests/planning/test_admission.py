@@ -86,3 +86,30 @@ def test_the_router_allows_as_many_503s_a_minute_as_the_clients_may_send():
     assert settings["allowed_fails_policy"] == {"ServiceUnavailableErrorAllowedFails": 180}
     assert settings["retry_policy"] == {"ServiceUnavailableErrorRetries": 1, "DefaultRetries": 0}
     assert settings["num_retries"] == 1 and settings["allowed_fails"] == 1
+
+
+def test_the_token_bound_rounds_up_and_counts_every_dp_rank():
+    assert admission.queued_tokens(7, 1000, 3, 1) == 2334          # ⌈7000 / 3⌉
+    assert admission.queued_tokens(60, 16384, 10, 2) == 2 * 98304
+    assert admission.queued_tokens(60, 100, 0, 1) == 6000          # prefill under 1 s counts as 1
+
+
+def test_the_reason_names_the_dp_ranks_only_when_there_are_several_and_the_target():
+    version = admission.vllm_features.parse("0.33.0")
+    one = admission.admission(version, 9, 6, 60, 16384, 10, 1)
+    two = admission.admission(version, 9, 6, 60, 16384, 10, 2)
+    assert "× DP" not in one.reason and "/ prefill 10 s × DP 2 = 196608" in two.reason
+    assert "the autoscaler's target 6 per replica" in one.reason
+
+
+def test_the_plan_states_its_own_autoscaler_target_in_the_admission_reason():
+    from tests.harness import stack_config
+    from planning.config import parse
+    from planning.plan import make_plan
+    plan = make_plan(parse(stack_config("prod")))
+    assert f"target {plan.autoscaling.target_per_replica} per replica" in plan.admission.reason
+
+
+def test_without_clients_the_router_still_allows_one_503_a_minute():
+    assert admission.router_allowed_503s_per_minute([]) == 1
+    assert admission.router_allowed_503s_per_minute([120, 60]) == 180

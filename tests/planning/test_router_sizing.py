@@ -67,3 +67,17 @@ def test_tools_plan_prints_the_router_sizing_and_every_clients_in_flight_bound(c
     for client in stack_config("prod")["traffic"]["clients"]:
         assert f"{client['name']}: requestsPerMinute {client['requestsPerMinute']}" in out
     assert "tokensPerMinute 200000 is counted after each answer" in out
+
+
+@pytest.mark.parametrize("cpu, cores", [("500m", 0.5), ("1500m", 1.5), ("250m", 0.25),
+                                        ("2", 2.0), ("1", 1.0)])
+def test_a_cpu_quantity_reads_as_cores(cpu, cores):
+    assert rs.cores(cpu) == cores
+
+
+def test_half_a_core_per_pod_needs_twice_the_replicas():
+    cfg = parse(_prod(cpu="500m", replicas=10))
+    plan = make_plan(cfg)
+    sizing = plan.traffic.router_sizing
+    assert sizing.cores_per_pod == 0.5
+    assert sizing.replicas_needed == math.ceil(sizing.cpu_needed / (rs.ROUTER_UTILISATION * 0.5))

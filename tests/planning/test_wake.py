@@ -94,3 +94,26 @@ def test_a_woken_engine_always_has_its_start_up_budget_before_kedas_cooldown_end
     cfg = staging(autoscaling=ZERO, traffic=TRAFFIC)
     assert wake.wake(cfg, 4000, 3600, 15).cooldown_seconds == 4000
     assert wake.wake(cfg, 200, 300, 15).cooldown_seconds == 300
+
+
+def test_only_an_enabled_autoscaler_with_minimum_zero_scales_to_zero():
+    from types import SimpleNamespace as S
+    assert wake.scale_to_zero(S(autoscaling=S(enabled=True, min_replicas=0)))
+    assert not wake.scale_to_zero(S(autoscaling=S(enabled=False, min_replicas=0)))
+    assert not wake.scale_to_zero(S(autoscaling=S(enabled=True, min_replicas=1)))
+
+
+def test_the_activation_window_holds_two_scrapes():
+    assert wake.activation_window_seconds(30) == 60
+    assert wake.activation_window_seconds(15) == 30
+
+
+def test_only_an_enabled_traffic_layer_with_a_local_alias_can_wake_the_engine():
+    """The config refuses aliases under a disabled traffic layer; the step does not lean on it."""
+    from types import SimpleNamespace as S
+    zero = S(enabled=True, min_replicas=0, engine="keda")
+    local = [S(local=True)]
+    for traffic in (S(enabled=False, aliases=local), S(enabled=True, aliases=[S(local=False)])):
+        (problem,) = wake.problems(S(autoscaling=zero, traffic=traffic), 1)
+        assert "needs the traffic layer" in problem
+    assert wake.problems(S(autoscaling=zero, traffic=S(enabled=True, aliases=local)), 1) == []
