@@ -117,3 +117,19 @@ def test_only_an_enabled_traffic_layer_with_a_local_alias_can_wake_the_engine():
         (problem,) = wake.problems(S(autoscaling=zero, traffic=traffic), 1)
         assert "needs the traffic layer" in problem
     assert wake.problems(S(autoscaling=zero, traffic=S(enabled=True, aliases=local)), 1) == []
+
+
+def test_the_wake_step_sorts_the_local_aliases_by_what_answers_while_the_engine_starts():
+    plan = make_plan(staging(autoscaling=ZERO, traffic=TRAFFIC))
+    woken = plan.wake
+    assert woken.fallback_aliases == ("internal-default",)
+    assert woken.local_only_aliases == ("deepseek-r1-7b",)
+    assert woken.activation_window_seconds == 2 * wake.ROUTER_SCRAPE_SECONDS
+    assert "meanwhile the cloud answers internal-default" in woken.reason
+    assert f"deepseek-r1-7b: 503 with Retry-After {woken.wake_seconds} s" in woken.reason
+    only_cloud = {**TRAFFIC, "aliases": [TRAFFIC["aliases"][0]]}
+    reason = make_plan(staging(autoscaling=ZERO, traffic=only_cloud)).wake.reason
+    assert "503 with Retry-After" not in reason
+    no_cloud = {**TRAFFIC, "aliases": [TRAFFIC["aliases"][1]]}
+    assert "no alias answers from the cloud" in make_plan(
+        staging(autoscaling=ZERO, traffic=no_cloud)).wake.reason

@@ -66,3 +66,4 @@ def test_a_surge_deployment_brings_the_new_pod_up_before_taking_an_old_one_down(
     assert spec["strategy"] == {"type": "RollingUpdate",
                                 "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     assert spec["replicas"] == 2 and spec["selector"] == {"matchLabels": {"app": "x"}}
+    assert spec["revisionHistoryLimit"] == 5      # five old ReplicaSets to roll back to
