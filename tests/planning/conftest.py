@@ -45,3 +45,15 @@ def staging(**changes):
     values.pop("autoscaling", None)
     values.update(copy.deepcopy(changes))
     return config.parse(values)
+
+
+SMALL_7B = {
+    "model": {"preset": "deepseek-r1-distill-qwen-7b", "revision": "main", "servedName": "m",
+              "maxModelLen": 16384},
+    "gpu": {"type": "h100-80gb"},
+    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"},
+                "readMibPerSecond": 250},
+    "network": {"gatewayNamespaces": ["gateway"]},
+}
+"""The 7B distill on one H100 with its weights on NFS: the smallest stack the engine-range and
+measured-KV tests change one key of (each adds its vllmVersion)."""

@@ -6,16 +6,9 @@ import pytest
 
 from planning import checks, config
 from planning.plan import make_plan
+from tests.planning.conftest import SMALL_7B
 
-BASE = {
-    "vllmVersion": "0.33.0",
-    "model": {"preset": "deepseek-r1-distill-qwen-7b", "revision": "main", "servedName": "m",
-              "maxModelLen": 16384},
-    "gpu": {"type": "h100-80gb"},
-    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"},
-                "readMibPerSecond": 250},
-    "network": {"gatewayNamespaces": ["gateway"]},
-}
+BASE = {"vllmVersion": "0.33.0", **SMALL_7B}
 R1 = {**BASE, "model": {"preset": "deepseek-r1", "revision": "main", "servedName": "r1",
                         "maxModelLen": 32768}}
 RDMA = {"rdma": {"resourceName": "rdma/ib", "count": 1}}

@@ -8,18 +8,11 @@ from facts import vllm_features
 from facts.vllm_features import parse as V
 from planning import config, memory
 from planning.plan import make_plan
+from tests.planning.conftest import SMALL_7B
 
 GIB = 1.0   # the arithmetic is in GiB; vLLM's own cases are in GiB multiples
 
-BASE = {
-    "vllmVersion": "0.34.0",
-    "model": {"preset": "deepseek-r1-distill-qwen-7b", "revision": "main", "servedName": "m",
-              "maxModelLen": 16384},
-    "gpu": {"type": "h100-80gb"},
-    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"},
-                "readMibPerSecond": 250},
-    "network": {"gatewayNamespaces": ["gateway"]},
-}
+BASE = {"vllmVersion": "0.34.0", **SMALL_7B}
 
 
 def plan(**changes):
