@@ -5,21 +5,8 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from planning import traffic as t
 from rendering import router as render
-from tests.harness import run_stack
-
-
-@pytest.fixture(scope="module")
-def prod():
-    run = run_stack("prod")
-    assert run.error is None, run.error
-    config_map = next(r for r in run.of_type("core/v1:ConfigMap")
-                      if r.name.endswith("-router-config"))
-    deployment = next(r for r in run.of_type("apps/v1:Deployment") if r.name.endswith("-router"))
-    return config_map.inputs["data"], deployment.inputs["spec"]["template"]["spec"]
 
 
 def test_the_engine_retry_after_is_its_readiness_period_within_what_clients_honour():

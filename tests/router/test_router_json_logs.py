@@ -9,21 +9,9 @@ import json
 import os
 import subprocess
 
-import pytest
 import yaml
 
 from tests import tools as real_tools
-from tests.harness import run_stack
-
-
-@pytest.fixture(scope="module")
-def prod():
-    run = run_stack("prod")
-    assert run.error is None, run.error
-    config_map = next(r for r in run.of_type("core/v1:ConfigMap")
-                      if r.name.endswith("-router-config"))
-    deployment = next(r for r in run.of_type("apps/v1:Deployment") if r.name.endswith("-router"))
-    return config_map.inputs["data"], deployment.inputs["spec"]["template"]["spec"]
 
 
 def test_the_rendered_router_turns_json_logs_on_in_its_env_and_config(prod):
