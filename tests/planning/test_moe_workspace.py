@@ -37,6 +37,9 @@ def test_openai_triton_kernels_size_the_first_buffer_by_the_activation_alone():
     # gpt-oss-20b: hidden 2880, experts 2880 wide, top-4: (M·topk, N/2) + (M·topk, max(N, K)).
     gib = memory.moe_workspace_gib(8192, 4, 2880, 2880, 1, "oai_triton")
     assert gib == pytest.approx(8192 * 4 * (2880 + 5760) * 2 / GIB)
+    # Experts narrower than the hidden size: N/2 = 1024 stays 1024 (Triton would take 2880).
+    narrow = memory.moe_workspace_gib(8192, 4, 1024, 2880, 1, "oai_triton")
+    assert narrow == pytest.approx(8192 * 4 * (1024 + 2880) * 2 / GIB)
 
 
 @pytest.mark.parametrize("dtype, block, capability, backend", [
