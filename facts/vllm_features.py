@@ -301,6 +301,23 @@ def online_fp8_method(version: Version) -> str:
     return "fp8" if online_fp8_available(version) else "fp8_per_tensor"
 
 
+FUSED_MOE_CHUNK_16K_SINCE: Version = parse("0.12.0")
+FUSED_MOE_UNCHUNKED_SINCE: Version = parse("0.18.0")
+"""The fused-MoE modular kernel runs its experts in chunks of VLLM_FUSED_MOE_CHUNK_SIZE tokens
+and sizes its workspace for one chunk (fused_moe/modular_kernel.py `_chunk_info`): default
+"32768" in the 0.8.2, 0.10.1 and 0.11.0 wheels' envs.py, 16 × 1024 in 0.12.0, 0.13.0, 0.15.0
+and 0.17.0; the variable and the chunking are gone from 0.18.0 (0.18.0, 0.19.0, 0.20.0, 0.26.0,
+0.28.0, 0.32.0 and 0.33.0 checked: `_allocate_buffers` sizes for every token at once)."""
+
+
+def fused_moe_chunk_tokens(version: Version) -> Optional[int]:
+    """Most tokens one fused-MoE call sizes its workspace for: 32,768 before 0.12, 16,384
+    from 0.12, no cap (None) from 0.18."""
+    if version >= FUSED_MOE_UNCHUNKED_SINCE:
+        return None
+    return 16 * 1024 if version >= FUSED_MOE_CHUNK_16K_SINCE else 32768
+
+
 SPARSE_GRAPH_SIZES_SINCE: Version = parse("0.15.0")
 """From 0.15 CUDA graphs are captured every 8 batch sizes below 256 and every 16 above (51
 sizes up to 512; 67 before, every 8): vllm/config/vllm.py _set_cudagraph_sizes."""

@@ -234,6 +234,14 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
         return None
     gpu, weights, act = plan.gpu, plan.weights, plan.activations
     utilization = plan.engine.gpu_memory_utilization
+    if act.moe_workspace_gib and weights.per_gpu_gib < gpu.memory_gib * utilization:
+        return (f"engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does "
+                f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
+                f"× DP {plan.layout.data_parallel} and take {act.moe_workspace_gib:.1f} GiB per "
+                f"GPU ({act.reason}), where {gpu.name} offers {gpu.memory_gib:.1f} GiB × "
+                f"{utilization} − weights {weights.per_gpu_gib:.1f} GiB; lower "
+                "engine.maxNumBatchedTokens (vLLM's default all-to-all gathers every data-"
+                "parallel rank's batch before the experts), or use fewer data-parallel ranks")
     return (f"model: the weights do not fit: {plan.model.hf_id} needs {weights.total_gib:.1f} "
             f"GiB, {weights.per_gpu_gib:.1f} GiB per GPU at {plan.layout.describe()}, but each "
             f"{gpu.name} offers {gpu.memory_gib:.1f} GiB × {utilization} = "

@@ -49,6 +49,8 @@ class Activations:
     peak_gib: float
     non_torch_gib: float
     reason: str
+    moe_workspace_gib: float = 0.0
+    """The fused-MoE workspace inside peak_gib (0 for a dense model)."""
 
     @property
     def total_gib(self) -> float:
@@ -149,18 +151,21 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
     if model.experts:
         backend = moe_backend(model.weights_dtype, model.block_quantized,
                               gpu.compute_capability)
+        tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel,
+                                   version)
         workspace = moe_workspace_gib(
-            engine.max_num_batched_tokens, model.experts_per_token, model.moe_intermediate_size,
-            model.hidden_size, 1 if layout.expert_parallel else layout.tensor_parallel, backend)
+            tokens, model.experts_per_token, model.moe_intermediate_size, model.hidden_size,
+            1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel,
+            backend)
     peak = forward_or_sampler + workspace
     non_torch = non_torch_gib(layout.tensor_parallel, version, gpu.interconnect,
                                      enforce_eager(cfg))
     moe = (f" (forward or sampler {forward_or_sampler:.2f} + fused-MoE workspace "
-           f"{workspace:.2f} GiB, {backend} kernels at {engine.max_num_batched_tokens} tokens × "
+           f"{workspace:.2f} GiB, {backend} kernels at {tokens} tokens × "
            f"{model.experts_per_token} experts)" if model.experts else "")
     reason = (f"activation peak {peak:.2f} GiB{moe} + non-torch {non_torch:.2f} GiB = "
               f"{peak + non_torch:.2f} GiB")
-    return Activations(peak, non_torch, reason)
+    return Activations(peak, non_torch, reason, workspace)
 
 
 def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
@@ -496,10 +501,30 @@ def moe_backend(weights_dtype: str, block_quantized: bool, compute_capability: f
     return "triton"
 
 
+def tokens_at_experts(max_num_batched_tokens: int, data_parallel: int,
+                      version: vllm_features.Version) -> int:
+    """Tokens one fused-MoE call sizes its workspace for in the profiling run.
+
+    = max_num_batched_tokens × DP, capped by the fused-MoE chunk (facts/vllm_features.py
+    fused_moe_chunk_tokens: 32,768 before 0.12, 16,384 from 0.12, no cap from 0.18).
+    With data parallelism vLLM's default all-to-all gathers every DP rank's tokens before the
+    experts (distributed/device_communicators/all2all.py AgRsAll2AllManager
+    `dispatch_router_logits`, sizes from forward_context.py DPMetadata `sp_local_sizes`,
+    "without any chunking"; config/parallel.py defaults all2all_backend to
+    allgather_reducescatter in 0.15–0.33), and the profiling run gives every DP rank the same
+    dummy batch. vLLM's per-rank DP chunking (VLLM_MOE_DP_CHUNK_SIZE) applies only to the
+    pplx/DeepEP low-latency/mori/NIXL kernels (`use_dp_chunking`), not to the default.
+    Example (DeepSeek-R1, DP 8 × EP, 8,192 tokens, 0.20): 65,536 tokens.
+    """
+    tokens = max_num_batched_tokens * data_parallel
+    chunk = vllm_features.fused_moe_chunk_tokens(version)
+    return tokens if chunk is None else min(tokens, chunk)
+
+
 def moe_workspace_gib(tokens: int, experts_per_token: int, moe_intermediate_size: int,
                       hidden_size: int, expert_tensor_parallel: int, backend: str) -> float:
-    """The fused-MoE workspace one GPU keeps for a batch of `tokens` (the profiling run's
-    max_num_batched_tokens), on top of the forward-or-sampler peak.
+    """The fused-MoE workspace one GPU keeps for `tokens` reaching its experts in the
+    profiling run (tokens_at_experts), on top of the forward-or-sampler peak.
 
     vLLM 0.33.0 fused_moe/modular_kernel.py `_allocate_buffers` asks the experts kernel for
     `workspace_shapes(M, N, K, topk)` and takes both buffers at once from the process-wide

@@ -114,7 +114,8 @@ def _replica_figures(plan: Plan) -> list[Figure]:
                ("weights.total_gib", "weights.per_gpu_gib", "weights.checkpoint_gib")),
         Figure("activations", f"{plan.activations.peak_gib + plan.activations.non_torch_gib:.2f}"
                               " GiB per GPU", plan.activations.reason,
-               ("activations.peak_gib", "activations.non_torch_gib")),
+               ("activations.peak_gib", "activations.non_torch_gib",
+                "activations.moe_workspace_gib")),
         Figure("KV cache", f"{out['kvCacheGibPerGpu']} GiB per GPU, {out['kvCacheTokens']} "
                            "tokens", plan.kv.reason,
                ("kv.budget_gib", "kv.bytes_per_token", "kv.block_size", "kv.tokens_per_rank",

@@ -96,3 +96,25 @@ def test_moe_facts_without_their_routing_are_refused_naming_the_keys():
     assert "moeIntermediateSize" in str(error.value)
     assert "expertsPerToken" not in str(error.value)
     assert entry({**facts, "moe_intermediate_size": 768}).moe_intermediate_size == 768
+
+
+@pytest.mark.parametrize("version, tokens, dp, expected", [
+    ("0.11.0", 65536, 1, 32768),     # VLLM_FUSED_MOE_CHUNK_SIZE "32768" (0.8.2–0.11.0 envs.py)
+    ("0.12.0", 65536, 1, 16384),     # 16 × 1024 from 0.12.0 to 0.17.0
+    ("0.17.0", 8192, 4, 16384),      # DP 4 × 8,192 gathered, then chunked
+    ("0.18.0", 65536, 1, 65536),     # no chunking from 0.18.0
+    ("0.20.0", 8192, 8, 65536),      # every DP rank's batch gathered before the experts
+    ("0.20.0", 2048, 1, 2048),
+])
+def test_the_experts_see_every_data_parallel_ranks_batch_within_the_chunk_of_the_version(
+        version, tokens, dp, expected):
+    assert memory.tokens_at_experts(tokens, dp, memory.vllm_features.parse(version)) == expected
+
+
+def test_a_data_times_expert_parallel_replica_sizes_the_workspace_for_the_gathered_batch():
+    plan = make_plan(configured(
+        R1_ON_H200, gpu={"type": "h200", "tensorParallel": 1, "dataParallel": 8,
+                         "expertParallel": True}))
+    # 8 ranks × 8,192 tokens reach the experts, whole (EP): 65,536 × 8 × (7168 + 7168 × 2) B.
+    assert "fused-MoE workspace 10.50 GiB, deep_gemm kernels at 65536 tokens × 8 experts" in (
+        plan.activations.reason)
