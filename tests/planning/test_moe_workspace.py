@@ -118,3 +118,18 @@ def test_a_data_times_expert_parallel_replica_sizes_the_workspace_for_the_gather
     # 8 ranks × 8,192 tokens reach the experts, whole (EP): 65,536 × 8 × (7168 + 7168 × 2) B.
     assert "fused-MoE workspace 10.50 GiB, deep_gemm kernels at 65536 tokens × 8 experts" in (
         plan.activations.reason)
+
+
+def test_a_gathered_batch_that_does_not_fit_is_refused_naming_the_batch_key():
+    from planning.config import ConfigError, parse
+    from planning.stack_files import stack_values
+    values = {**stack_values("r1-h100"),
+              "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
+              "gpu": {"type": "h100-80gb", "layout": "data-expert", "nodes": 2}}
+    with pytest.raises(ConfigError) as caught:
+        make_plan(parse(values))
+    message = str(caught.value)
+    # 16 ranks × 8,192 tokens × 8 experts × (7168 + 2 × 7168) B = 21.0 GiB per GPU.
+    assert "engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace" in message
+    assert "× DP 16 and take 21.0 GiB per GPU" in message
+    assert "lower engine.maxNumBatchedTokens" in message
