@@ -85,3 +85,18 @@ def test_the_readmes_fastest_path_example_plans_with_the_budgets_it_shows(monkey
     row = re.search(r"^\| `image` \| .*? \| (\d+) / (\d+) \|$", text, re.M)
     assert (plan.startup.budget_seconds, plan.startup.first_start_budget_seconds) == (
         int(row[1]), int(row[2]))
+
+
+def test_the_readmes_table_of_budgets_is_what_the_tool_prints():
+    """README "Storage: load paths": each row's R1 and staging budgets are --load-paths'."""
+    text = README.read_text()
+    table = text.split("| path | DeepSeek-R1 on two H100 nodes", 1)[1].split("\n\n", 1)[0]
+    shown = {match[1]: ((int(match[2]), int(match[3])), (int(match[4]), int(match[5])))
+             for match in re.finditer(r"^\| `?([A-Za-z]+)`? \| (\d+) / (\d+)[^|]*\| "
+                                      r"(\d+) / (\d+)[^|]*\|$", table, re.M)}
+    _, r1 = _rows("r1-h100")
+    _, staging = _rows("staging")
+    for path in EXAMPLE_PATHS:
+        assert shown[path] == ((r1[path].restart_seconds, r1[path].first_start_seconds),
+                               (staging[path].restart_seconds,
+                                staging[path].first_start_seconds)), path
