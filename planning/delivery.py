@@ -44,7 +44,7 @@ class Delivery:
 
 
 def delivery(cfg: StackConfig, checkpoint_gib: float, layout: Layout, version: Version,
-             expert_share: float = 0.0) -> Delivery:
+             expert_share: float) -> Delivery:
     """Stage once per node (image pull + unpack, or cache download) and read per pod (its
     share of the checkpoint, by loader and version) at the rate the medium and loader reach.
     `expert_share` is the routed experts' part of the checkpoint (`expert_share`)."""
@@ -101,7 +101,7 @@ def pod_read_gib(load_format: str, checkpoint_gib: float, layout: Layout) -> tup
         return (checkpoint_gib / layout.nodes,
                 f"checkpoint {checkpoint_gib:.1f} GiB / {layout.nodes} pods (the {load_format} "
                 "ranks split the files)")
-    if load_format == "runai_streamer" and ranks > 1:
+    if load_format == "runai_streamer":
         return (checkpoint_gib * ranks,
                 f"checkpoint {checkpoint_gib:.1f} GiB × {ranks} ranks (each streams every file)")
     return checkpoint_gib, f"the whole checkpoint {checkpoint_gib:.1f} GiB"

@@ -48,15 +48,14 @@ class PathBudget:
     first_start_seconds: int
     stage: str
     stage_seconds: int
-    current: bool
     reason: str
 
 
 def path_budgets(cfg: StackConfig, plan: Plan) -> list[PathBudget]:
     """Today's path first, then every path of EXAMPLE_PATHS."""
-    rows = [_budget(cfg, plan, f"today ({cfg.storage.mode})", True)]
+    rows = [_budget(cfg, plan, f"today ({cfg.storage.mode})")]
     for path, (storage, engine) in EXAMPLE_PATHS.items():
-        rows.append(_budget(_with_path(cfg, storage, engine), plan, path, False))
+        rows.append(_budget(_with_path(cfg, storage, engine), plan, path))
     return rows
 
 
@@ -69,9 +68,9 @@ def _with_path(cfg: StackConfig, storage: dict, engine: dict) -> StackConfig:
         "engine": cfg.engine.model_copy(update={"load_format": engine["loadFormat"]})})
 
 
-def _budget(cfg: StackConfig, plan: Plan, path: str, current: bool) -> PathBudget:
+def _budget(cfg: StackConfig, plan: Plan, path: str) -> PathBudget:
     start = timing.startup(cfg, plan.model, plan.gpu, plan.version, plan.weights, plan.layout,
                            plan.engine)
     return PathBudget(path, cfg.engine.load_format, start.budget_seconds,
                       start.first_start_budget_seconds, start.stage, start.stage_seconds,
-                      current, start.reason)
+                      start.reason)

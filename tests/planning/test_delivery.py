@@ -243,3 +243,37 @@ def test_under_expert_parallelism_a_pod_reads_only_its_ranks_experts_from_0_18(v
     expected = checkpoint * (1 - share) + checkpoint * share / 2 if skips else checkpoint
     assert plan.startup.read_gib == pytest.approx(expected)
     assert ("skips other ranks' experts" in plan.startup.reason) is skips
+
+
+def test_the_read_rates_reason_names_the_key_it_came_from():
+    assert delivery.read_rate(cfg_of(), V("0.33.0"))[1] == "storage.readMibPerSecond 250 MiB/s"
+    fast = cfg_of(engine={"loadFormat": "fastsafetensors"},
+                  storage={"streamingReadMibPerSecond": 3000})
+    assert delivery.read_rate(fast, V("0.33.0"))[1].startswith(
+        "storage.streamingReadMibPerSecond 3000 MiB/s [fastsafetensors loader]")
+
+
+def test_the_step_credits_nfs_prefetch_by_the_pinned_version():
+    cfg = cfg_of(storage={"streamingReadMibPerSecond": 900})
+    assert delivery.delivery(cfg, 10.0, ONE_NODE, V("0.19.0"), 0.0).read_mib_per_second == 900
+    assert delivery.delivery(cfg, 10.0, ONE_NODE, V("0.18.0"), 0.0).read_mib_per_second == 250
+
+
+@pytest.mark.parametrize("storage, staged", [(IMAGE, True), ({}, False)], ids=["image", "nfs"])
+def test_the_steps_reason_says_the_per_node_stage_only_where_there_is_one(storage, staged):
+    step = delivery.delivery(cfg_of(storage=storage), 10.0, ONE_NODE, V("0.33.0"), 0.0)
+    assert ("once per node" in step.reason) is staged
+    assert step.reason.endswith("at every start") is not staged
+
+
+def test_the_expert_share_is_the_experts_bytes_over_all_bytes():
+    groups = {"embedding": 1.0, "head": 0.0, "norms_and_gates": 0.0, "replicated_linear": 0.0,
+              "sharded_linear": 1.0, "experts": 2.0}
+    assert delivery.expert_share(groups, "bf16") == pytest.approx(0.5)
+    assert delivery.expert_share(dict.fromkeys(groups, 0.0), "bf16") == 0.0
+
+
+def test_a_pod_holding_more_ranks_than_the_ep_group_reads_every_expert_once():
+    stacked = Layout(tensor_parallel=4, pipeline_parallel=2, data_parallel=1,
+                     expert_parallel=True, nodes=1, reason="")
+    assert delivery.local_experts_read_gib(100.0, 0.9, stacked)[0] == pytest.approx(100.0)
