@@ -41,6 +41,7 @@ PROCESS_TIER = SLOW_MODULES | frozenset({
     "tests/stacks/test_multinode_launch_scripts.py",  # the launch scripts under sh
     "tests/stacks/test_render_cli.py",                # python -m tools.render
     "tests/tooling/test_dockerfile.py",               # hadolint
+    "tests/tooling/test_model_image_tool.py",         # hadolint, sha256sum
     "tests/tooling/test_router_benchmark.py",         # the real router against a stub engine
     "tests/tooling/test_tools_bootstrap.py",          # tests/tools.py's venv and apt steps
 })
