@@ -10,7 +10,8 @@ import math
 from typing import Callable, Optional
 
 import facts
-from facts import cluster_versions, model_families, vllm_cli, vllm_features, vllm_parsers
+from facts import (cluster_versions, load_paths, model_families, vllm_cli, vllm_features,
+                   vllm_parsers)
 from planning.config import StackConfig
 from planning.config.traffic import secret_problems
 from planning.figures import Plan
@@ -19,6 +20,14 @@ from planning.memory import GIB, gpu_memory, kv_cache
 from planning import admission, memory, router_sizing, wake
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
+
+
+def storage_mode_rendered(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    if cfg.storage.mode not in load_paths.RENDERED_MODES:
+        rendered = ", ".join(sorted(load_paths.RENDERED_MODES))
+        return (f"storage.mode: {cfg.storage.mode} is not rendered by this version of the "
+                f"program yet (its objects would be incomplete); use one of {rendered}")
+    return None
 
 
 def vllm_serves_the_model(cfg: StackConfig, plan: Plan) -> Optional[str]:
@@ -440,6 +449,7 @@ def router_keeps_up(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 
 CHECKS: list[Check] = [
+    storage_mode_rendered,
     vllm_serves_the_model,
     gpu_runs_the_kernels,
     fp8_cache_keeps_the_v1_engine,
