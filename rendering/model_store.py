@@ -63,16 +63,24 @@ class StoreNames:
 def model_directory(storage: StorageConfig, hf_id: str, revision: str) -> str:
     """Where the model is inside the pod: a plain snapshot directory (config.json on top).
 
-    nfs: /models/<storage.nfs.modelSubdir> (the operator keeps the export current);
-    pvc: /models/<repo name>/<revision>, written by the Job with `local_dir` (not the hub cache
-    layout). One directory per revision: a new revision downloads beside the one being served,
+    nfs: /models/<storage.nfs.modelSubdir> (the operator keeps the export current); image:
+    /models/<storage.image.modelSubdir>;
+    pvc and nodeCache: /models/<repo name>/<revision>, written by the Job (or the node's stager)
+    with `local_dir` (not the hub cache layout). One directory per revision: a new revision downloads beside the one being served,
     and the changed path rolls the pods onto it only when it is complete.
     """
-    if storage.mode == "nfs":
-        sub = storage.nfs.model_subdir.strip("/")
+    if storage.mode in ("nfs", "image"):
+        # image: the image's root is the volume's root (rendering/model_image.py).
+        sub = getattr(storage, storage.mode).model_subdir.strip("/")
         return f"{pod.MODEL_MOUNT}/{sub}" if sub else pod.MODEL_MOUNT
-    safe_revision = re.sub(r"[^A-Za-z0-9._-]", "_", revision)
-    return f"{pod.MODEL_MOUNT}/{hf_id.split('/')[-1]}/{safe_revision}"
+    name, safe_revision = model_directory_parts(hf_id, revision)
+    return f"{pod.MODEL_MOUNT}/{name}/{safe_revision}"
+
+
+def model_directory_parts(hf_id: str, revision: str) -> tuple[str, str]:
+    """`<repo name>`, `<revision>` of a downloaded revision's directory (pvc, nodeCache): the
+    revision with characters a path must not hold replaced."""
+    return hf_id.split("/")[-1], re.sub(r"[^A-Za-z0-9._-]", "_", revision)
 
 
 def store_names(release: str, namespace: str, storage: StorageConfig, hf_id: str,
