@@ -28,13 +28,16 @@ helps nor hinders here; the label's prefix is outside kubernetes.io, which that 
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from typing import Any, Optional
 
 from facts import conventions as c
 from rendering import kube, pod
-from rendering.model_store import (DOWNLOAD_PATTERNS, HF_TOKEN_DIR, HF_TOKEN_FILE,
-                                    immutable_suffix, model_directory_parts)
+from planning.config import StorageConfig
+from rendering.model_store import (DOWNLOAD_PATTERNS, HF_TOKEN_DIR, HF_TOKEN_FILE, StoreObjects,
+                                    immutable_suffix, model_directory, model_directory_parts,
+                                    store_labels)
 
 STAGED_MARKER = ".staged"
 """Written last, atomically, into a verified revision directory; holds the revision's label key
@@ -288,3 +291,65 @@ def engine_volume(host_path: str) -> dict:
     """The engine pod's `model` volume: the node's cache, type Directory (mounted read-only by
     the pod template's /models mount)."""
     return {"name": "model", "hostPath": {"path": host_path, "type": "Directory"}}
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheObjects:
+    """The stager's objects ({"metadata", ...} each, camelCase): ServiceAccount, ClusterRole and
+    its binding (cluster-scoped: their names carry the namespace), NetworkPolicy, DaemonSet."""
+
+    service_account: dict
+    cluster_role: dict
+    role_binding: dict
+    network_policy: dict
+    daemon_set: dict
+
+
+def cache_objects(release: str, namespace: Any, namespace_name: str, storage: StorageConfig,
+                  hf_id: str, revision: str, *, image: Any, product_labels: list[str],
+                  node_selector: dict[str, str], tolerations: list[dict]) -> CacheObjects:
+    """The stager of `storage.node_cache` for this revision. Its nodes: nodeCache.nodeSelector,
+    else `node_selector` (the engine's placement)."""
+    cache = storage.node_cache
+    labels = {**store_labels(release), c.LABEL_COMPONENT: "model-cache"}
+    name = f"{release}-model-cache"
+    cluster_name = f"{namespace_name}-{name}"
+    token = cache.hf_token_secret
+    script = staging_script(hf_id=hf_id, revision=revision, root=CACHE_MOUNT,
+                            host_path=cache.host_path,
+                            label_key=ready_label(hf_id, revision, cache.host_path),
+                            keep_revisions=cache.keep_revisions)
+    spec = stager_pod_spec(script=script, image=image, host_path=cache.host_path,
+                           service_account=name,
+                           node_selector=cache.node_selector or node_selector,
+                           tolerations=tolerations, product_labels=product_labels,
+                           hf_token=(token.name, token.key) if token else None)
+    meta = {"name": name, "namespace": namespace, "labels": labels}
+    return CacheObjects(
+        service_account={"metadata": meta, "automountServiceAccountToken": False},
+        cluster_role={"metadata": {"name": cluster_name, "labels": labels},
+                      "rules": labeler_rules()},
+        role_binding={"metadata": {"name": cluster_name, "labels": labels},
+                      "roleRef": {"apiGroup": "rbac.authorization.k8s.io",
+                                  "kind": "ClusterRole", "name": cluster_name},
+                      "subjects": [{"kind": "ServiceAccount", "name": name,
+                                    "namespace": namespace}]},
+        network_policy={"metadata": meta, "spec": stager_network_policy_spec(labels)},
+        daemon_set={"metadata": meta, "spec": daemon_set_spec(labels, spec)})
+
+
+def cache_store_objects(release: str, namespace: Any, namespace_name: str,
+                        storage: StorageConfig, hf_id: str, revision: str, *, image: Any,
+                        product_labels: list[str], node_selector: dict[str, str],
+                        tolerations: list[dict]) -> StoreObjects:
+    """nodeCache mode's store: no claim; the engine mounts the node's cache and requires the
+    revision's ready label; the stager's objects."""
+    host_path = storage.node_cache.host_path
+    return StoreObjects(
+        claim=None, model_dir=model_directory(storage, hf_id, revision),
+        model_volume=engine_volume(host_path),
+        required_node_labels={ready_label(hf_id, revision, host_path): READY},
+        node_cache=cache_objects(release, namespace, namespace_name, storage, hf_id, revision,
+                                 image=image, product_labels=product_labels,
+                                 node_selector=node_selector, tolerations=tolerations))
+
