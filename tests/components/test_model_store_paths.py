@@ -150,3 +150,13 @@ def test_every_rendered_object_of_the_store_and_engine_is_valid(path_runs, mode)
 def test_each_path_passes_every_mandatory_policy(path_runs, mode):
     violations = offline.run(recorded_resources(path_runs[mode]), CONFIGS["staging"])
     assert offline.mandatory(violations) == []
+
+
+def test_a_stager_is_ready_only_once_its_node_holds_the_revision_and_keeps_it_staged(path_runs):
+    spec = path_runs["nodeCache"].one("apps/v1:DaemonSet").inputs["spec"]["template"]["spec"]
+    [stage], [keep] = spec["initContainers"], spec["containers"]
+    marker = ("/cache/DeepSeek-R1-Distill-Qwen-7B/916b56a44061fd5cd7d6a8fb632557ed4f724f60/"
+              ".staged")
+    assert keep["readinessProbe"]["exec"]["command"] == ["test", "-f", marker]
+    assert keep["livenessProbe"]["exec"]["command"] == ["test", "-f", marker]
+    assert keep["command"][-1] == stage["command"][-1]          # the same staging script, again
