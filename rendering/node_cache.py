@@ -165,11 +165,11 @@ for staged in $(ls -1t "$repo_dir"/*/%(marker)s 2>/dev/null); do
   if [ "$n" -lt "$keep" ]; then continue; fi
   label "$(cat "$staged")" ""
   say "removing revision ${dir##*/} (beyond keepRevisions $keep)"
-  rm -rf "$dir"
+  rm -rf "$dir" "$repo_dir/.${dir##*/}.index"
 done
 for dir in "$repo_dir"/*; do
   if [ -d "$dir" ] && [ "$dir" != "$target" ] && [ ! -f "$dir/%(marker)s" ]; then
-    say "removing unfinished ${dir##*/}"; rm -rf "$dir"
+    say "removing unfinished ${dir##*/}"; rm -rf "$dir" "$repo_dir/.${dir##*/}.index"
   fi
 done""" % {"marker": STAGED_MARKER}
 """Step 2 of staging_script: garbage collection (newest first, by the marker's mtime)."""
