@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from facts.conventions import LABEL_MODEL_CACHE_PREFIX
-from tests.policy.conftest import DEPLOYMENT, deployment, validate_resource
+from policy import k8s
+from tests.policy.conftest import DEPLOYMENT, NS, RELEASE, deployment, validate_resource
 
 READY = LABEL_MODEL_CACHE_PREFIX + "79504a"
 GPU = {"key": "nvidia.com/gpu.product", "operator": "In", "values": ["NVIDIA-H100-80GB-HBM3"]}
@@ -61,3 +62,22 @@ def test_a_model_image_volume_must_be_referenced_by_digest(reference, caught):
     assert bool(messages) is caught
     if caught:
         assert "storage.image.reference" in messages[0] and messages[0].endswith(".")
+
+
+def test_the_message_names_the_workload():
+    [cache] = validate_resource("cache-pod-on-ready-node", DEPLOYMENT, _with(CACHE))
+    [image] = validate_resource("model-image-by-digest", DEPLOYMENT, _with(
+        {"name": "model", "image": {"reference": "registry.example.com/models/m:v1"}}))
+    for message in (cache, image):
+        assert message.startswith(f"Deployment '{NS}/{RELEASE}'")
+
+
+def test_every_template_of_a_group_is_checked():
+    """A LeaderWorkerSet whose leader reads a claim and whose workers read the node cache
+    without the ready label: the workers' template is judged too."""
+    template = deployment()["spec"]["template"]
+    worker = _with(CACHE)["spec"]["template"]
+    group = {"metadata": deployment()["metadata"], "spec": {"leaderWorkerTemplate": {
+        "size": 2, "leaderTemplate": template, "workerTemplate": worker}}}
+    [message] = validate_resource("cache-pod-on-ready-node", k8s.LEADER_WORKER_SET, group)
+    assert "(worker template)" in message

@@ -27,7 +27,8 @@ def _copies(text: str) -> list[list[str]]:
     ("tokenizer.model", True), ("tokenizer_config.json", True), ("chat_template.jinja", True),
     ("pytorch_model.bin", False), ("original/consolidated.00.pth", False),
     (".cache/huggingface/download/config.json.metadata", False),
-    (".download-complete", False), ("README.md", False),
+    (".download-complete", False), ("README.md", False), (".cache/huggingface/x.json", False),
+    ("sub/config.json", True),
 ], ids=lambda v: str(v))
 def test_the_image_takes_the_files_the_download_job_takes(path, taken):
     assert wanted(path) is taken
@@ -73,3 +74,23 @@ def test_files_are_copied_read_only_for_any_user():
     text = containerfile(_files("config.json"), "org/m", "main", "")
     assert all("--chmod=0444" in line for line in text.splitlines() if line.startswith("COPY"))
     assert model_image.SKIPPED_DIRS
+
+
+@pytest.mark.parametrize("subdir", ["", "/"])
+def test_without_a_model_subdirectory_the_files_land_at_the_image_root(subdir):
+    copies = _copies(containerfile(_files("config.json", "model.safetensors"), "org/m", "main",
+                                   subdir))
+    assert {c[-1] for c in copies} == {"/"}
+
+
+def test_a_copy_never_mixes_directories_and_a_directory_of_shards_alone_is_copied():
+    copies = _copies(containerfile(_files("config.json", "a/x.json", "b/y.json",
+                                          "c/model.safetensors"), "org/m", "main", ""))
+    assert sorted(map(tuple, copies)) == [("a/x.json", "/a/"), ("b/y.json", "/b/"),
+                                          ("c/model.safetensors", "/c/"), ("config.json", "/")]
+
+
+def test_a_few_shards_get_a_layer_each():
+    shards = [f"model-{i}-of-3.safetensors" for i in (1, 2, 3)]
+    copies = _copies(containerfile(_files("config.json", *shards), "org/m", "main", ""))
+    assert [c[:-1] for c in copies if c[0].endswith(".safetensors")] == [[s] for s in shards]
