@@ -33,9 +33,12 @@ class Autoscaling:
     reason: str
 
 
-def storage(cfg: StackConfig, weights: Weights) -> Storage:
+def storage(cfg: StackConfig, weights: Weights, stage_seconds: int = 0) -> Storage:
     """Capacity for the revisions a volume holds (2 with downloads: served + next) and the
-    download Job's timeout, unless either is set in config."""
+    download Job's timeout, unless either is set in config; a node cache's stager is waited
+    for its stage (download and verify, planning/delivery.py node_stage) plus the pod's start."""
+    if cfg.storage.mode == "nodeCache":
+        return _node_cache_storage(cfg, weights, stage_seconds)
     pvc = cfg.storage.pvc
     revisions = 2 if cfg.storage.mode == "pvc" else 1
     capacity = cfg.storage.capacity_gi or storage_capacity_gi(weights.checkpoint_gib,
@@ -53,6 +56,15 @@ def storage(cfg: StackConfig, weights: Weights) -> Storage:
                       if pvc.download_timeout_minutes else
                       f"{download} + {DOWNLOAD_POD_START_SECONDS} = ") + f"{timeout} s")
     return Storage(capacity, download, timeout, reason)
+
+
+def _node_cache_storage(cfg: StackConfig, weights: Weights, stage_seconds: int) -> Storage:
+    cache = cfg.storage.node_cache
+    timeout = stage_seconds + DOWNLOAD_POD_START_SECONDS
+    reason = (f"storage.nodeCache.diskGi {cache.disk_gi} Gi on each cache node for "
+              f"{cache.keep_revisions} × {weights.checkpoint_gib:.1f} GiB; stager waited for "
+              f"staging {stage_seconds} + {DOWNLOAD_POD_START_SECONDS} = {timeout} s")
+    return Storage(cache.disk_gi, stage_seconds, timeout, reason)
 
 
 def autoscaling(cfg: StackConfig, layout: Layout, engine: EngineLimits,

@@ -128,6 +128,14 @@ def local_experts_read_gib(checkpoint_gib: float, share: float,
                  f"{ranks}/{layout.expert_shards} ranks' (vLLM skips other ranks' experts)")
 
 
+def staged_before_the_pod_schedules(mode: str) -> bool:
+    """True when a pod can only land on a node whose weights are already staged: a node cache's
+    engine pods require its ready label (rendering/node_cache.py, required node affinity), so
+    no restart, peer or woken replica ever waits for a stage; an image volume is pulled by the
+    kubelet after the pod is scheduled, on whatever node it lands."""
+    return mode == "nodeCache"
+
+
 def node_stage(cfg: StackConfig, checkpoint_gib: float,
                disk_mib_per_second: int) -> tuple[str, int, str]:
     """Once per node: an image pull downloads the checkpoint at storage.image.pullMibPerSecond

@@ -49,7 +49,7 @@ def make_plan(cfg: StackConfig) -> Plan:
         launcher=chosen, launcher_reason=launcher_reason(cfg, version, chosen),
         engine=on_gpu.engine, weights=on_gpu.weights, activations=on_gpu.activations,
         kv=on_gpu.kv, host=host.host_resources(cfg, layout), startup=startup, drain=drain,
-        rollout=rollout, storage=capacity.storage(cfg, on_gpu.weights), autoscaling=autoscaling,
+        rollout=rollout, storage=capacity.storage(cfg, on_gpu.weights, startup.stage_seconds), autoscaling=autoscaling,
         scaling=scaling.scaling(cfg.autoscaling, first_start),
         wake=woken,
         admission=admission.for_stack(cfg, version, layout, autoscaling),

@@ -118,7 +118,8 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
         # The leader's engine waits for every pod of its group, and on a cold node a peer's
         # container starts only after its image pull (and its node's weights stage).
         phases["peer image pull"] = IMAGE_PULL_SECONDS
-        if delivered.stage:
+        if delivered.stage and not delivery.staged_before_the_pod_schedules(
+                cfg.storage.mode):
             phases[f"peer {delivered.stage}"] = delivered.stage_seconds
     engine_total = sum(phases.values())
     derived = startup_budget_seconds(load, engine_total, cfg.probes.safety_factor)

@@ -160,14 +160,26 @@ def test_on_nfs_the_first_start_is_the_restart():
     assert start.first_start_budget_seconds == start.budget_seconds and start.stage == ""
 
 
-def test_a_groups_leader_waits_for_its_peers_stage_in_its_probe_budget():
-    cfg = cfg_of(model={"preset": "deepseek-r1", "maxModelLen": 32768},
-                 multiNode={"socketInterface": "eth0"},
-                 storage={**CACHE, "nodeCache": {"diskGi": 2000}})
-    start = make_plan(cfg).startup
-    assert start.engine_phases["peer cache staging"] == start.stage_seconds
+R1_GROUP = {"model": {"preset": "deepseek-r1", "maxModelLen": 32768},
+            "multiNode": {"socketInterface": "eth0"}}
+
+
+def test_a_groups_leader_waits_for_its_peers_model_image_pull_in_its_probe_budget():
+    # The kubelet pulls an image volume after the pod is scheduled, on whatever node.
+    start = make_plan(cfg_of(**R1_GROUP, clusterVersions={"kubernetes": "1.35"},
+                             storage=IMAGE)).startup
+    assert start.engine_phases["peer model image pull"] == start.stage_seconds
     assert start.engine_phases["peer image pull"] == timing.IMAGE_PULL_SECONDS
     assert start.first_start_budget_seconds == start.budget_seconds
+
+
+def test_a_node_cache_group_never_waits_for_a_stage_in_its_probe_budget():
+    # Its pods require the cache's ready label: a peer only lands on a staged node.
+    start = make_plan(cfg_of(**R1_GROUP,
+                             storage={**CACHE, "nodeCache": {"diskGi": 2000}})).startup
+    assert "peer cache staging" not in start.engine_phases
+    assert start.engine_phases["peer image pull"] == timing.IMAGE_PULL_SECONDS
+    assert start.first_start_budget_seconds > start.budget_seconds
 
 
 # --- refusals and warnings -------------------------------------------------------------------
@@ -277,3 +289,11 @@ def test_a_pod_holding_more_ranks_than_the_ep_group_reads_every_expert_once():
     stacked = Layout(tensor_parallel=4, pipeline_parallel=2, data_parallel=1,
                      expert_parallel=True, nodes=1, reason="")
     assert delivery.local_experts_read_gib(100.0, 0.9, stacked)[0] == pytest.approx(100.0)
+
+
+def test_pulumi_waits_for_the_node_cache_stager_as_long_as_its_staging_takes():
+    plan = make_plan(cfg_of(**R1_GROUP, storage={**CACHE, "nodeCache": {"diskGi": 2000}}))
+    # Download at 50 MiB/s and verify at 2000 MiB/s, then the stager pod's start.
+    assert plan.storage.download_seconds == plan.startup.stage_seconds
+    assert plan.storage.download_timeout_seconds == plan.startup.stage_seconds + 600
+    assert plan.storage.capacity_gi == 2000
