@@ -1,0 +1,76 @@
+"""tools.model_facts turns quantization_config into per-role widths (issue 18 item 2): the
+modules an ignore list keeps 16-bit, the group size and zero points of 4-bit formats, and the
+roles a pattern splits said as "could not determine"; MiniMax-M2's family is read.
+
+Fixtures are abridged copies of the hub's config.json files (`_mirrors` names the source)."""
+
+import copy
+import json
+import pathlib
+
+import pytest
+import yaml
+
+from planning import config
+from tools import model_facts
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
+KIMI = FIXTURES / "kimi-k2-thinking.config.json"
+MINIMAX = FIXTURES / "minimax-m2.1.config.json"
+V31 = FIXTURES / "deepseek-v3.1.config.json"
+
+
+def _config(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def test_kimi_keeps_attention_shared_and_dense_linears_in_bf16_and_experts_int4_group_32():
+    assert model_facts.weights_by_role(_config(KIMI)) == {
+        "replicated_linear": {"dtype": "bf16"}, "sharded_linear": {"dtype": "bf16"},
+        "experts": {"dtype": "int4", "group_size": 32}}
+
+
+def test_an_ignore_list_that_splits_a_role_is_said_not_guessed():
+    kimi = _config(KIMI)
+    kimi["quantization_config"]["ignore"] = ["lm_head", "re:.*self_attn.*"]
+    # attention kept 16-bit, but shared experts and the dense MLP (same role) quantized
+    notes = model_facts.could_not_determine(kimi, model_facts.weights_dtype(kimi))
+    assert any("sharded_linear" in note and "self_attn" in note for note in notes)
+
+
+def test_awq_reads_group_size_zero_points_and_modules_to_not_convert():
+    awq = _config(MINIMAX)
+    awq["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128,
+                                  "zero_point": True, "version": "gemm",
+                                  "modules_to_not_convert": ["self_attn", "gate"]}
+    assert model_facts.weights_dtype(awq) == "int4"
+    assert model_facts.weights_by_role(awq) == {
+        "sharded_linear": {"dtype": "bf16"},
+        "experts": {"dtype": "int4", "group_size": 128, "zero_points": True}}
+
+
+def test_an_fp8_block_checkpoint_that_quantizes_every_linear_needs_no_widths():
+    assert model_facts.weights_by_role(_config(MINIMAX)) is None
+    assert model_facts.weights_by_role(_config(V31)) is None
+
+
+def test_minimax_m2_counts_by_role_from_its_shape():
+    groups = model_facts.parameter_groups(_config(MINIMAX))
+    hidden, layers, experts = 3072, 62, 256
+    assert groups["experts"] == layers * experts * 3 * hidden * 1536
+    # q/k/v/o with 48 heads and 8 KV heads of 128
+    assert groups["sharded_linear"] == layers * (hidden * (48 + 16) * 128 + 48 * 128 * hidden)
+    # router E × H + e_score_correction_bias E, per-layer q_norm/k_norm, two RMSNorms; final norm
+    assert groups["norms_and_gates"] == layers * (experts * hidden + experts + 56 * 128
+                                                  + 2 * hidden) + hidden
+    assert sum(groups.values()) / 1e9 == pytest.approx(228.7, abs=0.1)   # "230B" published
+
+
+def test_a_mixed_width_entry_prints_facts_the_config_accepts(capsys):
+    status = model_facts.main([str(KIMI), "--name", "k", "--hf-id", "org/k"])
+    out, err = capsys.readouterr()
+    assert status == 0
+    entry = yaml.safe_load("models:\n" + out)["models"]["k"]
+    assert "could not determine: group size" not in out
+    facts = config.ModelFacts.model_validate(entry)
+    assert facts.weights_by_role["experts"].group_size == 32
