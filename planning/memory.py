@@ -105,14 +105,14 @@ def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLi
 
 
 def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout) -> float:
-    """MXFP4 experts are padded for vLLM's kernel (mxfp4_expert_padding); the
-    intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
+    """MXFP4 experts are padded for vLLM's kernel, and Hopper keeps their scales twice
+    (mxfp4_resident_factor); the intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
     experts. For mxfp4 models, intermediate_size is the expert's."""
     if not model_families.pads_mxfp4_experts(model.weights_dtype):
         return 1.0
     per_gpu = expert_intermediate_per_gpu(model.intermediate_size, layout.tensor_parallel,
                                                  layout.data_parallel, layout.expert_parallel)
-    return mxfp4_expert_padding(model.hidden_size, per_gpu, gpu.compute_capability)
+    return mxfp4_resident_factor(model.hidden_size, per_gpu, gpu.compute_capability)
 
 
 def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
@@ -357,6 +357,30 @@ def mxfp4_expert_padding(hidden_size: int, intermediate_per_gpu: int,
     else:
         padded_h, padded_i = _round_up(hidden_size, 256), _round_up(intermediate_per_gpu, 128)
     return padded_h * padded_i / (hidden_size * intermediate_per_gpu)
+
+
+MXFP4_SCALE_BYTES = 1 / 32
+"""One E8M0 scale byte per 32 MXFP4 weights (the scale part of MXFP4_BYTES)."""
+TRITON_MXFP4_SINCE_CC = 9.0
+"""Hopper runs MXFP4 experts on the Triton backend (mxfp4_expert_padding's kernel choice)."""
+
+
+def mxfp4_resident_factor(hidden_size: int, intermediate_per_gpu: int,
+                          compute_capability: float) -> float:
+    """How much larger MXFP4 experts are on the GPU than at MXFP4_BYTES per weight: the
+    kernel's padding (mxfp4_expert_padding), and on Hopper's Triton backend the checkpoint's
+    scales a second time. Its process_weights_after_loading swizzles weights and scales into
+    new tensors and deletes only the old weights (`del layer.w13_weight`, `del
+    layer.w2_weight`; w13_weight_scale / w2_weight_scale stay registered), so the E8M0 scales
+    are resident twice (vllm/model_executor/layers/quantization/mxfp4.py,
+    Mxfp4MoEMethod.process_weights_after_loading, Triton branch).
+    factor = padding + MXFP4_SCALE_BYTES / MXFP4_BYTES on Hopper, padding elsewhere.
+    Example (gpt-oss, TP 1, H100): 1 + (1/32) / 0.53125 = 1.0588.
+    """
+    padding = mxfp4_expert_padding(hidden_size, intermediate_per_gpu, compute_capability)
+    if TRITON_MXFP4_SINCE_CC <= compute_capability < 10.0:
+        return padding + MXFP4_SCALE_BYTES / MXFP4_BYTES
+    return padding
 
 
 def pipeline_stage_layers(layers: int, pipeline_parallel: int) -> list[int]:

@@ -85,3 +85,17 @@ def test_a_role_the_facts_do_not_have_is_refused_naming_the_key():
 def test_a_group_size_must_be_positive():
     with pytest.raises(ValidationError):
         config.RoleWidth.model_validate({"dtype": "int4", "group_size": 0})
+
+
+def test_mxfp4_experts_on_hoppers_triton_backend_keep_the_checkpoints_scales_too():
+    # The Triton branch swizzles weights and scales into new tensors and deletes only the old
+    # weights: the E8M0 scales (1/32 byte per weight) stay resident twice.
+    triton = memory.mxfp4_resident_factor(2880, 2880, 9.0)
+    assert triton == pytest.approx(1 + (1 / 32) / memory.MXFP4_BYTES)
+    assert memory.mxfp4_resident_factor(2880, 1440, 9.0) == pytest.approx(
+        1472 / 1440 + (1 / 32) / memory.MXFP4_BYTES)
+    # Marlin (below Hopper) and FlashInfer (Blackwell) keep one copy, padded.
+    assert memory.mxfp4_resident_factor(2880, 2880, 8.0) == memory.mxfp4_expert_padding(
+        2880, 2880, 8.0)
+    assert memory.mxfp4_resident_factor(2880, 2880, 10.0) == memory.mxfp4_expert_padding(
+        2880, 2880, 10.0)

@@ -233,3 +233,9 @@ def test_quantized_and_moe_weights_are_within_2_percent_where_the_scheme_is_mode
                  "lldp2-qwen25-7b-fp8dyn", "lldp2-qwen3-30b-a3b-tp1", "lldp2-mixtral-8x7b-tp2",
                  "lldp-llama33-70b-fp8-tp2", "lldp-llama33-70b-fp8-tp4"):
         assert abs(rows[case].weights_error_relative) <= 0.02, case
+
+
+def test_results_report_weights_per_gpu_per_model_class(rows):
+    table = report.render_classes(rows)
+    assert "| mixed-precision-quantized | tuning |" in table
+    assert "| mixed-precision-quantized | holdout |" in table
