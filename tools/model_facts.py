@@ -108,8 +108,71 @@ def hybrid_layers(config: dict[str, Any]) -> str:
             f"{head_dim(config) if config.get('hidden_size') else '?'}) and {layers - full} "
             f"linear-attention layers that keep a state per request, not per token ({linear}); "
             "the facts' attention kinds (gqa, mla, deepseek_v4) cannot express that layout, so "
-            "no KV figure would be right. Could not determine: the KV layout; the parameters "
-            "by role are not written either")
+            "no KV figure would be right. Could not determine: the KV layout. "
+            + _hybrid_roles_note(config))
+
+
+def _hybrid_roles_note(config: dict[str, Any]) -> str:
+    """The weights side of a hybrid the tool can count (hybrid_parameter_groups), said in
+    the refusal so the parameters by role are known before its KV kinds are."""
+    if config.get("model_type") not in HYBRID_COUNTED:
+        return "The parameters by role are not written either"
+    groups = hybrid_parameter_groups(config)
+    return ("Parameters by role (the weights side, for model.facts.parameters): "
+            + ", ".join(f"{role}: {count}" for role, count in groups.items())
+            + f" ({sum(groups.values()) / 1e9:.3f} B)")
+
+
+HYBRID_COUNTED = {"qwen3_next"}
+"""Hybrid families whose parameters by role hybrid_parameter_groups counts."""
+
+
+def _gated_delta_net(config: dict[str, Any]) -> dict[str, int]:
+    """One Qwen3-Next Gated DeltaNet layer (vllm/model_executor/models/qwen3_next.py
+    Qwen3NextGatedDeltaNet): in_proj_qkvz H × (2 key_dim + 2 value_dim), in_proj_ba
+    H × 2 value heads, conv1d (2 key_dim + value_dim) × kernel, dt_bias and A_log per value
+    head, out_proj value_dim × H, all split by TP with the heads; the gated RMSNorm of one
+    value head's width whole on every rank."""
+    hidden = config["hidden_size"]
+    key_dim = config["linear_num_key_heads"] * config["linear_key_head_dim"]
+    value_heads = config["linear_num_value_heads"]
+    value_dim = value_heads * config["linear_value_head_dim"]
+    conv = (2 * key_dim + value_dim) * config["linear_conv_kernel_dim"]
+    return {"sharded_linear": hidden * (2 * key_dim + 2 * value_dim) + hidden * 2 * value_heads
+            + conv + 2 * value_heads + value_dim * hidden,
+            "norms_and_gates": config["linear_value_head_dim"]}
+
+
+def _gated_attention(config: dict[str, Any]) -> dict[str, int]:
+    """One Qwen3-Next full-attention layer (Qwen3NextAttention): q_proj carries the output
+    gate (H × 2 heads × head_dim), k/v H × KV heads × head_dim, o heads × head_dim × H;
+    per-head q_norm and k_norm."""
+    hidden, heads, dim = config["hidden_size"], config["num_attention_heads"], head_dim(config)
+    kv_heads = config["num_key_value_heads"]
+    return {"sharded_linear": hidden * heads * dim * 2 + 2 * hidden * kv_heads * dim
+            + heads * dim * hidden, "norms_and_gates": 2 * dim}
+
+
+def hybrid_parameter_groups(config: dict[str, Any]) -> dict[str, int]:
+    """Parameters by role of a Qwen3-Next hybrid: every full_attention_interval-th layer gated
+    full attention, the others Gated DeltaNet; every layer MoE with routed experts (E × 3 × H
+    × moe_I), a router E × H and a shared expert 3 × H × shared_I (sharded) with its 1 × H
+    gate; 2 × H norms per layer, the final norm H, embedding and head V × H."""
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    interval, count = config["full_attention_interval"], config["num_experts"]
+    groups = dict.fromkeys(ROLES, 0)
+    groups["embedding"] = vocab * hidden
+    groups["head"] = 0 if config.get("tie_word_embeddings") else vocab * hidden
+    groups["norms_and_gates"] = hidden
+    for index in range(config["num_hidden_layers"]):
+        mixer = _gated_attention if (index + 1) % interval == 0 else _gated_delta_net
+        moe = {"experts": count * 3 * hidden * config["moe_intermediate_size"],
+               "norms_and_gates": count * hidden + hidden + 2 * hidden,
+               "sharded_linear": 3 * hidden * config["shared_expert_intermediate_size"]}
+        for part in (mixer(config), moe):
+            for role, number in part.items():
+                groups[role] += number
+    return groups
 
 
 def head_dim(config: dict[str, Any]) -> int:
