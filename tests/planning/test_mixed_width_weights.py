@@ -99,3 +99,24 @@ def test_mxfp4_experts_on_hoppers_triton_backend_keep_the_checkpoints_scales_too
         2880, 2880, 8.0)
     assert memory.mxfp4_resident_factor(2880, 2880, 10.0) == memory.mxfp4_expert_padding(
         2880, 2880, 10.0)
+
+
+def test_16_bit_and_grouped_8_bit_roles_and_an_unknown_width():
+    assert memory.quantized_bytes_per_param("fp16") == 2.0
+    # int8 with one 16-bit scale and one 8-bit zero point per group of 64
+    assert memory.quantized_bytes_per_param("int8", 64, zero_points=True) == pytest.approx(
+        1 + 2 / 64 + 1 / 64)
+    with pytest.raises(ValueError, match="int2"):
+        memory.quantized_bytes_per_param("int2")
+
+
+def test_online_fp8_of_a_16_bit_checkpoint_requantizes_every_role_the_facts_list():
+    facts_ = dict(facts.models()["deepseek-r1-distill-qwen-7b"])
+    facts_["weights_by_role"] = {"sharded_linear": {"dtype": "int4", "group_size": 32}}
+    cfg = configured(SMALL_7B, model={"preset": None, "facts": facts_, "quantization": "fp8"},
+                     vllmVersion="0.20.0")
+    step = memory.weights(cfg, cfg.model.shape, Layout(1))
+    assert "(fp8-online)" in step.reason and "× 0.5625 B" not in step.reason
+    assert "sharded_linear 6.526 G × 1 B" in step.reason
+    # the checkpoint on disk is still stored at the widths the facts give
+    assert step.checkpoint_gib < step.total_gib
