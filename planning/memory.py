@@ -322,7 +322,8 @@ def weight_gib(groups: dict[str, float], weights_scheme: str,
     4/16384) = 626.9 GiB (the checkpoint's own BF16 / F8_E4M3 / F32 counts give the same).
     `widths` (role_widths) replaces the scheme's when the roles are stored at mixed widths.
     """
-    widths = widths or ROLE_BYTES[weights_scheme]
+    scheme_widths = ROLE_BYTES[weights_scheme]      # an unknown scheme fails even with widths
+    widths = widths or scheme_widths
     return sum(groups[role] * widths[role] for role in WEIGHT_ROLES) / GIB
 
 
@@ -422,7 +423,8 @@ def weight_gib_per_gpu(groups: dict[str, float], weights_scheme: str, layers: in
     experts. Example (Qwen-32B, TP 2): (0.779 G + 0.779 G + 31.206 G) × 2 / 2 = 30.5 GiB.
     `widths` (role_widths) replaces the scheme's bytes per parameter for mixed widths.
     """
-    widths = widths or ROLE_BYTES[weights_scheme]
+    scheme_widths = ROLE_BYTES[weights_scheme]      # an unknown scheme fails even with widths
+    widths = widths or scheme_widths
     size = {role: groups[role] * widths[role] for role in WEIGHT_ROLES}
     size["experts"] *= expert_padding
     stages = pipeline_stage_layers(layers, pipeline_parallel)

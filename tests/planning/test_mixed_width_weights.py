@@ -120,3 +120,14 @@ def test_online_fp8_of_a_16_bit_checkpoint_requantizes_every_role_the_facts_list
     assert "sharded_linear 6.526 G × 1 B" in step.reason
     # the checkpoint on disk is still stored at the widths the facts give
     assert step.checkpoint_gib < step.total_gib
+
+
+def test_the_weights_step_puts_a_tied_embedding_on_the_last_stage_too():
+    facts_ = {**facts.models()["deepseek-r1-distill-qwen-7b"], "tie_word_embeddings": True}
+    cfg = configured(SMALL_7B, model={"preset": None, "facts": facts_}, vllmVersion="0.20.0")
+    model = cfg.model.shape
+    step = memory.weights(cfg, model, Layout(1, 2))
+    assert step.per_gpu_gib == pytest.approx(memory.weight_gib_per_gpu(
+        model.parameter_groups(), "bf16", model.layers, 1, 2, 1, True, model.attention))
+    with pytest.raises(KeyError):
+        memory.weight_gib(model.parameter_groups(), "int3", memory.ROLE_BYTES["bf16"])
