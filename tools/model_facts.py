@@ -13,7 +13,8 @@ that splits a role is said as "could not determine". Hybrid
 linear-attention models (qwen3_next, kimi_linear) and anything else fail with a message
 saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
 safetensors index, or the checkpoint's *.safetensors files (`--safetensors`, only their
-headers are read), add the checkpoint's real size (`weights_gib`); a saved hub model-info JSON
+headers are read), add the checkpoint's real size (`weights_gib`) and its bytes per parameter
+of each role from the tensor names (beside the widths the facts give); a saved hub model-info JSON
 (`--model-info`) is compared dtype by dtype with the parameters by role.
 """
 
@@ -29,6 +30,7 @@ from typing import Any
 import yaml
 
 from facts import model_families
+from planning import memory
 
 GIB = 2**30
 
@@ -401,6 +403,56 @@ def dtype_counts_from_headers(paths: list[pathlib.Path]) -> tuple[dict[str, int]
     return counts, total_bytes
 
 
+LAYER_INDEX = re.compile(r"\.layers\.(\d+)\.")
+GATE_OR_NORM = re.compile(r"norm|\.mlp\.gate\.|router|e_score_correction_bias|sinks|"
+                          r"shared_expert_gate|_bias$|indexer\.(?!wq_b)")
+REPLICATED = re.compile(r"q_a_proj|kv_a_proj_with_mqa|indexer\.wq_b")
+
+
+def role_of_tensor(name: str) -> str:
+    """The ROLES entry a checkpoint tensor (weight, packed weight, scale or zero point) belongs
+    to, from its name as Hugging Face checkpoints write it; scales and zero points go with
+    their weight's role."""
+    if "embed_tokens" in name:
+        return "embedding"
+    if name.startswith("lm_head"):
+        return "head"
+    if GATE_OR_NORM.search(name):
+        return "norms_and_gates"
+    if ".experts." in name or name.endswith(".experts"):
+        return "experts"
+    if REPLICATED.search(name):
+        return "replicated_linear"
+    return "sharded_linear"
+
+
+def bytes_by_role_from_headers(paths: list[pathlib.Path], layers: int) -> dict[str, int]:
+    """Checkpoint bytes per role from the .safetensors headers (tensor names and data offsets;
+    no tensor data is read), layers from `layers` on (DeepSeek's MTP layer) left out."""
+    by_role = dict.fromkeys(ROLES, 0)
+    for path in paths:
+        for name, tensor in safetensors_header(path).items():
+            match = LAYER_INDEX.search(name)
+            if name == "__metadata__" or (match and int(match.group(1)) >= layers):
+                continue
+            start, end = tensor["data_offsets"]
+            by_role[role_of_tensor(name)] += end - start
+    return by_role
+
+
+def widths_note(by_role: dict[str, int], groups: dict[str, int],
+                width_facts: dict[str, Any] | None, dtype: str) -> str:
+    """The checkpoint's bytes per parameter of each role (header bytes ÷ parameters from the
+    shapes) beside the widths the facts give it (planning/memory.py role_widths)."""
+    scheme = dtype if dtype in memory.ROLE_BYTES else "bf16"
+    widths = memory.role_widths(scheme, width_facts)
+    shown = ", ".join(f"{role} {by_role[role] / groups[role]:.4g} B (facts {widths[role]:.4g} B)"
+                      for role in ROLES if by_role.get(role) and groups.get(role))
+    return ("note: checkpoint bytes per parameter by role (safetensors headers ÷ parameters "
+            f"from the shapes): {shown}. A role far from its facts' width is misread: check "
+            "quantization_config and weights_by_role by hand.")
+
+
 def dtype_counts_from_model_info(info: dict[str, Any]) -> dict[str, int]:
     """`safetensors.parameters` of a saved hub model-info JSON (GET /api/models/<id>)."""
     try:
@@ -764,6 +816,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if counts:
         print(dtype_note(counts, facts["parameters"]), file=sys.stderr)
+    if args.safetensors:
+        by_role = bytes_by_role_from_headers(args.safetensors, config["num_hidden_layers"])
+        print(widths_note(by_role, facts["parameters"], facts.get("weights_by_role"),
+                          facts["weights_dtype"]), file=sys.stderr)
     notes = could_not_determine(config, facts["weights_dtype"])
     for note in notes:
         print(f"note: could not determine: {note}", file=sys.stderr)

@@ -91,3 +91,56 @@ def test_qwen3_next_is_counted_by_role_though_its_kv_layout_is_refused(capsys):
     status = model_facts.main([str(QWEN3_NEXT)])
     _, err = capsys.readouterr()
     assert status == 1 and "experts: 77309411328" in err
+
+
+def _safetensors(path, tensors):
+    """A safetensors file: 8-byte header length, the JSON header, then zero bytes."""
+    header, offset = {}, 0
+    for name, (dtype, shape) in tensors.items():
+        size = model_facts.SAFETENSORS_BYTES[dtype]
+        for dim in shape:
+            size *= dim
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    raw = json.dumps(header).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + b"\0" * offset)
+
+
+def test_the_checkpoints_headers_give_bytes_by_role_from_the_tensor_names(tmp_path):
+    shard = tmp_path / "model-00001.safetensors"
+    _safetensors(shard, {
+        "model.embed_tokens.weight": ("BF16", [16, 8]),
+        "lm_head.weight": ("BF16", [16, 8]),
+        "model.layers.0.input_layernorm.weight": ("BF16", [8]),
+        "model.layers.0.mlp.gate.weight": ("BF16", [4, 8]),
+        "model.layers.0.self_attn.kv_a_proj_with_mqa.weight": ("BF16", [6, 8]),
+        "model.layers.0.self_attn.o_proj.weight": ("BF16", [8, 8]),
+        "model.layers.0.mlp.shared_experts.down_proj.weight": ("BF16", [8, 8]),
+        # compressed-tensors pack-quantized: 8 int4 per int32 + one BF16 scale per 32
+        "model.layers.0.mlp.experts.0.down_proj.weight_packed": ("I32", [8, 8]),
+        "model.layers.0.mlp.experts.0.down_proj.weight_scale": ("BF16", [8, 2]),
+        "model.layers.61.mlp.experts.0.down_proj.weight_packed": ("I32", [8, 8]),   # MTP
+    })
+    by_role = model_facts.bytes_by_role_from_headers([shard], layers=61)
+    assert by_role == {"embedding": 256, "head": 256, "norms_and_gates": 16 + 64,
+                       "replicated_linear": 96, "sharded_linear": 256, "experts": 256 + 32}
+
+
+def test_the_checkpoints_bytes_per_parameter_are_compared_with_the_widths(tmp_path, capsys):
+    kimi = _config(KIMI)
+    groups = model_facts.parameter_groups(kimi)
+    note = model_facts.widths_note({"experts": int(groups["experts"] * 0.5625),
+                                    "sharded_linear": groups["sharded_linear"] * 2}, groups,
+                                   model_facts.weights_by_role(kimi), "int4")
+    assert "experts 0.5625 B (facts 0.5625 B)" in note
+    assert "sharded_linear 2 B (facts 2 B)" in note
+
+
+def test_given_the_checkpoint_the_tool_says_its_bytes_per_parameter_by_role(tmp_path, capsys):
+    shard = tmp_path / "model.safetensors"
+    _safetensors(shard, {"model.layers.0.mlp.experts.0.down_proj.weight_packed": ("I32", [8, 8]),
+                         "model.layers.0.self_attn.o_proj.weight": ("BF16", [8, 8])})
+    status = model_facts.main([str(KIMI), "--safetensors", str(shard)])
+    _, err = capsys.readouterr()
+    assert status == 0 and "checkpoint bytes per parameter by role" in err
+    assert "experts" in err and "(facts 0.5625 B)" in err
