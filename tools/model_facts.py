@@ -7,7 +7,7 @@ Prints one YAML block in the format of facts/models.yaml (paste it under `models
 stack's `model.facts`), written by yaml.safe_dump. Supports Llama/Mistral/Qwen2/Qwen3-style
 dense models with standard or grouped-query attention (`gqa`), Qwen3-MoE, gpt-oss and
 MiniMax-M2 (`gqa`, MoE), and the DeepSeek layout (`mla`, MoE: V2, V3/R1, V3.2 with DSA's
-indexer, Kimi-K2). quantization_config is read (method, bits, group size, zero points, format,
+indexer, Kimi-K2, GLM-5). quantization_config is read (method, bits, group size, zero points, format,
 the modules kept in 16 bits) into `weights_by_role`, each role at its own width; an ignore list
 that splits a role is said as "could not determine". Hybrid
 linear-attention models (qwen3_next, kimi_linear) and anything else fail with a message
@@ -39,10 +39,12 @@ GQA_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gpt_oss",
 gate/up/down MLPs, Qwen3-MoE (vllm/model_executor/models/qwen3_moe.py) and gpt-oss (gpt_oss.py:
 attention biases and sinks, experts with biases) and MiniMax-M2 (minimax_m2.py: q/k norms over
 all heads, every layer MoE with a sigmoid router and its correction bias, no shared expert)."""
-MLA_MODEL_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2"}
+MLA_MODEL_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa"}
 """DeepSeek-layout families with multi-head latent attention and routed experts: Kimi-K2
 ships DeepseekV3ForCausalLM under model_type kimi_k2; V3.2 adds DSA's indexer
-(vllm/model_executor/models/deepseek_v2.py Indexer)."""
+(vllm/model_executor/models/deepseek_v2.py Indexer); GLM-5's glm_moe_dsa is served by
+deepseek_v2.py's GlmMoeDsaForCausalLM, a subclass of DeepseekV2ForCausalLM
+(vllm/model_executor/models/registry.py), with V3.2's config fields."""
 HYBRID_MODEL_TYPES = {"qwen3_next", "kimi_linear"}
 """Hybrid linear-attention families: their linear layers keep a per-request state instead of a
 per-token cache, which the facts' attention kinds cannot express yet."""

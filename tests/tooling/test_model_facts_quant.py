@@ -144,3 +144,12 @@ def test_given_the_checkpoint_the_tool_says_its_bytes_per_parameter_by_role(tmp_
     _, err = capsys.readouterr()
     assert status == 0 and "checkpoint bytes per parameter by role" in err
     assert "experts" in err and "(facts 0.5625 B)" in err
+
+
+def test_glm_moe_dsa_reads_as_deepseek_v32s_layout():
+    # vLLM registers GlmMoeDsaForCausalLM from deepseek_v2.py as a subclass of
+    # DeepseekV2ForCausalLM (MLA + DSA indexer + shared/routed experts): same roles, same KV.
+    v32 = _config(FIXTURES / "deepseek-v3.2.config.json")
+    glm = {**v32, "model_type": "glm_moe_dsa", "architectures": ["GlmMoeDsaForCausalLM"]}
+    assert model_facts.parameter_groups(glm) == model_facts.parameter_groups(v32)
+    assert model_facts.attention_facts(glm) == model_facts.attention_facts(v32)
