@@ -3,6 +3,9 @@ scale overhead, so a compressed-tensors / AWQ / GPTQ checkpoint that keeps atten
 experts and dense layers in BF16 and quantizes only the routed experts (Kimi-K2-Thinking:
 INT4, one BF16 scale per 32 weights) is sized as it loads, not as an all-INT4 model."""
 
+import json
+import pathlib
+
 import pytest
 from pydantic import ValidationError
 
@@ -10,6 +13,9 @@ import facts
 from planning import config, memory
 from planning.layout import Layout
 from tests.planning.conftest import SMALL_7B, configured
+from tools import model_facts
+
+FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "fixtures"
 
 
 def _kimi():
@@ -131,3 +137,33 @@ def test_the_weights_step_puts_a_tied_embedding_on_the_last_stage_too():
         model.parameter_groups(), "bf16", model.layers, 1, 2, 1, True, model.attention))
     with pytest.raises(KeyError):
         memory.weight_gib(model.parameter_groups(), "int3", memory.ROLE_BYTES["bf16"])
+
+
+def test_the_weights_step_sizes_each_gpu_at_the_roles_own_widths():
+    cfg = configured(SMALL_7B, model={"preset": "kimi-k2-thinking", "trustRemoteCode": True},
+                     gpu={"type": "h200"}, vllmVersion="0.20.0")
+    model = cfg.model.shape
+    step = memory.weights(cfg, model, Layout(8), cfg.gpu.resolved())
+    assert step.per_gpu_gib == pytest.approx(memory.weight_gib_per_gpu(
+        model.parameter_groups(), "int4", model.layers, 8, attention=model.attention,
+        widths=memory.role_widths("int4", model.weights_by_role)))
+
+
+def test_awq_zero_points_given_by_role_are_counted():
+    widths = memory.role_widths("int4", {"experts": {"dtype": "int4", "group_size": 128,
+                                                     "zero_points": True}})
+    assert widths["experts"] == pytest.approx(0.5 + 2 / 128 + 0.5 / 128)
+
+
+def test_without_a_gpu_the_weights_step_pads_no_experts():
+    raw = json.loads((FIXTURES / "gpt-oss-20b.config.json").read_text(encoding="utf-8"))
+    entry = {**model_facts.model_facts(raw, hf_id="openai/gpt-oss-20b"),
+             "min_vllm": "0.10.1", "min_compute_capability": 8.0}
+    cfg = configured(SMALL_7B, model={"preset": None, "facts": entry, "maxModelLen": 8192},
+                     vllmVersion="0.20.0")
+    model = cfg.model.shape
+    bare = memory.weights(cfg, model, Layout(1))
+    padded = memory.weights(cfg, model, Layout(1), cfg.gpu.resolved())
+    assert bare.per_gpu_gib == pytest.approx(memory.weight_gib_per_gpu(
+        model.parameter_groups(), "mxfp4", model.layers, 1, attention=model.attention))
+    assert padded.per_gpu_gib > bare.per_gpu_gib
