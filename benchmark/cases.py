@@ -22,6 +22,8 @@ HERE = pathlib.Path(__file__).resolve().parent
 CASES_FILE = HERE / "cases.yaml"
 STACK_FACTS_FILE = HERE / "stack_facts.yaml"
 SPLITS = ("tuning", "holdout")
+WEIGHTS_ONLY = "weights_only"
+"""cases.yaml `usable` of a case scored on its weights alone."""
 
 
 class CaseError(ValueError):
@@ -43,6 +45,11 @@ class Case:
     logged: dict[str, Any]
     derived: dict[str, Any]
     startup: dict[str, Any] = dataclasses.field(default_factory=dict)
+    weights_only: bool = False
+    """The run logged its weights but no KV figure the plan can be scored on (cases.yaml
+    `usable: weights_only`)."""
+    classes: tuple[str, ...] = ()
+    """The model classes the case scores (cases.yaml `classes`, benchmark/report.py)."""
 
     @property
     def version(self) -> "facts.vllm_features.Version":
@@ -98,6 +105,8 @@ def _case(raw: dict[str, Any], stack_facts: dict[str, Any]) -> Case:
         logged=raw.get("logged") or {},
         derived=raw.get("derived") or {},
         startup=raw.get("startup") or {},
+        weights_only=raw.get("usable") == WEIGHTS_ONLY,
+        classes=tuple(raw.get("classes") or ()),
     )
 
 

@@ -106,6 +106,29 @@ DEFINITIONS = """\
 """
 
 
+WEIGHTS_CLASS_TARGET = (0.01, 0.03)
+"""Issue 18's weights-per-GPU target for every class, mixed-width quantized included: median
+|error| ≤ 1 %, worst ≤ 3 %."""
+
+
+def render_classes(rows: list[Row]) -> str:
+    """Weights per GPU relative error per model class (cases.yaml `classes`) and split."""
+    lines = ["| class | split | n | median abs | worst abs (case) | target (median / worst) |",
+             "|---|---|---|---|---|---|"]
+    median_target, worst_target = WEIGHTS_CLASS_TARGET
+    for name in sorted({name for row in rows for name in row.case.classes}):
+        for split in SPLITS:
+            members = [row for row in rows
+                       if name in row.case.classes and row.case.split == split]
+            stats = target_stats(members)["weights_error_relative"]
+            if not stats["n"]:
+                continue
+            lines.append(f"| {name} | {split} | {stats['n']} | {abs_pct(stats['median'])} | "
+                         f"{abs_pct(stats['worst'])} ({stats['worst_case']}) | "
+                         f"≤ {median_target:.0%} / ≤ {worst_target:.0%} |")
+    return "\n".join(lines)
+
+
 def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
     """The whole results.md."""
     holdout = summary["holdout"]["token_error"]
@@ -134,6 +157,13 @@ def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
         "logged container start → \"Starting vLLM server\".",
         "",
         render_targets(rows, startup_rows()),
+        "",
+        "## Weights per GPU by model class (issue 18)",
+        "",
+        "Cases tagged with a class in cases.yaml (`classes`); V1-engine cases, weights-only "
+        "cases included.",
+        "",
+        render_classes(rows),
         "",
         "## Metrics",
         "",

@@ -103,6 +103,8 @@ def evaluate(case: Case) -> Row:
     kv_derived = logged.get("available_kv_gib") is None
     if kv_gib is None and logged.get("gpu_blocks"):
         kv_gib = tokens * pred.bytes_per_token / GIB
+    if case.weights_only:
+        kv_gib = tokens = None          # a budget vLLM refused, or none logged: weights only
     return Row(
         case=case, pred=pred, kv_gib=kv_gib, kv_gib_derived=kv_gib is not None and kv_derived,
         kv_tokens=tokens,

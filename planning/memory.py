@@ -107,14 +107,14 @@ def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLi
 
 
 def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout) -> float:
-    """MXFP4 experts are padded for vLLM's kernel (mxfp4_expert_padding); the
-    intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
+    """MXFP4 experts are padded for vLLM's kernel, and Hopper keeps their scales twice
+    (mxfp4_resident_factor); the intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
     experts. For mxfp4 models, intermediate_size is the expert's."""
     if not model_families.pads_mxfp4_experts(model.weights_dtype):
         return 1.0
     per_gpu = expert_intermediate_per_gpu(model.intermediate_size, layout.tensor_parallel,
                                                  layout.data_parallel, layout.expert_parallel)
-    return mxfp4_expert_padding(model.hidden_size, per_gpu, gpu.compute_capability)
+    return mxfp4_resident_factor(model.hidden_size, per_gpu, gpu.compute_capability)
 
 
 def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
@@ -122,13 +122,17 @@ def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
     """The model's weight memory by role, and the fullest GPU's share under `layout`."""
     groups = model.parameter_groups()
     stored_as = scheme(model.weights_dtype, cfg.model.quantization)
-    total = weight_gib(groups, stored_as)
+    # The facts' per-role widths describe the checkpoint; `--quantization fp8` of a 16-bit
+    # checkpoint re-quantizes every linear, so they apply only when vLLM loads it as stored.
+    widths = role_widths(stored_as, model.weights_by_role
+                         if stored_as == model.weights_dtype else None)
+    total = weight_gib(groups, stored_as, widths)
     per_gpu = weight_gib_per_gpu(
         groups, stored_as, model.layers, layout.tensor_parallel, layout.pipeline_parallel,
         layout.data_parallel, model.tie_word_embeddings, model.attention,
-        expert_padding(model, gpu, layout) if gpu else 1.0)
-    checkpoint = model.weights_gib or weight_gib(groups, model.weights_dtype)
-    widths = ROLE_BYTES[stored_as]
+        expert_padding(model, gpu, layout) if gpu else 1.0, widths)
+    checkpoint = model.weights_gib or weight_gib(
+        groups, model.weights_dtype, role_widths(model.weights_dtype, model.weights_by_role))
     parts = " + ".join(f"{role} {groups[role] / 1e9:.3f} G × {widths[role]:.4g} B"
                        for role in WEIGHT_ROLES if groups[role])
     stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
@@ -277,6 +281,45 @@ ROLE_BYTES: dict[str, dict[str, float]] = {
 - fp4-fp8 (DeepSeek V4): experts MXFP4, other linears FP8 with E8M0 block scales."""
 
 
+DEFAULT_INT4_GROUP = 128
+"""The group size GPTQ_INT4_BYTES counts, and a 4-bit role's when the facts give none."""
+
+
+def quantized_bytes_per_param(dtype: str, group_size: Optional[int] = None,
+                              zero_points: bool = False) -> float:
+    """Bytes one weight of a role costs on the GPU at its own width:
+      bf16/fp16 2; fp8 1 + FP32 128×128 block scales (FP8_BLOCK_SCALE_BYTES); mxfp4
+      MXFP4_BYTES; int4 0.5 + one 16-bit scale per group (+ a 4-bit zero point per group
+      when the format keeps them, AWQ: vllm/model_executor/layers/quantization/awq_marlin.py
+      keeps qzeros, GPTQ/compressed-tensors symmetric do not); int8 1 (+ 2 / group when grouped).
+    Example: int4 group 32 (Kimi-K2-Thinking's experts) = 0.5 + 2/32 = 0.5625 B.
+    """
+    if dtype in ("bf16", "fp16"):
+        return 2.0
+    if dtype == "fp8":
+        return 1 + FP8_BLOCK_SCALE_BYTES
+    if dtype == model_families.MXFP4:
+        return MXFP4_BYTES
+    if dtype == "int4":
+        group = group_size or DEFAULT_INT4_GROUP
+        return 0.5 + 2 / group + (0.5 / group if zero_points else 0.0)
+    if dtype == "int8":
+        return 1.0 + (2 / group_size + (1 / group_size if zero_points else 0.0)
+                      if group_size else 0.0)
+    raise ValueError(f"no bytes-per-parameter figure for a role stored as {dtype!r}")
+
+
+def role_widths(weights_scheme: str, by_role: Optional[dict] = None) -> dict[str, float]:
+    """Bytes per parameter of each role: the scheme's (ROLE_BYTES), with the roles the facts'
+    weights_by_role names at their own width (quantized_bytes_per_param)."""
+    widths = dict(ROLE_BYTES[weights_scheme])
+    for role, width in (by_role or {}).items():
+        spec = width if isinstance(width, dict) else width.model_dump()
+        widths[role] = quantized_bytes_per_param(spec["dtype"], spec.get("group_size"),
+                                                 spec.get("zero_points", False))
+    return widths
+
+
 def scheme(weights_dtype: str, quantization: str | None) -> str:
     """The checkpoint's storage scheme in GPU memory: `--quantization fp8` of a 16-bit model
     is fp8-online; anything else is the checkpoint's own dtype."""
@@ -287,13 +330,16 @@ def scheme(weights_dtype: str, quantization: str | None) -> str:
     return weights_dtype
 
 
-def weight_gib(groups: dict[str, float], weights_scheme: str) -> float:
+def weight_gib(groups: dict[str, float], weights_scheme: str,
+               widths: Optional[dict[str, float]] = None) -> float:
     """Weight memory of the whole model in GiB = Σ roles params × bytes per param (ROLE_BYTES).
 
     Example (DeepSeek-R1, fp8, MTP excluded): 1.961 G 16-bit params × 2 + 669.07 G FP8 × (1 +
     4/16384) = 626.9 GiB (the checkpoint's own BF16 / F8_E4M3 / F32 counts give the same).
+    `widths` (role_widths) replaces the scheme's when the roles are stored at mixed widths.
     """
-    widths = ROLE_BYTES[weights_scheme]
+    scheme_widths = ROLE_BYTES[weights_scheme]      # an unknown scheme fails even with widths
+    widths = widths or scheme_widths
     return sum(groups[role] * widths[role] for role in WEIGHT_ROLES) / GIB
 
 
@@ -330,6 +376,30 @@ def mxfp4_expert_padding(hidden_size: int, intermediate_per_gpu: int,
     return padded_h * padded_i / (hidden_size * intermediate_per_gpu)
 
 
+MXFP4_SCALE_BYTES = 1 / 32
+"""One E8M0 scale byte per 32 MXFP4 weights (the scale part of MXFP4_BYTES)."""
+TRITON_MXFP4_SINCE_CC = 9.0
+"""Hopper runs MXFP4 experts on the Triton backend (mxfp4_expert_padding's kernel choice)."""
+
+
+def mxfp4_resident_factor(hidden_size: int, intermediate_per_gpu: int,
+                          compute_capability: float) -> float:
+    """How much larger MXFP4 experts are on the GPU than at MXFP4_BYTES per weight: the
+    kernel's padding (mxfp4_expert_padding), and on Hopper's Triton backend the checkpoint's
+    scales a second time. Its process_weights_after_loading swizzles weights and scales into
+    new tensors and deletes only the old weights (`del layer.w13_weight`, `del
+    layer.w2_weight`; w13_weight_scale / w2_weight_scale stay registered), so the E8M0 scales
+    are resident twice (vllm/model_executor/layers/quantization/mxfp4.py,
+    Mxfp4MoEMethod.process_weights_after_loading, Triton branch).
+    factor = padding + MXFP4_SCALE_BYTES / MXFP4_BYTES on Hopper, padding elsewhere.
+    Example (gpt-oss, TP 1, H100): 1 + (1/32) / 0.53125 = 1.0588.
+    """
+    padding = mxfp4_expert_padding(hidden_size, intermediate_per_gpu, compute_capability)
+    if TRITON_MXFP4_SINCE_CC <= compute_capability < 10.0:
+        return padding + MXFP4_SCALE_BYTES / MXFP4_BYTES
+    return padding
+
+
 def pipeline_stage_layers(layers: int, pipeline_parallel: int) -> list[int]:
     """Layers on each pipeline stage, as vLLM splits them (distributed/utils.py get_pp_indices):
     layers // PP each, and the remainder one each to the stages before the last, from the
@@ -354,7 +424,8 @@ def mla_decompressed_bytes_per_layer(attention: dict, tensor_parallel: int) -> f
 def weight_gib_per_gpu(groups: dict[str, float], weights_scheme: str, layers: int,
                        tensor_parallel: int, pipeline_parallel: int = 1,
                        data_parallel: int = 1, tie_word_embeddings: bool = False,
-                       attention: Optional[dict] = None, expert_padding: float = 1.0) -> float:
+                       attention: Optional[dict] = None, expert_padding: float = 1.0,
+                       widths: Optional[dict[str, float]] = None) -> float:
     """Weights the fullest GPU holds, the largest over pipeline stages.
 
     Stage s with n_s of L layers, on each of its TP × DP GPUs:
@@ -366,8 +437,10 @@ def weight_gib_per_gpu(groups: dict[str, float], weights_scheme: str, layers: in
       + n_s × MLA BF16 copies (mla_decompressed_bytes_per_layer)
     each role at its bytes per parameter, the experts × expert_padding (MXFP4 kernels). Every DP rank holds its own copy of all but the
     experts. Example (Qwen-32B, TP 2): (0.779 G + 0.779 G + 31.206 G) × 2 / 2 = 30.5 GiB.
+    `widths` (role_widths) replaces the scheme's bytes per parameter for mixed widths.
     """
-    widths = ROLE_BYTES[weights_scheme]
+    scheme_widths = ROLE_BYTES[weights_scheme]      # an unknown scheme fails even with widths
+    widths = widths or scheme_widths
     size = {role: groups[role] * widths[role] for role in WEIGHT_ROLES}
     size["experts"] *= expert_padding
     stages = pipeline_stage_layers(layers, pipeline_parallel)

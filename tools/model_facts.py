@@ -5,14 +5,16 @@
 
 Prints one YAML block in the format of facts/models.yaml (paste it under `models:` or into a
 stack's `model.facts`), written by yaml.safe_dump. Supports Llama/Mistral/Qwen2/Qwen3-style
-dense models with standard or grouped-query attention (`gqa`), Qwen3-MoE and gpt-oss (`gqa`,
-MoE), and the DeepSeek layout (`mla`, MoE: V2, V3/R1, V3.2 with DSA's indexer, Kimi-K2).
-quantization_config is read (method, bits, group size, format, the modules kept in 16 bits);
-what the plan's scheme cannot express is said as "could not determine". Hybrid
+dense models with standard or grouped-query attention (`gqa`), Qwen3-MoE, gpt-oss and
+MiniMax-M2 (`gqa`, MoE), and the DeepSeek layout (`mla`, MoE: V2, V3/R1, V3.2 with DSA's
+indexer, Kimi-K2, GLM-5). quantization_config is read (method, bits, group size, zero points, format,
+the modules kept in 16 bits) into `weights_by_role`, each role at its own width; an ignore list
+that splits a role is said as "could not determine". Hybrid
 linear-attention models (qwen3_next, kimi_linear) and anything else fail with a message
 saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
 safetensors index, or the checkpoint's *.safetensors files (`--safetensors`, only their
-headers are read), add the checkpoint's real size (`weights_gib`); a saved hub model-info JSON
+headers are read), add the checkpoint's real size (`weights_gib`) and its bytes per parameter
+of each role from the tensor names (beside the widths the facts give); a saved hub model-info JSON
 (`--model-info`) is compared dtype by dtype with the parameters by role.
 """
 
@@ -28,17 +30,21 @@ from typing import Any
 import yaml
 
 from facts import model_families
+from planning import memory
 
 GIB = 2**30
 
-GQA_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gpt_oss"}
+GQA_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gpt_oss", "minimax_m2"}
 """Decoder families whose attention follows the Llama layout (q/k/v/o): dense ones with
 gate/up/down MLPs, Qwen3-MoE (vllm/model_executor/models/qwen3_moe.py) and gpt-oss (gpt_oss.py:
-attention biases and sinks, experts with biases)."""
-MLA_MODEL_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2"}
+attention biases and sinks, experts with biases) and MiniMax-M2 (minimax_m2.py: q/k norms over
+all heads, every layer MoE with a sigmoid router and its correction bias, no shared expert)."""
+MLA_MODEL_TYPES = {"deepseek_v2", "deepseek_v3", "deepseek_v32", "kimi_k2", "glm_moe_dsa"}
 """DeepSeek-layout families with multi-head latent attention and routed experts: Kimi-K2
 ships DeepseekV3ForCausalLM under model_type kimi_k2; V3.2 adds DSA's indexer
-(vllm/model_executor/models/deepseek_v2.py Indexer)."""
+(vllm/model_executor/models/deepseek_v2.py Indexer); GLM-5's glm_moe_dsa is served by
+deepseek_v2.py's GlmMoeDsaForCausalLM, a subclass of DeepseekV2ForCausalLM
+(vllm/model_executor/models/registry.py), with V3.2's config fields."""
 HYBRID_MODEL_TYPES = {"qwen3_next", "kimi_linear"}
 """Hybrid linear-attention families: their linear layers keep a per-request state instead of a
 per-token cache, which the facts' attention kinds cannot express yet."""
@@ -106,8 +112,71 @@ def hybrid_layers(config: dict[str, Any]) -> str:
             f"{head_dim(config) if config.get('hidden_size') else '?'}) and {layers - full} "
             f"linear-attention layers that keep a state per request, not per token ({linear}); "
             "the facts' attention kinds (gqa, mla, deepseek_v4) cannot express that layout, so "
-            "no KV figure would be right. Could not determine: the KV layout; the parameters "
-            "by role are not written either")
+            "no KV figure would be right. Could not determine: the KV layout. "
+            + _hybrid_roles_note(config))
+
+
+def _hybrid_roles_note(config: dict[str, Any]) -> str:
+    """The weights side of a hybrid the tool can count (hybrid_parameter_groups), said in
+    the refusal so the parameters by role are known before its KV kinds are."""
+    if config.get("model_type") not in HYBRID_COUNTED:
+        return "The parameters by role are not written either"
+    groups = hybrid_parameter_groups(config)
+    return ("Parameters by role (the weights side, for model.facts.parameters): "
+            + ", ".join(f"{role}: {count}" for role, count in groups.items())
+            + f" ({sum(groups.values()) / 1e9:.3f} B)")
+
+
+HYBRID_COUNTED = {"qwen3_next"}
+"""Hybrid families whose parameters by role hybrid_parameter_groups counts."""
+
+
+def _gated_delta_net(config: dict[str, Any]) -> dict[str, int]:
+    """One Qwen3-Next Gated DeltaNet layer (vllm/model_executor/models/qwen3_next.py
+    Qwen3NextGatedDeltaNet): in_proj_qkvz H × (2 key_dim + 2 value_dim), in_proj_ba
+    H × 2 value heads, conv1d (2 key_dim + value_dim) × kernel, dt_bias and A_log per value
+    head, out_proj value_dim × H, all split by TP with the heads; the gated RMSNorm of one
+    value head's width whole on every rank."""
+    hidden = config["hidden_size"]
+    key_dim = config["linear_num_key_heads"] * config["linear_key_head_dim"]
+    value_heads = config["linear_num_value_heads"]
+    value_dim = value_heads * config["linear_value_head_dim"]
+    conv = (2 * key_dim + value_dim) * config["linear_conv_kernel_dim"]
+    return {"sharded_linear": hidden * (2 * key_dim + 2 * value_dim) + hidden * 2 * value_heads
+            + conv + 2 * value_heads + value_dim * hidden,
+            "norms_and_gates": config["linear_value_head_dim"]}
+
+
+def _gated_attention(config: dict[str, Any]) -> dict[str, int]:
+    """One Qwen3-Next full-attention layer (Qwen3NextAttention): q_proj carries the output
+    gate (H × 2 heads × head_dim), k/v H × KV heads × head_dim, o heads × head_dim × H;
+    per-head q_norm and k_norm."""
+    hidden, heads, dim = config["hidden_size"], config["num_attention_heads"], head_dim(config)
+    kv_heads = config["num_key_value_heads"]
+    return {"sharded_linear": hidden * heads * dim * 2 + 2 * hidden * kv_heads * dim
+            + heads * dim * hidden, "norms_and_gates": 2 * dim}
+
+
+def hybrid_parameter_groups(config: dict[str, Any]) -> dict[str, int]:
+    """Parameters by role of a Qwen3-Next hybrid: every full_attention_interval-th layer gated
+    full attention, the others Gated DeltaNet; every layer MoE with routed experts (E × 3 × H
+    × moe_I), a router E × H and a shared expert 3 × H × shared_I (sharded) with its 1 × H
+    gate; 2 × H norms per layer, the final norm H, embedding and head V × H."""
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    interval, count = config["full_attention_interval"], config["num_experts"]
+    groups = dict.fromkeys(ROLES, 0)
+    groups["embedding"] = vocab * hidden
+    groups["head"] = 0 if config.get("tie_word_embeddings") else vocab * hidden
+    groups["norms_and_gates"] = hidden
+    for index in range(config["num_hidden_layers"]):
+        mixer = _gated_attention if (index + 1) % interval == 0 else _gated_delta_net
+        moe = {"experts": count * 3 * hidden * config["moe_intermediate_size"],
+               "norms_and_gates": count * hidden + hidden + 2 * hidden,
+               "sharded_linear": 3 * hidden * config["shared_expert_intermediate_size"]}
+        for part in (mixer(config), moe):
+            for role, number in part.items():
+                groups[role] += number
+    return groups
 
 
 def head_dim(config: dict[str, Any]) -> int:
@@ -160,6 +229,8 @@ def _gqa_attention(config: dict[str, Any]) -> dict[str, int]:
     if model_type == "gpt_oss":
         sharded += heads            # attention sinks, one per head, split with the heads
     norms = 2 * dim if model_type in QK_NORM_MODEL_TYPES else 0
+    if model_type == "minimax_m2" and config.get("use_qk_norm"):
+        norms = (heads + kv_heads) * dim        # per_layer q_norm and k_norm over all heads
     return {"sharded_linear": sharded, "norms_and_gates": norms}
 
 
@@ -245,6 +316,13 @@ def _moe(config: dict[str, Any]) -> dict[str, int]:
     """
     if config["model_type"] in ("qwen3_moe", "gpt_oss"):
         return _qwen3_gpt_oss_moe(config)
+    if config["model_type"] == "minimax_m2":
+        # experts E × 3 × H × I (intermediate_size is the expert's); router E × H (16-bit,
+        # modules_to_not_convert "gate") + e_score_correction_bias E with use_routing_bias.
+        count, hidden = routed_experts(config), config["hidden_size"]
+        return {"experts": count * 3 * hidden * config["intermediate_size"],
+                "norms_and_gates": count * hidden
+                + (count if config.get("use_routing_bias") else 0)}
     _require(config, "moe_intermediate_size")
     hidden = config["hidden_size"]
     experts = config["n_routed_experts"]
@@ -327,6 +405,56 @@ def dtype_counts_from_headers(paths: list[pathlib.Path]) -> tuple[dict[str, int]
     return counts, total_bytes
 
 
+LAYER_INDEX = re.compile(r"\.layers\.(\d+)\.")
+GATE_OR_NORM = re.compile(r"norm|\.mlp\.gate\.|router|e_score_correction_bias|sinks|"
+                          r"shared_expert_gate|_bias$|indexer\.(?!wq_b)")
+REPLICATED = re.compile(r"q_a_proj|kv_a_proj_with_mqa|indexer\.wq_b")
+
+
+def role_of_tensor(name: str) -> str:
+    """The ROLES entry a checkpoint tensor (weight, packed weight, scale or zero point) belongs
+    to, from its name as Hugging Face checkpoints write it; scales and zero points go with
+    their weight's role."""
+    if "embed_tokens" in name:
+        return "embedding"
+    if name.startswith("lm_head"):
+        return "head"
+    if GATE_OR_NORM.search(name):
+        return "norms_and_gates"
+    if ".experts." in name or name.endswith(".experts"):
+        return "experts"
+    if REPLICATED.search(name):
+        return "replicated_linear"
+    return "sharded_linear"
+
+
+def bytes_by_role_from_headers(paths: list[pathlib.Path], layers: int) -> dict[str, int]:
+    """Checkpoint bytes per role from the .safetensors headers (tensor names and data offsets;
+    no tensor data is read), layers from `layers` on (DeepSeek's MTP layer) left out."""
+    by_role = dict.fromkeys(ROLES, 0)
+    for path in paths:
+        for name, tensor in safetensors_header(path).items():
+            match = LAYER_INDEX.search(name)
+            if name == "__metadata__" or (match and int(match.group(1)) >= layers):
+                continue
+            start, end = tensor["data_offsets"]
+            by_role[role_of_tensor(name)] += end - start
+    return by_role
+
+
+def widths_note(by_role: dict[str, int], groups: dict[str, int],
+                width_facts: dict[str, Any] | None, dtype: str) -> str:
+    """The checkpoint's bytes per parameter of each role (header bytes ÷ parameters from the
+    shapes) beside the widths the facts give it (planning/memory.py role_widths)."""
+    scheme = dtype if dtype in memory.ROLE_BYTES else "bf16"
+    widths = memory.role_widths(scheme, width_facts)
+    shown = ", ".join(f"{role} {by_role[role] / groups[role]:.4g} B (facts {widths[role]:.4g} B)"
+                      for role in ROLES if by_role.get(role) and groups.get(role))
+    return ("note: checkpoint bytes per parameter by role (safetensors headers ÷ parameters "
+            f"from the shapes): {shown}. A role far from its facts' width is misread: check "
+            "quantization_config and weights_by_role by hand.")
+
+
 def dtype_counts_from_model_info(info: dict[str, Any]) -> dict[str, int]:
     """`safetensors.parameters` of a saved hub model-info JSON (GET /api/models/<id>)."""
     try:
@@ -404,28 +532,120 @@ def quantization(config: dict[str, Any]) -> dict[str, Any] | None:
     return {key: value for key, value in found.items() if value is not None}
 
 
-PLANNED_GROUP_SIZE = 128
-"""The group size planning/sizing.py GPTQ_INT4_BYTES counts scales for."""
-ALWAYS_16_BIT = re.compile(r"lm_head|embed_tokens|\brouter\b|mlp\.gate$")
-"""Modules the plan keeps 16-bit in every scheme (embeddings, head, router gates)."""
+def _quantized_width(config: dict[str, Any], dtype: str) -> dict[str, Any]:
+    """How the checkpoint stores the roles it quantizes, in models.yaml `weights_by_role`
+    form: dtype, group_size (weights per 16-bit scale; per-channel strategies give none) and
+    zero_points (asymmetric formats: AWQ's zero_point, GPTQ's or compressed-tensors' symmetric
+    false)."""
+    quant = config.get("quantization_config") or {}
+    weights: dict[str, Any] = {}
+    for group in (quant.get("config_groups") or {}).values():
+        weights = group.get("weights") or {}
+        break
+    width: dict[str, Any] = {"dtype": dtype}
+    if dtype in ("int4", "int8"):
+        group_size = quant.get("group_size") or weights.get("group_size")
+        if group_size and group_size > 0 and weights.get("strategy") != "channel":
+            width["group_size"] = int(group_size)
+        if quant.get("quant_method") == "awq":
+            zero_points = quant.get("zero_point", True)
+        else:
+            zero_points = not quant.get("sym", weights.get("symmetric", True))
+        if zero_points:
+            width["zero_points"] = True
+    return width
+
+
+def _module_names(config: dict[str, Any]) -> dict[str, list[str]]:
+    """A representative module name of every part of each quantizable role, as vLLM names the
+    layers (the names an ignore list is matched against): MLA's replicated q_a/kv_a
+    projections; attention, the dense layers' MLP and the shared experts for sharded_linear;
+    one routed expert for experts."""
+    moe = next((index for index in range(config.get("num_hidden_layers") or 0)
+                if _is_moe_layer(config, index)), None)
+    dense = next((index for index in range(config.get("num_hidden_layers") or 0)
+                  if not _is_moe_layer(config, index)), None)
+    names: dict[str, list[str]] = {"replicated_linear": [], "sharded_linear": [], "experts": []}
+    if attention_kind(config) == model_families.MLA:
+        names["replicated_linear"] = ["model.layers.0.self_attn.kv_a_proj_with_mqa"]
+        names["sharded_linear"] = ["model.layers.0.self_attn.kv_b_proj",
+                                   "model.layers.0.self_attn.o_proj"]
+    else:
+        names["sharded_linear"] = ["model.layers.0.self_attn.q_proj",
+                                   "model.layers.0.self_attn.o_proj"]
+    if dense is not None:
+        names["sharded_linear"].append(f"model.layers.{dense}.mlp.down_proj")
+    if moe is not None and config.get("n_shared_experts"):
+        names["sharded_linear"].append(f"model.layers.{moe}.mlp.shared_experts.down_proj")
+    if moe is not None:
+        names["experts"] = [f"model.layers.{moe}.block_sparse_moe.experts.0.w2"
+                            if config["model_type"] == "minimax_m2"
+                            else f"model.layers.{moe}.mlp.experts.0.down_proj"]
+    return names
+
+
+def _kept(name: str, patterns: list[str], method: str | None) -> bool:
+    """Whether the checkpoint keeps module `name` unquantized, by the method's own rule:
+    compressed-tensors matches "re:" patterns with re.match and other targets by the whole
+    name (vllm/model_executor/layers/quantization/compressed_tensors/utils.py
+    should_ignore_layer); AWQ skips a layer whose name contains any entry
+    (quantization/awq.py is_layer_skipped_awq); FP8 and GPTQ entries name a module or a
+    dotted part of it (quantization/utils/quant_utils.py is_layer_skipped)."""
+    for pattern in patterns:
+        if pattern.startswith("re:"):
+            if re.match(pattern[3:], name):
+                return True
+        elif method == "awq":
+            if pattern in name:
+                return True
+        elif name == pattern or name.endswith("." + pattern) or f".{pattern}." in name:
+            return True
+    return False
+
+
+def _role_keeping(config: dict[str, Any]) -> dict[str, list[bool]]:
+    """For each quantizable role with parameters, whether each of its parts stays 16-bit."""
+    quant = quantization(config) or {}
+    patterns, groups = quant.get("kept") or [], parameter_groups(config)
+    return {role: [_kept(name, patterns, quant.get("method")) for name in names]
+            for role, names in _module_names(config).items() if names and groups[role]}
+
+
+def weights_by_role(config: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
+    """models.yaml `weights_by_role` from quantization_config: roles every part of which the
+    ignore list keeps are 16-bit, the others at the checkpoint's quantized width (its group
+    size and zero points); None when every role is what the scheme's own widths say (an FP8
+    block or a group-128 symmetric int4 checkpoint quantizing every linear; mxfp4)."""
+    dtype = weights_dtype(config)
+    if dtype not in ("fp8", "int8", "int4"):
+        return None
+    width, by_role = _quantized_width(config, dtype), {}
+    for role, kept in _role_keeping(config).items():
+        by_role[role] = {"dtype": "bf16"} if all(kept) else width
+    default = {"dtype": dtype} if dtype != "int4" else {"dtype": dtype, "group_size": 128}
+    if all(spec in (width, {"dtype": dtype}) for spec in by_role.values()) and \
+            width in (default, {"dtype": dtype}):
+        return None
+    return by_role or None
 
 
 def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
-    """What the checkpoint does that the plan's scheme for `dtype` does not model (said, not
-    silently dropped): a group size other than 128 for int4/int8 scales, and 16-bit modules
-    beyond embeddings, head and router in a scheme that quantizes every linear."""
+    """What the checkpoint does that the facts cannot express (said, not silently dropped): an
+    ignore list that keeps some parts of a role 16-bit and quantizes the others (the role is
+    counted at the quantized width, so the plan is light by the kept parts), and the KV
+    layout's parts the attention kinds do not count."""
     quant = quantization(config) or {}
     notes = []
-    group = quant.get("group_size")
-    if dtype in ("int4", "int8") and group and group != PLANNED_GROUP_SIZE:
-        notes.append(f"group size {group}: the plan's {dtype} counts one 16-bit scale per "
-                     f"{PLANNED_GROUP_SIZE} weights; this checkpoint stores one per {group} "
-                     f"(+{2 / group - 2 / PLANNED_GROUP_SIZE:.4f} B per quantized weight)")
-    kept = [pattern for pattern in quant.get("kept") or [] if not ALWAYS_16_BIT.search(pattern)]
-    if kept and dtype in ("int4", "int8", "fp8"):
-        notes.append(f"kept in 16-bit by the checkpoint: {', '.join(kept)}; the plan's {dtype} "
-                     "scheme quantizes every linear of its roles, so these weigh more on the "
-                     "GPU than planned; check weights per GPU against a start-up log")
+    if dtype in ("int4", "int8", "fp8"):
+        for role, kept in _role_keeping(config).items():
+            if any(kept) and not all(kept):
+                parts = [name for name, keep in zip(_module_names(config)[role], kept) if keep]
+                notes.append(
+                    f"{role}: the checkpoint keeps {', '.join(parts)} 16-bit (ignore list "
+                    f"{', '.join(quant.get('kept') or [])}) but quantizes the role's other "
+                    "parts; weights_by_role counts the whole role at the quantized width, so "
+                    "the plan is light by the kept parts: check weights per GPU against a "
+                    "start-up log")
     return notes + _kv_layout_notes(config)
 
 
@@ -500,6 +720,9 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
     elif index is not None:
         facts["weights_gib"] = round(checkpoint_gib(index), 1)
     facts["parameters"] = groups
+    by_role = weights_by_role(config)
+    if by_role:
+        facts["weights_by_role"] = by_role
     if (config.get("quantization_config") or {}).get("weight_block_size"):
         facts["block_quantized"] = True
     if config.get("tie_word_embeddings"):
@@ -600,6 +823,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if counts:
         print(dtype_note(counts, facts["parameters"]), file=sys.stderr)
+    if args.safetensors:
+        by_role = bytes_by_role_from_headers(args.safetensors, config["num_hidden_layers"])
+        print(widths_note(by_role, facts["parameters"], facts.get("weights_by_role"),
+                          facts["weights_dtype"]), file=sys.stderr)
     notes = could_not_determine(config, facts["weights_dtype"])
     for note in notes:
         print(f"note: could not determine: {note}", file=sys.stderr)

@@ -16,7 +16,7 @@ from planning.config.base import K8S_NAME, PROJECT
 from planning.config.engine import EngineConfig
 from planning.config.errors import ConfigError, _key_path, describe_errors
 from planning.config.hardware import GpuConfig, GpuFacts
-from planning.config.model import ModelFacts
+from planning.config.model import ModelFacts, RoleWidth
 from planning.config.network import NetworkConfig
 from planning.config.observability import AutoscalingConfig, MonitoringConfig, MonitoringThresholds
 from planning.config.runtime import (ClusterConfig, check_cluster, check_stack_name,
@@ -29,7 +29,7 @@ from planning.config.workload import ImageConfig, ProbesConfig
 
 __all__ = [
     "K8S_NAME", "PROJECT", "EngineConfig", "ConfigError", "_key_path", "describe_errors",
-    "GpuConfig", "GpuFacts", "ModelFacts", "NetworkConfig", "AutoscalingConfig",
+    "GpuConfig", "GpuFacts", "ModelFacts", "RoleWidth", "NetworkConfig", "AutoscalingConfig",
     "MonitoringConfig", "MonitoringThresholds", "ClusterConfig", "check_cluster", "check_stack_name",
     "cluster_from_pulumi_config", "from_pulumi_config", "parse", "values_from_cli",
     "StackConfig", "StorageConfig", "ImageConfig", "ProbesConfig", "ImageStoreConfig",

@@ -44,6 +44,27 @@ def default_parameter_groups(params_b: float, vocab_size: int, hidden_size: int,
             "replicated_linear": 0, "sharded_linear": rest, "experts": 0}
 
 
+# --- Mixed-width checkpoints (issue 18 item 2): each role at its own width -----------------
+
+ROLE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", model_families.MXFP4)
+"""Widths a role of a checkpoint may be stored at (planning/memory.py quantized_bytes_per_param)."""
+
+WEIGHT_ROLE_NAMES = ("embedding", "head", "norms_and_gates", "replicated_linear",
+                     "sharded_linear", "experts")
+"""The roles of ParameterGroups (planning/memory.py WEIGHT_ROLES)."""
+
+
+class RoleWidth(_Model):
+    """How one role of a mixed-width checkpoint is stored: its dtype, the weights per scale
+    group (int4/int8: one 16-bit scale per group; unset = per channel for int8, 128 for int4)
+    and whether the format keeps 4-bit zero points per group (AWQ)."""
+
+    dtype: Literal[ROLE_DTYPES]
+    group_size: Optional[int] = Field(default=None, gt=0)
+    zero_points: bool = False
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
 class ModelFacts(_Model):
     """Shape of a model that is not a preset (see facts/models.yaml for field meanings)."""
 
@@ -66,6 +87,9 @@ class ModelFacts(_Model):
     experts: Optional[int] = None
     experts_per_token: Optional[int] = Field(default=None, gt=0)
     moe_intermediate_size: Optional[int] = Field(default=None, gt=0)
+    weights_by_role: Optional[dict[Literal[WEIGHT_ROLE_NAMES], RoleWidth]] = None
+    """Roles stored at another width than weights_dtype says (a quantization_config's ignore
+    list, group size or per-module format; tools/model_facts writes it)."""
     trust_remote_code: bool = False
     reasoning_parser: Optional[str] = None
     tool_call_parser: Optional[str] = None

@@ -43,6 +43,13 @@ def test_presets_carry_the_counts_derived_from_their_config_json(preset, fixture
     assert entry["params_b"] == pytest.approx(derived["params_b"])
 
 
+def test_r1_0528_carries_the_v3_shape_counts_derived_from_config_json():
+    entry, derived = facts.models()["deepseek-r1"], _shape_facts("deepseek-v3.1.config.json")
+    assert entry["hf_id"] == "deepseek-ai/DeepSeek-R1-0528"
+    assert entry["parameters"] == derived["parameters"]
+    assert entry["params_b"] == pytest.approx(derived["params_b"])
+
+
 def test_v3_1_shares_v3s_shape_and_v3_2_adds_the_indexer():
     models = facts.models()
     assert models["deepseek-v3.1"]["parameters"] == models["deepseek-v3"]["parameters"]

@@ -33,6 +33,10 @@ def test_every_usable_case_is_predicted(rows):
     for row in rows:
         pred = row.pred
         assert pred.weights_gib > 0, row.case.id
+        if row.case.weights_only:
+            # logged weights but no KV figure vLLM started with: scored on weights alone
+            assert row.weights_error_gib is not None, row.case.id
+            continue
         assert pred.activation_gib > 0, row.case.id
         assert pred.non_torch_gib > 0, row.case.id
         assert pred.kv_tokens > 0 and pred.kv_tokens % pred.block_size == 0, row.case.id
@@ -141,7 +145,7 @@ def test_the_benchmark_derives_no_figure_itself():
 def test_a_deployable_case_is_predicted_as_make_plan_plans_its_stack(rows):
     compared = 0
     for row in rows:
-        if row.case.engine != "V1":
+        if row.case.engine != "V1" or row.case.weights_only:
             continue
         plan = make_plan(row.case.config)
         assert plan.layout == row.pred.layout, row.case.id
@@ -229,3 +233,9 @@ def test_quantized_and_moe_weights_are_within_2_percent_where_the_scheme_is_mode
                  "lldp2-qwen25-7b-fp8dyn", "lldp2-qwen3-30b-a3b-tp1", "lldp2-mixtral-8x7b-tp2",
                  "lldp-llama33-70b-fp8-tp2", "lldp-llama33-70b-fp8-tp4"):
         assert abs(rows[case].weights_error_relative) <= 0.02, case
+
+
+def test_results_report_weights_per_gpu_per_model_class(rows):
+    table = report.render_classes(rows)
+    assert "| mixed-precision-quantized | tuning |" in table
+    assert "| mixed-precision-quantized | holdout |" in table

@@ -89,12 +89,14 @@ def test_quantization_config_is_read_for_ignore_lists_group_size_and_format():
     assert model_facts.quantization(_config(QWEN3_MOE)) is None
 
 
-def test_what_the_plans_int4_scheme_cannot_express_is_said(capsys):
+def test_the_group_size_and_16_bit_modules_are_written_as_widths_by_role(capsys):
+    # Before issue 18 item 2 these were only "could not determine" notes.
     status, out, err = _run(capsys, KIMI)
     assert status == 0
-    assert "group size 32" in err and "128" in err
-    assert "re:.*self_attn.*" in err and "16-bit" in err
-    assert "could not determine" in out          # the same, kept in the YAML as comments
+    entry = yaml.safe_load("models:\n" + out)["models"]["kimi-k2-thinking"]
+    assert entry["weights_by_role"]["experts"] == {"dtype": "int4", "group_size": 32}
+    assert entry["weights_by_role"]["sharded_linear"] == {"dtype": "bf16"}
+    assert "could not determine: group size" not in out
 
 
 @pytest.mark.parametrize("path, name, experts", [
