@@ -9,6 +9,7 @@ from typing import Optional
 
 import pytest
 
+from tests.blue_green import NEW_REVISION, PHASE_1, PHASE_2, PHASE_3, ROOM, switching
 from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
 from tests.transitions import JOB_STATUS, job_ready, second_up
@@ -262,6 +263,43 @@ ROWS += [
     Row("Alertmanager routing removed", "prod", {}, {ALERTMANAGER_CONFIG: {"delete"}},
         rolls=False, before=ALERT_ROUTING),
 ]
+
+
+# Blue-green revisions on staging (README "Blue-green revisions", tests/blue_green.py): one
+# `pulumi up` per phase. Phase 0 makes room (one spare L4, no scale to zero during the switch);
+# phase 1 creates the green slot beside blue, downloads the new revision beside the old, and
+# points the router at both (every request still on blue); Pulumi creates green only after its
+# download Job completes and waits for it to be ready before it updates the router
+# (planning/revisions.py cites the Deployment await). The ScaledObject follows the slot serving
+# model.revision: its name changes, so Pulumi creates green's before deleting blue's. Phase 2
+# moves the traffic by the router's weights alone; phase 3 removes blue's Deployment, Service,
+# PDB and NetworkPolicy after the router stopped naming them (deletes come last in an update).
+SERVICE, PDB = "core/v1:Service", "policy/v1:PodDisruptionBudget"
+SWITCH_BACK = switching(100, revision="fedcba9876543210fedcba9876543210fedcba98")
+SWITCH_BACK = {**SWITCH_BACK, "blueGreen": {"slot": "blue", "previous": {
+    "revision": NEW_REVISION, "vllmVersion": SWITCH_BACK["vllmVersion"], "weight": 100}}}
+BLUE_GREEN_ROWS = [
+    # The router rolls: its Retry-After is no longer the wake time.
+    Row("blue-green phase 0: room made", "staging", ROOM,
+        {SCALED: {"update"}, DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}}, rolls=True),
+    Row("blue-green phase 1: new slot beside the old", "staging", PHASE_1,
+        {DEPLOYMENT: {"create", "update"}, SERVICE: {"create"}, PDB: {"create"},
+         NETPOL: {"create", "update"}, JOB: {"create", "delete"}, SCALED: {"replace"},
+         CONFIG_MAP: {"update"}, PVC: set()}, rolls=True, before=ROOM),
+    Row("blue-green phase 2: traffic moved", "staging", PHASE_2,
+        {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}}, rolls=True, before=PHASE_1),
+    Row("blue-green rolled back during phase 2", "staging", PHASE_1,
+        {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}}, rolls=True, before=PHASE_2),
+    Row("blue-green phase 3: old slot removed", "staging", PHASE_3,
+        {DEPLOYMENT: {"delete", "update"}, SERVICE: {"delete"}, PDB: {"delete"},
+         NETPOL: {"delete", "update"}, CONFIG_MAP: {"update"}}, rolls=True, before=PHASE_2),
+    Row("blue-green: green steady rerun", "staging", PHASE_3, {}, rolls=False, before=PHASE_3),
+    Row("blue-green: the next switch goes back to blue", "staging", SWITCH_BACK,
+        {DEPLOYMENT: {"create", "update"}, SERVICE: {"create"}, PDB: {"create"},
+         NETPOL: {"create", "update"}, JOB: {"create", "delete"}, SCALED: {"replace"},
+         CONFIG_MAP: {"update"}, PVC: set()}, rolls=True, before=PHASE_3),
+]
+ROWS += BLUE_GREEN_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -560,3 +598,45 @@ def test_the_router_scrape_scheme_updates_only_its_service_in_place():
     (step,) = [s for s in update.steps if s.op != "same"]
     assert all(p.startswith("metadata.annotations") for p in step.paths), step.paths
     assert update.hazards == []
+
+
+def _changed(update, kind: str) -> dict[str, str]:
+    return {s.urn.rsplit("::", 1)[1]: s.op for s in update.of(kind) if s.op != "same"}
+
+
+def test_phase_0_surges_the_engine_into_the_spare_gpu_without_rolling_it(updates):
+    [engine] = [s for s in updates(BLUE_GREEN_ROWS[0]).of(DEPLOYMENT)
+                if s.urn.endswith("-deployment")]
+    assert engine.paths == ("spec.strategy.rollingUpdate.maxSurge",
+                            "spec.strategy.rollingUpdate.maxUnavailable")
+
+
+def test_phase_1_leaves_the_serving_pods_alone_and_creates_the_new_slot_beside_them(updates):
+    """Blue, which serves every request, is rendered from the previous slot's own plan
+    exactly as before: its Deployment does not change at all; green is new objects."""
+    update = updates(BLUE_GREEN_ROWS[1])
+    assert _changed(update, DEPLOYMENT) == {"staging-deepseek-r1-7b-green-deployment": "create",
+                                           "staging-deepseek-r1-7b-router": "update"}
+    assert _changed(update, SERVICE) == {"staging-deepseek-r1-7b-green-service": "create"}
+    assert _changed(update, PDB) == {"staging-deepseek-r1-7b-green-pdb": "create"}
+    [router] = [s for s in update.of(DEPLOYMENT) if s.urn.endswith("-router")]
+    assert all(p.startswith("spec.template.metadata.annotations") for p in router.paths)
+
+
+def test_phase_2_moves_the_traffic_in_the_router_alone(updates):
+    update = updates(BLUE_GREEN_ROWS[2])
+    changed = {s.urn.rsplit("::", 1)[1] for s in update.steps if s.op != "same"}
+    assert changed == {"staging-deepseek-r1-7b-router", "staging-deepseek-r1-7b-router-config"}
+
+
+def test_phase_3_deletes_exactly_the_old_slots_objects(updates):
+    update = updates(BLUE_GREEN_ROWS[4])
+    deleted = sorted(s.urn.rsplit("::", 1)[1] for s in update.steps if s.op == "delete")
+    assert deleted == [f"staging-deepseek-r1-7b-{child}"
+                       for child in ("deployment", "netpol", "pdb", "service")]
+
+
+def test_a_stack_that_never_switches_keeps_its_engine_names(runs):
+    """The blue slot is the names every stack had: nothing named green without a switch."""
+    for stack in ("prod", "staging", "r1-h100"):
+        assert not [r.name for r in runs[stack].resources if "-green" in r.name]
