@@ -406,20 +406,23 @@ def pod_template(traffic: TrafficConfig, plan: TrafficPlan, *, image: Any,
 
 
 
-def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
+def alert_rules(release: str, redis_replicas: int = 0,
+                namespace: Optional[str] = None) -> list[dict]:
     """The router's own alerts (the engine's are in rendering/promql.py): clients refused with
     429, requests waiting in the router and, when `redis_replicas` replicas share counters in
     Redis, the limiter falling back to per-replica counting. Series names checked against
-    LiteLLM 1.108.7's /metrics by tests/router/test_router_live.py."""
+    LiteLLM 1.108.7's /metrics by tests/router/test_router_live.py. `namespace`: the stack's,
+    a label of every rule (promql.Alert.rule says why: the sums keep none)."""
     job = f'service="{release}-router"'
-    limiter = [promql.limiter_alert(f"{release}-router", redis_replicas).rule()] \
+    limiter = [promql.limiter_alert(f"{release}-router", redis_replicas).rule(namespace)] \
         if redis_replicas else []
+    labels = {"severity": "warning", **({"namespace": namespace} if namespace else {})}
     return [{"name": "vllm-serving-router", "rules": [
         {"alert": "RouterRateLimitingClients",
          "expr": (f'sum(rate(litellm_proxy_failed_requests_metric_total{{{job},'
                   f'exception_status="429"}}[5m])) / clamp_min(sum(rate('
                   f'litellm_proxy_total_requests_metric_total{{{job}}}[5m])), 1e-9) > 0.05'),
-         "for": "10m", "labels": {"severity": "warning"},
+         "for": "10m", "labels": dict(labels),
          "annotations": {"summary": "Over 5% of router requests answered 429",
                          "description": "Clients hit their requestsPerMinute/tokensPerMinute "
                                         "limits: raise them under traffic.clients, or the "
@@ -427,7 +430,7 @@ def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
         {"alert": "RouterQueueing",
          "expr": (f'histogram_quantile(0.99, sum by (le) (rate('
                   f'litellm_request_queue_time_seconds_bucket{{{job}}}[5m]))) > 5'),
-         "for": "5m", "labels": {"severity": "warning"},
+         "for": "5m", "labels": dict(labels),
          "annotations": {"summary": "Requests wait over 5 s (p99) in the router",
                          "description": "The router is saturated: add traffic.router.replicas "
                                         "or CPU."}},

@@ -18,7 +18,7 @@ from planning.config import ConfigError, StackConfig
 from planning.plan import Plan
 from rendering import autoscaler as scaling
 from rendering import image as render_image
-from rendering import inference, metrics, pod, revisions, router, vllm_args
+from rendering import alerting, inference, metrics, pod, revisions, router, vllm_args
 from rendering import model_store as store
 from rendering.labels import selector_of
 from rendering.naming import StackNames
@@ -138,7 +138,10 @@ def metrics_inputs(cfg: StackConfig, names: StackNames) -> metrics.MetricsInputs
         service_port_name=pod.PORT_NAME, deployment_name=serving.workload,
         served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
         selector_labels=selector_of(serving.labels), common_labels=names.labels,
-        monitoring=cfg.monitoring, hpa_name=serving.hpa, workload_kind=names.workload_type[1])
+        monitoring=cfg.monitoring, hpa_name=serving.hpa, workload_kind=names.workload_type[1],
+        router_alerts=tuple(alerting.alert_names(router.alert_rules(
+            names.release, 1 if cfg.traffic.router.shared_redis() else 0)))
+        if cfg.traffic.enabled else ())
 
 
 def metrics_args(cfg: StackConfig, names: StackNames) -> MetricsStackArgs:

@@ -142,7 +142,8 @@ def router_args(cfg: StackConfig, traffic: TrafficPlan, names: StackNames,
         redis=redis.deployed,
         monitor=render.service_monitor_spec(selector) if operator else None,
         alert_groups=render.alert_rules(
-            release, cfg.traffic.router.replicas if redis.target else 0) if operator else None,
+            release, cfg.traffic.router.replicas if redis.target else 0,
+            cfg.namespace) if operator else None,
         monitoring_labels=({"release": monitoring.release_label}
                            if monitoring.release_label else {}))
 

@@ -640,3 +640,22 @@ def test_a_stack_that_never_switches_keeps_its_engine_names(runs):
     """The blue slot is the names every stack had: nothing named green without a switch."""
     for stack in ("prod", "staging", "r1-h100"):
         assert not [r.name for r in runs[stack].resources if "-green" in r.name]
+
+
+def test_the_upgrade_to_namespaced_alerts_updates_the_rules_in_place():
+    """The first `pulumi up` after this release adds `namespace` to every alerting rule's labels
+    (the AlertmanagerConfig's route needs it): prod's two PrometheusRules (the engine's and
+    the router's) are updated in place; nothing rolls, nothing else moves. `before` is today's
+    run with the previous release's rule labels (severity alone) put back."""
+    import copy
+    after = run_stack("prod")
+    before = copy.deepcopy(after)
+    for rule_object in before.of_type("monitoring.coreos.com/v1:PrometheusRule"):
+        for group in rule_object.inputs["spec"]["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["labels"] = {"severity": rule["labels"]["severity"]}
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {"monitoring.coreos.com/v1:PrometheusRule": {"update"}}
+    assert len([s for s in update.steps if s.op == "update"]) == 2
