@@ -9,6 +9,8 @@ from typing import Optional
 
 import pytest
 
+from facts import conventions as c
+
 from tests.blue_green import NEW_REVISION, PHASE_1, PHASE_2, PHASE_3, ROOM, switching
 from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
@@ -659,3 +661,89 @@ def test_the_upgrade_to_namespaced_alerts_updates_the_rules_in_place():
     assert update.hazards == []
     assert update.ops() == {"monitoring.coreos.com/v1:PrometheusRule": {"update"}}
     assert len([s for s in update.steps if s.op == "update"]) == 2
+
+
+def _pod_templates(resource) -> list[dict]:
+    """The pod templates of a Deployment or of a LeaderWorkerSet's leader and worker."""
+    spec = resource.inputs["spec"]
+    if "template" in spec:
+        return [spec["template"]]
+    group = spec["leaderWorkerTemplate"]
+    return [group["leaderTemplate"], group["workerTemplate"]]
+
+
+def _without_engine_logging(run):
+    """`run` as the release before the engine's JSON logs: no `<release>-logging` ConfigMap,
+    and no volume, mount or VLLM_LOGGING_CONFIG_PATH in the engine's pods."""
+    import copy
+    from rendering import vllm_args
+    run = copy.deepcopy(run)
+    run.resources = [r for r in run.resources if not r.name.endswith("-logging")]
+    workload = run.workload()
+    for template in _pod_templates(workload):
+        spec = template["spec"]
+        spec["volumes"] = [v for v in spec["volumes"] if v["name"] != vllm_args.LOGGING_VOLUME]
+        for container in spec["containers"]:
+            container["volumeMounts"] = [m for m in container["volumeMounts"]
+                                         if m["name"] != vllm_args.LOGGING_VOLUME]
+            container["env"] = [e for e in container["env"]
+                                if e["name"] != "VLLM_LOGGING_CONFIG_PATH"]
+    return run
+
+
+@pytest.mark.parametrize("stack, workload", [("prod", DEPLOYMENT), ("staging", DEPLOYMENT),
+                                             ("r1-h100", LWS)])
+def test_the_upgrade_to_engine_json_logs_rolls_the_engine_once_in_place(stack, workload, runs):
+    """The first `pulumi up` after this release (issue 21, JSON logs) creates the
+    `<release>-logging` ConfigMap and mounts it in every engine pod: the engine's workload is
+    updated in place and its pods roll once (one at a time, or a group at a time, as any
+    template change); nothing is replaced and nothing else moves."""
+    after = runs[stack]
+    update = second_up(_without_engine_logging(after), after)
+    assert update.hazards == []
+    assert update.ops() == {CONFIG_MAP: {"create"}, workload: {"update"}}
+    [created] = [s for s in update.steps if s.op == "create"]
+    assert created.urn.endswith("-logging")
+    [rolled] = [s for s in update.of(workload) if s.op != "same"]
+    assert any(".volumeMounts" in p or ".volumes" in p for p in rolled.paths), rolled.paths
+
+
+def _without_router_json_logs(run):
+    """`run` as the release before the router's JSON logs: no JSON_LOGS env, no uvicorn
+    logging file or `--log_config`, no `json_logs` in config.yaml, the older checksum."""
+    import copy
+    import yaml
+    from rendering import router as render
+    run = copy.deepcopy(run)
+    config_map = next(r for r in run.of_type(CONFIG_MAP) if r.name.endswith("-router-config"))
+    data = config_map.inputs["data"]
+    del data[render.LOG_CONFIG_FILE]
+    config = yaml.safe_load(data["config.yaml"])
+    del config["litellm_settings"]["json_logs"]
+    data["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
+    router = next(r for r in run.of_type(DEPLOYMENT) if r.name.endswith("-router"))
+    template = router.inputs["spec"]["template"]
+    template["metadata"]["annotations"][c.ANN_ROUTER_CONFIG_CHECKSUM] = \
+        render.config_checksum(data)
+    container = template["spec"]["containers"][0]
+    container["env"] = [e for e in container["env"] if e["name"] != "JSON_LOGS"]
+    at = container["args"].index("--log_config")
+    del container["args"][at:at + 2]
+    return run
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_the_upgrade_to_router_json_logs_rolls_the_router_alone(stack, runs):
+    """The same upgrade on the router: its ConfigMap gains the uvicorn logging file and
+    `json_logs`, its container `JSON_LOGS` and `--log_config`; the ConfigMap is updated in
+    place and the router's pods roll (container and config checksum); the engine is
+    untouched."""
+    after = runs[stack]
+    update = second_up(_without_router_json_logs(after), after)
+    assert update.hazards == []
+    changed = {s.urn.rsplit("::", 1)[1]: s.op for s in update.steps if s.op != "same"}
+    release = after.workload().metadata["name"]
+    assert changed == {f"{release}-router": "update", f"{release}-router-config": "update"}
+    [router] = [s for s in update.of(DEPLOYMENT) if s.op != "same"]
+    assert any(p.startswith("spec.template.spec.containers[0].args") for p in router.paths)
+    assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
