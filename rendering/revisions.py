@@ -46,6 +46,15 @@ def slot_names(names: StackNames, cfg: StackConfig, model_dir: Optional[str] = N
         model_dir=model_dir or names.model_dir)
 
 
+def slot_service(service: dict, release: str, cfg: StackConfig) -> dict:
+    """A slot's Service (rendering/inference.py `service`) labelled as the release's own
+    (instance = the release): the one ServiceMonitor, which selects the release's Services,
+    scrapes both slots during a switch. Its selector stays the slot's pods. Blue's labels are
+    the release's already."""
+    labels = common_labels(release, cfg.vllm_version, COMPONENT_INFERENCE)
+    return {**service, "metadata": {**service["metadata"], "labels": labels}}
+
+
 @dataclasses.dataclass(frozen=True)
 class LocalSlot:
     """One slot as the router reaches it."""

@@ -29,3 +29,10 @@ PHASE_2 = switching(0)
 """The traffic moved to the new slot; the old one still runs (a rollback is weight 100)."""
 PHASE_3 = {**ROOM, "model": {"revision": NEW_REVISION}, "blueGreen": {"slot": "green"}}
 """The old slot removed: green serves alone, under its own names, from now on."""
+
+PROD_VERSION_SWITCH = {
+    "spareGpus": 4, "vllmVersion": "0.33.0", "blueGreen": {"slot": "green", "previous": {
+        "revision": stack_config("prod")["model"]["revision"],
+        "vllmVersion": stack_config("prod")["vllmVersion"]}}}
+"""prod's vLLM upgrade run blue-green (its NFS export holds one revision, so only the version
+switches): phase 1, the two replicas' four GPUs spare."""

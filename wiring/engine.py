@@ -52,7 +52,8 @@ def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,
                                            plan.version)
     annotations = (metrics.service_annotations(metrics_inputs(cfg, names))
                    if cfg.monitoring.enabled else {})
-    shared = _SharedPieces(namespace, model_store, key, cache, logging, annotations)
+    shared = _SharedPieces(names.release, namespace, model_store, key, cache, logging,
+                           annotations)
     serving = revisions.slot_names(names, cfg)
     current = _engine_slot(cfg, plan, serving, image_ref, model_store.ready_marker, shared)
     return InferenceDeploymentArgs(
@@ -68,9 +69,10 @@ def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,
 
 @dataclasses.dataclass(frozen=True)
 class _SharedPieces:
-    """What both slots of a switch share: the namespace, the weights' claim, the API key, the
-    compile cache and the logging ConfigMap."""
+    """What both slots of a switch share: the release, the namespace, the weights' claim, the
+    API key, the compile cache and the logging ConfigMap."""
 
+    release: str
     namespace: Any
     model_store: ModelStore
     key: inference.ApiKey
@@ -92,7 +94,9 @@ def _engine_slot(cfg: StackConfig, plan: Plan, names: StackNames, image_ref: Any
     return EngineSlotArgs(
         slot=cfg.blue_green.slot,
         workload=inference.workload(cfg, plan, names, namespace, template),
-        service=inference.service(plan, names, namespace, shared.service_annotations),
+        service=revisions.slot_service(
+            inference.service(plan, names, namespace, shared.service_annotations),
+            shared.release, cfg),
         disruption_budget=inference.disruption_budget(names, namespace),
         network_policy=inference.network_policy(cfg, plan, names, namespace))
 
@@ -137,7 +141,8 @@ def metrics_inputs(cfg: StackConfig, names: StackNames) -> metrics.MetricsInputs
         release=names.release, namespace=cfg.namespace, service_name=serving.release,
         service_port_name=pod.PORT_NAME, deployment_name=serving.workload,
         served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
-        selector_labels=selector_of(serving.labels), common_labels=names.labels,
+        # The release's Services: each slot's carries its labels (revisions.slot_service).
+        selector_labels=selector_of(names.labels), common_labels=names.labels,
         monitoring=cfg.monitoring, hpa_name=serving.hpa, workload_kind=names.workload_type[1],
         router_alerts=tuple(alerting.alert_names(router.alert_rules(
             names.release, 1 if cfg.traffic.router.shared_redis() else 0)))

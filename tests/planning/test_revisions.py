@@ -15,7 +15,7 @@ from planning.plan import make_plan
 from planning.stack_files import stack_values
 from tests.blue_green import NEW_REVISION, OLD_REVISION, PHASE_1, PHASE_2, PHASE_3, ROOM, \
     VERSION, switching
-from tests.harness import deep_merge
+from tests.harness import assert_refused_before_any_resource, deep_merge
 from tools import plan as plan_tool
 
 
@@ -136,3 +136,10 @@ def test_the_same_version_keeps_the_stacks_image_for_the_previous_slot():
     previous = _plan("staging", switching(100)).revisions.previous.config
     assert previous.image == _config("staging", {}).image
     assert previous.vllm_version == VERSION
+
+
+def test_a_switch_without_room_stops_the_preview_before_any_resource():
+    """What `pulumi preview` shows: the plain message naming blueGreen.previous and spareGpus,
+    nothing registered."""
+    assert_refused_before_any_resource("staging", {**switching(100), "spareGpus": 0}, [
+        "blueGreen.previous: the new slot needs 1 GPU beside the previous one, spareGpus is 0"])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from tests.blue_green import PHASE_1, PHASE_2, PHASE_3, ROOM
+from tests.blue_green import PHASE_1, PHASE_2, PHASE_3, PROD_VERSION_SWITCH, ROOM
 from tests.harness import run_stack
 
 RELEASE = "staging-deepseek-r1-7b"
@@ -117,3 +117,18 @@ def test_monitoring_and_the_autoscaler_follow_the_slot_serving_model_revision(ph
     rules = next(r for r in run.of_type("core/v1:ConfigMap") if r.name.endswith("-rules"))
     text = next(iter(rules.inputs["data"].values()))
     assert f'service="{RELEASE}-green"' in text
+
+
+def test_the_servicemonitor_scrapes_both_slots_during_a_switch():
+    """prod (Prometheus Operator): every slot's Service carries the release's labels, so the
+    one ServiceMonitor keeps scraping blue, which still answers, when green is added."""
+    run = run_stack("prod", PROD_VERSION_SWITCH)
+    assert run.error is None, run.error
+    [monitor] = [r for r in run.of_type("monitoring.coreos.com/v1:ServiceMonitor")
+                 if r.name.endswith("-servicemonitor") and "router" not in r.name]
+    selector = monitor.inputs["spec"]["selector"]["matchLabels"]
+    release = "prod-deepseek-r1-32b"
+    services = [_named(run, SERVICE, name) for name in (release, f"{release}-green")]
+    assert all(_matches(selector, s.metadata["labels"]) for s in services)
+    assert services[1].inputs["spec"]["selector"]["app.kubernetes.io/instance"] == \
+        f"{release}-green"

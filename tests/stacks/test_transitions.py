@@ -11,7 +11,8 @@ import pytest
 
 from facts import conventions as c
 
-from tests.blue_green import NEW_REVISION, PHASE_1, PHASE_2, PHASE_3, ROOM, switching
+from tests.blue_green import NEW_REVISION, PHASE_1, PHASE_2, PHASE_3, PROD_VERSION_SWITCH, ROOM, \
+    switching
 from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
 from tests.transitions import JOB_STATUS, job_ready, second_up
@@ -296,6 +297,12 @@ BLUE_GREEN_ROWS = [
         {DEPLOYMENT: {"delete", "update"}, SERVICE: {"delete"}, PDB: {"delete"},
          NETPOL: {"delete", "update"}, CONFIG_MAP: {"update"}}, rolls=True, before=PHASE_2),
     Row("blue-green: green steady rerun", "staging", PHASE_3, {}, rolls=False, before=PHASE_3),
+    # prod's NFS export holds one revision: a vLLM upgrade alone runs blue-green there. Shared
+    # objects (key, logging ConfigMap, monitoring) only relabel their version, in place.
+    Row("blue-green: vLLM upgrade beside the old one", "prod", PROD_VERSION_SWITCH,
+        {DEPLOYMENT: {"create", "update"}, SERVICE: {"create"}, PDB: {"create"},
+         NETPOL: {"create", "update"}, SCALED: {"replace"}, CONFIG_MAP: {"update"},
+         SECRET: {"update"}, PV: set(), PVC: set()}, rolls=True, before={"spareGpus": 4}),
     Row("blue-green: the next switch goes back to blue", "staging", SWITCH_BACK,
         {DEPLOYMENT: {"create", "update"}, SERVICE: {"create"}, PDB: {"create"},
          NETPOL: {"create", "update"}, JOB: {"create", "delete"}, SCALED: {"replace"},
@@ -747,3 +754,9 @@ def test_the_upgrade_to_router_json_logs_rolls_the_router_alone(stack, runs):
     [router] = [s for s in update.of(DEPLOYMENT) if s.op != "same"]
     assert any(p.startswith("spec.template.spec.containers[0].args") for p in router.paths)
     assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
+
+
+def test_a_blue_green_vllm_upgrade_leaves_the_serving_engine_alone(updates):
+    update = updates(next(r for r in BLUE_GREEN_ROWS if r.stack == "prod"))
+    assert _changed(update, DEPLOYMENT) == {"prod-deepseek-r1-32b-green-deployment": "create",
+                                           "prod-deepseek-r1-32b-router": "update"}
