@@ -143,3 +143,36 @@ def test_a_switch_without_room_stops_the_preview_before_any_resource():
     nothing registered."""
     assert_refused_before_any_resource("staging", {**switching(100), "spareGpus": 0}, [
         "blueGreen.previous: the new slot needs 1 GPU beside the previous one, spareGpus is 0"])
+
+
+def test_the_new_slot_needs_one_replicas_gpus_times_the_replicas():
+    """prod: 2 GPUs per replica × 2 replicas = 4 GPUs beside the running ones."""
+    switch = make_plan(parse(stack_values("prod"))).revisions
+    assert (switch.gpus_needed, switch.room) == (4, False)
+    assert _plan("prod", {"spareGpus": 4}).revisions.room
+
+
+def test_without_a_switch_the_serving_slot_answers_everything():
+    switch = _plan("staging", ROOM).revisions
+    assert (switch.previous_weight, switch.current_weight) == (0, 100)
+
+
+DIGEST_OLD, DIGEST_NEW = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+@pytest.mark.parametrize("tagged", [True, False], ids=["image.tag set", "no image.tag"])
+def test_a_version_switch_keeps_the_previous_slot_on_its_own_image(tagged):
+    overlay = deep_merge(switching(100, version="0.34.0"), {
+        "image": {"digest": DIGEST_NEW, **({"tag": "v0.34.0"} if tagged else {})},
+        "blueGreen": {"previous": {"imageDigest": DIGEST_OLD}}})
+    previous = _plan("staging", overlay).revisions.previous.config
+    assert previous.vllm_version == VERSION
+    assert previous.image.digest == DIGEST_OLD
+    assert previous.image.tag == (f"v{VERSION}" if tagged else None)
+
+
+def test_a_built_image_cannot_serve_the_previous_version():
+    message = _refused("staging", {**switching(100, version="0.34.0"), "image": {
+        "build": True, "registry": "registry.example.com/llm"}})
+    assert "blueGreen.previous.vllmVersion: image.build builds one image, for vllmVersion " \
+           "0.34.0" in message
