@@ -49,6 +49,8 @@ class Activations:
     peak_gib: float
     non_torch_gib: float
     reason: str
+    moe_workspace_gib: float = 0.0
+    """The fused-MoE workspace inside peak_gib (0 for a dense model)."""
 
     @property
     def total_gib(self) -> float:
@@ -141,15 +143,29 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
                 layout: Layout, engine: EngineLimits) -> Activations:
     """The profiling run's activation peak and the non-torch memory (communication buffers,
     CUDA graphs) on one GPU."""
-    peak = activation_peak_gib(model.hidden_size, model.intermediate_size,
+    forward_or_sampler = activation_peak_gib(model.hidden_size, model.intermediate_size,
                                       model.vocab_size, layout.tensor_parallel,
                                       engine.max_num_batched_tokens, engine.max_num_seqs,
                                       version)
+    workspace, backend = 0.0, ""
+    if model.experts:
+        backend = moe_backend(model.weights_dtype, model.block_quantized,
+                              gpu.compute_capability)
+        tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel,
+                                   version)
+        workspace = moe_workspace_gib(
+            tokens, model.experts_per_token, model.moe_intermediate_size, model.hidden_size,
+            1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel,
+            backend)
+    peak = forward_or_sampler + workspace
     non_torch = non_torch_gib(layout.tensor_parallel, version, gpu.interconnect,
                                      enforce_eager(cfg))
-    reason = (f"activation peak {peak:.2f} GiB + non-torch {non_torch:.2f} GiB = "
+    moe = (f" (forward or sampler {forward_or_sampler:.2f} + fused-MoE workspace "
+           f"{workspace:.2f} GiB, {backend} kernels at {tokens} tokens × "
+           f"{model.experts_per_token} experts)" if model.experts else "")
+    reason = (f"activation peak {peak:.2f} GiB{moe} + non-torch {non_torch:.2f} GiB = "
               f"{peak + non_torch:.2f} GiB")
-    return Activations(peak, non_torch, reason)
+    return Activations(peak, non_torch, reason, workspace)
 
 
 def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
@@ -465,6 +481,69 @@ def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: in
                + max_num_batched_tokens * 4 * hidden_size * 2)
     sampler = max_num_seqs * vocab_size * vllm_features.sampler_bytes_per_logit(version)
     return max(forward, sampler) / GIB
+
+
+MOE_BACKENDS = ("triton", "deep_gemm", "oai_triton")
+"""The fused-MoE expert kernels whose workspace differs (vLLM 0.33.0,
+vllm/model_executor/layers/fused_moe/experts/): TritonExperts (triton_moe.py), DeepGemmExperts
+for FP8 block weights on Hopper and newer (deep_gemm_moe.py), OAI's triton_kernels for MXFP4
+(gpt_oss_triton_kernels_moe.py)."""
+
+
+def moe_backend(weights_dtype: str, block_quantized: bool, compute_capability: float) -> str:
+    """Which expert kernel vLLM picks, as far as the workspace goes: DeepGEMM for FP8 block
+    weights on compute capability ≥ 9.0 (the same rule as its warm-up,
+    facts/vllm_features.py warms_up_deep_gemm), OAI triton for MXFP4, Triton otherwise."""
+    if block_quantized and compute_capability >= 9.0:
+        return "deep_gemm"
+    if weights_dtype == model_families.MXFP4:
+        return "oai_triton"
+    return "triton"
+
+
+def tokens_at_experts(max_num_batched_tokens: int, data_parallel: int,
+                      version: vllm_features.Version) -> int:
+    """Tokens one fused-MoE call sizes its workspace for in the profiling run.
+
+    = max_num_batched_tokens × DP, capped by the fused-MoE chunk (facts/vllm_features.py
+    fused_moe_chunk_tokens: 32,768 before 0.12, 16,384 from 0.12, no cap from 0.18).
+    With data parallelism vLLM's default all-to-all gathers every DP rank's tokens before the
+    experts (distributed/device_communicators/all2all.py AgRsAll2AllManager
+    `dispatch_router_logits`, sizes from forward_context.py DPMetadata `sp_local_sizes`,
+    "without any chunking"; config/parallel.py defaults all2all_backend to
+    allgather_reducescatter in 0.15–0.33), and the profiling run gives every DP rank the same
+    dummy batch. vLLM's per-rank DP chunking (VLLM_MOE_DP_CHUNK_SIZE) applies only to the
+    pplx/DeepEP low-latency/mori/NIXL kernels (`use_dp_chunking`), not to the default.
+    Example (DeepSeek-R1, DP 8 × EP, 8,192 tokens, 0.20): 65,536 tokens.
+    """
+    tokens = max_num_batched_tokens * data_parallel
+    chunk = vllm_features.fused_moe_chunk_tokens(version)
+    return tokens if chunk is None else min(tokens, chunk)
+
+
+def moe_workspace_gib(tokens: int, experts_per_token: int, moe_intermediate_size: int,
+                      hidden_size: int, expert_tensor_parallel: int, backend: str) -> float:
+    """The fused-MoE workspace one GPU keeps for `tokens` reaching its experts in the
+    profiling run (tokens_at_experts), on top of the forward-or-sampler peak.
+
+    vLLM 0.33.0 fused_moe/modular_kernel.py `_allocate_buffers` asks the experts kernel for
+    `workspace_shapes(M, N, K, topk)` and takes both buffers at once from the process-wide
+    workspace manager (vllm/v1/worker/workspace.py), which keeps its high-water mark: the
+    workspace outlives the forward pass, so it adds to the peak rather than overlapping it.
+    With M = tokens, topk = experts per token, K = hidden, N = 2 × moe_intermediate / the
+    experts' tensor-parallel split (1 with expert parallelism), gated activation → N/2:
+      triton     (M, topk, max(N/2, K)) + (M, topk, max(N, K)), 2 bytes each
+      deep_gemm  M·topk × max(N/2, K) at 1 byte (FP8, `_fp8_workspace_shape`)
+                 + M·topk × max(N, K) at 2 bytes (per-expert row alignment ignored)
+      oai_triton (M·topk, N/2) + (M·topk, max(N, K)), 2 bytes each
+    Example (DeepSeek-R1 with expert parallelism on Triton, 32,768 tokens):
+    32768 × 8 × (7168 + 7168) × 2 B = 7.0 GiB.
+    """
+    n = 2 * moe_intermediate_size // expert_tensor_parallel
+    rows = tokens * experts_per_token
+    first = max(n // 2, hidden_size) if backend != "oai_triton" else n // 2
+    first_bytes = 1 if backend == "deep_gemm" else 2
+    return rows * (first * first_bytes + max(n, hidden_size) * 2) / GIB
 
 
 def non_torch_gib(tensor_parallel: int, version: vllm_features.Version,

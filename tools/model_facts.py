@@ -514,6 +514,11 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
     })
     if routed_experts(config):
         facts["experts"] = routed_experts(config)
+        facts["experts_per_token"] = (config.get("num_experts_per_tok")
+                                      or config.get("num_experts_per_token"))
+        # Mixtral and gpt-oss name their experts' width intermediate_size.
+        facts["moe_intermediate_size"] = (config.get("moe_intermediate_size")
+                                          or config["intermediate_size"])
         if not any(not _is_moe_layer(config, index)
                    for index in range(config["num_hidden_layers"])):
             # Every layer is MoE: the activation peak follows the experts' width.

@@ -23,7 +23,8 @@ from planning.config.runtime import (ClusterConfig, check_cluster, check_stack_n
                                      cluster_from_pulumi_config,
                                      from_pulumi_config, parse, values_from_cli)
 from planning.config.stack import StackConfig
-from planning.config.storage import StorageConfig
+from planning.config.storage import (ImageStoreConfig, NodeCacheConfig, ObjectStoreConfig,
+                                     StorageConfig)
 from planning.config.workload import ImageConfig, ProbesConfig
 
 __all__ = [
@@ -31,5 +32,6 @@ __all__ = [
     "GpuConfig", "GpuFacts", "ModelFacts", "NetworkConfig", "AutoscalingConfig",
     "MonitoringConfig", "MonitoringThresholds", "ClusterConfig", "check_cluster", "check_stack_name",
     "cluster_from_pulumi_config", "from_pulumi_config", "parse", "values_from_cli",
-    "StackConfig", "StorageConfig", "ImageConfig", "ProbesConfig",
+    "StackConfig", "StorageConfig", "ImageConfig", "ProbesConfig", "ImageStoreConfig",
+    "NodeCacheConfig", "ObjectStoreConfig",
 ]

@@ -26,9 +26,13 @@ class EngineConfig(_Model):
         description="Scheduler limit: sequences per step (unset: vLLM's default per GPU class)")
     max_num_batched_tokens: Optional[int] = Field(default=None, ge=256,
         description="Scheduler limit: tokens per step (unset: vLLM's default per GPU class)")
-    load_format: Literal["auto", "safetensors", "runai_streamer", "fastsafetensors"] = Field(
+    # Each loader's vLLM floor is a named fact (facts/vllm_features.py LOADER_SINCE), refused
+    # below it in planning/checks.py.
+    load_format: Literal["auto", "safetensors", "runai_streamer", "runai_streamer_sharded",
+                         "fastsafetensors", "instanttensor"] = Field(
         default="auto",
-        description="auto, safetensors, runai_streamer or fastsafetensors")
+        description="auto, safetensors, runai_streamer, runai_streamer_sharded, "
+                    "fastsafetensors or instanttensor (each from its vLLM release)")
     compile_cache_gib: int = Field(
         default=0, ge=0, description="Size of a persistent torch.compile cache volume; 0 = none"
     )

@@ -64,6 +64,8 @@ class ModelFacts(_Model):
     min_vllm: VERSION = "0.6.0"
     min_compute_capability: float = 7.0
     experts: Optional[int] = None
+    experts_per_token: Optional[int] = Field(default=None, gt=0)
+    moe_intermediate_size: Optional[int] = Field(default=None, gt=0)
     trust_remote_code: bool = False
     reasoning_parser: Optional[str] = None
     tool_call_parser: Optional[str] = None
@@ -88,6 +90,22 @@ class ModelFacts(_Model):
                 "replicated_linear, sharded_linear, experts): without them the experts would "
                 "count as tensor-parallel linears; `python -m tools.model_facts config.json` "
                 "writes them")
+        return self
+
+    @model_validator(mode="after")
+    def _moe_states_its_routing(self) -> "ModelFacts":
+        # The fused-MoE kernels' workspace (planning/memory.py moe_workspace_gib) grows with
+        # the experts each token is routed to and the experts' width: without them the
+        # activation peak would miss gigabytes on a large MoE model.
+        missing = [key for key, value in (("expertsPerToken", self.experts_per_token),
+                                          ("moeIntermediateSize", self.moe_intermediate_size))
+                   if value is None]
+        if self.experts and missing:
+            raise ValueError(
+                f"model.facts: a mixture-of-experts model ({self.experts} experts) needs "
+                f"{' and '.join(missing)} (config.json num_experts_per_tok and "
+                "moe_intermediate_size): the fused-MoE workspace vLLM allocates for each "
+                "batch follows from them; `python -m tools.model_facts config.json` writes them")
         return self
 
     def parameter_groups(self) -> dict[str, float]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Optional
 
 from packaging.version import InvalidVersion, Version
@@ -49,6 +50,22 @@ class ClusterVersionsConfig(_Model):
         default=None, description="The cluster's Gateway API CRD release (the CRDs' "
         "gateway.networking.k8s.io/bundle-version annotation), e.g. 1.4.0; needed with "
         "traffic.gateway")
+    kubernetes: Optional[str] = Field(
+        default=None, description="The cluster's Kubernetes minor (API server and kubelets), "
+        "e.g. 1.33; needed with storage.mode image (image volumes; floor in "
+        "facts/cluster_versions.py)")
+
+    @field_validator("kubernetes")
+    @classmethod
+    def _a_minor(cls, version: Optional[str]) -> Optional[str]:
+        # `kubectl version` prints v1.33.2; the minor is what feature gates follow.
+        if version is None:
+            return version
+        match = re.fullmatch(r"v?(1)\.(\d+)(?:\.\d+)?", version)
+        if match is None:
+            raise ValueError(f"{version!r} is not a Kubernetes release; give the minor of the "
+                             "API server and kubelets, e.g. 1.33 (kubectl version)")
+        return f"{match[1]}.{match[2]}"
 
     @field_validator("keda", "lws", "prometheus_operator", "envoy_gateway", "gateway_api")
     @classmethod
@@ -153,9 +170,10 @@ class StackConfig(_Model):
     @model_validator(mode="after")
     def _compile_cache_has_a_class(self) -> "StackConfig":
         if (self.engine.compile_cache_gib > 0 and self.engine.compile_cache_storage_class is None
-                and self.storage.mode == "nfs"):
+                and self.storage.mode != "pvc"):
             raise ValueError(
-                "engine.compileCacheGib is set with storage.mode nfs, which names no "
+                f"engine.compileCacheGib is set with storage.mode {self.storage.mode}, which "
+                "names no "
                 "StorageClass; the cache claim would fall to the cluster's default class, which "
                 "most clouds cannot provision as ReadWriteMany. Set "
                 "engine.compileCacheStorageClass to a class that can (e.g. EFS, Filestore, "

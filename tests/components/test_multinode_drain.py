@@ -33,7 +33,10 @@ LWS = "leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
 SHORT = {"shutdown": {"maxTokens": 50, "perTokenMs": 40, "prefillSeconds": 0,
                       "preStopSeconds": 1}}
 EXPERT = {"multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8, "hca": "mlx5"}},
-          "gpu": {"type": "h100-80gb", "layout": "data-expert"}}
+          "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+          # Each rank's batch is gathered from all 16 before the experts: 8,192 tokens would need
+          # a 21 GiB fused-MoE workspace per GPU (planning/memory.py tokens_at_experts).
+          "engine": {"maxNumBatchedTokens": 2048}}
 LEADER = "g-0.g.ns"
 WORKER = "g-0-1.g.ns"
 

@@ -13,7 +13,10 @@ from planning.capacity import runnable_requests
 from planning.stack_files import stack_values
 
 EXPERT = {"multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
-          "gpu": {"type": "h100-80gb", "layout": "data-expert"}}
+          "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+          # Each rank's batch is gathered from all 16 before the experts: 8,192 tokens would need
+          # a 21 GiB fused-MoE workspace per GPU (planning/memory.py tokens_at_experts).
+          "engine": {"maxNumBatchedTokens": 2048}}
 
 
 def _values(**changes):

@@ -67,18 +67,29 @@ def test_tensor_parallel_across_nodes_is_refused_with_the_reason():
     assert "gpu.tensorParallel: 16 spans nodes" in message and "gpu.layout: pipeline" in message
 
 
+GATHERED_BATCH = {"maxNumBatchedTokens": 2048}
+"""Each data-parallel rank's batch is gathered from all 16 before the experts
+(planning/memory.py tokens_at_experts): 2,048 tokens per rank keep the workspace at 5.25 GiB."""
+
+
 def test_expert_parallel_across_nodes_needs_rdma_or_an_acknowledgement():
     message = _refusal(gpu={"layout": "data-expert"})
     assert "multiNode.rdma" in message and "acknowledgeTcpExpertParallel" in message
-    plan = _plan(gpu={"layout": "data-expert"},
+    plan = _plan(gpu={"layout": "data-expert"}, engine=GATHERED_BATCH,
                  multiNode={"rdma": {"resourceName": "rdma/ib", "count": 8}})
     assert plan.layout.expert_parallel and plan.layout.data_parallel == 16
     assert plan.layout.nodes == 2 and plan.layout.tensor_parallel == 1
 
 
 def test_with_rdma_an_moe_model_prefers_data_expert_parallelism():
-    plan = _plan(multiNode={"rdma": {"resourceName": "rdma/ib"}})
+    plan = _plan(multiNode={"rdma": {"resourceName": "rdma/ib"}}, engine=GATHERED_BATCH)
     assert plan.layout.expert_parallel and plan.layout.nodes == 2
+
+
+def test_a_data_expert_layout_whose_gathered_batch_does_not_fit_gives_way_to_one_that_does():
+    # 16 ranks × 8,192 tokens reach the experts: a 21 GiB fused-MoE workspace per GPU.
+    plan = _plan(multiNode={"rdma": {"resourceName": "rdma/ib"}})
+    assert not plan.layout.expert_parallel
 
 
 FAST_STORAGE = {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"},

@@ -245,7 +245,8 @@ GPT_OSS_20B = {  # benchmark/cases.yaml's gpt-oss-20b, as stack facts
     "parameters": {"embedding": 579133440, "head": 579133440, "norms_and_gates": 8990784,
                    "replicated_linear": 0, "sharded_linear": 637203456,
                    "experts": 19110297600},
-    "max_context": 131072, "experts": 32, "min_vllm": "0.10.1", "min_compute_capability": 8.0}
+    "max_context": 131072, "experts": 32, "experts_per_token": 4,
+    "moe_intermediate_size": 2880, "min_vllm": "0.10.1", "min_compute_capability": 8.0}
 
 
 def test_mxfp4_experts_carry_the_kernel_padding_of_the_gpu_and_split():

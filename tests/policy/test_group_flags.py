@@ -62,7 +62,10 @@ def _append_to_exec(props, role, words):
 def test_the_rendered_groups_pass():
     assert validate_resource(RULE, k8s.LEADER_WORKER_SET, _group_props()) == []
     expert = _group_props({"multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
-                           "gpu": {"type": "h100-80gb", "layout": "data-expert"}})
+                           "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+                           # Each rank's batch is gathered from all 16 before the experts: 8,192 tokens would need
+                           # a 21 GiB fused-MoE workspace per GPU (planning/memory.py tokens_at_experts).
+                           "engine": {"maxNumBatchedTokens": 2048}})
     assert validate_resource(RULE, k8s.LEADER_WORKER_SET, expert) == []
 
 

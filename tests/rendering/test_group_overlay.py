@@ -23,7 +23,10 @@ OVERLAID_CONTAINER_KEYS = {"command", "args", "env", "resources", "lifecycle",
                            "startupProbe", "readinessProbe", "livenessProbe"}
 PIPELINE = {}
 DATA_EXPERT = {"multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8, "hca": "mlx5"}},
-               "gpu": {"type": "h100-80gb", "layout": "data-expert"}}
+               "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+               # Each rank's batch is gathered from all 16 before the experts: 8,192 tokens would need
+               # a 21 GiB fused-MoE workspace per GPU (planning/memory.py tokens_at_experts).
+               "engine": {"maxNumBatchedTokens": 2048}}
 
 
 def _base(overrides: dict):

@@ -19,7 +19,9 @@ def group(runs):
 
 @pytest.fixture(scope="session")
 def expert_group():
-    run = run_stack("r1-h100", {**RDMA, "gpu": {"type": "h100-80gb", "layout": "data-expert"}})
+    run = run_stack("r1-h100", {**RDMA, "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+                                 # 16 gathered batches of 2,048 tokens reach the experts
+                                 "engine": {"maxNumBatchedTokens": 2048}})
     assert run.error is None, run.error
     return run
 

@@ -41,7 +41,10 @@ STACKS = tuple(ALL_STACKS)
 group_pods)."""
 GROUP_VARIANTS = {"r1-h100-expert": ("r1-h100", {
     "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
-    "gpu": {"type": "h100-80gb", "layout": "data-expert"}})}
+    "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+    # Each rank's batch is gathered from all 16 before the experts: 8,192 tokens would need
+    # a 21 GiB fused-MoE workspace per GPU (planning/memory.py tokens_at_experts).
+    "engine": {"maxNumBatchedTokens": 2048}})}
 """Rendered like a stack: the data × expert group (every pod serves, none headless)."""
 TARGET_STACKS = (*STACKS, *GROUP_VARIANTS)
 WORKLOAD_KINDS = ("deployment", "job", "statefulset", "daemonset", "cronjob", "pod")

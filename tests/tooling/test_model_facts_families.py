@@ -134,3 +134,12 @@ def test_kv_parts_the_attention_kinds_cannot_express_are_said(capsys):
     assert "12 of 24 layers" in err and "128-token sliding window" in out
     _, out, err = _run(capsys, V32)
     assert "index_head_dim 128" in err and "indexer" in out
+
+
+@pytest.mark.parametrize("fixture, per_token, width", [
+    (QWEN3_MOE, 8, 768),     # moe_intermediate_size
+    (GPT_OSS, 4, 2880),      # no moe_intermediate_size: its experts are intermediate_size wide
+])
+def test_moe_facts_carry_the_routing_the_fused_moe_workspace_needs(fixture, per_token, width):
+    facts = model_facts.model_facts(_config(fixture))
+    assert (facts["experts_per_token"], facts["moe_intermediate_size"]) == (per_token, width)
