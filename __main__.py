@@ -37,7 +37,8 @@ outputs = engine.engine_outputs(cfg, plan, names, namespace.name, image, store, 
                                 metrics, autoscaler)
 if cfg.traffic.enabled:
     traffic = plan.traffic
-    router = TrafficRouter(release, router_args(cfg, traffic, names, namespace.name, inference),
+    router = TrafficRouter(release, router_args(cfg, traffic, names, namespace.name, inference,
+                                                engine.local_slots(cfg, plan, names)),
                            opts=after_inference)
     if cfg.traffic.gateway is not None:
         TrafficEdge(release, edge_args(cfg, traffic, names, namespace.name, router.service_name),

@@ -19,6 +19,18 @@ from rendering.vllm_args import PORT
 
 
 @dataclasses.dataclass
+class EngineSlotArgs:
+    """One slot's own objects (rendering/revisions.py): created as `<name>-…` for blue (the
+    names every stack had), `<name>-<slot>-…` for green."""
+
+    slot: str
+    workload: render.Workload
+    service: dict
+    disruption_budget: dict
+    network_policy: dict
+
+
+@dataclasses.dataclass
 class InferenceDeploymentArgs:
     """Inputs of InferenceDeployment: whole objects ({"metadata", "spec"}) and Pulumi inputs."""
 
@@ -41,6 +53,11 @@ class InferenceDeploymentArgs:
     """The engine's JSON logging config (a ConfigMap the pods mount), None where the version
     has none."""
     depends_on: list[pulumi.Resource] = dataclasses.field(default_factory=list)
+    slot: str = "blue"
+    """The slot `workload`, `service`, `disruption_budget` and `network_policy` belong to."""
+    previous: Optional[EngineSlotArgs] = None
+    """A blue-green switch's previous slot, kept beside the new one (same key and pods'
+    wait), else None."""
 
 
 class InferenceDeployment(pulumi.ComponentResource):
@@ -67,10 +84,12 @@ class InferenceDeployment(pulumi.ComponentResource):
         logging = [k8s.core.v1.ConfigMap(
             f"{name}-logging", metadata=args.logging_config["metadata"],
             data=args.logging_config["data"], opts=child)] if args.logging_config else []
-        workload = self._workload(name, args, checksum, [*secret, *cache, *logging])
-        service = k8s.core.v1.Service(f"{name}-service", **args.service, opts=child)
-        k8s.policy.v1.PodDisruptionBudget(f"{name}-pdb", **args.disruption_budget, opts=child)
-        k8s.networking.v1.NetworkPolicy(f"{name}-netpol", **args.network_policy, opts=child)
+        current = EngineSlotArgs(args.slot, args.workload, args.service, args.disruption_budget,
+                             args.network_policy)
+        workload, service = self._slot(name, current, args, checksum,
+                                       [*secret, *cache, *logging])
+        if args.previous is not None:
+            self._slot(name, args.previous, args, checksum, [*secret, *cache, *logging])
 
         self.deployment_name = workload.metadata["name"]
         self.service_name = service.metadata["name"]
@@ -84,7 +103,19 @@ class InferenceDeployment(pulumi.ComponentResource):
             "service_name": self.service_name, "api_key_secret_name": self.api_key_secret_name,
         })
 
-    def _workload(self, name: str, args: InferenceDeploymentArgs, checksum: pulumi.Input[str],
+    def _slot(self, name: str, slot: EngineSlotArgs, args: InferenceDeploymentArgs,
+              checksum: pulumi.Input[str], depends_on: list[pulumi.Resource]):
+        """A slot's workload, Service, PDB and NetworkPolicy; its workload and Service."""
+        prefix = name if slot.slot == "blue" else f"{name}-{slot.slot}"
+        child = pulumi.ResourceOptions(parent=self)
+        workload = self._workload(prefix, args, slot.workload, checksum, depends_on)
+        service = k8s.core.v1.Service(f"{prefix}-service", **slot.service, opts=child)
+        k8s.policy.v1.PodDisruptionBudget(f"{prefix}-pdb", **slot.disruption_budget, opts=child)
+        k8s.networking.v1.NetworkPolicy(f"{prefix}-netpol", **slot.network_policy, opts=child)
+        return workload, service
+
+    def _workload(self, name: str, args: InferenceDeploymentArgs, workload: render.Workload,
+                  checksum: pulumi.Input[str],
                   depends_on: list[pulumi.Resource]) -> pulumi.CustomResource:
         """The Deployment or LeaderWorkerSet, its pods stamped with the key's checksum (a new
         key rolls them), waited on for the whole rollout, replicas left to an autoscaler."""
@@ -93,7 +124,6 @@ class InferenceDeployment(pulumi.ComponentResource):
             parent=self, depends_on=[*args.depends_on, *depends_on],
             custom_timeouts=pulumi.CustomTimeouts(create=seconds, update=seconds),
             ignore_changes=render.REPLICAS_OWNED_BY_AUTOSCALER if args.autoscaled else None)
-        workload = args.workload
         spec = render.stamp_pods(workload.spec, {c.ANN_API_KEY_CHECKSUM: checksum})
         if not workload.is_group:
             return k8s.apps.v1.Deployment(f"{name}-deployment", metadata=workload.metadata,

@@ -17,7 +17,7 @@ from planning.config.traffic import secret_problems
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
 from planning.memory import GIB, gpu_memory, kv_cache
-from planning import admission, capacity, delivery, memory, router_sizing, wake
+from planning import admission, capacity, delivery, memory, revisions, router_sizing, wake
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
 
@@ -510,6 +510,12 @@ def queue_bounds_above_the_target(cfg: StackConfig, plan: Plan) -> Optional[str]
                                         plan.autoscaling.target_per_replica)) or None
 
 
+def blue_green_can_switch(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """A switch has room, a router, single-node replicas and both revisions' weights and
+    images (planning/revisions.py)."""
+    return "; ".join(revisions.problems(cfg, plan.revisions, plan.layout.nodes)) or None
+
+
 def router_keeps_up(cfg: StackConfig, plan: Plan) -> Optional[str]:
     """The router runs below its utilisation at the engines' peak (planning/router_sizing.py)."""
     if plan.traffic is None or plan.traffic.router_sizing is None:
@@ -556,6 +562,7 @@ CHECKS: list[Check] = [
     router_keeps_up,
     scale_to_zero_can_work,
     queue_bounds_above_the_target,
+    blue_green_can_switch,
 ]
 """Every feasibility check, in the order their problems are reported."""
 

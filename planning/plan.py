@@ -13,8 +13,10 @@ and raises `ConfigError` listing every problem, with the arithmetic and what to 
 
 from __future__ import annotations
 
+from typing import Optional
+
 import facts
-from planning import admission, capacity, checks, host, memory, scaling, timing, wake
+from planning import admission, capacity, checks, host, memory, revisions, scaling, timing, wake
 from planning.traffic import traffic_layer
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
@@ -39,6 +41,7 @@ def make_plan(cfg: StackConfig) -> Plan:
     drain = timing.drain(cfg, version, layout)
     rollout = timing.rollout(cfg, layout, startup, drain)
     autoscaling = capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv)
+    previous, previous_problems = _previous_stack(cfg)
     # A replica the autoscaler adds or wakes may land on a node without the weights staged:
     # its windows and the wake-up use the first start's budget (= the restart budget on nfs/pvc).
     first_start = startup.first_start_budget_seconds
@@ -55,8 +58,22 @@ def make_plan(cfg: StackConfig) -> Plan:
         admission=admission.for_stack(cfg, version, layout, autoscaling),
         traffic=traffic_layer(cfg, drain, autoscaling.runnable_requests, rollout.max_replicas,
                               woken),
+        revisions=revisions.revisions(cfg, layout, previous),
     )
-    problems = checks.problems(cfg, plan)
+    problems = checks.problems(cfg, plan) or previous_problems
     if problems:
         raise ConfigError(problems)
     return plan
+
+
+def _previous_stack(cfg: StackConfig) -> tuple[Optional[revisions.PreviousStack], list[str]]:
+    """While a blue-green switch runs, the previous slot planned as it runs (its config has no
+    switch, so this recurses once); what its plan refuses comes back under its key."""
+    previous = revisions.previous_config(cfg)
+    if previous is None:
+        return None, []
+    try:
+        return revisions.PreviousStack(previous, make_plan(previous)), []
+    except ConfigError as error:
+        return None, [f"blueGreen.previous (the previous slot's plan): {problem}"
+                      for problem in error.problems]

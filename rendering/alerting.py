@@ -87,15 +87,18 @@ def alertmanager_config(name: str, namespace: str, labels: dict[str, str],
 
 
 def stack_alertmanager_config(name: str, target: promql.Target, monitoring: MonitoringConfig,
-                              has_hpa: bool, labels: dict[str, str]) -> Optional[dict[str, Any]]:
+                              has_hpa: bool, labels: dict[str, str],
+                              other_alerts: tuple[str, ...] = ()) -> Optional[dict[str, Any]]:
     """The stack's AlertmanagerConfig, or None without receivers. Built from config before
     anything is created, so a receiver naming an unknown alert fails the preview; the alert
-    names do not depend on the HPA's name, only on whether there is one."""
+    names do not depend on the HPA's name, only on whether there is one. `other_alerts`: the
+    names of the stack's other rules (the router's), routed the same way."""
     if not (monitoring.enabled and monitoring.prometheus_operator
             and monitoring.alerting.receivers):
         return None
     names = [alert.name for alert in promql.alerts(
         target, monitoring.thresholds, "hpa" if has_hpa else None, monitoring.dcgm_exporter)]
+    names += [alert for alert in other_alerts if alert not in names]
     return alertmanager_config(name, target.namespace, labels, monitoring.alerting, names)
 
 

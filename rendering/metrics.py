@@ -43,6 +43,9 @@ class MetricsInputs:
     """Port number behind service_port_name; only annotation-based scraping needs it."""
     workload_kind: str = "Deployment"
     """Deployment, or LeaderWorkerSet when a replica spans nodes."""
+    router_alerts: tuple[str, ...] = ()
+    """The names of the router's alerts (rendering/router.py `alert_rules`), which the
+    AlertmanagerConfig routes with the engine's."""
 
     @property
     def target(self) -> promql.Target:
@@ -108,7 +111,8 @@ def metrics_objects(inputs: MetricsInputs) -> MetricsObjects:
                               alertmanager_config=alerting.stack_alertmanager_config(
                                   inputs.release, target, monitoring,
                                   inputs.hpa_name is not None,
-                                  operator_labels(inputs.common_labels, monitoring)))
+                                  operator_labels(inputs.common_labels, monitoring),
+                                  inputs.router_alerts))
     return MetricsObjects(**texts, **_plain_prometheus_objects(inputs, texts),
                           dashboard=_dashboard(inputs))
 

@@ -207,12 +207,18 @@ class Alert:
     runbook: str
     for_: str = "0m"
 
-    def rule(self) -> dict[str, Any]:
-        """The rule as Prometheus and the PrometheusRule CRD write it."""
+    def rule(self, namespace: Optional[str] = None) -> dict[str, Any]:
+        """The rule as Prometheus and the PrometheusRule CRD write it. `namespace`: the stack's,
+        as a label of the rule, so every alert carries it whatever its expression keeps (a
+        `sum` keeps none, DCGM's and KEDA's series carry their exporter's): the Prometheus
+        Operator adds `namespace="<its namespace>"` to the top route of every
+        AlertmanagerConfig (prometheus-operator pkg/alertmanager/amcfg.go
+        `namespaceEnforcer.processRoute`), and an alert without it is never routed there."""
         rule: dict[str, Any] = {"alert": self.name, "expr": self.expr}
         if self.for_ != "0m":
             rule["for"] = self.for_
-        rule["labels"] = {"severity": self.severity}
+        rule["labels"] = {"severity": self.severity,
+                          **({"namespace": namespace} if namespace else {})}
         rule["annotations"] = {
             "summary": self.summary,
             "description": self.description,
@@ -598,7 +604,8 @@ def rule_groups(
         {
             "name": f"{prefix}.alerts",
             "rules": [
-                alert.rule() for alert in alerts(target, thresholds, hpa_name, dcgm_exporter)
+                alert.rule(target.namespace)
+                for alert in alerts(target, thresholds, hpa_name, dcgm_exporter)
             ],
         },
     ]

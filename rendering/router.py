@@ -116,21 +116,17 @@ def local_api_base(service: str, namespace: str, port: int) -> str:
 
 
 def model_list(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
-               engine_base: str) -> list[dict]:
+               engine_base: str, slots: Optional[list] = None) -> list[dict]:
     """Deployments per alias: the engine first (`order: 1`), then each cloud target in order.
     LiteLLM tries the lowest order and moves to the next on connection failure, 429 or 5xx
-    before the first streamed byte."""
+    before the first streamed byte. `slots`: during a blue-green switch, both engine slots
+    (rendering/revisions.py `local_slots`), at order 1 with their weights."""
     providers = {p.name: p for p in traffic.providers}
     out = []
     for alias in traffic.aliases:
         order = 1
         if alias.local:
-            out.append({"model_name": alias.name, "litellm_params": {
-                "model": f"hosted_vllm/{served_name}", "api_base": engine_base,
-                "api_key": f"os.environ/{ENGINE_KEY_ENV}", "order": order,
-                "timeout": plan.router_timeout_seconds,
-                "stream_timeout": plan.stream_idle_seconds, "max_retries": 0},
-                "model_info": {"id": f"{alias.name}--local", **ZERO_PRICING}})
+            out += local_deployments(alias.name, served_name, engine_base, plan, slots)
             order += 1
         for target in alias.cloud:
             provider = providers[target.provider]
@@ -142,6 +138,29 @@ def model_list(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
                 "model_info": {"id": f"{alias.name}--{provider.name}-{order}"}})
             order += 1
     return out
+
+
+def local_deployments(alias: str, served_name: str, engine_base: str, plan: TrafficPlan,
+                      slots: Optional[list] = None) -> list[dict]:
+    """The alias's engine deployment, or one per blue-green slot, each with its `weight`.
+    Both share order 1, so LiteLLM keeps both (utils.py `get_order_filtered_deployments`:
+    the lowest order among healthy deployments) and simple-shuffle picks one by `weight`
+    (router_strategy/simple_shuffle.py `simple_shuffle`: weights over the largest, then
+    `random.choices`): weight 0 is never picked while the other slot is healthy, and is picked
+    (`random.choice` of the healthy ones) when the other is cooling down."""
+    def deployment(api_base: str, suffix: str, weight: Optional[int]) -> dict:
+        params = {"model": f"hosted_vllm/{served_name}", "api_base": api_base,
+                  "api_key": f"os.environ/{ENGINE_KEY_ENV}", "order": 1,
+                  "timeout": plan.router_timeout_seconds,
+                  "stream_timeout": plan.stream_idle_seconds, "max_retries": 0}
+        if weight is not None:
+            params["weight"] = weight
+        return {"model_name": alias, "litellm_params": params,
+                "model_info": {"id": f"{alias}--local{suffix}", **ZERO_PRICING}}
+
+    if not slots or len(slots) == 1:
+        return [deployment(slots[0].api_base if slots else engine_base, "", None)]
+    return [deployment(s.api_base, f"-{s.slot}", s.weight) for s in slots]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +187,8 @@ def coordination_redis(target: RedisTarget) -> dict:
 
 
 def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
-                   engine_base: str, redis: Optional[RedisTarget] = None) -> dict:
+                   engine_base: str, redis: Optional[RedisTarget] = None,
+                   slots: Optional[list] = None) -> dict:
     """The proxy's config.yaml as a dict. `redis`: where the replicas share their counters
     (None: each process counts alone, right for one replica)."""
     general: dict[str, Any] = {
@@ -185,7 +205,7 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
         # limiter alert reads it (rendering/promql.py limiter_alert).
         settings["service_callback"] = ["prometheus_system"]
     return {
-        "model_list": model_list(traffic, plan, served_name, engine_base),
+        "model_list": model_list(traffic, plan, served_name, engine_base, slots),
         "router_settings": {
             "routing_strategy": "simple-shuffle",
             # One retry, of a 503 only (vLLM's admission refusal; the Service may pick another
@@ -236,12 +256,13 @@ def router_settings(traffic: TrafficConfig, plan: TrafficPlan) -> dict:
 
 
 def config_files(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
-                 engine_base: str, redis: Optional[RedisTarget] = None) -> dict[str, str]:
+                 engine_base: str, redis: Optional[RedisTarget] = None,
+                 slots: Optional[list] = None) -> dict[str, str]:
     """The ConfigMap's data: config.yaml, clients.json, the auth module and the guard, side by
     side (LiteLLM loads `custom_auth` from the config file's directory)."""
     return {
         "config.yaml": yaml.safe_dump(litellm_config(traffic, plan, served_name, engine_base,
-                                                     redis),
+                                                     redis, slots),
                                       sort_keys=False),
         "clients.json": json.dumps(router_settings(traffic, plan), indent=2, sort_keys=True),
         f"{AUTH_MODULE}.py": AUTH_SOURCE.read_text(),
@@ -385,20 +406,23 @@ def pod_template(traffic: TrafficConfig, plan: TrafficPlan, *, image: Any,
 
 
 
-def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
+def alert_rules(release: str, redis_replicas: int = 0,
+                namespace: Optional[str] = None) -> list[dict]:
     """The router's own alerts (the engine's are in rendering/promql.py): clients refused with
     429, requests waiting in the router and, when `redis_replicas` replicas share counters in
     Redis, the limiter falling back to per-replica counting. Series names checked against
-    LiteLLM 1.108.7's /metrics by tests/router/test_router_live.py."""
+    LiteLLM 1.108.7's /metrics by tests/router/test_router_live.py. `namespace`: the stack's,
+    a label of every rule (promql.Alert.rule says why: the sums keep none)."""
     job = f'service="{release}-router"'
-    limiter = [promql.limiter_alert(f"{release}-router", redis_replicas).rule()] \
+    limiter = [promql.limiter_alert(f"{release}-router", redis_replicas).rule(namespace)] \
         if redis_replicas else []
+    labels = {"severity": "warning", **({"namespace": namespace} if namespace else {})}
     return [{"name": "vllm-serving-router", "rules": [
         {"alert": "RouterRateLimitingClients",
          "expr": (f'sum(rate(litellm_proxy_failed_requests_metric_total{{{job},'
                   f'exception_status="429"}}[5m])) / clamp_min(sum(rate('
                   f'litellm_proxy_total_requests_metric_total{{{job}}}[5m])), 1e-9) > 0.05'),
-         "for": "10m", "labels": {"severity": "warning"},
+         "for": "10m", "labels": dict(labels),
          "annotations": {"summary": "Over 5% of router requests answered 429",
                          "description": "Clients hit their requestsPerMinute/tokensPerMinute "
                                         "limits: raise them under traffic.clients, or the "
@@ -406,7 +430,7 @@ def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
         {"alert": "RouterQueueing",
          "expr": (f'histogram_quantile(0.99, sum by (le) (rate('
                   f'litellm_request_queue_time_seconds_bucket{{{job}}}[5m]))) > 5'),
-         "for": "5m", "labels": {"severity": "warning"},
+         "for": "5m", "labels": dict(labels),
          "annotations": {"summary": "Requests wait over 5 s (p99) in the router",
                          "description": "The router is saturated: add traffic.router.replicas "
                                         "or CPU."}},
@@ -415,14 +439,17 @@ def alert_rules(release: str, redis_replicas: int = 0) -> list[dict]:
 
 def network_policy(selector: dict[str, str], network: NetworkConfig,
                    engine_selector: dict[str, str], engine_port: int, redis_port: Optional[int],
-                   redis_selector: Optional[dict[str, str]] = None) -> dict:
+                   redis_selector: Optional[dict[str, str]] = None,
+                   other_engines: tuple[dict[str, str], ...] = ()) -> dict:
     """Ingress to the router port from the gateway's proxy pods and Prometheus' pods, by
     selector (rendering/network.py): a pod that reached the router directly would skip the
-    edge's body cap and per-address limit. Egress to DNS, the engine pods, Redis (the deployed
+    edge's body cap and per-address limit. Egress to DNS, the engine pods (`other_engines`: a
+    blue-green switch's previous slot too), Redis (the deployed
     one's pods, or any address for an existing one) and HTTPS (the cloud providers)."""
     egress = [
         kube.dns_egress(),
-        {"to": [{"podSelector": {"matchLabels": engine_selector}}],
+        {"to": [{"podSelector": {"matchLabels": engine}}
+                for engine in (engine_selector, *other_engines)],
          "ports": [{"protocol": "TCP", "port": engine_port}]},
         kube.https_egress(),
     ]

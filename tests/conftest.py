@@ -34,6 +34,7 @@ PROCESS_TIER = SLOW_MODULES | frozenset({
     "tests/rendering/test_scale_to_zero.py",          # promtool
     "tests/rendering/test_redis_alert.py",            # promtool
     "tests/rendering/test_weights_revision.py",       # the revision check under sh
+    "tests/router/test_blue_green_live.py",           # LiteLLM, stub engines per slot
     "tests/router/test_redis.py",                     # redis-server, LiteLLM, checkov
     "tests/router/test_router_json_logs.py",          # LiteLLM
     "tests/router/test_router_live.py",               # LiteLLM, redis-server, stub upstreams

@@ -70,7 +70,28 @@ class Figure(NamedTuple):
 
 def figures(plan: Plan) -> list[Figure]:
     """Every step of the plan as a printed row, with the fields it shows."""
-    return _replica_figures(plan) + _life_figures(plan) + _elastic_figures(plan)
+    return (_replica_figures(plan) + _life_figures(plan) + _elastic_figures(plan)
+            + _revision_figures(plan))
+
+
+def _revision_figures(plan: Plan) -> list[Figure]:
+    """Whether a revision change can run blue-green, and the switch in progress."""
+    if plan.revisions is None:
+        return []
+    switch = plan.revisions
+    if switch.previous_slot is not None:
+        value = (f"{counted(switch.gpus_needed, 'GPU')} for slot {switch.slot} beside "
+                 f"{switch.previous_slot}: {switch.previous_weight} % to {switch.previous_slot}"
+                 f", {switch.current_weight} % to {switch.slot}")
+    else:
+        value = (f"{counted(switch.gpus_needed, 'GPU')} needed for blue-green, "
+                 + ("room" if switch.room else "no room: in place")
+                 + f" (slot {switch.slot} {switch.current_weight} %, no previous slot "
+                   f"{switch.previous_weight} %)")
+    return [Figure("revision change", value, switch.reason,
+                   ("revisions.slot", "revisions.previous_slot", "revisions.gpus_needed",
+                    "revisions.room", "revisions.previous_weight", "revisions.current_weight",
+                    "revisions.previous"))]
 
 
 def _elastic_figures(plan: Plan) -> list[Figure]:

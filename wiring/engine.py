@@ -11,13 +11,14 @@ import pulumi
 
 from components.autoscaler import Autoscaler, AutoscalerArgs
 from components.image import VllmImage
-from components.inference import InferenceDeployment, InferenceDeploymentArgs
+from components.inference import EngineSlotArgs, InferenceDeployment, InferenceDeploymentArgs
 from components.metrics import MetricsStack, MetricsStackArgs
 from components.model_store import ModelStore, ModelStoreArgs
 from planning.config import ConfigError, StackConfig
 from planning.plan import Plan
 from rendering import autoscaler as scaling
-from rendering import inference, metrics, pod, router, vllm_args
+from rendering import image as render_image
+from rendering import alerting, inference, metrics, pod, revisions, router, vllm_args
 from rendering import model_store as store
 from rendering import node_cache
 from rendering.labels import selector_of
@@ -61,42 +62,115 @@ def delivered_objects(cfg: StackConfig, plan: Plan, names: StackNames,
 def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,
                    namespace: pulumi.Input[str], image_ref: pulumi.Input[str],
                    model_store: ModelStore) -> InferenceDeploymentArgs:
-    """The engine serving the store's weights, its Service annotated for the scrape mode."""
+    """The engine serving the store's weights, its Service annotated for the scrape mode;
+    during a blue-green switch the previous slot beside it (rendering/revisions.py)."""
     labels = names.labels
     key = inference.api_key(cfg, names.release, namespace, labels)
     cache = inference.compile_cache_claim(cfg, plan, names.release, namespace, labels)
     logging = vllm_args.logging_config_map(f"{names.release}-logging", namespace, labels,
                                            plan.version)
+    annotations = (metrics.service_annotations(metrics_inputs(cfg, names))
+                   if cfg.monitoring.enabled else {})
+    shared = _SharedPieces(names.release, namespace, model_store, key, cache, logging,
+                           annotations)
+    serving = revisions.slot_names(names, cfg)
+    current = _engine_slot(cfg, plan, serving, image_ref, model_store.ready_marker, shared)
+    return InferenceDeploymentArgs(
+        namespace=namespace, labels=serving.labels, selector=selector_of(serving.labels),
+        workload=current.workload, service=current.service,
+        disruption_budget=current.disruption_budget, network_policy=current.network_policy,
+        api_key=key, rollout_timeout_seconds=plan.rollout.timeout_seconds,
+        claim_release_seconds=plan.rollout.claim_release_seconds,
+        autoscaled=cfg.autoscaling.enabled, compile_cache=cache, logging_config=logging,
+        depends_on=[model_store], slot=current.slot,
+        previous=_previous_slot(cfg, plan, names, image_ref, shared))
+
+
+@dataclasses.dataclass(frozen=True)
+class _SharedPieces:
+    """What both slots of a switch share: the release, the namespace, the weights' claim, the
+    API key, the compile cache and the logging ConfigMap."""
+
+    release: str
+    namespace: Any
+    model_store: ModelStore
+    key: inference.ApiKey
+    cache: Optional[dict]
+    logging: Optional[dict]
+    service_annotations: dict[str, str]
+    """The scrape mode's, on each slot's Service."""
+
+
+def _engine_slot(cfg: StackConfig, plan: Plan, names: StackNames, image_ref: Any,
+                 ready_marker: Optional[str], shared: _SharedPieces) -> EngineSlotArgs:
+    """One slot's workload, Service, PDB and NetworkPolicy, rendered from the config and plan
+    of the revision it serves and its names."""
+    namespace = shared.namespace
+    model_store = shared.model_store
     inputs = inference.pod_inputs(
         cfg, plan, names, image=image_ref, claim_name=model_store.claim_name,
-        ready_marker=model_store.ready_marker, key=key, compile_cache=cache,
-        logging_config=logging)
+        ready_marker=ready_marker, key=shared.key, compile_cache=shared.cache,
+        logging_config=shared.logging)
     template = pod.pod_template(plan, dataclasses.replace(
         inputs, model_volume=model_store.model_volume,
         required_node_labels=model_store.required_node_labels,
         pull_secrets=[*inputs.pull_secrets, *model_store.pull_secrets]))
-    annotations = (metrics.service_annotations(metrics_inputs(cfg, names))
-                   if cfg.monitoring.enabled else {})
-    return InferenceDeploymentArgs(
-        namespace=namespace, labels=labels, selector=selector_of(labels),
+    return EngineSlotArgs(
+        slot=cfg.blue_green.slot,
         workload=inference.workload(cfg, plan, names, namespace, template),
-        service=inference.service(plan, names, namespace, annotations),
+        service=revisions.slot_service(
+            inference.service(plan, names, namespace, shared.service_annotations),
+            shared.release, cfg),
         disruption_budget=inference.disruption_budget(names, namespace),
-        network_policy=inference.network_policy(cfg, plan, names, namespace),
-        api_key=key, rollout_timeout_seconds=plan.rollout.timeout_seconds,
-        claim_release_seconds=plan.rollout.claim_release_seconds,
-        autoscaled=cfg.autoscaling.enabled, compile_cache=cache, logging_config=logging,
-        depends_on=[model_store])
+        network_policy=inference.network_policy(cfg, plan, names, namespace))
+
+
+def _previous_slot(cfg: StackConfig, plan: Plan, names: StackNames, image_ref: Any,
+                   shared: _SharedPieces) -> Optional[EngineSlotArgs]:
+    """The previous slot as it was deployed: its revision's directory and ready marker, its
+    vLLM's image (the stack's own when the version did not change)."""
+    previous = plan.revisions.previous if plan.revisions else None
+    if previous is None:
+        return None
+    before, before_plan = previous
+    slot_names = previous_names(names, plan)
+    marker = (f"{slot_names.model_dir}/{store.COMPLETE_MARKER}"
+              if shared.model_store.ready_marker else None)
+    image = (image_ref if before.vllm_version == cfg.vllm_version
+             else render_image.reference(before.image, before.vllm_version))
+    return _engine_slot(before, before_plan, slot_names, image, marker, shared)
+
+
+def previous_names(names: StackNames, plan: Plan) -> Optional[StackNames]:
+    """The names of a switch's previous slot (its revision's model directory), else None."""
+    previous = plan.revisions.previous if plan.revisions else None
+    if previous is None:
+        return None
+    before = previous.config
+    return revisions.slot_names(names, before, store.model_directory(
+        before.storage, plan.model.hf_id, before.model.revision))
+
+
+def local_slots(cfg: StackConfig, plan: Plan, names: StackNames) -> list[revisions.LocalSlot]:
+    """The engine slots the router sends the local aliases to, with the plan's weights."""
+    return revisions.local_slots(revisions.slot_names(names, cfg),
+                                 previous_names(names, plan), cfg.namespace, plan.revisions)
 
 
 def metrics_inputs(cfg: StackConfig, names: StackNames) -> metrics.MetricsInputs:
-    """Monitoring of the stack's inference Service (named after the release) and workload."""
+    """Monitoring of the stack's inference Service and workload: those of the slot serving
+    model.revision (the release's own names unless blueGreen.slot is green)."""
+    serving = revisions.slot_names(names, cfg)
     return metrics.MetricsInputs(
-        release=names.release, namespace=cfg.namespace, service_name=names.release,
-        service_port_name=pod.PORT_NAME, deployment_name=names.workload,
+        release=names.release, namespace=cfg.namespace, service_name=serving.release,
+        service_port_name=pod.PORT_NAME, deployment_name=serving.workload,
         served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
+        # The release's Services: each slot's carries its labels (revisions.slot_service).
         selector_labels=selector_of(names.labels), common_labels=names.labels,
-        monitoring=cfg.monitoring, hpa_name=names.hpa, workload_kind=names.workload_type[1])
+        monitoring=cfg.monitoring, hpa_name=serving.hpa, workload_kind=names.workload_type[1],
+        router_alerts=tuple(alerting.alert_names(router.alert_rules(
+            names.release, 1 if cfg.traffic.router.shared_redis() else 0)))
+        if cfg.traffic.enabled else ())
 
 
 def metrics_args(cfg: StackConfig, names: StackNames) -> MetricsStackArgs:
@@ -110,9 +184,11 @@ def metrics_args(cfg: StackConfig, names: StackNames) -> MetricsStackArgs:
 
 
 def autoscaler_args(cfg: StackConfig, plan: Plan, names: StackNames) -> AutoscalerArgs:
-    """The stack's workload scaled on the plan's per-replica target and windows."""
+    """The workload serving model.revision (its slot's) scaled on the plan's per-replica
+    target and windows."""
+    serving = revisions.slot_names(names, cfg)
     inputs = scaling.ScalingInputs(
-        namespace=cfg.namespace, deployment_name=names.workload,
+        namespace=cfg.namespace, deployment_name=serving.workload,
         served_name=cfg.model.served_name, vllm_version=cfg.vllm_version,
         per_replica_target=plan.autoscaling.target_per_replica, windows=plan.scaling,
         autoscaling=cfg.autoscaling, labels=names.labels, workload=names.workload_type,

@@ -20,6 +20,7 @@ from rendering import redis as render_redis
 from rendering import router as render
 from rendering.labels import selector_of
 from rendering.naming import StackNames
+from rendering.revisions import LocalSlot
 from rendering.vllm_args import PORT
 
 
@@ -112,15 +113,18 @@ def router_pod(cfg: StackConfig, traffic: TrafficPlan, names: StackNames, engine
 
 
 def router_args(cfg: StackConfig, traffic: TrafficPlan, names: StackNames,
-                namespace: pulumi.Input[str], engine: Any) -> TrafficRouterArgs:
-    """The router in front of `engine` (its Service is named after the release), with the
-    traffic plan's budgets and the stack's secrets."""
+                namespace: pulumi.Input[str], engine: Any,
+                slots: Optional[list[LocalSlot]] = None) -> TrafficRouterArgs:
+    """The router in front of `engine` (its Service is named after the release; `slots`: the
+    engine's blue-green slots, wiring/engine.py `local_slots`), with the traffic plan's budgets
+    and the stack's secrets."""
     release, labels, monitoring = names.release, names.router_labels, cfg.monitoring
     selector = selector_of(labels)
     redis = shared_redis(cfg, traffic, release, namespace, selector)
     clients, providers = render.client_keys(cfg.traffic, release), provider_secrets(cfg, release)
     files = render.config_files(cfg.traffic, traffic, cfg.model.served_name,
-                                render.local_api_base(release, cfg.namespace, PORT), redis.target)
+                                render.local_api_base(release, cfg.namespace, PORT), redis.target,
+                                slots)
     template = router_pod(cfg, traffic, names, engine, clients, providers, redis, files)
     operator = monitoring.enabled and monitoring.prometheus_operator
     return TrafficRouterArgs(
@@ -133,11 +137,13 @@ def router_args(cfg: StackConfig, traffic: TrafficPlan, names: StackNames,
         service=render.service_spec(selector), disruption_budget=render.pdb_spec(selector),
         network_policy=render.network_policy(
             selector, cfg.network, engine.selector, PORT,
-            redis.target.port if redis.target else None, redis.selector),
+            redis.target.port if redis.target else None, redis.selector,
+            tuple(slot.selector for slot in (slots or [])[1:])),
         redis=redis.deployed,
         monitor=render.service_monitor_spec(selector) if operator else None,
         alert_groups=render.alert_rules(
-            release, cfg.traffic.router.replicas if redis.target else 0) if operator else None,
+            release, cfg.traffic.router.replicas if redis.target else 0,
+            cfg.namespace) if operator else None,
         monitoring_labels=({"release": monitoring.release_label}
                            if monitoring.release_label else {}))
 

@@ -19,6 +19,7 @@ from planning.config.model import ModelConfig
 from planning.config.engine import EngineConfig
 from planning.config.network import NetworkConfig
 from planning.config.observability import AutoscalingConfig, MonitoringConfig
+from planning.config.revisions import BlueGreenConfig
 from planning.config.storage import StorageConfig
 from planning.config.traffic import ROUTER_IMAGE, TrafficConfig, TrafficSecrets
 from planning.config.workload import (ApiKeyConfig, ImageConfig, PlacementConfig, ProbesConfig,
@@ -124,6 +125,7 @@ class StackConfig(_Model):
     traffic: TrafficConfig = Field(default_factory=TrafficConfig)
     cluster_versions: ClusterVersionsConfig = Field(default_factory=ClusterVersionsConfig)
     traffic_secrets: TrafficSecrets = Field(default_factory=TrafficSecrets)
+    blue_green: BlueGreenConfig = Field(default_factory=BlueGreenConfig)
 
     @field_validator("vllm_version")
     @classmethod

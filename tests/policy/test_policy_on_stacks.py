@@ -13,7 +13,8 @@ import yaml
 
 from policy import offline
 from policy.rules import ALL_POLICIES
-from tests.harness import ROOT, stack_config
+from tests.blue_green import PHASE_1, PHASE_2, PHASE_3, ROOM
+from tests.harness import ROOT, run_stack, stack_config
 from tests.policy.conftest import CONFIGS, recorded_resources
 
 
@@ -38,6 +39,16 @@ def test_both_stacks_pass_every_mandatory_rule(runs):
     for stack, run in runs.items():
         violations = offline.run(recorded_resources(run), CONFIGS[stack])
         assert offline.mandatory(violations) == [], stack
+
+
+@pytest.mark.parametrize("phase", ["room", "phase 1", "phase 2", "phase 3"])
+def test_every_phase_of_stagings_blue_green_switch_passes_every_mandatory_rule(phase):
+    """Both slots' workloads are inference workloads the pack checks like any other
+    (tests/blue_green.py): two Deployments, two Services, two PDBs never over the same pods."""
+    overlay = {"room": ROOM, "phase 1": PHASE_1, "phase 2": PHASE_2, "phase 3": PHASE_3}[phase]
+    run = run_stack("staging", overlay)
+    assert run.error is None, run.error
+    assert offline.mandatory(offline.run(recorded_resources(run), CONFIGS["staging"])) == []
 
 
 def test_the_only_advisories_on_the_real_stacks_are_what_their_files_leave_unpinned(runs):

@@ -15,6 +15,7 @@ from planning.config import ConfigError
 from planning.config.observability import AlertingConfig, MonitoringConfig, MonitoringThresholds
 from rendering import alerting, promql
 from tests import tools as real_tools
+from tests.harness import run_stack
 from tests.schemas import SCHEMAS
 
 NAMESPACE = "llm-serving"
@@ -22,8 +23,11 @@ OBJECT = "deepseek-r1"
 TARGET = promql.Target(NAMESPACE, "deepseek-r1", "deepseek-r1-api", "deepseek-r1", "0.10.2")
 # Every alert the metrics component can render: HPA alert and DCGM alerts on.
 GROUPS = promql.rule_groups(TARGET, MonitoringThresholds(), "deepseek-r1", dcgm_exporter=True)
-SEVERITY = {rule["alert"]: rule["labels"]["severity"]
-            for group in GROUPS for rule in group["rules"] if "alert" in rule}
+RULE_LABELS = {rule["alert"]: rule["labels"]
+               for group in GROUPS for rule in group["rules"] if "alert" in rule}
+"""Each alert's labels as its rendered rule writes them: Prometheus adds them to every alert it
+fires (a rule's labels win over the series'), so the route sees at least these."""
+SEVERITY = {alert: labels["severity"] for alert, labels in RULE_LABELS.items()}
 
 RECEIVERS = [
     {"name": "oncall", "urlSecret": {"name": "alert-webhooks", "key": "generic"}},
@@ -86,7 +90,7 @@ def _expected(alert: str) -> list[str]:
 def test_amtool_routes_each_stack_alert_to_the_receivers_its_severity_and_name_select(
         alert, tmp_path):
     spec = alerting.alertmanager_config_spec(_config(RECEIVERS), alerting.alert_names(GROUPS))
-    labels = {"alertname": alert, "severity": SEVERITY[alert], "namespace": NAMESPACE}
+    labels = {"alertname": alert, **RULE_LABELS[alert]}
     assert _amtool_receivers(spec, tmp_path, labels) == _expected(alert)
 
 
@@ -143,3 +147,36 @@ def test_the_conversion_matches_the_operators_golden_for_a_simple_cr():
                                           "matchers": ['namespace="mynamespace"'],
                                           "continue": True}
     assert tree["receivers"] == [{"name": "null"}, {"name": "mynamespace/myamc/test"}]
+
+
+def _rendered_alerts(run) -> list[dict]:
+    """Every alerting rule of every PrometheusRule the stack renders (engine and router)."""
+    return [rule for rule_object in run.of_type("monitoring.coreos.com/v1:PrometheusRule")
+            for group in rule_object.inputs["spec"]["groups"] for rule in group["rules"]
+            if "alert" in rule]
+
+
+def test_every_alert_prod_ships_reaches_its_receivers_through_the_rendered_routing(tmp_path):
+    """prod with a catch-all receiver: each alert of its rendered PrometheusRules (the engine's
+    and the router's), with the labels its rule gives it, goes to that receiver through the
+    routing tree the Operator makes of the rendered AlertmanagerConfig; none falls through to
+    the base config for want of the namespace label or of its name in the top route."""
+    run = run_stack("prod", {"monitoring": {"alerting": {"receivers": RECEIVERS[:1]}}})
+    assert run.error is None, run.error
+    [config] = run.of_type("monitoring.coreos.com/v1alpha1:AlertmanagerConfig")
+    namespace, name = config.metadata["namespace"], config.metadata["name"]
+    rules = _rendered_alerts(run)
+    assert {"RouterRateLimitingClients", "RouterQueueing", "RouterLimiterPerReplica"} <= \
+        {rule["alert"] for rule in rules}
+    urls = {"oncall": "http://127.0.0.1:9/oncall"}
+    path = tmp_path / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(alerting.routing_tree(config.inputs["spec"], namespace, name,
+                                                         urls)))
+    for rule in rules:
+        labels = {"alertname": rule["alert"], **rule["labels"]}
+        done = subprocess.run(
+            [real_tools.system_tool("amtool"), "config", "routes", "test",
+             f"--config.file={path}", *(f"{key}={value}" for key, value in labels.items())],
+            capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == f"{namespace}/{name}/oncall", labels

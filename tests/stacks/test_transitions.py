@@ -9,6 +9,10 @@ from typing import Optional
 
 import pytest
 
+from facts import conventions as c
+
+from tests.blue_green import NEW_REVISION, PHASE_1, PHASE_2, PHASE_3, PROD_VERSION_SWITCH, ROOM, \
+    switching
 from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
 from tests.transitions import JOB_STATUS, job_ready, node_admits, second_up
@@ -297,6 +301,49 @@ ROWS += [
         {**{kind: {"delete"} for kind in CACHE_KINDS}, PVC: {"create"}, JOB: {"create"},
          NETPOL: {"create", "delete"}, DEPLOYMENT: {"update"}}, rolls=True, before=NODE_CACHE),
 ]
+
+
+# Blue-green revisions on staging (README "Blue-green revisions", tests/blue_green.py): one
+# `pulumi up` per phase. Phase 0 makes room (one spare L4, no scale to zero during the switch);
+# phase 1 creates the green slot beside blue, downloads the new revision beside the old, and
+# points the router at both (every request still on blue); Pulumi creates green only after its
+# download Job completes and waits for it to be ready before it updates the router
+# (planning/revisions.py cites the Deployment await). The ScaledObject follows the slot serving
+# model.revision: its name changes, so Pulumi creates green's before deleting blue's. Phase 2
+# moves the traffic by the router's weights alone; phase 3 removes blue's Deployment, Service,
+# PDB and NetworkPolicy after the router stopped naming them (deletes come last in an update).
+SERVICE, PDB = "core/v1:Service", "policy/v1:PodDisruptionBudget"
+SWITCH_BACK = switching(100, revision="fedcba9876543210fedcba9876543210fedcba98")
+SWITCH_BACK = {**SWITCH_BACK, "blueGreen": {"slot": "blue", "previous": {
+    "revision": NEW_REVISION, "vllmVersion": SWITCH_BACK["vllmVersion"], "weight": 100}}}
+BLUE_GREEN_ROWS = [
+    # The router rolls: its Retry-After is no longer the wake time.
+    Row("blue-green phase 0: room made", "staging", ROOM,
+        {SCALED: {"update"}, DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}}, rolls=True),
+    Row("blue-green phase 1: new slot beside the old", "staging", PHASE_1,
+        {DEPLOYMENT: {"create", "update"}, SERVICE: {"create"}, PDB: {"create"},
+         NETPOL: {"create", "update"}, JOB: {"create", "delete"}, SCALED: {"replace"},
+         CONFIG_MAP: {"update"}, PVC: set()}, rolls=True, before=ROOM),
+    Row("blue-green phase 2: traffic moved", "staging", PHASE_2,
+        {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}}, rolls=True, before=PHASE_1),
+    Row("blue-green rolled back during phase 2", "staging", PHASE_1,
+        {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}}, rolls=True, before=PHASE_2),
+    Row("blue-green phase 3: old slot removed", "staging", PHASE_3,
+        {DEPLOYMENT: {"delete", "update"}, SERVICE: {"delete"}, PDB: {"delete"},
+         NETPOL: {"delete", "update"}, CONFIG_MAP: {"update"}}, rolls=True, before=PHASE_2),
+    Row("blue-green: green steady rerun", "staging", PHASE_3, {}, rolls=False, before=PHASE_3),
+    # prod's NFS export holds one revision: a vLLM upgrade alone runs blue-green there. Shared
+    # objects (key, logging ConfigMap, monitoring) only relabel their version, in place.
+    Row("blue-green: vLLM upgrade beside the old one", "prod", PROD_VERSION_SWITCH,
+        {DEPLOYMENT: {"create", "update"}, SERVICE: {"create"}, PDB: {"create"},
+         NETPOL: {"create", "update"}, SCALED: {"replace"}, CONFIG_MAP: {"update"},
+         SECRET: {"update"}, PV: set(), PVC: set()}, rolls=True, before={"spareGpus": 4}),
+    Row("blue-green: the next switch goes back to blue", "staging", SWITCH_BACK,
+        {DEPLOYMENT: {"create", "update"}, SERVICE: {"create"}, PDB: {"create"},
+         NETPOL: {"create", "update"}, JOB: {"create", "delete"}, SCALED: {"replace"},
+         CONFIG_MAP: {"update"}, PVC: set()}, rolls=True, before=PHASE_3),
+]
+ROWS += BLUE_GREEN_ROWS
 
 
 @pytest.fixture(scope="module")
@@ -619,3 +666,154 @@ def test_a_drained_cache_node_s_pods_reschedule_only_onto_nodes_whose_cache_is_r
     assert node_admits(spec, nodes["drained"][0], unschedulable=False)   # uncordoned again
     assert not node_admits({"affinity": {"nodeAffinity": {
         "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{}]}}}}, gpu)
+def _changed(update, kind: str) -> dict[str, str]:
+    return {s.urn.rsplit("::", 1)[1]: s.op for s in update.of(kind) if s.op != "same"}
+
+
+def test_phase_0_surges_the_engine_into_the_spare_gpu_without_rolling_it(updates):
+    [engine] = [s for s in updates(BLUE_GREEN_ROWS[0]).of(DEPLOYMENT)
+                if s.urn.endswith("-deployment")]
+    assert engine.paths == ("spec.strategy.rollingUpdate.maxSurge",
+                            "spec.strategy.rollingUpdate.maxUnavailable")
+
+
+def test_phase_1_leaves_the_serving_pods_alone_and_creates_the_new_slot_beside_them(updates):
+    """Blue, which serves every request, is rendered from the previous slot's own plan
+    exactly as before: its Deployment does not change at all; green is new objects."""
+    update = updates(BLUE_GREEN_ROWS[1])
+    assert _changed(update, DEPLOYMENT) == {"staging-deepseek-r1-7b-green-deployment": "create",
+                                           "staging-deepseek-r1-7b-router": "update"}
+    assert _changed(update, SERVICE) == {"staging-deepseek-r1-7b-green-service": "create"}
+    assert _changed(update, PDB) == {"staging-deepseek-r1-7b-green-pdb": "create"}
+    [router] = [s for s in update.of(DEPLOYMENT) if s.urn.endswith("-router")]
+    assert all(p.startswith("spec.template.metadata.annotations") for p in router.paths)
+
+
+def test_phase_2_moves_the_traffic_in_the_router_alone(updates):
+    update = updates(BLUE_GREEN_ROWS[2])
+    changed = {s.urn.rsplit("::", 1)[1] for s in update.steps if s.op != "same"}
+    assert changed == {"staging-deepseek-r1-7b-router", "staging-deepseek-r1-7b-router-config"}
+
+
+def test_phase_3_deletes_exactly_the_old_slots_objects(updates):
+    update = updates(BLUE_GREEN_ROWS[4])
+    deleted = sorted(s.urn.rsplit("::", 1)[1] for s in update.steps if s.op == "delete")
+    assert deleted == [f"staging-deepseek-r1-7b-{child}"
+                       for child in ("deployment", "netpol", "pdb", "service")]
+
+
+def test_a_stack_that_never_switches_keeps_its_engine_names(runs):
+    """The blue slot is the names every stack had: nothing named green without a switch."""
+    for stack in ("prod", "staging", "r1-h100"):
+        assert not [r.name for r in runs[stack].resources if "-green" in r.name]
+
+
+def test_the_upgrade_to_namespaced_alerts_updates_the_rules_in_place():
+    """The first `pulumi up` after this release adds `namespace` to every alerting rule's labels
+    (the AlertmanagerConfig's route needs it): prod's two PrometheusRules (the engine's and
+    the router's) are updated in place; nothing rolls, nothing else moves. `before` is today's
+    run with the previous release's rule labels (severity alone) put back."""
+    import copy
+    after = run_stack("prod")
+    before = copy.deepcopy(after)
+    for rule_object in before.of_type("monitoring.coreos.com/v1:PrometheusRule"):
+        for group in rule_object.inputs["spec"]["groups"]:
+            for rule in group["rules"]:
+                if "alert" in rule:
+                    rule["labels"] = {"severity": rule["labels"]["severity"]}
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {"monitoring.coreos.com/v1:PrometheusRule": {"update"}}
+    assert len([s for s in update.steps if s.op == "update"]) == 2
+
+
+def _pod_templates(resource) -> list[dict]:
+    """The pod templates of a Deployment or of a LeaderWorkerSet's leader and worker."""
+    spec = resource.inputs["spec"]
+    if "template" in spec:
+        return [spec["template"]]
+    group = spec["leaderWorkerTemplate"]
+    return [group["leaderTemplate"], group["workerTemplate"]]
+
+
+def _without_engine_logging(run):
+    """`run` as the release before the engine's JSON logs: no `<release>-logging` ConfigMap,
+    and no volume, mount or VLLM_LOGGING_CONFIG_PATH in the engine's pods."""
+    import copy
+    from rendering import vllm_args
+    run = copy.deepcopy(run)
+    run.resources = [r for r in run.resources if not r.name.endswith("-logging")]
+    workload = run.workload()
+    for template in _pod_templates(workload):
+        spec = template["spec"]
+        spec["volumes"] = [v for v in spec["volumes"] if v["name"] != vllm_args.LOGGING_VOLUME]
+        for container in spec["containers"]:
+            container["volumeMounts"] = [m for m in container["volumeMounts"]
+                                         if m["name"] != vllm_args.LOGGING_VOLUME]
+            container["env"] = [e for e in container["env"]
+                                if e["name"] != "VLLM_LOGGING_CONFIG_PATH"]
+    return run
+
+
+@pytest.mark.parametrize("stack, workload", [("prod", DEPLOYMENT), ("staging", DEPLOYMENT),
+                                             ("r1-h100", LWS)])
+def test_the_upgrade_to_engine_json_logs_rolls_the_engine_once_in_place(stack, workload, runs):
+    """The first `pulumi up` after this release (issue 21, JSON logs) creates the
+    `<release>-logging` ConfigMap and mounts it in every engine pod: the engine's workload is
+    updated in place and its pods roll once (one at a time, or a group at a time, as any
+    template change); nothing is replaced and nothing else moves."""
+    after = runs[stack]
+    update = second_up(_without_engine_logging(after), after)
+    assert update.hazards == []
+    assert update.ops() == {CONFIG_MAP: {"create"}, workload: {"update"}}
+    [created] = [s for s in update.steps if s.op == "create"]
+    assert created.urn.endswith("-logging")
+    [rolled] = [s for s in update.of(workload) if s.op != "same"]
+    assert any(".volumeMounts" in p or ".volumes" in p for p in rolled.paths), rolled.paths
+
+
+def _without_router_json_logs(run):
+    """`run` as the release before the router's JSON logs: no JSON_LOGS env, no uvicorn
+    logging file or `--log_config`, no `json_logs` in config.yaml, the older checksum."""
+    import copy
+    import yaml
+    from rendering import router as render
+    run = copy.deepcopy(run)
+    config_map = next(r for r in run.of_type(CONFIG_MAP) if r.name.endswith("-router-config"))
+    data = config_map.inputs["data"]
+    del data[render.LOG_CONFIG_FILE]
+    config = yaml.safe_load(data["config.yaml"])
+    del config["litellm_settings"]["json_logs"]
+    data["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
+    router = next(r for r in run.of_type(DEPLOYMENT) if r.name.endswith("-router"))
+    template = router.inputs["spec"]["template"]
+    template["metadata"]["annotations"][c.ANN_ROUTER_CONFIG_CHECKSUM] = \
+        render.config_checksum(data)
+    container = template["spec"]["containers"][0]
+    container["env"] = [e for e in container["env"] if e["name"] != "JSON_LOGS"]
+    at = container["args"].index("--log_config")
+    del container["args"][at:at + 2]
+    return run
+
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_the_upgrade_to_router_json_logs_rolls_the_router_alone(stack, runs):
+    """The same upgrade on the router: its ConfigMap gains the uvicorn logging file and
+    `json_logs`, its container `JSON_LOGS` and `--log_config`; the ConfigMap is updated in
+    place and the router's pods roll (container and config checksum); the engine is
+    untouched."""
+    after = runs[stack]
+    update = second_up(_without_router_json_logs(after), after)
+    assert update.hazards == []
+    changed = {s.urn.rsplit("::", 1)[1]: s.op for s in update.steps if s.op != "same"}
+    release = after.workload().metadata["name"]
+    assert changed == {f"{release}-router": "update", f"{release}-router-config": "update"}
+    [router] = [s for s in update.of(DEPLOYMENT) if s.op != "same"]
+    assert any(p.startswith("spec.template.spec.containers[0].args") for p in router.paths)
+    assert any(p.startswith("spec.template.metadata.annotations") for p in router.paths)
+
+
+def test_a_blue_green_vllm_upgrade_leaves_the_serving_engine_alone(updates):
+    update = updates(next(r for r in BLUE_GREEN_ROWS if r.stack == "prod"))
+    assert _changed(update, DEPLOYMENT) == {"prod-deepseek-r1-32b-green-deployment": "create",
+                                           "prod-deepseek-r1-32b-router": "update"}
