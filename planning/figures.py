@@ -10,7 +10,7 @@ import dataclasses
 from typing import Optional
 
 from facts import vllm_features
-from planning import admission, capacity, host, memory, scaling, timing, wake
+from planning import admission, capacity, host, memory, scaling, throughput, timing, wake
 from planning.traffic import TrafficPlan
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
@@ -45,6 +45,9 @@ class Plan:
     """Scale to zero (planning/wake.py): set when autoscaling.minReplicas is 0."""
     admission: Optional[admission.Admission] = None
     """Per-replica queue bounds (planning/admission.py), for versions that have them."""
+    throughput: Optional[throughput.Throughput] = None
+    """Decode time per token and prefill throughput at the plan's batch
+    (planning/throughput.py), and the timings the drain and the router use."""
 
     @property
     def gpus_total(self) -> int:

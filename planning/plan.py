@@ -2,8 +2,8 @@
 
 `make_plan(config)` composes small typed steps — layout (planning/layout.py), engine limits,
 weights, activations, KV cache (planning/memory.py), host resources (planning/host.py),
-start-up, drain, rollout (planning/timing.py), storage and autoscaling target
-(planning/capacity.py), scaling windows (planning/scaling.py), the traffic layer's budgets
+decode and prefill speed (planning/throughput.py), start-up, drain, rollout
+(planning/timing.py), storage and autoscaling target (planning/capacity.py), scaling windows (planning/scaling.py), the traffic layer's budgets
 (planning/traffic.py) — each module holding its steps and the arithmetic they use, each step
 returning its figures with the reason; then runs the feasibility checks (planning/checks.py)
 and raises `ConfigError` listing every problem, with the arithmetic and what to change. `Plan`
@@ -14,7 +14,8 @@ and raises `ConfigError` listing every problem, with the arithmetic and what to 
 from __future__ import annotations
 
 import facts
-from planning import admission, capacity, checks, host, memory, scaling, timing, wake
+from planning import (admission, capacity, checks, host, memory, scaling, throughput,
+                      timing, wake)
 from planning.traffic import traffic_layer
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
@@ -36,9 +37,11 @@ def make_plan(cfg: StackConfig) -> Plan:
     on_gpu = memory.gpu_memory(cfg, model, gpu, version, layout)
     chosen = launcher(cfg, version, layout)
     startup = timing.startup(cfg, model, gpu, version, on_gpu.weights, layout, on_gpu.engine)
-    drain = timing.drain(cfg, version, layout)
-    rollout = timing.rollout(cfg, layout, startup, drain)
     autoscaling = capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv)
+    speed = throughput.throughput(cfg, model, gpu, layout, on_gpu, autoscaling.runnable_requests)
+    timed = throughput.timed(cfg, speed)      # the drain, router and admission read its timings
+    drain = timing.drain(timed, version, layout)
+    rollout = timing.rollout(cfg, layout, startup, drain)
     woken = wake.wake(cfg, startup.budget_seconds, scaling.scale_down_stabilization_seconds(
         startup.budget_seconds), scaling.KEDA_POLLING_SECONDS)
     plan = Plan(
@@ -49,8 +52,9 @@ def make_plan(cfg: StackConfig) -> Plan:
         rollout=rollout, storage=capacity.storage(cfg, on_gpu.weights), autoscaling=autoscaling,
         scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
         wake=woken,
-        admission=admission.for_stack(cfg, version, layout, autoscaling),
-        traffic=traffic_layer(cfg, drain, autoscaling.runnable_requests, rollout.max_replicas,
+        admission=admission.for_stack(timed, version, layout, autoscaling),
+        throughput=speed,
+        traffic=traffic_layer(timed, drain, autoscaling.runnable_requests, rollout.max_replicas,
                               woken),
     )
     problems = checks.problems(cfg, plan)

@@ -64,6 +64,7 @@ class ModelFacts(_Model):
     min_vllm: VERSION = "0.6.0"
     min_compute_capability: float = 7.0
     experts: Optional[int] = None
+    experts_per_token: Optional[int] = Field(default=None, gt=0)
     trust_remote_code: bool = False
     reasoning_parser: Optional[str] = None
     tool_call_parser: Optional[str] = None
