@@ -297,8 +297,10 @@ def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> li
     """The traffic layer's figures with their reasons (when the stack has one), then the
     inputs the budgets rest on, each marked assumed or measured."""
     figures = traffic_figures(cfg, plan)
-    inputs = [timing_input(cfg, plan)] + traffic_plan.assumed_inputs(
-        plan.throughput.per_token_ms, True, cfg.traffic)[1:]
+    inputs = [timing_input(cfg, plan)] + [   # the per-token time is the plan's, not assumed
+        row for row in traffic_plan.assumed_inputs(plan.throughput.per_token_ms, True,
+                                                   cfg.traffic)
+        if row[0] != "shutdown.perTokenMs"]
     if not cfg.traffic.enabled:
         inputs = inputs[:1]     # bytes per token only sizes the edge's and router's body cap
     if as_markdown:

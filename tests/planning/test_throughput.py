@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from types import SimpleNamespace
 
 import pytest
 
 import facts
 from benchmark.cases import load_stack_facts
-from planning import config, throughput as tp
+from planning import config, memory, throughput as tp
 from planning.config import GpuConfig, ModelFacts
 from planning.layout import Layout
 from planning.plan import make_plan
 from planning.stack_files import stack_values
-from tests.planning.conftest import with_changes
+from tests.planning.conftest import staging, with_changes
 
 # ------------------------------------------------------------------ the arithmetic, one by one
 
@@ -180,6 +181,7 @@ def test_a_gpu_described_by_hand_gets_the_assumed_timings_and_says_so():
     assert (speed.per_token_ms, speed.prefill_seconds) == (tp.ASSUMED_PER_TOKEN_MS,
                                                            tp.ASSUMED_PREFILL_SECONDS)
     assert "(assumed)" in speed.source
+    assert "per token = 40 ms and prefill 10 s, assumed" in speed.reason
 
 
 def test_a_bigger_batch_at_the_same_context_takes_longer_per_token():
@@ -300,3 +302,143 @@ def test_the_roofline_prefill_is_within_the_stated_factor_of_published_long_prom
     work = tp.prefill_work(ModelFacts(**facts), 32768)
     seconds = tp.prefill_seconds(work, gh200, Layout(32), tp.peak_tflops(gh200, "bf16"))
     assert 1 / PREFILL_FACTOR <= seconds / measured <= PREFILL_FACTOR, (case_id, seconds)
+
+
+# ------------------------------------------------------------------ each term, pinned exactly
+# (mutation testing: every operator and argument of the roofline changes a figure below)
+
+def _gpu(name: str = "h100-80gb"):
+    return GpuConfig(type=name).resolved()
+
+
+def _on_gpu(kv_bytes_per_token: float):
+    """The one field of a GpuMemory the decode step reads: the KV bytes a token costs a GPU."""
+    return SimpleNamespace(kv=SimpleNamespace(bytes_per_token=kv_bytes_per_token))
+
+
+def _cfg(quantization=None):
+    return SimpleNamespace(model=SimpleNamespace(quantization=quantization))
+
+
+def test_an_untied_head_is_read_as_the_head_and_unknown_k_counts_every_expert_active():
+    groups = {"embedding": 3.0, "head": 7.0, "norms_and_gates": 0.0, "replicated_linear": 0.0,
+              "sharded_linear": 20.0, "experts": 100.0}
+    assert tp.read_groups(groups, False, 1.0)["head"] == 7.0
+    assert tp.read_groups(groups, True, 1.0)["head"] == 3.0
+    assert tp.active_parameters(groups, 64, None) == 7.0 + 20.0 + 100.0
+    assert tp.active_parameters(groups, None, None) == 127.0
+    assert tp.active_parameters(groups, 64, 8) == 27.0 + 100.0 * 8 / 64
+
+
+def test_mla_head_dimensions_default_to_deepseeks_and_other_kinds_split_the_hidden_size():
+    assert tp.head_dims({"kind": "mla", "heads": 16, "kv_lora_rank": 512,
+                         "qk_rope_head_dim": 64}, 2048) == (128 + 64, 128)
+    assert tp.head_dims({"kind": "mla", "heads": 16, "kv_lora_rank": 512, "qk_rope_head_dim": 32,
+                         "qk_nope_head_dim": 96, "v_head_dim": 80}, 2048) == (128, 80)
+    odd = {"kind": "deepseek_v4", "heads": 3, "kv_bytes_per_token": 1}
+    assert tp.head_dims(odd, 100) == (33, 33)
+    assert tp.attention_flops_per_token(odd, 100, 2, 10) == 2 * 10 * 3 * 66 * 2
+
+
+def test_a_tp_group_inside_one_node_never_uses_the_network_and_both_facts_are_needed():
+    assert tp.link(_gpu(), Layout(16)) == ("nvlink", 900)
+    half = _gpu().model_copy(update={"bf16_tflops": None})
+    assert not tp.has_throughput_facts(half)
+    assert not tp.has_throughput_facts(_gpu().model_copy(update={"memory_bandwidth_gb_s": None}))
+    assert tp.has_throughput_facts(_gpu())
+
+
+def test_a_decode_step_is_the_weights_touched_the_kv_share_the_flops_and_the_exchanges():
+    r1 = _preset("deepseek-r1")
+    groups = r1.parameter_groups()
+    layout = Layout(8, pipeline_parallel=2, data_parallel=2, expert_parallel=True, nodes=4)
+    work = tp.decode_work(_cfg(), r1, layout, _on_gpu(1000.0), 64, 4096)
+    weights = memory.weight_gib_per_gpu(
+        tp.read_groups(groups, False, 1 - (1 - 8 / 256) ** 64), "fp8", 61, 8, 2, 2, False,
+        r1.attention) * tp.GIB
+    assert work.read_bytes_per_gpu == pytest.approx(weights + 64 / 4 * 4096 * 1000.0)
+    assert work.flops == pytest.approx(64 * 2 * tp.active_parameters(groups, 256, 8))
+    assert work.attention_flops == pytest.approx(
+        64 * tp.attention_flops_per_token(r1.attention, 7168, 61, 4096))
+    assert (work.all_reduces, work.expert_exchanges) == (2 * 61, 2 * 61)
+    assert work.message_bytes == 64 / 4 * 7168 * 2
+    assert tp.decode_work(_cfg(), r1, Layout(8), _on_gpu(1000.0), 64, 4096).expert_exchanges == 0
+
+
+def test_fp8_quantization_of_a_16_bit_model_halves_the_weights_a_decode_step_reads():
+    qwen = _preset("deepseek-r1-distill-qwen-32b")
+    plain = tp.decode_work(_cfg(), qwen, Layout(1), _on_gpu(0.0), 1, 1)
+    online = tp.decode_work(_cfg("fp8"), qwen, Layout(1), _on_gpu(0.0), 1, 1)
+    # Embedding and head stay 16-bit, so a little more than half.
+    assert 0.5 < online.read_bytes_per_gpu / plain.read_bytes_per_gpu < 0.55
+
+
+def test_a_prefill_is_the_prompts_matrix_flops_half_its_full_attention_and_its_all_reduces():
+    r1 = _preset("deepseek-r1")
+    work = tp.prefill_work(r1, 1000)
+    assert work.read_bytes_per_gpu == 0.0
+    assert work.flops == pytest.approx(1000 * 2 * tp.active_parameters(
+        r1.parameter_groups(), 256, 8))
+    assert work.attention_flops == pytest.approx(
+        1000 * tp.attention_flops_per_token(r1.attention, 7168, 61, 1000) / 2)
+    assert (work.all_reduces, work.expert_exchanges) == (2 * 61, 0)
+    assert work.message_bytes == 1000 * 7168 * 2
+
+
+def test_compute_adds_matrix_flops_at_the_weights_rate_to_attention_at_the_bf16_rate():
+    work = tp.Work(0.0, 4e12, 1e12, 0, 0, 0.0)
+    assert tp.compute_seconds(work, _gpu(), 2, 1979) == pytest.approx(
+        (4e12 / 1979 + 1e12 / 989) / (2 * 1e12 * tp.COMPUTE_EFFICIENCY), rel=1e-9)
+
+
+@pytest.mark.parametrize("nodes, kind, bandwidth", [(1, "nvlink", 900),
+                                                     (2, "network", tp.NETWORK_GB_S)])
+def test_expert_exchanges_span_tp_times_dp_and_the_network_once_the_replica_spans_nodes(
+        nodes, kind, bandwidth):
+    layout = Layout(2, data_parallel=4, expert_parallel=True, nodes=nodes)
+    work = tp.Work(0.0, 0.0, 0.0, 3, 5, 1e6)
+    reduces = 3 * tp.all_reduce_seconds(2, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["nvlink"], 900)
+    exchanges = 5 * tp.all_reduce_seconds(8, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS[kind], bandwidth)
+    assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx(reduces + exchanges)
+
+
+def test_the_reasons_show_each_terms_milliseconds_and_the_dp_ranks_when_there_are_several():
+    work = tp.Work(2e9, 0.0, 0.0, 10, 0, 1e5)
+    gpu = _gpu().model_copy(update={"memory_bandwidth_gb_s": 1000})
+    text = tp._decode_reason(work, gpu, Layout(2), 989, 7, 300, 0.0123)
+    assert "decode at batch 7 × 300-token context" in text
+    assert f"× 0.7 = {2e9 / (1000e9 * 0.7) * 1000:.1f} ms × PP 1" in text
+    assert "× 0.5 = 0.0 ms" in text
+    talk = tp.communication_seconds(work, gpu, Layout(2)) * 1000
+    assert f"all-reduces {talk:.1f} ms = 12.3 ms per token" in text
+    assert " × DP 2" in tp._prefill_reason(work, gpu, Layout(1, data_parallel=2), 989, 100, 1.0)
+    assert " × DP" not in tp._prefill_reason(work, gpu, Layout(1), 989, 100, 1.0)
+
+
+def test_the_step_rounds_to_a_tenth_and_counts_every_dp_rank_in_the_prefill_rate():
+    plan = _plan("prod")
+    cfg = config.parse(stack_values("prod"))
+    speed = plan.throughput
+    per_token, prefill, why = tp.roofline(cfg, plan.model, plan.gpu, plan.layout,
+                                          SimpleNamespace(kv=plan.kv), speed.batch, 8192)
+    assert speed.decode_ms == round(per_token * 1000, 1)
+    assert speed.prefill_tokens_per_second == round(32768 / prefill, 1)
+    assert speed.context_tokens == 8192 and "at 312 TFLOPS" in why
+    assert speed.reason == f"{why}; the budgets use {speed.source}"
+    dp = make_plan(config.parse(with_changes(stack_values("prod"), gpu={
+        "tensorParallel": 1, "dataParallel": 2}))).throughput
+    assert "× DP 2" in dp.reason
+    single = make_plan(config.parse(with_changes(stack_values("prod"), gpu={
+        "tensorParallel": 1}))).throughput
+    assert dp.prefill_tokens_per_second == pytest.approx(2 * single.prefill_tokens_per_second,
+                                                         rel=1e-3)
+
+
+def test_fp8_quantization_puts_a_16_bit_model_on_the_fp8_peak():
+    plan = _plan("r1-h100")
+    assert "at 1979 TFLOPS" in plan.throughput.reason
+    model = stack_values("staging")["model"]
+    online = make_plan(staging(gpu={"type": "h100-80gb"},
+                               model={**model, "quantization": "fp8_per_tensor"}))
+    assert "at 1979 TFLOPS" in online.throughput.reason
+    assert "at 989 TFLOPS" in make_plan(staging(gpu={"type": "h100-80gb"})).throughput.reason
