@@ -424,6 +424,7 @@ def test_the_step_rounds_to_a_tenth_and_counts_every_dp_rank_in_the_prefill_rate
     assert speed.decode_ms == round(per_token * 1000, 1)
     assert speed.prefill_tokens_per_second == round(32768 / prefill, 1)
     assert speed.context_tokens == 8192 and "at 312 TFLOPS" in why
+    assert speed.reason.startswith(f"decode at batch {speed.batch} × 8192-token context")
     assert speed.reason == f"{why}; the budgets use {speed.source}"
     dp = make_plan(config.parse(with_changes(stack_values("prod"), gpu={
         "tensorParallel": 1, "dataParallel": 2}))).throughput
