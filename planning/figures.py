@@ -10,7 +10,8 @@ import dataclasses
 from typing import Optional
 
 from facts import vllm_features
-from planning import admission, capacity, host, memory, revisions, scaling, timing, wake
+from planning import (admission, capacity, host, memory, revisions, scaling, throughput, timing,
+                      wake)
 from planning.traffic import TrafficPlan
 from planning.config import GpuFacts, ModelFacts
 from planning.layout import Layout
@@ -47,6 +48,9 @@ class Plan:
     """Per-replica queue bounds (planning/admission.py), for versions that have them."""
     revisions: Optional[revisions.Revisions] = None
     """Blue-green room and the switch in progress (planning/revisions.py)."""
+    throughput: Optional[throughput.Throughput] = None
+    """Decode time per token and prefill throughput at the plan's batch
+    (planning/throughput.py), and the timings the drain and the router use."""
 
     @property
     def gpus_total(self) -> int:

@@ -2,8 +2,8 @@
 
 `make_plan(config)` composes small typed steps — layout (planning/layout.py), engine limits,
 weights, activations, KV cache (planning/memory.py), host resources (planning/host.py),
-start-up, drain, rollout (planning/timing.py), storage and autoscaling target
-(planning/capacity.py), scaling windows (planning/scaling.py), the traffic layer's budgets
+decode and prefill speed (planning/throughput.py), start-up, drain, rollout
+(planning/timing.py), storage and autoscaling target (planning/capacity.py), scaling windows (planning/scaling.py), the traffic layer's budgets
 (planning/traffic.py) — each module holding its steps and the arithmetic they use, each step
 returning its figures with the reason; then runs the feasibility checks (planning/checks.py)
 and raises `ConfigError` listing every problem, with the arithmetic and what to change. `Plan`
@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Optional
 
 import facts
-from planning import admission, capacity, checks, host, memory, revisions, scaling, timing, wake
+from planning import (admission, capacity, checks, host, memory, revisions, scaling, throughput,
+                      timing, wake)
 from planning.traffic import traffic_layer
 from planning.config import ConfigError, StackConfig
 from planning.figures import Plan
@@ -38,10 +39,12 @@ def make_plan(cfg: StackConfig) -> Plan:
     on_gpu = memory.gpu_memory(cfg, model, gpu, version, layout)
     chosen = launcher(cfg, version, layout)
     startup = timing.startup(cfg, model, gpu, version, on_gpu.weights, layout, on_gpu.engine)
-    drain = timing.drain(cfg, version, layout)
-    rollout = timing.rollout(cfg, layout, startup, drain)
     autoscaling = capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv)
     previous, previous_problems = _previous_stack(cfg)
+    speed = throughput.throughput(cfg, model, gpu, layout, on_gpu, autoscaling.runnable_requests)
+    timed = throughput.timed(cfg, speed)      # the drain, router and admission read its timings
+    drain = timing.drain(timed, version, layout)
+    rollout = timing.rollout(cfg, layout, startup, drain)
     # A replica the autoscaler adds or wakes may land on a node without the weights staged:
     # its windows and the wake-up use the first start's budget (= the restart budget on nfs/pvc).
     first_start = startup.first_start_budget_seconds
@@ -52,11 +55,13 @@ def make_plan(cfg: StackConfig) -> Plan:
         launcher=chosen, launcher_reason=launcher_reason(cfg, version, chosen),
         engine=on_gpu.engine, weights=on_gpu.weights, activations=on_gpu.activations,
         kv=on_gpu.kv, host=host.host_resources(cfg, layout), startup=startup, drain=drain,
-        rollout=rollout, storage=capacity.storage(cfg, on_gpu.weights, startup.stage_seconds), autoscaling=autoscaling,
+        rollout=rollout, storage=capacity.storage(cfg, on_gpu.weights, startup.stage_seconds),
+        autoscaling=autoscaling,
         scaling=scaling.scaling(cfg.autoscaling, first_start),
         wake=woken,
-        admission=admission.for_stack(cfg, version, layout, autoscaling),
-        traffic=traffic_layer(cfg, drain, autoscaling.runnable_requests, rollout.max_replicas,
+        admission=admission.for_stack(timed, version, layout, autoscaling),
+        throughput=speed,
+        traffic=traffic_layer(timed, drain, autoscaling.runnable_requests, rollout.max_replicas,
                               woken),
         revisions=revisions.revisions(cfg, layout, previous),
     )

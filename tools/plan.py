@@ -70,8 +70,8 @@ class Figure(NamedTuple):
 
 def figures(plan: Plan) -> list[Figure]:
     """Every step of the plan as a printed row, with the fields it shows."""
-    return (_replica_figures(plan) + _life_figures(plan) + _elastic_figures(plan)
-            + _revision_figures(plan))
+    return (_replica_figures(plan) + _speed_figures(plan) + _life_figures(plan)
+            + _elastic_figures(plan) + _revision_figures(plan))
 
 
 def _revision_figures(plan: Plan) -> list[Figure]:
@@ -92,6 +92,24 @@ def _revision_figures(plan: Plan) -> list[Figure]:
                    ("revisions.slot", "revisions.previous_slot", "revisions.gpus_needed",
                     "revisions.room", "revisions.previous_weight", "revisions.current_weight",
                     "revisions.previous"))]
+
+
+THROUGHPUT_FIELDS = tuple(f"throughput.{name}" for name in (
+    "batch", "context_tokens", "decode_ms", "prefill_tokens_per_second", "per_token_ms",
+    "prefill_seconds", "source"))
+
+
+def _speed_figures(plan: Plan) -> list[Figure]:
+    """Decode time per token and prefill throughput at the plan's batch (planning/throughput.py)."""
+    speed = plan.throughput
+    if speed is None:
+        return []
+    if speed.decode_ms is None:
+        value = f"{speed.per_token_ms:g} ms per token (no GPU throughput facts)"
+    else:
+        value = (f"{speed.decode_ms:.1f} ms per token at batch {speed.batch}, prefill "
+                 f"{speed.prefill_tokens_per_second:.1f} tokens/s per replica")
+    return [Figure("throughput", value, speed.reason, THROUGHPUT_FIELDS)]
 
 
 def _elastic_figures(plan: Plan) -> list[Figure]:
@@ -235,7 +253,7 @@ def _router_figures(cfg: StackConfig, traffic) -> list[Figure]:
     rows = [Figure("router sizing",
                    f"{sizing.replicas_needed} replicas for {sizing.cpu_needed:.2f} cores at the "
                    f"engines' peak (configured {sizing.replicas}; {sizing.streams} streams, "
-                   f"{sizing.tokens_per_second:.0f} tokens/s, {sizing.requests_per_second:.1f} "
+                   f"{sizing.tokens_per_second:.1f} tokens/s, {sizing.requests_per_second:.1f} "
                    f"requests/s, {sizing.cores_per_pod:g} core per pod)",
                    sizing.reason, TRAFFIC_FIELDS["router sizing"])]
     if traffic.client_in_flight:
@@ -303,9 +321,10 @@ def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> li
     """The traffic layer's figures with their reasons (when the stack has one), then the
     inputs the budgets rest on, each marked assumed or measured."""
     figures = traffic_figures(cfg, plan)
-    inputs = traffic_plan.assumed_inputs(cfg.shutdown.per_token_ms,
-                                         "per_token_ms" in cfg.shutdown.model_fields_set,
-                                         cfg.traffic)
+    inputs = [timing_input(cfg, plan)] + [   # the per-token time is the plan's, not assumed
+        row for row in traffic_plan.assumed_inputs(plan.throughput.per_token_ms, True,
+                                                   cfg.traffic)
+        if row[0] != "shutdown.perTokenMs"]
     if not cfg.traffic.enabled:
         inputs = inputs[:1]     # bytes per token only sizes the edge's and router's body cap
     if as_markdown:
@@ -328,6 +347,17 @@ def load_path_lines(cfg: StackConfig, plan: Plan) -> list[str]:
         lines.append(f"    {row.path:<16} {row.load_format:<15} restart {row.restart_seconds:>6} s"
                      f", first start {row.first_start_seconds:>6} s{stage}")
     return lines
+def timing_input(cfg: StackConfig, plan: Plan) -> tuple[str, str, str]:
+    """(key, value, state) of the per-token time the budgets rest on: measured when
+    shutdown.perTokenMs is set, else the plan's roofline (or assumed without GPU facts)."""
+    speed = plan.throughput
+    if cfg.shutdown.per_token_ms is not None:
+        state = "measured"
+    elif speed.decode_ms is None:
+        state = "assumed: measure it and set the key"
+    else:
+        state = "roofline, planning/throughput.py: measure it and set the key to override"
+    return ("shutdown.perTokenMs", f"{speed.per_token_ms:g} ms", state)
 
 
 def main(argv: list[str] | None = None) -> int:

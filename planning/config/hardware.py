@@ -16,7 +16,8 @@ class GpuConfig(_Model):
 
     type: Optional[str] = Field(
         default=None,
-        description="a10g, l4, l40s, a100-40gb, a100-80gb, h100-80gb or h200 (facts/gpus.yaml)")
+        description="a10g, l4, l40s, a100-40gb, a100-80gb, h100-80gb, h200, h20, h800, h100-nvl, "
+                    "gh200, b200, rtx-4090 or rtx-5090 (facts/gpus.yaml)")
     product_labels: Optional[list[str]] = Field(
         default=None,
         description="Override or replace the type's facts: the GPU product label values nodes "
@@ -83,6 +84,10 @@ class GpuConfig(_Model):
             compute_capability=self.compute_capability or base["compute_capability"],
             per_node=self.per_node or base["gpus_per_node"],
             interconnect=self.interconnect or base.get("interconnect", "pcie"),
+            memory_bandwidth_gb_s=base.get("memory_bandwidth_gb_s"),
+            bf16_tflops=base.get("bf16_tflops"),
+            fp8_tflops=base.get("fp8_tflops"),
+            link_gb_s=base.get("link_gb_s"),
         )
 
 
@@ -95,6 +100,14 @@ class GpuFacts(BaseModel):
     compute_capability: float
     per_node: int
     interconnect: str = "pcie"
+    memory_bandwidth_gb_s: Optional[float] = None
+    """Peak memory bandwidth, GB/s (facts/gpus.yaml; planning/throughput.py's roofline)."""
+    bf16_tflops: Optional[float] = None
+    """Dense BF16 tensor-core peak, TFLOPS."""
+    fp8_tflops: Optional[float] = None
+    """Dense FP8 tensor-core peak, TFLOPS; None without FP8 tensor cores."""
+    link_gb_s: Optional[float] = None
+    """What one GPU gives an all-reduce inside its node (NVLink, else PCIe), GB/s."""
 
 
 class RdmaConfig(_Model):

@@ -159,10 +159,13 @@ class ShutdownConfig(_Model):
     """Graceful drain inputs; the grace period is derived."""
 
     max_tokens: int = Field(default=8192, gt=0, description="Longest answer a request may get")
-    per_token_ms: float = Field(default=40, gt=0,
-        description="Time per generated token of the longest request, for the drain")
-    prefill_seconds: int = Field(default=10, ge=0,
-        description="Prefill time of the longest request, for the drain")
+    per_token_ms: Optional[float] = Field(default=None, gt=0,
+        description="Measured time per generated token at full load, for the drain, the "
+                    "router's timeouts and sizing (unset: the plan's roofline, "
+                    "planning/throughput.py)")
+    prefill_seconds: Optional[int] = Field(default=None, ge=0,
+        description="Measured prefill time of a maxModelLen prompt, for the drain, the "
+                    "router's first byte and the admission bounds (unset: the plan's roofline)")
     pre_stop_seconds: int = Field(default=15, ge=0, le=120,
         description="The preStop wait before the drain starts")
 

@@ -251,14 +251,16 @@ def test_the_plan_derives_and_prints_the_workers_prestop():
     from tools.plan import rows
     plan = make_plan(parse(stack_values("r1-h100")))
     drain = plan.drain
-    assert drain.worker_pre_stop_seconds == (drain.pre_stop_seconds
-                                             + drain.longest_request_seconds + 5) == 358
+    longest = drain.longest_request_seconds           # at the plan's per-token time
+    sleep = drain.pre_stop_seconds + longest + 5
+    assert drain.worker_pre_stop_seconds == sleep
     assert drain.worker_pre_stop_seconds < drain.grace_seconds
     grace_row = next(reason for name, _, reason in rows(plan) if name == "grace period")
-    assert "workers' preStop sleeps preStop 15 + longest request 338 + 5 = 358 s" in grace_row
+    assert (f"workers' preStop sleeps preStop 15 + longest request {longest} + 5 = {sleep} s"
+            in grace_row)
     worker = vllm_container(run_stack("r1-h100").one(LWS), "worker")
     command = worker["lifecycle"]["preStop"]["exec"]["command"]
-    assert command[:2] == ["sh", "-c"] and command[2].startswith("sleep 358 & bound=$!")
+    assert command[:2] == ["sh", "-c"] and command[2].startswith(f"sleep {sleep} & bound=$!")
     assert "'LWS_LEADER_ADDRESS'], 29501)" in command[2]
 
 

@@ -27,7 +27,8 @@ def test_a_catalog_gpu_takes_every_fact_from_the_catalog():
     gpu = config.GpuConfig(type="l4").resolved()
     assert gpu == config.GpuFacts(name="NVIDIA L4", product_labels=["NVIDIA-L4"],
                                   memory_gib=21.96, compute_capability=8.9, per_node=8,
-                                  interconnect="pcie")
+                                  interconnect="pcie", memory_bandwidth_gb_s=300,
+                                  bf16_tflops=121, fp8_tflops=242, link_gb_s=32)
 
 
 def test_each_fact_set_in_the_stack_overrides_the_catalog():
@@ -35,7 +36,8 @@ def test_each_fact_set_in_the_stack_overrides_the_catalog():
                            computeCapability=9.0, perNode=4, interconnect="nvlink").resolved()
     assert gpu == config.GpuFacts(name="NVIDIA L4", product_labels=["NVIDIA-L4-custom"],
                                   memory_gib=20.0, compute_capability=9.0, per_node=4,
-                                  interconnect="nvlink")
+                                  interconnect="nvlink", memory_bandwidth_gb_s=300,
+                                  bf16_tflops=121, fp8_tflops=242, link_gb_s=32)
 
 
 def test_a_gpu_outside_the_catalog_is_described_in_full_and_defaults_to_pcie():

@@ -96,13 +96,14 @@ def test_drain_names_who_waits_for_requests():
 
 
 def test_rollout_surges_into_spare_gpus_and_counts_every_pod():
-    plain = plan(replicas=2).rollout
+    measured = {"perTokenMs": 40, "prefillSeconds": 10}
+    plain = plan(replicas=2, shutdown=measured).rollout
     assert (plain.surge, plain.max_replicas, plain.max_pods) == (0, 2, 2)
     # grace = preStop 15 + 8192 tokens × 40 ms + 10 s (338) + 15 = 368;
     # 2 rounds × (grace 368 + pull 600 + start-up 218) = 2372 s
     assert plain.timeout_seconds == 2372
     assert plain.claim_release_seconds == 368 + 300
-    surged = plan(replicas=2, spareGpus=1).rollout
+    surged = plan(replicas=2, spareGpus=1, shutdown=measured).rollout
     assert (surged.surge, surged.max_pods) == (1, 3)
     assert surged.timeout_seconds == 2 * (368 + 600 + 218)   # ceil(2 / 1) rounds
     capped = plan(replicas=1, spareGpus=5).rollout

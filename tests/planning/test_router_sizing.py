@@ -9,7 +9,7 @@ import math
 import pytest
 
 from facts.router_costs import ROUTER_COST
-from planning import router_sizing as rs
+from planning import router_sizing as rs, throughput
 from planning.config import ConfigError
 from planning.traffic import LITELLM_VERSION
 from tests.harness import stack_config
@@ -32,11 +32,13 @@ def test_the_measured_router_cost_is_for_the_pinned_litellm():
 def test_the_router_needs_the_replicas_the_engines_peak_asks_for():
     cfg = parse(_prod())
     plan = make_plan(cfg)
-    sizing = rs.size(cfg, plan.autoscaling.runnable_requests, plan.rollout.max_replicas)
+    sizing = rs.size(throughput.timed(cfg, plan.throughput), plan.autoscaling.runnable_requests,
+                     plan.rollout.max_replicas)
     assert plan.traffic.router_sizing == sizing
     streams = plan.autoscaling.runnable_requests * plan.rollout.max_replicas
-    tokens = streams * 1000 / cfg.shutdown.per_token_ms
-    requests = streams / (rs.ASSUMED_ANSWER_TOKENS * cfg.shutdown.per_token_ms / 1000)
+    per_token_ms = plan.throughput.per_token_ms     # the roofline's, or shutdown.perTokenMs
+    tokens = streams * 1000 / per_token_ms
+    requests = streams / (rs.ASSUMED_ANSWER_TOKENS * per_token_ms / 1000)
     cpu = (requests * ROUTER_COST.cpu_ms_per_request + tokens * ROUTER_COST.cpu_ms_per_token
            ) / 1000
     assert sizing.streams == streams and sizing.cpu_needed == pytest.approx(cpu)

@@ -380,8 +380,9 @@ def test_an_fp8_kv_cache_halves_the_bytes_and_doubles_the_tokens():
 
 
 def test_before_vllm_0_18_the_prestop_bound_includes_the_drain_wait():
-    old = make_plan(_config(vllmVersion="0.17.0"))
-    new = make_plan(_config(vllmVersion="0.18.0"))
+    measured = {"perTokenMs": 40, "prefillSeconds": 10}      # 8192 × 40 ms + 10 s = 338 s
+    old = make_plan(_config(vllmVersion="0.17.0", shutdown=measured))
+    new = make_plan(_config(vllmVersion="0.18.0", shutdown=measured))
     assert not old.drain.vllm_drains and new.drain.vllm_drains
     assert old.drain.shutdown_timeout_seconds == 0
     assert new.drain.shutdown_timeout_seconds == new.drain.longest_request_seconds == 338

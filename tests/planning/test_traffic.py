@@ -47,10 +47,13 @@ def test_the_plan_carries_the_traffic_figures_and_none_without_a_traffic_layer()
     engine's grace period; a stack without a traffic layer has none."""
     prod = make_plan(parse(stack_config("prod")))
     assert prod.traffic is not None
-    assert prod.traffic.longest_request_seconds == prod.drain.longest_request_seconds == 338
+    longest = prod.drain.longest_request_seconds      # 8192 tokens at the plan's per-token time
+    assert prod.traffic.longest_request_seconds == longest
+    attempt = longest + 60                            # + the router's queue wait
     assert (prod.traffic.max_body_bytes, prod.traffic.router_timeout_seconds,
             prod.traffic.edge_timeout_seconds, prod.traffic.router_grace_seconds,
-            prod.traffic.router_startup_failures) == (458_752, 398, 806, 826, 17)
+            prod.traffic.router_startup_failures) == (
+        458_752, attempt, 2 * attempt + 10, 15 + 2 * attempt + 15, 17)
     assert make_plan(parse({**stack_config("staging"), "traffic": {"enabled": False},
                             "autoscaling": {"enabled": False}})).traffic is None
 
@@ -85,10 +88,11 @@ def test_prod_renders_route_router_and_fenced_engine(runs):
     assert {"HTTPRoute", "Gateway", "Certificate", "BackendTrafficPolicy",
             "ClientTrafficPolicy"} <= kinds
     route = _api_route(run).inputs["spec"]
-    assert route["rules"][0]["timeouts"] == {"request": "806s", "backendRequest": "806s"}
+    edge = f"{make_plan(parse(stack_config('prod'))).traffic.edge_timeout_seconds}s"
+    assert route["rules"][0]["timeouts"] == {"request": edge, "backendRequest": edge}
     assert route["rules"][0]["backendRefs"][0]["port"] == t.ROUTER_PORT
     backend = _by_kind(run, "BackendTrafficPolicy")[0].inputs["spec"]
-    assert backend["timeout"]["http"] == {"requestTimeout": "806s", "streamIdleTimeout": "806s"}
+    assert backend["timeout"]["http"] == {"requestTimeout": edge, "streamIdleTimeout": edge}
     assert backend["connection"]["bufferLimit"] == 458_752
     assert backend["requestBuffer"] == {"limit": "448Ki"}
     client = _by_kind(run, "ClientTrafficPolicy")[0].inputs["spec"]
@@ -132,10 +136,13 @@ def test_the_router_pod_is_hardened_like_the_engine(runs):
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert {"startupProbe", "readinessProbe", "livenessProbe"} <= set(container)
-    assert spec["terminationGracePeriodSeconds"] == 826   # a request that fell back finishes
+    plan = make_plan(parse(stack_config("prod")))
+    # A request that fell back to the cloud finishes: preStop + local + cloud attempt + margin.
+    assert spec["terminationGracePeriodSeconds"] == plan.traffic.router_grace_seconds
     # Pinned only by the stack file (tests/planning/test_pins.py); never looked up.
     assert container["image"] == f"{t.ROUTER_IMAGE}:main-v{t.LITELLM_VERSION}"
-    assert router.metadata["annotations"][c.ANN_LONGEST_REQUEST_SECONDS] == "338"
+    assert router.metadata["annotations"][c.ANN_LONGEST_REQUEST_SECONDS] == str(
+        plan.drain.longest_request_seconds)
 
 
 # ---------------------------------------------------------------- refusals

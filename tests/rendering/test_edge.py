@@ -11,6 +11,7 @@ import re
 import pytest
 
 from planning.config import ConfigError, parse
+from planning.plan import make_plan
 from tests import envoy_gateway as eg
 from tests.harness import stack_config
 
@@ -194,8 +195,10 @@ def test_the_plan_says_which_inputs_are_assumed(capsys):
     from tools import plan as plan_tool
     assert plan_tool.main(["prod"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"edge idle\s+806 s", out)
-    assert "input shutdown.perTokenMs = 40 ms (assumed" in out
+    plan = make_plan(parse(stack_config("prod")))
+    assert re.search(rf"edge idle\s+{plan.traffic.edge_idle_seconds} s", out)
+    assert (f"input shutdown.perTokenMs = {plan.throughput.per_token_ms:g} ms (roofline"
+            in out)
     assert "input traffic.bytesPerToken = 12 bytes (assumed" in out
 
 

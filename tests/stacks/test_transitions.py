@@ -223,6 +223,13 @@ ROWS += [
     Row("per-token time measured", "prod", {"shutdown": {"perTokenMs": 60}},
         {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}, BTP: {"update"}, CTP: {"update"},
          ROUTE: {"update"}}, rolls=True),
+    # Upgrading to the roofline (planning/throughput.py): a stack that relied on the old
+    # defaults (40 ms a token, 10 s of prefill) gets the plan's figures instead; the same
+    # objects move, in place, and the engine rolls once onto its new drain.
+    Row("per-token time from the roofline instead of the old default", "prod", {},
+        {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}, BTP: {"update"}, CTP: {"update"},
+         ROUTE: {"update"}}, rolls=True,
+        before={"shutdown": {"perTokenMs": 40, "prefillSeconds": 10}}),
 ]
 ROUTER_ONLY = ("client key rotated", "client added", "local-only alias gets a cloud fallback")
 # The router's Redis (components/redis.py): prod names an existing one, which keeps working

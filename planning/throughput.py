@@ -1,0 +1,350 @@
+"""How fast a replica answers: the decode time per token and the prefill throughput at the
+plan's batch, a roofline from the GPU's memory bandwidth and compute (facts/gpus.yaml).
+
+A decode step reads the weights it touches (a mixture-of-experts model only the experts its
+batch routes to) and the KV cache of every sequence in the batch, and multiplies each token
+through the active parameters; it takes the longer of the read at the reachable bandwidth and
+the arithmetic at the reachable compute, plus the tensor-parallel all-reduces. A prefill is
+compute: the active parameters and the causal attention over the prompt. Each efficiency and
+latency below is a named figure with its source; tests/planning/test_throughput.py holds the
+roofline against published measurements within a stated factor.
+
+A measured figure in config replaces the derived one (shutdown.perTokenMs,
+shutdown.prefillSeconds); `timed` hands the drain, the router's timeouts and sizing, and the
+admission bounds the figure in force (planning/plan.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Optional
+
+from facts import model_families
+from planning.config import GpuFacts, ModelFacts, StackConfig
+from planning.layout import Layout
+from planning.memory import GpuMemory, scheme, weight_gib_per_gpu
+from planning.wording import counted
+
+GB = 1e9
+GIB = 2**30
+
+BANDWIDTH_EFFICIENCY = 0.7
+"""Share of the peak memory bandwidth a decode step reaches. A single Llama-3.1-8B stream on an
+A100 40GB under vLLM 0.23 ran at 77 % of the bandwidth ceiling (johnmusgrave.com, "vLLM
+throughput-latency sweep on NVIDIA A100"); a May 2026 study of batch-1 decode on H100, A100,
+L40S and L4 finds the share falling as peak bandwidth rises ("Batch-1 LLM Decode Underutilizes
+HBM Bandwidth", 44 configurations). 0.7 sits below the first and is held against runs on other
+GPUs (H100, L4) in the tests, not fitted to them."""
+COMPUTE_EFFICIENCY = 0.5
+"""Share of the dense tensor-core peak a prefill reaches (model FLOPs utilisation). Assumed,
+conservative for GEMM-bound prefill; held in the tests against NVIDIA's published long-prompt
+time to first token of Llama 3.1 70B and 405B on GH200 NVL32 within the stated factor."""
+ALL_REDUCE_LATENCY_SECONDS = {"nvlink": 10e-6, "pcie": 25e-6, "network": 50e-6}
+"""Fixed cost of one small all-reduce. nvlink: vLLM's custom all-reduce on H100 took 8.5-11.8 µs
+for messages up to 32 KiB at TP 2/4/8 (sgl-project/sglang#2904, unit benchmark table). pcie:
+vLLM turns its custom all-reduce off for more than two PCIe GPUs (vllm/distributed/
+device_communicators/custom_all_reduce.py `CustomAllreduce.__init__`, quoted in
+vllm-project/vllm#56128), leaving NCCL's ring: 25 µs assumed. network (a TP group across
+nodes over RDMA): 50 µs assumed. Decode messages are small, so this term dominates there."""
+NETWORK_GB_S = 50.0
+"""Bandwidth per GPU between nodes: one 400 Gb/s RDMA NIC per GPU, the usual H100/H200 build
+(assumed; the cluster's own figure is not in config)."""
+ALL_REDUCES_PER_LAYER = 2
+"""One after attention's output projection, one after the MLP (RowParallelLinear
+reduce_results in vllm/model_executor/layers/linear.py, used by every decoder layer)."""
+ACTIVATION_BYTES = 2
+"""Hidden states travel in BF16."""
+ASSUMED_PER_TOKEN_MS = 40.0
+"""Per-token time when the GPU's throughput facts are unknown (a GPU described by hand) and
+nothing is measured: the figure the plan assumed before the roofline."""
+ASSUMED_PREFILL_SECONDS = 10
+"""Longest prefill in the same case."""
+FP8_COMPUTE = ("fp8", "fp8-online", "int8", model_families.FP4_FP8)
+"""Weight schemes whose matrix products run on 8-bit tensor cores where the GPU has them
+(W8A8 and FP8 kernels); 16-bit and weight-only 4-bit schemes multiply in BF16."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Throughput:
+    """Decode and prefill speed of one replica, and the figures the time budgets use."""
+
+    batch: int
+    """Sequences decoding at once in a replica: the plan's runnable requests."""
+    context_tokens: int
+    """Context each of them holds: autoscaling.expectedRequestTokens (at most maxModelLen)."""
+    decode_ms: Optional[float]
+    """Roofline time per output token at that batch; None without the GPU's throughput facts."""
+    prefill_tokens_per_second: Optional[float]
+    """Roofline prefill throughput of a replica on maxModelLen-token prompts."""
+    per_token_ms: float
+    """What the drain and the router use: measured (shutdown.perTokenMs), else the roofline."""
+    prefill_seconds: int
+    """Longest prompt's prefill the budgets use: measured (shutdown.prefillSeconds), else the
+    roofline's, whole seconds up."""
+    source: str
+    """Where per_token_ms and prefill_seconds come from (measured, roofline or assumed)."""
+    reason: str
+
+
+def experts_read_share(experts: Optional[int], per_token: Optional[int], batch: int) -> float:
+    """Share of the routed experts a decode step of `batch` tokens touches = 1 − (1 − k/E)^B
+    with routing taken as uniform; 1 when the model is dense or k is not known.
+    Example (R1: 8 of 256 experts, 38 tokens): 1 − (248/256)^38 = 0.70."""
+    if not experts or not per_token:
+        return 1.0
+    return 1 - (1 - per_token / experts) ** batch
+
+
+def read_groups(groups: dict[str, float], tie_word_embeddings: bool,
+                expert_share: float) -> dict[str, float]:
+    """Parameters a decode step reads, by role: the embedding only as the batch's rows (taken as
+    none), the head whole (the tied embedding serving as the head), the experts at their share."""
+    head = groups["embedding"] if tie_word_embeddings else groups["head"]
+    return {**groups, "embedding": 0.0, "head": head,
+            "experts": groups["experts"] * expert_share}
+
+
+def active_parameters(groups: dict[str, float], experts: Optional[int],
+                      per_token: Optional[int]) -> float:
+    """Parameters one token multiplies through = all but the embedding lookup, the routed
+    experts at k/E. Example (R1): 671.0 G − 0.93 G − 653.9 G × 248/256 = 36.6 G."""
+    share = per_token / experts if experts and per_token else 1.0
+    return sum(groups.values()) - groups["embedding"] - groups["experts"] * (1 - share)
+
+
+def head_dims(attention: dict, hidden_size: int) -> tuple[int, int]:
+    """(query-key, value) dimensions per attention head: gqa head_dim both; mla
+    qk_nope + qk_rope and v_head_dim (its prefill runs as multi-head attention); otherwise
+    hidden / heads."""
+    if model_families.is_gqa(attention):
+        return attention["head_dim"], attention["head_dim"]
+    if model_families.is_mla(attention):
+        return (attention.get("qk_nope_head_dim", 128) + attention["qk_rope_head_dim"],
+                attention.get("v_head_dim", 128))
+    per_head = hidden_size // attention["heads"]
+    return per_head, per_head
+
+
+def attention_flops_per_token(attention: dict, hidden_size: int, layers: int,
+                              context: int) -> float:
+    """Attention FLOPs of one token over `context` tokens = 2 × context × heads × (d_qk + d_v)
+    × layers (QKᵀ and AV, two FLOPs per multiply-add). Example (Qwen-32B, 8192 tokens):
+    2 × 8192 × 40 × 256 × 64 = 10.7 GFLOP."""
+    qk, v = head_dims(attention, hidden_size)
+    return 2 * context * attention["heads"] * (qk + v) * layers
+
+
+def all_reduce_seconds(tensor_parallel: int, message_bytes: float, latency_seconds: float,
+                       link_gb_s: float) -> float:
+    """One ring all-reduce = latency + 2 (TP − 1) / TP × message / link bandwidth; 0 at TP 1."""
+    if tensor_parallel <= 1:
+        return 0.0
+    return latency_seconds + 2 * (tensor_parallel - 1) / tensor_parallel * message_bytes / (
+        link_gb_s * GB)
+
+
+def peak_tflops(gpu: GpuFacts, weights_scheme: str) -> float:
+    """The dense tensor-core peak the model's matrix products run at: FP8 for 8-bit schemes on a
+    GPU with FP8 tensor cores, else BF16."""
+    if weights_scheme in FP8_COMPUTE and gpu.fp8_tflops:
+        return gpu.fp8_tflops
+    return gpu.bf16_tflops
+
+
+def link(gpu: GpuFacts, layout: Layout) -> tuple[str, float]:
+    """(kind, GB/s) of the tensor-parallel all-reduce: between nodes when the TP group spans
+    them, else the node's NVLink or PCIe."""
+    if layout.nodes > 1 and layout.tensor_parallel > gpu.per_node:
+        return "network", NETWORK_GB_S
+    return gpu.interconnect, gpu.link_gb_s or NETWORK_GB_S
+
+
+def has_throughput_facts(gpu: GpuFacts) -> bool:
+    """True when the catalogue gives the GPU's bandwidth and compute."""
+    return bool(gpu.memory_bandwidth_gb_s and gpu.bf16_tflops)
+
+
+@dataclasses.dataclass(frozen=True)
+class Work:
+    """What a decode step or a prefill asks of the replica, independent of the GPU's speed."""
+
+    read_bytes_per_gpu: float
+    """Decode step, one pipeline stage, its fullest GPU: weights read + its KV share."""
+    flops: float
+    """The replica's matrix products with the weights for the step (decode) or the prompt
+    (prefill): 2 × active parameters per token, at the weights' tensor-core rate."""
+    attention_flops: float
+    """Its attention arithmetic, at the BF16 rate (attention kernels run in 16 bits)."""
+    all_reduces: int
+    """Tensor-parallel all-reduces on the path of one token through every stage."""
+    expert_exchanges: int
+    """Expert-parallel dispatches and combines on that path (0 without expert parallelism)."""
+    message_bytes: float
+    """Size of each all-reduce or exchange."""
+
+
+def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: GpuMemory,
+                batch: int, context: int) -> Work:
+    """One decode step of `batch` sequences at `context` tokens: on a stage's fullest GPU the
+    weights the batch touches (weight_gib_per_gpu of read_groups) plus its share of the batch's
+    KV (batch / (DP × PP) sequences × context × KV bytes per token on a GPU); the replica's
+    FLOPs = batch × (2 × active parameters + attention); per layer two all-reduces of the
+    stage's micro-batch, and two expert exchanges with expert parallelism."""
+    groups = model.parameter_groups()
+    share = experts_read_share(model.experts, model.experts_per_token, batch)
+    weights = weight_gib_per_gpu(
+        read_groups(groups, model.tie_word_embeddings, share),
+        scheme(model.weights_dtype, cfg.model.quantization), model.layers,
+        layout.tensor_parallel, layout.pipeline_parallel, layout.data_parallel, False,
+        model.attention) * GIB
+    micro_batch = batch / (layout.data_parallel * layout.pipeline_parallel)
+    kv = micro_batch * context * on_gpu.kv.bytes_per_token
+    active = active_parameters(groups, model.experts, model.experts_per_token)
+    attention = batch * attention_flops_per_token(model.attention, model.hidden_size,
+                                                  model.layers, context)
+    exchanges = ALL_REDUCES_PER_LAYER * model.layers if layout.expert_parallel else 0
+    return Work(weights + kv, batch * 2 * active, attention,
+                ALL_REDUCES_PER_LAYER * model.layers, exchanges,
+                micro_batch * model.hidden_size * ACTIVATION_BYTES)
+
+
+def compute_seconds(work: Work, gpu: GpuFacts, gpus: int, tflops: float) -> float:
+    """The work's arithmetic on `gpus` GPUs = (matrix FLOPs / the weights' peak + attention
+    FLOPs / the BF16 peak) / (gpus × COMPUTE_EFFICIENCY)."""
+    return (work.flops / tflops + work.attention_flops / gpu.bf16_tflops) / (
+        gpus * 1e12 * COMPUTE_EFFICIENCY)
+
+
+def decode_seconds(work: Work, gpu: GpuFacts, layout: Layout, tflops: float) -> float:
+    """Per-token time = PP × stage step + the all-reduces: a token passes every stage in turn,
+    each stage reading its weights and its micro-batch's KV at the reachable bandwidth or
+    doing its share of the FLOPs at the reachable compute, whichever is longer (its stage's
+    FLOPs = replica FLOPs / PP over TP × DP GPUs, so PP × stage = FLOPs / all GPUs)."""
+    read = work.read_bytes_per_gpu / (gpu.memory_bandwidth_gb_s * GB * BANDWIDTH_EFFICIENCY)
+    compute = compute_seconds(work, gpu, layout.gpus, tflops)
+    return max(layout.pipeline_parallel * read, compute) + communication_seconds(
+        work, gpu, layout)
+
+
+def prefill_work(model: ModelFacts, prompt_tokens: int) -> Work:
+    """One prompt of `prompt_tokens`: FLOPs = tokens × (2 × active parameters + causal
+    attention at half the prompt on average: attention_flops_per_token(prompt) / 2); per layer
+    two all-reduces of the whole prompt's hidden states."""
+    groups = model.parameter_groups()
+    active = active_parameters(groups, model.experts, model.experts_per_token)
+    attention = attention_flops_per_token(model.attention, model.hidden_size, model.layers,
+                                          prompt_tokens) / 2
+    return Work(0.0, prompt_tokens * 2 * active, prompt_tokens * attention,
+                ALL_REDUCES_PER_LAYER * model.layers, 0,
+                prompt_tokens * model.hidden_size * ACTIVATION_BYTES)
+
+
+def prefill_seconds(work: Work, gpu: GpuFacts, layout: Layout, tflops: float) -> float:
+    """A prompt's prefill on one data-parallel rank = FLOPs / (TP GPUs × peak × efficiency) +
+    its all-reduces at the link's bandwidth. Each stage of a pipeline does its 1/PP of the
+    layers on TP GPUs; a prompt's chunks are taken as passing the stages one after another
+    (not overlapped: conservative), so PP does not shorten one prompt."""
+    return (compute_seconds(work, gpu, layout.tensor_parallel, tflops)
+            + communication_seconds(work, gpu, layout))
+
+
+def communication_seconds(work: Work, gpu: GpuFacts, layout: Layout) -> float:
+    """The all-reduces over the TP group plus the expert exchanges over the TP × DP group (each
+    costed as an all-reduce of the same message, all_reduce_seconds), on the link the group
+    uses (an expert group spans nodes whenever the replica does)."""
+    kind, bandwidth = link(gpu, layout)
+    reduces = work.all_reduces * all_reduce_seconds(
+        layout.tensor_parallel, work.message_bytes, ALL_REDUCE_LATENCY_SECONDS[kind], bandwidth)
+    if not work.expert_exchanges:
+        return reduces
+    kind, bandwidth = ("network", NETWORK_GB_S) if layout.nodes > 1 else (kind, bandwidth)
+    return reduces + work.expert_exchanges * all_reduce_seconds(
+        layout.tensor_parallel * layout.data_parallel, work.message_bytes,
+        ALL_REDUCE_LATENCY_SECONDS[kind], bandwidth)
+
+
+def _decode_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, batch: int,
+                   context: int, seconds: float) -> str:
+    read_ms = work.read_bytes_per_gpu / (gpu.memory_bandwidth_gb_s * GB
+                                         * BANDWIDTH_EFFICIENCY) * 1000
+    compute_ms = compute_seconds(work, gpu, layout.gpus, tflops) * 1000
+    talk_ms = communication_seconds(work, gpu, layout) * 1000
+    return (f"decode at batch {batch} × {context}-token context: a stage's fullest GPU reads "
+            f"{work.read_bytes_per_gpu / GB:.1f} GB (weights touched + its KV share) at "
+            f"{gpu.memory_bandwidth_gb_s:g} GB/s × {BANDWIDTH_EFFICIENCY:g} = {read_ms:.1f} ms "
+            f"× PP {layout.pipeline_parallel}; {work.flops / 1e12:.2f} TFLOP at {tflops:g} "
+            f"TFLOPS + attention {work.attention_flops / 1e12:.2f} TFLOP at "
+            f"{gpu.bf16_tflops:g} on {counted(layout.gpus, 'GPU')} × {COMPUTE_EFFICIENCY:g} = "
+            f"{compute_ms:.1f} ms; the longer + all-reduces {talk_ms:.1f} ms = "
+            f"{seconds * 1000:.1f} ms per token")
+
+
+def _prefill_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, prompt: int,
+                    seconds: float) -> str:
+    ranks = f" × DP {layout.data_parallel}" if layout.data_parallel > 1 else ""
+    return (f"prefill of a {prompt}-token prompt: ({work.flops / 1e15:.2f} PFLOP at "
+            f"{tflops:g} TFLOPS + attention {work.attention_flops / 1e15:.2f} PFLOP at "
+            f"{gpu.bf16_tflops:g}) / (TP {layout.tensor_parallel} × {COMPUTE_EFFICIENCY:g}) + "
+            f"all-reduces = {seconds:.1f} s, {prompt / seconds:.0f} tokens/s{ranks}")
+
+
+def roofline(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layout,
+             on_gpu: GpuMemory, batch: int, context: int) -> tuple[float, float, str]:
+    """(decode seconds per token, prefill seconds of a maxModelLen prompt, their arithmetic)."""
+    tflops = peak_tflops(gpu, scheme(model.weights_dtype, cfg.model.quantization))
+    decode = decode_work(cfg, model, layout, on_gpu, batch, context)
+    per_token = decode_seconds(decode, gpu, layout, tflops)
+    prompt = cfg.model.max_model_len
+    prefill = prefill_work(model, prompt)
+    prefill_time = prefill_seconds(prefill, gpu, layout, tflops)
+    return per_token, prefill_time, (
+        _decode_reason(decode, gpu, layout, tflops, batch, context, per_token) + "; "
+        + _prefill_reason(prefill, gpu, layout, tflops, prompt, prefill_time))
+
+
+def throughput(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layout,
+               on_gpu: GpuMemory, runnable_requests: int) -> Throughput:
+    """The throughput step of the plan: the roofline at the plan's batch (its runnable requests,
+    each at autoscaling.expectedRequestTokens of context), and the figures the time budgets use
+    — shutdown.perTokenMs / shutdown.prefillSeconds when measured, else the roofline's (else,
+    for a GPU without throughput facts, the assumed ASSUMED_PER_TOKEN_MS and
+    ASSUMED_PREFILL_SECONDS)."""
+    shutdown = cfg.shutdown
+    context = min(cfg.autoscaling.expected_request_tokens, cfg.model.max_model_len)
+    decode_ms = tokens_per_second = None
+    if has_throughput_facts(gpu):
+        per_token, prefill, why = roofline(cfg, model, gpu, layout, on_gpu,
+                                           runnable_requests, context)
+        decode_ms = round(per_token * 1000, 1)
+        tokens_per_second = round(cfg.model.max_model_len / prefill * layout.data_parallel, 1)
+        derived_ms, derived_prefill, origin = decode_ms, math.ceil(prefill), "roofline"
+    else:
+        why = (f"{gpu.name} has no bandwidth and compute facts (facts/gpus.yaml): per token = "
+               f"{ASSUMED_PER_TOKEN_MS:g} ms and prefill {ASSUMED_PREFILL_SECONDS} s, assumed")
+        derived_ms, derived_prefill, origin = (ASSUMED_PER_TOKEN_MS, ASSUMED_PREFILL_SECONDS,
+                                               "assumed")
+    per_token_ms = shutdown.per_token_ms or derived_ms
+    prefill_s = derived_prefill if shutdown.prefill_seconds is None else shutdown.prefill_seconds
+    source = (f"perTokenMs {per_token_ms:g} "
+              f"({'measured' if shutdown.per_token_ms else origin}), prefillSeconds {prefill_s} "
+              f"({origin if shutdown.prefill_seconds is None else 'measured'})")
+    return Throughput(runnable_requests, context, decode_ms, tokens_per_second, per_token_ms,
+                      prefill_s, source, f"{why}; the budgets use {source}")
+
+
+def timed(cfg: StackConfig, figures: Throughput) -> StackConfig:
+    """`cfg` with the shutdown timings in force (figures.per_token_ms, figures.prefill_seconds),
+    for the steps that read them from config: the drain (planning/timing.py), the traffic
+    layer's timeouts and router sizing, the admission bounds."""
+    shutdown = cfg.shutdown.model_copy(update={"per_token_ms": figures.per_token_ms,
+                                               "prefill_seconds": figures.prefill_seconds})
+    return cfg.model_copy(update={"shutdown": shutdown})
+
+
+def gpu_hours_per_million_tokens(gpus: int, batch: int, per_token_ms: float) -> float:
+    """GPU-hours a replica spends on a million output tokens at its batch = GPUs × 10⁶ /
+    (batch × 1000 / per-token ms) / 3600. Example (prod: 2 GPUs, 38 streams at 52.4 ms):
+    2 × 10⁶ / 725 tokens/s / 3600 = 0.77 GPU-hours."""
+    tokens_per_second = batch * 1000 / per_token_ms
+    return gpus * 1e6 / tokens_per_second / 3600
