@@ -67,6 +67,7 @@ class PodInputs:
     wait_for_file: Optional[str] = None   # pvc mode: the download Job's completion marker
     weights_revision: Optional[str] = None  # nfs with a pinned commit: checked against the marker
     logging_config_map: Optional[str] = None  # JSON logs: vllm_args.logging_config_map's name
+    object_store: Any = None  # storage.mode objectStore: rendering/object_store.StreamerPod
 
 
 def drain_wait_script(pre_stop: int, bound: int) -> str:
@@ -129,8 +130,25 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         **_init_containers(inputs),
         **_placement(inputs),
     }
+    spec = streaming_overlay(spec, inputs.object_store)
     return {"metadata": {"labels": dict(inputs.labels), "annotations": dict(inputs.annotations)},
             "spec": spec}
+
+
+def streaming_overlay(spec: dict, streamer: Any) -> dict:
+    """storage.mode objectStore: the engine streams its weights (rendering/object_store.py), so
+    the model volume and its mount go; the streamer's env, credentials volume and mount join,
+    and a workload identity's ServiceAccount names the pod's identity. `spec` as it is without
+    a streamer."""
+    if streamer is None:
+        return spec
+    containers = [{**container,
+                   "env": container["env"] + list(streamer.env),
+                   "volumeMounts": [m for m in container["volumeMounts"] if m["name"] != "model"]
+                   + list(streamer.mounts)} for container in spec["containers"]]
+    volumes = [v for v in spec["volumes"] if v["name"] != "model"] + list(streamer.volumes)
+    identity = {"serviceAccountName": streamer.service_account} if streamer.service_account else {}
+    return {**spec, "containers": containers, "volumes": volumes, **identity}
 
 
 def _container(plan: Plan, inputs: PodInputs) -> dict:
