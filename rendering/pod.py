@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from rendering import kube, vllm_args, weights
+from rendering import kube, vllm_args, warm_caches, weights
 from rendering.labels import selector_of
 from facts import conventions, vllm_features
 from planning.plan import Plan
@@ -27,6 +27,9 @@ a host account (checkov CKV_K8S_40). The upstream image has no account with this
 /tmp, /dev/shm) and claims, which fsGroup gives it. Without a passwd entry `getpass.getuser()`
 (torch inductor's cache path) reads USER/LOGNAME, which the vLLM container sets."""
 USER_NAME = "vllm"
+CACHE_ROOT = f"{HOME}/.cache/vllm"
+"""VLLM_CACHE_ROOT: where vLLM keeps the caches it reuses (facts/warm_caches.py) and where the
+compile-cache claim is mounted."""
 CHECKOV_WAIVERS = {
     "checkov.io/skip1": "CKV_K8S_35=vLLM reads its API key only from VLLM_API_KEY or --api-key; "
                         "a secretKeyRef keeps it out of the args and the spec",
@@ -188,10 +191,11 @@ def _env(plan: Plan, inputs: PodInputs) -> list[dict]:
         {"name": "LOGNAME", "value": USER_NAME},
         {"name": "HF_HOME", "value": f"{HOME}/.cache/huggingface"},
         {"name": "XDG_CACHE_HOME", "value": f"{HOME}/.cache"},
-        {"name": "VLLM_CACHE_ROOT", "value": f"{HOME}/.cache/vllm"},
+        {"name": "VLLM_CACHE_ROOT", "value": CACHE_ROOT},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
         *engine_ready_env(plan),
+        *(warm_caches.cache_env(CACHE_ROOT) if inputs.compile_cache_claim is not None else []),
         *([vllm_args.logging_pod_parts(inputs.logging_config_map)["env"]]
           if inputs.logging_config_map else []),
     ]
@@ -205,7 +209,7 @@ def _mounts(inputs: PodInputs) -> list[dict]:
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     if inputs.compile_cache_claim is not None:
-        mounts.append({"name": "compile-cache", "mountPath": f"{HOME}/.cache/vllm"})
+        mounts.append({"name": "compile-cache", "mountPath": CACHE_ROOT})
     if inputs.logging_config_map:
         mounts.append(vllm_args.logging_pod_parts(inputs.logging_config_map)["volumeMount"])
     return mounts

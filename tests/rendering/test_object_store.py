@@ -13,6 +13,7 @@ from planning.plan import make_plan
 from planning.stack_files import stack_values
 from rendering import object_store, pod, vllm_args
 from rendering.inference import network_policy_spec
+from tests.rendering.conftest import engine_pod_inputs
 
 S3 = "s3://models/qwen2.5-7b/"
 GS = "gs://models/qwen2.5-7b"
@@ -106,12 +107,7 @@ def test_vllm_serves_the_uri_and_streams_with_runai(staging_plan):
 
 
 def _template(plan, streamer) -> dict:
-    inputs = pod.PodInputs(
-        image="vllm", args=["s3://m"], labels={"app": "m"}, annotations={}, claim_name=None,
-        model_dir="s3://m", api_key_secret="key", api_key_secret_key="api-key",
-        product_labels=["NVIDIA-H100-80GB-HBM3"], probe_period=10, probe_timeout=5,
-        readiness_failures=3, liveness_failures=3, object_store=streamer)
-    return pod.pod_template(plan, inputs)["spec"]
+    return pod.pod_template(plan, engine_pod_inputs(object_store=streamer))["spec"]
 
 
 def test_a_streaming_pod_mounts_no_model_volume_and_carries_the_streamer_env(staging_plan):
