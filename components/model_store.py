@@ -24,10 +24,11 @@ class ModelStoreArgs:
 
 class ModelStore(pulumi.ComponentResource):
     """Weights on NFS (a PV bound by name) or on a many-reader PVC filled by a download Job
-    (whose pod a NetworkPolicy limits to DNS and HTTPS egress)."""
+    (whose pod a NetworkPolicy limits to DNS and HTTPS egress); in an OCI model image (nothing
+    to create: the pod mounts it); or staged per node by a DaemonSet (nodeCache)."""
 
-    claim_name: pulumi.Output[str]
-    """The PersistentVolumeClaim every replica mounts read-only."""
+    claim_name: pulumi.Output[Optional[str]]
+    """The PersistentVolumeClaim every replica mounts read-only (None: image, nodeCache)."""
     model_dir: pulumi.Output[str]
     """The directory vLLM serves the model from."""
     ready_marker: Optional[str]
@@ -50,16 +51,48 @@ class ModelStore(pulumi.ComponentResource):
             volume = k8s.core.v1.PersistentVolume(
                 f"{name}-pv-{_suffix(objects.volume)}", **objects.volume, opts=claim_opts)
             claim = {**claim, "spec": {**claim["spec"], "volumeName": volume.metadata["name"]}}
-        pvc = k8s.core.v1.PersistentVolumeClaim(f"{name}-pvc-{_suffix(claim)}", **claim,
-                                                opts=claim_opts)
+        pvc = (k8s.core.v1.PersistentVolumeClaim(f"{name}-pvc-{_suffix(claim)}", **claim,
+                                                 opts=claim_opts) if claim is not None else None)
         self.download_job = self._download(name, args, pvc)
+        self.stager = self._node_cache(name, args)
         self.ready_marker = objects.ready_marker
-        self.claim_name = pvc.metadata["name"]
+        self.model_volume = objects.model_volume
+        self.required_node_labels = dict(objects.required_node_labels)
+        self.pull_secrets = list(objects.pull_secrets)
+        self.claim_name = (pvc.metadata["name"] if pvc is not None
+                           else pulumi.Output.from_input(None))
         self.model_dir = pulumi.Output.from_input(objects.model_dir)
         self.register_outputs({"claim_name": self.claim_name, "model_dir": self.model_dir})
 
+    def _node_cache(self, name: str, args: ModelStoreArgs) -> Optional[k8s.apps.v1.DaemonSet]:
+        """nodeCache mode: the stager's ServiceAccount, its node-labelling ClusterRole and
+        binding, its NetworkPolicy and the DaemonSet, waited on (every node staged and
+        verified) for the plan's download budget."""
+        cache = args.objects.node_cache
+        if cache is None:
+            return None
+        child = pulumi.ResourceOptions(parent=self)
+        sa, role_, bind = cache.service_account, cache.cluster_role, cache.role_binding
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-cache-sa", metadata=sa["metadata"],
+            automount_service_account_token=sa["automountServiceAccountToken"], opts=child)
+        role = k8s.rbac.v1.ClusterRole(f"{name}-cache-role", metadata=role_["metadata"],
+                                       rules=role_["rules"], opts=child)
+        binding = k8s.rbac.v1.ClusterRoleBinding(
+            f"{name}-cache-binding", metadata=bind["metadata"], role_ref=bind["roleRef"],
+            subjects=bind["subjects"],
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[account, role]))
+        netpol = k8s.networking.v1.NetworkPolicy(f"{name}-cache-netpol", **cache.network_policy,
+                                                 opts=child)
+        seconds = f"{args.download_timeout_seconds}s"
+        return k8s.apps.v1.DaemonSet(
+            f"{name}-cache", **cache.daemon_set,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[binding, netpol],
+                custom_timeouts=pulumi.CustomTimeouts(create=seconds, update=seconds)))
+
     def _download(self, name: str, args: ModelStoreArgs,
-                  pvc: k8s.core.v1.PersistentVolumeClaim) -> Optional[k8s.batch.v1.Job]:
+                  pvc: Optional[k8s.core.v1.PersistentVolumeClaim]) -> Optional[k8s.batch.v1.Job]:
         """pvc mode: the download pod's NetworkPolicy (DNS and HTTPS out, nothing in) and the
         download Job, waited on for the plan's download budget."""
         objects = args.objects

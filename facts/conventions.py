@@ -66,3 +66,8 @@ ANN_MAX_BODY_BYTES = _PREFIX + "max-body-bytes"
 model.maxModelLen tokens can make, which every body limit in front of the engine must admit."""
 ANN_ROUTER_TIMEOUT_SECONDS = _PREFIX + "router-timeout-seconds"
 """On the router Deployment: LiteLLM's request timeout (router_settings.timeout)."""
+
+LABEL_MODEL_CACHE_PREFIX = _PREFIX + "model-"
+"""Node labels `<prefix><6 hex>=ready` that the node cache's stager sets once a revision is
+staged and verified on the node (rendering/node_cache.py `ready_label`); an engine pod reading
+a node cache requires one (policy: model_delivery_checks)."""

@@ -32,6 +32,10 @@ from pulumi_policy import (  # noqa: E402
 )
 
 from policy.metrics import check_metric_names  # noqa: E402
+from policy.model_delivery_checks import (  # noqa: E402
+    check_cache_pod_on_ready_node,
+    check_model_image_pinned,
+)
 from policy.probe_checks import (  # noqa: E402
     DEFAULT_MIN_TIMEOUT_SECONDS,
     check_grace_period,
@@ -152,6 +156,12 @@ RESOURCE_POLICIES = [
                     "An engine streaming its weights from object storage takes its credentials "
                     "from a Secret or a workload identity, not the node's.",
                     check_streamer_credentials),
+    resource_policy("model-image-by-digest",
+                    "Model images mounted as image volumes are referenced by digest.",
+                    check_model_image_pinned),
+    resource_policy("cache-pod-on-ready-node",
+                    "An inference pod reading a node's model cache (hostPath) is scheduled only "
+                    "on nodes labelled ready for it.", check_cache_pod_on_ready_node),
     resource_policy("no-literal-secrets",
                     "API keys and tokens come from Secrets, never literal values in pod specs, "
                     "arguments or ConfigMaps.", check_no_literal_secrets),

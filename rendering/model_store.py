@@ -63,16 +63,24 @@ class StoreNames:
 def model_directory(storage: StorageConfig, hf_id: str, revision: str) -> str:
     """Where the model is inside the pod: a plain snapshot directory (config.json on top).
 
-    nfs: /models/<storage.nfs.modelSubdir> (the operator keeps the export current);
-    pvc: /models/<repo name>/<revision>, written by the Job with `local_dir` (not the hub cache
-    layout). One directory per revision: a new revision downloads beside the one being served,
+    nfs: /models/<storage.nfs.modelSubdir> (the operator keeps the export current); image:
+    /models/<storage.image.modelSubdir>;
+    pvc and nodeCache: /models/<repo name>/<revision>, written by the Job (or the node's stager)
+    with `local_dir` (not the hub cache layout). One directory per revision: a new revision downloads beside the one being served,
     and the changed path rolls the pods onto it only when it is complete.
     """
-    if storage.mode == "nfs":
-        sub = storage.nfs.model_subdir.strip("/")
+    if storage.mode in ("nfs", "image"):
+        # image: the image's root is the volume's root (rendering/model_image.py).
+        sub = getattr(storage, storage.mode).model_subdir.strip("/")
         return f"{pod.MODEL_MOUNT}/{sub}" if sub else pod.MODEL_MOUNT
-    safe_revision = re.sub(r"[^A-Za-z0-9._-]", "_", revision)
-    return f"{pod.MODEL_MOUNT}/{hf_id.split('/')[-1]}/{safe_revision}"
+    name, safe_revision = model_directory_parts(hf_id, revision)
+    return f"{pod.MODEL_MOUNT}/{name}/{safe_revision}"
+
+
+def model_directory_parts(hf_id: str, revision: str) -> tuple[str, str]:
+    """`<repo name>`, `<revision>` of a downloaded revision's directory (pvc, nodeCache): the
+    revision with characters a path must not hold replaced."""
+    return hf_id.split("/")[-1], re.sub(r"[^A-Za-z0-9._-]", "_", revision)
 
 
 def store_names(release: str, namespace: str, storage: StorageConfig, hf_id: str,
@@ -270,13 +278,23 @@ class StoreObjects:
     """The store's objects ({"metadata", "spec"} each): nfs has a volume and a claim, pvc a
     claim, the download pod's NetworkPolicy and the download Job."""
 
-    claim: dict
+    claim: Optional[dict]
+    """None for image and nodeCache: their pods mount no claim (`model_volume`)."""
     model_dir: str
     volume: Optional[dict] = None
     download_network_policy: Optional[dict] = None
     download_job: Optional[dict] = None
     ready_marker: Optional[str] = None
     """File whose presence means the weights are complete (pvc mode), else None."""
+    model_volume: Optional[dict] = None
+    """image, nodeCache: the engine pod's `model` volume (rendering/pod.py
+    `model_store_overlay`)."""
+    required_node_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    """nodeCache: the node label that says the revision is staged there."""
+    pull_secrets: list[str] = dataclasses.field(default_factory=list)
+    """image: the model registry's imagePullSecret, which the pod must list."""
+    node_cache: Optional[Any] = None
+    """nodeCache: the stager's objects (rendering/node_cache.py `CacheObjects`)."""
 
 
 def store_objects(release: str, namespace: Any, namespace_name: str, storage: StorageConfig,
@@ -321,3 +339,30 @@ def store_objects(release: str, namespace: Any, namespace_name: str, storage: St
                           hf_token=(token.name, token.key) if token else None,
                           product_labels=product_labels)},
         model_dir=model_dir, ready_marker=f"{model_dir}/{COMPLETE_MARKER}")
+
+
+IMAGE_PULL_POLICY = "IfNotPresent"
+"""The model image volume's pullPolicy. The reference is a digest (config refuses a tag), so a
+present image is exactly the wanted one and a restart on the same node pulls nothing. (The
+default, per kubernetes staging/src/k8s.io/api/core/v1/types.go `ImageVolumeSource`, is
+Always for :latest and IfNotPresent otherwise; stated here so the object says it.)"""
+
+
+def image_volume(reference: str) -> dict:
+    """The engine pod's `model` volume in image mode: the OCI model image, which the kubelet
+    has the container runtime pull with the pod's imagePullSecrets and mount read-only and
+    noexec at the mount path, its layers merged as for a container image (types.go
+    `VolumeSource.Image`; the whole image is mounted, so no subPath, which kubelets before
+    1.33 do not support for image volumes)."""
+    return {"name": "model", "image": {"reference": reference,
+                                       "pullPolicy": IMAGE_PULL_POLICY}}
+
+
+def image_store_objects(storage: StorageConfig, hf_id: str, revision: str) -> StoreObjects:
+    """image mode: nothing to create; the pod mounts the pushed image (and lists its registry's
+    pull secret, if any)."""
+    image = storage.image
+    return StoreObjects(claim=None, model_dir=model_directory(storage, hf_id, revision),
+                        model_volume=image_volume(image.reference),
+                        pull_secrets=[image.pull_secret] if image.pull_secret else [])
+

@@ -71,6 +71,9 @@ class PodInputs:
     weights_revision: Optional[str] = None  # nfs with a pinned commit: checked against the marker
     logging_config_map: Optional[str] = None  # JSON logs: vllm_args.logging_config_map's name
     object_store: Any = None  # storage.mode objectStore: rendering/object_store.StreamerPod
+    model_volume: Optional[dict] = None   # image, nodeCache: the `model` volume instead of a claim
+    required_node_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    """nodeCache: labels a node must carry (the revision's ready label)."""
 
 
 def drain_wait_script(pre_stop: int, bound: int) -> str:
@@ -133,6 +136,7 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         **_init_containers(inputs),
         **_placement(inputs),
     }
+    model_store_overlay(spec, inputs)
     spec = streaming_overlay(spec, inputs.object_store)
     return {"metadata": {"labels": dict(inputs.labels), "annotations": dict(inputs.annotations)},
             "spec": spec}
@@ -152,6 +156,24 @@ def streaming_overlay(spec: dict, streamer: Any) -> dict:
     volumes = [v for v in spec["volumes"] if v["name"] != "model"] + list(streamer.volumes)
     identity = {"serviceAccountName": streamer.service_account} if streamer.service_account else {}
     return {**spec, "containers": containers, "volumes": volumes, **identity}
+
+
+def model_store_overlay(spec: dict, inputs: PodInputs) -> dict:
+    """image and nodeCache, on the pod spec in place: the `model` volume is the store's own (an
+    OCI image volume, the node's cache directory) rather than a claim, still mounted read-only
+    at MODEL_MOUNT; and a node cache's pod requires the node labels that say its revision is
+    staged there. They join every nodeSelectorTerm: terms are ORed (a term without them would
+    admit any GPU node), a term's expressions ANDed."""
+    if inputs.model_volume is not None:
+        spec["volumes"] = [inputs.model_volume if volume["name"] == "model" else volume
+                           for volume in spec["volumes"]]
+    required = [{"key": key, "operator": "In", "values": [value]}
+                for key, value in sorted(inputs.required_node_labels.items())]
+    if required:
+        node = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+        for term in node["nodeSelectorTerms"]:
+            term["matchExpressions"] = [*term["matchExpressions"], *required]
+    return spec
 
 
 def _container(plan: Plan, inputs: PodInputs) -> dict:

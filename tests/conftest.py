@@ -29,6 +29,7 @@ PROCESS_TIER = SLOW_MODULES | frozenset({
     "tests/rendering/test_admission_alert.py",        # promtool
     "tests/rendering/test_alerting.py",               # amtool
     "tests/rendering/test_logging_config.py",         # python-json-logger in its venv
+    "tests/rendering/test_node_cache_staging.py",     # the staging script under sh, HTTPS
     "tests/rendering/test_object_store_streamer.py",  # runai-model-streamer, moto's S3 server
     "tests/rendering/test_promtool.py",               # promtool
     "tests/rendering/test_scale_to_zero.py",          # promtool
@@ -42,6 +43,7 @@ PROCESS_TIER = SLOW_MODULES | frozenset({
     "tests/stacks/test_multinode_launch_scripts.py",  # the launch scripts under sh
     "tests/stacks/test_render_cli.py",                # python -m tools.render
     "tests/tooling/test_dockerfile.py",               # hadolint
+    "tests/tooling/test_model_image_tool.py",         # hadolint, sha256sum
     "tests/tooling/test_router_benchmark.py",         # the real router against a stub engine
     "tests/tooling/test_tools_bootstrap.py",          # tests/tools.py's venv and apt steps
 })

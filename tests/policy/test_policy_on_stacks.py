@@ -302,8 +302,19 @@ def _nnodes_twice(resources):
     return resources
 
 
+def _model_volume(resources, volume):
+    """The engine's `model` volume swapped for another source, as a hand-edit would."""
+    _pod(resources)["volumes"] = [volume if v["name"] == "model" else v
+                                  for v in _pod(resources)["volumes"]]
+    return resources
+
+
 BROKEN = {
     # rule: (stack, break it)
+    "model-image-by-digest": ("staging", lambda r: _model_volume(r, {
+        "name": "model", "image": {"reference": "registry.example.com/models/r1:v1"}})),
+    "cache-pod-on-ready-node": ("staging", lambda r: _model_volume(r, {
+        "name": "model", "hostPath": {"path": "/var/lib/vllm-models", "type": "Directory"}})),
     "group-flags-managed": ("r1-h100", _nnodes_twice),
     "group-names-fit": ("r1-h100", _group_name_too_long),
     "group-subdomain-free": ("r1-h100", _service_named_like_the_group),

