@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from facts import load_paths
 from planning import config
 from planning.config import ConfigError
 from tests.harness import assert_refused_before_any_resource
@@ -153,9 +154,11 @@ def test_a_compile_cache_without_a_class_is_refused_off_pvc(storage):
 
 @pytest.mark.parametrize("storage", [IMAGE, NODE_CACHE, OBJECT_STORE],
                          ids=["image", "nodeCache", "objectStore"])
-def test_a_path_not_yet_rendered_is_refused_at_preview_before_any_resource(storage):
+def test_a_path_not_yet_rendered_is_refused_at_preview_before_any_resource(storage, monkeypatch):
     """Until a mode's rendering is wired (facts/load_paths.py RENDERED_MODES), its stack stops
-    at preview with the modes that work, never half-rendered."""
+    at preview with the modes that work, never half-rendered. Every mode is wired now: the
+    refusal is pinned against the list as it stood before they were."""
+    monkeypatch.setattr(load_paths, "RENDERED_MODES", frozenset({"nfs", "pvc"}))
     assert_refused_before_any_resource(
         "staging", {"storage": {**storage, "pvc": None}},
         [f"storage.mode: {storage['mode']} is not rendered", "use one of nfs, pvc"])
