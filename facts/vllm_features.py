@@ -433,3 +433,59 @@ def has_admission_limits(version: Version) -> bool:
 def exports_admission_rejections(version: Version) -> bool:
     """True when vLLM counts the requests its admission limits refused."""
     return version >= ADMISSION_METRIC_SINCE
+
+
+# --- Model loaders (--load-format) and what each rank reads ---------------------------------
+# Read from the PyPI wheels' vllm/model_executor/model_loader/__init__.py (the loader registry)
+# and vllm/config/load.py: 0.8.0, 0.8.1, 0.8.2, 0.8.5, 0.9.0, 0.10.0, 0.10.1, 0.10.2, 0.11.0,
+# 0.16.0-0.21.0, 0.26.0, 0.28.0-0.34.0.
+
+LOADER_SINCE: dict[str, Version] = {
+    "auto": V1_ENGINE_SINCE,
+    "safetensors": V1_ENGINE_SINCE,
+    "runai_streamer": V1_ENGINE_SINCE,       # in the 0.8.0 wheel (the oldest supported pin)
+    "fastsafetensors": parse("0.8.2"),       # absent in 0.8.1, registered in 0.8.2 (PR #10647)
+    "runai_streamer_sharded": parse("0.8.5"),  # absent in 0.8.4, registered in 0.8.5
+    "instanttensor": parse("0.18.0"),        # absent in 0.17.0, registered in 0.18.0
+}
+"""First vLLM release whose `--load-format` accepts each loader engine.loadFormat names."""
+
+
+def loader_available(load_format: str, version: Version) -> bool:
+    """True when the pinned vLLM has `load_format`."""
+    return version >= LOADER_SINCE[load_format]
+
+
+RUNAI_GCS_SINCE: Version = parse("0.10.2")
+"""runai_streamer reads gs:// from 0.10.2 (vllm/transformers_utils/runai_utils.py and the
+`runai-model-streamer-gcs` extra appear there; 0.10.1's wheel knows s3:// only)."""
+
+
+def streamer_reads(scheme: str, version: Version) -> bool:
+    """True when the pinned vLLM's runai_streamer opens `scheme` ('s3' or 'gs') URIs."""
+    return scheme == "s3" or version >= RUNAI_GCS_SINCE
+
+
+NFS_AUTO_PREFETCH_SINCE: Version = parse("0.19.0")
+"""From 0.19.0, with no --safetensors-load-strategy, vLLM reads the checkpoint files into the
+page cache ahead of the loader (8 threads) when they lie on NFS (0.20: NFS or Lustre) and fit
+in 90 % of the free RAM (model_loader/weight_utils.py `safetensors_weights_iterator`,
+`_is_nfs_path`/`_get_fs_type`); --safetensors-load-strategy prefetch exists from 0.18.0
+(config/load.py)."""
+
+
+def prefetches_nfs(version: Version) -> bool:
+    """True when the default loader prefetches a checkpoint on NFS by itself."""
+    return version >= NFS_AUTO_PREFETCH_SINCE
+
+
+SPLIT_READ_LOADERS = ("fastsafetensors", "instanttensor", "runai_streamer_sharded")
+"""Loaders whose ranks each read a share of the checkpoint, not all of it:
+fastsafetensors hands its ParallelLoader the WORLD process group, which splits the files over
+the ranks and broadcasts the tensors (weight_utils.py `fastsafetensors_weights_iterator`);
+instanttensor loads collectively over the world group's device group
+(`instanttensor_weights_iterator`); runai_streamer_sharded reads each rank's own pre-sharded
+file (sharded_state / runai_streamer_sharded loaders). The default loader's ranks each read
+every tensor (lazy safetensors: `get_tensor` reads the whole tensor before the shard is cut),
+sharing the node's page cache; runai_streamer's ranks each stream every selected file unless
+--model-loader-extra-config sets "distributed" (runai_streamer_loader.py, default False)."""

@@ -17,7 +17,7 @@ from planning.config.traffic import secret_problems
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
 from planning.memory import GIB, gpu_memory, kv_cache
-from planning import admission, memory, router_sizing, wake
+from planning import admission, capacity, delivery, memory, router_sizing, wake
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
 
@@ -27,6 +27,67 @@ def storage_mode_rendered(cfg: StackConfig, plan: Plan) -> Optional[str]:
         rendered = ", ".join(sorted(load_paths.RENDERED_MODES))
         return (f"storage.mode: {cfg.storage.mode} is not rendered by this version of the "
                 f"program yet (its objects would be incomplete); use one of {rendered}")
+    return None
+
+
+def loader_in_the_pinned_version(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    loader = cfg.engine.load_format
+    if not vllm_features.loader_available(loader, plan.version):
+        return (f"engine.loadFormat: {loader} is not in vLLM {cfg.vllm_version} (from "
+                f"{vllm_features.LOADER_SINCE[loader]}); raise vllmVersion or use auto")
+    return None
+
+
+OBJECT_STORE_LOADERS = ("runai_streamer", "runai_streamer_sharded")
+"""The loaders that open s3:// and gs:// URIs (vllm/transformers_utils/runai_utils.py
+`is_runai_obj_uri`; the other loaders read local files only)."""
+
+
+def object_store_read_by_the_streamer(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    store = cfg.storage.object_store
+    if store is None:
+        return None
+    if cfg.engine.load_format not in OBJECT_STORE_LOADERS:
+        return (f"engine.loadFormat: {cfg.engine.load_format} cannot read {store.uri} "
+                "(storage.mode objectStore); only runai_streamer reads s3:// and gs:// URIs: "
+                "set engine.loadFormat: runai_streamer")
+    scheme = store.uri.split("://", 1)[0]
+    if not vllm_features.streamer_reads(scheme, plan.version):
+        return (f"storage.objectStore.uri: vLLM {cfg.vllm_version}'s runai_streamer reads "
+                f"s3:// only ({scheme}:// from {vllm_features.RUNAI_GCS_SINCE}); raise "
+                "vllmVersion or serve the bucket through its S3-compatible endpoint")
+    return None
+
+
+def image_volumes_in_the_cluster(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """An image volume needs a Kubernetes that has them, with subPath (beta, 1.33); preview
+    cannot read the cluster, so clusterVersions.kubernetes must say which."""
+    if cfg.storage.mode != "image":
+        return None
+    minor = cfg.cluster_versions.kubernetes
+    if minor is None:
+        return ("clusterVersions.kubernetes is not set: storage.mode image mounts the model as "
+                f"an image volume, which needs Kubernetes {load_paths.IMAGE_VOLUME_BETA} or "
+                "newer; state the cluster's minor, e.g. 1.33 (kubectl version)")
+    if load_paths.image_volume_support(minor) == "none":
+        return (f"clusterVersions.kubernetes: {minor} has no image volumes with subPath (beta "
+                f"from {load_paths.IMAGE_VOLUME_BETA}, on by default from "
+                f"{load_paths.IMAGE_VOLUME_DEFAULT_ON}); upgrade the cluster or choose another "
+                "storage.mode (nodeCache stages the weights on local disk on any version)")
+    return None
+
+
+def node_cache_disk_holds_the_revisions(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    cache = cfg.storage.node_cache
+    if cache is None:
+        return None
+    need = capacity.storage_capacity_gi(plan.weights.checkpoint_gib, cache.keep_revisions)
+    if cache.disk_gi < need:
+        return (f"storage.nodeCache.diskGi: {cache.disk_gi} Gi cannot hold keepRevisions "
+                f"{cache.keep_revisions} × {plan.weights.checkpoint_gib:.1f} GiB × "
+                f"{capacity.STORAGE_OVERHEAD:g} = {need} Gi (a new revision is staged beside "
+                f"the served one); give the cache disk's real size, at least {need} Gi, or "
+                "lower keepRevisions")
     return None
 
 
@@ -450,6 +511,10 @@ def router_keeps_up(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 CHECKS: list[Check] = [
     storage_mode_rendered,
+    loader_in_the_pinned_version,
+    object_store_read_by_the_streamer,
+    image_volumes_in_the_cluster,
+    node_cache_disk_holds_the_revisions,
     vllm_serves_the_model,
     gpu_runs_the_kernels,
     fp8_cache_keeps_the_v1_engine,
@@ -498,7 +563,34 @@ LOW_UTILIZATION = 0.5
 
 def warnings(cfg: StackConfig, plan: Plan) -> list[str]:
     """What works but is probably not meant, said at every preview (planning/load.py): a
-    utilization at the extremes of vLLM's (0, 1]."""
+    utilization at the extremes of vLLM's (0, 1], a load path's unchecked assumptions."""
+    return _utilization_warnings(cfg, plan) + load_path_warnings(cfg, plan)
+
+
+def load_path_warnings(cfg: StackConfig, plan: Plan) -> list[str]:
+    """An unmeasured read rate (budgeted as a slow mount), and an image volume on a cluster
+    whose ImageVolume gate is off by default."""
+    found = []
+    if cfg.storage.read_mib_per_second is None:
+        found.append(
+            "storage.readMibPerSecond is not set: the start-up budget assumes "
+            f"{delivery.UNMEASURED_READ_MIB_PER_SECOND} MiB/s, a slow mount "
+            f"({plan.startup.load_seconds} s to read {plan.startup.read_gib:.1f} GiB); measure "
+            "the per-pod read rate of the weights' medium and set it")
+    minor = cfg.cluster_versions.kubernetes
+    if (cfg.storage.mode == "image" and minor is not None
+            and load_paths.image_volume_support(minor) == "gated"):
+        found.append(
+            f"clusterVersions.kubernetes {minor}: image volumes are beta with the "
+            f"{load_paths.IMAGE_VOLUME_GATE} feature gate off by default until "
+            f"{load_paths.IMAGE_VOLUME_DEFAULT_ON}; the API server and every kubelet need "
+            f"--feature-gates={load_paths.IMAGE_VOLUME_GATE}=true and the runtime containerd "
+            f"{load_paths.CONTAINERD_IMAGE_VOLUMES}+ (or CRI-O), else the pods are refused")
+    return found
+
+
+def _utilization_warnings(cfg: StackConfig, plan: Plan) -> list[str]:
+    """A utilization at the extremes of vLLM's (0, 1]."""
     utilization = cfg.engine.gpu_memory_utilization
     if utilization is None:
         return []

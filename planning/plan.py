@@ -39,15 +39,18 @@ def make_plan(cfg: StackConfig) -> Plan:
     drain = timing.drain(cfg, version, layout)
     rollout = timing.rollout(cfg, layout, startup, drain)
     autoscaling = capacity.autoscaling(cfg, layout, on_gpu.engine, on_gpu.kv)
-    woken = wake.wake(cfg, startup.budget_seconds, scaling.scale_down_stabilization_seconds(
-        startup.budget_seconds), scaling.KEDA_POLLING_SECONDS)
+    # A replica the autoscaler adds or wakes may land on a node without the weights staged:
+    # its windows and the wake-up use the first start's budget (= the restart budget on nfs/pvc).
+    first_start = startup.first_start_budget_seconds
+    woken = wake.wake(cfg, first_start, scaling.scale_down_stabilization_seconds(first_start),
+                      scaling.KEDA_POLLING_SECONDS)
     plan = Plan(
         model=model, gpu=gpu, version=version, replicas=cfg.replicas, layout=layout,
         launcher=chosen, launcher_reason=launcher_reason(cfg, version, chosen),
         engine=on_gpu.engine, weights=on_gpu.weights, activations=on_gpu.activations,
         kv=on_gpu.kv, host=host.host_resources(cfg, layout), startup=startup, drain=drain,
         rollout=rollout, storage=capacity.storage(cfg, on_gpu.weights), autoscaling=autoscaling,
-        scaling=scaling.scaling(cfg.autoscaling, startup.budget_seconds),
+        scaling=scaling.scaling(cfg.autoscaling, first_start),
         wake=woken,
         admission=admission.for_stack(cfg, version, layout, autoscaling),
         traffic=traffic_layer(cfg, drain, autoscaling.runnable_requests, rollout.max_replicas,

@@ -10,6 +10,7 @@ import math
 from typing import Optional
 
 from facts import vllm_features
+from planning import delivery
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 from planning.memory import EngineLimits, Weights, enforce_eager
@@ -34,6 +35,15 @@ class Startup:
     probe_failure_threshold: int
     """startupProbe failureThreshold: the probe gives up once the budget has passed."""
     probe_reason: str
+    stage: str = ""
+    """What the load path does once per node before a pod starts there ('' when nothing)."""
+    stage_seconds: int = 0
+    read_gib: float = 0.0
+    """What one pod reads from the weights' medium at each start (planning/delivery.py)."""
+    first_start_budget_seconds: int = 0
+    """The budget of a first start on a node: the restart budget plus the per-node stage
+    (× the safety factor), at least the restart budget. Rollouts, the autoscaler's windows and
+    the wake-up use it, since a new pod may land on a node that has not staged the weights."""
 
     @property
     def engine_seconds(self) -> int:
@@ -90,42 +100,69 @@ class Rollout:
 
 def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
             weights: Weights, layout: Layout, engine: EngineLimits) -> Startup:
-    """Weight load at the storage's read rate plus the engine's phases (compile cold or warm,
-    CUDA-graph capture for the sizes vLLM captures, DeepGEMM warm-up), times the safety
-    factor; probes.engineStartSeconds replaces the phases with a measurement, and a configured
-    budget overrides the result (the checks refuse one below the estimate)."""
-    read_rate = effective_read_mib_per_second(
-        cfg.engine.load_format, cfg.storage.read_mib_per_second,
-        cfg.storage.streaming_read_mib_per_second)
-    load = weight_load_seconds(weights.checkpoint_gib, read_rate)
-    if cfg.probes.engine_start_seconds is not None:
-        phases = {"measured": cfg.probes.engine_start_seconds}
-    else:
-        sizes = cuda_graph_sizes(engine.max_num_seqs, engine.max_num_batched_tokens,
-                                        version)
-        phases = engine_start_seconds(
-            model.layers, sizes, cfg.engine.compile_cache_gib > 0, enforce_eager(cfg),
-            vllm_features.warms_up_deep_gemm(version, gpu.compute_capability,
-                                              model.block_quantized))
+    """Weight load (each pod's share of the checkpoint at the path's read rate,
+    planning/delivery.py) plus the engine's phases (compile cold or warm, CUDA-graph capture
+    for the sizes vLLM captures, DeepGEMM warm-up), times the safety factor: the restart
+    budget, from container start to /health, which the startup probe allows. The first start
+    on a node also pays the path's per-node stage (image pull, cache staging) before the
+    container starts; a group's leader waits for its peers', so they are in its probe budget.
+    probes.engineStartSeconds replaces the phases with a measurement, and a configured budget
+    overrides the result (the checks refuse one below the estimate)."""
+    delivered = delivery.delivery(cfg, weights.checkpoint_gib, layout, version)
+    read_rate = delivered.read_mib_per_second
+    load = weight_load_seconds(delivered.read_gib, read_rate)
+    phases = _engine_phases(cfg, model, gpu, version, engine)
     if layout.nodes > 1 and cfg.probes.engine_start_seconds is None:
         # The leader's engine waits for every pod of its group, and on a cold node a peer's
-        # container starts only after its image pull.
+        # container starts only after its image pull (and its node's weights stage).
         phases["peer image pull"] = IMAGE_PULL_SECONDS
+        if delivered.stage:
+            phases[f"peer {delivered.stage}"] = delivered.stage_seconds
     engine_total = sum(phases.values())
     derived = startup_budget_seconds(load, engine_total, cfg.probes.safety_factor)
     budget = cfg.probes.startup_budget_seconds or derived
-    warm = " (warm compile cache)" if cfg.engine.compile_cache_gib else ""
-    shown = " + ".join(f"{name} {seconds}" for name, seconds in phases.items())
-    reason = (f"(load {weights.checkpoint_gib:.1f} GiB at {read_rate} MiB/s "
-              f"[{cfg.engine.load_format} loader] = {load} s + engine {shown}{warm} = "
-              f"{engine_total} s) × {cfg.probes.safety_factor} = {derived} s"
-              + ("" if budget == derived else f"; overridden to {budget} s"))
+    first = max(budget, startup_budget_seconds(
+        delivered.stage_seconds + load,
+        engine_total - phases.get(f"peer {delivered.stage}", 0), cfg.probes.safety_factor))
+    reason = _startup_reason(cfg, delivered, load, phases, derived, budget, first)
     period = cfg.probes.period_seconds
     failures = startup_failure_threshold(budget, period)
     probe_reason = (f"⌈start-up budget {budget} s / probes.periodSeconds {period} s⌉ = "
                     f"{failures} probes")
     return Startup(read_rate, load, phases, load + engine_total, derived, budget, reason,
-                   period, failures, probe_reason)
+                   period, failures, probe_reason, delivered.stage, delivered.stage_seconds,
+                   delivered.read_gib, first)
+
+
+def _engine_phases(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
+                   engine: EngineLimits) -> dict[str, int]:
+    """The engine's start after the load, phase by phase, or the measured whole."""
+    if cfg.probes.engine_start_seconds is not None:
+        return {"measured": cfg.probes.engine_start_seconds}
+    sizes = cuda_graph_sizes(engine.max_num_seqs, engine.max_num_batched_tokens, version)
+    return engine_start_seconds(
+        model.layers, sizes, cfg.engine.compile_cache_gib > 0, enforce_eager(cfg),
+        vllm_features.warms_up_deep_gemm(version, gpu.compute_capability,
+                                          model.block_quantized))
+
+
+def _startup_reason(cfg: StackConfig, delivered: delivery.Delivery, load: int,
+                    phases: dict[str, int], derived: int, budget: int, first: int) -> str:
+    """The restart budget's arithmetic, then the first start's (when a per-node stage adds to
+    it) and which figures use which."""
+    warm = " (warm compile cache)" if cfg.engine.compile_cache_gib else ""
+    shown = " + ".join(f"{name} {seconds}" for name, seconds in phases.items())
+    engine_total = sum(phases.values())
+    reason = (f"(load {delivered.read_gib:.1f} GiB at {delivered.read_mib_per_second} MiB/s "
+              f"[{cfg.engine.load_format} loader] = {load} s + engine {shown}{warm} = "
+              f"{engine_total} s) × {cfg.probes.safety_factor} = {derived} s"
+              + ("" if budget == derived else f"; overridden to {budget} s"))
+    if first != budget:
+        reason += (f"; first start on a node adds the {delivered.stage} "
+                   f"{delivered.stage_seconds} s before the container starts: {first} s, which "
+                   "the rollout wait, the autoscaler's windows and the wake-up use (the startup "
+                   "probe counts from container start)")
+    return reason + f" [{delivered.reason}]"
 
 
 WORKER_OUTLASTS_SECONDS = 5
@@ -180,13 +217,14 @@ def rollout(cfg: StackConfig, layout: Layout, startup_: Startup, drain_: Drain) 
     """Surge into declared spare GPUs (else one pod at a time) and wait for every round."""
     surge = min(cfg.spare_gpus // layout.gpus, cfg.replicas) if layout.gpus else 0
     replicas = max(cfg.replicas, cfg.autoscaling.max_replicas if cfg.autoscaling.enabled else 0)
-    timeout = rollout_timeout_seconds(replicas, surge, startup_.budget_seconds,
-                                             drain_.grace_seconds)
+    # A rolled pod may land on a node that has not staged the weights: the first start's budget.
+    first = startup_.first_start_budget_seconds
+    timeout = rollout_timeout_seconds(replicas, surge, first, drain_.grace_seconds)
     # Pods, not groups: a multi-node replica is `nodes` pods (one per node).
     pods = (replicas + surge) * layout.nodes
     release = claim_release_seconds(drain_.grace_seconds)
     reason = (f"{counted(rollout_rounds(replicas, surge), 'round')} × (grace {drain_.grace_seconds} "
-              f"+ image pull {IMAGE_PULL_SECONDS} + start-up {startup_.budget_seconds}) = "
+              f"+ image pull {IMAGE_PULL_SECONDS} + start-up {first}) = "
               f"{timeout} s; "
               f"surge min(spareGpus {cfg.spare_gpus} // {counted(layout.gpus, 'GPU')}, replicas "
               f"{cfg.replicas}) = {surge}; pods (replicas {replicas} + surge {surge}) × "
@@ -254,26 +292,12 @@ def engine_start_seconds(layers: int, graph_sizes: int, compile_cache: bool,
 
 
 def weight_load_seconds(weights_gib_total: float, read_mib_per_second: int) -> int:
-    """Seconds to read the weights = weights GiB × 1024 / storage read MiB/s, rounded up.
+    """Seconds to read the weights = GiB × 1024 / read MiB/s, rounded up.
 
-    Every pod reads the whole model (all ranks' shards) through one storage path.
+    What one pod reads depends on the loader (planning/delivery.py `pod_read_gib`).
     Example: 61 GiB at 400 MiB/s = 157 s.
     """
     return math.ceil(weights_gib_total * 1024 / read_mib_per_second)
-
-
-STREAMING_LOADERS = ("runai_streamer", "fastsafetensors")
-"""Load formats that read many tensors concurrently instead of one file after another."""
-
-
-def effective_read_mib_per_second(load_format: str, read_mib_per_second: int,
-                                  streaming_read_mib_per_second: int | None) -> int:
-    """Bandwidth the weight load runs at: the storage's measured streaming rate when a
-    streaming loader is configured and that rate is given, else its plain read rate (no
-    speed-up is assumed without a measurement)."""
-    if load_format in STREAMING_LOADERS and streaming_read_mib_per_second:
-        return streaming_read_mib_per_second
-    return read_mib_per_second
 
 
 def startup_budget_seconds(load_seconds: int, engine_seconds: int, safety_factor: float) -> int:

@@ -215,15 +215,19 @@ class StorageConfig(_Model):
     capacity_gi: Optional[int] = Field(default=None, gt=0,
         description="Volume size, fixed at creation (unset: derived, weights × 1.2, × 2 revisions "
                     "in pvc mode)")
-    read_mib_per_second: int = Field(
-        default=400, gt=0, le=MAX_MIB_PER_SECOND,
-        description="Sustained read bandwidth per pod from this storage, at most 100,000 MiB/s; "
-                    "drives the start-up budget")
+    # Unset means unmeasured: the budget then assumes a slow mount (planning/delivery.py
+    # UNMEASURED_READ_MIB_PER_SECOND) and the plan warns, naming this key (issue 18).
+    read_mib_per_second: Optional[int] = Field(
+        default=None, gt=0, le=MAX_MIB_PER_SECOND,
+        description="Sustained read bandwidth per pod from the weights' medium (image and "
+                    "nodeCache: the node's local disk), measured, at most 100,000 MiB/s; drives "
+                    "the start-up budget (unset: 50 MiB/s, a slow mount, with a warning)")
     streaming_read_mib_per_second: Optional[int] = Field(
         default=None, gt=0, le=MAX_MIB_PER_SECOND,
-        description="Read bandwidth a streaming loader (engine.loadFormat runai_streamer or "
-                    "fastsafetensors) reaches on this storage; measured, not assumed; used for the "
-                    "start-up budget when that loader is set")
+        description="Read bandwidth a streaming loader (engine.loadFormat runai_streamer*, "
+                    "fastsafetensors, instanttensor), vLLM's own prefetch on NFS (0.19+) or the "
+                    "object store reaches; measured, not assumed; used for the start-up budget "
+                    "when one of them reads")
     nfs: Optional[NfsConfig] = None
     pvc: Optional[PvcConfig] = None
     image: Optional[ImageStoreConfig] = None
