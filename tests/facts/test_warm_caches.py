@@ -29,7 +29,7 @@ def test_every_cache_lives_under_the_root_the_claim_is_mounted_at():
 
 
 def test_every_cache_names_its_variable_and_source():
-    assert all(c.env and "vllm/" in c.source or "flashinfer/" in c.source
+    assert all(c.env and ("vllm/" in c.source or "flashinfer/" in c.source)
                for c in warm_caches.CACHES)
 
 

@@ -56,3 +56,41 @@ def test_the_policy_pack_passes_the_streamer_with_credentials_and_fails_it_witho
 
     assert streamer_findings(run_stack("staging", _streaming(credentialsSecret="r"))) == []
     assert len(streamer_findings(run_stack("staging", _streaming()))) == 1
+
+
+@pytest.mark.parametrize("store", [
+    {"credentialsSecret": "model-reader", "endpoint": "https://minio.internal:9000",
+     "region": "eu-west-1", "concurrency": 32},
+    {"uri": "gs://models/deepseek-r1-distill-qwen-7b", "credentialsSecret": "gcs-key"},
+], ids=["s3-endpoint", "gs-key-file"])
+def test_every_object_of_a_streaming_stack_validates(store):
+    """Built-in kinds with kubernetes-validate (strict) at the seeds' and the newest bundled
+    release, custom resources against schemas/ (tests/manifest_checks.py)."""
+    import yaml
+
+    from tests.manifest_checks import object_problems
+    from tools import render
+
+    run = run_stack("staging", _streaming(**store))
+    assert run.error is None, run.error
+    texts = render.render_run(run, "staging").values()
+    problems = {text.split("\n", 1)[0]: object_problems(next(yaml.safe_load_all(text)))
+                for text in texts}
+    assert {name: found for name, found in problems.items() if found} == {}
+
+
+def test_every_pod_of_a_multi_node_group_streams_with_the_credentials():
+    """r1-h100's group: leader and workers launch `vllm serve <uri>` with the streamer's env."""
+    run = run_stack("r1-h100", {"storage": {"mode": "objectStore", "nfs": None, "objectStore": {
+        "uri": "s3://models/deepseek-r1", "credentialsSecret": "model-reader"}},
+        "engine": {"loadFormat": "runai_streamer"}})
+    assert run.error is None, run.error
+    group = run.one("leaderworkerset.x-k8s.io/v1:LeaderWorkerSet").inputs["spec"][
+        "leaderWorkerTemplate"]
+    for role in ("leaderTemplate", "workerTemplate"):
+        spec = group[role]["spec"]
+        container = spec["containers"][0]
+        assert "vllm serve s3://models/deepseek-r1 " in container["command"][2], role
+        assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= {e["name"] for e in
+                                                                   container["env"]}, role
+        assert "model" not in [v["name"] for v in spec["volumes"]], role
