@@ -121,4 +121,5 @@ def pod_parts(storage: StorageConfig) -> Optional[StreamerPod]:
         return None
     return streamer_pod(store.uri, endpoint=store.endpoint, region=store.region,
                         credentials_secret=store.credentials_secret,
-                        concurrency=store.concurrency)
+                        concurrency=store.concurrency,
+                        service_account=store.service_account_name)

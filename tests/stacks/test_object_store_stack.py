@@ -94,3 +94,14 @@ def test_every_pod_of_a_multi_node_group_streams_with_the_credentials():
         assert {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= {e["name"] for e in
                                                                    container["env"]}, role
         assert "model" not in [v["name"] for v in spec["volumes"]], role
+
+
+def test_a_workload_identity_runs_the_engine_as_its_service_account_and_passes_the_pack():
+    """storage.objectStore.serviceAccountName (IRSA, GKE Workload Identity): no Secret, the pods
+    run as the named ServiceAccount, whose cloud role reads the bucket."""
+    run = run_stack("staging", _streaming(serviceAccountName="model-reader"))
+    assert run.error is None, run.error
+    spec = run.engine(DEPLOYMENT).inputs["spec"]["template"]["spec"]
+    assert spec["serviceAccountName"] == "model-reader"
+    resources = [{"type": r.type, "name": r.name, "props": r.inputs} for r in run.resources]
+    assert [v for v in offline.run(resources, {}) if v.policy == "streamer-has-credentials"] == []
