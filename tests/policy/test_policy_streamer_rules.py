@@ -63,3 +63,9 @@ def test_a_groups_streaming_launch_script_is_read():
     worker["args"] = []
     messages = validate_resource("streamer-has-credentials", k8s.LEADER_WORKER_SET, group)
     assert any("(worker template)" in m and "s3://models/r1" in m for m in messages)
+
+
+def test_a_model_flag_without_credentials_names_the_whole_uri():
+    [message] = validate_resource("streamer-has-credentials", DEPLOYMENT,
+                                  _streaming("--model=s3://models/r1/rev=2"))
+    assert "from s3://models/r1/rev=2 without credentials" in message

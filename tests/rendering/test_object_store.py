@@ -67,6 +67,12 @@ def test_egress_reaches_the_endpoints_port(endpoint, port):
     assert object_store.egress(endpoint) == [{"ports": [{"protocol": "TCP", "port": port}]}]
 
 
+@pytest.mark.parametrize("uri, scheme", [("s3://b/x", "s3"), ("gs://b/a://c", "gs"),
+                                         ("/models/x", "")], ids=["s3", "gs", "path"])
+def test_the_scheme_is_what_precedes_the_first_separator(uri, scheme):
+    assert facts.scheme(uri) == scheme
+
+
 def test_the_model_argument_is_the_uri_without_its_trailing_slash():
     assert object_store.model_argument(S3) == "s3://models/qwen2.5-7b"
 
@@ -143,3 +149,24 @@ def test_an_object_store_config_gives_the_pod_its_streamer_and_a_mounted_path_no
     parts = object_store.pod_parts(_object_store_config(region="us-east-2").storage)
     assert _env(parts.env)["AWS_DEFAULT_REGION"] == "us-east-2"
     assert object_store.pod_parts(config.parse(stack_values("staging")).storage) is None
+
+
+def test_every_configured_setting_reaches_the_pod():
+    parts = object_store.pod_parts(_object_store_config(
+        endpoint="https://minio.internal:9000", region="eu-west-1", concurrency=8,
+        serviceAccountName="reader").storage)
+    env = _env(parts.env)
+    assert env["AWS_ENDPOINT_URL"] == "https://minio.internal:9000"
+    assert env["AWS_DEFAULT_REGION"] == "eu-west-1"
+    assert env["RUNAI_STREAMER_CONCURRENCY"] == "8"
+    assert env["AWS_ACCESS_KEY_ID"]["secretKeyRef"]["name"] == "s3-creds"
+    assert parts.service_account == "reader"
+
+
+def test_a_gcs_streamer_keeps_its_endpoint_free_env_and_its_identity():
+    parts = object_store.streamer_pod(GS, credentials_secret="gcs-key", service_account="reader",
+                                      region="europe-west4")
+    assert parts.service_account == "reader"
+    assert _env(parts.env)["AWS_DEFAULT_REGION"] == "europe-west4"
+    with_endpoint = object_store.streamer_pod(S3, endpoint="https://minio.internal")
+    assert _env(with_endpoint.env)["AWS_ENDPOINT_URL"] == "https://minio.internal"
