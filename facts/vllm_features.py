@@ -489,3 +489,15 @@ file (sharded_state / runai_streamer_sharded loaders). The default loader's rank
 every tensor (lazy safetensors: `get_tensor` reads the whole tensor before the shard is cut),
 sharing the node's page cache; runai_streamer's ranks each stream every selected file unless
 --model-loader-extra-config sets "distributed" (runai_streamer_loader.py, default False)."""
+
+
+EP_LOCAL_EXPERTS_SINCE: Version = parse("0.18.0")
+"""With expert parallelism the default loader skips the experts other ranks hold before
+reading them (model_loader/default_loader.py `local_expert_ids` from
+ep_weight_filter.compute_local_expert_ids, passed to `safetensors_weights_iterator`): absent
+in 0.17.0, present from 0.18.0."""
+
+
+def reads_local_experts_only(version: Version) -> bool:
+    """True when a rank under expert parallelism reads only its own experts' tensors."""
+    return version >= EP_LOCAL_EXPERTS_SINCE

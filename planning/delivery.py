@@ -14,6 +14,7 @@ import dataclasses
 import math
 
 from facts import load_paths, vllm_features
+from planning import memory
 from planning.config import StackConfig
 from planning.layout import Layout
 
@@ -42,12 +43,18 @@ class Delivery:
     reason: str
 
 
-def delivery(cfg: StackConfig, checkpoint_gib: float, layout: Layout,
-             version: Version) -> Delivery:
+def delivery(cfg: StackConfig, checkpoint_gib: float, layout: Layout, version: Version,
+             expert_share: float = 0.0) -> Delivery:
     """Stage once per node (image pull + unpack, or cache download) and read per pod (its
-    share of the checkpoint, by loader) at the rate the medium and loader reach."""
+    share of the checkpoint, by loader and version) at the rate the medium and loader reach.
+    `expert_share` is the routed experts' part of the checkpoint (`expert_share`)."""
     rate, rate_why = read_rate(cfg, version)
-    read_gib, read_why = pod_read_gib(cfg.engine.load_format, checkpoint_gib, layout)
+    loader = cfg.engine.load_format
+    if (loader in ("auto", "safetensors") and layout.expert_parallel and expert_share
+            and vllm_features.reads_local_experts_only(version)):
+        read_gib, read_why = local_experts_read_gib(checkpoint_gib, expert_share, layout)
+    else:
+        read_gib, read_why = pod_read_gib(loader, checkpoint_gib, layout)
     stage, stage_seconds, stage_why = node_stage(cfg, checkpoint_gib, rate)
     reason = (f"storage.mode {cfg.storage.mode}: each pod reads {read_why} at {rate_why} at "
               "every start" + (f"; {stage_why}" if stage else ""))
@@ -98,6 +105,27 @@ def pod_read_gib(load_format: str, checkpoint_gib: float, layout: Layout) -> tup
         return (checkpoint_gib * ranks,
                 f"checkpoint {checkpoint_gib:.1f} GiB × {ranks} ranks (each streams every file)")
     return checkpoint_gib, f"the whole checkpoint {checkpoint_gib:.1f} GiB"
+
+
+def expert_share(groups: dict[str, float], checkpoint_dtype: str) -> float:
+    """The routed experts' part of the checkpoint: their bytes over all bytes at the
+    checkpoint's own widths (planning/memory.py `weight_gib`)."""
+    whole = memory.weight_gib(groups, checkpoint_dtype)
+    experts = memory.weight_gib({**dict.fromkeys(groups, 0.0), "experts": groups["experts"]},
+                                checkpoint_dtype)
+    return experts / whole if whole else 0.0
+
+
+def local_experts_read_gib(checkpoint_gib: float, share: float,
+                           layout: Layout) -> tuple[float, str]:
+    """Under expert parallelism (vLLM 0.18+) a pod reads every tensor but the experts its
+    ranks do not hold: the rest of the checkpoint + its ranks' share of the experts
+    (ranks on the pod / the EP group's TP × DP ranks), sharing the node's page cache."""
+    ranks = layout.gpus // layout.nodes
+    fraction = min(1.0, ranks / layout.expert_shards)
+    gib = checkpoint_gib * (1 - share) + checkpoint_gib * share * fraction
+    return gib, (f"checkpoint {checkpoint_gib:.1f} GiB × (1 − experts {share:.2f}) + experts × "
+                 f"{ranks}/{layout.expert_shards} ranks' (vLLM skips other ranks' experts)")
 
 
 def node_stage(cfg: StackConfig, checkpoint_gib: float,

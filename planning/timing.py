@@ -108,7 +108,9 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
     container starts; a group's leader waits for its peers', so they are in its probe budget.
     probes.engineStartSeconds replaces the phases with a measurement, and a configured budget
     overrides the result (the checks refuse one below the estimate)."""
-    delivered = delivery.delivery(cfg, weights.checkpoint_gib, layout, version)
+    delivered = delivery.delivery(
+        cfg, weights.checkpoint_gib, layout, version,
+        delivery.expert_share(model.parameter_groups(), model.weights_dtype))
     read_rate = delivered.read_mib_per_second
     load = weight_load_seconds(delivered.read_gib, read_rate)
     phases = _engine_phases(cfg, model, gpu, version, engine)

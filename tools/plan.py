@@ -1,6 +1,6 @@
 """Print a stack's deployment plan: what it runs on and why each number is what it is.
 
-    python -m tools.plan prod [staging ...] [--markdown]
+    python -m tools.plan prod [staging ...] [--markdown] [--load-paths]
 
 Needs only Python: no Pulumi CLI, no cluster. The same figures are the stack's `plan` output.
 Each GPU's memory is drawn as a bar (weights | activations | non-torch | KV cache | left
@@ -14,7 +14,7 @@ import argparse
 import sys
 from typing import NamedTuple
 
-from planning import router_sizing
+from planning import path_budgets, router_sizing
 from planning import traffic as traffic_plan
 from planning.config import ConfigError, StackConfig, parse
 from planning.plan import Plan, make_plan
@@ -295,12 +295,27 @@ def traffic_lines(cfg: StackConfig, plan: Plan, as_markdown: bool = False) -> li
             + [f"  input {key} = {value} ({state})" for key, value, state in inputs])
 
 
+def load_path_lines(cfg: StackConfig, plan: Plan) -> list[str]:
+    """The start-up on every load path beside today's (planning/path_budgets.py): the restart
+    budget the startup probe allows and the first start on a node that has not staged the
+    weights, which rollouts and the autoscaler wait for."""
+    lines = ["  load paths      restart / first start on a new node (planning/path_budgets.py "
+             "EXAMPLE_PATHS)"]
+    for row in path_budgets.path_budgets(cfg, plan):
+        stage = f"; {row.stage} {row.stage_seconds} s per node" if row.stage else ""
+        lines.append(f"    {row.path:<16} {row.load_format:<15} restart {row.restart_seconds:>6} s"
+                     f", first start {row.first_start_seconds:>6} s{stage}")
+    return lines
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: print the plan for each named stack."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("stacks", nargs="+", help="stack names (Pulumi.<stack>.yaml)")
     parser.add_argument("--markdown", action="store_true",
                         help="print Markdown for a pull-request comment")
+    parser.add_argument("--load-paths", action="store_true",
+                        help="also plan the start-up on every load path (storage.mode)")
     args = parser.parse_args(argv)
     status = 0
     for stack in args.stacks:
@@ -313,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         print(markdown(stack, plan) if args.markdown else report(stack, plan))
         for line in traffic_lines(cfg, plan, args.markdown):
+            print(line)
+        for line in load_path_lines(cfg, plan) if args.load_paths else []:
             print(line)
     return status
 

@@ -226,3 +226,20 @@ def test_kubernetes_image_volume_support_follows_the_feature_gate_table():
     assert [load_paths.image_volume_support(minor) for minor in
             ("1.30", "1.31", "1.32", "1.33", "1.34", "1.35", "1.36")] == [
         "none", "none", "none", "gated", "gated", "default", "default"]
+
+
+@pytest.mark.parametrize("version, skips", [("0.18.0", True), ("0.17.0", False)])
+def test_under_expert_parallelism_a_pod_reads_only_its_ranks_experts_from_0_18(version, skips):
+    """R1 as TP 8 × DP 2 with expert parallelism over two nodes: each pod holds 8 of the 16
+    EP ranks, so from 0.18 it reads the dense part and half of the experts."""
+    cfg = cfg_of(vllmVersion=version, model={"preset": "deepseek-r1", "maxModelLen": 32768},
+                 gpu={"type": "h100-80gb", "tensorParallel": 8, "dataParallel": 2,
+                      "expertParallel": True},
+                 multiNode={"socketInterface": "eth0", "rdma": {"resourceName": "rdma/ib"}})
+    plan = make_plan(cfg)
+    checkpoint = plan.weights.checkpoint_gib
+    share = delivery.expert_share(plan.model.parameter_groups(), plan.model.weights_dtype)
+    assert 0.9 < share < 1.0                      # R1's routed experts are most of its bytes
+    expected = checkpoint * (1 - share) + checkpoint * share / 2 if skips else checkpoint
+    assert plan.startup.read_gib == pytest.approx(expected)
+    assert ("skips other ranks' experts" in plan.startup.reason) is skips
