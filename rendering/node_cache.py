@@ -165,11 +165,11 @@ for staged in $(ls -1t "$repo_dir"/*/%(marker)s 2>/dev/null); do
   if [ "$n" -lt "$keep" ]; then continue; fi
   label "$(cat "$staged")" ""
   say "removing revision ${dir##*/} (beyond keepRevisions $keep)"
-  rm -rf "$dir"
+  rm -rf "$dir" "$repo_dir/.${dir##*/}.index"
 done
 for dir in "$repo_dir"/*; do
   if [ -d "$dir" ] && [ "$dir" != "$target" ] && [ ! -f "$dir/%(marker)s" ]; then
-    say "removing unfinished ${dir##*/}"; rm -rf "$dir"
+    say "removing unfinished ${dir##*/}"; rm -rf "$dir" "$repo_dir/.${dir##*/}.index"
   fi
 done""" % {"marker": STAGED_MARKER}
 """Step 2 of staging_script: garbage collection (newest first, by the marker's mtime)."""
@@ -205,12 +205,12 @@ fi"""
 """Step 3 of staging_script: index, space check, download, verification, marker."""
 
 
-def stager_pod_spec(*, script: str, image: Any, host_path: str, service_account: str,
-                    node_selector: dict[str, str], tolerations: list[dict],
+def stager_pod_spec(*, script: str, marker: str, image: Any, host_path: str,
+                    service_account: str, node_selector: dict[str, str], tolerations: list[dict],
                     product_labels: list[str], hf_token: Optional[tuple[str, str]]) -> dict:
-    """The stager's pod spec (camelCase): the init container `stage` runs `script` with the
-    node's hostPath (type Directory: a node without it fails the mount visibly instead of the
-    kubelet creating a root-owned one) read-write at CACHE_MOUNT; the main container idles.
+    """The stager's pod spec (camelCase), the node's hostPath (type Directory: a node without
+    it fails the mount visibly instead of the kubelet creating a root-owned one) read-write at
+    CACHE_MOUNT for both containers (`_containers`).
     Placement: the cache's nodes, GPU product affinity and the GPU taint tolerated, no GPU
     taken. The token is projected explicitly (the pod does not automount one), the hub token
     is an optional Secret file as in the download Job (rendering/model_store.py)."""
@@ -234,7 +234,6 @@ def stager_pod_spec(*, script: str, image: Any, host_path: str, service_account:
            {"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"},
            {"name": "SERVICE_ACCOUNT_DIR", "value": SERVICE_ACCOUNT_DIR},
            {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
-    small = {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"cpu": "50m", "memory": "32Mi"}}
     return {
         "serviceAccountName": service_account,
         "automountServiceAccountToken": False,
@@ -244,18 +243,39 @@ def stager_pod_spec(*, script: str, image: Any, host_path: str, service_account:
         "affinity": pod.gpu_node_affinity(product_labels),
         "tolerations": [pod.GPU_TOLERATION, *tolerations],
         **({"nodeSelector": dict(node_selector)} if node_selector else {}),
-        "initContainers": [{
-            "name": "stage", "image": image, "imagePullPolicy": "IfNotPresent",
-            "command": ["sh", "-c", script], "env": env, "volumeMounts": mounts,
-            "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
-                          "limits": {"cpu": "2", "memory": "4Gi"}},
-            "securityContext": pod.container_security_context()}],
-        "containers": [{
-            "name": "idle", "image": image, "imagePullPolicy": "IfNotPresent",
-            "command": ["sh", "-c", 'trap "exit 0" TERM; while :; do sleep 3600 & wait $!; done'],
-            "resources": small, "securityContext": pod.container_security_context()}],
+        **_containers(script, image, env, mounts, marker),
         "volumes": volumes,
     }
+
+
+RESTAGE_SECONDS = 600
+"""How often the main container runs the staging script again: it re-sets a label the node
+lost (a node re-registered) and stages the revision again if its files went missing."""
+KEEP_LOOP = ('trap "exit 0" TERM; '
+             f'while :; do sleep {RESTAGE_SECONDS} & wait $!; sh -c "$1" || true; done')
+"""The main container's loop; the staging script is its $1."""
+
+
+def _containers(script: str, image: Any, env: list[dict], mounts: list[dict],
+                marker: str) -> dict:
+    """The init container `stage` runs the staging script to completion, so the pod starts only
+    on a staged node; the main container `keep` runs it again every RESTAGE_SECONDS. Ready and
+    alive while the revision's marker is there: the DaemonSet's ready count is the count of
+    staged nodes (what `pulumi up` waits for), and a node whose files vanished for ten minutes
+    restarts its `keep` (an event, and a retry)."""
+    def marker_probe(period: int, failures: int) -> dict:
+        return {"exec": {"command": ["test", "-f", marker]}, "periodSeconds": period,
+                "timeoutSeconds": 5, "failureThreshold": failures}
+
+    common = {"image": image, "imagePullPolicy": "IfNotPresent", "env": env,
+              "volumeMounts": mounts,
+              "resources": {"requests": {"cpu": "1", "memory": "2Gi"},
+                            "limits": {"cpu": "2", "memory": "4Gi"}},
+              "securityContext": pod.container_security_context()}
+    return {"initContainers": [{"name": "stage", "command": ["sh", "-c", script], **common}],
+            "containers": [{"name": "keep", "command": ["sh", "-c", KEEP_LOOP, "keep", script],
+                            "readinessProbe": marker_probe(30, 1),
+                            "livenessProbe": marker_probe(60, 10), **common}]}
 
 
 def daemon_set_spec(labels: dict[str, str], pod_spec: dict) -> dict:
@@ -319,7 +339,9 @@ def cache_objects(release: str, namespace: Any, namespace_name: str, storage: St
                             host_path=cache.host_path,
                             label_key=ready_label(hf_id, revision, cache.host_path),
                             keep_revisions=cache.keep_revisions)
+    name_part, rev_part = model_directory_parts(hf_id, revision)
     spec = stager_pod_spec(script=script, image=image, host_path=cache.host_path,
+                           marker=f"{CACHE_MOUNT}/{name_part}/{rev_part}/{STAGED_MARKER}",
                            service_account=name,
                            node_selector=cache.node_selector or node_selector,
                            tolerations=tolerations, product_labels=product_labels,

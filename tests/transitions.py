@@ -43,6 +43,8 @@ FORCE_NEW = {
     "core/v1:PersistentVolumeClaim": ("spec.accessModes", "spec.selector",
                                       "spec.storageClassName", "spec.volumeName"),
     "apps/v1:Deployment": ("spec.selector",),
+    "apps/v1:DaemonSet": ("spec.selector",),
+    "rbac.authorization.k8s.io/v1:ClusterRoleBinding": ("roleRef",),
     "core/v1:Service": ("spec.clusterIP",),
     "core/v1:Secret": ("type",),
 }
@@ -289,3 +291,31 @@ def _replica_ownership_hazards(before: Run, after: Run, old: dict, new: dict,
 def _target(resource: Resource) -> Optional[str]:
     ref = resource.inputs.get("spec", {}).get("scaleTargetRef", {})
     return ref.get("name")
+
+
+def node_admits(pod_spec: dict, node_labels: dict[str, str], unschedulable: bool = False) -> bool:
+    """Whether the scheduler may place a pod with `pod_spec` on a node: not cordoned (the
+    NodeUnschedulable filter; the pods here tolerate no `node.kubernetes.io/unschedulable`
+    taint), its nodeSelector, and its required node affinity as kubernetes
+    staging/src/k8s.io/component-helpers/scheduling/corev1/nodeaffinity/nodeaffinity.go
+    `LazyErrorNodeSelector.Match` reads it: terms ORed, a term's expressions ANDed, an empty
+    term matching nothing (operators In, NotIn, Exists, DoesNotExist)."""
+    if unschedulable:
+        return False
+    if any(node_labels.get(k) != v for k, v in (pod_spec.get("nodeSelector") or {}).items()):
+        return False
+    required = (pod_spec.get("affinity", {}).get("nodeAffinity", {})
+                .get("requiredDuringSchedulingIgnoredDuringExecution"))
+    if required is None:
+        return True
+
+    def holds(expression: dict) -> bool:
+        key, operator = expression["key"], expression["operator"]
+        values = expression.get("values", [])
+        return {"In": key in node_labels and node_labels[key] in values,
+                "NotIn": node_labels.get(key) not in values,
+                "Exists": key in node_labels,
+                "DoesNotExist": key not in node_labels}[operator]
+
+    return any(term.get("matchExpressions") and all(holds(e) for e in term["matchExpressions"])
+               for term in required["nodeSelectorTerms"])

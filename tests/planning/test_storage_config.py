@@ -154,10 +154,11 @@ def test_a_compile_cache_without_a_class_is_refused_off_pvc(storage):
 
 @pytest.mark.parametrize("storage", [IMAGE, NODE_CACHE, OBJECT_STORE],
                          ids=["image", "nodeCache", "objectStore"])
-def test_a_path_not_yet_rendered_is_refused_at_preview_before_any_resource(storage, monkeypatch):
+def test_a_path_not_yet_rendered_is_refused_at_preview_before_any_resource(storage,
+                                                                          monkeypatch):
     """Until a mode's rendering is wired (facts/load_paths.py RENDERED_MODES), its stack stops
-    at preview with the modes that work, never half-rendered. Every mode is wired now: the
-    refusal is pinned against the list as it stood before they were."""
+    at preview with the modes that work, never half-rendered. (The modes as they stood before
+    any was wired: the refusal must keep working for the next path added.)"""
     monkeypatch.setattr(load_paths, "RENDERED_MODES", frozenset({"nfs", "pvc"}))
     assert_refused_before_any_resource(
         "staging", {"storage": {**storage, "pvc": None}},

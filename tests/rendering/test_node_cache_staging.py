@@ -192,7 +192,8 @@ def test_revisions_beyond_keep_revisions_lose_their_label_first_then_their_files
         assert stage(revision=revision)[0] == 0
     code, out, target = stage(revision="rev3", keep=2)
     assert code == 0, out
-    assert sorted(p.name for p in target.parent.iterdir() if p.is_dir()) == ["rev2", "rev3"]
+    assert sorted(p.name for p in target.parent.iterdir()) == [
+        ".rev2.index", ".rev3.index", "rev2", "rev3"]
     assert _ApiServer.labels == {_key("rev2"): "ready", _key("rev3"): "ready"}
     removal = [i for i, p in enumerate(_ApiServer.patches)
                if p[3]["metadata"]["labels"] == {_key("rev1"): None}]

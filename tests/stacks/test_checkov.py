@@ -43,7 +43,15 @@ GROUP_VARIANTS = {"r1-h100-expert": ("r1-h100", {
     "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
     "gpu": {"type": "h100-80gb", "layout": "data-expert"}})}
 """Rendered like a stack: the data × expert group (every pod serves, none headless)."""
-TARGET_STACKS = (*STACKS, *GROUP_VARIANTS)
+PATH_VARIANTS = {
+    "staging-image": ("staging", {"storage": {"mode": "image", "pvc": None, "image": {
+        "reference": "registry.example.com/models/r1-distill@" + FAKE_DIGEST}},
+        "clusterVersions": {"kubernetes": "1.35"}}),
+    "staging-node-cache": ("staging", {"storage": {"mode": "nodeCache", "pvc": None,
+                                                   "nodeCache": {"diskGi": 200}}})}
+"""Rendered like a stack: the model-delivery paths of issue 20 (the image volume; the node
+cache's stager DaemonSet, its ClusterRole and binding)."""
+TARGET_STACKS = (*STACKS, *GROUP_VARIANTS, *PATH_VARIANTS)
 WORKLOAD_KINDS = ("deployment", "job", "statefulset", "daemonset", "cronjob", "pod")
 """Kinds (as in rendered file names) whose files must each be scanned by some check."""
 
@@ -117,7 +125,7 @@ def rendered(runs, tmp_path_factory) -> pathlib.Path:
     they stand in `<stack>-as-is/`."""
     out = tmp_path_factory.mktemp("checkov")
     for name in TARGET_STACKS:
-        stack, overrides = GROUP_VARIANTS.get(name, (name, {}))
+        stack, overrides = {**GROUP_VARIANTS, **PATH_VARIANTS}.get(name, (name, {}))
         run = run_stack(stack, {**overrides, **pinned(stack)})
         assert run.error is None, run.error
         render.write({**render.render_run(run, name), **group_pods(run)}, out / name)

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
-from tests.transitions import JOB_STATUS, job_ready, second_up
+from tests.transitions import JOB_STATUS, job_ready, node_admits, second_up
 
 DEPLOYMENT, JOB = "apps/v1:Deployment", "batch/v1:Job"
 PV, PVC = "core/v1:PersistentVolume", "core/v1:PersistentVolumeClaim"
@@ -263,6 +263,41 @@ ROWS += [
         rolls=False, before=ALERT_ROUTING),
 ]
 
+# Issue 20, model delivery (rendering/model_store.py, rendering/node_cache.py). A path switch
+# creates the new path's objects, rolls the pods onto it and deletes the old store last (the
+# claim waits for the old pods: components/model_store.py). On the node cache, a new revision
+# updates the stager DaemonSet in place (each node stages it beside the served one, keeping
+# keepRevisions) and the engine's pods roll onto nodes labelled ready for it.
+MODEL_IMAGE = "registry.example.com/models/r1-distill@sha256:" + "c3" * 32
+IMAGE_PATH = {"storage": {"mode": "image", "nfs": None, "pvc": None,
+                          "image": {"reference": MODEL_IMAGE}},
+              "clusterVersions": {"kubernetes": "1.35"}}
+NODE_CACHE = {"storage": {"mode": "nodeCache", "pvc": None, "nodeCache": {"diskGi": 200}}}
+DAEMON_SET = "apps/v1:DaemonSet"
+CACHE_KINDS = ("core/v1:ServiceAccount", "rbac.authorization.k8s.io/v1:ClusterRole",
+               "rbac.authorization.k8s.io/v1:ClusterRoleBinding", DAEMON_SET)
+ROWS += [
+    Row("NFS export to a model image", "prod", IMAGE_PATH,
+        {PV: {"delete"}, PVC: {"delete"}, DEPLOYMENT: {"update"}}, rolls=True),
+    Row("model image re-pushed, new digest", "prod",
+        {**IMAGE_PATH, "storage": {**IMAGE_PATH["storage"], "image": {
+            "reference": MODEL_IMAGE.replace("c3" * 32, "d4" * 32)}}},
+        {DEPLOYMENT: {"update"}, PV: set(), PVC: set()}, rolls=True, before=IMAGE_PATH),
+    Row("claim to the node cache", "staging", NODE_CACHE,
+        {**{kind: {"create"} for kind in CACHE_KINDS}, PVC: {"delete"}, JOB: {"delete"},
+         NETPOL: {"create", "delete"}, DEPLOYMENT: {"update"}}, rolls=True),
+    Row("new revision staged beside the served one", "staging",
+        {**NODE_CACHE, "model": {"revision": NEW_SHA}},
+        {DAEMON_SET: {"update"}, DEPLOYMENT: {"update"}, JOB: set(), PVC: set()},
+        rolls=True, before=NODE_CACHE),
+    Row("node cache keeps more revisions", "staging",
+        {"storage": {**NODE_CACHE["storage"], "nodeCache": {"diskGi": 400, "keepRevisions": 3}}},
+        {DAEMON_SET: {"update"}}, rolls=False, before=NODE_CACHE),
+    Row("node cache back to a claim", "staging", {},
+        {**{kind: {"delete"} for kind in CACHE_KINDS}, PVC: {"create"}, JOB: {"create"},
+         NETPOL: {"create", "delete"}, DEPLOYMENT: {"update"}}, rolls=True, before=NODE_CACHE),
+]
+
 
 # Issue 20, objectStore (rendering/object_store.py): the engine streams from the bucket, so the
 # claim and the download Job go (the claim is deleted last, once the old pods have let go of
@@ -392,8 +427,8 @@ def test_storage_moves_create_the_new_claim_before_deleting_the_old(updates):
     """A changed immutable field is a new claim (new logical and Kubernetes name): Pulumi creates
     it with the update and deletes the old one last, after the pods rolled off it. A
     replacement of the same resource would also inherit its ignored size from the state."""
-    # A switch of load path (storage.mode) is no move: the new path may have no claim at all.
-    moves = [row for row in ROWS if "storage" in row.after and "mode" not in row.after["storage"]]
+    moves = [row for row in ROWS if "storage" in row.after
+             and "mode" not in row.after["storage"]]      # a path switch moves off claims
     assert len(moves) == 5
     for row in moves:
         claims = updates(row).of(PVC)
@@ -606,3 +641,26 @@ def test_the_upgrade_to_kernel_downloads_rebuilds_a_built_image_and_rolls_the_en
     assert update.ops() == {"docker:index/image:Image": {"update"}}
     [step] = [s for s in update.steps if s.op != "same"]
     assert step.paths == ("build.args.DOWNLOAD_KERNELS",)
+
+
+def test_a_drained_cache_node_s_pods_reschedule_only_onto_nodes_whose_cache_is_ready():
+    """`kubectl drain` of a cache node: it is cordoned and the engine pod evicted (the PDB lets
+    one go). The replacement pod may land only on an uncordoned GPU node labelled ready for
+    this revision — never on a GPU node without the cache, where it would find no weights. The
+    stager is a DaemonSet pod (drain skips it with --ignore-daemonsets) and the files and the
+    label stay on the drained node, so once uncordoned it takes pods again at once."""
+    run = run_stack("staging", NODE_CACHE)
+    spec = run.workload().inputs["spec"]["template"]["spec"]
+    stage = run.one(DAEMON_SET).inputs["spec"]["template"]["spec"]["initContainers"][0]
+    ready = next(e["key"] for e in spec["affinity"]["nodeAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"][0]["matchExpressions"]
+        if e["key"] in stage["command"][2])
+    gpu = {"nvidia.com/gpu.product": "NVIDIA-L4"}
+    nodes = {"drained": ({**gpu, ready: "ready"}, True), "cached": ({**gpu, ready: "ready"}, False),
+             "uncached": (gpu, False), "other-revision": ({**gpu, ready + "-old": "ready"}, False)}
+    admitted = {name for name, (labels, cordoned) in nodes.items()
+                if node_admits(spec, labels, cordoned)}
+    assert admitted == {"cached"}
+    assert node_admits(spec, nodes["drained"][0], unschedulable=False)   # uncordoned again
+    assert not node_admits({"affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [{}]}}}}, gpu)
