@@ -9,7 +9,7 @@ import dataclasses
 from packaging.version import Version
 
 
-RENDERED_MODES: frozenset[str] = frozenset({"nfs", "pvc", "image", "nodeCache"})
+RENDERED_MODES: frozenset[str] = frozenset({"nfs", "pvc", "image", "nodeCache", "objectStore"})
 """storage.mode values whose Kubernetes objects the program renders. A stack with another mode
 is refused at preview (planning/checks.py `storage_mode_rendered`) rather than half-rendered;
 the helper that wires a mode's rendering adds it here, one line."""

@@ -9,7 +9,7 @@ import dataclasses
 import math
 from typing import Optional
 
-from facts import vllm_features
+from facts import vllm_features, warm_caches
 from planning import delivery
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
@@ -139,14 +139,18 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
 
 def _engine_phases(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
                    engine: EngineLimits) -> dict[str, int]:
-    """The engine's start after the load, phase by phase, or the measured whole."""
+    """The engine's start after the load, phase by phase, or the measured whole. A phase is
+    warm only when the compile-cache claim is configured and the pinned vLLM reuses the caches
+    that phase writes (facts/warm_caches.py `credited_phases`)."""
     if cfg.probes.engine_start_seconds is not None:
         return {"measured": cfg.probes.engine_start_seconds}
     sizes = cuda_graph_sizes(engine.max_num_seqs, engine.max_num_batched_tokens, version)
+    warm = warm_caches.credited_phases(version, cfg.engine.compile_cache_gib > 0)
     return engine_start_seconds(
-        model.layers, sizes, cfg.engine.compile_cache_gib > 0, enforce_eager(cfg),
+        model.layers, sizes, "compile" in warm, enforce_eager(cfg),
         vllm_features.warms_up_deep_gemm(version, gpu.compute_capability,
-                                          model.block_quantized))
+                                          model.block_quantized),
+        deep_gemm_cached="deepgemm" in warm)
 
 
 def _startup_reason(cfg: StackConfig, delivered: delivery.Delivery, load: int,
@@ -256,6 +260,12 @@ DEEP_GEMM_WARMUP_SECONDS = 180
 """DeepGEMM's JIT warm-up of the FP8 block kernels on Hopper and newer (on by default from
 vLLM 0.11; envs.py VLLM_DEEP_GEMM_WARMUP: "increases the engine startup time by a couple of
 minutes")."""
+DEEP_GEMM_WARM_SECONDS = 30
+"""The same warm-up when DG_JIT_CACHE_DIR (VLLM_CACHE_ROOT/deep_gemm) already holds the kernels:
+it runs them instead of compiling them. vllm-project/vllm#30903 logs a warm sweep of DeepSeek's
+weight shapes at 920–2,256 sizes per second, each shape's 288–292 sizes in under a second;
+cold, #22215 measured 83 s + 48 s for Qwen3-30B-A3B-FP8's two kernel families. 30 s covers a
+few dozen shapes with room to spare."""
 
 
 def cuda_graph_sizes(max_num_seqs: int, max_num_batched_tokens: int,
@@ -274,13 +284,15 @@ def cuda_graph_sizes(max_num_seqs: int, max_num_batched_tokens: int,
 
 
 def engine_start_seconds(layers: int, graph_sizes: int, compile_cache: bool,
-                         enforce_eager: bool, deep_gemm: bool) -> dict[str, int]:
+                         enforce_eager: bool, deep_gemm: bool,
+                         deep_gemm_cached: bool = False) -> dict[str, int]:
     """The engine's start after its weights are in GPU memory, by phase (whole seconds):
       process: 30 s (imports, processes, NCCL, API server)
       profile: 10 s (profiling forward pass, KV allocation)
       compile: 1 s per layer cold, 0.25 s warm (a compile cache volume), 0 with --enforce-eager
       graphs:  0.012 s × captured batch sizes × layers, 0 with --enforce-eager
-      deepgemm: 180 s for FP8 block kernels on Hopper (deep_gemm), else 0.
+      deepgemm: 180 s for FP8 block kernels on Hopper (deep_gemm), 30 s with their JIT kernels
+                kept (deep_gemm_cached), else 0.
     Example (32 layers, 51 sizes, cold): 30 + 10 + 32 + 20 = 92 s.
     """
     phases = {"process": PROCESS_START_SECONDS, "profile": PROFILE_RUN_SECONDS}
@@ -290,7 +302,8 @@ def engine_start_seconds(layers: int, graph_sizes: int, compile_cache: bool,
         phases["compile"] = math.ceil(per_layer * layers)
         phases["graphs"] = math.ceil(GRAPH_CAPTURE_SECONDS_PER_SIZE_LAYER * graph_sizes * layers)
     if deep_gemm:
-        phases["deepgemm"] = DEEP_GEMM_WARMUP_SECONDS
+        phases["deepgemm"] = DEEP_GEMM_WARM_SECONDS if deep_gemm_cached else (
+            DEEP_GEMM_WARMUP_SECONDS)
     return phases
 
 

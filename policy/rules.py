@@ -62,6 +62,7 @@ from policy.security_checks import (  # noqa: E402
     check_no_literal_secrets,
     check_router_admits_named_pods,
 )
+from policy.streamer_checks import check_streamer_credentials  # noqa: E402
 from policy.stack_checks import (  # noqa: E402
     check_autoscalers,
     check_group_subdomain_free,
@@ -151,6 +152,10 @@ RESOURCE_POLICIES = [
                     "tag.", check_image_pinned),
     resource_policy("image-by-digest",
                     "Container images are referenced by digest.", check_image_digest, ADVISORY),
+    resource_policy("streamer-has-credentials",
+                    "An engine streaming its weights from object storage takes its credentials "
+                    "from a Secret or a workload identity, not the node's.",
+                    check_streamer_credentials),
     resource_policy("model-image-by-digest",
                     "Model images mounted as image volumes are referenced by digest.",
                     check_model_image_pinned),

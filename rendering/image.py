@@ -9,6 +9,8 @@ from __future__ import annotations
 import pathlib
 from typing import Optional
 
+from facts import warm_caches
+from facts.vllm_features import parse
 from planning.config import ImageConfig
 
 DOCKERFILE_DIR = pathlib.Path(__file__).resolve().parents[1] / "docker"
@@ -45,5 +47,15 @@ def build(image: ImageConfig, vllm_version: str, name: str) -> Optional[dict]:
                   "dockerfile": str(DOCKERFILE_DIR / "Dockerfile"),
                   "platform": PLATFORM,
                   "args": {"VLLM_IMAGE": reference(image, vllm_version),
-                           "EXTRA_PIP_PACKAGES": " ".join(image.extra_pip_packages)}},
+                           "EXTRA_PIP_PACKAGES": " ".join(image.extra_pip_packages),
+                           **kernels_arg(vllm_version)}},
     }
+
+
+def kernels_arg(vllm_version: str) -> dict[str, str]:
+    """DOWNLOAD_KERNELS=1 where the pinned vLLM has `vllm download-kernels` (0.32+,
+    facts/warm_caches.py): the build installs the FlashInfer kernels matching what the image
+    ends up with (extras included), which the pod, fenced to DNS, could not download at start
+    and would otherwise JIT-compile. Older versions build without it (the arg stays unset)."""
+    return ({"DOWNLOAD_KERNELS": "1"}
+            if warm_caches.has_download_kernels(parse(vllm_version)) else {})

@@ -11,7 +11,7 @@ from typing import Any, Optional
 from facts import conventions as c
 from planning.config import NetworkConfig, StackConfig
 from planning.plan import Plan
-from rendering import kube, multinode, pod, vllm_args
+from rendering import kube, multinode, object_store, pod, vllm_args
 from rendering import model_store as store
 from rendering import network as fence
 from rendering.labels import selector_of
@@ -69,7 +69,8 @@ def rolling_update(plan: Plan) -> dict:
 
 def network_policy_spec(selector: dict[str, str], network: NetworkConfig,
                         router_selector: Optional[dict[str, str]] = None,
-                        group: Optional[dict[str, str]] = None) -> dict:
+                        group: Optional[dict[str, str]] = None,
+                        extra_egress: Optional[list[dict]] = None) -> dict:
     """Ingress to the HTTP port only from named pods: the gateway's proxy pods — or, behind the
     traffic layer, the router's pods — and Prometheus' pods, each in its namespaces. vLLM's
     /invocations, /tokenize and /metrics need no key (facts/vllm_features.py
@@ -77,7 +78,8 @@ def network_policy_spec(selector: dict[str, str], network: NetworkConfig,
     limits and caps. Egress only to DNS (serving pods run offline: weights are mounted,
     HF_HUB_OFFLINE=1). A multi-node group (`group`: the labels of its pods) also talks to
     itself on every port, both ways: NCCL and Gloo pick their ports at run time, besides the
-    rendezvous and DP RPC ports."""
+    rendezvous and DP RPC ports. `extra_egress`: what the pods' own load path needs (objectStore:
+    rendering/object_store.py `egress`)."""
     peers = ([{"podSelector": {"matchLabels": dict(router_selector)}}]
              if router_selector is not None else fence.gateway_proxies(network))
     peers += fence.prometheus_pods(network)
@@ -89,7 +91,8 @@ def network_policy_spec(selector: dict[str, str], network: NetworkConfig,
         "policyTypes": ["Ingress", "Egress"],
         "ingress": ingress,
         "egress": [kube.dns_egress()]
-        + ([{"to": [{"podSelector": {"matchLabels": group}}]}] if group else []),
+        + ([{"to": [{"podSelector": {"matchLabels": group}}]}] if group else [])
+        + list(extra_egress or []),
     }
 
 
@@ -160,7 +163,8 @@ def pod_inputs(cfg: StackConfig, plan: Plan, names: StackNames, *, image: Any, c
         wait_for_file=ready_marker,
         weights_revision=(cfg.model.revision if cfg.storage.mode == "nfs"
                           and cfg.model.pinned else None),
-        logging_config_map=logging_config["metadata"]["name"] if logging_config else None)
+        logging_config_map=logging_config["metadata"]["name"] if logging_config else None,
+        object_store=object_store.pod_parts(cfg.storage))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,4 +252,11 @@ def network_policy(cfg: StackConfig, plan: Plan, names: StackNames, namespace: A
     return {"metadata": {"name": names.release, "namespace": namespace, "labels": names.labels},
             "spec": network_policy_spec(selector, cfg.network, names.router_selector,
                                         group=selector if multinode.is_multi_node(plan)
-                                        else None)}
+                                        else None,
+                                        extra_egress=streamer_egress(cfg))}
+
+
+def streamer_egress(cfg: StackConfig) -> list[dict]:
+    """objectStore: egress to the object store's endpoint (rendering/object_store.py)."""
+    parts = object_store.pod_parts(cfg.storage)
+    return object_store.egress(cfg.storage.object_store.endpoint) if parts else []

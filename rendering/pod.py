@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
-from rendering import kube, vllm_args, weights
+from rendering import kube, vllm_args, warm_caches, weights
 from rendering.labels import selector_of
 from facts import conventions, vllm_features
 from planning.plan import Plan
@@ -27,6 +27,9 @@ a host account (checkov CKV_K8S_40). The upstream image has no account with this
 /tmp, /dev/shm) and claims, which fsGroup gives it. Without a passwd entry `getpass.getuser()`
 (torch inductor's cache path) reads USER/LOGNAME, which the vLLM container sets."""
 USER_NAME = "vllm"
+CACHE_ROOT = f"{HOME}/.cache/vllm"
+"""VLLM_CACHE_ROOT: where vLLM keeps the caches it reuses (facts/warm_caches.py) and where the
+compile-cache claim is mounted."""
 CHECKOV_WAIVERS = {
     "checkov.io/skip1": "CKV_K8S_35=vLLM reads its API key only from VLLM_API_KEY or --api-key; "
                         "a secretKeyRef keeps it out of the args and the spec",
@@ -67,6 +70,7 @@ class PodInputs:
     wait_for_file: Optional[str] = None   # pvc mode: the download Job's completion marker
     weights_revision: Optional[str] = None  # nfs with a pinned commit: checked against the marker
     logging_config_map: Optional[str] = None  # JSON logs: vllm_args.logging_config_map's name
+    object_store: Any = None  # storage.mode objectStore: rendering/object_store.StreamerPod
     model_volume: Optional[dict] = None   # image, nodeCache: the `model` volume instead of a claim
     required_node_labels: dict[str, str] = dataclasses.field(default_factory=dict)
     """nodeCache: labels a node must carry (the revision's ready label)."""
@@ -133,8 +137,25 @@ def pod_template(plan: Plan, inputs: PodInputs) -> dict:
         **_placement(inputs),
     }
     model_store_overlay(spec, inputs)
+    spec = streaming_overlay(spec, inputs.object_store)
     return {"metadata": {"labels": dict(inputs.labels), "annotations": dict(inputs.annotations)},
             "spec": spec}
+
+
+def streaming_overlay(spec: dict, streamer: Any) -> dict:
+    """storage.mode objectStore: the engine streams its weights (rendering/object_store.py), so
+    the model volume and its mount go; the streamer's env, credentials volume and mount join,
+    and a workload identity's ServiceAccount names the pod's identity. `spec` as it is without
+    a streamer."""
+    if streamer is None:
+        return spec
+    containers = [{**container,
+                   "env": container["env"] + list(streamer.env),
+                   "volumeMounts": [m for m in container["volumeMounts"] if m["name"] != "model"]
+                   + list(streamer.mounts)} for container in spec["containers"]]
+    volumes = [v for v in spec["volumes"] if v["name"] != "model"] + list(streamer.volumes)
+    identity = {"serviceAccountName": streamer.service_account} if streamer.service_account else {}
+    return {**spec, "containers": containers, "volumes": volumes, **identity}
 
 
 def model_store_overlay(spec: dict, inputs: PodInputs) -> dict:
@@ -192,10 +213,11 @@ def _env(plan: Plan, inputs: PodInputs) -> list[dict]:
         {"name": "LOGNAME", "value": USER_NAME},
         {"name": "HF_HOME", "value": f"{HOME}/.cache/huggingface"},
         {"name": "XDG_CACHE_HOME", "value": f"{HOME}/.cache"},
-        {"name": "VLLM_CACHE_ROOT", "value": f"{HOME}/.cache/vllm"},
+        {"name": "VLLM_CACHE_ROOT", "value": CACHE_ROOT},
         {"name": "VLLM_NO_USAGE_STATS", "value": "1"},
         {"name": "DO_NOT_TRACK", "value": "1"},
         *engine_ready_env(plan),
+        *(warm_caches.cache_env(CACHE_ROOT) if inputs.compile_cache_claim is not None else []),
         *([vllm_args.logging_pod_parts(inputs.logging_config_map)["env"]]
           if inputs.logging_config_map else []),
     ]
@@ -209,7 +231,7 @@ def _mounts(inputs: PodInputs) -> list[dict]:
         {"name": "tmp", "mountPath": "/tmp"},
     ]
     if inputs.compile_cache_claim is not None:
-        mounts.append({"name": "compile-cache", "mountPath": f"{HOME}/.cache/vllm"})
+        mounts.append({"name": "compile-cache", "mountPath": CACHE_ROOT})
     if inputs.logging_config_map:
         mounts.append(vllm_args.logging_pod_parts(inputs.logging_config_map)["volumeMount"])
     return mounts

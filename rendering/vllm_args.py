@@ -11,6 +11,7 @@ from typing import Any
 
 from facts import model_families, vllm_features
 from facts.vllm_features import parser_available
+from rendering import object_store
 from planning.config import StackConfig
 from planning.plan import Plan
 
@@ -115,7 +116,9 @@ def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
     """Arguments for `vllm serve`: the model directory first, then the flags."""
     version = plan.version
     args = [
-        model_dir,
+        # objectStore: vLLM pulls config and tokenizer from the URI, the loader streams weights.
+        object_store.model_argument(cfg.storage.object_store.uri)
+        if cfg.storage.mode == "objectStore" else model_dir,
         "--served-model-name", cfg.model.served_name,
         "--host", "0.0.0.0",
         "--port", str(PORT),

@@ -30,6 +30,7 @@ PROCESS_TIER = SLOW_MODULES | frozenset({
     "tests/rendering/test_alerting.py",               # amtool
     "tests/rendering/test_logging_config.py",         # python-json-logger in its venv
     "tests/rendering/test_node_cache_staging.py",     # the staging script under sh, HTTPS
+    "tests/rendering/test_object_store_streamer.py",  # runai-model-streamer, moto's S3 server
     "tests/rendering/test_promtool.py",               # promtool
     "tests/rendering/test_scale_to_zero.py",          # promtool
     "tests/rendering/test_redis_alert.py",            # promtool

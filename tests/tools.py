@@ -153,6 +153,23 @@ def json_logger_python() -> str:
     return str(venv / "bin" / "python")
 
 
+STREAMER_VERSION = "0.17.1"
+"""runai-model-streamer (vLLM's runai_streamer loader; vLLM 0.33/0.34 ask for >=0.15.7) with its
+s3 backend, and moto's S3 server to read from, for the objectStore path's real read."""
+STREAMER_REQUIREMENTS = [
+    # The streamer requires torch; 2.13.0 is the CPU build this machine kind keeps on disk
+    # (an unpinned torch would pull a CUDA build of several GB).
+    "torch==2.13.0", f"runai-model-streamer=={STREAMER_VERSION}",
+    f"runai-model-streamer-s3=={STREAMER_VERSION}", "moto[server]==5.2.6"]
+
+
+@functools.cache
+def streamer_python() -> str:
+    """`.venv-streamer/bin/python`: runai-model-streamer[s3]==STREAMER_VERSION and moto."""
+    venv = side_venv("streamer", "runai-model-streamer", STREAMER_VERSION, STREAMER_REQUIREMENTS)
+    return str(venv / "bin" / "python")
+
+
 def system_tool(name: str, run: Runner = _run, which: Callable[[str], str | None] = shutil.which,
                 is_root: Callable[[], bool] = lambda: os.geteuid() == 0) -> str:
     """The path of `name` (promtool, redis-server, redis-cli): on PATH, else installed with

@@ -20,7 +20,7 @@ from rendering import autoscaler as scaling
 from rendering import image as render_image
 from rendering import alerting, inference, metrics, pod, revisions, router, vllm_args
 from rendering import model_store as store
-from rendering import node_cache
+from rendering import node_cache, object_store
 from rendering.labels import selector_of
 from rendering.naming import StackNames
 
@@ -50,6 +50,9 @@ def delivered_objects(cfg: StackConfig, plan: Plan, names: StackNames,
     storage, hf_id, revision = cfg.storage, plan.model.hf_id, cfg.model.revision
     if storage.mode == "image":
         return store.image_store_objects(storage, hf_id, revision)
+    if storage.mode == "objectStore":   # nothing to create: the engine streams from the URI
+        return store.StoreObjects(claim=None, model_dir=object_store.model_argument(
+            storage.object_store.uri))
     if storage.mode == "nodeCache":
         return node_cache.cache_store_objects(
             names.release, namespace, cfg.namespace, storage, hf_id, revision,

@@ -185,6 +185,9 @@ class ObjectStoreConfig(_Model):
     concurrency: Optional[int] = Field(default=None, gt=0, le=1024,
         description="Reader threads of the streamer, RUNAI_STREAMER_CONCURRENCY (unset: its "
                     "default)")
+    service_account_name: Optional[ObjectName] = Field(default=None,
+        description="ServiceAccount the engine pods run as, for a workload identity (IRSA, "
+                    "GKE Workload Identity) instead of credentialsSecret")
 
     @field_validator("endpoint")
     @classmethod

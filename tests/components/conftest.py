@@ -11,7 +11,8 @@ MODEL_IMAGE = "registry.example.com/models/r1-distill-qwen-7b@sha256:" + "c3" * 
 PATHS = {
     "image": {"storage": {"mode": "image", "pvc": None, "image": {
         "reference": MODEL_IMAGE, "pullSecret": "model-registry", "modelSubdir": "weights"}},
-        "clusterVersions": {"kubernetes": "1.33"}},       # image volumes' floor (load20)
+        # Image volumes need Kubernetes 1.33+ (load20's check); 1.35 has them on by default.
+        "clusterVersions": {"kubernetes": "1.35"}},
     "nodeCache": {"storage": {"mode": "nodeCache", "pvc": None, "nodeCache": {
         "diskGi": 500, "keepRevisions": 3, "nodeSelector": {"cache.example.com/nvme": "true"},
         "hfTokenSecret": {"name": "hf-token", "key": "token"}}}},

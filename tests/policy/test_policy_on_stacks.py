@@ -116,6 +116,11 @@ def _logged_prompts(resources):
     return resources
 
 
+def _streams_without_credentials(resources):
+    _container(resources)["args"][0] = "s3://models/deepseek-r1-32b"
+    return resources
+
+
 def _service_links(resources):
     _pod(resources)["enableServiceLinks"] = True
     return resources
@@ -341,6 +346,7 @@ BROKEN = {
     "image-by-digest": ("prod", _image("vllm/vllm-openai:v0.32.0")),
     "no-literal-secrets": ("prod", _literal_key),
     "engine-flags-allowed": ("prod", _logged_prompts),
+    "streamer-has-credentials": ("prod", _streams_without_credentials),
     "service-links-disabled": ("prod", _service_links),
     "no-service-named-vllm": ("prod", _service_named_vllm),
     "grace-covers-drain": ("prod", _short_grace),

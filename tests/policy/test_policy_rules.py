@@ -53,7 +53,7 @@ def test_pack_lists_every_rule_of_the_issue_with_its_level():
     levels = {p.name: p.enforcement_level for p in rules.ALL_POLICIES}
     advisory = {"image-by-digest", "replicas-spread", "metric-names-exist",
                 "model-revision-pinned"}
-    assert len(levels) == len(rules.ALL_POLICIES) == 39
+    assert len(levels) == len(rules.ALL_POLICIES) == 40
     assert {n for n, lvl in levels.items() if lvl == EnforcementLevel.ADVISORY} == advisory
     assert all(lvl == EnforcementLevel.MANDATORY for n, lvl in levels.items()
                if n not in advisory)
@@ -670,6 +670,7 @@ BROKEN = {  # policy -> (type of the object to break, the one change that breaks
     "no-literal-secrets": (DEPLOYMENT, _set(_ENGINE + ["env", 0], {"name": "VLLM_API_KEY",
                                                                   "value": "not-from-a-secret"})),
     "engine-flags-allowed": (DEPLOYMENT, _set(_ENGINE + ["args"], ["--disable_log_stats"])),
+    "streamer-has-credentials": (DEPLOYMENT, _set(_ENGINE + ["args"], ["s3://models/m"])),
     "service-links-disabled": (DEPLOYMENT, _set(_POD + ["enableServiceLinks"], True)),
     "no-service-named-vllm": (SERVICE, _set(["metadata", "name"], "vllm")),
     "grace-covers-drain": (DEPLOYMENT, _set(_POD + ["terminationGracePeriodSeconds"], 60.0)),

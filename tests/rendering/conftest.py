@@ -18,3 +18,15 @@ THRESHOLDS = MonitoringThresholds(
 def target(version: str) -> promql.Target:
     """The deployment of tests/promtool/*.yaml at a given vLLM version."""
     return promql.Target("llm-serving", "deepseek-r1", "deepseek-r1-api", "deepseek-r1", version)
+
+
+def engine_pod_inputs(**changes):
+    """The engine pod's inputs (rendering/pod.py PodInputs) of a small stack, `changes` applied."""
+    from rendering import pod
+
+    return pod.PodInputs(**{
+        "image": "vllm", "args": ["/models/m"], "labels": {"app": "m"}, "annotations": {},
+        "claim_name": "weights", "model_dir": "/models/m", "api_key_secret": "key",
+        "api_key_secret_key": "api-key", "product_labels": ["NVIDIA-H100-80GB-HBM3"],
+        "probe_period": 10, "probe_timeout": 5, "readiness_failures": 3,
+        "liveness_failures": 3, **changes})

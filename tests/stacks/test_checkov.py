@@ -51,9 +51,17 @@ PATH_VARIANTS = {
         "reference": "registry.example.com/models/r1-distill@" + FAKE_DIGEST}},
         "clusterVersions": {"kubernetes": "1.35"}}),
     "staging-node-cache": ("staging", {"storage": {"mode": "nodeCache", "pvc": None,
-                                                   "nodeCache": {"diskGi": 200}}})}
+                                                   "nodeCache": {"diskGi": 200}}}),
+    "staging-object-store": ("staging", {"storage": {"mode": "objectStore", "pvc": None,
+        "objectStore": {"uri": "s3://models/r1-distill", "credentialsSecret": "model-reader",
+                        "endpoint": "https://minio.internal:9000"}},
+        "engine": {"loadFormat": "runai_streamer"}}),
+    "staging-object-store-gs": ("staging", {"storage": {"mode": "objectStore", "pvc": None,
+        "objectStore": {"uri": "gs://models/r1-distill", "credentialsSecret": "gcs-key"}},
+        "engine": {"loadFormat": "runai_streamer"}})}
 """Rendered like a stack: the model-delivery paths of issue 20 (the image volume; the node
-cache's stager DaemonSet, its ClusterRole and binding)."""
+cache's stager DaemonSet, its ClusterRole and binding; the streaming engine, its credentials as
+secretKeyRef env (s3) or a Secret volume (gs))."""
 TARGET_STACKS = (*STACKS, *GROUP_VARIANTS, *PATH_VARIANTS)
 WORKLOAD_KINDS = ("deployment", "job", "statefulset", "daemonset", "cronjob", "pod")
 """Kinds (as in rendered file names) whose files must each be scanned by some check."""

@@ -352,6 +352,31 @@ BLUE_GREEN_ROWS = [
 ]
 ROWS += BLUE_GREEN_ROWS
 
+# Issue 20, objectStore (rendering/object_store.py): the engine streams from the bucket, so the
+# claim and the download Job go (the claim is deleted last, once the old pods have let go of
+# it), the engine's fence gains HTTPS egress and its pods roll onto the URI. The credentials
+# reach the pods as env from the operator's Secret: a Secret renamed in config rolls them; new
+# keys written into the same Secret reach a pod only when it restarts (the kubelet reads
+# secretKeyRef env at container start), so rotate by a new Secret name.
+def _object_store(secret: str) -> dict:
+    return {"storage": {"mode": "objectStore", "pvc": None, "objectStore": {
+        "uri": "s3://models/deepseek-r1-distill-qwen-7b", "credentialsSecret": secret}},
+            "engine": {"loadFormat": "runai_streamer"}}
+
+
+ROWS += [
+    Row("switched to objectStore", "staging", _object_store("model-reader"),
+        {PVC: {"delete"}, JOB: {"delete"}, NETPOL: {"delete", "update"},
+         DEPLOYMENT: {"update"}}, rolls=True),
+    Row("object-store credentials Secret renamed", "staging", _object_store("model-reader-2"),
+        {DEPLOYMENT: {"update"}}, rolls=True, before=_object_store("model-reader")),
+    # Warm caches (facts/warm_caches.py): the compile-cache claim is created, the pods mount it
+    # and point FlashInfer's cache there, and the shorter restart budget moves the rollout
+    # timeout, the autoscaler's activation window and the router's Retry-After (its pods roll).
+    Row("warm caches enabled", "staging", {"engine": {"compileCacheGib": 20}},
+        {PVC: {"create"}, DEPLOYMENT: {"update"}, SCALED: {"update"}, CONFIG_MAP: {"update"}},
+        rolls=True),
+]
 
 @pytest.fixture(scope="module")
 def updates(runs):
@@ -650,6 +675,25 @@ def test_the_router_scrape_scheme_updates_only_its_service_in_place():
     (step,) = [s for s in update.steps if s.op != "same"]
     assert all(p.startswith("metadata.annotations") for p in step.paths), step.paths
     assert update.hazards == []
+
+
+def test_the_upgrade_to_kernel_downloads_rebuilds_a_built_image_and_rolls_the_engine_once():
+    """The first `pulumi up` after this release on a stack that builds its image on vLLM 0.32+
+    passes DOWNLOAD_KERNELS to the build (rendering/image.py): the image is rebuilt in place
+    (docker Image inputs change; nothing is replaced); the pushed image's new digest then rolls
+    the engine once (the mock's digest is fixed, so only the build shows here). `before` is
+    today's run without that build arg (the previous release's rendering)."""
+    import copy
+    built = {"image": {"build": True, "registry": "registry.example.com/ml"}}
+    after = run_stack("prod", built)
+    before = copy.deepcopy(after)
+    image = before.one("docker:index/image:Image")
+    del image.inputs["build"]["args"]["DOWNLOAD_KERNELS"]
+    update = second_up(before, after)
+    assert update.hazards == []
+    assert update.ops() == {"docker:index/image:Image": {"update"}}
+    [step] = [s for s in update.steps if s.op != "same"]
+    assert step.paths == ("build.args.DOWNLOAD_KERNELS",)
 
 
 def test_a_drained_cache_node_s_pods_reschedule_only_onto_nodes_whose_cache_is_ready():
