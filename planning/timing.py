@@ -44,6 +44,11 @@ class Startup:
     """The budget of a first start on a node: the restart budget plus the per-node stage
     (× the safety factor), at least the restart budget. Rollouts, the autoscaler's windows and
     the wake-up use it, since a new pod may land on a node that has not staged the weights."""
+    warm_restart_seconds: int = 0
+    """What a restart takes when the compile cache already holds this model's, vLLM's and
+    flags' entries (load + warm engine phases); the estimate and the budgets stay cold, since
+    the first pod after any change of them finds no entry (facts/warm_caches.py: the cache
+    directory is keyed by a hash of them). Equal to estimated_seconds without the cache."""
 
     @property
     def engine_seconds(self) -> int:
@@ -113,7 +118,9 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
         delivery.expert_share(model.parameter_groups(), model.weights_dtype))
     read_rate = delivered.read_mib_per_second
     load = weight_load_seconds(delivered.read_gib, read_rate)
-    phases = _engine_phases(cfg, model, gpu, version, engine)
+    phases = _engine_phases(cfg, model, gpu, version, engine, warm=False)
+    warm_saving = sum(phases.values()) - sum(
+        _engine_phases(cfg, model, gpu, version, engine, warm=True).values())
     if layout.nodes > 1 and cfg.probes.engine_start_seconds is None:
         # The leader's engine waits for every pod of its group, and on a cold node a peer's
         # container starts only after its image pull (and its node's weights stage).
@@ -134,18 +141,18 @@ def startup(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version
                     f"{failures} probes")
     return Startup(read_rate, load, phases, load + engine_total, derived, budget, reason,
                    period, failures, probe_reason, delivered.stage, delivered.stage_seconds,
-                   delivered.read_gib, first)
+                   delivered.read_gib, first, load + engine_total - warm_saving)
 
 
 def _engine_phases(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
-                   engine: EngineLimits) -> dict[str, int]:
-    """The engine's start after the load, phase by phase, or the measured whole. A phase is
-    warm only when the compile-cache claim is configured and the pinned vLLM reuses the caches
-    that phase writes (facts/warm_caches.py `credited_phases`)."""
+                   engine: EngineLimits, warm: bool) -> dict[str, int]:
+    """The engine's start after the load, phase by phase, or the measured whole. With `warm`,
+    a phase is warm when the compile-cache claim is configured and the pinned vLLM reuses the
+    caches that phase writes (facts/warm_caches.py `credited_phases`)."""
     if cfg.probes.engine_start_seconds is not None:
         return {"measured": cfg.probes.engine_start_seconds}
     sizes = cuda_graph_sizes(engine.max_num_seqs, engine.max_num_batched_tokens, version)
-    warm = warm_caches.credited_phases(version, cfg.engine.compile_cache_gib > 0)
+    warm = warm_caches.credited_phases(version, warm and cfg.engine.compile_cache_gib > 0)
     return engine_start_seconds(
         model.layers, sizes, "compile" in warm, enforce_eager(cfg),
         vllm_features.warms_up_deep_gemm(version, gpu.compute_capability,
@@ -157,7 +164,8 @@ def _startup_reason(cfg: StackConfig, delivered: delivery.Delivery, load: int,
                     phases: dict[str, int], derived: int, budget: int, first: int) -> str:
     """The restart budget's arithmetic, then the first start's (when a per-node stage adds to
     it) and which figures use which."""
-    warm = " (warm compile cache)" if cfg.engine.compile_cache_gib else ""
+    warm = (" (cold: the first pod after a change of model, vLLM or flags finds no compile-"
+            "cache entry)" if cfg.engine.compile_cache_gib else "")
     shown = " + ".join(f"{name} {seconds}" for name, seconds in phases.items())
     engine_total = sum(phases.values())
     reason = (f"(load {delivered.read_gib:.1f} GiB at {delivered.read_mib_per_second} MiB/s "

@@ -173,13 +173,15 @@ def _life_figures(plan: Plan) -> list[Figure]:
     out, start = plan.outputs(), plan.startup
     return [
         Figure("start-up", f"{out['startupBudgetSeconds']} s budget, "
-                           f"{start.estimated_seconds} s estimated; first start "
+                           f"{start.estimated_seconds} s estimated (warm restart "
+                           f"{start.warm_restart_seconds} s); first start "
                            f"{start.first_start_budget_seconds} s (per node: "
                            f"{start.stage or 'no stage'} {start.stage_seconds} s)", start.reason,
                ("startup.read_mib_per_second", "startup.load_seconds", "startup.engine_phases",
                 "startup.estimated_seconds", "startup.derived_budget_seconds",
                 "startup.budget_seconds", "startup.first_start_budget_seconds",
-                "startup.read_gib", "startup.stage", "startup.stage_seconds")),
+                "startup.read_gib", "startup.stage", "startup.stage_seconds",
+                "startup.warm_restart_seconds")),
         Figure("startup probe", f"failureThreshold {start.probe_failure_threshold} every "
                                 f"{start.probe_period_seconds} s", start.probe_reason,
                ("startup.probe_period_seconds", "startup.probe_failure_threshold")),

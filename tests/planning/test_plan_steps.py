@@ -80,8 +80,9 @@ def test_startup_phases_follow_the_config():
     assert cold.estimated_seconds == 59 + 86
     assert cold.budget_seconds == cold.derived_budget_seconds == 218   # 145 × 1.5 = 217.5
     warm = plan(engine={"compileCacheGib": 10, "compileCacheStorageClass": "rwx"}).startup
-    assert warm.engine_phases["compile"] == 7        # ceil(0.25 × 28)
-    assert "warm compile cache" in warm.reason and "warm compile cache" not in cold.reason
+    assert warm.engine_phases["compile"] == 28       # the probe allows the cold compile
+    assert warm.warm_restart_seconds == 59 + 86 - (28 - 7)   # ceil(0.25 × 28) = 7 when warm
+    assert "no compile-cache entry" in warm.reason and "compile-cache" not in cold.reason
     eager = plan(engine={"extraArgs": ["--enforce-eager"]}).startup
     assert "compile" not in eager.engine_phases and "graphs" not in eager.engine_phases
     override = plan(probes={"startupBudgetSeconds": 900}).startup
