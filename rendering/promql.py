@@ -241,7 +241,30 @@ def alerts(
     if dcgm_exporter:
         result += _gpu_alerts(target, thresholds)
     result += admission_alerts(target)
+    result += capacity_wait_alerts(target)
     return result
+
+
+def capacity_wait_alerts(t: Target) -> list[Alert]:
+    """VllmWaitingForCapacity: requests have waited for scheduling capacity (KV cache or
+    sequence slots, not LoRA or KV-transfer deferrals) at every evaluation for 15 minutes: the
+    replicas are saturated and not catching up. On versions that split waiting by reason
+    (facts/vllm_metrics.yaml requests_waiting_for_capacity, from 0.20.0)."""
+    if not facts.rollout_metric_names("requests_waiting_for_capacity", t.vllm_version):
+        return []
+    waiting = series("requests_waiting_for_capacity", t.vllm_version,
+                     f'{t.vllm},reason="capacity"')
+    return [Alert(
+        "VllmWaitingForCapacity",
+        f"sum by (namespace, model_name) ({waiting}) > 0",
+        "warning",
+        "{{ $labels.model_name }}: requests have waited for capacity for 15 minutes",
+        "Requests have waited for KV cache or sequence slots, never draining, for 15 minutes "
+        "(vLLM's waiting-by-reason gauge, reason capacity): the replicas are saturated.",
+        "Add replicas (autoscaling.maxReplicas, or replicas), or check the autoscaler is scaling "
+        "(VllmAutoscalerNotScaling); if the KV cache is the limit, lower model.maxModelLen.",
+        "15m",
+    )]
 
 
 def admission_alerts(t: Target) -> list[Alert]:

@@ -27,6 +27,7 @@ PROCESS_TIER = SLOW_MODULES | frozenset({
     "tests/rendering/test_download_script.py",        # the download script against a fake hub
     "tests/rendering/test_edge_envoy.py",             # Envoy
     "tests/rendering/test_admission_alert.py",        # promtool
+    "tests/rendering/test_capacity_wait_alert.py",    # promtool
     "tests/rendering/test_alerting.py",               # amtool
     "tests/rendering/test_logging_config.py",         # python-json-logger in its venv
     "tests/rendering/test_node_cache_staging.py",     # the staging script under sh, HTTPS
