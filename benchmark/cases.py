@@ -43,6 +43,9 @@ class Case:
     logged: dict[str, Any]
     derived: dict[str, Any]
     startup: dict[str, Any] = dataclasses.field(default_factory=dict)
+    kv_class: str = "full"
+    """The KV layout the case exercises (cases.yaml `kv_class`; issue 18's classes:
+    sliding-window, hybrid, dsa, mla-tp; full otherwise)."""
 
     @property
     def version(self) -> "facts.vllm_features.Version":
@@ -98,6 +101,7 @@ def _case(raw: dict[str, Any], stack_facts: dict[str, Any]) -> Case:
         logged=raw.get("logged") or {},
         derived=raw.get("derived") or {},
         startup=raw.get("startup") or {},
+        kv_class=raw.get("kv_class", "full"),
     )
 
 
