@@ -261,3 +261,36 @@ def pool(groups: Sequence[Group], available_bytes: float, max_model_len: int,
     else:
         tokens = blocks // len(groups) * min(g.spec.block_size for g in groups) * dcp
     return Pool(tuple(groups), per_block, blocks, per_request, concurrency, tokens)
+
+
+def longest_request(groups: Sequence[Group], num_blocks: int, in_flight_tokens: int,
+                    dcp: int = 1) -> int:
+    """The longest request whose blocks fit the pool (estimate_max_model_len's search,
+    _estimate_max_model_len_from_groups, uncapped): 0 when not even one token fits. Groups
+    that stop growing with the length (windows, states) stop limiting it; with no group that
+    grows, the bound is num_blocks × the largest block × DCP + 1."""
+    def fits(length: int) -> bool:
+        return blocks_per_request(groups, length, in_flight_tokens, dcp) <= num_blocks
+
+    if not fits(1):
+        return 0
+    low, high = 1, num_blocks * max(g.spec.block_size for g in groups) * dcp + 1
+    if fits(high):
+        return high
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (middle, high) if fits(middle) else (low, middle)
+    return low
+
+
+CONCURRENT_BATCHES = 2
+"""Batches scheduled but not yet settled with asynchronous scheduling (on by default: "Asynchronous
+scheduling is enabled" in the 0.19 logs): VllmConfig.max_concurrent_batches is 2 on one
+pipeline stage and the stage count with pipeline parallelism (config/vllm.py, 0.32.0)."""
+
+
+def in_flight_tokens(max_num_batched_tokens: int, pipeline_parallel: int) -> int:
+    """VllmConfig.max_in_flight_tokens = concurrent batches × max_num_batched_tokens: what a
+    sliding-window group keeps beyond its window."""
+    batches = CONCURRENT_BATCHES if pipeline_parallel <= 1 else pipeline_parallel
+    return batches * max_num_batched_tokens

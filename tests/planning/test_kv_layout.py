@@ -211,3 +211,20 @@ def test_the_hybrid_block_makes_one_attention_page_hold_a_layer_state():
     assert kvl.hybrid_block_size(state_tp1, 2 * 512 * 2, 16) == 544
     assert kvl.hybrid_block_size(state_tp4, 1 * 512 * 2, 16) == 272
     assert kvl.hybrid_block_size(1000, 576 * 2, 16, mla=True) == 128
+
+
+@pytest.mark.parametrize("max_model_len, expected", [(16385, 16384), (16383, 16383)])
+def test_the_longest_request_is_vllms_estimate_of_the_max_model_len(max_model_len, expected):
+    """test_estimate_max_model_len: 32 full-attention layers of 32 heads × 128, fp16, in 8 GiB
+    hold 16,384 tokens; vLLM caps the estimate at the configured length."""
+    spec = _fp16_layer(mf.FULL_ATTENTION)
+    groups = kvl.group_layers([spec] * 32)
+    blocks = int(8 * 2**30 // kvl.bytes_per_block(groups))
+    assert min(kvl.longest_request(groups, blocks, 32768), max_model_len) == expected
+
+
+def test_a_window_stops_limiting_the_longest_request():
+    window = _fp16_layer(mf.SLIDING_ATTENTION, 128)
+    assert kvl.longest_request([kvl.Group(window, (0,), 0.0)], 100, 1024) == 100 * 16 + 1
+    # 10 blocks: cdiv(L, 16) + 1 ≤ 10 → 144 tokens, the window not reached
+    assert kvl.longest_request([kvl.Group(window, (0,), 0.0)], 10, 1024) == 144
