@@ -134,6 +134,20 @@ def tensor_parallel_divides_heads(cfg: StackConfig, plan: Plan) -> Optional[str]
     return None
 
 
+def decode_context_parallel_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """vLLM's DCP reuses the TP ranks (vllm/config/parallel.py: "tp_size must be divisible by
+    dcp_size") and cannot shard a sliding window (kv_cache_interface.py SlidingWindowSpec:
+    "DCP not support sliding window")."""
+    dcp, tp = cfg.engine.decode_context_parallel, plan.layout.tensor_parallel
+    if dcp > 1 and tp % dcp:
+        return (f"engine.decodeContextParallel: {dcp} does not divide gpu.tensorParallel {tp}; "
+                f"use a divisor of {tp} (DCP splits the KV cache across the TP ranks)")
+    if dcp > 1 and model_families.SLIDING_ATTENTION in (plan.model.layer_types or []):
+        return (f"engine.decodeContextParallel: {dcp} with sliding-window layers, which vLLM "
+                "cannot split by position; set it to 1")
+    return None
+
+
 def tensor_parallel_stays_in_a_node(cfg: StackConfig, plan: Plan) -> Optional[str]:
     """TP across nodes runs over RDMA only (the DeepSeek-R1 recipe, TP 16 over 2 × 8): its
     cost is in the layout's reason (planning/layout.py)."""
@@ -451,6 +465,7 @@ CHECKS: list[Check] = [
     extra_args_in_the_pinned_version,
     experts_to_spread,
     tensor_parallel_divides_heads,
+    decode_context_parallel_fits,
     tensor_parallel_stays_in_a_node,
     replica_fits_its_nodes,
     multi_node_launcher_exists,

@@ -176,26 +176,28 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     groups = kv_layout.group_layers(specs)
     in_flight = kv_layout.in_flight_tokens(engine.max_num_batched_tokens,
                                            layout.pipeline_parallel)
-    length = cfg.model.max_model_len
+    length, dcp = cfg.model.max_model_len, cfg.engine.decode_context_parallel
     pool = kv_layout.pool(groups, max(budget, 0.0) * GIB, length, in_flight,
-                          vllm_features.reports_kv_tokens_from_concurrency(version),
-                          stages=stages)
-    per_token = pool.bytes_per_block * len(groups) / groups[0].spec.block_size
-    longest = kv_layout.longest_request(groups, pool.num_blocks, in_flight)
+                          vllm_features.reports_kv_tokens_from_concurrency(version), dcp,
+                          stages)
+    per_token = pool.bytes_per_block * len(groups) / groups[0].spec.block_size / dcp
+    longest = kv_layout.longest_request(groups, pool.num_blocks, in_flight, dcp)
     state = state_gib_per_request(groups, pool.bytes_per_block, length, in_flight)
     concurrency = pool.max_concurrency * layout.data_parallel
     return KvCache(budget, per_token, groups[0].spec.block_size, pool.tokens, concurrency,
                    _kv_reason(budget_reason, budget, pool, per_token, longest, state,
-                              layout.data_parallel, length),
+                              layout.data_parallel, length, dcp),
                    len(groups), longest, state)
 
 
 def _kv_reason(budget_reason: str, budget: float, pool: kv_layout.Pool, per_token: float,
-               longest: int, state: float, data_parallel: int, length: int) -> str:
+               longest: int, state: float, data_parallel: int, length: int, dcp: int) -> str:
     groups, block = len(pool.groups), pool.groups[0].spec.block_size
+    split = f", positions split over DCP {dcp}" if dcp > 1 else ""
     return (f"{budget_reason} = {budget:.2f} GiB per GPU; {groups} KV-cache group(s) of "
             f"{block}-token blocks, {pool.bytes_per_block:.0f} B per block ({per_token:.0f} B "
-            f"per token) = {pool.num_blocks} blocks = {pool.tokens} tokens as vLLM logs them; "
+            f"per token{split}) = {pool.num_blocks} blocks = {pool.tokens} tokens as vLLM logs "
+            "them; "
             f"a maxModelLen {length} request takes {pool.blocks_per_request} blocks, so "
             f"{pool.max_concurrency:.2f} per rank × DP {data_parallel} = "
             f"{pool.max_concurrency * data_parallel:.2f} full-length requests; the longest "

@@ -127,3 +127,30 @@ def test_the_state_page_never_exceeds_the_attention_page_it_is_padded_to():
         state = kv_layout.gated_delta_net_state_bytes(linear, tp, 2)
         per_token = max(1, 2 // tp) * 256 * 2 * 2
         assert kv_layout.hybrid_block_size(state, per_token, 16) * per_token >= state
+
+
+def test_decode_context_parallel_multiplies_the_tokens_a_rank_holds():
+    # DCP 2 over TP 4: each rank keeps every other position of each request, so a request
+    # takes half the attention blocks (FullAttentionSpec.max_memory_usage_bytes: cdiv(L, DCP)).
+    dense = {"preset": "deepseek-r1-distill-llama-70b", "servedName": "d", "maxModelLen": 32768}
+    plain = _plan(model=dense)
+    split = _plan(model=dense, engine={"decodeContextParallel": 2})
+    assert split.kv.tokens_per_rank == pytest.approx(2 * plain.kv.tokens_per_rank, rel=1e-3)
+    assert split.kv.max_concurrency == pytest.approx(2 * plain.kv.max_concurrency, rel=1e-3)
+
+
+@pytest.mark.parametrize("changes, words", [
+    ({"engine": {"decodeContextParallel": 3}}, "does not divide gpu.tensorParallel 4"),
+    ({"engine": {"decodeContextParallel": 2},
+      "model": {"preset": "gpt-oss-120b", "servedName": "oss"}}, "sliding-window layers"),
+], ids=["not a divisor of TP", "sliding windows"])
+def test_decode_context_parallel_vllm_would_refuse_is_refused_naming_the_key(changes, words):
+    with pytest.raises(config.ConfigError) as error:
+        _plan(**changes)
+    assert "engine.decodeContextParallel" in str(error.value) and words in str(error.value)
+
+
+def test_the_dcp_flag_is_the_config_keys_not_extra_args():
+    with pytest.raises(config.ConfigError) as error:
+        _plan(engine={"extraArgs": ["--decode-context-parallel-size=2"]})
+    assert "engine.decodeContextParallel" in str(error.value)

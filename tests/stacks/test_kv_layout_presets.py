@@ -36,3 +36,14 @@ def test_gpt_oss_120b_on_staging_with_one_h100_plans_and_renders():
     assert args[args.index("--reasoning-parser") + 1] == "openai_gptoss"
     kv = _plan("staging", GPT_OSS).kv
     assert kv.groups == 2 and kv.holds(32768)
+
+
+def test_decode_context_parallel_renders_its_flag_on_prod():
+    # twice the KV capacity per replica: prod's routers must keep up (7, the plan says)
+    run = run_stack("prod", {"engine": {"decodeContextParallel": 2},
+                             "traffic": {"router": {"replicas": 7}}})
+    assert run.error is None, run.error
+    args = vllm_container(run.engine("apps/v1:Deployment"))["args"]
+    assert args[args.index("--decode-context-parallel-size") + 1] == "2"
+    assert "--decode-context-parallel-size" not in vllm_container(
+        run_stack("prod").engine("apps/v1:Deployment"))["args"]
