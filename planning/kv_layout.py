@@ -294,3 +294,51 @@ def in_flight_tokens(max_num_batched_tokens: int, pipeline_parallel: int) -> int
     sliding-window group keeps beyond its window."""
     batches = CONCURRENT_BATCHES if pipeline_parallel <= 1 else pipeline_parallel
     return batches * max_num_batched_tokens
+
+
+# --- Reading the kinds from config.json ---------------------------------------------------------
+
+LINEAR_KEYS = {"num_key_heads": "linear_num_key_heads",
+               "num_value_heads": "linear_num_value_heads",
+               "key_head_dim": "linear_key_head_dim",
+               "value_head_dim": "linear_value_head_dim",
+               "conv_kernel_dim": "linear_conv_kernel_dim"}
+"""model.facts.linearAttention's keys and the config.json keys they come from (Qwen3-Next,
+Qwen3.5: the names vLLM's qwen3_next.py get_mamba_state_shape_from_config reads)."""
+
+
+def _config_layer_types(config: dict, layers: int) -> Optional[list[str]]:
+    """config.json `layer_types` as given; else derived as the model's vLLM class does:
+    full_attention_interval (Qwen3-Next: every n-th layer full, the rest linear), or
+    sliding_window_pattern (Gemma 3: every n-th layer full, the rest sliding)."""
+    if config.get("layer_types"):
+        return list(config["layer_types"])
+    if config.get("full_attention_interval"):
+        every = config["full_attention_interval"]
+        return [model_families.FULL_ATTENTION if (i + 1) % every == 0
+                else model_families.LINEAR_ATTENTION for i in range(layers)]
+    if config.get("sliding_window_pattern") and config.get("sliding_window"):
+        every = config["sliding_window_pattern"]
+        return [model_families.FULL_ATTENTION if (i + 1) % every == 0
+                else model_families.SLIDING_ATTENTION for i in range(layers)]
+    return None
+
+
+def layout_facts_from_config(config: dict) -> dict:
+    """The KV-layout keys of model.facts (layer_types, sliding_window, linear_attention) from a
+    model's config.json (its text_config for a multimodal one), for tools/model_facts. Kinds
+    vLLM does not size differently are left out; a config without layer kinds gives {}."""
+    config = config.get("text_config", config)
+    kinds = _config_layer_types(config, config["num_hidden_layers"])
+    if not kinds or set(kinds) == {model_families.FULL_ATTENTION}:
+        return {}
+    unknown = set(kinds) - set(model_families.LAYER_KINDS)
+    if unknown:
+        raise ValueError(f"config.json layer_types has kinds the plan cannot size: "
+                         f"{sorted(unknown)} (known: {', '.join(model_families.LAYER_KINDS)})")
+    facts: dict = {"layer_types": kinds}
+    if model_families.SLIDING_ATTENTION in kinds:
+        facts["sliding_window"] = config["sliding_window"]
+    if model_families.LINEAR_ATTENTION in kinds:
+        facts["linear_attention"] = {key: config[source] for key, source in LINEAR_KEYS.items()}
+    return facts

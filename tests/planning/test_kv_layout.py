@@ -228,3 +228,33 @@ def test_a_window_stops_limiting_the_longest_request():
     assert kvl.longest_request([kvl.Group(window, (0,), 0.0)], 100, 1024) == 100 * 16 + 1
     # 10 blocks: cdiv(L, 16) + 1 ≤ 10 → 144 tokens, the window not reached
     assert kvl.longest_request([kvl.Group(window, (0,), 0.0)], 10, 1024) == 144
+
+
+QWEN3_NEXT_CONFIG = {"num_hidden_layers": 8, "full_attention_interval": 4,
+                     "linear_num_key_heads": 16, "linear_num_value_heads": 32,
+                     "linear_key_head_dim": 128, "linear_value_head_dim": 128,
+                     "linear_conv_kernel_dim": 4}
+
+
+def test_layer_kinds_come_from_config_json_layer_types_or_their_interval():
+    facts = kvl.layout_facts_from_config(QWEN3_NEXT_CONFIG)
+    assert facts["layer_types"] == [mf.LINEAR_ATTENTION] * 3 + [mf.FULL_ATTENTION] + \
+        [mf.LINEAR_ATTENTION] * 3 + [mf.FULL_ATTENTION]
+    assert facts["linear_attention"]["num_value_heads"] == 32
+    gpt_oss = {"num_hidden_layers": 2, "sliding_window": 128,
+               "layer_types": ["sliding_attention", "full_attention"]}
+    assert kvl.layout_facts_from_config(gpt_oss) == {
+        "layer_types": ["sliding_attention", "full_attention"], "sliding_window": 128}
+    gemma3 = {"text_config": {"num_hidden_layers": 6, "sliding_window": 1024,
+                              "sliding_window_pattern": 6}}
+    assert kvl.layout_facts_from_config(gemma3)["layer_types"] == \
+        [mf.SLIDING_ATTENTION] * 5 + [mf.FULL_ATTENTION]
+
+
+def test_a_config_without_other_kinds_adds_nothing_and_unknown_kinds_are_refused():
+    assert kvl.layout_facts_from_config({"num_hidden_layers": 2}) == {}
+    assert kvl.layout_facts_from_config(
+        {"num_hidden_layers": 1, "layer_types": ["full_attention"]}) == {}
+    with pytest.raises(ValueError, match="chunked_attention"):
+        kvl.layout_facts_from_config({"num_hidden_layers": 1,
+                                      "layer_types": ["chunked_attention"]})

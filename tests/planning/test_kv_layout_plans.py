@@ -154,3 +154,17 @@ def test_the_dcp_flag_is_the_config_keys_not_extra_args():
     with pytest.raises(config.ConfigError) as error:
         _plan(engine={"extraArgs": ["--decode-context-parallel-size=2"]})
     assert "engine.decodeContextParallel" in str(error.value)
+
+
+def test_the_presets_layer_kinds_are_what_their_config_json_keys_give():
+    qwen = {"num_hidden_layers": 48, "full_attention_interval": 4,
+            "linear_num_key_heads": 16, "linear_num_value_heads": 32, "linear_key_head_dim": 128,
+            "linear_value_head_dim": 128, "linear_conv_kernel_dim": 4}
+    preset = facts.models()["qwen3-next-80b-a3b"]
+    derived = kv_layout.layout_facts_from_config(qwen)
+    assert derived == {key: preset[key] for key in ("layer_types", "linear_attention")}
+    oss = {"num_hidden_layers": 36, "sliding_window": 128,
+           "layer_types": ["sliding_attention", "full_attention"] * 18}
+    preset = facts.models()["gpt-oss-120b"]
+    assert kv_layout.layout_facts_from_config(oss) == {
+        key: preset[key] for key in ("layer_types", "sliding_window")}
