@@ -217,7 +217,8 @@ without prefix caching (kv_cache_interface.py, 0.32.0)."""
 
 
 def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: int,
-                   prefix_caching_on: bool = True) -> tuple[list, list[range]]:
+                   prefix_caching_on: bool = True
+                   ) -> tuple[list[kv_layout.CacheSpec], list[range]]:
     """Each layer's cache spec on one GPU in layer order (an MLA layer with DSA's indexer
     adds the indexer's spec after its own), and each pipeline stage's spec indices.
     Layer kinds come from model.layer_types (all `attention.kind` without them); a model
@@ -268,7 +269,8 @@ def _stage_spec_ranges(per_layer: list[int], pipeline_parallel: int) -> list[ran
     return ranges
 
 
-def state_gib_per_request(groups: list, bytes_per_block: float, max_model_len: int,
+def state_gib_per_request(groups: list[kv_layout.Group], bytes_per_block: float,
+                          max_model_len: int,
                           in_flight: int) -> float:
     """The pool memory a request's linear-attention state holds whatever its length: the
     state groups' blocks × bytes per block (every group draws whole pool blocks)."""
@@ -665,22 +667,3 @@ def kv_block_size(attention: dict, compute_capability: float,
         return vllm_features.mla_block_size(compute_capability, version)
     return 16
 
-
-def kv_cache_tokens(budget_gib: float, bytes_per_token: float, block_size: int) -> int:
-    """Tokens the cache of one GPU holds (what vLLM logs as "GPU KV cache size: N tokens").
-
-    = floor(budget bytes / bytes per token / block size) × block size; 0 when the budget is
-    negative. Example: 39.4 GiB / 131072 B = 322,764 → 322,752 tokens (16-token blocks).
-    """
-    if budget_gib <= 0:
-        return 0
-    blocks = math.floor(budget_gib * GIB / bytes_per_token / block_size)
-    return blocks * block_size
-
-
-def max_concurrency(tokens_per_rank: int, data_parallel: int, max_model_len: int) -> float:
-    """Full-length requests a replica holds at once = tokens × DP ranks / max_model_len.
-
-    Each DP rank has its own cache; TP ranks of one DP rank share one token count.
-    """
-    return tokens_per_rank * data_parallel / max_model_len
