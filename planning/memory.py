@@ -11,7 +11,7 @@ import dataclasses
 import math
 from typing import Optional
 
-from facts import model_families, vllm_features
+from facts import model_families, vllm_cli, vllm_features
 from planning import kv_layout
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
@@ -208,7 +208,12 @@ def prefix_caching(cfg: StackConfig) -> bool:
     """Prefix caching is on in vLLM V1 unless engine.extraArgs turns it off; with it, a
     linear-attention layer keeps a checkpoint block besides its running state (mamba cache
     mode align: vllm/model_executor/models/config.py MambaModelConfig)."""
-    return "--no-enable-prefix-caching" not in cfg.engine.extra_args
+    enabled = True
+    for token in cfg.engine.extra_args:     # argparse keeps the last of the two spellings
+        flag = vllm_cli.canonical_flag(token)
+        if flag in ("--enable-prefix-caching", "--no-enable-prefix-caching"):
+            enabled = flag == "--enable-prefix-caching"
+    return enabled
 
 
 PREFIX_CACHING_STATE_BLOCKS = 2

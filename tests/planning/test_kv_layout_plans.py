@@ -52,6 +52,15 @@ def test_without_prefix_caching_a_state_layer_holds_one_block():
     assert uncached.kv.tokens_per_rank > cached.kv.tokens_per_rank
 
 
+@pytest.mark.parametrize("args, on", [
+    ([], True), (["--no_enable_prefix_caching"], False),
+    (["--no-enable-prefix-caching", "--enable-prefix-caching"], True),
+], ids=["default", "underscore spelling", "last one wins"])
+def test_prefix_caching_is_read_as_vllms_parser_reads_extra_args(args, on):
+    cfg = config.parse({**BASE, "engine": {"extraArgs": args}})
+    assert memory.prefix_caching(cfg) is on
+
+
 def test_a_hybrid_model_holds_far_more_tokens_than_all_attention_layers_would():
     hybrid = _plan()
     shape = dict(facts.models()["qwen3-next-80b-a3b"])
