@@ -257,12 +257,11 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
     kv, length = plan.kv, cfg.model.max_model_len
-    if kv.budget_gib <= 0 or kv.tokens_per_rank >= length:
+    if kv.budget_gib <= 0 or kv.holds(length):
         return None
     act = plan.activations
-    need = length * kv.bytes_per_token / GIB
-    return (f"model.maxModelLen: one {length}-token request needs {need:.1f} GiB of KV cache "
-            f"per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
+    return (f"model.maxModelLen: one {length}-token request needs {kv.request_gib:.1f} GiB of "
+            f"KV cache per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
             f"{kv.budget_gib:.1f} GiB is left per GPU ({plan.gpu.memory_gib:.1f} GiB × "
             f"{plan.engine.gpu_memory_utilization} − weights {plan.weights.per_gpu_gib:.1f} − "
             f"activations {act.total_gib:.1f}); {suggest(cfg, plan)}")
@@ -560,7 +559,8 @@ def suggest(cfg: StackConfig, plan: Plan) -> str:
         if _fits(fp8, plan, layout):
             ideas.append(f"model.quantization: {method}")
     if plan.kv.budget_gib > 0:
-        fits_len = (plan.kv.tokens_per_rank // 1024) * 1024
+        longest = plan.kv.longest_request
+        fits_len = ((plan.kv.tokens_per_rank if longest is None else longest) // 1024) * 1024
         if fits_len >= 1024:
             ideas.append(f"model.maxModelLen: {fits_len} or less")
     for util in (0.92, 0.95):

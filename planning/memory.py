@@ -74,6 +74,9 @@ class KvCache:
     None: the token count decides."""
     state_gib_per_request: float = 0.0
     """Linear-attention state one request holds whatever its length (0 without such layers)."""
+    request_gib: float = 0.0
+    """What one maxModelLen request takes from one rank's pool: its blocks in every group ×
+    bytes per block (vLLM's "KV cache is needed" figure, max_memory_usage_bytes)."""
 
     def holds(self, max_model_len: int) -> bool:
         """True when the budget is positive and one max-length request fits."""
@@ -187,7 +190,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     return KvCache(budget, per_token, groups[0].spec.block_size, pool.tokens, concurrency,
                    _kv_reason(budget_reason, budget, pool, per_token, longest, state,
                               layout.data_parallel, length, dcp),
-                   len(groups), longest, state)
+                   len(groups), longest, state,
+                   pool.blocks_per_request * pool.bytes_per_block / GIB)
 
 
 def _kv_reason(budget_reason: str, budget: float, pool: kv_layout.Pool, per_token: float,
@@ -198,7 +202,8 @@ def _kv_reason(budget_reason: str, budget: float, pool: kv_layout.Pool, per_toke
             f"{block}-token blocks, {pool.bytes_per_block:.0f} B per block ({per_token:.0f} B "
             f"per token{split}) = {pool.num_blocks} blocks = {pool.tokens} tokens as vLLM logs "
             "them; "
-            f"a maxModelLen {length} request takes {pool.blocks_per_request} blocks, so "
+            f"a maxModelLen {length} request takes {pool.blocks_per_request} blocks "
+            f"({pool.blocks_per_request * pool.bytes_per_block / GIB:.2f} GiB), so "
             f"{pool.max_concurrency:.2f} per rank × DP {data_parallel} = "
             f"{pool.max_concurrency * data_parallel:.2f} full-length requests; the longest "
             f"request that fits: {longest} tokens; linear-attention state per request {state:.2f} GiB")

@@ -177,3 +177,12 @@ def test_the_presets_layer_kinds_are_what_their_config_json_keys_give():
     preset = facts.models()["gpt-oss-120b"]
     assert kv_layout.layout_facts_from_config(oss) == {
         key: preset[key] for key in ("layer_types", "sliding_window")}
+
+
+def test_a_long_context_that_vllm_starts_is_not_refused_for_its_logged_token_count():
+    # gpt-oss-120b on one H100 at 128k on vLLM 0.19: the log would say fewer tokens than
+    # 131072 (blocks // 2 groups × 16), yet one request needs only its full group's blocks
+    # and the window's, which fit (vLLM's check_enough_kv_cache_memory is per group).
+    plan = _plan(vllmVersion="0.19.0", gpu={"type": "h100-80gb", "tensorParallel": 1},
+                 model={"preset": "gpt-oss-120b", "servedName": "oss", "maxModelLen": 131072})
+    assert plan.kv.tokens_per_rank < 131072 <= plan.kv.longest_request
