@@ -93,8 +93,9 @@ def _imports(tree: ast.Module) -> set[str]:
     return found
 
 
-STEP_MODULES = ("memory", "timing", "host", "capacity")
-"""The planning modules that hold steps and, below them, the arithmetic the steps use."""
+STEP_MODULES = ("memory", "kv_layout", "timing", "host", "capacity")
+"""The planning modules that hold steps and, below them, the arithmetic the steps use
+(kv_layout.py: the KV-cache grouping memory.kv_cache uses)."""
 STEPS = {"gpu_memory", "engine_limits", "weights", "activations", "kv_cache", "startup",
          "drain", "rollout", "host_resources", "storage", "autoscaling", "enforce_eager"}
 """What make_plan composes: the only functions of those modules the benchmark may call."""
@@ -116,9 +117,9 @@ def _formula_uses(tree: ast.Module) -> set[str]:
 def test_the_formula_guard_sees_a_formula_through_its_module_or_by_name():
     tree = ast.parse("from planning import memory\n"
                      "from planning.timing import longest_request_seconds\n"
-                     "x = memory.kv_cache_tokens(1, 2, 3)\n"
+                     "x = memory.kv_budget_gib(1, 2, 3, 4, 5)\n"
                      "y = memory.gpu_memory(cfg)\n")
-    assert _formula_uses(tree) == {"memory.kv_cache_tokens", "timing.longest_request_seconds"}
+    assert _formula_uses(tree) == {"memory.kv_budget_gib", "timing.longest_request_seconds"}
 
 
 def test_the_benchmark_derives_no_figure_itself():
