@@ -258,3 +258,40 @@ def test_a_config_without_other_kinds_adds_nothing_and_unknown_kinds_are_refused
     with pytest.raises(ValueError, match="chunked_attention"):
         kvl.layout_facts_from_config({"num_hidden_layers": 1,
                                       "layer_types": ["chunked_attention"]})
+
+
+# --- boundaries of the rules above (mutation survivors) -------------------------------------------
+
+def test_state_layers_with_different_states_are_padded_to_one_page_not_summed():
+    """MambaSpec.is_uniform_with_collection wants equal pages: two state sizes are not one
+    type, so the smaller is padded (2 × 200 B per block), not summed as one type (300 B)."""
+    small = kvl.CacheSpec(mf.LINEAR_ATTENTION, 16, 100)
+    large = kvl.CacheSpec(mf.LINEAR_ATTENTION, 16, 200)
+    (group,) = kvl.group_layers([small, large])
+    assert group.page_bytes == 400
+
+
+def test_at_exactly_one_and_a_half_times_the_smaller_kind_the_smaller_count_sets_the_group():
+    """_get_kv_cache_groups_uniform_page_size: max < 1.5 × min picks the larger count; 3 = 1.5
+    × 2 does not, so 2 full + 3 sliding layers form groups of 2 (one sliding group short)."""
+    groups = kvl.group_layers((full(),) * 2 + (sliding(),) * 3)
+    assert layer_sets(groups) == [(0, 1), (2, 4), (3,)]
+
+
+def test_the_longest_request_counts_single_tokens_and_dcp():
+    one_token_blocks = kvl.Group(kvl.CacheSpec(mf.FULL_ATTENTION, 1, 10), (0,), 10)
+    assert kvl.longest_request([one_token_blocks], 1, 0) == 1
+    spec = _fp16_layer(mf.FULL_ATTENTION)
+    groups = [kvl.Group(spec, (0,), spec.page_bytes)]
+    assert kvl.longest_request(groups, 10, 0, dcp=2) == 2 * kvl.longest_request(groups, 10, 0)
+
+
+@pytest.mark.parametrize("pipeline_parallel, batches", [(1, 2), (2, 2), (3, 3), (4, 4)])
+def test_tokens_in_flight_are_two_batches_or_one_per_pipeline_stage(pipeline_parallel, batches):
+    assert kvl.in_flight_tokens(8192, pipeline_parallel) == batches * 8192
+
+
+def test_a_window_without_a_pattern_or_layer_types_derives_no_kinds():
+    # Mistral-style configs give sliding_window for every layer without a pattern: nothing
+    # tells which layers differ, so no kinds are derived.
+    assert kvl.layout_facts_from_config({"num_hidden_layers": 2, "sliding_window": 4096}) == {}
