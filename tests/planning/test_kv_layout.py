@@ -295,3 +295,13 @@ def test_a_window_without_a_pattern_or_layer_types_derives_no_kinds():
     # Mistral-style configs give sliding_window for every layer without a pattern: nothing
     # tells which layers differ, so no kinds are derived.
     assert kvl.layout_facts_from_config({"num_hidden_layers": 2, "sliding_window": 4096}) == {}
+
+
+def test_no_request_fits_an_empty_pool_and_speculative_tokens_widen_the_conv_state():
+    spec = _fp16_layer(mf.FULL_ATTENTION)
+    assert kvl.longest_request([kvl.Group(spec, (0,), spec.page_bytes)], 0, 0) == 0
+    linear = {"num_key_heads": 16, "num_value_heads": 32, "key_head_dim": 128,
+              "value_head_dim": 128, "conv_kernel_dim": 4}
+    # conv state (kernel − 1 + 1 speculative token) × 8192 + temporal 32 × 128 × 128, bf16
+    assert kvl.gated_delta_net_state_bytes(linear, 1, 2, speculative_tokens=1) == \
+        (8192 * 4 + 32 * 128 * 128) * 2
