@@ -50,6 +50,9 @@ class Case:
     `usable: weights_only`)."""
     classes: tuple[str, ...] = ()
     """The model classes the case scores (cases.yaml `classes`, benchmark/report.py)."""
+    kv_class: str = "full"
+    """The KV layout the case exercises (cases.yaml `kv_class`; issue 18's classes:
+    sliding-window, hybrid, dsa, mla-tp; full otherwise)."""
 
     @property
     def version(self) -> "facts.vllm_features.Version":
@@ -107,6 +110,7 @@ def _case(raw: dict[str, Any], stack_facts: dict[str, Any]) -> Case:
         startup=raw.get("startup") or {},
         weights_only=raw.get("usable") == WEIGHTS_ONLY,
         classes=tuple(raw.get("classes") or ()),
+        kv_class=raw.get("kv_class", "full"),
     )
 
 

@@ -34,6 +34,26 @@ def render_targets(rows: list[Row], starts: list[StartupRow]) -> str:
     return "\n".join(lines)
 
 
+KV_CLASSES = ("full", "sliding-window", "hybrid", "dsa", "mla-tp")
+"""Issue 18's KV-layout classes (cases.yaml kv_class), with full attention for reference."""
+
+
+def render_kv_classes(rows: list[Row]) -> str:
+    """KV-token error per KV-layout class and split (issue 18; targets median ≤ 5 %, worst ≤
+    15 %); a class without a logged case says so."""
+    lines = ["| KV class | split | n | median abs token error | worst abs (case) |",
+             "|---|---|---|---|---|"]
+    for kv_class in KV_CLASSES:
+        for split in SPLITS:
+            stats = target_stats([row for row in rows if row.case.split == split
+                                  and row.case.kv_class == kv_class])["token_error"]
+            worst = (f"{abs_pct(stats['worst'])} ({stats['worst_case']})" if stats["n"]
+                     else "no public log with its tokens found")
+            lines.append(f"| {kv_class} | {split} (V1) | {stats['n']} | "
+                         f"{abs_pct(stats['median'])} | {worst} |")
+    return "\n".join(lines)
+
+
 def abs_pct(value: float | None) -> str:
     """|error| as a percentage with one decimal, – when absent."""
     return "–" if value is None else f"{value * 100:.1f}%"
@@ -164,6 +184,10 @@ def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
         "cases included.",
         "",
         render_classes(rows),
+        "",
+        "## KV layouts (issue 18): token error per class",
+        "",
+        render_kv_classes(rows),
         "",
         "## Metrics",
         "",

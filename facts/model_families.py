@@ -56,6 +56,40 @@ def is_deepseek_v4(attention: dict) -> bool:
     return attention.get("kind") == DEEPSEEK_V4
 
 
+# --- Layer kinds (config.json layer_types; planning/kv_layout.py) ----------------------------
+
+FULL_ATTENTION = "full_attention"
+"""A layer that caches every token: vLLM's FullAttentionSpec (MLA layers are the MLA kind)."""
+SLIDING_ATTENTION = "sliding_attention"
+"""A layer that keeps the last `sliding_window` tokens: vLLM's SlidingWindowSpec (gpt-oss,
+Gemma 2/3); its blocks beyond the window are freed."""
+LINEAR_ATTENTION = "linear_attention"
+"""A linear-attention layer (Qwen3-Next's Gated DeltaNet, Mamba): a fixed state per request,
+not per token: vLLM's MambaSpec."""
+LAYER_KINDS = (FULL_ATTENTION, SLIDING_ATTENTION, LINEAR_ATTENTION)
+"""The values config.json `layer_types` takes that vLLM sizes differently."""
+
+
+def keeps_state(kind: str) -> bool:
+    """True for a layer (or cache spec) kind that holds a per-request state, not tokens."""
+    return kind == LINEAR_ATTENTION
+
+
+def keeps_window(kind: str) -> bool:
+    """True for a sliding-window layer kind."""
+    return kind == SLIDING_ATTENTION
+
+
+def is_mla_kind(kind: str) -> bool:
+    """True for an MLA cache spec kind (attention.kind mla), whose page vLLM never pads."""
+    return kind == MLA
+
+
+def is_hybrid(layer_types: list[str] | None) -> bool:
+    """True when the layers are not all full attention (vLLM's hybrid KV-cache manager)."""
+    return bool(layer_types) and set(layer_types) != {FULL_ATTENTION}
+
+
 def kv_cache_dtype(attention: dict, configured: str) -> str:
     """The cache dtype vLLM runs: fp8 for DeepSeek V4 whatever is configured (its only
     format), else the stack's model.kvCacheDtype."""

@@ -518,3 +518,14 @@ in 0.17.0, present from 0.18.0."""
 def reads_local_experts_only(version: Version) -> bool:
     """True when a rank under expert parallelism reads only its own experts' tensors."""
     return version >= EP_LOCAL_EXPERTS_SINCE
+KV_TOKENS_FROM_CONCURRENCY_SINCE: Version = parse("0.26.0")
+"""From 0.26.0 "GPU KV cache size: N tokens" is int(max concurrency × max_model_len)
+(vllm/v1/core/kv_cache_utils.py get_kv_cache_capacity, read in the 0.26.0–0.32.0 wheels);
+0.19.0 still logged num_blocks // KV-cache groups × block size (the lldp2-gpt-oss-20b
+benchmark log: 323,972 blocks, 2 groups → 2,591,776 tokens beside "316.07x"). A bracket:
+0.20–0.25 were not read, so they count as the older report."""
+
+
+def reports_kv_tokens_from_concurrency(version: Version) -> bool:
+    """True when vLLM's logged KV token count is concurrency × max_model_len."""
+    return version >= KV_TOKENS_FROM_CONCURRENCY_SINCE

@@ -204,6 +204,20 @@ def tensor_parallel_divides_heads(cfg: StackConfig, plan: Plan) -> Optional[str]
     return None
 
 
+def decode_context_parallel_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """vLLM's DCP reuses the TP ranks (vllm/config/parallel.py: "tp_size must be divisible by
+    dcp_size") and cannot shard a sliding window (kv_cache_interface.py SlidingWindowSpec:
+    "DCP not support sliding window")."""
+    dcp, tp = cfg.engine.decode_context_parallel, plan.layout.tensor_parallel
+    if dcp > 1 and tp % dcp:
+        return (f"engine.decodeContextParallel: {dcp} does not divide gpu.tensorParallel {tp}; "
+                f"use a divisor of {tp} (DCP splits the KV cache across the TP ranks)")
+    if dcp > 1 and model_families.SLIDING_ATTENTION in (plan.model.layer_types or []):
+        return (f"engine.decodeContextParallel: {dcp} with sliding-window layers, which vLLM "
+                "cannot split by position; set it to 1")
+    return None
+
+
 def tensor_parallel_stays_in_a_node(cfg: StackConfig, plan: Plan) -> Optional[str]:
     """TP across nodes runs over RDMA only (the DeepSeek-R1 recipe, TP 16 over 2 × 8): its
     cost is in the layout's reason (planning/layout.py)."""
@@ -321,12 +335,11 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
     kv, length = plan.kv, cfg.model.max_model_len
-    if kv.budget_gib <= 0 or kv.tokens_per_rank >= length:
+    if kv.budget_gib <= 0 or kv.holds(length):
         return None
     act = plan.activations
-    need = length * kv.bytes_per_token / GIB
-    return (f"model.maxModelLen: one {length}-token request needs {need:.1f} GiB of KV cache "
-            f"per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
+    return (f"model.maxModelLen: one {length}-token request needs {kv.request_gib:.1f} GiB of "
+            f"KV cache per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
             f"{kv.budget_gib:.1f} GiB is left per GPU ({plan.gpu.memory_gib:.1f} GiB × "
             f"{plan.engine.gpu_memory_utilization} − weights {plan.weights.per_gpu_gib:.1f} − "
             f"activations {act.total_gib:.1f}); {suggest(cfg, plan)}")
@@ -540,6 +553,7 @@ CHECKS: list[Check] = [
     extra_args_in_the_pinned_version,
     experts_to_spread,
     tensor_parallel_divides_heads,
+    decode_context_parallel_fits,
     tensor_parallel_stays_in_a_node,
     replica_fits_its_nodes,
     multi_node_launcher_exists,
@@ -662,7 +676,8 @@ def suggest(cfg: StackConfig, plan: Plan) -> str:
         if _fits(fp8, plan, layout):
             ideas.append(f"model.quantization: {method}")
     if plan.kv.budget_gib > 0:
-        fits_len = (plan.kv.tokens_per_rank // 1024) * 1024
+        longest = plan.kv.longest_request
+        fits_len = ((plan.kv.tokens_per_rank if longest is None else longest) // 1024) * 1024
         if fits_len >= 1024:
             ideas.append(f"model.maxModelLen: {fits_len} or less")
     for util in (0.92, 0.95):

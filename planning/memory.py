@@ -11,7 +11,8 @@ import dataclasses
 import math
 from typing import Optional
 
-from facts import model_families, vllm_features
+from facts import model_families, vllm_cli, vllm_features
+from planning import kv_layout
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 
@@ -68,10 +69,22 @@ class KvCache:
     tokens_per_rank: int
     max_concurrency: float
     reason: str
+    groups: int = 1
+    """vLLM's KV-cache groups (planning/kv_layout.py): 1 unless layers differ in kind."""
+    longest_request: Optional[int] = None
+    """The longest request whose blocks fit one rank's pool (vLLM's estimate_max_model_len);
+    None: the token count decides."""
+    state_gib_per_request: float = 0.0
+    """Linear-attention state one request holds whatever its length (0 without such layers)."""
+    request_gib: float = 0.0
+    """What one maxModelLen request takes from one rank's pool: its blocks in every group ×
+    bytes per block (vLLM's "KV cache is needed" figure, max_memory_usage_bytes)."""
 
     def holds(self, max_model_len: int) -> bool:
         """True when the budget is positive and one max-length request fits."""
-        return self.budget_gib > 0 and self.tokens_per_rank >= max_model_len
+        fits = (self.tokens_per_rank if self.longest_request is None
+                else self.longest_request)
+        return self.budget_gib > 0 and fits >= max_model_len
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,20 +188,125 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
 def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
              layout: Layout, engine: EngineLimits, weights_: Weights,
              activations_: Activations) -> KvCache:
-    """What is left for the KV cache on one GPU, and how many tokens that holds."""
+    """What is left for the KV cache on one GPU, and what vLLM's grouped pool of blocks holds
+    (planning/kv_layout.py): tokens as vLLM logs them, full-length requests, the longest
+    request, and the state a linear-attention request keeps."""
     budget, budget_reason = _kv_budget(cfg, gpu, version, engine, weights_, activations_)
     dtype_bytes = kv_dtype_bytes(
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
-    per_token = kv_bytes_per_token_per_gpu(model.attention, model.layers,
-                                                  layout.tensor_parallel,
-                                                  layout.pipeline_parallel, dtype_bytes)
     block = kv_block_size(model.attention, gpu.compute_capability, version)
-    tokens = kv_cache_tokens(budget, per_token, block)
-    concurrency = max_concurrency(tokens, layout.data_parallel, cfg.model.max_model_len)
-    reason = (f"{budget_reason} = {budget:.2f} GiB per GPU; / {per_token:.0f} B per token = {tokens} tokens ({block}-token blocks); "
-              f"× DP {layout.data_parallel} / maxModelLen {cfg.model.max_model_len} = "
-              f"{concurrency:.2f} full-length requests")
-    return KvCache(budget, per_token, block, tokens, concurrency, reason)
+    specs, stages = kv_layer_specs(model, layout, dtype_bytes, block, prefix_caching(cfg))
+    groups = kv_layout.group_layers(specs)
+    in_flight = kv_layout.in_flight_tokens(engine.max_num_batched_tokens,
+                                           layout.pipeline_parallel)
+    length, dcp = cfg.model.max_model_len, cfg.engine.decode_context_parallel
+    pool = kv_layout.pool(groups, max(budget, 0.0) * GIB, length, in_flight,
+                          vllm_features.reports_kv_tokens_from_concurrency(version), dcp,
+                          stages)
+    per_token = pool.bytes_per_block * len(groups) / groups[0].spec.block_size / dcp
+    longest = kv_layout.longest_request(groups, pool.num_blocks, in_flight, dcp)
+    state = state_gib_per_request(groups, pool.bytes_per_block, length, in_flight)
+    concurrency = pool.max_concurrency * layout.data_parallel
+    return KvCache(budget, per_token, groups[0].spec.block_size, pool.tokens, concurrency,
+                   _kv_reason(budget_reason, budget, pool, per_token, longest, state,
+                              layout.data_parallel, length, dcp),
+                   len(groups), longest, state,
+                   pool.blocks_per_request * pool.bytes_per_block / GIB)
+
+
+def _kv_reason(budget_reason: str, budget: float, pool: kv_layout.Pool, per_token: float,
+               longest: int, state: float, data_parallel: int, length: int, dcp: int) -> str:
+    groups, block = len(pool.groups), pool.groups[0].spec.block_size
+    split = f", positions split over DCP {dcp}" if dcp > 1 else ""
+    return (f"{budget_reason} = {budget:.2f} GiB per GPU; {groups} KV-cache group(s) of "
+            f"{block}-token blocks, {pool.bytes_per_block:.0f} B per block ({per_token:.0f} B "
+            f"per token{split}) = {pool.num_blocks} blocks = {pool.tokens} tokens as vLLM logs "
+            "them; "
+            f"a maxModelLen {length} request takes {pool.blocks_per_request} blocks "
+            f"({pool.blocks_per_request * pool.bytes_per_block / GIB:.2f} GiB), so "
+            f"{pool.max_concurrency:.2f} per rank × DP {data_parallel} = "
+            f"{pool.max_concurrency * data_parallel:.2f} full-length requests; the longest "
+            f"request that fits: {longest} tokens; linear-attention state per request {state:.2f} GiB")
+
+
+def prefix_caching(cfg: StackConfig) -> bool:
+    """Prefix caching is on in vLLM V1 unless engine.extraArgs turns it off; with it, a
+    linear-attention layer keeps a checkpoint block besides its running state (mamba cache
+    mode align: vllm/model_executor/models/config.py MambaModelConfig)."""
+    enabled = True
+    for token in cfg.engine.extra_args:     # argparse keeps the last of the two spellings
+        flag = vllm_cli.canonical_flag(token)
+        if flag in ("--enable-prefix-caching", "--no-enable-prefix-caching"):
+            enabled = flag == "--enable-prefix-caching"
+    return enabled
+
+
+PREFIX_CACHING_STATE_BLOCKS = 2
+"""MambaSpec.max_memory_usage_bytes in align mode: 2 (+ speculative) blocks per request; 1
+without prefix caching (kv_cache_interface.py, 0.32.0)."""
+
+
+def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: int,
+                   prefix_caching_on: bool = True
+                   ) -> tuple[list[kv_layout.CacheSpec], list[range]]:
+    """Each layer's cache spec on one GPU in layer order (an MLA layer with DSA's indexer
+    adds the indexer's spec after its own), and each pipeline stage's spec indices.
+    Layer kinds come from model.layer_types (all `attention.kind` without them); a model
+    with linear-attention layers takes the hybrid block size and pads each state page to the
+    attention page (vllm/platforms/interface.py _align_hybrid_block_size)."""
+    kinds = model.layer_types or [model_families.FULL_ATTENTION] * model.layers
+    indexer = dsa_indexer_bytes_per_token(model.attention)
+    per_token = kv_bytes_per_token_per_layer(model.attention, model.layers,
+                                             layout.tensor_parallel, dtype_bytes) - indexer
+    attention_kind = (model_families.MLA if model_families.is_mla(model.attention)
+                      else model_families.FULL_ATTENTION)
+    if model_families.LINEAR_ATTENTION in kinds:
+        state = kv_layout.gated_delta_net_state_bytes(model.linear_attention.model_dump(),
+                                                      layout.tensor_parallel, 2)
+        block = kv_layout.hybrid_block_size(state, per_token, block,
+                                            model_families.is_mla(model.attention))
+    specs, per_layer = [], []
+    for kind in kinds:
+        layer = [_layer_spec(kind, attention_kind, block, block * per_token,
+                             model.sliding_window or 0, prefix_caching_on)]
+        if indexer and not model_families.keeps_state(kind):
+            layer.append(kv_layout.CacheSpec(attention_kind, block, block * indexer,
+                                             role="indexer"))
+        specs += layer
+        per_layer.append(len(layer))
+    return specs, _stage_spec_ranges(per_layer, layout.pipeline_parallel)
+
+
+def _layer_spec(kind: str, attention_kind: str, block: int, page: float, window: int,
+                prefix_caching_on: bool) -> kv_layout.CacheSpec:
+    if model_families.keeps_state(kind):
+        blocks = PREFIX_CACHING_STATE_BLOCKS if prefix_caching_on else 1
+        return kv_layout.CacheSpec(kind, block, page, state_blocks=blocks)
+    if model_families.keeps_window(kind):
+        return kv_layout.CacheSpec(kind, block, page, sliding_window=window)
+    return kv_layout.CacheSpec(attention_kind, block, page)
+
+
+def _stage_spec_ranges(per_layer: list[int], pipeline_parallel: int) -> list[range]:
+    """Spec indices of each pipeline stage (layers split as pipeline_stage_layers)."""
+    if pipeline_parallel <= 1:
+        return []
+    ranges, start, layer = [], 0, 0
+    for count in pipeline_stage_layers(len(per_layer), pipeline_parallel):
+        end = start + sum(per_layer[layer:layer + count])
+        ranges.append(range(start, end))
+        start, layer = end, layer + count
+    return ranges
+
+
+def state_gib_per_request(groups: list[kv_layout.Group], bytes_per_block: float,
+                          max_model_len: int,
+                          in_flight: int) -> float:
+    """The pool memory a request's linear-attention state holds whatever its length: the
+    state groups' blocks × bytes per block (every group draws whole pool blocks)."""
+    blocks = sum(group.spec.blocks_per_request(max_model_len, in_flight) for group in groups
+                 if model_families.keeps_state(group.spec.kind))
+    return blocks * bytes_per_block / GIB
 
 
 def _kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
@@ -711,22 +829,3 @@ def kv_block_size(attention: dict, compute_capability: float,
         return vllm_features.mla_block_size(compute_capability, version)
     return 16
 
-
-def kv_cache_tokens(budget_gib: float, bytes_per_token: float, block_size: int) -> int:
-    """Tokens the cache of one GPU holds (what vLLM logs as "GPU KV cache size: N tokens").
-
-    = floor(budget bytes / bytes per token / block size) × block size; 0 when the budget is
-    negative. Example: 39.4 GiB / 131072 B = 322,764 → 322,752 tokens (16-token blocks).
-    """
-    if budget_gib <= 0:
-        return 0
-    blocks = math.floor(budget_gib * GIB / bytes_per_token / block_size)
-    return blocks * block_size
-
-
-def max_concurrency(tokens_per_rank: int, data_parallel: int, max_model_len: int) -> float:
-    """Full-length requests a replica holds at once = tokens × DP ranks / max_model_len.
-
-    Each DP rank has its own cache; TP ranks of one DP rank share one token count.
-    """
-    return tokens_per_rank * data_parallel / max_model_len

@@ -134,6 +134,8 @@ def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
         args += ["--data-parallel-size", str(plan.layout.data_parallel)]
     if plan.layout.expert_parallel:
         args.append("--enable-expert-parallel")
+    if cfg.engine.decode_context_parallel > 1:
+        args += ["--decode-context-parallel-size", str(cfg.engine.decode_context_parallel)]
     if cfg.model.dtype != "auto":
         args += ["--dtype", cfg.model.dtype]
     if cfg.model.quantization:

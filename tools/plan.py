@@ -158,7 +158,8 @@ def _replica_figures(plan: Plan) -> list[Figure]:
         Figure("KV cache", f"{out['kvCacheGibPerGpu']} GiB per GPU, {out['kvCacheTokens']} "
                            "tokens", plan.kv.reason,
                ("kv.budget_gib", "kv.bytes_per_token", "kv.block_size", "kv.tokens_per_rank",
-                "kv.max_concurrency")),
+                "kv.max_concurrency", "kv.groups", "kv.longest_request",
+                "kv.state_gib_per_request", "kv.request_gib")),
         Figure("host", f"memory request {out['memoryRequestGib']} GiB, limit "
                        f"{out['memoryLimitGib']} GiB, /dev/shm {out['shmGib']} GiB, CPU "
                        f"{plan.host.cpu_request:g} request, {plan.host.cpu_limit:g} limit",

@@ -33,6 +33,11 @@ class EngineConfig(_Model):
         default="auto",
         description="auto, safetensors, runai_streamer, runai_streamer_sharded, "
                     "fastsafetensors or instanttensor (each from its vLLM release)")
+    decode_context_parallel: int = Field(
+        default=1, ge=1,
+        description="--decode-context-parallel-size: tensor-parallel ranks that split each "
+                    "request's KV cache by position, multiplying the tokens a rank holds for "
+                    "full-attention and MLA layers; must divide gpu.tensorParallel (1: off)")
     compile_cache_gib: int = Field(
         default=0, ge=0, description="Size of a persistent torch.compile cache volume; 0 = none"
     )
@@ -82,6 +87,8 @@ MANAGED_FLAGS = {
     "-dp": "gpu.dataParallel",
     "--enable-expert-parallel": "gpu.expertParallel",
     "--max-model-len": "model.maxModelLen",
+    "--decode-context-parallel-size": "engine.decodeContextParallel",
+    "-dcp": "engine.decodeContextParallel",
     "--gpu-memory-utilization": "engine.gpuMemoryUtilization",
     "--max-num-seqs": "engine.maxNumSeqs",
     "--max-num-batched-tokens": "engine.maxNumBatchedTokens",

@@ -63,6 +63,15 @@ class RoleWidth(_Model):
     group_size: Optional[int] = Field(default=None, gt=0)
     zero_points: bool = False
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+class LinearAttentionFacts(_Model):
+    """A linear-attention (Gated DeltaNet) layer's shape, config.json `linear_*` keys; its
+    per-request state is planning/kv_layout.py gated_delta_net_state_bytes."""
+
+    num_key_heads: int = Field(gt=0)
+    num_value_heads: int = Field(gt=0)
+    key_head_dim: int = Field(gt=0)
+    value_head_dim: int = Field(gt=0)
+    conv_kernel_dim: int = Field(gt=0)
 
 
 class ModelFacts(_Model):
@@ -93,7 +102,27 @@ class ModelFacts(_Model):
     trust_remote_code: bool = False
     reasoning_parser: Optional[str] = None
     tool_call_parser: Optional[str] = None
+    # KV layout (issue 18): config.json layer_types, sliding_window and linear_* keys; without
+    # layer_types every layer is `attention.kind` (planning/kv_layout.py groups them).
+    layer_types: Optional[list[Literal[model_families.LAYER_KINDS]]] = None
+    sliding_window: Optional[int] = Field(default=None, gt=0)
+    linear_attention: Optional[LinearAttentionFacts] = None
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    @model_validator(mode="after")
+    def _layer_kinds_are_described(self) -> "ModelFacts":
+        kinds = self.layer_types or []
+        if kinds and len(kinds) != self.layers:
+            raise ValueError(f"model.facts.layerTypes: {len(kinds)} entries for {self.layers} "
+                             "layers; give one kind per layer (config.json layer_types)")
+        if model_families.SLIDING_ATTENTION in kinds and not self.sliding_window:
+            raise ValueError("model.facts.slidingWindow: sliding_attention layers need the "
+                             "window (config.json sliding_window)")
+        if model_families.LINEAR_ATTENTION in kinds and self.linear_attention is None:
+            raise ValueError("model.facts.linearAttention: linear_attention layers need their "
+                             "shape (numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim, "
+                             "convKernelDim from config.json linear_*)")
+        return self
 
     @model_validator(mode="after")
     def _mixed_precision_states_its_parts(self) -> "ModelFacts":

@@ -62,14 +62,19 @@ def test_weights_fit_only_with_some_kv_budget_left():
 
 
 def test_one_request_must_fit_the_cache_when_there_is_one():
+    # The longest request that fits decides (vLLM's per-group check; planning/kv_layout.py);
+    # for one group of full attention it is the token count.
     cfg = stack()          # maxModelLen 16384
-    assert checks.one_request_fits(cfg, drafted(kv={"tokens_per_rank": 16384})) is None
-    short = drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 16368})
+    assert checks.one_request_fits(cfg, drafted(kv={"tokens_per_rank": 16384,
+                                                    "longest_request": 16384})) is None
+    short = drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 16368,
+                        "longest_request": 16368})
     assert checks.one_request_fits(cfg, short).startswith(
         "model.maxModelLen: one 16384-token request needs")
     # No budget at all is weights_fit's problem, reported once.
     assert checks.one_request_fits(cfg, drafted(kv={"budget_gib": 0.0,
-                                                    "tokens_per_rank": 0})) is None
+                                                    "tokens_per_rank": 0,
+                                                    "longest_request": 0})) is None
 
 
 # --- start-up ---------------------------------------------------------------------------------
@@ -289,11 +294,14 @@ def test_a_larger_tensor_parallel_keeps_expert_parallelism_when_it_is_tried():
 def test_the_fix_offers_the_longest_context_the_cache_holds_in_whole_kibi_tokens():
     cfg = stack()
     assert "model.maxModelLen: 9216 or less" in checks.suggest(
-        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 9362}))
+        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 9362,
+                         "longest_request": 9362}))
     assert "model.maxModelLen: 1024 or less" in checks.suggest(
-        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 1024}))
+        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 1024,
+                         "longest_request": 1024}))
     assert "maxModelLen" not in checks.suggest(
-        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 1023}))
+        cfg, drafted(kv={"budget_gib": 0.5, "tokens_per_rank": 1023,
+                         "longest_request": 1023}))
 
 
 def test_the_fix_offers_a_higher_memory_utilization_when_that_is_enough():

@@ -5,9 +5,9 @@ import math
 import pytest
 
 import facts
-from planning import capacity, config, host, memory, timing
+from planning import capacity, config, host, kv_layout, memory, timing
 from planning.config import model as model_config
-from facts import vllm_features
+from facts import model_families, vllm_features
 from planning.layout import tensor_parallel_candidates as candidate_splits
 from planning.config import ModelFacts
 from planning.plan import make_plan
@@ -147,10 +147,22 @@ def test_kv_budget_and_tokens_follow_vllms_arithmetic():
     budget = memory.kv_budget_gib(79.15, 0.9, 30.5, 0.5, 0.75)
     assert budget == pytest.approx(39.485)                # 71.235 − 30.5 − 0.5 − 0.75
     # 39.485 GiB / 128 KiB = 323,461.1 tokens → 20,216 whole 16-token blocks.
-    assert memory.kv_cache_tokens(budget, 131072, 16) == 323_456
-    assert memory.kv_cache_tokens(budget, 131072, 64) == 323_456 - 323_456 % 64
-    assert memory.kv_cache_tokens(-1, 131072, 16) == 0
-    assert memory.max_concurrency(327680, 1, 32768) == 10
+    assert _one_group_tokens(budget, 131072, 16) == 323_456
+    assert _one_group_tokens(budget, 131072, 64) == 323_456 - 323_456 % 64
+    assert _one_group_tokens(-1, 131072, 16) == 0
+    # 20,480 blocks of 16 tokens hold ten 32k requests
+    assert _one_group_pool(327680 * 131072 / 2**30, 131072, 16, 32768).max_concurrency == 10
+
+
+def _one_group_pool(budget_gib: float, bytes_per_token: float, block: int, length: int = 16):
+    """A uniform model's pool: one group whose block holds `block` tokens of every layer."""
+    spec = kv_layout.CacheSpec(model_families.FULL_ATTENTION, block, bytes_per_token * block)
+    return kv_layout.pool(kv_layout.group_layers([spec]), max(budget_gib, 0) * 2**30, length,
+                          length, concurrency_tokens=False)
+
+
+def _one_group_tokens(budget_gib: float, bytes_per_token: float, block: int) -> int:
+    return _one_group_pool(budget_gib, bytes_per_token, block).tokens
 
 
 def test_default_utilization_changes_at_vllm_0_20():
@@ -363,12 +375,13 @@ def test_a_streaming_loader_shortens_the_budget_only_with_a_measured_rate():
     assert "runai_streamer" in fast.startup.reason
 
 
-def test_a_warm_compile_cache_shows_in_the_budget():
+def test_a_warm_compile_cache_shows_in_the_restart_not_in_the_probes_budget():
     cold = make_plan(_config())
     warm = make_plan(_config(engine={"compileCacheGib": 20,
                                      "compileCacheStorageClass": "efs"}))
-    assert warm.startup.budget_seconds < cold.startup.budget_seconds
-    assert "compile cache" in warm.startup.reason
+    assert warm.startup.warm_restart_seconds < cold.startup.warm_restart_seconds
+    assert warm.startup.budget_seconds == cold.startup.budget_seconds
+    assert "compile-cache entry" in warm.startup.reason
 
 
 def test_an_fp8_kv_cache_halves_the_bytes_and_doubles_the_tokens():
@@ -457,8 +470,8 @@ def test_deepseek_v4_uses_256_token_blocks_whatever_the_gpu():
 
 
 def test_a_zero_budget_holds_no_tokens():
-    assert memory.kv_cache_tokens(0, 131072, 16) == 0
-    assert memory.kv_cache_tokens(1 / 8192 * 16, 131072, 16) == 16   # exactly one block
+    assert _one_group_tokens(0, 131072, 16) == 0
+    assert _one_group_tokens(1 / 8192 * 16, 131072, 16) == 16   # exactly one block
 
 
 def test_weight_load_and_longest_request_round_up_exact_units():

@@ -81,6 +81,8 @@ GATEWAY, ROUTE, CERTIFICATE = ("gateway.networking.k8s.io/v1:Gateway",
 LOCAL_ONLY_GETS_CLOUD = _prod_traffic(lambda t: t["aliases"][1].update(
     cloud=[{"provider": "cloud", "model": "gpt-5.5"}]))
 
+ROUTERS_FOR_DCP = _prod_traffic(lambda t: t["router"].update(replicas=7))
+
 ROWS = [
     Row("no-op rerun", "prod", {}, {}, rolls=False),
     Row("no-op rerun", "staging", {}, {}, rolls=False),
@@ -88,6 +90,12 @@ ROWS = [
         rolls=True),
     Row("vLLM minor upgrade", "staging", {"vllmVersion": "0.34.0"},
         {DEPLOYMENT: {"update"}, JOB: set(), PVC: set()}, rolls=True),
+    # Issue 18: decode context parallelism is a sized engine key; turning it on changes the
+    # engine's arguments only (the KV capacity it buys is the plan's), so the engine rolls. The
+    # doubled capacity needs 7 routers on prod (planning/router_sizing.py), set before and after.
+    Row("decode context parallel on", "prod",
+        {"engine": {"decodeContextParallel": 2}, **ROUTERS_FOR_DCP},
+        {DEPLOYMENT: {"update"}}, rolls=True, before=ROUTERS_FOR_DCP),
     Row("new model revision", "staging", {"model": {"revision": NEW_SHA}},
         {JOB: {"create", "delete"}, DEPLOYMENT: {"update"}, PVC: set()}, rolls=True),
     Row("NFS export moved", "prod", {"storage": {"nfs": {"server": "10.0.9.9"}}},

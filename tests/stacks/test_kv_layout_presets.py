@@ -1,0 +1,49 @@
+"""The hybrid (Qwen3-Next) and sliding-window (gpt-oss-120b) presets plan and render on copies
+of the real stack files (facts/models.yaml; their KV layout in planning/kv_layout.py)."""
+
+from planning.config import parse
+from planning.plan import make_plan
+from tests.harness import deep_merge, run_stack, stack_config
+from tests.k8s_helpers import vllm_container
+
+QWEN3_NEXT = {"model": {"preset": "qwen3-next-80b-a3b", "servedName": "next", "maxModelLen": 32768},
+              "gpu": {"type": "h100-80gb", "tensorParallel": 4},
+              # an H100 engine admits 1024 sequences (vLLM's default): the router keeps up
+              # with 7 replicas, as the plan's refusal on staging's single router says
+              "traffic": {"router": {"replicas": 7}}}
+GPT_OSS = {"model": {"preset": "gpt-oss-120b", "servedName": "oss", "maxModelLen": 32768},
+           "gpu": {"type": "h100-80gb"}}
+
+
+def _plan(stack: str, overrides: dict):
+    return make_plan(parse(deep_merge(stack_config(stack), overrides)))
+
+
+def test_qwen3_next_on_staging_with_four_h100s_plans_and_renders():
+    run = run_stack("staging", QWEN3_NEXT)
+    assert run.error is None, run.error
+    args = vllm_container(run.engine("apps/v1:Deployment"))["args"]
+    assert args[args.index("--tensor-parallel-size") + 1] == "4"
+    assert args[args.index("--tool-call-parser") + 1] == "hermes"
+    kv = _plan("staging", QWEN3_NEXT).kv
+    assert kv.groups == 4 and kv.block_size == 272
+
+
+def test_gpt_oss_120b_on_staging_with_one_h100_plans_and_renders():
+    run = run_stack("staging", GPT_OSS)
+    assert run.error is None, run.error
+    args = vllm_container(run.engine("apps/v1:Deployment"))["args"]
+    assert args[args.index("--reasoning-parser") + 1] == "openai_gptoss"
+    kv = _plan("staging", GPT_OSS).kv
+    assert kv.groups == 2 and kv.holds(32768)
+
+
+def test_decode_context_parallel_renders_its_flag_on_prod():
+    # twice the KV capacity per replica: prod's routers must keep up (7, the plan says)
+    run = run_stack("prod", {"engine": {"decodeContextParallel": 2},
+                             "traffic": {"router": {"replicas": 7}}})
+    assert run.error is None, run.error
+    args = vllm_container(run.engine("apps/v1:Deployment"))["args"]
+    assert args[args.index("--decode-context-parallel-size") + 1] == "2"
+    assert "--decode-context-parallel-size" not in vllm_container(
+        run_stack("prod").engine("apps/v1:Deployment"))["args"]
