@@ -4,6 +4,7 @@ requests sent straight to the stub, every router variant in the same run.
 
     python -m benchmark.router                       # today vs new vs bare; rewrites its section
     python -m benchmark.router --levers              # plus one run per lever undone
+    python -m benchmark.router --candidates --features   # levers tried, behaviours' costs
     python -m benchmark.router --requests 50 --no-write
 
 Phases, per router variant (benchmark/router_variants.py):
@@ -36,7 +37,7 @@ import requests
 import yaml
 
 from benchmark import router_report
-from benchmark.router_variants import variants
+from benchmark.router_variants import candidates, features, variants
 from rendering import router as render
 from tests import tools
 from tests.harness import ROOT, run_stack, stack_config
@@ -298,6 +299,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="comma-separated router variants (benchmark/router_variants.py)")
     parser.add_argument("--levers", action="store_true",
                         help="also one variant per lever undone (new-without-<lever>)")
+    parser.add_argument("--candidates", action="store_true",
+                        help="also one variant per candidate lever applied (new-with-<lever>)")
+    parser.add_argument("--features", action="store_true",
+                        help="also one variant per pinned behaviour removed, to see what it "
+                             "costs (new-minus-<feature>; measure only)")
     defaults = Settings()
     for field in dataclasses.fields(Settings):
         parser.add_argument(f"--{field.name}", type=type(getattr(defaults, field.name)),
@@ -309,6 +315,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.levers:
         names += [f"new-without-{lever}" for lever in
                   ("pricing", "packages", "prometheus", "access-log", "limiter")]
+    if args.candidates:
+        names += [f"new-with-{name}" for name in candidates()]
+    if args.features:
+        names += [f"new-minus-{name}" for name in features()]
     settings = Settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Settings)})
     result = run(names, settings)
     section = router_report.section(result)
