@@ -17,16 +17,18 @@ from rendering import router as render
 
 def test_a_tiny_run_measures_todays_and_the_new_router_in_the_same_run():
     result = bench.run(["today", "new"], bench.Settings(requests=3, streamed=1, seconds=1,
-                                                        warmup=1))
+                                                        warmup=1, spaced=2))
     assert set(result["figures"]) == {"today", "new"}
     for row in result["figures"].values():
-        for key in ("added_p50_ms", "added_p99_ms", "cpu_ms_per_request", "cpu_ms_per_token",
+        for key in ("added_p50_ms", "added_p99_ms", "spaced_added_p50_ms",
+                    "spaced_added_p99_ms", "cpu_ms_per_request", "cpu_ms_per_token",
                     "load_added_p99_ms", "load_rps"):
             assert math.isfinite(row[key]), (key, row)
         assert row["cpu_ms_per_request"] > 0
     assert len(result["loads"]) >= 3   # the machine's load beside every phase
     text = router_report.section(result)
     assert text.startswith(router_report.HEADING) and "| today |" in text and "| new |" in text
+    assert "spaced, added p50" in text and router_report.PROFILE in text
 
 
 def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
