@@ -4,6 +4,7 @@ requests sent straight to the stub, every router variant in the same run.
 
     python -m benchmark.router                       # today vs new vs bare; rewrites its section
     python -m benchmark.router --levers              # plus one run per lever undone
+    python -m benchmark.router --candidates --features   # levers tried, behaviours' costs
     python -m benchmark.router --requests 50 --no-write
 
 Phases, per router variant (benchmark/router_variants.py):
@@ -36,7 +37,7 @@ import requests
 import yaml
 
 from benchmark import router_report
-from benchmark.router_variants import variants
+from benchmark.router_variants import candidates, features, variants
 from rendering import router as render
 from tests import tools
 from tests.harness import ROOT, run_stack, stack_config
@@ -51,6 +52,11 @@ DEFAULT_UTILISATION = 0.6
 """The share of one router pod's capacity the load phase runs at (planning/router_sizing.py
 sizes replicas to stay below it)."""
 STREAMED_TOKENS = 200
+SPACING_SECONDS = 0.05
+"""Idle time after each request of the spaced phase: long enough for the work a router does
+after its answer (LiteLLM's success callbacks, a few ms) to finish before the next request
+reaches any router (all share one CPU), so the spaced figures are the request path alone; the
+back-to-back figures also carry the previous request's callbacks."""
 STUB = ("import sys, time\nfrom tests.openai_stub import StubUpstream\n"
         "StubUpstream('local', port=int(sys.argv[1]), tokens=int(sys.argv[2])).start()\n"
         "print('ready', flush=True)\ntime.sleep(3600)\n")
@@ -115,11 +121,11 @@ def one_request(target: Target, stream: bool = False, tokens: int = 5) -> tuple[
     return time.perf_counter() - started, first or 0.0
 
 
-def serial(targets: list[Target], count: int, stream: bool = False, tokens: int = 5
-           ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
+def serial(targets: list[Target], count: int, stream: bool = False, tokens: int = 5,
+           gap: float = 0.0) -> tuple[dict[str, list[tuple[float, float]]], dict[str, float]]:
     """`count` rounds, one request at a time, each round over every target (the order rotates
-    so none always follows another): ({target: [(total, first byte)]}, {router: CPU seconds
-    per request})."""
+    so none always follows another), `gap` seconds idle after each request: ({target: [(total,
+    first byte)]}, {router: CPU seconds per request})."""
     times: dict[str, list[tuple[float, float]]] = {t.name: [] for t in targets}
     routers = [t for t in targets if t.pid]
     before = {t.name: cpu_seconds(t.pid) for t in routers}
@@ -127,6 +133,7 @@ def serial(targets: list[Target], count: int, stream: bool = False, tokens: int 
         shift = round_ % len(targets)
         for target in targets[shift:] + targets[:shift]:
             times[target.name].append(one_request(target, stream, tokens))
+            time.sleep(gap)
     return times, {t.name: (cpu_seconds(t.pid) - before[t.name]) / count for t in routers}
 
 
@@ -216,6 +223,8 @@ class Settings:
     seconds: float = 20.0
     utilisation: float = DEFAULT_UTILISATION
     warmup: int = 20
+    spaced: int = 100
+    """Requests one at a time with SPACING_SECONDS idle after each (the spaced phase)."""
 
 
 def added_ms(routed: list[float], direct: list[float], share: float) -> float:
@@ -231,6 +240,8 @@ def measure(direct: Target, routers: list[Target], settings: Settings) -> dict:
     times, cpu = serial(targets, settings.requests)
     loads["streamed"] = os.getloadavg()
     streams, stream_cpu = serial(targets, settings.streamed, True, STREAMED_TOKENS)
+    loads["spaced"] = os.getloadavg()
+    spaced, _ = serial(targets, settings.spaced, gap=SPACING_SECONDS)
     figures: dict[str, dict] = {}
     for router in routers:
         totals = [t for t, _ in times[router.name]]
@@ -241,6 +252,10 @@ def measure(direct: Target, routers: list[Target], settings: Settings) -> dict:
         figures[router.name] = {
             "added_p50_ms": added_ms(totals, direct_totals, 0.5),
             "added_p99_ms": added_ms(totals, direct_totals, 0.99),
+            "spaced_added_p50_ms": added_ms([t for t, _ in spaced[router.name]],
+                                            [t for t, _ in spaced[direct.name]], 0.5),
+            "spaced_added_p99_ms": added_ms([t for t, _ in spaced[router.name]],
+                                            [t for t, _ in spaced[direct.name]], 0.99),
             "cpu_ms_per_request": per_request * 1000,
             "first_byte_added_p50_ms": added_ms(firsts, direct_firsts, 0.5),
             "cpu_ms_per_token": max(stream_cpu[router.name] - per_request, 0)
@@ -288,7 +303,7 @@ def run(names: list[str], settings: Settings) -> dict:
                 process.kill()
     return {**result, "cpus": {"routers": sorted(router_cpus), "client": sorted(client_cpus)},
             "settings": dataclasses.asdict(settings), "variants": names,
-            "streamed_tokens": STREAMED_TOKENS}
+            "streamed_tokens": STREAMED_TOKENS, "spacing_ms": SPACING_SECONDS * 1000}
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -298,6 +313,11 @@ def main(argv: Optional[list[str]] = None) -> int:
                         help="comma-separated router variants (benchmark/router_variants.py)")
     parser.add_argument("--levers", action="store_true",
                         help="also one variant per lever undone (new-without-<lever>)")
+    parser.add_argument("--candidates", action="store_true",
+                        help="also one variant per candidate lever applied (new-with-<lever>)")
+    parser.add_argument("--features", action="store_true",
+                        help="also one variant per pinned behaviour removed, to see what it "
+                             "costs (new-minus-<feature>; measure only)")
     defaults = Settings()
     for field in dataclasses.fields(Settings):
         parser.add_argument(f"--{field.name}", type=type(getattr(defaults, field.name)),
@@ -309,6 +329,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.levers:
         names += [f"new-without-{lever}" for lever in
                   ("pricing", "packages", "prometheus", "access-log", "limiter")]
+    if args.candidates:
+        names += [f"new-with-{name}" for name in candidates()]
+    if args.features:
+        names += [f"new-minus-{name}" for name in features()]
     settings = Settings(**{f.name: getattr(args, f.name) for f in dataclasses.fields(Settings)})
     result = run(names, settings)
     section = router_report.section(result)

@@ -1,7 +1,10 @@
 """The routers the router benchmark compares, all from prod's rendered router (the files the
 real-router tests start): `new` as rendered, `today` with every issue-19 lever undone, one
 `new-without-<lever>` per lever, and `bare` — LiteLLM with only the engine deployment, no auth,
-callbacks, Redis or guard — the floor of LiteLLM itself.
+callbacks, Redis or guard — the floor of LiteLLM itself. Two more families say where the rest
+of the time goes: `new-with-<candidate>` applies one candidate lever not (yet) rendered, and
+`new-minus-<feature>` removes one behaviour the tests pin (measured only: a router without it
+is not one we could ship).
 
 A lever's undo takes (config.yaml as a dict, the litellm args, the environment) and returns
 them changed; nothing here derives a figure.
@@ -98,6 +101,64 @@ def levers(shim: pathlib.Path) -> dict[str, Callable[..., Inputs]]:
             "limiter": with_reservation}
 
 
+def _with_env(extra: dict[str, str]) -> Callable[..., Inputs]:
+    def apply(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+        return config, args, {**env, **extra}
+    return apply
+
+
+def _with_settings(**settings: object) -> Callable[..., Inputs]:
+    def apply(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+        config = copy.deepcopy(config)
+        config["litellm_settings"].update(settings)
+        return config, args, env
+    return apply
+
+
+def candidates() -> dict[str, Callable[..., Inputs]]:
+    """{candidate lever: how it is applied to `new`}: switches of LiteLLM 1.108.7 that might
+    cut its per-request work without changing what a client or an alert sees."""
+    return {
+        # litellm/llms/custom_httpx/http_handler.py: httpx's own transport instead of the
+        # default aiohttp one (LiteLLMAiohttpTransport) for the engine call.
+        "httpx-transport": _with_env({"DISABLE_AIOHTTP_TRANSPORT": "True"}),
+        # litellm/_logging.py: the level of LiteLLM's log handler (default DEBUG).
+        "log-error": _with_env({"LITELLM_LOG": "ERROR"}),
+        # litellm/litellm_core_utils/redact_messages.py: the success payload is deep-copied to
+        # redact the messages for the callbacks; none of ours logs messages.
+        "no-redaction": _with_settings(turn_off_message_logging=False),
+    }
+
+
+def _without_callback(name: str) -> Callable[..., Inputs]:
+    def apply(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+        config = copy.deepcopy(config)
+        settings = config["litellm_settings"]
+        settings["callbacks"] = [c for c in settings["callbacks"] if not c.endswith(name)]
+        if name == "prometheus":
+            settings.pop("service_callback", None)
+        return config, args, env
+    return apply
+
+
+def without_redis(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    config = copy.deepcopy(config)
+    config["general_settings"].pop("coordination_redis", None)
+    config["litellm_settings"].pop("service_callback", None)
+    return config, args, env
+
+
+def without_guard(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    return config, args, {k: v for k, v in env.items()
+                          if k != "LITELLM_WORKER_STARTUP_HOOKS"}
+
+
+def features() -> dict[str, Callable[..., Inputs]]:
+    """{behaviour: its removal from `new`}: what each pinned behaviour costs (measure only)."""
+    return {"prometheus": _without_callback("prometheus"), "caps": _without_callback(".caps"),
+            "redis": without_redis, "guard": without_guard}
+
+
 def variants(names: list[str], shim: pathlib.Path) -> dict[str, Callable[..., Inputs]]:
     """{variant name: how its inputs come from the rendered ones}."""
     undo = levers(shim)
@@ -107,7 +168,9 @@ def variants(names: list[str], shim: pathlib.Path) -> dict[str, Callable[..., In
             config, args, env = step(config, args, env)
         return config, args, env
     known = {"new": lambda *inputs: inputs, "today": today, "bare": bare,
-             **{f"new-without-{name}": step for name, step in undo.items()}}
+             **{f"new-without-{name}": step for name, step in undo.items()},
+             **{f"new-with-{name}": step for name, step in candidates().items()},
+             **{f"new-minus-{name}": step for name, step in features().items()}}
     unknown = sorted(set(names) - set(known))
     if unknown:
         raise SystemExit(f"unknown variant(s) {', '.join(unknown)}; known: "

@@ -11,22 +11,24 @@ import yaml
 
 from benchmark import router as bench
 from benchmark import router_report
-from benchmark.router_variants import variants
+from benchmark.router_variants import candidates, features, variants
 from rendering import router as render
 
 
 def test_a_tiny_run_measures_todays_and_the_new_router_in_the_same_run():
     result = bench.run(["today", "new"], bench.Settings(requests=3, streamed=1, seconds=1,
-                                                        warmup=1))
+                                                        warmup=1, spaced=2))
     assert set(result["figures"]) == {"today", "new"}
     for row in result["figures"].values():
-        for key in ("added_p50_ms", "added_p99_ms", "cpu_ms_per_request", "cpu_ms_per_token",
+        for key in ("added_p50_ms", "added_p99_ms", "spaced_added_p50_ms",
+                    "spaced_added_p99_ms", "cpu_ms_per_request", "cpu_ms_per_token",
                     "load_added_p99_ms", "load_rps"):
             assert math.isfinite(row[key]), (key, row)
         assert row["cpu_ms_per_request"] > 0
     assert len(result["loads"]) >= 3   # the machine's load beside every phase
     text = router_report.section(result)
     assert text.startswith(router_report.HEADING) and "| today |" in text and "| new |" in text
+    assert "spaced, added p50" in text and router_report.PROFILE in text
 
 
 def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
@@ -46,6 +48,51 @@ def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
     assert today_env["PYTHONPATH"].split(":")[0] == str(tmp_path / "shim")
     assert "httptools" in (tmp_path / "shim" / "sitecustomize.py").read_text()
     assert config["litellm_settings"]["prometheus_metrics_config"], "the rendered one is kept"
+
+
+def _rendered_shape() -> tuple[dict, list[str], dict[str, str]]:
+    config = {"model_list": [], "general_settings": {"master_key": "k", "coordination_redis": {
+        "host": "127.0.0.1"}}, "litellm_settings": {
+            "callbacks": ["vllm_serving_router.caps", "prometheus"],
+            "service_callback": ["prometheus_system"], "turn_off_message_logging": True}}
+    env = {**render.GUARD_ENV, **render.LIMITER_ENV}
+    return config, ["--config", "c"], env
+
+
+def test_each_candidate_lever_changes_only_its_own_switch():
+    config, args, env = _rendered_shape()
+    expected = {"httpx-transport": ({}, {"DISABLE_AIOHTTP_TRANSPORT": "True"}),
+                "log-error": ({}, {"LITELLM_LOG": "ERROR"}),
+                "no-redaction": ({"turn_off_message_logging": False}, {})}
+    assert set(candidates()) == set(expected)
+    for name, (settings, extra_env) in expected.items():
+        changed, changed_args, changed_env = candidates()[name](config, args, env)
+        assert changed["litellm_settings"] == {**config["litellm_settings"], **settings}, name
+        assert changed_env == {**env, **extra_env} and changed_args == args, name
+    assert config["litellm_settings"]["turn_off_message_logging"] is True, "rendered one kept"
+
+
+def test_each_feature_probe_removes_only_that_behaviour():
+    config, args, env = _rendered_shape()
+    probes = features()
+    no_metrics = probes["prometheus"](config, args, env)[0]["litellm_settings"]
+    assert no_metrics["callbacks"] == ["vllm_serving_router.caps"]
+    assert "service_callback" not in no_metrics
+    assert probes["caps"](config, args, env)[0]["litellm_settings"]["callbacks"] == \
+        ["prometheus"]
+    no_redis = probes["redis"](config, args, env)[0]
+    assert "coordination_redis" not in no_redis["general_settings"]
+    assert no_redis["litellm_settings"]["callbacks"] == config["litellm_settings"]["callbacks"]
+    unguarded = probes["guard"](config, args, env)[2]
+    assert "LITELLM_WORKER_STARTUP_HOOKS" not in unguarded
+    assert unguarded["PYTHONPATH"] == render.CONFIG_DIR, "the auth module still loads"
+    assert config["general_settings"]["coordination_redis"], "the rendered one is kept"
+
+
+def test_every_candidate_and_feature_probe_is_a_variant_by_name(tmp_path):
+    names = [f"new-with-{name}" for name in candidates()] + \
+            [f"new-minus-{name}" for name in features()]
+    assert set(variants(names, tmp_path)) == set(names)
 
 
 def test_an_unknown_variant_is_refused_by_name(tmp_path):
