@@ -25,6 +25,14 @@ UNMEASURED_READ_MIB_PER_SECOND = 50
 slow-mount figures (50 and 115 MiB/s, issue 18), so an unmeasured medium gets a budget above a
 real start on slow storage rather than below it; planning/checks.py warns, naming the key."""
 
+SHA256SUM_MIB_PER_SECOND = 262
+"""What the node cache's verify pass hashes at: the staging script checks each file with
+coreutils' sha256sum, one after another, single-threaded. coreutils 9.1 (Debian bookworm; its
+Pre-Depends list no libcrypto, so gnulib's portable C SHA-256 without SHA-NI) hashed 1 GiB
+from the page cache in 3.6-4.2 s wall on an AMD EPYC core (3.3-4.0 s user): 262 MiB/s, against
+~1,500 MiB/s for OpenSSL's SHA-NI path (Python hashlib) on the same file. A local NVMe reads
+faster than that, so the verify pass is CPU-bound there."""
+
 PREFETCH_THREADS = 8
 """Threads vLLM's prefetch reads checkpoint files with (weight_utils.py
 DEFAULT_SAFETENSORS_PREFETCH_NUM_THREADS in the 0.34.0 wheel)."""
@@ -55,7 +63,10 @@ def delivery(cfg: StackConfig, checkpoint_gib: float, layout: Layout, version: V
         read_gib, read_why = local_experts_read_gib(checkpoint_gib, expert_share, layout)
     else:
         read_gib, read_why = pod_read_gib(loader, checkpoint_gib, layout)
-    stage, stage_seconds, stage_why = node_stage(cfg, checkpoint_gib, rate)
+    # The stage reads the node's disk plainly (containerd's unpack, the stager's sha256sum),
+    # never at a streaming loader's rate.
+    stage, stage_seconds, stage_why = node_stage(
+        cfg, checkpoint_gib, cfg.storage.read_mib_per_second or UNMEASURED_READ_MIB_PER_SECOND)
     reason = (f"storage.mode {cfg.storage.mode}: each pod reads {read_why} at {rate_why} at "
               "every start" + (f"; {stage_why}" if stage else ""))
     return Delivery(stage, stage_seconds, read_gib, rate, reason)
@@ -141,7 +152,8 @@ def node_stage(cfg: StackConfig, checkpoint_gib: float,
     """Once per node: an image pull downloads the checkpoint at storage.image.pullMibPerSecond
     and containerd unpacks it at the node disk's rate (facts/load_paths.py UNPACK_DISK_PASSES);
     a node cache downloads it at storage.nodeCache.downloadMibPerSecond and the stager reads it
-    back once to verify it."""
+    back once to verify it, at the disk's rate or sha256sum's (SHA256SUM_MIB_PER_SECOND),
+    whichever is slower."""
     mib = checkpoint_gib * 1024
     if cfg.storage.mode == "image":
         pull = cfg.storage.image.pull_mib_per_second
@@ -152,9 +164,11 @@ def node_stage(cfg: StackConfig, checkpoint_gib: float,
                 f"= {seconds} s")
     if cfg.storage.mode == "nodeCache":
         download = cfg.storage.node_cache.download_mib_per_second
-        seconds = math.ceil(mib / download + mib / disk_mib_per_second)
+        verify = min(disk_mib_per_second, SHA256SUM_MIB_PER_SECOND)
+        seconds = math.ceil(mib / download + mib / verify)
         return ("cache staging", seconds,
                 f"cache staging once per node: {checkpoint_gib:.1f} GiB at "
-                f"storage.nodeCache.downloadMibPerSecond {download} + verify at "
-                f"{disk_mib_per_second} MiB/s = {seconds} s")
+                f"storage.nodeCache.downloadMibPerSecond {download} + verify at min(disk "
+                f"{disk_mib_per_second}, sha256sum {SHA256SUM_MIB_PER_SECOND}) = {verify} MiB/s "
+                f"= {seconds} s")
     return "", 0, ""
