@@ -318,7 +318,10 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
         return None
     gpu, weights, act = plan.gpu, plan.weights, plan.activations
     utilization = plan.engine.gpu_memory_utilization
-    if act.moe_workspace_gib and weights.per_gpu_gib < gpu.memory_gib * utilization:
+    # The workspace is to blame only when the rest fits without it: a fraction of a GiB of it
+    # beside weights that leave less than non-torch would be fixed by no batch size.
+    without_workspace = weights.per_gpu_gib + act.total_gib - act.moe_workspace_gib
+    if act.moe_workspace_gib and without_workspace < gpu.memory_gib * utilization:
         return (f"engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does "
                 f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
                 f"× DP {plan.layout.data_parallel} and take {act.moe_workspace_gib:.1f} GiB per "

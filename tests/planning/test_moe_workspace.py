@@ -133,3 +133,17 @@ def test_a_gathered_batch_that_does_not_fit_is_refused_naming_the_batch_key():
     assert "engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace" in message
     assert "× DP 16 and take 21.0 GiB per GPU" in message
     assert "lower engine.maxNumBatchedTokens" in message
+
+
+def test_a_workspace_that_is_not_what_overflows_is_not_blamed_for_the_refusal():
+    # R1 at TP 8 on H200 holds 79.5 GiB of weights per GPU; at utilization 0.576 vLLM may use
+    # 80.5 GiB, which the weights fit but non-torch (3.05 GiB) alone overflows. The workspace
+    # of 256 batched tokens is 0.04 GiB: lowering engine.maxNumBatchedTokens cannot help.
+    from planning.config import ConfigError
+    engine = {"maxNumBatchedTokens": 256, "maxNumSeqs": 16, "gpuMemoryUtilization": 0.576}
+    with pytest.raises(ConfigError) as caught:
+        make_plan(configured(R1_ON_H200, engine=engine))
+    message = str(caught.value)
+    assert "the fused-MoE workspace does not" not in message
+    assert "lower engine.maxNumBatchedTokens" not in message
+    assert "model: the weights do not fit" in message
