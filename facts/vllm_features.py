@@ -328,6 +328,24 @@ def sparse_graph_sizes(version: Version) -> bool:
     return version >= SPARSE_GRAPH_SIZES_SINCE
 
 
+HOPPER_BLOCK_FP8_TRITON_SINCE: Version = parse("0.17.0")
+"""From 0.17.0 vLLM's FP8 MoE oracle puts Triton first for block-FP8 experts on compute
+capability 9.0 when they are tensor-parallel (ep_size 1), FlashInfer CUTLASS when they are
+expert-parallel: vllm/model_executor/layers/fused_moe/oracle/fp8.py _get_priority_backends,
+"On Hopper for Block Fp8, prefer Triton for TP and FI CUTLASS for EP" (in the 0.17.0, 0.18.0,
+0.19.0, 0.20.0, 0.26.0, 0.32.0 and 0.33.0 wheels; not in 0.14.0, 0.15.0 or 0.16.0, whose
+order puts DeepGEMM before Triton). TritonExperts accepts the 128-block FP8 scheme
+(_supports_quant_scheme)."""
+
+
+def runs_block_fp8_experts_on_triton(version: Version, compute_capability: float,
+                                     expert_parallel: bool) -> bool:
+    """True when vLLM picks TritonExperts for block-FP8 experts: Hopper (9.0 exactly),
+    tensor-parallel experts, vLLM ≥ 0.17.0 (HOPPER_BLOCK_FP8_TRITON_SINCE)."""
+    return (version >= HOPPER_BLOCK_FP8_TRITON_SINCE and compute_capability == 9.0
+            and not expert_parallel)
+
+
 DEEP_GEMM_DEFAULT_SINCE: Version = parse("0.11.0")
 """VLLM_USE_DEEP_GEMM defaults to 1 in 0.11.0 (0 in 0.8.5; the release between that flipped
 it was not bisected, so 0.11.0 is the first the program counts the warm-up for)."""

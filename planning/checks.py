@@ -215,6 +215,25 @@ def decode_context_parallel_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if dcp > 1 and model_families.SLIDING_ATTENTION in (plan.model.layer_types or []):
         return (f"engine.decodeContextParallel: {dcp} with sliding-window layers, which vLLM "
                 "cannot split by position; set it to 1")
+    if dcp > 1 and model_families.is_gqa(plan.model.attention):
+        return _gqa_decode_context_parallel(dcp, tp, plan.model.attention)
+    return None
+
+
+def _gqa_decode_context_parallel(dcp: int, tp: int, attention: dict) -> Optional[str]:
+    """For GQA/MQA vLLM splits positions only over the TP ranks that hold a copy of the same
+    KV head: TP > KV heads, DCP ≤ TP // KV heads and query heads per KV head divisible by DCP
+    (vllm/config/model.py ModelConfig.verify_with_parallel_config, asserts in 0.14.0–0.26.0,
+    ValueError in 0.32.0 and 0.33.0)."""
+    kv_heads, heads = attention["kv_heads"], attention["heads"]
+    if tp <= kv_heads:
+        return (f"engine.decodeContextParallel: {dcp} needs gpu.tensorParallel above the "
+                f"model's {kv_heads} KV heads (it is {tp}): vLLM splits positions over the TP "
+                "ranks sharing a KV head; set it to 1, or raise gpu.tensorParallel")
+    if dcp > tp // kv_heads or (heads // kv_heads) % dcp:
+        return (f"engine.decodeContextParallel: {dcp} must be at most {tp // kv_heads} "
+                f"(gpu.tensorParallel {tp} // {kv_heads} KV heads) and divide the "
+                f"{heads // kv_heads} query heads per KV head; use a divisor of both")
     return None
 
 
@@ -318,7 +337,10 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
         return None
     gpu, weights, act = plan.gpu, plan.weights, plan.activations
     utilization = plan.engine.gpu_memory_utilization
-    if act.moe_workspace_gib and weights.per_gpu_gib < gpu.memory_gib * utilization:
+    # The workspace is to blame only when the rest fits without it: a fraction of a GiB of it
+    # beside weights that leave less than non-torch would be fixed by no batch size.
+    without_workspace = weights.per_gpu_gib + act.total_gib - act.moe_workspace_gib
+    if act.moe_workspace_gib and without_workspace < gpu.memory_gib * utilization:
         return (f"engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does "
                 f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
                 f"× DP {plan.layout.data_parallel} and take {act.moe_workspace_gib:.1f} GiB per "

@@ -167,7 +167,7 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
     workspace, backend = 0.0, ""
     if model.experts:
         backend = moe_backend(model.weights_dtype, model.block_quantized,
-                              gpu.compute_capability)
+                              gpu.compute_capability, version, layout.expert_parallel)
         tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel,
                                    version)
         workspace = moe_workspace_gib(
@@ -681,11 +681,19 @@ for FP8 block weights on Hopper and newer (deep_gemm_moe.py), OAI's triton_kerne
 (gpt_oss_triton_kernels_moe.py)."""
 
 
-def moe_backend(weights_dtype: str, block_quantized: bool, compute_capability: float) -> str:
-    """Which expert kernel vLLM picks, as far as the workspace goes: DeepGEMM for FP8 block
-    weights on compute capability ≥ 9.0 (the same rule as its warm-up,
-    facts/vllm_features.py warms_up_deep_gemm), OAI triton for MXFP4, Triton otherwise."""
+def moe_backend(weights_dtype: str, block_quantized: bool, compute_capability: float,
+                version: vllm_features.Version = vllm_features.parse("0.16.0"),
+                expert_parallel: bool = False) -> str:
+    """Which expert kernel vLLM picks, as far as the workspace goes: for FP8 block weights on
+    compute capability ≥ 9.0 DeepGEMM (the same rule as its warm-up, facts/vllm_features.py
+    warms_up_deep_gemm), except Triton for tensor-parallel experts on Hopper from 0.17
+    (vllm_features.runs_block_fp8_experts_on_triton; expert-parallel ones keep DeepGEMM's
+    larger workspace though FlashInfer CUTLASS may take them); OAI triton for MXFP4, Triton
+    otherwise."""
     if block_quantized and compute_capability >= 9.0:
+        if vllm_features.runs_block_fp8_experts_on_triton(version, compute_capability,
+                                                          expert_parallel):
+            return "triton"
         return "deep_gemm"
     if weights_dtype == model_families.MXFP4:
         return "oai_triton"

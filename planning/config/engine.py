@@ -37,7 +37,9 @@ class EngineConfig(_Model):
         default=1, ge=1,
         description="--decode-context-parallel-size: tensor-parallel ranks that split each "
                     "request's KV cache by position, multiplying the tokens a rank holds for "
-                    "full-attention and MLA layers; must divide gpu.tensorParallel (1: off)")
+                    "full-attention and MLA layers; must divide gpu.tensorParallel, and for a "
+                    "GQA model gpu.tensorParallel must exceed its KV heads with this at most "
+                    "their ratio (1: off)")
     compile_cache_gib: int = Field(
         default=0, ge=0, description="Size of a persistent torch.compile cache volume; 0 = none"
     )

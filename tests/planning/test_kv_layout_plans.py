@@ -141,7 +141,9 @@ def test_the_state_page_never_exceeds_the_attention_page_it_is_padded_to():
 def test_decode_context_parallel_multiplies_the_tokens_a_rank_holds():
     # DCP 2 over TP 4: each rank keeps every other position of each request, so a request
     # takes half the attention blocks (FullAttentionSpec.max_memory_usage_bytes: cdiv(L, DCP)).
-    dense = {"preset": "deepseek-r1-distill-llama-70b", "servedName": "d", "maxModelLen": 32768}
+    # An MLA model: vLLM takes DCP for GQA only above one TP rank per KV head.
+    dense = {"preset": "deepseek-v2-lite", "servedName": "d", "maxModelLen": 32768,
+             "trustRemoteCode": True}
     plain = _plan(model=dense)
     split = _plan(model=dense, engine={"decodeContextParallel": 2})
     assert split.kv.tokens_per_rank == pytest.approx(2 * plain.kv.tokens_per_rank, rel=1e-3)
@@ -152,7 +154,12 @@ def test_decode_context_parallel_multiplies_the_tokens_a_rank_holds():
     ({"engine": {"decodeContextParallel": 3}}, "does not divide gpu.tensorParallel 4"),
     ({"engine": {"decodeContextParallel": 2},
       "model": {"preset": "gpt-oss-120b", "servedName": "oss"}}, "sliding-window layers"),
-], ids=["not a divisor of TP", "sliding windows"])
+    ({"engine": {"decodeContextParallel": 2},
+      "model": {"preset": "deepseek-r1-distill-llama-70b", "servedName": "d"}},
+     "needs gpu.tensorParallel above the model's 8 KV heads"),
+    ({"engine": {"decodeContextParallel": 4}}, "at most 2 (gpu.tensorParallel 4 // 2 KV heads)"),
+], ids=["not a divisor of TP", "sliding windows", "GQA with TP up to its KV heads",
+        "GQA above TP per KV head"])
 def test_decode_context_parallel_vllm_would_refuse_is_refused_naming_the_key(changes, words):
     with pytest.raises(config.ConfigError) as error:
         _plan(**changes)

@@ -43,13 +43,26 @@ def test_openai_triton_kernels_size_the_first_buffer_by_the_activation_alone():
 
 
 @pytest.mark.parametrize("dtype, block, capability, backend", [
-    ("fp8", True, 9.0, "deep_gemm"),     # DeepSeek-R1 on Hopper
+    ("fp8", True, 9.0, "deep_gemm"),     # DeepSeek-R1 on Hopper before 0.17 (the default here)
     ("fp8", True, 8.0, "triton"),        # the same weights on Ampere: no DeepGEMM
     ("mxfp4", False, 9.0, "oai_triton"),
     ("bf16", False, 9.0, "triton"),
 ])
 def test_the_experts_kernel_follows_the_weights_and_the_gpu(dtype, block, capability, backend):
     assert memory.moe_backend(dtype, block, capability) == backend
+
+
+@pytest.mark.parametrize("version, capability, expert_parallel, backend", [
+    ("0.16.0", 9.0, False, "deep_gemm"),   # no Hopper preference in 0.16.0's oracle/fp8.py
+    ("0.17.0", 9.0, False, "triton"),      # "prefer Triton for TP" from 0.17.0 to 0.33.0
+    ("0.33.0", 9.0, False, "triton"),
+    ("0.33.0", 9.0, True, "deep_gemm"),    # EP: FlashInfer CUTLASS or DeepGEMM, the larger kept
+    ("0.33.0", 10.0, False, "deep_gemm"),  # the rule is for capability 9.0 only
+])
+def test_block_fp8_experts_on_hopper_run_on_triton_under_tensor_parallelism_from_0_17(
+        version, capability, expert_parallel, backend):
+    assert memory.moe_backend("fp8", True, capability, memory.vllm_features.parse(version),
+                              expert_parallel) == backend
 
 
 R1_ON_H200 = {
@@ -66,13 +79,14 @@ R1_ON_H200 = {
 
 def test_the_plan_adds_the_workspace_to_a_moe_models_peak_and_says_so():
     plan = make_plan(configured(R1_ON_H200))
-    # DeepGEMM at TP 8: N = 4096 / 8 = 512; 8192 × 8 rows × (7168 × 1 + 7168 × 2) B = 1.31 GiB.
-    workspace = 8192 * 8 * 7168 * 3 / GIB
+    # vLLM 0.20 on Hopper runs block-FP8 experts under TP on Triton (oracle/fp8.py
+    # _get_priority_backends): N = 4096 / 8 = 512; 8192 × 8 rows × (7168 + 7168) × 2 B.
+    workspace = 8192 * 8 * 7168 * 4 / GIB
     without = memory.activation_peak_gib(7168, 18432, 129280, 8, 8192,
                                          plan.engine.max_num_seqs, memory.vllm_features.parse(
                                              "0.20.0"))
     assert plan.activations.peak_gib == pytest.approx(without + workspace)
-    assert "fused-MoE workspace 1.31 GiB, deep_gemm kernels at 8192 tokens × 8 experts" in (
+    assert "fused-MoE workspace 1.75 GiB, triton kernels at 8192 tokens × 8 experts" in (
         plan.activations.reason)
 
 
@@ -133,3 +147,17 @@ def test_a_gathered_batch_that_does_not_fit_is_refused_naming_the_batch_key():
     assert "engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace" in message
     assert "× DP 16 and take 21.0 GiB per GPU" in message
     assert "lower engine.maxNumBatchedTokens" in message
+
+
+def test_a_workspace_that_is_not_what_overflows_is_not_blamed_for_the_refusal():
+    # R1 at TP 8 on H200 holds 79.5 GiB of weights per GPU; at utilization 0.576 vLLM may use
+    # 80.5 GiB, which the weights fit but non-torch (3.05 GiB) alone overflows. The workspace
+    # of 256 batched tokens is 0.04 GiB: lowering engine.maxNumBatchedTokens cannot help.
+    from planning.config import ConfigError
+    engine = {"maxNumBatchedTokens": 256, "maxNumSeqs": 16, "gpuMemoryUtilization": 0.576}
+    with pytest.raises(ConfigError) as caught:
+        make_plan(configured(R1_ON_H200, engine=engine))
+    message = str(caught.value)
+    assert "the fused-MoE workspace does not" not in message
+    assert "lower engine.maxNumBatchedTokens" not in message
+    assert "model: the weights do not fit" in message

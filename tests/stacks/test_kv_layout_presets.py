@@ -4,7 +4,7 @@ of the real stack files (facts/models.yaml; their KV layout in planning/kv_layou
 from planning.config import parse
 from planning.plan import make_plan
 from tests.harness import deep_merge, run_stack, stack_config
-from tests.k8s_helpers import vllm_container
+from tests.k8s_helpers import server_args, vllm_container
 
 QWEN3_NEXT = {"model": {"preset": "qwen3-next-80b-a3b", "servedName": "next", "maxModelLen": 32768},
               "gpu": {"type": "h100-80gb", "tensorParallel": 4},
@@ -38,12 +38,12 @@ def test_gpt_oss_120b_on_staging_with_one_h100_plans_and_renders():
     assert kv.groups == 2 and kv.holds(32768)
 
 
-def test_decode_context_parallel_renders_its_flag_on_prod():
-    # twice the KV capacity per replica: prod's routers must keep up (7, the plan says)
-    run = run_stack("prod", {"engine": {"decodeContextParallel": 2},
-                             "traffic": {"router": {"replicas": 7}}})
+def test_decode_context_parallel_renders_its_flag_on_r1_h100():
+    # An MLA model at TP 8 (vLLM refuses DCP for prod's GQA model: 8 KV heads at TP 2).
+    lws = "leaderworkerset.x-k8s.io/v1:LeaderWorkerSet"
+    run = run_stack("r1-h100", {"engine": {"decodeContextParallel": 2}})
     assert run.error is None, run.error
-    args = vllm_container(run.engine("apps/v1:Deployment"))["args"]
+    args = server_args(vllm_container(run.engine(lws)))
     assert args[args.index("--decode-context-parallel-size") + 1] == "2"
-    assert "--decode-context-parallel-size" not in vllm_container(
-        run_stack("prod").engine("apps/v1:Deployment"))["args"]
+    assert "--decode-context-parallel-size" not in server_args(vllm_container(
+        run_stack("r1-h100").engine(lws)))
