@@ -24,7 +24,8 @@ names = stack_names(pulumi.get_stack(), cfg, plan)
 release, monitored = names.release, engine.metrics_args(cfg, names)   # before any resource
 provider = k8s.Provider("k8s", **provider_inputs(cluster, secret=pulumi.Output.secret))
 opts = pulumi.ResourceOptions(provider=provider)
-namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts)
+namespace = ServingNamespace(release, cfg.namespace, cfg.create_namespace, opts=opts,
+                             pod_security=engine.pod_security(cfg))
 image = VllmImage(release, image_args(cfg, release), opts=opts)
 store = ModelStore(release, engine.model_store_args(cfg, plan, names, namespace.name, image.ref),
                    opts=opts)

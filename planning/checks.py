@@ -637,6 +637,12 @@ def load_path_warnings(cfg: StackConfig, plan: Plan) -> list[str]:
             f"{load_paths.IMAGE_VOLUME_DEFAULT_ON}; the API server and every kubelet need "
             f"--feature-gates={load_paths.IMAGE_VOLUME_GATE}=true and the runtime containerd "
             f"{load_paths.CONTAINERD_IMAGE_VOLUMES}+ (or CRI-O), else the pods are refused")
+    if cfg.storage.mode == "nodeCache" and not cfg.create_namespace:
+        found.append(
+            f"storage.mode nodeCache with createNamespace false: the stager and engine pods "
+            f"mount a hostPath, which only Pod Security 'privileged' admits; label namespace "
+            f"{cfg.namespace} pod-security.kubernetes.io/enforce=privileged, else every pod of "
+            "the stack is refused")
     return found
 
 

@@ -22,6 +22,7 @@ from rendering import alerting, inference, metrics, pod, revisions, router, vllm
 from rendering import model_store as store
 from rendering import node_cache, object_store
 from rendering.labels import selector_of
+from rendering.namespace import pod_security_level
 from rendering.naming import StackNames
 
 
@@ -60,6 +61,11 @@ def delivered_objects(cfg: StackConfig, plan: Plan, names: StackNames,
             product_labels=plan.gpu.product_labels,
             node_selector=cfg.placement.node_selector, tolerations=cfg.placement.tolerations)
     return None
+
+
+def pod_security(cfg: StackConfig) -> str:
+    """The Pod Security level the stack's namespace enforces (rendering/namespace.py)."""
+    return pod_security_level(cfg.storage.mode)
 
 
 def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,

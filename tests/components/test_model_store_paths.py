@@ -160,3 +160,27 @@ def test_a_stager_is_ready_only_once_its_node_holds_the_revision_and_keeps_it_st
     assert keep["readinessProbe"]["exec"]["command"] == ["test", "-f", marker]
     assert keep["livenessProbe"]["exec"]["command"] == ["test", "-f", marker]
     assert keep["command"][-1] == stage["command"][-1]          # the same staging script, again
+
+
+def _namespace_labels(run) -> dict:
+    [namespace] = [r for r in run.resources if r.kind == "Namespace"]
+    return namespace.inputs["metadata"]["labels"]
+
+
+def test_the_node_cache_stacks_namespace_admits_the_hostpath_its_pods_mount(path_runs):
+    """Pod Security's baseline and restricted levels forbid hostPath volumes
+    (pod-security-admission policy/check_hostPathVolumes.go): only privileged admits the
+    stager's and the engine's; restricted still warns and audits everything else."""
+    labels = _namespace_labels(path_runs["nodeCache"])
+    assert labels["pod-security.kubernetes.io/enforce"] == "privileged"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+    assert any("hostPath" in volume for volume in _pod(path_runs["nodeCache"])["volumes"])
+
+
+def test_an_image_volume_stacks_namespace_stays_restricted(path_runs):
+    """Image volumes are allowed under restricted (the level's volume list includes `image`
+    from Kubernetes 1.33, which the image path already requires)."""
+    labels = _namespace_labels(path_runs["image"])
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert "pod-security.kubernetes.io/warn" not in labels

@@ -319,3 +319,12 @@ def test_pulumi_waits_for_the_node_cache_stager_as_long_as_its_staging_takes():
     assert plan.storage.download_seconds == plan.startup.stage_seconds
     assert plan.storage.download_timeout_seconds == plan.startup.stage_seconds + 600
     assert plan.storage.capacity_gi == 2000
+
+
+def test_a_node_cache_in_a_namespace_the_stack_does_not_create_warns_of_its_pod_security():
+    cfg = cfg_of(storage={**CACHE, "nodeCache": {"diskGi": 100}}, createNamespace=False)
+    found = checks.warnings(cfg, make_plan(cfg))
+    assert any("createNamespace false" in warning and "enforce=privileged" in warning
+               for warning in found)
+    created = cfg_of(storage={**CACHE, "nodeCache": {"diskGi": 100}})
+    assert not any("enforce=privileged" in w for w in checks.warnings(created, make_plan(created)))

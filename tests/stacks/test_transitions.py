@@ -292,6 +292,7 @@ IMAGE_PATH = {"storage": {"mode": "image", "nfs": None, "pvc": None,
               "clusterVersions": {"kubernetes": "1.35"}}
 NODE_CACHE = {"storage": {"mode": "nodeCache", "pvc": None, "nodeCache": {"diskGi": 200}}}
 DAEMON_SET = "apps/v1:DaemonSet"
+NAMESPACE = "core/v1:Namespace"
 CACHE_KINDS = ("core/v1:ServiceAccount", "rbac.authorization.k8s.io/v1:ClusterRole",
                "rbac.authorization.k8s.io/v1:ClusterRoleBinding", DAEMON_SET)
 ROWS += [
@@ -301,9 +302,12 @@ ROWS += [
         {**IMAGE_PATH, "storage": {**IMAGE_PATH["storage"], "image": {
             "reference": MODEL_IMAGE.replace("c3" * 32, "d4" * 32)}}},
         {DEPLOYMENT: {"update"}, PV: set(), PVC: set()}, rolls=True, before=IMAGE_PATH),
+    # The namespace's Pod Security moves to privileged first (the store and the engine take
+    # its name, so Pulumi updates it before creating them): only it admits their hostPath.
     Row("claim to the node cache", "staging", NODE_CACHE,
         {**{kind: {"create"} for kind in CACHE_KINDS}, PVC: {"delete"}, JOB: {"delete"},
-         NETPOL: {"create", "delete"}, DEPLOYMENT: {"update"}}, rolls=True),
+         NETPOL: {"create", "delete"}, DEPLOYMENT: {"update"}, NAMESPACE: {"update"}},
+        rolls=True),
     Row("new revision staged beside the served one", "staging",
         {**NODE_CACHE, "model": {"revision": NEW_SHA}},
         {DAEMON_SET: {"update"}, DEPLOYMENT: {"update"}, JOB: set(), PVC: set()},
@@ -313,7 +317,8 @@ ROWS += [
         {DAEMON_SET: {"update"}}, rolls=False, before=NODE_CACHE),
     Row("node cache back to a claim", "staging", {},
         {**{kind: {"delete"} for kind in CACHE_KINDS}, PVC: {"create"}, JOB: {"create"},
-         NETPOL: {"create", "delete"}, DEPLOYMENT: {"update"}}, rolls=True, before=NODE_CACHE),
+         NETPOL: {"create", "delete"}, DEPLOYMENT: {"update"}, NAMESPACE: {"update"}},
+        rolls=True, before=NODE_CACHE),
 ]
 
 
