@@ -71,3 +71,5 @@ LABEL_MODEL_CACHE_PREFIX = _PREFIX + "model-"
 """Node labels `<prefix><6 hex>=ready` that the node cache's stager sets once a revision is
 staged and verified on the node (rendering/node_cache.py `ready_label`); an engine pod reading
 a node cache requires one (policy: model_delivery_checks)."""
+MODEL_CACHE_READY = "ready"
+"""The one value the stager writes on a cache-ready label (rendering/node_cache.py)."""

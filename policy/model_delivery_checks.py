@@ -30,14 +30,15 @@ def _required_terms(spec: Mapping) -> list:
 
 
 def _requires_cache_label(term: Mapping) -> bool:
-    """A term that admits only nodes carrying a cache-ready label (In with values, or
-    Exists)."""
+    """A term that admits only nodes carrying a cache-ready label: In with the stager's one
+    value `ready` only, or Exists (the stager removes the label, never rewrites it)."""
     for expression in items(term, "matchExpressions"):
         key = get(expression, "key")
         if not (isinstance(key, str) and key.startswith(conventions.LABEL_MODEL_CACHE_PREFIX)):
             continue
         operator = get(expression, "operator")
-        if operator == "Exists" or (operator == "In" and items(expression, "values")):
+        if operator == "Exists" or (operator == "In" and items(expression, "values") == [
+                conventions.MODEL_CACHE_READY]):
             return True
     return False
 

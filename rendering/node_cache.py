@@ -42,7 +42,7 @@ from rendering.model_store import (DOWNLOAD_PATTERNS, HF_TOKEN_DIR, HF_TOKEN_FIL
 STAGED_MARKER = ".staged"
 """Written last, atomically, into a verified revision directory; holds the revision's label key
 (so garbage collection knows which label to remove)."""
-READY = "ready"
+READY = c.MODEL_CACHE_READY
 CACHE_MOUNT = "/cache"
 """Where the stager sees the node's hostPath."""
 SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"

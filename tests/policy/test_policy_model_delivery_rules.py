@@ -35,9 +35,11 @@ def _ready(operator="In", values=("ready",)):
     (((GPU,),), True),                                     # GPU only: any GPU node
     (((GPU, _ready()), (GPU,)), True),                     # terms are ORed: one lets it out
     (((GPU, _ready("NotIn")),), True),
+    (((GPU, _ready(values=("notready",))),), True),       # a value the stager never writes
+    (((GPU, _ready(values=("ready", "staging"))),), True),
     (((GPU, {"key": "other.io/model-x", "operator": "In", "values": ["ready"]}),), True),
 ], ids=["ready-in", "ready-exists", "no-affinity", "gpu-only", "one-term-without",
-        "not-in", "foreign-label"])
+        "not-in", "other-value", "ready-or-other", "foreign-label"])
 def test_a_cache_pod_must_require_the_ready_label_in_every_term(terms, caught):
     messages = validate_resource("cache-pod-on-ready-node", DEPLOYMENT, _with(CACHE, *terms))
     assert bool(messages) is caught
