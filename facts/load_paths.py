@@ -21,7 +21,7 @@ the helper that wires a mode's rendering adds it here, one line."""
 IMAGE_VOLUME_GATE = "ImageVolume"
 IMAGE_VOLUME_BETA = "1.33"
 """Beta (gate still off by default): the first release whose image volumes take subPath
-(KEP-4639 beta), which storage.image.modelSubdir mounts through."""
+(KEP-4639 beta) and that Pod Security's restricted level admits (kubernetes PR #130394)."""
 IMAGE_VOLUME_DEFAULT_ON = "1.35"
 """The ImageVolume gate is on by default on the API server and the kubelets."""
 CONTAINERD_IMAGE_VOLUMES = "2.1.0"
@@ -30,7 +30,7 @@ beta', 2025-04-29; CRI-O since 1.31)."""
 
 
 def image_volume_support(kubernetes_minor: str) -> str:
-    """'none' below the beta (no subPath), 'gated' while the gate is off by default (the
+    """'none' below the beta (alpha, refused by a restricted namespace), 'gated' while the gate is off by default (the
     operator must have turned it on), 'default' once it is on by default."""
     minor = Version(kubernetes_minor)
     if minor < Version(IMAGE_VOLUME_BETA):

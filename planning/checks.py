@@ -60,8 +60,10 @@ def object_store_read_by_the_streamer(cfg: StackConfig, plan: Plan) -> Optional[
 
 
 def image_volumes_in_the_cluster(cfg: StackConfig, plan: Plan) -> Optional[str]:
-    """An image volume needs a Kubernetes that has them, with subPath (beta, 1.33); preview
-    cannot read the cluster, so clusterVersions.kubernetes must say which."""
+    """An image volume needs a Kubernetes whose image volumes are beta (1.33): before, they
+    are alpha, and Pod Security's restricted level, which the stack's namespace enforces,
+    admits `image` volumes only from 1.33 (kubernetes PR #130394); preview cannot read the
+    cluster, so clusterVersions.kubernetes must say which."""
     if cfg.storage.mode != "image":
         return None
     minor = cfg.cluster_versions.kubernetes
@@ -70,8 +72,9 @@ def image_volumes_in_the_cluster(cfg: StackConfig, plan: Plan) -> Optional[str]:
                 f"an image volume, which needs Kubernetes {load_paths.IMAGE_VOLUME_BETA} or "
                 "newer; state the cluster's minor, e.g. 1.33 (kubectl version)")
     if load_paths.image_volume_support(minor) == "none":
-        return (f"clusterVersions.kubernetes: {minor} has no image volumes with subPath (beta "
-                f"from {load_paths.IMAGE_VOLUME_BETA}, on by default from "
+        return (f"clusterVersions.kubernetes: {minor} has no image volumes a restricted "
+                f"namespace admits (alpha before {load_paths.IMAGE_VOLUME_BETA}, beta from "
+                f"{load_paths.IMAGE_VOLUME_BETA}, on by default from "
                 f"{load_paths.IMAGE_VOLUME_DEFAULT_ON}); upgrade the cluster or choose another "
                 "storage.mode (nodeCache stages the weights on local disk on any version)")
     return None
