@@ -9,9 +9,10 @@ dense models with standard or grouped-query attention (`gqa`), Qwen3-MoE, gpt-os
 MiniMax-M2 (`gqa`, MoE), and the DeepSeek layout (`mla`, MoE: V2, V3/R1, V3.2 with DSA's
 indexer, Kimi-K2, GLM-5). quantization_config is read (method, bits, group size, zero points, format,
 the modules kept in 16 bits) into `weights_by_role`, each role at its own width; an ignore list
-that splits a role is said as "could not determine". Hybrid
-linear-attention models (qwen3_next, kimi_linear) and anything else fail with a message
-saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
+that splits a role is said as "could not determine". Sliding-window and Qwen3-Next's
+linear-attention layers are written as `layer_types` / `sliding_window` / `linear_attention`
+(planning/kv_layout.py layout_facts_from_config); kimi_linear (its KDA layers are not counted)
+and anything else fail with a message saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
 safetensors index, or the checkpoint's *.safetensors files (`--safetensors`, only their
 headers are read), add the checkpoint's real size (`weights_gib`) and its bytes per parameter
 of each role from the tensor names (beside the widths the facts give); a saved hub model-info JSON
@@ -30,6 +31,7 @@ from typing import Any
 import yaml
 
 from facts import model_families
+from planning import kv_layout
 from planning import memory
 
 GIB = 2**30
@@ -87,6 +89,10 @@ def attention_kind(config: dict[str, Any]) -> str:
         return model_families.GQA
     if model_type in MLA_MODEL_TYPES:
         return model_families.MLA
+    if model_type in HYBRID_COUNTED:
+        # Its full-attention layers are GQA; the linear-attention layers' per-request state is
+        # model.facts.linearAttention (planning/kv_layout.py layout_facts_from_config).
+        return model_families.GQA
     if model_type in HYBRID_MODEL_TYPES:
         raise _unsupported(config, hybrid_layers(config))
     raise _unsupported(config, f"unknown model_type {model_type!r}")
@@ -345,6 +351,8 @@ def parameter_groups(config: dict[str, Any]) -> dict[str, int]:
     2 × H norms, and the dense MLP (sharded) or the MoE block; the final norm H.
     """
     kind = attention_kind(config)
+    if config.get("model_type") in HYBRID_COUNTED:
+        return hybrid_parameter_groups(config)
     _require(config, "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
              "intermediate_size")
     hidden, vocab = config["hidden_size"], config["vocab_size"]
@@ -650,17 +658,10 @@ def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
 
 
 def _kv_layout_notes(config: dict[str, Any]) -> list[str]:
-    """KV-cache parts the facts' attention kinds do not count: sliding-window layers (counted
-    as full attention, so the plan's KV capacity is low, the safe side) and what DSA's
-    indexer does beyond its cache (which the facts count from index_head_dim)."""
+    """KV-cache parts the facts do not count: what DSA's indexer does beyond its cache (which
+    the facts count from index_head_dim). Sliding-window and linear-attention layers are
+    written as layer_types (planning/kv_layout.py sizes them as vLLM groups them)."""
     notes = []
-    types = config.get("layer_types") or []
-    sliding = sum(1 for kind in types if kind == "sliding_attention")
-    if sliding:
-        notes.append(f"{sliding} of {len(types)} layers attend over a "
-                     f"{config.get('sliding_window')}-token sliding window (layer_types); the "
-                     "facts count every layer as full attention, so the planned KV capacity "
-                     "is lower than vLLM's")
     if config.get("index_head_dim"):
         notes.append(f"the DSA indexer's cache is counted from index_head_dim "
                      f"{config['index_head_dim']}, but its top-{config.get('index_topk')} "
@@ -735,6 +736,8 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
         "attention": attention_facts(config),
         "max_context": config.get("max_position_embeddings"),
     })
+    # Sliding-window and linear-attention layers, as vLLM groups them (planning/kv_layout.py).
+    facts.update(kv_layout.layout_facts_from_config(config))
     if routed_experts(config):
         facts["experts"] = routed_experts(config)
         facts["experts_per_token"] = (config.get("num_experts_per_tok")

@@ -112,12 +112,28 @@ def test_each_new_family_prints_facts_the_config_accepts(capsys, path, name, exp
     assert facts.experts == experts and facts.parameters is not None
 
 
-def test_a_hybrid_linear_attention_model_is_refused_with_what_was_read(capsys):
-    status, out, err = _run(capsys, QWEN3_NEXT)
-    assert status == 1 and out == ""
-    assert "qwen3_next" in err
-    assert "12 full-attention" in err and "36 linear-attention" in err
-    assert "per request" in err
+def test_a_hybrid_linear_attention_model_is_written_as_facts_the_plan_sizes(capsys):
+    """Qwen3-Next: 12 full-attention and 36 Gated DeltaNet layers, written as layer_types and
+    linear_attention (planning/kv_layout.py), parameters by role; the facts load and plan."""
+    status, out, _ = _run(capsys, QWEN3_NEXT)
+    assert status == 0
+    [facts] = yaml.safe_load("models:\n" + out)["models"].values()
+    kinds = facts["layer_types"]
+    assert kinds.count("full_attention") == 12 and kinds.count("linear_attention") == 36
+    assert facts["linear_attention"] == {"num_key_heads": 16, "num_value_heads": 32,
+                                         "key_head_dim": 128, "value_head_dim": 128,
+                                         "conv_kernel_dim": 4}
+    facts.update(hf_id="Qwen/Qwen3-Next-80B-A3B-Instruct", min_vllm="0.10.2",
+                 min_compute_capability=8.0)
+    model = config.ModelFacts.model_validate(facts)
+    assert model.parameters.experts == 48 * 512 * 3 * 2048 * 512
+
+
+def test_a_hybrid_family_the_tool_cannot_count_is_refused_with_what_was_read(capsys):
+    kimi_linear = {**_config(QWEN3_NEXT), "model_type": "kimi_linear"}
+    with pytest.raises(model_facts.UnsupportedModel) as error:
+        model_facts.model_facts(kimi_linear)
+    assert "kimi_linear" in str(error.value) and "per request" in str(error.value)
 
 
 def test_moe_facts_without_parameters_by_role_are_refused():
@@ -131,9 +147,11 @@ def test_moe_facts_without_parameters_by_role_are_refused():
     assert "model.facts.parameters" in str(error.value) and "experts" in str(error.value)
 
 
-def test_kv_parts_the_attention_kinds_cannot_express_are_said(capsys):
-    _, out, err = _run(capsys, GPT_OSS)
-    assert "12 of 24 layers" in err and "128-token sliding window" in out
+def test_kv_parts_the_facts_cannot_express_are_said_and_sliding_windows_written(capsys):
+    _, out, _ = _run(capsys, GPT_OSS)
+    [facts] = yaml.safe_load("models:\n" + out.split("    # ", 1)[0])["models"].values()
+    assert facts["sliding_window"] == 128
+    assert facts["layer_types"].count("sliding_attention") == 12
     _, out, err = _run(capsys, V32)
     assert "index_head_dim 128" in err and "indexer" in out
 
