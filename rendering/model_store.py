@@ -189,6 +189,21 @@ the awaiter's pod messages. A new revision, claim or repository is a new Job by 
 the old one, running or not, is deleted at the end of that update."""
 
 
+def hub_download_pieces(hf_token: Optional[tuple[str, str]], mounts: list[dict],
+                        volumes: list[dict]) -> list[dict]:
+    """What every pod that downloads from the hub carries (the download Job, the node cache's
+    stager): the hub token's Secret mounted read-only when one is given (appended to `mounts`
+    and `volumes`), and the env: HOME on the writable /tmp, telemetry off, no hf_transfer."""
+    if hf_token is not None:
+        mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
+        volumes.append({"name": "hf-token", "secret": {
+            "secretName": hf_token[0], "optional": True,
+            "items": [{"key": hf_token[1], "path": "token"}]}})
+    return [{"name": "HOME", "value": "/tmp"},
+            {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+            {"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"}]
+
+
 def download_job_spec(*, script: str, image: Any, claim: str, labels: dict[str, str],
                       hf_token: Optional[tuple[str, str]], product_labels: list[str]) -> dict:
     """The download Job's spec (camelCase).
@@ -208,14 +223,7 @@ def download_job_spec(*, script: str, image: Any, claim: str, labels: dict[str, 
     volumes: list[dict] = [
         {"name": "model", "persistentVolumeClaim": {"claimName": claim}},
         {"name": "tmp", "emptyDir": {"sizeLimit": "20Gi"}}]
-    if hf_token is not None:
-        mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
-        volumes.append({"name": "hf-token", "secret": {
-            "secretName": hf_token[0], "optional": True,
-            "items": [{"key": hf_token[1], "path": "token"}]}})
-    env = [{"name": "HOME", "value": "/tmp"},
-           {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
-           {"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"}]
+    env = hub_download_pieces(hf_token, mounts, volumes)
     return {
         # No ttlSecondsAfterFinished: a deleted Job would be re-created by Pulumi.
         "backoffLimit": DOWNLOAD_BACKOFF_LIMIT,

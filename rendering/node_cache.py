@@ -35,7 +35,8 @@ from typing import Any, Optional
 from facts import conventions as c
 from rendering import kube, pod
 from planning.config import StorageConfig
-from rendering.model_store import (DOWNLOAD_PATTERNS, HF_TOKEN_DIR, HF_TOKEN_FILE, StoreObjects,
+from rendering.model_store import (DOWNLOAD_PATTERNS, HF_TOKEN_FILE, StoreObjects,
+                                    hub_download_pieces,
                                     immutable_suffix, model_directory, model_directory_parts,
                                     store_labels)
 
@@ -224,14 +225,7 @@ def stager_pod_spec(*, script: str, marker: str, image: Any, host_path: str,
                                             "expirationSeconds": TOKEN_SECONDS}},
                    {"configMap": {"name": "kube-root-ca.crt",
                                   "items": [{"key": "ca.crt", "path": "ca.crt"}]}}]}}]
-    if hf_token is not None:
-        mounts.append({"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True})
-        volumes.append({"name": "hf-token", "secret": {
-            "secretName": hf_token[0], "optional": True,
-            "items": [{"key": hf_token[1], "path": "token"}]}})
-    env = [{"name": "HOME", "value": "/tmp"},
-           {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
-           {"name": "HF_HUB_ENABLE_HF_TRANSFER", "value": "0"},
+    env = [*hub_download_pieces(hf_token, mounts, volumes),
            {"name": "SERVICE_ACCOUNT_DIR", "value": SERVICE_ACCOUNT_DIR},
            {"name": "NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}]
     return {
