@@ -171,6 +171,31 @@ def render_classes(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def issue_18_sections(rows: list[Row]) -> list[str]:
+    """results.md's issue-18 sections: weights per model class, KV tokens per KV layout, and
+    the logged cases each class has per split."""
+    return [
+        "## Weights per GPU by model class (issue 18)",
+        "",
+        "Cases tagged with a class in cases.yaml (`classes`); V1-engine cases, weights-only "
+        "cases included.",
+        "",
+        render_classes(rows),
+        "",
+        "## KV layouts (issue 18): token error per class",
+        "",
+        render_kv_classes(rows),
+        "",
+        "## Issue 18's classes: logged cases per split",
+        "",
+        "V1-engine cases per class (weights-only cases included); logs found but not scorable, "
+        "and why, are listed in benchmark/README.md (\"Logs the config cannot describe yet\").",
+        "",
+        render_class_coverage(rows),
+        "",
+    ]
+
+
 def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
     """The whole results.md."""
     holdout = summary["holdout"]["token_error"]
@@ -200,24 +225,7 @@ def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
         "",
         render_targets(rows, startup_rows()),
         "",
-        "## Weights per GPU by model class (issue 18)",
-        "",
-        "Cases tagged with a class in cases.yaml (`classes`); V1-engine cases, weights-only "
-        "cases included.",
-        "",
-        render_classes(rows),
-        "",
-        "## KV layouts (issue 18): token error per class",
-        "",
-        render_kv_classes(rows),
-        "",
-        "## Issue 18's classes: logged cases per split",
-        "",
-        "V1-engine cases per class (weights-only cases included); logs found but not scorable, "
-        "and why, are listed in benchmark/README.md (\"Logs the config cannot describe yet\").",
-        "",
-        render_class_coverage(rows),
-        "",
+        *issue_18_sections(rows),
         "## Metrics",
         "",
         DEFINITIONS,

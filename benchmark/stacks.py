@@ -57,6 +57,15 @@ def gpu_keys(ref: dict[str, Any], stack_facts: dict[str, Any]) -> dict[str, Any]
     return keys
 
 
+def storage_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """PLACEHOLDERS' storage, read at the rate the case's log shows where it gives one
+    (cases.yaml derived.read_mib_per_second): the plan's start-up checks depend on it (e.g. vLLM
+    0.10.2's fixed engine-ready wait), so a run that loaded from a fast local cache is not
+    planned as reading from the placeholder NFS share."""
+    rate = (raw.get("derived") or {}).get("read_mib_per_second")
+    return {**PLACEHOLDERS["storage"], **({"readMibPerSecond": rate} if rate else {})}
+
+
 def _set(target: dict[str, Any], names: dict[str, str], flags: dict[str, Any]) -> dict[str, Any]:
     target.update({key: flags[flag] for flag, key in names.items() if flags.get(flag) is not None})
     return target
@@ -94,5 +103,6 @@ def stack_config(raw: dict[str, Any], stack_facts: dict[str, Any]) -> StackConfi
         "engine": engine,
         "gpu": _set(gpu_keys(raw["gpu"], stack_facts), GPU_FLAGS, flags),
         **PLACEHOLDERS,
+        "storage": storage_keys(raw),
     })
     return cfg if supported else cfg.model_copy(update={"vllm_version": version})

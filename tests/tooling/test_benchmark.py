@@ -262,8 +262,8 @@ def test_results_count_each_issue_18_class_per_split_against_two_held_out_logs(r
         assert f"| {name} |" in table, name
     assert "| sliding-window | 3 | 4 | yes |" in table
     assert "| hybrid | 0 | 1 | no |" in table
-    assert "| mixed-precision-quantized | 3 | 2 | yes |" in table
-    assert "| moe-ep | 0 | 1 | no |" in table
+    assert "| mixed-precision-quantized | 3 | 3 | yes |" in table
+    assert "| moe-ep | 0 | 2 | yes |" in table
     assert "| multi-node | 0 | 0 | no |" in table
 
 
@@ -286,3 +286,15 @@ def test_expert_parallel_holdout_kv_tokens_meet_issue_18s_targets():
     tokens = score.target_stats(rows)["token_error"]
     assert tokens["n"] >= 1
     assert tokens["median"] <= 0.05 and tokens["worst"] <= 0.15, tokens
+
+
+def test_a_case_that_logs_its_read_rate_is_planned_at_that_rate_not_the_placeholder():
+    """The plan's start-up checks depend on storage.readMibPerSecond (vLLM 0.10.2's engine-ready
+    wait): a case whose log gives its weight read (cases.yaml derived.read_mib_per_second) is
+    planned at that rate, others at the placeholder's."""
+    by_id = {case.id: case for case in bench_cases.load_cases()}
+    logged = by_id["gh-qwen3-235b-fp8-l40s-tp8-ep-v0.10.2"]
+    assert logged.config.storage.read_mib_per_second == logged.derived["read_mib_per_second"]
+    other = by_id["lldp-llama31-8b-tp1"]
+    assert other.config.storage.read_mib_per_second == (
+        stacks.PLACEHOLDERS["storage"]["readMibPerSecond"])
