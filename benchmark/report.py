@@ -36,19 +36,28 @@ def render_targets(rows: list[Row], starts: list[StartupRow]) -> str:
 
 KV_CLASSES = ("full", "sliding-window", "hybrid", "dsa", "mla-tp")
 """Issue 18's KV-layout classes (cases.yaml kv_class), with full attention for reference."""
+DEPLOYMENT_CLASSES = ("moe-ep", "multi-node")
+"""Issue 18's deployment classes (cases.yaml classes): --enable-expert-parallel runs, and runs
+whose parallel group spans nodes."""
+
+
+def in_class(case, name: str) -> bool:
+    """Whether a case belongs to a class: its KV layout (kv_class) or one of its tags
+    (classes)."""
+    return case.kv_class == name or name in case.classes
 
 
 def render_kv_classes(rows: list[Row]) -> str:
-    """KV-token error per KV-layout class and split (issue 18; targets median ≤ 5 %, worst ≤
-    15 %); a class without a logged case says so."""
+    """KV-token error per KV-layout and deployment class and split (issue 18; targets median
+    ≤ 5 %, worst ≤ 15 %); a class without a logged case says so."""
     lines = ["| KV class | split | n | median abs token error | worst abs (case) |",
              "|---|---|---|---|---|"]
-    for kv_class in KV_CLASSES:
+    for kv_class in KV_CLASSES + DEPLOYMENT_CLASSES:
         for split in SPLITS:
             stats = target_stats([row for row in rows if row.case.split == split
-                                  and row.case.kv_class == kv_class])["token_error"]
+                                  and in_class(row.case, kv_class)])["token_error"]
             worst = (f"{abs_pct(stats['worst'])} ({stats['worst_case']})" if stats["n"]
-                     else "no public log with its tokens found")
+                     else "no scorable public log (README: logs the config cannot describe)")
             lines.append(f"| {kv_class} | {split} (V1) | {stats['n']} | "
                          f"{abs_pct(stats['median'])} | {worst} |")
     return "\n".join(lines)
@@ -68,8 +77,8 @@ def render_class_coverage(rows: list[Row]) -> str:
     logs the issue asks for (a class without a log shows 0, not nothing)."""
     lines = [f"| class | tuning | holdout | ≥ {HELD_OUT_PER_CLASS} held out |", "|---|---|---|---|"]
     for name in ISSUE_18_CLASSES:
-        members = [row.case for row in rows if row.case.engine == "V1"
-                   and (row.case.kv_class == name or name in row.case.classes)]
+        members = [row.case for row in rows
+                   if row.case.engine == "V1" and in_class(row.case, name)]
         counts = {split: sum(case.split == split for case in members) for split in SPLITS}
         held_out = "yes" if counts["holdout"] >= HELD_OUT_PER_CLASS else "no"
         lines.append(f"| {name} | {counts['tuning']} | {counts['holdout']} | {held_out} |")

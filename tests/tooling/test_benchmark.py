@@ -298,3 +298,12 @@ def test_a_case_that_logs_its_read_rate_is_planned_at_that_rate_not_the_placehol
     other = by_id["lldp-llama31-8b-tp1"]
     assert other.config.storage.read_mib_per_second == (
         stacks.PLACEHOLDERS["storage"]["readMibPerSecond"])
+
+
+def test_results_report_kv_token_error_for_the_deployment_classes_too(rows):
+    """Issue 18's MoE-with-EP and multi-node classes are tags (cases.yaml classes), not KV
+    layouts; their KV-token error is reported beside the layouts', and a class without a log says
+    so."""
+    table = report.render_kv_classes(rows)
+    assert "| moe-ep | holdout (V1) | 2 |" in table
+    assert "| multi-node | holdout (V1) | 0 | – | no scorable public log (README: logs the config cannot describe) |" in table
