@@ -70,3 +70,42 @@ def keeps_checkpoint_scales(kernel: str) -> bool:
     deletes only the weights (`del layer.w13_weight`, `del layer.w2_weight`). Marlin
     (prepare_moe_fp4_layer_for_marlin) and FlashInfer replace the scale Parameters in place."""
     return kernel == TRITON
+
+
+MXFP4_BLOCK = 32
+"""Weights per E8M0 scale (mxfp4.py create_weights: `mxfp4_block = 32`)."""
+HOPPER_SCALE_ALIGN_ROWS = 2 * 8 * 2 * 8
+"""HopperMXScaleLayout.swizzle_data pads the scale rows to SWIZZLE_ALIGN_M = 2 × num_warps ×
+2 × 8 = 256 with num_warps 8, the default of _swizzle_mxfp4 and of a non-batched MoE
+(vllm/third_party/triton_kernels/tensor_details/layout_details/hopper_scale.py, 0.13.0–0.32.0)."""
+HOPPER_SCALE_GROUP_MULTIPLE = 4
+"""The scale groups' multiple from vllm_features.HOPPER_MXFP4_SCALE_K_PAD_SINCE."""
+
+
+def _swizzled_scale_growth(rows: int, groups: int, pad_groups: bool) -> int:
+    """Scale bytes the Hopper swizzle adds to one (rows × groups) E8M0 tensor: rows to 256,
+    groups to even (SWIZZLE_ALIGN_K 2) or to 4 when the version pads them."""
+    multiple = HOPPER_SCALE_GROUP_MULTIPLE if pad_groups else 2
+    return (_round_up(rows, HOPPER_SCALE_ALIGN_ROWS) * _round_up(groups, multiple)
+            - rows * groups)
+
+
+def extra_resident_bytes_per_expert(hidden_size: int, intermediate_per_gpu: int, kernel: str,
+                                    version: Optional[vllm_features.Version] = None) -> int:
+    """Bytes one expert holds on one GPU beyond its padded MXFP4 weights and scales and, on
+    Triton, the kept checkpoint scales: what Triton's process_weights_after_loading adds on
+    Hopper (0 for Marlin and FlashInfer), with H and I after padded_sizes:
+      swizzled scales: w13's (2·I × H/32) and w2's (H × I/32) E8M0 scales, rows padded to 256
+        and groups to even (to 4 from 0.26.0) by _swizzle_mxfp4 / HopperMXScaleLayout;
+      biases: w13_bias (2·I) and w2_bias (H) re-made in float32 from the checkpoint's BF16
+        (`layer.w13_bias.to(torch.float32)`), 2 more bytes each.
+    The swizzled weights (HopperMXValueLayout) pad rows to 16 and bytes to 32, which I to 64
+    and an H that is a multiple of 64 (gpt-oss's 2880) already meet: not counted.
+    gpt-oss at TP 1 on 0.14.1: (5888 − 5760) × 90 + (3072 − 2880) × 90 + 2 × 8640 = 46,080 B."""
+    if kernel != TRITON:
+        return 0
+    hidden, intermediate = padded_sizes(hidden_size, intermediate_per_gpu, kernel)
+    pad_groups = version is not None and vllm_features.pads_hopper_mxfp4_scale_groups(version)
+    scales = (_swizzled_scale_growth(2 * intermediate, hidden // MXFP4_BLOCK, pad_groups)
+              + _swizzled_scale_growth(hidden, intermediate // MXFP4_BLOCK, pad_groups))
+    return scales + 2 * (2 * intermediate + hidden)

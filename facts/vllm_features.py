@@ -566,3 +566,16 @@ Triton; the pip wheel's default is counted, Marlin's padding being the larger.""
 def hopper_runs_mxfp4_on_triton(version: Version) -> bool:
     """True when vLLM's default MXFP4 MoE backend on Hopper is Triton (≥ 0.12.0), not Marlin."""
     return version >= HOPPER_MXFP4_TRITON_SINCE
+
+
+HOPPER_MXFP4_SCALE_K_PAD_SINCE: Version = parse("0.26.0")
+"""On Hopper the Triton MXFP4 path pads each expert's scale groups (the last dimension of
+w13/w2 weight_scale) to a multiple of 4 before swizzling ("Patches #47303: pad K (num scale
+groups) to 0 mod 4", vllm/model_executor/layers/quantization/utils/mxfp4_utils.py
+_swizzle_mxfp4): in the 0.26.0, 0.28.0–0.32.0 wheels, not in 0.19.0 or 0.20.0. A bracket:
+0.21–0.25 were not read, so they count as without the pad."""
+
+
+def pads_hopper_mxfp4_scale_groups(version: Version) -> bool:
+    """True when Hopper's Triton MXFP4 path pads the scale groups to a multiple of 4."""
+    return version >= HOPPER_MXFP4_SCALE_K_PAD_SINCE

@@ -51,3 +51,28 @@ def test_only_triton_keeps_the_checkpoints_scales_beside_its_swizzled_copy():
     assert mxfp4_moe.keeps_checkpoint_scales(mxfp4_moe.TRITON)
     assert not mxfp4_moe.keeps_checkpoint_scales(mxfp4_moe.MARLIN)
     assert not mxfp4_moe.keeps_checkpoint_scales(mxfp4_moe.FLASHINFER)
+
+
+def test_hoppers_triton_swizzle_pads_scale_rows_to_256_and_makes_the_biases_float32():
+    # gpt-oss, TP 1, 0.14.1: w13 scales 5760 → 5888 rows × 90 groups, w2 scales 2880 → 3072
+    # rows × 90; biases (5760 + 2880) × 2 more bytes.
+    assert mxfp4_moe.extra_resident_bytes_per_expert(
+        2880, 2880, mxfp4_moe.TRITON, V("0.14.1")) == 128 * 90 + 192 * 90 + 2 * 8640
+    # TP 2, 0.19.0: I 1440 → 1472; w13 2944 → 3072 rows × 90, w2 3072 rows × 46 groups.
+    assert mxfp4_moe.extra_resident_bytes_per_expert(
+        2880, 1440, mxfp4_moe.TRITON, V("0.19.0")) == 128 * 90 + 192 * 46 + 2 * (2944 + 2880)
+
+
+def test_from_0_26_the_scale_groups_are_padded_to_4_as_well():
+    # 90 groups → 92: w13 5888 × 92 − 5760 × 90, w2 3072 × 92 − 2880 × 90.
+    assert mxfp4_moe.extra_resident_bytes_per_expert(
+        2880, 2880, mxfp4_moe.TRITON, V("0.26.0")) == (5888 * 92 - 5760 * 90
+                                                      + 3072 * 92 - 2880 * 90 + 2 * 8640)
+    assert mxfp4_moe.extra_resident_bytes_per_expert(
+        2880, 2880, mxfp4_moe.TRITON, V("0.20.0")) == mxfp4_moe.extra_resident_bytes_per_expert(
+        2880, 2880, mxfp4_moe.TRITON, V("0.14.1"))
+
+
+def test_marlin_and_flashinfer_keep_nothing_beyond_their_padded_experts():
+    for kernel in (mxfp4_moe.MARLIN, mxfp4_moe.FLASHINFER):
+        assert mxfp4_moe.extra_resident_bytes_per_expert(2880, 2880, kernel, V("0.20.0")) == 0
