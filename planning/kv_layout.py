@@ -16,7 +16,8 @@ functions in the 0.26.0–0.31.0 wheels):
   get_kv_cache_capacity;
 - the hybrid attention/linear-attention block size, vllm/platforms/interface.py
   _align_hybrid_block_size, and the Gated DeltaNet state, vllm/model_executor/layers/mamba/
-  mamba_utils.py MambaStateShapeCalculator.gated_delta_net_state_shape.
+  mamba_utils.py MambaStateShapeCalculator.gated_delta_net_state_shape (Kimi-Linear's KDA
+  state: kda_state_shape and MambaStateDtypeCalculator.kda_state_dtype, 0.12.0 and 0.20.0).
 tests/planning/test_kv_layout.py pins it with the cases of vLLM's own
 tests/v1/core/test_kv_cache_utils.py.
 """
