@@ -73,6 +73,12 @@ def test_from_0_26_the_scale_groups_are_padded_to_4_as_well():
         2880, 2880, mxfp4_moe.TRITON, V("0.14.1"))
 
 
+def test_the_extra_bytes_are_whole_bytes_of_whole_scale_groups():
+    # H and I are multiples of the 32-weight block: groups are counted, never fractions.
+    extra = mxfp4_moe.extra_resident_bytes_per_expert(2880, 1440, mxfp4_moe.TRITON, V("0.26.0"))
+    assert type(extra) is int
+
+
 def test_marlin_and_flashinfer_keep_nothing_beyond_their_padded_experts():
     for kernel in (mxfp4_moe.MARLIN, mxfp4_moe.FLASHINFER):
         assert mxfp4_moe.extra_resident_bytes_per_expert(2880, 2880, kernel, V("0.20.0")) == 0

@@ -15,6 +15,8 @@ def test_a_kda_layer_keeps_three_conv_states_and_a_float32_recurrent_state():
     assert kv_layout.kda_state_bytes(KDA, 1, 2) == 73_728 + 2_097_152
     # TP 4 splits the heads: 3 × 1024 × 3 × 2 + 8 × 128 × 128 × 4.
     assert kv_layout.kda_state_bytes(KDA, 4, 2) == 18_432 + 524_288
+    # vLLM divides heads by TP exactly (divide()): whole heads, whole bytes.
+    assert type(kv_layout.kda_state_bytes(KDA, 4, 2)) is int
 
 
 def test_the_linear_state_follows_the_layers_kind():
