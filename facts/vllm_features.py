@@ -547,3 +547,35 @@ benchmark log: 323,972 blocks, 2 groups → 2,591,776 tokens beside "316.07x"). 
 def reports_kv_tokens_from_concurrency(version: Version) -> bool:
     """True when vLLM's logged KV token count is concurrency × max_model_len."""
     return version >= KV_TOKENS_FROM_CONCURRENCY_SINCE
+
+
+HOPPER_MXFP4_TRITON_SINCE: Version = parse("0.12.0")
+"""From 0.12.0 gpt-oss's MXFP4 experts run on the Triton backend on Hopper by default; before,
+on Marlin. The choice (vllm/model_executor/layers/quantization/mxfp4.py: 0.10.1
+Mxfp4MoEMethod._should_use_marlin, 0.10.2–0.12.0 get_mxfp4_backend) takes Marlin below
+compute capability 9, or when `triton_kernels` is not importable, or torch < 2.8.0. The
+0.10.1 wheel pins torch 2.7.1 (Marlin on every Hopper; the is23278 log warns "Weight-only FP4
+compression will be used leveraging the Marlin kernel"); 0.10.2 and 0.11.0 pin torch 2.8.0 but
+do not ship or require `triton_kernels` (utils has_triton_kernels: `_has_module("triton_kernels")`;
+vllm issue #26582 on installing it beside 0.11.0); 0.12.0 bundles it as
+vllm/third_party/triton_kernels and has_triton_kernels also finds that copy
+(utils/import_utils.py). An image that installs triton_kernels beside 0.10.2–0.11.x runs
+Triton; the pip wheel's default is counted, Marlin's padding being the larger."""
+
+
+def hopper_runs_mxfp4_on_triton(version: Version) -> bool:
+    """True when vLLM's default MXFP4 MoE backend on Hopper is Triton (≥ 0.12.0), not Marlin."""
+    return version >= HOPPER_MXFP4_TRITON_SINCE
+
+
+HOPPER_MXFP4_SCALE_K_PAD_SINCE: Version = parse("0.26.0")
+"""On Hopper the Triton MXFP4 path pads each expert's scale groups (the last dimension of
+w13/w2 weight_scale) to a multiple of 4 before swizzling ("Patches #47303: pad K (num scale
+groups) to 0 mod 4", vllm/model_executor/layers/quantization/utils/mxfp4_utils.py
+_swizzle_mxfp4): in the 0.26.0, 0.28.0–0.32.0 wheels, not in 0.19.0 or 0.20.0. A bracket:
+0.21–0.25 were not read, so they count as without the pad."""
+
+
+def pads_hopper_mxfp4_scale_groups(version: Version) -> bool:
+    """True when Hopper's Triton MXFP4 path pads the scale groups to a multiple of 4."""
+    return version >= HOPPER_MXFP4_SCALE_K_PAD_SINCE

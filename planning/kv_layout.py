@@ -16,7 +16,8 @@ functions in the 0.26.0–0.31.0 wheels):
   get_kv_cache_capacity;
 - the hybrid attention/linear-attention block size, vllm/platforms/interface.py
   _align_hybrid_block_size, and the Gated DeltaNet state, vllm/model_executor/layers/mamba/
-  mamba_utils.py MambaStateShapeCalculator.gated_delta_net_state_shape.
+  mamba_utils.py MambaStateShapeCalculator.gated_delta_net_state_shape (Kimi-Linear's KDA
+  state: kda_state_shape and MambaStateDtypeCalculator.kda_state_dtype, 0.12.0 and 0.20.0).
 tests/planning/test_kv_layout.py pins it with the cases of vLLM's own
 tests/v1/core/test_kv_cache_utils.py.
 """
@@ -100,6 +101,39 @@ def gated_delta_net_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes:
     temporal = (linear["num_value_heads"] // tensor_parallel * linear["value_head_dim"]
                 * linear["key_head_dim"])
     return (conv + temporal) * dtype_bytes
+
+
+GATED_DELTA_NET = "gated_delta_net"
+KDA = "kda"
+LINEAR_STATE_KINDS = (GATED_DELTA_NET, KDA)
+"""The linear-attention layers whose per-request state the plan sizes (model.facts
+.linearAttention.kind): Qwen3-Next's Gated DeltaNet, Kimi-Linear's Kimi Delta Attention."""
+KDA_RECURRENT_STATE_BYTES = 4
+"""KDA's recurrent state is float32 whatever the model dtype (MambaStateDtypeCalculator
+.kda_state_dtype: (state, state, state, torch.float32))."""
+
+
+def kda_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int) -> int:
+    """One Kimi Delta Attention layer's per-request state on one GPU
+    (vllm/model_executor/layers/mamba/mamba_utils.py MambaStateShapeCalculator.kda_state_shape,
+    read in the 0.12.0 and 0.20.0 wheels; kda.py KimiDeltaAttention.get_state_shape):
+      three conv states (q, k, v) = 3 × heads × head_dim / TP × (conv kernel − 1), model dtype
+      recurrent state = heads / TP × head_dim × head_dim, float32
+    (the facts carry KDA's heads and head_dim in the key/value keys: num_value_heads, key_head_dim).
+    Kimi-Linear-48B at TP 1, bf16: 3 × 4096 × 3 × 2 + 32 × 128 × 128 × 4 = 2,170,880 B."""
+    projection = linear["num_value_heads"] * linear["value_head_dim"]
+    conv = 3 * (projection // tensor_parallel) * (linear["conv_kernel_dim"] - 1)
+    recurrent = (linear["num_value_heads"] // tensor_parallel * linear["value_head_dim"]
+                 * linear["key_head_dim"])
+    return conv * dtype_bytes + recurrent * KDA_RECURRENT_STATE_BYTES
+
+
+def linear_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int) -> int:
+    """One linear-attention layer's per-request state by its kind (linear["kind"], Gated
+    DeltaNet when absent): gated_delta_net_state_bytes or kda_state_bytes."""
+    if linear.get("kind", GATED_DELTA_NET) == KDA:
+        return kda_state_bytes(linear, tensor_parallel, dtype_bytes)
+    return gated_delta_net_state_bytes(linear, tensor_parallel, dtype_bytes)
 
 
 KERNEL_BLOCK_ALIGNMENT = 16
@@ -324,12 +358,34 @@ def _config_layer_types(config: dict, layers: int) -> Optional[list[str]]:
     return None
 
 
+def _kda_layer_types(config: dict) -> Optional[list[str]]:
+    """Kimi-Linear's kinds from linear_attn_config: the 1-based kda_layers are KDA
+    (linear_attention), the others full attention (MLA), as KimiLinearConfig.is_kda_layer
+    reads them (vllm/transformers_utils/configs/kimi_linear.py)."""
+    linear = config.get("linear_attn_config") or {}
+    if not linear.get("kda_layers"):
+        return None
+    kda = set(linear["kda_layers"])
+    return [model_families.LINEAR_ATTENTION if index + 1 in kda
+            else model_families.FULL_ATTENTION for index in range(config["num_hidden_layers"])]
+
+
+def _kda_linear_facts(linear_attn_config: dict) -> dict:
+    """model.facts.linearAttention of a KDA model: its heads and head_dim in the key/value
+    keys (KDA's q, k and v share them) and short_conv_kernel_size as the conv kernel."""
+    heads, dim = linear_attn_config["num_heads"], linear_attn_config["head_dim"]
+    return {"kind": KDA, "num_key_heads": heads, "num_value_heads": heads,
+            "key_head_dim": dim, "value_head_dim": dim,
+            "conv_kernel_dim": linear_attn_config["short_conv_kernel_size"]}
+
+
 def layout_facts_from_config(config: dict) -> dict:
     """The KV-layout keys of model.facts (layer_types, sliding_window, linear_attention) from a
     model's config.json (its text_config for a multimodal one), for tools/model_facts. Kinds
     vLLM does not size differently are left out; a config without layer kinds gives {}."""
     config = config.get("text_config", config)
-    kinds = _config_layer_types(config, config["num_hidden_layers"])
+    kinds = (_kda_layer_types(config)
+             or _config_layer_types(config, config["num_hidden_layers"]))
     if not kinds or set(kinds) == {model_families.FULL_ATTENTION}:
         return {}
     unknown = set(kinds) - set(model_families.LAYER_KINDS)
@@ -339,6 +395,8 @@ def layout_facts_from_config(config: dict) -> dict:
     facts: dict = {"layer_types": kinds}
     if model_families.SLIDING_ATTENTION in kinds:
         facts["sliding_window"] = config["sliding_window"]
-    if model_families.LINEAR_ATTENTION in kinds:
+    if model_families.LINEAR_ATTENTION in kinds and config.get("linear_attn_config"):
+        facts["linear_attention"] = _kda_linear_facts(config["linear_attn_config"])
+    elif model_families.LINEAR_ATTENTION in kinds:
         facts["linear_attention"] = {key: config[source] for key, source in LINEAR_KEYS.items()}
     return facts

@@ -11,8 +11,9 @@ indexer, Kimi-K2, GLM-5). quantization_config is read (method, bits, group size,
 the modules kept in 16 bits) into `weights_by_role`, each role at its own width; an ignore list
 that splits a role is said as "could not determine". Sliding-window and Qwen3-Next's
 linear-attention layers are written as `layer_types` / `sliding_window` / `linear_attention`
-(planning/kv_layout.py layout_facts_from_config); kimi_linear (its KDA layers are not counted)
-and anything else fail with a message saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
+(planning/kv_layout.py layout_facts_from_config), and so are Kimi-Linear's KDA layers
+(linear_attn_config, `linear_attention` with kind kda) between its MLA layers; anything else
+fails with a message saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
 safetensors index, or the checkpoint's *.safetensors files (`--safetensors`, only their
 headers are read), add the checkpoint's real size (`weights_gib`) and its bytes per parameter
 of each role from the tensor names (beside the widths the facts give); a saved hub model-info JSON
@@ -49,7 +50,8 @@ deepseek_v2.py's GlmMoeDsaForCausalLM, a subclass of DeepseekV2ForCausalLM
 (vllm/model_executor/models/registry.py), with V3.2's config fields."""
 HYBRID_MODEL_TYPES = {"qwen3_next", "kimi_linear"}
 """Hybrid linear-attention families: their linear layers keep a per-request state instead of a
-per-token cache, which the facts' attention kinds cannot express yet."""
+per-token cache (model.facts layer_types and linear_attention); one whose layers the config
+does not tell apart is refused with what was read (hybrid_layers)."""
 QK_NORM_MODEL_TYPES = {"qwen3", "qwen3_moe"}
 """Per-head q_norm and k_norm in every attention layer."""
 
@@ -70,7 +72,8 @@ def _unsupported(config: dict[str, Any], why: str) -> UnsupportedModel:
     return UnsupportedModel(
         f"{why} (architecture {arch}, model_type {config.get('model_type')!r}). This tool reads "
         f"model types {', '.join(sorted(GQA_MODEL_TYPES))} (gqa) and "
-        f"{', '.join(sorted(MLA_MODEL_TYPES))} (mla) only. Write the "
+        f"{', '.join(sorted(MLA_MODEL_TYPES))} (mla) and the hybrids "
+        f"{', '.join(sorted(HYBRID_MODEL_TYPES))} only. Write the "
         f"facts/models.yaml entry by hand from the model's config.json and model card: "
         f"{HAND_FILLED_FIELDS}."
     )
@@ -93,6 +96,13 @@ def attention_kind(config: dict[str, Any]) -> str:
         # Its full-attention layers are GQA; the linear-attention layers' per-request state is
         # model.facts.linearAttention (planning/kv_layout.py layout_facts_from_config).
         return model_families.GQA
+    if model_type == KIMI_LINEAR:
+        # Its full-attention layers are MLA (kimi_linear.py KimiMLAAttention); the KDA layers'
+        # per-request state is model.facts.linearAttention with kind kda.
+        if not (config.get("linear_attn_config") or {}).get("kda_layers"):
+            raise _unsupported(config, hybrid_layers(config) + "; config.json has no "
+                               "linear_attn_config.kda_layers to tell its KDA layers apart")
+        return model_families.MLA
     if model_type in HYBRID_MODEL_TYPES:
         raise _unsupported(config, hybrid_layers(config))
     raise _unsupported(config, f"unknown model_type {model_type!r}")
@@ -135,6 +145,61 @@ def _hybrid_roles_note(config: dict[str, Any]) -> str:
 
 HYBRID_COUNTED = {"qwen3_next"}
 """Hybrid families whose parameters by role hybrid_parameter_groups counts."""
+KIMI_LINEAR = "kimi_linear"
+"""Kimi-Linear: KDA linear-attention layers interleaved with MLA layers (linear_attn_config),
+counted by kimi_linear_parameter_groups, its KDA state sized by planning/kv_layout.py
+kda_state_bytes."""
+
+
+def _kda_layer(config: dict[str, Any]) -> dict[str, int]:
+    """One Kimi Delta Attention layer, by role (vllm/model_executor/layers/kda.py
+    KimiDeltaAttention, 0.20.0 wheel), with P = heads × head_dim (linear_attn_config):
+    sharded (split by TP): q/k/v_proj 3 × H × P, f_b_proj and g_b_proj 2 × head_dim × P,
+      b_proj H × heads, o_proj P × H, the three short convolutions 3 × P × kernel, dt_bias P
+      and A_log heads;
+    replicated: f_a_proj and g_a_proj 2 × H × head_dim (ReplicatedLinear);
+    norms: o_norm head_dim (FusedRMSNormGated)."""
+    linear = config["linear_attn_config"]
+    hidden, heads, dim = config["hidden_size"], linear["num_heads"], linear["head_dim"]
+    projection = heads * dim
+    sharded = (3 * hidden * projection + 2 * dim * projection + hidden * heads
+               + projection * hidden + 3 * projection * linear["short_conv_kernel_size"]
+               + projection + heads)
+    return {"sharded_linear": sharded, "replicated_linear": 2 * hidden * dim,
+            "norms_and_gates": dim}
+
+
+def _kimi_moe(config: dict[str, Any]) -> dict[str, int]:
+    """One Kimi-Linear MoE block (kimi_linear.py KimiMoE): experts E × 3 × H × moe_I, the
+    shared experts 3 × H × moe_I × num_shared_experts (sharded), the router E × H
+    (ReplicatedLinear, never quantized) and its e_score_correction_bias E."""
+    hidden, count, width = (config["hidden_size"], config["num_experts"],
+                            config["moe_intermediate_size"])
+    return {"experts": count * 3 * hidden * width,
+            "sharded_linear": 3 * hidden * width * (config.get("num_shared_experts") or 0),
+            "norms_and_gates": count * hidden + count}
+
+
+def kimi_linear_parameter_groups(config: dict[str, Any]) -> dict[str, int]:
+    """Parameters by role of Kimi-Linear: the 1-based linear_attn_config.kda_layers are KDA
+    (_kda_layer), the others MLA (_mla_attention, q_proj without q_lora); layers from
+    first_k_dense_replace (every moe_layer_freq-th) MoE (_kimi_moe), the others a dense MLP
+    3 × H × intermediate_size; 2 × H norms per layer, the final norm H, embedding and head
+    V × H (untied). Kimi-Linear-48B-A3B: 49.1 B (published "48B")."""
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    kda = set(config["linear_attn_config"]["kda_layers"])
+    groups = dict.fromkeys(ROLES, 0)
+    groups["embedding"] = vocab * hidden
+    groups["head"] = 0 if config.get("tie_word_embeddings") else vocab * hidden
+    groups["norms_and_gates"] = hidden
+    for index in range(config["num_hidden_layers"]):
+        mixer = _kda_layer(config) if index + 1 in kda else _mla_attention(config)
+        mlp = (_kimi_moe(config) if _is_moe_layer(config, index) else
+               {"sharded_linear": _dense_mlp_params(hidden, config["intermediate_size"])})
+        for part in (mixer, mlp, {"norms_and_gates": 2 * hidden}):
+            for role, number in part.items():
+                groups[role] += number
+    return groups
 
 
 def _gated_delta_net(config: dict[str, Any]) -> dict[str, int]:
@@ -353,6 +418,8 @@ def parameter_groups(config: dict[str, Any]) -> dict[str, int]:
     kind = attention_kind(config)
     if config.get("model_type") in HYBRID_COUNTED:
         return hybrid_parameter_groups(config)
+    if config.get("model_type") == KIMI_LINEAR:
+        return kimi_linear_parameter_groups(config)
     _require(config, "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
              "intermediate_size")
     hidden, vocab = config["hidden_size"], config["vocab_size"]

@@ -72,6 +72,10 @@ class LinearAttentionFacts(_Model):
     key_head_dim: int = Field(gt=0)
     value_head_dim: int = Field(gt=0)
     conv_kernel_dim: int = Field(gt=0)
+    kind: Literal["gated_delta_net", "kda"] = "gated_delta_net"
+    """Which state the layer keeps (planning/kv_layout.py LINEAR_STATE_KINDS,
+    linear_state_bytes): Gated DeltaNet, or Kimi Delta Attention (Kimi-Linear's
+    linear_attn_config: its heads and head_dim in both the key and value keys)."""
 
 
 class ModelFacts(_Model):
