@@ -11,7 +11,7 @@ import dataclasses
 import math
 from typing import Optional
 
-from facts import model_families, vllm_cli, vllm_features
+from facts import model_families, mxfp4_moe, vllm_cli, vllm_features
 from planning import kv_layout
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
@@ -119,19 +119,20 @@ def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLi
     return EngineLimits(utilization, seqs, tokens, reason, measured)
 
 
-def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout) -> float:
-    """MXFP4 experts are padded for vLLM's kernel, and Hopper keeps their scales twice
-    (mxfp4_resident_factor); the intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
+def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout,
+                   version: Optional[Version] = None) -> float:
+    """MXFP4 experts are padded for the kernel vLLM runs them on at `version`, and Triton keeps
+    their scales twice (mxfp4_resident_factor); the intermediate size per GPU is split over TP × DP unless expert parallelism keeps whole
     experts. For mxfp4 models, intermediate_size is the expert's."""
     if not model_families.pads_mxfp4_experts(model.weights_dtype):
         return 1.0
     per_gpu = expert_intermediate_per_gpu(model.intermediate_size, layout.tensor_parallel,
                                                  layout.data_parallel, layout.expert_parallel)
-    return mxfp4_resident_factor(model.hidden_size, per_gpu, gpu.compute_capability)
+    return mxfp4_resident_factor(model.hidden_size, per_gpu, gpu.compute_capability, version)
 
 
 def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
-            gpu: Optional[GpuFacts] = None) -> Weights:
+            gpu: Optional[GpuFacts] = None, version: Optional[Version] = None) -> Weights:
     """The model's weight memory by role, and the fullest GPU's share under `layout`."""
     groups = model.parameter_groups()
     stored_as = scheme(model.weights_dtype, cfg.model.quantization)
@@ -143,7 +144,7 @@ def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
     per_gpu = weight_gib_per_gpu(
         groups, stored_as, model.layers, layout.tensor_parallel, layout.pipeline_parallel,
         layout.data_parallel, model.tie_word_embeddings, model.attention,
-        expert_padding(model, gpu, layout) if gpu else 1.0, widths)
+        expert_padding(model, gpu, layout, version) if gpu else 1.0, widths)
     checkpoint = model.weights_gib or weight_gib(
         groups, model.weights_dtype, role_widths(model.weights_dtype, model.weights_by_role))
     parts = " + ".join(f"{role} {groups[role] / 1e9:.3f} G × {widths[role]:.4g} B"
@@ -261,8 +262,8 @@ def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: i
     attention_kind = (model_families.MLA if model_families.is_mla(model.attention)
                       else model_families.FULL_ATTENTION)
     if model_families.LINEAR_ATTENTION in kinds:
-        state = kv_layout.gated_delta_net_state_bytes(model.linear_attention.model_dump(),
-                                                      layout.tensor_parallel, 2)
+        state = kv_layout.linear_state_bytes(model.linear_attention.model_dump(),
+                                             layout.tensor_parallel, 2)
         block = kv_layout.hybrid_block_size(state, per_token, block,
                                             model_families.is_mla(model.attention))
     specs, per_layer = [], []
@@ -339,7 +340,7 @@ def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
                layout: Layout) -> GpuMemory:
     """Engine limits → weights → activations → KV cache, for one layout."""
     engine = engine_limits(cfg, gpu, version)
-    weights_ = weights(cfg, model, layout, gpu)
+    weights_ = weights(cfg, model, layout, gpu, version)
     activations_ = activations(cfg, model, gpu, version, layout, engine)
     return GpuMemory(engine, weights_, activations_,
                      kv_cache(cfg, model, gpu, version, layout, engine, weights_, activations_))
@@ -461,10 +462,6 @@ def weight_gib(groups: dict[str, float], weights_scheme: str,
     return sum(groups[role] * widths[role] for role in WEIGHT_ROLES) / GIB
 
 
-def _round_up(value: int, multiple: int) -> int:
-    return -(-value // multiple) * multiple
-
-
 def expert_intermediate_per_gpu(intermediate_size: int, tensor_parallel: int,
                                 data_parallel: int, expert_parallel: bool) -> int:
     """An expert's intermediate size on one GPU: whole experts with expert parallelism, else
@@ -474,48 +471,50 @@ def expert_intermediate_per_gpu(intermediate_size: int, tensor_parallel: int,
 
 
 def mxfp4_expert_padding(hidden_size: int, intermediate_per_gpu: int,
-                         compute_capability: float) -> float:
+                         compute_capability: float, version: Optional[Version] = None) -> float:
     """How much larger MXFP4 experts are in GPU memory than in the checkpoint: vLLM pads each
-    expert's hidden (H) and intermediate (I, per GPU) sizes for its MoE kernel
-    (vllm/model_executor/layers/fused_moe/oracle/mxfp4.py, 0.20:
-    `mxfp4_round_up_hidden_size_and_intermediate_size`), and picks the kernel by GPU
-    (`_get_priority_backends_for_gpt_oss`): FlashInfer TRT-LLM on compute capability 10+
-    (H and I to multiples of 256), Triton on Hopper (I to 64), Marlin below (I to 128, H to 256).
+    expert's hidden (H) and intermediate (I, per GPU) sizes for the MoE kernel it picks by GPU
+    and version (facts/mxfp4_moe.py backend, padding): FlashInfer on compute capability 10+
+    (H and I to multiples of 256), Marlin below 9 and on Hopper before vLLM 0.12 (I to 128,
+    H to 256), Triton on Hopper from 0.12 (I to 64).
     factor = H_pad × I_pad / (H × I) (w13 is 2·I × H, w2 H × I).
     Example (gpt-oss, H = I = 2880): Hopper at TP 2: 1472 / 1440 = 1.022; A100: 3072 × 2944 /
     2880² = 1.090.
     """
-    if compute_capability >= 10.0:
-        padded_h, padded_i = _round_up(hidden_size, 256), _round_up(intermediate_per_gpu, 256)
-    elif compute_capability >= 9.0:
-        padded_h, padded_i = hidden_size, _round_up(intermediate_per_gpu, 64)
-    else:
-        padded_h, padded_i = _round_up(hidden_size, 256), _round_up(intermediate_per_gpu, 128)
-    return padded_h * padded_i / (hidden_size * intermediate_per_gpu)
+    kernel = mxfp4_moe.backend(compute_capability, version)
+    return mxfp4_moe.padding(hidden_size, intermediate_per_gpu, kernel)
 
 
 MXFP4_SCALE_BYTES = 1 / 32
 """One E8M0 scale byte per 32 MXFP4 weights (the scale part of MXFP4_BYTES)."""
-TRITON_MXFP4_SINCE_CC = 9.0
-"""Hopper runs MXFP4 experts on the Triton backend (mxfp4_expert_padding's kernel choice)."""
 
 
 def mxfp4_resident_factor(hidden_size: int, intermediate_per_gpu: int,
-                          compute_capability: float) -> float:
+                          compute_capability: float, version: Optional[Version] = None) -> float:
     """How much larger MXFP4 experts are on the GPU than at MXFP4_BYTES per weight: the
-    kernel's padding (mxfp4_expert_padding), and on Hopper's Triton backend the checkpoint's
+    kernel's padding (mxfp4_expert_padding), and on the Triton backend the checkpoint's
     scales a second time. Its process_weights_after_loading swizzles weights and scales into
     new tensors and deletes only the old weights (`del layer.w13_weight`, `del
     layer.w2_weight`; w13_weight_scale / w2_weight_scale stay registered), so the E8M0 scales
     are resident twice (vllm/model_executor/layers/quantization/mxfp4.py,
-    Mxfp4MoEMethod.process_weights_after_loading, Triton branch).
-    factor = padding + MXFP4_SCALE_BYTES / MXFP4_BYTES on Hopper, padding elsewhere.
-    Example (gpt-oss, TP 1, H100): 1 + (1/32) / 0.53125 = 1.0588.
+    Mxfp4MoEMethod.process_weights_after_loading, Triton branch; facts/mxfp4_moe.py
+    keeps_checkpoint_scales).
+    Triton on Hopper also pads its swizzled scales and re-makes the experts' biases in
+    float32 (facts/mxfp4_moe.py extra_resident_bytes_per_expert), per expert relative to its
+    3 × H × I × MXFP4_BYTES.
+    factor = padding + MXFP4_SCALE_BYTES / MXFP4_BYTES + extra / (3 H I MXFP4_BYTES) on
+    Triton, padding elsewhere.
+    Example (gpt-oss, TP 1, H100): vLLM 0.14 (Triton) 1 + (1/32) / 0.53125 + 46,080 /
+    13,219,200 = 1.0623; 0.10.1 (Marlin) 3072 × 2944 / 2880² = 1.0904.
     """
-    padding = mxfp4_expert_padding(hidden_size, intermediate_per_gpu, compute_capability)
-    if TRITON_MXFP4_SINCE_CC <= compute_capability < 10.0:
-        return padding + MXFP4_SCALE_BYTES / MXFP4_BYTES
-    return padding
+    padding = mxfp4_expert_padding(hidden_size, intermediate_per_gpu, compute_capability, version)
+    kernel = mxfp4_moe.backend(compute_capability, version)
+    if not mxfp4_moe.keeps_checkpoint_scales(kernel):
+        return padding
+    extra = mxfp4_moe.extra_resident_bytes_per_expert(hidden_size, intermediate_per_gpu,
+                                                      kernel, version)
+    return (padding + MXFP4_SCALE_BYTES / MXFP4_BYTES
+            + extra / (3 * hidden_size * intermediate_per_gpu * MXFP4_BYTES))
 
 
 def pipeline_stage_layers(layers: int, pipeline_parallel: int) -> list[int]:

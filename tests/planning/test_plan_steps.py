@@ -258,17 +258,22 @@ def test_mxfp4_experts_carry_the_kernel_padding_of_the_gpu_and_split():
     experts = 19110297600 * 0.53125
     rest = (579133440 * 2 + 8990784 + 637203456) * 2
     # H100, TP 2: experts' I per GPU 1440 → 1472 (Triton rounds to 64), and Triton keeps the
-    # checkpoint's scales beside its swizzled copy (+ 1/32 B per weight).
+    # checkpoint's scales beside its swizzled copy (+ 1/32 B per weight), pads the swizzled
+    # scales' rows to 256 (w13 2944 → 3072 rows × 90 groups, w2 2880 → 3072 rows × 46) and
+    # makes the biases float32 (+ 2 B × (2944 + 2880)): 32,000 B per expert on 0.20.
     scales_twice = (1 / 32) / 0.53125
+    swizzle = 128 * 90 + 192 * 46 + 2 * (2944 + 2880)
     assert per_gpu("h100-80gb", tensorParallel=2) == pytest.approx(
-        (experts * (1472 / 1440 + scales_twice) + rest - 8990784 * 2) / 2 + 8990784 * 2,
-        rel=1e-9)
+        (experts * (1472 / 1440 + scales_twice + swizzle / (3 * 2880 * 1440 * 0.53125))
+         + rest - 8990784 * 2) / 2 + 8990784 * 2, rel=1e-9)
     # A100, TP 1: Marlin pads I 2880 → 2944 and H 2880 → 3072.
     assert per_gpu("a100-80gb", tensorParallel=1) == pytest.approx(
         experts * 3072 * 2944 / 2880**2 + rest, rel=1e-9)
     # With expert parallelism whole experts stay on a GPU: I is not split, H100 pads nothing.
+    whole = 128 * 90 + 192 * 90 + 2 * (5760 + 2880)
     assert per_gpu("h100-80gb", tensorParallel=1, dataParallel=2, expertParallel=True) == (
-        pytest.approx(experts * (1 + scales_twice) / 2 + rest, rel=1e-9))
+        pytest.approx(experts * (1 + scales_twice + whole / (3 * 2880**2 * 0.53125)) / 2 + rest,
+                      rel=1e-9))
 
 
 def test_a_16_bit_model_is_never_padded():
