@@ -154,7 +154,9 @@ def peak_tflops(gpu: GpuFacts, weights_scheme: str) -> float:
 
 def link(gpu: GpuFacts, layout: Layout) -> tuple[str, float]:
     """(kind, GB/s) of the tensor-parallel all-reduce: between nodes when the TP group spans
-    them, else the node's NVLink or PCIe."""
+    them, else the node's NVLink or PCIe, at one direction's bandwidth (facts/gpus.yaml
+    link_gb_s: a ring sends one way on each link while it receives the other way, so half
+    of NVIDIA's both-ways NVLink figure)."""
     if layout.nodes > 1 and layout.tensor_parallel > gpu.per_node:
         return "network", NETWORK_GB_S
     return gpu.interconnect, gpu.link_gb_s or NETWORK_GB_S

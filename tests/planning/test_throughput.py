@@ -82,10 +82,36 @@ def test_fp8_weights_multiply_at_the_fp8_rate_only_on_gpus_with_fp8_tensor_cores
 
 def test_a_tensor_parallel_group_across_nodes_reduces_over_the_network():
     h100 = GpuConfig(type="h100-80gb").resolved()
-    assert tp.link(h100, Layout(8, pipeline_parallel=2, nodes=2)) == ("nvlink", 900)
+    assert tp.link(h100, Layout(8, pipeline_parallel=2, nodes=2)) == ("nvlink", 450)
     assert tp.link(h100, Layout(16, nodes=2)) == ("network", tp.NETWORK_GB_S)
     l4 = GpuConfig(type="l4").resolved()
     assert tp.link(l4, Layout(4)) == ("pcie", 32)
+
+
+NVLINK_TOTAL_GB_S = {"a100-40gb": 600, "a100-80gb": 600, "h100-80gb": 900, "h200": 900,
+                     "h20": 900, "h800": 400, "gh200": 900, "b200": 1800}
+"""The NVLink figure each datasheet prints: the total of both directions (NVIDIA A100, H100,
+H200, H20, GH200 datasheets; HGX B200 "1.8 TB/s"; H800 400 GB/s)."""
+
+
+@pytest.mark.parametrize("name", sorted(NVLINK_TOTAL_GB_S))
+def test_an_nvlink_all_reduce_moves_at_one_directions_bandwidth_half_the_datasheets_total(name):
+    # A ring all-reduce sends one way on each link while it receives the other way: its bus
+    # bandwidth is bounded by one direction, half the bidirectional total.
+    gpu = _gpu(name)
+    assert gpu.interconnect == "nvlink"
+    assert gpu.link_gb_s == NVLINK_TOTAL_GB_S[name] / 2
+    assert tp.link(gpu, Layout(2)) == ("nvlink", NVLINK_TOTAL_GB_S[name] / 2)
+    assert tp.all_reduce_seconds(8, 1e9, 0.0, gpu.link_gb_s) == pytest.approx(
+        1.75 * 1e9 / (NVLINK_TOTAL_GB_S[name] / 2 * 1e9))
+
+
+def test_a_pcie_all_reduce_moves_at_one_directions_bandwidth_of_the_slot():
+    # PCIe Gen4 x16: 32 GB/s each way (64 both ways); Gen5 x16: 64 GB/s each way.
+    gen4 = ("a10g", "l4", "l40s", "rtx-4090")
+    gen5 = ("h100-nvl", "rtx-5090")
+    assert {_gpu(name).link_gb_s for name in gen4} == {32}
+    assert {_gpu(name).link_gb_s for name in gen5} == {64}
 
 
 def _work(read_gb=20.0, flops=0.0, attention=0.0, reduces=0):
@@ -111,7 +137,7 @@ def test_a_decode_past_the_ridge_is_the_arithmetic_and_all_reduces_add_to_it():
     reduced = _work(reduces=128)
     assert tp.decode_seconds(reduced, h100, Layout(2), 989) - tp.decode_seconds(
         reduced, h100.model_copy(update={"link_gb_s": 1e9}), Layout(2), 989) == pytest.approx(
-        128 * 1e5 / 900e9, rel=1e-3)
+        128 * 1e5 / 450e9, rel=1e-3)
     assert tp.decode_seconds(reduced, h100, Layout(2), 989) > tp.decode_seconds(
         _work(), h100, Layout(2), 989)
 
@@ -341,7 +367,7 @@ def test_mla_head_dimensions_default_to_deepseeks_and_other_kinds_split_the_hidd
 
 
 def test_a_tp_group_inside_one_node_never_uses_the_network_and_both_facts_are_needed():
-    assert tp.link(_gpu(), Layout(16)) == ("nvlink", 900)
+    assert tp.link(_gpu(), Layout(16)) == ("nvlink", 450)
     half = _gpu().model_copy(update={"bf16_tflops": None})
     assert not tp.has_throughput_facts(half)
     assert not tp.has_throughput_facts(_gpu().model_copy(update={"memory_bandwidth_gb_s": None}))
@@ -391,13 +417,13 @@ def test_compute_adds_matrix_flops_at_the_weights_rate_to_attention_at_the_bf16_
         (4e12 / 1979 + 1e12 / 989) / (2 * 1e12 * tp.COMPUTE_EFFICIENCY), rel=1e-9)
 
 
-@pytest.mark.parametrize("nodes, kind, bandwidth", [(1, "nvlink", 900),
+@pytest.mark.parametrize("nodes, kind, bandwidth", [(1, "nvlink", 450),
                                                      (2, "network", tp.NETWORK_GB_S)])
 def test_expert_exchanges_span_tp_times_dp_and_the_network_once_the_replica_spans_nodes(
         nodes, kind, bandwidth):
     layout = Layout(2, data_parallel=4, expert_parallel=True, nodes=nodes)
     work = tp.Work(0.0, 0.0, 0.0, 3, 5, 1e6)
-    reduces = 3 * tp.all_reduce_seconds(2, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["nvlink"], 900)
+    reduces = 3 * tp.all_reduce_seconds(2, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["nvlink"], 450)
     exchanges = 5 * tp.all_reduce_seconds(8, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS[kind], bandwidth)
     assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx(reduces + exchanges)
 
