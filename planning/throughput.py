@@ -96,6 +96,18 @@ def experts_read_share(experts: Optional[int], per_token: Optional[int], batch: 
     return 1 - (1 - per_token / experts) ** batch
 
 
+def micro_batch_tokens(batch: int, layout: Layout) -> int:
+    """Decode tokens a stage's MoE layers see at once = ⌈batch / PP⌉, the fullest micro-batch.
+    vLLM keeps PP batches in flight (vllm/config/vllm.py `max_concurrent_batches`, v1/engine/
+    core.py `step_with_batch_queue`) and schedules a request again only once its step is back
+    (v1/core/sched/scheduler.py `schedule`: no new tokens while in flight; with async
+    scheduling `next_decode_eligible_step`, PP steps apart), so the replica's running requests
+    spread over PP micro-batches. Data-parallel ranks meet at every MoE layer (the experts span
+    TP × DP GPUs, planning/memory.py WEIGHT_ROLES), so DP does not shrink it.
+    Example (r1-h100: 95 at PP 2): 48."""
+    return math.ceil(batch / layout.pipeline_parallel)
+
+
 def read_groups(groups: dict[str, float], tie_word_embeddings: bool,
                 expert_share: float) -> dict[str, float]:
     """Parameters a decode step reads, by role: the embedding only as the batch's rows (taken as
@@ -189,12 +201,14 @@ class Work:
 def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: GpuMemory,
                 batch: int, context: int) -> Work:
     """One decode step of `batch` sequences at `context` tokens: on a stage's fullest GPU the
-    weights the batch touches (weight_gib_per_gpu of read_groups) plus its share of the batch's
+    weights its micro-batch touches (weight_gib_per_gpu of read_groups, the experts at the
+    share micro_batch_tokens route to) plus its share of the batch's
     KV (batch / (DP × PP) sequences × context × KV bytes per token on a GPU); the replica's
     FLOPs = batch × (2 × active parameters + attention); per layer two all-reduces of the
     stage's micro-batch, and two expert exchanges with expert parallelism."""
     groups = model.parameter_groups()
-    share = experts_read_share(model.experts, model.experts_per_token, batch)
+    share = experts_read_share(model.experts, model.experts_per_token,
+                               micro_batch_tokens(batch, layout))
     weights = weight_gib_per_gpu(
         read_groups(groups, model.tie_word_embeddings, share),
         scheme(model.weights_dtype, cfg.model.quantization), model.layers,
@@ -273,7 +287,8 @@ def _decode_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, bat
     compute_ms = compute_seconds(work, gpu, layout.gpus, tflops) * 1000
     talk_ms = communication_seconds(work, gpu, layout) * 1000
     return (f"decode at batch {batch} × {context}-token context: a stage's fullest GPU reads "
-            f"{work.read_bytes_per_gpu / GB:.1f} GB (weights touched + its KV share) at "
+            f"{work.read_bytes_per_gpu / GB:.1f} GB (weights its "
+            f"{micro_batch_tokens(batch, layout)}-token micro-batch touches + its KV share) at "
             f"{gpu.memory_bandwidth_gb_s:g} GB/s × {BANDWIDTH_EFFICIENCY:g} = {read_ms:.1f} ms "
             f"× PP {layout.pipeline_parallel}; {work.flops / 1e12:.2f} TFLOP at {tflops:g} "
             f"TFLOPS + attention {work.attention_flops / 1e12:.2f} TFLOP at "

@@ -380,7 +380,7 @@ def test_a_decode_step_is_the_weights_touched_the_kv_share_the_flops_and_the_exc
     layout = Layout(8, pipeline_parallel=2, data_parallel=2, expert_parallel=True, nodes=4)
     work = tp.decode_work(_cfg(), r1, layout, _on_gpu(1000.0), 64, 4096)
     weights = memory.weight_gib_per_gpu(
-        tp.read_groups(groups, False, 1 - (1 - 8 / 256) ** 64), "fp8", 61, 8, 2, 2, False,
+        tp.read_groups(groups, False, 1 - (1 - 8 / 256) ** 32), "fp8", 61, 8, 2, 2, False,
         r1.attention) * tp.GIB
     assert work.read_bytes_per_gpu == pytest.approx(weights + 64 / 4 * 4096 * 1000.0)
     assert work.flops == pytest.approx(64 * 2 * tp.active_parameters(groups, 256, 8))
@@ -389,6 +389,24 @@ def test_a_decode_step_is_the_weights_touched_the_kv_share_the_flops_and_the_exc
     assert (work.all_reduces, work.expert_exchanges) == (2 * 61, 2 * 61)
     assert work.message_bytes == 64 / 4 * 7168 * 2
     assert tp.decode_work(_cfg(), r1, Layout(8), _on_gpu(1000.0), 64, 4096).expert_exchanges == 0
+
+
+def test_with_a_pipeline_a_stage_reads_only_the_experts_its_micro_batch_routes_to():
+    # vLLM keeps PP batches in flight (vllm/config/vllm.py max_concurrent_batches, v1/engine/
+    # core.py step_with_batch_queue) and never schedules a request twice while its step is in
+    # flight, so a stage's MoE layers see ⌈batch / PP⌉ tokens at once, not the replica's batch.
+    r1 = _preset("deepseek-r1")
+    layout = Layout(8, pipeline_parallel=2, nodes=2)
+    work = tp.decode_work(_cfg(), r1, layout, _on_gpu(0.0), 95, 8192)
+    stage = memory.weight_gib_per_gpu(
+        tp.read_groups(r1.parameter_groups(), False, 1 - (1 - 8 / 256) ** 48), "fp8", 61, 8, 2,
+        1, False, r1.attention) * tp.GIB
+    assert work.read_bytes_per_gpu == pytest.approx(stage)
+    assert tp.micro_batch_tokens(95, layout) == 48
+    assert tp.micro_batch_tokens(95, Layout(8)) == 95
+    # Data-parallel ranks gather their micro-batches at every MoE layer (FusedMoE spreads the
+    # experts over TP × DP GPUs): DP does not shrink what a MoE layer sees.
+    assert tp.micro_batch_tokens(96, Layout(8, pipeline_parallel=2, data_parallel=2)) == 48
 
 
 def test_fp8_quantization_of_a_16_bit_model_halves_the_weights_a_decode_step_reads():
@@ -433,6 +451,9 @@ def test_the_reasons_show_each_terms_milliseconds_and_the_dp_ranks_when_there_ar
     gpu = _gpu().model_copy(update={"memory_bandwidth_gb_s": 1000})
     text = tp._decode_reason(work, gpu, Layout(2), 989, 7, 300, 0.0123)
     assert "decode at batch 7 × 300-token context" in text
+    assert "(weights its 7-token micro-batch touches + its KV share)" in text
+    assert "weights its 4-token micro-batch" in tp._decode_reason(
+        work, gpu, Layout(2, pipeline_parallel=2), 989, 7, 300, 0.0123)
     assert f"× 0.7 = {2e9 / (1000e9 * 0.7) * 1000:.1f} ms × PP 1" in text
     assert "× 0.5 = 0.0 ms" in text
     talk = tp.communication_seconds(work, gpu, Layout(2)) * 1000
