@@ -125,12 +125,19 @@ def active_parameters(groups: dict[str, float], experts: Optional[int],
     return sum(groups.values()) - groups["embedding"] - groups["experts"] * (1 - share)
 
 
-def head_dims(attention: dict, hidden_size: int) -> tuple[int, int]:
-    """(query-key, value) dimensions per attention head: gqa head_dim both; mla
-    qk_nope + qk_rope and v_head_dim (its prefill runs as multi-head attention); otherwise
-    hidden / heads."""
+def head_dims(attention: dict, hidden_size: int, decode: bool) -> tuple[int, int]:
+    """(query-key, value) dimensions per attention head in a decode step or a prefill: gqa
+    head_dim both; mla in decode its latent form, kv_lora_rank + qk_rope and kv_lora_rank, in
+    prefill qk_nope + qk_rope and v_head_dim (vLLM 0.33 model_executor/layers/attention/
+    mla_attention.py `MLAAttention.forward`: decode tokens to the impl's `forward_mqa`, whose
+    query and key are kv_lora_rank + qk_rope_head_dim wide and whose output is the latent
+    kv_lora_rank before W_UV; prefill tokens to `forward_mha` on the decompressed heads);
+    otherwise hidden / heads."""
     if model_families.is_gqa(attention):
         return attention["head_dim"], attention["head_dim"]
+    if model_families.is_mla(attention) and decode:
+        latent = attention["kv_lora_rank"]
+        return latent + attention["qk_rope_head_dim"], latent
     if model_families.is_mla(attention):
         return (attention.get("qk_nope_head_dim", 128) + attention["qk_rope_head_dim"],
                 attention.get("v_head_dim", 128))
@@ -139,11 +146,12 @@ def head_dims(attention: dict, hidden_size: int) -> tuple[int, int]:
 
 
 def attention_flops_per_token(attention: dict, hidden_size: int, layers: int,
-                              context: int) -> float:
+                              context: int, decode: bool) -> float:
     """Attention FLOPs of one token over `context` tokens = 2 × context × heads × (d_qk + d_v)
-    × layers (QKᵀ and AV, two FLOPs per multiply-add). Example (Qwen-32B, 8192 tokens):
-    2 × 8192 × 40 × 256 × 64 = 10.7 GFLOP."""
-    qk, v = head_dims(attention, hidden_size)
+    × layers (QKᵀ and AV, two FLOPs per multiply-add), with the phase's head_dims. Example
+    (Qwen-32B, 8192 tokens): 2 × 8192 × 40 × 256 × 64 = 10.7 GFLOP; R1 decode at 8192:
+    2 × 8192 × 128 × (576 + 512) × 61 = 139 GFLOP."""
+    qk, v = head_dims(attention, hidden_size, decode)
     return 2 * context * attention["heads"] * (qk + v) * layers
 
 
@@ -218,7 +226,7 @@ def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: Gpu
     kv = micro_batch * context * on_gpu.kv.bytes_per_token
     active = active_parameters(groups, model.experts, model.experts_per_token)
     attention = batch * attention_flops_per_token(model.attention, model.hidden_size,
-                                                  model.layers, context)
+                                                  model.layers, context, decode=True)
     exchanges = ALL_REDUCES_PER_LAYER * model.layers if layout.expert_parallel else 0
     return Work(weights + kv, batch * 2 * active, attention,
                 ALL_REDUCES_PER_LAYER * model.layers, exchanges,
@@ -250,7 +258,7 @@ def prefill_work(model: ModelFacts, prompt_tokens: int) -> Work:
     groups = model.parameter_groups()
     active = active_parameters(groups, model.experts, model.experts_per_token)
     attention = attention_flops_per_token(model.attention, model.hidden_size, model.layers,
-                                          prompt_tokens) / 2
+                                          prompt_tokens, decode=False) / 2
     return Work(0.0, prompt_tokens * 2 * active, prompt_tokens * attention,
                 ALL_REDUCES_PER_LAYER * model.layers, 0,
                 prompt_tokens * model.hidden_size * ACTIVATION_BYTES)

@@ -57,12 +57,30 @@ def test_deepseek_r1_multiplies_each_token_through_its_published_37b_active_para
 
 def test_attention_arithmetic_grows_with_the_context_and_uses_each_kinds_head_dimensions():
     qwen = _preset("deepseek-r1-distill-qwen-32b")
-    assert tp.attention_flops_per_token(qwen.attention, qwen.hidden_size, qwen.layers, 8192) == \
+    assert tp.attention_flops_per_token(qwen.attention, qwen.hidden_size, qwen.layers, 8192,
+                                   decode=False) == \
         2 * 8192 * 40 * (128 + 128) * 64
     r1 = _preset("deepseek-r1")
-    assert tp.head_dims(r1.attention, r1.hidden_size) == (128 + 64, 128)
+    assert tp.head_dims(r1.attention, r1.hidden_size, decode=False) == (128 + 64, 128)
     v4 = _preset("deepseek-v4-flash")
-    assert tp.head_dims(v4.attention, v4.hidden_size) == (v4.hidden_size // 64,) * 2
+    assert tp.head_dims(v4.attention, v4.hidden_size, decode=True) == (v4.hidden_size // 64,) * 2
+
+
+def test_mla_decodes_in_its_latent_form_and_prefills_with_the_decompressed_heads():
+    # vLLM 0.33 model_executor/layers/attention/mla_attention.py: decode tokens go to
+    # forward_mqa (query and key over kv_lora_rank + qk_rope_head_dim, values over
+    # kv_lora_rank), prefill tokens to forward_mha (qk_nope + qk_rope and v_head_dim).
+    r1 = _preset("deepseek-r1")
+    assert tp.head_dims(r1.attention, r1.hidden_size, decode=True) == (512 + 64, 512)
+    assert tp.head_dims(r1.attention, r1.hidden_size, decode=False) == (128 + 64, 128)
+    assert tp.attention_flops_per_token(r1.attention, r1.hidden_size, 61, 1000, decode=True) \
+        == 2 * 1000 * 128 * (576 + 512) * 61
+    work = tp.decode_work(_cfg(), r1, Layout(8), _on_gpu(0.0), 10, 1000)
+    assert work.attention_flops == 10 * 2 * 1000 * 128 * (576 + 512) * 61
+    assert tp.prefill_work(r1, 1000).attention_flops == 1000 * 2 * 1000 * 128 * (192 + 128) \
+        * 61 / 2
+    qwen = _preset("deepseek-r1-distill-qwen-32b")     # one form for other kinds
+    assert tp.head_dims(qwen.attention, qwen.hidden_size, decode=True) == (128, 128)
 
 
 def test_an_all_reduce_costs_its_latency_plus_the_ring_and_nothing_without_tensor_parallelism():
@@ -358,12 +376,14 @@ def test_an_untied_head_is_read_as_the_head_and_unknown_k_counts_every_expert_ac
 
 def test_mla_head_dimensions_default_to_deepseeks_and_other_kinds_split_the_hidden_size():
     assert tp.head_dims({"kind": "mla", "heads": 16, "kv_lora_rank": 512,
-                         "qk_rope_head_dim": 64}, 2048) == (128 + 64, 128)
-    assert tp.head_dims({"kind": "mla", "heads": 16, "kv_lora_rank": 512, "qk_rope_head_dim": 32,
-                         "qk_nope_head_dim": 96, "v_head_dim": 80}, 2048) == (128, 80)
+                         "qk_rope_head_dim": 64}, 2048, decode=False) == (128 + 64, 128)
+    small = {"kind": "mla", "heads": 16, "kv_lora_rank": 256, "qk_rope_head_dim": 32,
+             "qk_nope_head_dim": 96, "v_head_dim": 80}
+    assert tp.head_dims(small, 2048, decode=False) == (128, 80)
+    assert tp.head_dims(small, 2048, decode=True) == (256 + 32, 256)
     odd = {"kind": "deepseek_v4", "heads": 3, "kv_bytes_per_token": 1}
-    assert tp.head_dims(odd, 100) == (33, 33)
-    assert tp.attention_flops_per_token(odd, 100, 2, 10) == 2 * 10 * 3 * 66 * 2
+    assert tp.head_dims(odd, 100, decode=True) == (33, 33)
+    assert tp.attention_flops_per_token(odd, 100, 2, 10, decode=True) == 2 * 10 * 3 * 66 * 2
 
 
 def test_a_tp_group_inside_one_node_never_uses_the_network_and_both_facts_are_needed():
@@ -385,7 +405,7 @@ def test_a_decode_step_is_the_weights_touched_the_kv_share_the_flops_and_the_exc
     assert work.read_bytes_per_gpu == pytest.approx(weights + 64 / 4 * 4096 * 1000.0)
     assert work.flops == pytest.approx(64 * 2 * tp.active_parameters(groups, 256, 8))
     assert work.attention_flops == pytest.approx(
-        64 * tp.attention_flops_per_token(r1.attention, 7168, 61, 4096))
+        64 * tp.attention_flops_per_token(r1.attention, 7168, 61, 4096, decode=True))
     assert (work.all_reduces, work.expert_exchanges) == (2 * 61, 2 * 61)
     assert work.message_bytes == 64 / 4 * 7168 * 2
     assert tp.decode_work(_cfg(), r1, Layout(8), _on_gpu(1000.0), 64, 4096).expert_exchanges == 0
@@ -424,7 +444,7 @@ def test_a_prefill_is_the_prompts_matrix_flops_half_its_full_attention_and_its_a
     assert work.flops == pytest.approx(1000 * 2 * tp.active_parameters(
         r1.parameter_groups(), 256, 8))
     assert work.attention_flops == pytest.approx(
-        1000 * tp.attention_flops_per_token(r1.attention, 7168, 61, 1000) / 2)
+        1000 * tp.attention_flops_per_token(r1.attention, 7168, 61, 1000, decode=False) / 2)
     assert (work.all_reduces, work.expert_exchanges) == (2 * 61, 0)
     assert work.message_bytes == 1000 * 7168 * 2
 
