@@ -23,6 +23,7 @@ from typing import Optional
 from facts import model_families
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
+from planning.granularity import STEP, stable_ceiling
 from planning.memory import GpuMemory, scheme, weight_gib_per_gpu
 from planning.wording import counted
 
@@ -332,7 +333,9 @@ def throughput(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layou
                on_gpu: GpuMemory, runnable_requests: int) -> Throughput:
     """The throughput step of the plan: the roofline at the plan's batch (its runnable requests,
     each at autoscaling.expectedRequestTokens of context), and the figures the time budgets use
-    — shutdown.perTokenMs / shutdown.prefillSeconds when measured, else the roofline's (else,
+    — shutdown.perTokenMs / shutdown.prefillSeconds when measured, else the roofline's (its
+    time per token up to the next R20 step, planning/granularity.py: a small change of the KV
+    estimate, hence of the batch, leaves the drain in the pod template as it was; else,
     for a GPU without throughput facts, the assumed ASSUMED_PER_TOKEN_MS and
     ASSUMED_PREFILL_SECONDS)."""
     shutdown = cfg.shutdown
@@ -343,7 +346,12 @@ def throughput(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layou
                                            runnable_requests, context)
         decode_ms = round(per_token * 1000, 1)
         tokens_per_second = round(cfg.model.max_model_len / prefill * layout.data_parallel, 1)
-        derived_ms, derived_prefill, origin = decode_ms, math.ceil(prefill), "roofline"
+        # The batch and the KV read move with every refinement of the KV estimate; the drain
+        # and the bounds this figure sets are in the pod template (planning/granularity.py).
+        derived_ms, derived_prefill, origin = (stable_ceiling(decode_ms), math.ceil(prefill),
+                                               "roofline")
+        why += (f"; {decode_ms:g} ms up to {STEP} = {derived_ms:g} ms, so a small change of the "
+                "KV estimate leaves the pod template as it was")
     else:
         why = (f"{gpu.name} has no bandwidth and compute facts (facts/gpus.yaml): per token = "
                f"{ASSUMED_PER_TOKEN_MS:g} ms and prefill {ASSUMED_PREFILL_SECONDS} s, assumed")

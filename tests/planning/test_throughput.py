@@ -14,7 +14,7 @@ import pytest
 
 import facts
 from benchmark.cases import load_stack_facts
-from planning import config, memory, throughput as tp
+from planning import config, granularity, memory, throughput as tp
 from planning.config import GpuConfig, ModelFacts
 from planning.layout import Layout
 from planning.plan import make_plan
@@ -183,7 +183,10 @@ def _plan(stack: str, **changes):
 def test_without_a_measurement_the_drain_and_the_router_use_the_roofline(stack):
     plan = _plan(stack)
     speed = plan.throughput
-    assert speed.decode_ms is not None and speed.per_token_ms == speed.decode_ms
+    assert speed.decode_ms is not None
+    # The budgets take the roofline up to the next R20 step: at most 14.3 % above it.
+    assert speed.per_token_ms == granularity.stable_ceiling(speed.decode_ms)
+    assert speed.decode_ms <= speed.per_token_ms <= 1.143 * speed.decode_ms
     assert "(roofline)" in speed.source and "measured" not in speed.source
     shutdown = config.parse(stack_values(stack)).shutdown
     assert plan.drain.longest_request_seconds == math.ceil(
@@ -209,6 +212,22 @@ def test_a_measured_per_token_time_and_prefill_override_the_roofline_everywhere(
         measured.traffic.router_sizing.streams * 1000 / 60)
     assert measured.traffic.stream_idle_seconds == 60 + 20
     assert measured.admission.max_num_queued_tokens == math.ceil(60 * 32768 / 20)
+
+
+def test_the_budgets_take_the_roofline_up_to_a_stated_step_so_a_nudge_of_the_kv_keeps_them():
+    speed = _plan("r1-h100").throughput
+    assert (speed.decode_ms, speed.per_token_ms) == (42.5, 45)
+    assert ("= 42.5 ms per token; prefill" in speed.reason
+            and "; 42.5 ms up to the next R20 step (about 12 % apart) = 45 ms, so a small change "
+            "of the KV estimate leaves the pod template as it was; the budgets use perTokenMs 45 "
+            "(roofline)" in speed.reason)
+    assert "perTokenMs 45 (roofline)" in speed.source
+    # A few more runnable requests (a KV estimate 1 % larger) move the roofline, not the figure.
+    nudged = _plan("r1-h100", engine={"maxNumSeqs": 94}).throughput
+    assert nudged.decode_ms != speed.decode_ms or nudged.batch != speed.batch
+    assert nudged.per_token_ms == speed.per_token_ms
+    # A measurement is taken as it is.
+    assert _plan("r1-h100", shutdown={"perTokenMs": 42.5}).throughput.per_token_ms == 42.5
 
 
 def test_a_measured_prefill_of_zero_seconds_is_a_measurement_not_unset():
@@ -492,7 +511,10 @@ def test_the_step_rounds_to_a_tenth_and_counts_every_dp_rank_in_the_prefill_rate
     assert speed.prefill_tokens_per_second == round(32768 / prefill, 1)
     assert speed.context_tokens == 8192 and "at 312 TFLOPS" in why
     assert speed.reason.startswith(f"decode at batch {speed.batch} × 8192-token context")
-    assert speed.reason == f"{why}; the budgets use {speed.source}"
+    assert speed.reason == (f"{why}; {speed.decode_ms:g} ms up to the next R20 step (about "
+                            f"12 % apart) = {speed.per_token_ms:g} ms, so a small change of the "
+                            f"KV estimate leaves the pod template as it was; the budgets use "
+                            f"{speed.source}")
     dp = make_plan(config.parse(with_changes(stack_values("prod"), gpu={
         "tensorParallel": 1, "dataParallel": 2}))).throughput
     assert "× DP 2" in dp.reason
