@@ -271,7 +271,9 @@ DECODE_FACTOR = 1.6
 (either way). Measured at 0.67-1.04 × on the cases below."""
 PREFILL_FACTOR = 2.0
 """Its prefill time is within this factor of each published long-prompt time to first token
-(either way). Measured at 1.19 and 1.59 × below."""
+(either way). Measured at 1.59 and 1.95 × below (1.19 and 1.59 while the all-reduces were
+costed at NVLink's both-ways figure: the 405B case is now near the band's edge, reported,
+not tuned)."""
 
 QWEN25_05B = {
     # Qwen/Qwen2.5-0.5B-Instruct config.json: 24 layers, hidden 896, intermediate 4864, vocab
