@@ -2,16 +2,18 @@
 plan's batch, a roofline from the GPU's memory bandwidth and compute (facts/gpus.yaml).
 
 A decode step reads the weights it touches (a mixture-of-experts model only the experts its
-batch routes to) and the KV cache of every sequence in the batch, and multiplies each token
-through the active parameters; it takes the longer of the read at the reachable bandwidth and
+pipeline micro-batch routes to) and the KV cache of every sequence in the batch, and multiplies
+each token through the active parameters; it takes the longer of the read at the reachable bandwidth and
 the arithmetic at the reachable compute, plus the tensor-parallel all-reduces. A prefill is
 compute: the active parameters and the causal attention over the prompt. Each efficiency and
 latency below is a named figure with its source; tests/planning/test_throughput.py holds the
 roofline against published measurements within a stated factor.
 
 A measured figure in config replaces the derived one (shutdown.perTokenMs,
-shutdown.prefillSeconds); `timed` hands the drain, the router's timeouts and sizing, and the
-admission bounds the figure in force (planning/plan.py).
+shutdown.prefillSeconds); else the roofline's time per token up to its R20 step
+(planning/granularity.py), so a small change of the memory estimate rolls no pod; `timed` hands
+the drain, the router's timeouts and sizing, and the admission bounds the figure in force
+(planning/plan.py).
 """
 
 from __future__ import annotations
@@ -132,8 +134,9 @@ def head_dims(attention: dict, hidden_size: int, decode: bool) -> tuple[int, int
     prefill qk_nope + qk_rope and v_head_dim (vLLM 0.33 model_executor/layers/attention/
     mla_attention.py `MLAAttention.forward`: decode tokens to the impl's `forward_mqa`, whose
     query and key are kv_lora_rank + qk_rope_head_dim wide and whose output is the latent
-    kv_lora_rank before W_UV; prefill tokens to `forward_mha` on the decompressed heads);
-    otherwise hidden / heads."""
+    kv_lora_rank before W_UV; prefill tokens to `forward_mha` on the decompressed heads; the
+    absorbed W_UK / W_UV products multiply kv_b_proj's own weights, already in the active
+    parameters); otherwise hidden / heads."""
     if model_families.is_gqa(attention):
         return attention["head_dim"], attention["head_dim"]
     if model_families.is_mla(attention) and decode:
