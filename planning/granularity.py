@@ -29,9 +29,10 @@ def stable_ceiling(value: float) -> float:
     if value <= 0:
         raise ValueError(f"stable_ceiling needs a positive value, got {value}")
     decade = 10.0 ** math.floor(math.log10(value))
-    # round(): 1.12 × 100 is 112.00000000000001 in binary; the grid is printed to 3 digits.
-    # 10 × decade closes the list: value is below it.
-    return next(step for step in (round(r * decade, 12) for r in (*R20, 10.0)) if step >= value)
+    # Three significant digits, as the standard prints the grid: 1.12 × 100 is
+    # 112.00000000000001 in binary. 10 × decade closes the list: value is below it.
+    return next(step for step in (float(f"{r * decade:.3g}") for r in (*R20, 10.0))
+                if step >= value)
 
 
 def stable_count(value: float) -> int:

@@ -221,11 +221,13 @@ def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: Gpu
     groups = model.parameter_groups()
     share = experts_read_share(model.experts, model.experts_per_token,
                                micro_batch_tokens(batch, layout))
+    # read_groups reads no embedding (a tied one is the head), so no stage adds one: the
+    # weights are placed as untied (weight_gib_per_gpu's default).
     weights = weight_gib_per_gpu(
         read_groups(groups, model.tie_word_embeddings, share),
         scheme(model.weights_dtype, cfg.model.quantization), model.layers,
-        layout.tensor_parallel, layout.pipeline_parallel, layout.data_parallel, False,
-        model.attention) * GIB
+        layout.tensor_parallel, layout.pipeline_parallel, layout.data_parallel,
+        attention=model.attention) * GIB
     micro_batch = batch / (layout.data_parallel * layout.pipeline_parallel)
     kv = micro_batch * context * on_gpu.kv.bytes_per_token
     active = active_parameters(groups, model.experts, model.experts_per_token)

@@ -432,6 +432,17 @@ def test_a_decode_step_is_the_weights_touched_the_kv_share_the_flops_and_the_exc
     assert tp.decode_work(_cfg(), r1, Layout(8), _on_gpu(1000.0), 64, 4096).expert_exchanges == 0
 
 
+def test_attention_of_other_kinds_splits_the_hidden_size_over_the_heads_in_both_phases():
+    v4 = _preset("deepseek-v4-flash")
+    per_head = v4.hidden_size // v4.attention["heads"]
+    decode = tp.decode_work(_cfg(), v4, Layout(8), _on_gpu(0.0), 3, 1000)
+    assert decode.attention_flops == 3 * 2 * 1000 * v4.attention["heads"] * 2 * per_head \
+        * v4.layers
+    prefill = tp.prefill_work(v4, 1000)
+    assert prefill.attention_flops == 1000 * 2 * 1000 * v4.attention["heads"] * 2 * per_head \
+        * v4.layers / 2
+
+
 def test_with_a_pipeline_a_stage_reads_only_the_experts_its_micro_batch_routes_to():
     # vLLM keeps PP batches in flight (vllm/config/vllm.py max_concurrent_batches, v1/engine/
     # core.py step_with_batch_queue) and never schedules a request twice while its step is in
@@ -472,8 +483,8 @@ def test_a_prefill_is_the_prompts_matrix_flops_half_its_full_attention_and_its_a
 
 def test_compute_adds_matrix_flops_at_the_weights_rate_to_attention_at_the_bf16_rate():
     work = tp.Work(0.0, 4e12, 1e12, 0, 0, 0.0)
-    assert tp.compute_seconds(work, _gpu(), 2, 1979) == pytest.approx(
-        (4e12 / 1979 + 1e12 / 989) / (2 * 1e12 * tp.COMPUTE_EFFICIENCY), rel=1e-9)
+    assert tp.compute_seconds(work, _gpu(), 2, 1979) == \
+        (4e12 / 1979 + 1e12 / 989) / (2 * 1e12 * tp.COMPUTE_EFFICIENCY)
 
 
 @pytest.mark.parametrize("nodes, kind, bandwidth", [(1, "nvlink", 450),
@@ -501,6 +512,24 @@ def test_the_reasons_show_each_terms_milliseconds_and_the_dp_ranks_when_there_ar
     assert f"all-reduces {talk:.1f} ms = 12.3 ms per token" in text
     assert " × DP 2" in tp._prefill_reason(work, gpu, Layout(1, data_parallel=2), 989, 100, 1.0)
     assert " × DP" not in tp._prefill_reason(work, gpu, Layout(1), 989, 100, 1.0)
+
+
+def test_the_reasons_print_each_term_as_the_arithmetic_computes_it():
+    # 70 GB at 1000 GB/s × 0.7 = 100 ms; 100 TFLOP at 1000 TFLOPS on 2 GPUs × 0.5 = 100 ms;
+    # 10 all-reduces of 4.5 GB at 450 GB/s (TP 2: one message each way) = 100.1 ms.
+    work = tp.Work(70e9, 100e12, 2e12, 10, 0, 4.5e9)
+    gpu = _gpu().model_copy(update={"memory_bandwidth_gb_s": 1000})
+    assert tp._decode_reason(work, gpu, Layout(2), 1000, 7, 300, 0.3001) == (
+        "decode at batch 7 × 300-token context: a stage's fullest GPU reads 70.0 GB (weights "
+        "its 7-token micro-batch touches + its KV share) at 1000 GB/s × 0.7 = 100.0 ms × PP 1; "
+        "100.00 TFLOP at 1000 TFLOPS + attention 2.00 TFLOP at 989 on 2 GPUs × 0.5 = 102.0 ms; "
+        "the longer + all-reduces 100.1 ms = 300.1 ms per token")
+    assert tp._prefill_reason(work, gpu, Layout(2), 1000, 4000, 2.5) == (
+        "prefill of a 4000-token prompt: (0.10 PFLOP at 1000 TFLOPS + attention 0.00 PFLOP at "
+        "989) / (TP 2 × 0.5) + all-reduces = 2.5 s, 1600 tokens/s")
+    heavy = tp.Work(0.0, 2.5e15, 1.5e15, 0, 0, 0.0)
+    assert "(2.50 PFLOP at 989 TFLOPS + attention 1.50 PFLOP at 989)" in tp._prefill_reason(
+        heavy, gpu, Layout(1), 989, 100, 1.0)
 
 
 def test_the_step_rounds_to_a_tenth_and_counts_every_dp_rank_in_the_prefill_rate():
