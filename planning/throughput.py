@@ -382,7 +382,7 @@ def timed(cfg: StackConfig, figures: Throughput) -> StackConfig:
 
 def gpu_hours_per_million_tokens(gpus: int, batch: int, per_token_ms: float) -> float:
     """GPU-hours a replica spends on a million output tokens at its batch = GPUs × 10⁶ /
-    (batch × 1000 / per-token ms) / 3600. Example (prod: 2 GPUs, 38 streams at 52.4 ms):
-    2 × 10⁶ / 725 tokens/s / 3600 = 0.77 GPU-hours."""
+    (batch × 1000 / per-token ms) / 3600. Example (prod: 2 GPUs, 38 streams at 56 ms):
+    2 × 10⁶ / 679 tokens/s / 3600 = 0.82 GPU-hours."""
     tokens_per_second = batch * 1000 / per_token_ms
     return gpus * 1e6 / tokens_per_second / 3600

@@ -563,3 +563,11 @@ def test_fp8_quantization_puts_a_16_bit_model_on_the_fp8_peak():
                                model={**model, "quantization": "fp8_per_tensor"}))
     assert "at 1979 TFLOPS" in online.throughput.reason
     assert "at 989 TFLOPS" in make_plan(staging(gpu={"type": "h100-80gb"})).throughput.reason
+
+
+def test_gpu_hours_per_million_tokens_are_the_replicas_gpus_over_its_token_rate():
+    # prod: 2 GPUs streaming 38 requests at 56 ms a token = 678.6 tokens/s.
+    assert tp.gpu_hours_per_million_tokens(2, 38, 56.0) == 2 * 1e6 / (38 * 1000 / 56.0) / 3600
+    assert tp.gpu_hours_per_million_tokens(2, 38, 56.0) == pytest.approx(0.8187, rel=1e-3)
+    assert tp.gpu_hours_per_million_tokens(4, 38, 56.0) == 2 * tp.gpu_hours_per_million_tokens(
+        2, 38, 56.0)
