@@ -14,6 +14,7 @@ import math
 from typing import Optional
 
 from facts import vllm_features
+from planning.granularity import STEP, stable_count
 
 QUEUED_BATCHES = 1
 """Requests allowed to wait behind the running ones, in runnable batches: one batch waiting
@@ -30,9 +31,12 @@ class Admission:
 
 
 def queued_requests(runnable: int) -> int:
-    """In-flight bound = runnable requests × (1 + queued batches): what the KV cache runs at the
-    expected request length, plus one batch waiting. Example (prod): 9 × 2 = 18."""
-    return runnable * (1 + QUEUED_BATCHES)
+    """In-flight bound = runnable requests × (1 + queued batches), up to the next R20 step
+    (planning/granularity.py stable_count): what the KV cache runs at the expected request
+    length, plus one batch waiting. The runnable requests move with every refinement of the KV
+    estimate and the bound is a flag of the engine's pod template: on the grid, a small move
+    rolls no pod. Examples: 9 × 2 = 18; r1-h100: 95 × 2 = 190 -> 200."""
+    return stable_count(runnable * (1 + QUEUED_BATCHES))
 
 
 def queued_tokens(queue_seconds: int, max_model_len: int, prefill_seconds: int,
@@ -53,7 +57,8 @@ def admission(version: vllm_features.Version, runnable: int, target_per_replica:
     reqs = queued_requests(runnable)
     tokens = queued_tokens(queue_seconds, max_model_len, prefill_seconds, data_parallel)
     ranks = f" × DP {data_parallel}" if data_parallel > 1 else ""
-    reason = (f"requests: runnable {runnable} × (1 + {QUEUED_BATCHES} queued batch) = {reqs}, "
+    reason = (f"requests: runnable {runnable} × (1 + {QUEUED_BATCHES} queued batch) = "
+              f"{runnable * (1 + QUEUED_BATCHES)}, up to {STEP} = {reqs}, "
               f"above the autoscaler's target {target_per_replica} per replica so it scales "
               f"before the engine refuses; prefill tokens: queue wait {queue_seconds} s × "
               f"maxModelLen {max_model_len} / prefill {prefill_seconds} s{ranks} = {tokens}; "

@@ -2,16 +2,18 @@
 plan's batch, a roofline from the GPU's memory bandwidth and compute (facts/gpus.yaml).
 
 A decode step reads the weights it touches (a mixture-of-experts model only the experts its
-batch routes to) and the KV cache of every sequence in the batch, and multiplies each token
-through the active parameters; it takes the longer of the read at the reachable bandwidth and
+pipeline micro-batch routes to) and the KV cache of every sequence in the batch, and multiplies
+each token through the active parameters; it takes the longer of the read at the reachable bandwidth and
 the arithmetic at the reachable compute, plus the tensor-parallel all-reduces. A prefill is
 compute: the active parameters and the causal attention over the prompt. Each efficiency and
 latency below is a named figure with its source; tests/planning/test_throughput.py holds the
 roofline against published measurements within a stated factor.
 
 A measured figure in config replaces the derived one (shutdown.perTokenMs,
-shutdown.prefillSeconds); `timed` hands the drain, the router's timeouts and sizing, and the
-admission bounds the figure in force (planning/plan.py).
+shutdown.prefillSeconds); else the roofline's time per token up to its R20 step
+(planning/granularity.py), so a small change of the memory estimate rolls no pod; `timed` hands
+the drain, the router's timeouts and sizing, and the admission bounds the figure in force
+(planning/plan.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Optional
 from facts import model_families
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
+from planning.granularity import STEP, stable_ceiling
 from planning.memory import GpuMemory, scheme, weight_gib_per_gpu
 from planning.wording import counted
 
@@ -96,6 +99,18 @@ def experts_read_share(experts: Optional[int], per_token: Optional[int], batch: 
     return 1 - (1 - per_token / experts) ** batch
 
 
+def micro_batch_tokens(batch: int, layout: Layout) -> int:
+    """Decode tokens a stage's MoE layers see at once = ⌈batch / PP⌉, the fullest micro-batch.
+    vLLM keeps PP batches in flight (vllm/config/vllm.py `max_concurrent_batches`, v1/engine/
+    core.py `step_with_batch_queue`) and schedules a request again only once its step is back
+    (v1/core/sched/scheduler.py `schedule`: no new tokens while in flight; with async
+    scheduling `next_decode_eligible_step`, PP steps apart), so the replica's running requests
+    spread over PP micro-batches. Data-parallel ranks meet at every MoE layer (the experts span
+    TP × DP GPUs, planning/memory.py WEIGHT_ROLES), so DP does not shrink it.
+    Example (r1-h100: 95 at PP 2): 48."""
+    return math.ceil(batch / layout.pipeline_parallel)
+
+
 def read_groups(groups: dict[str, float], tie_word_embeddings: bool,
                 expert_share: float) -> dict[str, float]:
     """Parameters a decode step reads, by role: the embedding only as the batch's rows (taken as
@@ -113,12 +128,20 @@ def active_parameters(groups: dict[str, float], experts: Optional[int],
     return sum(groups.values()) - groups["embedding"] - groups["experts"] * (1 - share)
 
 
-def head_dims(attention: dict, hidden_size: int) -> tuple[int, int]:
-    """(query-key, value) dimensions per attention head: gqa head_dim both; mla
-    qk_nope + qk_rope and v_head_dim (its prefill runs as multi-head attention); otherwise
-    hidden / heads."""
+def head_dims(attention: dict, hidden_size: int, decode: bool) -> tuple[int, int]:
+    """(query-key, value) dimensions per attention head in a decode step or a prefill: gqa
+    head_dim both; mla in decode its latent form, kv_lora_rank + qk_rope and kv_lora_rank, in
+    prefill qk_nope + qk_rope and v_head_dim (vLLM 0.33 model_executor/layers/attention/
+    mla_attention.py `MLAAttention.forward`: decode tokens to the impl's `forward_mqa`, whose
+    query and key are kv_lora_rank + qk_rope_head_dim wide and whose output is the latent
+    kv_lora_rank before W_UV; prefill tokens to `forward_mha` on the decompressed heads; the
+    absorbed W_UK / W_UV products multiply kv_b_proj's own weights, already in the active
+    parameters); otherwise hidden / heads."""
     if model_families.is_gqa(attention):
         return attention["head_dim"], attention["head_dim"]
+    if model_families.is_mla(attention) and decode:
+        latent = attention["kv_lora_rank"]
+        return latent + attention["qk_rope_head_dim"], latent
     if model_families.is_mla(attention):
         return (attention.get("qk_nope_head_dim", 128) + attention["qk_rope_head_dim"],
                 attention.get("v_head_dim", 128))
@@ -127,11 +150,12 @@ def head_dims(attention: dict, hidden_size: int) -> tuple[int, int]:
 
 
 def attention_flops_per_token(attention: dict, hidden_size: int, layers: int,
-                              context: int) -> float:
+                              context: int, decode: bool) -> float:
     """Attention FLOPs of one token over `context` tokens = 2 × context × heads × (d_qk + d_v)
-    × layers (QKᵀ and AV, two FLOPs per multiply-add). Example (Qwen-32B, 8192 tokens):
-    2 × 8192 × 40 × 256 × 64 = 10.7 GFLOP."""
-    qk, v = head_dims(attention, hidden_size)
+    × layers (QKᵀ and AV, two FLOPs per multiply-add), with the phase's head_dims. Example
+    (Qwen-32B, 8192 tokens): 2 × 8192 × 40 × 256 × 64 = 10.7 GFLOP; R1 decode at 8192:
+    2 × 8192 × 128 × (576 + 512) × 61 = 139 GFLOP."""
+    qk, v = head_dims(attention, hidden_size, decode)
     return 2 * context * attention["heads"] * (qk + v) * layers
 
 
@@ -154,7 +178,9 @@ def peak_tflops(gpu: GpuFacts, weights_scheme: str) -> float:
 
 def link(gpu: GpuFacts, layout: Layout) -> tuple[str, float]:
     """(kind, GB/s) of the tensor-parallel all-reduce: between nodes when the TP group spans
-    them, else the node's NVLink or PCIe."""
+    them, else the node's NVLink or PCIe, at one direction's bandwidth (facts/gpus.yaml
+    link_gb_s: a ring sends one way on each link while it receives the other way, so half
+    of NVIDIA's both-ways NVLink figure)."""
     if layout.nodes > 1 and layout.tensor_parallel > gpu.per_node:
         return "network", NETWORK_GB_S
     return gpu.interconnect, gpu.link_gb_s or NETWORK_GB_S
@@ -187,22 +213,26 @@ class Work:
 def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: GpuMemory,
                 batch: int, context: int) -> Work:
     """One decode step of `batch` sequences at `context` tokens: on a stage's fullest GPU the
-    weights the batch touches (weight_gib_per_gpu of read_groups) plus its share of the batch's
+    weights its micro-batch touches (weight_gib_per_gpu of read_groups, the experts at the
+    share micro_batch_tokens route to) plus its share of the batch's
     KV (batch / (DP × PP) sequences × context × KV bytes per token on a GPU); the replica's
     FLOPs = batch × (2 × active parameters + attention); per layer two all-reduces of the
     stage's micro-batch, and two expert exchanges with expert parallelism."""
     groups = model.parameter_groups()
-    share = experts_read_share(model.experts, model.experts_per_token, batch)
+    share = experts_read_share(model.experts, model.experts_per_token,
+                               micro_batch_tokens(batch, layout))
+    # read_groups reads no embedding (a tied one is the head), so no stage adds one: the
+    # weights are placed as untied (weight_gib_per_gpu's default).
     weights = weight_gib_per_gpu(
         read_groups(groups, model.tie_word_embeddings, share),
         scheme(model.weights_dtype, cfg.model.quantization), model.layers,
-        layout.tensor_parallel, layout.pipeline_parallel, layout.data_parallel, False,
-        model.attention) * GIB
+        layout.tensor_parallel, layout.pipeline_parallel, layout.data_parallel,
+        attention=model.attention) * GIB
     micro_batch = batch / (layout.data_parallel * layout.pipeline_parallel)
     kv = micro_batch * context * on_gpu.kv.bytes_per_token
     active = active_parameters(groups, model.experts, model.experts_per_token)
     attention = batch * attention_flops_per_token(model.attention, model.hidden_size,
-                                                  model.layers, context)
+                                                  model.layers, context, decode=True)
     exchanges = ALL_REDUCES_PER_LAYER * model.layers if layout.expert_parallel else 0
     return Work(weights + kv, batch * 2 * active, attention,
                 ALL_REDUCES_PER_LAYER * model.layers, exchanges,
@@ -234,7 +264,7 @@ def prefill_work(model: ModelFacts, prompt_tokens: int) -> Work:
     groups = model.parameter_groups()
     active = active_parameters(groups, model.experts, model.experts_per_token)
     attention = attention_flops_per_token(model.attention, model.hidden_size, model.layers,
-                                          prompt_tokens) / 2
+                                          prompt_tokens, decode=False) / 2
     return Work(0.0, prompt_tokens * 2 * active, prompt_tokens * attention,
                 ALL_REDUCES_PER_LAYER * model.layers, 0,
                 prompt_tokens * model.hidden_size * ACTIVATION_BYTES)
@@ -271,7 +301,8 @@ def _decode_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, bat
     compute_ms = compute_seconds(work, gpu, layout.gpus, tflops) * 1000
     talk_ms = communication_seconds(work, gpu, layout) * 1000
     return (f"decode at batch {batch} × {context}-token context: a stage's fullest GPU reads "
-            f"{work.read_bytes_per_gpu / GB:.1f} GB (weights touched + its KV share) at "
+            f"{work.read_bytes_per_gpu / GB:.1f} GB (weights its "
+            f"{micro_batch_tokens(batch, layout)}-token micro-batch touches + its KV share) at "
             f"{gpu.memory_bandwidth_gb_s:g} GB/s × {BANDWIDTH_EFFICIENCY:g} = {read_ms:.1f} ms "
             f"× PP {layout.pipeline_parallel}; {work.flops / 1e12:.2f} TFLOP at {tflops:g} "
             f"TFLOPS + attention {work.attention_flops / 1e12:.2f} TFLOP at "
@@ -307,7 +338,9 @@ def throughput(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layou
                on_gpu: GpuMemory, runnable_requests: int) -> Throughput:
     """The throughput step of the plan: the roofline at the plan's batch (its runnable requests,
     each at autoscaling.expectedRequestTokens of context), and the figures the time budgets use
-    — shutdown.perTokenMs / shutdown.prefillSeconds when measured, else the roofline's (else,
+    — shutdown.perTokenMs / shutdown.prefillSeconds when measured, else the roofline's (its
+    time per token up to the next R20 step, planning/granularity.py: a small change of the KV
+    estimate, hence of the batch, leaves the drain in the pod template as it was; else,
     for a GPU without throughput facts, the assumed ASSUMED_PER_TOKEN_MS and
     ASSUMED_PREFILL_SECONDS)."""
     shutdown = cfg.shutdown
@@ -318,7 +351,12 @@ def throughput(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layou
                                            runnable_requests, context)
         decode_ms = round(per_token * 1000, 1)
         tokens_per_second = round(cfg.model.max_model_len / prefill * layout.data_parallel, 1)
-        derived_ms, derived_prefill, origin = decode_ms, math.ceil(prefill), "roofline"
+        # The batch and the KV read move with every refinement of the KV estimate; the drain
+        # and the bounds this figure sets are in the pod template (planning/granularity.py).
+        derived_ms, derived_prefill, origin = (stable_ceiling(decode_ms), math.ceil(prefill),
+                                               "roofline")
+        why += (f"; {decode_ms:g} ms up to {STEP} = {derived_ms:g} ms, so a small change of the "
+                "KV estimate leaves the pod template as it was")
     else:
         why = (f"{gpu.name} has no bandwidth and compute facts (facts/gpus.yaml): per token = "
                f"{ASSUMED_PER_TOKEN_MS:g} ms and prefill {ASSUMED_PREFILL_SECONDS} s, assumed")
@@ -344,7 +382,7 @@ def timed(cfg: StackConfig, figures: Throughput) -> StackConfig:
 
 def gpu_hours_per_million_tokens(gpus: int, batch: int, per_token_ms: float) -> float:
     """GPU-hours a replica spends on a million output tokens at its batch = GPUs × 10⁶ /
-    (batch × 1000 / per-token ms) / 3600. Example (prod: 2 GPUs, 38 streams at 52.4 ms):
-    2 × 10⁶ / 725 tokens/s / 3600 = 0.77 GPU-hours."""
+    (batch × 1000 / per-token ms) / 3600. Example (prod: 2 GPUs, 38 streams at 56 ms):
+    2 × 10⁶ / 679 tokens/s / 3600 = 0.82 GPU-hours."""
     tokens_per_second = batch * 1000 / per_token_ms
     return gpus * 1e6 / tokens_per_second / 3600

@@ -880,3 +880,64 @@ def test_a_blue_green_vllm_upgrade_leaves_the_serving_engine_alone(updates):
     update = updates(next(r for r in BLUE_GREEN_ROWS if r.stack == "prod"))
     assert _changed(update, DEPLOYMENT) == {"prod-deepseek-r1-32b-green-deployment": "create",
                                            "prod-deepseek-r1-32b-router": "update"}
+
+
+def _previous_roofline(monkeypatch) -> None:
+    """The program as the release before issue 18's roofline fixes computed its timings: the
+    experts read at the replica's whole batch under PP, MLA's decode at its prefill head
+    dimensions, NVLink at both directions' bandwidth, and no rounding of the per-token figure
+    or of --max-num-queued-reqs (planning/granularity.py)."""
+    from planning import admission, throughput
+    head_dims, link = throughput.head_dims, throughput.link
+
+    def both_ways(gpu, layout):
+        kind, bandwidth = link(gpu, layout)
+        return kind, bandwidth * 2 if kind == "nvlink" else bandwidth
+
+    monkeypatch.setattr(throughput, "micro_batch_tokens", lambda batch, layout: batch)
+    monkeypatch.setattr(throughput, "head_dims",
+                        lambda attention, hidden, decode: head_dims(attention, hidden, False))
+    monkeypatch.setattr(throughput, "link", both_ways)
+    monkeypatch.setattr(throughput, "stable_ceiling", lambda value: value)
+    monkeypatch.setattr(admission, "stable_count", lambda value: value)
+
+
+EDGE_TIMED = ("cert-manager.io/v1:Certificate", "gateway.networking.k8s.io/v1:Gateway",
+              "gateway.networking.k8s.io/v1:HTTPRoute",
+              "gateway.envoyproxy.io/v1alpha1:BackendTrafficPolicy",
+              "gateway.envoyproxy.io/v1alpha1:ClientTrafficPolicy")
+"""The edge's objects that carry the longest request or the edge timeouts (prod's edge)."""
+
+
+@pytest.mark.parametrize("stack, grace, workload, router, edge", [
+    ("prod", (470, 499), DEPLOYMENT, True, True),
+    ("staging", (394, 404), DEPLOYMENT, True, False),
+    ("r1-h100", (428, 401), LWS, False, False)])
+def test_the_upgrade_to_the_fixed_roofline_rolls_the_engine_once_in_place(
+        stack, grace, workload, router, edge, monkeypatch):
+    """The first `pulumi up` after issue 18's roofline fixes: the drain follows the new time per
+    token (prod 52.4 -> 56 ms, staging 87.5 -> 90 ms, r1-h100 48.3 -> 45 ms: grace periods
+    470 -> 499, 394 -> 404, 428 -> 401 s) and --max-num-queued-reqs moves to its R20 step
+    (prod 76 -> 80, r1-h100 190 -> 200): the engine's workload is updated in place and its
+    pods roll once (r1-h100's group once, as a whole); the router's ConfigMap (timeouts) and
+    Deployment (its grace period, config checksum) are updated in place and the router rolls
+    once; prod's edge objects take the new timeouts in place; nothing is replaced. Later estimate refinements of 1 % roll nothing
+    (tests/stacks/test_estimate_nudges.py)."""
+    after = run_stack(stack)
+    with monkeypatch.context() as previous:
+        _previous_roofline(previous)
+        before = run_stack(stack)
+    for run, seconds in zip((before, after), grace):
+        template = _pod_templates(run.workload())[0]
+        assert template["spec"]["terminationGracePeriodSeconds"] == seconds
+    update = second_up(before, after)
+    assert update.hazards == []
+    expected = {workload: {"update"}}
+    if router:
+        expected |= {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}}
+    if edge:
+        expected |= {kind: {"update"} for kind in EDGE_TIMED}
+    assert update.ops() == expected
+    [rolled] = [s for s in update.of(workload) if s.urn.endswith("::" + after.workload().name)]
+    assert rolled.op == "update" and any("terminationGracePeriodSeconds" in p
+                                         for p in rolled.paths), rolled.paths
