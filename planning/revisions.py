@@ -76,7 +76,7 @@ def revisions(cfg: StackConfig, layout: Layout,
         reason = (f"switch from {blue_green.previous_slot} (revision {previous.revision}, vLLM "
                   f"{previous.vllm_version}) to {blue_green.slot}: {arithmetic}; the local "
                   f"alias sends previous weight {weight} % and 100 − {weight} = {100 - weight} % "
-                  "to the new slot")
+                  f"to the new slot; {previous_weights(cfg)}")
     elif room:
         reason = (f"{arithmetic}: a revision change can run blue-green (blueGreen.previous "
                   "keeps the old slot beside the new)")
@@ -85,6 +85,21 @@ def revisions(cfg: StackConfig, layout: Layout,
                   "in place, one at a time")
     return Revisions(blue_green.slot, blue_green.previous_slot, needed, room, weight,
                      100 - weight, reason, previous_stack)
+
+
+def previous_weights(cfg: StackConfig) -> str:
+    """Where the previous slot of a switch reads its revision's weights, by storage.mode."""
+    storage = previous_storage(cfg)
+    if storage.mode == "image":
+        return f"the previous slot mounts model image {storage.image.reference}"
+    if storage.mode == "objectStore":
+        return f"the previous slot streams from {storage.object_store.uri}"
+    if storage.mode == "nodeCache":
+        return ("the previous slot requires its revision's ready label; keepRevisions "
+                f"{storage.node_cache.keep_revisions} keeps it staged beside the new one")
+    if storage.mode == "pvc":
+        return "the previous slot reads its revision's directory on the claim"
+    return "both slots read the one NFS export"
 
 
 def previous_config(cfg: StackConfig) -> Optional[StackConfig]:

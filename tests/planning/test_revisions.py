@@ -90,6 +90,7 @@ def test_an_nfs_stack_may_switch_its_vllm_version_beside_the_old_one():
     switch = _plan("prod", PROD_VERSION_SWITCH).revisions
     assert switch.previous.config.vllm_version == stack_values("prod")["vllmVersion"]
     assert switch.previous.plan.version != _plan("prod", PROD_VERSION_SWITCH).version
+    assert "both slots read the one NFS export" in switch.reason
 
 
 REFUSALS = [
@@ -279,3 +280,20 @@ def test_the_previous_storage_keys_are_checked_like_the_storage_keys(key, value,
     overlay = deep_merge(switching(100), {"blueGreen": {"previous": {key: value}}})
     message = str(pytest.raises(ConfigError, _config, "staging", overlay).value)
     assert fragment in message and f"blueGreen.previous.{key}" in message
+
+
+@pytest.mark.parametrize("path, fragment", [
+    ("image", f"the previous slot mounts model image {OLD_MODEL_IMAGE}"),
+    ("objectStore", f"the previous slot streams from {OLD_URI}"),
+    ("nodeCache", "the previous slot requires its revision's ready label; keepRevisions 2 "
+                  "keeps it staged beside the new one"),
+])
+def test_tools_plan_says_where_the_previous_slot_reads_its_weights(path, fragment):
+    plan = _plan("staging", PATH_PHASES[path]["phase 1"])
+    assert fragment in plan.revisions.reason
+    assert fragment in plan_tool.report("staging", plan)
+
+
+def test_on_a_claim_the_previous_slot_reads_its_revisions_directory():
+    assert "the previous slot reads its revision's directory on the claim" in \
+        _plan("staging", PHASE_1).revisions.reason
