@@ -189,14 +189,24 @@ def _weights_and_image(cfg: StackConfig) -> list[str]:
     return out
 
 
-_PREVIOUS_STORAGE = {"image": ("modelImage", "model_image", "storage.image.reference",
-                               "image", "reference", "model image"),
-                     "objectStore": ("objectStoreUri", "object_store_uri",
-                                     "storage.objectStore.uri", "object_store", "uri",
-                                     "prefix")}
-"""Per load path whose weights are found by a reference: the blueGreen.previous key naming the
-previous revision's (camelCase, field), the storage key it stands beside (key, block, field),
-and what the reference names."""
+class _PreviousReference(NamedTuple):
+    """A load path whose weights are found by a reference: the blueGreen.previous key naming
+    the previous revision's, the storage key it stands beside, and what the reference names."""
+
+    key: str
+    field: str
+    storage_key: str
+    block: str
+    attr: str
+    what: str
+
+
+_PREVIOUS_STORAGE = {
+    "image": _PreviousReference("modelImage", "model_image", "storage.image.reference",
+                                "image", "reference", "model image"),
+    "objectStore": _PreviousReference("objectStoreUri", "object_store_uri",
+                                      "storage.objectStore.uri", "object_store", "uri",
+                                      "prefix")}
 
 
 def _previous_storage_problems(cfg: StackConfig) -> list[str]:
@@ -205,15 +215,16 @@ def _previous_storage_problems(cfg: StackConfig) -> list[str]:
     revision deletes them under its pods."""
     previous, storage, out = cfg.blue_green.previous, cfg.storage, []
     switched = previous.revision != cfg.model.revision
-    for mode, (camel, field, current_key, block, attr, what) in _PREVIOUS_STORAGE.items():
-        key, value = f"blueGreen.previous.{camel}", getattr(previous, field)
+    for mode, ref in _PREVIOUS_STORAGE.items():
+        key, value = f"blueGreen.previous.{ref.key}", getattr(previous, ref.field)
+        current_key, what = ref.storage_key, ref.what
         if storage.mode != mode:
             if value is not None:
                 out.append(f"{key}: {value} names the previous revision's weights on "
                            f"storage.mode {mode}, but storage.mode is {storage.mode}; "
                            f"remove {key}")
             continue
-        current = getattr(getattr(storage, block), attr)
+        current = getattr(getattr(storage, ref.block), ref.attr)
         if switched and value is None:
             out.append(f"{key}: storage.mode {mode} finds a revision's weights at "
                        f"{current_key}, and the previous slot serves revision "

@@ -401,4 +401,3 @@ def image_store_objects(storage: StorageConfig, hf_id: str, revision: str) -> St
     side = image_pod_side(storage, hf_id, revision)
     return StoreObjects(claim=None, model_dir=side.model_dir, model_volume=side.model_volume,
                         pull_secrets=side.pull_secrets)
-

@@ -297,3 +297,10 @@ def test_tools_plan_says_where_the_previous_slot_reads_its_weights(path, fragmen
 def test_on_a_claim_the_previous_slot_reads_its_revisions_directory():
     assert "the previous slot reads its revision's directory on the claim" in \
         _plan("staging", PHASE_1).revisions.reason
+
+
+def test_an_image_switch_without_the_previous_model_image_stops_the_preview_before_any_resource():
+    assert_refused_before_any_resource("staging", deep_merge(_IMAGE_SWITCH, {
+        "blueGreen": {"previous": {"modelImage": None}}}), [
+        "blueGreen.previous.modelImage: storage.mode image finds a revision's weights at "
+        "storage.image.reference"])
