@@ -22,11 +22,14 @@ from planning.wording import counted
 
 
 def weights_per_revision(storage: StorageConfig) -> bool:
-    """True when each revision's weights sit in a directory of their own, so two revisions can
-    be served at once: pvc mode downloads each revision beside the others
-    (rendering/model_store.py `model_directory`); an NFS export holds the one copy its operator
-    keeps current. New load paths say here whether they are per revision."""
-    return storage.mode == "pvc"
+    """True when each revision's weights are found apart from the others', so two revisions can
+    be served at once: pvc mode downloads each revision beside the others and the node cache
+    stages each beside the served one, each in its own directory under its own ready label
+    (rendering/model_store.py `model_directory`, rendering/node_cache.py `ready_label`); an
+    image or an object-store prefix is per revision by its reference
+    (blueGreen.previous.modelImage, objectStoreUri). An NFS export holds the one copy its
+    operator keeps current."""
+    return storage.mode != "nfs"
 
 
 class PreviousStack(NamedTuple):
@@ -73,7 +76,7 @@ def revisions(cfg: StackConfig, layout: Layout,
         reason = (f"switch from {blue_green.previous_slot} (revision {previous.revision}, vLLM "
                   f"{previous.vllm_version}) to {blue_green.slot}: {arithmetic}; the local "
                   f"alias sends previous weight {weight} % and 100 − {weight} = {100 - weight} % "
-                  "to the new slot")
+                  f"to the new slot; {previous_weights(cfg)}")
     elif room:
         reason = (f"{arithmetic}: a revision change can run blue-green (blueGreen.previous "
                   "keeps the old slot beside the new)")
@@ -84,10 +87,25 @@ def revisions(cfg: StackConfig, layout: Layout,
                      100 - weight, reason, previous_stack)
 
 
+def previous_weights(cfg: StackConfig) -> str:
+    """Where the previous slot of a switch reads its revision's weights, by storage.mode."""
+    storage = previous_storage(cfg)
+    if storage.mode == "image":
+        return f"the previous slot mounts model image {storage.image.reference}"
+    if storage.mode == "objectStore":
+        return f"the previous slot streams from {storage.object_store.uri}"
+    if storage.mode == "nodeCache":
+        return ("the previous slot requires its revision's ready label; keepRevisions "
+                f"{storage.node_cache.keep_revisions} keeps it staged beside the new one")
+    if storage.mode == "pvc":
+        return "the previous slot reads its revision's directory on the claim"
+    return "both slots read the one NFS export"
+
+
 def previous_config(cfg: StackConfig) -> Optional[StackConfig]:
     """The stack's config as the previous slot was deployed: its revision, its vLLM (and
-    image digest), the slot it holds, no switch; everything else as now. None without a
-    switch."""
+    image digest), its revision's storage (previous_storage), the slot it holds, no switch;
+    everything else as now. None without a switch."""
     blue_green = cfg.blue_green
     previous = blue_green.previous
     if previous is None:
@@ -99,9 +117,24 @@ def previous_config(cfg: StackConfig) -> Optional[StackConfig]:
             "digest": previous.image_digest})
     return cfg.model_copy(update={
         "vllm_version": previous.vllm_version, "image": image,
+        "storage": previous_storage(cfg),
         "model": cfg.model.model_copy(update={"revision": previous.revision}),
         "blue_green": blue_green.model_copy(update={"slot": blue_green.previous_slot,
                                                     "previous": None})})
+
+
+def previous_storage(cfg: StackConfig) -> StorageConfig:
+    """The storage the previous revision was served from: its model image or its object-store
+    prefix when given (problems() requires them when the revisions differ); pvc, nfs and the
+    node cache find a revision by its name, so their settings are the same."""
+    storage, previous = cfg.storage, cfg.blue_green.previous
+    if storage.mode == "image" and previous.model_image is not None:
+        return storage.model_copy(update={"image": storage.image.model_copy(
+            update={"reference": previous.model_image})})
+    if storage.mode == "objectStore" and previous.object_store_uri is not None:
+        return storage.model_copy(update={"object_store": storage.object_store.model_copy(
+            update={"uri": previous.object_store_uri})})
+    return storage
 
 
 def problems(cfg: StackConfig, revisions_: Revisions, nodes: int) -> list[str]:
@@ -131,6 +164,7 @@ def problems(cfg: StackConfig, revisions_: Revisions, nodes: int) -> list[str]:
                    "would take its share of the traffic down with it: set "
                    "autoscaling.minReplicas: 1 until the switch ends")
     out += _weights_and_image(cfg)
+    out += _previous_storage_problems(cfg)
     return out
 
 
@@ -152,4 +186,62 @@ def _weights_and_image(cfg: StackConfig) -> list[str]:
         out.append(f"{key}.imageDigest: image.digest pins vLLM {cfg.vllm_version}'s image, and "
                    f"the previous slot runs {previous.vllm_version}'s by its own digest; set "
                    f"{key}.imageDigest to the digest it runs (the image.digest it had)")
+    return out
+
+
+class _PreviousReference(NamedTuple):
+    """A load path whose weights are found by a reference: the blueGreen.previous key naming
+    the previous revision's, the storage key it stands beside, and what the reference names."""
+
+    key: str
+    field: str
+    storage_key: str
+    block: str
+    attr: str
+    what: str
+
+
+_PREVIOUS_STORAGE = {
+    "image": _PreviousReference("modelImage", "model_image", "storage.image.reference",
+                                "image", "reference", "model image"),
+    "objectStore": _PreviousReference("objectStoreUri", "object_store_uri",
+                                      "storage.objectStore.uri", "object_store", "uri",
+                                      "prefix")}
+
+
+def _previous_storage_problems(cfg: StackConfig) -> list[str]:
+    """The previous slot must find the previous revision's weights: its model image or prefix
+    (given, and not the current one), on the path that has them; a node cache that keeps one
+    revision deletes them under its pods."""
+    previous, storage, out = cfg.blue_green.previous, cfg.storage, []
+    switched = previous.revision != cfg.model.revision
+    for mode, ref in _PREVIOUS_STORAGE.items():
+        key, value = f"blueGreen.previous.{ref.key}", getattr(previous, ref.field)
+        current_key, what = ref.storage_key, ref.what
+        if storage.mode != mode:
+            if value is not None:
+                out.append(f"{key}: {value} names the previous revision's weights on "
+                           f"storage.mode {mode}, but storage.mode is {storage.mode}; "
+                           f"remove {key}")
+            continue
+        current = getattr(getattr(storage, ref.block), ref.attr)
+        if switched and value is None:
+            out.append(f"{key}: storage.mode {mode} finds a revision's weights at "
+                       f"{current_key}, and the previous slot serves revision "
+                       f"{previous.revision}, not {cfg.model.revision}: set {key} to what "
+                       f"{current_key} was before the switch")
+        elif switched and value == current:
+            out.append(f"{key}: {value} is {current_key}, the new revision's; set {key} to "
+                       f"what {current_key} was before the switch (revision "
+                       f"{previous.revision})")
+        elif not switched and value is not None and value != current:
+            out.append(f"{key}: {value} differs from {current_key}, but the revision did not "
+                       f"change: a vllmVersion-only switch serves the same {what} from "
+                       f"both slots; remove {key}")
+    if storage.mode == "nodeCache" and switched and storage.node_cache.keep_revisions < 2:
+        out.append("storage.nodeCache.keepRevisions: 1 keeps only the revision being staged, "
+                   f"so the stager deletes revision {previous.revision} (and its node label) "
+                   "under the previous slot's pods; set storage.nodeCache.keepRevisions: 2 "
+                   "(diskGi holding both) in a `pulumi up` of its own first, or remove "
+                   "blueGreen.previous and roll in place")
     return out

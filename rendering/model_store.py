@@ -305,6 +305,27 @@ class StoreObjects:
     """nodeCache: the stager's objects (rendering/node_cache.py `CacheObjects`)."""
 
 
+@dataclasses.dataclass(frozen=True)
+class StorePodSide:
+    """What an engine pod needs of its store to read one revision: the pieces StoreObjects
+    carries for the current revision, rendered for any config's storage and revision, so a
+    blue-green switch's previous slot gets its own (rendering/revisions.py `store_pod_side`)."""
+
+    model_dir: str
+    model_volume: Optional[dict] = None
+    required_node_labels: dict[str, str] = dataclasses.field(default_factory=dict)
+    pull_secrets: list[str] = dataclasses.field(default_factory=list)
+    ready_marker: Optional[str] = None
+
+
+def claim_pod_side(storage: StorageConfig, hf_id: str, revision: str) -> StorePodSide:
+    """nfs, pvc, objectStore: the pod mounts the claim (or streams), nothing else to add; pvc's
+    pods wait for the revision's download marker."""
+    model_dir = model_directory(storage, hf_id, revision)
+    marker = f"{model_dir}/{COMPLETE_MARKER}" if storage.mode == "pvc" else None
+    return StorePodSide(model_dir=model_dir, ready_marker=marker)
+
+
 def store_objects(release: str, namespace: Any, namespace_name: str, storage: StorageConfig,
                   hf_id: str, revision: str, capacity_gi: int, downloader_image: Any,
                   product_labels: list[str]) -> StoreObjects:
@@ -366,11 +387,17 @@ def image_volume(reference: str) -> dict:
                                        "pullPolicy": IMAGE_PULL_POLICY}}
 
 
-def image_store_objects(storage: StorageConfig, hf_id: str, revision: str) -> StoreObjects:
-    """image mode: nothing to create; the pod mounts the pushed image (and lists its registry's
-    pull secret, if any)."""
+def image_pod_side(storage: StorageConfig, hf_id: str, revision: str) -> StorePodSide:
+    """image mode: the pod mounts storage.image.reference and lists its registry's pull
+    secret, if any."""
     image = storage.image
-    return StoreObjects(claim=None, model_dir=model_directory(storage, hf_id, revision),
+    return StorePodSide(model_dir=model_directory(storage, hf_id, revision),
                         model_volume=image_volume(image.reference),
                         pull_secrets=[image.pull_secret] if image.pull_secret else [])
 
+
+def image_store_objects(storage: StorageConfig, hf_id: str, revision: str) -> StoreObjects:
+    """image mode: nothing to create; the pod mounts the pushed image (image_pod_side)."""
+    side = image_pod_side(storage, hf_id, revision)
+    return StoreObjects(claim=None, model_dir=side.model_dir, model_volume=side.model_volume,
+                        pull_secrets=side.pull_secrets)

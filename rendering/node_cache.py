@@ -36,7 +36,7 @@ from facts import conventions as c
 from rendering import kube, pod
 from planning.config import StorageConfig
 from rendering.model_store import (DOWNLOAD_PATTERNS, HF_TOKEN_FILE, StoreObjects,
-                                    hub_download_pieces,
+                                    StorePodSide, hub_download_pieces,
                                     immutable_suffix, model_directory, model_directory_parts,
                                     store_labels)
 
@@ -354,17 +354,25 @@ def cache_objects(release: str, namespace: Any, namespace_name: str, storage: St
         daemon_set={"metadata": meta, "spec": daemon_set_spec(labels, spec)})
 
 
+def cache_pod_side(storage: StorageConfig, hf_id: str, revision: str) -> StorePodSide:
+    """nodeCache mode: the pod mounts the node's cache, reads the revision's directory and
+    requires the revision's ready label, so it lands only where that revision is staged."""
+    host_path = storage.node_cache.host_path
+    return StorePodSide(model_dir=model_directory(storage, hf_id, revision),
+                        model_volume=engine_volume(host_path),
+                        required_node_labels={ready_label(hf_id, revision, host_path): READY})
+
+
 def cache_store_objects(release: str, namespace: Any, namespace_name: str,
                         storage: StorageConfig, hf_id: str, revision: str, *, image: Any,
                         product_labels: list[str], node_selector: dict[str, str],
                         tolerations: list[dict]) -> StoreObjects:
-    """nodeCache mode's store: no claim; the engine mounts the node's cache and requires the
-    revision's ready label; the stager's objects."""
-    host_path = storage.node_cache.host_path
+    """nodeCache mode's store: no claim; the engine's pieces (cache_pod_side); the stager's
+    objects."""
+    side = cache_pod_side(storage, hf_id, revision)
     return StoreObjects(
-        claim=None, model_dir=model_directory(storage, hf_id, revision),
-        model_volume=engine_volume(host_path),
-        required_node_labels={ready_label(hf_id, revision, host_path): READY},
+        claim=None, model_dir=side.model_dir, model_volume=side.model_volume,
+        required_node_labels=side.required_node_labels,
         node_cache=cache_objects(release, namespace, namespace_name, storage, hf_id, revision,
                                  image=image, product_labels=product_labels,
                                  node_selector=node_selector, tolerations=tolerations))

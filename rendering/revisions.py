@@ -16,8 +16,9 @@ import dataclasses
 from typing import Optional
 
 from facts.conventions import COMPONENT_INFERENCE
-from planning.config import StackConfig
+from planning.config import StackConfig, StorageConfig
 from planning.revisions import Revisions
+from rendering import model_store, node_cache
 from rendering.labels import common_labels, selector_of
 from rendering.naming import StackNames, hpa_name_for
 from rendering.router import local_api_base
@@ -44,6 +45,17 @@ def slot_names(names: StackNames, cfg: StackConfig, model_dir: Optional[str] = N
         hpa=hpa_name_for(cfg.autoscaling.engine, workload) if cfg.autoscaling.enabled else None,
         labels=common_labels(name, cfg.vllm_version, COMPONENT_INFERENCE),
         model_dir=model_dir or names.model_dir)
+
+
+def store_pod_side(storage: StorageConfig, hf_id: str, revision: str) -> model_store.StorePodSide:
+    """What a slot's pods need of the store to read `revision` from `storage` (the previous
+    slot's: its config's storage, planning/revisions.py `previous_storage`). The ModelStore
+    creates only the current revision's objects; these are pod-side pieces only."""
+    if storage.mode == "image":
+        return model_store.image_pod_side(storage, hf_id, revision)
+    if storage.mode == "nodeCache":
+        return node_cache.cache_pod_side(storage, hf_id, revision)
+    return model_store.claim_pod_side(storage, hf_id, revision)
 
 
 def slot_service(service: dict, release: str, cfg: StackConfig) -> dict:

@@ -83,7 +83,10 @@ def inference_args(cfg: StackConfig, plan: Plan, names: StackNames,
     shared = _SharedPieces(names.release, namespace, model_store, key, cache, logging,
                            annotations)
     serving = revisions.slot_names(names, cfg)
-    current = _engine_slot(cfg, plan, serving, image_ref, model_store.ready_marker, shared)
+    current = _engine_slot(cfg, plan, serving, image_ref, store.StorePodSide(
+        model_dir=names.model_dir, model_volume=model_store.model_volume,
+        required_node_labels=model_store.required_node_labels,
+        pull_secrets=model_store.pull_secrets, ready_marker=model_store.ready_marker), shared)
     return InferenceDeploymentArgs(
         namespace=namespace, labels=serving.labels, selector=selector_of(serving.labels),
         workload=current.workload, service=current.service,
@@ -111,19 +114,19 @@ class _SharedPieces:
 
 
 def _engine_slot(cfg: StackConfig, plan: Plan, names: StackNames, image_ref: Any,
-                 ready_marker: Optional[str], shared: _SharedPieces) -> EngineSlotArgs:
+                 store_side: store.StorePodSide, shared: _SharedPieces) -> EngineSlotArgs:
     """One slot's workload, Service, PDB and NetworkPolicy, rendered from the config and plan
-    of the revision it serves and its names."""
+    of the revision it serves, its names and what its pods need of the store to read that
+    revision."""
     namespace = shared.namespace
-    model_store = shared.model_store
     inputs = inference.pod_inputs(
-        cfg, plan, names, image=image_ref, claim_name=model_store.claim_name,
-        ready_marker=ready_marker, key=shared.key, compile_cache=shared.cache,
+        cfg, plan, names, image=image_ref, claim_name=shared.model_store.claim_name,
+        ready_marker=store_side.ready_marker, key=shared.key, compile_cache=shared.cache,
         logging_config=shared.logging)
     template = pod.pod_template(plan, dataclasses.replace(
-        inputs, model_volume=model_store.model_volume,
-        required_node_labels=model_store.required_node_labels,
-        pull_secrets=[*inputs.pull_secrets, *model_store.pull_secrets]))
+        inputs, model_volume=store_side.model_volume,
+        required_node_labels=store_side.required_node_labels,
+        pull_secrets=[*inputs.pull_secrets, *store_side.pull_secrets]))
     return EngineSlotArgs(
         slot=cfg.blue_green.slot,
         workload=inference.workload(cfg, plan, names, namespace, template),
@@ -136,18 +139,24 @@ def _engine_slot(cfg: StackConfig, plan: Plan, names: StackNames, image_ref: Any
 
 def _previous_slot(cfg: StackConfig, plan: Plan, names: StackNames, image_ref: Any,
                    shared: _SharedPieces) -> Optional[EngineSlotArgs]:
-    """The previous slot as it was deployed: its revision's directory and ready marker, its
-    vLLM's image (the stack's own when the version did not change)."""
+    """The previous slot as it was deployed: its revision's store pieces, rendered from its
+    own config's storage (its directory and ready marker, its model image, its node cache's
+    ready label: revisions.store_pod_side), its vLLM's image (the stack's own when the version
+    did not change)."""
     previous = plan.revisions.previous if plan.revisions else None
     if previous is None:
         return None
     before, before_plan = previous
-    slot_names = previous_names(names, plan)
-    marker = (f"{slot_names.model_dir}/{store.COMPLETE_MARKER}"
-              if shared.model_store.ready_marker else None)
     image = (image_ref if before.vllm_version == cfg.vllm_version
              else render_image.reference(before.image, before.vllm_version))
-    return _engine_slot(before, before_plan, slot_names, image, marker, shared)
+    return _engine_slot(before, before_plan, previous_names(names, plan), image,
+                        _previous_store_side(plan), shared)
+
+
+def _previous_store_side(plan: Plan) -> store.StorePodSide:
+    """What the previous slot's pods need of the store for the previous revision."""
+    before = plan.revisions.previous.config
+    return revisions.store_pod_side(before.storage, plan.model.hf_id, before.model.revision)
 
 
 def previous_names(names: StackNames, plan: Plan) -> Optional[StackNames]:
@@ -155,9 +164,7 @@ def previous_names(names: StackNames, plan: Plan) -> Optional[StackNames]:
     previous = plan.revisions.previous if plan.revisions else None
     if previous is None:
         return None
-    before = previous.config
-    return revisions.slot_names(names, before, store.model_directory(
-        before.storage, plan.model.hf_id, before.model.revision))
+    return revisions.slot_names(names, previous.config, _previous_store_side(plan).model_dir)
 
 
 def local_slots(cfg: StackConfig, plan: Plan, names: StackNames) -> list[revisions.LocalSlot]:

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 
 from planning import pins
 from planning.config.base import VERSION, _Model
+from planning.config.storage import OBJECT_STORE_URI, ImageStoreConfig
 
 SLOTS = ("blue", "green")
 """Blue is the name every stack had before blue-green existed (its objects keep their names);
@@ -30,6 +31,14 @@ class PreviousRevision(_Model):
         default=None, pattern=r"^sha256:[0-9a-f]{64}$",
         description="image.digest the previous slot runs, needed when image.digest is set and "
                     "the versions differ (the previous pods keep their image)")
+    model_image: Optional[str] = Field(
+        default=None,
+        description="storage.image.reference the previous slot mounts (by digest), needed when "
+                    "storage.mode is image and the revisions differ")
+    object_store_uri: Optional[str] = Field(
+        default=None, pattern=OBJECT_STORE_URI,
+        description="storage.objectStore.uri the previous slot streams from, needed when "
+                    "storage.mode is objectStore and the revisions differ")
     weight: int = Field(
         default=100, ge=0, le=100,
         description="Share (%) of the local alias's requests the previous slot still answers: "
@@ -42,6 +51,12 @@ class PreviousRevision(_Model):
         if problem:
             raise ValueError(f"{problem}; give the revision the previous slot serves")
         return revision
+
+    @field_validator("model_image")
+    @classmethod
+    def _model_image_by_digest(cls, reference: Optional[str]) -> Optional[str]:
+        """Pinned exactly as storage.image.reference is (a tag can move under the pods)."""
+        return reference if reference is None else ImageStoreConfig._by_digest(reference)
 
 
 class BlueGreenConfig(_Model):

@@ -13,8 +13,9 @@ from planning import revisions
 from planning.config import ConfigError, parse
 from planning.plan import make_plan
 from planning.stack_files import stack_values
-from tests.blue_green import NEW_REVISION, OLD_REVISION, PHASE_1, PHASE_2, PHASE_3, ROOM, \
-    VERSION, switching
+from tests.blue_green import NEW_MODEL_IMAGE, NEW_REVISION, NEW_URI, OLD_MODEL_IMAGE, \
+    OLD_REVISION, OLD_URI, PATH_PHASES, PHASE_1, PHASE_2, PHASE_3, ROOM, VERSION, image_path, \
+    switching
 from tests.harness import assert_refused_before_any_resource, deep_merge
 from tools import plan as plan_tool
 
@@ -73,9 +74,11 @@ def test_tools_plan_prints_the_switch_with_its_weights():
     assert "revision change 1 GPU for slot green beside blue: 0 % to blue, 100 % to green" in text
 
 
-def test_weights_per_revision_is_the_pvc_store_alone():
+def test_weights_per_revision_is_every_store_but_an_nfs_export():
     assert revisions.weights_per_revision(_config("staging", {}).storage)
     assert not revisions.weights_per_revision(_config("prod", {}).storage)
+    for path, phases in PATH_PHASES.items():
+        assert revisions.weights_per_revision(_config("staging", phases["room"]).storage), path
 
 
 PROD_VERSION_SWITCH = {"spareGpus": 4, "vllmVersion": "0.33.0", "blueGreen": {
@@ -87,6 +90,7 @@ def test_an_nfs_stack_may_switch_its_vllm_version_beside_the_old_one():
     switch = _plan("prod", PROD_VERSION_SWITCH).revisions
     assert switch.previous.config.vllm_version == stack_values("prod")["vllmVersion"]
     assert switch.previous.plan.version != _plan("prod", PROD_VERSION_SWITCH).version
+    assert "both slots read the one NFS export" in switch.reason
 
 
 REFUSALS = [
@@ -176,3 +180,127 @@ def test_a_built_image_cannot_serve_the_previous_version():
         "build": True, "registry": "registry.example.com/llm"}})
     assert "blueGreen.previous.vllmVersion: image.build builds one image, for vllmVersion " \
            "0.34.0" in message
+
+
+# The new load paths (issue 20): a revision switch on each, its previous slot with the previous
+# revision's own weights (tests/blue_green.py PATH_PHASES).
+
+
+@pytest.mark.parametrize("path", sorted(PATH_PHASES))
+def test_a_revision_switch_runs_blue_green_on_each_new_load_path(path):
+    switch = _plan("staging", PATH_PHASES[path]["phase 1"]).revisions
+    assert (switch.slot, switch.previous_slot, switch.previous_weight) == ("green", "blue", 100)
+    assert switch.previous.config.model.revision == OLD_REVISION
+
+
+def test_the_previous_config_carries_the_previous_model_image():
+    previous = _plan("staging", PATH_PHASES["image"]["phase 1"]).revisions.previous
+    assert previous.config.storage.image.reference == OLD_MODEL_IMAGE
+    assert previous.config.storage.mode == "image"
+
+
+def test_the_previous_config_carries_the_previous_object_store_prefix():
+    previous = _plan("staging", PATH_PHASES["objectStore"]["phase 1"]).revisions.previous
+    assert previous.config.storage.object_store.uri == OLD_URI
+    assert previous.config.storage.object_store.credentials_secret == "model-reader"
+
+
+@pytest.mark.parametrize("path", sorted(PATH_PHASES))
+def test_the_previous_slot_on_a_load_path_is_planned_as_it_was_deployed(path):
+    """Its config is the stack's own before the switch (phase 0), so its plan is too."""
+    before = _config("staging", PATH_PHASES[path]["room"])
+    previous = _plan("staging", PATH_PHASES[path]["phase 1"]).revisions.previous
+    assert previous.config.storage == before.storage
+    assert previous.plan.startup == make_plan(before).startup
+
+
+def test_a_vllm_upgrade_on_the_image_path_keeps_the_same_model_image():
+    overlay = deep_merge(image_path(OLD_MODEL_IMAGE), {
+        **switching(100, revision=OLD_REVISION, version="0.34.0")})
+    previous = _plan("staging", overlay).revisions.previous.config
+    assert previous.storage.image.reference == OLD_MODEL_IMAGE
+
+
+_IMAGE_SWITCH = PATH_PHASES["image"]["phase 1"]
+_STORE_SWITCH = PATH_PHASES["objectStore"]["phase 1"]
+PATH_REFUSALS = [
+    ("image: no previous model image", deep_merge(_IMAGE_SWITCH, {
+        "blueGreen": {"previous": {"modelImage": None}}}),
+     ["blueGreen.previous.modelImage", "storage.mode image", f"revision {OLD_REVISION}",
+      "set blueGreen.previous.modelImage"]),
+    ("image: the previous model image is the current one", deep_merge(_IMAGE_SWITCH, {
+        "blueGreen": {"previous": {"modelImage": NEW_MODEL_IMAGE}}}),
+     ["blueGreen.previous.modelImage", "is storage.image.reference"]),
+    ("image: a vLLM-only switch names another model image", deep_merge(
+        image_path(OLD_MODEL_IMAGE), deep_merge(switching(100, revision=OLD_REVISION,
+                                                          version="0.34.0"),
+                                                {"blueGreen": {"previous": {
+                                                    "modelImage": NEW_MODEL_IMAGE}}})),
+     ["blueGreen.previous.modelImage", "same model image", "remove blueGreen.previous.modelImage"]),
+    ("modelImage on another path", deep_merge(switching(100), {
+        "blueGreen": {"previous": {"modelImage": OLD_MODEL_IMAGE}}}),
+     ["blueGreen.previous.modelImage", "storage.mode is pvc"]),
+    ("objectStore: no previous prefix", deep_merge(_STORE_SWITCH, {
+        "blueGreen": {"previous": {"objectStoreUri": None}}}),
+     ["blueGreen.previous.objectStoreUri", "storage.mode objectStore",
+      "set blueGreen.previous.objectStoreUri"]),
+    ("objectStore: the previous prefix is the current one", deep_merge(_STORE_SWITCH, {
+        "blueGreen": {"previous": {"objectStoreUri": NEW_URI}}}),
+     ["blueGreen.previous.objectStoreUri", "is storage.objectStore.uri"]),
+    ("objectStoreUri on another path", deep_merge(switching(100), {
+        "blueGreen": {"previous": {"objectStoreUri": OLD_URI}}}),
+     ["blueGreen.previous.objectStoreUri", "storage.mode is pvc"]),
+    ("nodeCache: one revision kept", deep_merge(PATH_PHASES["nodeCache"]["phase 1"], {
+        "storage": {"nodeCache": {"keepRevisions": 1}}}),
+     ["storage.nodeCache.keepRevisions", "keepRevisions: 2"]),
+]
+
+
+@pytest.mark.parametrize("overlay, fragments", [r[1:] for r in PATH_REFUSALS],
+                         ids=[r[0] for r in PATH_REFUSALS])
+def test_a_switch_a_load_path_cannot_serve_is_refused_naming_its_key(overlay, fragments):
+    message = _refused("staging", overlay)
+    for fragment in fragments:
+        assert fragment in message
+
+
+def test_a_one_revision_node_cache_may_still_switch_its_vllm_version():
+    """keepRevisions 1 deletes only other revisions: a vLLM-only switch serves the same one."""
+    overlay = deep_merge(PATH_PHASES["nodeCache"]["room"], {
+        **switching(100, revision=OLD_REVISION, version="0.34.0"),
+        "storage": {"nodeCache": {"keepRevisions": 1}}})
+    assert _plan("staging", overlay).revisions.previous is not None
+
+
+@pytest.mark.parametrize("key, value, fragment", [
+    ("modelImage", "registry.example.com/models/r1-distill:v2", "not pinned by a sha256 digest"),
+    ("objectStoreUri", "https://models/r1", "objectStoreUri"),
+])
+def test_the_previous_storage_keys_are_checked_like_the_storage_keys(key, value, fragment):
+    overlay = deep_merge(switching(100), {"blueGreen": {"previous": {key: value}}})
+    message = str(pytest.raises(ConfigError, _config, "staging", overlay).value)
+    assert fragment in message and f"blueGreen.previous.{key}" in message
+
+
+@pytest.mark.parametrize("path, fragment", [
+    ("image", f"the previous slot mounts model image {OLD_MODEL_IMAGE}"),
+    ("objectStore", f"the previous slot streams from {OLD_URI}"),
+    ("nodeCache", "the previous slot requires its revision's ready label; keepRevisions 2 "
+                  "keeps it staged beside the new one"),
+])
+def test_tools_plan_says_where_the_previous_slot_reads_its_weights(path, fragment):
+    plan = _plan("staging", PATH_PHASES[path]["phase 1"])
+    assert fragment in plan.revisions.reason
+    assert fragment in plan_tool.report("staging", plan)
+
+
+def test_on_a_claim_the_previous_slot_reads_its_revisions_directory():
+    assert "the previous slot reads its revision's directory on the claim" in \
+        _plan("staging", PHASE_1).revisions.reason
+
+
+def test_an_image_switch_without_the_previous_model_image_stops_the_preview_before_any_resource():
+    assert_refused_before_any_resource("staging", deep_merge(_IMAGE_SWITCH, {
+        "blueGreen": {"previous": {"modelImage": None}}}), [
+        "blueGreen.previous.modelImage: storage.mode image finds a revision's weights at "
+        "storage.image.reference"])

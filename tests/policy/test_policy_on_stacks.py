@@ -13,7 +13,7 @@ import yaml
 
 from policy import offline
 from policy.rules import ALL_POLICIES
-from tests.blue_green import PHASE_1, PHASE_2, PHASE_3, ROOM
+from tests.blue_green import PATH_PHASES, PHASE_1, PHASE_2, PHASE_3, ROOM
 from tests.harness import ROOT, run_stack, stack_config
 from tests.policy.conftest import CONFIGS, recorded_resources
 
@@ -48,6 +48,25 @@ def test_every_phase_of_stagings_blue_green_switch_passes_every_mandatory_rule(p
     overlay = {"room": ROOM, "phase 1": PHASE_1, "phase 2": PHASE_2, "phase 3": PHASE_3}[phase]
     run = run_stack("staging", overlay)
     assert run.error is None, run.error
+    assert offline.mandatory(offline.run(recorded_resources(run), CONFIGS["staging"])) == []
+
+
+PATH_PHASE_CASES = [(path, phase) for path in sorted(PATH_PHASES)
+                    for phase in ("phase 1", "phase 2")]
+
+
+@pytest.mark.parametrize("path, phase", PATH_PHASE_CASES,
+                         ids=[f"{path} {phase}" for path, phase in PATH_PHASE_CASES])
+def test_both_slots_of_a_switch_on_each_load_path_pass_every_mandatory_rule(path, phase):
+    """The previous slot's pods are checked like the new one's: model-image-by-digest (its
+    own model image), cache-pod-on-ready-node (its own revision's ready label),
+    streamer-has-credentials (the same credentials for the previous prefix)."""
+    run = run_stack("staging", PATH_PHASES[path][phase])
+    assert run.error is None, run.error
+    deployments = [r for r in run.of_type("apps/v1:Deployment")
+                   if r.metadata["name"].startswith("staging-deepseek-r1-7b")
+                   and not r.metadata["name"].endswith("-router")]
+    assert len(deployments) == 2
     assert offline.mandatory(offline.run(recorded_resources(run), CONFIGS["staging"])) == []
 
 

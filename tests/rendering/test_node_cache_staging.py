@@ -200,6 +200,22 @@ def test_revisions_beyond_keep_revisions_lose_their_label_first_then_their_files
     assert removal and "removing revision rev1" in out
 
 
+@pytest.mark.parametrize("keep, previous_kept", [(2, False), (3, True)])
+def test_a_blue_green_switch_keeps_the_previous_revision_only_if_it_is_among_the_newest(
+        stage, keep, previous_kept):
+    """README "Blue-green revisions", nodeCache: the previous slot serves rev1; rev2 was staged
+    after it and reverted (rev1, already staged, keeps its marker's mtime); the switch stages
+    rev3. keepRevisions 2 keeps rev2, the newest, and deletes rev1 with its label under the
+    previous slot's pods; 3 keeps both."""
+    for revision in ("rev1", "rev2", "rev1"):
+        assert stage(revision=revision)[0] == 0
+    code, out, target = stage(revision="rev3", keep=keep)
+    assert code == 0, out
+    assert (target.parent / "rev1").is_dir() == previous_kept
+    assert (_key("rev1") in _ApiServer.labels) == previous_kept
+    assert (target.parent / "rev2").is_dir()
+
+
 def test_an_unfinished_revision_is_removed(stage):
     stage(corrupt="model.safetensors")             # rev1 left unfinished
     code, _, target = stage(revision="rev2")

@@ -4,11 +4,20 @@ slot exactly as it was deployed, and the router's local deployments with the pla
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import yaml
 
-from tests.blue_green import PHASE_1, PHASE_2, PHASE_3, PROD_VERSION_SWITCH, ROOM
-from tests.harness import run_stack
+from planning.config import parse
+from planning.plan import make_plan
+from planning.stack_files import stack_values
+from rendering import node_cache, revisions
+from rendering.naming import stack_names
+from tests.blue_green import NEW_MODEL_IMAGE, NEW_REVISION, NEW_URI, OLD_MODEL_IMAGE, \
+    OLD_REVISION, OLD_URI, PATH_PHASES, PHASE_1, PHASE_2, PHASE_3, PROD_VERSION_SWITCH, ROOM
+from tests.harness import deep_merge, run_stack
+from wiring import engine
 
 RELEASE = "staging-deepseek-r1-7b"
 DEPLOYMENT, SERVICE = "apps/v1:Deployment", "core/v1:Service"
@@ -132,3 +141,83 @@ def test_the_servicemonitor_scrapes_both_slots_during_a_switch():
     assert all(_matches(selector, s.metadata["labels"]) for s in services)
     assert services[1].inputs["spec"]["selector"]["app.kubernetes.io/instance"] == \
         f"{release}-green"
+
+
+# The same switch on the new load paths (tests/blue_green.py PATH_PHASES): the previous slot
+# reads the previous revision's weights from its own store pieces, not the new revision's.
+@pytest.fixture(scope="module")
+def path_runs():
+    runs = {(path, phase): run_stack("staging", phases[phase])
+            for path, phases in PATH_PHASES.items() for phase in ("room", "phase 1")}
+    for run in runs.values():
+        assert run.error is None, run.error
+    return runs
+
+
+def _pod_spec(run, name: str) -> dict:
+    return _named(run, DEPLOYMENT, name).inputs["spec"]["template"]["spec"]
+
+
+def _volume(spec: dict, name: str) -> dict:
+    return next(v for v in spec["volumes"] if v["name"] == name)
+
+
+@pytest.mark.parametrize("path", sorted(PATH_PHASES))
+def test_on_each_load_path_the_previous_slot_renders_exactly_as_it_was_deployed(path, path_runs):
+    """Blue in phase 1 is the Deployment of phase 0, its store pieces included."""
+    assert _named(path_runs[path, "phase 1"], DEPLOYMENT, RELEASE).inputs == \
+        _named(path_runs[path, "room"], DEPLOYMENT, RELEASE).inputs
+
+
+def test_image_path_each_slot_mounts_its_own_revisions_model_image(path_runs):
+    run = path_runs["image", "phase 1"]
+    blue, green = (_pod_spec(run, name) for name in (RELEASE, f"{RELEASE}-green"))
+    assert _volume(blue, "model")["image"]["reference"] == OLD_MODEL_IMAGE
+    assert _volume(green, "model")["image"]["reference"] == NEW_MODEL_IMAGE
+
+
+def _required_labels(spec: dict) -> set[str]:
+    terms = spec["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    return {e["key"] for t in terms["nodeSelectorTerms"] for e in t["matchExpressions"]}
+
+
+def test_node_cache_each_slot_requires_its_own_revisions_ready_label_and_reads_its_directory(
+        path_runs):
+    run, hf_id = path_runs["nodeCache", "phase 1"], "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
+    host_path = "/var/lib/vllm-models"
+    for name, revision, other in ((RELEASE, OLD_REVISION, NEW_REVISION),
+                                  (f"{RELEASE}-green", NEW_REVISION, OLD_REVISION)):
+        spec = _pod_spec(run, name)
+        labels = _required_labels(spec)
+        assert node_cache.ready_label(hf_id, revision, host_path) in labels
+        assert node_cache.ready_label(hf_id, other, host_path) not in labels
+        assert spec["containers"][0]["args"][0].endswith(f"/{revision}")
+
+
+def test_object_store_each_slot_streams_its_own_revisions_prefix_with_the_same_credentials(
+        path_runs):
+    run = path_runs["objectStore", "phase 1"]
+    for name, uri in ((RELEASE, OLD_URI), (f"{RELEASE}-green", NEW_URI)):
+        vllm = _pod_spec(run, name)["containers"][0]
+        assert vllm["args"][0] == uri
+        secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in vllm["env"]
+                   if "secretKeyRef" in e.get("valueFrom", {})
+                   and e["name"].startswith("AWS_")}
+        assert secrets == {"model-reader"}
+
+
+def test_the_store_pieces_of_a_config_are_the_model_stores_own():
+    """One function renders what a pod needs of its store (volume, required labels, pull
+    secrets, directory, ready marker); the ModelStore's objects carry the same for the
+    current revision, so the previous slot's pieces are the ones it was deployed with."""
+    for overlay in (PATH_PHASES["image"]["room"], PATH_PHASES["nodeCache"]["room"], {}):
+        cfg = parse(deep_merge(copy.deepcopy(stack_values("staging")), overlay))
+        plan = make_plan(cfg)
+        names = stack_names("staging", cfg, plan)
+        objects = engine.delivered_objects(cfg, plan, names, cfg.namespace, "vllm:1") or \
+            engine.model_store_args(cfg, plan, names, cfg.namespace, "vllm:1").objects
+        side = revisions.store_pod_side(cfg.storage, plan.model.hf_id, cfg.model.revision)
+        assert (side.model_volume, side.required_node_labels, side.pull_secrets,
+                side.ready_marker, side.model_dir) == (
+            objects.model_volume, objects.required_node_labels, objects.pull_secrets,
+            objects.ready_marker, names.model_dir)

@@ -11,8 +11,8 @@ import pytest
 
 from facts import conventions as c
 
-from tests.blue_green import NEW_REVISION, PHASE_1, PHASE_2, PHASE_3, PROD_VERSION_SWITCH, ROOM, \
-    switching
+from tests.blue_green import NEW_REVISION, PATH_PHASES, PHASE_1, PHASE_2, PHASE_3, \
+    PROD_VERSION_SWITCH, ROOM, switching
 from tests.conftest import STACKS
 from tests.harness import run_stack, stack_config
 from tests.transitions import JOB_STATUS, job_ready, node_admits, second_up
@@ -363,6 +363,31 @@ BLUE_GREEN_ROWS = [
          CONFIG_MAP: {"update"}, PVC: set()}, rolls=True, before=PHASE_3),
 ]
 ROWS += BLUE_GREEN_ROWS
+
+# The same switch on the load paths of issue 20 (tests/blue_green.py PATH_PHASES), one row per
+# phase per path. No claim or download Job on these paths: phase 1 creates green beside blue
+# (blue's Deployment unchanged: its pods keep the previous revision's image volume, ready label
+# or prefix) and points the router at both; on the node cache the stager's DaemonSet stages
+# the new revision beside the previous one (keepRevisions 2 keeps it, and its label, for
+# blue's pods). Phases 2 and 3 are the router's weights, then blue's objects deleted.
+SLOT_CREATED = {DEPLOYMENT: {"create", "update"}, SERVICE: {"create"}, PDB: {"create"},
+                NETPOL: {"create", "update"}, SCALED: {"replace"}, CONFIG_MAP: {"update"},
+                JOB: set(), PVC: set()}
+PATH_SWITCH_ROWS = [
+    row for path, phases in PATH_PHASES.items() for row in (
+        Row(f"blue-green on {path}, phase 1: new slot beside the old", "staging",
+            phases["phase 1"],
+            {**SLOT_CREATED, **({"apps/v1:DaemonSet": {"update"}}
+                                if path == "nodeCache" else {})},
+            rolls=True, before=phases["room"]),
+        Row(f"blue-green on {path}, phase 2: traffic moved", "staging", phases["phase 2"],
+            {DEPLOYMENT: {"update"}, CONFIG_MAP: {"update"}}, rolls=True,
+            before=phases["phase 1"]),
+        Row(f"blue-green on {path}, phase 3: old slot removed", "staging", phases["phase 3"],
+            {DEPLOYMENT: {"delete", "update"}, SERVICE: {"delete"}, PDB: {"delete"},
+             NETPOL: {"delete", "update"}, CONFIG_MAP: {"update"}}, rolls=True,
+            before=phases["phase 2"]))]
+ROWS += PATH_SWITCH_ROWS
 
 # Issue 20, objectStore (rendering/object_store.py): the engine streams from the bucket, so the
 # claim and the download Job go (the claim is deleted last, once the old pods have let go of
@@ -750,6 +775,15 @@ def test_phase_1_leaves_the_serving_pods_alone_and_creates_the_new_slot_beside_t
     assert _changed(update, PDB) == {"staging-deepseek-r1-7b-green-pdb": "create"}
     [router] = [s for s in update.of(DEPLOYMENT) if s.urn.endswith("-router")]
     assert all(p.startswith("spec.template.metadata.annotations") for p in router.paths)
+
+
+@pytest.mark.parametrize("row", PATH_SWITCH_ROWS[::3], ids=sorted(PATH_PHASES))
+def test_phase_1_on_each_load_path_leaves_the_serving_pods_alone(row, updates):
+    """Blue's pods keep the previous revision's store pieces (its image volume, its ready
+    label, its prefix): its Deployment does not change; green is created beside it."""
+    assert _changed(updates(row), DEPLOYMENT) == {
+        "staging-deepseek-r1-7b-green-deployment": "create",
+        "staging-deepseek-r1-7b-router": "update"}
 
 
 def test_phase_2_moves_the_traffic_in_the_router_alone(updates):
