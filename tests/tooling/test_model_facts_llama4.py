@@ -37,7 +37,7 @@ def test_llama4_scout_is_written_as_chunked_and_full_layers_the_config_accepts(c
     assert (facts["experts"], facts["experts_per_token"], facts["moe_intermediate_size"]) == (
         16, 1, 8192)
     assert facts["layers"] == 48 and facts["vocab_size"] == VOCAB
-    facts.update(hf_id="meta-llama/Llama-4-Scout-17B-16E-Instruct", min_vllm="0.8.3")
+    facts.update(hf_id="meta-llama/Llama-4-Scout-17B-16E-Instruct")
     model = config.ModelFacts.model_validate(facts)
     assert model.attention_chunk_size == 8192
 
