@@ -205,3 +205,18 @@ def test_model_facts_with_chunked_layers_need_the_chunk_size():
 def test_a_chunked_spec_without_its_chunk_cannot_be_sized():
     with pytest.raises(ValueError, match="attention_chunk_size"):
         dataclasses.replace(chunked(), attention_chunk_size=0).blocks_per_request(64, 16)
+
+
+def test_without_the_hybrid_manager_a_state_layer_beside_chunks_cannot_be_unified():
+    """unify_hybrid_kv_cache_specs converts only windows and chunks: a Mamba-like state left
+    beside full attention is not one type, so vLLM raises."""
+    state = kvl.CacheSpec(mf.LINEAR_ATTENTION, 16, 16384)
+    with pytest.raises(kvl.UnifyError):
+        kvl.without_hybrid_manager([full(), chunked(512), state])
+
+
+def test_a_chunk_plus_the_tokens_in_flight_equal_to_the_length_takes_the_whole_length():
+    assert chunked(chunk=512).blocks_per_request(1536, 1024) == 96
+    assert chunked(chunk=512).blocks_per_request(1537, 1024) == 96
+    assert chunked(chunk=512).blocks_per_request(1535, 1024) == 96
+    assert chunked(chunk=512).blocks_per_request(1520, 1024) == 95
