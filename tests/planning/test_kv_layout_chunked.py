@@ -220,3 +220,9 @@ def test_a_chunk_plus_the_tokens_in_flight_equal_to_the_length_takes_the_whole_l
     assert chunked(chunk=512).blocks_per_request(1537, 1024) == 96
     assert chunked(chunk=512).blocks_per_request(1535, 1024) == 96
     assert chunked(chunk=512).blocks_per_request(1520, 1024) == 95
+
+
+def test_a_one_token_chunk_is_a_chunk_not_a_missing_one():
+    """Any positive attention_chunk_size is sized (cdiv(min(1 + 16, 64), 16) = 2 blocks); only
+    a chunked spec without one is refused."""
+    assert chunked(chunk=1).blocks_per_request(64, 16) == 2
