@@ -66,7 +66,11 @@ Gemma 2/3); its blocks beyond the window are freed."""
 LINEAR_ATTENTION = "linear_attention"
 """A linear-attention layer (Qwen3-Next's Gated DeltaNet, Mamba): a fixed state per request,
 not per token: vLLM's MambaSpec."""
-LAYER_KINDS = (FULL_ATTENTION, SLIDING_ATTENTION, LINEAR_ATTENTION)
+CHUNKED_ATTENTION = "chunked_attention"
+"""A layer that attends within fixed chunks of `attention_chunk_size` tokens (Llama 4's RoPE
+layers, vllm/model_executor/models/llama4.py): vLLM's ChunkedLocalAttentionSpec; it holds the
+current chunk and the tokens in flight, not the whole request."""
+LAYER_KINDS = (FULL_ATTENTION, SLIDING_ATTENTION, LINEAR_ATTENTION, CHUNKED_ATTENTION)
 """The values config.json `layer_types` takes that vLLM sizes differently."""
 
 
@@ -78,6 +82,11 @@ def keeps_state(kind: str) -> bool:
 def keeps_window(kind: str) -> bool:
     """True for a sliding-window layer kind."""
     return kind == SLIDING_ATTENTION
+
+
+def keeps_chunk(kind: str) -> bool:
+    """True for a chunked-local-attention layer kind."""
+    return kind == CHUNKED_ATTENTION
 
 
 def is_mla_kind(kind: str) -> bool:

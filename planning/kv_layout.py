@@ -7,8 +7,10 @@ Encoded from vLLM's source, read in the 0.32.0 wheel (the pinned prod version; t
 functions in the 0.26.0–0.31.0 wheels):
 - specs, vllm/v1/kv_cache_interface.py: AttentionSpec.page_size_bytes (block × KV heads ×
   (head_size + head_size_v) × dtype bytes; MLA has one head and no V), the per-request bytes
-  FullAttentionSpec / SlidingWindowSpec / MambaSpec.max_memory_usage_bytes;
-- grouping, vllm/v1/core/kv_cache_utils.py: get_kv_cache_groups (one spec → one group; one
+  FullAttentionSpec / SlidingWindowSpec / MambaSpec.max_memory_usage_bytes, and
+  ChunkedLocalAttentionSpec's (read in the 0.19.0 and 0.20.0 wheels);
+- grouping, vllm/v1/core/kv_cache_utils.py: unify_hybrid_kv_cache_specs when the hybrid
+  manager is off (without_hybrid_manager), get_kv_cache_groups (one spec → one group; one
   type → UniformTypeKVCacheSpecs; else unify_kv_cache_spec_page_size, then
   _get_kv_cache_groups_uniform_page_size with its group size and padding rule);
 - the pool, same file: get_kv_cache_config_from_groups (num_blocks = available //
@@ -28,6 +30,7 @@ import dataclasses
 import math
 from typing import Optional, Sequence
 
+import facts
 from facts import model_families
 
 
@@ -41,8 +44,8 @@ def cdiv(value: float, divisor: float) -> int:
 @dataclasses.dataclass(frozen=True)
 class CacheSpec:
     """One layer's KV-cache spec, as vLLM's KVCacheSpec: two layers with equal specs share a
-    group. kind is model_families.FULL_ATTENTION, SLIDING_ATTENTION, MLA or LINEAR_ATTENTION
-    (per-request state, vLLM's MambaSpec)."""
+    group. kind is model_families.FULL_ATTENTION, SLIDING_ATTENTION, CHUNKED_ATTENTION, MLA
+    or LINEAR_ATTENTION (per-request state, vLLM's MambaSpec)."""
 
     kind: str
     block_size: int
@@ -54,6 +57,8 @@ class CacheSpec:
     caching keeps a checkpoint (MambaSpec.max_memory_usage_bytes, mamba_cache_mode align)."""
     role: str = ""
     """Tells apart specs of one kind that differ in size only (DSA's indexer beside MLA)."""
+    attention_chunk_size: int = 0
+    """Tokens per chunk of a chunked-local-attention layer (Llama 4: 8192)."""
 
     def blocks_per_request(self, max_model_len: int, in_flight_tokens: int,
                            dcp: int = 1) -> int:
@@ -62,9 +67,18 @@ class CacheSpec:
         - sliding window: cdiv(min(window − 1 + in-flight tokens, max_model_len), block) + 1
           (SlidingWindowSpec.max_admission_blocks_per_request: +1 as the window may start
           mid-block);
+        - chunked local attention: cdiv(min(chunk + in-flight tokens, max_model_len), block)
+          (ChunkedLocalAttentionSpec.max_memory_usage_bytes: chunks start on a chunk, and so
+          on a block, boundary, so no extra block);
         - linear-attention state: state_blocks, whatever the length."""
         if model_families.keeps_state(self.kind):
             return self.state_blocks
+        if model_families.keeps_chunk(self.kind):
+            if self.attention_chunk_size <= 0:
+                raise ValueError("a chunked-local-attention spec needs its "
+                                 "attention_chunk_size")
+            tokens = min(self.attention_chunk_size + in_flight_tokens, max_model_len)
+            return cdiv(tokens, self.block_size)
         if model_families.keeps_window(self.kind):
             tokens = min(self.sliding_window - 1 + in_flight_tokens, max_model_len)
             return cdiv(tokens, self.block_size) + 1
@@ -72,9 +86,11 @@ class CacheSpec:
 
     def type_key(self) -> tuple:
         """What UniformTypeKVCacheSpecs.is_uniform_type compares: the kind, the block size
-        and, for sliding windows, the window (layers needing the same token slots)."""
+        and, for sliding windows and chunks, the window or chunk (layers needing the same
+        token slots)."""
         return (self.kind, self.block_size, self.sliding_window, self.state_blocks,
-                self.page_bytes if model_families.keeps_state(self.kind) else 0)
+                self.page_bytes if model_families.keeps_state(self.kind) else 0,
+                self.attention_chunk_size)
 
 
 def attention_page_bytes(block_size: int, kv_heads: int, head_size: int, head_size_v: int,
@@ -231,6 +247,40 @@ def uniform_page_size_groups(specs: Sequence[CacheSpec]) -> list[Group]:
     return groups
 
 
+CHUNKED_LOCAL_HYBRID_SINCE = "0.14.0"
+"""vllm/envs.py VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE defaults to "0" in the 0.11.0
+–0.13.0 wheels and to "1" from 0.14.0 (0.14.0–0.20.0 read; vllm-project/vllm#29627 flipped
+it). With "0", VllmConfig.__post_init__ (vllm/config/vllm.py) disables the hybrid KV-cache
+manager for any model with attention_chunk_size, and get_kv_cache_groups then runs
+unify_hybrid_kv_cache_specs (without_hybrid_manager)."""
+
+
+def chunked_local_on_hybrid_manager(version: "facts.vllm_features.Version") -> bool:
+    """True when vLLM keeps chunked-local-attention layers as their own groups by default
+    (CHUNKED_LOCAL_HYBRID_SINCE); False when it turns them into full attention."""
+    return version >= facts.parse_version(CHUNKED_LOCAL_HYBRID_SINCE)
+
+
+def without_hybrid_manager(specs: Sequence[CacheSpec]) -> list[CacheSpec]:
+    """unify_hybrid_kv_cache_specs (vllm/v1/core/kv_cache_utils.py), for a hybrid manager that
+    is off: layers of one type stay as they are; beside full attention, every sliding-window
+    and chunked layer becomes full attention with its own page (FullAttentionSpec keeps
+    page_size_padded); anything else cannot be brought to one type (vLLM's ValueError)."""
+    if not specs or len({s.type_key() for s in specs}) == 1:
+        return list(specs)
+    if not any(s.kind == model_families.FULL_ATTENTION for s in specs):
+        raise UnifyError("the hybrid KV-cache manager is off and the layers have no full "
+                         "attention to convert their windows or chunks to")
+    unified = [dataclasses.replace(s, kind=model_families.FULL_ATTENTION, sliding_window=0,
+                                   attention_chunk_size=0)
+               if model_families.keeps_window(s.kind) or model_families.keeps_chunk(s.kind)
+               else s for s in specs]
+    if len({s.type_key() for s in unified}) != 1:
+        raise UnifyError("the hybrid KV-cache manager is off but the layers cannot be "
+                         "converted to one type")
+    return unified
+
+
 def group_layers(specs: Sequence[CacheSpec]) -> list[Group]:
     """get_kv_cache_groups for the default configuration: no layers, no groups; one spec,
     one group; one type (equal token slots: all full attention, or all one window) with
@@ -370,6 +420,24 @@ def _kda_layer_types(config: dict) -> Optional[list[str]]:
             else model_families.FULL_ATTENTION for index in range(config["num_hidden_layers"])]
 
 
+def _chunked_layer_types(config: dict) -> Optional[list[str]]:
+    """Llama 4's kinds (vllm/model_executor/models/llama4.py Llama4Attention, 0.19.0/0.20.0):
+    a layer is NoPE when no_rope_layers[i] == 0 and then full attention; the others take
+    ChunkedLocalAttention when the config sets attention_chunk_size. None without a chunk."""
+    if not config.get("attention_chunk_size"):
+        return None
+    rope = config.get("no_rope_layers")
+    if not rope or len(rope) != config["num_hidden_layers"]:
+        raise ValueError(
+            f"config.json sets attention_chunk_size {config['attention_chunk_size']} but its "
+            f"no_rope_layers ({rope!r}) does not give one entry per layer "
+            f"({config['num_hidden_layers']}): which layers are chunked cannot be told; "
+            "write model.facts.layerTypes by hand (chunked_attention where the layer uses "
+            "RoPE, full_attention where no_rope_layers is 0)")
+    return [model_families.FULL_ATTENTION if uses_rope == 0
+            else model_families.CHUNKED_ATTENTION for uses_rope in rope]
+
+
 def _kda_linear_facts(linear_attn_config: dict) -> dict:
     """model.facts.linearAttention of a KDA model: its heads and head_dim in the key/value
     keys (KDA's q, k and v share them) and short_conv_kernel_size as the conv kernel."""
@@ -380,11 +448,12 @@ def _kda_linear_facts(linear_attn_config: dict) -> dict:
 
 
 def layout_facts_from_config(config: dict) -> dict:
-    """The KV-layout keys of model.facts (layer_types, sliding_window, linear_attention) from a
+    """The KV-layout keys of model.facts (layer_types, sliding_window, attention_chunk_size,
+    linear_attention) from a
     model's config.json (its text_config for a multimodal one), for tools/model_facts. Kinds
     vLLM does not size differently are left out; a config without layer kinds gives {}."""
     config = config.get("text_config", config)
-    kinds = (_kda_layer_types(config)
+    kinds = (_kda_layer_types(config) or _chunked_layer_types(config)
              or _config_layer_types(config, config["num_hidden_layers"]))
     if not kinds or set(kinds) == {model_families.FULL_ATTENTION}:
         return {}
@@ -395,6 +464,11 @@ def layout_facts_from_config(config: dict) -> dict:
     facts: dict = {"layer_types": kinds}
     if model_families.SLIDING_ATTENTION in kinds:
         facts["sliding_window"] = config["sliding_window"]
+    if model_families.CHUNKED_ATTENTION in kinds and not config.get("attention_chunk_size"):
+        raise ValueError("config.json layer_types has chunked_attention layers but no "
+                         "attention_chunk_size: their chunk cannot be sized")
+    if model_families.CHUNKED_ATTENTION in kinds:
+        facts["attention_chunk_size"] = config["attention_chunk_size"]
     if model_families.LINEAR_ATTENTION in kinds and config.get("linear_attn_config"):
         facts["linear_attention"] = _kda_linear_facts(config["linear_attn_config"])
     elif model_families.LINEAR_ATTENTION in kinds:

@@ -37,7 +37,8 @@ from planning import memory
 
 GIB = 2**30
 
-GQA_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gpt_oss", "minimax_m2"}
+GQA_MODEL_TYPES = {"llama", "mistral", "qwen2", "qwen3", "qwen3_moe", "gpt_oss", "minimax_m2",
+                   "llama4_text"}
 """Decoder families whose attention follows the Llama layout (q/k/v/o): dense ones with
 gate/up/down MLPs, Qwen3-MoE (vllm/model_executor/models/qwen3_moe.py) and gpt-oss (gpt_oss.py:
 attention biases and sinks, experts with biases) and MiniMax-M2 (minimax_m2.py: q/k norms over
@@ -52,6 +53,11 @@ HYBRID_MODEL_TYPES = {"qwen3_next", "kimi_linear"}
 """Hybrid linear-attention families: their linear layers keep a per-request state instead of a
 per-token cache (model.facts layer_types and linear_attention); one whose layers the config
 does not tell apart is refused with what was read (hybrid_layers)."""
+LLAMA4, LLAMA4_TEXT = "llama4", "llama4_text"
+"""Llama 4 (vllm/model_executor/models/llama4.py, mllama4.py; read in the 0.19.0 wheel): a
+multimodal config.json (llama4) whose text model is its text_config (llama4_text); chunked
+local attention on the RoPE layers (planning/kv_layout.py), MoE every
+interleave_moe_layer_step-th layer with one shared expert, a vision tower."""
 QK_NORM_MODEL_TYPES = {"qwen3", "qwen3_moe"}
 """Per-head q_norm and k_norm in every attention layer."""
 
@@ -65,6 +71,21 @@ HAND_FILLED_FIELDS = (
 
 class UnsupportedModel(ValueError):
     """The config is not one this tool can read; the message says what to fill by hand."""
+
+
+def text_model_config(config: dict[str, Any]) -> dict[str, Any]:
+    """The config the text model is read from: a Llama 4 config.json's text_config with the
+    top level's architectures, quantization_config, tie_word_embeddings and vision_config
+    (Llama4ForConditionalGeneration builds its language model from text_config); any other
+    config as it is."""
+    if config.get("model_type") != LLAMA4 or not config.get("text_config"):
+        return config
+    text = dict(config["text_config"])
+    for key in ("architectures", "quantization_config", "tie_word_embeddings",
+                "vision_config", "_name_or_path"):
+        if key in config and key not in text:
+            text[key] = config[key]
+    return text
 
 
 def _unsupported(config: dict[str, Any], why: str) -> UnsupportedModel:
@@ -357,6 +378,10 @@ def _is_moe_layer(config: dict[str, Any], index: int) -> bool:
     (qwen3_moe.py Qwen3MoeDecoderLayer); every gpt-oss layer."""
     if not routed_experts(config):
         return False
+    if config.get("model_type") == LLAMA4_TEXT:
+        # llama4.py Llama4DecoderLayer: is_moe_layer = step > 0 and (index + 1) % step == 0
+        step = config.get("interleave_moe_layer_step") or 0
+        return step > 0 and (index + 1) % step == 0
     if config.get("model_type") == "qwen3_moe":
         return (index not in (config.get("mlp_only_layers") or [])
                 and (index + 1) % (config.get("decoder_sparse_step") or 1) == 0)
@@ -387,6 +412,13 @@ def _moe(config: dict[str, Any]) -> dict[str, int]:
     """
     if config["model_type"] in ("qwen3_moe", "gpt_oss"):
         return _qwen3_gpt_oss_moe(config)
+    if config["model_type"] == LLAMA4_TEXT:
+        # llama4.py Llama4MoE: routed experts E × 3 × H × I (intermediate_size), one shared
+        # expert (a TP-sharded LlamaMLP of the same width), a ReplicatedLinear router E × H.
+        count, hidden = routed_experts(config), config["hidden_size"]
+        inner = config["intermediate_size"]
+        return {"experts": count * 3 * hidden * inner, "sharded_linear": 3 * hidden * inner,
+                "norms_and_gates": count * hidden}
     if config["model_type"] == "minimax_m2":
         # experts E × 3 × H × I (intermediate_size is the expert's); router E × H (16-bit,
         # modules_to_not_convert "gate") + e_score_correction_bias E with use_routing_bias.
@@ -413,8 +445,10 @@ def parameter_groups(config: dict[str, Any]) -> dict[str, int]:
     """Parameters by role from the shapes (DeepSeek MTP layers excluded).
 
     embedding V × H; head V × H unless tie_word_embeddings; per layer the attention's roles,
-    2 × H norms, and the dense MLP (sharded) or the MoE block; the final norm H.
+    2 × H norms, and the dense MLP (sharded) or the MoE block; the final norm H; Llama 4's
+    vision tower (_llama4_vision).
     """
+    config = text_model_config(config)
     kind = attention_kind(config)
     if config.get("model_type") in HYBRID_COUNTED:
         return hybrid_parameter_groups(config)
@@ -434,11 +468,43 @@ def parameter_groups(config: dict[str, Any]) -> dict[str, int]:
             parts.append(_moe(config))
         else:
             parts.append({"sharded_linear": _dense_mlp_params(
-                hidden, config["intermediate_size"], bool(config.get("mlp_bias")))})
+                hidden, dense_intermediate_size(config), bool(config.get("mlp_bias")))})
         for part in parts:
             for role, count in part.items():
                 groups[role] += count
+    for role, count in _llama4_vision(config.get("vision_config") or {},
+                                      hidden).items():
+        groups[role] += count
     return groups
+
+
+def dense_intermediate_size(config: dict[str, Any]) -> int:
+    """A dense layer's MLP width: Llama 4's intermediate_size_mlp (its intermediate_size is
+    the experts'), else intermediate_size."""
+    return config.get("intermediate_size_mlp") or config["intermediate_size"]
+
+
+def _llama4_vision(vision: dict[str, Any], text_hidden: int) -> dict[str, int]:
+    """Llama 4's vision tower and projector by role (mllama4.py; {} without a
+    llama4_vision_model). TP-sharded with the default mm_encoder_tp_mode "weights": per layer
+    q/k/v/o h × h and q/k/v biases, fc1 h × i + bias, fc2 i × h; the patch embedding
+    (channels × patch²) × h; the pixel-shuffle adapter i × projector_input_dim and
+    projector_input_dim × projector_output_dim; the projector vision_output_dim × text H.
+    Whole on every rank: o and fc2 biases, two LayerNorms (weight and bias) per layer, the
+    class and positional embeddings ((image / patch)² + 1 positions), LayerNorms pre and post.
+    Scout: 870,825,728 sharded + 1,106,688 whole."""
+    if vision.get("model_type") != "llama4_vision_model":
+        return {}
+    h, i = vision["hidden_size"], vision["intermediate_size"]
+    layers = vision["num_hidden_layers"]
+    patches = (vision["image_size"] // vision["patch_size"]) ** 2 + 1
+    sharded = layers * (4 * h * h + 3 * h + 2 * h * i + i)
+    sharded += vision["num_channels"] * vision["patch_size"] ** 2 * h
+    sharded += (i * vision["projector_input_dim"]
+                + vision["projector_input_dim"] * vision["projector_output_dim"]
+                + vision["vision_output_dim"] * text_hidden)
+    whole = layers * 6 * h + h + patches * h + 4 * h
+    return {"sharded_linear": sharded, "norms_and_gates": whole}
 
 
 def count_params(config: dict[str, Any]) -> int:
@@ -774,6 +840,7 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
                 hf_id: str | None = None, checkpoint_bytes: int | None = None) -> dict[str, Any]:
     """The models.yaml fields derivable from config.json (+ the checkpoint's size, from the
     safetensors index or the files' headers)."""
+    config = text_model_config(config)
     kind = attention_kind(config)
     dtype = weights_dtype(config)
     groups = parameter_groups(config)
@@ -798,7 +865,7 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
     facts.update({
         "layers": config["num_hidden_layers"],
         "hidden_size": config["hidden_size"],
-        "intermediate_size": config["intermediate_size"],
+        "intermediate_size": dense_intermediate_size(config),
         "vocab_size": config["vocab_size"],
         "attention": attention_facts(config),
         "max_context": config.get("max_position_embeddings"),
@@ -879,7 +946,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hf-id", help="Hugging Face repository id (org/name)")
     parser.add_argument("--name", help="preset name (default: the repository name, lower case)")
     args = parser.parse_args(argv)
-    config = _read_json(args.config)
+    config = text_model_config(_read_json(args.config))
     index = _read_json(args.index) if args.index else None
     hf_id = args.hf_id or guess_hf_id(config, args.config)
     try:

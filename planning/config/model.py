@@ -110,6 +110,9 @@ class ModelFacts(_Model):
     # layer_types every layer is `attention.kind` (planning/kv_layout.py groups them).
     layer_types: Optional[list[Literal[model_families.LAYER_KINDS]]] = None
     sliding_window: Optional[int] = Field(default=None, gt=0)
+    attention_chunk_size: Optional[int] = Field(default=None, gt=0)
+    """Tokens per chunk of the chunked_attention layers (config.json attention_chunk_size,
+    Llama 4)."""
     linear_attention: Optional[LinearAttentionFacts] = None
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
@@ -122,6 +125,9 @@ class ModelFacts(_Model):
         if model_families.SLIDING_ATTENTION in kinds and not self.sliding_window:
             raise ValueError("model.facts.slidingWindow: sliding_attention layers need the "
                              "window (config.json sliding_window)")
+        if model_families.CHUNKED_ATTENTION in kinds and not self.attention_chunk_size:
+            raise ValueError("model.facts.attentionChunkSize: chunked_attention layers need "
+                             "their chunk (config.json attention_chunk_size)")
         if model_families.LINEAR_ATTENTION in kinds and self.linear_attention is None:
             raise ValueError("model.facts.linearAttention: linear_attention layers need their "
                              "shape (numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim, "

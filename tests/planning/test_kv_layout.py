@@ -255,9 +255,9 @@ def test_a_config_without_other_kinds_adds_nothing_and_unknown_kinds_are_refused
     assert kvl.layout_facts_from_config({"num_hidden_layers": 2}) == {}
     assert kvl.layout_facts_from_config(
         {"num_hidden_layers": 1, "layer_types": ["full_attention"]}) == {}
-    with pytest.raises(ValueError, match="chunked_attention"):
+    with pytest.raises(ValueError, match="cross_attention"):
         kvl.layout_facts_from_config({"num_hidden_layers": 1,
-                                      "layer_types": ["chunked_attention"]})
+                                      "layer_types": ["cross_attention"]})
 
 
 # --- boundaries of the rules above (mutation survivors) -------------------------------------------
