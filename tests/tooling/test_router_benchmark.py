@@ -5,14 +5,18 @@ one tiny run proves the command measures today's and the new router side by side
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import subprocess
 
 import pytest
 import yaml
 
 from benchmark import router as bench
 from benchmark import router_report
-from benchmark.router_variants import candidates, features, variants
+from benchmark.router_variants import UNDO_ENV, candidates, features, variants
 from rendering import router as render
+from tests import tools
 
 
 def test_a_tiny_run_measures_todays_and_the_new_router_in_the_same_run():
@@ -46,8 +50,33 @@ def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
     assert "--log_config" not in today_args
     assert not set(render.LIMITER_ENV) & set(today_env)
     assert today_env["PYTHONPATH"].split(":")[0] == str(tmp_path / "shim")
-    assert "httptools" in (tmp_path / "shim" / "sitecustomize.py").read_text()
+    # The undos run in the router process, the packages' first (before LiteLLM's import).
+    assert today_env[UNDO_ENV].split(",") == ["bench_without_packages",
+                                              "bench_without_gauge_skip"]
+    assert "httptools" in (tmp_path / "shim" / "bench_without_packages.py").read_text()
     assert config["litellm_settings"]["prometheus_metrics_config"], "the rendered one is kept"
+
+
+def test_without_the_gauge_skip_the_router_builds_litellms_own_prometheus_callback(
+        tmp_path):
+    """The undo runs in the router process: with it the router module leaves LiteLLM's class
+    cached, so `new-without-gauge-skip` measures every writer of the callback."""
+    config = tmp_path / "config"
+    config.mkdir()
+    shutil.copy(render.AUTH_SOURCE, config)
+    undo = variants(["new-without-gauge-skip"], tmp_path / "shim")["new-without-gauge-skip"]
+    probe = ("import vllm_serving_router\n"
+             "from litellm.litellm_core_utils import litellm_logging\n"
+             "print('CLASS', litellm_logging._PrometheusLogger.__name__)\n")
+    classes = {}
+    for name, env in {"new": {"PYTHONPATH": str(config)},
+                      "undone": undo({}, [], {"PYTHONPATH": str(config)})[2]}.items():
+        done = subprocess.run([str(tools.router_venv() / "bin" / "python"), "-c", probe],
+                              env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env},
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        classes[name] = [l for l in done.stdout.splitlines() if l.startswith("CLASS")]
+    assert classes == {"new": ["CLASS Metrics"], "undone": ["CLASS PrometheusLogger"]}
 
 
 def _rendered_shape() -> tuple[dict, list[str], dict[str, str]]:
