@@ -54,6 +54,18 @@ from litellm.litellm_core_utils import litellm_logging
 litellm_logging._PrometheusLogger = PrometheusLogger
 '''
 """The undo of the gauge-skip lever: every writer of the `prometheus` callback runs."""
+LITELLMS_SERVICES = '''from litellm import _service_logger
+from litellm.integrations.prometheus_services import PrometheusServicesLogger
+
+
+class LiteLLMs(PrometheusServicesLogger):
+    """LiteLLM's own service logger, under a class the router module leaves in place
+    (router/vllm_serving_router.py: it swaps in Services only for LiteLLM's class)."""
+
+
+_service_logger.PrometheusServicesLogger = LiteLLMs
+'''
+"""The undo of the service-skip lever: `prometheus_system` observes every Redis call."""
 
 
 def _local(config: dict) -> list[dict]:
@@ -109,6 +121,11 @@ def without_packages(shim: pathlib.Path) -> Callable[..., Inputs]:
                               BLOCKER.format(blocked=BLOCKED_MODULES))
 
 
+def without_service_skip(shim: pathlib.Path) -> Callable[..., Inputs]:
+    """The undo of the service-skip lever: LiteLLM's own `prometheus_system` logger."""
+    return _in_router_process(shim, "bench_without_service_skip", LITELLMS_SERVICES)
+
+
 def without_gauge_skip(shim: pathlib.Path) -> Callable[..., Inputs]:
     """The undo of the gauge-skip lever: LiteLLM's own `prometheus` callback class."""
     return _in_router_process(shim, "bench_without_gauge_skip", LITELLMS_PROMETHEUS)
@@ -130,7 +147,8 @@ def levers(shim: pathlib.Path) -> dict[str, Callable[..., Inputs]]:
     """{lever: its undo}, in the order issue 19 lists them."""
     return {"pricing": without_pricing, "packages": without_packages(shim),
             "prometheus": without_metrics_filter, "access-log": with_access_log,
-            "limiter": with_reservation, "gauge-skip": without_gauge_skip(shim)}
+            "limiter": with_reservation, "gauge-skip": without_gauge_skip(shim),
+            "service-skip": without_service_skip(shim)}
 
 
 def _with_env(extra: dict[str, str]) -> Callable[..., Inputs]:

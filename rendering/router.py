@@ -202,7 +202,8 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
     if redis is not None:
         general["coordination_redis"] = coordination_redis(redis)
         # LiteLLM's own Redis health series, e.g. litellm_redis_circuit_breaker_state: the
-        # limiter alert reads it (rendering/promql.py limiter_alert).
+        # limiter alert reads it (rendering/promql.py limiter_alert). The router module skips
+        # its per-call success histograms (router/vllm_serving_router.py Services).
         settings["service_callback"] = ["prometheus_system"]
     return {
         "model_list": model_list(traffic, plan, served_name, engine_base, slots),

@@ -32,7 +32,9 @@ from typing import Any, Optional
 import httpx
 from fastapi import HTTPException, Request
 from litellm.integrations.custom_logger import CustomLogger
+from litellm import _service_logger
 from litellm.integrations.prometheus import PrometheusLogger
+from litellm.integrations.prometheus_services import PrometheusServicesLogger
 from litellm.litellm_core_utils import litellm_logging
 from litellm.proxy._types import UserAPIKeyAuth
 
@@ -241,3 +243,25 @@ for _writer in FILTERED_WRITERS:
 # would make it build a second one.
 if litellm_logging._PrometheusLogger is None:
     litellm_logging._PrometheusLogger = Metrics
+
+
+class Services(PrometheusServicesLogger):
+    """LiteLLM's `prometheus_system` service callback without its observations of every
+    successful Redis call and request (litellm/integrations/prometheus_services.py
+    `async_service_success_hook`: a latency histogram and a request counter per service, read
+    by no alert, 1 % of the router's CPU). What the limiter alert reads stays: the Redis
+    breaker's gauge, refreshed on each breaker transition (`redis_breaker_hook`), and the
+    failure counters (`async_service_failure_hook`)."""
+
+    async def async_service_success_hook(self, payload):
+        return None
+
+
+# LiteLLM builds `prometheus_system` loggers from this module global (litellm/_service_logger.py
+# ServiceLogging.__init__ and `init_prometheus_services_logger_if_none`), lazily for the
+# limiter's Redis: it is built before `service_callback` is read (proxy_server.py
+# ProxyConfig.load_config: coordination Redis, then litellm_settings), so its logger comes on
+# its first Redis call, after this module loaded. Swapped once only (LiteLLM loads this file
+# once per config entry).
+if _service_logger.PrometheusServicesLogger is PrometheusServicesLogger:
+    _service_logger.PrometheusServicesLogger = Services

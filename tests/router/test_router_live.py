@@ -33,6 +33,7 @@ import requests
 import yaml
 
 from planning.traffic import LITELLM_VERSION
+from rendering import promql
 from rendering import router as render
 from tests.harness import ROOT, Run, run_stack, stack_config
 from tests import tools as real_tools
@@ -314,6 +315,26 @@ def test_metrics_are_served_for_prometheus_without_a_key(stack):
                and 'exception_status="429"' in line]
     assert refused, [l for l in response.text.splitlines() if "failed_requests" in l][:5]
     assert "litellm_proxy_total_requests_metric_total{" in response.text
+
+
+def _samples(text: str, prefix: str) -> list[float]:
+    return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith(prefix)]
+
+
+def test_metrics_serve_every_series_the_alerts_read_and_no_per_redis_call_histogram(stack):
+    """After the requests above: the router alerts' series (rendering/router.py alert_rules)
+    and the limiter alert's breaker gauge are on /metrics, while `prometheus_system` observes
+    no Redis call one by one (router/vllm_serving_router.py Services; issue 19)."""
+    chat(stack, "doc-gen")
+    text = requests.get(stack["url"] + "/metrics", timeout=10).text
+    for series in ("litellm_proxy_total_requests_metric_total{",
+                   "litellm_request_queue_time_seconds_bucket{",
+                   f"{promql.LIMITER_BREAKER_SERIES}{{"):
+        assert _samples(text, series), series
+    assert _samples(text, f'{promql.LIMITER_BREAKER_SERIES}{{state="closed"}}') == [1.0]
+    for per_call in ("litellm_redis_latency_count", "litellm_redis_total_requests_total"):
+        assert not any(_samples(text, per_call)), (per_call, _samples(text, per_call))
 
 
 # ---------------------------------------------------------------- the client example

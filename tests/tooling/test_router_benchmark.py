@@ -52,22 +52,29 @@ def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
     assert today_env["PYTHONPATH"].split(":")[0] == str(tmp_path / "shim")
     # The undos run in the router process, the packages' first (before LiteLLM's import).
     assert today_env[UNDO_ENV].split(",") == ["bench_without_packages",
-                                              "bench_without_gauge_skip"]
+                                              "bench_without_gauge_skip",
+                                              "bench_without_service_skip"]
     assert "httptools" in (tmp_path / "shim" / "bench_without_packages.py").read_text()
     assert config["litellm_settings"]["prometheus_metrics_config"], "the rendered one is kept"
 
 
-def test_without_the_gauge_skip_the_router_builds_litellms_own_prometheus_callback(
-        tmp_path):
+@pytest.mark.parametrize("variant,cached,new,undone", [
+    ("new-without-gauge-skip", "litellm_logging._PrometheusLogger", "Metrics",
+     "PrometheusLogger"),
+    ("new-without-service-skip", "_service_logger.PrometheusServicesLogger", "Services",
+     "LiteLLMs")])
+def test_an_undo_inside_the_router_process_brings_back_litellms_own_class(
+        tmp_path, variant, cached, new, undone):
     """The undo runs in the router process: with it the router module leaves LiteLLM's class
-    cached, so `new-without-gauge-skip` measures every writer of the callback."""
+    in place, so the variant measures LiteLLM's own callback."""
     config = tmp_path / "config"
     config.mkdir()
     shutil.copy(render.AUTH_SOURCE, config)
-    undo = variants(["new-without-gauge-skip"], tmp_path / "shim")["new-without-gauge-skip"]
+    undo = variants([variant], tmp_path / "shim")[variant]
     probe = ("import vllm_serving_router\n"
+             "from litellm import _service_logger\n"
              "from litellm.litellm_core_utils import litellm_logging\n"
-             "print('CLASS', litellm_logging._PrometheusLogger.__name__)\n")
+             f"print('CLASS', {cached}.__name__)\n")
     classes = {}
     for name, env in {"new": {"PYTHONPATH": str(config)},
                       "undone": undo({}, [], {"PYTHONPATH": str(config)})[2]}.items():
@@ -76,7 +83,7 @@ def test_without_the_gauge_skip_the_router_builds_litellms_own_prometheus_callba
                               capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
         classes[name] = [l for l in done.stdout.splitlines() if l.startswith("CLASS")]
-    assert classes == {"new": ["CLASS Metrics"], "undone": ["CLASS PrometheusLogger"]}
+    assert classes == {"new": [f"CLASS {new}"], "undone": [f"CLASS {undone}"]}
 
 
 def _rendered_shape() -> tuple[dict, list[str], dict[str, str]]:
