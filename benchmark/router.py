@@ -329,7 +329,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.levers:
         names += [f"new-without-{lever}" for lever in
                   ("pricing", "packages", "prometheus", "access-log", "limiter",
-                   "gauge-skip", "service-skip")]
+                   "gauge-skip", "service-skip", "ignore-no-log")]
     if args.candidates:
         names += [f"new-with-{name}" for name in candidates()]
     if args.features:

@@ -95,6 +95,12 @@ def with_access_log(config: dict, args: list[str], env: dict[str, str]) -> Input
     return config, args, env
 
 
+def with_no_log_param(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    config = copy.deepcopy(config)
+    config["litellm_settings"].pop("global_disable_no_log_param", None)
+    return config, args, env
+
+
 def with_reservation(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
     return config, args, {k: v for k, v in env.items() if k not in render.LIMITER_ENV}
 
@@ -148,7 +154,7 @@ def levers(shim: pathlib.Path) -> dict[str, Callable[..., Inputs]]:
     return {"pricing": without_pricing, "packages": without_packages(shim),
             "prometheus": without_metrics_filter, "access-log": with_access_log,
             "limiter": with_reservation, "gauge-skip": without_gauge_skip(shim),
-            "service-skip": without_service_skip(shim)}
+            "service-skip": without_service_skip(shim), "ignore-no-log": with_no_log_param}
 
 
 def _with_env(extra: dict[str, str]) -> Callable[..., Inputs]:

@@ -337,6 +337,29 @@ def test_metrics_serve_every_series_the_alerts_read_and_no_per_redis_call_histog
         assert not any(_samples(text, per_call)), (per_call, _samples(text, per_call))
 
 
+def _requests_counted(stack, after: float) -> float:
+    """The router's litellm_proxy_total_requests_metric once it passes `after` (the callback
+    runs after the answer), or its value after 15 s."""
+    deadline = time.monotonic() + 15
+    while True:
+        text = requests.get(stack["url"] + "/metrics", timeout=10).text
+        total = sum(_samples(text, "litellm_proxy_total_requests_metric_total{"))
+        if total > after or time.monotonic() > deadline:
+            return total
+        time.sleep(0.2)
+
+
+def test_a_client_cannot_keep_its_request_out_of_the_alert_series_with_no_log(stack):
+    """LiteLLM skips its logging callbacks for a request whose body says `"no-log": true`
+    (litellm_logging.py Logging.should_run_callback) unless `global_disable_no_log_param`:
+    a client would hide its requests from the series the router alerts read."""
+    assert chat(stack, "doc-gen").status_code == 200
+    counted = _requests_counted(stack, 0)
+    response = chat(stack, "doc-gen", **{"no-log": True})
+    assert response.status_code == 200, response.text
+    assert _requests_counted(stack, counted) == counted + 1
+
+
 # ---------------------------------------------------------------- the client example
 
 def test_the_client_example_streams_through_an_alias(stack):

@@ -39,7 +39,8 @@ def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
     config = {"model_list": [{"litellm_params": {"model": "hosted_vllm/m"},
                               "model_info": {"id": "a--local", **render.ZERO_PRICING}}],
               "general_settings": {"master_key": "k"},
-              "litellm_settings": {"prometheus_metrics_config": [{"group": "g", "metrics": []}]}}
+              "litellm_settings": {"prometheus_metrics_config": [{"group": "g", "metrics": []}],
+                                   "global_disable_no_log_param": True}}
     args = ["--config", "c", "--log_config", "l.json"]
     env = {**render.LIMITER_ENV, "PYTHONPATH": "/etc/litellm"}
     chosen = variants(["today", "new"], tmp_path / "shim")
@@ -47,6 +48,7 @@ def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
     today, today_args, today_env = chosen["today"](config, args, env)
     assert today["model_list"][0]["model_info"] == {"id": "a--local"}
     assert "prometheus_metrics_config" not in today["litellm_settings"]
+    assert "global_disable_no_log_param" not in today["litellm_settings"]
     assert "--log_config" not in today_args
     assert not set(render.LIMITER_ENV) & set(today_env)
     assert today_env["PYTHONPATH"].split(":")[0] == str(tmp_path / "shim")
