@@ -235,11 +235,9 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
             "redact_messages_in_exceptions": True,
             "prometheus_metrics_config": [{"group": "router-alerts",
                                            "metrics": list(ALERT_SERIES)}],
-            # A client's `"no-log": true` no longer skips the callbacks (it hid its requests
-            # from the alert series), and LiteLLM stops asking, for every callback of every
-            # request, whether a header disabled it (litellm_logging.py
-            # Logging.should_run_callback returns first; the header is an enterprise feature
-            # this router has not: litellm_enterprise callback_controls.py).
+            # A client's `"no-log": true` cannot hide its request from the alert series, and no
+            # callback asks per request if a header disabled it (an enterprise feature: litellm_
+            # logging.py Logging.should_run_callback returns first; litellm_enterprise).
             "global_disable_no_log_param": True,
             # JSON log lines from the config too (proxy_cli.py: litellm.turn_on_json());
             # router_env sets JSON_LOGS for the lines written before the config is read.
