@@ -194,8 +194,8 @@ caps = Caps()
 
 
 FILTERED_WRITERS = {
-    # litellm/integrations/prometheus.py PrometheusLogger._set_v3_rate_limit_allowed_and_used_metrics:
-    # eight descriptors, each building its labels before the gauge (a no-op when filtered).
+    # litellm/integrations/prometheus.py PrometheusLogger: eight descriptors, each building
+    # its labels before the gauge (a no-op when filtered).
     "_set_v3_rate_limit_allowed_and_used_metrics": (
         "litellm_api_key_rate_limit_allowed_metric", "litellm_api_key_rate_limit_used_metric",
         "litellm_team_rate_limit_allowed_metric", "litellm_team_rate_limit_used_metric",
