@@ -328,7 +328,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     names = args.variants.split(",")
     if args.levers:
         names += [f"new-without-{lever}" for lever in
-                  ("pricing", "packages", "prometheus", "access-log", "limiter")]
+                  ("pricing", "packages", "prometheus", "access-log", "limiter",
+                   "gauge-skip", "service-skip", "ignore-no-log")]
     if args.candidates:
         names += [f"new-with-{name}" for name in candidates()]
     if args.features:

@@ -23,6 +23,15 @@ Inputs = tuple[dict, list[str], dict[str, str]]
 BLOCKED_MODULES = ("httptools", "opentelemetry.sdk")
 """The request-path packages router/requirements.txt adds (the image ships them); `today`
 runs as if they were missing, as the test venv was before issue 19."""
+UNDO_ENV = "VLLM_SERVING_BENCH_UNDO"
+SITECUSTOMIZE = '''import importlib
+import os
+
+# The benchmark's undos that must run in the router process before LiteLLM: one module each,
+# in the order the variant applied them.
+for _name in filter(None, os.environ.get("{env}", "").split(",")):
+    importlib.import_module(_name)
+'''
 BLOCKER = '''import sys
 
 
@@ -37,6 +46,26 @@ class _Missing:
 
 sys.meta_path.insert(0, _Missing())
 '''
+LITELLMS_PROMETHEUS = '''from litellm.integrations.prometheus import PrometheusLogger
+from litellm.litellm_core_utils import litellm_logging
+
+# LiteLLM's own callback class cached before the router module loads, which then leaves it
+# (router/vllm_serving_router.py: it registers Metrics only while nothing is cached).
+litellm_logging._PrometheusLogger = PrometheusLogger
+'''
+"""The undo of the gauge-skip lever: every writer of the `prometheus` callback runs."""
+LITELLMS_SERVICES = '''from litellm import _service_logger
+from litellm.integrations.prometheus_services import PrometheusServicesLogger
+
+
+class LiteLLMs(PrometheusServicesLogger):
+    """LiteLLM's own service logger, under a class the router module leaves in place
+    (router/vllm_serving_router.py: it swaps in Services only for LiteLLM's class)."""
+
+
+_service_logger.PrometheusServicesLogger = LiteLLMs
+'''
+"""The undo of the service-skip lever: `prometheus_system` observes every Redis call."""
 
 
 def _local(config: dict) -> list[dict]:
@@ -66,20 +95,46 @@ def with_access_log(config: dict, args: list[str], env: dict[str, str]) -> Input
     return config, args, env
 
 
+def with_no_log_param(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
+    config = copy.deepcopy(config)
+    config["litellm_settings"].pop("global_disable_no_log_param", None)
+    return config, args, env
+
+
 def with_reservation(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
     return config, args, {k: v for k, v in env.items() if k not in render.LIMITER_ENV}
 
 
-def without_packages(shim: pathlib.Path) -> Callable[..., Inputs]:
-    """The undo of the packages lever: a sitecustomize on PYTHONPATH that makes their import
-    fail (it runs before LiteLLM imports anything)."""
+def _in_router_process(shim: pathlib.Path, module: str, text: str) -> Callable[..., Inputs]:
+    """An undo run inside the router process: `module` (`text`) imported by a sitecustomize on
+    PYTHONPATH (it runs before LiteLLM imports anything), after the undos applied before it."""
     shim.mkdir(parents=True, exist_ok=True)
-    (shim / "sitecustomize.py").write_text(BLOCKER.format(blocked=BLOCKED_MODULES))
+    (shim / "sitecustomize.py").write_text(SITECUSTOMIZE.format(env=UNDO_ENV))
+    (shim / f"{module}.py").write_text(text)
 
     def undo(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
-        path = [str(shim)] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])
-        return config, args, {**env, "PYTHONPATH": ":".join(path)}
+        path = env.get("PYTHONPATH", "").split(":")
+        path = [str(shim)] + [p for p in path if p and p != str(shim)]
+        modules = [m for m in env.get(UNDO_ENV, "").split(",") if m] + [module]
+        return config, args, {**env, "PYTHONPATH": ":".join(path),
+                              UNDO_ENV: ",".join(modules)}
     return undo
+
+
+def without_packages(shim: pathlib.Path) -> Callable[..., Inputs]:
+    """The undo of the packages lever: their import fails."""
+    return _in_router_process(shim, "bench_without_packages",
+                              BLOCKER.format(blocked=BLOCKED_MODULES))
+
+
+def without_service_skip(shim: pathlib.Path) -> Callable[..., Inputs]:
+    """The undo of the service-skip lever: LiteLLM's own `prometheus_system` logger."""
+    return _in_router_process(shim, "bench_without_service_skip", LITELLMS_SERVICES)
+
+
+def without_gauge_skip(shim: pathlib.Path) -> Callable[..., Inputs]:
+    """The undo of the gauge-skip lever: LiteLLM's own `prometheus` callback class."""
+    return _in_router_process(shim, "bench_without_gauge_skip", LITELLMS_PROMETHEUS)
 
 
 def bare(config: dict, args: list[str], env: dict[str, str]) -> Inputs:
@@ -98,7 +153,8 @@ def levers(shim: pathlib.Path) -> dict[str, Callable[..., Inputs]]:
     """{lever: its undo}, in the order issue 19 lists them."""
     return {"pricing": without_pricing, "packages": without_packages(shim),
             "prometheus": without_metrics_filter, "access-log": with_access_log,
-            "limiter": with_reservation}
+            "limiter": with_reservation, "gauge-skip": without_gauge_skip(shim),
+            "service-skip": without_service_skip(shim), "ignore-no-log": with_no_log_param}
 
 
 def _with_env(extra: dict[str, str]) -> Callable[..., Inputs]:

@@ -202,7 +202,8 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
     if redis is not None:
         general["coordination_redis"] = coordination_redis(redis)
         # LiteLLM's own Redis health series, e.g. litellm_redis_circuit_breaker_state: the
-        # limiter alert reads it (rendering/promql.py limiter_alert).
+        # limiter alert reads it (rendering/promql.py limiter_alert). The router module skips
+        # its per-call success histograms (router/vllm_serving_router.py Services).
         settings["service_callback"] = ["prometheus_system"]
     return {
         "model_list": model_list(traffic, plan, served_name, engine_base, slots),
@@ -234,6 +235,10 @@ def litellm_config(traffic: TrafficConfig, plan: TrafficPlan, served_name: str,
             "redact_messages_in_exceptions": True,
             "prometheus_metrics_config": [{"group": "router-alerts",
                                            "metrics": list(ALERT_SERIES)}],
+            # A client's `"no-log": true` cannot hide its request from the alert series, and no
+            # callback asks per request if a header disabled it (an enterprise feature: litellm_
+            # logging.py Logging.should_run_callback returns first; litellm_enterprise).
+            "global_disable_no_log_param": True,
             # JSON log lines from the config too (proxy_cli.py: litellm.turn_on_json());
             # router_env sets JSON_LOGS for the lines written before the config is read.
             "json_logs": True,

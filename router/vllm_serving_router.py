@@ -13,6 +13,10 @@ Why a custom auth: LiteLLM's own virtual keys need Prisma and a database, and wi
 request with no key or a wrong key answers 500 (its error path imports `prisma`). Raising an
 HTTPException here is answered as that status (401, 403) by LiteLLM's auth error handler.
 Key files are re-read when they change, so a rotated Secret applies without a restart.
+
+Loading this file also makes LiteLLM's `prometheus` callback a `Metrics`: the same series on
+the same /metrics, without building the labels of rate-limit gauges the config's
+`prometheus_metrics_config` drops anyway.
 """
 
 from __future__ import annotations
@@ -28,6 +32,10 @@ from typing import Any, Optional
 import httpx
 from fastapi import HTTPException, Request
 from litellm.integrations.custom_logger import CustomLogger
+from litellm import _service_logger
+from litellm.integrations.prometheus import PrometheusLogger
+from litellm.integrations.prometheus_services import PrometheusServicesLogger
+from litellm.litellm_core_utils import litellm_logging
 from litellm.proxy._types import UserAPIKeyAuth
 
 SETTINGS_ENV = "VLLM_SERVING_ROUTER_SETTINGS"
@@ -183,3 +191,77 @@ class Caps(CustomLogger):
 
 
 caps = Caps()
+
+
+FILTERED_WRITERS = {
+    # litellm/integrations/prometheus.py PrometheusLogger: eight descriptors, each building
+    # its labels before the gauge (a no-op when filtered).
+    "_set_v3_rate_limit_allowed_and_used_metrics": (
+        "litellm_api_key_rate_limit_allowed_metric", "litellm_api_key_rate_limit_used_metric",
+        "litellm_team_rate_limit_allowed_metric", "litellm_team_rate_limit_used_metric",
+        "litellm_project_model_rate_limit_allowed_metric",
+        "litellm_project_model_rate_limit_used_metric"),
+    # ... _set_virtual_key_rate_limit_metrics: a key's remaining requests and tokens.
+    "_set_virtual_key_rate_limit_metrics": (
+        "litellm_remaining_api_key_requests_for_model",
+        "litellm_remaining_api_key_tokens_for_model"),
+}
+"""{PrometheusLogger method run on every success: the only series it writes}. LiteLLM 1.108.7
+builds every label of these series before `prometheus_metrics_config` turns the write into a
+no-op (about half of the `prometheus` callback's CPU, benchmark/router_profile.md)."""
+
+
+def _skip_when_filtered(name: str):
+    def method(self, *args, **kwargs):
+        if name not in self.skipped_writers:
+            getattr(PrometheusLogger, name)(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+class Metrics(PrometheusLogger):
+    """LiteLLM's `prometheus` callback, serving the same /metrics, that skips the writers of
+    FILTERED_WRITERS when the filter drops every series they write."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skipped_writers = frozenset(
+            name for name, series in FILTERED_WRITERS.items()
+            if not any(self._is_metric_enabled(s) for s in series))
+
+
+for _writer in FILTERED_WRITERS:
+    setattr(Metrics, _writer, _skip_when_filtered(_writer))
+
+
+# The one place LiteLLM builds the `prometheus` callback from its name: litellm/
+# litellm_core_utils/litellm_logging.py `_init_custom_logger_compatible_class`, through
+# `_get_cached_prometheus_logger`, on the first request, after the config loaded this module
+# (`custom_auth`, `callbacks`). /metrics stays mounted by the name "prometheus" (proxy/
+# common_utils/callback_utils.py initialize_callbacks_on_proxy). Only while nothing is cached:
+# LiteLLM loads this file once per config entry, and a class swapped after an instance exists
+# would make it build a second one.
+if litellm_logging._PrometheusLogger is None:
+    litellm_logging._PrometheusLogger = Metrics
+
+
+class Services(PrometheusServicesLogger):
+    """LiteLLM's `prometheus_system` service callback without its observations of every
+    successful Redis call and request (litellm/integrations/prometheus_services.py
+    `async_service_success_hook`: a latency histogram and a request counter per service, read
+    by no alert, 1 % of the router's CPU). What the limiter alert reads stays: the Redis
+    breaker's gauge, refreshed on each breaker transition (`redis_breaker_hook`), and the
+    failure counters (`async_service_failure_hook`)."""
+
+    async def async_service_success_hook(self, payload):
+        return None
+
+
+# LiteLLM builds `prometheus_system` loggers from this module global (litellm/_service_logger.py
+# ServiceLogging.__init__ and `init_prometheus_services_logger_if_none`), lazily for the
+# limiter's Redis: it is built before `service_callback` is read (proxy_server.py
+# ProxyConfig.load_config: coordination Redis, then litellm_settings), so its logger comes on
+# its first Redis call, after this module loaded. Swapped once only (LiteLLM loads this file
+# once per config entry).
+if _service_logger.PrometheusServicesLogger is PrometheusServicesLogger:
+    _service_logger.PrometheusServicesLogger = Services

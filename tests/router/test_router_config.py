@@ -58,6 +58,11 @@ def test_the_prometheus_callback_keeps_only_the_series_the_alerts_read(prod):
     assert "prometheus_system" in config["litellm_settings"]["service_callback"]
 
 
+def test_a_clients_no_log_is_ignored_so_every_callback_runs_without_asking_per_request(prod):
+    config, _, _ = prod
+    assert config["litellm_settings"]["global_disable_no_log_param"] is True
+
+
 def test_uvicorn_writes_no_access_log_line_per_request(prod):
     _, data, container = prod
     args = container["args"]

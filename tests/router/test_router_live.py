@@ -33,6 +33,7 @@ import requests
 import yaml
 
 from planning.traffic import LITELLM_VERSION
+from rendering import promql
 from rendering import router as render
 from tests.harness import ROOT, Run, run_stack, stack_config
 from tests import tools as real_tools
@@ -314,6 +315,49 @@ def test_metrics_are_served_for_prometheus_without_a_key(stack):
                and 'exception_status="429"' in line]
     assert refused, [l for l in response.text.splitlines() if "failed_requests" in l][:5]
     assert "litellm_proxy_total_requests_metric_total{" in response.text
+
+
+def _samples(text: str, prefix: str) -> list[float]:
+    return [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line.startswith(prefix)]
+
+
+def test_metrics_serve_every_series_the_alerts_read_and_no_per_redis_call_histogram(stack):
+    """After the requests above: the router alerts' series (rendering/router.py alert_rules)
+    and the limiter alert's breaker gauge are on /metrics, while `prometheus_system` observes
+    no Redis call one by one (router/vllm_serving_router.py Services; issue 19)."""
+    chat(stack, "doc-gen")
+    text = requests.get(stack["url"] + "/metrics", timeout=10).text
+    for series in ("litellm_proxy_total_requests_metric_total{",
+                   "litellm_request_queue_time_seconds_bucket{",
+                   f"{promql.LIMITER_BREAKER_SERIES}{{"):
+        assert _samples(text, series), series
+    assert _samples(text, f'{promql.LIMITER_BREAKER_SERIES}{{state="closed"}}') == [1.0]
+    for per_call in ("litellm_redis_latency_count", "litellm_redis_total_requests_total"):
+        assert not any(_samples(text, per_call)), (per_call, _samples(text, per_call))
+
+
+def _requests_counted(stack, after: float) -> float:
+    """The router's litellm_proxy_total_requests_metric once it passes `after` (the callback
+    runs after the answer), or its value after 15 s."""
+    deadline = time.monotonic() + 15
+    while True:
+        text = requests.get(stack["url"] + "/metrics", timeout=10).text
+        total = sum(_samples(text, "litellm_proxy_total_requests_metric_total{"))
+        if total > after or time.monotonic() > deadline:
+            return total
+        time.sleep(0.2)
+
+
+def test_a_client_cannot_keep_its_request_out_of_the_alert_series_with_no_log(stack):
+    """LiteLLM skips its logging callbacks for a request whose body says `"no-log": true`
+    (litellm_logging.py Logging.should_run_callback) unless `global_disable_no_log_param`:
+    a client would hide its requests from the series the router alerts read."""
+    assert chat(stack, "doc-gen").status_code == 200
+    counted = _requests_counted(stack, 0)
+    response = chat(stack, "doc-gen", **{"no-log": True})
+    assert response.status_code == 200, response.text
+    assert _requests_counted(stack, counted) == counted + 1
 
 
 # ---------------------------------------------------------------- the client example
@@ -803,3 +847,125 @@ def test_missing_secrets_the_stack_names_leave_the_router_serving(tmp_path):
         redis.terminate()
         redis.wait(timeout=10)
         local.stop()
+
+
+# ---------------------------------------------------------------- the prometheus callback
+
+METRICS_PROBE = '''
+import asyncio, json, sys
+import litellm
+from litellm.integrations import prometheus
+from litellm.integrations.prometheus import PrometheusLogger, UserAPIKeyLabelValues
+from litellm.litellm_core_utils import litellm_logging
+from litellm.proxy import proxy_server
+from prometheus_client import REGISTRY
+
+built = []
+counted = prometheus.prometheus_label_factory
+
+
+def counting(*args, **kwargs):
+    built.append(1)
+    return counted(*args, **kwargs)
+
+
+def inputs():
+    """What the writers read: a key's limits in the limiter's v3 headers and its metadata."""
+    headers = {f"x-ratelimit-{d}-{kind}-{t}": 100 if kind == "limit" else 40
+               for d in ("api_key", "team", "model_per_project", "model_per_project_itpm",
+                         "model_per_project_otpm")
+               for kind in ("limit", "remaining") for t in ("requests", "tokens")}
+    payload = {"hidden_params": {"additional_headers": headers}, "metadata": {}}
+    values = UserAPIKeyLabelValues(hashed_api_key="h", api_key_alias="doc-gen",
+                                   model="m", model_group="m", model_id="m--local")
+    kwargs = {"litellm_params": {"metadata": {"model_group": "m"}},
+              "standard_logging_object": payload}
+    return {"_set_v3_rate_limit_allowed_and_used_metrics":
+                {"standard_logging_payload": payload, "enum_values": values},
+            "_set_virtual_key_rate_limit_metrics":
+                {"user_api_key": "h", "user_api_key_alias": "doc-gen", "kwargs": kwargs,
+                 "metadata": {"litellm-key-remaining-requests-m": 4,
+                              "litellm-key-remaining-tokens-m": 40}, "model_id": "m"}}
+
+
+def families():
+    """LiteLLM's samples (the process collector's CPU and memory move on their own)."""
+    return {(m.name, s.name, tuple(sorted(s.labels.items())), s.value)
+            for m in REGISTRY.collect() if m.name.startswith("litellm_") for s in m.samples}
+
+
+async def main(config, rendered):
+    if rendered:
+        # LiteLLM's own start-up on the rendered config (proxy_server.initialize), then the
+        # callback it builds from the name "prometheus" on the first request.
+        await proxy_server.initialize(config=config)
+    logger = litellm_logging._init_custom_logger_compatible_class(
+        "prometheus", internal_usage_cache=None, llm_router=None)
+    import vllm_serving_router as router
+    prometheus.prometheus_label_factory = counting
+    out = {"class": type(logger).__name__, "skipped": sorted(logger.skipped_writers),
+           "declared": {k: list(v) for k, v in router.FILTERED_WRITERS.items()}, "wrote": {},
+           "labels_built": {}, "labels_built_by_litellm": {}}
+    for name, arguments in inputs().items():
+        before, built[:] = families(), []
+        getattr(logger, name)(**arguments)
+        out["labels_built"][name] = len(built)
+        out["wrote"][name] = sorted({f[0] for f in families() - before})
+        built[:] = []
+        getattr(PrometheusLogger, name)(logger, **arguments)
+        out["labels_built_by_litellm"][name] = len(built)
+    print("PROBE" + json.dumps(out))
+
+asyncio.run(main(sys.argv[1], sys.argv[2] == "rendered"))
+'''
+
+
+def _metrics_probe(tmp_path: pathlib.Path, rendered: bool) -> dict:
+    """The `prometheus` callback the real LiteLLM builds with the router's module loaded:
+    `rendered`: after LiteLLM's start-up on prod's rendered config (its Redis left out: the
+    probe serves nothing), else with no metrics filter."""
+    run = run_stack("prod")
+    assert run.error is None, run.error
+    files, pod = _router_files(run)
+    config = yaml.safe_load(files["config.yaml"])
+    config["general_settings"].pop("coordination_redis")
+    if not rendered:
+        config["litellm_settings"].pop("prometheus_metrics_config")
+    secrets = {render.MASTER_KEY_ENV: MASTER_KEY, render.ENGINE_KEY_ENV: ENGINE_KEY,
+               render.REDIS_PASSWORD_ENV: REDIS_PASSWORD,
+               render.provider_key_env("cloud"): CLOUD_KEY}
+    args, env, _ = router_inputs(files, pod, config, tmp_path, secrets, free_port())
+    config_path = args[args.index("--config") + 1]
+    # Unfiltered, nothing loads the module before the callback is built: import it first.
+    script = ("" if rendered else "import vllm_serving_router\n") + METRICS_PROBE
+    done = subprocess.run([str(ROUTER_VENV / "bin" / "python"), "-c", script, config_path,
+                           "rendered" if rendered else "unfiltered"],
+                          env=env, cwd=tmp_path / "tmp", capture_output=True, text=True,
+                          timeout=300)
+    lines = [l for l in done.stdout.splitlines() if l.startswith("PROBE")]
+    assert done.returncode == 0 and lines, (done.stdout + done.stderr)[-4000:]
+    return json.loads(lines[0][len("PROBE"):])
+
+
+def test_litellm_builds_the_prometheus_callback_that_skips_the_gauges_the_filter_drops(
+        tmp_path):
+    """With the rendered filter the rate-limit gauges' writers build no labels at all (LiteLLM's
+    own writer builds them for a no-op gauge: half the callback's CPU, issue 19)."""
+    probe = _metrics_probe(tmp_path, rendered=True)
+    assert probe["class"] == "Metrics", probe
+    assert probe["skipped"] == sorted(probe["declared"])
+    assert set(probe["declared"]).isdisjoint(render.ALERT_SERIES)
+    for name in probe["declared"]:
+        assert probe["labels_built"][name] == 0, (name, probe)
+        assert probe["labels_built_by_litellm"][name] > 0, (name, probe)
+        assert probe["wrote"][name] == [], (name, probe)
+
+
+def test_each_skipped_writer_writes_only_the_series_it_is_skipped_for(tmp_path):
+    """Without a filter the router's callback runs every writer, and each writes only series
+    its FILTERED_WRITERS entry names (none an alert reads): skipping it drops nothing else."""
+    probe = _metrics_probe(tmp_path, rendered=False)
+    assert probe["skipped"] == [], probe
+    for name, series in probe["declared"].items():
+        wrote = {family.removesuffix("_total") for family in probe["wrote"][name]}
+        assert wrote and wrote <= set(series), (name, wrote, series)

@@ -5,14 +5,18 @@ one tiny run proves the command measures today's and the new router side by side
 from __future__ import annotations
 
 import math
+import os
+import shutil
+import subprocess
 
 import pytest
 import yaml
 
 from benchmark import router as bench
 from benchmark import router_report
-from benchmark.router_variants import candidates, features, variants
+from benchmark.router_variants import UNDO_ENV, candidates, features, variants
 from rendering import router as render
+from tests import tools
 
 
 def test_a_tiny_run_measures_todays_and_the_new_router_in_the_same_run():
@@ -35,7 +39,8 @@ def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
     config = {"model_list": [{"litellm_params": {"model": "hosted_vllm/m"},
                               "model_info": {"id": "a--local", **render.ZERO_PRICING}}],
               "general_settings": {"master_key": "k"},
-              "litellm_settings": {"prometheus_metrics_config": [{"group": "g", "metrics": []}]}}
+              "litellm_settings": {"prometheus_metrics_config": [{"group": "g", "metrics": []}],
+                                   "global_disable_no_log_param": True}}
     args = ["--config", "c", "--log_config", "l.json"]
     env = {**render.LIMITER_ENV, "PYTHONPATH": "/etc/litellm"}
     chosen = variants(["today", "new"], tmp_path / "shim")
@@ -43,11 +48,44 @@ def test_today_undoes_every_lever_and_new_is_the_rendered_router(tmp_path):
     today, today_args, today_env = chosen["today"](config, args, env)
     assert today["model_list"][0]["model_info"] == {"id": "a--local"}
     assert "prometheus_metrics_config" not in today["litellm_settings"]
+    assert "global_disable_no_log_param" not in today["litellm_settings"]
     assert "--log_config" not in today_args
     assert not set(render.LIMITER_ENV) & set(today_env)
     assert today_env["PYTHONPATH"].split(":")[0] == str(tmp_path / "shim")
-    assert "httptools" in (tmp_path / "shim" / "sitecustomize.py").read_text()
+    # The undos run in the router process, the packages' first (before LiteLLM's import).
+    assert today_env[UNDO_ENV].split(",") == ["bench_without_packages",
+                                              "bench_without_gauge_skip",
+                                              "bench_without_service_skip"]
+    assert "httptools" in (tmp_path / "shim" / "bench_without_packages.py").read_text()
     assert config["litellm_settings"]["prometheus_metrics_config"], "the rendered one is kept"
+
+
+@pytest.mark.parametrize("variant,cached,new,undone", [
+    ("new-without-gauge-skip", "litellm_logging._PrometheusLogger", "Metrics",
+     "PrometheusLogger"),
+    ("new-without-service-skip", "_service_logger.PrometheusServicesLogger", "Services",
+     "LiteLLMs")])
+def test_an_undo_inside_the_router_process_brings_back_litellms_own_class(
+        tmp_path, variant, cached, new, undone):
+    """The undo runs in the router process: with it the router module leaves LiteLLM's class
+    in place, so the variant measures LiteLLM's own callback."""
+    config = tmp_path / "config"
+    config.mkdir()
+    shutil.copy(render.AUTH_SOURCE, config)
+    undo = variants([variant], tmp_path / "shim")[variant]
+    probe = ("import vllm_serving_router\n"
+             "from litellm import _service_logger\n"
+             "from litellm.litellm_core_utils import litellm_logging\n"
+             f"print('CLASS', {cached}.__name__)\n")
+    classes = {}
+    for name, env in {"new": {"PYTHONPATH": str(config)},
+                      "undone": undo({}, [], {"PYTHONPATH": str(config)})[2]}.items():
+        done = subprocess.run([str(tools.router_venv() / "bin" / "python"), "-c", probe],
+                              env={**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **env},
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        classes[name] = [l for l in done.stdout.splitlines() if l.startswith("CLASS")]
+    assert classes == {"new": [f"CLASS {new}"], "undone": [f"CLASS {undone}"]}
 
 
 def _rendered_shape() -> tuple[dict, list[str], dict[str, str]]:
