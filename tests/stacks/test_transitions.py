@@ -642,6 +642,34 @@ def test_the_upgrade_to_admission_aware_routing_updates_the_router_config_in_pla
     assert rolled.urn.endswith("-router")
 
 
+
+@pytest.mark.parametrize("stack", ["prod", "staging"])
+def test_the_upgrade_to_the_leaner_router_callbacks_rolls_the_router_alone(stack):
+    """The first `pulumi up` after the router stops computing the series its filter drops
+    (the router module's Metrics and Services classes) and ignores a client's `no-log`: the
+    router's ConfigMap (module text, `global_disable_no_log_param`) is updated in place and
+    the router's pods roll once onto it (config checksum); the engine is untouched. `before`
+    is today's run with the previous release's config.yaml setting and module put back."""
+    import copy
+    import yaml
+    after = run_stack(stack)
+    before = copy.deepcopy(after)
+    config_map = next(r for r in before.of_type(CONFIG_MAP) if r.name.endswith("-router-config"))
+    data = config_map.inputs["data"]
+    config = yaml.safe_load(data["config.yaml"])
+    del config["litellm_settings"]["global_disable_no_log_param"]
+    data["config.yaml"] = yaml.safe_dump(config, sort_keys=False)
+    data["vllm_serving_router.py"] = "# the previous release's module\n"
+    router = next(r for r in before.of_type(DEPLOYMENT) if r.name.endswith("-router"))
+    annotations = router.inputs["spec"]["template"]["metadata"]["annotations"]
+    router.inputs["spec"]["template"]["metadata"]["annotations"] = {
+        k: ("old" if "checksum" in k else v) for k, v in annotations.items()}
+    update = second_up(before, after)
+    assert update.hazards == []
+    changed = {s.urn.rsplit("::", 1)[1]: s.op for s in update.steps if s.op != "same"}
+    release = after.workload().metadata["name"]
+    assert changed == {f"{release}-router": "update", f"{release}-router-config": "update"}
+
 # pulumi-kubernetes provider/pkg/await/checker/job/check_test.go `Test_Job_Checker`: each case
 # feeds its workflow's states in order and stops at the first ready one.
 @pytest.mark.parametrize("states, ready", [
