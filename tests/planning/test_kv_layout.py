@@ -305,3 +305,16 @@ def test_no_request_fits_an_empty_pool_and_speculative_tokens_widen_the_conv_sta
     # conv state (kernel − 1 + 1 speculative token) × 8192 + temporal 32 × 128 × 128, bf16
     assert kvl.gated_delta_net_state_bytes(linear, 1, 2, speculative_tokens=1) == \
         (8192 * 4 + 32 * 128 * 128) * 2
+
+
+def test_the_refusal_to_unify_names_the_mla_page_and_the_largest_page():
+    with pytest.raises(kvl.UnifyError, match=r"an MLA page of 3000 B does not divide the "
+                       r"largest page \(4096 B\) and cannot be padded"):
+        kvl.unify_page_sizes([kvl.CacheSpec(mf.MLA, 16, 3000),
+                              kvl.CacheSpec(mf.SLIDING_ATTENTION, 16, 4096, 128)])
+
+
+def test_the_refusal_of_unknown_layer_kinds_lists_the_kinds_the_plan_can_size():
+    with pytest.raises(ValueError, match="known: " + ", ".join(mf.LAYER_KINDS) + r"\)$"):
+        kvl.layout_facts_from_config({"num_hidden_layers": 1,
+                                      "layer_types": ["chunked_attention"]})
