@@ -338,3 +338,10 @@ def test_the_expert_read_reason_counts_the_pods_ranks_over_the_ep_group_in_whole
     assert gib == pytest.approx(100.0 * 0.1 + 100.0 * 0.9 / 2)
     assert why == ("checkpoint 100.0 GiB × (1 − experts 0.90) + experts × 8/16 ranks' "
                    "(vLLM skips other ranks' experts)")
+
+
+def test_the_runai_streamer_read_reason_counts_the_pods_ranks_in_whole_ranks():
+    """TP 8 × PP 2 over two pods: 8 ranks on each, each streaming every file."""
+    gib, why = delivery.pod_read_gib("runai_streamer", 100.0, TWO_NODES)
+    assert gib == 800.0
+    assert why == "checkpoint 100.0 GiB × 8 ranks (each streams every file)"
