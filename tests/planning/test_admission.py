@@ -115,3 +115,30 @@ def test_the_plan_states_its_own_autoscaler_target_in_the_admission_reason():
 def test_without_clients_the_router_still_allows_one_503_a_minute():
     assert admission.router_allowed_503s_per_minute([]) == 1
     assert admission.router_allowed_503s_per_minute([120, 60]) == 180
+
+
+def _traffic_plan():
+    from planning.traffic import TrafficPlan
+    return TrafficPlan(max_body_bytes=1, router_timeout_seconds=1, stream_idle_seconds=1,
+                       edge_timeout_seconds=1, router_grace_seconds=1, pre_stop_seconds=1,
+                       longest_request_seconds=1, engine_retry_after_seconds=1,
+                       reasons={"kept": "as it was"})
+
+
+def test_the_router_503_reason_sums_each_clients_requests_per_minute():
+    from types import SimpleNamespace
+    traffic = SimpleNamespace(clients=[SimpleNamespace(requests_per_minute=120),
+                                       SimpleNamespace(requests_per_minute=60)])
+    planned = admission.with_router_admission(_traffic_plan(), traffic)
+    assert planned.allowed_503s_per_minute == 180
+    assert planned.reasons["kept"] == "as it was"
+    assert planned.reasons["router 503s"].startswith(
+        "Σ clients' requestsPerMinute 120 + 60 = 180 a minute before a cooldown")
+
+
+def test_without_clients_the_router_503_reason_sums_nothing_to_zero_and_allows_one():
+    from types import SimpleNamespace
+    planned = admission.with_router_admission(_traffic_plan(), SimpleNamespace(clients=[]))
+    assert planned.allowed_503s_per_minute == 1
+    assert planned.reasons["router 503s"].startswith(
+        "Σ clients' requestsPerMinute 0 = 1 a minute before a cooldown")

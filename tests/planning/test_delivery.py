@@ -328,3 +328,20 @@ def test_a_node_cache_in_a_namespace_the_stack_does_not_create_warns_of_its_pod_
                for warning in found)
     created = cfg_of(storage={**CACHE, "nodeCache": {"diskGi": 100}})
     assert not any("enforce=privileged" in w for w in checks.warnings(created, make_plan(created)))
+
+
+def test_the_expert_read_reason_counts_the_pods_ranks_over_the_ep_group_in_whole_ranks():
+    """TP 8 × DP 2 with expert parallelism over two pods: 8 of the 16 EP ranks on each."""
+    two_pods = Layout(tensor_parallel=8, pipeline_parallel=1, data_parallel=2,
+                      expert_parallel=True, nodes=2, reason="")
+    gib, why = delivery.local_experts_read_gib(100.0, 0.9, two_pods)
+    assert gib == pytest.approx(100.0 * 0.1 + 100.0 * 0.9 / 2)
+    assert why == ("checkpoint 100.0 GiB × (1 − experts 0.90) + experts × 8/16 ranks' "
+                   "(vLLM skips other ranks' experts)")
+
+
+def test_the_runai_streamer_read_reason_counts_the_pods_ranks_in_whole_ranks():
+    """TP 8 × PP 2 over two pods: 8 ranks on each, each streaming every file."""
+    gib, why = delivery.pod_read_gib("runai_streamer", 100.0, TWO_NODES)
+    assert gib == 800.0
+    assert why == "checkpoint 100.0 GiB × 8 ranks (each streams every file)"

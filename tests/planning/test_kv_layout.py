@@ -305,3 +305,49 @@ def test_no_request_fits_an_empty_pool_and_speculative_tokens_widen_the_conv_sta
     # conv state (kernel − 1 + 1 speculative token) × 8192 + temporal 32 × 128 × 128, bf16
     assert kvl.gated_delta_net_state_bytes(linear, 1, 2, speculative_tokens=1) == \
         (8192 * 4 + 32 * 128 * 128) * 2
+
+
+def test_the_refusal_to_unify_names_the_mla_page_and_the_largest_page():
+    with pytest.raises(kvl.UnifyError, match=r"an MLA page of 3000 B does not divide the "
+                       r"largest page \(4096 B\) and cannot be padded"):
+        kvl.unify_page_sizes([kvl.CacheSpec(mf.MLA, 16, 3000),
+                              kvl.CacheSpec(mf.SLIDING_ATTENTION, 16, 4096, 128)])
+
+
+def test_the_refusal_of_unknown_layer_kinds_lists_the_kinds_the_plan_can_size():
+    with pytest.raises(ValueError, match="known: " + ", ".join(mf.LAYER_KINDS) + r"\)$"):
+        kvl.layout_facts_from_config({"num_hidden_layers": 1,
+                                      "layer_types": ["chunked_attention"]})
+
+
+def test_without_dcp_a_full_attention_request_holds_a_block_for_every_block_of_positions():
+    """FullAttentionSpec.max_memory_usage_bytes: cdiv(max_model_len, block); DCP shards the
+    positions only when asked for."""
+    assert full().blocks_per_request(100, 0) == 7                # cdiv(100, 16)
+    assert full().blocks_per_request(100, 0, dcp=2) == 4         # cdiv(cdiv(100, 2), 16)
+
+
+def test_a_window_holds_its_last_tokens_and_those_in_flight_plus_a_block_for_a_mid_block_start():
+    """SlidingWindowSpec.max_admission_blocks_per_request (vllm/v1/kv_cache_interface.py):
+    min(window − 1 + in-flight tokens, max_model_len) tokens, cdiv by the block, + 1. A window
+    of 4 with 2 tokens in flight spans 3 + 2 = 5 tokens: 2 blocks of 4, + 1."""
+    window = sliding(window=4, block=4)
+    assert window.blocks_per_request(1000, 2) == 3
+    assert window.blocks_per_request(1000, 1) == 2               # 4 tokens: 1 block, + 1
+    assert window.blocks_per_request(3, 2) == 2                  # max_model_len caps it
+
+
+def test_with_three_pipeline_stages_each_stage_pools_only_its_own_layers():
+    """_project_kv_cache_groups_to_worker: a group of 3 layers, one on each of 3 stages, takes
+    one layer's page per block on every stage, not the other stages' two."""
+    spec = kvl.CacheSpec(mf.FULL_ATTENTION, 16, 100)
+    groups = kvl.group_layers([spec] * 3)
+    assert kvl.bytes_per_block(groups, [range(0, 1), range(1, 2), range(2, 3)]) == 100
+
+
+def test_the_older_token_report_multiplies_by_the_dcp_ranks():
+    """vllm/v1/core/kv_cache_utils.py _report_kv_cache_config: num_blocks // groups × the
+    smallest block, then `num_tokens *= pcp_size * dcp_size` when above 1."""
+    spec = kvl.CacheSpec(mf.FULL_ATTENTION, 16, 16384)
+    groups = [kvl.Group(spec, (0,), 16384)]
+    assert kvl.pool(groups, 100 * 16384, 8192, 0, False, dcp=2).tokens == 100 * 16 * 2
