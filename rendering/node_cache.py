@@ -126,7 +126,8 @@ def staging_script(*, hf_id: str, revision: str, root: str, host_path: str, labe
 
     1. refuse a cache directory this UID cannot write (the node's bootstrap creates it);
     2. garbage-collect: keep the newest `keep_revisions` - 1 staged revisions besides this one
-       (the one being served stays while keepRevisions >= 2); for each removed revision its
+       (the one served last stays while keepRevisions >= 2: step 3 touches the marker of
+       a revision already staged, so "newest" is "staged last"); for each removed revision its
        node label goes first, so no new pod is scheduled onto files about to disappear; an
        unfinished directory of another revision is removed;
     3. unless this revision is already staged: fetch the hub's index (index_script), check the
@@ -176,6 +177,7 @@ done""" % {"marker": STAGED_MARKER}
 """Step 2 of staging_script: garbage collection (newest first, by the marker's mtime)."""
 
 _STAGE = """if [ -f "$marker" ]; then
+  touch "$marker"
   say "$model already staged"
 else
   python3 -c "$index_py" > "$index.tmp"; mv "$index.tmp" "$index"
@@ -203,7 +205,10 @@ else
   printf '%s\\n' "$key" > "$marker.tmp"; mv "$marker.tmp" "$marker"
   say "$model staged and verified"
 fi"""
-"""Step 3 of staging_script: index, space check, download, verification, marker."""
+"""Step 3 of staging_script: index, space check, download, verification, marker. An already
+staged revision's marker is touched: garbage collection's newest-first order (by the marker's
+mtime) is then the order of last being staged, so the revision served until a switch (or a
+rollback to an older one) stays among the kept ones with keepRevisions 2."""
 
 
 def stager_pod_spec(*, script: str, marker: str, image: Any, host_path: str,

@@ -200,20 +200,22 @@ def test_revisions_beyond_keep_revisions_lose_their_label_first_then_their_files
     assert removal and "removing revision rev1" in out
 
 
-@pytest.mark.parametrize("keep, previous_kept", [(2, False), (3, True)])
-def test_a_blue_green_switch_keeps_the_previous_revision_only_if_it_is_among_the_newest(
-        stage, keep, previous_kept):
-    """README "Blue-green revisions", nodeCache: the previous slot serves rev1; rev2 was staged
-    after it and reverted (rev1, already staged, keeps its marker's mtime); the switch stages
-    rev3. keepRevisions 2 keeps rev2, the newest, and deletes rev1 with its label under the
-    previous slot's pods; 3 keeps both."""
+@pytest.mark.parametrize("keep, rev2_kept", [(2, False), (3, True)])
+def test_a_blue_green_switch_after_a_rollback_keeps_the_revision_served_last(
+        stage, keep, rev2_kept):
+    """README "Blue-green revisions", nodeCache: rev2 was staged after rev1, then rolled back
+    to rev1 (already staged), which the previous slot serves when the switch stages rev3. The
+    stager touches the marker of the revision it stages on every run, so garbage collection's
+    newest-first order is the order of last being staged: keepRevisions 2 keeps rev1 (and its
+    label) under the previous slot's pods and deletes rev2; 3 keeps both."""
     for revision in ("rev1", "rev2", "rev1"):
         assert stage(revision=revision)[0] == 0
     code, out, target = stage(revision="rev3", keep=keep)
     assert code == 0, out
-    assert (target.parent / "rev1").is_dir() == previous_kept
-    assert (_key("rev1") in _ApiServer.labels) == previous_kept
-    assert (target.parent / "rev2").is_dir()
+    assert (target.parent / "rev1").is_dir()
+    assert _ApiServer.labels.get(_key("rev1")) == "ready"
+    assert (target.parent / "rev2").is_dir() == rev2_kept
+    assert (_key("rev2") in _ApiServer.labels) == rev2_kept
 
 
 def test_an_unfinished_revision_is_removed(stage):
