@@ -115,8 +115,9 @@ def compile_cache_claim(release: str, storage_class: str, max_pods: int) -> tupl
 
 def download_script(hf_id: str, revision: str, target: str) -> str:
     """Python run by the download Job. Older revisions are removed first, except the newest
-    complete one (served until the pods roll). A complete directory (its marker present) is never
-    touched again: a re-run, a replaced Job or a moved branch cannot rewrite weights under live
+    complete one (served until the pods roll; a Job that finds its revision complete, a
+    rollback, touches the marker, so "newest" is "served last"). A complete directory (its
+    marker present) is never downloaded again: a re-run, a replaced Job or a moved branch cannot rewrite weights under live
     pods. Otherwise fetch the allowed files at the revision, check that config.json and weights
     arrived, and write the marker last, atomically. The token, if any, is the file
     HF_TOKEN_FILE; huggingface_hub reads it (no token argument, no env var).
@@ -133,6 +134,9 @@ def download_script(hf_id: str, revision: str, target: str) -> str:
         f"target = pathlib.Path({target!r})\n"
         f"marker = target / {COMPLETE_MARKER!r}\n"
         "if marker.exists():\n"
+        # Served again (a rollback): its marker becomes the newest, so the next revision's
+        # clean-up below keeps it (newest by mtime) rather than the one rolled back from.
+        "    os.utime(marker)\n"
         "    print('already complete:', marker.read_text())\n"
         "    sys.exit(0)\n"
         f"os.environ['HF_TOKEN_PATH'] = {HF_TOKEN_FILE!r}\n"

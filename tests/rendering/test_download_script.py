@@ -77,6 +77,24 @@ def test_a_new_revision_removes_all_but_the_served_one_to_make_room(hub, tmp_pat
     assert sorted(p.name for p in repo.iterdir()) == ["main", "served"]
 
 
+def test_after_a_rollback_the_next_revision_keeps_the_rolled_back_one_it_serves(tmp_path):
+    """README "Blue-green revisions": r2 was downloaded after r1, then rolled back to r1 (its
+    Job finds the directory complete), which the pods serve (the previous slot, in a switch)
+    when r3 downloads. The revision a Job found complete is the one served last, so r3's
+    clean-up keeps r1 and removes r2; it must not delete r1 under the serving pods."""
+    (tmp_path / "lib" / "huggingface_hub").mkdir(parents=True)
+    (tmp_path / "lib" / "huggingface_hub" / "__init__.py").write_text(FAKE_HUB)
+    repo = tmp_path / "models" / "m"
+    env = {"PYTHONPATH": str(tmp_path / "lib"), "HUB_LOG": str(tmp_path / "log"),
+           "HUB_FILES": "config.json,model.safetensors"}
+    for revision in ("r1", "r2", "r1", "r3"):
+        done = subprocess.run([sys.executable, "-c", download_script(
+            "org/m", revision, str(repo / revision))], env=env, capture_output=True, text=True,
+            timeout=60)
+        assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in repo.iterdir()) == ["r1", "r3"]
+
+
 def test_the_job_retries_failed_attempts_itself_and_never_fails_for_good():
     """A failed attempt (hub error, 401 before the token Secret exists, evicted pod) is retried
     by the Job, keeping the finished files (and, with huggingface_hub 0.x, resuming partial ones,

@@ -670,6 +670,25 @@ def test_the_upgrade_to_the_leaner_router_callbacks_rolls_the_router_alone(stack
     release = after.workload().metadata["name"]
     assert changed == {f"{release}-router": "update", f"{release}-router-config": "update"}
 
+
+def test_the_upgrade_to_the_rollback_safe_download_replaces_the_finished_job_alone():
+    """The download keeps the revision served last (the already-complete branch touches its
+    marker, so a rollback's revision is the newest): the first `pulumi up` after this release
+    replaces staging's finished download Job, delete-first under its own name (its command is
+    a replacement trigger); the new Job finds the marker and exits at once. The claim and the
+    engine are untouched. `before` is today's run with the previous release's script."""
+    import copy
+    after = run_stack("staging")
+    before = copy.deepcopy(after)
+    [job] = before.of_type(JOB)
+    command = job.inputs["spec"]["template"]["spec"]["containers"][0]["command"]
+    assert "    os.utime(marker)\n" in command[2]
+    command[2] = command[2].replace("    os.utime(marker)\n", "")
+    update = second_up(before, after)
+    assert update.hazards == []
+    changed = [s for s in update.steps if s.op != "same"]
+    assert [(s.kind, s.op, s.delete_first) for s in changed] == [(JOB, "replace", True)]
+
 # pulumi-kubernetes provider/pkg/await/checker/job/check_test.go `Test_Job_Checker`: each case
 # feeds its workflow's states in order and stops at the first ready one.
 @pytest.mark.parametrize("states, ready", [
