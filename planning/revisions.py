@@ -176,6 +176,12 @@ def _weights_and_image(cfg: StackConfig) -> list[str]:
                    f"{cfg.model.revision}, and storage.mode {cfg.storage.mode} holds one copy "
                    "of the weights, so both slots would read the new ones; switch only "
                    "vllmVersion this way, or remove blueGreen.previous and roll in place")
+    if previous.image_digest and not cfg.image.digest:
+        out.append(f"{key}.imageDigest: image.digest is unset, so the slot serving today runs "
+                   f"vLLM's image by its tag; pinning {previous.image_digest[:19]}… would "
+                   "re-render and roll the pods the switch must leave alone: remove "
+                   f"{key}.imageDigest (pin image.digest in a `pulumi up` of its own, "
+                   "before or after the switch)")
     if previous.vllm_version == cfg.vllm_version:
         return out
     if cfg.image.build:
@@ -234,6 +240,12 @@ def _previous_storage_problems(cfg: StackConfig) -> list[str]:
             out.append(f"{key}: {value} is {current_key}, the new revision's; set {key} to "
                        f"what {current_key} was before the switch (revision "
                        f"{previous.revision})")
+        elif (mode == "objectStore" and value is not None
+              and value.split("://")[0] != current.split("://")[0]):
+            out.append(f"{key}: {value} is on another store than {current_key} {current}; "
+                       "the previous slot streams with the current endpoint, region and "
+                       f"credentials, so give a prefix with the same scheme "
+                       f"({current.split('://')[0]}://), or roll in place")
         elif not switched and value is not None and value != current:
             out.append(f"{key}: {value} differs from {current_key}, but the revision did not "
                        f"change: a vllmVersion-only switch serves the same {what} from "

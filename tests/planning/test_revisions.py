@@ -253,6 +253,11 @@ PATH_REFUSALS = [
     ("nodeCache: one revision kept", deep_merge(PATH_PHASES["nodeCache"]["phase 1"], {
         "storage": {"nodeCache": {"keepRevisions": 1}}}),
      ["storage.nodeCache.keepRevisions", "keepRevisions: 2"]),
+    # The previous slot takes the current endpoint, region and credentials: another scheme
+    # would re-render the serving pods with the wrong streamer environment.
+    ("objectStore: the previous prefix on another scheme", deep_merge(_STORE_SWITCH, {
+        "blueGreen": {"previous": {"objectStoreUri": OLD_URI.replace("s3://", "gs://")}}}),
+     ["blueGreen.previous.objectStoreUri", "gs://", "s3://", "same scheme"]),
 ]
 
 
@@ -304,3 +309,14 @@ def test_an_image_switch_without_the_previous_model_image_stops_the_preview_befo
         "blueGreen": {"previous": {"modelImage": None}}}), [
         "blueGreen.previous.modelImage: storage.mode image finds a revision's weights at "
         "storage.image.reference"])
+
+
+def test_a_previous_image_digest_on_a_stack_that_runs_by_tag_is_refused():
+    """With image.digest unset the serving slot runs vLLM's image by its tag; pinning the
+    previous slot's digest would re-render (and roll) the pods phase 1 must leave alone."""
+    overlay = deep_merge(switching(100, revision=OLD_REVISION, version="0.34.0"), {
+        "blueGreen": {"previous": {"imageDigest": "sha256:" + "a" * 64}}})
+    message = _refused("staging", overlay)
+    for fragment in ("blueGreen.previous.imageDigest", "image.digest is unset", "by its tag",
+                     "remove blueGreen.previous.imageDigest"):
+        assert fragment in message
