@@ -498,6 +498,17 @@ def test_expert_exchanges_span_tp_times_dp_and_the_network_once_the_replica_span
     assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx(reduces + exchanges)
 
 
+def test_under_pipeline_parallelism_without_dp_the_expert_group_is_the_tp_group_in_one_node():
+    # vLLM builds one EP group per pipeline stage over DP × PCP × TP ranks (vllm/distributed/
+    # parallel_state.py initialize_model_parallel: all_ranks.transpose(1, 2) reshaped to
+    # DP × PCP × TP). TP 8 × PP 2 on 2 nodes with DP 1: each stage's experts sit on its own
+    # node's 8 GPUs, exchanged over NVLink like the TP all-reduces, not over the network.
+    layout = Layout(8, 2, expert_parallel=True, nodes=2)
+    work = tp.Work(0.0, 0.0, 0.0, 3, 5, 1e6)
+    each = tp.all_reduce_seconds(8, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["nvlink"], 450)
+    assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx((3 + 5) * each)
+
+
 def test_the_reasons_show_each_terms_milliseconds_and_the_dp_ranks_when_there_are_several():
     work = tp.Work(2e9, 0.0, 0.0, 10, 0, 1e5)
     gpu = _gpu().model_copy(update={"memory_bandwidth_gb_s": 1000})
