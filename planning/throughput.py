@@ -356,8 +356,9 @@ def throughput(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layou
         tokens_per_second = round(cfg.model.max_model_len / prefill * layout.data_parallel, 1)
         # The batch and the KV read move with every refinement of the KV estimate; the drain
         # and the bounds this figure sets are in the pod template (planning/granularity.py).
-        derived_ms, derived_prefill, origin = (stable_ceiling(decode_ms), math.ceil(prefill),
-                                               "roofline")
+        # From the unrounded time: the printed 0.1 ms may be below it (45.04 -> 45.0).
+        derived_ms, derived_prefill, origin = (stable_ceiling(per_token * 1000),
+                                               math.ceil(prefill), "roofline")
         why += (f"; {decode_ms:g} ms up to {STEP} = {derived_ms:g} ms, so a small change of the "
                 "KV estimate leaves the pod template as it was")
     else:

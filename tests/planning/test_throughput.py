@@ -369,6 +369,16 @@ def test_the_roofline_prefill_is_within_the_stated_factor_of_published_long_prom
     assert 1 / PREFILL_FACTOR <= seconds / measured <= PREFILL_FACTOR, (case_id, seconds)
 
 
+def test_the_budgets_per_token_time_is_never_below_the_unrounded_roofline(monkeypatch):
+    # 45.04 ms prints as 45.0 (one decimal); the budgets must step up from 45.04, not from the
+    # printed 45.0, or the drain is sized 0.04 ms a token short of the roofline.
+    monkeypatch.setattr(tp, "roofline", lambda *args: (0.04504, 2.0, "stubbed roofline"))
+    speed = _plan("prod").throughput
+    assert speed.decode_ms == 45.0
+    assert speed.per_token_ms >= 45.04
+    assert speed.per_token_ms == granularity.stable_ceiling(45.04) == 50
+
+
 # ------------------------------------------------------------------ each term, pinned exactly
 # (mutation testing: every operator and argument of the roofline changes a figure below)
 
