@@ -351,3 +351,8 @@ def test_the_older_token_report_multiplies_by_the_dcp_ranks():
     spec = kvl.CacheSpec(mf.FULL_ATTENTION, 16, 16384)
     groups = [kvl.Group(spec, (0,), 16384)]
     assert kvl.pool(groups, 100 * 16384, 8192, 0, False, dcp=2).tokens == 100 * 16 * 2
+
+
+def test_before_vllm_0_26_tokens_in_flight_are_one_batch_whatever_the_pipeline():
+    assert kvl.in_flight_tokens(8192, 1, concurrent_batches=False) == 8192
+    assert kvl.in_flight_tokens(8192, 4, concurrent_batches=False) == 8192
