@@ -549,6 +549,19 @@ def reports_kv_tokens_from_concurrency(version: Version) -> bool:
     return version >= KV_TOKENS_FROM_CONCURRENCY_SINCE
 
 
+IN_FLIGHT_BATCHES_SINCE: Version = parse("0.26.0")
+"""From 0.26.0 a sliding-window or chunked-local layer reserves, beyond its window or chunk,
+VllmConfig.max_in_flight_tokens = max_concurrent_batches × max_num_batched_tokens
+(vllm/v1/kv_cache_interface.py max_admission_blocks_per_request, vllm/config/vllm.py, read in
+the 0.26.0 and 0.33.0 wheels); the 0.20.0, 0.22.0, 0.24.0 and 0.25.0 wheels reserve one
+max_num_batched_tokens (`self.sliding_window - 1 + max_num_batched_tokens`)."""
+
+
+def reserves_in_flight_batches(version: Version) -> bool:
+    """True when a window or chunk reserves every concurrent batch's tokens, not one batch."""
+    return version >= IN_FLIGHT_BATCHES_SINCE
+
+
 HOPPER_MXFP4_TRITON_SINCE: Version = parse("0.12.0")
 """From 0.12.0 gpt-oss's MXFP4 experts run on the Triton backend on Hopper by default; before,
 on Marlin. The choice (vllm/model_executor/layers/quantization/mxfp4.py: 0.10.1

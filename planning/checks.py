@@ -15,7 +15,7 @@ from facts import (cluster_versions, load_paths, model_families, vllm_cli, vllm_
 from planning.config import StackConfig
 from planning.config.traffic import secret_problems
 from planning.figures import Plan
-from planning.layout import MAX_NODES, Layout, tensor_parallel_candidates
+from planning.layout import MAX_NODES, Layout, sharded_heads, tensor_parallel_candidates
 from planning.memory import GIB, gpu_memory, kv_cache
 from planning import admission, capacity, delivery, memory, revisions, router_sizing, wake
 
@@ -201,9 +201,16 @@ def experts_to_spread(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 def tensor_parallel_divides_heads(cfg: StackConfig, plan: Plan) -> Optional[str]:
     heads, tp = plan.model.attention["heads"], plan.layout.tensor_parallel
+    candidates = tensor_parallel_candidates(sharded_heads(plan.model), plan.gpu.per_node)
     if heads % tp:
         return (f"gpu.tensorParallel: {tp} does not divide the model's {heads} attention heads;"
-                f" use one of {tensor_parallel_candidates(heads, plan.gpu.per_node)}")
+                f" use one of {candidates}")
+    linear = plan.model.linear_attention
+    uneven = [n for n in (linear.num_key_heads, linear.num_value_heads) if n % tp] if linear else []
+    if uneven:
+        return (f"gpu.tensorParallel: {tp} does not divide the model's {uneven[0]} "
+                "linear-attention heads (vLLM shards them per head and asserts it); "
+                f"use one of {candidates}")
     return None
 
 
@@ -693,7 +700,7 @@ def suggest(cfg: StackConfig, plan: Plan) -> str:
     """What would make it fit: a larger TP, fp8, a shorter context, a higher utilization."""
     model, gpu, layout = plan.model, plan.gpu, plan.layout
     ideas = []
-    for size in tensor_parallel_candidates(model.attention["heads"], gpu.per_node):
+    for size in tensor_parallel_candidates(sharded_heads(model), gpu.per_node):
         bigger = Layout(size, layout.pipeline_parallel, layout.data_parallel,
                         layout.expert_parallel)
         if size > layout.tensor_parallel and bigger.gpus_per_node <= gpu.per_node and _fits(

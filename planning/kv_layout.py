@@ -373,9 +373,13 @@ scheduling is enabled" in the 0.19 logs): VllmConfig.max_concurrent_batches is 2
 pipeline stage and the stage count with pipeline parallelism (config/vllm.py, 0.32.0)."""
 
 
-def in_flight_tokens(max_num_batched_tokens: int, pipeline_parallel: int) -> int:
+def in_flight_tokens(max_num_batched_tokens: int, pipeline_parallel: int,
+                     concurrent_batches: bool = True) -> int:
     """VllmConfig.max_in_flight_tokens = concurrent batches × max_num_batched_tokens: what a
-    sliding-window group keeps beyond its window."""
+    sliding-window group keeps beyond its window; one batch's tokens before vLLM 0.26.0
+    (concurrent_batches False: vllm_features.reserves_in_flight_batches)."""
+    if not concurrent_batches:
+        return max_num_batched_tokens
     batches = CONCURRENT_BATCHES if pipeline_parallel <= 1 else pipeline_parallel
     return batches * max_num_batched_tokens
 

@@ -11,6 +11,7 @@ type, ranked by the same rule, not a second code path.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Callable
 
 from facts import vllm_features
@@ -63,6 +64,20 @@ def tensor_parallel_candidates(heads: int, per_node: int) -> list[int]:
             sizes.append(size)
         size *= 2
     return sizes
+
+
+def sharded_heads(model: ModelFacts) -> int:
+    """The head count every tensor-parallel rank must split evenly: the attention heads and,
+    for a hybrid model, its linear-attention key and value heads, which vLLM shards per head
+    and asserts with divide() (vllm/distributed/utils.py ensure_divisibility;
+    model_executor/layers/mamba/gdn/kimi_gdn_linear_attn.py divide(num_heads, tp_size),
+    qwen_gdn_linear_attn.py divide(num_v_heads, tp_size) and num_k_heads // tp_size groups,
+    mamba_utils.py MambaStateShapeCalculator, 0.33.0). A TP divides them all iff it divides
+    their gcd. Example: Qwen3-Next 16 heads, 16 key and 32 value heads -> 16."""
+    linear = model.linear_attention
+    if linear is None:
+        return model.attention["heads"]
+    return math.gcd(model.attention["heads"], linear.num_key_heads, linear.num_value_heads)
 
 
 MAX_NODES = 8
@@ -122,7 +137,7 @@ def candidate_layouts(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts) -> lis
     data-expert (DP × EP across nodes), the latter first when RDMA is configured (all-to-all
     needs it). gpu.layout restricts the kinds, gpu.nodes the node count.
     """
-    heads = model.attention["heads"]
+    heads = sharded_heads(model)
     sizes = tensor_parallel_candidates(heads, gpu.per_node)
     pp, dp, ep = cfg.gpu.pipeline_parallel, cfg.gpu.data_parallel, cfg.gpu.expert_parallel
     kind = cfg.gpu.layout

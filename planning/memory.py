@@ -199,7 +199,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     specs, stages = kv_layer_specs(model, layout, dtype_bytes, block, prefix_caching(cfg))
     groups = kv_layout.group_layers(specs)
     in_flight = kv_layout.in_flight_tokens(engine.max_num_batched_tokens,
-                                           layout.pipeline_parallel)
+                                           layout.pipeline_parallel,
+                                           vllm_features.reserves_in_flight_batches(version))
     length, dcp = cfg.model.max_model_len, cfg.engine.decode_context_parallel
     pool = kv_layout.pool(groups, max(budget, 0.0) * GIB, length, in_flight,
                           vllm_features.reports_kv_tokens_from_concurrency(version), dcp,

@@ -282,13 +282,16 @@ def prefill_seconds(work: Work, gpu: GpuFacts, layout: Layout, tflops: float) ->
 def communication_seconds(work: Work, gpu: GpuFacts, layout: Layout) -> float:
     """The all-reduces over the TP group plus the expert exchanges over the TP × DP group (each
     costed as an all-reduce of the same message, all_reduce_seconds), on the link the group
-    uses (an expert group spans nodes whenever the replica does)."""
+    uses: vLLM's EP group is one pipeline stage's DP × TP ranks (vllm/distributed/
+    parallel_state.py initialize_model_parallel), so with DP 1 it is the TP group and its link;
+    with DP > 1 it spans nodes whenever the replica does."""
     kind, bandwidth = link(gpu, layout)
     reduces = work.all_reduces * all_reduce_seconds(
         layout.tensor_parallel, work.message_bytes, ALL_REDUCE_LATENCY_SECONDS[kind], bandwidth)
     if not work.expert_exchanges:
         return reduces
-    kind, bandwidth = ("network", NETWORK_GB_S) if layout.nodes > 1 else (kind, bandwidth)
+    if layout.nodes > 1 and layout.data_parallel > 1:
+        kind, bandwidth = "network", NETWORK_GB_S
     return reduces + work.expert_exchanges * all_reduce_seconds(
         layout.tensor_parallel * layout.data_parallel, work.message_bytes,
         ALL_REDUCE_LATENCY_SECONDS[kind], bandwidth)
@@ -353,8 +356,9 @@ def throughput(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layou
         tokens_per_second = round(cfg.model.max_model_len / prefill * layout.data_parallel, 1)
         # The batch and the KV read move with every refinement of the KV estimate; the drain
         # and the bounds this figure sets are in the pod template (planning/granularity.py).
-        derived_ms, derived_prefill, origin = (stable_ceiling(decode_ms), math.ceil(prefill),
-                                               "roofline")
+        # From the unrounded time: the printed 0.1 ms may be below it (45.04 -> 45.0).
+        derived_ms, derived_prefill, origin = (stable_ceiling(per_token * 1000),
+                                               math.ceil(prefill), "roofline")
         why += (f"; {decode_ms:g} ms up to {STEP} = {derived_ms:g} ms, so a small change of the "
                 "KV estimate leaves the pod template as it was")
     else:

@@ -316,8 +316,8 @@ def test_the_refusal_to_unify_names_the_mla_page_and_the_largest_page():
 
 def test_the_refusal_of_unknown_layer_kinds_lists_the_kinds_the_plan_can_size():
     with pytest.raises(ValueError, match="known: " + ", ".join(mf.LAYER_KINDS) + r"\)$"):
-        kvl.layout_facts_from_config({"num_hidden_layers": 1,
-                                      "layer_types": ["cross_attention"]})
+        # Not chunked_attention: a known kind since Llama 4's chunked local attention.
+        kvl.layout_facts_from_config({"num_hidden_layers": 1, "layer_types": ["mamba"]})
 
 
 def test_without_dcp_a_full_attention_request_holds_a_block_for_every_block_of_positions():
@@ -351,3 +351,8 @@ def test_the_older_token_report_multiplies_by_the_dcp_ranks():
     spec = kvl.CacheSpec(mf.FULL_ATTENTION, 16, 16384)
     groups = [kvl.Group(spec, (0,), 16384)]
     assert kvl.pool(groups, 100 * 16384, 8192, 0, False, dcp=2).tokens == 100 * 16 * 2
+
+
+def test_before_vllm_0_26_tokens_in_flight_are_one_batch_whatever_the_pipeline():
+    assert kvl.in_flight_tokens(8192, 1, concurrent_batches=False) == 8192
+    assert kvl.in_flight_tokens(8192, 4, concurrent_batches=False) == 8192

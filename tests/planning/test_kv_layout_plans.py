@@ -88,6 +88,18 @@ def test_gpt_oss_120b_groups_its_sliding_and_full_layers_and_reports_as_the_vers
     assert old.kv.tokens_per_rank == old_blocks // 2 * 16
 
 
+def test_before_0_26_a_window_reserves_one_batch_in_flight_not_two():
+    # vLLM 0.20.0-0.25.0 SlidingWindowSpec / ChunkedLocalAttentionSpec.max_memory_usage_bytes:
+    # window - 1 + max_num_batched_tokens (vllm/v1/kv_cache_interface.py); from 0.26.0
+    # VllmConfig.max_in_flight_tokens = max_concurrent_batches × max_num_batched_tokens.
+    plan = _plan(vllmVersion="0.25.0",
+                 model={"preset": "gpt-oss-120b", "servedName": "oss", "maxModelLen": 131072},
+                 gpu={"type": "h100-80gb", "tensorParallel": 2})
+    blocks = int(plan.kv.budget_gib * 2**30 // (18 * 16 * 4 * 128 * 2))
+    window_blocks = -(-(128 - 1 + plan.engine.max_num_batched_tokens) // 16) + 1
+    assert plan.kv.max_concurrency == pytest.approx(blocks / (131072 // 16 + window_blocks))
+
+
 def test_a_sliding_window_request_fits_where_the_token_count_alone_would_refuse():
     # Older vLLM logs blocks // groups × block, half the pool for two groups; the window's
     # blocks stop growing, so the longest request is what decides.

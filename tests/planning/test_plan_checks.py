@@ -8,12 +8,15 @@ tests/planning/test_plan_steps.py and tests/planning/test_multinode_plan.py.
 """
 
 import dataclasses
+import json
+import pathlib
 
 import pytest
 
 from planning import checks, config
-from planning.layout import Layout, launcher
+from planning.layout import Layout, candidate_layouts, launcher
 from planning.plan import make_plan
+from tools import model_facts
 from facts.vllm_features import parse as V
 from tests.planning.conftest import configured
 
@@ -355,3 +358,47 @@ def test_without_a_single_node_fix_the_advice_is_to_span_nodes_or_change_the_mod
         nothing_left.weights, total_gib=150.0))
     assert checks.suggest(held, dataclasses.replace(within, model=held.model.shape)) == (
         "no single-node change makes it fit; choose a smaller or quantized model or larger GPUs")
+
+
+# --- linear attention shards its heads over the TP ranks ----------------------------------------
+
+KIMI_LINEAR = (pathlib.Path(__file__).resolve().parents[1] / "fixtures"
+               / "kimi-linear-48b-a3b.config.json")
+
+
+def _linear_stack(tensor_parallel: int, **linear_changes) -> config.StackConfig:
+    """Kimi-Linear-48B (32 MLA heads, 32 KDA heads) with its linear-attention shape changed."""
+    facts = model_facts.model_facts(json.loads(KIMI_LINEAR.read_text(encoding="utf-8")))
+    facts.update(hf_id="moonshotai/Kimi-Linear-48B-A3B-Instruct", max_context=131072,
+                 min_vllm="0.12.0", min_compute_capability=8.0)
+    facts["linear_attention"] = {**facts["linear_attention"], **linear_changes}
+    return configured(BASE, vllmVersion="0.32.0",
+                      model={"preset": None, "facts": facts, "trustRemoteCode": True},
+                      gpu={"type": "h100-80gb", "tensorParallel": tensor_parallel})
+
+
+@pytest.mark.parametrize("heads_key", ["num_value_heads", "num_key_heads"])
+def test_tensor_parallel_must_divide_the_linear_attention_heads(heads_key):
+    # vLLM shards linear attention per head and asserts it with divide() (distributed/utils.py
+    # ensure_divisibility): kimi_gdn_linear_attn.py divide(num_heads, tp_size), qwen_gdn_linear
+    # _attn.py divide(num_v_heads, tp_size) and num_k_heads // tp_size groups. 32 MLA heads
+    # split over TP 8; 20 linear heads do not.
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(_linear_stack(8, **{heads_key: 20}))
+    assert ("gpu.tensorParallel: 8 does not divide the model's 20 linear-attention "
+            "heads") in str(error.value)
+    assert "use one of [1, 2, 4]" in str(error.value)     # the divisors of gcd(32, 20) = 4
+
+
+def test_the_automatic_layout_tries_only_sizes_dividing_the_linear_attention_heads():
+    cfg = _linear_stack(8, num_value_heads=20)
+    auto = cfg.model_copy(update={"gpu": cfg.gpu.model_copy(update={"tensor_parallel": None})})
+    plan = make_plan(_linear_stack(4, num_value_heads=20))
+    sizes = {layout.tensor_parallel for layout in candidate_layouts(auto, plan.model, plan.gpu)}
+    assert sizes == {1, 2, 4}
+
+
+def test_tensor_parallel_dividing_the_linear_attention_heads_is_accepted():
+    # 20 linear heads over TP 4 (5 a rank), 32 MLA heads over TP 4 (8 a rank).
+    plan = make_plan(_linear_stack(4, num_key_heads=20, num_value_heads=20))
+    assert plan.layout.tensor_parallel == 4

@@ -369,6 +369,16 @@ def test_the_roofline_prefill_is_within_the_stated_factor_of_published_long_prom
     assert 1 / PREFILL_FACTOR <= seconds / measured <= PREFILL_FACTOR, (case_id, seconds)
 
 
+def test_the_budgets_per_token_time_is_never_below_the_unrounded_roofline(monkeypatch):
+    # 45.04 ms prints as 45.0 (one decimal); the budgets must step up from 45.04, not from the
+    # printed 45.0, or the drain is sized 0.04 ms a token short of the roofline.
+    monkeypatch.setattr(tp, "roofline", lambda *args: (0.04504, 2.0, "stubbed roofline"))
+    speed = _plan("prod").throughput
+    assert speed.decode_ms == 45.0
+    assert speed.per_token_ms >= 45.04
+    assert speed.per_token_ms == granularity.stable_ceiling(45.04) == 50
+
+
 # ------------------------------------------------------------------ each term, pinned exactly
 # (mutation testing: every operator and argument of the roofline changes a figure below)
 
@@ -496,6 +506,17 @@ def test_expert_exchanges_span_tp_times_dp_and_the_network_once_the_replica_span
     reduces = 3 * tp.all_reduce_seconds(2, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["nvlink"], 450)
     exchanges = 5 * tp.all_reduce_seconds(8, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS[kind], bandwidth)
     assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx(reduces + exchanges)
+
+
+def test_under_pipeline_parallelism_without_dp_the_expert_group_is_the_tp_group_in_one_node():
+    # vLLM builds one EP group per pipeline stage over DP × PCP × TP ranks (vllm/distributed/
+    # parallel_state.py initialize_model_parallel: all_ranks.transpose(1, 2) reshaped to
+    # DP × PCP × TP). TP 8 × PP 2 on 2 nodes with DP 1: each stage's experts sit on its own
+    # node's 8 GPUs, exchanged over NVLink like the TP all-reduces, not over the network.
+    layout = Layout(8, 2, expert_parallel=True, nodes=2)
+    work = tp.Work(0.0, 0.0, 0.0, 3, 5, 1e6)
+    each = tp.all_reduce_seconds(8, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["nvlink"], 450)
+    assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx((3 + 5) * each)
 
 
 def test_the_reasons_show_each_terms_milliseconds_and_the_dp_ranks_when_there_are_several():
