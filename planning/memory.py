@@ -200,8 +200,7 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
     stage_peaks = tuple(peaks[index == len(stages) - 1] + (workspace if moe else 0.0)
                         for index, moe in enumerate(moe_stages))
     peak = max(stage_peaks)
-    non_torch = non_torch_gib(layout.tensor_parallel, version, gpu.interconnect,
-                                     enforce_eager(cfg))
+    non_torch, non_torch_reason = _non_torch(cfg, model, gpu, version, layout)
     moe = (f" (forward or sampler {peaks[1]:.2f} + fused-MoE workspace "
            f"{workspace:.2f} GiB, {backend} kernels at {tokens} tokens × "
            f"{model.experts_per_token} experts)" if model.experts else "")
@@ -209,8 +208,30 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
               f"sampler on the last stage only (forward {peaks[0]:.2f} GiB before it)"
               if len(stages) > 1 else "")
     reason = (f"activation peak {peak:.2f} GiB{moe}{staged} + non-torch {non_torch:.2f} GiB "
-              f"= {peak + non_torch:.2f} GiB")
+              f"({non_torch_reason}) = {peak + non_torch:.2f} GiB")
     return Activations(peak, non_torch, reason, workspace, stage_peaks)
+
+
+def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
+               layout: Layout) -> tuple[float, str]:
+    """non_torch_gib under the layout, and the rules it followed: custom all-reduce on or off
+    (custom_all_reduce_off), the all-to-all backend's buffers (all2all_buffer_gib; only an
+    MoE model's experts open the all-to-all)."""
+    tp = layout.tensor_parallel
+    off = custom_all_reduce_off(tp, layout.tensor_parallel_spans_nodes, gpu.interconnect)
+    backend = all2all_backend(cfg)
+    all2all = (all2all_buffer_gib(backend, layout.data_parallel,
+                                  layout.expert_group_spans_nodes) if model.experts else 0.0)
+    total = non_torch_gib(tp, version, gpu.interconnect, enforce_eager(cfg), not off, all2all)
+    where = ("across nodes" if layout.expert_group_spans_nodes else "inside one node")
+    link = "NVLink" if gpu.interconnect == "nvlink" else "PCIe"
+    rules = [f"custom all-reduce on (TP {tp} inside one {link} node)" if not off
+             else "no all-reduce at TP 1" if tp <= 1 else f"custom all-reduce off: {off}"]
+    if all2all:
+        rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where})")
+    elif model.experts and layout.data_parallel > 1:
+        rules.append(f"{backend} all-to-all keeps no buffers")
+    return total, "; ".join(rules)
 
 
 def _stages_with_experts(stages: list[int], dense_layers: int) -> list[bool]:
@@ -852,19 +873,98 @@ def moe_workspace_gib(tokens: int, experts_per_token: int, moe_intermediate_size
 
 
 def non_torch_gib(tensor_parallel: int, version: vllm_features.Version,
-                  interconnect: str = "nvlink", enforce_eager: bool = False) -> float:
+                  interconnect: str = "nvlink", enforce_eager: bool = False,
+                  custom_all_reduce: bool = True, all2all_gib: float = 0.0) -> float:
     """Memory outside the torch allocator that vLLM subtracts from the KV budget.
 
     = 0.25 GiB (workspaces)
-      + all-reduce buffers with TP > 1: 1.8 GiB NVLink, 0.5 GiB PCIe (pipeline stages only
-        pass activations point to point: ~0.07 GiB, ignored)
+      + all-reduce buffers with TP > 1: 1.8 GiB NVLink, 0.5 GiB PCIe, less custom
+        all-reduce's own 32 MiB where vLLM turns it off (custom_all_reduce_off: NCCL keeps
+        its buffers; pipeline stages only pass activations point to point: ~0.07 GiB,
+        ignored)
+      + the expert-parallel all-to-all buffers (all2all_buffer_gib)
       + 1.0 GiB CUDA-graph estimate from vLLM 0.20.0, unless --enforce-eager (earlier releases
         capture graphs after sizing the cache, inside the 1 − utilization margin).
     """
-    total = NON_TORCH_GIB
+    total = NON_TORCH_GIB + all2all_gib
     if tensor_parallel > 1:
         total += COMMUNICATION_GIB[interconnect]
+        if not custom_all_reduce:
+            total -= CUSTOM_ALL_REDUCE_GIB
     return total + cuda_graph_gib(version, enforce_eager)
+
+
+CUSTOM_ALL_REDUCE_WORLD_SIZES = (2, 4, 6, 8, 16)
+"""CustomAllreduce._SUPPORTED_WORLD_SIZES (vllm/distributed/device_communicators/
+custom_all_reduce.py, 0.33.0)."""
+CUSTOM_ALL_REDUCE_GIB = (8 + 16 + 8) * MIB / GIB
+"""What custom all-reduce allocates on each GPU when on (CustomAllreduce.__init__, 0.33.0):
+meta + max_size (8 MiB), the IPC buffer max(max_size 8, all-gather 2, reduce-scatter 16 MiB)
+and rank_data 8 MiB; the metadata's few KiB ignored. The rest of COMMUNICATION_GIB is NCCL's
+(its P2P, NVLS and network buffers; vllm#9699 logs NVLS at 288 MiB per rank on 8 × H200),
+which the vLLM source does not size and a group spanning nodes keeps."""
+
+
+def custom_all_reduce_off(tensor_parallel: int, spans_nodes: bool, interconnect: str) -> str:
+    """Why vLLM's custom all-reduce is off for a TP group, '' when it is on
+    (CustomAllreduce.__init__, vllm/distributed/device_communicators/custom_all_reduce.py
+    0.33.0, in its order): world size 1; a world size not in CUSTOM_ALL_REDUCE_WORLD_SIZES;
+    a group spanning nodes without MNNVL GPUs on every rank (`_group_can_attempt_mnnvl`,
+    Blackwell multicast across an NVLink domain; the GPU catalogue names none, so every
+    spanning group counts as without); more than two GPUs of one node not fully
+    NVLink-connected (PCIe). The P2P self-test is assumed to pass."""
+    if tensor_parallel <= 1:
+        return "TP 1: no all-reduce"
+    if tensor_parallel not in CUSTOM_ALL_REDUCE_WORLD_SIZES:
+        return (f"world size {tensor_parallel} not in {list(CUSTOM_ALL_REDUCE_WORLD_SIZES)}")
+    if spans_nodes:
+        return f"TP {tensor_parallel} spans nodes (no MNNVL GPUs)"
+    if interconnect != "nvlink" and tensor_parallel > 2:
+        return f"TP {tensor_parallel} on more than two PCIe GPUs"
+    return ""
+
+
+DEEPEP_BUFFER_GIB = 1.0
+"""VLLM_DEEPEP_BUFFER_SIZE_MB (1024, vllm/envs.py 0.33.0): DeepEP's NVLink buffer, and its RDMA
+buffer for high-throughput kernels across nodes (all2all.py DeepEPHTAll2AllManager
+_make_all2all_kwargs)."""
+
+
+def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool) -> float:
+    """Buffers the expert-parallel all-to-all keeps on each GPU with data parallelism
+    (ParallelConfig.use_all2all: DP > 1; vllm/distributed/device_communicators/all2all.py,
+    0.33.0), outside torch's allocator:
+      deepep_high_throughput: num_nvl_bytes 1 GiB, + num_rdma_bytes 1 GiB when the group
+                              spans nodes (DeepEPHTAll2AllManager)
+      deepep_low_latency:     num_nvl_bytes 1 GiB; its num_rdma_bytes come from DeepEP's own
+                              get_low_latency_rdma_size_hint, outside vLLM: not counted
+      allgather_reducescatter (the default from 0.15) and the others: 0 (the gathered tokens
+                              are transient, inside the fused-MoE workspace's tokens)."""
+    if data_parallel <= 1:
+        return 0.0
+    if backend == "deepep_high_throughput":
+        return DEEPEP_BUFFER_GIB * (2 if spans_nodes else 1)
+    if backend == "deepep_low_latency":
+        return DEEPEP_BUFFER_GIB
+    return 0.0
+
+
+DEFAULT_ALL2ALL_BACKEND = "allgather_reducescatter"
+"""ParallelConfig.all2all_backend's default (vllm/config/parallel.py, 0.15–0.33)."""
+
+
+def all2all_backend(cfg: StackConfig) -> str:
+    """The all-to-all backend engine.extraArgs choose (`--all2all-backend X` or `=X`, the
+    last one wins as with argparse), else vLLM's default."""
+    backend, args = DEFAULT_ALL2ALL_BACKEND, cfg.engine.extra_args
+    for index, token in enumerate(args):
+        if vllm_cli.canonical_flag(token) != "--all2all-backend":
+            continue
+        if "=" in token:
+            backend = token.split("=", 1)[1]
+        elif index + 1 < len(args):
+            backend = args[index + 1]
+    return backend
 
 
 def cuda_graph_gib(version: vllm_features.Version, enforce_eager: bool = False) -> float:

@@ -1,0 +1,90 @@
+"""Non-torch memory follows the replica's topology, as vLLM's communicators allocate it
+(vLLM 0.33.0): custom all-reduce only where its own rule turns it on
+(vllm/distributed/device_communicators/custom_all_reduce.py CustomAllreduce.__init__), and
+the expert-parallel all-to-all buffers of the backend the engine runs
+(vllm/distributed/device_communicators/all2all.py)."""
+
+import pytest
+
+from facts.vllm_features import parse as V
+from planning import memory
+from planning.layout import Layout
+from planning.plan import make_plan
+from tests.planning.conftest import configured
+
+MIB, GIB = 2**20, 2**30
+
+
+@pytest.mark.parametrize("tp, spans, interconnect, off", [
+    (1, False, "nvlink", "TP 1"),                      # world_size == 1: no group
+    (2, False, "nvlink", ""),
+    (8, False, "nvlink", ""),
+    (16, True, "nvlink", "spans nodes"),               # not same_node, no MNNVL GPUs
+    (12, False, "nvlink", "world size 12"),            # not in _SUPPORTED_WORLD_SIZES
+    (2, False, "pcie", ""),                            # two PCIe GPUs: allowed
+    (4, False, "pcie", "more than two PCIe"),          # same_node, > 2, not fully connected
+])
+def test_custom_all_reduce_is_on_only_where_vllm_turns_it_on(tp, spans, interconnect, off):
+    reason = memory.custom_all_reduce_off(tp, spans, interconnect)
+    assert (off in reason and reason != "") if off else reason == ""
+
+
+def test_custom_all_reduce_keeps_its_three_buffers():
+    # max_size 8 MiB (meta + max_size, uncached), the IPC buffer max(8, 2, 16) MiB and
+    # rank_data 8 MiB: 32 MiB per GPU (the metadata's few KiB ignored).
+    assert memory.CUSTOM_ALL_REDUCE_GIB == pytest.approx(32 * MIB / GIB)
+
+
+def test_a_tensor_parallel_group_spanning_nodes_keeps_nccl_but_not_custom_all_reduce():
+    within = memory.non_torch_gib(8, V("0.20.0"), "nvlink")
+    spanning = memory.non_torch_gib(16, V("0.20.0"), "nvlink", custom_all_reduce=False)
+    assert within == pytest.approx(0.25 + 1.8 + 1.0)
+    assert within - spanning == pytest.approx(memory.CUSTOM_ALL_REDUCE_GIB)
+
+
+@pytest.mark.parametrize("backend, spans, gib", [
+    ("allgather_reducescatter", True, 0.0),     # all-gather / reduce-scatter: no buffer kept
+    ("deepep_high_throughput", False, 1.0),     # num_nvl_bytes 1024 MiB, num_rdma_bytes 0
+    ("deepep_high_throughput", True, 2.0),      # + num_rdma_bytes 1024 MiB across nodes
+    ("deepep_low_latency", True, 1.0),          # num_nvl_bytes; the RDMA hint is DeepEP's
+])
+def test_expert_parallel_all_to_all_keeps_the_buffers_its_backend_allocates(backend, spans,
+                                                                           gib):
+    assert memory.all2all_buffer_gib(backend, 16, spans) == pytest.approx(gib)
+    assert memory.all2all_buffer_gib(backend, 1, spans) == 0.0      # no DP: no all-to-all
+
+
+BASE = {
+    "vllmVersion": "0.20.0",
+    "model": {"preset": "deepseek-r1", "revision": "main", "servedName": "r1",
+              "maxModelLen": 32768},
+    "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}},
+    "network": {"gatewayNamespaces": ["gateway"]},
+    "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
+}
+
+
+def test_deepep_across_nodes_adds_its_buffers_to_non_torch_and_says_so():
+    plain = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 2048}))
+    deepep = make_plan(configured(BASE, engine={
+        "maxNumBatchedTokens": 2048,
+        "extraArgs": ["--all2all-backend", "deepep_high_throughput"]}))
+    assert deepep.layout.data_parallel == 16 and deepep.layout.nodes == 2
+    assert (deepep.activations.non_torch_gib - plain.activations.non_torch_gib
+            == pytest.approx(2.0))
+    assert "deepep_high_throughput all-to-all buffers 2.00 GiB" in deepep.activations.reason
+    assert deepep.kv.budget_gib == pytest.approx(plain.kv.budget_gib - 2.0)
+
+
+def test_the_reason_names_the_all_reduce_rule():
+    plan = make_plan(configured(BASE, gpu={"layout": "pipeline"}))
+    assert plan.layout.tensor_parallel == 8 and plan.layout.nodes == 2
+    assert "custom all-reduce on (TP 8 inside one NVLink node)" in plan.activations.reason
+
+
+def test_the_layout_knows_which_groups_span_nodes():
+    assert Layout(16, nodes=2).tensor_parallel_spans_nodes
+    assert not Layout(8, 2, nodes=2).tensor_parallel_spans_nodes
+    assert Layout(1, 1, 16, True, nodes=2).expert_group_spans_nodes
+    assert not Layout(1, 1, 8, True).expert_group_spans_nodes
