@@ -88,3 +88,7 @@ def test_the_layout_knows_which_groups_span_nodes():
     assert not Layout(8, 2, nodes=2).tensor_parallel_spans_nodes
     assert Layout(1, 1, 16, True, nodes=2).expert_group_spans_nodes
     assert not Layout(1, 1, 8, True).expert_group_spans_nodes
+
+
+def test_two_data_parallel_ranks_already_open_the_all_to_all():
+    assert memory.all2all_buffer_gib("deepep_high_throughput", 2, False) == pytest.approx(1.0)

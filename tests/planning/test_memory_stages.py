@@ -10,6 +10,7 @@ import facts
 from benchmark import cases as bench_cases
 from benchmark import predict
 from facts import vllm_features
+from facts.vllm_features import parse as V
 from planning import memory
 from planning.config import ModelFacts
 
@@ -140,3 +141,18 @@ def test_one_stage_is_the_whole_model():
     layout = memory.Layout(1)
     weights = memory.weights(_r1_config(), shape, layout)
     assert weights.per_stage_gib == (weights.per_gpu_gib,)
+
+
+def test_an_mxfp4_model_sizes_the_openai_triton_workspace():
+    # gpt-oss keeps its experts in MXFP4 without block scales: OAI's triton kernels
+    # (memory.moe_backend), whose first buffer is the activation alone.
+    shape = _preset("gpt-oss-120b")
+    cfg = _r1_config()
+    gpu = cfg.gpu.resolved()
+    version = V("0.20.0")
+    engine = memory.engine_limits(cfg, gpu, version)
+    act = memory.activations(cfg, shape, gpu, version, memory.Layout(1), engine)
+    assert "oai_triton kernels" in act.reason
+    assert act.moe_workspace_gib == pytest.approx(memory.moe_workspace_gib(
+        engine.max_num_batched_tokens, 4, shape.moe_intermediate_size, shape.hidden_size, 1,
+        "oai_triton"))
