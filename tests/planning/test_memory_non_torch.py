@@ -92,3 +92,56 @@ def test_the_layout_knows_which_groups_span_nodes():
 
 def test_two_data_parallel_ranks_already_open_the_all_to_all():
     assert memory.all2all_buffer_gib("deepep_high_throughput", 2, False) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("args, backend", [
+    ([], "allgather_reducescatter"),
+    (["--max-num-seqs", "8", "--all2all-backend", "deepep_high_throughput"],
+     "deepep_high_throughput"),
+    (["--all2all-backend=deepep_low_latency"], "deepep_low_latency"),
+    (["--all2all_backend", "deepep_high_throughput", "--all2all-backend=deepep_low_latency"],
+     "deepep_low_latency"),                     # argparse keeps the last
+])
+def test_the_all_to_all_backend_is_read_as_vllm_parses_extra_args(args, backend):
+    from types import SimpleNamespace
+    cfg = SimpleNamespace(engine=SimpleNamespace(extra_args=args))
+    assert memory.all2all_backend(cfg) == backend
+
+
+def _activations(layout, gpu_type="h100-80gb", extra_args=(), preset="deepseek-r1"):
+    import facts
+    from planning.config import ModelFacts
+    cfg = configured(BASE, gpu={"type": gpu_type}, engine={"extraArgs": list(extra_args)})
+    shape = ModelFacts.model_validate(facts.models()[preset])
+    gpu, version = cfg.gpu.resolved(), V("0.20.0")
+    engine = memory.engine_limits(cfg, gpu, version)
+    return memory.activations(cfg, shape, gpu, version, layout, engine)
+
+
+def test_a_tensor_parallel_group_across_nodes_plans_without_custom_all_reduce():
+    spanning = _activations(Layout(16, nodes=2))
+    within = _activations(Layout(8, 2, nodes=2))
+    assert "custom all-reduce off: TP 16 spans nodes" in spanning.reason
+    assert within.non_torch_gib == pytest.approx(0.25 + 1.8 + 1.0)
+    assert within.non_torch_gib - spanning.non_torch_gib == pytest.approx(
+        memory.CUSTOM_ALL_REDUCE_GIB)
+
+
+def test_deepep_inside_one_node_keeps_its_nvlink_buffer_alone():
+    act = _activations(Layout(1, 1, 8, True), extra_args=["--all2all-backend",
+                                                          "deepep_high_throughput"])
+    assert "deepep_high_throughput all-to-all buffers 1.00 GiB (inside one node)" in act.reason
+
+
+def test_a_dense_model_opens_no_all_to_all():
+    act = _activations(Layout(1, 1, 2), extra_args=["--all2all-backend",
+                                                    "deepep_high_throughput"],
+                       preset="deepseek-r1-distill-qwen-7b")
+    assert act.non_torch_gib == pytest.approx(0.25 + 1.0)
+    assert act.reason.count("all-to-all") == 0 and "no all-reduce at TP 1" in act.reason
+
+
+def test_two_pcie_gpus_keep_custom_all_reduce():
+    act = _activations(Layout(2), gpu_type="l4", preset="deepseek-r1-distill-qwen-7b")
+    assert "custom all-reduce on (TP 2 inside one PCIe node)" in act.reason
+    assert act.non_torch_gib == pytest.approx(0.25 + 0.5 + 1.0)

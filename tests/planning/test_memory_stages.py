@@ -156,3 +156,67 @@ def test_an_mxfp4_model_sizes_the_openai_triton_workspace():
     assert act.moe_workspace_gib == pytest.approx(memory.moe_workspace_gib(
         engine.max_num_batched_tokens, 4, shape.moe_intermediate_size, shape.hidden_size, 1,
         "oai_triton"))
+
+
+def test_a_model_without_experts_has_no_dense_first_layers_whatever_its_parameters_say():
+    assert memory.dense_layer_count(V2_LITE.model_copy(update={"experts": None})) == 0
+    assert memory.dense_layer_count(
+        V2_LITE.model_copy(update={"moe_intermediate_size": None})) == 0
+
+
+@pytest.mark.parametrize("experts_params, dense", [
+    (64 * 3 * 2048 * 1408, 26),         # one MoE layer's experts: 26 dense layers
+    (0, 0),                             # no expert parameters: no MoE layer to count
+])
+def test_the_moe_layer_count_is_whole_layers_of_experts(experts_params, dense):
+    shape = V2_LITE.model_copy(update={"parameters": V2_LITE.parameters.model_copy(
+        update={"experts": experts_params})})
+    assert memory.dense_layer_count(shape) == dense
+
+
+def test_dense_layers_fill_the_first_stages_in_layer_order():
+    # 6 layers over 3 stages [2, 2, 2], the first 3 dense (an MLP of D each), the experts E
+    # spread over the 3 MoE layers; TP 1, bf16, nothing else.
+    dense_mlp, experts = 1000.0, 3 * 7000.0
+    groups = {"embedding": 0, "head": 0, "norms_and_gates": 0, "replicated_linear": 0,
+              "sharded_linear": 3 * dense_mlp, "experts": experts}
+    stages = memory.weight_gib_per_stage(groups, "bf16", 6, 1, 3, dense_layers=3,
+                                         dense_mlp_params=dense_mlp)
+    assert [gib * GIB for gib in stages] == pytest.approx(
+        [2 * dense_mlp * 2, dense_mlp * 2 + experts * 2 / 3, 2 * experts * 2 / 3])
+    # Without the MLP's size the sharded linears spread over every layer alike.
+    assert memory.weight_gib_per_stage(groups, "bf16", 6, 1, 3, dense_layers=3)[0] * GIB \
+        == pytest.approx(2 / 6 * 3 * dense_mlp * 2)
+
+
+def test_one_stage_is_the_default_split():
+    groups = V2_LITE.parameter_groups()
+    assert len(memory.weight_gib_per_stage(groups, "bf16", 27, 2)) == 1
+
+
+def test_a_stage_of_dense_layers_alone_keeps_no_expert_workspace():
+    assert memory._stages_with_experts([2, 2, 2], 2) == [False, True, True]
+    assert memory._stages_with_experts([2, 2, 2], 0) == [True, True, True]
+
+
+def test_r1_over_two_stages_takes_its_blocks_from_the_last_stage():
+    from planning.plan import make_plan
+    plan = make_plan(_r1_config())
+    assert plan.kv.binding_stage == 1
+    assert plan.kv.bytes_per_token == pytest.approx(30 * (512 + 64) * 2)   # its 30 layers
+    assert plan.kv.budget_gib == plan.kv.stage_budgets_gib[1]
+
+
+def test_when_no_stage_has_blocks_the_one_furthest_below_zero_is_named():
+    shape = _preset("deepseek-r1")
+    cfg = _r1_config()
+    gpu, version = cfg.gpu.resolved(), V("0.20.0")
+    layout = memory.Layout(8, 2, nodes=2)
+    engine = memory.engine_limits(cfg, gpu, version)
+    heavy = memory.Weights(900.0, 100.0, 641.0, "", (90.0, 100.0))
+    act = memory.Activations(1.0, 1.0, "", 0.0, (1.0, 1.0))
+    specs, stages = memory.kv_layer_specs(shape, layout, 2, 16)
+    groups = memory.kv_layout.group_layers(specs)
+    budgets, binding = memory.stage_budgets(cfg, gpu, version, engine, heavy, act, groups,
+                                            stages)
+    assert binding == 1 and budgets[1][0] < budgets[0][0] < 0
