@@ -145,3 +145,35 @@ def test_two_pcie_gpus_keep_custom_all_reduce():
     act = _activations(Layout(2), gpu_type="l4", preset="deepseek-r1-distill-qwen-7b")
     assert "custom all-reduce on (TP 2 inside one PCIe node)" in act.reason
     assert act.non_torch_gib == pytest.approx(0.25 + 0.5 + 1.0)
+
+
+@pytest.mark.parametrize("layout, split", [
+    (Layout(1, 1, 8, True), 1),        # expert parallelism keeps whole experts on each GPU
+    (Layout(8), 8),                    # tensor-parallel experts: N split over TP × DP
+])
+def test_the_fused_moe_workspace_splits_the_experts_as_the_layout_does(layout, split):
+    act = _activations(layout)
+    tokens = memory.tokens_at_experts(8192, layout.data_parallel, V("0.20.0"))
+    backend = memory.moe_backend("fp8", True, 9.0, V("0.20.0"), layout.expert_parallel)
+    assert act.moe_workspace_gib == pytest.approx(
+        memory.moe_workspace_gib(tokens, 8, 2048, 7168, split, backend))
+
+
+def test_a_stage_of_dense_layers_alone_profiles_the_forward_pass_only():
+    # R1 over 32 stages of [1, 1, 2, …] (memory.pipeline_stage_layers): stages 0 and 1 hold
+    # the dense layers 0 and 1 alone, stage 2 layers 2 (dense) and 3 (the first MoE layer).
+    act = _activations(Layout(1, 32, nodes=4))
+    assert act.stage_peaks_gib[0] == act.stage_peaks_gib[1] < act.stage_peaks_gib[2]
+    assert act.stage_peaks_gib[2] - act.stage_peaks_gib[0] == pytest.approx(
+        act.moe_workspace_gib)
+
+
+def test_one_stage_names_no_stages():
+    assert "per stage" not in _activations(Layout(8)).reason
+
+
+@pytest.mark.parametrize("layout, says", [(Layout(1, 1, 2, True), True), (Layout(2), False)])
+def test_the_default_all_to_all_is_said_to_keep_no_buffers_with_data_parallelism(layout,
+                                                                                   says):
+    reason = _activations(layout).reason
+    assert ("allgather_reducescatter all-to-all keeps no buffers" in reason) == says
