@@ -149,14 +149,15 @@ def test_two_pcie_gpus_keep_custom_all_reduce():
 
 @pytest.mark.parametrize("layout, split", [
     (Layout(1, 1, 8, True), 1),        # expert parallelism keeps whole experts on each GPU
-    (Layout(8), 8),                    # tensor-parallel experts: N split over TP × DP
+    (Layout(2), 2),                    # tensor-parallel experts: N split over TP × DP
 ])
 def test_the_fused_moe_workspace_splits_the_experts_as_the_layout_does(layout, split):
-    act = _activations(layout)
+    # gpt-oss-120b: experts 2880 wide at hidden 2880, so N = 2 × 2880 / split sets the
+    # second buffer (OAI triton kernels, top-4).
+    act = _activations(layout, preset="gpt-oss-120b")
     tokens = memory.tokens_at_experts(8192, layout.data_parallel, V("0.20.0"))
-    backend = memory.moe_backend("fp8", True, 9.0, V("0.20.0"), layout.expert_parallel)
     assert act.moe_workspace_gib == pytest.approx(
-        memory.moe_workspace_gib(tokens, 8, 2048, 7168, split, backend))
+        memory.moe_workspace_gib(tokens, 4, 2880, 2880, split, "oai_triton"))
 
 
 def test_a_stage_of_dense_layers_alone_profiles_the_forward_pass_only():
