@@ -45,6 +45,19 @@ class Layout:
         group is the TP × DP ranks of a stage), else TP (each DP rank holds all experts)."""
         return self.tensor_parallel * (self.data_parallel if self.expert_parallel else 1)
 
+    @property
+    def tensor_parallel_spans_nodes(self) -> bool:
+        """True when one tensor-parallel group reaches past its node (TP > GPUs per node):
+        vLLM's custom all-reduce is then off (planning/memory.py custom_all_reduce_off)."""
+        return self.tensor_parallel > self.gpus_per_node
+
+    @property
+    def expert_group_spans_nodes(self) -> bool:
+        """True when a stage's TP × DP ranks (the expert-parallel and all-to-all group) reach
+        past one node: DeepEP then keeps RDMA buffers too (planning/memory.py
+        all2all_buffer_gib)."""
+        return self.tensor_parallel * self.data_parallel > self.gpus_per_node
+
     def describe(self) -> str:
         """'TP 2 × PP 1 × DP 1' (+ expert parallelism, + nodes when more than one)."""
         text = f"TP {self.tensor_parallel} × PP {self.pipeline_parallel} × DP {self.data_parallel}"

@@ -41,6 +41,9 @@ class Weights:
     checkpoint_gib: float
     """Size of the checkpoint files (read at start, downloaded, stored)."""
     reason: str
+    per_stage_gib: tuple[float, ...] = ()
+    """What one GPU of each pipeline stage holds (weight_gib_per_stage); per_gpu_gib is the
+    largest."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Activations:
     reason: str
     moe_workspace_gib: float = 0.0
     """The fused-MoE workspace inside peak_gib (0 for a dense model)."""
+    stage_peaks_gib: tuple[float, ...] = ()
+    """Each pipeline stage's activation peak: the sampler only on the last; peak_gib is the
+    largest."""
 
     @property
     def total_gib(self) -> float:
@@ -79,6 +85,10 @@ class KvCache:
     request_gib: float = 0.0
     """What one maxModelLen request takes from one rank's pool: its blocks in every group ×
     bytes per block (vLLM's "KV cache is needed" figure, max_memory_usage_bytes)."""
+    stage_budgets_gib: tuple[float, ...] = ()
+    """Each pipeline stage's KV budget (its own weights and activation peak)."""
+    binding_stage: int = 0
+    """The stage with the fewest blocks, whose count every stage keeps (budget_gib is its)."""
 
     def holds(self, max_model_len: int) -> bool:
         """True when the budget is positive and one max-length request fits."""
@@ -133,7 +143,8 @@ def expert_padding(model: ModelFacts, gpu: GpuFacts, layout: Layout,
 
 def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
             gpu: Optional[GpuFacts] = None, version: Optional[Version] = None) -> Weights:
-    """The model's weight memory by role, and the fullest GPU's share under `layout`."""
+    """The model's weight memory by role, and each pipeline stage's GPU share under
+    `layout` (the fullest is per_gpu_gib)."""
     groups = model.parameter_groups()
     stored_as = scheme(model.weights_dtype, cfg.model.quantization)
     # The facts' per-role widths describe the checkpoint; `--quantization fp8` of a 16-bit
@@ -141,30 +152,40 @@ def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
     widths = role_widths(stored_as, model.weights_by_role
                          if stored_as == model.weights_dtype else None)
     total = weight_gib(groups, stored_as, widths)
-    per_gpu = weight_gib_per_gpu(
+    dense = dense_layer_count(model)
+    per_stage = weight_gib_per_stage(
         groups, stored_as, model.layers, layout.tensor_parallel, layout.pipeline_parallel,
         layout.data_parallel, model.tie_word_embeddings, model.attention,
-        expert_padding(model, gpu, layout, version) if gpu else 1.0, widths)
+        expert_padding(model, gpu, layout, version) if gpu else 1.0, widths, dense,
+        dense_mlp_params(model))
+    per_gpu = max(per_stage)
     checkpoint = model.weights_gib or weight_gib(
         groups, model.weights_dtype, role_widths(model.weights_dtype, model.weights_by_role))
     parts = " + ".join(f"{role} {groups[role] / 1e9:.3f} G × {widths[role]:.4g} B"
                        for role in WEIGHT_ROLES if groups[role])
     stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
+    dense_text = (f", layers 0–{dense - 1} dense (a 3 × hidden × intermediate MLP each, no "
+                  f"experts: {model.layers - dense} MoE layers hold the experts)"
+                  if dense else "")
+    shown = ", ".join(f"{gib:.2f}" for gib in per_stage)
     reason = (f"{parts} = {total:.1f} GiB ({stored_as}); fullest GPU at {layout.describe()}: "
               f"embeddings and head / TP {layout.tensor_parallel} on the first and last of "
-              f"stages {stages}, norms, gates and replicated linears whole, linears / TP, "
-              f"experts / (TP × DP) = {per_gpu:.2f} GiB; checkpoint {checkpoint:.1f} GiB")
-    return Weights(total, per_gpu, checkpoint, reason)
+              f"stages {stages}{dense_text}, norms, gates and replicated linears whole, linears "
+              f"/ TP, experts / (TP × DP): per stage [{shown}] GiB, the fullest = "
+              f"{per_gpu:.2f} GiB; checkpoint {checkpoint:.1f} GiB")
+    return Weights(total, per_gpu, checkpoint, reason, tuple(per_stage))
 
 
 def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
                 layout: Layout, engine: EngineLimits) -> Activations:
-    """The profiling run's activation peak and the non-torch memory (communication buffers,
-    CUDA graphs) on one GPU."""
-    forward_or_sampler = activation_peak_gib(model.hidden_size, model.intermediate_size,
-                                      model.vocab_size, layout.tensor_parallel,
-                                      engine.max_num_batched_tokens, engine.max_num_seqs,
-                                      version)
+    """The profiling run's activation peak on each pipeline stage and the non-torch memory
+    (communication buffers, CUDA graphs) on one GPU. Only the last stage runs the sampler
+    (vllm/v1/worker/gpu_model_runner.py profile_run: `if get_pp_group().is_last_rank`), and
+    a stage of dense layers alone keeps no fused-MoE workspace."""
+    peaks = [activation_peak_gib(model.hidden_size, model.intermediate_size, model.vocab_size,
+                                 layout.tensor_parallel, engine.max_num_batched_tokens,
+                                 engine.max_num_seqs, version, last_stage)
+             for last_stage in (False, True)]
     workspace, backend = 0.0, ""
     if model.experts:
         backend = moe_backend(model.weights_dtype, model.block_quantized,
@@ -175,15 +196,50 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
             tokens, model.experts_per_token, model.moe_intermediate_size, model.hidden_size,
             1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel,
             backend)
-    peak = forward_or_sampler + workspace
-    non_torch = non_torch_gib(layout.tensor_parallel, version, gpu.interconnect,
-                                     enforce_eager(cfg))
-    moe = (f" (forward or sampler {forward_or_sampler:.2f} + fused-MoE workspace "
+    stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
+    moe_stages = _stages_with_experts(stages, dense_layer_count(model))
+    stage_peaks = tuple(peaks[index == len(stages) - 1] + (workspace if moe else 0.0)
+                        for index, moe in enumerate(moe_stages))
+    peak = max(stage_peaks)
+    non_torch, non_torch_reason = _non_torch(cfg, model, gpu, version, layout)
+    moe = (f" (forward or sampler {peaks[1]:.2f} + fused-MoE workspace "
            f"{workspace:.2f} GiB, {backend} kernels at {tokens} tokens × "
            f"{model.experts_per_token} experts)" if model.experts else "")
-    reason = (f"activation peak {peak:.2f} GiB{moe} + non-torch {non_torch:.2f} GiB = "
-              f"{peak + non_torch:.2f} GiB")
-    return Activations(peak, non_torch, reason, workspace)
+    staged = (f"; per stage [{', '.join(f'{gib:.2f}' for gib in stage_peaks)}] GiB, the "
+              f"sampler on the last stage only (forward {peaks[0]:.2f} GiB before it)"
+              if len(stages) > 1 else "")
+    reason = (f"activation peak {peak:.2f} GiB{moe}{staged} + non-torch {non_torch:.2f} GiB "
+              f"({non_torch_reason}) = {peak + non_torch:.2f} GiB")
+    return Activations(peak, non_torch, reason, workspace, stage_peaks)
+
+
+def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
+               layout: Layout) -> tuple[float, str]:
+    """non_torch_gib under the layout, and the rules it followed: custom all-reduce on or off
+    (custom_all_reduce_off), the all-to-all backend's buffers (all2all_buffer_gib; only an
+    MoE model's experts open the all-to-all)."""
+    tp = layout.tensor_parallel
+    off = custom_all_reduce_off(tp, layout.tensor_parallel_spans_nodes, gpu.interconnect)
+    backend = all2all_backend(cfg)
+    all2all = (all2all_buffer_gib(backend, layout.data_parallel,
+                                  layout.expert_group_spans_nodes) if model.experts else 0.0)
+    total = non_torch_gib(tp, version, gpu.interconnect, enforce_eager(cfg), not off, all2all)
+    where = ("across nodes" if layout.expert_group_spans_nodes else "inside one node")
+    link = "NVLink" if gpu.interconnect == "nvlink" else "PCIe"
+    rules = [f"custom all-reduce on (TP {tp} inside one {link} node)" if not off
+             else "no all-reduce at TP 1" if tp <= 1 else f"custom all-reduce off: {off}"]
+    if all2all:
+        rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where})")
+    elif model.experts and layout.data_parallel > 1:
+        rules.append(f"{backend} all-to-all keeps no buffers")
+    return total, "; ".join(rules)
+
+
+def _stages_with_experts(stages: list[int], dense_layers: int) -> list[bool]:
+    """Whether each stage holds a layer past the dense first ones (a dense model: every
+    stage, its workspace being 0)."""
+    ends = [sum(stages[:index + 1]) for index in range(len(stages))]
+    return [end > dense_layers for end in ends]
 
 
 def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
@@ -191,29 +247,57 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
              activations_: Activations) -> KvCache:
     """What is left for the KV cache on one GPU, and what vLLM's grouped pool of blocks holds
     (planning/kv_layout.py): tokens as vLLM logs them, full-length requests, the longest
-    request, and the state a linear-attention request keeps."""
-    budget, budget_reason = _kv_budget(cfg, gpu, version, engine, weights_, activations_)
+    request, and the state a linear-attention request keeps. Each pipeline stage has its own
+    budget and bytes per block (stage_budgets); the stage with the fewest blocks sets them."""
     dtype_bytes = kv_dtype_bytes(
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
     block = kv_block_size(model.attention, gpu.compute_capability, version)
     specs, stages = kv_layer_specs(model, layout, dtype_bytes, block, prefix_caching(cfg))
     groups = kv_layout.group_layers(specs)
+    budgets, binding = stage_budgets(cfg, gpu, version, engine, weights_, activations_, groups,
+                                     stages)
+    budget, budget_reason = budgets[binding]
     in_flight = kv_layout.in_flight_tokens(engine.max_num_batched_tokens,
                                            layout.pipeline_parallel,
                                            vllm_features.reserves_in_flight_batches(version))
     length, dcp = cfg.model.max_model_len, cfg.engine.decode_context_parallel
     pool = kv_layout.pool(groups, max(budget, 0.0) * GIB, length, in_flight,
                           vllm_features.reports_kv_tokens_from_concurrency(version), dcp,
-                          stages)
+                          stages[binding:binding + 1])
     per_token = pool.bytes_per_block * len(groups) / groups[0].spec.block_size / dcp
     longest = kv_layout.longest_request(groups, pool.num_blocks, in_flight, dcp)
     state = state_gib_per_request(groups, pool.bytes_per_block, length, in_flight)
     concurrency = pool.max_concurrency * layout.data_parallel
+    if len(budgets) > 1:
+        budget_reason = (f"per stage [{', '.join(f'{gib:.2f}' for gib, _ in budgets)}] GiB; "
+                         f"stage {binding} of {len(budgets)} binds (the fewest blocks, which "
+                         f"every stage keeps): {budget_reason}")
     return KvCache(budget, per_token, groups[0].spec.block_size, pool.tokens, concurrency,
                    _kv_reason(budget_reason, budget, pool, per_token, longest, state,
                               layout.data_parallel, length, dcp),
                    len(groups), longest, state,
-                   pool.blocks_per_request * pool.bytes_per_block / GIB)
+                   pool.blocks_per_request * pool.bytes_per_block / GIB,
+                   tuple(gib for gib, _ in budgets), binding)
+
+
+def stage_budgets(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
+                  weights_: Weights, activations_: Activations,
+                  groups: list[kv_layout.Group], stages: list[range]
+                  ) -> tuple[list[tuple[float, str]], int]:
+    """Each pipeline stage's KV budget from its own weights and activation peak, and the
+    stage with the fewest blocks (its budget // its bytes per block): vLLM sizes each worker
+    (vllm/v1/worker/gpu_worker.py determine_available_memory), then every worker keeps the
+    smallest block count (vllm/v1/core/kv_cache_planning.py get_kv_cache_configs, 0.33.0;
+    kv_cache_utils.py unify_kv_cache_configs before). One stage: the whole model."""
+    weights_per_stage = weights_.per_stage_gib or (weights_.per_gpu_gib,)
+    peaks = activations_.stage_peaks_gib or (activations_.peak_gib,)
+    budgets = [_kv_budget(cfg, gpu, version, engine, weights_gib, peak,
+                          activations_.non_torch_gib)
+               for weights_gib, peak in zip(weights_per_stage, peaks)]
+    blocks = [max(budget, 0.0) * GIB // kv_layout.bytes_per_block(groups, stages[i:i + 1])
+              for i, (budget, _) in enumerate(budgets)]
+    # Ties (no blocks anywhere) go to the stage furthest below zero, the one to name.
+    return budgets, min(range(len(budgets)), key=lambda i: (blocks[i], budgets[i][0]))
 
 
 def _kv_reason(budget_reason: str, budget: float, pool: kv_layout.Pool, per_token: float,
@@ -312,13 +396,11 @@ def state_gib_per_request(groups: list[kv_layout.Group], bytes_per_block: float,
 
 
 def _kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
-               weights_: Weights, activations_: Activations) -> tuple[float, str]:
+               weights_gib: float, peak: float, non_torch: float) -> tuple[float, str]:
     """The KV budget of one GPU by the pinned vLLM's rule, and its arithmetic: the profiling
     estimate (kv_budget_gib), or from 0.34 the memory measured after CUDA-graph capture
     (measured_kv_budget_gib)."""
     total, utilization = gpu.memory_gib, engine.gpu_memory_utilization
-    weights_gib, peak = weights_.per_gpu_gib, activations_.peak_gib
-    non_torch = activations_.non_torch_gib
     if not engine.measured_kv:
         return (kv_budget_gib(total, utilization, weights_gib, peak, non_torch),
                 f"{total} GiB × {utilization} − weights {weights_gib:.2f} − activations "
@@ -539,43 +621,86 @@ def mla_decompressed_bytes_per_layer(attention: dict, tensor_parallel: int) -> f
             * (attention["qk_nope_head_dim"] + attention["v_head_dim"]) * 2)
 
 
+def dense_layer_count(model: ModelFacts) -> int:
+    """Layers of a mixture-of-experts model built with a dense MLP instead of routed experts:
+    the layers less the MoE layers the experts' parameter count holds,
+      MoE layers = parameters.experts / (experts × 3 × hidden × moe_intermediate_size)
+    (gate, up and down per expert). vLLM builds the dense ones first: an MoE block only from
+    layer_idx ≥ first_k_dense_replace (vllm/model_executor/models/deepseek_v2.py
+    DeepseekV2DecoderLayer, glm4_moe.py alike). 0 for a dense model, and when the count is
+    not a whole number of layers (every layer then counts alike).
+    DeepSeek-R1: 653.9 G / (256 × 3 × 7168 × 2048) = 58 MoE layers of 61 → 3."""
+    if not (model.experts and model.moe_intermediate_size and model.parameters):
+        return 0
+    per_layer = model.experts * 3 * model.hidden_size * model.moe_intermediate_size
+    moe_layers, rest = divmod(model.parameters.experts, per_layer)
+    if rest or not 0 < moe_layers <= model.layers:
+        return 0
+    return model.layers - moe_layers
+
+
+def dense_mlp_params(model: ModelFacts) -> int:
+    """One dense layer's MLP (DeepseekV2MLP: gate_up 2 × I × H + down I × H, no bias), part
+    of the sharded_linear role = 3 × hidden × intermediate_size."""
+    return 3 * model.hidden_size * model.intermediate_size
+
+
 def weight_gib_per_gpu(groups: dict[str, float], weights_scheme: str, layers: int,
                        tensor_parallel: int, pipeline_parallel: int = 1,
                        data_parallel: int = 1, tie_word_embeddings: bool = False,
                        attention: Optional[dict] = None, expert_padding: float = 1.0,
                        widths: Optional[dict[str, float]] = None) -> float:
-    """Weights the fullest GPU holds, the largest over pipeline stages.
+    """Weights the fullest GPU holds: the largest of weight_gib_per_stage (every layer alike).
+    Example (Qwen-32B, TP 2): (0.779 G + 0.779 G + 31.206 G) × 2 / 2 = 30.5 GiB."""
+    return max(weight_gib_per_stage(groups, weights_scheme, layers, tensor_parallel,
+                                    pipeline_parallel, data_parallel, tie_word_embeddings,
+                                    attention, expert_padding, widths))
 
-    Stage s with n_s of L layers, on each of its TP × DP GPUs:
+
+def weight_gib_per_stage(groups: dict[str, float], weights_scheme: str, layers: int,
+                         tensor_parallel: int, pipeline_parallel: int = 1,
+                         data_parallel: int = 1, tie_word_embeddings: bool = False,
+                         attention: Optional[dict] = None, expert_padding: float = 1.0,
+                         widths: Optional[dict[str, float]] = None, dense_layers: int = 0,
+                         dense_mlp_params: float = 0.0) -> list[float]:
+    """Weights one GPU of each pipeline stage holds, in GiB.
+
+    Stage s with n_s of L layers, d_s of them among the first `dense_layers` (dense_layer_count;
+    a dense MLP of dense_mlp_params, no experts), on each of its TP × DP GPUs:
       embedding / TP           on the first stage (and the last when tied)
       + head / TP              on the last stage
       + n_s / L × (norms_and_gates + replicated_linear)      full on every TP rank
-      + n_s / L × sharded_linear / TP
-      + n_s / L × experts / (TP × DP)                        experts spread over TP × DP
+      + n_s / L × (sharded_linear − dense MLPs) / TP + d_s × dense MLP / TP
+      + (n_s − d_s) / (L − dense_layers) × experts / (TP × DP)   experts spread over TP × DP
       + n_s × MLA BF16 copies (mla_decompressed_bytes_per_layer)
-    each role at its bytes per parameter, the experts × expert_padding (MXFP4 kernels). Every DP rank holds its own copy of all but the
-    experts. Example (Qwen-32B, TP 2): (0.779 G + 0.779 G + 31.206 G) × 2 / 2 = 30.5 GiB.
+    each role at its bytes per parameter, the experts × expert_padding (MXFP4 kernels). Every
+    DP rank holds its own copy of all but the experts. Shared experts and router gates sit in
+    MoE layers only but are spread over all (< 0.5 % of a DeepSeek stage).
     `widths` (role_widths) replaces the scheme's bytes per parameter for mixed widths.
     """
     scheme_widths = ROLE_BYTES[weights_scheme]      # an unknown scheme fails even with widths
     widths = widths or scheme_widths
     size = {role: groups[role] * widths[role] for role in WEIGHT_ROLES}
     size["experts"] *= expert_padding
-    stages = pipeline_stage_layers(layers, pipeline_parallel)
+    dense_mlp = dense_mlp_params * widths["sharded_linear"]
+    spread = (size["norms_and_gates"] + size["replicated_linear"]
+              + (size["sharded_linear"] - dense_layers * dense_mlp) / tensor_parallel)
     mla = mla_decompressed_bytes_per_layer(attention or {}, tensor_parallel)
-    per_stage = []
+    stages = pipeline_stage_layers(layers, pipeline_parallel)
+    per_stage, start = [], 0
     for index, stage_layers in enumerate(stages):
         first, last = index == 0, index == len(stages) - 1
-        share = stage_layers / layers
-        held = share * (size["norms_and_gates"] + size["replicated_linear"]
-                        + size["sharded_linear"] / tensor_parallel
-                        + size["experts"] / (tensor_parallel * data_parallel))
+        dense = min(max(dense_layers - start, 0), stage_layers)
+        held = (stage_layers / layers * spread + dense * dense_mlp / tensor_parallel
+                + (stage_layers - dense) / (layers - dense_layers)
+                * size["experts"] / (tensor_parallel * data_parallel))
         if first or (last and tie_word_embeddings):
             held += size["embedding"] / tensor_parallel
         if last:
             held += size["head"] / tensor_parallel
-        per_stage.append(held + stage_layers * mla)
-    return max(per_stage) / GIB
+        per_stage.append((held + stage_layers * mla) / GIB)
+        start += stage_layers
+    return per_stage
 
 
 def kv_dtype_bytes(kv_cache_dtype: str) -> int:
@@ -656,12 +781,14 @@ estimates of 0.6–1.4 GiB for 7B–70B models. Skipped with --enforce-eager (no
 def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: int,
                         tensor_parallel: int, max_num_batched_tokens: int,
                         max_num_seqs: int,
-                        version: vllm_features.Version = vllm_features.parse("0.20.0")) -> float:
+                        version: vllm_features.Version = vllm_features.parse("0.20.0"),
+                        last_stage: bool = True) -> float:
     """Peak activation memory of vLLM's profiling on one GPU.
 
     vLLM's profile_run (vllm/v1/worker/gpu_model_runner.py) runs one forward pass of
     max_num_batched_tokens (T) tokens, frees it, then the sampler on max_num_seqs (S) rows, so
-    the peak is the larger of the two, not their sum:
+    the peak is the larger of the two, not their sum; only the last pipeline stage runs the
+    sampler (`last_stage`), the others the forward alone:
       forward: MLP gate_up 2 × I/TP plus the activated I/TP per token -> T × 3 × I/TP × 2 bytes
                + residual, norm, attention in/out per token           -> T × 4 × H × 2 bytes
       sampler: S × V × bytes per logit (facts/vllm_features.py sampler_bytes_per_logit: 28
@@ -671,7 +798,7 @@ def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: in
     forward = (max_num_batched_tokens * 3 * (intermediate_size / tensor_parallel) * 2
                + max_num_batched_tokens * 4 * hidden_size * 2)
     sampler = max_num_seqs * vocab_size * vllm_features.sampler_bytes_per_logit(version)
-    return max(forward, sampler) / GIB
+    return max(forward, sampler if last_stage else 0) / GIB
 
 
 MOE_BACKENDS = ("triton", "deep_gemm", "oai_triton")
@@ -746,19 +873,98 @@ def moe_workspace_gib(tokens: int, experts_per_token: int, moe_intermediate_size
 
 
 def non_torch_gib(tensor_parallel: int, version: vllm_features.Version,
-                  interconnect: str = "nvlink", enforce_eager: bool = False) -> float:
+                  interconnect: str = "nvlink", enforce_eager: bool = False,
+                  custom_all_reduce: bool = True, all2all_gib: float = 0.0) -> float:
     """Memory outside the torch allocator that vLLM subtracts from the KV budget.
 
     = 0.25 GiB (workspaces)
-      + all-reduce buffers with TP > 1: 1.8 GiB NVLink, 0.5 GiB PCIe (pipeline stages only
-        pass activations point to point: ~0.07 GiB, ignored)
+      + all-reduce buffers with TP > 1: 1.8 GiB NVLink, 0.5 GiB PCIe, less custom
+        all-reduce's own 32 MiB where vLLM turns it off (custom_all_reduce_off: NCCL keeps
+        its buffers; pipeline stages only pass activations point to point: ~0.07 GiB,
+        ignored)
+      + the expert-parallel all-to-all buffers (all2all_buffer_gib)
       + 1.0 GiB CUDA-graph estimate from vLLM 0.20.0, unless --enforce-eager (earlier releases
         capture graphs after sizing the cache, inside the 1 − utilization margin).
     """
-    total = NON_TORCH_GIB
+    total = NON_TORCH_GIB + all2all_gib
     if tensor_parallel > 1:
         total += COMMUNICATION_GIB[interconnect]
+        if not custom_all_reduce:
+            total -= CUSTOM_ALL_REDUCE_GIB
     return total + cuda_graph_gib(version, enforce_eager)
+
+
+CUSTOM_ALL_REDUCE_WORLD_SIZES = (2, 4, 6, 8, 16)
+"""CustomAllreduce._SUPPORTED_WORLD_SIZES (vllm/distributed/device_communicators/
+custom_all_reduce.py, 0.33.0)."""
+CUSTOM_ALL_REDUCE_GIB = (8 + 16 + 8) * MIB / GIB
+"""What custom all-reduce allocates on each GPU when on (CustomAllreduce.__init__, 0.33.0):
+meta + max_size (8 MiB), the IPC buffer max(max_size 8, all-gather 2, reduce-scatter 16 MiB)
+and rank_data 8 MiB; the metadata's few KiB ignored. The rest of COMMUNICATION_GIB is NCCL's
+(its P2P, NVLS and network buffers; vllm#9699 logs NVLS at 288 MiB per rank on 8 × H200),
+which the vLLM source does not size and a group spanning nodes keeps."""
+
+
+def custom_all_reduce_off(tensor_parallel: int, spans_nodes: bool, interconnect: str) -> str:
+    """Why vLLM's custom all-reduce is off for a TP group, '' when it is on
+    (CustomAllreduce.__init__, vllm/distributed/device_communicators/custom_all_reduce.py
+    0.33.0, in its order): world size 1; a world size not in CUSTOM_ALL_REDUCE_WORLD_SIZES;
+    a group spanning nodes without MNNVL GPUs on every rank (`_group_can_attempt_mnnvl`,
+    Blackwell multicast across an NVLink domain; the GPU catalogue names none, so every
+    spanning group counts as without); more than two GPUs of one node not fully
+    NVLink-connected (PCIe). The P2P self-test is assumed to pass."""
+    if tensor_parallel <= 1:
+        return "TP 1: no all-reduce"
+    if tensor_parallel not in CUSTOM_ALL_REDUCE_WORLD_SIZES:
+        return (f"world size {tensor_parallel} not in {list(CUSTOM_ALL_REDUCE_WORLD_SIZES)}")
+    if spans_nodes:
+        return f"TP {tensor_parallel} spans nodes (no MNNVL GPUs)"
+    if interconnect != "nvlink" and tensor_parallel > 2:
+        return f"TP {tensor_parallel} on more than two PCIe GPUs"
+    return ""
+
+
+DEEPEP_BUFFER_GIB = 1.0
+"""VLLM_DEEPEP_BUFFER_SIZE_MB (1024, vllm/envs.py 0.33.0): DeepEP's NVLink buffer, and its RDMA
+buffer for high-throughput kernels across nodes (all2all.py DeepEPHTAll2AllManager
+_make_all2all_kwargs)."""
+
+
+def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool) -> float:
+    """Buffers the expert-parallel all-to-all keeps on each GPU with data parallelism
+    (ParallelConfig.use_all2all: DP > 1; vllm/distributed/device_communicators/all2all.py,
+    0.33.0), outside torch's allocator:
+      deepep_high_throughput: num_nvl_bytes 1 GiB, + num_rdma_bytes 1 GiB when the group
+                              spans nodes (DeepEPHTAll2AllManager)
+      deepep_low_latency:     num_nvl_bytes 1 GiB; its num_rdma_bytes come from DeepEP's own
+                              get_low_latency_rdma_size_hint, outside vLLM: not counted
+      allgather_reducescatter (the default from 0.15) and the others: 0 (the gathered tokens
+                              are transient, inside the fused-MoE workspace's tokens)."""
+    if data_parallel <= 1:
+        return 0.0
+    if backend == "deepep_high_throughput":
+        return DEEPEP_BUFFER_GIB * (2 if spans_nodes else 1)
+    if backend == "deepep_low_latency":
+        return DEEPEP_BUFFER_GIB
+    return 0.0
+
+
+DEFAULT_ALL2ALL_BACKEND = "allgather_reducescatter"
+"""ParallelConfig.all2all_backend's default (vllm/config/parallel.py, 0.15–0.33)."""
+
+
+def all2all_backend(cfg: StackConfig) -> str:
+    """The all-to-all backend engine.extraArgs choose (`--all2all-backend X` or `=X`, the
+    last one wins as with argparse), else vLLM's default."""
+    backend, args = DEFAULT_ALL2ALL_BACKEND, cfg.engine.extra_args
+    for index, token in enumerate(args):
+        if vllm_cli.canonical_flag(token) != "--all2all-backend":
+            continue
+        if "=" in token:
+            backend = token.split("=", 1)[1]
+        elif index + 1 < len(args):
+            backend = args[index + 1]
+    return backend
 
 
 def cuda_graph_gib(version: vllm_features.Version, enforce_eager: bool = False) -> float:

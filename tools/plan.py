@@ -30,9 +30,12 @@ SEGMENTS = (("W", "weights"), ("A", "activations"), ("N", "non-torch"), ("K", "K
 
 def memory_segments(plan: Plan) -> list[tuple[str, float]]:
     """One GPU's memory in GiB: weights, activation peak, non-torch, KV cache, and what is
-    left free (total × (1 − utilization), vLLM's margin)."""
-    total = plan.gpu.memory_gib
-    used = [plan.weights.per_gpu_gib, plan.activations.peak_gib,
+    left free (total × (1 − utilization), vLLM's margin); with pipeline stages, a GPU of the
+    stage whose blocks bind (planning/memory.py stage_budgets)."""
+    total, stage = plan.gpu.memory_gib, plan.kv.binding_stage
+    weights = (plan.weights.per_stage_gib or (plan.weights.per_gpu_gib,))[stage]
+    peak = (plan.activations.stage_peaks_gib or (plan.activations.peak_gib,))[stage]
+    used = [weights, peak,
             plan.activations.non_torch_gib, max(plan.kv.budget_gib, 0.0)]
     return list(zip((label for _, label in SEGMENTS),
                     used + [max(total - sum(used), 0.0)]))
@@ -150,16 +153,18 @@ def _replica_figures(plan: Plan) -> list[Figure]:
                ("engine.gpu_memory_utilization", "engine.max_num_seqs",
                 "engine.max_num_batched_tokens", "engine.measured_kv")),
         Figure("weights", f"{out['weightsPerGpuGib']} GiB per GPU", plan.weights.reason,
-               ("weights.total_gib", "weights.per_gpu_gib", "weights.checkpoint_gib")),
+               ("weights.total_gib", "weights.per_gpu_gib", "weights.checkpoint_gib",
+                "weights.per_stage_gib")),
         Figure("activations", f"{plan.activations.peak_gib + plan.activations.non_torch_gib:.2f}"
                               " GiB per GPU", plan.activations.reason,
                ("activations.peak_gib", "activations.non_torch_gib",
-                "activations.moe_workspace_gib")),
+                "activations.moe_workspace_gib", "activations.stage_peaks_gib")),
         Figure("KV cache", f"{out['kvCacheGibPerGpu']} GiB per GPU, {out['kvCacheTokens']} "
                            "tokens", plan.kv.reason,
                ("kv.budget_gib", "kv.bytes_per_token", "kv.block_size", "kv.tokens_per_rank",
                 "kv.max_concurrency", "kv.groups", "kv.longest_request",
-                "kv.state_gib_per_request", "kv.request_gib")),
+                "kv.state_gib_per_request", "kv.request_gib", "kv.stage_budgets_gib",
+                "kv.binding_stage")),
         Figure("host", f"memory request {out['memoryRequestGib']} GiB, limit "
                        f"{out['memoryLimitGib']} GiB, /dev/shm {out['shmGib']} GiB, CPU "
                        f"{plan.host.cpu_request:g} request, {plan.host.cpu_limit:g} limit",

@@ -1023,3 +1023,33 @@ def test_the_upgrade_to_the_fixed_roofline_rolls_the_engine_once_in_place(
     [rolled] = [s for s in update.of(workload) if s.urn.endswith("::" + after.workload().name)]
     assert rolled.op == "update" and any("terminationGracePeriodSeconds" in p
                                          for p in rolled.paths), rolled.paths
+def _uniform_stage_budget(cfg, gpu, version, engine, weights_, activations_, groups, stages):
+    """The release before per-stage budgets: one budget from the fullest stage's weights and
+    the largest activation peak, at the fullest stage's bytes per block."""
+    from planning import kv_layout, memory
+    mixed = dataclasses.replace(weights_, per_stage_gib=())
+    budget = memory._kv_budget(cfg, gpu, version, engine, mixed.per_gpu_gib,
+                               activations_.peak_gib, activations_.non_torch_gib)
+    fullest = max(range(max(len(stages), 1)),
+                  key=lambda i: kv_layout.bytes_per_block(groups, stages[i:i + 1]))
+    return [budget] * max(len(stages), 1), fullest
+
+
+def test_the_upgrade_to_per_stage_kv_budgets_rolls_the_group_once_in_place(monkeypatch, runs):
+    """r1-h100 (TP 8 × PP 2): each pipeline stage now has its own weights (DeepSeek's dense
+    first layers hold no experts), activation peak (the sampler on the last stage) and KV
+    budget, so the group's KV tokens, and with them its admission bounds, drain time and
+    grace period, change: the first `pulumi up` after this release updates the
+    LeaderWorkerSet in place and the group rolls once; nothing is replaced. `before` is the
+    program run with the previous release's uniform stages."""
+    from planning import memory
+    monkeypatch.setattr(memory, "dense_layer_count", lambda model: 0)
+    monkeypatch.setattr(memory, "stage_budgets", _uniform_stage_budget)
+    before = run_stack("r1-h100")
+    monkeypatch.undo()
+    update = second_up(before, runs["r1-h100"])
+    assert update.hazards == []
+    assert update.ops() == {LWS: {"update"}}
+    [step] = [s for s in update.of(LWS) if s.op != "same"]
+    assert any(p.startswith("spec.leaderWorkerTemplate.leaderTemplate.spec.containers[0]"
+                            ".command") for p in step.paths), step.paths
