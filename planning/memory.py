@@ -158,6 +158,8 @@ def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
         layout.data_parallel, model.tie_word_embeddings, model.attention,
         expert_padding(model, gpu, layout, version) if gpu else 1.0, widths, dense,
         dense_mlp_params(model))
+    rotary = rotary_cache_gib(model)      # on every GPU, whatever its stage
+    per_stage = [gib + rotary for gib in per_stage]
     per_gpu = max(per_stage)
     checkpoint = model.weights_gib or weight_gib(
         groups, model.weights_dtype, role_widths(model.weights_dtype, model.weights_by_role))
@@ -168,12 +170,24 @@ def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
                   f"experts: {model.layers - dense} MoE layers hold the experts)"
                   if dense else "")
     shown = ", ".join(f"{gib:.2f}" for gib in per_stage)
+    rotary_text = f", RoPE's cos/sin cache {rotary:.2f} GiB on each GPU" if rotary else ""
     reason = (f"{parts} = {total:.1f} GiB ({stored_as}); fullest GPU at {layout.describe()}: "
               f"embeddings and head / TP {layout.tensor_parallel} on the first and last of "
               f"stages {stages}{dense_text}, norms, gates and replicated linears whole, linears "
-              f"/ TP, experts / (TP × DP): per stage [{shown}] GiB, the fullest = "
+              f"/ TP, experts / (TP × DP){rotary_text}: per stage [{shown}] GiB, the fullest = "
               f"{per_gpu:.2f} GiB; checkpoint {checkpoint:.1f} GiB")
     return Weights(total, per_gpu, checkpoint, reason, tuple(per_stage))
+
+
+def rotary_cache_gib(model: ModelFacts) -> float:
+    """RoPE's cos/sin cache, loaded with the weights on every GPU
+    (vllm/model_executor/layers/rotary_embedding/base.py RotaryEmbedding.__init__: a buffer of
+    max_position_embeddings × rotary_dim in the model dtype, one per distinct rope, shared by
+    the layers through get_rope's _ROPE_DICT): max_context × head_dim × 2 B for GQA models.
+    Llama-4-Scout-Instruct: 10,485,760 × 128 × 2 B = 2.5 GiB; Llama-3.1: 32 MiB."""
+    if model.attention.get("kind") != model_families.GQA:
+        return 0.0
+    return model.max_context * model.attention["head_dim"] * 2 / GIB
 
 
 def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
@@ -253,6 +267,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
     block = kv_block_size(model.attention, gpu.compute_capability, version)
     specs, stages = kv_layer_specs(model, layout, dtype_bytes, block, prefix_caching(cfg))
+    if model.attention_chunk_size and not kv_layout.chunked_local_on_hybrid_manager(version):
+        specs = kv_layout.without_hybrid_manager(specs)
     groups = kv_layout.group_layers(specs)
     budgets, binding = stage_budgets(cfg, gpu, version, engine, weights_, activations_, groups,
                                      stages)
@@ -354,7 +370,8 @@ def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: i
     specs, per_layer = [], []
     for kind in kinds:
         layer = [_layer_spec(kind, attention_kind, block, block * per_token,
-                             model.sliding_window or 0, prefix_caching_on)]
+                             model.sliding_window or 0, prefix_caching_on,
+                             model.attention_chunk_size or 0)]
         if indexer and not model_families.keeps_state(kind):
             layer.append(kv_layout.CacheSpec(attention_kind, block, block * indexer,
                                              role="indexer"))
@@ -364,12 +381,14 @@ def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: i
 
 
 def _layer_spec(kind: str, attention_kind: str, block: int, page: float, window: int,
-                prefix_caching_on: bool) -> kv_layout.CacheSpec:
+                prefix_caching_on: bool, chunk: int = 0) -> kv_layout.CacheSpec:
     if model_families.keeps_state(kind):
         blocks = PREFIX_CACHING_STATE_BLOCKS if prefix_caching_on else 1
         return kv_layout.CacheSpec(kind, block, page, state_blocks=blocks)
     if model_families.keeps_window(kind):
         return kv_layout.CacheSpec(kind, block, page, sliding_window=window)
+    if model_families.keeps_chunk(kind):
+        return kv_layout.CacheSpec(kind, block, page, attention_chunk_size=chunk)
     return kv_layout.CacheSpec(attention_kind, block, page)
 
 

@@ -138,7 +138,8 @@ def test_the_weights_step_puts_a_tied_embedding_on_the_last_stage_too():
     model = cfg.model.shape
     step = memory.weights(cfg, model, Layout(1, 2))
     assert step.per_gpu_gib == pytest.approx(memory.weight_gib_per_gpu(
-        model.parameter_groups(), "bf16", model.layers, 1, 2, 1, True, model.attention))
+        model.parameter_groups(), "bf16", model.layers, 1, 2, 1, True, model.attention)
+        + memory.rotary_cache_gib(model))
     with pytest.raises(KeyError):
         memory.weight_gib(model.parameter_groups(), "int3", memory.ROLE_BYTES["bf16"])
 
@@ -169,5 +170,6 @@ def test_without_a_gpu_the_weights_step_pads_no_experts():
     bare = memory.weights(cfg, model, Layout(1))
     padded = memory.weights(cfg, model, Layout(1), cfg.gpu.resolved())
     assert bare.per_gpu_gib == pytest.approx(memory.weight_gib_per_gpu(
-        model.parameter_groups(), "mxfp4", model.layers, 1, attention=model.attention))
+        model.parameter_groups(), "mxfp4", model.layers, 1, attention=model.attention)
+        + memory.rotary_cache_gib(model))
     assert padded.per_gpu_gib > bare.per_gpu_gib

@@ -138,8 +138,9 @@ def test_weights_reason_and_pipeline_stages():
         "max_context": 32768}}, gpu={"type": "l4", "tensorParallel": 1, "pipelineParallel": 2})
     # Tied: the embedding table sits on both stages (first as embedding, last as the head).
     untied_like = 1.5437e9 - 151936 * 1536
+    rope = 32768 * 128 * 2                          # RoPE's cos/sin cache, on every GPU
     assert tied.weights.per_gpu_gib * 2**30 == pytest.approx(
-        (151936 * 1536 + untied_like / 2) * 2, rel=1e-6)
+        (151936 * 1536 + untied_like / 2) * 2 + rope, rel=1e-6)
 
 
 def test_activations_follow_the_version_and_eager_mode():
@@ -256,7 +257,8 @@ def test_mxfp4_experts_carry_the_kernel_padding_of_the_gpu_and_split():
         return plan(model={"preset": None, "facts": GPT_OSS_20B, "maxModelLen": 8192},
                     gpu={"type": gpu, **split}).weights.per_gpu_gib * 2**30
     experts = 19110297600 * 0.53125
-    rest = (579133440 * 2 + 8990784 + 637203456) * 2
+    rope = 131072 * 64 * 2                          # RoPE's cos/sin cache, on every GPU
+    rest = (579133440 * 2 + 8990784 + 637203456) * 2 + rope
     # H100, TP 2: experts' I per GPU 1440 → 1472 (Triton rounds to 64), and Triton keeps the
     # checkpoint's scales beside its swizzled copy (+ 1/32 B per weight), pads the swizzled
     # scales' rows to 256 (w13 2944 → 3072 rows × 90 groups, w2 2880 → 3072 rows × 46) and
@@ -265,7 +267,7 @@ def test_mxfp4_experts_carry_the_kernel_padding_of_the_gpu_and_split():
     swizzle = 128 * 90 + 192 * 46 + 2 * (2944 + 2880)
     assert per_gpu("h100-80gb", tensorParallel=2) == pytest.approx(
         (experts * (1472 / 1440 + scales_twice + swizzle / (3 * 2880 * 1440 * 0.53125))
-         + rest - 8990784 * 2) / 2 + 8990784 * 2, rel=1e-9)
+         + rest - rope - 8990784 * 2) / 2 + 8990784 * 2 + rope, rel=1e-9)
     # A100, TP 1: Marlin pads I 2880 → 2944 and H 2880 → 3072.
     assert per_gpu("a100-80gb", tensorParallel=1) == pytest.approx(
         experts * 3072 * 2944 / 2880**2 + rest, rel=1e-9)
@@ -277,7 +279,9 @@ def test_mxfp4_experts_carry_the_kernel_padding_of_the_gpu_and_split():
 
 
 def test_a_16_bit_model_is_never_padded():
-    assert plan().weights.per_gpu_gib * 2**30 == pytest.approx(7_615_616_512 * 2, rel=1e-9)
+    rope = 131072 * 128 * 2                         # RoPE's cos/sin cache, not a weight
+    assert plan().weights.per_gpu_gib * 2**30 == pytest.approx(7_615_616_512 * 2 + rope,
+                                                               rel=1e-9)
 
 
 def test_the_kv_cache_holds_a_request_only_with_a_positive_budget_and_enough_tokens():
