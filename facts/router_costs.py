@@ -25,13 +25,14 @@ class RouterCost:
 
 ROUTER_COST = RouterCost(
     litellm_version="1.108.7",
-    cpu_ms_per_request=15.0,
-    cpu_ms_per_token=0.426,
+    cpu_ms_per_request=14.8,
+    cpu_ms_per_token=0.458,
     command="python -m benchmark.router --levers --requests 200 --streamed 40 --seconds 15",
     source="benchmark/results.md 'Router overhead (issue 19)', the `new` row (the router as "
-           "rendered): 15.0 ms CPU per non-streamed request one at a time, 0.426 ms per relayed "
-           "token, measured 2026-12-07 on a 2-CPU VM at load average 0.8-1.3 with the router "
-           "pinned to one CPU (the issue's own profile, 11 ms and 0.39 ms at 16 concurrent, was "
+           "rendered, with the rate-limit gauges and per-call service metrics skipped): 14.8 ms "
+           "CPU per non-streamed request one at a time, 0.458 ms per relayed token, measured "
+           "2026-12-07 21:57 UTC on a 2-CPU VM at load average 0.7-1.6 with the router pinned "
+           "to one CPU (the issue's own profile, 11 ms and 0.39 ms at 16 concurrent, was "
            "lower: one-at-a-time requests pay the per-request overhead without batching)",
 )
 """The router as rendered today (rendering/router.py), one uvicorn worker per pod."""

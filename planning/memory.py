@@ -185,7 +185,7 @@ def rotary_cache_gib(model: ModelFacts) -> float:
     max_position_embeddings × rotary_dim in the model dtype, one per distinct rope, shared by
     the layers through get_rope's _ROPE_DICT): max_context × head_dim × 2 B for GQA models.
     Llama-4-Scout-Instruct: 10,485,760 × 128 × 2 B = 2.5 GiB; Llama-3.1: 32 MiB."""
-    if model.attention.get("kind") != model_families.GQA:
+    if not model_families.is_gqa(model.attention):
         return 0.0
     return model.max_context * model.attention["head_dim"] * 2 / GIB
 
