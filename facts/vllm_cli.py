@@ -19,6 +19,7 @@ vllm/entrypoints/openai/cli_args.py `make_arg_parser` (`--headless`, `--api-serv
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Iterable, Optional
 
 FORBIDDEN_FLAGS = {
@@ -81,6 +82,22 @@ def canonical_flag(token: str, guarded: Iterable[str] = FORBIDDEN_FLAGS) -> Opti
         return name
     expansions = sorted(flag for flag in guarded if flag.startswith(name))
     return expansions[0] if expansions else name
+
+
+def flag_value(tokens: Sequence[str], *flags: str) -> Optional[str]:
+    """The value of the last `--flag value` or `--flag=value` among `tokens` (argparse: the last
+    one wins), reading names as vLLM does (`--max_model_len` is `--max-model-len`); None when
+    absent."""
+    value = None
+    for index, token in enumerate(tokens):
+        name = canonical_flag(token)
+        if name not in flags:
+            continue
+        if "=" in token:
+            value = token.split("=", 1)[1]
+        elif index + 1 < len(tokens):
+            value = tokens[index + 1]
+    return value
 
 
 def base_flag(token: str, guarded: Iterable[str] = FORBIDDEN_FLAGS) -> Optional[str]:

@@ -975,15 +975,8 @@ DEFAULT_ALL2ALL_BACKEND = "allgather_reducescatter"
 def all2all_backend(cfg: StackConfig) -> str:
     """The all-to-all backend engine.extraArgs choose (`--all2all-backend X` or `=X`, the
     last one wins as with argparse), else vLLM's default."""
-    backend, args = DEFAULT_ALL2ALL_BACKEND, cfg.engine.extra_args
-    for index, token in enumerate(args):
-        if vllm_cli.canonical_flag(token) != "--all2all-backend":
-            continue
-        if "=" in token:
-            backend = token.split("=", 1)[1]
-        elif index + 1 < len(args):
-            backend = args[index + 1]
-    return backend
+    chosen = vllm_cli.flag_value(cfg.engine.extra_args, "--all2all-backend")
+    return DEFAULT_ALL2ALL_BACKEND if chosen is None else chosen
 
 
 def cuda_graph_gib(version: vllm_features.Version, enforce_eager: bool = False) -> float:

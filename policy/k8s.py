@@ -428,20 +428,8 @@ def runs_no_api_server(container: Mapping) -> bool:
                                       and "serve" not in tokens)
 
 
-def flag_value(tokens: Sequence[str], *flags: str) -> Optional[str]:
-    """The value of the last `--flag value` or `--flag=value` among `tokens` (argparse: the last
-    one wins), reading names as vLLM does (`--max_model_len` is `--max-model-len`); None when
-    absent."""
-    value = None
-    for index, token in enumerate(tokens):
-        name = vllm_cli.canonical_flag(token)
-        if name not in flags:
-            continue
-        if "=" in token:
-            value = token.split("=", 1)[1]
-        elif index + 1 < len(tokens):
-            value = tokens[index + 1]
-    return value
+flag_value = vllm_cli.flag_value
+"""The value of the last `--flag value` among tokens (facts/vllm_cli.py)."""
 
 
 # --- selectors ------------------------------------------------------------------------------
