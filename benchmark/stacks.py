@@ -15,7 +15,8 @@ from facts import vllm_features
 from planning.config import StackConfig, parse
 
 ENGINE_FLAGS = {"gpu_memory_utilization": "gpuMemoryUtilization",
-                "max_num_seqs": "maxNumSeqs", "max_num_batched_tokens": "maxNumBatchedTokens"}
+                "max_num_seqs": "maxNumSeqs", "max_num_batched_tokens": "maxNumBatchedTokens",
+                "decode_context_parallel": "decodeContextParallel"}
 MODEL_FLAGS = {"kv_cache_dtype": "kvCacheDtype", "quantization": "quantization",
                "dtype": "dtype"}
 GPU_FLAGS = {"tensor_parallel": "tensorParallel", "pipeline_parallel": "pipelineParallel",
