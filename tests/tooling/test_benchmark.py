@@ -262,9 +262,12 @@ def test_results_count_each_issue_18_class_per_split_against_two_held_out_logs(r
         assert f"| {name} |" in table, name
     assert "| sliding-window | 3 | 4 | yes |" in table
     assert "| hybrid | 0 | 1 | no |" in table
-    assert "| mixed-precision-quantized | 3 | 3 | yes |" in table
+    # batch 189 (GLM-5.1): two DSA holdouts, one of them the first multi-node log; its three
+    # block-FP8 H200 runs join the mixed-precision class.
+    assert "| dsa | 2 | 2 | yes |" in table
+    assert "| mixed-precision-quantized | 5 | 4 | yes |" in table
     assert "| moe-ep | 0 | 2 | yes |" in table
-    assert "| multi-node | 0 | 0 | no |" in table
+    assert "| multi-node | 0 | 1 | no |" in table
 
 
 def test_hybrid_holdout_kv_tokens_meet_issue_18s_targets():
@@ -306,4 +309,5 @@ def test_results_report_kv_token_error_for_the_deployment_classes_too(rows):
     so."""
     table = report.render_kv_classes(rows)
     assert "| moe-ep | holdout (V1) | 2 |" in table
-    assert "| multi-node | holdout (V1) | 0 | – | no scorable public log (README: logs the config cannot describe) |" in table
+    assert "| multi-node | holdout (V1) | 1 |" in table
+    assert "| multi-node | tuning (V1) | 0 | – | no scorable public log (README: logs the config cannot describe) |" in table
