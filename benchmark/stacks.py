@@ -67,6 +67,15 @@ def storage_keys(raw: dict[str, Any]) -> dict[str, Any]:
     return {**PLACEHOLDERS["storage"], **({"readMibPerSecond": rate} if rate else {})}
 
 
+def multi_node_keys(raw: dict[str, Any]) -> dict[str, Any]:
+    """`multiNode` for a run whose replica spans nodes (cases.yaml `multi_node`, in the stack's
+    keys): the launcher the run used (its --distributed-executor-backend) and the RDMA a TP or EP
+    group across nodes needs (planning/checks.py refuses it without). No memory figure depends
+    on them; a case that does not span nodes has none."""
+    keys = raw.get("multi_node")
+    return {"multiNode": keys} if keys else {}
+
+
 def _set(target: dict[str, Any], names: dict[str, str], flags: dict[str, Any]) -> dict[str, Any]:
     target.update({key: flags[flag] for flag, key in names.items() if flags.get(flag) is not None})
     return target
@@ -105,5 +114,6 @@ def stack_config(raw: dict[str, Any], stack_facts: dict[str, Any]) -> StackConfi
         "gpu": _set(gpu_keys(raw["gpu"], stack_facts), GPU_FLAGS, flags),
         **PLACEHOLDERS,
         "storage": storage_keys(raw),
+        **multi_node_keys(raw),
     })
     return cfg if supported else cfg.model_copy(update={"vllm_version": version})

@@ -262,12 +262,13 @@ def test_results_count_each_issue_18_class_per_split_against_two_held_out_logs(r
         assert f"| {name} |" in table, name
     assert "| sliding-window | 3 | 4 | yes |" in table
     assert "| hybrid | 0 | 1 | no |" in table
-    # batch 189 (GLM-5.1): two DSA holdouts, one of them the first multi-node log; its three
-    # block-FP8 H200 runs join the mixed-precision class.
+    # batch 189 (GLM-5.1): two DSA holdouts, one of them a multi-node log; its three
+    # block-FP8 H200 runs join the mixed-precision class. Batch 188 (vllm#16692, DeepSeek-R1 TP 16
+    # over 2 x 8 H800) is the second multi-node holdout and a third with expert parallelism.
     assert "| dsa | 2 | 2 | yes |" in table
     assert "| mixed-precision-quantized | 5 | 4 | yes |" in table
-    assert "| moe-ep | 0 | 2 | yes |" in table
-    assert "| multi-node | 0 | 1 | no |" in table
+    assert "| moe-ep | 0 | 3 | yes |" in table
+    assert "| multi-node | 0 | 2 | yes |" in table
 
 
 def test_hybrid_holdout_kv_tokens_meet_issue_18s_targets():
@@ -303,11 +304,24 @@ def test_a_case_that_logs_its_read_rate_is_planned_at_that_rate_not_the_placehol
         stacks.PLACEHOLDERS["storage"]["readMibPerSecond"])
 
 
+def test_a_case_whose_replica_spans_nodes_is_planned_with_its_launcher_and_rdma():
+    """A multi-node run (cases.yaml multi_node: vllm#16692's TP 16 over two nodes of 8 H800 on
+    Ray) becomes the stack that runs it: multiNode.launcher and multiNode.rdma, without which
+    the plan refuses TP and EP across nodes; a single-node case has neither."""
+    by_id = {case.id: case for case in bench_cases.load_cases()}
+    spans = by_id["is16692-deepseek-r1-h800x16-tp16-ep-ray-v0.8.4"].config
+    assert spans.multi_node.launcher == "ray"
+    assert spans.multi_node.rdma is not None
+    assert make_plan(spans).layout.nodes == 2
+    single = by_id["lldp-llama31-8b-tp1"].config
+    assert single.multi_node.rdma is None and single.multi_node.launcher == "auto"
+
+
 def test_results_report_kv_token_error_for_the_deployment_classes_too(rows):
     """Issue 18's MoE-with-EP and multi-node classes are tags (cases.yaml classes), not KV
     layouts; their KV-token error is reported beside the layouts', and a class without a log says
     so."""
     table = report.render_kv_classes(rows)
-    assert "| moe-ep | holdout (V1) | 2 |" in table
-    assert "| multi-node | holdout (V1) | 1 |" in table
+    assert "| moe-ep | holdout (V1) | 3 |" in table
+    assert "| multi-node | holdout (V1) | 2 |" in table
     assert "| multi-node | tuning (V1) | 0 | – | no scorable public log (README: logs the config cannot describe) |" in table
