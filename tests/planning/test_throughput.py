@@ -667,3 +667,17 @@ def test_r1_h100s_time_per_token_is_the_sum_of_its_two_stages_steps():
     # Less than PP × the fullest stage, the figure before.
     assert sum(stages) < 2 * max(stages)
     assert "per stage [" in speed.reason
+
+
+def test_two_data_parallel_ranks_on_two_nodes_exchange_experts_over_the_network():
+    layout = Layout(2, data_parallel=2, expert_parallel=True, nodes=2)
+    work = tp.Work((0.0,), 0.0, 0.0, 0, 5, 1e6)
+    assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx(5 * (
+        tp.all_reduce_seconds(4, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["network"],
+                              tp.NETWORK_GB_S)))
+
+
+def test_a_roofline_exactly_on_an_r20_step_is_taken_as_that_step(monkeypatch):
+    # 45 ms is an R20 number: the budgets take it as it is, not the next step (50 ms).
+    monkeypatch.setattr(tp, "roofline", lambda *args: (0.045, 2.0, "stubbed roofline"))
+    assert _plan("prod").throughput.per_token_ms == 45
