@@ -18,6 +18,7 @@ from planning.layout import Layout, candidate_layouts, launcher
 from planning.plan import make_plan
 from tools import model_facts
 from facts.vllm_features import parse as V
+from planning.stack_files import stack_values
 from tests.planning.conftest import configured
 
 BASE = {
@@ -106,6 +107,8 @@ def test_a_weights_refusal_quotes_the_binding_pipeline_stages_own_weights_and_ac
     assert (f"before activations {peak:.2f} GiB and non-torch {non_torch:.2f} GiB on that "
             f"stage" in refused)
     assert f"activations {plan.activations.peak_gib:.2f}" not in refused
+    memory, utilization = plan.gpu.memory_gib, plan.engine.gpu_memory_utilization
+    assert f"offers {memory:.1f} GiB × {utilization} = {memory * utilization:.1f} GiB" in refused
 
 
 def test_a_workspace_refusal_quotes_the_binding_pipeline_stages_own_weights():
@@ -122,6 +125,7 @@ def test_a_request_refusal_quotes_the_binding_pipeline_stages_own_budget_and_its
         kv={"budget_gib": 0.4, "tokens_per_rank": 2048, "longest_request": 2048})
     refused = checks.one_request_fits(cfg, plan)
     assert refused.startswith("model.maxModelLen: one 4096-token request needs")
+    assert f"({plan.kv.bytes_per_token / 1024:.1f} KiB per token)" in refused
     assert (f"only 0.4 GiB is left per GPU on pipeline stage 1 of 4, the stage with the least "
             f"room ({plan.gpu.memory_gib:.1f} GiB × {plan.engine.gpu_memory_utilization} − "
             f"weights {weights:.2f} − activations {peak:.2f} − non-torch {non_torch:.2f})"
@@ -129,8 +133,18 @@ def test_a_request_refusal_quotes_the_binding_pipeline_stages_own_budget_and_its
 
 
 def test_a_refusal_with_one_pipeline_stage_names_no_stage():
-    refused = checks.weights_fit(stack(), drafted(kv={"budget_gib": 0.0}))
+    plan = drafted(kv={"budget_gib": 0.0})
+    refused = checks.weights_fit(stack(), plan)
     assert "stage" not in refused
+    assert f"non-torch {plan.activations.non_torch_gib:.2f} GiB; " in refused
+
+
+def test_a_refusal_names_the_binding_stage_of_two():
+    # r1-h100 (TP 8 × PP 2): stage 1 holds the head and the sampler, and binds.
+    plan = drafted(config.parse(stack_values("r1-h100")), kv={"budget_gib": 0.0})
+    assert plan.kv.binding_stage == 1
+    assert "on pipeline stage 1 of 2, the stage with the least room" in checks.weights_fit(
+        config.parse(stack_values("r1-h100")), plan)
 
 
 def test_a_stack_whose_stage_1_is_short_is_refused_naming_stage_1():
