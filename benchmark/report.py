@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from benchmark.cases import SPLITS
+from facts import model_families
 from benchmark.score import (HOLDOUT_TOKEN_MAE_BOUND, HOLDOUT_V1_TOKEN_MAE_BOUND, METRICS,
                              METRICS_RELATIVE, TARGETS, Row, Stat, StartupRow, startup_rows,
                              target_stats)
@@ -34,17 +35,34 @@ def render_targets(rows: list[Row], starts: list[StartupRow]) -> str:
     return "\n".join(lines)
 
 
-KV_CLASSES = ("full", "sliding-window", "hybrid", "dsa", "mla-tp")
-"""Issue 18's KV-layout classes (cases.yaml kv_class), with full attention for reference."""
+KV_CLASSES = ("full", "sliding-window", "chunked-local", "hybrid", "dsa", "mla-tp")
+"""Issue 18's KV-layout classes (kv_class), with full attention for reference and Llama-4's
+chunked local attention."""
 DEPLOYMENT_CLASSES = ("moe-ep", "multi-node")
 """Issue 18's deployment classes (cases.yaml classes): --enable-expert-parallel runs, and runs
 whose parallel group spans nodes."""
 
 
+def kv_class(case) -> str:
+    """A case's KV layout: cases.yaml's kv_class where it names one (mla-tp and dsa, which
+    layer kinds do not tell), else its model's layer kinds (config.json layer_types, the
+    kinds planning/kv_layout.py groups): linear-attention layers hybrid, chunked local
+    attention chunked-local, sliding windows sliding-window, else full."""
+    if case.kv_class != "full":
+        return case.kv_class
+    kinds = case.config.model.shape.layer_types or ()
+    for keeps, name in ((model_families.keeps_state, "hybrid"),
+                        (model_families.keeps_chunk, "chunked-local"),
+                        (model_families.keeps_window, "sliding-window")):
+        if any(keeps(kind) for kind in kinds):
+            return name
+    return "full"
+
+
 def in_class(case, name: str) -> bool:
     """Whether a case belongs to a class: its KV layout (kv_class) or one of its tags
     (classes)."""
-    return case.kv_class == name or name in case.classes
+    return kv_class(case) == name or name in case.classes
 
 
 def render_kv_classes(rows: list[Row]) -> str:

@@ -342,11 +342,25 @@ def expert_parallel_across_nodes_has_rdma(cfg: StackConfig, plan: Plan) -> Optio
     return None
 
 
+def _binding_stage(plan: Plan) -> tuple[str, float, float]:
+    """Where the KV budget binds, for a message (' on pipeline stage 1 of 4, …'; '' with one
+    stage), and that stage's own weights and activation peak per GPU: each stage's budget comes
+    from its own (memory.stage_budgets), and plan.kv's budget, bytes and request size are the
+    binding stage's (plan.kv.binding_stage)."""
+    stage = plan.kv.binding_stage
+    weights = plan.weights.per_stage_gib or (plan.weights.per_gpu_gib,)
+    peaks = plan.activations.stage_peaks_gib or (plan.activations.peak_gib,)
+    where = (f" on pipeline stage {stage} of {len(weights)}, the stage with the least room"
+             if len(weights) > 1 else "")
+    return where, weights[stage], peaks[stage]
+
+
 def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if plan.kv.budget_gib > 0:
         return None
     gpu, weights, act = plan.gpu, plan.weights, plan.activations
     utilization = plan.engine.gpu_memory_utilization
+    where, stage_weights, peak = _binding_stage(plan)
     # The workspace is to blame only when the rest fits without it: a fraction of a GiB of it
     # beside weights that leave less than non-torch would be fixed by no batch size.
     without_workspace = weights.per_gpu_gib + act.total_gib - act.moe_workspace_gib
@@ -355,26 +369,28 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
                 f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
                 f"× DP {plan.layout.data_parallel} and take {act.moe_workspace_gib:.1f} GiB per "
                 f"GPU ({act.reason}), where {gpu.name} offers {gpu.memory_gib:.1f} GiB × "
-                f"{utilization} − weights {weights.per_gpu_gib:.1f} GiB; lower "
+                f"{utilization} − weights {stage_weights:.1f} GiB{where}; lower "
                 "engine.maxNumBatchedTokens (vLLM's default all-to-all gathers every data-"
                 "parallel rank's batch before the experts), or use fewer data-parallel ranks")
     return (f"model: the weights do not fit: {plan.model.hf_id} needs {weights.total_gib:.1f} "
-            f"GiB, {weights.per_gpu_gib:.1f} GiB per GPU at {plan.layout.describe()}, but each "
-            f"{gpu.name} offers {gpu.memory_gib:.1f} GiB × {utilization} = "
-            f"{gpu.memory_gib * utilization:.1f} GiB before activations "
-            f"({act.total_gib:.1f} GiB); {suggest(cfg, plan)}")
+            f"GiB, {stage_weights:.1f} GiB per GPU at {plan.layout.describe()}{where}, but "
+            f"each {gpu.name} offers {gpu.memory_gib:.1f} GiB × {utilization} = "
+            f"{gpu.memory_gib * utilization:.1f} GiB before activations {peak:.2f} GiB and "
+            f"non-torch {act.non_torch_gib:.2f} GiB{' on that stage' if where else ''}; "
+            f"{suggest(cfg, plan)}")
 
 
 def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
     kv, length = plan.kv, cfg.model.max_model_len
     if kv.budget_gib <= 0 or kv.holds(length):
         return None
-    act = plan.activations
+    where, stage_weights, peak = _binding_stage(plan)
     return (f"model.maxModelLen: one {length}-token request needs {kv.request_gib:.1f} GiB of "
             f"KV cache per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
-            f"{kv.budget_gib:.1f} GiB is left per GPU ({plan.gpu.memory_gib:.1f} GiB × "
-            f"{plan.engine.gpu_memory_utilization} − weights {plan.weights.per_gpu_gib:.1f} − "
-            f"activations {act.total_gib:.1f}); {suggest(cfg, plan)}")
+            f"{kv.budget_gib:.1f} GiB is left per GPU{where} ({plan.gpu.memory_gib:.1f} GiB × "
+            f"{plan.engine.gpu_memory_utilization} − weights {stage_weights:.2f} − activations "
+            f"{peak:.2f} − non-torch {plan.activations.non_torch_gib:.2f}); "
+            f"{suggest(cfg, plan)}")
 
 
 def budget_not_below_derived(cfg: StackConfig, plan: Plan) -> Optional[str]:

@@ -3,8 +3,9 @@ plan's batch, a roofline from the GPU's memory bandwidth and compute (facts/gpus
 
 A decode step reads the weights it touches (a mixture-of-experts model only the experts its
 pipeline micro-batch routes to) and the KV cache of every sequence in the batch, and multiplies
-each token through the active parameters; it takes the longer of the read at the reachable bandwidth and
-the arithmetic at the reachable compute, plus the tensor-parallel all-reduces. A prefill is
+each token through the active parameters; each pipeline stage takes the longer of its own read
+at the reachable bandwidth and its share of the arithmetic at the reachable compute, a token
+passes every stage in turn, and the tensor-parallel all-reduces add to the sum. A prefill is
 compute: the active parameters and the causal attention over the prompt. Each efficiency and
 latency below is a named figure with its source; tests/planning/test_throughput.py holds the
 roofline against published measurements within a stated factor.
@@ -26,7 +27,8 @@ from facts import model_families
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 from planning.granularity import STEP, stable_ceiling
-from planning.memory import GpuMemory, scheme, weight_gib_per_gpu
+from planning.memory import (GpuMemory, dense_layer_count, dense_mlp_params,
+                             pipeline_stage_layers, scheme, weight_gib_per_stage)
 from planning.wording import counted
 
 GB = 1e9
@@ -195,8 +197,9 @@ def has_throughput_facts(gpu: GpuFacts) -> bool:
 class Work:
     """What a decode step or a prefill asks of the replica, independent of the GPU's speed."""
 
-    read_bytes_per_gpu: float
-    """Decode step, one pipeline stage, its fullest GPU: weights read + its KV share."""
+    read_bytes_per_stage: tuple[float, ...]
+    """Decode step: what one GPU of each pipeline stage reads, its weights touched + its KV
+    share (a prefill: none)."""
     flops: float
     """The replica's matrix products with the weights for the step (decode) or the prompt
     (prefill): 2 × active parameters per token, at the weights' tensor-core rate."""
@@ -208,35 +211,52 @@ class Work:
     """Expert-parallel dispatches and combines on that path (0 without expert parallelism)."""
     message_bytes: float
     """Size of each all-reduce or exchange."""
+    stage_layers: tuple[int, ...] = (1,)
+    """Layers on each pipeline stage (memory.pipeline_stage_layers): a stage's share of the
+    arithmetic is its layers over all."""
+
+
+def stage_kv_bytes_per_token(kv_bytes_per_token: float, binding_stage: int,
+                             stage_layers: list[int]) -> list[float]:
+    """KV bytes a token costs one GPU of each pipeline stage = the KV cache's bytes per token
+    (memory.kv_cache: the binding stage's layers) × the stage's layers / the binding stage's.
+    Example (r1-h100: 34,560 B on stage 1's 30 layers, stages [31, 30]): [35,712, 34,560] B."""
+    per_layer = kv_bytes_per_token / stage_layers[binding_stage]
+    return [per_layer * layers for layers in stage_layers]
 
 
 def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: GpuMemory,
                 batch: int, context: int) -> Work:
-    """One decode step of `batch` sequences at `context` tokens: on a stage's fullest GPU the
-    weights its micro-batch touches (weight_gib_per_gpu of read_groups, the experts at the
-    share micro_batch_tokens route to) plus its share of the batch's
-    KV (batch / (DP × PP) sequences × context × KV bytes per token on a GPU); the replica's
-    FLOPs = batch × (2 × active parameters + attention); per layer two all-reduces of the
-    stage's micro-batch, and two expert exchanges with expert parallelism."""
+    """One decode step of `batch` sequences at `context` tokens: on one GPU of each pipeline
+    stage the weights its micro-batch touches (weight_gib_per_stage of read_groups, the experts
+    at the share micro_batch_tokens route to, DeepSeek's dense first layers where they sit)
+    plus its layers' share of the batch's KV (batch / (DP × PP) sequences × context ×
+    stage_kv_bytes_per_token); the replica's FLOPs = batch × (2 × active parameters +
+    attention); per layer two all-reduces of the stage's micro-batch, and two expert exchanges
+    with expert parallelism."""
     groups = model.parameter_groups()
     share = experts_read_share(model.experts, model.experts_per_token,
                                micro_batch_tokens(batch, layout))
+    stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
     # read_groups reads no embedding (a tied one is the head), so no stage adds one: the
-    # weights are placed as untied (weight_gib_per_gpu's default).
-    weights = weight_gib_per_gpu(
+    # weights are placed as untied (weight_gib_per_stage's default).
+    weights = weight_gib_per_stage(
         read_groups(groups, model.tie_word_embeddings, share),
         scheme(model.weights_dtype, cfg.model.quantization), model.layers,
         layout.tensor_parallel, layout.pipeline_parallel, layout.data_parallel,
-        attention=model.attention) * GIB
+        attention=model.attention, dense_layers=dense_layer_count(model),
+        dense_mlp_params=dense_mlp_params(model))
     micro_batch = batch / (layout.data_parallel * layout.pipeline_parallel)
-    kv = micro_batch * context * on_gpu.kv.bytes_per_token
+    kv = stage_kv_bytes_per_token(on_gpu.kv.bytes_per_token, on_gpu.kv.binding_stage, stages)
+    reads = tuple(gib * GIB + micro_batch * context * per_token
+                  for gib, per_token in zip(weights, kv))
     active = active_parameters(groups, model.experts, model.experts_per_token)
     attention = batch * attention_flops_per_token(model.attention, model.hidden_size,
                                                   model.layers, context, decode=True)
     exchanges = ALL_REDUCES_PER_LAYER * model.layers if layout.expert_parallel else 0
-    return Work(weights + kv, batch * 2 * active, attention,
+    return Work(reads, batch * 2 * active, attention,
                 ALL_REDUCES_PER_LAYER * model.layers, exchanges,
-                micro_batch * model.hidden_size * ACTIVATION_BYTES)
+                micro_batch * model.hidden_size * ACTIVATION_BYTES, tuple(stages))
 
 
 def compute_seconds(work: Work, gpu: GpuFacts, gpus: int, tflops: float) -> float:
@@ -246,14 +266,23 @@ def compute_seconds(work: Work, gpu: GpuFacts, gpus: int, tflops: float) -> floa
         gpus * 1e12 * COMPUTE_EFFICIENCY)
 
 
-def decode_seconds(work: Work, gpu: GpuFacts, layout: Layout, tflops: float) -> float:
-    """Per-token time = PP × stage step + the all-reduces: a token passes every stage in turn,
-    each stage reading its weights and its micro-batch's KV at the reachable bandwidth or
-    doing its share of the FLOPs at the reachable compute, whichever is longer (its stage's
-    FLOPs = replica FLOPs / PP over TP × DP GPUs, so PP × stage = FLOPs / all GPUs)."""
-    read = work.read_bytes_per_gpu / (gpu.memory_bandwidth_gb_s * GB * BANDWIDTH_EFFICIENCY)
+def stage_seconds(work: Work, gpu: GpuFacts, layout: Layout, tflops: float) -> list[float]:
+    """Each pipeline stage's step = the longer of its GPU's read at the reachable bandwidth
+    and its layers' share of the arithmetic (stage layers / all layers × compute_seconds on
+    all GPUs: the micro-batch's FLOPs over the stage's TP × DP GPUs)."""
     compute = compute_seconds(work, gpu, layout.gpus, tflops)
-    return max(layout.pipeline_parallel * read, compute) + communication_seconds(
+    layers = sum(work.stage_layers)
+    return [max(read / (gpu.memory_bandwidth_gb_s * GB * BANDWIDTH_EFFICIENCY),
+                compute * stage / layers)
+            for read, stage in zip(work.read_bytes_per_stage, work.stage_layers)]
+
+
+def decode_seconds(work: Work, gpu: GpuFacts, layout: Layout, tflops: float) -> float:
+    """Per-token time = Σ over the stages of each stage's step (stage_seconds) + the
+    all-reduces: a token passes every stage in turn, each reading its own weights and its
+    layers' KV (not PP × the fullest stage: DeepSeek's stage 0 holds dense layers, the last
+    the head)."""
+    return sum(stage_seconds(work, gpu, layout, tflops)) + communication_seconds(
         work, gpu, layout)
 
 
@@ -265,7 +294,7 @@ def prefill_work(model: ModelFacts, prompt_tokens: int) -> Work:
     active = active_parameters(groups, model.experts, model.experts_per_token)
     attention = attention_flops_per_token(model.attention, model.hidden_size, model.layers,
                                           prompt_tokens, decode=False) / 2
-    return Work(0.0, prompt_tokens * 2 * active, prompt_tokens * attention,
+    return Work((0.0,), prompt_tokens * 2 * active, prompt_tokens * attention,
                 ALL_REDUCES_PER_LAYER * model.layers, 0,
                 prompt_tokens * model.hidden_size * ACTIVATION_BYTES)
 
@@ -299,18 +328,19 @@ def communication_seconds(work: Work, gpu: GpuFacts, layout: Layout) -> float:
 
 def _decode_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, batch: int,
                    context: int, seconds: float) -> str:
-    read_ms = work.read_bytes_per_gpu / (gpu.memory_bandwidth_gb_s * GB
-                                         * BANDWIDTH_EFFICIENCY) * 1000
+    reads = ", ".join(f"{read / GB:.1f}" for read in work.read_bytes_per_stage)
+    steps = ", ".join(f"{step * 1000:.1f}"
+                      for step in stage_seconds(work, gpu, layout, tflops))
     compute_ms = compute_seconds(work, gpu, layout.gpus, tflops) * 1000
     talk_ms = communication_seconds(work, gpu, layout) * 1000
-    return (f"decode at batch {batch} × {context}-token context: a stage's fullest GPU reads "
-            f"{work.read_bytes_per_gpu / GB:.1f} GB (weights its "
-            f"{micro_batch_tokens(batch, layout)}-token micro-batch touches + its KV share) at "
-            f"{gpu.memory_bandwidth_gb_s:g} GB/s × {BANDWIDTH_EFFICIENCY:g} = {read_ms:.1f} ms "
-            f"× PP {layout.pipeline_parallel}; {work.flops / 1e12:.2f} TFLOP at {tflops:g} "
-            f"TFLOPS + attention {work.attention_flops / 1e12:.2f} TFLOP at "
-            f"{gpu.bf16_tflops:g} on {counted(layout.gpus, 'GPU')} × {COMPUTE_EFFICIENCY:g} = "
-            f"{compute_ms:.1f} ms; the longer + all-reduces {talk_ms:.1f} ms = "
+    return (f"decode at batch {batch} × {context}-token context: a GPU of each stage reads "
+            f"[{reads}] GB (weights its {micro_batch_tokens(batch, layout)}-token micro-batch "
+            f"touches + its layers' KV share) at {gpu.memory_bandwidth_gb_s:g} GB/s × "
+            f"{BANDWIDTH_EFFICIENCY:g}; {work.flops / 1e12:.2f} TFLOP at {tflops:g} TFLOPS + "
+            f"attention {work.attention_flops / 1e12:.2f} TFLOP at {gpu.bf16_tflops:g} on "
+            f"{counted(layout.gpus, 'GPU')} × {COMPUTE_EFFICIENCY:g} = {compute_ms:.1f} ms, "
+            f"each stage its layers' share; per stage [{steps}] ms (the longer of its read and "
+            f"its share), a token through every stage + all-reduces {talk_ms:.1f} ms = "
             f"{seconds * 1000:.1f} ms per token")
 
 

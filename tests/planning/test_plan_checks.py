@@ -18,6 +18,7 @@ from planning.layout import Layout, candidate_layouts, launcher
 from planning.plan import make_plan
 from tools import model_facts
 from facts.vllm_features import parse as V
+from planning.stack_files import stack_values
 from tests.planning.conftest import configured
 
 BASE = {
@@ -78,6 +79,79 @@ def test_one_request_must_fit_the_cache_when_there_is_one():
     assert checks.one_request_fits(cfg, drafted(kv={"budget_gib": 0.0,
                                                     "tokens_per_rank": 0,
                                                     "longest_request": 0})) is None
+
+
+# MiniMax-M2.1 on A100 40GB at TP 2 × PP 4: stage 1 has the fewest KV blocks (it holds as much
+# as stage 2 and more than stages 0 and 3), while the sampler's activation peak is the last
+# stage's: a refusal must quote stage 1's own figures, not the fullest of every stage.
+STAGED = {"model": {"preset": "minimax-m2.1", "revision": "main", "servedName": "m",
+                    "maxModelLen": 4096},
+          "gpu": {"type": "a100-40gb", "tensorParallel": 2, "pipelineParallel": 4}}
+
+
+def _staged_plan(**sections):
+    cfg = stack(**STAGED)
+    plan = drafted(cfg, **sections)
+    weights, peaks = plan.weights.per_stage_gib, plan.activations.stage_peaks_gib
+    # The case needs a binding stage whose peak is not the largest.
+    assert plan.kv.binding_stage == 1 and peaks[1] < max(peaks) and len(weights) == 4
+    return cfg, plan, weights[1], peaks[1], plan.activations.non_torch_gib
+
+
+def test_a_weights_refusal_quotes_the_binding_pipeline_stages_own_weights_and_activations():
+    cfg, plan, weights, peak, non_torch = _staged_plan(kv={"budget_gib": -0.5},
+                                                        activations={"moe_workspace_gib": 0.0})
+    refused = checks.weights_fit(cfg, plan)
+    assert (f"{weights:.1f} GiB per GPU at TP 2 × PP 4 × DP 1 on pipeline stage 1 of 4, the "
+            "stage with the least room, but" in refused)
+    assert (f"before activations {peak:.2f} GiB and non-torch {non_torch:.2f} GiB on that "
+            f"stage" in refused)
+    assert f"activations {plan.activations.peak_gib:.2f}" not in refused
+    memory, utilization = plan.gpu.memory_gib, plan.engine.gpu_memory_utilization
+    assert f"offers {memory:.1f} GiB × {utilization} = {memory * utilization:.1f} GiB" in refused
+
+
+def test_a_workspace_refusal_quotes_the_binding_pipeline_stages_own_weights():
+    cfg, plan, weights, _, _ = _staged_plan(kv={"budget_gib": -0.5},
+                                            weights={"per_gpu_gib": 30.0})
+    refused = checks.weights_fit(cfg, plan)
+    assert refused.startswith("engine.maxNumBatchedTokens: the weights fit but")
+    assert (f"− weights {weights:.1f} GiB on pipeline stage 1 of 4, the stage with the least "
+            "room; lower" in refused)
+
+
+def test_a_request_refusal_quotes_the_binding_pipeline_stages_own_budget_and_its_terms():
+    cfg, plan, weights, peak, non_torch = _staged_plan(
+        kv={"budget_gib": 0.4, "tokens_per_rank": 2048, "longest_request": 2048})
+    refused = checks.one_request_fits(cfg, plan)
+    assert refused.startswith("model.maxModelLen: one 4096-token request needs")
+    assert f"({plan.kv.bytes_per_token / 1024:.1f} KiB per token)" in refused
+    assert (f"only 0.4 GiB is left per GPU on pipeline stage 1 of 4, the stage with the least "
+            f"room ({plan.gpu.memory_gib:.1f} GiB × {plan.engine.gpu_memory_utilization} − "
+            f"weights {weights:.2f} − activations {peak:.2f} − non-torch {non_torch:.2f})"
+            in refused)
+
+
+def test_a_refusal_with_one_pipeline_stage_names_no_stage():
+    plan = drafted(kv={"budget_gib": 0.0})
+    refused = checks.weights_fit(stack(), plan)
+    assert "stage" not in refused
+    assert f"non-torch {plan.activations.non_torch_gib:.2f} GiB; " in refused
+
+
+def test_a_refusal_names_the_binding_stage_of_two():
+    # r1-h100 (TP 8 × PP 2): stage 1 holds the head and the sampler, and binds.
+    plan = drafted(config.parse(stack_values("r1-h100")), kv={"budget_gib": 0.0})
+    assert plan.kv.binding_stage == 1
+    assert "on pipeline stage 1 of 2, the stage with the least room" in checks.weights_fit(
+        config.parse(stack_values("r1-h100")), plan)
+
+
+def test_a_stack_whose_stage_1_is_short_is_refused_naming_stage_1():
+    values = {**STAGED, "engine": {"gpuMemoryUtilization": 0.6}}
+    with pytest.raises(config.ConfigError) as refused:
+        make_plan(stack(**values))
+    assert "on pipeline stage 1 of 4, the stage with the least room, but" in str(refused.value)
 
 
 # --- start-up ---------------------------------------------------------------------------------

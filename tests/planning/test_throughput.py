@@ -133,7 +133,7 @@ def test_a_pcie_all_reduce_moves_at_one_directions_bandwidth_of_the_slot():
 
 
 def _work(read_gb=20.0, flops=0.0, attention=0.0, reduces=0):
-    return tp.Work(read_gb * tp.GB, flops, attention, reduces, 0, 1e5)
+    return tp.Work((read_gb * tp.GB,), flops, attention, reduces, 0, 1e5)
 
 
 def test_a_small_batch_decode_is_the_read_at_the_reachable_bandwidth():
@@ -143,7 +143,8 @@ def test_a_small_batch_decode_is_the_read_at_the_reachable_bandwidth():
     faster = h100.model_copy(update={"memory_bandwidth_gb_s": 6700})
     assert tp.decode_seconds(_work(), faster, Layout(1), 989) == pytest.approx(seconds / 2)
     # A token passes each pipeline stage in turn: PP stages read their weights one after another.
-    assert tp.decode_seconds(_work(), h100, Layout(1, pipeline_parallel=2), 989) == \
+    two = tp.Work((20 * tp.GB, 20 * tp.GB), 0.0, 0.0, 0, 0, 1e5, (1, 1))
+    assert tp.decode_seconds(two, h100, Layout(1, pipeline_parallel=2), 989) == \
         pytest.approx(2 * seconds)
 
 
@@ -216,9 +217,9 @@ def test_a_measured_per_token_time_and_prefill_override_the_roofline_everywhere(
 
 def test_the_budgets_take_the_roofline_up_to_a_stated_step_so_a_nudge_of_the_kv_keeps_them():
     speed = _plan("r1-h100").throughput
-    assert (speed.decode_ms, speed.per_token_ms) == (42.2, 45)
-    assert ("= 42.2 ms per token; prefill" in speed.reason
-            and "; 42.2 ms up to the next R20 step (about 12 % apart) = 45 ms, so a small change "
+    assert (speed.decode_ms, speed.per_token_ms) == (42.1, 45)
+    assert ("= 42.1 ms per token; prefill" in speed.reason
+            and "; 42.1 ms up to the next R20 step (about 12 % apart) = 45 ms, so a small change "
             "of the KV estimate leaves the pod template as it was; the budgets use perTokenMs 45 "
             "(roofline)" in speed.reason)
     assert "perTokenMs 45 (roofline)" in speed.source
@@ -387,8 +388,10 @@ def _gpu(name: str = "h100-80gb"):
 
 
 def _on_gpu(kv_bytes_per_token: float):
-    """The one field of a GpuMemory the decode step reads: the KV bytes a token costs a GPU."""
-    return SimpleNamespace(kv=SimpleNamespace(bytes_per_token=kv_bytes_per_token))
+    """The fields of a GpuMemory the decode step reads: the KV bytes a token costs a GPU of
+    the binding stage (here the first)."""
+    return SimpleNamespace(kv=SimpleNamespace(bytes_per_token=kv_bytes_per_token,
+                                              binding_stage=0))
 
 
 def _cfg(quantization=None):
@@ -430,10 +433,13 @@ def test_a_decode_step_is_the_weights_touched_the_kv_share_the_flops_and_the_exc
     groups = r1.parameter_groups()
     layout = Layout(8, pipeline_parallel=2, data_parallel=2, expert_parallel=True, nodes=4)
     work = tp.decode_work(_cfg(), r1, layout, _on_gpu(1000.0), 64, 4096)
-    weights = memory.weight_gib_per_gpu(
+    weights = memory.weight_gib_per_stage(
         tp.read_groups(groups, False, 1 - (1 - 8 / 256) ** 32), "fp8", 61, 8, 2, 2, False,
-        r1.attention) * tp.GIB
-    assert work.read_bytes_per_gpu == pytest.approx(weights + 64 / 4 * 4096 * 1000.0)
+        r1.attention, dense_layers=3, dense_mlp_params=3 * 7168 * 18432)
+    # Stage 0 (31 layers) binds here: its KV is 1000 B a token, stage 1's 30 / 31 of it.
+    assert work.read_bytes_per_stage == pytest.approx(
+        (weights[0] * tp.GIB + 64 / 4 * 4096 * 1000.0,
+         weights[1] * tp.GIB + 64 / 4 * 4096 * 1000.0 * 30 / 31))
     assert work.flops == pytest.approx(64 * 2 * tp.active_parameters(groups, 256, 8))
     assert work.attention_flops == pytest.approx(
         64 * tp.attention_flops_per_token(r1.attention, 7168, 61, 4096, decode=True))
@@ -460,10 +466,10 @@ def test_with_a_pipeline_a_stage_reads_only_the_experts_its_micro_batch_routes_t
     r1 = _preset("deepseek-r1")
     layout = Layout(8, pipeline_parallel=2, nodes=2)
     work = tp.decode_work(_cfg(), r1, layout, _on_gpu(0.0), 95, 8192)
-    stage = memory.weight_gib_per_gpu(
+    stages = memory.weight_gib_per_stage(
         tp.read_groups(r1.parameter_groups(), False, 1 - (1 - 8 / 256) ** 48), "fp8", 61, 8, 2,
-        1, False, r1.attention) * tp.GIB
-    assert work.read_bytes_per_gpu == pytest.approx(stage)
+        1, False, r1.attention, dense_layers=3, dense_mlp_params=memory.dense_mlp_params(r1))
+    assert work.read_bytes_per_stage == pytest.approx([gib * tp.GIB for gib in stages])
     assert tp.micro_batch_tokens(95, layout) == 48
     assert tp.micro_batch_tokens(95, Layout(8)) == 95
     # Data-parallel ranks gather their micro-batches at every MoE layer (FusedMoE spreads the
@@ -476,13 +482,13 @@ def test_fp8_quantization_of_a_16_bit_model_halves_the_weights_a_decode_step_rea
     plain = tp.decode_work(_cfg(), qwen, Layout(1), _on_gpu(0.0), 1, 1)
     online = tp.decode_work(_cfg("fp8"), qwen, Layout(1), _on_gpu(0.0), 1, 1)
     # Embedding and head stay 16-bit, so a little more than half.
-    assert 0.5 < online.read_bytes_per_gpu / plain.read_bytes_per_gpu < 0.55
+    assert 0.5 < online.read_bytes_per_stage[0] / plain.read_bytes_per_stage[0] < 0.55
 
 
 def test_a_prefill_is_the_prompts_matrix_flops_half_its_full_attention_and_its_all_reduces():
     r1 = _preset("deepseek-r1")
     work = tp.prefill_work(r1, 1000)
-    assert work.read_bytes_per_gpu == 0.0
+    assert work.read_bytes_per_stage == (0.0,)
     assert work.flops == pytest.approx(1000 * 2 * tp.active_parameters(
         r1.parameter_groups(), 256, 8))
     assert work.attention_flops == pytest.approx(
@@ -492,7 +498,7 @@ def test_a_prefill_is_the_prompts_matrix_flops_half_its_full_attention_and_its_a
 
 
 def test_compute_adds_matrix_flops_at_the_weights_rate_to_attention_at_the_bf16_rate():
-    work = tp.Work(0.0, 4e12, 1e12, 0, 0, 0.0)
+    work = tp.Work((0.0,), 4e12, 1e12, 0, 0, 0.0)
     assert tp.compute_seconds(work, _gpu(), 2, 1979) == \
         (4e12 / 1979 + 1e12 / 989) / (2 * 1e12 * tp.COMPUTE_EFFICIENCY)
 
@@ -502,7 +508,7 @@ def test_compute_adds_matrix_flops_at_the_weights_rate_to_attention_at_the_bf16_
 def test_expert_exchanges_span_tp_times_dp_and_the_network_once_the_replica_spans_nodes(
         nodes, kind, bandwidth):
     layout = Layout(2, data_parallel=4, expert_parallel=True, nodes=nodes)
-    work = tp.Work(0.0, 0.0, 0.0, 3, 5, 1e6)
+    work = tp.Work((0.0,), 0.0, 0.0, 3, 5, 1e6)
     reduces = 3 * tp.all_reduce_seconds(2, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["nvlink"], 450)
     exchanges = 5 * tp.all_reduce_seconds(8, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS[kind], bandwidth)
     assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx(reduces + exchanges)
@@ -514,20 +520,20 @@ def test_under_pipeline_parallelism_without_dp_the_expert_group_is_the_tp_group_
     # DP × PCP × TP). TP 8 × PP 2 on 2 nodes with DP 1: each stage's experts sit on its own
     # node's 8 GPUs, exchanged over NVLink like the TP all-reduces, not over the network.
     layout = Layout(8, 2, expert_parallel=True, nodes=2)
-    work = tp.Work(0.0, 0.0, 0.0, 3, 5, 1e6)
+    work = tp.Work((0.0,), 0.0, 0.0, 3, 5, 1e6)
     each = tp.all_reduce_seconds(8, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["nvlink"], 450)
     assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx((3 + 5) * each)
 
 
 def test_the_reasons_show_each_terms_milliseconds_and_the_dp_ranks_when_there_are_several():
-    work = tp.Work(2e9, 0.0, 0.0, 10, 0, 1e5)
+    work = tp.Work((2e9,), 0.0, 0.0, 10, 0, 1e5)
     gpu = _gpu().model_copy(update={"memory_bandwidth_gb_s": 1000})
     text = tp._decode_reason(work, gpu, Layout(2), 989, 7, 300, 0.0123)
     assert "decode at batch 7 × 300-token context" in text
-    assert "(weights its 7-token micro-batch touches + its KV share)" in text
+    assert "(weights its 7-token micro-batch touches + its layers' KV share)" in text
     assert "weights its 4-token micro-batch" in tp._decode_reason(
         work, gpu, Layout(2, pipeline_parallel=2), 989, 7, 300, 0.0123)
-    assert f"× 0.7 = {2e9 / (1000e9 * 0.7) * 1000:.1f} ms × PP 1" in text
+    assert f"per stage [{2e9 / (1000e9 * 0.7) * 1000:.1f}] ms" in text
     assert "× 0.5 = 0.0 ms" in text
     talk = tp.communication_seconds(work, gpu, Layout(2)) * 1000
     assert f"all-reduces {talk:.1f} ms = 12.3 ms per token" in text
@@ -536,19 +542,26 @@ def test_the_reasons_show_each_terms_milliseconds_and_the_dp_ranks_when_there_ar
 
 
 def test_the_reasons_print_each_term_as_the_arithmetic_computes_it():
-    # 70 GB at 1000 GB/s × 0.7 = 100 ms; 100 TFLOP at 1000 TFLOPS on 2 GPUs × 0.5 = 100 ms;
-    # 10 all-reduces of 4.5 GB at 450 GB/s (TP 2: one message each way) = 100.1 ms.
-    work = tp.Work(70e9, 100e12, 2e12, 10, 0, 4.5e9)
+    # Stage 0 reads 70 GB at 1000 GB/s × 0.7 = 100 ms, stage 1 140 GB = 200 ms; 100 TFLOP at
+    # 1000 TFLOPS + 2 TFLOP at 989 on 2 GPUs × 0.5 = 102.0 ms, 51.0 ms a stage; 10
+    # all-reduces of 4.5 GB at 450 GB/s (TP 2: one message each way) = 100.1 ms.
+    work = tp.Work((70e9, 140e9), 100e12, 2e12, 10, 0, 4.5e9, (3, 3))
     gpu = _gpu().model_copy(update={"memory_bandwidth_gb_s": 1000})
-    assert tp._decode_reason(work, gpu, Layout(2), 1000, 7, 300, 0.3001) == (
-        "decode at batch 7 × 300-token context: a stage's fullest GPU reads 70.0 GB (weights "
-        "its 7-token micro-batch touches + its KV share) at 1000 GB/s × 0.7 = 100.0 ms × PP 1; "
-        "100.00 TFLOP at 1000 TFLOPS + attention 2.00 TFLOP at 989 on 2 GPUs × 0.5 = 102.0 ms; "
-        "the longer + all-reduces 100.1 ms = 300.1 ms per token")
+    layout = Layout(1, pipeline_parallel=2)
+    assert tp._decode_reason(work, gpu, layout, 1000, 7, 300, 0.4001) == (
+        "decode at batch 7 × 300-token context: a GPU of each stage reads [70.0, 140.0] GB "
+        "(weights its 4-token micro-batch touches + its layers' KV share) at 1000 GB/s × 0.7; "
+        "100.00 TFLOP at 1000 TFLOPS + attention 2.00 TFLOP at 989 on 2 GPUs × 0.5 = 102.0 ms, "
+        "each stage its layers' share; per stage [100.0, 200.0] ms (the longer of its read and "
+        "its share), a token through every stage + all-reduces 0.0 ms = 400.1 ms per token")
+    # Three times the arithmetic (302.0 ms, 151.0 a stage) binds stage 0, not stage 1.
+    busy = dataclasses.replace(work, flops=300e12)
+    talk = tp._decode_reason(busy, gpu, Layout(2), 1000, 7, 300, 0.4511)
+    assert "per stage [151.0, 200.0] ms" in talk and "all-reduces 100.1 ms" in talk
     assert tp._prefill_reason(work, gpu, Layout(2), 1000, 4000, 2.5) == (
         "prefill of a 4000-token prompt: (0.10 PFLOP at 1000 TFLOPS + attention 0.00 PFLOP at "
         "989) / (TP 2 × 0.5) + all-reduces = 2.5 s, 1600 tokens/s")
-    heavy = tp.Work(0.0, 2.5e15, 1.5e15, 0, 0, 0.0)
+    heavy = tp.Work((0.0,), 2.5e15, 1.5e15, 0, 0, 0.0)
     assert "(2.50 PFLOP at 989 TFLOPS + attention 1.50 PFLOP at 989)" in tp._prefill_reason(
         heavy, gpu, Layout(1), 989, 100, 1.0)
 
@@ -592,3 +605,79 @@ def test_gpu_hours_per_million_tokens_are_the_replicas_gpus_over_its_token_rate(
     assert tp.gpu_hours_per_million_tokens(2, 38, 56.0) == pytest.approx(0.8187, rel=1e-3)
     assert tp.gpu_hours_per_million_tokens(4, 38, 56.0) == 2 * tp.gpu_hours_per_million_tokens(
         2, 38, 56.0)
+
+
+# ------------------------------------------------------------------ a token through every stage
+# A token passes each pipeline stage in turn, so its time is the sum of each stage's own step:
+# the weights that stage holds (planning/memory.py weight_gib_per_stage: DeepSeek's dense first
+# layers on stage 0, the head on the last) and its layers' KV, not PP × the fullest stage.
+
+
+def _staged_on_gpu(kv_bytes_per_token: float, binding_stage: int):
+    return SimpleNamespace(kv=SimpleNamespace(bytes_per_token=kv_bytes_per_token,
+                                              binding_stage=binding_stage))
+
+
+def test_a_decode_step_sums_each_pipeline_stages_own_step_not_pp_times_the_fullest():
+    h100 = _gpu()
+    bandwidth = 3350e9 * tp.BANDWIDTH_EFFICIENCY
+    uneven = tp.Work((20 * tp.GB, 10 * tp.GB), 0.0, 0.0, 0, 0, 1e5, (2, 1))
+    assert tp.decode_seconds(uneven, h100, Layout(1, pipeline_parallel=2), 989) == \
+        pytest.approx(30e9 / bandwidth)
+    # Past the ridge each stage does its layers' share of the arithmetic: 2/3 and 1/3 here.
+    heavy = tp.Work((1 * tp.GB, 1 * tp.GB), 3e15, 0.0, 0, 0, 1e5, (2, 1))
+    compute = 3e15 / (989e12 * 2 * tp.COMPUTE_EFFICIENCY)
+    assert tp.stage_seconds(heavy, h100, Layout(1, pipeline_parallel=2), 989) == \
+        pytest.approx([compute * 2 / 3, compute / 3])
+    # A stage past the ridge and one below it: each takes its own longer term.
+    mixed = tp.Work((5000 * tp.GB, 1 * tp.GB), 3e15, 0.0, 0, 0, 1e5, (1, 1))
+    assert 5000e9 / bandwidth > compute / 2
+    assert tp.stage_seconds(mixed, h100, Layout(1, pipeline_parallel=2), 989) == \
+        pytest.approx([5000e9 / bandwidth, compute / 2])
+
+
+def test_each_stage_reads_its_own_weights_and_its_own_layers_kv():
+    # r1-h100's layout: stage 0 holds layers 0-30 (0-2 dense, no experts), stage 1 layers 31-60
+    # and the head; the KV cache's bytes per token are the binding stage's (stage 1, 30 layers).
+    r1 = _preset("deepseek-r1")
+    layout = Layout(8, pipeline_parallel=2, nodes=2)
+    work = tp.decode_work(_cfg(), r1, layout, _staged_on_gpu(30 * 1152.0, 1), 95, 8192)
+    weights = memory.weight_gib_per_stage(
+        tp.read_groups(r1.parameter_groups(), False, 1 - (1 - 8 / 256) ** 48), "fp8", 61, 8, 2,
+        1, False, r1.attention, dense_layers=3, dense_mlp_params=memory.dense_mlp_params(r1))
+    micro_batch = 95 / 2
+    assert work.read_bytes_per_stage == pytest.approx(
+        (weights[0] * tp.GIB + micro_batch * 8192 * 31 * 1152.0,
+         weights[1] * tp.GIB + micro_batch * 8192 * 30 * 1152.0))
+    assert work.stage_layers == (31, 30)
+    assert work.read_bytes_per_stage[0] < work.read_bytes_per_stage[1]
+    assert tp.stage_kv_bytes_per_token(100.0, 0, [4]) == [100.0]
+    assert tp.stage_kv_bytes_per_token(300.0, 2, [4, 4, 3]) == [400.0, 400.0, 300.0]
+
+
+def test_r1_h100s_time_per_token_is_the_sum_of_its_two_stages_steps():
+    plan = _plan("r1-h100")
+    cfg = config.parse(stack_values("r1-h100"))
+    speed = plan.throughput
+    work = tp.decode_work(cfg, plan.model, plan.layout, plan, speed.batch, speed.context_tokens)
+    stages = tp.stage_seconds(work, plan.gpu, plan.layout, 1979)
+    assert len(stages) == 2 and stages[0] < stages[1]
+    talk = tp.communication_seconds(work, plan.gpu, plan.layout)
+    assert speed.decode_ms == round((sum(stages) + talk) * 1000, 1)
+    # Less than PP × the fullest stage, the figure before.
+    assert sum(stages) < 2 * max(stages)
+    assert "per stage [" in speed.reason
+
+
+def test_two_data_parallel_ranks_on_two_nodes_exchange_experts_over_the_network():
+    layout = Layout(2, data_parallel=2, expert_parallel=True, nodes=2)
+    work = tp.Work((0.0,), 0.0, 0.0, 0, 5, 1e6)
+    assert tp.communication_seconds(work, _gpu(), layout) == pytest.approx(5 * (
+        tp.all_reduce_seconds(4, 1e6, tp.ALL_REDUCE_LATENCY_SECONDS["network"],
+                              tp.NETWORK_GB_S)))
+
+
+def test_a_roofline_exactly_on_an_r20_step_is_taken_as_that_step(monkeypatch):
+    # 45 ms is an R20 number: the budgets take it as it is, not the next step (50 ms).
+    monkeypatch.setattr(tp, "roofline", lambda *args: (0.045, 2.0, "stubbed roofline"))
+    assert _plan("prod").throughput.per_token_ms == 45

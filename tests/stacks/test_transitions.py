@@ -1009,6 +1009,7 @@ def test_the_upgrade_to_the_fixed_roofline_rolls_the_engine_once_in_place(
     with monkeypatch.context() as previous:
         _previous_roofline(previous)
         _previous_stages(previous)     # the same release sizes each pipeline stage on its own
+        _previous_pipeline_time(previous)      # and times a token through each stage
         before = run_stack(stack)
     for run, seconds in zip((before, after), grace):
         template = _pod_templates(run.workload())[0]
@@ -1065,3 +1066,37 @@ def _previous_stages(monkeypatch) -> None:
     from planning import memory
     monkeypatch.setattr(memory, "dense_layer_count", lambda model: 0)
     monkeypatch.setattr(memory, "stage_budgets", _uniform_stage_budget)
+
+
+def _previous_pipeline_time(monkeypatch) -> None:
+    """The release before per-stage decode times: every stage read as the fullest one (layers
+    alike, no dense first layers) with the binding stage's KV, so a token took PP × that step."""
+    from planning import memory, throughput
+
+    def fullest(*args, dense_layers=0, dense_mlp_params=0.0, **kwargs):
+        stages = memory.weight_gib_per_stage(*args, **kwargs)
+        return [max(stages)] * len(stages)
+
+    monkeypatch.setattr(throughput, "weight_gib_per_stage", fullest)
+    monkeypatch.setattr(throughput, "stage_kv_bytes_per_token",
+                        lambda per_token, binding, stages: [per_token] * len(stages))
+
+
+def test_the_upgrade_to_per_stage_decode_times_stays_inside_the_r20_step(runs):
+    """r1-h100 (TP 8 × PP 2): a token's time is now the sum of its two stages' own steps
+    (stage 0 holds DeepSeek's three dense layers and no head) instead of PP × the fullest
+    stage: 42.2 -> 42.1 ms, inside the R20 step the budgets use (45 ms), so the first `pulumi
+    up` changes nothing."""
+    from planning import config
+    from planning.plan import make_plan
+    from planning.stack_files import stack_values
+
+    def decode_ms() -> float:
+        return make_plan(config.parse(stack_values("r1-h100"))).throughput.decode_ms
+    with pytest.MonkeyPatch.context() as previous:
+        _previous_pipeline_time(previous)
+        before, before_ms = run_stack("r1-h100"), decode_ms()
+    assert (before_ms, decode_ms()) == (42.2, 42.1)
+    update = second_up(before, runs["r1-h100"])
+    assert update.hazards == []
+    assert update.ops() == {}

@@ -260,7 +260,9 @@ def test_results_count_each_issue_18_class_per_split_against_two_held_out_logs(r
     for name in ("sliding-window", "hybrid", "dsa", "mla-tp", "moe-ep", "multi-node",
                  "mixed-precision-quantized"):
         assert f"| {name} |" in table, name
-    assert "| sliding-window | 3 | 4 | yes |" in table
+    # Gemma 2/3 and gpt-oss-20b tagged, and four gpt-oss checkpoints whose layers slide too
+    # (report.kv_class; weights-only or without a KV figure, counted as the table counts them).
+    assert "| sliding-window | 5 | 6 | yes |" in table
     assert "| hybrid | 0 | 1 | no |" in table
     # batch 189 (GLM-5.1): two DSA holdouts, one of them a multi-node log; its three
     # block-FP8 H200 runs join the mixed-precision class. Batch 188 (vllm#16692, DeepSeek-R1 TP 16
@@ -325,3 +327,29 @@ def test_results_report_kv_token_error_for_the_deployment_classes_too(rows):
     assert "| moe-ep | holdout (V1) | 3 |" in table
     assert "| multi-node | holdout (V1) | 2 |" in table
     assert "| multi-node | tuning (V1) | 0 | – | no scorable public log (README: logs the config cannot describe) |" in table
+
+
+def test_llama_4_scout_is_in_the_chunked_local_kv_class_not_full(rows):
+    """Llama-4-Scout's layers are chunked local attention but for every fourth (config.json
+    attention_chunk_size, no_rope_layers; planning/kv_layout.py): its KV-token error is reported
+    as chunked-local, and full attention keeps the cases whose every layer caches every token."""
+    scout = next(row.case for row in rows if row.case.id == "lldp2-llama4-scout-tp4")
+    assert report.kv_class(scout) == "chunked-local"
+    assert report.in_class(scout, "chunked-local") and not report.in_class(scout, "full")
+    table = report.render_kv_classes(rows)
+    assert "| chunked-local | holdout (V1) | 1 | 2.8% | 2.8% (lldp2-llama4-scout-tp4) |" in table
+    assert "lldp2-llama4-scout-tp4" not in "\n".join(
+        line for line in table.splitlines() if line.startswith("| full |"))
+
+
+def test_a_cases_kv_class_is_its_tag_else_what_its_models_layers_are(rows):
+    """cases.yaml's kv_class names what layer kinds cannot (MLA at TP > 1, DSA); otherwise the
+    class follows the model's layer kinds: linear attention hybrid, chunked local attention
+    chunked-local, sliding windows sliding-window, every layer full attention full."""
+    by_id = {row.case.id: row.case for row in rows}
+    assert report.kv_class(by_id["pr20665-deepseek-v2-lite-l4x4-tp2pp2"]) == "mla-tp"
+    assert report.kv_class(by_id["gh-qwen3next-80b-h200-tp2-v0.10.2"]) == "hybrid"
+    assert report.kv_class(by_id["lldp3-gemma3-12b"]) == "sliding-window"
+    # gpt-oss alternates sliding and full layers, whatever its cases are tagged with.
+    assert report.kv_class(by_id["llmdb-gpt-oss-120b-h100"]) == "sliding-window"
+    assert report.kv_class(by_id["lldp-llama31-8b-tp1"]) == "full"
