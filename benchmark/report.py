@@ -244,7 +244,7 @@ def render_results(rows: list[Row], summary: dict[str, dict[str, Stat]]) -> str:
         f"{HOLDOUT_V1_TOKEN_MAE_BOUND:.0%}, measured "
         f"{summary['holdout (V1 only)']['token_error'].mean_abs * 100:.1f}%.",
         "",
-        "## Targets (issue 8) and start-up budgets",
+        "## Targets (issue 18) and start-up budgets",
         "",
         "Median and worst |error| over V1-engine cases; start-up budgets are (weight load at the "
         f"measured read rate + the derived engine phases) × {SAFETY_FACTOR:g} against the "
