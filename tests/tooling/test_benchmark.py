@@ -261,7 +261,7 @@ def test_results_count_each_issue_18_class_per_split_against_two_held_out_logs(r
                  "mixed-precision-quantized"):
         assert f"| {name} |" in table, name
     assert "| sliding-window | 3 | 4 | yes |" in table
-    assert "| hybrid | 0 | 1 | no |" in table
+    assert "| hybrid | 0 | 2 | yes |" in table        # batch 184 and batch 1901
     assert "| mixed-precision-quantized | 3 | 3 | yes |" in table
     assert "| moe-ep | 0 | 2 | yes |" in table
     assert "| multi-node | 0 | 0 | no |" in table
@@ -269,11 +269,12 @@ def test_results_count_each_issue_18_class_per_split_against_two_held_out_logs(r
 
 def test_hybrid_holdout_kv_tokens_meet_issue_18s_targets():
     """Issue 18: KV tokens per class; the hybrid holdout (Qwen3-Next-80B on 2 x H200, vLLM
-    0.10.2, batch 184) was predicted only after its split was committed."""
+    0.10.2, batch 184; Qwen3.5-27B on one H20-3e, vLLM 0.19.0, batch 1901) was predicted only
+    after its split was committed."""
     rows = [row for row in score.run()
             if row.case.split == "holdout" and row.case.kv_class == "hybrid"]
     tokens = score.target_stats(rows)["token_error"]
-    assert tokens["n"] >= 1
+    assert tokens["n"] >= 2
     assert tokens["median"] <= 0.05 and tokens["worst"] <= 0.15, tokens
 
 
