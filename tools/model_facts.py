@@ -12,7 +12,9 @@ the modules kept in 16 bits) into `weights_by_role`, each role at its own width;
 that splits a role is said as "could not determine". Sliding-window and Qwen3-Next's
 linear-attention layers are written as `layer_types` / `sliding_window` / `linear_attention`
 (planning/kv_layout.py layout_facts_from_config), and so are Kimi-Linear's KDA layers
-(linear_attn_config, `linear_attention` with kind kda) between its MLA layers; anything else
+(linear_attn_config, `linear_attention` with kind kda) between its MLA layers, and Qwen3.5 /
+Qwen3.6's (qwen3_5, qwen3_5_moe: the text_config's Gated DeltaNet layers, the vision tower
+counted with the weights); anything else
 fails with a message saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
 safetensors index, or the checkpoint's *.safetensors files (`--safetensors`, only their
 headers are read), add the checkpoint's real size (`weights_gib`) and its bytes per parameter
@@ -78,6 +80,8 @@ def text_model_config(config: dict[str, Any]) -> dict[str, Any]:
     top level's architectures, quantization_config, tie_word_embeddings and vision_config
     (Llama4ForConditionalGeneration builds its language model from text_config); any other
     config as it is."""
+    if config.get("model_type") in QWEN3_5_MODEL_TYPES and config.get("text_config"):
+        return qwen3_5_text_config(config)
     if config.get("model_type") != LLAMA4 or not config.get("text_config"):
         return config
     text = dict(config["text_config"])
@@ -94,7 +98,7 @@ def _unsupported(config: dict[str, Any], why: str) -> UnsupportedModel:
         f"{why} (architecture {arch}, model_type {config.get('model_type')!r}). This tool reads "
         f"model types {', '.join(sorted(GQA_MODEL_TYPES))} (gqa) and "
         f"{', '.join(sorted(MLA_MODEL_TYPES))} (mla) and the hybrids "
-        f"{', '.join(sorted(HYBRID_MODEL_TYPES))} only. Write the "
+        f"{', '.join(sorted(HYBRID_MODEL_TYPES | QWEN3_5_MODEL_TYPES))} only. Write the "
         f"facts/models.yaml entry by hand from the model's config.json and model card: "
         f"{HAND_FILLED_FIELDS}."
     )
@@ -113,6 +117,9 @@ def attention_kind(config: dict[str, Any]) -> str:
         return model_families.GQA
     if model_type in MLA_MODEL_TYPES:
         return model_families.MLA
+    if model_type in QWEN3_5_TEXT_TYPES:
+        # Gated full attention (qwen3_next.py Qwen3NextAttention) between Gated DeltaNet layers.
+        return model_families.GQA
     if model_type in HYBRID_COUNTED:
         # Its full-attention layers are GQA; the linear-attention layers' per-request state is
         # model.facts.linearAttention (planning/kv_layout.py layout_facts_from_config).
@@ -221,6 +228,163 @@ def kimi_linear_parameter_groups(config: dict[str, Any]) -> dict[str, int]:
             for role, number in part.items():
                 groups[role] += number
     return groups
+
+
+QWEN3_5_MODEL_TYPES = {"qwen3_5", "qwen3_5_moe"}
+"""Qwen3.5 / Qwen3.6 (vllm/model_executor/models/qwen3_5.py, read in the 0.19.0 wheel):
+Qwen3_5ForConditionalGeneration and Qwen3_5MoeForConditionalGeneration, a multimodal config
+whose text model is its text_config (model_type qwen3_5_text / qwen3_5_moe_text): Qwen3-Next's
+Gated DeltaNet and gated full-attention layers (layer_types), a dense MLP (qwen3_5_text) or
+Qwen3-Next's MoE block with a shared expert (qwen3_5_moe_text) on every layer, and Qwen3-VL's
+vision tower (qwen3_vl.py Qwen3_VisionTransformer)."""
+QWEN3_5_TEXT_TYPES = {"qwen3_5_text", "qwen3_5_moe_text"}
+QWEN3_5_FULL_ATTENTION_INTERVAL = 4
+"""Every 4th layer is full attention when a config gives neither layer_types nor
+full_attention_interval (transformers configuration_qwen3_5.py Qwen3_5TextConfig
+__post_init__)."""
+
+
+def qwen3_5_text_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A Qwen3.5 config.json's text_config with the top level's architectures,
+    quantization_config, vision_config and _name_or_path (vLLM builds the language model from
+    hf_text_config and the vision tower from vision_config). A MoE text config has no dense
+    width: intermediate_size is the experts' (every layer is MoE, as model_facts writes it)."""
+    text = dict(config["text_config"])
+    for key in ("architectures", "quantization_config", "vision_config", "_name_or_path"):
+        if key in config and key not in text:
+            text[key] = config[key]
+    if text.get("model_type") == "qwen3_5_moe_text" and not text.get("intermediate_size"):
+        text["intermediate_size"] = text.get("moe_intermediate_size")
+    return text
+
+
+def _qwen3_5_layer_types(config: dict[str, Any]) -> list[str]:
+    """layer_types as given, else every full_attention_interval-th layer full attention."""
+    if config.get("layer_types"):
+        return list(config["layer_types"])
+    every = config.get("full_attention_interval") or QWEN3_5_FULL_ATTENTION_INTERVAL
+    return [model_families.FULL_ATTENTION if (i + 1) % every == 0
+            else model_families.LINEAR_ATTENTION for i in range(config["num_hidden_layers"])]
+
+
+def _qwen3_5_attention(config: dict[str, Any]) -> dict[str, int]:
+    """Qwen3NextAttention as Qwen3.5 builds it: q_proj carries the output gate only when
+    attn_output_gate (default true: qwen3_next.py, heads × (1 + attn_output_gate))."""
+    part = _gated_attention(config)
+    if config.get("attn_output_gate", True) is False:
+        part["sharded_linear"] -= (config["hidden_size"] * config["num_attention_heads"]
+                                   * head_dim(config))
+    return part
+
+
+def _qwen3_5_mlp(config: dict[str, Any]) -> dict[str, int]:
+    """qwen3_5_text: Qwen2MoeMLP gate/up/down 3 × H × I (sharded). qwen3_5_moe_text:
+    Qwen3NextSparseMoeBlock, experts E × 3 × H × moe_I, router E × H and shared_expert_gate
+    1 × H (ReplicatedLinear, kept 16-bit), shared expert 3 × H × shared_I (sharded)."""
+    hidden = config["hidden_size"]
+    if config["model_type"] != "qwen3_5_moe_text":
+        return {"sharded_linear": _dense_mlp_params(hidden, config["intermediate_size"])}
+    count = config["num_experts"]
+    return {"experts": count * 3 * hidden * config["moe_intermediate_size"],
+            "norms_and_gates": count * hidden + hidden,
+            "sharded_linear": 3 * hidden * config["shared_expert_intermediate_size"]}
+
+
+def qwen3_5_parameter_groups(config: dict[str, Any]) -> dict[str, int]:
+    """Parameters by role of Qwen3.5 (qwen3_5.py Qwen3_5Model; the MTP layer, skipped on load,
+    left out): linear_attention layers Gated DeltaNet (_gated_delta_net: gdn_linear_attn.py
+    keeps Qwen3-Next's shapes, in_proj_qkvz and in_proj_ba split into four and two outputs),
+    full_attention layers _qwen3_5_attention; _qwen3_5_mlp on every layer; 2 × H norms per
+    layer, the final norm H, embedding and head V × H (untied); the vision tower
+    (_qwen3_vl_vision). Qwen3.6-27B: 26.9 B + 0.46 B."""
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    groups = dict.fromkeys(ROLES, 0)
+    groups["embedding"] = vocab * hidden
+    groups["head"] = 0 if config.get("tie_word_embeddings") else vocab * hidden
+    groups["norms_and_gates"] = hidden
+    for kind in _qwen3_5_layer_types(config):
+        mixer = (_qwen3_5_attention(config) if kind == model_families.FULL_ATTENTION
+                 else _gated_delta_net(config))
+        for part in (mixer, _qwen3_5_mlp(config), {"norms_and_gates": 2 * hidden}):
+            for role, number in part.items():
+                groups[role] += number
+    for role, number in _qwen3_vl_vision(config.get("vision_config") or {},
+                                         hidden).items():
+        groups[role] += number
+    return groups
+
+
+def _qwen3_vl_merger(vision: dict[str, Any], text_hidden: int,
+                     postshuffle: bool) -> dict[str, int]:
+    """Qwen3_VisionPatchMerger: LayerNorm (weight and bias) of h, or of h × merge² after the
+    shuffle; fc1 (h × merge²)² + bias (column-parallel), fc2 h × merge² × text H (row-parallel,
+    its bias whole)."""
+    h = vision["hidden_size"]
+    merged = h * vision.get("spatial_merge_size", 2) ** 2
+    return {"sharded_linear": merged * merged + merged + merged * text_hidden,
+            "norms_and_gates": 2 * (merged if postshuffle else h) + text_hidden}
+
+
+def _qwen3_vl_vision(vision: dict[str, Any], text_hidden: int) -> dict[str, int]:
+    """Qwen3-VL's vision tower as Qwen3.5 builds it (qwen3_vl.py Qwen3_VisionTransformer; {}
+    without a vision_config), TP-sharded with the default mm_encoder_tp_mode "weights": per
+    block qkv h × 3h + 3h bias, proj h × h, fc1 h × i + i, fc2 i × h; whole on every rank per
+    block two LayerNorms (weight and bias), the proj and fc2 biases; the patch embedding (a
+    Conv3d of channels × temporal × patch² × h + h, not parallel) and num_position_embeddings
+    × h positions; the merger and one per deepstack_visual_indexes (_qwen3_vl_merger)."""
+    if not vision.get("depth"):
+        return {}
+    h, i, blocks = vision["hidden_size"], vision["intermediate_size"], vision["depth"]
+    parts = [{"sharded_linear": blocks * (4 * h * h + 3 * h + 2 * h * i + i),
+              "norms_and_gates": blocks * 6 * h
+              + vision["in_channels"] * vision["temporal_patch_size"]
+              * vision["patch_size"] ** 2 * h + h + vision["num_position_embeddings"] * h},
+             _qwen3_vl_merger(vision, text_hidden, False)]
+    parts += [_qwen3_vl_merger(vision, text_hidden, True)
+              for _ in vision.get("deepstack_visual_indexes") or []]
+    groups: dict[str, int] = {}
+    for part in parts:
+        for role, number in part.items():
+            groups[role] = groups.get(role, 0) + number
+    return groups
+
+
+def qwen3_5_notes(config: dict[str, Any]) -> list[str]:
+    """What the facts cannot say about a Qwen3.5 model: that its vision tower is counted
+    although a deployment may not load it, and a recurrent state wider than the model's
+    dtype (text_config mamba_ssm_dtype)."""
+    if config.get("model_type") not in QWEN3_5_TEXT_TYPES:
+        return []
+    notes = []
+    vision = sum(_qwen3_vl_vision(config.get("vision_config") or {},
+                                  config["hidden_size"]).values())
+    if vision:
+        notes.append(
+            f"the vision tower and merger ({vision:,} parameters, {vision * 2 / GIB:.2f} GiB "
+            "at 16 bits) are counted in parameters, as vLLM loads them by default; with "
+            "--language-model-only (or --limit-mm-per-prompt 0 for image and video) vLLM "
+            "does not build them (models/interfaces.py _mark_tower_model), which the facts "
+            "cannot say; nor does the plan count the vision encoder's profiling run or its "
+            "encoder cache")
+    ssm = config.get("mamba_ssm_dtype")
+    if ssm and ssm not in ("bfloat16", "float16", "auto"):
+        notes.append(_qwen3_5_state_note(config, ssm))
+    return notes
+
+
+def _qwen3_5_state_note(config: dict[str, Any], ssm: str) -> str:
+    """The recurrent state at mamba_ssm_dtype against the plan's 16-bit state, at TP 1."""
+    linear = {key: config[source] for key, source in kv_layout.LINEAR_KEYS.items()}
+    planned = kv_layout.gated_delta_net_state_bytes(linear, 1, 2)
+    recurrent = (linear["num_value_heads"] * linear["value_head_dim"]
+                 * linear["key_head_dim"])
+    actual = planned + recurrent * (4 - 2)
+    return (f"the Gated DeltaNet recurrent state is {ssm} (text_config mamba_ssm_dtype, "
+            "which vLLM applies as --mamba-ssm-cache-dtype when that is auto: "
+            "models/config.py Qwen3_5ForConditionalGenerationConfig); model.facts."
+            "linearAttention has no state dtype, so the plan sizes the state in 16 bits: "
+            f"{planned:,} B per layer and request at TP 1 where vLLM keeps {actual:,} B, "
+            "which changes the hybrid block size and the KV tokens (patches/q35-*.patch)")
 
 
 def _gated_delta_net(config: dict[str, Any]) -> dict[str, int]:
@@ -454,6 +618,8 @@ def parameter_groups(config: dict[str, Any]) -> dict[str, int]:
         return hybrid_parameter_groups(config)
     if config.get("model_type") == KIMI_LINEAR:
         return kimi_linear_parameter_groups(config)
+    if config.get("model_type") in QWEN3_5_TEXT_TYPES:
+        return qwen3_5_parameter_groups(config)
     _require(config, "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
              "intermediate_size")
     hidden, vocab = config["hidden_size"], config["vocab_size"]
@@ -787,7 +953,7 @@ def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
                     "parts; weights_by_role counts the whole role at the quantized width, so "
                     "the plan is light by the kept parts: check weights per GPU against a "
                     "start-up log")
-    return notes + _kv_layout_notes(config)
+    return notes + _kv_layout_notes(config) + qwen3_5_notes(config)
 
 
 def _kv_layout_notes(config: dict[str, Any]) -> list[str]:
