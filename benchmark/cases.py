@@ -53,6 +53,10 @@ class Case:
     kv_class: str = "full"
     """The KV layout the case exercises (cases.yaml `kv_class`; issue 18's classes:
     sliding-window, hybrid, dsa, mla-tp; full otherwise)."""
+    assumed: tuple[str, ...] = ()
+    """Inputs the log did not give (issue 18 reports these cases apart): the GPU's total memory
+    when the log printed none (`gpu.total_gib` null, the catalogue's figure is used) and what
+    cases.yaml lists under `assumed`."""
 
     @property
     def version(self) -> "facts.vllm_features.Version":
@@ -111,7 +115,15 @@ def _case(raw: dict[str, Any], stack_facts: dict[str, Any]) -> Case:
         weights_only=raw.get("usable") == WEIGHTS_ONLY,
         classes=tuple(raw.get("classes") or ()),
         kv_class=raw.get("kv_class", "full"),
+        assumed=_assumed_inputs(raw),
     )
+
+
+def _assumed_inputs(raw: dict[str, Any]) -> tuple[str, ...]:
+    assumed = set(raw.get("assumed") or ())
+    if raw["gpu"].get("total_gib") is None:
+        assumed.add("gpu_total_gib")
+    return tuple(sorted(assumed))
 
 
 def load_cases(path: pathlib.Path = CASES_FILE, usable_only: bool = True) -> list[Case]:
