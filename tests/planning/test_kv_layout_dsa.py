@@ -1,0 +1,48 @@
+"""A DSA model's MLA pages are sized in the cache format vLLM stores them in
+(facts/sparse_mla.py): DeepSeek's 656-byte fp8_ds_mla row where FlashMLA's sparse backend keeps
+an fp8 cache, the plain 576 fp8 values where FlashInfer's does; the indexer's 132 B beside it."""
+
+import pytest
+
+from planning import config, kv_layout
+from planning.plan import make_plan
+from facts import model_families as mf
+
+BASE = {
+    "vllmVersion": "0.34.0",
+    "model": {"preset": "deepseek-v3.2", "revision": "main", "servedName": "v32",
+              "maxModelLen": 32768},
+    "gpu": {"type": "h200"},
+    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"},
+                "readMibPerSecond": 1000},
+    "network": {"gatewayNamespaces": ["gateway"]},
+}
+LAYERS = 61
+
+
+def _plan(version: str, gpu: str, kv_cache_dtype: str):
+    return make_plan(config.parse({
+        **BASE, "vllmVersion": version, "gpu": {"type": gpu},
+        "model": {**BASE["model"], "kvCacheDtype": kv_cache_dtype}}))
+
+
+@pytest.mark.parametrize("version, gpu, dtype, latent", [
+    ("0.34.0", "h200", "fp8", 656),     # Hopper: FLASHMLA_SPARSE -> fp8_ds_mla
+    ("0.19.0", "h200", "fp8", 656),
+    ("0.19.0", "b200", "fp8", 576),     # Blackwell: FLASHINFER_MLA_SPARSE keeps plain fp8
+    ("0.34.0", "h200", "auto", 1152),   # a 16-bit cache is not converted
+], ids=["0.34-hopper-fp8", "0.19-hopper-fp8", "0.19-blackwell-fp8", "0.34-hopper-auto"])
+def test_the_plan_counts_the_dsa_latent_in_the_format_vllm_stores_it(version, gpu, dtype,
+                                                                     latent):
+    plan = _plan(version, gpu, dtype)
+    assert plan.kv.groups == 1
+    assert plan.kv.bytes_per_token == (latent + 132) * LAYERS
+
+
+def test_only_the_mla_layers_own_page_takes_the_format_not_the_indexers():
+    specs = [kv_layout.CacheSpec(mf.MLA, 64, 64 * 576),
+             kv_layout.CacheSpec(mf.MLA, 64, 64 * 132, role="indexer"),
+             kv_layout.CacheSpec(mf.FULL_ATTENTION, 16, 16 * 512)]
+    pages = [spec.page_bytes for spec in kv_layout.with_latent_pages(specs, 656)]
+    assert pages == [64 * 656, 64 * 132, 16 * 512]
+    assert kv_layout.with_latent_pages(specs, None) == specs
