@@ -6,9 +6,11 @@ a 16-bit cache, one for plain fp8. FlashMLA's sparse kernel reads an fp8 cache o
 DeepSeek's `fp8_ds_mla` row instead: 512 fp8 latent values, 4 fp32 scales (one per 128) and the
 64 rope values in BF16 = 656 bytes (vllm/v1/attention/backends/mla/flashmla_sparse.py, the
 format's description; vllm/v1/kv_cache_interface.py MLAAttentionSpec.real_page_size_bytes:
-block_size × 656 in 0.11.0-0.28.0; from 0.29.0 the layer's state_content_bytes 656, in
+block_size × 656 in 0.11.0-0.27.0; from 0.28.0 the layer's state_content_bytes 656, in
 layers/attention/mla_attention.py get_kv_cache_spec). The indexer's own key cache (132 B,
-planning/memory.py dsa_indexer_bytes_per_token) is the same in every release read.
+planning/memory.py dsa_indexer_bytes_per_token: head_dim + head_dim // 128 × 4 uint8) is the
+same in every release read; from 0.21.0 a config's index_topk_freq / index_topk_pattern
+(IndexCache) leaves some layers without an indexer, which the model facts do not describe.
 
 Which format a run gets depends on the release, the architecture, the GPU generation and the
 heads per GPU; read in the 0.11.0-0.34.0 wheels (models/config.py verify_and_update_config,
@@ -124,3 +126,31 @@ def latent_bytes_per_token(architecture: str, attention: dict, configured: str,
     fmt = cache_format(architecture, attention, configured, compute_capability, version,
                        tensor_parallel)
     return format_bytes_per_token(attention, fmt)
+
+
+
+def gpu_without_sparse_backend(compute_capability: float,
+                               version: vllm_features.Version) -> Optional[str]:
+    """Why no sparse MLA backend runs on this GPU, so that vLLM stops at start-up ("No valid
+    attention backend found"), or None: FLASHMLA_SPARSE runs on capability 9 and 10,
+    FLASHINFER_MLA_SPARSE on 10, the SM120 backend on 12 from 0.24; nothing else."""
+    if fp8_backend(compute_capability, version, 0, 0) is None:
+        return (f"no sparse MLA backend of vLLM {version} runs on compute capability "
+                f"{compute_capability} (FlashMLA: 9 and 10; FLASHINFER_MLA_SPARSE_SM120: 12 "
+                f"from {vllm_features.SPARSE_SM120_SINCE})")
+    return None
+
+
+def fp8_without_sparse_backend(architecture: str, configured: str,
+                               version: vllm_features.Version) -> Optional[str]:
+    """Why no sparse MLA backend takes this fp8 cache, or None: before 0.18 an fp8 cache reaches
+    backend selection as fp8 unless the V3.2 architecture's hook made it fp8_ds_mla, and no
+    sparse backend of those releases takes plain fp8 (FLASHMLA_SPARSE: auto, bfloat16,
+    fp8_ds_mla; 0.17's FLASHINFER_MLA_SPARSE: auto, bfloat16)."""
+    if (configured == FP8 and architecture != V32_ARCHITECTURE
+            and version < vllm_features.DSA_BACKEND_CONVERTS_SINCE):
+        return (f"vLLM {version} stores an fp8 sparse MLA cache only as fp8_ds_mla, which it "
+                f"sets for {V32_ARCHITECTURE} alone; from "
+                f"{vllm_features.DSA_BACKEND_CONVERTS_SINCE} FLASHMLA_SPARSE converts any fp8 "
+                "cache")
+    return None

@@ -99,3 +99,25 @@ def test_the_sparse_backend_for_an_fp8_cache():
     assert sparse_mla.fp8_backend(RTX_BLACKWELL, parse("0.24.0"), 8, 128) == \
         "FLASHINFER_MLA_SPARSE_SM120"
     assert sparse_mla.fp8_backend(8.0, parse("0.34.0"), 8, 128) is None
+
+
+@pytest.mark.parametrize("version, gpu, architecture, configured, refused", [
+    ("0.23.0", RTX_BLACKWELL, V32, "auto", "compute capability 12.0"),
+    ("0.24.0", RTX_BLACKWELL, V32, "auto", None),
+    ("0.34.0", 8.9, V32, "auto", "compute capability 8.9"),
+    ("0.17.0", HOPPER, GLM, "fp8", "fp8_ds_mla"),
+    ("0.16.0", BLACKWELL, GLM, "fp8", "fp8_ds_mla"),
+    ("0.17.0", HOPPER, GLM, "auto", None),
+    ("0.17.0", HOPPER, V32, "fp8", None),
+    ("0.18.0", HOPPER, GLM, "fp8", None),
+], ids=["sm120-before-0.24", "sm120-from-0.24", "ada", "glm-fp8-0.17", "glm-fp8-0.16",
+        "glm-auto-0.17", "v32-fp8-0.17", "glm-fp8-0.18"])
+def test_a_dsa_cache_no_sparse_backend_takes_is_named(version, gpu, architecture, configured,
+                                                      refused):
+    reason = (sparse_mla.gpu_without_sparse_backend(gpu, parse(version))
+              or sparse_mla.fp8_without_sparse_backend(architecture, configured,
+                                                       parse(version)))
+    if refused is None:
+        assert reason is None
+    else:
+        assert refused in reason

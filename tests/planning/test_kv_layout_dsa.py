@@ -3,10 +3,12 @@
 an fp8 cache, the plain 576 fp8 values where FlashInfer's does; the indexer's 132 B beside it."""
 
 import pytest
+import yaml
 
 from planning import config, kv_layout
 from planning.plan import make_plan
 from facts import model_families as mf
+from tests.harness import ROOT
 
 BASE = {
     "vllmVersion": "0.34.0",
@@ -46,3 +48,21 @@ def test_only_the_mla_layers_own_page_takes_the_format_not_the_indexers():
     pages = [spec.page_bytes for spec in kv_layout.with_latent_pages(specs, 656)]
     assert pages == [64 * 656, 64 * 132, 16 * 512]
     assert kv_layout.with_latent_pages(specs, None) == specs
+
+
+
+def test_glm5_with_an_fp8_cache_before_vllm_0_18_is_refused_at_preview():
+    """0.16-0.17 convert fp8 to fp8_ds_mla for DeepseekV32ForCausalLM only; GLM-5's "fp8"
+    reaches backend selection, where FLASHMLA_SPARSE takes auto, bfloat16 and fp8_ds_mla only
+    ("No valid attention backend found")."""
+    glm = yaml.safe_load((ROOT / "benchmark" / "stack_facts.yaml").read_text())["models"]
+    facts = {**glm["glm-5.1-fp8"], "min_vllm": "0.16.0"}
+    stack = {**BASE, "vllmVersion": "0.17.0",
+             "model": {"revision": "main", "servedName": "glm", "maxModelLen": 32768,
+                       "facts": facts, "kvCacheDtype": "fp8"}}
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(config.parse(stack))
+    assert "model.kvCacheDtype: fp8" in str(error.value)
+    assert "0.18.0" in str(error.value)
+    make_plan(config.parse({**stack, "vllmVersion": "0.18.0"}))
+    make_plan(config.parse({**stack, "model": {**stack["model"], "kvCacheDtype": "auto"}}))
