@@ -55,6 +55,14 @@ def _flashinfer_takes_fp8(version: vllm_features.Version, heads_per_gpu: int,
     return first and qk_nope_head_dim in dims
 
 
+def has_sparse_backend(compute_capability: float, version: vllm_features.Version) -> bool:
+    """Whether any sparse MLA backend of `version` runs on this GPU: FLASHMLA_SPARSE on
+    capability 9 and 10 (FLASHINFER_MLA_SPARSE on 10 too), FLASHINFER_MLA_SPARSE_SM120 on 12
+    from 0.24 (each backend's supports_compute_capability; cuda.py's lists)."""
+    major = int(compute_capability)
+    return major in (9, 10) or (major == 12 and version >= vllm_features.SPARSE_SM120_SINCE)
+
+
 def fp8_backend(compute_capability: float, version: vllm_features.Version,
                 heads_per_gpu: int, qk_nope_head_dim: int) -> Optional[str]:
     """The sparse MLA backend vLLM picks for an fp8 cache (None: no sparse backend runs on this
@@ -62,16 +70,14 @@ def fp8_backend(compute_capability: float, version: vllm_features.Version,
     0.25, takes 16-bit caches only; FLASHINFER_MLA_SPARSE_SM90, from 0.32, comes after FlashMLA
     for a 576-wide head). Blackwell: FlashInfer where _flashinfer_takes_fp8, else FlashMLA.
     Capability 12 from 0.24: FLASHINFER_MLA_SPARSE_SM120."""
+    if not has_sparse_backend(compute_capability, version):
+        return None
     major = int(compute_capability)
-    if major == 9:
-        return FLASHMLA_SPARSE
-    if major == 10:
-        if _flashinfer_takes_fp8(version, heads_per_gpu, qk_nope_head_dim):
-            return FLASHINFER_MLA_SPARSE
-        return FLASHMLA_SPARSE
-    if major == 12 and version >= vllm_features.SPARSE_SM120_SINCE:
+    if major == 12:
         return FLASHINFER_MLA_SPARSE_SM120
-    return None
+    if major == 10 and _flashinfer_takes_fp8(version, heads_per_gpu, qk_nope_head_dim):
+        return FLASHINFER_MLA_SPARSE
+    return FLASHMLA_SPARSE
 
 
 def _requested(architecture: str, configured: str, compute_capability: float,
@@ -99,7 +105,7 @@ def cache_format(architecture: str, attention: dict, configured: str,
         converts = configured == FP8 or version < vllm_features.DSA_AUTO_CACHE_DS_MLA_UNTIL
         return FP8_DS_MLA if architecture == V32_ARCHITECTURE and converts else configured
     requested = _requested(architecture, configured, compute_capability, version)
-    heads_per_gpu = max(1, attention["heads"] // tensor_parallel)
+    heads_per_gpu = attention["heads"] // tensor_parallel
     backend = fp8_backend(compute_capability, version, heads_per_gpu,
                           attention["qk_nope_head_dim"])
     if backend == FLASHINFER_MLA_SPARSE_SM120 or (backend == FLASHMLA_SPARSE
@@ -134,7 +140,7 @@ def gpu_without_sparse_backend(compute_capability: float,
     """Why no sparse MLA backend runs on this GPU, so that vLLM stops at start-up ("No valid
     attention backend found"), or None: FLASHMLA_SPARSE runs on capability 9 and 10,
     FLASHINFER_MLA_SPARSE on 10, the SM120 backend on 12 from 0.24; nothing else."""
-    if fp8_backend(compute_capability, version, 0, 0) is None:
+    if not has_sparse_backend(compute_capability, version):
         return (f"no sparse MLA backend of vLLM {version} runs on compute capability "
                 f"{compute_capability} (FlashMLA: 9 and 10; FLASHINFER_MLA_SPARSE_SM120: 12 "
                 f"from {vllm_features.SPARSE_SM120_SINCE})")

@@ -53,6 +53,7 @@ CASES = [
     Case("0.26-rtx-blackwell-auto-becomes-ds-mla", "0.26.0", RTX_BLACKWELL, V32, "auto", 8,
          "fp8_ds_mla"),
     Case("0.31-glm-auto-blackwell-16-bit", "0.31.0", BLACKWELL, GLM, "auto", 8, "auto"),
+    Case("0.32-glm-auto-blackwell-becomes-fp8", "0.32.0", BLACKWELL, GLM, "auto", 8, "fp8"),
     Case("0.33-glm-auto-blackwell-becomes-fp8", "0.33.0", BLACKWELL, GLM, "auto", 8, "fp8"),
     Case("0.33-glm-auto-hopper-16-bit", "0.33.0", HOPPER, GLM, "auto", 8, "auto"),
     Case("0.34-v32-fp8-hopper-flashmla", "0.34.0", HOPPER, V32, "fp8", 8, "fp8_ds_mla"),
@@ -84,6 +85,17 @@ def test_a_model_without_dsa_keeps_the_plans_own_count():
                                              HOPPER, parse("0.19.0"), 8) is None
 
 
+def test_heads_per_gpu_are_whole_heads_as_vllms_num_local_heads():
+    """33 heads over TP 2 are 16 per GPU (num_heads // tp_size), so 0.18 picks FlashInfer."""
+    odd = {**V32_ATTENTION, "heads": 33}
+    assert sparse_mla.cache_format(V32, odd, "fp8", BLACKWELL, parse("0.18.0"), 2) == "fp8"
+
+
+def test_the_architecture_decides_before_0_18():
+    assert sparse_mla.latent_bytes_per_token(V32, V32_ATTENTION, "fp8", HOPPER,
+                                             parse("0.17.0"), 8) == 656
+
+
 def test_the_batch_189_multi_node_layer_costs_656_latent_bytes():
     """GLM-5.1 on H100 at TP 8 with --kv-cache-dtype fp8, vLLM 0.19.0: FLASHMLA_SPARSE."""
     assert sparse_mla.latent_bytes_per_token(GLM, GLM_ATTENTION, "fp8", HOPPER,
@@ -96,6 +108,7 @@ def test_the_sparse_backend_for_an_fp8_cache():
     assert sparse_mla.fp8_backend(BLACKWELL, parse("0.19.0"), 8, 96) == "FLASHMLA_SPARSE"
     assert sparse_mla.fp8_backend(BLACKWELL, parse("0.18.0"), 16, 128) == "FLASHINFER_MLA_SPARSE"
     assert sparse_mla.fp8_backend(BLACKWELL, parse("0.18.0"), 17, 128) == "FLASHMLA_SPARSE"
+    assert sparse_mla.fp8_backend(BLACKWELL, parse("0.17.0"), 8, 128) == "FLASHMLA_SPARSE"
     assert sparse_mla.fp8_backend(RTX_BLACKWELL, parse("0.24.0"), 8, 128) == \
         "FLASHINFER_MLA_SPARSE_SM120"
     assert sparse_mla.fp8_backend(8.0, parse("0.34.0"), 8, 128) is None

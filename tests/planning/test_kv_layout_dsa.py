@@ -66,3 +66,20 @@ def test_glm5_with_an_fp8_cache_before_vllm_0_18_is_refused_at_preview():
     assert "0.18.0" in str(error.value)
     make_plan(config.parse({**stack, "vllmVersion": "0.18.0"}))
     make_plan(config.parse({**stack, "model": {**stack["model"], "kvCacheDtype": "auto"}}))
+
+
+def test_a_dsa_model_on_a_gpu_no_sparse_backend_runs_on_is_refused_naming_the_gpu():
+    """No sparse MLA backend runs on capability 12 before vLLM 0.24 (FLASHINFER_MLA_SPARSE_SM120;
+    an H200-sized GPU of capability 12 stands in, as no catalog GPU of it holds V3.2)."""
+    stack = {**BASE, "vllmVersion": "0.20.0", "gpu": {"type": "h200", "computeCapability": 12.0}}
+    with pytest.raises(config.ConfigError) as error:
+        make_plan(config.parse(stack))
+    assert "gpu.type" in str(error.value) and "capability 12.0" in str(error.value)
+    assert "0.24.0" in str(error.value)
+    assert make_plan(config.parse({**stack, "vllmVersion": "0.24.0"})).kv.bytes_per_token == \
+        (656 + 132) * LAYERS     # the SM120 backend stores even a 16-bit cache as fp8_ds_mla
+
+
+def test_v3_2_with_an_fp8_cache_before_0_18_is_converted_not_refused():
+    plan = _plan("0.17.0", "h200", "fp8")
+    assert plan.kv.bytes_per_token == (656 + 132) * LAYERS
