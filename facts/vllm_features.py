@@ -268,6 +268,35 @@ def mla_block_size(compute_capability: float, version: Version) -> int:
     return 64 if compute_capability >= 9.0 and version < FLASH_ATTN_MLA_SINCE else 16
 
 
+# DSA (sparse MLA) cache format switches, read in the 0.11.0-0.34.0 wheels; the rule that uses
+# them is facts/sparse_mla.py cache_format.
+DSA_AUTO_CACHE_DS_MLA_UNTIL: Version = parse("0.12.0")
+"""0.11.0's DeepseekV32ForCausalLM.verify_and_update_config (models/config.py) turns an `auto`
+cache into fp8_ds_mla as well as an fp8 one; 0.12.0's only an fp8 one."""
+DSA_BACKEND_CONVERTS_SINCE: Version = parse("0.18.0")
+"""Before 0.18.0 only the V3.2 architecture's config hook converts (fp8 -> fp8_ds_mla, before a
+backend is chosen); from 0.18.0 the hook keeps fp8 and MLAAttention.__init__
+(layers/attention/mla_attention.py) converts where the chosen backend is FLASHMLA_SPARSE."""
+SPARSE_FLASHINFER_FP8_SINCE: Version = parse("0.18.0")
+"""FLASHINFER_MLA_SPARSE (Blackwell) lists fp8 in supported_kv_cache_dtypes from 0.18.0 (0.17.0:
+auto and bfloat16 only); its supports_combination wants qk_nope_head_dim 128."""
+SPARSE_FLASHINFER_NOPE_192_SINCE: Version = parse("0.19.0")
+"""FLASHINFER_MLA_SPARSE accepts qk_nope_head_dim 192 (GLM-5) too from 0.19.0."""
+SPARSE_FLASHINFER_FIRST_FOR_FP8_SINCE: Version = parse("0.19.0")
+"""vllm/platforms/cuda.py _get_backend_priorities on capability 10: an fp8 cache puts
+FLASHINFER_MLA_SPARSE first from 0.19.0; before, it is first only at <= 16 heads per GPU."""
+SPARSE_FLASHINFER_HEADS_MAX = 16
+"""The heads per GPU up to which 0.17-0.18 (and 16-bit caches later) prefer FlashInfer on
+Blackwell ("FlashMLA uses padding")."""
+SPARSE_SM120_SINCE: Version = parse("0.24.0")
+"""Capability 12 gets FLASHINFER_MLA_SPARSE_SM120 from 0.24.0 (cuda.py), which stores auto and
+fp8 caches as fp8_ds_mla (mla_attention.py _canonicalize_sparse_mla_kv_cache_dtype); before,
+no sparse backend supports capability 12."""
+GLM_DSA_FP8_ON_BLACKWELL_SINCE: Version = parse("0.32.0")
+"""GlmMoeDsaForCausalLM.verify_and_update_config (models/config.py) turns an `auto` cache into
+fp8_e4m3 on capability 10.x from 0.32.0 (0.31.0: DCP defaults only)."""
+
+
 def fp8_kv_falls_back_to_v0(compute_capability: float, version: Version) -> bool:
     """fp8 KV cache below compute capability 8.9 made vLLM fall back to V0 before 0.9.0."""
     return compute_capability < 8.9 and version < parse("0.9.0")

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 import facts
 from facts import (cluster_versions, load_paths, model_families, vllm_cli, vllm_features,
                    vllm_parsers)
+from facts import sparse_mla
 from planning.config import StackConfig
 from planning.config.traffic import secret_problems
 from planning.figures import Plan
@@ -116,6 +117,23 @@ def fp8_cache_keeps_the_v1_engine(cfg: StackConfig, plan: Plan) -> Optional[str]
         return ("model.kvCacheDtype: fp8 KV cache on a GPU below compute capability 8.9 makes "
                 f"vLLM {cfg.vllm_version} fall back to the V0 engine (different metrics); use "
                 "auto")
+    return None
+
+
+def dsa_cache_has_a_sparse_backend(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """A DSA model (index_head_dim) runs only where a sparse MLA backend takes its cache
+    (facts/sparse_mla.py)."""
+    model = plan.model
+    if not model.attention.get("index_head_dim"):
+        return None
+    gpu = sparse_mla.gpu_without_sparse_backend(plan.gpu.compute_capability, plan.version)
+    if gpu:
+        return f"gpu.type: {model.hf_id} needs sparse MLA kernels, but {gpu}; choose another GPU"
+    fp8 = sparse_mla.fp8_without_sparse_backend(model.architecture, cfg.model.kv_cache_dtype,
+                                                plan.version)
+    if fp8:
+        return (f"model.kvCacheDtype: fp8 cannot run {model.hf_id}: {fp8}; use auto or raise "
+                "vllmVersion")
     return None
 
 
@@ -593,6 +611,7 @@ CHECKS: list[Check] = [
     vllm_serves_the_model,
     gpu_runs_the_kernels,
     fp8_cache_keeps_the_v1_engine,
+    dsa_cache_has_a_sparse_backend,
     context_within_the_model,
     remote_code_acknowledged,
     reasoning_parser_in_the_pinned_version,

@@ -93,6 +93,17 @@ class CacheSpec:
                 self.attention_chunk_size)
 
 
+def with_latent_pages(specs: Sequence[CacheSpec],
+                      latent_bytes_per_token: Optional[int]) -> list[CacheSpec]:
+    """Each MLA layer's own page at `latent_bytes_per_token` (a DSA cache in the format vLLM
+    stores it: facts/sparse_mla.py latent_bytes_per_token), the indexer's and every other
+    spec as they are; None keeps every spec."""
+    if latent_bytes_per_token is None:
+        return list(specs)
+    return [dataclasses.replace(spec, page_bytes=spec.block_size * latent_bytes_per_token)
+            if spec.kind == model_families.MLA and not spec.role else spec for spec in specs]
+
+
 def attention_page_bytes(block_size: int, kv_heads: int, head_size: int, head_size_v: int,
                          dtype_bytes: float) -> float:
     """AttentionSpec.page_size_bytes = block × KV heads × (head_size + head_size_v) × dtype

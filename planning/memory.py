@@ -12,6 +12,7 @@ import math
 from typing import Optional
 
 from facts import model_families, mxfp4_moe, vllm_cli, vllm_features
+from facts import sparse_mla
 from planning import kv_layout
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
@@ -267,6 +268,9 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
     block = kv_block_size(model.attention, gpu.compute_capability, version)
     specs, stages = kv_layer_specs(model, layout, dtype_bytes, block, prefix_caching(cfg))
+    specs = kv_layout.with_latent_pages(specs, sparse_mla.latent_bytes_per_token(
+        model.architecture, model.attention, cfg.model.kv_cache_dtype,
+        gpu.compute_capability, version, layout.tensor_parallel))
     if model.attention_chunk_size and not kv_layout.chunked_local_on_hybrid_manager(version):
         specs = kv_layout.without_hybrid_manager(specs)
     groups = kv_layout.group_layers(specs)
