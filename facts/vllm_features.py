@@ -156,6 +156,28 @@ def subtracts_cuda_graphs(version: Version) -> bool:
     return version >= CUDA_GRAPH_ESTIMATE_SINCE
 
 
+KV_BUDGET_FROM_INIT_SNAPSHOT_SINCE: Version = parse("0.9.1")
+"""From 0.9.1 the V1 worker measures the KV budget against a snapshot it takes in
+Worker.init_device once the CUDA context exists (`self.init_snapshot = MemorySnapshot()`;
+determine_available_memory: `requested_memory − memory_profiling(self.init_snapshot, …)
+.non_kv_cache_memory`, vllm/utils.py): the weights as load_model measured them, torch's peak
+increase over the profile run and the non-torch memory that grew since the snapshot. The
+0.8.0–0.9.0.1 wheels' determine_available_memory has no baseline: `total × utilization −
+(allocated_bytes.all.peak + mem_get_info used − allocated_bytes.all.current)` after the profile
+run, which also counts what the GPU held before the weights loaded: the CUDA context and the
+model runner's persistent input buffers (GPUModelRunner.__init__, built in init_device before
+load_model). Both releases take their reference before init_worker_distributed_environment,
+so NCCL and custom all-reduce memory count in both."""
+
+
+def sizes_kv_without_init_snapshot(version: Version) -> bool:
+    """True when the pinned vLLM's KV budget counts everything on the GPU, including what
+    it held before the weights loaded: V1 releases before KV_BUDGET_FROM_INIT_SNAPSHOT_SINCE
+    (read in every PyPI wheel 0.8.0–0.9.1). The V0 worker (vllm/worker/worker.py) measures
+    from a snapshot taken in init_device, as 0.9.1's V1 worker does: False before 0.8.0."""
+    return V1_ENGINE_SINCE <= version < KV_BUDGET_FROM_INIT_SNAPSHOT_SINCE
+
+
 # --- 0.34: the KV cache sized from memory measured after CUDA-graph capture ----------------
 
 EXTENSIBLE_KV_CACHE_SINCE: Version = parse("0.34.0")

@@ -216,7 +216,8 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
     stage_peaks = tuple(peaks[index == len(stages) - 1] + (workspace if moe else 0.0)
                         for index, moe in enumerate(moe_stages))
     peak = max(stage_peaks)
-    non_torch, non_torch_reason = _non_torch(cfg, model, gpu, version, layout)
+    non_torch, non_torch_reason = _non_torch(cfg, model, gpu, version, layout,
+                                             engine.max_num_batched_tokens)
     moe = (f" (forward or sampler {peaks[1]:.2f} + fused-MoE workspace "
            f"{workspace:.2f} GiB, {backend} kernels at {tokens} tokens × "
            f"{model.experts_per_token} experts)" if model.experts else "")
@@ -229,16 +230,19 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
 
 
 def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
-               layout: Layout) -> tuple[float, str]:
+               layout: Layout, max_num_batched_tokens: int) -> tuple[float, str]:
     """non_torch_gib under the layout, and the rules it followed: custom all-reduce on or off
     (custom_all_reduce_off), the all-to-all backend's buffers (all2all_buffer_gib; only an
-    MoE model's experts open the all-to-all)."""
+    MoE model's experts open the all-to-all), and what the GPU held before the weights where
+    the pinned vLLM counts it (pre_load_memory_gib)."""
     tp = layout.tensor_parallel
     off = custom_all_reduce_off(tp, layout.tensor_parallel_spans_nodes, gpu.interconnect)
     backend = all2all_backend(cfg)
     all2all = (all2all_buffer_gib(backend, layout.data_parallel,
                                   layout.expert_group_spans_nodes) if model.experts else 0.0)
     total = non_torch_gib(tp, version, gpu.interconnect, enforce_eager(cfg), not off, all2all)
+    before_weights = pre_load_memory_gib(version, max_num_batched_tokens, model.hidden_size)
+    total += before_weights
     where = ("across nodes" if layout.expert_group_spans_nodes else "inside one node")
     link = "NVLink" if gpu.interconnect == "nvlink" else "PCIe"
     rules = [f"custom all-reduce on (TP {tp} inside one {link} node)" if not off
@@ -247,6 +251,12 @@ def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
         rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where})")
     elif model.experts and layout.data_parallel > 1:
         rules.append(f"{backend} all-to-all keeps no buffers")
+    if before_weights:
+        rules.append(
+            f"held before the weights {before_weights:.2f} GiB: CUDA context "
+            f"{CUDA_CONTEXT_GIB:.2f} + the runner's input buffers "
+            f"{before_weights - CUDA_CONTEXT_GIB:.2f} (V1 before "
+            f"{vllm_features.KV_BUDGET_FROM_INIT_SNAPSHOT_SINCE} has no init snapshot)")
     return total, "; ".join(rules)
 
 
@@ -917,6 +927,28 @@ def non_torch_gib(tensor_parallel: int, version: vllm_features.Version,
     return total + cuda_graph_gib(version, enforce_eager)
 
 
+def pre_load_memory_gib(version: vllm_features.Version, max_num_batched_tokens: int,
+                        hidden_size: int) -> float:
+    """What the GPU holds before the weights load that vLLM 0.8.0–0.9.0.x subtract from the
+    KV budget and 0.9.1 on do not (vllm_features.sizes_kv_without_init_snapshot: no init
+    snapshot, so everything on the device counts): the CUDA context (CUDA_CONTEXT_GIB) and
+    the model runner's persistent input buffers (runner_input_buffers_gib). 0 from 0.9.1.
+    Example (DeepSeek-R1 at 32,768 batched tokens, 0.8.4): 0.50 + 0.44 = 0.94 GiB."""
+    if not vllm_features.sizes_kv_without_init_snapshot(version):
+        return 0.0
+    return CUDA_CONTEXT_GIB + runner_input_buffers_gib(max_num_batched_tokens, hidden_size)
+
+
+def runner_input_buffers_gib(max_num_batched_tokens: int, hidden_size: int) -> float:
+    """The persistent device buffers GPUModelRunner.__init__ allocates before load_model
+    (vllm/v1/worker/gpu_model_runner.py, 0.8.0–0.9.1 wheels), max_num_batched_tokens (T) rows
+    each: input_ids int32 (4 B), positions int64 (8 B) and inputs_embeds (T, H) in the model
+    dtype (2 B, as the activation peak counts it) → T × (2H + 12) bytes. The input batch's
+    block table and sampling tensors (max_num_seqs rows, a few MiB) are ignored.
+    Example (DeepSeek-R1, T 32,768, H 7168): 32768 × 14348 B = 0.44 GiB."""
+    return max_num_batched_tokens * (2 * hidden_size + 4 + 8) / GIB
+
+
 CUSTOM_ALL_REDUCE_WORLD_SIZES = (2, 4, 6, 8, 16)
 """CustomAllreduce._SUPPORTED_WORLD_SIZES (vllm/distributed/device_communicators/
 custom_all_reduce.py, 0.33.0)."""
@@ -1010,8 +1042,10 @@ KV_MARGIN_FRACTION = 0.75
 CUDA_CONTEXT_GIB = 0.5
 """GPU memory already taken when vLLM's worker snapshots free memory (the CUDA context and
 the runtime's own allocations), so free at start = total − this on a GPU of its own. An
-estimate, not read from a 0.34 log: before 0.34 it only sat inside the 1 − utilization
-margin; with the measured sizing it comes off the headroom."""
+estimate, not read from a 0.34 log (0.19's TP 1 init snapshot logs cuda_memory=0.51GiB on an
+H100, benchmark/cases_raw_batch2.yaml): from 0.9.1 to 0.33 it only sat inside the
+1 − utilization margin; with the measured sizing it comes off the headroom; 0.8.0–0.9.0.x
+subtract it from the KV budget (pre_load_memory_gib)."""
 
 
 def measured_kv_gib(requested_gib: float, free_at_start_gib: float, resident_gib: float,

@@ -178,3 +178,21 @@ def test_the_default_all_to_all_is_said_to_keep_no_buffers_with_data_parallelism
                                                                                    says):
     reason = _activations(layout).reason
     assert ("allgather_reducescatter all-to-all keeps no buffers" in reason) == says
+
+
+def test_a_two_gpu_group_across_nodes_names_the_span_not_tp_1():
+    act = _activations(Layout(2, nodes=2))
+    assert "custom all-reduce off: TP 2 spans nodes" in act.reason
+
+
+def test_deepep_across_nodes_says_where_its_buffers_are():
+    act = _activations(Layout(1, 1, 16, True, nodes=2),
+                       extra_args=["--all2all-backend", "deepep_high_throughput"])
+    assert "deepep_high_throughput all-to-all buffers 2.00 GiB (across nodes)" in act.reason
+
+
+def test_experts_without_expert_parallelism_split_over_tp_times_dp():
+    act = _activations(Layout(2, 1, 2), preset="gpt-oss-120b")
+    tokens = memory.tokens_at_experts(8192, 2, V("0.20.0"))
+    assert act.moe_workspace_gib == pytest.approx(
+        memory.moe_workspace_gib(tokens, 4, 2880, 2880, 4, "oai_triton"))
