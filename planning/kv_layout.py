@@ -157,20 +157,49 @@ KERNEL_BLOCK_ALIGNMENT = 16
 MultipleOf(16)); _align_hybrid_block_size rounds the hybrid block to it."""
 MLA_HYBRID_ALIGNMENT = 128
 """TRTLLM/FlashInfer MLA decode kernels want hybrid MLA/Mamba blocks in multiples of 128
-(_align_hybrid_block_size)."""
+(_align_hybrid_block_size, from MLA_HYBRID_ALIGNMENT_SINCE)."""
+MLA_HYBRID_ALIGNMENT_SINCE = "0.32.0"
+"""vllm/platforms/interface.py _align_hybrid_block_size takes max(kernel block, 128) for MLA
+in the 0.32.0-0.34.0 wheels; the 0.26.0 wheel has no such line."""
+MLA_HYBRID_BACKEND_ALIGNMENT_SINCE = "0.20.0"
+"""From 0.20.0 the rule moved to vllm/platforms/interface.py _align_hybrid_block_size: the
+chosen backend's smallest kernel block (get_supported_kernel_block_sizes). Before, vllm/
+model_executor/models/config.py HybridAttentionMambaModelConfig.verify_and_update_config
+(0.12.0-0.19.0 wheels) took 64 for MLA, 128 with the CUTLASS_MLA backend only."""
+MLA_HYBRID_ALIGNMENT_FIXED = 64
+"""The MLA hybrid alignment before MLA_HYBRID_BACKEND_ALIGNMENT_SINCE (CUTLASS_MLA, 128,
+is not the default backend and not configurable here). Kimi-Linear on 2 × RTX 3090 at TP 2
+(vllm#28228): 64 × cdiv(1,085,440, 64 × 1,152) = 960-token blocks, 75,840 tokens logged."""
+MLA_BACKEND_BLOCK_BY_MAJOR = {10: 32}
+"""The default MLA backend's smallest kernel block by compute capability major (0.26.0
+vllm/platforms/cuda.py _get_backend_priorities): FLASHINFER_MLA ([32, 64]) first on SM 10.x;
+FLASH_ATTN_MLA (SM 9.x) or TRITON_MLA, both MultipleOf(16), elsewhere (KERNEL_BLOCK_ALIGNMENT)."""
+
+
+def mla_hybrid_alignment(version: "facts.vllm_features.Version",
+                         compute_capability: float) -> int:
+    """The token multiple vLLM rounds an MLA hybrid's attention block to, by version:
+    MLA_HYBRID_ALIGNMENT_FIXED before 0.20, the default MLA backend's smallest kernel block
+    (MLA_BACKEND_BLOCK_BY_MAJOR) in 0.20-0.31, MLA_HYBRID_ALIGNMENT from 0.32."""
+    if version >= facts.parse_version(MLA_HYBRID_ALIGNMENT_SINCE):
+        return MLA_HYBRID_ALIGNMENT
+    if version >= facts.parse_version(MLA_HYBRID_BACKEND_ALIGNMENT_SINCE):
+        return MLA_BACKEND_BLOCK_BY_MAJOR.get(int(compute_capability), KERNEL_BLOCK_ALIGNMENT)
+    return MLA_HYBRID_ALIGNMENT_FIXED
 
 
 def hybrid_block_size(state_page_bytes: float, attention_bytes_per_token: float,
-                      block_size: int, mla: bool = False) -> int:
+                      block_size: int, mla: bool = False,
+                      mla_alignment: int = MLA_HYBRID_ALIGNMENT) -> int:
     """The attention block size vLLM picks for a hybrid attention/linear-attention model so
     that one attention page holds one layer's state (_align_hybrid_block_size):
-      alignment = max(16, configured block[, 128 for MLA])
+      alignment = max(16, configured block[, the MLA alignment for MLA: mla_hybrid_alignment])
       block = alignment × cdiv(state bytes, alignment × attention bytes per token),
     kept when the configured block is larger. Qwen3-Next at TP 4: 16 × cdiv(274,432,
     16 × 1,024) = 272."""
     alignment = max(KERNEL_BLOCK_ALIGNMENT, block_size)
     if mla:
-        alignment = max(alignment, MLA_HYBRID_ALIGNMENT)
+        alignment = max(alignment, mla_alignment)
     aligned = alignment * cdiv(state_page_bytes, alignment * attention_bytes_per_token)
     return max(block_size, aligned)
 

@@ -266,7 +266,9 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     dtype_bytes = kv_dtype_bytes(
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
     block = kv_block_size(model.attention, gpu.compute_capability, version)
-    specs, stages = kv_layer_specs(model, layout, dtype_bytes, block, prefix_caching(cfg))
+    specs, stages = kv_layer_specs(
+        model, layout, dtype_bytes, block, prefix_caching(cfg),
+        kv_layout.mla_hybrid_alignment(version, gpu.compute_capability))
     if model.attention_chunk_size and not kv_layout.chunked_local_on_hybrid_manager(version):
         specs = kv_layout.without_hybrid_manager(specs)
     groups = kv_layout.group_layers(specs)
@@ -349,7 +351,8 @@ without prefix caching (kv_cache_interface.py, 0.32.0)."""
 
 
 def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: int,
-                   prefix_caching_on: bool = True
+                   prefix_caching_on: bool = True,
+                   mla_alignment: int = kv_layout.MLA_HYBRID_ALIGNMENT
                    ) -> tuple[list[kv_layout.CacheSpec], list[range]]:
     """Each layer's cache spec on one GPU in layer order (an MLA layer with DSA's indexer
     adds the indexer's spec after its own), and each pipeline stage's spec indices.
@@ -366,7 +369,8 @@ def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: i
         state = kv_layout.linear_state_bytes(model.linear_attention.model_dump(),
                                              layout.tensor_parallel, 2)
         block = kv_layout.hybrid_block_size(state, per_token, block,
-                                            model_families.is_mla(model.attention))
+                                            model_families.is_mla(model.attention),
+                                            mla_alignment)
     specs, per_layer = [], []
     for kind in kinds:
         layer = [_layer_spec(kind, attention_kind, block, block * per_token,
