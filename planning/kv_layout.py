@@ -31,7 +31,7 @@ import math
 from typing import Optional, Sequence
 
 import facts
-from facts import model_families
+from facts import model_families, vllm_cli
 
 
 def cdiv(value: float, divisor: float) -> int:
@@ -121,9 +121,14 @@ def gated_delta_net_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes:
 
 GATED_DELTA_NET = "gated_delta_net"
 KDA = "kda"
-LINEAR_STATE_KINDS = (GATED_DELTA_NET, KDA)
+MAMBA2 = "mamba2"
+"""A Mamba2 mixer (Nemotron-H, Granite-4.0-H), in the facts' key and value keys by the
+state-space duality: value heads × value dim = the SSM heads × head dim (the intermediate
+size), key heads = the groups of B and C, key dim = the state size."""
+LINEAR_STATE_KINDS = (GATED_DELTA_NET, KDA, MAMBA2)
 """The linear-attention layers whose per-request state the plan sizes (model.facts
-.linearAttention.kind): Qwen3-Next's Gated DeltaNet, Kimi-Linear's Kimi Delta Attention."""
+.linearAttention.kind): Qwen3-Next's Gated DeltaNet, Kimi-Linear's Kimi Delta Attention,
+Mamba2."""
 KDA_RECURRENT_STATE_BYTES = 4
 """KDA's recurrent state is float32 whatever the model dtype (MambaStateDtypeCalculator
 .kda_state_dtype: (state, state, state, torch.float32))."""
@@ -144,12 +149,104 @@ def kda_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int) -> int
     return conv * dtype_bytes + recurrent * KDA_RECURRENT_STATE_BYTES
 
 
-def linear_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int) -> int:
+def extra_groups_for_head_shards(groups: int, tensor_parallel: int) -> int:
+    """MambaStateShapeCalculator.extra_groups_for_head_shards (mamba_utils.py): 0 when TP
+    divides the groups, else TP − groups (a single group is replicated to every rank)."""
+    if groups % tensor_parallel == 0:
+        return 0
+    return tensor_parallel - groups
+
+
+def mamba2_state_bytes(linear: dict, tensor_parallel: int, conv_bytes: int,
+                       ssm_bytes: int, speculative_tokens: int = 0) -> int:
+    """One Mamba2 layer's per-request state on one GPU (MambaStateShapeCalculator
+    .mamba2_state_shape, 0.19.0-0.34.0 wheels; dtypes MambaStateDtypeCalculator
+    .mamba2_state_dtype: conv in --mamba-cache-dtype, SSM in --mamba-ssm-cache-dtype):
+      groups      = groups + extra_groups_for_head_shards(groups, TP)
+      conv state  = (heads × head dim + 2 × groups × state size) / TP
+                    × (conv kernel − 1 + speculative tokens), conv bytes
+      SSM state   = heads / TP × head dim × state size, SSM bytes
+    NVIDIA-Nemotron-Nano-9B-v2 at TP 1: 12,288 × 3 × 2 + 128 × 80 × 128 × 4 = 5,316,608 B."""
+    heads, head_dim = linear["num_value_heads"], linear["value_head_dim"]
+    groups = linear["num_key_heads"]
+    groups += extra_groups_for_head_shards(groups, tensor_parallel)
+    conv_dim = heads * head_dim + 2 * groups * linear["key_head_dim"]
+    conv = conv_dim // tensor_parallel * (linear["conv_kernel_dim"] - 1 + speculative_tokens)
+    ssm = heads // tensor_parallel * head_dim * linear["key_head_dim"]
+    return conv * conv_bytes + ssm * ssm_bytes
+
+
+def linear_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int,
+                       ssm_bytes: Optional[int] = None) -> int:
     """One linear-attention layer's per-request state by its kind (linear["kind"], Gated
-    DeltaNet when absent): gated_delta_net_state_bytes or kda_state_bytes."""
-    if linear.get("kind", GATED_DELTA_NET) == KDA:
+    DeltaNet when absent): gated_delta_net_state_bytes, kda_state_bytes or
+    mamba2_state_bytes (its SSM state in ssm_bytes, the model's dtype_bytes when None)."""
+    kind = linear.get("kind", GATED_DELTA_NET)
+    if kind == KDA:
         return kda_state_bytes(linear, tensor_parallel, dtype_bytes)
+    if kind == MAMBA2:
+        return mamba2_state_bytes(linear, tensor_parallel, dtype_bytes,
+                                  dtype_bytes if ssm_bytes is None else ssm_bytes)
     return gated_delta_net_state_bytes(linear, tensor_parallel, dtype_bytes)
+
+
+STATE_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+"""vLLM's MambaDType values (vllm/config/cache.py: auto, float32, float16, bfloat16) and
+their bytes; auto is the model's dtype (get_kv_cache_torch_dtype)."""
+
+
+def state_dtype_bytes(name: str, model_bytes: int) -> int:
+    """Bytes of one state value in a --mamba(-ssm)-cache-dtype: the model's when auto."""
+    return model_bytes if name == "auto" else STATE_DTYPE_BYTES[name]
+
+
+NEMOTRON_H_SSM_PIN_SINCE = "0.13.0"
+"""vllm/model_executor/models/config.py NemotronHForCausalLMConfig.verify_and_update_config
+sets an auto mamba_ssm_cache_dtype to config.json's mamba_ssm_cache_dtype, else a default;
+present in the 0.13.0 wheel, absent from 0.12.0."""
+NEMOTRON_H_SSM_FLOAT32_SINCE = "0.20.0"
+"""The default is "float16" in the 0.13.0-0.19.0 wheels and DEFAULT_MAMBA_SSM_CACHE_DTYPE
+"float32" ("Only float32 is known to have no accuracy issues") from 0.20.0 (to 0.34.0)."""
+
+
+def ssm_cache_dtype(architecture: str, pinned: Optional[str],
+                    version: "facts.vllm_features.Version", flag: Optional[str]) -> str:
+    """The SSM state dtype vLLM runs: --mamba-ssm-cache-dtype when given and not auto; for
+    Nemotron-H (model_families.pins_ssm_cache_dtype) from NEMOTRON_H_SSM_PIN_SINCE its
+    config.json pin (pinned), else float16 (float32 from NEMOTRON_H_SSM_FLOAT32_SINCE);
+    else auto (the conv state's dtype)."""
+    if flag and flag != "auto":
+        return flag
+    if (model_families.pins_ssm_cache_dtype(architecture)
+            and version >= facts.parse_version(NEMOTRON_H_SSM_PIN_SINCE)):
+        if pinned:
+            return pinned
+        return ("float32" if version >= facts.parse_version(NEMOTRON_H_SSM_FLOAT32_SINCE)
+                else "float16")
+    return "auto"
+
+
+def state_dtypes(architecture: str, linear: Optional[dict], version:
+                 "facts.vllm_features.Version", extra_args: Sequence[str],
+                 model_bytes: int = 2) -> tuple[int, int]:
+    """(conv bytes, SSM bytes) of a linear-attention state (MambaStateDtypeCalculator
+    ._mamba_state_dtype): conv in --mamba-cache-dtype (auto: the model's), SSM in
+    ssm_cache_dtype's choice, or the conv dtype when that is auto."""
+    conv = state_dtype_bytes(vllm_cli.flag_value(extra_args, "--mamba-cache-dtype") or "auto",
+                             model_bytes)
+    ssm = ssm_cache_dtype(architecture, (linear or {}).get("ssm_cache_dtype"), version,
+                          vllm_cli.flag_value(extra_args, "--mamba-ssm-cache-dtype"))
+    return conv, state_dtype_bytes(ssm, conv)
+
+
+def state_note(linear: dict, tensor_parallel: int, conv_bytes: int, ssm_bytes: int) -> str:
+    """One layer's state, its dtypes and its vLLM source, for the plan's reason."""
+    kind = linear.get("kind", GATED_DELTA_NET)
+    state = linear_state_bytes(linear, tensor_parallel, conv_bytes, ssm_bytes)
+    dtypes = (f"conv {conv_bytes} B, SSM {ssm_bytes} B a value" if kind == MAMBA2
+              else f"{conv_bytes} B a value")
+    return (f"one {kind} layer's state {state:,} B at TP {tensor_parallel} ({dtypes}; vllm/"
+            f"model_executor/layers/mamba/mamba_utils.py {kind}_state_shape)")
 
 
 KERNEL_BLOCK_ALIGNMENT = 16
@@ -471,6 +568,56 @@ def _chunked_layer_types(config: dict) -> Optional[list[str]]:
             else model_families.CHUNKED_ATTENTION for uses_rope in rope]
 
 
+NEMOTRON_H_PATTERN = {"M": model_families.LINEAR_ATTENTION, "*": model_families.FULL_ATTENTION,
+                      "-": model_families.NO_CACHE, "E": model_families.NO_CACHE}
+"""hybrid_override_pattern's characters (vllm/model_executor/models/nemotron_h.py
+ALL_DECODER_LAYER_TYPES: M Mamba2, * attention, - MLP, E MoE), one layer each."""
+GRANITE_HYBRID_KINDS = {"mamba": model_families.LINEAR_ATTENTION,
+                        "attention": model_families.FULL_ATTENTION}
+"""granitemoehybrid's layer_types (granitemoehybrid.py ALL_DECODER_LAYER_TYPES)."""
+MAMBA2_KEYS = {
+    "nemotron_h": ("mamba_num_heads", "mamba_head_dim", "n_groups", "ssm_state_size",
+                   "conv_kernel"),
+    "granitemoehybrid": ("mamba_n_heads", "mamba_d_head", "mamba_n_groups", "mamba_d_state",
+                         "mamba_d_conv")}
+"""The config.json keys of the Mamba2 mixer's heads, head dim, groups, state size and conv
+kernel, as each family's get_mamba_state_shape_from_config reads them (0.34.0 wheel)."""
+
+
+def _mamba2_layer_types(config: dict) -> Optional[list[str]]:
+    """Nemotron-H's kinds from hybrid_override_pattern (NEMOTRON_H_PATTERN), Granite-4.0-H's
+    from its layer_types (GRANITE_HYBRID_KINDS); None for other families."""
+    model_type = config.get("model_type")
+    if model_type == "nemotron_h":
+        table, names = NEMOTRON_H_PATTERN, list(config["hybrid_override_pattern"])
+    elif model_type == "granitemoehybrid" and config.get("layer_types"):
+        table, names = GRANITE_HYBRID_KINDS, list(config["layer_types"])
+    else:
+        return None
+    unknown = sorted(set(names) - set(table))
+    if unknown:
+        raise ValueError(f"config.json of {model_type} has layer kinds the plan cannot size: "
+                         f"{unknown} (known: {', '.join(table)})")
+    return [table[name] for name in names]
+
+
+def _mamba2_linear_facts(config: dict) -> dict:
+    """model.facts.linearAttention of a Mamba2 hybrid (MAMBA2's key mapping), with config.json's
+    mamba_ssm_cache_dtype when it pins one. Granite's intermediate size is mamba_expand ×
+    hidden, which the facts keep as heads × head dim: a config where they differ is refused."""
+    heads, dim, groups, state, kernel = (config[key] for key in MAMBA2_KEYS[config["model_type"]])
+    expand = config.get("mamba_expand")
+    if expand and expand * config["hidden_size"] != heads * dim:
+        raise ValueError(f"config.json: mamba_expand × hidden_size ({expand} × "
+                         f"{config['hidden_size']}) is not heads × head dim ({heads} × {dim}): "
+                         "the Mamba2 state cannot be written in model.facts")
+    facts = {"kind": MAMBA2, "num_value_heads": heads, "value_head_dim": dim,
+             "num_key_heads": groups, "key_head_dim": state, "conv_kernel_dim": kernel}
+    if config.get("mamba_ssm_cache_dtype"):
+        facts["ssm_cache_dtype"] = config["mamba_ssm_cache_dtype"]
+    return facts
+
+
 def _kda_linear_facts(linear_attn_config: dict) -> dict:
     """model.facts.linearAttention of a KDA model: its heads and head_dim in the key/value
     keys (KDA's q, k and v share them) and short_conv_kernel_size as the conv kernel."""
@@ -486,7 +633,8 @@ def layout_facts_from_config(config: dict) -> dict:
     model's config.json (its text_config for a multimodal one), for tools/model_facts. Kinds
     vLLM does not size differently are left out; a config without layer kinds gives {}."""
     config = config.get("text_config", config)
-    kinds = (_kda_layer_types(config) or _chunked_layer_types(config)
+    kinds = (_kda_layer_types(config) or _mamba2_layer_types(config)
+             or _chunked_layer_types(config)
              or _config_layer_types(config, config["num_hidden_layers"]))
     if not kinds or set(kinds) == {model_families.FULL_ATTENTION}:
         return {}
@@ -504,6 +652,8 @@ def layout_facts_from_config(config: dict) -> dict:
         facts["attention_chunk_size"] = config["attention_chunk_size"]
     if model_families.LINEAR_ATTENTION in kinds and config.get("linear_attn_config"):
         facts["linear_attention"] = _kda_linear_facts(config["linear_attn_config"])
+    elif model_families.LINEAR_ATTENTION in kinds and config.get("model_type") in MAMBA2_KEYS:
+        facts["linear_attention"] = _mamba2_linear_facts(config)
     elif model_families.LINEAR_ATTENTION in kinds:
         facts["linear_attention"] = {key: config[source] for key, source in LINEAR_KEYS.items()}
     return facts

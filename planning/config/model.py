@@ -72,10 +72,15 @@ class LinearAttentionFacts(_Model):
     key_head_dim: int = Field(gt=0)
     value_head_dim: int = Field(gt=0)
     conv_kernel_dim: int = Field(gt=0)
-    kind: Literal["gated_delta_net", "kda"] = "gated_delta_net"
+    kind: Literal["gated_delta_net", "kda", "mamba2"] = "gated_delta_net"
     """Which state the layer keeps (planning/kv_layout.py LINEAR_STATE_KINDS,
     linear_state_bytes): Gated DeltaNet, or Kimi Delta Attention (Kimi-Linear's
-    linear_attn_config: its heads and head_dim in both the key and value keys)."""
+    linear_attn_config: its heads and head_dim in both the key and value keys), or a Mamba2
+    mixer (value heads/dim = SSM heads and head dim, key heads = groups, key dim = state size:
+    kv_layout.mamba2_state_bytes)."""
+    ssm_cache_dtype: Optional[Literal["float32", "float16", "bfloat16"]] = None
+    """The SSM state dtype config.json pins (mamba_ssm_cache_dtype; vLLM reads it for
+    Nemotron-H only: kv_layout.ssm_cache_dtype)."""
 
 
 class ModelFacts(_Model):
