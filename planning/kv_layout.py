@@ -59,6 +59,9 @@ class CacheSpec:
     """Tells apart specs of one kind that differ in size only (DSA's indexer beside MLA)."""
     attention_chunk_size: int = 0
     """Tokens per chunk of a chunked-local-attention layer (Llama 4: 8192)."""
+    per_block_state: bool = False
+    """A state layer that keeps one state per block of tokens (mamba cache mode 'all',
+    before vLLM 0.32: keep_state_per_block), so its blocks grow with the request."""
 
     def blocks_per_request(self, max_model_len: int, in_flight_tokens: int,
                            dcp: int = 1) -> int:
@@ -70,7 +73,11 @@ class CacheSpec:
         - chunked local attention: cdiv(min(chunk + in-flight tokens, max_model_len), block)
           (ChunkedLocalAttentionSpec.max_memory_usage_bytes: chunks start on a chunk, and so
           on a block, boundary, so no extra block);
-        - linear-attention state: state_blocks, whatever the length."""
+        - linear-attention state: state_blocks, whatever the length; with a state per block
+          (mamba cache mode 'all'), cdiv(max_model_len, block) (MambaSpec
+          .max_memory_usage_bytes, 0.15.0-0.31.0; no DCP split: states are replicated)."""
+        if model_families.keeps_state(self.kind) and self.per_block_state:
+            return cdiv(max_model_len, self.block_size)
         if model_families.keeps_state(self.kind):
             return self.state_blocks
         if model_families.keeps_chunk(self.kind):
@@ -90,7 +97,7 @@ class CacheSpec:
         token slots)."""
         return (self.kind, self.block_size, self.sliding_window, self.state_blocks,
                 self.page_bytes if model_families.keeps_state(self.kind) else 0,
-                self.attention_chunk_size)
+                self.attention_chunk_size, self.per_block_state)
 
 
 def attention_page_bytes(block_size: int, kv_heads: int, head_size: int, head_size_v: int,
@@ -299,6 +306,60 @@ def hybrid_block_size(state_page_bytes: float, attention_bytes_per_token: float,
         alignment = max(alignment, mla_alignment)
     aligned = alignment * cdiv(state_page_bytes, alignment * attention_bytes_per_token)
     return max(block_size, aligned)
+
+
+MAMBA_ALIGN_MODE_SINCE = "0.32.0"
+"""From 0.32.0 prefix caching puts every Mamba layer in mamba cache mode 'align' (2 state
+blocks a request; vllm/model_executor/models/config.py MambaModelConfig, 0.32.0-0.34.0
+wheels). Before, a model that supports Mamba prefix caching (SupportsMambaPrefixCaching:
+nemotron_h, granitemoehybrid, falcon_h1, zamba2, jamba in the 0.14.0-0.26.0 wheels) kept a
+state per block: mode 'all' from 0.15.0, mamba_block_size = block_size in 0.13.0-0.14.0."""
+HYBRID_PREFIX_CACHING_SINCE = "0.32.0"
+"""Prefix caching is on by default for a hybrid (linear-attention/Mamba) model from 0.32.0
+(vllm/engine/arg_utils.py default_prefix_caching = is_prefix_caching_supported, true for
+hybrids, 0.32.0-0.34.0). Before it is opt-in: vllm/config/model.py
+is_prefix_caching_supported is False for hybrids in the 0.15.0-0.20.0 wheels, and arg_utils
+excludes is_hybrid in the 0.26.0 and 0.27.0 wheels (0.21-0.25 and 0.28-0.31 not read)."""
+
+
+def prefix_caching_default(linear_layers: bool, version: "facts.vllm_features.Version"
+                           ) -> bool:
+    """Whether vLLM turns prefix caching on by default: always for a model without
+    linear-attention layers, from HYBRID_PREFIX_CACHING_SINCE for one with them."""
+    return not linear_layers or version >= facts.parse_version(HYBRID_PREFIX_CACHING_SINCE)
+
+
+DEFAULT_MAMBA_CHUNK_SIZE = 2048
+"""ModelConfig.get_mamba_chunk_size (vllm/config/model.py, 0.26.0) when config.json has
+neither mamba_chunk_size nor chunk_size."""
+
+
+def keeps_state_per_block(linear: Optional[dict], version: "facts.vllm_features.Version",
+                          prefix_caching_on: bool) -> bool:
+    """True when vLLM keeps a Mamba2 state per block of tokens: prefix caching on, before
+    MAMBA_ALIGN_MODE_SINCE (the Mamba2 families the facts read all support it)."""
+    return (prefix_caching_on and (linear or {}).get("kind") == MAMBA2
+            and version < facts.parse_version(MAMBA_ALIGN_MODE_SINCE))
+
+
+def prefix_cached_block_size(state_page_bytes: float, attention_bytes_per_token: float,
+                             block_size: int, chunk_size: int) -> int:
+    """The hybrid block with a state per block (_align_hybrid_block_size, mode 'all', 0.26.0;
+    HybridAttentionMambaModelConfig with prefix caching before 0.20): the SSD chunk and the
+    kernel block's least common multiple, times the chunks one state page needs:
+      chunk = lcm(chunk size, max(16, configured block))
+      block = chunk × cdiv(cdiv(state bytes, attention bytes per token), chunk),
+    kept when the configured block is larger. Nemotron-Nano-9B-v2, float32 SSM state:
+    128 × cdiv(cdiv(5,316,608, 4,096), 128) = 1,408."""
+    chunk = math.lcm(chunk_size, max(KERNEL_BLOCK_ALIGNMENT, block_size))
+    tokens = cdiv(state_page_bytes, attention_bytes_per_token)
+    return max(block_size, chunk * cdiv(tokens, chunk))
+
+
+def keep_state_per_block(specs: Sequence[CacheSpec]) -> list[CacheSpec]:
+    """The specs with every state layer keeping a state per block (keeps_state_per_block)."""
+    return [dataclasses.replace(s, per_block_state=True)
+            if model_families.keeps_state(s.kind) else s for s in specs]
 
 
 # --- Grouping layers (get_kv_cache_groups) ----------------------------------------------------
@@ -615,6 +676,9 @@ def _mamba2_linear_facts(config: dict) -> dict:
              "num_key_heads": groups, "key_head_dim": state, "conv_kernel_dim": kernel}
     if config.get("mamba_ssm_cache_dtype"):
         facts["ssm_cache_dtype"] = config["mamba_ssm_cache_dtype"]
+    chunk = config.get("mamba_chunk_size") or config.get("chunk_size")
+    if chunk:
+        facts["chunk_size"] = chunk
     return facts
 
 

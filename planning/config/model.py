@@ -81,6 +81,10 @@ class LinearAttentionFacts(_Model):
     ssm_cache_dtype: Optional[Literal["float32", "float16", "bfloat16"]] = None
     """The SSM state dtype config.json pins (mamba_ssm_cache_dtype; vLLM reads it for
     Nemotron-H only: kv_layout.ssm_cache_dtype)."""
+    chunk_size: Optional[int] = Field(default=None, gt=0)
+    """A Mamba2 mixer's SSD chunk (config.json chunk_size or mamba_chunk_size): before vLLM
+    0.32, prefix caching makes the hybrid block a multiple of it
+    (kv_layout.prefix_cached_block_size)."""
 
 
 class ModelFacts(_Model):

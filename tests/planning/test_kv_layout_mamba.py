@@ -91,3 +91,74 @@ def test_granite_4_hs_layer_types_give_mamba_and_attention_layers():
     assert facts["linear_attention"] == {"kind": "mamba2", "num_value_heads": 48,
                                          "value_head_dim": 64, "num_key_heads": 1,
                                          "key_head_dim": 128, "conv_kernel_dim": 4}
+
+
+@pytest.mark.parametrize("linear_layers,version,on", [
+    (False, "0.19.0", True), (True, "0.19.0", False), (True, "0.31.9", False),
+    (True, "0.32.0", True), (True, "0.34.0", True)], ids=lambda value: str(value))
+def test_a_hybrids_prefix_caching_is_opt_in_before_vllm_0_32(linear_layers, version, on):
+    assert kv_layout.prefix_caching_default(linear_layers, parse_version(version)) is on
+
+
+@pytest.mark.parametrize("kind,version,caching,per_block", [
+    ("mamba2", "0.26.0", True, True), ("mamba2", "0.31.9", True, True),
+    ("mamba2", "0.32.0", True, False), ("mamba2", "0.26.0", False, False),
+    ("gated_delta_net", "0.26.0", True, False)], ids=lambda value: str(value))
+def test_a_mamba2_state_is_kept_per_block_only_with_prefix_caching_before_0_32(
+        kind, version, caching, per_block):
+    assert kv_layout.keeps_state_per_block({"kind": kind}, parse_version(version),
+                                           caching) is per_block
+    assert kv_layout.keeps_state_per_block(None, parse_version(version), caching) is False
+
+
+def test_a_state_per_block_takes_the_ssd_chunks_multiple_and_grows_with_the_request():
+    # lcm(128, 16) × cdiv(cdiv(5,316,608, 4,096), 128) = 128 × 11; lcm(256, 16) = 256;
+    # lcm(100, 16) = 400; a larger configured block stays.
+    assert kv_layout.prefix_cached_block_size(5_316_608, 4096, 16, 128) == 1408
+    assert kv_layout.prefix_cached_block_size(5_316_608, 4096, 16, 256) == 1536
+    assert kv_layout.prefix_cached_block_size(5_316_608, 4096, 16, 100) == 1600
+    assert kv_layout.prefix_cached_block_size(5_316_608, 4096, 2048, 128) == 2048
+    spec = kv_layout.CacheSpec(mf.LINEAR_ATTENTION, 1408, 1.0)
+    full = kv_layout.CacheSpec(mf.FULL_ATTENTION, 1408, 1.0)
+    per_block = kv_layout.keep_state_per_block([spec, full])
+    assert per_block[1] == full
+    assert per_block[0].blocks_per_request(32768, 8192) == 24
+    assert spec.blocks_per_request(32768, 8192) == 1
+    assert per_block[0].type_key() != spec.type_key()
+
+
+def test_the_plans_state_note_names_the_kind_its_bytes_and_dtypes():
+    note = kv_layout.state_note(NANO_9B_V2, 1, 2, 4)
+    assert note == ("one mamba2 layer's state 5,316,608 B at TP 1 (conv 2 B, SSM 4 B a value; "
+                    "vllm/model_executor/layers/mamba/mamba_utils.py mamba2_state_shape)")
+    gdn = {key: value for key, value in NANO_9B_V2.items() if key != "kind"}
+    assert "(2 B a value;" in kv_layout.state_note(gdn, 1, 2, 4)
+    assert "gated_delta_net_state_shape" in kv_layout.state_note(gdn, 1, 2, 4)
+
+
+def test_state_dtypes_read_the_mamba_cache_flags():
+    arch, v32 = "NemotronHForCausalLM", parse_version("0.32.0")
+    assert kv_layout.state_dtypes(arch, NANO_9B_V2, v32, ()) == (2, 4)
+    assert kv_layout.state_dtypes(arch, None, v32, ("--mamba-cache-dtype", "float32")) == (4, 4)
+    assert kv_layout.state_dtypes("Other", NANO_9B_V2, v32, ("--mamba-cache-dtype=float32",)
+                                  ) == (4, 4)
+    assert kv_layout.state_dtypes("Other", NANO_9B_V2, v32, ()) == (2, 2)
+    assert kv_layout.state_dtypes(arch, {**NANO_9B_V2, "ssm_cache_dtype": "bfloat16"}, v32,
+                                  ("--mamba-ssm-cache-dtype", "auto")) == (2, 2)
+
+
+def test_a_config_reader_refuses_what_the_facts_cannot_say():
+    with pytest.raises(ValueError, match=r"layer kinds the plan cannot size: \['X'\]"):
+        kv_layout.layout_facts_from_config({"model_type": "nemotron_h", "num_hidden_layers": 2,
+                                            "hybrid_override_pattern": "MX"})
+    granite = {"model_type": "granitemoehybrid", "num_hidden_layers": 2, "hidden_size": 1536,
+               "mamba_expand": 2, "layer_types": ["mamba", "attention"], "mamba_n_heads": 48,
+               "mamba_d_head": 32, "mamba_n_groups": 1, "mamba_d_state": 128,
+               "mamba_d_conv": 4, "mamba_chunk_size": 256}
+    with pytest.raises(ValueError, match=r"mamba_expand × hidden_size \(2 × 1536\) is not "
+                                         r"heads × head dim \(48 × 32\)"):
+        kv_layout.layout_facts_from_config(granite)
+    facts = kv_layout.layout_facts_from_config({**granite, "mamba_d_head": 64})
+    assert facts["linear_attention"]["chunk_size"] == 256
+    assert kv_layout.layout_facts_from_config(
+        {**granite, "model_type": "granite", "layer_types": None}) == {}

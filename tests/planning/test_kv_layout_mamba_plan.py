@@ -17,7 +17,7 @@ from tests.harness import deep_merge, stack_config
 PATTERN = "M-M-M-MM-M-M-M*-M-M-M*-M-M-M-M*-M-M-M-M*-M-MM-M-M-M-M-M-"
 CONFIG = {"model_type": "nemotron_h", "num_hidden_layers": 56, "hybrid_override_pattern": PATTERN,
           "mamba_num_heads": 128, "mamba_head_dim": 80, "n_groups": 8, "ssm_state_size": 128,
-          "conv_kernel": 4}
+          "conv_kernel": 4, "chunk_size": 128}
 
 
 def _facts() -> dict:
@@ -66,3 +66,29 @@ def test_the_plan_prints_the_state_bytes_per_request_and_its_source():
     reason = _plan("0.32.0").kv.reason
     assert "one mamba2 layer's state 5,316,608 B at TP 1 (conv 2 B, SSM 4 B a value" in reason
     assert "mamba_utils.py mamba2_state_shape" in reason
+
+
+GIB = 2**30
+
+
+def test_before_vllm_0_32_prefix_caching_keeps_a_mamba2_state_per_block_of_tokens():
+    """vLLM 0.15-0.31 ran a Mamba2 model that supports prefix caching in mamba cache mode
+    'all' (models/config.py MambaModelConfig; MambaSpec.max_memory_usage_bytes: cdiv(max_model_len,
+    block) states a request) with the block a multiple of the SSD chunk (platforms/interface.py
+    _align_hybrid_block_size): 128 × cdiv(cdiv(5,316,608, 4,096), 128) = 1,408 tokens."""
+    kv = _plan("0.26.0", ("--enable-prefix-caching",)).kv
+    assert kv.block_size == 1408
+    # 8 groups of 4 layers, each group cdiv(32,768, 1,408) = 24 blocks a request.
+    assert kv.request_gib == pytest.approx(8 * 24 * 4 * 1408 * 4096 / GIB)
+
+
+@pytest.mark.parametrize("extra_args", [(), ("--no-enable-prefix-caching",)],
+                         ids=["default-off-before-0.32", "flag"])
+def test_without_prefix_caching_a_mamba2_request_keeps_one_state(extra_args):
+    """Before 0.32 a hybrid model's prefix caching is opt-in (vllm/config/model.py
+    is_prefix_caching_supported is False for hybrids in 0.19.0/0.20.0; engine/arg_utils.py
+    default_prefix_caching excludes is_hybrid in 0.26.0/0.27.0)."""
+    kv = _plan("0.26.0", extra_args).kv
+    assert kv.block_size == 1312
+    # cdiv(32,768, 1,312) = 25 attention blocks and one state block in each of 7 groups.
+    assert kv.request_gib == pytest.approx((25 + 7) * 4 * 1312 * 4096 / GIB)
