@@ -188,10 +188,9 @@ def linear_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int,
     """One linear-attention layer's per-request state by its kind (linear["kind"], Gated
     DeltaNet when absent): gated_delta_net_state_bytes, kda_state_bytes or
     mamba2_state_bytes (its SSM state in ssm_bytes, the model's dtype_bytes when None)."""
-    kind = linear.get("kind", GATED_DELTA_NET)
-    if kind == KDA:
+    if linear.get("kind") == KDA:
         return kda_state_bytes(linear, tensor_parallel, dtype_bytes)
-    if kind == MAMBA2:
+    if linear.get("kind") == MAMBA2:
         return mamba2_state_bytes(linear, tensor_parallel, dtype_bytes,
                                   dtype_bytes if ssm_bytes is None else ssm_bytes)
     return gated_delta_net_state_bytes(linear, tensor_parallel, dtype_bytes)

@@ -27,6 +27,12 @@ def test_a_mamba2_layer_keeps_a_conv_state_and_an_ssm_state_in_its_own_dtype():
     assert kv_layout.mamba2_state_bytes(NANO_9B_V2, 8, 2, 4) == 9_216 + 655_360
 
 
+def test_speculative_tokens_lengthen_the_mamba2_conv_state():
+    # mamba2_state_shape(num_spec): conv kernel − 1 + 2 speculative tokens = 5 columns.
+    assert kv_layout.mamba2_state_bytes(NANO_9B_V2, 1, 2, 4, speculative_tokens=2) == \
+        12_288 * 5 * 2 + 5_242_880
+
+
 def test_groups_that_tp_does_not_divide_are_replicated_to_one_per_rank():
     # extra_groups_for_head_shards: 1 group at TP 4 becomes 4 (one per rank), so the conv
     # state carries 2 × 4 × 128 group columns before the TP split; 8 groups at TP 4 stay 8.
@@ -160,5 +166,9 @@ def test_a_config_reader_refuses_what_the_facts_cannot_say():
         kv_layout.layout_facts_from_config(granite)
     facts = kv_layout.layout_facts_from_config({**granite, "mamba_d_head": 64})
     assert facts["linear_attention"]["chunk_size"] == 256
+    assert "ssm_cache_dtype" not in facts["linear_attention"]
+    pinned = kv_layout.layout_facts_from_config(
+        {**granite, "mamba_d_head": 64, "mamba_ssm_cache_dtype": "float32"})
+    assert pinned["linear_attention"]["ssm_cache_dtype"] == "float32"
     assert kv_layout.layout_facts_from_config(
         {**granite, "model_type": "granite", "layer_types": None}) == {}
