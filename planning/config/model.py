@@ -64,8 +64,8 @@ class RoleWidth(_Model):
     zero_points: bool = False
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 class LinearAttentionFacts(_Model):
-    """A linear-attention (Gated DeltaNet) layer's shape, config.json `linear_*` keys; its
-    per-request state is planning/kv_layout.py gated_delta_net_state_bytes."""
+    """A linear-attention layer's shape (Gated DeltaNet: config.json `linear_*` keys; KDA;
+    Mamba2); its per-request state is planning/kv_layout.py linear_state_bytes."""
 
     num_key_heads: int = Field(gt=0)
     num_value_heads: int = Field(gt=0)
