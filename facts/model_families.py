@@ -70,8 +70,28 @@ CHUNKED_ATTENTION = "chunked_attention"
 """A layer that attends within fixed chunks of `attention_chunk_size` tokens (Llama 4's RoPE
 layers, vllm/model_executor/models/llama4.py): vLLM's ChunkedLocalAttentionSpec; it holds the
 current chunk and the tokens in flight, not the whole request."""
-LAYER_KINDS = (FULL_ATTENTION, SLIDING_ATTENTION, LINEAR_ATTENTION, CHUNKED_ATTENTION)
+NO_CACHE = "no_cache"
+"""A layer with nothing to cache: Nemotron-H's MLP ("-") and MoE ("E") blocks, each a layer
+of its own in hybrid_override_pattern (vllm/model_executor/models/nemotron_h.py
+ALL_DECODER_LAYER_TYPES); vLLM gives it no KV-cache spec."""
+LAYER_KINDS = (FULL_ATTENTION, SLIDING_ATTENTION, LINEAR_ATTENTION, CHUNKED_ATTENTION,
+               NO_CACHE)
 """The values config.json `layer_types` takes that vLLM sizes differently."""
+
+NEMOTRON_H_ARCHITECTURES = ("NemotronHForCausalLM", "NemotronHPuzzleForCausalLM")
+"""The architectures whose SSM cache dtype vLLM pins when --mamba-ssm-cache-dtype is auto
+(vllm/model_executor/models/config.py NemotronHForCausalLMConfig, registered for both;
+planning/kv_layout.py ssm_cache_dtype)."""
+
+
+def pins_ssm_cache_dtype(architecture: str) -> bool:
+    """True for a model whose Mamba SSM state vLLM keeps in a pinned dtype (Nemotron-H)."""
+    return architecture in NEMOTRON_H_ARCHITECTURES
+
+
+def keeps_cache(kind: str) -> bool:
+    """True for a layer kind that has a KV-cache spec (every kind but NO_CACHE)."""
+    return kind != NO_CACHE
 
 
 def keeps_state(kind: str) -> bool:

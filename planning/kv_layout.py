@@ -31,7 +31,7 @@ import math
 from typing import Optional, Sequence
 
 import facts
-from facts import model_families
+from facts import model_families, vllm_cli
 
 
 def cdiv(value: float, divisor: float) -> int:
@@ -59,6 +59,9 @@ class CacheSpec:
     """Tells apart specs of one kind that differ in size only (DSA's indexer beside MLA)."""
     attention_chunk_size: int = 0
     """Tokens per chunk of a chunked-local-attention layer (Llama 4: 8192)."""
+    per_block_state: bool = False
+    """A state layer that keeps one state per block of tokens (mamba cache mode 'all',
+    before vLLM 0.32: keep_state_per_block), so its blocks grow with the request."""
 
     def blocks_per_request(self, max_model_len: int, in_flight_tokens: int,
                            dcp: int = 1) -> int:
@@ -70,7 +73,11 @@ class CacheSpec:
         - chunked local attention: cdiv(min(chunk + in-flight tokens, max_model_len), block)
           (ChunkedLocalAttentionSpec.max_memory_usage_bytes: chunks start on a chunk, and so
           on a block, boundary, so no extra block);
-        - linear-attention state: state_blocks, whatever the length."""
+        - linear-attention state: state_blocks, whatever the length; with a state per block
+          (mamba cache mode 'all'), cdiv(max_model_len, block) (MambaSpec
+          .max_memory_usage_bytes, 0.15.0-0.31.0; no DCP split: states are replicated)."""
+        if model_families.keeps_state(self.kind) and self.per_block_state:
+            return cdiv(max_model_len, self.block_size)
         if model_families.keeps_state(self.kind):
             return self.state_blocks
         if model_families.keeps_chunk(self.kind):
@@ -90,7 +97,7 @@ class CacheSpec:
         token slots)."""
         return (self.kind, self.block_size, self.sliding_window, self.state_blocks,
                 self.page_bytes if model_families.keeps_state(self.kind) else 0,
-                self.attention_chunk_size)
+                self.attention_chunk_size, self.per_block_state)
 
 
 def with_latent_pages(specs: Sequence[CacheSpec],
@@ -132,9 +139,14 @@ def gated_delta_net_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes:
 
 GATED_DELTA_NET = "gated_delta_net"
 KDA = "kda"
-LINEAR_STATE_KINDS = (GATED_DELTA_NET, KDA)
+MAMBA2 = "mamba2"
+"""A Mamba2 mixer (Nemotron-H, Granite-4.0-H), in the facts' key and value keys by the
+state-space duality: value heads × value dim = the SSM heads × head dim (the intermediate
+size), key heads = the groups of B and C, key dim = the state size."""
+LINEAR_STATE_KINDS = (GATED_DELTA_NET, KDA, MAMBA2)
 """The linear-attention layers whose per-request state the plan sizes (model.facts
-.linearAttention.kind): Qwen3-Next's Gated DeltaNet, Kimi-Linear's Kimi Delta Attention."""
+.linearAttention.kind): Qwen3-Next's Gated DeltaNet, Kimi-Linear's Kimi Delta Attention,
+Mamba2."""
 KDA_RECURRENT_STATE_BYTES = 4
 """KDA's recurrent state is float32 whatever the model dtype (MambaStateDtypeCalculator
 .kda_state_dtype: (state, state, state, torch.float32))."""
@@ -155,12 +167,103 @@ def kda_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int) -> int
     return conv * dtype_bytes + recurrent * KDA_RECURRENT_STATE_BYTES
 
 
-def linear_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int) -> int:
+def extra_groups_for_head_shards(groups: int, tensor_parallel: int) -> int:
+    """MambaStateShapeCalculator.extra_groups_for_head_shards (mamba_utils.py): 0 when TP
+    divides the groups, else TP − groups (a single group is replicated to every rank)."""
+    if groups % tensor_parallel == 0:
+        return 0
+    return tensor_parallel - groups
+
+
+def mamba2_state_bytes(linear: dict, tensor_parallel: int, conv_bytes: int,
+                       ssm_bytes: int, speculative_tokens: int = 0) -> int:
+    """One Mamba2 layer's per-request state on one GPU (MambaStateShapeCalculator
+    .mamba2_state_shape, 0.19.0-0.34.0 wheels; dtypes MambaStateDtypeCalculator
+    .mamba2_state_dtype: conv in --mamba-cache-dtype, SSM in --mamba-ssm-cache-dtype):
+      groups      = groups + extra_groups_for_head_shards(groups, TP)
+      conv state  = (heads × head dim + 2 × groups × state size) / TP
+                    × (conv kernel − 1 + speculative tokens), conv bytes
+      SSM state   = heads / TP × head dim × state size, SSM bytes
+    NVIDIA-Nemotron-Nano-9B-v2 at TP 1: 12,288 × 3 × 2 + 128 × 80 × 128 × 4 = 5,316,608 B."""
+    heads, head_dim = linear["num_value_heads"], linear["value_head_dim"]
+    groups = linear["num_key_heads"]
+    groups += extra_groups_for_head_shards(groups, tensor_parallel)
+    conv_dim = heads * head_dim + 2 * groups * linear["key_head_dim"]
+    conv = conv_dim // tensor_parallel * (linear["conv_kernel_dim"] - 1 + speculative_tokens)
+    ssm = heads // tensor_parallel * head_dim * linear["key_head_dim"]
+    return conv * conv_bytes + ssm * ssm_bytes
+
+
+def linear_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int,
+                       ssm_bytes: Optional[int] = None) -> int:
     """One linear-attention layer's per-request state by its kind (linear["kind"], Gated
-    DeltaNet when absent): gated_delta_net_state_bytes or kda_state_bytes."""
-    if linear.get("kind", GATED_DELTA_NET) == KDA:
+    DeltaNet when absent): gated_delta_net_state_bytes, kda_state_bytes or
+    mamba2_state_bytes (its SSM state in ssm_bytes, the model's dtype_bytes when None)."""
+    if linear.get("kind") == KDA:
         return kda_state_bytes(linear, tensor_parallel, dtype_bytes)
+    if linear.get("kind") == MAMBA2:
+        return mamba2_state_bytes(linear, tensor_parallel, dtype_bytes,
+                                  dtype_bytes if ssm_bytes is None else ssm_bytes)
     return gated_delta_net_state_bytes(linear, tensor_parallel, dtype_bytes)
+
+
+STATE_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+"""vLLM's MambaDType values (vllm/config/cache.py: auto, float32, float16, bfloat16) and
+their bytes; auto is the model's dtype (get_kv_cache_torch_dtype)."""
+
+
+def state_dtype_bytes(name: str, model_bytes: int) -> int:
+    """Bytes of one state value in a --mamba(-ssm)-cache-dtype: the model's when auto."""
+    return model_bytes if name == "auto" else STATE_DTYPE_BYTES[name]
+
+
+NEMOTRON_H_SSM_PIN_SINCE = "0.13.0"
+"""vllm/model_executor/models/config.py NemotronHForCausalLMConfig.verify_and_update_config
+sets an auto mamba_ssm_cache_dtype to config.json's mamba_ssm_cache_dtype, else a default;
+present in the 0.13.0 wheel, absent from 0.12.0."""
+NEMOTRON_H_SSM_FLOAT32_SINCE = "0.20.0"
+"""The default is "float16" in the 0.13.0-0.19.0 wheels and DEFAULT_MAMBA_SSM_CACHE_DTYPE
+"float32" ("Only float32 is known to have no accuracy issues") from 0.20.0 (to 0.34.0)."""
+
+
+def ssm_cache_dtype(architecture: str, pinned: Optional[str],
+                    version: "facts.vllm_features.Version", flag: Optional[str]) -> str:
+    """The SSM state dtype vLLM runs: --mamba-ssm-cache-dtype when given and not auto; for
+    Nemotron-H (model_families.pins_ssm_cache_dtype) from NEMOTRON_H_SSM_PIN_SINCE its
+    config.json pin (pinned), else float16 (float32 from NEMOTRON_H_SSM_FLOAT32_SINCE);
+    else auto (the conv state's dtype)."""
+    if flag and flag != "auto":
+        return flag
+    if (model_families.pins_ssm_cache_dtype(architecture)
+            and version >= facts.parse_version(NEMOTRON_H_SSM_PIN_SINCE)):
+        if pinned:
+            return pinned
+        return ("float32" if version >= facts.parse_version(NEMOTRON_H_SSM_FLOAT32_SINCE)
+                else "float16")
+    return "auto"
+
+
+def state_dtypes(architecture: str, linear: Optional[dict], version:
+                 "facts.vllm_features.Version", extra_args: Sequence[str],
+                 model_bytes: int = 2) -> tuple[int, int]:
+    """(conv bytes, SSM bytes) of a linear-attention state (MambaStateDtypeCalculator
+    ._mamba_state_dtype): conv in --mamba-cache-dtype (auto: the model's), SSM in
+    ssm_cache_dtype's choice, or the conv dtype when that is auto."""
+    conv = state_dtype_bytes(vllm_cli.flag_value(extra_args, "--mamba-cache-dtype") or "auto",
+                             model_bytes)
+    ssm = ssm_cache_dtype(architecture, (linear or {}).get("ssm_cache_dtype"), version,
+                          vllm_cli.flag_value(extra_args, "--mamba-ssm-cache-dtype"))
+    return conv, state_dtype_bytes(ssm, conv)
+
+
+def state_note(linear: dict, tensor_parallel: int, conv_bytes: int, ssm_bytes: int) -> str:
+    """One layer's state, its dtypes and its vLLM source, for the plan's reason."""
+    kind = linear.get("kind", GATED_DELTA_NET)
+    state = linear_state_bytes(linear, tensor_parallel, conv_bytes, ssm_bytes)
+    dtypes = (f"conv {conv_bytes} B, SSM {ssm_bytes} B a value" if kind == MAMBA2
+              else f"{conv_bytes} B a value")
+    return (f"one {kind} layer's state {state:,} B at TP {tensor_parallel} ({dtypes}; vllm/"
+            f"model_executor/layers/mamba/mamba_utils.py {kind}_state_shape)")
 
 
 KERNEL_BLOCK_ALIGNMENT = 16
@@ -168,22 +271,105 @@ KERNEL_BLOCK_ALIGNMENT = 16
 MultipleOf(16)); _align_hybrid_block_size rounds the hybrid block to it."""
 MLA_HYBRID_ALIGNMENT = 128
 """TRTLLM/FlashInfer MLA decode kernels want hybrid MLA/Mamba blocks in multiples of 128
-(_align_hybrid_block_size)."""
+(_align_hybrid_block_size, from MLA_HYBRID_ALIGNMENT_SINCE)."""
+MLA_HYBRID_ALIGNMENT_SINCE = "0.32.0"
+"""vllm/platforms/interface.py _align_hybrid_block_size takes max(kernel block, 128) for MLA
+in the 0.32.0-0.34.0 wheels; the 0.26.0 wheel has no such line."""
+MLA_HYBRID_BACKEND_ALIGNMENT_SINCE = "0.20.0"
+"""From 0.20.0 the rule moved to vllm/platforms/interface.py _align_hybrid_block_size: the
+chosen backend's smallest kernel block (get_supported_kernel_block_sizes). Before, vllm/
+model_executor/models/config.py HybridAttentionMambaModelConfig.verify_and_update_config
+(0.12.0-0.19.0 wheels) took 64 for MLA, 128 with the CUTLASS_MLA backend only."""
+MLA_HYBRID_ALIGNMENT_FIXED = 64
+"""The MLA hybrid alignment before MLA_HYBRID_BACKEND_ALIGNMENT_SINCE (CUTLASS_MLA, 128,
+is not the default backend and not configurable here). Kimi-Linear on 2 × RTX 3090 at TP 2
+(vllm#28228): 64 × cdiv(1,085,440, 64 × 1,152) = 960-token blocks, 75,840 tokens logged."""
+MLA_BACKEND_BLOCK_BY_MAJOR = {10: 32}
+"""The default MLA backend's smallest kernel block by compute capability major (0.26.0
+vllm/platforms/cuda.py _get_backend_priorities): FLASHINFER_MLA ([32, 64]) first on SM 10.x;
+FLASH_ATTN_MLA (SM 9.x) or TRITON_MLA, both MultipleOf(16), elsewhere (KERNEL_BLOCK_ALIGNMENT)."""
+
+
+def mla_hybrid_alignment(version: "facts.vllm_features.Version",
+                         compute_capability: float) -> int:
+    """The token multiple vLLM rounds an MLA hybrid's attention block to, by version:
+    MLA_HYBRID_ALIGNMENT_FIXED before 0.20, the default MLA backend's smallest kernel block
+    (MLA_BACKEND_BLOCK_BY_MAJOR) in 0.20-0.31, MLA_HYBRID_ALIGNMENT from 0.32."""
+    if version >= facts.parse_version(MLA_HYBRID_ALIGNMENT_SINCE):
+        return MLA_HYBRID_ALIGNMENT
+    if version >= facts.parse_version(MLA_HYBRID_BACKEND_ALIGNMENT_SINCE):
+        return MLA_BACKEND_BLOCK_BY_MAJOR.get(int(compute_capability), KERNEL_BLOCK_ALIGNMENT)
+    return MLA_HYBRID_ALIGNMENT_FIXED
 
 
 def hybrid_block_size(state_page_bytes: float, attention_bytes_per_token: float,
-                      block_size: int, mla: bool = False) -> int:
+                      block_size: int, mla: bool = False,
+                      mla_alignment: int = MLA_HYBRID_ALIGNMENT) -> int:
     """The attention block size vLLM picks for a hybrid attention/linear-attention model so
     that one attention page holds one layer's state (_align_hybrid_block_size):
-      alignment = max(16, configured block[, 128 for MLA])
+      alignment = max(16, configured block[, the MLA alignment for MLA: mla_hybrid_alignment])
       block = alignment × cdiv(state bytes, alignment × attention bytes per token),
     kept when the configured block is larger. Qwen3-Next at TP 4: 16 × cdiv(274,432,
     16 × 1,024) = 272."""
     alignment = max(KERNEL_BLOCK_ALIGNMENT, block_size)
     if mla:
-        alignment = max(alignment, MLA_HYBRID_ALIGNMENT)
+        alignment = max(alignment, mla_alignment)
     aligned = alignment * cdiv(state_page_bytes, alignment * attention_bytes_per_token)
     return max(block_size, aligned)
+
+
+MAMBA_ALIGN_MODE_SINCE = "0.32.0"
+"""From 0.32.0 prefix caching puts every Mamba layer in mamba cache mode 'align' (2 state
+blocks a request; vllm/model_executor/models/config.py MambaModelConfig, 0.32.0-0.34.0
+wheels). Before, a model that supports Mamba prefix caching (SupportsMambaPrefixCaching:
+nemotron_h, granitemoehybrid, falcon_h1, zamba2, jamba in the 0.14.0-0.26.0 wheels) kept a
+state per block: mode 'all' from 0.15.0, mamba_block_size = block_size in 0.13.0-0.14.0."""
+HYBRID_PREFIX_CACHING_SINCE = "0.32.0"
+"""Prefix caching is on by default for a hybrid (linear-attention/Mamba) model from 0.32.0
+(vllm/engine/arg_utils.py default_prefix_caching = is_prefix_caching_supported, true for
+hybrids, 0.32.0-0.34.0). Before it is opt-in: vllm/config/model.py
+is_prefix_caching_supported is False for hybrids in the 0.15.0-0.20.0 wheels, and arg_utils
+excludes is_hybrid in the 0.26.0 and 0.27.0 wheels (0.21-0.25 and 0.28-0.31 not read)."""
+
+
+def prefix_caching_default(linear_layers: bool, version: "facts.vllm_features.Version"
+                           ) -> bool:
+    """Whether vLLM turns prefix caching on by default: always for a model without
+    linear-attention layers, from HYBRID_PREFIX_CACHING_SINCE for one with them."""
+    return not linear_layers or version >= facts.parse_version(HYBRID_PREFIX_CACHING_SINCE)
+
+
+DEFAULT_MAMBA_CHUNK_SIZE = 2048
+"""ModelConfig.get_mamba_chunk_size (vllm/config/model.py, 0.26.0) when config.json has
+neither mamba_chunk_size nor chunk_size."""
+
+
+def keeps_state_per_block(linear: Optional[dict], version: "facts.vllm_features.Version",
+                          prefix_caching_on: bool) -> bool:
+    """True when vLLM keeps a Mamba2 state per block of tokens: prefix caching on, before
+    MAMBA_ALIGN_MODE_SINCE (the Mamba2 families the facts read all support it)."""
+    return (prefix_caching_on and (linear or {}).get("kind") == MAMBA2
+            and version < facts.parse_version(MAMBA_ALIGN_MODE_SINCE))
+
+
+def prefix_cached_block_size(state_page_bytes: float, attention_bytes_per_token: float,
+                             block_size: int, chunk_size: int) -> int:
+    """The hybrid block with a state per block (_align_hybrid_block_size, mode 'all', 0.26.0;
+    HybridAttentionMambaModelConfig with prefix caching before 0.20): the SSD chunk and the
+    kernel block's least common multiple, times the chunks one state page needs:
+      chunk = lcm(chunk size, max(16, configured block))
+      block = chunk × cdiv(cdiv(state bytes, attention bytes per token), chunk),
+    kept when the configured block is larger. Nemotron-Nano-9B-v2, float32 SSM state:
+    128 × cdiv(cdiv(5,316,608, 4,096), 128) = 1,408."""
+    chunk = math.lcm(chunk_size, max(KERNEL_BLOCK_ALIGNMENT, block_size))
+    tokens = cdiv(state_page_bytes, attention_bytes_per_token)
+    return max(block_size, chunk * cdiv(tokens, chunk))
+
+
+def keep_state_per_block(specs: Sequence[CacheSpec]) -> list[CacheSpec]:
+    """The specs with every state layer keeping a state per block (keeps_state_per_block)."""
+    return [dataclasses.replace(s, per_block_state=True)
+            if model_families.keeps_state(s.kind) else s for s in specs]
 
 
 # --- Grouping layers (get_kv_cache_groups) ----------------------------------------------------
@@ -453,6 +639,59 @@ def _chunked_layer_types(config: dict) -> Optional[list[str]]:
             else model_families.CHUNKED_ATTENTION for uses_rope in rope]
 
 
+NEMOTRON_H_PATTERN = {"M": model_families.LINEAR_ATTENTION, "*": model_families.FULL_ATTENTION,
+                      "-": model_families.NO_CACHE, "E": model_families.NO_CACHE}
+"""hybrid_override_pattern's characters (vllm/model_executor/models/nemotron_h.py
+ALL_DECODER_LAYER_TYPES: M Mamba2, * attention, - MLP, E MoE), one layer each."""
+GRANITE_HYBRID_KINDS = {"mamba": model_families.LINEAR_ATTENTION,
+                        "attention": model_families.FULL_ATTENTION}
+"""granitemoehybrid's layer_types (granitemoehybrid.py ALL_DECODER_LAYER_TYPES)."""
+MAMBA2_KEYS = {
+    "nemotron_h": ("mamba_num_heads", "mamba_head_dim", "n_groups", "ssm_state_size",
+                   "conv_kernel"),
+    "granitemoehybrid": ("mamba_n_heads", "mamba_d_head", "mamba_n_groups", "mamba_d_state",
+                         "mamba_d_conv")}
+"""The config.json keys of the Mamba2 mixer's heads, head dim, groups, state size and conv
+kernel, as each family's get_mamba_state_shape_from_config reads them (0.34.0 wheel)."""
+
+
+def _mamba2_layer_types(config: dict) -> Optional[list[str]]:
+    """Nemotron-H's kinds from hybrid_override_pattern (NEMOTRON_H_PATTERN), Granite-4.0-H's
+    from its layer_types (GRANITE_HYBRID_KINDS); None for other families."""
+    model_type = config.get("model_type")
+    if model_type == "nemotron_h":
+        table, names = NEMOTRON_H_PATTERN, list(config["hybrid_override_pattern"])
+    elif model_type == "granitemoehybrid" and config.get("layer_types"):
+        table, names = GRANITE_HYBRID_KINDS, list(config["layer_types"])
+    else:
+        return None
+    unknown = sorted(set(names) - set(table))
+    if unknown:
+        raise ValueError(f"config.json of {model_type} has layer kinds the plan cannot size: "
+                         f"{unknown} (known: {', '.join(table)})")
+    return [table[name] for name in names]
+
+
+def _mamba2_linear_facts(config: dict) -> dict:
+    """model.facts.linearAttention of a Mamba2 hybrid (MAMBA2's key mapping), with config.json's
+    mamba_ssm_cache_dtype when it pins one. Granite's intermediate size is mamba_expand ×
+    hidden, which the facts keep as heads × head dim: a config where they differ is refused."""
+    heads, dim, groups, state, kernel = (config[key] for key in MAMBA2_KEYS[config["model_type"]])
+    expand = config.get("mamba_expand")
+    if expand and expand * config["hidden_size"] != heads * dim:
+        raise ValueError(f"config.json: mamba_expand × hidden_size ({expand} × "
+                         f"{config['hidden_size']}) is not heads × head dim ({heads} × {dim}): "
+                         "the Mamba2 state cannot be written in model.facts")
+    facts = {"kind": MAMBA2, "num_value_heads": heads, "value_head_dim": dim,
+             "num_key_heads": groups, "key_head_dim": state, "conv_kernel_dim": kernel}
+    if config.get("mamba_ssm_cache_dtype"):
+        facts["ssm_cache_dtype"] = config["mamba_ssm_cache_dtype"]
+    chunk = config.get("mamba_chunk_size") or config.get("chunk_size")
+    if chunk:
+        facts["chunk_size"] = chunk
+    return facts
+
+
 def _kda_linear_facts(linear_attn_config: dict) -> dict:
     """model.facts.linearAttention of a KDA model: its heads and head_dim in the key/value
     keys (KDA's q, k and v share them) and short_conv_kernel_size as the conv kernel."""
@@ -468,7 +707,8 @@ def layout_facts_from_config(config: dict) -> dict:
     model's config.json (its text_config for a multimodal one), for tools/model_facts. Kinds
     vLLM does not size differently are left out; a config without layer kinds gives {}."""
     config = config.get("text_config", config)
-    kinds = (_kda_layer_types(config) or _chunked_layer_types(config)
+    kinds = (_kda_layer_types(config) or _mamba2_layer_types(config)
+             or _chunked_layer_types(config)
              or _config_layer_types(config, config["num_hidden_layers"]))
     if not kinds or set(kinds) == {model_families.FULL_ATTENTION}:
         return {}
@@ -486,6 +726,8 @@ def layout_facts_from_config(config: dict) -> dict:
         facts["attention_chunk_size"] = config["attention_chunk_size"]
     if model_families.LINEAR_ATTENTION in kinds and config.get("linear_attn_config"):
         facts["linear_attention"] = _kda_linear_facts(config["linear_attn_config"])
+    elif model_families.LINEAR_ATTENTION in kinds and config.get("model_type") in MAMBA2_KEYS:
+        facts["linear_attention"] = _mamba2_linear_facts(config)
     elif model_families.LINEAR_ATTENTION in kinds:
         facts["linear_attention"] = {key: config[source] for key, source in LINEAR_KEYS.items()}
     return facts

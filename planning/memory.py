@@ -277,7 +277,19 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     dtype_bytes = kv_dtype_bytes(
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
     block = kv_block_size(model.attention, gpu.compute_capability, version)
-    specs, stages = kv_layer_specs(model, layout, dtype_bytes, block, prefix_caching(cfg))
+    linear = model.linear_attention.model_dump() if model.linear_attention else None
+    state_dtypes = kv_layout.state_dtypes(model.architecture, linear, version,
+                                          cfg.engine.extra_args)
+    caching = prefix_caching(cfg, kv_layout.prefix_caching_default(
+        model_families.LINEAR_ATTENTION in (model.layer_types or []), version))
+    per_block = kv_layout.keeps_state_per_block(linear, version, caching)
+    chunk = ((linear or {}).get("chunk_size") or kv_layout.DEFAULT_MAMBA_CHUNK_SIZE
+             if per_block else 0)
+    specs, stages = kv_layer_specs(
+        model, layout, dtype_bytes, block, caching,
+        kv_layout.mla_hybrid_alignment(version, gpu.compute_capability), state_dtypes, chunk)
+    if per_block:
+        specs = kv_layout.keep_state_per_block(specs)
     specs = kv_layout.with_latent_pages(specs, sparse_mla.latent_bytes_per_token(
         model.architecture, model.attention, cfg.model.kv_cache_dtype,
         gpu.compute_capability, version, layout.tensor_parallel))
@@ -302,9 +314,12 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
         budget_reason = (f"per stage [{', '.join(f'{gib:.2f}' for gib, _ in budgets)}] GiB; "
                          f"stage {binding} of {len(budgets)} binds (the fewest blocks, which "
                          f"every stage keeps): {budget_reason}")
+    reason = _kv_reason(budget_reason, budget, pool, per_token, longest, state,
+                        layout.data_parallel, length, dcp)
+    if linear and model_families.LINEAR_ATTENTION in (model.layer_types or []):
+        reason += "; " + kv_layout.state_note(linear, layout.tensor_parallel, *state_dtypes)
     return KvCache(budget, per_token, groups[0].spec.block_size, pool.tokens, concurrency,
-                   _kv_reason(budget_reason, budget, pool, per_token, longest, state,
-                              layout.data_parallel, length, dcp),
+                   reason,
                    len(groups), longest, state,
                    pool.blocks_per_request * pool.bytes_per_block / GIB,
                    tuple(gib for gib, _ in budgets), binding)
@@ -345,11 +360,12 @@ def _kv_reason(budget_reason: str, budget: float, pool: kv_layout.Pool, per_toke
             f"request that fits: {longest} tokens; linear-attention state per request {state:.2f} GiB")
 
 
-def prefix_caching(cfg: StackConfig) -> bool:
-    """Prefix caching is on in vLLM V1 unless engine.extraArgs turns it off; with it, a
+def prefix_caching(cfg: StackConfig, default: bool = True) -> bool:
+    """Prefix caching is on in vLLM V1 (for a hybrid, kv_layout.prefix_caching_default)
+    unless engine.extraArgs turns it off or on; with it, a
     linear-attention layer keeps a checkpoint block besides its running state (mamba cache
     mode align: vllm/model_executor/models/config.py MambaModelConfig)."""
-    enabled = True
+    enabled = default
     for token in cfg.engine.extra_args:     # argparse keeps the last of the two spellings
         flag = vllm_cli.canonical_flag(token)
         if flag in ("--enable-prefix-caching", "--no-enable-prefix-caching"):
@@ -363,7 +379,9 @@ without prefix caching (kv_cache_interface.py, 0.32.0)."""
 
 
 def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: int,
-                   prefix_caching_on: bool = True
+                   prefix_caching_on: bool = True,
+                   mla_alignment: int = kv_layout.MLA_HYBRID_ALIGNMENT,
+                   state_dtypes: tuple[int, int] = (2, 2), state_chunk: int = 0
                    ) -> tuple[list[kv_layout.CacheSpec], list[range]]:
     """Each layer's cache spec on one GPU in layer order (an MLA layer with DSA's indexer
     adds the indexer's spec after its own), and each pipeline stage's spec indices.
@@ -378,11 +396,17 @@ def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: i
                       else model_families.FULL_ATTENTION)
     if model_families.LINEAR_ATTENTION in kinds:
         state = kv_layout.linear_state_bytes(model.linear_attention.model_dump(),
-                                             layout.tensor_parallel, 2)
-        block = kv_layout.hybrid_block_size(state, per_token, block,
-                                            model_families.is_mla(model.attention))
+                                             layout.tensor_parallel, *state_dtypes)
+        block = (kv_layout.prefix_cached_block_size(state, per_token, block, state_chunk)
+                 if state_chunk else
+                 kv_layout.hybrid_block_size(state, per_token, block,
+                                             model_families.is_mla(model.attention),
+                                             mla_alignment))
     specs, per_layer = [], []
     for kind in kinds:
+        if not model_families.keeps_cache(kind):    # Nemotron-H's MLP/MoE layers
+            per_layer.append(0)
+            continue
         layer = [_layer_spec(kind, attention_kind, block, block * per_token,
                              model.sliding_window or 0, prefix_caching_on,
                              model.attention_chunk_size or 0)]

@@ -12,9 +12,10 @@ the modules kept in 16 bits) into `weights_by_role`, each role at its own width;
 that splits a role is said as "could not determine". Sliding-window and Qwen3-Next's
 linear-attention layers are written as `layer_types` / `sliding_window` / `linear_attention`
 (planning/kv_layout.py layout_facts_from_config), and so are Kimi-Linear's KDA layers
-(linear_attn_config, `linear_attention` with kind kda) between its MLA layers, and Qwen3.5 /
+(linear_attn_config, `linear_attention` with kind kda) between its MLA layers, Qwen3.5 /
 Qwen3.6's (qwen3_5, qwen3_5_moe: the text_config's Gated DeltaNet layers, the vision tower
-counted with the weights); anything else
+counted with the weights), and the Mamba2 hybrids Nemotron-H and Granite-4.0-H
+(`linear_attention` with kind mamba2); anything else
 fails with a message saying what was read and which fields to fill by hand. Parameter counts come from the shapes alone; the
 safetensors index, or the checkpoint's *.safetensors files (`--safetensors`, only their
 headers are read), add the checkpoint's real size (`weights_gib`) and its bytes per parameter
@@ -98,7 +99,8 @@ def _unsupported(config: dict[str, Any], why: str) -> UnsupportedModel:
         f"{why} (architecture {arch}, model_type {config.get('model_type')!r}). This tool reads "
         f"model types {', '.join(sorted(GQA_MODEL_TYPES))} (gqa) and "
         f"{', '.join(sorted(MLA_MODEL_TYPES))} (mla) and the hybrids "
-        f"{', '.join(sorted(HYBRID_MODEL_TYPES | QWEN3_5_MODEL_TYPES))} only. Write the "
+        f"{', '.join(sorted(HYBRID_MODEL_TYPES | QWEN3_5_MODEL_TYPES | MAMBA2_MODEL_TYPES))} "
+        f"only. Write the "
         f"facts/models.yaml entry by hand from the model's config.json and model card: "
         f"{HAND_FILLED_FIELDS}."
     )
@@ -133,6 +135,9 @@ def attention_kind(config: dict[str, Any]) -> str:
         return model_families.MLA
     if model_type in HYBRID_MODEL_TYPES:
         raise _unsupported(config, hybrid_layers(config))
+    if model_type in MAMBA2_MODEL_TYPES:
+        # Its attention layers are GQA; the Mamba2 layers' state is model.facts.linearAttention.
+        return model_families.GQA
     raise _unsupported(config, f"unknown model_type {model_type!r}")
 
 
@@ -435,6 +440,108 @@ def hybrid_parameter_groups(config: dict[str, Any]) -> dict[str, int]:
     return groups
 
 
+MAMBA2_MODEL_TYPES = {"nemotron_h", "granitemoehybrid"}
+"""Mamba2 hybrids (vllm/model_executor/models/nemotron_h.py, granitemoehybrid.py): Mamba2
+mixers between GQA attention layers; their layers and state shape are read by
+planning/kv_layout.py layout_facts_from_config, their parameters by mamba2_parameter_groups."""
+
+
+def _mamba2_mixer(hidden: int, heads: int, head_dim_: int, groups: int, state: int,
+                  kernel: int, conv_bias: bool, proj_bias: bool) -> dict[str, int]:
+    """One MambaMixer2 (vllm/model_executor/layers/mamba/mamba_mixer2.py, 0.34.0 wheel), all
+    split by TP with the heads, with I = heads × head dim and C = I + 2 × groups × state:
+    in_proj H × (2 I + 2 × groups × state + heads), conv1d C × kernel (+ C bias), A, D and
+    dt_bias one per head, the gated RMSNorm I, out_proj I × H (+ biases when the config says
+    so). Groups replicated for TP (extra_groups_for_head_shards) are not in the checkpoint."""
+    inner = heads * head_dim_
+    conv_dim = inner + 2 * groups * state
+    in_out = hidden * (inner + conv_dim + heads) + inner * hidden
+    if proj_bias:
+        in_out += inner + conv_dim + heads + hidden
+    conv = conv_dim * kernel + (conv_dim if conv_bias else 0)
+    return {"sharded_linear": in_out + conv + 3 * heads + inner}
+
+
+def _mamba2_of(config: dict[str, Any]) -> dict[str, int]:
+    """The Mamba2 mixer of a Nemotron-H or Granite-4.0-H layer, from its family's keys
+    (kv_layout.MAMBA2_KEYS); conv bias on unless the config says otherwise (vLLM's
+    NemotronHConfig mamba_conv_bias=True), projection biases off (use_bias=False)."""
+    heads, dim, groups, state, kernel = (config[key] for key in
+                                         kv_layout.MAMBA2_KEYS[config["model_type"]])
+    conv_bias = config.get("use_conv_bias", config.get("mamba_conv_bias", True))
+    proj_bias = config.get("use_bias", config.get("mamba_proj_bias", False))
+    return _mamba2_mixer(config["hidden_size"], heads, dim, groups, state, kernel,
+                         bool(conv_bias), bool(proj_bias))
+
+
+def _nemotron_h_layer(config: dict[str, Any], kind: str, mlp_index: int) -> dict[str, int]:
+    """One Nemotron-H block (nemotron_h.py, 0.34.0): its RMSNorm H and one mixer: Mamba2 (M),
+    attention (*: qkv H × (heads + 2 KV heads) × head_dim, o heads × head_dim × H, no bias)
+    or an MLP (-: up H × I and down I × H, I = intermediate_size or its mlp_index-th entry,
+    biases with mlp_bias). MoE blocks (E) are refused: their roles are not counted here."""
+    hidden = config["hidden_size"]
+    if kind == "M":
+        return {**_mamba2_of(config), "norms_and_gates": hidden}
+    if kind == "*":
+        heads, dim = config["num_attention_heads"], head_dim(config)
+        qkv = hidden * (heads + 2 * config["num_key_value_heads"]) * dim
+        return {"sharded_linear": qkv + heads * dim * hidden, "norms_and_gates": hidden}
+    if kind == "-":
+        widths = config["intermediate_size"]
+        width = (widths if not isinstance(widths, list)
+                 else widths[0] if len(widths) == 1 else widths[mlp_index])
+        bias = (width + hidden) if config.get("mlp_bias") else 0
+        return {"sharded_linear": 2 * hidden * width + bias, "norms_and_gates": hidden}
+    raise _unsupported(config, f"nemotron_h's MoE layers (E) are not counted: "
+                       f"{config['hybrid_override_pattern'].count('E')} of "
+                       f"{len(config['hybrid_override_pattern'])} layers in "
+                       "hybrid_override_pattern; write the parameters by role by hand")
+
+
+def _granite_hybrid_layer(config: dict[str, Any], kind: str) -> dict[str, int]:
+    """One Granite-4.0-H layer (granitemoehybrid.py, 0.34.0): two RMSNorms 2 H; a Mamba2 mixer
+    or attention (qkv H × (heads + 2 KV heads) × d, o heads × d × H, d = H / heads, biases
+    with attention_bias); a GraniteMoeMoE when num_local_experts (experts E × 3 × H × I, its
+    router E × H) and a shared MLP when shared_intermediate_size (input 2 × H × S, output
+    S × H)."""
+    hidden, experts = config["hidden_size"], config.get("num_local_experts") or 0
+    shared = config.get("shared_intermediate_size") or 0
+    if kind == "mamba":
+        groups = _mamba2_of(config)
+    else:
+        heads, kv_heads = config["num_attention_heads"], config["num_key_value_heads"]
+        dim = hidden // heads
+        sharded = hidden * (heads + 2 * kv_heads) * dim + heads * dim * hidden
+        if config.get("attention_bias"):
+            sharded += (heads + 2 * kv_heads) * dim + hidden
+        groups = {"sharded_linear": sharded}
+    groups["sharded_linear"] += 3 * hidden * shared
+    groups["experts"] = experts * 3 * hidden * config["intermediate_size"]
+    groups["norms_and_gates"] = 2 * hidden + experts * hidden
+    return groups
+
+
+def mamba2_parameter_groups(config: dict[str, Any]) -> dict[str, int]:
+    """Parameters by role of a Mamba2 hybrid: embedding V × H, head V × H unless tied, the
+    final norm H, and each layer by its kind (_nemotron_h_layer for hybrid_override_pattern,
+    _granite_hybrid_layer for layer_types). NVIDIA-Nemotron-Nano-9B-v2: 8.888 B."""
+    hidden, vocab = config["hidden_size"], config["vocab_size"]
+    groups = dict.fromkeys(ROLES, 0)
+    groups["embedding"] = vocab * hidden
+    groups["head"] = 0 if config.get("tie_word_embeddings") else vocab * hidden
+    groups["norms_and_gates"] = hidden
+    if config["model_type"] == "nemotron_h":
+        pattern = config["hybrid_override_pattern"]
+        layers = [_nemotron_h_layer(config, kind, pattern[:index + 1].count("-") - 1)
+                  for index, kind in enumerate(pattern)]
+    else:
+        layers = [_granite_hybrid_layer(config, kind) for kind in config["layer_types"]]
+    for layer in layers:
+        for role, number in layer.items():
+            groups[role] += number
+    return groups
+
+
 def head_dim(config: dict[str, Any]) -> int:
     """config `head_dim` when set (Mistral Nemo, Qwen3), else hidden_size / num_attention_heads."""
     if config.get("head_dim"):
@@ -620,6 +727,8 @@ def parameter_groups(config: dict[str, Any]) -> dict[str, int]:
         return kimi_linear_parameter_groups(config)
     if config.get("model_type") in QWEN3_5_TEXT_TYPES:
         return qwen3_5_parameter_groups(config)
+    if config.get("model_type") in MAMBA2_MODEL_TYPES:
+        return mamba2_parameter_groups(config)
     _require(config, "hidden_size", "num_hidden_layers", "num_attention_heads", "vocab_size",
              "intermediate_size")
     hidden, vocab = config["hidden_size"], config["vocab_size"]
@@ -961,6 +1070,13 @@ def _kv_layout_notes(config: dict[str, Any]) -> list[str]:
     the facts count from index_head_dim). Sliding-window and linear-attention layers are
     written as layer_types (planning/kv_layout.py sizes them as vLLM groups them)."""
     notes = []
+    if (config.get("model_type") in MAMBA2_MODEL_TYPES and not config.get("chunk_size")
+            and not config.get("mamba_chunk_size")):
+        notes.append("the Mamba2 SSD chunk (chunk_size / mamba_chunk_size) is not in "
+                     "config.json: before vLLM 0.32 with --enable-prefix-caching the hybrid "
+                     f"block is a multiple of it and the plan takes vLLM's fallback "
+                     f"{kv_layout.DEFAULT_MAMBA_CHUNK_SIZE}; set "
+                     "model.facts.linearAttention.chunkSize from the checkpoint")
     if config.get("index_head_dim"):
         notes.append(f"the DSA indexer's cache is counted from index_head_dim "
                      f"{config['index_head_dim']}, but its top-{config.get('index_topk')} "

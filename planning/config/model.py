@@ -64,18 +64,27 @@ class RoleWidth(_Model):
     zero_points: bool = False
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 class LinearAttentionFacts(_Model):
-    """A linear-attention (Gated DeltaNet) layer's shape, config.json `linear_*` keys; its
-    per-request state is planning/kv_layout.py gated_delta_net_state_bytes."""
+    """A linear-attention layer's shape (Gated DeltaNet: config.json `linear_*` keys; KDA;
+    Mamba2); its per-request state is planning/kv_layout.py linear_state_bytes."""
 
     num_key_heads: int = Field(gt=0)
     num_value_heads: int = Field(gt=0)
     key_head_dim: int = Field(gt=0)
     value_head_dim: int = Field(gt=0)
     conv_kernel_dim: int = Field(gt=0)
-    kind: Literal["gated_delta_net", "kda"] = "gated_delta_net"
+    kind: Literal["gated_delta_net", "kda", "mamba2"] = "gated_delta_net"
     """Which state the layer keeps (planning/kv_layout.py LINEAR_STATE_KINDS,
     linear_state_bytes): Gated DeltaNet, or Kimi Delta Attention (Kimi-Linear's
-    linear_attn_config: its heads and head_dim in both the key and value keys)."""
+    linear_attn_config: its heads and head_dim in both the key and value keys), or a Mamba2
+    mixer (value heads/dim = SSM heads and head dim, key heads = groups, key dim = state size:
+    kv_layout.mamba2_state_bytes)."""
+    ssm_cache_dtype: Optional[Literal["float32", "float16", "bfloat16"]] = None
+    """The SSM state dtype config.json pins (mamba_ssm_cache_dtype; vLLM reads it for
+    Nemotron-H only: kv_layout.ssm_cache_dtype)."""
+    chunk_size: Optional[int] = Field(default=None, gt=0)
+    """A Mamba2 mixer's SSD chunk (config.json chunk_size or mamba_chunk_size): before vLLM
+    0.32, prefix caching makes the hybrid block a multiple of it
+    (kv_layout.prefix_cached_block_size)."""
 
 
 class ModelFacts(_Model):
