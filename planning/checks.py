@@ -373,6 +373,16 @@ def _binding_stage(plan: Plan) -> tuple[str, float, float]:
     return where, weights[stage], peaks[stage]
 
 
+def _binding_stage_workspace_gib(plan: Plan) -> float:
+    """The fused-MoE workspace inside the binding stage's peak: every stage holding a layer
+    past the dense first ones keeps it (memory.activations), a stage of dense layers alone
+    none."""
+    stages = memory.pipeline_stage_layers(plan.model.layers, plan.layout.pipeline_parallel)
+    end = sum(stages[:plan.kv.binding_stage + 1])
+    has_experts = end > memory.dense_layer_count(plan.model)
+    return plan.activations.moe_workspace_gib if has_experts else 0.0
+
+
 def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if plan.kv.budget_gib > 0:
         return None
@@ -380,9 +390,11 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     utilization = plan.engine.gpu_memory_utilization
     where, stage_weights, peak = _binding_stage(plan)
     # The workspace is to blame only when the rest fits without it: a fraction of a GiB of it
-    # beside weights that leave less than non-torch would be fixed by no batch size.
-    without_workspace = weights.per_gpu_gib + act.total_gib - act.moe_workspace_gib
-    if act.moe_workspace_gib and without_workspace < gpu.memory_gib * utilization:
+    # beside weights that leave less than non-torch would be fixed by no batch size. The rest
+    # is the binding stage's own (not the fullest stage's weights beside the last's sampler).
+    workspace = _binding_stage_workspace_gib(plan)
+    without_workspace = stage_weights + peak + act.non_torch_gib - workspace
+    if workspace and without_workspace < gpu.memory_gib * utilization:
         return (f"engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does "
                 f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
                 f"× DP {plan.layout.data_parallel} and take {act.moe_workspace_gib:.1f} GiB per "

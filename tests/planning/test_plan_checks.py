@@ -154,6 +154,21 @@ def test_a_stack_whose_stage_1_is_short_is_refused_naming_stage_1():
     assert "on pipeline stage 1 of 4, the stage with the least room, but" in str(refused.value)
 
 
+def test_a_stage_whose_weights_fit_beside_its_own_peak_blames_the_workspace_not_the_weights():
+    # Stage 1 binds: 27.4 GiB of weights + its 1.95 GiB peak (0.45 forward + 1.50 workspace at
+    # 16384 tokens) + 3.05 non-torch = 32.4 > 39.38 × 0.79 = 31.1 GiB, but without the workspace
+    # 30.9 GiB fits, and 2048 batched tokens plan. Deciding with the last stage's sampler peak
+    # (2.17 GiB) beside stage 1's weights said "the weights do not fit".
+    values = {**STAGED, "engine": {"gpuMemoryUtilization": 0.79, "maxNumBatchedTokens": 16384}}
+    with pytest.raises(config.ConfigError) as refused:
+        make_plan(stack(**values))
+    assert "engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does not" in (
+        str(refused.value))
+    assert "the weights do not fit" not in str(refused.value)
+    smaller = {**STAGED, "engine": {"gpuMemoryUtilization": 0.79, "maxNumBatchedTokens": 2048}}
+    assert make_plan(stack(**smaller)).kv.budget_gib > 0
+
+
 # --- start-up ---------------------------------------------------------------------------------
 
 def test_a_budget_equal_to_the_estimate_is_enough():
