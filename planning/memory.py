@@ -270,7 +270,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     specs, stages = kv_layer_specs(model, layout, dtype_bytes, block, prefix_caching(cfg))
     specs = kv_layout.with_latent_pages(specs, sparse_mla.latent_bytes_per_token(
         model.architecture, model.attention, cfg.model.kv_cache_dtype,
-        gpu.compute_capability, version, layout.tensor_parallel))
+        gpu.compute_capability, version, layout.tensor_parallel,
+        vllm_cli.flag_value(cfg.engine.extra_args, "--attention-backend")))
     if model.attention_chunk_size and not kv_layout.chunked_local_on_hybrid_manager(version):
         specs = kv_layout.without_hybrid_manager(specs)
     groups = kv_layout.group_layers(specs)
