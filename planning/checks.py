@@ -391,10 +391,12 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     where, stage_weights, peak = _binding_stage(plan)
     # The workspace is to blame only when the rest fits without it: a fraction of a GiB of it
     # beside weights that leave less than non-torch would be fixed by no batch size. The rest
-    # is the binding stage's own (not the fullest stage's weights beside the last's sampler).
+    # is the binding stage's own budget by the pinned vLLM's rule (not the fullest stage's
+    # weights beside the last's sampler; from 0.34 the CUDA graphs and margin count too).
     workspace = _binding_stage_workspace_gib(plan)
-    without_workspace = stage_weights + peak + act.non_torch_gib - workspace
-    if workspace and without_workspace < gpu.memory_gib * utilization:
+    rest = memory.stage_kv_budget_gib(cfg, gpu, plan.version, plan.engine, stage_weights,
+                                      peak - workspace, act.non_torch_gib)
+    if workspace and rest > 0:
         return (f"engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does "
                 f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
                 f"× DP {plan.layout.data_parallel} and take {act.moe_workspace_gib:.1f} GiB per "

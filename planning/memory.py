@@ -443,6 +443,15 @@ def _kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: Engine
         f"(activations {peak:.2f} + CUDA-graph estimate {graphs:.2f}) {transient:.2f}")
 
 
+def stage_kv_budget_gib(cfg: StackConfig, gpu: GpuFacts, version: Version,
+                        engine: EngineLimits, weights_gib: float, peak: float,
+                        non_torch: float) -> float:
+    """A stage's KV budget by the pinned vLLM's rule (_kv_budget) from the terms given: what a
+    refusal asks when it weighs a term (planning/checks.py weights_fit: without the fused-MoE
+    workspace)."""
+    return _kv_budget(cfg, gpu, version, engine, weights_gib, peak, non_torch)[0]
+
+
 def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
                layout: Layout) -> GpuMemory:
     """Engine limits → weights → activations → KV cache, for one layout."""

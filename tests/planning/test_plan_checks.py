@@ -169,6 +169,18 @@ def test_a_stage_whose_weights_fit_beside_its_own_peak_blames_the_workspace_not_
     assert make_plan(stack(**smaller)).kv.budget_gib > 0
 
 
+def test_from_vllm_0_34_the_workspace_is_blamed_only_if_the_measured_budget_fits_without_it():
+    # vLLM 0.34 keeps the CUDA-graph estimate and a margin out of the KV budget too: stage 1's
+    # 27.41 + 0.24 + 3.05 GiB and 1 GiB of graphs exceed 39.38 × 0.8 = 31.5 GiB even without
+    # the 0.19 GiB workspace of 2048 tokens, so fewer batched tokens cannot help.
+    values = {**STAGED, "vllmVersion": "0.34.0",
+              "engine": {"gpuMemoryUtilization": 0.8, "maxNumBatchedTokens": 2048}}
+    with pytest.raises(config.ConfigError) as refused:
+        make_plan(stack(**values))
+    assert "model: the weights do not fit" in str(refused.value)
+    assert "fused-MoE workspace does not" not in str(refused.value)
+
+
 # --- start-up ---------------------------------------------------------------------------------
 
 def test_a_budget_equal_to_the_estimate_is_enough():
