@@ -394,8 +394,8 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     # is the binding stage's own budget by the pinned vLLM's rule (not the fullest stage's
     # weights beside the last's sampler; from 0.34 the CUDA graphs and margin count too).
     workspace = _binding_stage_workspace_gib(plan)
-    rest = memory.stage_kv_budget_gib(cfg, gpu, plan.version, plan.engine, stage_weights,
-                                      peak - workspace, act.non_torch_gib)
+    rest, _ = memory.stage_kv_budget(cfg, gpu, plan.version, plan.engine, stage_weights,
+                                     peak - workspace, act.non_torch_gib)
     if workspace and rest > 0:
         return (f"engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does "
                 f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
@@ -417,11 +417,12 @@ def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if kv.budget_gib <= 0 or kv.holds(length):
         return None
     where, stage_weights, peak = _binding_stage(plan)
+    # The budget's own arithmetic by the pinned vLLM's rule (from 0.34 the measured one).
+    _, arithmetic = memory.stage_kv_budget(cfg, plan.gpu, plan.version, plan.engine,
+                                           stage_weights, peak, plan.activations.non_torch_gib)
     return (f"model.maxModelLen: one {length}-token request needs {kv.request_gib:.1f} GiB of "
             f"KV cache per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
-            f"{kv.budget_gib:.1f} GiB is left per GPU{where} ({plan.gpu.memory_gib:.1f} GiB × "
-            f"{plan.engine.gpu_memory_utilization} − weights {stage_weights:.2f} − activations "
-            f"{peak:.2f} − non-torch {plan.activations.non_torch_gib:.2f}); "
+            f"{kv.budget_gib:.1f} GiB is left per GPU{where} ({arithmetic}); "
             f"{suggest(cfg, plan)}")
 
 

@@ -443,13 +443,12 @@ def _kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: Engine
         f"(activations {peak:.2f} + CUDA-graph estimate {graphs:.2f}) {transient:.2f}")
 
 
-def stage_kv_budget_gib(cfg: StackConfig, gpu: GpuFacts, version: Version,
-                        engine: EngineLimits, weights_gib: float, peak: float,
-                        non_torch: float) -> float:
-    """A stage's KV budget by the pinned vLLM's rule (_kv_budget) from the terms given: what a
-    refusal asks when it weighs a term (planning/checks.py weights_fit: without the fused-MoE
-    workspace)."""
-    return _kv_budget(cfg, gpu, version, engine, weights_gib, peak, non_torch)[0]
+def stage_kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
+                    weights_gib: float, peak: float, non_torch: float) -> tuple[float, str]:
+    """A stage's KV budget by the pinned vLLM's rule and its arithmetic (_kv_budget) from the
+    terms given: what a refusal quotes or weighs (planning/checks.py: a stage's own terms, or
+    its budget without the fused-MoE workspace)."""
+    return _kv_budget(cfg, gpu, version, engine, weights_gib, peak, non_torch)
 
 
 def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,

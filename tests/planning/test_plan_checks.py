@@ -127,7 +127,7 @@ def test_a_request_refusal_quotes_the_binding_pipeline_stages_own_budget_and_its
     assert refused.startswith("model.maxModelLen: one 4096-token request needs")
     assert f"({plan.kv.bytes_per_token / 1024:.1f} KiB per token)" in refused
     assert (f"only 0.4 GiB is left per GPU on pipeline stage 1 of 4, the stage with the least "
-            f"room ({plan.gpu.memory_gib:.1f} GiB × {plan.engine.gpu_memory_utilization} − "
+            f"room ({plan.gpu.memory_gib} GiB × {plan.engine.gpu_memory_utilization} − "
             f"weights {weights:.2f} − activations {peak:.2f} − non-torch {non_torch:.2f})"
             in refused)
 
@@ -179,6 +179,19 @@ def test_from_vllm_0_34_the_workspace_is_blamed_only_if_the_measured_budget_fits
         make_plan(stack(**values))
     assert "model: the weights do not fit" in str(refused.value)
     assert "fused-MoE workspace does not" not in str(refused.value)
+
+
+def test_a_request_refusal_from_vllm_0_34_quotes_the_measured_budgets_own_arithmetic():
+    # 39.38 × 0.9 − 27.41 − 0.24 − 3.05 is 4.74 GiB, not the 3.7 left: vLLM 0.34 also keeps
+    # the CUDA-graph estimate and a margin out (memory._kv_budget's measured rule).
+    values = {**STAGED, "vllmVersion": "0.34.0", "engine": {"gpuMemoryUtilization": 0.9},
+              "model": {**STAGED["model"], "maxModelLen": 196608}}
+    with pytest.raises(config.ConfigError) as refused:
+        make_plan(stack(**values))
+    message = str(refused.value)
+    assert "but only 3.7 GiB is left per GPU on pipeline stage 1 of 4" in message
+    assert "measured after CUDA-graph capture" in message
+    assert "CUDA-graph estimate 1.00" in message
 
 
 # --- start-up ---------------------------------------------------------------------------------
