@@ -396,6 +396,9 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     workspace = _binding_stage_workspace_gib(plan)
     rest, _ = memory.stage_kv_budget(cfg, gpu, plan.version, plan.engine, stage_weights,
                                      peak - workspace, act.non_torch_gib)
+    # What the pinned vLLM's rule leaves, in its own terms (from 0.34 graphs and margin too).
+    _, arithmetic = memory.stage_kv_budget(cfg, gpu, plan.version, plan.engine, stage_weights,
+                                           peak, act.non_torch_gib)
     if workspace and rest > 0:
         return (f"engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does "
                 f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
@@ -408,7 +411,8 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
             f"GiB, {stage_weights:.1f} GiB per GPU at {plan.layout.describe()}{where}, but "
             f"each {gpu.name} offers {gpu.memory_gib:.1f} GiB × {utilization} = "
             f"{gpu.memory_gib * utilization:.1f} GiB before activations {peak:.2f} GiB and "
-            f"non-torch {act.non_torch_gib:.2f} GiB{' on that stage' if where else ''}; "
+            f"non-torch {act.non_torch_gib:.2f} GiB{' on that stage' if where else ''}, "
+            f"leaving {plan.kv.budget_gib:.2f} GiB for the KV cache ({arithmetic}); "
             f"{suggest(cfg, plan)}")
 
 
