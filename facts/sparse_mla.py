@@ -93,14 +93,17 @@ def _requested(architecture: str, configured: str, compute_capability: float,
 
 def cache_format(architecture: str, attention: dict, configured: str,
                  compute_capability: float, version: vllm_features.Version,
-                 tensor_parallel: int) -> str:
+                 tensor_parallel: int, chosen: Optional[str] = None) -> str:
     """The DSA latent cache's format: fp8_ds_mla, fp8 or auto (16-bit).
     - before 0.18 the V3.2 architecture's hook turns fp8 (and in 0.11 also auto) into
       fp8_ds_mla on every GPU; other architectures keep what is configured (GLM-5 with fp8 in
       0.16-0.17 finds no sparse backend that takes it and vLLM refuses; not modelled here);
     - from 0.18 the backend decides: FLASHMLA_SPARSE stores fp8 as fp8_ds_mla, the SM120
       backend (0.24+) stores auto and fp8 as fp8_ds_mla, FlashInfer keeps plain fp8.
-    Heads per GPU are the attention heads over TP (DeepseekV2MLAAttention.num_local_heads)."""
+    Heads per GPU are the attention heads over TP (DeepseekV2MLAAttention.num_local_heads).
+    `chosen`: an --attention-backend name, which vLLM uses as it is instead of its priority
+    list (platforms/cuda.py get_attn_backend_cls; config/attention.py upper-cases it, "auto"
+    is no choice)."""
     if version < vllm_features.DSA_BACKEND_CONVERTS_SINCE:
         converts = configured == FP8 or version < vllm_features.DSA_AUTO_CACHE_DS_MLA_UNTIL
         return FP8_DS_MLA if architecture == V32_ARCHITECTURE and converts else configured
@@ -108,6 +111,8 @@ def cache_format(architecture: str, attention: dict, configured: str,
     heads_per_gpu = attention["heads"] // tensor_parallel
     backend = fp8_backend(compute_capability, version, heads_per_gpu,
                           attention["qk_nope_head_dim"])
+    if chosen and chosen.upper() != "AUTO":
+        backend = chosen.upper()
     if backend == FLASHINFER_MLA_SPARSE_SM120 or (backend == FLASHMLA_SPARSE
                                                    and requested == FP8):
         return FP8_DS_MLA
@@ -124,13 +129,13 @@ def format_bytes_per_token(attention: dict, fmt: str) -> int:
 
 def latent_bytes_per_token(architecture: str, attention: dict, configured: str,
                            compute_capability: float, version: vllm_features.Version,
-                           tensor_parallel: int) -> Optional[int]:
+                           tensor_parallel: int, chosen: Optional[str] = None) -> Optional[int]:
     """A DSA model's latent bytes per token and layer as vLLM stores them; None for any other
-    model (no index_head_dim), whose bytes the plan counts itself."""
+    model (no index_head_dim), whose bytes the plan counts itself. `chosen`: as cache_format."""
     if not attention.get("index_head_dim"):
         return None
     fmt = cache_format(architecture, attention, configured, compute_capability, version,
-                       tensor_parallel)
+                       tensor_parallel, chosen)
     return format_bytes_per_token(attention, fmt)
 
 

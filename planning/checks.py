@@ -373,6 +373,16 @@ def _binding_stage(plan: Plan) -> tuple[str, float, float]:
     return where, weights[stage], peaks[stage]
 
 
+def _binding_stage_workspace_gib(plan: Plan) -> float:
+    """The fused-MoE workspace inside the binding stage's peak: every stage holding a layer
+    past the dense first ones keeps it (memory.activations), a stage of dense layers alone
+    none."""
+    stages = memory.pipeline_stage_layers(plan.model.layers, plan.layout.pipeline_parallel)
+    end = sum(stages[:plan.kv.binding_stage + 1])
+    has_experts = end > memory.dense_layer_count(plan.model)
+    return plan.activations.moe_workspace_gib if has_experts else 0.0
+
+
 def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if plan.kv.budget_gib > 0:
         return None
@@ -380,9 +390,16 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     utilization = plan.engine.gpu_memory_utilization
     where, stage_weights, peak = _binding_stage(plan)
     # The workspace is to blame only when the rest fits without it: a fraction of a GiB of it
-    # beside weights that leave less than non-torch would be fixed by no batch size.
-    without_workspace = weights.per_gpu_gib + act.total_gib - act.moe_workspace_gib
-    if act.moe_workspace_gib and without_workspace < gpu.memory_gib * utilization:
+    # beside weights that leave less than non-torch would be fixed by no batch size. The rest
+    # is the binding stage's own budget by the pinned vLLM's rule (not the fullest stage's
+    # weights beside the last's sampler; from 0.34 the CUDA graphs and margin count too).
+    workspace = _binding_stage_workspace_gib(plan)
+    rest, _ = memory.stage_kv_budget(cfg, gpu, plan.version, plan.engine, stage_weights,
+                                     peak - workspace, act.non_torch_gib)
+    # What the pinned vLLM's rule leaves, in its own terms (from 0.34 graphs and margin too).
+    _, arithmetic = memory.stage_kv_budget(cfg, gpu, plan.version, plan.engine, stage_weights,
+                                           peak, act.non_torch_gib)
+    if workspace and rest > 0:
         return (f"engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does "
                 f"not: {plan.engine.max_num_batched_tokens} tokens per rank reach the experts "
                 f"× DP {plan.layout.data_parallel} and take {act.moe_workspace_gib:.1f} GiB per "
@@ -394,7 +411,8 @@ def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
             f"GiB, {stage_weights:.1f} GiB per GPU at {plan.layout.describe()}{where}, but "
             f"each {gpu.name} offers {gpu.memory_gib:.1f} GiB × {utilization} = "
             f"{gpu.memory_gib * utilization:.1f} GiB before activations {peak:.2f} GiB and "
-            f"non-torch {act.non_torch_gib:.2f} GiB{' on that stage' if where else ''}; "
+            f"non-torch {act.non_torch_gib:.2f} GiB{' on that stage' if where else ''}, "
+            f"leaving {plan.kv.budget_gib:.2f} GiB for the KV cache ({arithmetic}); "
             f"{suggest(cfg, plan)}")
 
 
@@ -403,11 +421,12 @@ def one_request_fits(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if kv.budget_gib <= 0 or kv.holds(length):
         return None
     where, stage_weights, peak = _binding_stage(plan)
+    # The budget's own arithmetic by the pinned vLLM's rule (from 0.34 the measured one).
+    _, arithmetic = memory.stage_kv_budget(cfg, plan.gpu, plan.version, plan.engine,
+                                           stage_weights, peak, plan.activations.non_torch_gib)
     return (f"model.maxModelLen: one {length}-token request needs {kv.request_gib:.1f} GiB of "
             f"KV cache per GPU ({kv.bytes_per_token / 1024:.1f} KiB per token), but only "
-            f"{kv.budget_gib:.1f} GiB is left per GPU{where} ({plan.gpu.memory_gib:.1f} GiB × "
-            f"{plan.engine.gpu_memory_utilization} − weights {stage_weights:.2f} − activations "
-            f"{peak:.2f} − non-torch {plan.activations.non_torch_gib:.2f}); "
+            f"{kv.budget_gib:.1f} GiB is left per GPU{where} ({arithmetic}); "
             f"{suggest(cfg, plan)}")
 
 

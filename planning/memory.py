@@ -292,7 +292,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
         specs = kv_layout.keep_state_per_block(specs)
     specs = kv_layout.with_latent_pages(specs, sparse_mla.latent_bytes_per_token(
         model.architecture, model.attention, cfg.model.kv_cache_dtype,
-        gpu.compute_capability, version, layout.tensor_parallel))
+        gpu.compute_capability, version, layout.tensor_parallel,
+        vllm_cli.flag_value(cfg.engine.extra_args, "--attention-backend")))
     if model.attention_chunk_size and not kv_layout.chunked_local_on_hybrid_manager(version):
         specs = kv_layout.without_hybrid_manager(specs)
     groups = kv_layout.group_layers(specs)
@@ -474,6 +475,14 @@ def _kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: Engine
         f"{KV_MARGIN_FRACTION:g} × transient) {margin:.2f}) − resident (weights "
         f"{weights_gib:.1f} + non-torch {non_torch:.2f}) {resident:.2f} − transient "
         f"(activations {peak:.2f} + CUDA-graph estimate {graphs:.2f}) {transient:.2f}")
+
+
+def stage_kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
+                    weights_gib: float, peak: float, non_torch: float) -> tuple[float, str]:
+    """A stage's KV budget by the pinned vLLM's rule and its arithmetic (_kv_budget) from the
+    terms given: what a refusal quotes or weighs (planning/checks.py: a stage's own terms, or
+    its budget without the fused-MoE workspace)."""
+    return _kv_budget(cfg, gpu, version, engine, weights_gib, peak, non_torch)
 
 
 def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,

@@ -83,3 +83,21 @@ def test_a_dsa_model_on_a_gpu_no_sparse_backend_runs_on_is_refused_naming_the_gp
 def test_v3_2_with_an_fp8_cache_before_0_18_is_converted_not_refused():
     plan = _plan("0.17.0", "h200", "fp8")
     assert plan.kv.bytes_per_token == (656 + 132) * LAYERS
+
+
+@pytest.mark.parametrize("chosen, latent", [
+    ("FLASHMLA_SPARSE", 656),          # FlashMLA's sparse backend converts fp8 to fp8_ds_mla
+    ("flashmla_sparse", 656),          # vLLM upper-cases the name (config/attention.py)
+    ("FLASHINFER_MLA_SPARSE", 576),    # the default on Blackwell: plain fp8
+    ("auto", 576),                     # auto: vLLM's own choice
+], ids=["flashmla", "lower-case", "flashinfer", "auto"])
+def test_an_attention_backend_chosen_in_extra_args_sizes_the_dsa_latent(chosen, latent):
+    """vLLM 0.19's log itself advises `--attention-backend FLASHMLA_SPARSE` for the fp8_ds_mla
+    format on Blackwell (mla_attention.py MLAAttention.__init__): the chosen backend, not the
+    default priority list, decides the format (cuda.py get_attn_backend_cls: a selected backend
+    is used as it is)."""
+    plan = make_plan(config.parse({
+        **BASE, "vllmVersion": "0.19.0", "gpu": {"type": "b200"},
+        "model": {**BASE["model"], "kvCacheDtype": "fp8"},
+        "engine": {"extraArgs": [f"--attention-backend={chosen}"]}}))
+    assert plan.kv.bytes_per_token == (latent + 132) * LAYERS

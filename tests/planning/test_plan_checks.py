@@ -127,7 +127,7 @@ def test_a_request_refusal_quotes_the_binding_pipeline_stages_own_budget_and_its
     assert refused.startswith("model.maxModelLen: one 4096-token request needs")
     assert f"({plan.kv.bytes_per_token / 1024:.1f} KiB per token)" in refused
     assert (f"only 0.4 GiB is left per GPU on pipeline stage 1 of 4, the stage with the least "
-            f"room ({plan.gpu.memory_gib:.1f} GiB × {plan.engine.gpu_memory_utilization} − "
+            f"room ({plan.gpu.memory_gib} GiB × {plan.engine.gpu_memory_utilization} − "
             f"weights {weights:.2f} − activations {peak:.2f} − non-torch {non_torch:.2f})"
             in refused)
 
@@ -136,7 +136,7 @@ def test_a_refusal_with_one_pipeline_stage_names_no_stage():
     plan = drafted(kv={"budget_gib": 0.0})
     refused = checks.weights_fit(stack(), plan)
     assert "stage" not in refused
-    assert f"non-torch {plan.activations.non_torch_gib:.2f} GiB; " in refused
+    assert f"non-torch {plan.activations.non_torch_gib:.2f} GiB, leaving " in refused
 
 
 def test_a_refusal_names_the_binding_stage_of_two():
@@ -152,6 +152,48 @@ def test_a_stack_whose_stage_1_is_short_is_refused_naming_stage_1():
     with pytest.raises(config.ConfigError) as refused:
         make_plan(stack(**values))
     assert "on pipeline stage 1 of 4, the stage with the least room, but" in str(refused.value)
+
+
+def test_a_stage_whose_weights_fit_beside_its_own_peak_blames_the_workspace_not_the_weights():
+    # Stage 1 binds: 27.4 GiB of weights + its 1.95 GiB peak (0.45 forward + 1.50 workspace at
+    # 16384 tokens) + 3.05 non-torch = 32.4 > 39.38 × 0.79 = 31.1 GiB, but without the workspace
+    # 30.9 GiB fits, and 2048 batched tokens plan. Deciding with the last stage's sampler peak
+    # (2.17 GiB) beside stage 1's weights said "the weights do not fit".
+    values = {**STAGED, "engine": {"gpuMemoryUtilization": 0.79, "maxNumBatchedTokens": 16384}}
+    with pytest.raises(config.ConfigError) as refused:
+        make_plan(stack(**values))
+    assert "engine.maxNumBatchedTokens: the weights fit but the fused-MoE workspace does not" in (
+        str(refused.value))
+    assert "the weights do not fit" not in str(refused.value)
+    smaller = {**STAGED, "engine": {"gpuMemoryUtilization": 0.79, "maxNumBatchedTokens": 2048}}
+    assert make_plan(stack(**smaller)).kv.budget_gib > 0
+
+
+def test_from_vllm_0_34_the_workspace_is_blamed_only_if_the_measured_budget_fits_without_it():
+    # vLLM 0.34 keeps the CUDA-graph estimate and a margin out of the KV budget too: stage 1's
+    # 27.41 + 0.24 + 3.05 GiB and 1 GiB of graphs exceed 39.38 × 0.8 = 31.5 GiB even without
+    # the 0.19 GiB workspace of 2048 tokens, so fewer batched tokens cannot help.
+    values = {**STAGED, "vllmVersion": "0.34.0",
+              "engine": {"gpuMemoryUtilization": 0.8, "maxNumBatchedTokens": 2048}}
+    with pytest.raises(config.ConfigError) as refused:
+        make_plan(stack(**values))
+    assert "model: the weights do not fit" in str(refused.value)
+    assert "fused-MoE workspace does not" not in str(refused.value)
+    # 27.41 + 0.24 + 3.05 GiB is under 31.5: the refusal says what else vLLM 0.34 keeps out.
+    assert "CUDA-graph estimate 1.00" in str(refused.value)
+
+
+def test_a_request_refusal_from_vllm_0_34_quotes_the_measured_budgets_own_arithmetic():
+    # 39.38 × 0.9 − 27.41 − 0.24 − 3.05 is 4.74 GiB, not the 3.7 left: vLLM 0.34 also keeps
+    # the CUDA-graph estimate and a margin out (memory._kv_budget's measured rule).
+    values = {**STAGED, "vllmVersion": "0.34.0", "engine": {"gpuMemoryUtilization": 0.9},
+              "model": {**STAGED["model"], "maxModelLen": 196608}}
+    with pytest.raises(config.ConfigError) as refused:
+        make_plan(stack(**values))
+    message = str(refused.value)
+    assert "but only 3.7 GiB is left per GPU on pipeline stage 1 of 4" in message
+    assert "measured after CUDA-graph capture" in message
+    assert "CUDA-graph estimate 1.00" in message
 
 
 # --- start-up ---------------------------------------------------------------------------------
