@@ -53,6 +53,13 @@ class Case:
     kv_class: str = "full"
     """The KV layout the case exercises (cases.yaml `kv_class`; issue 18's classes:
     sliding-window, hybrid, dsa, mla-tp; full otherwise)."""
+    seen_before: str = ""
+    """For a held-out case, the rule modelled after its error was seen (cases.yaml
+    `seen_before`): it no longer tests that rule, and results.md reports the holdout without it
+    too."""
+    same_setup_as: str = ""
+    """The case this run repeats (same configuration and figures; cases.yaml `same_setup_as`):
+    shown, but the statistics count the setup once."""
     assumed: tuple[str, ...] = ()
     """Inputs the log did not give (issue 18 reports these cases apart): the GPU's total memory
     when the log printed none (`gpu.total_gib` null, the catalogue's figure is used) and what
@@ -116,6 +123,8 @@ def _case(raw: dict[str, Any], stack_facts: dict[str, Any]) -> Case:
         classes=tuple(raw.get("classes") or ()),
         kv_class=raw.get("kv_class", "full"),
         assumed=_assumed_inputs(raw),
+        seen_before=raw.get("seen_before", ""),
+        same_setup_as=raw.get("same_setup_as", ""),
     )
 
 

@@ -158,11 +158,13 @@ def summarize(rows: list[Row]) -> dict[str, dict[str, Stat]]:
 
 
 def target_stats(rows: list[Row]) -> dict[str, dict[str, Any]]:
-    """{metric: {n, median, worst, worst_case}} of |error| over the V1-engine rows."""
+    """{metric: {n, median, worst, worst_case}} of |error| over the V1-engine rows; a run that
+    repeats another case's setup (same_setup_as) is counted once, as that case."""
     out = {}
     for metric in TARGETS:
         values = [(abs(getattr(row, metric)), row.case.id) for row in rows
-                  if row.case.engine == "V1" and getattr(row, metric) is not None]
+                  if row.case.engine == "V1" and getattr(row, metric) is not None
+                  and not row.case.same_setup_as]
         worst = max(values, default=(None, None))
         out[metric] = {"n": len(values),
                        "median": statistics.median(v for v, _ in values) if values else None,

@@ -220,10 +220,10 @@ def test_holdout_weights_median_within_1_percent_worst_within_3():
 def test_results_state_issue_18s_targets_for_every_metric_it_sets():
     targets = report.render_targets([row for row in score.run()], [])
     assert "| holdout (V1) | KV-cache GiB error / GPU total memory |" in targets
-    # per split and for the holdout's logged-input and assumed-input cases apart: KV GiB share
+    # per split and for the holdout's logged-input, assumed-input and clean cases apart: KV GiB share
     # and weights at 1 % / 3 %, tokens at 5 % / 15 %
-    assert targets.count("≤ 1% / ≤ 3% |") == 8
-    assert targets.count("≤ 5% / ≤ 15% |") == 4
+    assert targets.count("≤ 1% / ≤ 3% |") == 10
+    assert targets.count("≤ 5% / ≤ 15% |") == 5
 
 
 def test_no_startup_budget_below_1_2_times_the_logged_start_and_most_within_1_5_to_4():
@@ -276,15 +276,15 @@ def test_results_count_each_issue_18_class_per_split_against_two_held_out_logs(r
         assert f"| {name} |" in table, name
     # Gemma 2/3 and gpt-oss-20b tagged, and four gpt-oss checkpoints whose layers slide too
     # (report.kv_class; weights-only or without a KV figure, counted as the table counts them).
-    assert "| sliding-window | 5 | 6 | yes |" in table
-    assert "| hybrid | 0 | 2 | yes |" in table        # batch 184 and batch 1901
+    assert "| sliding-window | 5 | 6 | 3 | yes |" in table
+    assert "| hybrid | 0 | 2 | 2 | yes |" in table        # batch 184 and batch 1901
     # batch 189 (GLM-5.1): two DSA holdouts, one of them a multi-node log; its three
     # block-FP8 H200 runs join the mixed-precision class. Batch 188 (vllm#16692, DeepSeek-R1 TP 16
     # over 2 x 8 H800) is the second multi-node holdout and a third with expert parallelism.
-    assert "| dsa | 2 | 2 | yes |" in table
-    assert "| mixed-precision-quantized | 5 | 4 | yes |" in table
-    assert "| moe-ep | 0 | 3 | yes |" in table
-    assert "| multi-node | 0 | 2 | yes |" in table
+    assert "| dsa | 1 | 2 | 1 | yes |" in table
+    assert "| mixed-precision-quantized | 4 | 4 | 3 | yes |" in table
+    assert "| moe-ep | 0 | 3 | 2 | yes |" in table
+    assert "| multi-node | 0 | 2 | 0 | yes |" in table
 
 
 def test_hybrid_holdout_kv_tokens_meet_issue_18s_targets():
@@ -409,3 +409,33 @@ def test_dsa_holdout_kv_tokens_meet_issue_18s_targets():
     tokens = score.target_stats(rows)["token_error"]
     assert tokens["n"] >= 2
     assert tokens["median"] <= 0.05 and tokens["worst"] <= 0.15, tokens
+
+
+def test_a_holdout_seen_before_a_rule_change_is_marked_and_reported_apart():
+    """A held-out case whose error was seen before a rule was modelled (cases.yaml seen_before) is
+    no longer a clean test of that rule: results.md gives the holdout's figures without such
+    cases too, and the class coverage counts clean held-out logs apart."""
+    rows = score.run()
+    by_id = {row.case.id: row.case for row in rows}
+    assert "fp8_ds_mla" in by_id["gh-glm51-h100-tp8-pp2-2nodes-v0.19.0"].seen_before
+    assert "0.9.1" in by_id["is16692-deepseek-r1-h800x16-tp16-ep-ray-v0.8.4"].seen_before
+    assert by_id["lldp-llama31-8b-tp1"].seen_before == ""
+    clean = [row for row in rows if row.case.split == "holdout" and not row.case.seen_before]
+    tokens = score.target_stats(clean)["token_error"]
+    targets = report.render_targets(rows, [])
+    assert (f"| holdout (V1), clean (no rule modelled after its error was seen) | token capacity "
+            f"relative error | {tokens['n']} | {report.abs_pct(tokens['median'])} |") in targets
+    coverage = report.render_class_coverage(rows)
+    assert "| class | tuning | holdout | clean holdout | ≥ 2 held out |" in coverage
+    assert "| multi-node | 0 | 2 | 0 | yes |" in coverage
+
+
+def test_a_run_repeating_another_cases_setup_counts_once():
+    """Batch 189's dev316 run is dev312's configuration four commits later with identical logged
+    figures (cases.yaml same_setup_as): it is shown, but statistics and coverage count the setup
+    once, so it cannot stand in the tuning split for a held-out twin."""
+    rows = score.run()
+    twin = next(row for row in rows if row.case.id == "gh-glm51-fp8-h200-tp8-v0.19.1dev316")
+    assert twin.case.same_setup_as == "gh-glm51-fp8-h200-tp8-v0.19.1dev312"
+    assert score.target_stats([twin])["token_error"]["n"] == 0
+    assert "| dsa | 1 | 2 |" in report.render_class_coverage(rows)
