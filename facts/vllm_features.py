@@ -318,6 +318,22 @@ def fused_moe_chunk_tokens(version: Version) -> Optional[int]:
     return 16 * 1024 if version >= FUSED_MOE_CHUNK_16K_SINCE else 32768
 
 
+BATCHED_DP_MOE_FROM_SCHEDULER_SINCE: Version = parse("0.20.0")
+"""With a batched all-to-all (ParallelConfig.use_batched_dp_moe: all2all_backend
+deepep_low_latency or nixl_ep, expert parallelism, DP > 1) the MoE layer declares
+FusedMoEConfig.max_num_tokens = scheduler_config.max_num_batched_tokens from 0.20.0, and
+EngineArgs._set_default_max_num_seqs_and_batched_tokens_args then defaults that to
+SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP (256); the 0.14.0–0.19.0 wheels
+declare envs.VLLM_MOE_DP_CHUNK_SIZE (default 256) and have no batched default
+(fused_moe/layer.py FusedMoE.__init__; read in the 0.14–0.20, 0.26–0.34 wheels)."""
+
+
+def sizes_batched_moe_by_scheduler(version: Version) -> bool:
+    """True when a batched all-to-all's MoE tokens are max_num_batched_tokens, defaulting to
+    256 for it; False: VLLM_MOE_DP_CHUNK_SIZE."""
+    return version >= BATCHED_DP_MOE_FROM_SCHEDULER_SINCE
+
+
 SPARSE_GRAPH_SIZES_SINCE: Version = parse("0.15.0")
 """From 0.15 CUDA graphs are captured every 8 batch sizes below 256 and every 16 above (51
 sizes up to 512; 67 before, every 8): vllm/config/vllm.py _set_cudagraph_sizes."""

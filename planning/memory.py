@@ -112,16 +112,23 @@ def enforce_eager(cfg: StackConfig) -> bool:
     return "--enforce-eager" in cfg.engine.extra_args
 
 
-def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLimits:
-    """gpuMemoryUtilization, maxNumSeqs and maxNumBatchedTokens: the stack's, else vLLM's."""
+def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version,
+                  layout: Optional[Layout] = None) -> EngineLimits:
+    """gpuMemoryUtilization, maxNumSeqs and maxNumBatchedTokens: the stack's, else vLLM's
+    (for the GPU, and for a batched all-to-all under `layout`: batched_dp_moe_tokens)."""
     measured = vllm_features.sizes_kv_from_measured_memory(version, cfg.engine.extra_args)
     utilization = (cfg.engine.gpu_memory_utilization
                    or vllm_features.default_gpu_memory_utilization(version, measured))
     tokens, seqs = default_scheduler_limits(gpu.memory_gib, gpu.compute_capability)
+    batched = batched_dp_moe_tokens(all2all_backend(cfg), layout, version)
     seqs = cfg.engine.max_num_seqs or seqs
-    tokens = cfg.engine.max_num_batched_tokens or tokens
+    tokens = cfg.engine.max_num_batched_tokens or batched or tokens
     reason = (f"utilization {utilization}, max-num-seqs {seqs}, max-num-batched-tokens {tokens}"
               " (vLLM's defaults for this GPU and version unless set under engine)")
+    if batched and not cfg.engine.max_num_batched_tokens:
+        reason += (f"; {all2all_backend(cfg)} with expert parallelism and DP > 1 defaults the "
+                   f"batch to SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP "
+                   f"{batched}")
     if measured:
         reason += ("; the KV cache is sized from memory measured after CUDA-graph capture "
                    f"(--enable-extensible-kv-cache, on by default from "
@@ -215,7 +222,8 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
     stage_peaks = tuple(peaks[index == len(stages) - 1] + (workspace if moe else 0.0)
                         for index, moe in enumerate(moe_stages))
     peak = max(stage_peaks)
-    non_torch, non_torch_reason = _non_torch(cfg, model, gpu, version, layout)
+    non_torch, non_torch_reason = _non_torch(cfg, model, gpu, version, layout,
+                                             engine.max_num_batched_tokens)
     moe = (f" (forward or sampler {peaks[1]:.2f} + fused-MoE workspace "
            f"{workspace:.2f} GiB, {backend} kernels at {tokens} tokens × "
            f"{model.experts_per_token} experts)" if model.experts else "")
@@ -228,15 +236,20 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
 
 
 def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
-               layout: Layout) -> tuple[float, str]:
+               layout: Layout, max_num_batched_tokens: int) -> tuple[float, str]:
     """non_torch_gib under the layout, and the rules it followed: custom all-reduce on or off
-    (custom_all_reduce_off), the all-to-all backend's buffers (all2all_buffer_gib; only an
-    MoE model's experts open the all-to-all)."""
+    (custom_all_reduce_off), the all-to-all backend's buffers (all2all_buffer_gib, with
+    DeepEP low-latency's RDMA buffer for max_num_batched_tokens; only an MoE model's experts
+    open the all-to-all)."""
     tp = layout.tensor_parallel
     off = custom_all_reduce_off(tp, layout.tensor_parallel_spans_nodes, gpu.interconnect)
     backend = all2all_backend(cfg)
+    ll_tokens = deepep_low_latency_dispatch_tokens(max_num_batched_tokens, version)
+    rdma = (deepep_low_latency_rdma_bytes(ll_tokens, model.hidden_size, model.experts)
+            if model.experts and backend == "deepep_low_latency" else 0) / GIB
     all2all = (all2all_buffer_gib(backend, layout.data_parallel,
-                                  layout.expert_group_spans_nodes) if model.experts else 0.0)
+                                  layout.expert_group_spans_nodes, rdma)
+               if model.experts else 0.0)
     total = non_torch_gib(tp, version, gpu.interconnect, enforce_eager(cfg), not off, all2all)
     where = ("across nodes" if layout.expert_group_spans_nodes else "inside one node")
     link = "NVLink" if gpu.interconnect == "nvlink" else "PCIe"
@@ -244,6 +257,11 @@ def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
              else "no all-reduce at TP 1" if tp <= 1 else f"custom all-reduce off: {off}"]
     if all2all:
         rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where})")
+        if rdma:
+            rules[-1] = rules[-1][:-1] + (
+                f": num_nvl_bytes {DEEPEP_BUFFER_GIB:.2f} GiB + num_rdma_bytes {rdma:.2f} GiB "
+                f"= get_low_latency_rdma_size_hint({ll_tokens} tokens, hidden "
+                f"{model.hidden_size}, {model.experts} experts))")
     elif model.experts and layout.data_parallel > 1:
         rules.append(f"{backend} all-to-all keeps no buffers")
     return total, "; ".join(rules)
@@ -441,7 +459,7 @@ def _kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: Engine
 def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
                layout: Layout) -> GpuMemory:
     """Engine limits → weights → activations → KV cache, for one layout."""
-    engine = engine_limits(cfg, gpu, version)
+    engine = engine_limits(cfg, gpu, version, layout)
     weights_ = weights(cfg, model, layout, gpu, version)
     activations_ = activations(cfg, model, gpu, version, layout, engine)
     return GpuMemory(engine, weights_, activations_,
@@ -949,14 +967,16 @@ buffer for high-throughput kernels across nodes (all2all.py DeepEPHTAll2AllManag
 _make_all2all_kwargs)."""
 
 
-def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool) -> float:
+def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool,
+                       low_latency_rdma_gib: float = 0.0) -> float:
     """Buffers the expert-parallel all-to-all keeps on each GPU with data parallelism
     (ParallelConfig.use_all2all: DP > 1; vllm/distributed/device_communicators/all2all.py,
     0.33.0), outside torch's allocator:
       deepep_high_throughput: num_nvl_bytes 1 GiB, + num_rdma_bytes 1 GiB when the group
                               spans nodes (DeepEPHTAll2AllManager)
-      deepep_low_latency:     num_nvl_bytes 1 GiB; its num_rdma_bytes come from DeepEP's own
-                              get_low_latency_rdma_size_hint, outside vLLM: not counted
+      deepep_low_latency:     num_nvl_bytes 1 GiB + num_rdma_bytes (low_latency_rdma_gib:
+                              deepep_low_latency_rdma_bytes), inside a node as well: DeepEP
+                              allocates it whenever low_latency_mode is on
       allgather_reducescatter (the default from 0.15) and the others: 0 (the gathered tokens
                               are transient, inside the fused-MoE workspace's tokens)."""
     if data_parallel <= 1:
@@ -964,8 +984,69 @@ def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool) -> f
     if backend == "deepep_high_throughput":
         return DEEPEP_BUFFER_GIB * (2 if spans_nodes else 1)
     if backend == "deepep_low_latency":
-        return DEEPEP_BUFFER_GIB
+        return DEEPEP_BUFFER_GIB + low_latency_rdma_gib
     return 0.0
+
+
+DEEPEP_LL_CHUNK_TOKENS = 256
+"""VLLM_MOE_DP_CHUNK_SIZE's default (vllm/envs.py, 0.14–0.19): the MoE layer's max_num_tokens
+before 0.20 (facts/vllm_features.py sizes_batched_moe_by_scheduler)."""
+BATCHED_DP_DEFAULT_TOKENS = 256
+"""SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP (vllm/config/scheduler.py,
+0.20–0.34)."""
+BATCHED_ALL2ALL_BACKENDS = ("deepep_low_latency", "nixl_ep")
+"""ParallelConfig.use_batched_dp_moe's backends (vllm/config/parallel.py, 0.20–0.34)."""
+
+
+def batched_dp_moe_tokens(backend: str, layout: Optional[Layout],
+                          version: Version) -> Optional[int]:
+    """vLLM's default max_num_batched_tokens under a batched all-to-all
+    (ParallelConfig.use_batched_dp_moe: a BATCHED_ALL2ALL_BACKENDS backend, expert
+    parallelism, DP > 1; EngineArgs._set_default_max_num_seqs_and_batched_tokens_args) from
+    0.20; None where the GPU's default applies."""
+    if (layout is None or backend not in BATCHED_ALL2ALL_BACKENDS
+            or not layout.expert_parallel or layout.data_parallel <= 1
+            or not vllm_features.sizes_batched_moe_by_scheduler(version)):
+        return None
+    return BATCHED_DP_DEFAULT_TOKENS
+
+
+def deepep_low_latency_dispatch_tokens(max_num_batched_tokens: int, version: Version) -> int:
+    """The num_max_dispatch_tokens_per_rank vLLM sizes DeepEP's low-latency buffer for: the
+    MoE layer's FusedMoEConfig.max_num_tokens (fused_moe/all2all_utils.py
+    `max_num_tokens_per_dp_rank=moe.max_num_tokens`): max_num_batched_tokens from 0.20,
+    DEEPEP_LL_CHUNK_TOKENS before."""
+    if vllm_features.sizes_batched_moe_by_scheduler(version):
+        return max_num_batched_tokens
+    return DEEPEP_LL_CHUNK_TOKENS
+
+
+DEEPEP_ALIGNMENT_BYTES = 128
+"""LEGACY_NUM_BUFFER_ALIGNMENT_BYTES (DeepEP csrc/kernels/legacy/compiled.cuh)."""
+
+
+def deepep_low_latency_rdma_bytes(tokens: int, hidden: int, experts: int) -> int:
+    """DeepEP's get_low_latency_rdma_size_hint(num_max_dispatch_tokens_per_rank, hidden,
+    num_ranks, num_experts): LowLatencyLayout's total_bytes (deepseek-ai/DeepEP
+    csrc/legacy/config.hpp at dd758ca, csrc/config.hpp from c5facf5, 2025-08, unchanged),
+    which vLLM passes as num_rdma_bytes and DeepEP's Buffer takes from NVSHMEM's symmetric
+    heap on the GPU (nvshmem::alloc, csrc/legacy/buffer.hpp). With scales = hidden / 128:
+      dispatch message = 16 + max(hidden × 2, hidden + scales × 4) B
+      combine message  = scales × 4 + hidden × 2 B
+      send    = max(tokens × dispatch, experts × tokens × combine)
+      receive = max(experts × tokens × dispatch, experts × tokens × combine)
+      signaling = experts × 4 B rounded up to 128
+      total = 2 × (send + receive + signaling), + 128 rounded down to a multiple of 128.
+    num_ranks is not used. Example (DeepSeek-R1, 256 tokens, hidden 7168, 256 experts):
+    3,816,818,816 B = 3.55 GiB. NVSHMEM's own heap overhead is not counted."""
+    scales = hidden // 128
+    dispatch = 16 + max(hidden * 2, hidden + scales * 4)
+    combine = scales * 4 + hidden * 2
+    send = max(tokens * dispatch, experts * tokens * combine)
+    receive = max(experts * tokens * dispatch, experts * tokens * combine)
+    signaling = -(-experts * 4 // DEEPEP_ALIGNMENT_BYTES) * DEEPEP_ALIGNMENT_BYTES
+    total = 2 * (send + receive + signaling)
+    return (total + DEEPEP_ALIGNMENT_BYTES) // DEEPEP_ALIGNMENT_BYTES * DEEPEP_ALIGNMENT_BYTES
 
 
 DEFAULT_ALL2ALL_BACKEND = "allgather_reducescatter"
