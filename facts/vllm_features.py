@@ -578,6 +578,39 @@ def reserves_in_flight_batches(version: Version) -> bool:
     return version >= IN_FLIGHT_BATCHES_SINCE
 
 
+V2_RUNNER_FOR_EVERY_MODEL_SINCE: Version = parse("0.29.0")
+"""From 0.29.0 VllmConfig.use_v2_model_runner is on by default for every model on CUDA
+(with Triton and none of `_get_v2_model_runner_unsupported_features`: stock torch.compile,
+sequence parallelism, custom logits processors, … none on by default); 0.34.0 has no V1
+runner (vllm/v1/worker/gpu/ only) and its max_concurrent_batches no longer asks. In 0.26.0–0.28.0
+`_is_default_v2_model_runner_model` takes generate models that are neither hybrid nor
+attention-free, and dense or one of V2_RUNNER_MOE_ARCHITECTURES (vllm/config/vllm.py, read in
+each wheel). Earlier versions were not read: their windows reserve one batch whatever the
+runner (IN_FLIGHT_BATCHES_SINCE)."""
+V2_RUNNER_MOE_ARCHITECTURES: dict[str, Version] = {
+    "DeepseekV2ForCausalLM": parse("0.26.0"),
+    "GraniteMoeForCausalLM": parse("0.26.0"),
+    "InklingForCausalLM": parse("0.26.0"),
+    "InklingForConditionalGeneration": parse("0.26.0"),
+    "LongcatFlashNgramForCausalLM": parse("0.26.0"),
+    "Qwen2MoeForCausalLM": parse("0.26.0"),
+    "KimiK3ForConditionalGeneration": parse("0.27.0"),
+    "DeepseekV4ForCausalLM": parse("0.28.0"),
+}
+"""DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (vllm/config/vllm.py) and the wheel that added each."""
+
+
+def runs_v2_model_runner(version: Version, architecture: str, moe: bool, hybrid: bool) -> bool:
+    """True when vLLM runs the model on its V2 model runner by default (from 0.26.0, where the
+    runner enters the plan through max_concurrent_batches)."""
+    if version >= V2_RUNNER_FOR_EVERY_MODEL_SINCE:
+        return True
+    if hybrid:
+        return False
+    added = V2_RUNNER_MOE_ARCHITECTURES.get(architecture)
+    return not moe or (added is not None and version >= added)
+
+
 HOPPER_MXFP4_TRITON_SINCE: Version = parse("0.12.0")
 """From 0.12.0 gpt-oss's MXFP4 experts run on the Triton backend on Hopper by default; before,
 on Marlin. The choice (vllm/model_executor/layers/quantization/mxfp4.py: 0.10.1

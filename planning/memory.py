@@ -291,9 +291,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     budgets, binding = stage_budgets(cfg, gpu, version, engine, weights_, activations_, groups,
                                      stages)
     budget, budget_reason = budgets[binding]
-    in_flight = kv_layout.in_flight_tokens(engine.max_num_batched_tokens,
-                                           layout.pipeline_parallel,
-                                           vllm_features.reserves_in_flight_batches(version))
+    batches = in_flight_batches(cfg, model, layout, version)
+    in_flight = batches * engine.max_num_batched_tokens
     length, dcp = cfg.model.max_model_len, cfg.engine.decode_context_parallel
     pool = kv_layout.pool(groups, max(budget, 0.0) * GIB, length, in_flight,
                           vllm_features.reports_kv_tokens_from_concurrency(version), dcp,
@@ -302,6 +301,10 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     longest = kv_layout.longest_request(groups, pool.num_blocks, in_flight, dcp)
     state = state_gib_per_request(groups, pool.bytes_per_block, length, in_flight)
     concurrency = pool.max_concurrency * layout.data_parallel
+    if any(group.spec.sliding_window or group.spec.attention_chunk_size for group in groups):
+        budget_reason += (f" (each window or chunk also keeps {batches} batches of "
+                          f"{engine.max_num_batched_tokens} tokens in flight: "
+                          "in_flight_batches)")
     if len(budgets) > 1:
         budget_reason = (f"per stage [{', '.join(f'{gib:.2f}' for gib, _ in budgets)}] GiB; "
                          f"stage {binding} of {len(budgets)} binds (the fewest blocks, which "
@@ -312,6 +315,34 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
                    len(groups), longest, state,
                    pool.blocks_per_request * pool.bytes_per_block / GIB,
                    tuple(gib for gib, _ in budgets), binding)
+
+
+def in_flight_batches(cfg: StackConfig, model: ModelFacts, layout: Layout,
+                      version: Version) -> int:
+    """Batches of max_num_batched_tokens a sliding window or chunk reserves beyond itself:
+    VllmConfig.max_concurrent_batches from 0.26.0 (kv_layout.max_concurrent_batches, with the
+    runner vLLM picks for the model, vllm_features.runs_v2_model_runner, and async scheduling
+    unless engine.extraArgs turn it off), one before (vllm_features.reserves_in_flight_batches)."""
+    if not vllm_features.reserves_in_flight_batches(version):
+        return 1
+    # vLLM's ModelConfig.is_hybrid is the IsHybrid interface (state layers), not windows.
+    state_layers = model_families.LINEAR_ATTENTION in (model.layer_types or ())
+    v2 = vllm_features.runs_v2_model_runner(version, model.architecture, bool(model.experts),
+                                            state_layers)
+    return kv_layout.max_concurrent_batches(layout.pipeline_parallel, async_scheduling(cfg),
+                                            v2)
+
+
+def async_scheduling(cfg: StackConfig) -> bool:
+    """vLLM's async scheduling, on by default for a generate model on the mp or Ray V2
+    executor (VllmConfig.__post_init__, 0.26–0.34), unless `--no-async-scheduling` is the
+    last of the pair in engine.extraArgs (BooleanOptionalAction). Speculative methods that
+    turn it off are not read."""
+    last = None
+    for token in cfg.engine.extra_args:
+        if token in ("--async-scheduling", "--no-async-scheduling"):
+            last = token
+    return last != "--no-async-scheduling"
 
 
 def stage_budgets(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
