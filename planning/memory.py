@@ -213,10 +213,12 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
                               gpu.compute_capability, version, layout.expert_parallel)
         tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel,
                                    version)
-        workspace = moe_workspace_gib(
-            tokens, model.experts_per_token, model.moe_intermediate_size, model.hidden_size,
-            1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel,
-            backend)
+        split = 1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel
+        intermediate, hidden = model.moe_intermediate_size, model.hidden_size
+        if backend == "marlin":
+            intermediate, hidden, split = marlin_workspace_sizes(model, layout)
+        workspace = moe_workspace_gib(tokens, model.experts_per_token, intermediate, hidden,
+                                      split, backend)
     stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
     moe_stages = _stages_with_experts(stages, dense_layer_count(model))
     stage_peaks = tuple(peaks[index == len(stages) - 1] + (workspace if moe else 0.0)
@@ -625,9 +627,9 @@ def mxfp4_expert_padding(hidden_size: int, intermediate_per_gpu: int,
                          compute_capability: float, version: Optional[Version] = None) -> float:
     """How much larger MXFP4 experts are in GPU memory than in the checkpoint: vLLM pads each
     expert's hidden (H) and intermediate (I, per GPU) sizes for the MoE kernel it picks by GPU
-    and version (facts/mxfp4_moe.py backend, padding): FlashInfer on compute capability 10+
-    (H and I to multiples of 256), Marlin below 9 and on Hopper before vLLM 0.12 (I to 128,
-    H to 256), Triton on Hopper from 0.12 (I to 64).
+    and version (facts/mxfp4_moe.py backend, padding): FlashInfer on compute capability 10.x
+    (H and I to multiples of 256), Marlin below 9, on Hopper before vLLM 0.12 and from 11
+    (consumer Blackwell) (I to 128, H to 256), Triton on Hopper from 0.12 (I to 64).
     factor = H_pad × I_pad / (H × I) (w13 is 2·I × H, w2 H × I).
     Example (gpt-oss, H = I = 2880): Hopper at TP 2: 1472 / 1440 = 1.022; A100: 3072 × 2944 /
     2880² = 1.090.
@@ -869,11 +871,12 @@ def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: in
     return max(forward, sampler if last_stage else 0) / GIB
 
 
-MOE_BACKENDS = ("triton", "deep_gemm", "oai_triton")
+MOE_BACKENDS = ("triton", "deep_gemm", "oai_triton", "marlin")
 """The fused-MoE expert kernels whose workspace differs (vLLM 0.33.0,
 vllm/model_executor/layers/fused_moe/experts/): TritonExperts (triton_moe.py), DeepGemmExperts
 for FP8 block weights on Hopper and newer (deep_gemm_moe.py), OAI's triton_kernels for MXFP4
-(gpt_oss_triton_kernels_moe.py)."""
+(gpt_oss_triton_kernels_moe.py), MarlinExperts for MXFP4 where facts/mxfp4_moe.py backend
+picks Marlin (marlin_moe.py)."""
 
 
 def moe_backend(weights_dtype: str, block_quantized: bool, compute_capability: float,
@@ -883,16 +886,29 @@ def moe_backend(weights_dtype: str, block_quantized: bool, compute_capability: f
     compute capability ≥ 9.0 DeepGEMM (the same rule as its warm-up, facts/vllm_features.py
     warms_up_deep_gemm), except Triton for tensor-parallel experts on Hopper from 0.17
     (vllm_features.runs_block_fp8_experts_on_triton; expert-parallel ones keep DeepGEMM's
-    larger workspace though FlashInfer CUTLASS may take them); OAI triton for MXFP4, Triton
-    otherwise."""
+    larger workspace though FlashInfer CUTLASS may take them); for MXFP4 Marlin where
+    facts/mxfp4_moe.py backend picks it (below 9, Hopper before 0.12, 11 and up), else OAI
+    triton (FlashInfer's own workspace on 10.x is not modelled); Triton otherwise."""
     if block_quantized and compute_capability >= 9.0:
         if vllm_features.runs_block_fp8_experts_on_triton(version, compute_capability,
                                                           expert_parallel):
             return "triton"
         return "deep_gemm"
     if weights_dtype == model_families.MXFP4:
-        return "oai_triton"
+        marlin = mxfp4_moe.backend(compute_capability, version) == mxfp4_moe.MARLIN
+        return "marlin" if marlin else "oai_triton"
     return "triton"
+
+
+def marlin_workspace_sizes(model: ModelFacts, layout: Layout) -> tuple[int, int, int]:
+    """(intermediate, hidden, split) Marlin's workspace sees: the per-GPU intermediate and
+    the hidden size after Marlin's padding (facts/mxfp4_moe.py padded_sizes), the activations
+    padded to the latter (runner/moe_runner.py _maybe_pad_hidden_states, 0.34.0), the split
+    already applied."""
+    per_gpu = expert_intermediate_per_gpu(model.moe_intermediate_size, layout.tensor_parallel,
+                                          layout.data_parallel, layout.expert_parallel)
+    hidden, intermediate = mxfp4_moe.padded_sizes(model.hidden_size, per_gpu, mxfp4_moe.MARLIN)
+    return intermediate, hidden, 1
 
 
 def tokens_at_experts(max_num_batched_tokens: int, data_parallel: int,
@@ -930,6 +946,9 @@ def moe_workspace_gib(tokens: int, experts_per_token: int, moe_intermediate_size
       deep_gemm  M·topk × max(N/2, K) at 1 byte (FP8, `_fp8_workspace_shape`)
                  + M·topk × max(N, K) at 2 bytes (per-expert row alignment ignored)
       oai_triton (M·topk, N/2) + (M·topk, max(N, K)), 2 bytes each
+      marlin     (M·topk, max(N/2, K)) + (M·topk·max(N, K),), 2 bytes each
+                 (MarlinExperts.workspace_shapes, with N/2 = marlin_moe_intermediate_size:
+                 the caller passes Marlin's padded sizes, marlin_workspace_sizes)
     Example (DeepSeek-R1 with expert parallelism on Triton, 32,768 tokens):
     32768 × 8 × (7168 + 7168) × 2 B = 7.0 GiB.
     """
