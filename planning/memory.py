@@ -207,18 +207,8 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
                                  layout.tensor_parallel, engine.max_num_batched_tokens,
                                  engine.max_num_seqs, version, last_stage)
              for last_stage in (False, True)]
-    workspace, backend = 0.0, ""
-    if model.experts:
-        backend = moe_backend(model.weights_dtype, model.block_quantized,
-                              gpu.compute_capability, version, layout.expert_parallel)
-        tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel,
-                                   version)
-        split = 1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel
-        intermediate, hidden = model.moe_intermediate_size, model.hidden_size
-        if backend == "marlin":
-            intermediate, hidden, split = marlin_workspace_sizes(model, layout)
-        workspace = moe_workspace_gib(tokens, model.experts_per_token, intermediate, hidden,
-                                      split, backend)
+    workspace, workspace_text = (_moe_workspace(cfg, model, gpu, version, layout, engine)
+                                 if model.experts else (0.0, ""))
     stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
     moe_stages = _stages_with_experts(stages, dense_layer_count(model))
     stage_peaks = tuple(peaks[index == len(stages) - 1] + (workspace if moe else 0.0)
@@ -227,14 +217,50 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
     non_torch, non_torch_reason = _non_torch(cfg, model, gpu, version, layout,
                                              engine.max_num_batched_tokens)
     moe = (f" (forward or sampler {peaks[1]:.2f} + fused-MoE workspace "
-           f"{workspace:.2f} GiB, {backend} kernels at {tokens} tokens × "
-           f"{model.experts_per_token} experts)" if model.experts else "")
+           f"{workspace:.2f} GiB, {workspace_text})" if model.experts else "")
     staged = (f"; per stage [{', '.join(f'{gib:.2f}' for gib in stage_peaks)}] GiB, the "
               f"sampler on the last stage only (forward {peaks[0]:.2f} GiB before it)"
               if len(stages) > 1 else "")
     reason = (f"activation peak {peak:.2f} GiB{moe}{staged} + non-torch {non_torch:.2f} GiB "
               f"({non_torch_reason}) = {peak + non_torch:.2f} GiB")
     return Activations(peak, non_torch, reason, workspace, stage_peaks)
+
+
+def _moe_workspace(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
+                   layout: Layout, engine: EngineLimits) -> tuple[float, str]:
+    """The fused-MoE workspace on one GPU and how it was sized: batched experts behind a
+    batched all-to-all (batched_moe_workspace_gib), else the expert kernel's own shapes for
+    the tokens that reach it (moe_backend, tokens_at_experts, moe_workspace_gib)."""
+    if uses_batched_all2all(all2all_backend(cfg), layout):
+        tokens = deepep_low_latency_dispatch_tokens(engine.max_num_batched_tokens, version)
+        gib = batched_moe_workspace_gib(model.experts, tokens, model.moe_intermediate_size,
+                                        model.hidden_size)
+        return gib, (f"batched experts behind {all2all_backend(cfg)}: {model.experts} experts "
+                     f"× {tokens} tokens per rank")
+    backend = moe_backend(model.weights_dtype, model.block_quantized,
+                          gpu.compute_capability, version, layout.expert_parallel)
+    tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel, version)
+    split = 1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel
+    intermediate, hidden = model.moe_intermediate_size, model.hidden_size
+    if backend == "marlin":
+        intermediate, hidden, split = marlin_workspace_sizes(model, layout)
+    gib = moe_workspace_gib(tokens, model.experts_per_token, intermediate, hidden, split,
+                            backend)
+    return gib, f"{backend} kernels at {tokens} tokens × {model.experts_per_token} experts"
+
+
+def batched_moe_workspace_gib(experts: int, tokens: int, moe_intermediate_size: int,
+                              hidden_size: int) -> float:
+    """The workspace of the batched expert kernels a batched all-to-all runs
+    (BatchedDeepGemmExperts and BatchedTritonExperts.workspace_shapes, fused_moe/experts/
+    batched_deep_gemm_moe.py and fused_batched_moe.py, 0.33.0): (E_local, T × dispatchers,
+    max(K, N)) + (E_local, T × dispatchers, N / 2) in the activation dtype (2 B), with
+    T = the MoE layer's max_num_tokens (deepep_low_latency_dispatch_tokens), dispatchers the
+    EP group (all2all_manager.world_size) and E_local = E / that group, so
+    = E × T × (max(K, N) + N / 2) × 2 B whatever the group size, N = 2 × moe_intermediate.
+    DeepSeek-R1 at 256 tokens: 256 × 256 × (7168 + 2048) × 2 B = 1.125 GiB."""
+    n = 2 * moe_intermediate_size
+    return experts * tokens * (max(hidden_size, n) + n // 2) * 2 / GIB
 
 
 def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
@@ -1048,14 +1074,19 @@ BATCHED_ALL2ALL_BACKENDS = ("deepep_low_latency", "nixl_ep")
 """ParallelConfig.use_batched_dp_moe's backends (vllm/config/parallel.py, 0.20–0.34)."""
 
 
+def uses_batched_all2all(backend: str, layout: Optional[Layout]) -> bool:
+    """ParallelConfig.use_batched_dp_moe: a BATCHED_ALL2ALL_BACKENDS backend, expert
+    parallelism and DP > 1, where the experts take a batched layout."""
+    return (layout is not None and backend in BATCHED_ALL2ALL_BACKENDS
+            and layout.expert_parallel and layout.data_parallel > 1)
+
+
 def batched_dp_moe_tokens(backend: str, layout: Optional[Layout],
                           version: Version) -> Optional[int]:
-    """vLLM's default max_num_batched_tokens under a batched all-to-all
-    (ParallelConfig.use_batched_dp_moe: a BATCHED_ALL2ALL_BACKENDS backend, expert
-    parallelism, DP > 1; EngineArgs._set_default_max_num_seqs_and_batched_tokens_args) from
-    0.20; None where the GPU's default applies."""
-    if (layout is None or backend not in BATCHED_ALL2ALL_BACKENDS
-            or not layout.expert_parallel or layout.data_parallel <= 1
+    """vLLM's default max_num_batched_tokens under a batched all-to-all (uses_batched_all2all;
+    EngineArgs._set_default_max_num_seqs_and_batched_tokens_args) from 0.20; None where the
+    GPU's default applies."""
+    if (not uses_batched_all2all(backend, layout)
             or not vllm_features.sizes_batched_moe_by_scheduler(version)):
         return None
     return BATCHED_DP_DEFAULT_TOKENS
@@ -1071,6 +1102,9 @@ def deepep_low_latency_dispatch_tokens(max_num_batched_tokens: int, version: Ver
     return DEEPEP_LL_CHUNK_TOKENS
 
 
+DEEPEP_MAX_RDMA_BYTES = 16 * (2**31 - 1)
+"""DeepEP's Buffer refuses `num_rdma_bytes / sizeof(int4) >= INT_MAX`
+(deepseek-ai/DeepEP csrc/legacy/buffer.hpp Buffer::Buffer): just under 32 GiB."""
 DEEPEP_ALIGNMENT_BYTES = 128
 """LEGACY_NUM_BUFFER_ALIGNMENT_BYTES (DeepEP csrc/kernels/legacy/compiled.cuh)."""
 

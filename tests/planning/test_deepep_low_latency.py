@@ -11,6 +11,7 @@ import pytest
 
 from facts.vllm_features import parse as V
 from planning import memory
+from planning.config import ConfigError
 from planning.layout import Layout
 from planning.plan import make_plan
 from tests.planning.conftest import configured
@@ -105,3 +106,43 @@ def test_the_plan_renders_the_batched_default_with_low_latency():
     plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY}))
     assert plan.layout.expert_parallel and plan.layout.data_parallel > 1
     assert plan.engine.max_num_batched_tokens == 256
+
+
+def test_batched_experts_keep_a_workspace_for_every_local_expert_and_dispatcher():
+    # BatchedDeepGemmExperts / BatchedTritonExperts.workspace_shapes (0.33.0):
+    # (E_local, T × dispatchers, max(K, N)) + (E_local, T × dispatchers, N / 2) at 2 B, with
+    # dispatchers the EP group and E_local = E / group: E × T × (max(K, N) + N / 2) × 2 B.
+    # DeepSeek-R1: 256 experts, 256 tokens, K 7168, N 2 × 2048.
+    gib = memory.batched_moe_workspace_gib(256, 256, 2048, 7168)
+    assert gib == pytest.approx(256 * 256 * (7168 + 2048) * 2 / GIB)     # 1.125 GiB
+
+
+def test_low_latency_plans_the_batched_workspace_not_the_gathered_batch():
+    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY}))
+    assert plan.activations.moe_workspace_gib == pytest.approx(
+        256 * 256 * (7168 + 2048) * 2 / GIB)
+    assert "batched experts" in plan.activations.reason
+
+
+DEEPEP_LIMIT = 16 * (2**31 - 1)
+"""DeepEP's Buffer refuses num_rdma_bytes / sizeof(int4) ≥ INT_MAX (csrc/legacy/buffer.hpp)."""
+
+
+def test_a_low_latency_buffer_deepep_would_refuse_is_refused_naming_the_batch_key():
+    assert memory.deepep_low_latency_rdma_bytes(2304, 7168, 256) < DEEPEP_LIMIT
+    assert memory.deepep_low_latency_rdma_bytes(2305, 7168, 256) >= DEEPEP_LIMIT
+    with pytest.raises(ConfigError) as refused:
+        make_plan(configured(BASE, engine={"maxNumBatchedTokens": 4096,
+                                           "extraArgs": LOW_LATENCY},
+                             gpu={"type": "h100-80gb", "tensorParallel": 1,
+                                  "dataParallel": 16, "expertParallel": True}))
+    message = str(refused.value)
+    assert "engine.maxNumBatchedTokens: 4096" in message
+    assert "56.88 GiB" in message and "at most 2304" in message
+    assert "get_low_latency_rdma_size_hint" in message
+
+
+def test_a_low_latency_buffer_under_deepeps_limit_is_not_refused():
+    plan = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 512,
+                                              "extraArgs": LOW_LATENCY}))
+    assert plan.engine.max_num_batched_tokens == 512
