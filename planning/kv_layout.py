@@ -369,20 +369,8 @@ def longest_request(groups: Sequence[Group], num_blocks: int, in_flight_tokens: 
 
 CONCURRENT_BATCHES = 2
 """Batches scheduled but not yet settled with asynchronous scheduling (on by default: "Asynchronous
-scheduling is enabled" in the 0.19 logs): VllmConfig.max_concurrent_batches is 2 on one
-pipeline stage and the stage count with pipeline parallelism (config/vllm.py, 0.32.0)."""
-
-
-def in_flight_tokens(max_num_batched_tokens: int, pipeline_parallel: int,
-                     concurrent_batches: bool = True, v2_runner: bool = False,
-                     async_scheduling: bool = True) -> int:
-    """VllmConfig.max_in_flight_tokens = concurrent batches × max_num_batched_tokens: what a
-    sliding-window group keeps beyond its window; one batch's tokens before vLLM 0.26.0
-    (concurrent_batches False: vllm_features.reserves_in_flight_batches)."""
-    if not concurrent_batches:
-        return max_num_batched_tokens
-    return (max_concurrent_batches(pipeline_parallel, async_scheduling, v2_runner)
-            * max_num_batched_tokens)
+scheduling is enabled" in the 0.19 logs) on one pipeline stage of the V1 model runner
+(max_concurrent_batches)."""
 
 
 def max_concurrent_batches(pipeline_parallel: int, async_scheduling: bool,

@@ -146,3 +146,14 @@ def test_a_low_latency_buffer_under_deepeps_limit_is_not_refused():
     plan = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 512,
                                               "extraArgs": LOW_LATENCY}))
     assert plan.engine.max_num_batched_tokens == 512
+
+
+@pytest.mark.parametrize("tokens, hidden, experts, size", [
+    # hidden 256: dispatch 16 + max(512, 256 + 2 × 4) = 528 B, combine 2 × 4 + 512 = 520 B.
+    (4, 256, 1, 8832),        # one expert: the dispatch side is the larger send and receive
+    (4, 256, 8, 67456),       # receive 8 × 4 × 528; send 8 × 4 × 520; signaling 32 → 128
+    (3, 256, 1, 6656),        # 6,592 B + 128, rounded down to 128
+    (64, 2880, 1, 1497472),   # gpt-oss: 22 scales (2880 // 128), combine 88 + 5760 B
+])
+def test_the_rdma_hint_follows_each_term_of_deepeps_layout(tokens, hidden, experts, size):
+    assert memory.deepep_low_latency_rdma_bytes(tokens, hidden, experts) == size

@@ -78,6 +78,15 @@ def test_gpt_oss_on_two_pipeline_stages_reserves_the_batches_vllm_keeps_in_fligh
     assert _batches(vllmVersion=version)[0] == batches
 
 
+@pytest.mark.parametrize("pp", [1, 4])
+def test_before_0_26_a_window_keeps_one_batch_whatever_the_pipeline(pp):
+    from types import SimpleNamespace
+    from planning.layout import Layout
+    cfg = configured(BASE, vllmVersion="0.25.0")
+    model = SimpleNamespace(architecture="GptOssForCausalLM", experts=128, layer_types=None)
+    assert memory.in_flight_batches(cfg, model, Layout(1, pp), V("0.25.0")) == 1
+
+
 def test_no_async_scheduling_keeps_one_batch_per_stage():
     assert _batches(engine={"extraArgs": ["--no-async-scheduling"]})[0] == 2
     assert _batches(engine={"extraArgs": ["--no-async-scheduling",

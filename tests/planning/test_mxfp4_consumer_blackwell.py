@@ -68,3 +68,11 @@ def test_the_plan_keeps_marlins_workspace_for_gpt_oss_on_an_rtx_5090():
 def test_mxfp4_experts_take_the_workspace_of_the_kernel_they_run_on(capability, version,
                                                                      backend):
     assert memory.moe_backend("mxfp4", False, capability, V(version)) == backend
+
+
+def test_marlins_workspace_keeps_whole_experts_under_expert_parallelism():
+    from planning.config import ModelFacts
+    from planning.layout import Layout
+    model = ModelFacts.model_validate(load_stack_facts()["models"]["gpt-oss-20b"])
+    assert memory.marlin_workspace_sizes(model, Layout(1, 1, 2, True)) == (2944, 3072, 1)
+    assert memory.marlin_workspace_sizes(model, Layout(1, 1, 2, False)) == (1536, 3072, 1)
