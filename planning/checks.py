@@ -353,7 +353,7 @@ def deepep_low_latency_buffer_allocates(cfg: StackConfig, plan: Plan) -> Optiona
     if size < memory.DEEPEP_MAX_RDMA_BYTES:
         return None
     most = tokens
-    while most > 1 and memory.deepep_low_latency_rdma_bytes(
+    while most and memory.deepep_low_latency_rdma_bytes(
             most, model.hidden_size, model.experts) >= memory.DEEPEP_MAX_RDMA_BYTES:
         most -= 1
     return (f"engine.maxNumBatchedTokens: {engine.max_num_batched_tokens} sizes DeepEP's "

@@ -89,6 +89,7 @@ DP16_EP = Layout(1, 1, 16, True, nodes=2)
     ("0.20.0", [], DP16_EP, 8192),                              # allgather_reducescatter
     ("0.20.0", LOW_LATENCY, Layout(8, 1, 2, False), 8192),      # no expert parallelism
     ("0.20.0", LOW_LATENCY, Layout(1, 1, 1, True), 8192),       # no data parallelism
+    ("0.20.0", LOW_LATENCY, Layout(1, 1, 2, True), 256),        # two DP ranks already
 ])
 def test_batched_all_to_all_backends_default_to_vllms_small_batch(version, extra, layout,
                                                                   tokens):
@@ -128,17 +129,18 @@ DEEPEP_LIMIT = 16 * (2**31 - 1)
 """DeepEP's Buffer refuses num_rdma_bytes / sizeof(int4) ≥ INT_MAX (csrc/legacy/buffer.hpp)."""
 
 
-def test_a_low_latency_buffer_deepep_would_refuse_is_refused_naming_the_batch_key():
+@pytest.mark.parametrize("tokens, gib", [(4096, "56.88"), (4097, "56.89")])
+def test_a_low_latency_buffer_deepep_would_refuse_is_refused_naming_the_batch_key(tokens, gib):
     assert memory.deepep_low_latency_rdma_bytes(2304, 7168, 256) < DEEPEP_LIMIT
     assert memory.deepep_low_latency_rdma_bytes(2305, 7168, 256) >= DEEPEP_LIMIT
     with pytest.raises(ConfigError) as refused:
-        make_plan(configured(BASE, engine={"maxNumBatchedTokens": 4096,
+        make_plan(configured(BASE, engine={"maxNumBatchedTokens": tokens,
                                            "extraArgs": LOW_LATENCY},
                              gpu={"type": "h100-80gb", "tensorParallel": 1,
                                   "dataParallel": 16, "expertParallel": True}))
     message = str(refused.value)
-    assert "engine.maxNumBatchedTokens: 4096" in message
-    assert "56.88 GiB" in message and "at most 2304" in message
+    assert f"engine.maxNumBatchedTokens: {tokens}" in message
+    assert f"{gib} GiB" in message and "at most 2304," in message
     assert "get_low_latency_rdma_size_hint" in message
 
 
@@ -153,6 +155,7 @@ def test_a_low_latency_buffer_under_deepeps_limit_is_not_refused():
     (4, 256, 1, 8832),        # one expert: the dispatch side is the larger send and receive
     (4, 256, 8, 67456),       # receive 8 × 4 × 528; send 8 × 4 × 520; signaling 32 → 128
     (3, 256, 1, 6656),        # 6,592 B + 128, rounded down to 128
+    (64, 256, 1, 135552),     # 2 × (2 × 64 × 528 + 128) + 128: one more dispatch byte shows
     (64, 2880, 1, 1497472),   # gpt-oss: 22 scales (2880 // 128), combine 88 + 5760 B
 ])
 def test_the_rdma_hint_follows_each_term_of_deepeps_layout(tokens, hidden, experts, size):

@@ -122,3 +122,15 @@ def test_only_state_layers_make_a_model_hybrid_to_vllms_runner_choice(layer_type
     dense = SimpleNamespace(architecture="Gemma3ForCausalLM", experts=None,
                             layer_types=layer_types)
     assert memory.in_flight_batches(cfg, dense, Layout(1, 2), V("0.26.0")) == batches
+
+
+@pytest.mark.parametrize("architecture, batches", [
+    ("DeepseekV2ForCausalLM", 3),     # in DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES: PP + 1
+    ("MixtralForCausalLM", 2),        # an MoE model outside it: V1, PP
+])
+def test_in_0_26_an_moe_models_architecture_picks_its_runner(architecture, batches):
+    from types import SimpleNamespace
+    from planning.layout import Layout
+    cfg = configured(BASE, vllmVersion="0.26.0")
+    model = SimpleNamespace(architecture=architecture, experts=64, layer_types=None)
+    assert memory.in_flight_batches(cfg, model, Layout(1, 2), V("0.26.0")) == batches
