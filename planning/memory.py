@@ -284,12 +284,10 @@ def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
     rules = [f"custom all-reduce on (TP {tp} inside one {link} node)" if not off
              else "no all-reduce at TP 1" if tp <= 1 else f"custom all-reduce off: {off}"]
     if all2all:
-        rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where})")
-        if rdma:
-            rules[-1] = rules[-1][:-1] + (
-                f": num_nvl_bytes {DEEPEP_BUFFER_GIB:.2f} GiB + num_rdma_bytes {rdma:.2f} GiB "
-                f"= get_low_latency_rdma_size_hint({ll_tokens} tokens, hidden "
-                f"{model.hidden_size}, {model.experts} experts))")
+        detail = (f": num_nvl_bytes {DEEPEP_BUFFER_GIB:.2f} GiB + num_rdma_bytes {rdma:.2f} "
+                  f"GiB = get_low_latency_rdma_size_hint({ll_tokens} tokens, hidden "
+                  f"{model.hidden_size}, {model.experts} experts)" if rdma else "")
+        rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where}{detail})")
     elif model.experts and layout.data_parallel > 1:
         rules.append(f"{backend} all-to-all keeps no buffers")
     return total, "; ".join(rules)

@@ -68,9 +68,9 @@ def test_low_latency_counts_its_rdma_buffer_on_each_gpu_and_names_the_hint():
     assert (ll.activations.non_torch_gib - plain.activations.non_torch_gib
             == pytest.approx(1.0 + rdma))
     reason = ll.activations.reason
-    assert "deepep_low_latency all-to-all buffers 4.55 GiB" in reason
-    assert ("num_rdma_bytes 3.55 GiB = get_low_latency_rdma_size_hint(256 tokens, hidden "
-            "7168, 256 experts)") in reason
+    assert ("(no all-reduce at TP 1; deepep_low_latency all-to-all buffers 4.55 GiB (across "
+            "nodes: num_nvl_bytes 1.00 GiB + num_rdma_bytes 3.55 GiB = "
+            "get_low_latency_rdma_size_hint(256 tokens, hidden 7168, 256 experts)))") in reason
 
 
 def _engine(version, extra, layout, tokens=None):
