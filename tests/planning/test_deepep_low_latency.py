@@ -95,8 +95,8 @@ def test_batched_all_to_all_backends_default_to_vllms_small_batch(version, extra
                                                                   tokens):
     engine = _engine(version, extra, layout)
     assert engine.max_num_batched_tokens == tokens
-    if tokens == 256:
-        assert "DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP" in engine.reason
+    assert engine.reason.startswith(f"utilization {engine.gpu_memory_utilization}, ")
+    assert ("DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP" in engine.reason) is (tokens == 256)
 
 
 def test_a_configured_batch_is_kept_with_a_batched_backend():
