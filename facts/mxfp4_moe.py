@@ -31,10 +31,28 @@ that for each linear n % 256 == 0 and k % 128 == 0" (H to 256, I to 128); FlashI
 H and I to 256; Triton I to 64 (2 × the 32-wide MXFP4 block), H as it is."""
 
 
+CONSUMER_BLACKWELL_CAPABILITY = 11.0
+"""From compute capability 11 (Thor 11.0; RTX 5090 / RTX PRO 6000 12.0; DGX Spark 12.1) every
+release picks Marlin for gpt-oss's experts: FlashInfer's TRT-LLM MXFP4 kernels are for the
+10.x family only (`is_device_capability(100)` in 0.10.1–0.19 get_mxfp4_backend,
+TrtLlmMxfp4Experts `is_device_capability_family(100)` in the 0.20–0.34 oracle); FlashInfer
+CUTLASS takes BF16 activations on 9.0 only (FlashInferExperts._supports_quant_scheme,
+0.20–0.34) and its MXFP8 variant is dropped for a checkpoint without an activation scheme
+(fused_moe/oracle/mxfp4.py _filter_by_activation); OAI Triton needs
+`(9, 0) <= cc < (11, 0)` (0.12–0.31: "SM120 needs this fix: triton-lang/triton#8498";
+gpt_oss_triton_kernels_moe.py _triton_kernel_moe_supports_current_device) and from 0.32 is
+ranked after Marlin on 12.x (0.34: 11.x too; _get_priority_backends_for_gpt_oss: "MARLIN
+prefills ~10% faster"); 0.10.x take Marlin without triton_kernels. Read in the 0.10.1, 0.10.2,
+0.11.0, 0.12.0, 0.14–0.20 and 0.26–0.34 wheels."""
+
+
 def backend(compute_capability: float, version: Optional[vllm_features.Version] = None) -> str:
-    """The MoE kernel vLLM picks by default: FlashInfer on compute capability 10+, Marlin below
-    9, and on Hopper Triton from 0.12.0, Marlin before (vllm_features.hopper_runs_mxfp4_on_triton).
-    Without a version, today's choice (Triton on Hopper)."""
+    """The MoE kernel vLLM picks by default: Marlin from compute capability 11
+    (CONSUMER_BLACKWELL_CAPABILITY), FlashInfer on 10.x, Marlin below 9, and on Hopper Triton
+    from 0.12.0, Marlin before (vllm_features.hopper_runs_mxfp4_on_triton). Without a
+    version, today's choice (Triton on Hopper)."""
+    if compute_capability >= CONSUMER_BLACKWELL_CAPABILITY:
+        return MARLIN
     if compute_capability >= 10.0:
         return FLASHINFER
     if compute_capability < 9.0:

@@ -369,6 +369,22 @@ def fused_moe_chunk_tokens(version: Version) -> Optional[int]:
     return 16 * 1024 if version >= FUSED_MOE_CHUNK_16K_SINCE else 32768
 
 
+BATCHED_DP_MOE_FROM_SCHEDULER_SINCE: Version = parse("0.20.0")
+"""With a batched all-to-all (ParallelConfig.use_batched_dp_moe: all2all_backend
+deepep_low_latency or nixl_ep, expert parallelism, DP > 1) the MoE layer declares
+FusedMoEConfig.max_num_tokens = scheduler_config.max_num_batched_tokens from 0.20.0, and
+EngineArgs._set_default_max_num_seqs_and_batched_tokens_args then defaults that to
+SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP (256); the 0.14.0–0.19.0 wheels
+declare envs.VLLM_MOE_DP_CHUNK_SIZE (default 256) and have no batched default
+(fused_moe/layer.py FusedMoE.__init__; read in the 0.14–0.20, 0.26–0.34 wheels)."""
+
+
+def sizes_batched_moe_by_scheduler(version: Version) -> bool:
+    """True when a batched all-to-all's MoE tokens are max_num_batched_tokens, defaulting to
+    256 for it; False: VLLM_MOE_DP_CHUNK_SIZE."""
+    return version >= BATCHED_DP_MOE_FROM_SCHEDULER_SINCE
+
+
 SPARSE_GRAPH_SIZES_SINCE: Version = parse("0.15.0")
 """From 0.15 CUDA graphs are captured every 8 batch sizes below 256 and every 16 above (51
 sizes up to 512; 67 before, every 8): vllm/config/vllm.py _set_cudagraph_sizes."""
@@ -611,6 +627,39 @@ max_num_batched_tokens (`self.sliding_window - 1 + max_num_batched_tokens`)."""
 def reserves_in_flight_batches(version: Version) -> bool:
     """True when a window or chunk reserves every concurrent batch's tokens, not one batch."""
     return version >= IN_FLIGHT_BATCHES_SINCE
+
+
+V2_RUNNER_FOR_EVERY_MODEL_SINCE: Version = parse("0.29.0")
+"""From 0.29.0 VllmConfig.use_v2_model_runner is on by default for every model on CUDA
+(with Triton and none of `_get_v2_model_runner_unsupported_features`: stock torch.compile,
+sequence parallelism, custom logits processors, … none on by default); 0.34.0 has no V1
+runner (vllm/v1/worker/gpu/ only) and its max_concurrent_batches no longer asks. In 0.26.0–0.28.0
+`_is_default_v2_model_runner_model` takes generate models that are neither hybrid nor
+attention-free, and dense or one of V2_RUNNER_MOE_ARCHITECTURES (vllm/config/vllm.py, read in
+each wheel). Earlier versions were not read: their windows reserve one batch whatever the
+runner (IN_FLIGHT_BATCHES_SINCE)."""
+V2_RUNNER_MOE_ARCHITECTURES: dict[str, Version] = {
+    "DeepseekV2ForCausalLM": parse("0.26.0"),
+    "GraniteMoeForCausalLM": parse("0.26.0"),
+    "InklingForCausalLM": parse("0.26.0"),
+    "InklingForConditionalGeneration": parse("0.26.0"),
+    "LongcatFlashNgramForCausalLM": parse("0.26.0"),
+    "Qwen2MoeForCausalLM": parse("0.26.0"),
+    "KimiK3ForConditionalGeneration": parse("0.27.0"),
+    "DeepseekV4ForCausalLM": parse("0.28.0"),
+}
+"""DEFAULT_V2_MODEL_RUNNER_ARCHITECTURES (vllm/config/vllm.py) and the wheel that added each."""
+
+
+def runs_v2_model_runner(version: Version, architecture: str, moe: bool, hybrid: bool) -> bool:
+    """True when vLLM runs the model on its V2 model runner by default (from 0.26.0, where the
+    runner enters the plan through max_concurrent_batches)."""
+    if version >= V2_RUNNER_FOR_EVERY_MODEL_SINCE:
+        return True
+    if hybrid:
+        return False
+    added = V2_RUNNER_MOE_ARCHITECTURES.get(architecture)
+    return not moe or (added is not None and version >= added)
 
 
 HOPPER_MXFP4_TRITON_SINCE: Version = parse("0.12.0")

@@ -383,6 +383,28 @@ def _binding_stage_workspace_gib(plan: Plan) -> float:
     return plan.activations.moe_workspace_gib if has_experts else 0.0
 
 
+def deepep_low_latency_buffer_allocates(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    model, engine = plan.model, plan.engine
+    if (not model.experts or memory.all2all_backend(cfg) != "deepep_low_latency"
+            or not memory.uses_batched_all2all("deepep_low_latency", plan.layout)):
+        return None
+    tokens = memory.deepep_low_latency_dispatch_tokens(engine.max_num_batched_tokens,
+                                                       plan.version)
+    size = memory.deepep_low_latency_rdma_bytes(tokens, model.hidden_size, model.experts)
+    if size < memory.DEEPEP_MAX_RDMA_BYTES:
+        return None
+    most = tokens
+    while most and memory.deepep_low_latency_rdma_bytes(
+            most, model.hidden_size, model.experts) >= memory.DEEPEP_MAX_RDMA_BYTES:
+        most -= 1
+    return (f"engine.maxNumBatchedTokens: {engine.max_num_batched_tokens} sizes DeepEP's "
+            f"low-latency RDMA buffer at {size / GIB:.2f} GiB per GPU "
+            f"(get_low_latency_rdma_size_hint({tokens} tokens, hidden {model.hidden_size}, "
+            f"{model.experts} experts)), and DeepEP refuses a buffer of 32 GiB or more at "
+            f"start-up; set engine.maxNumBatchedTokens to at most {most}, or use another "
+            "--all2all-backend")
+
+
 def weights_fit(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if plan.kv.budget_gib > 0:
         return None
@@ -645,6 +667,7 @@ CHECKS: list[Check] = [
     multi_node_launcher_exists,
     expert_parallel_across_nodes_has_rdma,
     utilization_vllm_can_request,
+    deepep_low_latency_buffer_allocates,
     weights_fit,
     one_request_fits,
     budget_not_below_derived,

@@ -566,19 +566,22 @@ def longest_request(groups: Sequence[Group], num_blocks: int, in_flight_tokens: 
 
 CONCURRENT_BATCHES = 2
 """Batches scheduled but not yet settled with asynchronous scheduling (on by default: "Asynchronous
-scheduling is enabled" in the 0.19 logs): VllmConfig.max_concurrent_batches is 2 on one
-pipeline stage and the stage count with pipeline parallelism (config/vllm.py, 0.32.0)."""
+scheduling is enabled" in the 0.19 logs) on one pipeline stage of the V1 model runner
+(max_concurrent_batches)."""
 
 
-def in_flight_tokens(max_num_batched_tokens: int, pipeline_parallel: int,
-                     concurrent_batches: bool = True) -> int:
-    """VllmConfig.max_in_flight_tokens = concurrent batches × max_num_batched_tokens: what a
-    sliding-window group keeps beyond its window; one batch's tokens before vLLM 0.26.0
-    (concurrent_batches False: vllm_features.reserves_in_flight_batches)."""
-    if not concurrent_batches:
-        return max_num_batched_tokens
-    batches = CONCURRENT_BATCHES if pipeline_parallel <= 1 else pipeline_parallel
-    return batches * max_num_batched_tokens
+def max_concurrent_batches(pipeline_parallel: int, async_scheduling: bool,
+                           v2_runner: bool) -> int:
+    """VllmConfig.max_concurrent_batches (vllm/config/vllm.py, 0.26.0–0.33.0): with async
+    scheduling PP + 1 on the V2 model runner and CONCURRENT_BATCHES at PP 1 on the V1 runner;
+    otherwise PP (the V1 runner with PP, or no async scheduling). 0.34.0: PP + 1 with async
+    scheduling (V2 only), else PP."""
+    if async_scheduling:
+        if v2_runner:
+            return pipeline_parallel + 1
+        if pipeline_parallel <= 1:
+            return CONCURRENT_BATCHES
+    return pipeline_parallel
 
 
 # --- Reading the kinds from config.json ---------------------------------------------------------

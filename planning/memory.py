@@ -113,16 +113,23 @@ def enforce_eager(cfg: StackConfig) -> bool:
     return "--enforce-eager" in cfg.engine.extra_args
 
 
-def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version) -> EngineLimits:
-    """gpuMemoryUtilization, maxNumSeqs and maxNumBatchedTokens: the stack's, else vLLM's."""
+def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version,
+                  layout: Optional[Layout] = None) -> EngineLimits:
+    """gpuMemoryUtilization, maxNumSeqs and maxNumBatchedTokens: the stack's, else vLLM's
+    (for the GPU, and for a batched all-to-all under `layout`: batched_dp_moe_tokens)."""
     measured = vllm_features.sizes_kv_from_measured_memory(version, cfg.engine.extra_args)
     utilization = (cfg.engine.gpu_memory_utilization
                    or vllm_features.default_gpu_memory_utilization(version, measured))
     tokens, seqs = default_scheduler_limits(gpu.memory_gib, gpu.compute_capability)
+    batched = batched_dp_moe_tokens(all2all_backend(cfg), layout, version)
     seqs = cfg.engine.max_num_seqs or seqs
-    tokens = cfg.engine.max_num_batched_tokens or tokens
+    tokens = cfg.engine.max_num_batched_tokens or batched or tokens
     reason = (f"utilization {utilization}, max-num-seqs {seqs}, max-num-batched-tokens {tokens}"
               " (vLLM's defaults for this GPU and version unless set under engine)")
+    if batched and not cfg.engine.max_num_batched_tokens:
+        reason += (f"; {all2all_backend(cfg)} with expert parallelism and DP > 1 defaults the "
+                   f"batch to SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP "
+                   f"{batched}")
     if measured:
         reason += ("; the KV cache is sized from memory measured after CUDA-graph capture "
                    f"(--enable-extensible-kv-cache, on by default from "
@@ -201,16 +208,8 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
                                  layout.tensor_parallel, engine.max_num_batched_tokens,
                                  engine.max_num_seqs, version, last_stage)
              for last_stage in (False, True)]
-    workspace, backend = 0.0, ""
-    if model.experts:
-        backend = moe_backend(model.weights_dtype, model.block_quantized,
-                              gpu.compute_capability, version, layout.expert_parallel)
-        tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel,
-                                   version)
-        workspace = moe_workspace_gib(
-            tokens, model.experts_per_token, model.moe_intermediate_size, model.hidden_size,
-            1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel,
-            backend)
+    workspace, workspace_text = (_moe_workspace(cfg, model, gpu, version, layout, engine)
+                                 if model.experts else (0.0, ""))
     stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
     moe_stages = _stages_with_experts(stages, dense_layer_count(model))
     stage_peaks = tuple(peaks[index == len(stages) - 1] + (workspace if moe else 0.0)
@@ -219,8 +218,7 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
     non_torch, non_torch_reason = _non_torch(cfg, model, gpu, version, layout,
                                              engine.max_num_batched_tokens)
     moe = (f" (forward or sampler {peaks[1]:.2f} + fused-MoE workspace "
-           f"{workspace:.2f} GiB, {backend} kernels at {tokens} tokens × "
-           f"{model.experts_per_token} experts)" if model.experts else "")
+           f"{workspace:.2f} GiB, {workspace_text})" if model.experts else "")
     staged = (f"; per stage [{', '.join(f'{gib:.2f}' for gib in stage_peaks)}] GiB, the "
               f"sampler on the last stage only (forward {peaks[0]:.2f} GiB before it)"
               if len(stages) > 1 else "")
@@ -229,17 +227,59 @@ def activations(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Ver
     return Activations(peak, non_torch, reason, workspace, stage_peaks)
 
 
+def _moe_workspace(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
+                   layout: Layout, engine: EngineLimits) -> tuple[float, str]:
+    """The fused-MoE workspace on one GPU and how it was sized: batched experts behind a
+    batched all-to-all (batched_moe_workspace_gib), else the expert kernel's own shapes for
+    the tokens that reach it (moe_backend, tokens_at_experts, moe_workspace_gib)."""
+    if uses_batched_all2all(all2all_backend(cfg), layout):
+        tokens = deepep_low_latency_dispatch_tokens(engine.max_num_batched_tokens, version)
+        gib = batched_moe_workspace_gib(model.experts, tokens, model.moe_intermediate_size,
+                                        model.hidden_size)
+        return gib, (f"batched experts behind {all2all_backend(cfg)}: {model.experts} experts "
+                     f"× {tokens} tokens per rank")
+    backend = moe_backend(model.weights_dtype, model.block_quantized,
+                          gpu.compute_capability, version, layout.expert_parallel)
+    tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel, version)
+    split = 1 if layout.expert_parallel else layout.tensor_parallel * layout.data_parallel
+    intermediate, hidden = model.moe_intermediate_size, model.hidden_size
+    if backend == "marlin":
+        intermediate, hidden, split = marlin_workspace_sizes(model, layout)
+    gib = moe_workspace_gib(tokens, model.experts_per_token, intermediate, hidden, split,
+                            backend)
+    return gib, f"{backend} kernels at {tokens} tokens × {model.experts_per_token} experts"
+
+
+def batched_moe_workspace_gib(experts: int, tokens: int, moe_intermediate_size: int,
+                              hidden_size: int) -> float:
+    """The workspace of the batched expert kernels a batched all-to-all runs
+    (BatchedDeepGemmExperts and BatchedTritonExperts.workspace_shapes, fused_moe/experts/
+    batched_deep_gemm_moe.py and fused_batched_moe.py, 0.33.0): (E_local, T × dispatchers,
+    max(K, N)) + (E_local, T × dispatchers, N / 2) in the activation dtype (2 B), with
+    T = the MoE layer's max_num_tokens (deepep_low_latency_dispatch_tokens), dispatchers the
+    EP group (all2all_manager.world_size) and E_local = E / that group, so
+    = E × T × (max(K, N) + N / 2) × 2 B whatever the group size, N = 2 × moe_intermediate.
+    DeepSeek-R1 at 256 tokens: 256 × 256 × (7168 + 2048) × 2 B = 1.125 GiB."""
+    n = 2 * moe_intermediate_size
+    return experts * tokens * (max(hidden_size, n) + n // 2) * 2 / GIB
+
+
 def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
                layout: Layout, max_num_batched_tokens: int) -> tuple[float, str]:
     """non_torch_gib under the layout, and the rules it followed: custom all-reduce on or off
-    (custom_all_reduce_off), the all-to-all backend's buffers (all2all_buffer_gib; only an
-    MoE model's experts open the all-to-all), and what the GPU held before the weights where
-    the pinned vLLM counts it (pre_load_memory_gib)."""
+    (custom_all_reduce_off), the all-to-all backend's buffers (all2all_buffer_gib, with
+    DeepEP low-latency's RDMA buffer for max_num_batched_tokens; only an MoE model's experts
+    open the all-to-all), and what the GPU held before the weights where the pinned vLLM
+    counts it (pre_load_memory_gib)."""
     tp = layout.tensor_parallel
     off = custom_all_reduce_off(tp, layout.tensor_parallel_spans_nodes, gpu.interconnect)
     backend = all2all_backend(cfg)
+    ll_tokens = deepep_low_latency_dispatch_tokens(max_num_batched_tokens, version)
+    rdma = (deepep_low_latency_rdma_bytes(ll_tokens, model.hidden_size, model.experts)
+            if model.experts and backend == "deepep_low_latency" else 0) / GIB
     all2all = (all2all_buffer_gib(backend, layout.data_parallel,
-                                  layout.expert_group_spans_nodes) if model.experts else 0.0)
+                                  layout.expert_group_spans_nodes, rdma)
+               if model.experts else 0.0)
     total = non_torch_gib(tp, version, gpu.interconnect, enforce_eager(cfg), not off, all2all)
     before_weights = pre_load_memory_gib(version, max_num_batched_tokens, model.hidden_size)
     total += before_weights
@@ -248,7 +288,10 @@ def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
     rules = [f"custom all-reduce on (TP {tp} inside one {link} node)" if not off
              else "no all-reduce at TP 1" if tp <= 1 else f"custom all-reduce off: {off}"]
     if all2all:
-        rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where})")
+        detail = (f": num_nvl_bytes {DEEPEP_BUFFER_GIB:.2f} GiB + num_rdma_bytes {rdma:.2f} "
+                  f"GiB = get_low_latency_rdma_size_hint({ll_tokens} tokens, hidden "
+                  f"{model.hidden_size}, {model.experts} experts)" if rdma else "")
+        rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where}{detail})")
     elif model.experts and layout.data_parallel > 1:
         rules.append(f"{backend} all-to-all keeps no buffers")
     if before_weights:
@@ -300,9 +343,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     budgets, binding = stage_budgets(cfg, gpu, version, engine, weights_, activations_, groups,
                                      stages)
     budget, budget_reason = budgets[binding]
-    in_flight = kv_layout.in_flight_tokens(engine.max_num_batched_tokens,
-                                           layout.pipeline_parallel,
-                                           vllm_features.reserves_in_flight_batches(version))
+    batches = in_flight_batches(cfg, model, layout, version)
+    in_flight = batches * engine.max_num_batched_tokens
     length, dcp = cfg.model.max_model_len, cfg.engine.decode_context_parallel
     pool = kv_layout.pool(groups, max(budget, 0.0) * GIB, length, in_flight,
                           vllm_features.reports_kv_tokens_from_concurrency(version), dcp,
@@ -311,6 +353,10 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
     longest = kv_layout.longest_request(groups, pool.num_blocks, in_flight, dcp)
     state = state_gib_per_request(groups, pool.bytes_per_block, length, in_flight)
     concurrency = pool.max_concurrency * layout.data_parallel
+    if any(group.spec.sliding_window or group.spec.attention_chunk_size for group in groups):
+        budget_reason += (f" (each window or chunk also keeps {batches} batches of "
+                          f"{engine.max_num_batched_tokens} tokens in flight: "
+                          "in_flight_batches)")
     if len(budgets) > 1:
         budget_reason = (f"per stage [{', '.join(f'{gib:.2f}' for gib, _ in budgets)}] GiB; "
                          f"stage {binding} of {len(budgets)} binds (the fewest blocks, which "
@@ -324,6 +370,34 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
                    len(groups), longest, state,
                    pool.blocks_per_request * pool.bytes_per_block / GIB,
                    tuple(gib for gib, _ in budgets), binding)
+
+
+def in_flight_batches(cfg: StackConfig, model: ModelFacts, layout: Layout,
+                      version: Version) -> int:
+    """Batches of max_num_batched_tokens a sliding window or chunk reserves beyond itself:
+    VllmConfig.max_concurrent_batches from 0.26.0 (kv_layout.max_concurrent_batches, with the
+    runner vLLM picks for the model, vllm_features.runs_v2_model_runner, and async scheduling
+    unless engine.extraArgs turn it off), one before (vllm_features.reserves_in_flight_batches)."""
+    if not vllm_features.reserves_in_flight_batches(version):
+        return 1
+    # vLLM's ModelConfig.is_hybrid is the IsHybrid interface (state layers), not windows.
+    state_layers = model_families.LINEAR_ATTENTION in (model.layer_types or ())
+    v2 = vllm_features.runs_v2_model_runner(version, model.architecture, bool(model.experts),
+                                            state_layers)
+    return kv_layout.max_concurrent_batches(layout.pipeline_parallel, async_scheduling(cfg),
+                                            v2)
+
+
+def async_scheduling(cfg: StackConfig) -> bool:
+    """vLLM's async scheduling, on by default for a generate model on the mp or Ray V2
+    executor (VllmConfig.__post_init__, 0.26–0.34), unless `--no-async-scheduling` is the
+    last of the pair in engine.extraArgs (BooleanOptionalAction). Speculative methods that
+    turn it off are not read."""
+    last = None
+    for token in cfg.engine.extra_args:
+        if token in ("--async-scheduling", "--no-async-scheduling"):
+            last = token
+    return last != "--no-async-scheduling"
 
 
 def stage_budgets(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: EngineLimits,
@@ -488,7 +562,7 @@ def stage_kv_budget(cfg: StackConfig, gpu: GpuFacts, version: Version, engine: E
 def gpu_memory(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
                layout: Layout) -> GpuMemory:
     """Engine limits → weights → activations → KV cache, for one layout."""
-    engine = engine_limits(cfg, gpu, version)
+    engine = engine_limits(cfg, gpu, version, layout)
     weights_ = weights(cfg, model, layout, gpu, version)
     activations_ = activations(cfg, model, gpu, version, layout, engine)
     return GpuMemory(engine, weights_, activations_,
@@ -623,9 +697,9 @@ def mxfp4_expert_padding(hidden_size: int, intermediate_per_gpu: int,
                          compute_capability: float, version: Optional[Version] = None) -> float:
     """How much larger MXFP4 experts are in GPU memory than in the checkpoint: vLLM pads each
     expert's hidden (H) and intermediate (I, per GPU) sizes for the MoE kernel it picks by GPU
-    and version (facts/mxfp4_moe.py backend, padding): FlashInfer on compute capability 10+
-    (H and I to multiples of 256), Marlin below 9 and on Hopper before vLLM 0.12 (I to 128,
-    H to 256), Triton on Hopper from 0.12 (I to 64).
+    and version (facts/mxfp4_moe.py backend, padding): FlashInfer on compute capability 10.x
+    (H and I to multiples of 256), Marlin below 9, on Hopper before vLLM 0.12 and from 11
+    (consumer Blackwell) (I to 128, H to 256), Triton on Hopper from 0.12 (I to 64).
     factor = H_pad × I_pad / (H × I) (w13 is 2·I × H, w2 H × I).
     Example (gpt-oss, H = I = 2880): Hopper at TP 2: 1472 / 1440 = 1.022; A100: 3072 × 2944 /
     2880² = 1.090.
@@ -867,11 +941,12 @@ def activation_peak_gib(hidden_size: int, intermediate_size: int, vocab_size: in
     return max(forward, sampler if last_stage else 0) / GIB
 
 
-MOE_BACKENDS = ("triton", "deep_gemm", "oai_triton")
+MOE_BACKENDS = ("triton", "deep_gemm", "oai_triton", "marlin")
 """The fused-MoE expert kernels whose workspace differs (vLLM 0.33.0,
 vllm/model_executor/layers/fused_moe/experts/): TritonExperts (triton_moe.py), DeepGemmExperts
 for FP8 block weights on Hopper and newer (deep_gemm_moe.py), OAI's triton_kernels for MXFP4
-(gpt_oss_triton_kernels_moe.py)."""
+(gpt_oss_triton_kernels_moe.py), MarlinExperts for MXFP4 where facts/mxfp4_moe.py backend
+picks Marlin (marlin_moe.py)."""
 
 
 def moe_backend(weights_dtype: str, block_quantized: bool, compute_capability: float,
@@ -881,16 +956,29 @@ def moe_backend(weights_dtype: str, block_quantized: bool, compute_capability: f
     compute capability ≥ 9.0 DeepGEMM (the same rule as its warm-up, facts/vllm_features.py
     warms_up_deep_gemm), except Triton for tensor-parallel experts on Hopper from 0.17
     (vllm_features.runs_block_fp8_experts_on_triton; expert-parallel ones keep DeepGEMM's
-    larger workspace though FlashInfer CUTLASS may take them); OAI triton for MXFP4, Triton
-    otherwise."""
+    larger workspace though FlashInfer CUTLASS may take them); for MXFP4 Marlin where
+    facts/mxfp4_moe.py backend picks it (below 9, Hopper before 0.12, 11 and up), else OAI
+    triton (FlashInfer's own workspace on 10.x is not modelled); Triton otherwise."""
     if block_quantized and compute_capability >= 9.0:
         if vllm_features.runs_block_fp8_experts_on_triton(version, compute_capability,
                                                           expert_parallel):
             return "triton"
         return "deep_gemm"
     if weights_dtype == model_families.MXFP4:
-        return "oai_triton"
+        marlin = mxfp4_moe.backend(compute_capability, version) == mxfp4_moe.MARLIN
+        return "marlin" if marlin else "oai_triton"
     return "triton"
+
+
+def marlin_workspace_sizes(model: ModelFacts, layout: Layout) -> tuple[int, int, int]:
+    """(intermediate, hidden, split) Marlin's workspace sees: the per-GPU intermediate and
+    the hidden size after Marlin's padding (facts/mxfp4_moe.py padded_sizes), the activations
+    padded to the latter (runner/moe_runner.py _maybe_pad_hidden_states, 0.34.0), the split
+    already applied."""
+    per_gpu = expert_intermediate_per_gpu(model.moe_intermediate_size, layout.tensor_parallel,
+                                          layout.data_parallel, layout.expert_parallel)
+    hidden, intermediate = mxfp4_moe.padded_sizes(model.hidden_size, per_gpu, mxfp4_moe.MARLIN)
+    return intermediate, hidden, 1
 
 
 def tokens_at_experts(max_num_batched_tokens: int, data_parallel: int,
@@ -928,6 +1016,9 @@ def moe_workspace_gib(tokens: int, experts_per_token: int, moe_intermediate_size
       deep_gemm  M·topk × max(N/2, K) at 1 byte (FP8, `_fp8_workspace_shape`)
                  + M·topk × max(N, K) at 2 bytes (per-expert row alignment ignored)
       oai_triton (M·topk, N/2) + (M·topk, max(N, K)), 2 bytes each
+      marlin     (M·topk, max(N/2, K)) + (M·topk·max(N, K),), 2 bytes each
+                 (MarlinExperts.workspace_shapes, with N/2 = marlin_moe_intermediate_size:
+                 the caller passes Marlin's padded sizes, marlin_workspace_sizes)
     Example (DeepSeek-R1 with expert parallelism on Triton, 32,768 tokens):
     32768 × 8 × (7168 + 7168) × 2 B = 7.0 GiB.
     """
@@ -1018,14 +1109,16 @@ buffer for high-throughput kernels across nodes (all2all.py DeepEPHTAll2AllManag
 _make_all2all_kwargs)."""
 
 
-def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool) -> float:
+def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool,
+                       low_latency_rdma_gib: float = 0.0) -> float:
     """Buffers the expert-parallel all-to-all keeps on each GPU with data parallelism
     (ParallelConfig.use_all2all: DP > 1; vllm/distributed/device_communicators/all2all.py,
     0.33.0), outside torch's allocator:
       deepep_high_throughput: num_nvl_bytes 1 GiB, + num_rdma_bytes 1 GiB when the group
                               spans nodes (DeepEPHTAll2AllManager)
-      deepep_low_latency:     num_nvl_bytes 1 GiB; its num_rdma_bytes come from DeepEP's own
-                              get_low_latency_rdma_size_hint, outside vLLM: not counted
+      deepep_low_latency:     num_nvl_bytes 1 GiB + num_rdma_bytes (low_latency_rdma_gib:
+                              deepep_low_latency_rdma_bytes), inside a node as well: DeepEP
+                              allocates it whenever low_latency_mode is on
       allgather_reducescatter (the default from 0.15) and the others: 0 (the gathered tokens
                               are transient, inside the fused-MoE workspace's tokens)."""
     if data_parallel <= 1:
@@ -1033,8 +1126,77 @@ def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool) -> f
     if backend == "deepep_high_throughput":
         return DEEPEP_BUFFER_GIB * (2 if spans_nodes else 1)
     if backend == "deepep_low_latency":
-        return DEEPEP_BUFFER_GIB
+        return DEEPEP_BUFFER_GIB + low_latency_rdma_gib
     return 0.0
+
+
+DEEPEP_LL_CHUNK_TOKENS = 256
+"""VLLM_MOE_DP_CHUNK_SIZE's default (vllm/envs.py, 0.14–0.19): the MoE layer's max_num_tokens
+before 0.20 (facts/vllm_features.py sizes_batched_moe_by_scheduler)."""
+BATCHED_DP_DEFAULT_TOKENS = 256
+"""SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP (vllm/config/scheduler.py,
+0.20–0.34)."""
+BATCHED_ALL2ALL_BACKENDS = ("deepep_low_latency", "nixl_ep")
+"""ParallelConfig.use_batched_dp_moe's backends (vllm/config/parallel.py, 0.20–0.34)."""
+
+
+def uses_batched_all2all(backend: str, layout: Optional[Layout]) -> bool:
+    """ParallelConfig.use_batched_dp_moe: a BATCHED_ALL2ALL_BACKENDS backend, expert
+    parallelism and DP > 1, where the experts take a batched layout."""
+    return (layout is not None and backend in BATCHED_ALL2ALL_BACKENDS
+            and layout.expert_parallel and layout.data_parallel > 1)
+
+
+def batched_dp_moe_tokens(backend: str, layout: Optional[Layout],
+                          version: Version) -> Optional[int]:
+    """vLLM's default max_num_batched_tokens under a batched all-to-all (uses_batched_all2all;
+    EngineArgs._set_default_max_num_seqs_and_batched_tokens_args) from 0.20; None where the
+    GPU's default applies."""
+    if (not uses_batched_all2all(backend, layout)
+            or not vllm_features.sizes_batched_moe_by_scheduler(version)):
+        return None
+    return BATCHED_DP_DEFAULT_TOKENS
+
+
+def deepep_low_latency_dispatch_tokens(max_num_batched_tokens: int, version: Version) -> int:
+    """The num_max_dispatch_tokens_per_rank vLLM sizes DeepEP's low-latency buffer for: the
+    MoE layer's FusedMoEConfig.max_num_tokens (fused_moe/all2all_utils.py
+    `max_num_tokens_per_dp_rank=moe.max_num_tokens`): max_num_batched_tokens from 0.20,
+    DEEPEP_LL_CHUNK_TOKENS before."""
+    if vllm_features.sizes_batched_moe_by_scheduler(version):
+        return max_num_batched_tokens
+    return DEEPEP_LL_CHUNK_TOKENS
+
+
+DEEPEP_MAX_RDMA_BYTES = 16 * (2**31 - 1)
+"""DeepEP's Buffer refuses `num_rdma_bytes / sizeof(int4) >= INT_MAX`
+(deepseek-ai/DeepEP csrc/legacy/buffer.hpp Buffer::Buffer): just under 32 GiB."""
+DEEPEP_ALIGNMENT_BYTES = 128
+"""LEGACY_NUM_BUFFER_ALIGNMENT_BYTES (DeepEP csrc/kernels/legacy/compiled.cuh)."""
+
+
+def deepep_low_latency_rdma_bytes(tokens: int, hidden: int, experts: int) -> int:
+    """DeepEP's get_low_latency_rdma_size_hint(num_max_dispatch_tokens_per_rank, hidden,
+    num_ranks, num_experts): LowLatencyLayout's total_bytes (deepseek-ai/DeepEP
+    csrc/legacy/config.hpp at dd758ca, csrc/config.hpp from c5facf5, 2025-08, unchanged),
+    which vLLM passes as num_rdma_bytes and DeepEP's Buffer takes from NVSHMEM's symmetric
+    heap on the GPU (nvshmem::alloc, csrc/legacy/buffer.hpp). With scales = hidden / 128:
+      dispatch message = 16 + max(hidden × 2, hidden + scales × 4) B
+      combine message  = scales × 4 + hidden × 2 B
+      send    = max(tokens × dispatch, experts × tokens × combine)
+      receive = max(experts × tokens × dispatch, experts × tokens × combine)
+      signaling = experts × 4 B rounded up to 128
+      total = 2 × (send + receive + signaling), + 128 rounded down to a multiple of 128.
+    num_ranks is not used. Example (DeepSeek-R1, 256 tokens, hidden 7168, 256 experts):
+    3,816,818,816 B = 3.55 GiB. NVSHMEM's own heap overhead is not counted."""
+    scales = hidden // 128
+    dispatch = 16 + max(hidden * 2, hidden + scales * 4)
+    combine = scales * 4 + hidden * 2
+    send = max(tokens * dispatch, experts * tokens * combine)
+    receive = max(experts * tokens * dispatch, experts * tokens * combine)
+    signaling = -(-experts * 4 // DEEPEP_ALIGNMENT_BYTES) * DEEPEP_ALIGNMENT_BYTES
+    total = 2 * (send + receive + signaling)
+    return (total + DEEPEP_ALIGNMENT_BYTES) // DEEPEP_ALIGNMENT_BYTES * DEEPEP_ALIGNMENT_BYTES
 
 
 DEFAULT_ALL2ALL_BACKEND = "allgather_reducescatter"

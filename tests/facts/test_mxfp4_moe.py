@@ -82,3 +82,16 @@ def test_the_extra_bytes_are_whole_bytes_of_whole_scale_groups():
 def test_marlin_and_flashinfer_keep_nothing_beyond_their_padded_experts():
     for kernel in (mxfp4_moe.MARLIN, mxfp4_moe.FLASHINFER):
         assert mxfp4_moe.extra_resident_bytes_per_expert(2880, 2880, kernel, V("0.20.0")) == 0
+
+
+@pytest.mark.parametrize("version", ["0.10.1", "0.11.0", "0.12.0", "0.19.0", "0.20.0", "0.26.0",
+                                     "0.31.0", "0.32.0", "0.33.0", "0.34.0", None])
+@pytest.mark.parametrize("capability", [12.0, 12.1, 11.0])
+def test_consumer_blackwell_and_thor_run_mxfp4_experts_on_marlin_on_every_version(version,
+                                                                                  capability):
+    # RTX 5090 / RTX PRO 6000 (12.0), DGX Spark (12.1), Thor (11.0): FlashInfer's TRT-LLM
+    # kernels are for the 10.x family only, FlashInfer CUTLASS takes BF16 activations on 9.0
+    # only, OAI Triton is gated to (9, 0) <= cc < (11, 0) before 0.32 and ranked behind
+    # Marlin on 11.x / 12.x from 0.32 (fused_moe/oracle/mxfp4.py
+    # _get_priority_backends_for_gpt_oss).
+    assert mxfp4_moe.backend(capability, V(version) if version else None) == mxfp4_moe.MARLIN

@@ -288,7 +288,9 @@ def test_the_longest_request_counts_single_tokens_and_dcp():
 
 @pytest.mark.parametrize("pipeline_parallel, batches", [(1, 2), (2, 2), (3, 3), (4, 4)])
 def test_tokens_in_flight_are_two_batches_or_one_per_pipeline_stage(pipeline_parallel, batches):
-    assert kvl.in_flight_tokens(8192, pipeline_parallel) == batches * 8192
+    # The V1 model runner with async scheduling (tests/planning/test_in_flight_batches.py
+    # has the V2 runner's PP + 1).
+    assert kvl.max_concurrent_batches(pipeline_parallel, True, False) == batches
 
 
 def test_a_window_without_a_pattern_or_layer_types_derives_no_kinds():
@@ -351,8 +353,3 @@ def test_the_older_token_report_multiplies_by_the_dcp_ranks():
     spec = kvl.CacheSpec(mf.FULL_ATTENTION, 16, 16384)
     groups = [kvl.Group(spec, (0,), 16384)]
     assert kvl.pool(groups, 100 * 16384, 8192, 0, False, dcp=2).tokens == 100 * 16 * 2
-
-
-def test_before_vllm_0_26_tokens_in_flight_are_one_batch_whatever_the_pipeline():
-    assert kvl.in_flight_tokens(8192, 1, concurrent_batches=False) == 8192
-    assert kvl.in_flight_tokens(8192, 4, concurrent_batches=False) == 8192

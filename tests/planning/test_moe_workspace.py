@@ -161,3 +161,24 @@ def test_a_workspace_that_is_not_what_overflows_is_not_blamed_for_the_refusal():
     assert "the fused-MoE workspace does not" not in message
     assert "lower engine.maxNumBatchedTokens" not in message
     assert "model: the weights do not fit" in message
+
+
+def test_the_expert_kernel_runs_tensor_parallel_experts_unless_told_otherwise():
+    # Block FP8 on Hopper from 0.17: Triton for tensor-parallel experts, the default.
+    assert memory.moe_backend("fp8", True, 9.0, memory.vllm_features.parse("0.17.0")) == "triton"
+
+
+def test_tensor_and_data_parallel_ranks_both_split_the_experts_width():
+    # Mixtral-8x7B (experts 14336 wide, hidden 4096) at TP 2 × DP 2 without expert
+    # parallelism: N = 2 × 14336 / 4 = 7168, so max(N/2, K) = 4096 and max(N, K) = 7168.
+    from benchmark.cases import load_stack_facts
+    from planning.config import ModelFacts
+    from planning.layout import Layout
+    from tests.planning.conftest import SMALL_7B
+    model = ModelFacts.model_validate(load_stack_facts()["models"]["mixtral-8x7b-instruct"])
+    cfg = configured(SMALL_7B, vllmVersion="0.20.0", gpu={"type": "h100-80gb"})
+    gpu, version = cfg.gpu.resolved(), memory.vllm_features.parse("0.20.0")
+    engine = memory.engine_limits(cfg, gpu, version)
+    gib, _ = memory._moe_workspace(cfg, model, gpu, version, Layout(2, 1, 2), engine)
+    tokens = engine.max_num_batched_tokens * 2
+    assert gib == pytest.approx(tokens * 2 * (4096 + 7168) * 2 / GIB)

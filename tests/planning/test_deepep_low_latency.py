@@ -1,0 +1,162 @@
+"""DeepEP's low-latency all-to-all keeps an RDMA buffer on every GPU beside its NVLink one:
+vLLM's DeepEPLLAll2AllManager._make_all2all_kwargs (vllm/distributed/device_communicators/
+all2all.py, 0.20–0.34) asks DeepEP's get_low_latency_rdma_size_hint for it with the MoE
+layer's max_num_tokens, hidden size and global expert count (fused_moe/all2all_utils.py), and
+DeepEP's Buffer allocates it with nvshmem::alloc on the device (csrc/legacy/buffer.hpp). The
+token count is VLLM_MOE_DP_CHUNK_SIZE (256) before vLLM 0.20 and the scheduler's
+max_num_batched_tokens from 0.20, whose default is then 256 for this backend
+(SchedulerConfig.DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP, ParallelConfig.use_batched_dp_moe)."""
+
+import pytest
+
+from facts.vllm_features import parse as V
+from planning import memory
+from planning.config import ConfigError
+from planning.layout import Layout
+from planning.plan import make_plan
+from tests.planning.conftest import configured
+
+GIB = 2**30
+
+
+@pytest.mark.parametrize("tokens, gib", [
+    (2048, 35.55), (1840, 31.94), (1536, 26.66),
+])
+def test_the_rdma_hint_matches_the_sizes_vllm_users_measured(tokens, gib):
+    # vllm-project/vllm#57894's table: hidden 5120, 448 experts (384 routed + 64 redundant).
+    size = memory.deepep_low_latency_rdma_bytes(tokens, 5120, 448)
+    assert round(size / GIB, 2) == gib
+
+
+def test_the_rdma_hint_is_deepeps_layout_to_the_byte():
+    # DeepEP's own test case (tests/legacy/test_low_latency.py defaults: 128 tokens, hidden
+    # 7168, 288 experts). Per message: dispatch 16 + max(7168 × 2, 7168 + 56 × 4) = 14,352 B,
+    # combine 56 × 4 + 7168 × 2 = 14,560 B; send and receive both 288 × 128 × 14,560 B,
+    # twice each; signaling 288 × 4 = 1,152 B, twice; then + 128 rounded down to 128.
+    body = 2 * 288 * 128 * 14560 * 2 + 2 * 1152
+    assert memory.deepep_low_latency_rdma_bytes(128, 7168, 288) == (body + 128) // 128 * 128
+    assert memory.deepep_low_latency_rdma_bytes(128, 7168, 288) == 2_146_961_792
+
+
+@pytest.mark.parametrize("version, batched, tokens", [
+    ("0.19.0", 8192, 256),      # FusedMoEConfig.max_num_tokens = VLLM_MOE_DP_CHUNK_SIZE
+    ("0.20.0", 8192, 8192),     # = scheduler_config.max_num_batched_tokens
+    ("0.34.0", 256, 256),
+])
+def test_the_buffer_is_sized_for_the_tokens_the_moe_layer_declares(version, batched, tokens):
+    assert memory.deepep_low_latency_dispatch_tokens(batched, V(version)) == tokens
+
+
+BASE = {
+    "vllmVersion": "0.20.0",
+    "model": {"preset": "deepseek-r1", "revision": "main", "servedName": "r1",
+              "maxModelLen": 32768},
+    "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+    "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}},
+    "network": {"gatewayNamespaces": ["gateway"]},
+    "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
+}
+LOW_LATENCY = ["--all2all-backend", "deepep_low_latency"]
+
+
+def test_low_latency_counts_its_rdma_buffer_on_each_gpu_and_names_the_hint():
+    plain = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 256}))
+    ll = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 256,
+                                            "extraArgs": LOW_LATENCY}))
+    rdma = memory.deepep_low_latency_rdma_bytes(256, 7168, 256) / GIB    # 3.55 GiB
+    assert ll.layout.data_parallel == 16 and ll.layout.expert_parallel
+    assert (ll.activations.non_torch_gib - plain.activations.non_torch_gib
+            == pytest.approx(1.0 + rdma))
+    reason = ll.activations.reason
+    assert ("(no all-reduce at TP 1; deepep_low_latency all-to-all buffers 4.55 GiB (across "
+            "nodes: num_nvl_bytes 1.00 GiB + num_rdma_bytes 3.55 GiB = "
+            "get_low_latency_rdma_size_hint(256 tokens, hidden 7168, 256 experts)))") in reason
+
+
+def _engine(version, extra, layout, tokens=None):
+    cfg = configured(BASE, vllmVersion=version,
+                     engine={"extraArgs": extra, "maxNumBatchedTokens": tokens})
+    return memory.engine_limits(cfg, cfg.gpu.resolved(), V(version), layout)
+
+
+DP16_EP = Layout(1, 1, 16, True, nodes=2)
+
+
+@pytest.mark.parametrize("version, extra, layout, tokens", [
+    ("0.20.0", LOW_LATENCY, DP16_EP, 256),                      # use_batched_dp_moe: 256
+    ("0.34.0", ["--all2all-backend=nixl_ep"], DP16_EP, 256),    # the other batched backend
+    ("0.19.0", LOW_LATENCY, DP16_EP, 8192),                     # no batched default yet
+    ("0.20.0", [], DP16_EP, 8192),                              # allgather_reducescatter
+    ("0.20.0", LOW_LATENCY, Layout(8, 1, 2, False), 8192),      # no expert parallelism
+    ("0.20.0", LOW_LATENCY, Layout(1, 1, 1, True), 8192),       # no data parallelism
+    ("0.20.0", LOW_LATENCY, Layout(1, 1, 2, True), 256),        # two DP ranks already
+])
+def test_batched_all_to_all_backends_default_to_vllms_small_batch(version, extra, layout,
+                                                                  tokens):
+    engine = _engine(version, extra, layout)
+    assert engine.max_num_batched_tokens == tokens
+    assert engine.reason.startswith(f"utilization {engine.gpu_memory_utilization}, ")
+    assert ("DEFAULT_MAX_NUM_BATCHED_TOKENS_FOR_BATCHED_DP" in engine.reason) is (tokens == 256)
+
+
+def test_a_configured_batch_is_kept_with_a_batched_backend():
+    assert _engine("0.20.0", LOW_LATENCY, DP16_EP, 512).max_num_batched_tokens == 512
+
+
+def test_the_plan_renders_the_batched_default_with_low_latency():
+    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY}))
+    assert plan.layout.expert_parallel and plan.layout.data_parallel > 1
+    assert plan.engine.max_num_batched_tokens == 256
+
+
+def test_batched_experts_keep_a_workspace_for_every_local_expert_and_dispatcher():
+    # BatchedDeepGemmExperts / BatchedTritonExperts.workspace_shapes (0.33.0):
+    # (E_local, T × dispatchers, max(K, N)) + (E_local, T × dispatchers, N / 2) at 2 B, with
+    # dispatchers the EP group and E_local = E / group: E × T × (max(K, N) + N / 2) × 2 B.
+    # DeepSeek-R1: 256 experts, 256 tokens, K 7168, N 2 × 2048.
+    gib = memory.batched_moe_workspace_gib(256, 256, 2048, 7168)
+    assert gib == pytest.approx(256 * 256 * (7168 + 2048) * 2 / GIB)     # 1.125 GiB
+
+
+def test_low_latency_plans_the_batched_workspace_not_the_gathered_batch():
+    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY}))
+    assert plan.activations.moe_workspace_gib == pytest.approx(
+        256 * 256 * (7168 + 2048) * 2 / GIB)
+    assert "batched experts" in plan.activations.reason
+
+
+DEEPEP_LIMIT = 16 * (2**31 - 1)
+"""DeepEP's Buffer refuses num_rdma_bytes / sizeof(int4) ≥ INT_MAX (csrc/legacy/buffer.hpp)."""
+
+
+@pytest.mark.parametrize("tokens, gib", [(4096, "56.88"), (4097, "56.89")])
+def test_a_low_latency_buffer_deepep_would_refuse_is_refused_naming_the_batch_key(tokens, gib):
+    assert memory.deepep_low_latency_rdma_bytes(2304, 7168, 256) < DEEPEP_LIMIT
+    assert memory.deepep_low_latency_rdma_bytes(2305, 7168, 256) >= DEEPEP_LIMIT
+    with pytest.raises(ConfigError) as refused:
+        make_plan(configured(BASE, engine={"maxNumBatchedTokens": tokens,
+                                           "extraArgs": LOW_LATENCY},
+                             gpu={"type": "h100-80gb", "tensorParallel": 1,
+                                  "dataParallel": 16, "expertParallel": True}))
+    message = str(refused.value)
+    assert f"engine.maxNumBatchedTokens: {tokens}" in message
+    assert f"{gib} GiB" in message and "at most 2304," in message
+    assert "get_low_latency_rdma_size_hint" in message
+
+
+def test_a_low_latency_buffer_under_deepeps_limit_is_not_refused():
+    plan = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 512,
+                                              "extraArgs": LOW_LATENCY}))
+    assert plan.engine.max_num_batched_tokens == 512
+
+
+@pytest.mark.parametrize("tokens, hidden, experts, size", [
+    # hidden 256: dispatch 16 + max(512, 256 + 2 × 4) = 528 B, combine 2 × 4 + 512 = 520 B.
+    (4, 256, 1, 8832),        # one expert: the dispatch side is the larger send and receive
+    (4, 256, 8, 67456),       # receive 8 × 4 × 528; send 8 × 4 × 520; signaling 32 → 128
+    (3, 256, 1, 6656),        # 6,592 B + 128, rounded down to 128
+    (64, 256, 1, 135552),     # 2 × (2 × 64 × 528 + 128) + 128: one more dispatch byte shows
+    (64, 2880, 1, 1497472),   # gpt-oss: 22 scales (2880 // 128), combine 88 + 5760 B
+])
+def test_the_rdma_hint_follows_each_term_of_deepeps_layout(tokens, hidden, experts, size):
+    assert memory.deepep_low_latency_rdma_bytes(tokens, hidden, experts) == size
