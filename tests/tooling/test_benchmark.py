@@ -409,3 +409,14 @@ def test_dsa_holdout_kv_tokens_meet_issue_18s_targets():
     tokens = score.target_stats(rows)["token_error"]
     assert tokens["n"] >= 2
     assert tokens["median"] <= 0.05 and tokens["worst"] <= 0.15, tokens
+
+
+def test_qwen3_5_27b_is_planned_in_the_784_token_blocks_its_float32_state_takes(rows):
+    """vllm#40691 (Qwen3.5-27B, one H20-3e, TP 1, vLLM 0.19.0) logs 290,864 = 371 × 784
+    tokens: the Gated DeltaNet's temporal state is float32 (config.json mamba_ssm_dtype, which
+    vLLM 0.19.0's Qwen3_5ForConditionalGenerationConfig applies), 3,207,168 B a layer, so the
+    hybrid block is 784 tokens, not the 400 of a 16-bit state. The plan's pool then holds
+    377 blocks of 784 tokens (296,000 = 740 × 400 with a 16-bit state)."""
+    row = next(row for row in rows if row.case.id == "is40691-qwen35-27b-h20-3e-v0.19.0")
+    assert row.pred.block_size == 784
+    assert row.pred.kv_tokens == 377 * 784 == 295_568
