@@ -93,3 +93,15 @@ def test_the_config_jsons_mamba_ssm_dtype_is_written_as_the_facts_ssm_cache_dtyp
         config.pop("mamba_ssm_dtype", None)
         config.update(absent)
         assert kv_layout.layout_facts_from_config(config)["linear_attention"] == QWEN35_27B
+
+
+def test_with_the_same_ssm_bytes_only_a_mamba2_layer_replicates_a_group_tp_does_not_divide():
+    """Gated DeltaNet and Mamba2 states have the same shape in the facts' keys once both take
+    the SSM bytes; they part where TP does not divide Mamba2's groups
+    (extra_groups_for_head_shards): one group at TP 2 is two."""
+    one_group = {**QWEN35_27B, "num_key_heads": 1}
+    gdn_conv = (2 * 1 * 128 + 48 * 128) // 2 * 3
+    mamba_conv = (48 * 128 + 2 * 2 * 128) // 2 * 3
+    assert kv_layout.linear_state_bytes(one_group, 2, 2, 4) == gdn_conv * 2 + TEMPORAL // 2 * 4
+    assert kv_layout.linear_state_bytes({**one_group, "kind": "mamba2"}, 2, 2, 4) == (
+        mamba_conv * 2 + TEMPORAL // 2 * 4)
