@@ -84,9 +84,19 @@ NEMOTRON_H_ARCHITECTURES = ("NemotronHForCausalLM", "NemotronHPuzzleForCausalLM"
 planning/kv_layout.py ssm_cache_dtype)."""
 
 
+QWEN3_5_ARCHITECTURES = ("Qwen3_5ForConditionalGeneration", "Qwen3_5MoeForConditionalGeneration",
+                         "Qwen3_5ForCausalLM", "Qwen3_5MoeForCausalLM")
+"""The architectures whose Gated DeltaNet temporal state vLLM keeps in config.json's
+text_config mamba_ssm_dtype when --mamba-ssm-cache-dtype is auto
+(vllm/model_executor/models/config.py Qwen3_5ForConditionalGenerationConfig, registered for the
+first two from 0.17.0, Qwen3_5ForCausalLMConfig for the last two from 0.27.0, the same
+release that registers those models; planning/kv_layout.py ssm_cache_dtype)."""
+
+
 def pins_ssm_cache_dtype(architecture: str) -> bool:
-    """True for a model whose Mamba SSM state vLLM keeps in a pinned dtype (Nemotron-H)."""
-    return architecture in NEMOTRON_H_ARCHITECTURES
+    """True for a model whose SSM (temporal) state vLLM keeps in a pinned dtype (Nemotron-H,
+    Qwen3.5)."""
+    return architecture in NEMOTRON_H_ARCHITECTURES + QWEN3_5_ARCHITECTURES
 
 
 def keeps_cache(kind: str) -> bool:

@@ -120,21 +120,24 @@ def attention_page_bytes(block_size: int, kv_heads: int, head_size: int, head_si
     return block_size * kv_heads * (head_size + head_size_v) * dtype_bytes
 
 
-def gated_delta_net_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int,
+def gated_delta_net_state_bytes(linear: dict, tensor_parallel: int, conv_bytes: int,
+                                ssm_bytes: Optional[int] = None,
                                 speculative_tokens: int = 0) -> int:
     """One Gated DeltaNet layer's per-request state on one GPU (MambaStateShapeCalculator
-    .gated_delta_net_state_shape; both states in the model dtype unless
-    --mamba-ssm-cache-dtype says otherwise):
+    .gated_delta_net_state_shape; dtypes MambaStateDtypeCalculator.gated_delta_net_state_dtype,
+    0.17.0-0.34.0 wheels: conv in --mamba-cache-dtype, temporal in --mamba-ssm-cache-dtype,
+    the conv's when auto, so ssm_bytes None is conv_bytes):
       conv state  = (2 × key heads × key dim + value heads × value dim) / TP
-                    × (conv kernel − 1 + speculative tokens)
-      temporal    = value heads / TP × value dim × key dim
-    Qwen3-Next-80B at TP 1, bf16: (8192 × 3 + 32 × 128 × 128) × 2 = 1,097,728 B."""
+                    × (conv kernel − 1 + speculative tokens), conv bytes
+      temporal    = value heads / TP × value dim × key dim, SSM bytes
+    Qwen3-Next-80B at TP 1, bf16: (8192 × 3 + 32 × 128 × 128) × 2 = 1,097,728 B; Qwen3.5-27B's
+    float32 temporal state: 10,240 × 3 × 2 + 48 × 128 × 128 × 4 = 3,207,168 B."""
     conv_dim = (2 * linear["num_key_heads"] * linear["key_head_dim"]
                 + linear["num_value_heads"] * linear["value_head_dim"])
     conv = conv_dim // tensor_parallel * (linear["conv_kernel_dim"] - 1 + speculative_tokens)
     temporal = (linear["num_value_heads"] // tensor_parallel * linear["value_head_dim"]
                 * linear["key_head_dim"])
-    return (conv + temporal) * dtype_bytes
+    return conv * conv_bytes + temporal * (conv_bytes if ssm_bytes is None else ssm_bytes)
 
 
 GATED_DELTA_NET = "gated_delta_net"
@@ -198,13 +201,14 @@ def linear_state_bytes(linear: dict, tensor_parallel: int, dtype_bytes: int,
                        ssm_bytes: Optional[int] = None) -> int:
     """One linear-attention layer's per-request state by its kind (linear["kind"], Gated
     DeltaNet when absent): gated_delta_net_state_bytes, kda_state_bytes or
-    mamba2_state_bytes (its SSM state in ssm_bytes, the model's dtype_bytes when None)."""
+    mamba2_state_bytes (a Gated DeltaNet's or Mamba2's SSM state in ssm_bytes, the model's
+    dtype_bytes when None)."""
     if linear.get("kind") == KDA:
         return kda_state_bytes(linear, tensor_parallel, dtype_bytes)
     if linear.get("kind") == MAMBA2:
         return mamba2_state_bytes(linear, tensor_parallel, dtype_bytes,
                                   dtype_bytes if ssm_bytes is None else ssm_bytes)
-    return gated_delta_net_state_bytes(linear, tensor_parallel, dtype_bytes)
+    return gated_delta_net_state_bytes(linear, tensor_parallel, dtype_bytes, ssm_bytes)
 
 
 STATE_DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
@@ -224,18 +228,28 @@ present in the 0.13.0 wheel, absent from 0.12.0."""
 NEMOTRON_H_SSM_FLOAT32_SINCE = "0.20.0"
 """The default is "float16" in the 0.13.0-0.19.0 wheels and DEFAULT_MAMBA_SSM_CACHE_DTYPE
 "float32" ("Only float32 is known to have no accuracy issues") from 0.20.0 (to 0.34.0)."""
+QWEN3_5_SSM_PIN_SINCE = "0.17.0"
+"""vllm/model_executor/models/config.py Qwen3_5ForConditionalGenerationConfig
+.verify_and_update_config sets an auto mamba_ssm_cache_dtype to text_config's mamba_ssm_dtype
+(Qwen3.5/3.6: float32) and leaves it auto when that is absent (no default); a flag other than
+auto wins with a warning. In the 0.17.0 (the first wheel with qwen3_5.py; 0.16.0 has neither),
+0.19.0, 0.26.0 and 0.34.0 wheels."""
 
 
 def ssm_cache_dtype(architecture: str, pinned: Optional[str],
                     version: "facts.vllm_features.Version", flag: Optional[str]) -> str:
     """The SSM state dtype vLLM runs: --mamba-ssm-cache-dtype when given and not auto; for
     Nemotron-H (model_families.pins_ssm_cache_dtype) from NEMOTRON_H_SSM_PIN_SINCE its
-    config.json pin (pinned), else float16 (float32 from NEMOTRON_H_SSM_FLOAT32_SINCE);
-    else auto (the conv state's dtype)."""
+    config.json pin (pinned), else float16 (float32 from NEMOTRON_H_SSM_FLOAT32_SINCE); for
+    Qwen3.5 from QWEN3_5_SSM_PIN_SINCE its pin when it has one; else auto (the conv dtype)."""
     if flag and flag != "auto":
         return flag
-    if (model_families.pins_ssm_cache_dtype(architecture)
-            and version >= facts.parse_version(NEMOTRON_H_SSM_PIN_SINCE)):
+    if not model_families.pins_ssm_cache_dtype(architecture):
+        return "auto"
+    if architecture in model_families.QWEN3_5_ARCHITECTURES:
+        since = facts.parse_version(QWEN3_5_SSM_PIN_SINCE)
+        return pinned if pinned and version >= since else "auto"
+    if version >= facts.parse_version(NEMOTRON_H_SSM_PIN_SINCE):
         if pinned:
             return pinned
         return ("float32" if version >= facts.parse_version(NEMOTRON_H_SSM_FLOAT32_SINCE)
@@ -260,7 +274,7 @@ def state_note(linear: dict, tensor_parallel: int, conv_bytes: int, ssm_bytes: i
     """One layer's state, its dtypes and its vLLM source, for the plan's reason."""
     kind = linear.get("kind", GATED_DELTA_NET)
     state = linear_state_bytes(linear, tensor_parallel, conv_bytes, ssm_bytes)
-    dtypes = (f"conv {conv_bytes} B, SSM {ssm_bytes} B a value" if kind == MAMBA2
+    dtypes = (f"conv {conv_bytes} B, SSM {ssm_bytes} B a value" if kind != KDA
               else f"{conv_bytes} B a value")
     return (f"one {kind} layer's state {state:,} B at TP {tensor_parallel} ({dtypes}; vllm/"
             f"model_executor/layers/mamba/mamba_utils.py {kind}_state_shape)")
@@ -732,5 +746,15 @@ def layout_facts_from_config(config: dict) -> dict:
     elif model_families.LINEAR_ATTENTION in kinds and config.get("model_type") in MAMBA2_KEYS:
         facts["linear_attention"] = _mamba2_linear_facts(config)
     elif model_families.LINEAR_ATTENTION in kinds:
-        facts["linear_attention"] = {key: config[source] for key, source in LINEAR_KEYS.items()}
+        facts["linear_attention"] = _gated_delta_net_linear_facts(config)
+    return facts
+
+
+def _gated_delta_net_linear_facts(config: dict) -> dict:
+    """model.facts.linearAttention of a Gated DeltaNet model (LINEAR_KEYS), with config.json's
+    mamba_ssm_dtype as ssm_cache_dtype when it names one (Qwen3.5/3.6's text_config: float32,
+    which vLLM applies: ssm_cache_dtype, QWEN3_5_SSM_PIN_SINCE)."""
+    facts = {key: config[source] for key, source in LINEAR_KEYS.items()}
+    if config.get("mamba_ssm_dtype") in STATE_DTYPE_BYTES:
+        facts["ssm_cache_dtype"] = config["mamba_ssm_dtype"]
     return facts

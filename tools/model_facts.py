@@ -356,8 +356,9 @@ def _qwen3_vl_vision(vision: dict[str, Any], text_hidden: int) -> dict[str, int]
 
 def qwen3_5_notes(config: dict[str, Any]) -> list[str]:
     """What the facts cannot say about a Qwen3.5 model: that its vision tower is counted
-    although a deployment may not load it, and a recurrent state wider than the model's
-    dtype (text_config mamba_ssm_dtype)."""
+    although a deployment may not load it. (Its float32 recurrent state, text_config
+    mamba_ssm_dtype, is written: linear_attention.ssm_cache_dtype, planning/kv_layout.py
+    _gated_delta_net_linear_facts.)"""
     if config.get("model_type") not in QWEN3_5_TEXT_TYPES:
         return []
     notes = []
@@ -371,25 +372,7 @@ def qwen3_5_notes(config: dict[str, Any]) -> list[str]:
             "does not build them (models/interfaces.py _mark_tower_model), which the facts "
             "cannot say; nor does the plan count the vision encoder's profiling run or its "
             "encoder cache")
-    ssm = config.get("mamba_ssm_dtype")
-    if ssm and ssm not in ("bfloat16", "float16", "auto"):
-        notes.append(_qwen3_5_state_note(config, ssm))
     return notes
-
-
-def _qwen3_5_state_note(config: dict[str, Any], ssm: str) -> str:
-    """The recurrent state at mamba_ssm_dtype against the plan's 16-bit state, at TP 1."""
-    linear = {key: config[source] for key, source in kv_layout.LINEAR_KEYS.items()}
-    planned = kv_layout.gated_delta_net_state_bytes(linear, 1, 2)
-    recurrent = (linear["num_value_heads"] * linear["value_head_dim"]
-                 * linear["key_head_dim"])
-    actual = planned + recurrent * (4 - 2)
-    return (f"the Gated DeltaNet recurrent state is {ssm} (text_config mamba_ssm_dtype, "
-            "which vLLM applies as --mamba-ssm-cache-dtype when that is auto: "
-            "models/config.py Qwen3_5ForConditionalGenerationConfig); model.facts."
-            "linearAttention has no state dtype, so the plan sizes the state in 16 bits: "
-            f"{planned:,} B per layer and request at TP 1 where vLLM keeps {actual:,} B, "
-            "which changes the hybrid block size and the KV tokens (patches/q35-*.patch)")
 
 
 def _gated_delta_net(config: dict[str, Any]) -> dict[str, int]:

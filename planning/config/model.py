@@ -79,8 +79,9 @@ class LinearAttentionFacts(_Model):
     mixer (value heads/dim = SSM heads and head dim, key heads = groups, key dim = state size:
     kv_layout.mamba2_state_bytes)."""
     ssm_cache_dtype: Optional[Literal["float32", "float16", "bfloat16"]] = None
-    """The SSM state dtype config.json pins (mamba_ssm_cache_dtype; vLLM reads it for
-    Nemotron-H only: kv_layout.ssm_cache_dtype)."""
+    """The SSM state dtype config.json pins (Nemotron-H's mamba_ssm_cache_dtype, Qwen3.5's
+    text_config mamba_ssm_dtype: its Gated DeltaNet temporal state; vLLM reads it for those
+    families only: kv_layout.ssm_cache_dtype)."""
     chunk_size: Optional[int] = Field(default=None, gt=0)
     """A Mamba2 mixer's SSD chunk (config.json chunk_size or mamba_chunk_size): before vLLM
     0.32, prefix caching makes the hybrid block a multiple of it

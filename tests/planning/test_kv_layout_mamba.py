@@ -138,7 +138,8 @@ def test_the_plans_state_note_names_the_kind_its_bytes_and_dtypes():
     assert note == ("one mamba2 layer's state 5,316,608 B at TP 1 (conv 2 B, SSM 4 B a value; "
                     "vllm/model_executor/layers/mamba/mamba_utils.py mamba2_state_shape)")
     gdn = {key: value for key, value in NANO_9B_V2.items() if key != "kind"}
-    assert "(2 B a value;" in kv_layout.state_note(gdn, 1, 2, 4)
+    assert "(conv 2 B, SSM 4 B a value;" in kv_layout.state_note(gdn, 1, 2, 4)
+    assert "(2 B a value;" in kv_layout.state_note({**gdn, "kind": "kda"}, 1, 2, 4)
     assert "gated_delta_net_state_shape" in kv_layout.state_note(gdn, 1, 2, 4)
 
 

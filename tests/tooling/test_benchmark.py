@@ -277,7 +277,7 @@ def test_results_count_each_issue_18_class_per_split_against_two_held_out_logs(r
     # Gemma 2/3 and gpt-oss-20b tagged, and four gpt-oss checkpoints whose layers slide too
     # (report.kv_class; weights-only or without a KV figure, counted as the table counts them).
     assert "| sliding-window | 5 | 6 | 3 | yes |" in table
-    assert "| hybrid | 0 | 2 | 2 | yes |" in table        # batch 184 and batch 1901
+    assert "| hybrid | 0 | 2 | 1 | yes |" in table        # batch 184 and batch 1901
     # batch 189 (GLM-5.1): two DSA holdouts, one of them a multi-node log; its three
     # block-FP8 H200 runs join the mixed-precision class. Batch 188 (vllm#16692, DeepSeek-R1 TP 16
     # over 2 x 8 H800) is the second multi-node holdout and a third with expert parallelism.
@@ -439,3 +439,12 @@ def test_a_run_repeating_another_cases_setup_counts_once():
     assert twin.case.same_setup_as == "gh-glm51-fp8-h200-tp8-v0.19.1dev312"
     assert score.target_stats([twin])["token_error"]["n"] == 0
     assert "| dsa | 1 | 2 |" in report.render_class_coverage(rows)
+def test_qwen3_5_27b_is_planned_in_the_784_token_blocks_its_float32_state_takes(rows):
+    """vllm#40691 (Qwen3.5-27B, one H20-3e, TP 1, vLLM 0.19.0) logs 290,864 = 371 × 784
+    tokens: the Gated DeltaNet's temporal state is float32 (config.json mamba_ssm_dtype, which
+    vLLM 0.19.0's Qwen3_5ForConditionalGenerationConfig applies), 3,207,168 B a layer, so the
+    hybrid block is 784 tokens, not the 400 of a 16-bit state. The plan's pool then holds
+    377 blocks of 784 tokens (296,000 = 740 × 400 with a 16-bit state)."""
+    row = next(row for row in rows if row.case.id == "is40691-qwen35-27b-h20-3e-v0.19.0")
+    assert row.pred.block_size == 784
+    assert row.pred.kv_tokens == 377 * 784 == 295_568

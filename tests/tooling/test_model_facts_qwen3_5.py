@@ -4,8 +4,9 @@ layers are written as layer_types and a gated_delta_net linear_attention the pla
 its parameters by role are counted where vLLM 0.19.0 keeps them (models/qwen3_5.py
 Qwen3_5DecoderLayer, layers/mamba/gdn_linear_attn.py GatedDeltaNetAttention, models/qwen3_vl.py
 Qwen3_VisionTransformer) — the vision tower and its merger included, which vLLM loads unless
---language-model-only. What the facts cannot say (the float32 recurrent state, a deployment
-that drops the vision tower) is said.
+--language-model-only. The float32 recurrent state (text_config mamba_ssm_dtype) is written
+as linear_attention.ssm_cache_dtype; what the facts cannot say (a deployment that drops the
+vision tower) is said.
 
 The fixtures say in `_mirrors` where their values come from."""
 
@@ -57,7 +58,7 @@ def test_qwen3_5_is_written_as_gated_delta_net_and_full_attention_layers_the_con
         range(3, 64, 4))
     assert facts["linear_attention"] == {"num_key_heads": 16, "num_value_heads": 48,
                                          "key_head_dim": 128, "value_head_dim": 128,
-                                         "conv_kernel_dim": 4}
+                                         "conv_kernel_dim": 4, "ssm_cache_dtype": "float32"}
     assert facts["attention"] == {"kind": "gqa", "heads": 24, "kv_heads": 4, "head_dim": 256}
     assert (facts["architecture"], facts["layers"], facts["hidden_size"],
             facts["intermediate_size"], facts["vocab_size"], facts["max_context"]) == (
@@ -121,10 +122,16 @@ def test_what_the_facts_cannot_say_about_qwen3_5_is_said(capsys):
     notes = [line for line in out.splitlines() if "could not determine" in line]
     vision = next(note for note in notes if "vision tower" in note)
     assert "--language-model-only" in vision and f"{sum(_vision_27b()):,}" in vision
-    state = next(note for note in notes if "float32" in note)
-    # TP 1: conv (2 × 2048 + 6144) × 3 × 2 B + recurrent 48 × 128 × 128 × 4 B.
-    assert "3,207,168" in state and "1,634,304" in state
-    assert "mamba_ssm_dtype" in state and "could not determine" in err
+    assert not [note for note in notes if "mamba_ssm_dtype" in note]   # written, not noted
+    assert "could not determine" in err
+
+
+def test_the_qwen3_5_benchmark_facts_carry_the_fixtures_float32_ssm_cache_dtype(capsys):
+    facts, _, _ = _facts(capsys, QWEN36_27B)
+    stack_facts = yaml.safe_load((FIXTURES.parents[1] / "benchmark" / "stack_facts.yaml"
+                                  ).read_text(encoding="utf-8"))
+    assert stack_facts["models"]["qwen3.5-27b"]["linear_attention"] == facts[
+        "linear_attention"]
 
 
 def test_a_qwen3_5_attention_without_its_output_gate_has_no_gate_rows():
