@@ -43,3 +43,25 @@ def test_before_0_15_the_default_is_already_one_api_server_and_nothing_is_render
 
 def test_one_data_parallel_rank_renders_no_api_server_count():
     assert "--api-server-count" not in _args("0.20.0", 1)
+
+
+def test_each_pod_of_a_hybrid_data_parallel_group_sets_one_api_server_once():
+    # The group launch sets it (rendering/multinode.py); a second copy would be refused by the
+    # policy rule group-flags-managed (argparse keeps the last value).
+    from rendering import multinode
+
+    cfg = config.parse({
+        "vllmVersion": "0.20.0",
+        "model": {"preset": "deepseek-r1", "revision": "main", "servedName": "r1",
+                  "maxModelLen": 32768},
+        "gpu": {"type": "h100-80gb", "layout": "data-expert"},
+        "engine": {"maxNumBatchedTokens": 2048},
+        "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}},
+        "storage": {"mode": "nfs", "nfs": {"server": "nfs", "path": "/m"}},
+        "network": {"gatewayNamespaces": ["gateway"]}})
+    plan = make_plan(cfg)
+    assert plan.layout.nodes == 2 and plan.layout.data_parallel == 16
+    for role in ("leader", "worker"):
+        args = server_args(cfg, plan, "/models/m") + multinode.group_args(cfg, plan, role)
+        assert args.count("--api-server-count") == 1
+        assert args[args.index("--api-server-count") + 1] == str(host.API_SERVERS_PER_POD)
