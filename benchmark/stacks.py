@@ -60,8 +60,8 @@ def gpu_keys(ref: dict[str, Any], stack_facts: dict[str, Any]) -> dict[str, Any]
 
 def storage_keys(raw: dict[str, Any]) -> dict[str, Any]:
     """PLACEHOLDERS' storage, read at the rate the case's log shows where it gives one
-    (cases.yaml derived.read_mib_per_second): the plan's start-up checks depend on it (e.g. vLLM
-    0.10.2's fixed engine-ready wait), so a run that loaded from a fast local cache is not
+    (cases.yaml derived.read_mib_per_second): the plan's start-up figures depend on it (the
+    estimated start and the probes' budget), so a run that loaded from a fast local cache is not
     planned as reading from the placeholder NFS share."""
     rate = (raw.get("derived") or {}).get("read_mib_per_second")
     return {**PLACEHOLDERS["storage"], **({"readMibPerSecond": rate} if rate else {})}

@@ -447,15 +447,51 @@ def image_has_ray(version: Version) -> bool:
 
 
 ENGINE_READY_TIMEOUT_SINCE: Version = parse("0.14.0")
-"""VLLM_ENGINE_READY_TIMEOUT_S (default 600 s) bounds the API server's wait for each engine's
-first message, i.e. the engine's whole start; configurable from 0.14.0 (vllm/envs.py, PR
-#27444), hard-coded to 600 s before."""
+"""VLLM_ENGINE_READY_TIMEOUT_S (default 600 s) bounds an API server's poll for each engine's
+first message on its input socket (vllm/v1/engine/core_client.py MPClient.__init__);
+configurable from 0.14.0 (vllm/envs.py, PR #27444), hard-coded `poll(timeout=600_000)` before.
+When that poll bounds the engine's start: see engine_ready_deadline_binds."""
 ENGINE_READY_DEFAULT_SECONDS = 600
 
 
 def engine_ready_timeout_configurable(version: Version) -> bool:
     """True when VLLM_ENGINE_READY_TIMEOUT_S can raise the engine's start deadline."""
     return version >= ENGINE_READY_TIMEOUT_SINCE
+
+
+def engine_ready_deadline_binds(version: Version, api_servers: int) -> bool:
+    """True when the fixed 600 s poll can end a start that is still loading: before 0.14.0, in
+    a pod running more than one API server.
+
+    Read in the 0.11.0, 0.12.0 and 0.13.0 wheels. One API server launches its engines itself:
+    MPClient.__init__ enters `launch_core_engines` (vllm/v1/engine/utils.py), whose exit runs
+    `wait_for_engine_startup`, a loop on `poller.poll(STARTUP_POLL_PERIOD_MS)` with no deadline
+    until every engine sends READY; an engine sends READY when its handshake context exits
+    (vllm/v1/engine/core.py EngineCoreProc.__init__ / `_perform_handshake`), after the model is
+    loaded and profiled and after its input thread has sent its first message, so the 600 s
+    poll that follows returns at once. That holds for every launch the program renders: the
+    Ray executor and the mp `--nnodes` leader build their executor inside the engine's
+    handshake (a `--headless` node runs only a MultiprocExecutor, no client), and each pod of
+    the hybrid data-parallel group runs one API server that launches its local engines. The
+    poll binds only where the API server does not launch the engines: `--api-server-count`
+    > 1 (vllm/entrypoints/cli/serve.py `run_multi_api_server`: the parent launches them, each
+    API server process polls 600 s while they load) and `--data-parallel-backend ray` (utils.py
+    `launch_core_engines` yields without waiting); the program renders neither (both are
+    managed extraArgs, planning/config/engine.py)."""
+    return not engine_ready_timeout_configurable(version) and api_servers > 1
+
+
+API_SERVERS_FOLLOW_DATA_PARALLEL_SINCE: Version = parse("0.15.0")
+"""From 0.15.0 `--api-server-count` defaults to None and `vllm serve` (internal load balancing)
+sets it to --data-parallel-size (vllm/entrypoints/cli/serve.py ServeSubcommand.cmd, the same in
+0.34.0, where hybrid LB takes --data-parallel-size-local); in 0.11.0-0.14.0 the flag's default
+is 1 (vllm/entrypoints/openai/cli_args.py). The flag came with PR #17546 (mid-2025, before
+0.11.0; the first release that has it was not read)."""
+
+
+def default_api_servers(version: Version, data_parallel: int) -> int:
+    """API server processes a single-node `vllm serve` starts without --api-server-count."""
+    return data_parallel if version >= API_SERVERS_FOLLOW_DATA_PARALLEL_SINCE else 1
 
 
 DISTRIBUTED_TIMEOUT_FLAG_SINCE: Version = parse("0.20.0")

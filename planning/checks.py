@@ -18,7 +18,7 @@ from planning.config.traffic import secret_problems
 from planning.figures import Plan
 from planning.layout import MAX_NODES, Layout, sharded_heads, tensor_parallel_candidates
 from planning.memory import GIB, gpu_memory, kv_cache
-from planning import admission, capacity, delivery, memory, revisions, router_sizing, wake
+from planning import admission, capacity, delivery, host, memory, revisions, router_sizing, wake
 
 Check = Callable[[StackConfig, Plan], Optional[str]]
 
@@ -465,18 +465,22 @@ def budget_not_below_derived(cfg: StackConfig, plan: Plan) -> Optional[str]:
 
 
 def engine_start_within_vllms_deadline(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    # Only API servers that do not launch their engines poll a fixed 600 s for them
+    # (facts/vllm_features.py engine_ready_deadline_binds); the pod runs host.API_SERVERS_PER_POD.
+    if not vllm_features.engine_ready_deadline_binds(plan.version, host.API_SERVERS_PER_POD):
+        return None
     start = plan.startup
     engine_wait = start.estimated_seconds
     if plan.launcher == "ray":
         # The leader assembles the Ray cluster (peers pulling the image) before vLLM starts.
         engine_wait -= start.engine_phases.get("peer image pull", 0)
-    if (vllm_features.engine_ready_timeout_configurable(plan.version)
-            or engine_wait <= vllm_features.ENGINE_READY_DEFAULT_SECONDS):
+    if engine_wait <= vllm_features.ENGINE_READY_DEFAULT_SECONDS:
         return None
     return (f"vllmVersion: the estimated start of {engine_wait} s exceeds vLLM "
             f"{cfg.vllm_version}'s fixed {vllm_features.ENGINE_READY_DEFAULT_SECONDS} s wait for "
-            "its engine (VLLM_ENGINE_READY_TIMEOUT_S can raise it only from 0.14.0): the API "
-            "server would give up while the engine still loads; raise vllmVersion to 0.14.0 or "
+            f"its engine in each of the pod's {host.API_SERVERS_PER_POD} API servers "
+            "(VLLM_ENGINE_READY_TIMEOUT_S can raise it only from 0.14.0): they would give up "
+            "while the engine still loads; raise vllmVersion to 0.14.0 or "
             "newer, or make the start shorter (faster storage: storage.readMibPerSecond)")
 
 

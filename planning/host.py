@@ -61,6 +61,12 @@ WORKER_GIB = 5.0
 """Host memory one GPU worker process holds: CUDA context, torch, pinned transfer buffers."""
 API_SERVER_GIB = 4.0
 """Host memory of the API server process: FastAPI, tokenizer, detokenizer, metrics."""
+API_SERVERS_PER_POD = 1
+"""API server processes in each engine pod, as the memory and CPU above count them (one
+API_SERVER_GIB, one API_SERVER_CPU). The launch renders `--api-server-count 1` wherever the
+pinned vLLM would start more: a single-node data-parallel engine from 0.15.0
+(rendering/vllm_args.py, facts/vllm_features.py default_api_servers) and every pod of a hybrid
+data-parallel group (rendering/multinode.py)."""
 
 
 def host_memory_request_gib(local_gpus: int, shm: int) -> int:

@@ -29,6 +29,7 @@ from typing import Any, Optional
 
 from facts import conventions, vllm_features
 from facts import lws as lws_facts
+from planning import host
 from planning.config import StackConfig
 from planning.plan import Plan
 from rendering import pod as pod_rendering
@@ -112,7 +113,8 @@ def _layout_args(cfg: StackConfig, plan: Plan, role: str) -> list[str]:
         local = layout.gpus_per_node // layout.tensor_parallel
         # One API server per pod: from vLLM 0.15 hybrid mode starts one per local rank by
         # default, which the host memory plan does not count.
-        return ["--data-parallel-size-local", str(local), "--api-server-count", "1",
+        return ["--data-parallel-size-local", str(local),
+                "--api-server-count", str(host.API_SERVERS_PER_POD),
                 "--data-parallel-start-rank", f"$((LWS_WORKER_INDEX * {local}))",
                 "--data-parallel-address", "$LEADER_IP",
                 "--data-parallel-rpc-port", str(multi.data_parallel_rpc_port),

@@ -12,6 +12,7 @@ from typing import Any
 from facts import model_families, vllm_features
 from facts.vllm_features import parser_available
 from rendering import object_store
+from planning import host
 from planning.config import StackConfig
 from planning.plan import Plan
 
@@ -112,6 +113,17 @@ def utilization_args(cfg: StackConfig, plan: Plan) -> list[str]:
     return ["--gpu-memory-utilization", str(plan.engine.gpu_memory_utilization)]
 
 
+def api_server_args(plan: Plan) -> list[str]:
+    """`--api-server-count` = the host plan's API servers per pod where a single-node `vllm
+    serve` would start another number (one per data-parallel rank from 0.15.0); none before
+    0.15.0, whose default is already 1. A group spanning nodes sets its own
+    (rendering/multinode.py)."""
+    if plan.layout.nodes > 1 or vllm_features.default_api_servers(
+            plan.version, plan.layout.data_parallel) == host.API_SERVERS_PER_POD:
+        return []
+    return ["--api-server-count", str(host.API_SERVERS_PER_POD)]
+
+
 def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
     """Arguments for `vllm serve`: the model directory first, then the flags."""
     version = plan.version
@@ -131,7 +143,7 @@ def server_args(cfg: StackConfig, plan: Plan, model_dir: str) -> list[str]:
     if plan.layout.pipeline_parallel > 1:
         args += ["--pipeline-parallel-size", str(plan.layout.pipeline_parallel)]
     if plan.layout.data_parallel > 1:
-        args += ["--data-parallel-size", str(plan.layout.data_parallel)]
+        args += ["--data-parallel-size", str(plan.layout.data_parallel), *api_server_args(plan)]
     if plan.layout.expert_parallel:
         args.append("--enable-expert-parallel")
     if cfg.engine.decode_context_parallel > 1:

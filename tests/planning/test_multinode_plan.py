@@ -113,9 +113,15 @@ def test_from_0_18_a_ray_launch_needs_ray_built_into_the_image():
     assert plan.layout.nodes == 2
 
 
-def test_before_0_14_a_start_beyond_vllms_fixed_600_s_engine_wait_is_refused():
-    message = _refusal(vllmVersion="0.13.0")
-    assert "VLLM_ENGINE_READY_TIMEOUT_S" in message and "0.14.0" in message
+def test_before_0_14_a_group_starting_beyond_600_s_is_planned_on_every_launch():
+    # Each pod's one API server launches its engines and waits for them without a deadline
+    # (facts/vllm_features.py engine_ready_deadline_binds): Ray, mp --nnodes, hybrid DP.
+    for launch in ({"vllmVersion": "0.11.0"}, {"vllmVersion": "0.13.0"},
+                   {"vllmVersion": "0.13.0", "gpu": {"layout": "data-expert"},
+                    "engine": GATHERED_BATCH,
+                    "multiNode": {"rdma": {"resourceName": "rdma/ib", "count": 8}}}):
+        plan = _plan(**launch)
+        assert plan.layout.nodes == 2 and plan.startup.estimated_seconds > 600, launch
 
 
 def test_native_launcher_refused_before_0_11_1():

@@ -13,7 +13,7 @@ import pathlib
 
 import pytest
 
-from planning import checks, config
+from planning import checks, config, host
 from planning.layout import Layout, candidate_layouts, launcher
 from planning.plan import make_plan
 from tools import model_facts
@@ -218,7 +218,25 @@ def on_two_ray_nodes(estimated, phases):
     return cfg, with_layout(cfg, plan, Layout(8, 2, 1, False, 2))
 
 
-def test_before_0_14_the_engine_wait_counts_the_start_after_the_ray_cluster_forms():
+def test_before_0_14_one_api_server_waits_for_its_engine_however_long_it_loads():
+    # The API server launches the engine and waits for its READY without a deadline
+    # (facts/vllm_features.py engine_ready_deadline_binds): 900 s on Ray is accepted.
+    cfg, plan = on_two_ray_nodes(900, {"process": 700, "peer image pull": 200})
+    assert checks.engine_start_within_vllms_deadline(cfg, plan) is None
+    single = stack(vllmVersion="0.11.0")
+    assert checks.engine_start_within_vllms_deadline(
+        single, drafted(single, startup={"estimated_seconds": 900})) is None
+
+
+def test_a_vllm_0_11_single_node_stack_starting_in_900_s_is_planned():
+    cfg = stack(vllmVersion="0.11.0", storage={**BASE["storage"], "readMibPerSecond": 17})
+    assert make_plan(cfg).startup.estimated_seconds > 900
+
+
+def test_before_0_14_several_api_servers_count_the_start_after_the_ray_cluster_forms(
+        monkeypatch):
+    # Were a pod to run two API servers (run_multi_api_server), each would poll 600 s.
+    monkeypatch.setattr(host, "API_SERVERS_PER_POD", 2)
     # 900 s estimated, of which 200 s is peers pulling the image before Ray starts vLLM:
     # 700 s > 600 s.
     cfg, plan = on_two_ray_nodes(900, {"process": 700, "peer image pull": 200})

@@ -127,6 +127,22 @@ def test_host_resources_size_the_pod():
     assert host.cpu_request == 3 * 2 + 2 and host.cpu_limit == 16
 
 
+def test_a_data_parallel_pod_is_sized_for_the_one_api_server_its_engine_is_told_to_run():
+    # vLLM 0.20 would start one API server per DP rank (4 here); the pod plans one, and the
+    # engine is rendered with exactly that many.
+    from rendering.vllm_args import server_args
+
+    cfg = configured(BASE, gpu={"type": "l4", "tensorParallel": 1, "dataParallel": 4})
+    pod = make_plan(cfg)
+    assert host.API_SERVERS_PER_POD == 1
+    assert pod.host.memory_request_gib == (host.API_SERVER_GIB * host.API_SERVERS_PER_POD
+                                           + 4 * host.WORKER_GIB + pod.host.shm_gib)
+    assert pod.host.cpu_request == (4 * cfg.resources.cpu_per_gpu
+                                    + host.API_SERVER_CPU * host.API_SERVERS_PER_POD)
+    args = server_args(cfg, pod, "/models/m")
+    assert args[args.index("--api-server-count") + 1] == str(host.API_SERVERS_PER_POD)
+
+
 def test_weights_reason_and_pipeline_stages():
     staged = plan(gpu={"type": "l4", "tensorParallel": 1, "pipelineParallel": 2})
     assert "stages [14, 14]" in staged.weights.reason

@@ -310,8 +310,8 @@ def test_expert_parallel_holdout_kv_tokens_meet_issue_18s_targets():
 
 
 def test_a_case_that_logs_its_read_rate_is_planned_at_that_rate_not_the_placeholder():
-    """The plan's start-up checks depend on storage.readMibPerSecond (vLLM 0.10.2's engine-ready
-    wait): a case whose log gives its weight read (cases.yaml derived.read_mib_per_second) is
+    """The plan's start-up figures depend on storage.readMibPerSecond (the estimated start,
+    the probes' budget): a case whose log gives its weight read (cases.yaml derived.read_mib_per_second) is
     planned at that rate, others at the placeholder's."""
     by_id = {case.id: case for case in bench_cases.load_cases()}
     logged = by_id["gh-qwen3-235b-fp8-l40s-tp8-ep-v0.10.2"]
