@@ -1154,6 +1154,10 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
     })
     # Sliding-window and linear-attention layers, as vLLM groups them (planning/kv_layout.py).
     facts.update(kv_layout.layout_facts_from_config(config))
+    # DSA layers that share an earlier layer's top-k keep no indexer cache (GLM-5.2).
+    shared = kv_layout.shared_indexer_layers_from_config(config)
+    if shared:
+        facts["shared_indexer_layers"] = shared
     if routed_experts(config):
         facts["experts"] = routed_experts(config)
         facts["experts_per_token"] = (config.get("num_experts_per_tok")
