@@ -3,6 +3,8 @@ index_topk_freq / index_topk_pattern) has an indexer cache on its "full" layers 
 release that stops building an indexer on the shared ones (facts/sparse_mla.py
 SHARED_INDEXER_SINCE); every other DSA model keeps one on every layer."""
 
+import json
+
 import pytest
 import yaml
 
@@ -14,6 +16,7 @@ from planning.plan import make_plan
 from facts import model_families as mf
 from facts import sparse_mla
 from tests.harness import ROOT
+from tools import model_facts
 
 GLM = yaml.safe_load((ROOT / "benchmark" / "stack_facts.yaml").read_text())["models"]["glm-5.1-fp8"]
 FULL = [0, 1, 2, 6, 10]
@@ -113,3 +116,16 @@ def test_indexer_types_of_the_wrong_length_or_kind_are_refused():
     with pytest.raises(ValueError, match="indexer_types"):
         kv_layout.shared_indexer_layers_from_config(
             {"num_hidden_layers": 2, "index_topk": 2048, "indexer_types": ["full", "dense"]})
+
+
+def test_the_pocketinfer_glm_5_2_log_s_bytes_per_token_are_what_the_plan_counts():
+    """pocketInfer/pocketInfer README (benchmark/cases_raw_batch189.yaml
+    pocketinfer-glm52-dummy): vLLM 0.26.0 logs 12.29 GiB for 990,144 tokens, 13,322-13,333 B
+    per token within the GiB's rounding; the facts tools/model_facts writes from the stored
+    config.json plan 11 × 1,152 + 5 × 132 = 13,332 (an indexer on every layer: 14,124)."""
+    fixture = ROOT / "tests" / "fixtures" / "glm-5.2-dummy.config.json"
+    facts = model_facts.model_facts(json.loads(fixture.read_text()), hf_id="pocketInfer/glm")
+    per_token = _plan("0.26.0", facts).kv.bytes_per_token
+    low, high = (12.285 * 2**30 / 990_144, 12.295 * 2**30 / 990_144)
+    assert low <= per_token <= high
+    assert per_token == 13_332
