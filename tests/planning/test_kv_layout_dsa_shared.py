@@ -70,6 +70,7 @@ def test_a_dsa_model_without_shared_layers_keeps_an_indexer_on_every_layer():
 
 
 @pytest.mark.parametrize("version, shared", [("0.23.0", frozenset()),
+                                             ("0.24.0", frozenset(SHARED)),
                                              ("0.26.0", frozenset(SHARED))])
 def test_the_version_decides_whether_shared_layers_drop_their_indexer(version, shared):
     assert sparse_mla.shared_indexer_layers(SHARED, facts.parse_version(version)) == shared
@@ -96,11 +97,12 @@ def test_shared_indexer_layers_on_a_model_without_dsa_are_refused():
     ({"index_topk_freq": 4}, [2, 3, 4, 6, 7, 8, 10]),        # the default offset 2
     ({"index_topk_pattern": "FFFSSSFSSSF"}, SHARED),
     ({"index_topk_pattern": "FS"}, [1]),                     # past the pattern: full
+    ({"index_topk_pattern": "FFFSSSFSSSFS"}, SHARED),        # past the layers: ignored
     ({"indexer_types": ["full"] * 11, "index_topk_freq": 4}, None),  # indexer_types first
     ({}, None),
     ({"index_topk_freq": 4, "index_topk": None}, None),      # without DSA nothing is shared
-], ids=["indexer_types", "freq-offset", "freq", "pattern", "short-pattern", "types-first",
-        "none", "no-dsa"])
+], ids=["indexer_types", "freq-offset", "freq", "pattern", "short-pattern", "long-pattern",
+        "types-first", "none", "no-dsa"])
 def test_model_facts_read_the_shared_indexer_layers_as_vllm_does(keys, shared):
     """vllm/model_executor/models/utils.py compute_skip_topk_layers (0.34.0)."""
     cfg = {"num_hidden_layers": 11, "index_topk": 2048, **keys}
@@ -116,6 +118,20 @@ def test_indexer_types_of_the_wrong_length_or_kind_are_refused():
     with pytest.raises(ValueError, match="indexer_types"):
         kv_layout.shared_indexer_layers_from_config(
             {"num_hidden_layers": 2, "index_topk": 2048, "indexer_types": ["full", "dense"]})
+
+
+@pytest.mark.parametrize("freq", [0, -4, 2.0])
+def test_an_index_topk_freq_that_is_not_a_positive_integer_is_refused(freq):
+    with pytest.raises(ValueError, match="index_topk_freq"):
+        kv_layout.shared_indexer_layers_from_config(
+            {"num_hidden_layers": 11, "index_topk": 2048, "index_topk_freq": freq})
+
+
+def test_the_first_layer_may_share_but_no_negative_index_may():
+    assert config.ModelFacts.model_validate(
+        {**GLM52, "shared_indexer_layers": [0]}).shared_indexer_layers == [0]
+    with pytest.raises(ValueError, match="sharedIndexerLayers"):
+        config.ModelFacts.model_validate({**GLM52, "shared_indexer_layers": [-1]})
 
 
 def test_the_pocketinfer_glm_5_2_log_s_bytes_per_token_are_what_the_plan_counts():
