@@ -9,8 +9,9 @@ format's description; vllm/v1/kv_cache_interface.py MLAAttentionSpec.real_page_s
 block_size × 656 in 0.11.0-0.27.0; from 0.28.0 the layer's state_content_bytes 656, in
 layers/attention/mla_attention.py get_kv_cache_spec). The indexer's own key cache (132 B,
 planning/memory.py dsa_indexer_bytes_per_token: head_dim + head_dim // 128 × 4 uint8) is the
-same in every release read; from 0.21.0 a config's index_topk_freq / index_topk_pattern
-(IndexCache) leaves some layers without an indexer, which the model facts do not describe.
+same in every release read; from 0.24.0 a config's index_topk_freq / index_topk_pattern
+(IndexCache) or indexer_types (GLM-5.2, read from 0.34.0) leaves some layers without an indexer
+(model.facts shared_indexer_layers; shared_indexer_layers below).
 
 Which format a run gets depends on the release, the architecture, the GPU generation and the
 heads per GPU; read in the 0.11.0-0.34.0 wheels (models/config.py verify_and_update_config,
@@ -21,7 +22,7 @@ facts/vllm_features.py DSA_* and SPARSE_*.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 # Not `from facts import`: facts/__init__ imports vllm_features (no cycle through it).
 import facts.vllm_features as vllm_features
@@ -137,6 +138,16 @@ def latent_bytes_per_token(architecture: str, attention: dict, configured: str,
     fmt = cache_format(architecture, attention, configured, compute_capability, version,
                        tensor_parallel, chosen)
     return format_bytes_per_token(attention, fmt)
+
+
+def shared_indexer_layers(layers: Optional[Sequence[int]],
+                          version: vllm_features.Version) -> frozenset[int]:
+    """The layers that keep no indexer cache on `version`: the facts' shared layers from
+    vllm_features.DSA_SHARED_INDEXER_SINCE (vLLM builds no Indexer on them), none before (every
+    DSA layer builds one)."""
+    if version < vllm_features.DSA_SHARED_INDEXER_SINCE:
+        return frozenset()
+    return frozenset(layers or ())
 
 
 

@@ -317,6 +317,13 @@ no sparse backend supports capability 12."""
 GLM_DSA_FP8_ON_BLACKWELL_SINCE: Version = parse("0.32.0")
 """GlmMoeDsaForCausalLM.verify_and_update_config (models/config.py) turns an `auto` cache into
 fp8_e4m3 on capability 10.x from 0.32.0 (0.31.0: DCP defaults only)."""
+DSA_SHARED_INDEXER_SINCE: Version = parse("0.24.0")
+"""A DSA layer whose top-k is shared (index_topk_freq / index_topk_pattern) builds no Indexer,
+and so no indexer cache, from 0.24.0 (deepseek_v2.py DeepseekV2MLAAttention.__init__: `if
+self.is_v32 and (not _skip_topk or is_mtp_layer)`); 0.21.0 and 0.23.0 compute the skip but
+build the Indexer on every layer. 0.34.0 reads config.json indexer_types first
+(models/utils.py compute_skip_topk_layers, called by models/deepseek_v32/attention.py); 0.33.0
+does not read it."""
 
 
 def fp8_kv_falls_back_to_v0(compute_capability: float, version: Version) -> bool:

@@ -718,6 +718,38 @@ def _kda_linear_facts(linear_attn_config: dict) -> dict:
             "conv_kernel_dim": linear_attn_config["short_conv_kernel_size"]}
 
 
+INDEXER_TYPES = ("full", "shared")
+DEFAULT_INDEX_SKIP_TOPK_OFFSET = 2
+
+
+def shared_indexer_layers_from_config(config: dict) -> Optional[list[int]]:
+    """model.facts shared_indexer_layers from config.json, as vLLM 0.34.0 decides which DSA
+    layers build no indexer (vllm/model_executor/models/utils.py compute_skip_topk_layers):
+    none without index_topk (no DSA); indexer_types' "shared" layers when given (one entry per
+    layer, "full" or "shared"); else index_topk_pattern's "S" layers; else every layer i with
+    max(i − index_skip_topk_offset + 1, 0) % index_topk_freq ≠ 0. None when no layer shares."""
+    if "index_topk" not in config:
+        return None
+    layers = config["num_hidden_layers"]
+    types = config.get("indexer_types")
+    if types is not None:
+        if len(types) != layers or set(types) - set(INDEXER_TYPES):
+            raise ValueError(f"config.json indexer_types must give one of {INDEXER_TYPES} for "
+                             f"each of the {layers} layers, got {types}")
+        shared = [i for i, kind in enumerate(types) if kind == "shared"]
+    elif config.get("index_topk_pattern") is not None:
+        pattern = config["index_topk_pattern"]
+        shared = [i for i in range(min(layers, len(pattern))) if pattern[i] == "S"]
+    else:
+        freq = config.get("index_topk_freq", 1)
+        if not isinstance(freq, int) or freq <= 0:
+            raise ValueError(f"config.json index_topk_freq must be a positive integer, "
+                             f"got {freq!r}")
+        offset = config.get("index_skip_topk_offset", DEFAULT_INDEX_SKIP_TOPK_OFFSET)
+        shared = [i for i in range(layers) if max(i - offset + 1, 0) % freq != 0]
+    return shared or None
+
+
 def layout_facts_from_config(config: dict) -> dict:
     """The KV-layout keys of model.facts (layer_types, sliding_window, attention_chunk_size,
     linear_attention) from a

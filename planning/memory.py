@@ -330,7 +330,8 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
              if per_block else 0)
     specs, stages = kv_layer_specs(
         model, layout, dtype_bytes, block, caching,
-        kv_layout.mla_hybrid_alignment(version, gpu.compute_capability), state_dtypes, chunk)
+        kv_layout.mla_hybrid_alignment(version, gpu.compute_capability), state_dtypes, chunk,
+        sparse_mla.shared_indexer_layers(model.shared_indexer_layers, version))
     if per_block:
         specs = kv_layout.keep_state_per_block(specs)
     specs = kv_layout.with_latent_pages(specs, sparse_mla.latent_bytes_per_token(
@@ -456,10 +457,12 @@ without prefix caching (kv_cache_interface.py, 0.32.0)."""
 def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: int,
                    prefix_caching_on: bool = True,
                    mla_alignment: int = kv_layout.MLA_HYBRID_ALIGNMENT,
-                   state_dtypes: tuple[int, int] = (2, 2), state_chunk: int = 0
+                   state_dtypes: tuple[int, int] = (2, 2), state_chunk: int = 0,
+                   shared_indexers: frozenset[int] = frozenset()
                    ) -> tuple[list[kv_layout.CacheSpec], list[range]]:
     """Each layer's cache spec on one GPU in layer order (an MLA layer with DSA's indexer
-    adds the indexer's spec after its own), and each pipeline stage's spec indices.
+    adds the indexer's spec after its own, except the `shared_indexers` layers:
+    sparse_mla.shared_indexer_layers), and each pipeline stage's spec indices.
     Layer kinds come from model.layer_types (all `attention.kind` without them); a model
     with linear-attention layers takes the hybrid block size and pads each state page to the
     attention page (vllm/platforms/interface.py _align_hybrid_block_size)."""
@@ -478,14 +481,15 @@ def kv_layer_specs(model: ModelFacts, layout: Layout, dtype_bytes: int, block: i
                                              model_families.is_mla(model.attention),
                                              mla_alignment))
     specs, per_layer = [], []
-    for kind in kinds:
+    for index, kind in enumerate(kinds):
         if not model_families.keeps_cache(kind):    # Nemotron-H's MLP/MoE layers
             per_layer.append(0)
             continue
         layer = [_layer_spec(kind, attention_kind, block, block * per_token,
                              model.sliding_window or 0, prefix_caching_on,
                              model.attention_chunk_size or 0)]
-        if indexer and not model_families.keeps_state(kind):
+        if (indexer and not model_families.keeps_state(kind)
+                and index not in shared_indexers):
             layer.append(kv_layout.CacheSpec(attention_kind, block, block * indexer,
                                              role="indexer"))
         specs += layer

@@ -1065,7 +1065,22 @@ def _kv_layout_notes(config: dict[str, Any]) -> list[str]:
                      f"{config['index_head_dim']}, but its top-{config.get('index_topk')} "
                      "selection and sparse kernels' 64-token blocks are not: the planned KV "
                      "tokens are rounded to 16-token blocks")
-    return notes
+    return notes + _indexer_types_notes(config)
+
+
+def _indexer_types_notes(config: dict[str, Any]) -> list[str]:
+    """vLLM 0.24-0.33 decide the shared indexer layers from index_topk_freq / pattern only;
+    0.34 reads indexer_types first (facts/vllm_features.py DSA_SHARED_INDEXER_SINCE)."""
+    if config.get("indexer_types") is None:
+        return []
+    legacy = {key: value for key, value in config.items() if key != "indexer_types"}
+    older = kv_layout.shared_indexer_layers_from_config(legacy) or []
+    if older == (kv_layout.shared_indexer_layers_from_config(config) or []):
+        return []
+    return [f"config.json indexer_types and index_topk_freq / index_topk_pattern describe "
+            f"different shared indexer layers: the facts follow indexer_types (vLLM 0.34); "
+            f"vLLM 0.24-0.33 read only the latter and share layers {older or 'none'}, "
+            f"so their indexer caches differ from the plan there"]
 
 
 def checkpoint_gib(index: dict[str, Any]) -> float:
@@ -1137,6 +1152,10 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
     })
     # Sliding-window and linear-attention layers, as vLLM groups them (planning/kv_layout.py).
     facts.update(kv_layout.layout_facts_from_config(config))
+    # DSA layers that share an earlier layer's top-k keep no indexer cache (GLM-5.2).
+    shared = kv_layout.shared_indexer_layers_from_config(config)
+    if shared:
+        facts["shared_indexer_layers"] = shared
     if routed_experts(config):
         facts["experts"] = routed_experts(config)
         facts["experts_per_token"] = (config.get("num_experts_per_tok")

@@ -124,6 +124,10 @@ class ModelFacts(_Model):
     """Tokens per chunk of the chunked_attention layers (config.json attention_chunk_size,
     Llama 4)."""
     linear_attention: Optional[LinearAttentionFacts] = None
+    shared_indexer_layers: Optional[list[int]] = None
+    """DSA layers (0-based) that reuse an earlier layer's top-k and so keep no indexer cache
+    from vLLM 0.24 (config.json indexer_types "shared", or index_topk_freq / index_topk_pattern;
+    facts/sparse_mla.py shared_indexer_layers). Without it every DSA layer has an indexer."""
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     @model_validator(mode="after")
@@ -142,6 +146,20 @@ class ModelFacts(_Model):
             raise ValueError("model.facts.linearAttention: linear_attention layers need their "
                              "shape (numKeyHeads, numValueHeads, keyHeadDim, valueHeadDim, "
                              "convKernelDim from config.json linear_*)")
+        return self
+
+    @model_validator(mode="after")
+    def _shared_indexers_are_dsa_layers(self) -> "ModelFacts":
+        shared = self.shared_indexer_layers or []
+        outside = [layer for layer in shared if not 0 <= layer < self.layers]
+        if outside:
+            raise ValueError(f"model.facts.sharedIndexerLayers: {outside} are not layers of a "
+                             f"{self.layers}-layer model; give 0-based layer indices below "
+                             f"{self.layers}")
+        if shared and not self.attention.get("index_head_dim"):
+            raise ValueError("model.facts.sharedIndexerLayers: only a DSA model (attention "
+                             "with index_head_dim) has an indexer to share; remove the key or "
+                             "add attention.index_head_dim")
         return self
 
     @model_validator(mode="after")

@@ -72,6 +72,33 @@ def test_deepseek_v32_adds_the_indexer_to_v3s_counts():
     assert v32["experts"] == base["experts"]
 
 
+def test_a_dsa_config_sharing_the_indexer_writes_its_shared_layers_as_facts():
+    """GLM-5.2's indexer_types (vllm/model_executor/models/utils.py compute_skip_topk_layers):
+    the "shared" layers keep no indexer cache; V3.2's config shares none and writes no key."""
+    v32 = _config(V32)
+    types = ["full", "shared", "shared", "shared"] * 15 + ["full"]
+    glm = {**v32, "model_type": "glm_moe_dsa", "architectures": ["GlmMoeDsaForCausalLM"],
+           "indexer_types": types}
+    facts = model_facts.model_facts(glm, hf_id="zai-org/GLM-5.2")
+    assert facts["shared_indexer_layers"] == [i for i, kind in enumerate(types)
+                                              if kind == "shared"]
+    config.ModelFacts.model_validate(facts)
+    assert "shared_indexer_layers" not in model_facts.model_facts(v32, hf_id="d/v32")
+
+
+def test_indexer_types_that_older_vllm_would_not_follow_are_said():
+    """vLLM 0.24-0.33 read index_topk_freq / index_topk_pattern only (0.34 reads indexer_types
+    first): a config whose two descriptions differ is planned as 0.34 runs it, and said."""
+    v32 = _config(V32)
+    types = ["full", "shared"] * 30 + ["full"]
+    glm = {**v32, "indexer_types": types}
+    notes = model_facts.could_not_determine(glm, "fp8")
+    assert any("indexer_types" in note and "0.33" in note for note in notes)
+    agreeing = {**glm, "index_topk_freq": 2, "index_skip_topk_offset": 1}
+    assert not any("indexer_types" in note
+                   for note in model_facts.could_not_determine(agreeing, "fp8"))
+
+
 def test_kimi_k2_reads_as_deepseek_v3_layout_with_its_own_shape():
     groups = model_facts.parameter_groups(_config(KIMI))
     assert groups["experts"] == 60 * 384 * 3 * 7168 * 2048
