@@ -310,13 +310,12 @@ def _stages_with_experts(stages: list[int], dense_layers: int) -> list[bool]:
     return [end > dense_layers for end in ends]
 
 
-def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
-             layout: Layout, engine: EngineLimits, weights_: Weights,
-             activations_: Activations) -> KvCache:
-    """What is left for the KV cache on one GPU, and what vLLM's grouped pool of blocks holds
-    (planning/kv_layout.py): tokens as vLLM logs them, full-length requests, the longest
-    request, and the state a linear-attention request keeps. Each pipeline stage has its own
-    budget and bytes per block (stage_budgets); the stage with the fewest blocks sets them."""
+def _cache_specs(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
+                 layout: Layout) -> tuple[list, list, Optional[dict], tuple[int, int]]:
+    """Each layer's KV-cache spec as the pinned vLLM forms it (kv_layer_specs: its dtype,
+    block, the hybrid alignment, state dtypes and per-block state, DSA's shared indexers and
+    latent format, chunked local attention without the hybrid manager), the pipeline stages'
+    layer ranges, the linear-attention facts and their (conv, SSM) state bytes."""
     dtype_bytes = kv_dtype_bytes(
         model_families.kv_cache_dtype(model.attention, cfg.model.kv_cache_dtype))
     block = kv_block_size(model.attention, gpu.compute_capability, version)
@@ -340,6 +339,17 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
         vllm_cli.flag_value(cfg.engine.extra_args, "--attention-backend")))
     if model.attention_chunk_size and not kv_layout.chunked_local_on_hybrid_manager(version):
         specs = kv_layout.without_hybrid_manager(specs)
+    return specs, stages, linear, state_dtypes
+
+
+def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Version,
+             layout: Layout, engine: EngineLimits, weights_: Weights,
+             activations_: Activations) -> KvCache:
+    """What is left for the KV cache on one GPU, and what vLLM's grouped pool of blocks holds
+    (planning/kv_layout.py): tokens as vLLM logs them, full-length requests, the longest
+    request, and the state a linear-attention request keeps. Each pipeline stage has its own
+    budget and bytes per block (stage_budgets); the stage with the fewest blocks sets them."""
+    specs, stages, linear, state_dtypes = _cache_specs(cfg, model, gpu, version, layout)
     groups = kv_layout.group_layers(specs)
     budgets, binding = stage_budgets(cfg, gpu, version, engine, weights_, activations_, groups,
                                      stages)
