@@ -286,9 +286,9 @@ MultipleOf(16)); _align_hybrid_block_size rounds the hybrid block to it."""
 MLA_HYBRID_ALIGNMENT = 128
 """TRTLLM/FlashInfer MLA decode kernels want hybrid MLA/Mamba blocks in multiples of 128
 (_align_hybrid_block_size, from MLA_HYBRID_ALIGNMENT_SINCE)."""
-MLA_HYBRID_ALIGNMENT_SINCE = "0.32.0"
+MLA_HYBRID_ALIGNMENT_SINCE = "0.27.0"
 """vllm/platforms/interface.py _align_hybrid_block_size takes max(kernel block, 128) for MLA
-in the 0.32.0-0.34.0 wheels; the 0.26.0 wheel has no such line."""
+in the 0.27.0-0.34.0 wheels; the 0.20.0-0.26.0 wheels have no such line."""
 MLA_HYBRID_BACKEND_ALIGNMENT_SINCE = "0.20.0"
 """From 0.20.0 the rule moved to vllm/platforms/interface.py _align_hybrid_block_size: the
 chosen backend's smallest kernel block (get_supported_kernel_block_sizes). Before, vllm/
@@ -308,7 +308,7 @@ def mla_hybrid_alignment(version: "facts.vllm_features.Version",
                          compute_capability: float) -> int:
     """The token multiple vLLM rounds an MLA hybrid's attention block to, by version:
     MLA_HYBRID_ALIGNMENT_FIXED before 0.20, the default MLA backend's smallest kernel block
-    (MLA_BACKEND_BLOCK_BY_MAJOR) in 0.20-0.31, MLA_HYBRID_ALIGNMENT from 0.32."""
+    (MLA_BACKEND_BLOCK_BY_MAJOR) in 0.20-0.26, MLA_HYBRID_ALIGNMENT from 0.27."""
     if version >= facts.parse_version(MLA_HYBRID_ALIGNMENT_SINCE):
         return MLA_HYBRID_ALIGNMENT
     if version >= facts.parse_version(MLA_HYBRID_BACKEND_ALIGNMENT_SINCE):
