@@ -383,6 +383,25 @@ def _binding_stage_workspace_gib(plan: Plan) -> float:
     return plan.activations.moe_workspace_gib if has_experts else 0.0
 
 
+def batch_holds_max_num_seqs(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """vLLM raises at start when max_num_batched_tokens < max_num_seqs (SchedulerConfig
+    verify_args, vllm/config/scheduler.py, 0.20.0-0.34.0), and the program renders both flags:
+    e.g. the 256-token batched all-to-all default beside an H100's 1024 sequences."""
+    tokens, seqs = plan.engine.max_num_batched_tokens, plan.engine.max_num_seqs
+    if tokens >= seqs:
+        return None
+    defaults = [key for key, value in (("engine.maxNumBatchedTokens",
+                                        cfg.engine.max_num_batched_tokens),
+                                       ("engine.maxNumSeqs", cfg.engine.max_num_seqs))
+                if value is None]
+    said = f" ({' and '.join(defaults)} unset: vLLM's default)" if defaults else ""
+    return (f"engine.maxNumBatchedTokens: {tokens} is below engine.maxNumSeqs {seqs}{said}, "
+            f"and vLLM {cfg.vllm_version} stops at start (\"max_num_batched_tokens ({tokens}) "
+            f"must be greater than or equal to max_num_seqs ({seqs})\"); set "
+            f"engine.maxNumSeqs to at most {tokens} or engine.maxNumBatchedTokens to at least "
+            f"{seqs}")
+
+
 def deepep_low_latency_buffer_allocates(cfg: StackConfig, plan: Plan) -> Optional[str]:
     model, engine = plan.model, plan.engine
     if (not model.experts or memory.all2all_backend(cfg) != "deepep_low_latency"
@@ -402,6 +421,31 @@ def deepep_low_latency_buffer_allocates(cfg: StackConfig, plan: Plan) -> Optiona
             f"(get_low_latency_rdma_size_hint({tokens} tokens, hidden {model.hidden_size}, "
             f"{model.experts} experts)), and DeepEP refuses a buffer of 32 GiB or more at "
             f"start-up; set engine.maxNumBatchedTokens to at most {most}, or use another "
+            "--all2all-backend")
+
+
+NVSHMEM_QP_DEPTH = 1024
+"""DeepEP's QP depth where NVSHMEM_QP_DEPTH is unset (deep_ep/buffers/legacy.py Buffer.__init__,
+deepseek-ai/DeepEP; deep_ep/buffer.py before): the stack renders no NVSHMEM environment."""
+
+
+def deepep_low_latency_qp_depth_holds_the_batch(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """DeepEP's Buffer.low_latency_dispatch asserts nvshmem_qp_depth >= (num_max_dispatch_tokens_
+    per_rank + 1) × 2 (deep_ep/buffers/legacy.py), at the first low-latency dispatch; vLLM
+    passes the MoE layer's max_num_tokens (memory.deepep_low_latency_dispatch_tokens)."""
+    model, engine = plan.model, plan.engine
+    if (not model.experts or memory.all2all_backend(cfg) != "deepep_low_latency"
+            or not memory.uses_batched_all2all("deepep_low_latency", plan.layout)):
+        return None
+    tokens = memory.deepep_low_latency_dispatch_tokens(engine.max_num_batched_tokens,
+                                                       plan.version)
+    if (tokens + 1) * 2 <= NVSHMEM_QP_DEPTH:
+        return None
+    return (f"engine.maxNumBatchedTokens: {engine.max_num_batched_tokens} has DeepEP's "
+            f"low-latency dispatch send {tokens} tokens per rank (vLLM {cfg.vllm_version}), and "
+            f"DeepEP asserts NVSHMEM_QP_DEPTH ({NVSHMEM_QP_DEPTH}, its default; the stack sets "
+            f"none) >= ({tokens} + 1) × 2 = {(tokens + 1) * 2} at the first decode step; set "
+            f"engine.maxNumBatchedTokens to at most {NVSHMEM_QP_DEPTH // 2 - 1}, or use another "
             "--all2all-backend")
 
 
@@ -671,7 +715,9 @@ CHECKS: list[Check] = [
     multi_node_launcher_exists,
     expert_parallel_across_nodes_has_rdma,
     utilization_vllm_can_request,
+    batch_holds_max_num_seqs,
     deepep_low_latency_buffer_allocates,
+    deepep_low_latency_qp_depth_holds_the_batch,
     weights_fit,
     one_request_fits,
     budget_not_below_derived,

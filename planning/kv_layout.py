@@ -286,9 +286,9 @@ MultipleOf(16)); _align_hybrid_block_size rounds the hybrid block to it."""
 MLA_HYBRID_ALIGNMENT = 128
 """TRTLLM/FlashInfer MLA decode kernels want hybrid MLA/Mamba blocks in multiples of 128
 (_align_hybrid_block_size, from MLA_HYBRID_ALIGNMENT_SINCE)."""
-MLA_HYBRID_ALIGNMENT_SINCE = "0.32.0"
+MLA_HYBRID_ALIGNMENT_SINCE = "0.27.0"
 """vllm/platforms/interface.py _align_hybrid_block_size takes max(kernel block, 128) for MLA
-in the 0.32.0-0.34.0 wheels; the 0.26.0 wheel has no such line."""
+in the 0.27.0-0.34.0 wheels; the 0.20.0-0.26.0 wheels have no such line."""
 MLA_HYBRID_BACKEND_ALIGNMENT_SINCE = "0.20.0"
 """From 0.20.0 the rule moved to vllm/platforms/interface.py _align_hybrid_block_size: the
 chosen backend's smallest kernel block (get_supported_kernel_block_sizes). Before, vllm/
@@ -308,7 +308,7 @@ def mla_hybrid_alignment(version: "facts.vllm_features.Version",
                          compute_capability: float) -> int:
     """The token multiple vLLM rounds an MLA hybrid's attention block to, by version:
     MLA_HYBRID_ALIGNMENT_FIXED before 0.20, the default MLA backend's smallest kernel block
-    (MLA_BACKEND_BLOCK_BY_MAJOR) in 0.20-0.31, MLA_HYBRID_ALIGNMENT from 0.32."""
+    (MLA_BACKEND_BLOCK_BY_MAJOR) in 0.20-0.26, MLA_HYBRID_ALIGNMENT from 0.27."""
     if version >= facts.parse_version(MLA_HYBRID_ALIGNMENT_SINCE):
         return MLA_HYBRID_ALIGNMENT
     if version >= facts.parse_version(MLA_HYBRID_BACKEND_ALIGNMENT_SINCE):
@@ -332,18 +332,20 @@ def hybrid_block_size(state_page_bytes: float, attention_bytes_per_token: float,
     return max(block_size, aligned)
 
 
-MAMBA_ALIGN_MODE_SINCE = "0.32.0"
-"""From 0.32.0 prefix caching puts every Mamba layer in mamba cache mode 'align' (2 state
-blocks a request; vllm/model_executor/models/config.py MambaModelConfig, 0.32.0-0.34.0
-wheels). Before, a model that supports Mamba prefix caching (SupportsMambaPrefixCaching:
-nemotron_h, granitemoehybrid, falcon_h1, zamba2, jamba in the 0.14.0-0.26.0 wheels) kept a
-state per block: mode 'all' from 0.15.0, mamba_block_size = block_size in 0.13.0-0.14.0."""
-HYBRID_PREFIX_CACHING_SINCE = "0.32.0"
-"""Prefix caching is on by default for a hybrid (linear-attention/Mamba) model from 0.32.0
-(vllm/engine/arg_utils.py default_prefix_caching = is_prefix_caching_supported, true for
-hybrids, 0.32.0-0.34.0). Before it is opt-in: vllm/config/model.py
-is_prefix_caching_supported is False for hybrids in the 0.15.0-0.20.0 wheels, and arg_utils
-excludes is_hybrid in the 0.26.0 and 0.27.0 wheels (0.21-0.25 and 0.28-0.31 not read)."""
+MAMBA_ALIGN_MODE_SINCE = "0.28.0"
+"""From 0.28.0 prefix caching puts every Mamba layer in mamba cache mode 'align' (2 state
+blocks a request; vllm/model_executor/models/config.py MambaModelConfig sets 'align' where
+the mode is 'none', 0.28.0-0.34.0 wheels). Before, a model that supports Mamba prefix caching
+(SupportsMambaPrefixCaching: nemotron_h, granitemoehybrid, falcon_h1, zamba2, jamba in the
+0.14.0-0.27.0 wheels) kept a state per block: mode 'all' from 0.15.0 ("all" if
+supports_mamba_prefix_caching else "align" in 0.26.0/0.27.0), mamba_block_size = block_size
+in 0.13.0-0.14.0."""
+HYBRID_PREFIX_CACHING_SINCE = "0.28.0"
+"""Prefix caching is on by default for a hybrid (linear-attention/Mamba) model from 0.28.0
+(vllm/engine/arg_utils.py default_prefix_caching = is_prefix_caching_supported, which
+vllm/config/model.py makes True for a generative hybrid, 0.28.0-0.34.0 wheels). Before it is
+opt-in: is_prefix_caching_supported is False for hybrids in the 0.15.0-0.25.0 wheels, and
+arg_utils excludes is_hybrid in the 0.26.0 and 0.27.0 wheels."""
 
 
 def prefix_caching_default(linear_layers: bool, version: "facts.vllm_features.Version"

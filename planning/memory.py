@@ -120,7 +120,7 @@ def engine_limits(cfg: StackConfig, gpu: GpuFacts, version: Version,
     measured = vllm_features.sizes_kv_from_measured_memory(version, cfg.engine.extra_args)
     utilization = (cfg.engine.gpu_memory_utilization
                    or vllm_features.default_gpu_memory_utilization(version, measured))
-    tokens, seqs = default_scheduler_limits(gpu.memory_gib, gpu.compute_capability)
+    tokens, seqs = default_scheduler_limits(gpu.memory_gib, gpu.compute_capability, version)
     batched = batched_dp_moe_tokens(all2all_backend(cfg), layout, version)
     seqs = cfg.engine.max_num_seqs or seqs
     tokens = cfg.engine.max_num_batched_tokens or batched or tokens
@@ -908,13 +908,29 @@ def kv_bytes_per_token_per_gpu(attention: dict, layers: int, tensor_parallel: in
     return per_layer * math.ceil(layers / pipeline_parallel)
 
 
-def default_scheduler_limits(memory_gib: float, compute_capability: float) -> tuple[int, int]:
+LARGEST_SCHEDULER_TIER_SINCE = "0.28.0"
+"""EngineArgs.get_batch_defaults' `device_memory >= 160 * GiB_bytes` tier (B200/B300: 16384
+tokens, 1024 sequences for the OpenAI server): in the 0.28.0-0.34.0 wheels, not in 0.27.0."""
+GB10_OUT_OF_LARGE_TIER_SINCE = "0.33.0"
+"""get_batch_defaults' `not is_gb10` (compute capability 12.1, DGX Spark): in the 0.33.0 and
+0.34.0 wheels, not in 0.32.0."""
+
+
+def default_scheduler_limits(memory_gib: float, compute_capability: float,
+                             version: Optional[Version] = None) -> tuple[int, int]:
     """vLLM V1's defaults for the OpenAI server: (max_num_batched_tokens, max_num_seqs).
 
-    vllm/engine/arg_utils.py (_set_default_args for V1): GPUs with at least 70 GiB that are not
-    A100 (H100/H200 class) get 8192 tokens and 1024 sequences; everything else 2048 and 256.
+    vllm/engine/arg_utils.py (_set_default_args for V1, get_batch_defaults later): GPUs with
+    at least 160 GiB get 16384 tokens and 1024 sequences (LARGEST_SCHEDULER_TIER_SINCE); at
+    least 70 GiB and not A100 (H100/H200 class; GB10 left out from
+    GB10_OUT_OF_LARGE_TIER_SINCE) 8192 and 1024; everything else 2048 and 256.
     """
-    if memory_gib >= 70 and compute_capability >= 9.0:
+    def since(name: str) -> bool:
+        return version is not None and version >= vllm_features.parse(name)
+    if memory_gib >= 160 and since(LARGEST_SCHEDULER_TIER_SINCE):
+        return 16384, 1024
+    gb10 = compute_capability == 12.1 and since(GB10_OUT_OF_LARGE_TIER_SINCE)
+    if memory_gib >= 70 and compute_capability >= 9.0 and not gb10:
         return 8192, 1024
     return 2048, 256
 

@@ -60,8 +60,8 @@ LOW_LATENCY = ["--all2all-backend", "deepep_low_latency"]
 
 
 def test_low_latency_counts_its_rdma_buffer_on_each_gpu_and_names_the_hint():
-    plain = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 256}))
-    ll = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 256,
+    plain = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 256, "maxNumSeqs": 256}))
+    ll = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 256, "maxNumSeqs": 256,
                                             "extraArgs": LOW_LATENCY}))
     rdma = memory.deepep_low_latency_rdma_bytes(256, 7168, 256) / GIB    # 3.55 GiB
     assert ll.layout.data_parallel == 16 and ll.layout.expert_parallel
@@ -104,7 +104,7 @@ def test_a_configured_batch_is_kept_with_a_batched_backend():
 
 
 def test_the_plan_renders_the_batched_default_with_low_latency():
-    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY}))
+    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY, "maxNumSeqs": 256}))
     assert plan.layout.expert_parallel and plan.layout.data_parallel > 1
     assert plan.engine.max_num_batched_tokens == 256
 
@@ -119,7 +119,7 @@ def test_batched_experts_keep_a_workspace_for_every_local_expert_and_dispatcher(
 
 
 def test_low_latency_plans_the_batched_workspace_not_the_gathered_batch():
-    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY}))
+    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY, "maxNumSeqs": 256}))
     assert plan.activations.moe_workspace_gib == pytest.approx(
         256 * 256 * (7168 + 2048) * 2 / GIB)
     assert "batched experts" in plan.activations.reason
@@ -145,9 +145,9 @@ def test_a_low_latency_buffer_deepep_would_refuse_is_refused_naming_the_batch_ke
 
 
 def test_a_low_latency_buffer_under_deepeps_limit_is_not_refused():
-    plan = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 512,
+    plan = make_plan(configured(BASE, engine={"maxNumBatchedTokens": 511, "maxNumSeqs": 256,
                                               "extraArgs": LOW_LATENCY}))
-    assert plan.engine.max_num_batched_tokens == 512
+    assert plan.engine.max_num_batched_tokens == 511
 
 
 @pytest.mark.parametrize("tokens, hidden, experts, size", [
@@ -160,3 +160,40 @@ def test_a_low_latency_buffer_under_deepeps_limit_is_not_refused():
 ])
 def test_the_rdma_hint_follows_each_term_of_deepeps_layout(tokens, hidden, experts, size):
     assert memory.deepep_low_latency_rdma_bytes(tokens, hidden, experts) == size
+
+
+def test_the_batched_default_below_the_h100s_max_num_seqs_is_refused_as_vllm_refuses_it():
+    # On an 80 GB H100 vLLM's default max_num_seqs is 1024 (get_batch_defaults) and the batched
+    # default 256 tokens; SchedulerConfig then raises "max_num_batched_tokens (256) must be
+    # greater than or equal to max_num_seqs (1024)", and the program renders both flags.
+    with pytest.raises(ConfigError) as refused:
+        make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY}))
+    assert "engine.maxNumBatchedTokens: 256 is below engine.maxNumSeqs 1024" in str(refused.value)
+    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY, "maxNumSeqs": 256}))
+    assert (plan.engine.max_num_batched_tokens, plan.engine.max_num_seqs) == (256, 256)
+
+
+@pytest.mark.parametrize("tokens, refused", [(511, False), (512, True)])
+def test_a_low_latency_batch_past_nvshmems_default_qp_depth_is_refused(tokens, refused):
+    # DeepEP's Buffer.low_latency_dispatch asserts nvshmem_qp_depth >= (num_max_dispatch_
+    # tokens_per_rank + 1) × 2, the depth being NVSHMEM_QP_DEPTH or 1024 (deep_ep/buffers/
+    # legacy.py); the stack sets no NVSHMEM environment, and from 0.20 vLLM dispatches
+    # max_num_batched_tokens per rank: 511 is the most a 1024-deep QP holds.
+    cfg = configured(BASE, engine={"maxNumBatchedTokens": tokens, "maxNumSeqs": 256,
+                                   "extraArgs": LOW_LATENCY})
+    if not refused:
+        assert make_plan(cfg).engine.max_num_batched_tokens == tokens
+        return
+    with pytest.raises(ConfigError) as refused_error:
+        make_plan(cfg)
+    message = str(refused_error.value)
+    assert ("engine.maxNumBatchedTokens: 512 has DeepEP's low-latency dispatch send 512 tokens "
+            "per rank") in message
+    assert "(512 + 1) × 2 = 1026" in message and "at most 511" in message
+
+
+def test_before_0_20_low_latency_dispatches_vllms_256_token_chunks_whatever_the_batch():
+    # VLLM_MOE_DP_CHUNK_SIZE (256) is the dispatch size before 0.20: no QP depth refusal.
+    cfg = configured(BASE, vllmVersion="0.19.0",
+                     engine={"maxNumBatchedTokens": 4096, "extraArgs": LOW_LATENCY})
+    assert make_plan(cfg).engine.max_num_batched_tokens == 4096

@@ -100,18 +100,25 @@ def test_granite_4_hs_layer_types_give_mamba_and_attention_layers():
 
 
 @pytest.mark.parametrize("linear_layers,version,on", [
-    (False, "0.19.0", True), (True, "0.19.0", False), (True, "0.31.9", False),
+    (False, "0.19.0", True), (True, "0.19.0", False), (True, "0.27.9", False),
+    (True, "0.28.0", True), (True, "0.31.9", True),
     (True, "0.32.0", True), (True, "0.34.0", True)], ids=lambda value: str(value))
-def test_a_hybrids_prefix_caching_is_opt_in_before_vllm_0_32(linear_layers, version, on):
+def test_a_hybrids_prefix_caching_is_opt_in_before_vllm_0_28(linear_layers, version, on):
+    # 0.26.0/0.27.0 arg_utils: `is_prefix_caching_supported and not is_hybrid`; from 0.28.0
+    # default_prefix_caching = is_prefix_caching_supported, True for a generative hybrid
+    # (vllm/config/model.py, read in the 0.28.0-0.31.0 wheels).
     assert kv_layout.prefix_caching_default(linear_layers, parse_version(version)) is on
 
 
 @pytest.mark.parametrize("kind,version,caching,per_block", [
-    ("mamba2", "0.26.0", True, True), ("mamba2", "0.31.9", True, True),
+    ("mamba2", "0.26.0", True, True), ("mamba2", "0.27.9", True, True),
+    ("mamba2", "0.28.0", True, False), ("mamba2", "0.31.9", True, False),
     ("mamba2", "0.32.0", True, False), ("mamba2", "0.26.0", False, False),
     ("gated_delta_net", "0.26.0", True, False)], ids=lambda value: str(value))
-def test_a_mamba2_state_is_kept_per_block_only_with_prefix_caching_before_0_32(
+def test_a_mamba2_state_is_kept_per_block_only_with_prefix_caching_before_0_28(
         kind, version, caching, per_block):
+    # 0.27.0 MambaModelConfig: mode 'all' for SupportsMambaPrefixCaching models; 0.28.0
+    # sets 'align' whatever the model (vllm/model_executor/models/config.py).
     assert kv_layout.keeps_state_per_block({"kind": kind}, parse_version(version),
                                            caching) is per_block
     assert kv_layout.keeps_state_per_block(None, parse_version(version), caching) is False

@@ -71,8 +71,19 @@ def test_the_plan_prints_the_state_bytes_per_request_and_its_source():
 GIB = 2**30
 
 
-def test_before_vllm_0_32_prefix_caching_keeps_a_mamba2_state_per_block_of_tokens():
-    """vLLM 0.15-0.31 ran a Mamba2 model that supports prefix caching in mamba cache mode
+@pytest.mark.parametrize("version", ["0.28.0", "0.31.0"])
+def test_from_vllm_0_28_a_hybrid_caches_prefixes_by_default_with_two_state_blocks(version):
+    """From 0.28.0 default_prefix_caching is is_prefix_caching_supported, True for a hybrid
+    (engine/arg_utils.py, config/model.py), and MambaModelConfig sets mamba cache mode
+    'align' (models/config.py): cdiv(32,768, 1,312) = 25 attention blocks and two state
+    blocks in each of 7 groups, as 0.32 plans it."""
+    kv = _plan(version).kv
+    assert kv.block_size == 1312
+    assert kv.request_gib == pytest.approx((25 + 7 * 2) * 4 * 1312 * 4096 / GIB)
+
+
+def test_before_vllm_0_28_prefix_caching_keeps_a_mamba2_state_per_block_of_tokens():
+    """vLLM 0.15-0.27 ran a Mamba2 model that supports prefix caching in mamba cache mode
     'all' (models/config.py MambaModelConfig; MambaSpec.max_memory_usage_bytes: cdiv(max_model_len,
     block) states a request) with the block a multiple of the SSD chunk (platforms/interface.py
     _align_hybrid_block_size): 128 × cdiv(cdiv(5,316,608, 4,096), 128) = 1,408 tokens."""
@@ -83,9 +94,9 @@ def test_before_vllm_0_32_prefix_caching_keeps_a_mamba2_state_per_block_of_token
 
 
 @pytest.mark.parametrize("extra_args", [(), ("--no-enable-prefix-caching",)],
-                         ids=["default-off-before-0.32", "flag"])
+                         ids=["default-off-before-0.28", "flag"])
 def test_without_prefix_caching_a_mamba2_request_keeps_one_state(extra_args):
-    """Before 0.32 a hybrid model's prefix caching is opt-in (vllm/config/model.py
+    """Before 0.28 a hybrid model's prefix caching is opt-in (vllm/config/model.py
     is_prefix_caching_supported is False for hybrids in 0.19.0/0.20.0; engine/arg_utils.py
     default_prefix_caching excludes is_hybrid in 0.26.0/0.27.0)."""
     kv = _plan("0.26.0", extra_args).kv

@@ -1,8 +1,8 @@
 """An MLA hybrid's attention block (planning/kv_layout.py mla_hybrid_alignment) follows the
 vLLM version: 64 tokens from Kimi-Linear's first release to 0.19 (vllm/model_executor/models/
 config.py HybridAttentionMambaModelConfig, 0.12.0-0.19.0), the default MLA backend's smallest
-kernel block in 0.20-0.31 (vllm/platforms/interface.py _align_hybrid_block_size, cuda.py
-_get_backend_priorities), and at least 128 from 0.32."""
+kernel block in 0.20-0.26 (vllm/platforms/interface.py _align_hybrid_block_size, cuda.py
+_get_backend_priorities), and at least 128 from 0.27."""
 
 import json
 import pathlib
@@ -24,6 +24,8 @@ GIB = 2**30
 @pytest.mark.parametrize("version,capability,alignment", [
     ("0.12.0", 8.6, 64), ("0.19.0", 9.0, 64),
     ("0.20.0", 8.6, 16), ("0.26.0", 9.0, 16), ("0.26.0", 10.0, 32),
+    # the 0.27.0 wheel's _align_hybrid_block_size already takes max(kernel block, 128) for MLA
+    ("0.27.0", 8.6, 128), ("0.31.0", 10.0, 128),
     ("0.32.0", 8.6, 128), ("0.34.0", 10.0, 128)],
     ids=lambda value: str(value))
 def test_the_mla_hybrid_alignment_follows_the_vllm_version(version, capability, alignment):

@@ -536,3 +536,18 @@ def test_tensor_parallel_dividing_the_linear_attention_heads_is_accepted():
     # 20 linear heads over TP 4 (5 a rank), 32 MLA heads over TP 4 (8 a rank).
     plan = make_plan(_linear_stack(4, num_key_heads=20, num_value_heads=20))
     assert plan.layout.tensor_parallel == 4
+
+
+@pytest.mark.parametrize("tokens, seqs, refused", [(512, 513, True), (512, 512, False)])
+def test_a_batch_smaller_than_max_num_seqs_is_refused_as_vllm_refuses_it(tokens, seqs, refused):
+    # SchedulerConfig.verify_args (vllm/config/scheduler.py, 0.20.0-0.34.0): "max_num_batched_
+    # tokens (…) must be greater than or equal to max_num_seqs (…)", a ValueError at start.
+    cfg = stack(engine={"maxNumBatchedTokens": tokens, "maxNumSeqs": seqs})
+    plan = drafted(engine={"max_num_batched_tokens": tokens, "max_num_seqs": seqs})
+    problem = checks.batch_holds_max_num_seqs(cfg, plan)
+    assert (problem is not None) is refused
+    if refused:
+        assert problem.startswith(f"engine.maxNumBatchedTokens: {tokens} is below "
+                                  f"engine.maxNumSeqs {seqs}")
+        assert f"set engine.maxNumSeqs to at most {tokens} or engine.maxNumBatchedTokens to " \
+               f"at least {seqs}" in problem

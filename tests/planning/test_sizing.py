@@ -486,6 +486,21 @@ def test_the_large_gpu_scheduler_tier_starts_at_70_gib():
     assert memory.default_scheduler_limits(69.9, 9.0) == (2048, 256)
 
 
+@pytest.mark.parametrize("gib, capability, version, limits", [
+    (178.35, 10.0, "0.27.0", (8192, 1024)),      # B200 before the 160 GiB tier
+    (178.35, 10.0, "0.28.0", (16384, 1024)),     # B200: `device_memory >= 160 * GiB_bytes`
+    (160, 10.0, "0.34.0", (16384, 1024)),
+    (159.9, 10.0, "0.34.0", (8192, 1024)),
+    (119.7, 12.1, "0.32.0", (8192, 1024)),       # GB10 (DGX Spark) as any 70 GiB GPU
+    (119.7, 12.1, "0.33.0", (2048, 256)),        # GB10 excluded: `not is_gb10`
+    (79.19, 9.0, "0.34.0", (8192, 1024))], ids=lambda value: str(value))
+def test_the_scheduler_defaults_follow_vllms_tiers_by_version(gib, capability, version, limits):
+    # EngineArgs.get_batch_defaults (vllm/engine/arg_utils.py): a >= 160 GiB tier from the
+    # 0.28.0 wheel (not in 0.27.0), GB10 (compute capability 12.1) out of the 70 GiB tier from
+    # the 0.33.0 wheel (not in 0.32.0).
+    assert memory.default_scheduler_limits(gib, capability, V(version)) == limits
+
+
 def test_mxfp4_experts_are_padded_for_the_kernel_vllm_picks():
     # gpt-oss (H = I = 2880): Hopper/Triton pads I per GPU to 64, below Hopper Marlin pads I
     # to 128 and H to 256, Blackwell's TRT-LLM kernel both to 256.
