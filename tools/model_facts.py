@@ -26,6 +26,7 @@ of each role from the tensor names (beside the widths the facts give); a saved h
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import pathlib
 import re
@@ -901,8 +902,31 @@ def _bits_dtype(config: dict[str, Any], bits: int, kind: str) -> str:
     raise _unsupported(config, f"quantized weights of {bits}-bit {kind} are not modelled")
 
 
+NVFP4_GROUP = 16
+"""Weights per FP8 block scale of an NVFP4 checkpoint (planning/memory.py NVFP4_BYTES)."""
+
+
+def _nvfp4(config: dict[str, Any], group_size: Any) -> str:
+    """nvfp4, when the group is the 16 NVFP4_BYTES counts (modelopt.py ModelOptNvFp4Config
+    defaults a missing group_size to 16; compressed-tensors' _is_nvfp4_format requires 16)."""
+    if int(group_size or NVFP4_GROUP) != NVFP4_GROUP:
+        raise _unsupported(config, f"NVFP4 with group_size {group_size} is not modelled (the "
+                                   f"block scales are counted one per {NVFP4_GROUP} weights)")
+    return model_families.NVFP4
+
+
+def _modelopt_dtype(config: dict[str, Any], quant: dict[str, Any]) -> str:
+    """A TensorRT Model Optimizer checkpoint's scheme: NVFP4 only (vLLM's modelopt.py also
+    serves FP8, W4A16_NVFP4, MXFP8 and MIXED_PRECISION; their widths are not modelled here)."""
+    algo = quant.get("quant_algo")
+    if algo != "NVFP4":
+        raise _unsupported(config, f"modelopt quant_algo {algo!r} is not modelled (NVFP4 is)")
+    return _nvfp4(config, quant.get("group_size"))
+
+
 def weights_dtype(config: dict[str, Any]) -> str:
-    """bf16 | fp16 | fp8 | mxfp4 | int8 | int4 from quantization_config, else torch_dtype.
+    """bf16 | fp16 | fp8 | mxfp4 | nvfp4 | int8 | int4 from quantization_config, else
+    torch_dtype.
 
     fp32 checkpoints are served in 16 bits by vLLM's `--dtype auto`, so they count as bf16.
     """
@@ -915,10 +939,14 @@ def weights_dtype(config: dict[str, Any]) -> str:
             return model_families.MXFP4
         if method in ("awq", "gptq"):
             return _bits_dtype(config, int(quant.get("bits", 0)), "int")
+        if method == "modelopt":
+            return _modelopt_dtype(config, quant)
         if method == "compressed-tensors":
             groups = quant.get("config_groups") or {}
             for group in groups.values():
                 weights = group.get("weights") or {}
+                if weights.get("type") == "float" and int(weights.get("num_bits", 0)) == 4:
+                    return _nvfp4(config, weights.get("group_size"))
                 return _bits_dtype(config, int(weights.get("num_bits", 0)),
                                    weights.get("type", "int"))
         raise _unsupported(config, f"quantization method {method!r} is not modelled")
@@ -943,7 +971,8 @@ def quantization(config: dict[str, Any]) -> dict[str, Any] | None:
              "bits": quant.get("bits") or weights.get("num_bits"),
              "group_size": quant.get("group_size") or weights.get("group_size"),
              "format": quant.get("format") or quant.get("fmt"),
-             "kept": quant.get("ignore") or quant.get("modules_to_not_convert"),
+             "kept": (quant.get("ignore") or quant.get("modules_to_not_convert")
+                      or quant.get("exclude_modules")),
              "block": quant.get("weight_block_size")}
     return {key: value for key, value in found.items() if value is not None}
 
@@ -1006,8 +1035,12 @@ def _kept(name: str, patterns: list[str], method: str | None) -> bool:
     name (vllm/model_executor/layers/quantization/compressed_tensors/utils.py
     should_ignore_layer); AWQ skips a layer whose name contains any entry
     (quantization/awq.py is_layer_skipped_awq); FP8 and GPTQ entries name a module or a
-    dotted part of it (quantization/utils/quant_utils.py is_layer_skipped)."""
+    dotted part of it (quantization/utils/quant_utils.py is_layer_skipped); Model Optimizer
+    entries are also substrings or fnmatch wildcards (modelopt.py
+    ModelOptQuantConfigBase.is_layer_excluded)."""
     for pattern in patterns:
+        if method == "modelopt" and (pattern in name or fnmatch.fnmatch(name, pattern)):
+            return True
         if pattern.startswith("re:"):
             if re.match(pattern[3:], name):
                 return True
@@ -1033,7 +1066,7 @@ def weights_by_role(config: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     size and zero points); None when every role is what the scheme's own widths say (an FP8
     block or a group-128 symmetric int4 checkpoint quantizing every linear; mxfp4)."""
     dtype = weights_dtype(config)
-    if dtype not in ("fp8", "int8", "int4"):
+    if dtype not in ("fp8", "int8", "int4", model_families.NVFP4):
         return None
     width, by_role = _quantized_width(config, dtype), {}
     for role, kept in _role_keeping(config).items():
@@ -1052,7 +1085,7 @@ def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
     layout's parts the attention kinds do not count."""
     quant = quantization(config) or {}
     notes = []
-    if dtype in ("int4", "int8", "fp8"):
+    if dtype in ("int4", "int8", "fp8", model_families.NVFP4):
         for role, kept in _role_keeping(config).items():
             if any(kept) and not all(kept):
                 parts = [name for name, keep in zip(_module_names(config)[role], kept) if keep]
@@ -1193,7 +1226,8 @@ def to_yaml(name: str, facts: dict[str, Any], notes: list[str] | None = None) ->
     lines = ["  " + line for line in body.splitlines()]
     if facts.get("hf_id") is None:
         lines.append("    # fill by hand: hf_id, the Hugging Face repository id")
-    if facts.get("weights_dtype") in ("fp8", "int8", "int4", model_families.MXFP4) \
+    if facts.get("weights_dtype") in ("fp8", "int8", "int4", model_families.MXFP4,
+                                      model_families.NVFP4) \
             and "weights_gib" not in facts:
         lines.append("    # quantized: the roles give the GPU memory; pass --safetensors (or the "
                      "index) for the checkpoint's size (weights_gib)")
@@ -1212,6 +1246,19 @@ def _read_json(path: pathlib.Path) -> dict[str, Any]:
         raise SystemExit(f"error: {path} is not valid JSON: {exc}") from None
 
 
+def with_hf_quant_config(config: dict[str, Any], config_path: pathlib.Path) -> dict[str, Any]:
+    """config.json with the hf_quant_config.json beside it as its quantization_config, the way
+    vLLM finds a Model Optimizer checkpoint's quantization: config.json's quantization_config
+    first, else the file (model_loader/weight_utils.py get_quant_config), whose `quantization`
+    section names the excluded modules `exclude_modules` (modelopt.py
+    ModelOptQuantConfigBase.from_config)."""
+    path = config_path.parent / "hf_quant_config.json"
+    if config.get("quantization_config") or not path.is_file():
+        return config
+    section = _read_json(path).get("quantization") or {}
+    return {**config, "quantization_config": {"quant_method": "modelopt", **section}}
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: print the entry, or the reason it cannot be derived (exit status 1)."""
     parser = argparse.ArgumentParser(prog="python -m tools.model_facts", description=__doc__,
@@ -1228,7 +1275,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hf-id", help="Hugging Face repository id (org/name)")
     parser.add_argument("--name", help="preset name (default: the repository name, lower case)")
     args = parser.parse_args(argv)
-    config = text_model_config(_read_json(args.config))
+    config = text_model_config(with_hf_quant_config(_read_json(args.config), args.config))
     index = _read_json(args.index) if args.index else None
     hf_id = args.hf_id or guess_hf_id(config, args.config)
     try:
