@@ -915,13 +915,62 @@ def _nvfp4(config: dict[str, Any], group_size: Any) -> str:
     return model_families.NVFP4
 
 
+MIXED_ALGOS = {"NVFP4": model_families.NVFP4, "FP8": "fp8"}
+"""The per-module algorithms of a ModelOpt MIXED_PRECISION checkpoint read, as role dtypes
+(FP8 is per-tensor there: 1 B, the fp8 width's block scales add 4/16384)."""
+
+
 def _modelopt_dtype(config: dict[str, Any], quant: dict[str, Any]) -> str:
-    """A TensorRT Model Optimizer checkpoint's scheme: NVFP4 only (vLLM's modelopt.py also
-    serves FP8, W4A16_NVFP4, MXFP8 and MIXED_PRECISION; their widths are not modelled here)."""
+    """A TensorRT Model Optimizer checkpoint's scheme: NVFP4, or MIXED_PRECISION of NVFP4 and
+    FP8 modules (nvfp4 when any module is NVFP4; weights_by_role gives each role's). vLLM's
+    modelopt.py also serves FP8, W4A16_NVFP4 and MXFP8, whose widths are not modelled here."""
     algo = quant.get("quant_algo")
+    if algo == "MIXED_PRECISION":
+        layers = (quant.get("quantized_layers") or {}).values()
+        algos = {str(info.get("quant_algo")).upper() for info in layers}
+        if not algos or not algos <= set(MIXED_ALGOS):
+            raise _unsupported(config, f"modelopt MIXED_PRECISION of {sorted(algos)} is not "
+                                       f"modelled (NVFP4 and FP8 modules are)")
+        for info in layers:
+            if str(info.get("quant_algo")).upper() == "NVFP4":
+                _nvfp4(config, info.get("group_size"))
+        return model_families.NVFP4 if "NVFP4" in algos else "fp8"
     if algo != "NVFP4":
-        raise _unsupported(config, f"modelopt quant_algo {algo!r} is not modelled (NVFP4 is)")
+        raise _unsupported(config, f"modelopt quant_algo {algo!r} is not modelled (NVFP4 and "
+                                   "MIXED_PRECISION are)")
     return _nvfp4(config, quant.get("group_size"))
+
+
+def _mixed_layers(config: dict[str, Any]) -> dict[str, str] | None:
+    """A MIXED_PRECISION checkpoint's quantized_layers as {module name: role dtype}, the
+    language model's prefix written as this tool names modules (model.layers...); None for
+    any other checkpoint."""
+    quant = config.get("quantization_config") or {}
+    if quant.get("quant_method") != "modelopt" or quant.get("quant_algo") != "MIXED_PRECISION":
+        return None
+    names = {}
+    for key, info in (quant.get("quantized_layers") or {}).items():
+        for prefix in ("model.language_model.", "language_model.model."):
+            if key.startswith(prefix):
+                key = "model." + key[len(prefix):]
+        names[key] = MIXED_ALGOS[str(info.get("quant_algo")).upper()]
+    return names
+
+
+def _mixed_dtype(name: str, layers: dict[str, str]) -> str:
+    """A module's dtype as vLLM resolves it (modelopt.py ModelOptMixedPrecisionConfig.
+    _resolve_quant_algo: the entry of the module itself or of a module containing it (an
+    expert's FusedMoE), else of a module inside it; absent, unquantized (16-bit))."""
+    for key, dtype in layers.items():
+        if name == key or name.startswith(key + ".") or key.startswith(name + "."):
+            return dtype
+    return "bf16"
+
+
+def _mixed_role_dtypes(config: dict[str, Any], layers: dict[str, str]) -> dict[str, list[str]]:
+    groups = parameter_groups(config)
+    return {role: [_mixed_dtype(name, layers) for name in names]
+            for role, names in _module_names(config).items() if names and groups[role]}
 
 
 def weights_dtype(config: dict[str, Any]) -> str:
@@ -1066,6 +1115,10 @@ def weights_by_role(config: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     size and zero points); None when every role is what the scheme's own widths say (an FP8
     block or a group-128 symmetric int4 checkpoint quantizing every linear; mxfp4)."""
     dtype = weights_dtype(config)
+    layers = _mixed_layers(config)
+    if layers is not None:
+        return {role: {"dtype": dtypes[0]}
+                for role, dtypes in _mixed_role_dtypes(config, layers).items()} or None
     if dtype not in ("fp8", "int8", "int4", model_families.NVFP4):
         return None
     width, by_role = _quantized_width(config, dtype), {}
@@ -1095,7 +1148,24 @@ def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
                     "parts; weights_by_role counts the whole role at the quantized width, so "
                     "the plan is light by the kept parts: check weights per GPU against a "
                     "start-up log")
-    return notes + _kv_layout_notes(config) + qwen3_5_notes(config)
+    return notes + _mixed_notes(config) + _kv_layout_notes(config) + qwen3_5_notes(config)
+
+
+def _mixed_notes(config: dict[str, Any]) -> list[str]:
+    """MIXED_PRECISION roles whose parts are stored at different widths (weights_by_role
+    counts the whole role at its first part's)."""
+    layers = _mixed_layers(config)
+    if layers is None:
+        return []
+    notes = []
+    for role, dtypes in _mixed_role_dtypes(config, layers).items():
+        if len(set(dtypes)) > 1:
+            parts = ", ".join(f"{name} as {dtype}"
+                              for name, dtype in zip(_module_names(config)[role], dtypes))
+            notes.append(f"{role}: the checkpoint stores {parts} (quantized_layers); "
+                         f"weights_by_role counts the role as {dtypes[0]}: check weights per "
+                         "GPU against a start-up log")
+    return notes
 
 
 def _kv_layout_notes(config: dict[str, Any]) -> list[str]:

@@ -86,13 +86,13 @@ def test_an_nvfp4_group_other_than_16_is_said_not_modelled():
 
 def test_a_modelopt_algorithm_other_than_nvfp4_is_said_not_modelled():
     config = _config()
-    config["quantization_config"]["quant_algo"] = "MIXED_PRECISION"
+    config["quantization_config"]["quant_algo"] = "W4A16_NVFP4"
     try:
         model_facts.model_facts(config)
     except model_facts.UnsupportedModel as exc:
-        assert "MIXED_PRECISION" in str(exc)
+        assert "W4A16_NVFP4" in str(exc)
     else:
-        raise AssertionError("a MIXED_PRECISION modelopt checkpoint was accepted")
+        raise AssertionError("a W4A16_NVFP4 modelopt checkpoint was accepted")
 
 
 def test_an_exclude_list_keeping_part_of_a_role_is_said():
@@ -101,3 +101,69 @@ def test_an_exclude_list_keeping_part_of_a_role_is_said():
     notes = model_facts.could_not_determine(config, "nvfp4")
     assert any(note.startswith("sharded_linear: the checkpoint keeps "
                                "model.layers.0.self_attn.q_proj 16-bit") for note in notes)
+
+
+def _mixed(quantized_layers):
+    # ModelOpt MIXED_PRECISION (vLLM modelopt.py ModelOptMixedPrecisionConfig, 0.24.0): each
+    # quantized module's algorithm in quantized_layers, modules absent from it unquantized.
+    config = _config()
+    config["quantization_config"] = {"quant_method": "modelopt",
+                                     "quant_algo": "MIXED_PRECISION",
+                                     "quantized_layers": quantized_layers}
+    return config
+
+
+def _layers(attention_algo, expert_algo, layers=48):
+    entries = {}
+    for layer in range(layers):
+        for proj in ("q_proj", "k_proj", "v_proj", "o_proj"):
+            entries[f"model.language_model.layers.{layer}.self_attn.{proj}"] = \
+                {"quant_algo": attention_algo}
+        entries[f"model.language_model.layers.{layer}.mlp.experts"] = \
+            {"quant_algo": expert_algo, "group_size": 16}
+    return entries
+
+
+def test_modelopt_mixed_precision_gives_each_role_its_algorithm():
+    facts = model_facts.model_facts(_mixed(_layers("FP8", "NVFP4")))
+    assert facts["weights_dtype"] == "nvfp4"
+    assert facts["weights_by_role"] == {"sharded_linear": {"dtype": "fp8"},
+                                        "experts": {"dtype": "nvfp4"}}
+
+
+def test_modules_mixed_precision_does_not_list_stay_16_bit():
+    layers = {key: value for key, value in _layers("FP8", "NVFP4").items()
+              if "self_attn" not in key}
+    facts = model_facts.model_facts(_mixed(layers))
+    assert facts["weights_by_role"] == {"sharded_linear": {"dtype": "bf16"},
+                                        "experts": {"dtype": "nvfp4"}}
+
+
+def test_a_role_whose_parts_mixed_precision_stores_apart_is_said():
+    layers = _layers("FP8", "NVFP4")
+    del layers["model.language_model.layers.0.self_attn.o_proj"]
+    notes = model_facts.could_not_determine(_mixed(layers), "nvfp4")
+    assert any(note.startswith("sharded_linear: the checkpoint stores "
+                               "model.layers.0.self_attn.q_proj as fp8, "
+                               "model.layers.0.self_attn.o_proj as bf16") for note in notes)
+
+
+def test_a_mixed_precision_algorithm_other_than_nvfp4_or_fp8_is_said_not_modelled():
+    try:
+        model_facts.model_facts(_mixed(_layers("FP8", "W4A16_NVFP4")))
+    except model_facts.UnsupportedModel as exc:
+        assert "W4A16_NVFP4" in str(exc)
+    else:
+        raise AssertionError("a W4A16_NVFP4 layer was accepted")
+
+
+def test_mixed_precision_without_nvfp4_modules_is_fp8_and_its_nvfp4_groups_must_be_16():
+    assert model_facts.weights_dtype(_mixed(_layers("FP8", "FP8"))) == "fp8"
+    layers = _layers("FP8", "NVFP4")
+    layers["model.language_model.layers.3.mlp.experts"]["group_size"] = 32
+    try:
+        model_facts.weights_dtype(_mixed(layers))
+    except model_facts.UnsupportedModel as exc:
+        assert "group_size 32" in str(exc)
+    else:
+        raise AssertionError("an NVFP4 group of 32 was accepted")
