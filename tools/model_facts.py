@@ -960,9 +960,10 @@ def _mixed_layers(config: dict[str, Any]) -> dict[str, str] | None:
 def _mixed_dtype(name: str, layers: dict[str, str]) -> str:
     """A module's dtype as vLLM resolves it (modelopt.py ModelOptMixedPrecisionConfig.
     _resolve_quant_algo: the entry of the module itself or of a module containing it (an
-    expert's FusedMoE), else of a module inside it; absent, unquantized (16-bit))."""
+    expert's FusedMoE); absent, unquantized (16-bit)). vLLM also takes an entry inside the
+    module, which a leaf module (the names _module_names gives) cannot have."""
     for key, dtype in layers.items():
-        if name == key or name.startswith(key + ".") or key.startswith(name + "."):
+        if name == key or name.startswith(key + "."):
             return dtype
     return "bf16"
 

@@ -167,3 +167,27 @@ def test_mixed_precision_without_nvfp4_modules_is_fp8_and_its_nvfp4_groups_must_
         assert "group_size 32" in str(exc)
     else:
         raise AssertionError("an NVFP4 group of 32 was accepted")
+
+
+def test_an_nvfp4_config_without_group_size_takes_vllms_default_16():
+    config = _config()
+    del config["quantization_config"]["group_size"]
+    assert model_facts.weights_dtype(config) == "nvfp4"
+
+
+def test_mixed_precision_without_quantized_layers_is_said_not_modelled():
+    # vLLM refuses it too (ModelOptMixedPrecisionConfig._from_config: "requires a
+    # 'quantized_layers' mapping").
+    try:
+        model_facts.weights_dtype(_mixed({}))
+    except model_facts.UnsupportedModel as exc:
+        assert "MIXED_PRECISION of []" in str(exc)
+    else:
+        raise AssertionError("MIXED_PRECISION without quantized_layers was accepted")
+
+
+def test_mixed_precision_keys_under_language_model_model_name_the_same_modules():
+    layers = {key.replace("model.language_model.", "language_model.model."): value
+              for key, value in _layers("FP8", "NVFP4").items()}
+    assert model_facts.weights_by_role(_mixed(layers)) == {
+        "sharded_linear": {"dtype": "fp8"}, "experts": {"dtype": "nvfp4"}}
