@@ -144,11 +144,16 @@ quantization_config modules_to_not_convert)."""
 FP4_FP8 = "fp4-fp8"
 """DeepSeek V4: experts MXFP4, the other linears FP8 with block scales."""
 
+NVFP4 = "nvfp4"
+"""NVIDIA FP4 checkpoints (TensorRT Model Optimizer `quant_algo: NVFP4`, compressed-tensors
+nvfp4-pack-quantized): every linear and expert 4-bit with FP8 block scales per 16, the modules
+the checkpoint excludes (lm_head, routers) 16-bit (planning/memory.py NVFP4_BYTES)."""
+
 SIXTEEN_BIT = ("bf16", "fp16")
 """Checkpoints `--quantization fp8` quantizes online (vllm/model_executor/layers/quantization/
 fp8.py Fp8Config: a 16-bit checkpoint's linears and experts at 1 byte)."""
 
-WEIGHT_SCHEMES = (*SIXTEEN_BIT, "fp8", "int8", "int4", MXFP4, FP4_FP8)
+WEIGHT_SCHEMES = (*SIXTEEN_BIT, "fp8", "int8", "int4", MXFP4, FP4_FP8, NVFP4)
 """Every checkpoint scheme the facts may name (planning/memory.py ROLE_BYTES has their widths)."""
 
 

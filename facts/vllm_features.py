@@ -735,3 +735,16 @@ _swizzle_mxfp4): in the 0.26.0, 0.28.0–0.32.0 wheels, not in 0.19.0 or 0.20.0.
 def pads_hopper_mxfp4_scale_groups(version: Version) -> bool:
     """True when Hopper's Triton MXFP4 path pads the scale groups to a multiple of 4."""
     return version >= HOPPER_MXFP4_SCALE_K_PAD_SINCE
+
+
+NVFP4_ON_TURING_SINCE: Version = parse("0.24.0")
+"""The lowest compute capability vLLM serves an NVFP4 checkpoint on: 8.0 in 0.10.2
+(quantization/modelopt.py ModelOptNvFp4Config.get_min_capability 80; compressed-tensors'
+W4A4Fp4 100 but falling back to W4A16Fp4, 80), 7.5 in 0.24.0 and 0.34.0 (both 75: the Marlin
+FP4 kernel, utils/marlin_utils_fp4.py is_fp4_marlin_supported). Releases between 0.10.2 and
+0.24.0 are not read: 0.24.0 is the conservative bound."""
+
+
+def nvfp4_min_compute_capability(version: Version) -> float:
+    """The oldest GPU generation vLLM `version` runs NVFP4 weights on (NVFP4_ON_TURING_SINCE)."""
+    return 7.5 if version >= NVFP4_ON_TURING_SINCE else 8.0

@@ -111,6 +111,21 @@ def gpu_runs_the_kernels(cfg: StackConfig, plan: Plan) -> Optional[str]:
     return None
 
 
+def gpu_runs_nvfp4(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    """vLLM refuses a quantization below its get_min_capability
+    (facts/vllm_features.py nvfp4_min_compute_capability)."""
+    model, gpu = plan.model, plan.gpu
+    if model.weights_dtype != model_families.NVFP4:
+        return None
+    needed = vllm_features.nvfp4_min_compute_capability(plan.version)
+    if gpu.compute_capability >= needed:
+        return None
+    return (f"gpu.type: vLLM {cfg.vllm_version} runs NVFP4 checkpoints ({model.hf_id}) on "
+            f"compute capability {needed} or newer (its FP4 kernels: CUTLASS/FlashInfer on "
+            f"10.x/12.x, Marlin below), {gpu.name} has {gpu.compute_capability}; choose a "
+            "newer GPU generation")
+
+
 def fp8_cache_keeps_the_v1_engine(cfg: StackConfig, plan: Plan) -> Optional[str]:
     if cfg.model.kv_cache_dtype == "fp8" and vllm_features.fp8_kv_falls_back_to_v0(
             plan.gpu.compute_capability, plan.version):
@@ -699,6 +714,7 @@ CHECKS: list[Check] = [
     node_cache_disk_holds_the_revisions,
     vllm_serves_the_model,
     gpu_runs_the_kernels,
+    gpu_runs_nvfp4,
     fp8_cache_keeps_the_v1_engine,
     dsa_cache_has_a_sparse_backend,
     context_within_the_model,

@@ -606,6 +606,22 @@ FP8_BLOCK_SCALE_BYTES = 4 / (128 * 128)
 """One FP32 scale per 128 × 128 block of an FP8 block-quantized weight (utils/fp8_utils.py)."""
 MXFP4_BYTES = 0.5 + 1 / 32
 """FP4 packed two per byte + one E8M0 scale byte per 32 elements (quantization/mxfp4.py)."""
+NVFP4_BYTES = 0.5 + 1 / 16
+"""NVFP4: FP4 packed two per byte (uint8 [N, K/2]) + one FP8 E4M3 block scale per 16 weights
+(weight_scale [N, K/16]); the FP32 global scales are one per tensor (weight_scale_2,
+input_scale) and count nothing (vllm/model_executor/layers/quantization/modelopt.py
+ModelOptNvFp4LinearMethod.create_weights, 0.24.0 and 0.34.0; compressed_tensors/schemes/
+compressed_tensors_w4a4_nvfp4.py the same). On compute capability 10.x/12.x the CUTLASS and
+FlashInfer kernels swizzle the block scales into a [round_up(N, 128), round_up(K/16, 4)] tile
+(utils/nvfp4_utils.py swizzle_blockscale): no padding when N is a multiple of 128 and K of 64,
+as every linear and expert of the models planned is at TP ≤ 4 (Qwen3-30B-A3B's 768-wide experts
+at TP 8 pad K/16 from 6 to 8: +1/48 B per weight, not counted). On Ampere/Hopper the Marlin FP4
+fallback (utils/marlin_utils_fp4.py prepare_fp4_layer_for_marlin) repacks the 4-bit weights and
+rewrites the scales as FP8 again, one per 16: the same bytes. Experts (fused_moe/oracle/nvfp4.py
+select_nvfp4_moe_backend: FlashInfer TRT-LLM/CuteDSL/CUTLASS, vLLM CUTLASS, then Marlin) keep the
+same layout; FlashInfer pads the expert intermediate to a multiple of 16 and TRT-LLM the hidden
+size to 256 (utils/flashinfer_utils.py align_fp4_moe_weights_for_fi,
+align_trtllm_fp4_moe_hidden_dim_for_fi): no padding for the shapes planned."""
 GPTQ_INT4_BYTES = 0.5 + 2 / 128
 """4-bit weights + one 16-bit scale per group of 128 (symmetric GPTQ after the Marlin repack,
 which drops zero points; AWQ keeps 4-bit zeros: + 0.5/128, within 1 %)."""
@@ -623,6 +639,8 @@ ROLE_BYTES: dict[str, dict[str, float]] = {
               "experts": MXFP4_BYTES},
     model_families.FP4_FP8: {**_16BIT, "replicated_linear": 1 + 1 / (128 * 128),
                 "sharded_linear": 1 + 1 / (128 * 128), "experts": MXFP4_BYTES},
+    model_families.NVFP4: {**_16BIT, "replicated_linear": NVFP4_BYTES,
+                           "sharded_linear": NVFP4_BYTES, "experts": NVFP4_BYTES},
 }
 """Bytes per parameter of each role, by checkpoint scheme (models.yaml weights_dtype):
 - bf16/fp16: 2 everywhere.
@@ -634,7 +652,9 @@ ROLE_BYTES: dict[str, dict[str, float]] = {
 - int8 (W8A8) 1 byte, int4 (GPTQ/AWQ, group 128) 0.516 bytes for the linears.
 - mxfp4 (gpt-oss): only the routed experts are FP4 (its modules_to_not_convert keep attention,
   router, embeddings and head in BF16).
-- fp4-fp8 (DeepSeek V4): experts MXFP4, other linears FP8 with E8M0 block scales."""
+- fp4-fp8 (DeepSeek V4): experts MXFP4, other linears FP8 with E8M0 block scales.
+- nvfp4 (Model Optimizer / compressed-tensors NVFP4): every linear and expert NVFP4_BYTES; the
+  excluded modules 16-bit (weights_by_role names the roles they cover)."""
 
 
 DEFAULT_INT4_GROUP = 128
@@ -656,6 +676,8 @@ def quantized_bytes_per_param(dtype: str, group_size: Optional[int] = None,
         return 1 + FP8_BLOCK_SCALE_BYTES
     if dtype == model_families.MXFP4:
         return MXFP4_BYTES
+    if dtype == model_families.NVFP4:
+        return NVFP4_BYTES
     if dtype == "int4":
         group = group_size or DEFAULT_INT4_GROUP
         return 0.5 + 2 / group + (0.5 / group if zero_points else 0.0)

@@ -26,6 +26,7 @@ of each role from the tensor names (beside the widths the facts give); a saved h
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import pathlib
 import re
@@ -884,8 +885,81 @@ def _bits_dtype(config: dict[str, Any], bits: int, kind: str) -> str:
     raise _unsupported(config, f"quantized weights of {bits}-bit {kind} are not modelled")
 
 
+NVFP4_GROUP = 16
+"""Weights per FP8 block scale of an NVFP4 checkpoint (planning/memory.py NVFP4_BYTES)."""
+
+
+def _nvfp4(config: dict[str, Any], group_size: Any) -> str:
+    """nvfp4, when the group is the 16 NVFP4_BYTES counts (modelopt.py ModelOptNvFp4Config
+    defaults a missing group_size to 16; compressed-tensors' _is_nvfp4_format requires 16)."""
+    if int(group_size or NVFP4_GROUP) != NVFP4_GROUP:
+        raise _unsupported(config, f"NVFP4 with group_size {group_size} is not modelled (the "
+                                   f"block scales are counted one per {NVFP4_GROUP} weights)")
+    return model_families.NVFP4
+
+
+MIXED_ALGOS = {"NVFP4": model_families.NVFP4, "FP8": "fp8"}
+"""The per-module algorithms of a ModelOpt MIXED_PRECISION checkpoint read, as role dtypes
+(FP8 is per-tensor there: 1 B, the fp8 width's block scales add 4/16384)."""
+
+
+def _modelopt_dtype(config: dict[str, Any], quant: dict[str, Any]) -> str:
+    """A TensorRT Model Optimizer checkpoint's scheme: NVFP4, or MIXED_PRECISION of NVFP4 and
+    FP8 modules (nvfp4 when any module is NVFP4; weights_by_role gives each role's). vLLM's
+    modelopt.py also serves FP8, W4A16_NVFP4 and MXFP8, whose widths are not modelled here."""
+    algo = quant.get("quant_algo")
+    if algo == "MIXED_PRECISION":
+        layers = (quant.get("quantized_layers") or {}).values()
+        algos = {str(info.get("quant_algo")).upper() for info in layers}
+        if not algos or not algos <= set(MIXED_ALGOS):
+            raise _unsupported(config, f"modelopt MIXED_PRECISION of {sorted(algos)} is not "
+                                       f"modelled (NVFP4 and FP8 modules are)")
+        for info in layers:
+            if str(info.get("quant_algo")).upper() == "NVFP4":
+                _nvfp4(config, info.get("group_size"))
+        return model_families.NVFP4 if "NVFP4" in algos else "fp8"
+    if algo != "NVFP4":
+        raise _unsupported(config, f"modelopt quant_algo {algo!r} is not modelled (NVFP4 and "
+                                   "MIXED_PRECISION are)")
+    return _nvfp4(config, quant.get("group_size"))
+
+
+def _mixed_layers(config: dict[str, Any]) -> dict[str, str] | None:
+    """A MIXED_PRECISION checkpoint's quantized_layers as {module name: role dtype}, the
+    language model's prefix written as this tool names modules (model.layers...); None for
+    any other checkpoint."""
+    quant = config.get("quantization_config") or {}
+    if quant.get("quant_method") != "modelopt" or quant.get("quant_algo") != "MIXED_PRECISION":
+        return None
+    names = {}
+    for key, info in (quant.get("quantized_layers") or {}).items():
+        for prefix in ("model.language_model.", "language_model.model."):
+            if key.startswith(prefix):
+                key = "model." + key[len(prefix):]
+        names[key] = MIXED_ALGOS[str(info.get("quant_algo")).upper()]
+    return names
+
+
+def _mixed_dtype(name: str, layers: dict[str, str]) -> str:
+    """A module's dtype as vLLM resolves it (modelopt.py ModelOptMixedPrecisionConfig.
+    _resolve_quant_algo: the entry of the module itself or of a module containing it (an
+    expert's FusedMoE); absent, unquantized (16-bit)). vLLM also takes an entry inside the
+    module, which a leaf module (the names _module_names gives) cannot have."""
+    for key, dtype in layers.items():
+        if name == key or name.startswith(key + "."):
+            return dtype
+    return "bf16"
+
+
+def _mixed_role_dtypes(config: dict[str, Any], layers: dict[str, str]) -> dict[str, list[str]]:
+    groups = parameter_groups(config)
+    return {role: [_mixed_dtype(name, layers) for name in names]
+            for role, names in _module_names(config).items() if names and groups[role]}
+
+
 def weights_dtype(config: dict[str, Any]) -> str:
-    """bf16 | fp16 | fp8 | mxfp4 | int8 | int4 from quantization_config, else torch_dtype.
+    """bf16 | fp16 | fp8 | mxfp4 | nvfp4 | int8 | int4 from quantization_config, else
+    torch_dtype.
 
     fp32 checkpoints are served in 16 bits by vLLM's `--dtype auto`, so they count as bf16.
     """
@@ -898,10 +972,14 @@ def weights_dtype(config: dict[str, Any]) -> str:
             return model_families.MXFP4
         if method in ("awq", "gptq"):
             return _bits_dtype(config, int(quant.get("bits", 0)), "int")
+        if method == "modelopt":
+            return _modelopt_dtype(config, quant)
         if method == "compressed-tensors":
             groups = quant.get("config_groups") or {}
             for group in groups.values():
                 weights = group.get("weights") or {}
+                if weights.get("type") == "float" and int(weights.get("num_bits", 0)) == 4:
+                    return _nvfp4(config, weights.get("group_size"))
                 return _bits_dtype(config, int(weights.get("num_bits", 0)),
                                    weights.get("type", "int"))
         raise _unsupported(config, f"quantization method {method!r} is not modelled")
@@ -926,7 +1004,8 @@ def quantization(config: dict[str, Any]) -> dict[str, Any] | None:
              "bits": quant.get("bits") or weights.get("num_bits"),
              "group_size": quant.get("group_size") or weights.get("group_size"),
              "format": quant.get("format") or quant.get("fmt"),
-             "kept": quant.get("ignore") or quant.get("modules_to_not_convert"),
+             "kept": (quant.get("ignore") or quant.get("modules_to_not_convert")
+                      or quant.get("exclude_modules")),
              "block": quant.get("weight_block_size")}
     return {key: value for key, value in found.items() if value is not None}
 
@@ -989,8 +1068,12 @@ def _kept(name: str, patterns: list[str], method: str | None) -> bool:
     name (vllm/model_executor/layers/quantization/compressed_tensors/utils.py
     should_ignore_layer); AWQ skips a layer whose name contains any entry
     (quantization/awq.py is_layer_skipped_awq); FP8 and GPTQ entries name a module or a
-    dotted part of it (quantization/utils/quant_utils.py is_layer_skipped)."""
+    dotted part of it (quantization/utils/quant_utils.py is_layer_skipped); Model Optimizer
+    entries are also substrings or fnmatch wildcards (modelopt.py
+    ModelOptQuantConfigBase.is_layer_excluded)."""
     for pattern in patterns:
+        if method == "modelopt" and (pattern in name or fnmatch.fnmatch(name, pattern)):
+            return True
         if pattern.startswith("re:"):
             if re.match(pattern[3:], name):
                 return True
@@ -1016,7 +1099,11 @@ def weights_by_role(config: dict[str, Any]) -> dict[str, dict[str, Any]] | None:
     size and zero points); None when every role is what the scheme's own widths say (an FP8
     block or a group-128 symmetric int4 checkpoint quantizing every linear; mxfp4)."""
     dtype = weights_dtype(config)
-    if dtype not in ("fp8", "int8", "int4"):
+    layers = _mixed_layers(config)
+    if layers is not None:
+        return {role: {"dtype": dtypes[0]}
+                for role, dtypes in _mixed_role_dtypes(config, layers).items()} or None
+    if dtype not in ("fp8", "int8", "int4", model_families.NVFP4):
         return None
     width, by_role = _quantized_width(config, dtype), {}
     for role, kept in _role_keeping(config).items():
@@ -1035,7 +1122,7 @@ def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
     layout's parts the attention kinds do not count."""
     quant = quantization(config) or {}
     notes = []
-    if dtype in ("int4", "int8", "fp8"):
+    if dtype in ("int4", "int8", "fp8", model_families.NVFP4):
         for role, kept in _role_keeping(config).items():
             if any(kept) and not all(kept):
                 parts = [name for name, keep in zip(_module_names(config)[role], kept) if keep]
@@ -1045,7 +1132,24 @@ def could_not_determine(config: dict[str, Any], dtype: str) -> list[str]:
                     "parts; weights_by_role counts the whole role at the quantized width, so "
                     "the plan is light by the kept parts: check weights per GPU against a "
                     "start-up log")
-    return notes + _kv_layout_notes(config) + qwen3_5_notes(config)
+    return notes + _mixed_notes(config) + _kv_layout_notes(config) + qwen3_5_notes(config)
+
+
+def _mixed_notes(config: dict[str, Any]) -> list[str]:
+    """MIXED_PRECISION roles whose parts are stored at different widths (weights_by_role
+    counts the whole role at its first part's)."""
+    layers = _mixed_layers(config)
+    if layers is None:
+        return []
+    notes = []
+    for role, dtypes in _mixed_role_dtypes(config, layers).items():
+        if len(set(dtypes)) > 1:
+            parts = ", ".join(f"{name} as {dtype}"
+                              for name, dtype in zip(_module_names(config)[role], dtypes))
+            notes.append(f"{role}: the checkpoint stores {parts} (quantized_layers); "
+                         f"weights_by_role counts the role as {dtypes[0]}: check weights per "
+                         "GPU against a start-up log")
+    return notes
 
 
 def _kv_layout_notes(config: dict[str, Any]) -> list[str]:
@@ -1195,7 +1299,8 @@ def to_yaml(name: str, facts: dict[str, Any], notes: list[str] | None = None) ->
     lines = ["  " + line for line in body.splitlines()]
     if facts.get("hf_id") is None:
         lines.append("    # fill by hand: hf_id, the Hugging Face repository id")
-    if facts.get("weights_dtype") in ("fp8", "int8", "int4", model_families.MXFP4) \
+    if facts.get("weights_dtype") in ("fp8", "int8", "int4", model_families.MXFP4,
+                                      model_families.NVFP4) \
             and "weights_gib" not in facts:
         lines.append("    # quantized: the roles give the GPU memory; pass --safetensors (or the "
                      "index) for the checkpoint's size (weights_gib)")
@@ -1214,6 +1319,19 @@ def _read_json(path: pathlib.Path) -> dict[str, Any]:
         raise SystemExit(f"error: {path} is not valid JSON: {exc}") from None
 
 
+def with_hf_quant_config(config: dict[str, Any], config_path: pathlib.Path) -> dict[str, Any]:
+    """config.json with the hf_quant_config.json beside it as its quantization_config, the way
+    vLLM finds a Model Optimizer checkpoint's quantization: config.json's quantization_config
+    first, else the file (model_loader/weight_utils.py get_quant_config), whose `quantization`
+    section names the excluded modules `exclude_modules` (modelopt.py
+    ModelOptQuantConfigBase.from_config)."""
+    path = config_path.parent / "hf_quant_config.json"
+    if config.get("quantization_config") or not path.is_file():
+        return config
+    section = _read_json(path).get("quantization") or {}
+    return {**config, "quantization_config": {"quant_method": "modelopt", **section}}
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point: print the entry, or the reason it cannot be derived (exit status 1)."""
     parser = argparse.ArgumentParser(prog="python -m tools.model_facts", description=__doc__,
@@ -1230,7 +1348,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hf-id", help="Hugging Face repository id (org/name)")
     parser.add_argument("--name", help="preset name (default: the repository name, lower case)")
     args = parser.parse_args(argv)
-    config = text_model_config(_read_json(args.config))
+    config = text_model_config(with_hf_quant_config(_read_json(args.config), args.config))
     index = _read_json(args.index) if args.index else None
     hf_id = args.hf_id or guess_hf_id(config, args.config)
     try:

@@ -46,7 +46,8 @@ def default_parameter_groups(params_b: float, vocab_size: int, hidden_size: int,
 
 # --- Mixed-width checkpoints (issue 18 item 2): each role at its own width -----------------
 
-ROLE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", model_families.MXFP4)
+ROLE_DTYPES = ("bf16", "fp16", "fp8", "int8", "int4", model_families.MXFP4,
+               model_families.NVFP4)
 """Widths a role of a checkpoint may be stored at (planning/memory.py quantized_bytes_per_param)."""
 
 WEIGHT_ROLE_NAMES = ("embedding", "head", "norms_and_gates", "replicated_linear",
