@@ -383,7 +383,7 @@ def _binding_stage(plan: Plan) -> tuple[str, float, float]:
     stage = plan.kv.binding_stage
     weights = plan.weights.per_stage_gib or (plan.weights.per_gpu_gib,)
     peaks = plan.activations.stage_peaks_gib or (plan.activations.peak_gib,)
-    where = (f" on pipeline stage {stage} of {len(weights)}, the stage with the least room"
+    where = (f" on pipeline stage {stage + 1} of {len(weights)}, the stage with the least room"
              if len(weights) > 1 else "")
     return where, weights[stage], peaks[stage]
 

@@ -370,7 +370,7 @@ def kv_cache(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Versio
                           "in_flight_batches)")
     if len(budgets) > 1:
         budget_reason = (f"per stage [{', '.join(f'{gib:.2f}' for gib, _ in budgets)}] GiB; "
-                         f"stage {binding} of {len(budgets)} binds (the fewest blocks, which "
+                         f"stage {binding + 1} of {len(budgets)} binds (the fewest blocks, which "
                          f"every stage keeps): {budget_reason}")
     reason = _kv_reason(budget_reason, budget, pool, per_token, longest, state,
                         layout.data_parallel, length, dcp)

@@ -133,7 +133,7 @@ def test_each_stage_has_its_own_kv_budget_and_the_fewest_blocks_set_the_tokens(t
     assert mem.kv.budget_gib == pytest.approx(budgets[binding])
     assert mem.kv.tokens_per_rank == min(blocks) * mem.kv.block_size
     assert mem.kv.bytes_per_token == pytest.approx(per_block[binding] / mem.kv.block_size)
-    assert f"stage {binding} of 2 binds" in mem.kv.reason
+    assert f"stage {binding + 1} of 2 binds" in mem.kv.reason  # counted from 1
 
 
 def test_one_stage_is_the_whole_model():

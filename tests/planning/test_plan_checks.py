@@ -102,7 +102,7 @@ def test_a_weights_refusal_quotes_the_binding_pipeline_stages_own_weights_and_ac
     cfg, plan, weights, peak, non_torch = _staged_plan(kv={"budget_gib": -0.5},
                                                         activations={"moe_workspace_gib": 0.0})
     refused = checks.weights_fit(cfg, plan)
-    assert (f"{weights:.1f} GiB per GPU at TP 2 × PP 4 × DP 1 on pipeline stage 1 of 4, the "
+    assert (f"{weights:.1f} GiB per GPU at TP 2 × PP 4 × DP 1 on pipeline stage 2 of 4, the "
             "stage with the least room, but" in refused)
     assert (f"before activations {peak:.2f} GiB and non-torch {non_torch:.2f} GiB on that "
             f"stage" in refused)
@@ -116,7 +116,7 @@ def test_a_workspace_refusal_quotes_the_binding_pipeline_stages_own_weights():
                                             weights={"per_gpu_gib": 30.0})
     refused = checks.weights_fit(cfg, plan)
     assert refused.startswith("engine.maxNumBatchedTokens: the weights fit but")
-    assert (f"− weights {weights:.1f} GiB on pipeline stage 1 of 4, the stage with the least "
+    assert (f"− weights {weights:.1f} GiB on pipeline stage 2 of 4, the stage with the least "
             "room; lower" in refused)
 
 
@@ -126,7 +126,7 @@ def test_a_request_refusal_quotes_the_binding_pipeline_stages_own_budget_and_its
     refused = checks.one_request_fits(cfg, plan)
     assert refused.startswith("model.maxModelLen: one 4096-token request needs")
     assert f"({plan.kv.bytes_per_token / 1024:.1f} KiB per token)" in refused
-    assert (f"only 0.4 GiB is left per GPU on pipeline stage 1 of 4, the stage with the least "
+    assert (f"only 0.4 GiB is left per GPU on pipeline stage 2 of 4, the stage with the least "
             f"room ({plan.gpu.memory_gib} GiB × {plan.engine.gpu_memory_utilization} − "
             f"weights {weights:.2f} − activations {peak:.2f} − non-torch {non_torch:.2f})"
             in refused)
@@ -139,19 +139,20 @@ def test_a_refusal_with_one_pipeline_stage_names_no_stage():
     assert f"non-torch {plan.activations.non_torch_gib:.2f} GiB, leaving " in refused
 
 
-def test_a_refusal_names_the_binding_stage_of_two():
-    # r1-h100 (TP 8 × PP 2): stage 1 holds the head and the sampler, and binds.
+def test_a_refusal_names_the_binding_stage_of_two_counting_from_one():
+    # r1-h100 (TP 8 × PP 2): the second stage (index 1) holds the head and the sampler, and
+    # binds; people count stages from 1, so the message says "stage 2 of 2", never "0 of 2".
     plan = drafted(config.parse(stack_values("r1-h100")), kv={"budget_gib": 0.0})
     assert plan.kv.binding_stage == 1
-    assert "on pipeline stage 1 of 2, the stage with the least room" in checks.weights_fit(
+    assert "on pipeline stage 2 of 2, the stage with the least room" in checks.weights_fit(
         config.parse(stack_values("r1-h100")), plan)
 
 
-def test_a_stack_whose_stage_1_is_short_is_refused_naming_stage_1():
+def test_a_stack_whose_second_stage_is_short_is_refused_naming_stage_2():
     values = {**STAGED, "engine": {"gpuMemoryUtilization": 0.6}}
     with pytest.raises(config.ConfigError) as refused:
         make_plan(stack(**values))
-    assert "on pipeline stage 1 of 4, the stage with the least room, but" in str(refused.value)
+    assert "on pipeline stage 2 of 4, the stage with the least room, but" in str(refused.value)
 
 
 def test_a_stage_whose_weights_fit_beside_its_own_peak_blames_the_workspace_not_the_weights():
@@ -191,7 +192,7 @@ def test_a_request_refusal_from_vllm_0_34_quotes_the_measured_budgets_own_arithm
     with pytest.raises(config.ConfigError) as refused:
         make_plan(stack(**values))
     message = str(refused.value)
-    assert "but only 3.7 GiB is left per GPU on pipeline stage 1 of 4" in message
+    assert "but only 3.7 GiB is left per GPU on pipeline stage 2 of 4" in message
     assert "measured after CUDA-graph capture" in message
     assert "CUDA-graph estimate 1.00" in message
 
