@@ -236,8 +236,9 @@ def _moe_workspace(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: 
         tokens = deepep_low_latency_dispatch_tokens(engine.max_num_batched_tokens, version)
         gib = batched_moe_workspace_gib(model.experts, tokens, model.moe_intermediate_size,
                                         model.hidden_size)
-        return gib, (f"batched experts behind {all2all_backend(cfg)}: {model.experts} experts "
-                     f"× {tokens} tokens per rank")
+        return _with_received_tokens(cfg, model, tokens, gib, (
+            f"batched experts behind {all2all_backend(cfg)}: {model.experts} experts "
+            f"× {tokens} tokens per rank"))
     backend = moe_backend(model.weights_dtype, model.block_quantized,
                           gpu.compute_capability, version, layout.expert_parallel)
     tokens = tokens_at_experts(engine.max_num_batched_tokens, layout.data_parallel, version)
@@ -248,6 +249,49 @@ def _moe_workspace(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: 
     gib = moe_workspace_gib(tokens, model.experts_per_token, intermediate, hidden, split,
                             backend)
     return gib, f"{backend} kernels at {tokens} tokens × {model.experts_per_token} experts"
+
+
+def _with_received_tokens(cfg: StackConfig, model: ModelFacts, tokens: int, workspace: float,
+                          text: str) -> tuple[float, str]:
+    """The batched workspace plus the tensors the low-latency dispatch returns into it
+    (deepep_low_latency_receive_bytes), live while the batched experts run on them."""
+    fp8 = deepep_dispatches_fp8(model.weights_dtype, model.block_quantized,
+                                cfg.model.quantization)
+    receive = deepep_low_latency_receive_bytes(model.experts, tokens, model.hidden_size,
+                                               fp8) / GIB
+    width = "1 B fp8" if fp8 else "2 B bf16"
+    scales = f" + {model.hidden_size // 128} scales × 4 B" if fp8 else ""
+    return workspace + receive, (
+        f"{text}, {workspace:.2f} GiB + packed_recv_x {receive:.2f} GiB ({model.experts} "
+        f"experts × {tokens} tokens × (hidden {model.hidden_size} × {width}{scales} + 4 B "
+        f"src_info))")
+
+
+def deepep_dispatches_fp8(weights_dtype: str, block_quantized: bool,
+                          quantization: Optional[str]) -> bool:
+    """vLLM dispatches fp8 through DeepEP's low latency (and nixl_ep) only for fp8 with
+    128 × 128 block scales (fused_moe/all2all_utils.py maybe_make_prepare_finalize,
+    0.20–0.34: quant_dtype == fp8 and block_shape == DEEPEP_QUANT_BLOCK_SHAPE), else bf16.
+    Online `--quantization fp8` of a 16-bit checkpoint is per-tensor: bf16."""
+    return weights_dtype == "fp8" and block_quantized and quantization in (None, "fp8")
+
+
+def deepep_low_latency_receive_bytes(experts: int, tokens: int, hidden: int,
+                                     fp8: bool) -> int:
+    """What DeepEP's Buffer::low_latency_dispatch allocates for the tokens a GPU receives
+    (deepseek-ai/DeepEP csrc/deep_ep.cpp; nixl_ep's copy in ai-dynamo/nixl
+    examples/device/ep/csrc/nixl_ep.cpp allocates the same), in torch's allocator:
+      packed_recv_x            (E_local, ranks × T, hidden) fp8 (1 B) or bf16 (2 B)
+      packed_recv_x_scales     (E_local, hidden / 128, ranks × T) fp32, in fp8 only
+      packed_recv_src_info     (E_local, ranks × T) int32
+      packed_recv_layout_range (E_local, ranks) int64
+    with E_local = E / ranks, so E × T × (hidden × width + scales × 4 + 4) + E × 8 whatever
+    the EP group (packed_recv_count, E_local × 4 B, is left out). T is
+    num_max_dispatch_tokens_per_rank (deepep_low_latency_dispatch_tokens). With use_ue8m0
+    (Blackwell DeepGEMM) the scales are packed 4 to an int32, a quarter of this: counted as
+    fp32 here. DeepSeek-R1 at 256 tokens: 256 × 256 × (7168 + 224 + 4) + 2048 B = 0.45 GiB."""
+    width, scales = (1, hidden // 128) if fp8 else (2, 0)
+    return experts * tokens * (hidden * width + scales * 4 + 4) + experts * 8
 
 
 def batched_moe_workspace_gib(experts: int, tokens: int, moe_intermediate_size: int,
@@ -275,8 +319,9 @@ def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
     off = custom_all_reduce_off(tp, layout.tensor_parallel_spans_nodes, gpu.interconnect)
     backend = all2all_backend(cfg)
     ll_tokens = deepep_low_latency_dispatch_tokens(max_num_batched_tokens, version)
-    rdma = (deepep_low_latency_rdma_bytes(ll_tokens, model.hidden_size, model.experts)
-            if model.experts and backend == "deepep_low_latency" else 0) / GIB
+    signal = NIXL_EP_SIGNAL_BYTES if backend == "nixl_ep" else 4
+    rdma = (deepep_low_latency_rdma_bytes(ll_tokens, model.hidden_size, model.experts, signal)
+            if model.experts and backend in BATCHED_ALL2ALL_BACKENDS else 0) / GIB
     all2all = (all2all_buffer_gib(backend, layout.data_parallel,
                                   layout.expert_group_spans_nodes, rdma)
                if model.experts else 0.0)
@@ -288,8 +333,10 @@ def _non_torch(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, version: Vers
     rules = [f"custom all-reduce on (TP {tp} inside one {link} node)" if not off
              else "no all-reduce at TP 1" if tp <= 1 else f"custom all-reduce off: {off}"]
     if all2all:
-        detail = (f": num_nvl_bytes {DEEPEP_BUFFER_GIB:.2f} GiB + num_rdma_bytes {rdma:.2f} "
-                  f"GiB = get_low_latency_rdma_size_hint({ll_tokens} tokens, hidden "
+        nvl, hint = ((f"num_nvl_bytes {DEEPEP_BUFFER_GIB:.2f} GiB + ",
+                      "get_low_latency_rdma_size_hint") if backend == "deepep_low_latency"
+                     else ("", "get_rdma_size_hint"))
+        detail = (f": {nvl}num_rdma_bytes {rdma:.2f} GiB = {hint}({ll_tokens} tokens, hidden "
                   f"{model.hidden_size}, {model.experts} experts)" if rdma else "")
         rules.append(f"{backend} all-to-all buffers {all2all:.2f} GiB ({where}{detail})")
     elif model.experts and layout.data_parallel > 1:
@@ -1171,6 +1218,14 @@ def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool,
       deepep_low_latency:     num_nvl_bytes 1 GiB + num_rdma_bytes (low_latency_rdma_gib:
                               deepep_low_latency_rdma_bytes), inside a node as well: DeepEP
                               allocates it whenever low_latency_mode is on
+      nixl_ep (0.18–0.34):    num_rdma_bytes alone (low_latency_rdma_gib): NixlEPAll2AllManager
+                              ._init_buffer asks nixl_ep's Buffer.get_rdma_size_hint(max_num_tokens,
+                              hidden, EP ranks, global experts), DeepEP's low-latency layout
+                              copied (ai-dynamo/nixl examples/device/ep/csrc/config.hpp EPLayout,
+                              get_rdma_size_hint: deepep_low_latency_rdma_bytes), cudaMalloc'd by
+                              Buffer::init (csrc/nixl_ep.cpp) with no NVLink buffer; its 32 MiB
+                              workspace is not counted. Elastic EP's larger rank count is not
+                              modelled.
       allgather_reducescatter (the default from 0.15) and the others: 0 (the gathered tokens
                               are transient, inside the fused-MoE workspace's tokens)."""
     if data_parallel <= 1:
@@ -1179,6 +1234,8 @@ def all2all_buffer_gib(backend: str, data_parallel: int, spans_nodes: bool,
         return DEEPEP_BUFFER_GIB * (2 if spans_nodes else 1)
     if backend == "deepep_low_latency":
         return DEEPEP_BUFFER_GIB + low_latency_rdma_gib
+    if backend == "nixl_ep":
+        return low_latency_rdma_gib
     return 0.0
 
 
@@ -1227,7 +1284,8 @@ DEEPEP_ALIGNMENT_BYTES = 128
 """LEGACY_NUM_BUFFER_ALIGNMENT_BYTES (DeepEP csrc/kernels/legacy/compiled.cuh)."""
 
 
-def deepep_low_latency_rdma_bytes(tokens: int, hidden: int, experts: int) -> int:
+def deepep_low_latency_rdma_bytes(tokens: int, hidden: int, experts: int,
+                                  signal_bytes: int = 4) -> int:
     """DeepEP's get_low_latency_rdma_size_hint(num_max_dispatch_tokens_per_rank, hidden,
     num_ranks, num_experts): LowLatencyLayout's total_bytes (deepseek-ai/DeepEP
     csrc/legacy/config.hpp at dd758ca, csrc/config.hpp from c5facf5, 2025-08, unchanged),
@@ -1239,16 +1297,22 @@ def deepep_low_latency_rdma_bytes(tokens: int, hidden: int, experts: int) -> int
       receive = max(experts × tokens × dispatch, experts × tokens × combine)
       signaling = experts × 4 B rounded up to 128
       total = 2 × (send + receive + signaling), + 128 rounded down to a multiple of 128.
-    num_ranks is not used. Example (DeepSeek-R1, 256 tokens, hidden 7168, 256 experts):
+    num_ranks is not used. nixl_ep's copy of the layout (NIXL_EP_SIGNAL_BYTES) signals with
+    8 B per expert. Example (DeepSeek-R1, 256 tokens, hidden 7168, 256 experts):
     3,816,818,816 B = 3.55 GiB. NVSHMEM's own heap overhead is not counted."""
     scales = hidden // 128
     dispatch = 16 + max(hidden * 2, hidden + scales * 4)
     combine = scales * 4 + hidden * 2
     send = max(tokens * dispatch, experts * tokens * combine)
     receive = max(experts * tokens * dispatch, experts * tokens * combine)
-    signaling = -(-experts * 4 // DEEPEP_ALIGNMENT_BYTES) * DEEPEP_ALIGNMENT_BYTES
+    signaling = -(-experts * signal_bytes // DEEPEP_ALIGNMENT_BYTES) * DEEPEP_ALIGNMENT_BYTES
     total = 2 * (send + receive + signaling)
     return (total + DEEPEP_ALIGNMENT_BYTES) // DEEPEP_ALIGNMENT_BYTES * DEEPEP_ALIGNMENT_BYTES
+
+
+NIXL_EP_SIGNAL_BYTES = 8
+"""nixl_ep's EPLayout signals with a uint64_t per expert where DeepEP's has an int
+(ai-dynamo/nixl examples/device/ep/csrc/config.hpp at c4d818e; int at earlier commits)."""
 
 
 DEFAULT_ALL2ALL_BACKEND = "allgather_reducescatter"

@@ -121,7 +121,8 @@ def test_batched_experts_keep_a_workspace_for_every_local_expert_and_dispatcher(
 def test_low_latency_plans_the_batched_workspace_not_the_gathered_batch():
     plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY, "maxNumSeqs": 256}))
     assert plan.activations.moe_workspace_gib == pytest.approx(
-        256 * 256 * (7168 + 2048) * 2 / GIB)
+        256 * 256 * (7168 + 2048) * 2 / GIB
+        + memory.deepep_low_latency_receive_bytes(256, 256, 7168, True) / GIB)
     assert "batched experts" in plan.activations.reason
 
 
@@ -197,3 +198,60 @@ def test_before_0_20_low_latency_dispatches_vllms_256_token_chunks_whatever_the_
     cfg = configured(BASE, vllmVersion="0.19.0",
                      engine={"maxNumBatchedTokens": 4096, "extraArgs": LOW_LATENCY})
     assert make_plan(cfg).engine.max_num_batched_tokens == 4096
+
+
+def test_low_latency_dispatch_receives_every_local_experts_tokens_in_fp8_with_scales():
+    # DeepEP Buffer::low_latency_dispatch (csrc/deep_ep.cpp): packed_recv_x (E_local,
+    # ranks × T, hidden) in fp8 (1 B) or bf16 (2 B), fp32 scales hidden / 128 per row in fp8,
+    # packed_recv_src_info (E_local, ranks × T) int32, packed_recv_layout_range
+    # (E_local, ranks) int64; E_local × ranks = E on each GPU. DeepSeek-R1 at 256 tokens:
+    fp8 = 256 * 256 * (7168 + 56 * 4 + 4) + 256 * 8
+    assert memory.deepep_low_latency_receive_bytes(256, 256, 7168, True) == fp8
+    assert round(fp8 / GIB, 2) == 0.45
+    bf16 = 256 * 256 * (7168 * 2 + 4) + 256 * 8
+    assert memory.deepep_low_latency_receive_bytes(256, 256, 7168, False) == bf16
+    assert round(memory.deepep_low_latency_receive_bytes(256, 511, 7168, True) / GIB, 2) == 0.9
+
+
+def test_low_latency_counts_the_received_tokens_beside_the_batched_workspace():
+    plan = make_plan(configured(BASE, engine={"extraArgs": LOW_LATENCY, "maxNumSeqs": 256}))
+    workspace = memory.batched_moe_workspace_gib(256, 256, 2048, 7168)
+    receive = memory.deepep_low_latency_receive_bytes(256, 256, 7168, True) / GIB
+    assert plan.activations.moe_workspace_gib == pytest.approx(workspace + receive)
+    assert ("+ packed_recv_x 0.45 GiB (256 experts × 256 tokens × (hidden 7168 × 1 B fp8 "
+            "+ 56 scales × 4 B + 4 B src_info))") in plan.activations.reason
+
+
+@pytest.mark.parametrize("weights_dtype, block_quantized, quantization, fp8", [
+    ("fp8", True, None, True),       # DeepSeek-R1: fp8 with 128 × 128 blocks
+    ("fp8", False, None, False),     # per-tensor fp8: not DEEPEP_QUANT_BLOCK_SHAPE
+    ("bf16", False, "fp8", False),   # online fp8 is per-tensor
+    ("bf16", False, None, False),
+])
+def test_low_latency_dispatches_fp8_only_for_128_blocks(weights_dtype, block_quantized,
+                                                        quantization, fp8):
+    assert memory.deepep_dispatches_fp8(weights_dtype, block_quantized, quantization) is fp8
+
+
+NIXL_EP = ["--all2all-backend", "nixl_ep"]
+
+
+def test_nixl_ep_counts_its_deepep_layout_buffer_on_each_gpu():
+    base = {**BASE, "vllmVersion": "0.34.0"}
+    plain = make_plan(configured(base, engine={"maxNumBatchedTokens": 256, "maxNumSeqs": 256}))
+    nixl = make_plan(configured(base, engine={"maxNumBatchedTokens": 256, "maxNumSeqs": 256,
+                                              "extraArgs": NIXL_EP}))
+    rdma = memory.deepep_low_latency_rdma_bytes(256, 7168, 256, 8) / GIB    # 3.55 GiB
+    assert (nixl.activations.non_torch_gib - plain.activations.non_torch_gib
+            == pytest.approx(rdma))
+    assert ("nixl_ep all-to-all buffers 3.55 GiB (across nodes: num_rdma_bytes 3.55 GiB = "
+            "get_rdma_size_hint(256 tokens, hidden 7168, 256 experts))"
+            ) in nixl.activations.reason
+    assert memory.all2all_buffer_gib("nixl_ep", 16, True, rdma) == pytest.approx(rdma)
+
+
+def test_nixl_eps_hint_is_deepeps_layout_with_eight_byte_signals():
+    # ai-dynamo/nixl examples/device/ep/csrc/config.hpp (c4d818e) EPLayout: the signaling
+    # buffers hold a uint64_t per expert, 256 × 8 = 2,048 B twice, where DeepEP's hold 1,024 B.
+    deepep = memory.deepep_low_latency_rdma_bytes(256, 7168, 256)
+    assert memory.deepep_low_latency_rdma_bytes(256, 7168, 256, 8) == deepep + 2 * 1024
