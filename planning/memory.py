@@ -1331,11 +1331,14 @@ def measured_kv_budget_gib(memory_gib: float, utilization: float, weights_per_gp
 
 def kv_block_size(attention: dict, compute_capability: float,
                   version: vllm_features.Version = vllm_features.parse("0.20.0")) -> int:
-    """Tokens per cache block: 256 for DeepSeek V4; 64 for MLA on Hopper with FlashMLA before
+    """Tokens per cache block: 256 for DeepSeek V4; 64 for DSA (its indexer's blocks,
+    facts/sparse_mla.py INDEXER_BLOCK_SIZE); 64 for MLA on Hopper with FlashMLA before
     vLLM 0.15 (from 0.15 FLASH_ATTN_MLA, 16-token blocks, comes first in
     vllm/platforms/cuda.py _get_backend_priorities); 16 otherwise."""
     if model_families.is_deepseek_v4(attention):
         return model_families.DEEPSEEK_V4_BLOCK_SIZE
+    if attention.get("index_head_dim"):
+        return sparse_mla.INDEXER_BLOCK_SIZE
     if model_families.is_mla(attention):
         return vllm_features.mla_block_size(compute_capability, version)
     return 16
