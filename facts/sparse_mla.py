@@ -37,6 +37,16 @@ FP8_DS_MLA_BYTES_PER_TOKEN = 512 * 1 + 4 * 4 + 64 * 2
 FLASHMLA_SPARSE = "FLASHMLA_SPARSE"
 FLASHINFER_MLA_SPARSE = "FLASHINFER_MLA_SPARSE"
 FLASHINFER_MLA_SPARSE_SM120 = "FLASHINFER_MLA_SPARSE_SM120"
+INDEXER_BLOCK_SIZE = 64
+"""Tokens per cache block of a DSA model on CUDA, whichever sparse backend runs: 0.11.0-0.16.0
+platforms/cuda.py check_and_update_config forces 64 for a sparse model (`use_sparse`), 0.17.0
+forces 64 for FLASHMLA_SPARSE and for FLASHINFER_MLA_SPARSE off 32/64 (the default 16); from
+0.18.0 Platform.update_block_size_for_backend (platforms/interface.py) takes the first attention
+layer's get_preferred_block_size, and layer 0's Indexer registers its DeepseekV32IndexerCache
+before the MLA layer (models/deepseek_v2.py DeepseekV2MLAAttention.__init__), whose backend
+(v1/attention/backends/mla/indexer.py DeepseekV32IndexerBackend) supports only 64 on CUDA —
+so FlashInfer's own 32 never decides. Read in the 0.11.0-0.34.0 wheels; the batch-189 log:
+"Setting kv cache block size to 64 for DEEPSEEK_V32_INDEXER backend"."""
 FLASHINFER_NOPE_HEAD_DIMS = (128, 192)
 """qk_nope_head_dim FLASHINFER_MLA_SPARSE's kernel takes (only 128 before 0.19.0)."""
 

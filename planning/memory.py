@@ -153,7 +153,7 @@ def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
             gpu: Optional[GpuFacts] = None, version: Optional[Version] = None) -> Weights:
     """The model's weight memory by role, and each pipeline stage's GPU share under
     `layout` (the fullest is per_gpu_gib)."""
-    groups = model.parameter_groups()
+    groups, unbuilt = built_parameter_groups(model, version)
     stored_as = scheme(model.weights_dtype, cfg.model.quantization)
     # The facts' per-role widths describe the checkpoint; `--quantization fp8` of a 16-bit
     # checkpoint re-quantizes every linear, so they apply only when vLLM loads it as stored.
@@ -169,8 +169,8 @@ def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
     rotary = rotary_cache_gib(model)      # on every GPU, whatever its stage
     per_stage = [gib + rotary for gib in per_stage]
     per_gpu = max(per_stage)
-    checkpoint = model.weights_gib or weight_gib(
-        groups, model.weights_dtype, role_widths(model.weights_dtype, model.weights_by_role))
+    checkpoint = model.weights_gib or weight_gib(      # the files hold every indexer
+        model.parameter_groups(), model.weights_dtype, role_widths(model.weights_dtype, model.weights_by_role))
     parts = " + ".join(f"{role} {groups[role] / 1e9:.3f} G × {widths[role]:.4g} B"
                        for role in WEIGHT_ROLES if groups[role])
     stages = pipeline_stage_layers(model.layers, layout.pipeline_parallel)
@@ -183,8 +183,26 @@ def weights(cfg: StackConfig, model: ModelFacts, layout: Layout,
               f"embeddings and head / TP {layout.tensor_parallel} on the first and last of "
               f"stages {stages}{dense_text}, norms, gates and replicated linears whole, linears "
               f"/ TP, experts / (TP × DP){rotary_text}: per stage [{shown}] GiB, the fullest = "
-              f"{per_gpu:.2f} GiB; checkpoint {checkpoint:.1f} GiB")
+              f"{per_gpu:.2f} GiB; checkpoint {checkpoint:.1f} GiB{unbuilt}")
     return Weights(total, per_gpu, checkpoint, reason, tuple(per_stage))
+
+
+def built_parameter_groups(model: ModelFacts,
+                           version: Optional[Version]) -> tuple[dict[str, float], str]:
+    """The parameters vLLM builds, by role, and what they leave out: from
+    DSA_SHARED_INDEXER_SINCE (0.24) a shared indexer layer builds no Indexer
+    (models/deepseek_v2.py DeepseekV2MLAAttention.__init__; 0.34's load_weights drops its
+    checkpoint tensors), so each role loses shared layers × the indexer's parameters."""
+    groups = model.parameter_groups()
+    shared = (sparse_mla.shared_indexer_layers(model.shared_indexer_layers, version)
+              if version and model.indexer_parameters else frozenset())
+    if not shared:
+        return groups, ""
+    for role, count in model.indexer_parameters.items():
+        groups[role] -= len(shared) * count
+    left_out = sum(model.indexer_parameters.values()) * len(shared)
+    return groups, (f"; {len(shared)} shared indexer layers build no indexer on vLLM "
+                    f"{version}: {left_out / 1e9:.3f} G parameters left out of the roles")
 
 
 def rotary_cache_gib(model: ModelFacts) -> float:
@@ -1395,11 +1413,14 @@ def measured_kv_budget_gib(memory_gib: float, utilization: float, weights_per_gp
 
 def kv_block_size(attention: dict, compute_capability: float,
                   version: vllm_features.Version = vllm_features.parse("0.20.0")) -> int:
-    """Tokens per cache block: 256 for DeepSeek V4; 64 for MLA on Hopper with FlashMLA before
+    """Tokens per cache block: 256 for DeepSeek V4; 64 for DSA (its indexer's blocks,
+    facts/sparse_mla.py INDEXER_BLOCK_SIZE); 64 for MLA on Hopper with FlashMLA before
     vLLM 0.15 (from 0.15 FLASH_ATTN_MLA, 16-token blocks, comes first in
     vllm/platforms/cuda.py _get_backend_priorities); 16 otherwise."""
     if model_families.is_deepseek_v4(attention):
         return model_families.DEEPSEEK_V4_BLOCK_SIZE
+    if attention.get("index_head_dim"):
+        return sparse_mla.INDEXER_BLOCK_SIZE
     if model_families.is_mla(attention):
         return vllm_features.mla_block_size(compute_capability, version)
     return 16

@@ -606,13 +606,20 @@ def _mla_attention(config: dict[str, Any]) -> dict[str, int]:
         sharded = hidden * heads * (nope + rope)
     sharded += lora * heads * (nope + v_dim) + heads * v_dim * hidden
     if config.get("index_n_heads"):
-        # DSA's indexer (V3.2): wq_b q_lora × index_head_dim·index_n_heads, replicated and
-        # quantized; wk_weights_proj H × (index_head_dim + index_n_heads), never quantized;
-        # k_norm a LayerNorm (weight and bias) of index_head_dim.
-        index_heads, index_dim = config["index_n_heads"], config["index_head_dim"]
-        replicated += (q_lora or hidden) * index_dim * index_heads
-        norms += hidden * (index_dim + index_heads) + 2 * index_dim
+        indexer = indexer_parameters(config)
+        replicated += indexer["replicated_linear"]
+        norms += indexer["norms_and_gates"]
     return {"replicated_linear": replicated, "norms_and_gates": norms, "sharded_linear": sharded}
+
+
+def indexer_parameters(config: dict[str, Any]) -> dict[str, int]:
+    """One layer's DSA indexer (V3.2, GLM-5) by role: wq_b q_lora × index_head_dim ×
+    index_n_heads, replicated and quantized; wk_weights_proj H × (index_head_dim +
+    index_n_heads), never quantized; k_norm a LayerNorm (weight and bias) of index_head_dim."""
+    hidden = config["hidden_size"]
+    index_heads, index_dim = config["index_n_heads"], config["index_head_dim"]
+    return {"replicated_linear": (config.get("q_lora_rank") or hidden) * index_dim * index_heads,
+            "norms_and_gates": hidden * (index_dim + index_heads) + 2 * index_dim}
 
 
 def _dense_mlp_params(hidden: int, intermediate: int, bias: bool = False) -> int:
@@ -1260,6 +1267,8 @@ def model_facts(config: dict[str, Any], index: dict[str, Any] | None = None,
     shared = kv_layout.shared_indexer_layers_from_config(config)
     if shared:
         facts["shared_indexer_layers"] = shared
+        # What each of them does not load from vLLM 0.24 (planning/memory.py weights).
+        facts["indexer_parameters"] = indexer_parameters(config)
     if routed_experts(config):
         facts["experts"] = routed_experts(config)
         facts["experts_per_token"] = (config.get("num_experts_per_tok")

@@ -129,6 +129,9 @@ class ModelFacts(_Model):
     """DSA layers (0-based) that reuse an earlier layer's top-k and so keep no indexer cache
     from vLLM 0.24 (config.json indexer_types "shared", or index_topk_freq / index_topk_pattern;
     facts/sparse_mla.py shared_indexer_layers). Without it every DSA layer has an indexer."""
+    indexer_parameters: Optional[dict[Literal[WEIGHT_ROLE_NAMES], int]] = None
+    """One layer's DSA indexer parameters by role (tools/model_facts indexer_parameters), which
+    the shared_indexer_layers do not hold from vLLM 0.24 (planning/memory.py weights)."""
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     @model_validator(mode="after")
