@@ -285,9 +285,28 @@ FLASH_ATTN_MLA_SINCE: Version = parse("0.15.0")
 (vllm/platforms/cuda.py _get_backend_priorities); before, FlashMLA forced 64-token blocks."""
 
 
+DEFAULT_BLOCK_SIZE_64_SINCE: Version = parse("0.34.0")
+"""vllm/config/cache.py CacheConfig.DEFAULT_BLOCK_SIZE is 64 from 0.34.0 (16 in the 0.19.0-0.33.0
+wheels; 0.33.0 is the last release before). Platform.update_block_size_for_backend
+(platforms/interface.py) keeps the default unless --block-size is given or a backend rejects
+it (_preferred_block_size_for_backends -> AttentionBackend.get_preferred_block_size: the
+smallest supported size then). 0.34.0's default CUDA backends all accept 64: FLASH_ATTN,
+TRITON_ATTN, FLASH_ATTN_MLA and TRITON_MLA take MultipleOf(16), FLASHINFER 16/32/64 (and up
+to 1024 for trtllm-gen), FLASHMLA 64, FLASHINFER_MLA 32/64."""
+
+
+def default_block_size(version: Version) -> int:
+    """Tokens per cache block vLLM picks without --block-size for a backend that accepts its
+    default (CacheConfig.DEFAULT_BLOCK_SIZE): 64 from 0.34.0, 16 before."""
+    return 64 if version >= DEFAULT_BLOCK_SIZE_64_SINCE else 16
+
+
 def mla_block_size(compute_capability: float, version: Version) -> int:
-    """Tokens per MLA cache block: 64 on Hopper before 0.15 (FlashMLA), 16 otherwise."""
-    return 64 if compute_capability >= 9.0 and version < FLASH_ATTN_MLA_SINCE else 16
+    """Tokens per MLA cache block: 64 on Hopper before 0.15 (FlashMLA), else vLLM's default
+    block (default_block_size: 16, 64 from 0.34)."""
+    if compute_capability >= 9.0 and version < FLASH_ATTN_MLA_SINCE:
+        return 64
+    return default_block_size(version)
 
 
 # DSA (sparse MLA) cache format switches, read in the 0.11.0-0.34.0 wheels; the rule that uses

@@ -1416,12 +1416,13 @@ def kv_block_size(attention: dict, compute_capability: float,
     """Tokens per cache block: 256 for DeepSeek V4; 64 for DSA (its indexer's blocks,
     facts/sparse_mla.py INDEXER_BLOCK_SIZE); 64 for MLA on Hopper with FlashMLA before
     vLLM 0.15 (from 0.15 FLASH_ATTN_MLA, 16-token blocks, comes first in
-    vllm/platforms/cuda.py _get_backend_priorities); 16 otherwise."""
+    vllm/platforms/cuda.py _get_backend_priorities); otherwise vLLM's default block, which
+    every default CUDA backend accepts (vllm_features.default_block_size: 16, 64 from 0.34)."""
     if model_families.is_deepseek_v4(attention):
         return model_families.DEEPSEEK_V4_BLOCK_SIZE
     if attention.get("index_head_dim"):
         return sparse_mla.INDEXER_BLOCK_SIZE
     if model_families.is_mla(attention):
         return vllm_features.mla_block_size(compute_capability, version)
-    return 16
+    return vllm_features.default_block_size(version)
 
