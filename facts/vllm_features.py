@@ -301,10 +301,49 @@ def default_block_size(version: Version) -> int:
     return 64 if version >= DEFAULT_BLOCK_SIZE_64_SINCE else 16
 
 
+FLASHINFER_MLA_SINCE: Version = parse("0.15.0")
+"""From 0.15 FLASHINFER_MLA heads the MLA list on capability 10.x (vllm/platforms/cuda.py
+_get_backend_priorities, `device_capability.major == 10`, unchanged through 0.34.0); 0.15-0.17
+also force it in CudaPlatform.check_and_update_config for qk_nope_head_dim 128 (DeepSeek V3/R1
+and its kin). Before, 0.11-0.14's check_and_update_config forced CUTLASS_MLA on Blackwell
+(is_device_capability(100) in 0.11/0.12, the 10.x family from 0.13)."""
+BLACKWELL_MLA_FAMILY_SINCE: Version = parse("0.13.0")
+"""0.11.0/0.12.0 force CUTLASS_MLA only on exactly 10.0 (Platform.is_device_capability(100));
+0.13.0 widened it to the 10.x family (is_device_capability_family(100))."""
+CUTLASS_MLA_BLOCK_SIZE = 128
+"""check_and_update_config (0.11-0.14) sets block_size 128 unless it is a multiple of 128."""
+FLASHINFER_MLA_BLOCK_SIZES = (32, 64)
+"""FlashInferMLABackend.get_supported_kernel_block_sizes (v1/attention/backends/mla/
+flashinfer_mla.py) returns [32, 64] in every wheel 0.15.0-0.34.0; supports_compute_capability
+is `major == 10`, so sm120 (12.x) falls through to TRITON_MLA (MultipleOf(16)), the default."""
+MLA_PREFERRED_BLOCK_SINCE: Version = parse("0.18.0")
+"""0.15-0.17 check_and_update_config turn a block that is neither 32 nor a multiple of 64 into
+64 for FLASHINFER_MLA (16 -> 64); from 0.18 Platform.update_block_size_for_backend
+(platforms/interface.py) keeps the default only if the backend supports it, else
+AttentionBackend.get_preferred_block_size returns the smallest supported size (16 -> 32)."""
+
+
+def _blackwell_mla_block_size(compute_capability: float, version: Version) -> int:
+    """Blackwell (10.x): CUTLASS_MLA's 128 before 0.15, then FLASHINFER_MLA's 64 (0.15-0.17,
+    forced), its smallest size 32 (0.18-0.33), vLLM's default 64 from 0.34 (it accepts it)."""
+    if version < FLASHINFER_MLA_SINCE:
+        if version < BLACKWELL_MLA_FAMILY_SINCE and compute_capability != 10.0:
+            return default_block_size(version)  # FlashMLA needs major 9: no forcing
+        return CUTLASS_MLA_BLOCK_SIZE
+    if version < MLA_PREFERRED_BLOCK_SINCE:
+        return max(FLASHINFER_MLA_BLOCK_SIZES)
+    default = default_block_size(version)
+    return default if default in FLASHINFER_MLA_BLOCK_SIZES else min(FLASHINFER_MLA_BLOCK_SIZES)
+
+
 def mla_block_size(compute_capability: float, version: Version) -> int:
-    """Tokens per MLA cache block: 64 on Hopper before 0.15 (FlashMLA), else vLLM's default
-    block (default_block_size: 16, 64 from 0.34)."""
-    if compute_capability >= 9.0 and version < FLASH_ATTN_MLA_SINCE:
+    """Tokens per MLA cache block for the MLA backend vLLM puts first: on Hopper (9.x) 64
+    before 0.15 (FlashMLA), then FLASH_ATTN_MLA's MultipleOf(16) keeps the default; on
+    Blackwell (10.x) _blackwell_mla_block_size; elsewhere (8.x, sm120 12.x: TRITON_MLA,
+    MultipleOf(16)) vLLM's default block (default_block_size: 16, 64 from 0.34)."""
+    if int(compute_capability) == 10:
+        return _blackwell_mla_block_size(compute_capability, version)
+    if int(compute_capability) == 9 and version < FLASH_ATTN_MLA_SINCE:
         return 64
     return default_block_size(version)
 
