@@ -27,8 +27,9 @@ from facts import model_families
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 from planning.granularity import STEP, stable_ceiling
-from planning.memory import (GpuMemory, dense_layer_count, dense_mlp_params,
-                             pipeline_stage_layers, scheme, weight_gib_per_stage)
+from planning.memory import (GpuMemory, KvCache, dense_layer_count, dense_mlp_params,
+                             dsa_indexer_bytes_per_token, pipeline_stage_layers, scheme,
+                             weight_gib_per_stage)
 from planning.wording import counted
 
 GB = 1e9
@@ -65,6 +66,13 @@ ASSUMED_PER_TOKEN_MS = 40.0
 nothing is measured: the figure the plan assumed before the roofline."""
 ASSUMED_PREFILL_SECONDS = 10
 """Longest prefill in the same case."""
+DSA_INDEX_TOPK = 2048
+"""Tokens whose latent a DSA layer reads per decode token: config.json index_topk of
+DeepSeek-V3.2 and GLM-5 (2048), taken when the facts give none (attention.index_topk). vLLM's
+sparse MLA backends attend only to the indexer's top-k slots (vllm/v1/attention/backends/mla/
+flashmla_sparse.py and flashinfer_mla_sparse.py: the block table becomes [batch, q_len,
+sparse_mla_top_k] of the Indexer's topk_indices_buffer), while the Indexer scores every
+cached key of the context (vllm/model_executor/models/deepseek_v2.py `Indexer`)."""
 FP8_COMPUTE = ("fp8", "fp8-online", "int8", model_families.FP4_FP8)
 """Weight schemes whose matrix products run on 8-bit tensor cores where the GPU has them
 (W8A8 and FP8 kernels); 16-bit and weight-only 4-bit schemes multiply in BF16."""
@@ -216,13 +224,58 @@ class Work:
     arithmetic is its layers over all."""
 
 
-def stage_kv_bytes_per_token(kv_bytes_per_token: float, binding_stage: int,
-                             stage_layers: list[int]) -> list[float]:
-    """KV bytes a token costs one GPU of each pipeline stage = the KV cache's bytes per token
-    (memory.kv_cache: the binding stage's layers) × the stage's layers / the binding stage's.
-    Example (r1-h100: 34,560 B on stage 1's 30 layers, stages [31, 30]): [35,712, 34,560] B."""
-    per_layer = kv_bytes_per_token / stage_layers[binding_stage]
-    return [per_layer * layers for layers in stage_layers]
+def layer_read_tokens(kind: str, context: int, window: int, chunk: int) -> int:
+    """Tokens of a sequence's cache one decode token attends to in a layer of `kind`: a
+    sliding-window layer the last min(window, context) (vllm/v1/attention/backends/
+    flash_attn.py `FlashAttentionImpl`: window_size (sliding_window − 1, 0) to the kernel), a
+    chunked-local layer at most its chunk (vllm/model_executor/layers/attention/
+    chunked_local_attention.py: make_local_attention_virtual_batches cuts the context at chunk
+    boundaries), full attention and MLA the whole context.
+    Example (gpt-oss, 8192 tokens): sliding 128, full 8192."""
+    if model_families.keeps_window(kind):
+        return min(window, context)
+    if model_families.keeps_chunk(kind):
+        return min(chunk, context)
+    return context
+
+
+def layer_kv_read_bytes(kind: str, model: ModelFacts, per_layer: float, kv: KvCache,
+                        context: int) -> float:
+    """KV bytes one sequence's decode token reads from one layer of `kind` on a GPU, the layer
+    costing `per_layer` bytes per token: a state layer (linear attention, Mamba2) its one state
+    page, per_layer × the block size (its state padded to the attention page, kv_layout
+    hybrid_block_size), whatever the context; a DSA layer the indexer keys for the context and
+    the latent for min(index_topk, context) tokens; any other its layer_read_tokens; a layer
+    without a cache (Nemotron-H's MLP) nothing. Example (V3.2, 788 B a layer, 32768 tokens):
+    132 × 32768 + 656 × 2048 = 5.67 MB."""
+    if not model_families.keeps_cache(kind):
+        return 0.0
+    if model_families.keeps_state(kind):
+        return per_layer * kv.block_size
+    indexer = dsa_indexer_bytes_per_token(model.attention)
+    if indexer and not (model_families.keeps_window(kind) or model_families.keeps_chunk(kind)):
+        top_k = model.attention.get("index_topk", DSA_INDEX_TOPK)
+        return indexer * context + (per_layer - indexer) * min(top_k, context)
+    return per_layer * layer_read_tokens(kind, context, model.sliding_window or 0,
+                                         model.attention_chunk_size or 0)
+
+
+def stage_kv_read_bytes(model: ModelFacts, kv: KvCache, stage_layers: list[int],
+                        context: int) -> list[float]:
+    """KV bytes one sequence's decode token reads on one GPU of each pipeline stage = Σ over
+    the stage's layers of layer_kv_read_bytes, each layer costing the KV cache's bytes per
+    token (memory.kv_cache: the binding stage's layers) / the binding stage's layers. Layer
+    kinds are model.layer_types (every layer full attention without them), the stages
+    consecutive runs of stage_layers. Example (r1-h100: 34,560 B on stage 1's 30 layers,
+    stages [31, 30], 8192 tokens): [31, 30] × 1152 B × 8192."""
+    kinds = model.layer_types or [model_families.FULL_ATTENTION] * model.layers
+    per_layer = kv.bytes_per_token / stage_layers[kv.binding_stage]
+    reads, start = [], 0
+    for count in stage_layers:
+        reads.append(sum(layer_kv_read_bytes(kind, model, per_layer, kv, context)
+                         for kind in kinds[start:start + count]))
+        start += count
+    return reads
 
 
 def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: GpuMemory,
@@ -230,8 +283,9 @@ def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: Gpu
     """One decode step of `batch` sequences at `context` tokens: on one GPU of each pipeline
     stage the weights its micro-batch touches (weight_gib_per_stage of read_groups, the experts
     at the share micro_batch_tokens route to, DeepSeek's dense first layers where they sit)
-    plus its layers' share of the batch's KV (batch / (DP × PP) sequences × context ×
-    stage_kv_bytes_per_token); the replica's FLOPs = batch × (2 × active parameters +
+    plus its layers' share of the batch's KV (batch / (DP × PP) sequences ×
+    stage_kv_read_bytes: the window, chunk, state or DSA top-k where the layer reads no more);
+    the replica's FLOPs = batch × (2 × active parameters +
     attention); per layer two all-reduces of the stage's micro-batch, and two expert exchanges
     with expert parallelism."""
     groups = model.parameter_groups()
@@ -247,9 +301,9 @@ def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: Gpu
         attention=model.attention, dense_layers=dense_layer_count(model),
         dense_mlp_params=dense_mlp_params(model))
     micro_batch = batch / (layout.data_parallel * layout.pipeline_parallel)
-    kv = stage_kv_bytes_per_token(on_gpu.kv.bytes_per_token, on_gpu.kv.binding_stage, stages)
-    reads = tuple(gib * GIB + micro_batch * context * per_token
-                  for gib, per_token in zip(weights, kv))
+    kv = stage_kv_read_bytes(model, on_gpu.kv, stages, context)
+    reads = tuple(gib * GIB + micro_batch * per_sequence
+                  for gib, per_sequence in zip(weights, kv))
     active = active_parameters(groups, model.experts, model.experts_per_token)
     attention = batch * attention_flops_per_token(model.attention, model.hidden_size,
                                                   model.layers, context, decode=True)
