@@ -115,7 +115,12 @@ def micro_batch_tokens(batch: int, layout: Layout) -> int:
     core.py `step_with_batch_queue`) and schedules a request again only once its step is back
     (v1/core/sched/scheduler.py `schedule`: no new tokens while in flight; with async
     scheduling `next_decode_eligible_step`, PP steps apart), so the replica's running requests
-    spread over PP micro-batches. Data-parallel ranks meet at every MoE layer (the experts span
+    spread over PP micro-batches. The V2 model runner's PP + 1 batches in flight (from 0.26,
+    kv_layout.max_concurrent_batches) do not make PP + 1 micro-batches: its extra batch is the
+    async look-ahead, the same requests' next step scheduled before their output is back, and
+    AsyncScheduler._update_after_schedule (v1/core/sched/async_scheduler.py) sets a decode's
+    next_decode_eligible_step to the current step + PP, so each request still joins one step
+    in PP. Data-parallel ranks meet at every MoE layer (the experts span
     TP × DP GPUs, planning/memory.py WEIGHT_ROLES), so DP does not shrink it.
     Example (r1-h100: 95 at PP 2): 48."""
     return math.ceil(batch / layout.pipeline_parallel)

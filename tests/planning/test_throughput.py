@@ -749,3 +749,14 @@ def test_each_pipeline_stage_reads_its_own_layers_kinds():
     first = kinds[:stages[0]]
     assert reads[0] == pytest.approx(10.0 * (first.count("full_attention") * 1000
                                              + first.count("sliding_attention") * 128))
+
+
+def test_the_v2_runners_extra_batch_in_flight_does_not_split_the_batch_into_pp_plus_one():
+    # vLLM's AsyncScheduler (v1/core/sched/async_scheduler.py _update_after_schedule) makes a
+    # decode eligible again PP steps later on the V2 runner: PP + 1 batches in flight, PP
+    # micro-batches of requests.
+    from planning import kv_layout
+    layout = Layout(8, pipeline_parallel=2, nodes=2)
+    assert kv_layout.max_concurrent_batches(2, True, True) == 3
+    assert tp.micro_batch_tokens(96, layout) == 48
+    assert tp.micro_batch_tokens(95, layout) == 48
