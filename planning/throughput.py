@@ -283,6 +283,31 @@ def stage_kv_read_bytes(model: ModelFacts, kv: KvCache, stage_layers: list[int],
     return reads
 
 
+def kv_read_note(model: ModelFacts, context: int) -> str:
+    """The layers whose decode read stops short of the context (layer_kv_read_bytes), for the
+    plan's reason; "" when every layer reads the whole context."""
+    kinds = model.layer_types or [model_families.FULL_ATTENTION] * model.layers
+    count = {kind: kinds.count(kind) for kind in set(kinds)}
+    limited = [model_families.SLIDING_ATTENTION, model_families.CHUNKED_ATTENTION,
+               model_families.LINEAR_ATTENTION, model_families.NO_CACHE]
+    dense = len(kinds) - sum(count.get(kind, 0) for kind in limited)
+    parts = []
+    if count.get(model_families.SLIDING_ATTENTION):
+        parts.append(f"{count[model_families.SLIDING_ATTENTION]} sliding-window layers read "
+                     f"the last {min(model.sliding_window or 0, context)} tokens")
+    if count.get(model_families.CHUNKED_ATTENTION):
+        parts.append(f"{count[model_families.CHUNKED_ATTENTION]} chunked-local layers read at "
+                     f"most {min(model.attention_chunk_size or 0, context)} tokens")
+    if count.get(model_families.LINEAR_ATTENTION):
+        parts.append(f"{count[model_families.LINEAR_ATTENTION]} linear-attention layers read "
+                     "one state page")
+    if dsa_indexer_bytes_per_token(model.attention) and dense:
+        top_k = model.attention.get("index_topk", DSA_INDEX_TOPK)
+        parts.append(f"{dense} DSA layers read the indexer keys of all {context} tokens and "
+                     f"the latent of the top {min(top_k, context)}")
+    return "; of its layers' KV, " + ", ".join(parts) if parts else ""
+
+
 def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: GpuMemory,
                 batch: int, context: int) -> Work:
     """One decode step of `batch` sequences at `context` tokens: on one GPU of each pipeline
@@ -386,7 +411,7 @@ def communication_seconds(work: Work, gpu: GpuFacts, layout: Layout) -> float:
 
 
 def _decode_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, batch: int,
-                   context: int, seconds: float) -> str:
+                   context: int, seconds: float, kv_note: str = "") -> str:
     reads = ", ".join(f"{read / GB:.1f}" for read in work.read_bytes_per_stage)
     steps = ", ".join(f"{step * 1000:.1f}"
                       for step in stage_seconds(work, gpu, layout, tflops))
@@ -400,7 +425,7 @@ def _decode_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, bat
             f"{counted(layout.gpus, 'GPU')} × {COMPUTE_EFFICIENCY:g} = {compute_ms:.1f} ms, "
             f"each stage its layers' share; per stage [{steps}] ms (the longer of its read and "
             f"its share), a token through every stage + all-reduces {talk_ms:.1f} ms = "
-            f"{seconds * 1000:.1f} ms per token")
+            f"{seconds * 1000:.1f} ms per token{kv_note}")
 
 
 def _prefill_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, prompt: int,
@@ -422,7 +447,8 @@ def roofline(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layout,
     prefill = prefill_work(model, prompt)
     prefill_time = prefill_seconds(prefill, gpu, layout, tflops)
     return per_token, prefill_time, (
-        _decode_reason(decode, gpu, layout, tflops, batch, context, per_token) + "; "
+        _decode_reason(decode, gpu, layout, tflops, batch, context, per_token,
+                       kv_read_note(model, context)) + "; "
         + _prefill_reason(prefill, gpu, layout, tflops, prompt, prefill_time))
 
 

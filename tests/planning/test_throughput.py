@@ -760,3 +760,26 @@ def test_the_v2_runners_extra_batch_in_flight_does_not_split_the_batch_into_pp_p
     assert kv_layout.max_concurrent_batches(2, True, True) == 3
     assert tp.micro_batch_tokens(96, layout) == 48
     assert tp.micro_batch_tokens(95, layout) == 48
+
+
+def test_the_decode_reason_says_which_layers_read_less_than_the_context():
+    assert tp.kv_read_note(_preset("deepseek-r1"), 8192) == ""
+    assert tp.kv_read_note(_preset("gpt-oss-120b"), 8192) == (
+        "; of its layers' KV, 18 sliding-window layers read the last 128 tokens")
+    assert tp.kv_read_note(_preset("deepseek-v3.2"), 32768) == (
+        "; of its layers' KV, 61 DSA layers read the indexer keys of all 32768 tokens and the "
+        "latent of the top 2048")
+    assert tp.kv_read_note(_preset("qwen3-next-80b-a3b"), 8192) == (
+        "; of its layers' KV, 36 linear-attention layers read one state page")
+    llama4 = _preset("deepseek-r1").model_copy(update={
+        "layer_types": ["chunked_attention", "full_attention"] * 30 + ["full_attention"],
+        "attention_chunk_size": 8192})
+    assert tp.kv_read_note(llama4, 20000) == (
+        "; of its layers' KV, 30 chunked-local layers read at most 8192 tokens")
+
+
+def test_the_plan_says_gpt_oss_reads_only_the_window_on_its_sliding_layers():
+    model = {**stack_values("staging")["model"], "preset": "gpt-oss-120b"}
+    plan = make_plan(staging(model=model, gpu={"type": "h100-80gb"}))
+    assert ("ms per token; of its layers' KV, 18 sliding-window layers read the last 128 "
+            "tokens; prefill") in plan.throughput.reason
