@@ -783,3 +783,33 @@ def test_the_plan_says_gpt_oss_reads_only_the_window_on_its_sliding_layers():
     plan = make_plan(staging(model=model, gpu={"type": "h100-80gb"}))
     assert ("ms per token; of its layers' KV, 18 sliding-window layers read the last 128 "
             "tokens; prefill") in plan.throughput.reason
+
+
+def test_a_layer_without_a_cache_reads_nothing_and_a_dsa_models_window_or_chunk_layer_its_own():
+    kinds = facts.model_families
+    kv = _kv(0.0).kv
+    v32 = _preset("deepseek-v3.2")
+    assert tp.layer_kv_read_bytes(kinds.NO_CACHE, v32, 1000.0, kv, 8192) == 0.0
+    mixed = v32.model_copy(update={"sliding_window": 128, "attention_chunk_size": 4096})
+    assert tp.layer_kv_read_bytes(kinds.SLIDING_ATTENTION, mixed, 1000.0, kv, 8192) == 128000
+    assert tp.layer_kv_read_bytes(kinds.CHUNKED_ATTENTION, mixed, 1000.0, kv, 8192) == 4096000
+    assert tp.layer_kv_read_bytes(kinds.FULL_ATTENTION, mixed, 1000.0, kv, 8192) == \
+        132 * 8192 + (1000 - 132) * 2048
+
+
+def test_each_of_three_stages_reads_the_kinds_of_its_own_run_of_layers():
+    oss = _preset("gpt-oss-120b")
+    kinds = ["sliding_attention"] * 24 + ["full_attention"] * 12
+    model = oss.model_copy(update={"layer_types": kinds})
+    reads = tp.stage_kv_read_bytes(model, _kv(120.0).kv, [12, 12, 12], 1000)
+    assert reads == pytest.approx([10.0 * 12 * 128, 10.0 * 12 * 128, 10.0 * 12 * 1000])
+
+
+def test_the_note_counts_dsa_layers_apart_from_window_layers_and_takes_the_configs_top_k():
+    v32 = _preset("deepseek-v3.2")
+    mixed = v32.model_copy(update={
+        "layer_types": ["sliding_attention"] + ["full_attention"] * 60, "sliding_window": 128,
+        "attention": {**v32.attention, "index_topk": 512}})
+    assert tp.kv_read_note(mixed, 32768) == (
+        "; of its layers' KV, 1 sliding-window layers read the last 128 tokens, 60 DSA layers "
+        "read the indexer keys of all 32768 tokens and the latent of the top 512")
