@@ -27,8 +27,9 @@ from facts import model_families
 from planning.config import GpuFacts, ModelFacts, StackConfig
 from planning.layout import Layout
 from planning.granularity import STEP, stable_ceiling
-from planning.memory import (GpuMemory, dense_layer_count, dense_mlp_params,
-                             pipeline_stage_layers, scheme, weight_gib_per_stage)
+from planning.memory import (GpuMemory, KvCache, dense_layer_count, dense_mlp_params,
+                             dsa_indexer_bytes_per_token, pipeline_stage_layers, scheme,
+                             weight_gib_per_stage)
 from planning.wording import counted
 
 GB = 1e9
@@ -65,6 +66,13 @@ ASSUMED_PER_TOKEN_MS = 40.0
 nothing is measured: the figure the plan assumed before the roofline."""
 ASSUMED_PREFILL_SECONDS = 10
 """Longest prefill in the same case."""
+DSA_INDEX_TOPK = 2048
+"""Tokens whose latent a DSA layer reads per decode token: config.json index_topk of
+DeepSeek-V3.2 and GLM-5 (2048), taken when the facts give none (attention.index_topk). vLLM's
+sparse MLA backends attend only to the indexer's top-k slots (vllm/v1/attention/backends/mla/
+flashmla_sparse.py and flashinfer_mla_sparse.py: the block table becomes [batch, q_len,
+sparse_mla_top_k] of the Indexer's topk_indices_buffer), while the Indexer scores every
+cached key of the context (vllm/model_executor/models/deepseek_v2.py `Indexer`)."""
 FP8_COMPUTE = ("fp8", "fp8-online", "int8", model_families.FP4_FP8)
 """Weight schemes whose matrix products run on 8-bit tensor cores where the GPU has them
 (W8A8 and FP8 kernels); 16-bit and weight-only 4-bit schemes multiply in BF16."""
@@ -107,7 +115,12 @@ def micro_batch_tokens(batch: int, layout: Layout) -> int:
     core.py `step_with_batch_queue`) and schedules a request again only once its step is back
     (v1/core/sched/scheduler.py `schedule`: no new tokens while in flight; with async
     scheduling `next_decode_eligible_step`, PP steps apart), so the replica's running requests
-    spread over PP micro-batches. Data-parallel ranks meet at every MoE layer (the experts span
+    spread over PP micro-batches. The V2 model runner's PP + 1 batches in flight (from 0.26,
+    kv_layout.max_concurrent_batches) do not make PP + 1 micro-batches: its extra batch is the
+    async look-ahead, the same requests' next step scheduled before their output is back, and
+    AsyncScheduler._update_after_schedule (v1/core/sched/async_scheduler.py) sets a decode's
+    next_decode_eligible_step to the current step + PP, so each request still joins one step
+    in PP. Data-parallel ranks meet at every MoE layer (the experts span
     TP × DP GPUs, planning/memory.py WEIGHT_ROLES), so DP does not shrink it.
     Example (r1-h100: 95 at PP 2): 48."""
     return math.ceil(batch / layout.pipeline_parallel)
@@ -216,13 +229,83 @@ class Work:
     arithmetic is its layers over all."""
 
 
-def stage_kv_bytes_per_token(kv_bytes_per_token: float, binding_stage: int,
-                             stage_layers: list[int]) -> list[float]:
-    """KV bytes a token costs one GPU of each pipeline stage = the KV cache's bytes per token
-    (memory.kv_cache: the binding stage's layers) × the stage's layers / the binding stage's.
-    Example (r1-h100: 34,560 B on stage 1's 30 layers, stages [31, 30]): [35,712, 34,560] B."""
-    per_layer = kv_bytes_per_token / stage_layers[binding_stage]
-    return [per_layer * layers for layers in stage_layers]
+def layer_read_tokens(kind: str, context: int, window: int, chunk: int) -> int:
+    """Tokens of a sequence's cache one decode token attends to in a layer of `kind`: a
+    sliding-window layer the last min(window, context) (vllm/v1/attention/backends/
+    flash_attn.py `FlashAttentionImpl`: window_size (sliding_window − 1, 0) to the kernel), a
+    chunked-local layer at most its chunk (vllm/model_executor/layers/attention/
+    chunked_local_attention.py: make_local_attention_virtual_batches cuts the context at chunk
+    boundaries), full attention and MLA the whole context.
+    Example (gpt-oss, 8192 tokens): sliding 128, full 8192."""
+    if model_families.keeps_window(kind):
+        return min(window, context)
+    if model_families.keeps_chunk(kind):
+        return min(chunk, context)
+    return context
+
+
+def layer_kv_read_bytes(kind: str, model: ModelFacts, per_layer: float, kv: KvCache,
+                        context: int) -> float:
+    """KV bytes one sequence's decode token reads from one layer of `kind` on a GPU, the layer
+    costing `per_layer` bytes per token: a state layer (linear attention, Mamba2) its one state
+    page, per_layer × the block size (its state padded to the attention page, kv_layout
+    hybrid_block_size), whatever the context; a DSA layer the indexer keys for the context and
+    the latent for min(index_topk, context) tokens; any other its layer_read_tokens; a layer
+    without a cache (Nemotron-H's MLP) nothing. Example (V3.2, 788 B a layer, 32768 tokens):
+    132 × 32768 + 656 × 2048 = 5.67 MB."""
+    if not model_families.keeps_cache(kind):
+        return 0.0
+    if model_families.keeps_state(kind):
+        return per_layer * kv.block_size
+    indexer = dsa_indexer_bytes_per_token(model.attention)
+    if indexer and not (model_families.keeps_window(kind) or model_families.keeps_chunk(kind)):
+        top_k = model.attention.get("index_topk", DSA_INDEX_TOPK)
+        return indexer * context + (per_layer - indexer) * min(top_k, context)
+    return per_layer * layer_read_tokens(kind, context, model.sliding_window or 0,
+                                         model.attention_chunk_size or 0)
+
+
+def stage_kv_read_bytes(model: ModelFacts, kv: KvCache, stage_layers: list[int],
+                        context: int) -> list[float]:
+    """KV bytes one sequence's decode token reads on one GPU of each pipeline stage = Σ over
+    the stage's layers of layer_kv_read_bytes, each layer costing the KV cache's bytes per
+    token (memory.kv_cache: the binding stage's layers) / the binding stage's layers. Layer
+    kinds are model.layer_types (every layer full attention without them), the stages
+    consecutive runs of stage_layers. Example (r1-h100: 34,560 B on stage 1's 30 layers,
+    stages [31, 30], 8192 tokens): [31, 30] × 1152 B × 8192."""
+    kinds = model.layer_types or [model_families.FULL_ATTENTION] * model.layers
+    per_layer = kv.bytes_per_token / stage_layers[kv.binding_stage]
+    reads, start = [], 0
+    for count in stage_layers:
+        reads.append(sum(layer_kv_read_bytes(kind, model, per_layer, kv, context)
+                         for kind in kinds[start:start + count]))
+        start += count
+    return reads
+
+
+def kv_read_note(model: ModelFacts, context: int) -> str:
+    """The layers whose decode read stops short of the context (layer_kv_read_bytes), for the
+    plan's reason; "" when every layer reads the whole context."""
+    kinds = model.layer_types or [model_families.FULL_ATTENTION] * model.layers
+    count = {kind: kinds.count(kind) for kind in set(kinds)}
+    limited = [model_families.SLIDING_ATTENTION, model_families.CHUNKED_ATTENTION,
+               model_families.LINEAR_ATTENTION, model_families.NO_CACHE]
+    dense = len(kinds) - sum(count.get(kind, 0) for kind in limited)
+    parts = []
+    if count.get(model_families.SLIDING_ATTENTION):
+        parts.append(f"{count[model_families.SLIDING_ATTENTION]} sliding-window layers read "
+                     f"the last {min(model.sliding_window or 0, context)} tokens")
+    if count.get(model_families.CHUNKED_ATTENTION):
+        parts.append(f"{count[model_families.CHUNKED_ATTENTION]} chunked-local layers read at "
+                     f"most {min(model.attention_chunk_size or 0, context)} tokens")
+    if count.get(model_families.LINEAR_ATTENTION):
+        parts.append(f"{count[model_families.LINEAR_ATTENTION]} linear-attention layers read "
+                     "one state page")
+    if dsa_indexer_bytes_per_token(model.attention) and dense:
+        top_k = model.attention.get("index_topk", DSA_INDEX_TOPK)
+        parts.append(f"{dense} DSA layers read the indexer keys of all {context} tokens and "
+                     f"the latent of the top {min(top_k, context)}")
+    return "; of its layers' KV, " + ", ".join(parts) if parts else ""
 
 
 def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: GpuMemory,
@@ -230,8 +313,9 @@ def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: Gpu
     """One decode step of `batch` sequences at `context` tokens: on one GPU of each pipeline
     stage the weights its micro-batch touches (weight_gib_per_stage of read_groups, the experts
     at the share micro_batch_tokens route to, DeepSeek's dense first layers where they sit)
-    plus its layers' share of the batch's KV (batch / (DP × PP) sequences × context ×
-    stage_kv_bytes_per_token); the replica's FLOPs = batch × (2 × active parameters +
+    plus its layers' share of the batch's KV (batch / (DP × PP) sequences ×
+    stage_kv_read_bytes: the window, chunk, state or DSA top-k where the layer reads no more);
+    the replica's FLOPs = batch × (2 × active parameters +
     attention); per layer two all-reduces of the stage's micro-batch, and two expert exchanges
     with expert parallelism."""
     groups = model.parameter_groups()
@@ -247,9 +331,9 @@ def decode_work(cfg: StackConfig, model: ModelFacts, layout: Layout, on_gpu: Gpu
         attention=model.attention, dense_layers=dense_layer_count(model),
         dense_mlp_params=dense_mlp_params(model))
     micro_batch = batch / (layout.data_parallel * layout.pipeline_parallel)
-    kv = stage_kv_bytes_per_token(on_gpu.kv.bytes_per_token, on_gpu.kv.binding_stage, stages)
-    reads = tuple(gib * GIB + micro_batch * context * per_token
-                  for gib, per_token in zip(weights, kv))
+    kv = stage_kv_read_bytes(model, on_gpu.kv, stages, context)
+    reads = tuple(gib * GIB + micro_batch * per_sequence
+                  for gib, per_sequence in zip(weights, kv))
     active = active_parameters(groups, model.experts, model.experts_per_token)
     attention = batch * attention_flops_per_token(model.attention, model.hidden_size,
                                                   model.layers, context, decode=True)
@@ -327,7 +411,7 @@ def communication_seconds(work: Work, gpu: GpuFacts, layout: Layout) -> float:
 
 
 def _decode_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, batch: int,
-                   context: int, seconds: float) -> str:
+                   context: int, seconds: float, kv_note: str = "") -> str:
     reads = ", ".join(f"{read / GB:.1f}" for read in work.read_bytes_per_stage)
     steps = ", ".join(f"{step * 1000:.1f}"
                       for step in stage_seconds(work, gpu, layout, tflops))
@@ -341,7 +425,7 @@ def _decode_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, bat
             f"{counted(layout.gpus, 'GPU')} × {COMPUTE_EFFICIENCY:g} = {compute_ms:.1f} ms, "
             f"each stage its layers' share; per stage [{steps}] ms (the longer of its read and "
             f"its share), a token through every stage + all-reduces {talk_ms:.1f} ms = "
-            f"{seconds * 1000:.1f} ms per token")
+            f"{seconds * 1000:.1f} ms per token{kv_note}")
 
 
 def _prefill_reason(work: Work, gpu: GpuFacts, layout: Layout, tflops: float, prompt: int,
@@ -363,7 +447,8 @@ def roofline(cfg: StackConfig, model: ModelFacts, gpu: GpuFacts, layout: Layout,
     prefill = prefill_work(model, prompt)
     prefill_time = prefill_seconds(prefill, gpu, layout, tflops)
     return per_token, prefill_time, (
-        _decode_reason(decode, gpu, layout, tflops, batch, context, per_token) + "; "
+        _decode_reason(decode, gpu, layout, tflops, batch, context, per_token,
+                       kv_read_note(model, context)) + "; "
         + _prefill_reason(prefill, gpu, layout, tflops, prompt, prefill_time))
 
 

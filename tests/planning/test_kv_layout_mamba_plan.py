@@ -36,8 +36,9 @@ def _plan(version: str, extra_args: tuple[str, ...] = ()):
                            "maxModelLen": 32768, "trustRemoteCode": True},
                  "engine": {"extraArgs": list(extra_args)},
                  "gpu": {"type": "h100-80gb", "tensorParallel": 1},
-                 # a small model admits many streams: the router keeps up with 4 replicas
-                 "traffic": {"router": {"replicas": 4}}}
+                 # a small model admits many streams at a short per-token time (its Mamba2 layers
+                 # read one state page each): the router keeps up with 12 replicas
+                 "traffic": {"router": {"replicas": 12}}}
     return make_plan(config.parse(deep_merge(stack_config("staging"), overrides)))
 
 

@@ -641,7 +641,7 @@ def test_each_stage_reads_its_own_weights_and_its_own_layers_kv():
     # and the head; the KV cache's bytes per token are the binding stage's (stage 1, 30 layers).
     r1 = _preset("deepseek-r1")
     layout = Layout(8, pipeline_parallel=2, nodes=2)
-    work = tp.decode_work(_cfg(), r1, layout, _staged_on_gpu(30 * 1152.0, 1), 95, 8192)
+    work = tp.decode_work(_cfg(), r1, layout, _kv(30 * 1152.0, binding_stage=1), 95, 8192)
     weights = memory.weight_gib_per_stage(
         tp.read_groups(r1.parameter_groups(), False, 1 - (1 - 8 / 256) ** 48), "fp8", 61, 8, 2,
         1, False, r1.attention, dense_layers=3, dense_mlp_params=memory.dense_mlp_params(r1))
@@ -651,8 +651,8 @@ def test_each_stage_reads_its_own_weights_and_its_own_layers_kv():
          weights[1] * tp.GIB + micro_batch * 8192 * 30 * 1152.0))
     assert work.stage_layers == (31, 30)
     assert work.read_bytes_per_stage[0] < work.read_bytes_per_stage[1]
-    assert tp.stage_kv_bytes_per_token(100.0, 0, [4]) == [100.0]
-    assert tp.stage_kv_bytes_per_token(300.0, 2, [4, 4, 3]) == [400.0, 400.0, 300.0]
+    assert tp.stage_kv_read_bytes(r1, _kv(300.0, binding_stage=2).kv, [4, 4, 3], 10) == \
+        pytest.approx([4000.0, 4000.0, 3000.0])
 
 
 def test_r1_h100s_time_per_token_is_the_sum_of_its_two_stages_steps():
@@ -681,3 +681,135 @@ def test_a_roofline_exactly_on_an_r20_step_is_taken_as_that_step(monkeypatch):
     # 45 ms is an R20 number: the budgets take it as it is, not the next step (50 ms).
     monkeypatch.setattr(tp, "roofline", lambda *args: (0.045, 2.0, "stubbed roofline"))
     assert _plan("prod").throughput.per_token_ms == 45
+
+
+# ------------------------------------------------- the KV a decode step reads, by layer kind
+
+
+def _kv(bytes_per_token: float, block_size: int = 16, binding_stage: int = 0):
+    return SimpleNamespace(kv=SimpleNamespace(bytes_per_token=bytes_per_token,
+                                              block_size=block_size,
+                                              binding_stage=binding_stage))
+
+
+def test_a_window_layer_reads_its_window_a_chunked_layer_its_chunk_a_full_layer_the_context():
+    kinds = facts.model_families
+    assert tp.layer_read_tokens(kinds.FULL_ATTENTION, 8192, 128, 0) == 8192
+    assert tp.layer_read_tokens(kinds.MLA, 8192, 0, 0) == 8192
+    assert tp.layer_read_tokens(kinds.SLIDING_ATTENTION, 8192, 128, 0) == 128
+    assert tp.layer_read_tokens(kinds.SLIDING_ATTENTION, 100, 128, 0) == 100
+    assert tp.layer_read_tokens(kinds.CHUNKED_ATTENTION, 20000, 0, 8192) == 8192
+    assert tp.layer_read_tokens(kinds.CHUNKED_ATTENTION, 5000, 0, 8192) == 5000
+
+
+def test_gpt_oss_reads_the_whole_context_on_its_full_layers_and_128_tokens_on_the_others():
+    oss = _preset("gpt-oss-120b")
+    per_layer = 4608.0
+    work = tp.decode_work(_cfg(), oss, Layout(1), _kv(36 * per_layer), 10, 8192)
+    weights = tp.decode_work(_cfg(), oss, Layout(1), _kv(0.0), 10, 8192)
+    assert work.read_bytes_per_stage[0] - weights.read_bytes_per_stage[0] == pytest.approx(
+        10 * per_layer * (18 * 8192 + 18 * 128))
+
+
+def test_a_dsa_layer_reads_the_indexer_keys_for_the_context_and_the_latent_for_its_top_k():
+    v32 = _preset("deepseek-v3.2")
+    assert memory.dsa_indexer_bytes_per_token(v32.attention) == 132
+    per_layer = 656.0 + 132
+    kv = _kv(61 * per_layer).kv
+    assert tp.stage_kv_read_bytes(v32, kv, [61], 32768) == pytest.approx(
+        [61 * (132 * 32768 + 656 * 2048)])
+    # Below the top-k the latent is read whole, as a dense MLA layer's.
+    assert tp.stage_kv_read_bytes(v32, kv, [61], 1000) == pytest.approx([61 * per_layer * 1000])
+    assert tp.stage_kv_read_bytes(v32, kv, [61], 2048) == pytest.approx([61 * per_layer * 2048])
+    # A config's own index_topk is taken over the default.
+    own = v32.model_copy(update={"attention": {**v32.attention, "index_topk": 512}})
+    assert tp.stage_kv_read_bytes(own, kv, [61], 32768) == pytest.approx(
+        [61 * (132 * 32768 + 656 * 512)])
+
+
+def test_a_linear_attention_layer_reads_its_state_page_whatever_the_context():
+    nxt = _preset("qwen3-next-80b-a3b")
+    kinds = nxt.layer_types
+    linear, full = kinds.count("linear_attention"), kinds.count("full_attention")
+    per_layer = 1000.0
+    on_gpu = _kv(len(kinds) * per_layer, block_size=544)
+    base = tp.decode_work(_cfg(), nxt, Layout(4), _kv(0.0), 4, 8192).read_bytes_per_stage[0]
+    for context in (8192, 65536):
+        read = tp.decode_work(_cfg(), nxt, Layout(4), on_gpu, 4, context).read_bytes_per_stage[0]
+        assert read - base == pytest.approx(
+            4 * per_layer * (full * context + linear * 544))
+
+
+def test_each_pipeline_stage_reads_its_own_layers_kinds():
+    oss = _preset("gpt-oss-20b") if "gpt-oss-20b" in facts.models() else _preset("gpt-oss-120b")
+    kinds = oss.layer_types
+    stages = memory.pipeline_stage_layers(oss.layers, 2)
+    reads = tp.stage_kv_read_bytes(oss, _kv(stages[1] * 10.0, binding_stage=1).kv, stages,
+                                   1000)
+    first = kinds[:stages[0]]
+    assert reads[0] == pytest.approx(10.0 * (first.count("full_attention") * 1000
+                                             + first.count("sliding_attention") * 128))
+
+
+def test_the_v2_runners_extra_batch_in_flight_does_not_split_the_batch_into_pp_plus_one():
+    # vLLM's AsyncScheduler (v1/core/sched/async_scheduler.py _update_after_schedule) makes a
+    # decode eligible again PP steps later on the V2 runner: PP + 1 batches in flight, PP
+    # micro-batches of requests.
+    from planning import kv_layout
+    layout = Layout(8, pipeline_parallel=2, nodes=2)
+    assert kv_layout.max_concurrent_batches(2, True, True) == 3
+    assert tp.micro_batch_tokens(96, layout) == 48
+    assert tp.micro_batch_tokens(95, layout) == 48
+
+
+def test_the_decode_reason_says_which_layers_read_less_than_the_context():
+    assert tp.kv_read_note(_preset("deepseek-r1"), 8192) == ""
+    assert tp.kv_read_note(_preset("gpt-oss-120b"), 8192) == (
+        "; of its layers' KV, 18 sliding-window layers read the last 128 tokens")
+    assert tp.kv_read_note(_preset("deepseek-v3.2"), 32768) == (
+        "; of its layers' KV, 61 DSA layers read the indexer keys of all 32768 tokens and the "
+        "latent of the top 2048")
+    assert tp.kv_read_note(_preset("qwen3-next-80b-a3b"), 8192) == (
+        "; of its layers' KV, 36 linear-attention layers read one state page")
+    llama4 = _preset("deepseek-r1").model_copy(update={
+        "layer_types": ["chunked_attention", "full_attention"] * 30 + ["full_attention"],
+        "attention_chunk_size": 8192})
+    assert tp.kv_read_note(llama4, 20000) == (
+        "; of its layers' KV, 30 chunked-local layers read at most 8192 tokens")
+
+
+def test_the_plan_says_gpt_oss_reads_only_the_window_on_its_sliding_layers():
+    model = {**stack_values("staging")["model"], "preset": "gpt-oss-120b"}
+    plan = make_plan(staging(model=model, gpu={"type": "h100-80gb"}))
+    assert ("ms per token; of its layers' KV, 18 sliding-window layers read the last 128 "
+            "tokens; prefill") in plan.throughput.reason
+
+
+def test_a_layer_without_a_cache_reads_nothing_and_a_dsa_models_window_or_chunk_layer_its_own():
+    kinds = facts.model_families
+    kv = _kv(0.0).kv
+    v32 = _preset("deepseek-v3.2")
+    assert tp.layer_kv_read_bytes(kinds.NO_CACHE, v32, 1000.0, kv, 8192) == 0.0
+    mixed = v32.model_copy(update={"sliding_window": 128, "attention_chunk_size": 4096})
+    assert tp.layer_kv_read_bytes(kinds.SLIDING_ATTENTION, mixed, 1000.0, kv, 8192) == 128000
+    assert tp.layer_kv_read_bytes(kinds.CHUNKED_ATTENTION, mixed, 1000.0, kv, 8192) == 4096000
+    assert tp.layer_kv_read_bytes(kinds.FULL_ATTENTION, mixed, 1000.0, kv, 8192) == \
+        132 * 8192 + (1000 - 132) * 2048
+
+
+def test_each_of_three_stages_reads_the_kinds_of_its_own_run_of_layers():
+    oss = _preset("gpt-oss-120b")
+    kinds = ["sliding_attention"] * 24 + ["full_attention"] * 12
+    model = oss.model_copy(update={"layer_types": kinds})
+    reads = tp.stage_kv_read_bytes(model, _kv(120.0).kv, [12, 12, 12], 1000)
+    assert reads == pytest.approx([10.0 * 12 * 128, 10.0 * 12 * 128, 10.0 * 12 * 1000])
+
+
+def test_the_note_counts_dsa_layers_apart_from_window_layers_and_takes_the_configs_top_k():
+    v32 = _preset("deepseek-v3.2")
+    mixed = v32.model_copy(update={
+        "layer_types": ["sliding_attention"] + ["full_attention"] * 60, "sliding_window": 128,
+        "attention": {**v32.attention, "index_topk": 512}})
+    assert tp.kv_read_note(mixed, 32768) == (
+        "; of its layers' KV, 1 sliding-window layers read the last 128 tokens, 60 DSA layers "
+        "read the indexer keys of all 32768 tokens and the latent of the top 512")

@@ -24,8 +24,9 @@ def _overrides() -> dict:
     return {"model": {"preset": None, "facts": facts, "servedName": "nano",
                       "maxModelLen": 32768},
             "gpu": {"type": "h100-80gb", "tensorParallel": 1},
-            # a 9B model admits many streams: the router keeps up with 4 replicas
-            "traffic": {"router": {"replicas": 4}}}
+            # a 9B model admits many streams at a short per-token time (its Mamba2 layers read one
+            # state page each): the router keeps up with 9 replicas
+            "traffic": {"router": {"replicas": 9}}}
 
 
 def test_nemotron_nano_9b_v2_on_staging_plans_and_renders():

@@ -8,9 +8,10 @@ from tests.k8s_helpers import server_args, vllm_container
 
 QWEN3_NEXT = {"model": {"preset": "qwen3-next-80b-a3b", "servedName": "next", "maxModelLen": 32768},
               "gpu": {"type": "h100-80gb", "tensorParallel": 4},
-              # an H100 engine admits 1024 sequences (vLLM's default): the router keeps up
-              # with 7 replicas, as the plan's refusal on staging's single router says
-              "traffic": {"router": {"replicas": 7}}}
+              # an H100 engine admits 1024 sequences (vLLM's default), each token quick (its
+              # linear-attention layers read one state page): the router keeps up with 8
+              # replicas, as the plan's refusal on staging's single router says
+              "traffic": {"router": {"replicas": 8}}}
 GPT_OSS = {"model": {"preset": "gpt-oss-120b", "servedName": "oss", "maxModelLen": 32768},
            "gpu": {"type": "h100-80gb"}}
 

@@ -1078,8 +1078,9 @@ def _previous_pipeline_time(monkeypatch) -> None:
         return [max(stages)] * len(stages)
 
     monkeypatch.setattr(throughput, "weight_gib_per_stage", fullest)
-    monkeypatch.setattr(throughput, "stage_kv_bytes_per_token",
-                        lambda per_token, binding, stages: [per_token] * len(stages))
+    monkeypatch.setattr(throughput, "stage_kv_read_bytes",
+                        lambda model, kv, stages, context:
+                        [kv.bytes_per_token * context] * len(stages))
 
 
 def test_the_upgrade_to_per_stage_decode_times_stays_inside_the_r20_step(runs):
