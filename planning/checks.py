@@ -417,13 +417,22 @@ def batch_holds_max_num_seqs(cfg: StackConfig, plan: Plan) -> Optional[str]:
             f"{seqs}")
 
 
-def deepep_low_latency_buffer_allocates(cfg: StackConfig, plan: Plan) -> Optional[str]:
-    model, engine = plan.model, plan.engine
-    if (not model.experts or memory.all2all_backend(cfg) != "deepep_low_latency"
+def _low_latency_dispatch_tokens(cfg: StackConfig, plan: Plan) -> Optional[int]:
+    """The tokens per rank a DeepEP low-latency dispatch sends (vLLM passes the MoE layer's
+    max_num_tokens: memory.deepep_low_latency_dispatch_tokens), or None where the stack runs no
+    batched DeepEP low-latency all-to-all."""
+    if (not plan.model.experts or memory.all2all_backend(cfg) != "deepep_low_latency"
             or not memory.uses_batched_all2all("deepep_low_latency", plan.layout)):
         return None
-    tokens = memory.deepep_low_latency_dispatch_tokens(engine.max_num_batched_tokens,
-                                                       plan.version)
+    return memory.deepep_low_latency_dispatch_tokens(plan.engine.max_num_batched_tokens,
+                                                     plan.version)
+
+
+def deepep_low_latency_buffer_allocates(cfg: StackConfig, plan: Plan) -> Optional[str]:
+    model, engine = plan.model, plan.engine
+    tokens = _low_latency_dispatch_tokens(cfg, plan)
+    if tokens is None:
+        return None
     size = memory.deepep_low_latency_rdma_bytes(tokens, model.hidden_size, model.experts)
     if size < memory.DEEPEP_MAX_RDMA_BYTES:
         return None
@@ -449,11 +458,9 @@ def deepep_low_latency_qp_depth_holds_the_batch(cfg: StackConfig, plan: Plan) ->
     per_rank + 1) × 2 (deep_ep/buffers/legacy.py), at the first low-latency dispatch; vLLM
     passes the MoE layer's max_num_tokens (memory.deepep_low_latency_dispatch_tokens)."""
     model, engine = plan.model, plan.engine
-    if (not model.experts or memory.all2all_backend(cfg) != "deepep_low_latency"
-            or not memory.uses_batched_all2all("deepep_low_latency", plan.layout)):
+    tokens = _low_latency_dispatch_tokens(cfg, plan)
+    if tokens is None:
         return None
-    tokens = memory.deepep_low_latency_dispatch_tokens(engine.max_num_batched_tokens,
-                                                       plan.version)
     if (tokens + 1) * 2 <= NVSHMEM_QP_DEPTH:
         return None
     return (f"engine.maxNumBatchedTokens: {engine.max_num_batched_tokens} has DeepEP's "
