@@ -436,7 +436,7 @@ def deepep_low_latency_buffer_allocates(cfg: StackConfig, plan: Plan) -> Optiona
     size = memory.deepep_low_latency_rdma_bytes(tokens, model.hidden_size, model.experts)
     if size < memory.DEEPEP_MAX_RDMA_BYTES:
         return None
-    most = tokens
+    most = min(tokens, NVSHMEM_QP_DEPTH // 2 - 1)  # the queue-depth check's bound too
     while most and memory.deepep_low_latency_rdma_bytes(
             most, model.hidden_size, model.experts) >= memory.DEEPEP_MAX_RDMA_BYTES:
         most -= 1
