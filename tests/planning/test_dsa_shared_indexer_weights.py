@@ -60,3 +60,20 @@ def test_a_dsa_model_without_shared_layers_keeps_every_indexer_s_weights():
                                      "model": {**STACK["model"], "facts": facts}}))
              for version in ("0.23.0", "0.24.0")]
     assert plans[0].weights.total_gib == plans[1].weights.total_gib
+
+
+def test_the_weights_reason_says_how_many_parameters_the_shared_layers_leave_out():
+    left_out = SHARED * (WQ_B + WK_WEIGHTS_PROJ_AND_NORM)
+    assert (f"; {SHARED} shared indexer layers build no indexer on vLLM 0.24.0: "
+            f"{left_out / 1e9:.3f} G parameters left out of the roles") in _weights("0.24.0").reason
+
+
+def test_shared_layers_without_the_indexers_parameters_in_the_facts_leave_the_roles_alone():
+    """Facts written before indexer_parameters existed name the shared layers only: the roles
+    keep every indexer (nothing to subtract), and the plan says nothing about it."""
+    facts = {key: value for key, value in _facts().items() if key != "indexer_parameters"}
+    plan = make_plan(config.parse({**STACK, "vllmVersion": "0.24.0",
+                                   "model": {**STACK["model"], "facts": facts}}))
+    assert plan.weights.reason == _weights("0.23.0").reason
+    assert plan.weights.reason.endswith("; checkpoint 15.3 GiB")   # nothing said after it
+    assert plan.weights.total_gib == _weights("0.23.0").total_gib
